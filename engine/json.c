@@ -1,0 +1,359 @@
+#include "json.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MX_JSON_MAX_DEPTH 64
+
+static mx_json *jnew(mx_jtype t) {
+    mx_json *v = mx_xcalloc(1, sizeof *v);
+    v->type = t;
+    return v;
+}
+mx_json *mx_json_null(void) { return jnew(MX_JNULL); }
+mx_json *mx_json_bool(int b) { mx_json *v = jnew(MX_JBOOL); v->u.b = !!b; return v; }
+mx_json *mx_json_int(long long i) { mx_json *v = jnew(MX_JINT); v->u.i = i; return v; }
+mx_json *mx_json_num(double n) { mx_json *v = jnew(MX_JNUM); v->u.n = n; return v; }
+mx_json *mx_json_strn(const char *s, size_t n) {
+    mx_json *v = jnew(MX_JSTR);
+    v->u.str.s = mx_xstrndup(s, n);
+    v->u.str.len = n;
+    return v;
+}
+mx_json *mx_json_str(const char *s) { return mx_json_strn(s ? s : "", s ? strlen(s) : 0); }
+mx_json *mx_json_arr(void) { return jnew(MX_JARR); }
+mx_json *mx_json_obj(void) { return jnew(MX_JOBJ); }
+
+static void cgrow(mx_json *c) {
+    if (c->u.c.len < c->u.c.cap) return;
+    size_t cap = c->u.c.cap ? c->u.c.cap * 2 : 4;
+    c->u.c.items = mx_xrealloc(c->u.c.items, cap * sizeof *c->u.c.items);
+    if (c->type == MX_JOBJ) c->u.c.keys = mx_xrealloc(c->u.c.keys, cap * sizeof *c->u.c.keys);
+    c->u.c.cap = cap;
+}
+mx_json *mx_json_push(mx_json *arr, mx_json *v) {
+    cgrow(arr);
+    arr->u.c.items[arr->u.c.len++] = v;
+    return v;
+}
+mx_json *mx_json_set(mx_json *obj, const char *key, mx_json *v) {
+    for (size_t i = 0; i < obj->u.c.len; i++) {
+        if (strcmp(obj->u.c.keys[i], key) == 0) {
+            mx_json_free(obj->u.c.items[i]);
+            obj->u.c.items[i] = v;
+            return v;
+        }
+    }
+    cgrow(obj);
+    obj->u.c.keys[obj->u.c.len] = mx_xstrdup(key);
+    obj->u.c.items[obj->u.c.len++] = v;
+    return v;
+}
+mx_json *mx_json_get(const mx_json *obj, const char *key) {
+    if (!obj || obj->type != MX_JOBJ) return NULL;
+    for (size_t i = 0; i < obj->u.c.len; i++)
+        if (strcmp(obj->u.c.keys[i], key) == 0) return obj->u.c.items[i];
+    return NULL;
+}
+const char *mx_json_get_str(const mx_json *obj, const char *key) {
+    mx_json *v = mx_json_get(obj, key);
+    return v && v->type == MX_JSTR ? v->u.str.s : NULL;
+}
+mx_json *mx_json_clone(const mx_json *v) {
+    if (!v) return NULL;
+    switch (v->type) {
+    case MX_JNULL: return mx_json_null();
+    case MX_JBOOL: return mx_json_bool(v->u.b);
+    case MX_JINT: return mx_json_int(v->u.i);
+    case MX_JNUM: return mx_json_num(v->u.n);
+    case MX_JSTR: return mx_json_strn(v->u.str.s, v->u.str.len);
+    case MX_JARR: {
+        mx_json *a = mx_json_arr();
+        for (size_t i = 0; i < v->u.c.len; i++) mx_json_push(a, mx_json_clone(v->u.c.items[i]));
+        return a;
+    }
+    case MX_JOBJ: {
+        mx_json *o = mx_json_obj();
+        for (size_t i = 0; i < v->u.c.len; i++)
+            mx_json_set(o, v->u.c.keys[i], mx_json_clone(v->u.c.items[i]));
+        return o;
+    }
+    }
+    return NULL;
+}
+void mx_json_free(mx_json *v) {
+    if (!v) return;
+    if (v->type == MX_JSTR) free(v->u.str.s);
+    if (v->type == MX_JARR || v->type == MX_JOBJ) {
+        for (size_t i = 0; i < v->u.c.len; i++) {
+            mx_json_free(v->u.c.items[i]);
+            if (v->u.c.keys) free(v->u.c.keys[i]);
+        }
+        free(v->u.c.items);
+        free(v->u.c.keys);
+    }
+    free(v);
+}
+
+/* Length of a valid UTF-8 sequence at s (max n bytes), 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n) {
+    unsigned c = s[0];
+    size_t len;
+    unsigned min;
+    if (c < 0x80) return 1;
+    if ((c & 0xE0) == 0xC0) { len = 2; min = 0x80; c &= 0x1F; }
+    else if ((c & 0xF0) == 0xE0) { len = 3; min = 0x800; c &= 0x0F; }
+    else if ((c & 0xF8) == 0xF0) { len = 4; min = 0x10000; c &= 0x07; }
+    else return 0;
+    if (len > n) return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        c = (c << 6) | (s[i] & 0x3F);
+    }
+    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
+    return len;
+}
+
+void mx_json_write_string(mx_buf *b, const char *s, size_t n) {
+    const unsigned char *p = (const unsigned char *)s;
+    mx_buf_putc(b, '"');
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = p[i];
+        if (c == '"') { mx_buf_puts(b, "\\\""); i++; }
+        else if (c == '\\') { mx_buf_puts(b, "\\\\"); i++; }
+        else if (c == '\n') { mx_buf_puts(b, "\\n"); i++; }
+        else if (c == '\r') { mx_buf_puts(b, "\\r"); i++; }
+        else if (c == '\t') { mx_buf_puts(b, "\\t"); i++; }
+        else if (c < 0x20 || c == 0x7F) { mx_buf_printf(b, "\\u%04x", c); i++; }
+        else if (c < 0x80) { mx_buf_putc(b, (char)c); i++; }
+        else {
+            size_t l = utf8_len(p + i, n - i);
+            if (l == 0) { mx_buf_puts(b, "\\ufffd"); i++; }
+            else { mx_buf_put(b, p + i, l); i += l; }
+        }
+    }
+    mx_buf_putc(b, '"');
+}
+
+static void indent_to(mx_buf *b, int indent, int depth) {
+    if (indent < 0) return;
+    mx_buf_putc(b, '\n');
+    for (int i = 0; i < indent * depth; i++) mx_buf_putc(b, ' ');
+}
+
+static void write_rec(mx_buf *b, const mx_json *v, int indent, int depth) {
+    if (!v) { mx_buf_puts(b, "null"); return; }
+    switch (v->type) {
+    case MX_JNULL: mx_buf_puts(b, "null"); break;
+    case MX_JBOOL: mx_buf_puts(b, v->u.b ? "true" : "false"); break;
+    case MX_JINT: mx_buf_printf(b, "%lld", v->u.i); break;
+    case MX_JNUM:
+        if (!isfinite(v->u.n)) mx_buf_puts(b, "null");
+        else if (v->u.n == floor(v->u.n) && fabs(v->u.n) < 1e15) mx_buf_printf(b, "%.0f", v->u.n);
+        else mx_buf_printf(b, "%.17g", v->u.n);
+        break;
+    case MX_JSTR: mx_json_write_string(b, v->u.str.s, v->u.str.len); break;
+    case MX_JARR:
+    case MX_JOBJ: {
+        int obj = v->type == MX_JOBJ;
+        mx_buf_putc(b, obj ? '{' : '[');
+        for (size_t i = 0; i < v->u.c.len; i++) {
+            if (i) mx_buf_putc(b, ',');
+            indent_to(b, indent, depth + 1);
+            if (obj) {
+                mx_json_write_string(b, v->u.c.keys[i], strlen(v->u.c.keys[i]));
+                mx_buf_puts(b, indent < 0 ? ":" : ": ");
+            }
+            write_rec(b, v->u.c.items[i], indent, depth + 1);
+        }
+        if (v->u.c.len) indent_to(b, indent, depth);
+        mx_buf_putc(b, obj ? '}' : ']');
+        break;
+    }
+    }
+}
+void mx_json_write(mx_buf *b, const mx_json *v, int indent) { write_rec(b, v, indent, 0); }
+
+/* ---- parser ---- */
+typedef struct {
+    const char *s;
+    size_t n, i;
+    char *err;
+    size_t errlen;
+    int failed;
+} jp;
+
+static void jfail(jp *p, const char *msg) {
+    if (p->failed) return;
+    p->failed = 1;
+    if (p->err && p->errlen) snprintf(p->err, p->errlen, "%s at byte %zu", msg, p->i);
+}
+static void jws(jp *p) {
+    while (p->i < p->n && (p->s[p->i] == ' ' || p->s[p->i] == '\t' || p->s[p->i] == '\n' || p->s[p->i] == '\r')) p->i++;
+}
+static int hexval(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+static void put_utf8(mx_buf *b, unsigned cp) {
+    if (cp < 0x80) mx_buf_putc(b, (char)cp);
+    else if (cp < 0x800) { mx_buf_putc(b, (char)(0xC0 | (cp >> 6))); mx_buf_putc(b, (char)(0x80 | (cp & 0x3F))); }
+    else if (cp < 0x10000) {
+        mx_buf_putc(b, (char)(0xE0 | (cp >> 12))); mx_buf_putc(b, (char)(0x80 | ((cp >> 6) & 0x3F)));
+        mx_buf_putc(b, (char)(0x80 | (cp & 0x3F)));
+    } else {
+        mx_buf_putc(b, (char)(0xF0 | (cp >> 18))); mx_buf_putc(b, (char)(0x80 | ((cp >> 12) & 0x3F)));
+        mx_buf_putc(b, (char)(0x80 | ((cp >> 6) & 0x3F))); mx_buf_putc(b, (char)(0x80 | (cp & 0x3F)));
+    }
+}
+static int read_hex4(jp *p, unsigned *out) {
+    if (p->i + 4 > p->n) return 0;
+    unsigned v = 0;
+    for (int k = 0; k < 4; k++) {
+        int h = hexval(p->s[p->i + k]);
+        if (h < 0) return 0;
+        v = v * 16 + (unsigned)h;
+    }
+    p->i += 4;
+    *out = v;
+    return 1;
+}
+static mx_json *jstring(jp *p) {
+    mx_buf b = MX_BUF_INIT;
+    p->i++; /* opening quote */
+    while (p->i < p->n) {
+        unsigned char c = (unsigned char)p->s[p->i];
+        if (c == '"') {
+            p->i++;
+            mx_json *v = mx_json_strn(b.data ? b.data : "", b.len);
+            mx_buf_free(&b);
+            return v;
+        }
+        if (c < 0x20) { jfail(p, "control character in string"); break; }
+        if (c == '\\') {
+            p->i++;
+            if (p->i >= p->n) break;
+            char e = p->s[p->i++];
+            switch (e) {
+            case '"': mx_buf_putc(&b, '"'); break;
+            case '\\': mx_buf_putc(&b, '\\'); break;
+            case '/': mx_buf_putc(&b, '/'); break;
+            case 'b': mx_buf_putc(&b, '\b'); break;
+            case 'f': mx_buf_putc(&b, '\f'); break;
+            case 'n': mx_buf_putc(&b, '\n'); break;
+            case 'r': mx_buf_putc(&b, '\r'); break;
+            case 't': mx_buf_putc(&b, '\t'); break;
+            case 'u': {
+                unsigned cp;
+                if (!read_hex4(p, &cp)) { jfail(p, "bad \\u escape"); goto out; }
+                if (cp >= 0xD800 && cp <= 0xDBFF) {
+                    unsigned lo;
+                    if (p->i + 2 <= p->n && p->s[p->i] == '\\' && p->s[p->i + 1] == 'u') {
+                        p->i += 2;
+                        if (!read_hex4(p, &lo) || lo < 0xDC00 || lo > 0xDFFF) { jfail(p, "bad surrogate pair"); goto out; }
+                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    } else cp = 0xFFFD;
+                } else if (cp >= 0xDC00 && cp <= 0xDFFF) cp = 0xFFFD;
+                put_utf8(&b, cp);
+                break;
+            }
+            default: jfail(p, "bad escape"); goto out;
+            }
+            continue;
+        }
+        mx_buf_putc(&b, (char)c);
+        p->i++;
+    }
+    jfail(p, "unterminated string");
+out:
+    mx_buf_free(&b);
+    return NULL;
+}
+static mx_json *jvalue(jp *p, int depth);
+static mx_json *jnumber(jp *p) {
+    size_t st = p->i;
+    int isfloat = 0;
+    if (p->s[p->i] == '-') p->i++;
+    if (p->i >= p->n || p->s[p->i] < '0' || p->s[p->i] > '9') { jfail(p, "bad number"); return NULL; }
+    while (p->i < p->n) {
+        char c = p->s[p->i];
+        if (c >= '0' && c <= '9') p->i++;
+        else if (c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-') { isfloat = 1; p->i++; }
+        else break;
+    }
+    char tmp[64];
+    size_t len = p->i - st;
+    if (len >= sizeof tmp) { jfail(p, "number too long"); return NULL; }
+    memcpy(tmp, p->s + st, len);
+    tmp[len] = 0;
+    char *end;
+    if (!isfloat) {
+        long long v = strtoll(tmp, &end, 10);
+        if (*end == 0) return mx_json_int(v);
+    }
+    double d = strtod(tmp, &end);
+    if (*end) { jfail(p, "bad number"); return NULL; }
+    return mx_json_num(d);
+}
+static int jlit(jp *p, const char *lit) {
+    size_t l = strlen(lit);
+    if (p->i + l <= p->n && memcmp(p->s + p->i, lit, l) == 0) { p->i += l; return 1; }
+    return 0;
+}
+static mx_json *jvalue(jp *p, int depth) {
+    if (depth > MX_JSON_MAX_DEPTH) { jfail(p, "nesting too deep"); return NULL; }
+    jws(p);
+    if (p->i >= p->n) { jfail(p, "unexpected end"); return NULL; }
+    char c = p->s[p->i];
+    if (c == '"') return jstring(p);
+    if (c == '{' || c == '[') {
+        int obj = c == '{';
+        mx_json *v = obj ? mx_json_obj() : mx_json_arr();
+        p->i++;
+        jws(p);
+        if (p->i < p->n && p->s[p->i] == (obj ? '}' : ']')) { p->i++; return v; }
+        for (;;) {
+            char *key = NULL;
+            if (obj) {
+                jws(p);
+                if (p->i >= p->n || p->s[p->i] != '"') { jfail(p, "expected key"); break; }
+                mx_json *k = jstring(p);
+                if (!k) break;
+                key = k->u.str.s; k->u.str.s = NULL; mx_json_free(k);
+                jws(p);
+                if (p->i >= p->n || p->s[p->i] != ':') { free(key); jfail(p, "expected ':'"); break; }
+                p->i++;
+            }
+            mx_json *item = jvalue(p, depth + 1);
+            if (!item) { free(key); break; }
+            if (obj) { mx_json_set(v, key, item); free(key); }
+            else mx_json_push(v, item);
+            jws(p);
+            if (p->i < p->n && p->s[p->i] == ',') { p->i++; continue; }
+            if (p->i < p->n && p->s[p->i] == (obj ? '}' : ']')) { p->i++; return v; }
+            jfail(p, obj ? "expected ',' or '}'" : "expected ',' or ']'");
+            break;
+        }
+        mx_json_free(v);
+        return NULL;
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) return jnumber(p);
+    if (jlit(p, "true")) return mx_json_bool(1);
+    if (jlit(p, "false")) return mx_json_bool(0);
+    if (jlit(p, "null")) return mx_json_null();
+    jfail(p, "unexpected character");
+    return NULL;
+}
+mx_json *mx_json_parse(const char *s, size_t n, char *err, size_t errlen) {
+    jp p = {s, n, 0, err, errlen, 0};
+    mx_json *v = jvalue(&p, 0);
+    if (v) {
+        jws(&p);
+        if (p.i != p.n) { jfail(&p, "trailing data"); mx_json_free(v); return NULL; }
+    }
+    return v;
+}

@@ -1,0 +1,47 @@
+/* A small JSON value tree: findings' evidence, recordings, reports.
+ * Objects keep insertion order so that output is deterministic. */
+#ifndef MX_JSON_H
+#define MX_JSON_H
+#include <stddef.h>
+#include "buf.h"
+
+typedef enum { MX_JNULL, MX_JBOOL, MX_JINT, MX_JNUM, MX_JSTR, MX_JARR, MX_JOBJ } mx_jtype;
+
+typedef struct mx_json mx_json;
+struct mx_json {
+    mx_jtype type;
+    union {
+        int b;
+        long long i;
+        double n;
+        struct { char *s; size_t len; } str;
+        struct { mx_json **items; char **keys; size_t len, cap; } c; /* keys NULL for arrays */
+    } u;
+};
+
+mx_json *mx_json_null(void);
+mx_json *mx_json_bool(int v);
+mx_json *mx_json_int(long long v);
+mx_json *mx_json_num(double v);
+mx_json *mx_json_str(const char *s);
+mx_json *mx_json_strn(const char *s, size_t n);
+mx_json *mx_json_arr(void);
+mx_json *mx_json_obj(void);
+mx_json *mx_json_push(mx_json *arr, mx_json *v);             /* returns v */
+mx_json *mx_json_set(mx_json *obj, const char *key, mx_json *v); /* replaces same key; returns v */
+mx_json *mx_json_get(const mx_json *obj, const char *key);   /* NULL if absent or not an object */
+const char *mx_json_get_str(const mx_json *obj, const char *key); /* NULL unless a string */
+mx_json *mx_json_clone(const mx_json *v);
+void mx_json_free(mx_json *v);
+
+/* indent < 0: compact, one line. */
+void mx_json_write(mx_buf *b, const mx_json *v, int indent);
+/* Writes a JSON string literal (with quotes). Invalid UTF-8 bytes become U+FFFD,
+ * control characters are escaped, so any byte string yields valid JSON. */
+void mx_json_write_string(mx_buf *b, const char *s, size_t n);
+
+/* Parses one JSON text. On error returns NULL and writes a message with the
+ * byte offset to err (if not NULL). Nesting deeper than 64 is an error. */
+mx_json *mx_json_parse(const char *s, size_t n, char *err, size_t errlen);
+
+#endif
