@@ -1,0 +1,67 @@
+/* Aggregation of delivery events into groups with bounded memory.
+ *
+ * Groups are kept per dimension (cause, recipient domain, remote address,
+ * local source, and cause x domain / cause x address for "top domains per
+ * cause").  Each dimension tracks at most max_groups keys; later keys fall
+ * into one "(other)" group and are counted as dropped.  Distinct counts
+ * (messages, recipients, domains, addresses) are exact up to
+ * MX_AGG_EXACT_MAX values, then HyperLogLog estimates (~6% error) with a
+ * fixed 256 bytes per counter, so memory never grows with the log size.
+ *
+ * Knows nothing of Lua; a binding exposes mx_log_agg_list() as tables. */
+#ifndef MX_LOGAGG_H
+#define MX_LOGAGG_H
+#include <stddef.h>
+#include <stdint.h>
+#include "logparse.h"
+
+#define MX_AGG_EXACT_MAX 64
+#define MX_AGG_DEFAULT_MAX_GROUPS 2048
+
+typedef enum {
+    MX_AGG_CAUSE = 0,
+    MX_AGG_DOMAIN,
+    MX_AGG_ADDR,
+    MX_AGG_SOURCE,
+    MX_AGG_CAUSE_DOMAIN, /* key "cause/domain" */
+    MX_AGG_CAUSE_ADDR,   /* key "cause/addr" */
+    MX_AGG__DIMS
+} mx_agg_dim;
+
+typedef struct mx_agg_distinct {
+    uint32_t n;       /* exact count while hll == NULL */
+    uint64_t *set;    /* up to MX_AGG_EXACT_MAX hashes */
+    uint8_t *hll;     /* 256 registers once the set overflowed */
+} mx_agg_distinct;
+
+typedef struct mx_agg_group {
+    char *key;           /* lower-cased for domains; "(other)" for the overflow bucket */
+    const char *sub;     /* for CAUSE_x dims: the part after "cause/" */
+    int cause;           /* for CAUSE and CAUSE_x dims, else -1 */
+    uint64_t events;
+    uint64_t attempts;   /* connection-level events (status NONE) */
+    uint64_t external;   /* events not flagged local */
+    uint64_t by_status[MX_LOG_STATUS__COUNT];
+    uint64_t by_cause[MX_LOG_CAUSE__COUNT];
+    uint64_t ext_ok, ext_fail; /* external successes / failures */
+    int64_t first, last;           /* any timed event; INT64_MAX/INT64_MIN if none */
+    int64_t first_fail, last_fail; /* failures only */
+    int64_t last_ok;
+    mx_agg_distinct msgs, rcpts, domains, addrs;
+} mx_agg_group;
+
+typedef struct mx_log_agg mx_log_agg;
+
+mx_log_agg *mx_log_agg_new(size_t max_groups_per_dim); /* 0 = default */
+void mx_log_agg_add(mx_log_agg *a, const mx_log_event *ev);
+const mx_agg_group *mx_log_agg_total(const mx_log_agg *a);
+/* Groups of a dimension sorted by events (desc), key asc; the "(other)"
+ * bucket, if any, last.  Array owned by a, valid until the next add. */
+size_t mx_log_agg_list(mx_log_agg *a, mx_agg_dim dim, const mx_agg_group *const **out);
+const mx_agg_group *mx_log_agg_find(const mx_log_agg *a, mx_agg_dim dim, const char *key);
+uint64_t mx_log_agg_dropped(const mx_log_agg *a, mx_agg_dim dim); /* events in "(other)" */
+uint64_t mx_agg_distinct_count(const mx_agg_distinct *d);
+int mx_agg_distinct_exact(const mx_agg_distinct *d);
+void mx_log_agg_free(mx_log_agg *a);
+
+#endif

@@ -1,0 +1,975 @@
+/* Mail-log line parser.  See logparse.h for the model.
+ *
+ * Speed matters more than elegance here: a busy relay writes millions of
+ * lines a day and most of them (smtpd, cleanup, qmgr) are irrelevant, so the
+ * header is parsed with fixed-offset checks and irrelevant daemons are
+ * dropped before the message text is looked at.  The expensive part (memmem
+ * cascade in mx_log_classify) only runs for failure lines. */
+#include "logparse.h"
+
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define LIT(s) (s), (sizeof(s) - 1)
+
+static const char *const cause_names[MX_LOG_CAUSE__COUNT] = {
+    "none", "refused", "timeout", "unreachable", "net_unreachable", "greeting_lost",
+    "greeting_reject", "rcpt_reject", "dns_fail", "null_mx", "tls_fail", "rbl_reject", "other",
+};
+static const char *const status_names[MX_LOG_STATUS__COUNT] = {
+    "attempt", "sent", "deferred", "bounced", "expired",
+};
+static const char *const mta_names[MX_LOG_MTA__COUNT] = {"unknown", "postfix", "exim", "sendmail"};
+static const char *const reason_names[MX_LOG_R__COUNT] = {
+    "none", "empty", "binary", "no_header", "bad_time", "bad_fields", "too_long", "truncated",
+    "not_delivery", "inbound", "tls_info", "warning", "retry_wait", "verify_probe", "other_mta",
+};
+
+const char *mx_log_cause_name(mx_log_cause c) {
+    return (unsigned)c < MX_LOG_CAUSE__COUNT ? cause_names[c] : "?";
+}
+int mx_log_cause_from_name(const char *name) {
+    for (int i = 0; i < MX_LOG_CAUSE__COUNT; i++)
+        if (strcmp(cause_names[i], name) == 0) return i;
+    return -1;
+}
+const char *mx_log_status_name(mx_log_status s) {
+    return (unsigned)s < MX_LOG_STATUS__COUNT ? status_names[s] : "?";
+}
+const char *mx_log_mta_name(mx_log_mta m) {
+    return (unsigned)m < MX_LOG_MTA__COUNT ? mta_names[m] : "?";
+}
+const char *mx_log_reason_name(mx_log_reason r) {
+    return (unsigned)r < MX_LOG_R__COUNT ? reason_names[r] : "?";
+}
+int mx_log_reason_is_garbled(mx_log_reason r) {
+    return r >= MX_LOG_R_EMPTY && r <= MX_LOG_R_TRUNCATED;
+}
+
+/* ---- small scanning helpers ------------------------------------------ */
+
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+static int is_alnum(char c) {
+    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+static int is_hostch(char c) { return is_alnum(c) || c == '.' || c == '-' || c == '_'; }
+static int is_ipch(char c) {
+    return is_digit(c) || c == '.' || c == ':' || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static int has_prefix(const char *s, const char *e, const char *lit, size_t n) {
+    return (size_t)(e - s) >= n && memcmp(s, lit, n) == 0;
+}
+static const char *find(const char *s, const char *e, const char *lit, size_t n) {
+    if (s >= e) return NULL;
+    return memmem(s, (size_t)(e - s), lit, n);
+}
+static int contains(const char *s, const char *e, const char *lit, size_t n) {
+    return find(s, e, lit, n) != NULL;
+}
+static mx_log_str mkstr(const char *a, const char *b) {
+    mx_log_str r = {a, b > a ? (size_t)(b - a) : 0};
+    return r;
+}
+static int str_eq(mx_log_str s, const char *lit, size_t n) {
+    return s.n == n && memcmp(s.p, lit, n) == 0;
+}
+static const char *skip_sp(const char *s, const char *e) {
+    while (s < e && *s == ' ') s++;
+    return s;
+}
+/* Two-digit field. */
+static int dig2(const char *s) {
+    if (!is_digit(s[0]) || !is_digit(s[1])) return -1;
+    return (s[0] - '0') * 10 + (s[1] - '0');
+}
+
+static int is_loopback(mx_log_str a) {
+    return (a.n >= 4 && memcmp(a.p, "127.", 4) == 0) || str_eq(a, LIT("::1"));
+}
+
+/* ---- cause classification -------------------------------------------- */
+
+#define HAS(lit) contains(s, e, LIT(lit))
+
+mx_log_cause mx_log_classify(const char *text, size_t n) {
+    const char *s = text, *e = text + n;
+    /* Most specific first: a 554 greeting that names a blocklist is an RBL
+     * problem (fix your IP), not a generic greeting reject. */
+    if (HAS("nullMX") || HAS("null MX") || HAS("indicated no SMTP service"))
+        return MX_LOG_CAUSE_NULL_MX;
+    if (HAS("blocked using") || HAS("listed by") || HAS("listed at") || HAS("is listed in") ||
+        HAS("DNSBL") || HAS("dnsbl") || HAS("in an RBL") || HAS(" RBL") || HAS("blacklist") ||
+        HAS("black list") || HAS("blocklist") || HAS("block list") || HAS("spamhaus") ||
+        HAS("Spamhaus"))
+        return MX_LOG_CAUSE_RBL_REJECT;
+    if (HAS("Cannot start TLS") || HAS("TLS is required") || HAS("certificate verification failed") ||
+        HAS("certificate not verified") || HAS("SSL_connect") || HAS("TLS error") ||
+        HAS("TLS negotiation") || HAS("TLS session") || HAS("handshake failure"))
+        return MX_LOG_CAUSE_TLS_FAIL;
+    if (HAS("refused to talk to me") || HAS("after initial connection"))
+        return MX_LOG_CAUSE_GREETING_REJECT;
+    if (HAS("while receiving the initial server greeting"))
+        return MX_LOG_CAUSE_GREETING_LOST;
+    if (HAS("Connection refused")) return MX_LOG_CAUSE_REFUSED;
+    if (HAS("timed out") || HAS("SMTP timeout")) return MX_LOG_CAUSE_TIMEOUT;
+    if (HAS("No route to host") || HAS("Host is unreachable")) return MX_LOG_CAUSE_UNREACHABLE;
+    /* EADDRNOTAVAIL: typically IPv6 with no usable source address. Like
+     * ENETUNREACH it is a local network problem. */
+    if (HAS("Network is unreachable") || HAS("Network unreachable") ||
+        HAS("Cannot assign requested address"))
+        return MX_LOG_CAUSE_NET_UNREACHABLE;
+    if (HAS("Host or domain name not found") || HAS("Name service error") ||
+        HAS("Unrouteable address") || HAS("MX records point to non-existent hosts") ||
+        HAS("host lookup did not complete") || HAS("name server reply"))
+        return MX_LOG_CAUSE_DNS_FAIL;
+    if (HAS("in reply to RCPT TO command") || HAS("after RCPT TO") || HAS("after pipelined RCPT TO"))
+        return MX_LOG_CAUSE_RCPT_REJECT;
+    return MX_LOG_CAUSE_OTHER;
+}
+#undef HAS
+
+/* ---- time ------------------------------------------------------------ */
+
+/* Howard Hinnant's days_from_civil: exact for the proleptic Gregorian calendar. */
+int64_t mx_log_days_from_civil(int y, int m, int d) {
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = (unsigned)(y - era * 400);
+    const unsigned doy = (153u * (unsigned)(m + (m > 2 ? -3 : 9)) + 2) / 5 + (unsigned)d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static int64_t civil_secs(int y, int mo, int d, int h, int mi, int s) {
+    return mx_log_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+}
+
+/* A zone-less timestamp is local time of the machine that wrote it; we
+ * assume that is this machine (TZ).  mktime() is slow, so the offset is
+ * cached per hour of naive time. */
+static int64_t naive_to_utc(mx_log_parser *p, int64_t naive) {
+    if (p->naive_utc) return naive;
+    int64_t hour = naive - ((naive % 3600) + 3600) % 3600;
+    if (hour != p->tz_key) {
+        time_t tt = (time_t)hour;
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        tm.tm_isdst = -1;
+        time_t real = mktime(&tm);
+        p->tz_off = real == (time_t)-1 ? 0 : (long)(hour - (int64_t)real);
+        p->tz_key = hour;
+    }
+    return naive - p->tz_off;
+}
+
+void mx_log_parser_init(mx_log_parser *p, int64_t now, int naive_utc) {
+    memset(p, 0, sizeof *p);
+    p->now = now;
+    p->naive_utc = naive_utc;
+    p->tz_key = INT64_MIN;
+    /* Year inference compares with now as the log writer saw it. */
+    int64_t local_now = now;
+    if (!naive_utc) {
+        time_t tt = (time_t)now;
+        struct tm tm;
+        localtime_r(&tt, &tm);
+        local_now = civil_secs(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                               tm.tm_sec);
+    }
+    time_t lt = (time_t)local_now;
+    struct tm g;
+    gmtime_r(&lt, &g);
+    p->now_year = g.tm_year + 1900;
+    p->now_mon = g.tm_mon + 1;
+    p->now_mday = g.tm_mday;
+}
+
+static int month_num(const char *s) {
+    /* Switch on the first letter keeps this a handful of compares. */
+    switch (s[0]) {
+    case 'J':
+        if (s[1] == 'a' && s[2] == 'n') return 1;
+        if (s[1] == 'u' && s[2] == 'n') return 6;
+        if (s[1] == 'u' && s[2] == 'l') return 7;
+        return 0;
+    case 'F': return s[1] == 'e' && s[2] == 'b' ? 2 : 0;
+    case 'M':
+        if (s[1] == 'a' && s[2] == 'r') return 3;
+        if (s[1] == 'a' && s[2] == 'y') return 5;
+        return 0;
+    case 'A':
+        if (s[1] == 'p' && s[2] == 'r') return 4;
+        if (s[1] == 'u' && s[2] == 'g') return 8;
+        return 0;
+    case 'S': return s[1] == 'e' && s[2] == 'p' ? 9 : 0;
+    case 'O': return s[1] == 'c' && s[2] == 't' ? 10 : 0;
+    case 'N': return s[1] == 'o' && s[2] == 'v' ? 11 : 0;
+    case 'D': return s[1] == 'e' && s[2] == 'c' ? 12 : 0;
+    default: return 0;
+    }
+}
+
+static int hms(const char *s, int *h, int *mi, int *sec) {
+    if (s[2] != ':' || s[5] != ':') return -1;
+    *h = dig2(s);
+    *mi = dig2(s + 3);
+    *sec = dig2(s + 6);
+    if (*h < 0 || *mi < 0 || *sec < 0 || *h > 23 || *mi > 59 || *sec > 60) return -1;
+    return 0;
+}
+
+static int days_in_month(int y, int m) {
+    static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (m == 2) return (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)) ? 29 : 28;
+    return dm[m - 1];
+}
+
+/* "Mar  5 15:51:11", "Mar 05 15:51:11", "Dec 1 12:34:56". */
+int mx_log_parse_syslog_time(mx_log_parser *p, const char *s, size_t n, int64_t *out, size_t *used) {
+    if (n < 14) return -1;
+    int mon = month_num(s);
+    if (!mon || s[3] != ' ') return -1;
+    size_t i = 4;
+    if (s[i] == ' ') i++;
+    int day;
+    if (is_digit(s[i]) && is_digit(s[i + 1])) {
+        day = (s[i] - '0') * 10 + (s[i + 1] - '0');
+        i += 2;
+    } else if (is_digit(s[i])) {
+        day = s[i] - '0';
+        i += 1;
+    } else {
+        return -1;
+    }
+    if (i + 9 > n || s[i] != ' ') return -1;
+    i++;
+    int h, mi, sec;
+    if (hms(s + i, &h, &mi, &sec) < 0 || day < 1 || day > 31) return -1;
+    i += 8;
+    /* rsyslog high-precision "HH:MM:SS.ffffff" variants: skip the fraction. */
+    if (i < n && s[i] == '.') {
+        i++;
+        while (i < n && is_digit(s[i])) i++;
+    }
+    int y = p->now_year;
+    if (mon > p->now_mon || (mon == p->now_mon && day > p->now_mday + 1)) y--;
+    if (day > days_in_month(y, mon)) return -1;
+    *out = naive_to_utc(p, civil_secs(y, mon, day, h, mi, sec));
+    *used = i;
+    return 0;
+}
+
+/* "2024-03-01T10:42:00.123456+01:00", "2024-03-01 10:42:00", Exim
+ * "2024-03-01 10:42:00.123 +0100" (zone after a space, log_timezone). */
+int mx_log_parse_iso_time(mx_log_parser *p, const char *s, size_t n, int64_t *out, size_t *used) {
+    if (n < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ')) return -1;
+    int y = dig2(s) * 100 + dig2(s + 2);
+    int mo = dig2(s + 5), d = dig2(s + 8);
+    if (dig2(s) < 0 || dig2(s + 2) < 0 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
+        return -1;
+    int h, mi, sec;
+    if (hms(s + 11, &h, &mi, &sec) < 0) return -1;
+    size_t i = 19;
+    if (i < n && (s[i] == '.' || s[i] == ',')) {
+        i++;
+        while (i < n && is_digit(s[i])) i++;
+    }
+    int64_t t = civil_secs(y, mo, d, h, mi, sec);
+    /* Zone: directly after the time (RFC 3339), or after one space (Exim). */
+    size_t z = i;
+    if (z < n && s[z] == ' ' && s[10] == ' ' && z + 5 < n + 0 && (s[z + 1] == '+' || s[z + 1] == '-') &&
+        is_digit(s[z + 2]))
+        z++;
+    if (z < n && s[z] == 'Z') {
+        *out = t;
+        *used = z + 1;
+        return 0;
+    }
+    if (z + 5 <= n && (s[z] == '+' || s[z] == '-')) {
+        int zh = dig2(s + z + 1), zm;
+        size_t zend;
+        if (z + 6 <= n && s[z + 3] == ':') {
+            zm = dig2(s + z + 4);
+            zend = z + 6;
+        } else {
+            zm = dig2(s + z + 3);
+            zend = z + 5;
+        }
+        if (zh >= 0 && zm >= 0 && zh <= 23 && zm <= 59) {
+            int64_t off = (int64_t)zh * 3600 + zm * 60;
+            *out = s[z] == '+' ? t - off : t + off;
+            *used = zend;
+            return 0;
+        }
+    }
+    *out = naive_to_utc(p, t);
+    *used = i;
+    return 0;
+}
+
+/* ---- host[addr]:port --------------------------------------------------- */
+
+/* Parses "HOST[ADDR]" or "HOST[ADDR]:PORT" starting at s.  Sets *after. */
+static int parse_host_addr(const char *s, const char *e, mx_log_event *ev, const char **after) {
+    const char *lb = s;
+    while (lb < e && *lb != '[' && *lb != ' ' && *lb != ',') lb++;
+    if (lb >= e || *lb != '[') return -1;
+    const char *rb = memchr(lb, ']', (size_t)(e - lb));
+    if (!rb) return -1;
+    ev->relay_host = mkstr(s, lb);
+    ev->relay_addr = mkstr(lb + 1, rb);
+    const char *q = rb + 1;
+    if (q < e && *q == ':' && q + 1 < e && is_digit(q[1])) {
+        int port = 0;
+        q++;
+        while (q < e && is_digit(*q) && port < 100000) port = port * 10 + (*q++ - '0');
+        ev->port = port;
+    }
+    *after = q;
+    return 0;
+}
+
+/* relay=none lines name the failing host only inside the text
+ * ("connect to mx.example[192.0.2.1]:25: ..."): find the first
+ * NAME[IP] in it.  Brackets that hold no IP ("[TSS04]") are skipped. */
+static void host_addr_from_text(const char *s, const char *e, mx_log_event *ev) {
+    const char *q = s;
+    while (q < e) {
+        const char *lb = memchr(q, '[', (size_t)(e - q));
+        if (!lb) return;
+        const char *a = lb + 1, *b = a;
+        while (b < e && is_ipch(*b)) b++;
+        if (b < e && *b == ']' && b - a >= 2 && lb > s && is_hostch(lb[-1])) {
+            const char *h = lb;
+            while (h > s && is_hostch(h[-1])) h--;
+            const char *after;
+            mx_log_event tmp = *ev;
+            if (parse_host_addr(h, e, &tmp, &after) == 0) {
+                ev->relay_host = tmp.relay_host;
+                ev->relay_addr = tmp.relay_addr;
+                if (!ev->port) ev->port = tmp.port;
+                return;
+            }
+        }
+        q = lb + 1;
+    }
+}
+
+static void set_domain(mx_log_event *ev) {
+    const char *at = NULL;
+    for (size_t i = ev->recipient.n; i > 0; i--)
+        if (ev->recipient.p[i - 1] == '@') {
+            at = ev->recipient.p + i - 1;
+            break;
+        }
+    if (at) ev->domain = mkstr(at + 1, ev->recipient.p + ev->recipient.n);
+}
+
+/* ---- Postfix ------------------------------------------------------------ */
+
+/* "3E29030F8637E: " -> queue id.  Short hex (8+) and long base-52 ids. */
+static const char *postfix_qid(const char *m, const char *e, mx_log_event *ev) {
+    const char *q = m;
+    while (q < e && is_alnum(*q)) q++;
+    if (q - m >= 5 && q - m <= 20 && q + 1 < e && q[0] == ':' && q[1] == ' ') {
+        ev->queue_id = mkstr(m, q);
+        return q + 2;
+    }
+    return m;
+}
+
+/* Event shapes that carry no recipient: a connection-level failure. */
+static mx_log_result postfix_attempt(const char *whole, const char *m, const char *e,
+                                     mx_log_event *ev, mx_log_cause forced) {
+    const char *after = m;
+    if (parse_host_addr(m, e, ev, &after) < 0) return MX_LOG_IGNORED;
+    ev->status = MX_LOG_STATUS_NONE;
+    ev->cause = forced ? forced : mx_log_classify(whole, (size_t)(e - whole));
+    /* Keep the reason part: after "said: " / "me: " / ": " */
+    const char *t = find(after, e, LIT(": "));
+    ev->text = t ? mkstr(t + 2, e) : mkstr(whole, e);
+    if (is_loopback(ev->relay_addr)) ev->local = 1;
+    return MX_LOG_EVENT;
+}
+
+static mx_log_result postfix_delivery(const char *m, const char *e, mx_log_event *ev) {
+    /* to=<rcpt>, [orig_to=<..>,] relay=..., ... dsn=..., status=WORD (TEXT) */
+    const char *q = m + 3;
+    const char *rcpt_end;
+    if (q < e && *q == '<') {
+        rcpt_end = memchr(q, '>', (size_t)(e - q));
+        if (!rcpt_end) return (ev->reason = MX_LOG_R_BAD_FIELDS), MX_LOG_UNPARSED;
+        ev->recipient = mkstr(q + 1, rcpt_end);
+        q = rcpt_end + 1;
+    } else {
+        /* "to=," (address eaten when pasted) */
+        rcpt_end = q;
+        while (rcpt_end < e && *rcpt_end != ',') rcpt_end++;
+        ev->recipient = mkstr(q, rcpt_end);
+        q = rcpt_end;
+    }
+    set_domain(ev);
+    mx_log_str relay = {NULL, 0}, status = {NULL, 0};
+    while (q < e) {
+        if (*q == ',' || *q == ' ') {
+            q++;
+            continue;
+        }
+        const char *eq = memchr(q, '=', (size_t)(e - q));
+        if (!eq) break;
+        const char *val = eq + 1;
+        size_t klen = (size_t)(eq - q);
+        if (klen == 6 && memcmp(q, "status", 6) == 0) {
+            const char *w = val;
+            while (w < e && *w != ' ' && *w != ',') w++;
+            status = mkstr(val, w);
+            const char *t = skip_sp(w, e);
+            if (t < e && *t == ',') t = skip_sp(t + 1, e);
+            if (t < e && *t == '(') {
+                const char *te = e;
+                if (te > t + 1 && te[-1] == ')') te--;
+                ev->text = mkstr(t + 1, te);
+            } else {
+                ev->text = mkstr(t, e);
+            }
+            break;
+        }
+        const char *ve = find(val, e, LIT(", "));
+        if (!ve) ve = e;
+        if (klen == 5 && memcmp(q, "relay", 5) == 0) relay = mkstr(val, ve);
+        else if (klen == 3 && memcmp(q, "dsn", 3) == 0) ev->dsn = mkstr(val, ve);
+        q = ve;
+    }
+    if (!status.p) return (ev->reason = MX_LOG_R_BAD_FIELDS), MX_LOG_UNPARSED;
+
+    if (str_eq(status, LIT("sent"))) ev->status = MX_LOG_STATUS_SENT;
+    else if (str_eq(status, LIT("deferred"))) ev->status = MX_LOG_STATUS_DEFERRED;
+    else if (str_eq(status, LIT("bounced"))) ev->status = MX_LOG_STATUS_BOUNCED;
+    else if (str_eq(status, LIT("expired")) || str_eq(status, LIT("force-expired")))
+        ev->status = MX_LOG_STATUS_EXPIRED;
+    else if (status.n >= 11 && (memcmp(status.p, "deliverable", 11) == 0 ||
+                                (status.n >= 13 && memcmp(status.p, "undeliverable", 13) == 0)))
+        return (ev->reason = MX_LOG_R_VERIFY_PROBE), MX_LOG_IGNORED;
+    else
+        return (ev->reason = MX_LOG_R_BAD_FIELDS), MX_LOG_UNPARSED;
+
+    if (relay.p) {
+        const char *after;
+        if (memchr(relay.p, '[', relay.n)) {
+            if (parse_host_addr(relay.p, relay.p + relay.n, ev, &after) == 0) {
+                if (memchr(ev->relay_addr.p, '/', ev->relay_addr.n)) {
+                    ev->relay_addr = (mx_log_str){NULL, 0}; /* unix socket: host[private/lmtp] */
+                    ev->local = 1;
+                } else if (is_loopback(ev->relay_addr)) {
+                    ev->local = 1; /* amavis, local lmtp */
+                }
+            }
+        } else if (!str_eq(relay, LIT("none"))) {
+            ev->relay_host = relay; /* local, virtual, dovecot... */
+            ev->local = 1;
+        }
+    }
+    if (ev->status == MX_LOG_STATUS_SENT) {
+        ev->cause = MX_LOG_CAUSE_NONE;
+    } else {
+        ev->cause = mx_log_classify(ev->text.p, ev->text.n);
+        if (!ev->relay_addr.p) {
+            host_addr_from_text(ev->text.p, ev->text.p + ev->text.n, ev);
+            if (is_loopback(ev->relay_addr)) ev->local = 1;
+        }
+    }
+    return MX_LOG_EVENT;
+}
+
+static mx_log_result postfix_client(const char *m, const char *e, mx_log_event *ev, int qmgr) {
+    m = postfix_qid(m, e, ev);
+    if (qmgr) {
+        /* qmgr: "QID: from=<..>, status=expired, returned to sender" */
+        if (ev->queue_id.p && has_prefix(m, e, LIT("from=<")) &&
+            (contains(m, e, LIT(", status=expired")) || contains(m, e, LIT(", status=force-expired")))) {
+            ev->status = MX_LOG_STATUS_EXPIRED;
+            ev->cause = MX_LOG_CAUSE_OTHER;
+            const char *t = find(m, e, LIT(", status="));
+            ev->text = mkstr(t + 9, e);
+            return MX_LOG_EVENT;
+        }
+        return (ev->reason = MX_LOG_R_NOT_DELIVERY), MX_LOG_IGNORED;
+    }
+    mx_log_result r = MX_LOG_IGNORED;
+    ev->reason = MX_LOG_R_NOT_DELIVERY;
+    switch (*m) {
+    case 't':
+        if (has_prefix(m, e, LIT("to="))) return postfix_delivery(m, e, ev);
+        break;
+    case 'h':
+        /* "host H[A] said: 550 ..." / "host H[A] refused to talk to me: ..." */
+        if (has_prefix(m, e, LIT("host "))) r = postfix_attempt(m, m + 5, e, ev, 0);
+        break;
+    case 'l':
+        if (has_prefix(m, e, LIT("lost connection with ")))
+            r = postfix_attempt(m, m + 21, e, ev, 0);
+        break;
+    case 'c':
+        if (has_prefix(m, e, LIT("connect to "))) r = postfix_attempt(m, m + 11, e, ev, 0);
+        else if (has_prefix(m, e, LIT("conversation with ")))
+            r = postfix_attempt(m, m + 18, e, ev, 0);
+        else if (has_prefix(m, e, LIT("certificate verification failed")))
+            ev->reason = MX_LOG_R_TLS_INFO;
+        break;
+    case 'S':
+        if (has_prefix(m, e, LIT("SSL_connect error to ")))
+            r = postfix_attempt(m, m + 21, e, ev, MX_LOG_CAUSE_TLS_FAIL);
+        else if (has_prefix(m, e, LIT("Server certificate not")))
+            ev->reason = MX_LOG_R_TLS_INFO; /* the status line carries the verdict */
+        else if (has_prefix(m, e, LIT("SASL authentication failed; server ")))
+            r = postfix_attempt(m, m + 35, e, ev, MX_LOG_CAUSE_OTHER);
+        break;
+    case 'C':
+    case 'T':
+        /* "Cannot start TLS: handshake failure", "TLS is required, but was
+         * not offered by host H[A]": no host in the first, so attempt
+         * without address. */
+        if (has_prefix(m, e, LIT("Cannot start TLS")) || has_prefix(m, e, LIT("TLS is required"))) {
+            host_addr_from_text(m, e, ev);
+            ev->status = MX_LOG_STATUS_NONE;
+            ev->cause = MX_LOG_CAUSE_TLS_FAIL;
+            ev->text = mkstr(m, e);
+            return MX_LOG_EVENT;
+        }
+        break;
+    case 'w':
+        if (has_prefix(m, e, LIT("warning:"))) ev->reason = MX_LOG_R_WARNING;
+        break;
+    default:
+        break;
+    }
+    if (r == MX_LOG_EVENT) return r;
+    if (ev->reason == MX_LOG_R_NOT_DELIVERY && contains(m, e, LIT("TLS connection established")))
+        ev->reason = MX_LOG_R_TLS_INFO;
+    ev->relay_host = ev->relay_addr = (mx_log_str){NULL, 0};
+    ev->port = 0;
+    return MX_LOG_IGNORED;
+}
+
+static mx_log_result parse_postfix(const char *prog, const char *prog_end, const char *m,
+                                   const char *e, mx_log_event *ev) {
+    ev->mta = MX_LOG_MTA_POSTFIX;
+    const char *slash = prog_end;
+    while (slash > prog && slash[-1] != '/') slash--;
+    mx_log_str d = mkstr(slash, prog_end);
+    ev->source = mkstr(prog, slash - 1); /* instance: "postfix-out", "postfix/amavis" */
+    switch (d.n) {
+    case 4:
+        if (memcmp(d.p, "smtp", 4) == 0) return postfix_client(m, e, ev, 0);
+        if (memcmp(d.p, "lmtp", 4) == 0 || memcmp(d.p, "pipe", 4) == 0 || memcmp(d.p, "qmgr", 4) == 0) {
+            int qmgr = d.p[0] == 'q';
+            mx_log_result r = postfix_client(m, e, ev, qmgr);
+            if (!qmgr) ev->local = 1;
+            return r;
+        }
+        break;
+    case 5:
+        if (memcmp(d.p, "error", 5) == 0 || memcmp(d.p, "retry", 5) == 0 || memcmp(d.p, "local", 5) == 0) {
+            mx_log_result r = postfix_client(m, e, ev, 0);
+            if (d.p[0] == 'l') ev->local = 1;
+            return r;
+        }
+        break;
+    case 7:
+        if (memcmp(d.p, "virtual", 7) == 0 || memcmp(d.p, "discard", 7) == 0) {
+            mx_log_result r = postfix_client(m, e, ev, 0);
+            ev->local = 1;
+            return r;
+        }
+        break;
+    default:
+        break;
+    }
+    /* smtpd, postscreen, dnsblog, tlsproxy: the receiving side. */
+    if ((d.n == 5 && memcmp(d.p, "smtpd", 5) == 0) ||
+        (d.n == 10 && memcmp(d.p, "postscreen", 10) == 0) || (d.n == 7 && memcmp(d.p, "dnsblog", 7) == 0) ||
+        (d.n == 8 && memcmp(d.p, "tlsproxy", 8) == 0))
+        ev->reason = MX_LOG_R_INBOUND;
+    else
+        ev->reason = MX_LOG_R_NOT_DELIVERY;
+    return MX_LOG_IGNORED;
+}
+
+/* ---- Exim ---------------------------------------------------------------- */
+
+/* 1j5IF1-0006A7-Ub (classic) or 10HmaX-000000005vi-0000 (4.97+). */
+static int exim_msgid(const char *s, const char *e) {
+    size_t n = (size_t)(e - s);
+    if (n >= 16 && s[6] == '-' && s[13] == '-' && (n == 16 || s[16] == ' ')) return 16;
+    if (n >= 23 && s[6] == '-' && s[18] == '-' && (n == 23 || s[23] == ' ')) return 23;
+    return 0;
+}
+
+/* H=host [addr]:port, H=host (helo) [addr], or "host [addr]" at s. */
+static const char *exim_host(const char *s, const char *e, mx_log_event *ev) {
+    const char *h = s;
+    while (s < e && *s != ' ' && *s != '[') s++;
+    ev->relay_host = mkstr(h, s);
+    s = skip_sp(s, e);
+    if (s < e && *s == '(') {
+        const char *c = memchr(s, ')', (size_t)(e - s));
+        if (!c) return s;
+        s = skip_sp(c + 1, e);
+    }
+    if (s >= e || *s != '[') return NULL;
+    const char *rb = memchr(s, ']', (size_t)(e - s));
+    if (!rb) return NULL;
+    ev->relay_addr = mkstr(s + 1, rb);
+    s = rb + 1;
+    if (s + 1 < e && *s == ':' && is_digit(s[1])) {
+        int port = 0;
+        s++;
+        while (s < e && is_digit(*s) && port < 100000) port = port * 10 + (*s++ - '0');
+        ev->port = port;
+    }
+    return s;
+}
+
+/* Pick R=/T=/H=/I= out of an Exim delivery line tail. */
+static void exim_fields(const char *s, const char *e, mx_log_event *ev, mx_log_str *transport) {
+    const char *q = s;
+    while (q < e) {
+        const char *sp = memchr(q, ' ', (size_t)(e - q));
+        const char *tok = q;
+        const char *te = sp ? sp : e;
+        if (te - tok > 2 && tok[1] == '=') {
+            if (tok[0] == 'H' && !ev->relay_addr.p) {
+                const char *a = exim_host(tok + 2, e, ev);
+                if (a) {
+                    q = a;
+                    continue;
+                }
+            } else if (tok[0] == 'I' && tok[2] == '[') {
+                const char *rb = memchr(tok, ']', (size_t)(te - tok));
+                if (rb) ev->source = mkstr(tok + 3, rb);
+            } else if (tok[0] == 'T' && transport) {
+                const char *t = tok + 2, *tend = t;
+                while (tend < te && *tend != ':') tend++;
+                *transport = mkstr(t, tend);
+            } else if (tok[0] == 'C' && tok[2] == '"') {
+                break; /* confirmation text: nothing after it is a field */
+            }
+        }
+        if (!sp) break;
+        q = sp + 1;
+    }
+}
+
+static mx_log_cause exim_errno_cause(const char *s, const char *e) {
+    const char *d = find(s, e, LIT("defer ("));
+    if (!d) return MX_LOG_CAUSE_OTHER;
+    d += 7;
+    int neg = 0, v = 0, any = 0;
+    if (d < e && *d == '-') neg = 1, d++;
+    while (d < e && is_digit(*d) && v < 100000) v = v * 10 + (*d++ - '0'), any = 1;
+    if (!any || neg) return MX_LOG_CAUSE_OTHER;
+    switch (v) {
+    case 111: return MX_LOG_CAUSE_REFUSED;
+    case 110: return MX_LOG_CAUSE_TIMEOUT;
+    case 113: return MX_LOG_CAUSE_UNREACHABLE;
+    case 101:
+    case 99: return MX_LOG_CAUSE_NET_UNREACHABLE;
+    default: return MX_LOG_CAUSE_OTHER;
+    }
+}
+
+static mx_log_result parse_exim_body(const char *s, const char *e, mx_log_event *ev) {
+    ev->mta = MX_LOG_MTA_EXIM;
+    s = skip_sp(s, e);
+    /* log_selector +pid: "[1234]" or "[1234/...]". */
+    if (s < e && *s == '[' && s + 1 < e && is_digit(s[1])) {
+        const char *rb = memchr(s, ']', (size_t)(e - s));
+        if (rb) s = skip_sp(rb + 1, e);
+    }
+    int idl = exim_msgid(s, e);
+    if (idl) {
+        ev->queue_id = mkstr(s, s + idl);
+        s = skip_sp(s + idl, e);
+    }
+    ev->reason = MX_LOG_R_NOT_DELIVERY;
+    if (e - s >= 3 && s[2] == ' ' &&
+        ((s[0] == '=' && s[1] == '>') || (s[0] == '-' && s[1] == '>') || (s[0] == '=' && s[1] == '=') ||
+         (s[0] == '*' && s[1] == '*'))) {
+        if (!idl) return MX_LOG_IGNORED;
+        char k = s[0];
+        const char *a = s + 3, *ae = a;
+        while (ae < e && *ae != ' ' && *ae != ':') ae++;
+        if (ae > a && ae[-1] == ',') ae--;
+        ev->recipient = mkstr(a, ae);
+        if (ev->recipient.n >= 2 && ev->recipient.p[0] == '<' && ae[-1] == '>')
+            ev->recipient = mkstr(a + 1, ae - 1);
+        set_domain(ev);
+        const char *rest = ae < e && *ae == ':' ? ae + 1 : ae;
+        rest = skip_sp(rest, e);
+        mx_log_str transport = {NULL, 0};
+        exim_fields(rest, e, ev, &transport);
+        ev->text = mkstr(rest, e);
+        if (k == '=' && s[1] == '>') k = '>';
+        if (k == '>' || k == '-') {
+            ev->status = MX_LOG_STATUS_SENT;
+            ev->cause = MX_LOG_CAUSE_NONE;
+            const char *c = find(rest, e, LIT(" C=\""));
+            if (c) {
+                const char *ce = e;
+                if (ce > c + 4 && ce[-1] == '"') ce--;
+                ev->text = mkstr(c + 4, ce);
+            }
+        } else {
+            if (contains(rest, e, LIT("retry time not reached")))
+                return (ev->reason = MX_LOG_R_RETRY_WAIT), MX_LOG_IGNORED;
+            ev->status = k == '=' ? MX_LOG_STATUS_DEFERRED : MX_LOG_STATUS_BOUNCED;
+            ev->cause = mx_log_classify(rest, (size_t)(e - rest));
+            if (ev->cause == MX_LOG_CAUSE_OTHER) ev->cause = exim_errno_cause(rest, e);
+            /* The useful text: after "defer (N): ", else the SMTP error. */
+            const char *t = find(rest, e, LIT("SMTP error from remote mail server"));
+            if (!t) {
+                t = find(rest, e, LIT("defer ("));
+                if (t) {
+                    const char *c = memchr(t, ')', (size_t)(e - t));
+                    t = c ? skip_sp(c + 1, e) : t;
+                    if (t < e && *t == ':') t = skip_sp(t + 1, e);
+                }
+            }
+            if (t) ev->text = mkstr(t, e);
+        }
+        if (!ev->relay_addr.p) {
+            /* "SMTP error from remote mail server after ...: host H [A]: 554 ..." */
+            const char *h = find(rest, e, LIT(": host "));
+            if (h) exim_host(h + 7, e, ev);
+        }
+        /* Local: loopback peer, or a delivery made with no remote host at
+         * all (appendfile, pipe) by a transport that is not SMTP. */
+        if (ev->relay_addr.p) ev->local = is_loopback(ev->relay_addr);
+        else ev->local = (k == '>' || k == '-') && !(transport.p && memmem(transport.p, transport.n, "smtp", 4));
+        return MX_LOG_EVENT;
+    }
+    if (has_prefix(s, e, LIT("TLS error on connection to "))) {
+        ev->status = MX_LOG_STATUS_NONE;
+        ev->cause = MX_LOG_CAUSE_TLS_FAIL;
+        exim_host(s + 27, e, ev);
+        ev->text = mkstr(s, e);
+        return MX_LOG_EVENT;
+    }
+    if (!idl) {
+        /* Without a message id, H=/U=/TLS-error lines are the SMTP server side. */
+        if (has_prefix(s, e, LIT("H=")) || has_prefix(s, e, LIT("U=")) ||
+            has_prefix(s, e, LIT("TLS error on connection from")) || contains(s, e, LIT("authenticator failed")) ||
+            contains(s, e, LIT("SMTP connection from")) || contains(s, e, LIT(" rejected ")) ||
+            contains(s, e, LIT("sender verify fail")))
+            ev->reason = MX_LOG_R_INBOUND;
+        return MX_LOG_IGNORED;
+    }
+    /* Host-level lines of an outbound delivery:
+     *   H=host [ip] Connection refused
+     *   H=host [ip]: SMTP error from remote mail server after initial connection: 554 ...
+     *   host [ip] Network is unreachable                (older releases, no H=)
+     *   SMTP error from remote mail server after MAIL FROM:<..>: 421 ...  */
+    const char *hs = NULL;
+    if (has_prefix(s, e, LIT("H="))) hs = s + 2;
+    else if (has_prefix(s, e, LIT("SMTP error from remote mail server"))) {
+        ev->status = MX_LOG_STATUS_NONE;
+        ev->cause = mx_log_classify(s, (size_t)(e - s));
+        ev->text = mkstr(s, e);
+        host_addr_from_text(s, e, ev);
+        return MX_LOG_EVENT;
+    } else {
+        const char *sp = memchr(s, ' ', (size_t)(e - s));
+        if (sp && sp + 1 < e && sp[1] == '[' && sp > s && is_hostch(sp[-1])) hs = s;
+    }
+    if (hs) {
+        mx_log_event tmp = *ev;
+        const char *after = exim_host(hs, e, &tmp);
+        if (after) {
+            after = skip_sp(after, e);
+            if (after < e && *after == ':') after = skip_sp(after + 1, e);
+            if (after >= e) return MX_LOG_IGNORED;
+            *ev = tmp;
+            ev->status = MX_LOG_STATUS_NONE;
+            ev->cause = mx_log_classify(after, (size_t)(e - after));
+            ev->text = mkstr(after, e);
+            if (is_loopback(ev->relay_addr)) ev->local = 1;
+            return MX_LOG_EVENT;
+        }
+    }
+    return MX_LOG_IGNORED;
+}
+
+/* ---- Sendmail ------------------------------------------------------------ */
+
+/* "QID: to=<a@b>, ..., relay=mx. [1.2.3.4], dsn=4.0.0, stat=Deferred: Connection refused by mx." */
+static mx_log_result parse_sendmail(const char *m, const char *e, mx_log_event *ev) {
+    ev->mta = MX_LOG_MTA_SENDMAIL;
+    m = postfix_qid(m, e, ev);
+    if (contains(m, e, LIT("ruleset=")) || contains(m, e, LIT("reject=")))
+        return (ev->reason = MX_LOG_R_INBOUND), MX_LOG_IGNORED;
+    const char *st = find(m, e, LIT("stat="));
+    if (!has_prefix(m, e, LIT("to=")) || !st)
+        return (ev->reason = MX_LOG_R_NOT_DELIVERY), MX_LOG_IGNORED;
+    const char *a = m + 3, *ae;
+    if (a < e && *a == '<') a++;
+    ae = a;
+    while (ae < e && *ae != '>' && *ae != ',') ae++;
+    ev->recipient = mkstr(a, ae);
+    set_domain(ev);
+    const char *r = find(m, st, LIT("relay="));
+    if (r) {
+        r += 6;
+        const char *re = find(r, st, LIT(", "));
+        if (!re) re = st;
+        const char *lb = memchr(r, '[', (size_t)(re - r));
+        const char *hend = lb ? lb : re;
+        while (hend > r && (hend[-1] == ' ' || hend[-1] == '.')) hend--;
+        ev->relay_host = mkstr(r, hend);
+        if (lb) {
+            const char *rb = memchr(lb, ']', (size_t)(re - lb));
+            if (rb) ev->relay_addr = mkstr(lb + 1, rb);
+        }
+    }
+    const char *d = find(m, st, LIT("dsn="));
+    if (d) {
+        const char *de = find(d, st, LIT(", "));
+        ev->dsn = mkstr(d + 4, de ? de : st);
+    }
+    ev->text = mkstr(st + 5, e);
+    if (has_prefix(st + 5, e, LIT("Sent"))) {
+        ev->status = MX_LOG_STATUS_SENT;
+        ev->cause = MX_LOG_CAUSE_NONE;
+    } else {
+        ev->status = has_prefix(st + 5, e, LIT("Deferred")) ? MX_LOG_STATUS_DEFERRED : MX_LOG_STATUS_BOUNCED;
+        ev->cause = mx_log_classify(st + 5, (size_t)(e - st - 5));
+    }
+    if (is_loopback(ev->relay_addr)) ev->local = 1;
+    return MX_LOG_EVENT;
+}
+
+/* ---- line entry point ------------------------------------------------------ */
+
+/* "name    | rest": docker-compose log prefix (pasted container logs). */
+static const char *strip_compose_prefix(const char *s, const char *e) {
+    const char *q = s;
+    while (q < e && (is_hostch(*q))) q++;
+    if (q == s || q >= e || *q != ' ') return NULL;
+    while (q < e && *q == ' ') q++;
+    if (q + 1 < e && q[0] == '|' && q[1] == ' ') return skip_sp(q + 2, e);
+    return NULL;
+}
+
+mx_log_result mx_log_parse_line(mx_log_parser *p, const char *line, size_t len, mx_log_event *ev) {
+    memset(ev, 0, sizeof *ev);
+    ev->time = MX_LOG_TIME_UNKNOWN;
+    if (len && line[len - 1] == '\r') len--;
+    if (len == 0) return (ev->reason = MX_LOG_R_EMPTY), MX_LOG_UNPARSED;
+    if (memchr(line, 0, len)) return (ev->reason = MX_LOG_R_BINARY), MX_LOG_UNPARSED;
+    const char *s = line, *e = line + len;
+    int stripped = 0;
+    size_t used = 0;
+again:
+    if (is_digit(*s)) {
+        if (mx_log_parse_iso_time(p, s, (size_t)(e - s), &ev->time, &used) == 0) {
+            if (s[10] == ' ') return parse_exim_body(s + used, e, ev); /* Exim mainlog */
+            s += used;
+        } else if ((size_t)(e - s) >= 19 && s[4] == '-' && s[7] == '-') {
+            return (ev->reason = MX_LOG_R_BAD_TIME), MX_LOG_UNPARSED;
+        }
+    } else if (*s >= 'A' && *s <= 'Z' && month_num(s) && (size_t)(e - s) > 3 && s[3] == ' ') {
+        if (mx_log_parse_syslog_time(p, s, (size_t)(e - s), &ev->time, &used) == 0) s += used;
+        else if ((size_t)(e - s) > 6 && is_digit(s[5]))
+            return (ev->reason = MX_LOG_R_BAD_TIME), MX_LOG_UNPARSED;
+    }
+    if (ev->time == MX_LOG_TIME_UNKNOWN && !stripped) {
+        const char *q = strip_compose_prefix(s, e);
+        if (q) {
+            s = q;
+            stripped = 1;
+            goto again;
+        }
+    }
+    /* Syslog: [host] [LEVEL] program[pid]: message.  Look at no more than
+     * three tokens; hostnames never end in ':'. */
+    const char *tag = NULL, *tag_end = NULL;
+    for (int tok = 0; tok < 3; tok++) {
+        s = skip_sp(s, e);
+        const char *sp = memchr(s, ' ', (size_t)(e - s));
+        const char *te = sp ? sp : e;
+        if (te - s >= 2 && te[-1] == ':') {
+            tag = s;
+            tag_end = te - 1;
+            s = te;
+            break;
+        }
+        /* Without a timestamp only a program[pid]: at the start will do. */
+        if (ev->time == MX_LOG_TIME_UNKNOWN || !sp) break;
+        s = te;
+    }
+    if (!tag) return (ev->reason = MX_LOG_R_NO_HEADER), MX_LOG_UNPARSED;
+    const char *pe = tag;
+    while (pe < tag_end && *pe != '[') pe++;
+    if (ev->time == MX_LOG_TIME_UNKNOWN && pe == tag_end)
+        return (ev->reason = MX_LOG_R_NO_HEADER), MX_LOG_UNPARSED;
+    ev->program = mkstr(tag, pe);
+    const char *m = skip_sp(s, e);
+    mx_log_result r;
+    if (memchr(tag, '/', (size_t)(pe - tag))) {
+        r = parse_postfix(tag, pe, m, e, ev);
+    } else if (pe - tag >= 4 && memcmp(tag, "exim", 4) == 0) {
+        r = parse_exim_body(m, e, ev);
+    } else if ((pe - tag == 8 && memcmp(tag, "sendmail", 8) == 0) || (pe - tag > 3 && memcmp(tag, "sm-", 3) == 0)) {
+        r = parse_sendmail(m, e, ev);
+    } else {
+        ev->reason = MX_LOG_R_OTHER_MTA;
+        return MX_LOG_IGNORED;
+    }
+    return r;
+}
+
+mx_log_result mx_log_parse_message(mx_log_parser *p, const char *program, const char *msg, size_t len,
+                                   mx_log_event *ev) {
+    (void)p;
+    memset(ev, 0, sizeof *ev);
+    ev->time = MX_LOG_TIME_UNKNOWN;
+    if (len && msg[len - 1] == '\r') len--;
+    if (len == 0) return (ev->reason = MX_LOG_R_EMPTY), MX_LOG_UNPARSED;
+    if (memchr(msg, 0, len)) return (ev->reason = MX_LOG_R_BINARY), MX_LOG_UNPARSED;
+    size_t pn = strlen(program);
+    ev->program = mkstr(program, program + pn);
+    if (memchr(program, '/', pn)) return parse_postfix(program, program + pn, msg, msg + len, ev);
+    if (pn >= 4 && memcmp(program, "exim", 4) == 0) return parse_exim_body(msg, msg + len, ev);
+    if (strcmp(program, "sendmail") == 0 || strncmp(program, "sm-", 3) == 0)
+        return parse_sendmail(msg, msg + len, ev);
+    ev->reason = MX_LOG_R_OTHER_MTA;
+    return MX_LOG_IGNORED;
+}
+
+/* ---- filter ------------------------------------------------------------------ */
+
+void mx_log_filter_init(mx_log_filter *f) {
+    f->since = INT64_MIN;
+    f->until = INT64_MAX;
+    f->domain = NULL;
+    f->cause = -1;
+    f->failures_only = 0;
+}
+
+int mx_log_filter_match(const mx_log_filter *f, const mx_log_event *ev) {
+    if (f->since != INT64_MIN || f->until != INT64_MAX) {
+        if (ev->time == MX_LOG_TIME_UNKNOWN) return 0;
+        if (ev->time < f->since || ev->time >= f->until) return 0;
+    }
+    if (f->cause >= 0 && (int)ev->cause != f->cause) return 0;
+    if (f->failures_only && ev->cause == MX_LOG_CAUSE_NONE) return 0;
+    if (f->domain && *f->domain) {
+        size_t n = strlen(f->domain);
+        const char *d = ev->domain.p;
+        size_t dn = ev->domain.n;
+        if (dn < n || strncasecmp(d + dn - n, f->domain, n) != 0) return 0;
+        if (dn > n && d[dn - n - 1] != '.') return 0;
+    }
+    return 1;
+}

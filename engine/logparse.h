@@ -1,0 +1,165 @@
+/* Mail-log line parser: one syslog/Exim/Sendmail line -> one delivery event.
+ *
+ * Hand-written scanning (memchr/memmem, no regex) so that a multi-GiB
+ * mail.log is read at close to disk speed.  The parser never allocates:
+ * every string in an event is a slice into the caller's line buffer, valid
+ * only as long as that buffer is.  Copy what you keep (the aggregator does).
+ *
+ * An "event" is one delivery attempt with an outcome (Postfix "status=",
+ * Exim "=>", "==", "**", Sendmail "stat=") or one failed connection to a
+ * remote host (Postfix "connect to H[A]:25: Connection refused", Exim
+ * "H=h [a] Connection refused", ...).  Every other line is either IGNORED
+ * (well-formed but not about outbound delivery: smtpd, TLS info, inbound
+ * RBL rejects) or UNPARSED (garbled: no header, binary bytes...), each with
+ * a reason so that reports can account for every line.
+ *
+ * Knows nothing of Lua; a binding can wrap mx_log_parser + mx_log_filter. */
+#ifndef MX_LOGPARSE_H
+#define MX_LOGPARSE_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* Why a delivery failed, classified from the log text (never from the DSN:
+ * Postfix logs 4.4.1 for refused, timed out and unreachable alike). */
+typedef enum {
+    MX_LOG_CAUSE_NONE = 0,        /* successful delivery */
+    MX_LOG_CAUSE_REFUSED,         /* TCP RST: nothing listens / firewall reject */
+    MX_LOG_CAUSE_TIMEOUT,         /* connect or SMTP dialogue timed out */
+    MX_LOG_CAUSE_UNREACHABLE,     /* No route to host (EHOSTUNREACH) */
+    MX_LOG_CAUSE_NET_UNREACHABLE, /* Network is unreachable / cannot assign address */
+    MX_LOG_CAUSE_GREETING_LOST,   /* TCP up but no 220 greeting (dropped / timed out) */
+    MX_LOG_CAUSE_GREETING_REJECT, /* 4xx/5xx greeting, "refused to talk to me" */
+    MX_LOG_CAUSE_RCPT_REJECT,     /* remote server rejected our RCPT TO */
+    MX_LOG_CAUSE_DNS_FAIL,        /* MX/A lookup failed */
+    MX_LOG_CAUSE_NULL_MX,         /* domain publishes "MX 0 ." */
+    MX_LOG_CAUSE_TLS_FAIL,        /* handshake / required TLS / verification */
+    MX_LOG_CAUSE_RBL_REJECT,      /* our IP is on a blocklist at the remote side */
+    MX_LOG_CAUSE_OTHER,
+    MX_LOG_CAUSE__COUNT
+} mx_log_cause;
+
+typedef enum {
+    MX_LOG_STATUS_NONE = 0, /* connection-level failure, no per-recipient outcome */
+    MX_LOG_STATUS_SENT,
+    MX_LOG_STATUS_DEFERRED,
+    MX_LOG_STATUS_BOUNCED,
+    MX_LOG_STATUS_EXPIRED,
+    MX_LOG_STATUS__COUNT
+} mx_log_status;
+
+typedef enum {
+    MX_LOG_MTA_UNKNOWN = 0,
+    MX_LOG_MTA_POSTFIX,
+    MX_LOG_MTA_EXIM,
+    MX_LOG_MTA_SENDMAIL,
+    MX_LOG_MTA__COUNT
+} mx_log_mta;
+
+typedef enum {
+    MX_LOG_EVENT = 0, /* ev filled in */
+    MX_LOG_IGNORED,   /* well-formed, not an outbound delivery event; ev->reason */
+    MX_LOG_UNPARSED   /* garbled; ev->reason */
+} mx_log_result;
+
+/* Reasons for IGNORED and UNPARSED lines; names via mx_log_reason_name(). */
+typedef enum {
+    MX_LOG_R_NONE = 0,
+    /* UNPARSED (garbled) */
+    MX_LOG_R_EMPTY,        /* blank line */
+    MX_LOG_R_BINARY,       /* NUL or other binary bytes */
+    MX_LOG_R_NO_HEADER,    /* no recognisable timestamp / program tag */
+    MX_LOG_R_BAD_TIME,     /* looked like a timestamp but out of range */
+    MX_LOG_R_BAD_FIELDS,   /* delivery line missing mandatory fields */
+    MX_LOG_R_TOO_LONG,     /* reported by the reader: line over its limit */
+    MX_LOG_R_TRUNCATED,    /* reported by the reader: partial last line of a damaged file */
+    /* IGNORED (well-formed, not relevant) */
+    MX_LOG_R_NOT_DELIVERY, /* other daemons / informational messages */
+    MX_LOG_R_INBOUND,      /* our server receiving (smtpd, postscreen, Exim H=... rejected) */
+    MX_LOG_R_TLS_INFO,     /* TLS established / verification notes (outcome logged elsewhere) */
+    MX_LOG_R_WARNING,      /* Postfix "warning:" lines */
+    MX_LOG_R_RETRY_WAIT,   /* Exim "retry time not reached": no attempt was made */
+    MX_LOG_R_VERIFY_PROBE, /* Postfix address-verification probe result */
+    MX_LOG_R_OTHER_MTA,    /* OpenSMTPD, qmail, ...: not supported */
+    MX_LOG_R__COUNT
+} mx_log_reason;
+
+/* A slice of the input line (not NUL-terminated). */
+typedef struct mx_log_str {
+    const char *p;
+    size_t n;
+} mx_log_str;
+
+#define MX_LOG_TIME_UNKNOWN INT64_MIN
+
+typedef struct mx_log_event {
+    int64_t time;          /* UTC epoch seconds, MX_LOG_TIME_UNKNOWN if the line had none */
+    mx_log_mta mta;
+    mx_log_status status;  /* NONE for connection-level events */
+    mx_log_cause cause;
+    mx_log_reason reason;  /* for IGNORED/UNPARSED results */
+    int local;             /* local/loopback delivery (lmtp, pipe, amavis...), not "leaving" */
+    int port;              /* remote port, 0 if not logged */
+    mx_log_str program;    /* "postfix-out/smtp", "exim", "sm-mta" */
+    mx_log_str queue_id;
+    mx_log_str recipient;  /* without <> */
+    mx_log_str domain;     /* recipient domain (as logged; compare case-insensitively) */
+    mx_log_str relay_host; /* remote host name */
+    mx_log_str relay_addr; /* remote IP (v4 or v6, no brackets) */
+    mx_log_str source;     /* local source: Exim I=[addr], else Postfix instance ("postfix-out") */
+    mx_log_str dsn;        /* "4.4.1" */
+    mx_log_str text;       /* status text / remote reply (whole reason as logged) */
+} mx_log_event;
+
+/* Parser state: reference time for syslog-year inference and timezone of
+ * naive (zone-less) timestamps.  Classic syslog has no year: a line whose
+ * month is after now's month (or later in now's month than tomorrow) is
+ * from last year, which also carries a file across a Dec->Jan turn. */
+typedef struct mx_log_parser {
+    int64_t now;        /* reference "now", UTC epoch seconds */
+    int naive_utc;      /* 1: zone-less timestamps are UTC; 0: local time (TZ) */
+    /* private */
+    int now_year, now_mon, now_mday;
+    int64_t tz_key;     /* cached local-offset lookup, keyed by y/m/d/h */
+    long tz_off;
+} mx_log_parser;
+
+void mx_log_parser_init(mx_log_parser *p, int64_t now, int naive_utc);
+
+/* Parses one line (without its '\n'; a trailing '\r' is tolerated). */
+mx_log_result mx_log_parse_line(mx_log_parser *p, const char *line, size_t len, mx_log_event *ev);
+
+/* Parses a bare syslog MESSAGE as if logged by `program` ("postfix/smtp",
+ * "exim"): for pasted fragments and tests.  ev->time is unknown. */
+mx_log_result mx_log_parse_message(mx_log_parser *p, const char *program, const char *msg, size_t len,
+                                   mx_log_event *ev);
+
+/* Classifies free text (status text, remote reply) into a cause.  Never
+ * returns NONE. Exposed for tests and for other modules reading replies. */
+mx_log_cause mx_log_classify(const char *text, size_t n);
+
+const char *mx_log_cause_name(mx_log_cause c);   /* "refused", "net_unreachable", ... */
+int mx_log_cause_from_name(const char *name);    /* -1 if unknown */
+const char *mx_log_status_name(mx_log_status s); /* "sent", ...; "attempt" for NONE */
+const char *mx_log_mta_name(mx_log_mta m);
+const char *mx_log_reason_name(mx_log_reason r); /* "no_header", "inbound", ... */
+int mx_log_reason_is_garbled(mx_log_reason r);   /* 1 for UNPARSED reasons */
+
+/* Timestamps (exposed for tests and for --since parsing).  All return 0 on
+ * success and set *out to UTC epoch seconds and *used to bytes consumed. */
+int mx_log_parse_syslog_time(mx_log_parser *p, const char *s, size_t n, int64_t *out, size_t *used);
+int mx_log_parse_iso_time(mx_log_parser *p, const char *s, size_t n, int64_t *out, size_t *used);
+int64_t mx_log_days_from_civil(int y, int m, int d);
+
+/* Event filter (CLI --since/--until/--domain, and the future Lua iterator). */
+typedef struct mx_log_filter {
+    int64_t since;       /* inclusive; INT64_MIN = no bound */
+    int64_t until;       /* exclusive; INT64_MAX = no bound */
+    const char *domain;  /* NULL = any; case-insensitive, matches subdomains too */
+    int cause;           /* -1 = any, else mx_log_cause */
+    int failures_only;   /* 1: drop successful deliveries */
+} mx_log_filter;
+
+void mx_log_filter_init(mx_log_filter *f);
+int mx_log_filter_match(const mx_log_filter *f, const mx_log_event *ev);
+
+#endif

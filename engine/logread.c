@@ -1,0 +1,390 @@
+/* Streaming mail-log reader.  See logread.h. */
+#include "logread.h"
+#include "buf.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+/* Line buffer: must hold one maximal line plus slack; input chunk for gzip. */
+#define LINEBUF_SIZE (MX_LOG_MAX_LINE * 4)
+#define INBUF_SIZE (128 * 1024)
+
+struct mx_log_reader {
+    int fd, own;
+    char name[256];
+    int gzip;
+    z_stream zs;
+    int zinit, zend; /* inflate set up; current member ended */
+    unsigned char *in;
+    char *buf;
+    size_t start, end; /* unconsumed data is buf[start, end) */
+    int eof;           /* no more raw/decompressed input */
+    int skipping;      /* inside an over-long line: drop until '\n' */
+    int failed;
+    uint64_t long_lines, bytes;
+    char err[512];
+};
+
+static void rd_fail(mx_log_reader *r, const char *what, const char *detail) {
+    r->failed = 1;
+    snprintf(r->err, sizeof r->err, "%.255s: %.100s%s%.100s%s", r->name, what, detail ? " (" : "",
+             detail ? detail : "", detail ? ")" : "");
+}
+
+mx_log_reader *mx_log_reader_fdopen(int fd, int own, const char *name) {
+    mx_log_reader *r = mx_xcalloc(1, sizeof *r);
+    r->fd = fd;
+    r->own = own;
+    snprintf(r->name, sizeof r->name, "%s", name);
+    r->buf = mx_xmalloc(LINEBUF_SIZE);
+    r->in = mx_xmalloc(INBUF_SIZE);
+    /* Sniff the gzip magic from the first read; works for pipes too. */
+    ssize_t n;
+    size_t got = 0;
+    while (got < 2) {
+        n = read(fd, r->in + got, INBUF_SIZE - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    if (got >= 2 && r->in[0] == 0x1f && r->in[1] == 0x8b) {
+        r->gzip = 1;
+        if (inflateInit2(&r->zs, 15 + 32) != Z_OK) {
+            rd_fail(r, "cannot initialise zlib", NULL);
+        } else {
+            r->zinit = 1;
+            r->zs.next_in = r->in;
+            r->zs.avail_in = (uInt)got;
+        }
+    } else {
+        memcpy(r->buf, r->in, got);
+        r->end = got;
+    }
+    if (got == 0 && !r->gzip) r->eof = 1;
+    return r;
+}
+
+mx_log_reader *mx_log_reader_open(const char *path, char *err, size_t errlen) {
+    if (strcmp(path, "-") == 0) return mx_log_reader_fdopen(0, 0, "(stdin)");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (err) snprintf(err, errlen, "%.300s: %s", path, strerror(errno));
+        return NULL;
+    }
+#ifdef POSIX_FADV_SEQUENTIAL
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+#endif
+    return mx_log_reader_fdopen(fd, 1, path);
+}
+
+static ssize_t read_raw(mx_log_reader *r, void *dst, size_t cap) {
+    for (;;) {
+        ssize_t n = read(r->fd, dst, cap);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) rd_fail(r, "read error", strerror(errno));
+        return n;
+    }
+}
+
+/* Appends decompressed/raw bytes at buf[end..].  Returns bytes added; 0 at eof/error. */
+static size_t fill(mx_log_reader *r) {
+    size_t room = LINEBUF_SIZE - r->end;
+    if (room == 0 || r->eof || r->failed) return 0;
+    if (!r->gzip) {
+        ssize_t n = read_raw(r, r->buf + r->end, room);
+        if (n <= 0) {
+            r->eof = 1;
+            return 0;
+        }
+        r->end += (size_t)n;
+        return (size_t)n;
+    }
+    size_t added = 0;
+    while (added == 0 && !r->eof && !r->failed) {
+        if (r->zs.avail_in == 0) {
+            ssize_t n = read_raw(r, r->in, INBUF_SIZE);
+            if (n < 0) return added;
+            if (n == 0) {
+                /* Clean end only if the last member finished. */
+                if (!r->zend) rd_fail(r, "truncated gzip file: unexpected end of compressed data", NULL);
+                r->eof = 1;
+                break;
+            }
+            r->zs.next_in = r->in;
+            r->zs.avail_in = (uInt)n;
+            if (r->zend) {
+                /* Another gzip member follows (concatenated .gz files). */
+                if (inflateReset(&r->zs) != Z_OK) {
+                    rd_fail(r, "zlib reset failed", NULL);
+                    break;
+                }
+                r->zend = 0;
+            }
+        } else if (r->zend) {
+            if (inflateReset(&r->zs) != Z_OK) {
+                rd_fail(r, "zlib reset failed", NULL);
+                break;
+            }
+            r->zend = 0;
+        }
+        r->zs.next_out = (unsigned char *)r->buf + r->end;
+        r->zs.avail_out = (uInt)room;
+        int zr = inflate(&r->zs, Z_NO_FLUSH);
+        size_t produced = room - r->zs.avail_out;
+        r->end += produced;
+        added += produced;
+        if (zr == Z_STREAM_END) {
+            r->zend = 1;
+        } else if (zr != Z_OK && zr != Z_BUF_ERROR) {
+            rd_fail(r, "corrupt gzip data", r->zs.msg ? r->zs.msg : "inflate error");
+            break;
+        }
+    }
+    return added;
+}
+
+int mx_log_reader_next(mx_log_reader *r, const char **line, size_t *len) {
+    for (;;) {
+        char *s = r->buf + r->start;
+        size_t avail = r->end - r->start;
+        char *nl = avail ? memchr(s, '\n', avail) : NULL;
+        if (nl) {
+            size_t n = (size_t)(nl - s);
+            r->start += n + 1;
+            r->bytes += n + 1;
+            if (r->skipping) {
+                r->skipping = 0;
+                continue;
+            }
+            if (n > MX_LOG_MAX_LINE) {
+                r->long_lines++;
+                continue;
+            }
+            *line = s;
+            *len = n;
+            return 1;
+        }
+        /* No newline in buffer. */
+        if (avail > MX_LOG_MAX_LINE) {
+            /* Over-long line: drop what we have and skip to the next '\n'. */
+            if (!r->skipping) r->long_lines++;
+            r->skipping = 1;
+            r->bytes += avail;
+            r->start = r->end = 0;
+            avail = 0;
+        } else if (r->start > 0) {
+            memmove(r->buf, s, avail);
+            r->start = 0;
+            r->end = avail;
+        }
+        if (fill(r) == 0) {
+            if (!r->eof && !r->failed) continue; /* inflate produced nothing yet */
+            /* Last line without '\n'.  In a damaged gzip it is a fragment. */
+            if (avail && !r->skipping && !r->failed) {
+                *line = r->buf + r->start;
+                *len = avail;
+                r->bytes += avail;
+                r->start = r->end;
+                return 1;
+            }
+            r->start = r->end = 0;
+            return r->failed ? -1 : 0;
+        }
+    }
+}
+
+const char *mx_log_reader_error(const mx_log_reader *r) { return r->failed ? r->err : NULL; }
+int mx_log_reader_is_gzip(const mx_log_reader *r) { return r->gzip; }
+uint64_t mx_log_reader_long_lines(const mx_log_reader *r) { return r->long_lines; }
+uint64_t mx_log_reader_bytes(const mx_log_reader *r) { return r->bytes; }
+
+void mx_log_reader_close(mx_log_reader *r) {
+    if (!r) return;
+    if (r->zinit) inflateEnd(&r->zs);
+    if (r->own) close(r->fd);
+    free(r->buf);
+    free(r->in);
+    free(r);
+}
+
+/* ---- rotation order ---------------------------------------------------- */
+
+/* Splits "dir/mail.log.2.gz" into stem "dir/mail.log" and an age rank:
+ * numeric suffix N -> N (bigger = older), dateext -> negative date so that
+ * older dates come first, none -> 0 (the live file, newest). */
+static void rot_key(const char *p, size_t *stem_len, long long *age) {
+    size_t n = strlen(p);
+    if (n > 3 && strcmp(p + n - 3, ".gz") == 0) n -= 3;
+    size_t i = n;
+    while (i > 0 && p[i - 1] >= '0' && p[i - 1] <= '9') i--;
+    if (i < n && i > 0 && (p[i - 1] == '.' || p[i - 1] == '-')) {
+        long long v = strtoll(p + i, NULL, 10);
+        *stem_len = i - 1;
+        /* dateext: 8-digit YYYYMMDD (or 10-digit with hour): older = smaller date. */
+        *age = (n - i >= 8) ? 1000000000000LL - v : v;
+        return;
+    }
+    *stem_len = n;
+    *age = 0;
+}
+
+size_t mx_log_sort_paths(const char **paths, size_t n) {
+    /* Stable insertion sort: n is small (a handful of rotations). */
+    for (size_t i = 1; i < n; i++) {
+        const char *x = paths[i];
+        size_t xs;
+        long long xa;
+        rot_key(x, &xs, &xa);
+        size_t j = i;
+        while (j > 0) {
+            size_t ys;
+            long long ya;
+            rot_key(paths[j - 1], &ys, &ya);
+            /* Only files of the same stem are reordered among themselves. */
+            if (!(ys == xs && strncmp(paths[j - 1], x, xs) == 0 && ya < xa)) break;
+            paths[j] = paths[j - 1];
+            j--;
+        }
+        paths[j] = x;
+    }
+    return n;
+}
+
+size_t mx_log_find_rotations(const char *base, char ***out, size_t *n) {
+    const char *slash = strrchr(base, '/');
+    char dir[4096];
+    const char *file = base;
+    if (slash) {
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - base), base);
+        if (!*dir) snprintf(dir, sizeof dir, "/");
+        file = slash + 1;
+    } else {
+        snprintf(dir, sizeof dir, ".");
+    }
+    size_t fl = strlen(file), added = 0;
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        const char *nm = de->d_name;
+        if (strncmp(nm, file, fl) != 0) continue;
+        const char *suf = nm + fl;
+        if (*suf == 0) {
+            /* the base itself */
+        } else if (*suf == '.' || *suf == '-') {
+            const char *q = suf + 1;
+            if (*q < '0' || *q > '9') continue;
+            while (*q >= '0' && *q <= '9') q++;
+            if (*q && strcmp(q, ".gz") != 0) continue;
+        } else {
+            continue;
+        }
+        *out = mx_xrealloc(*out, (*n + 1) * sizeof **out);
+        mx_buf b = MX_BUF_INIT;
+        mx_buf_printf(&b, "%s%s%s", slash ? dir : "", slash ? (strcmp(dir, "/") ? "/" : "") : "", nm);
+        (*out)[(*n)++] = mx_buf_steal(&b);
+        added++;
+    }
+    closedir(d);
+    return added;
+}
+
+/* ---- stream --------------------------------------------------------------- */
+
+struct mx_log_stream {
+    const char **paths;
+    mx_log_file_stat *files;
+    size_t nfiles, cur;
+    mx_log_reader *rd;
+    mx_log_parser parser;
+    mx_log_filter filter;
+    mx_log_stats stats;
+};
+
+mx_log_stream *mx_log_stream_new(const char *const *paths, size_t n, int64_t now, int naive_utc,
+                                 const mx_log_filter *filter) {
+    mx_log_stream *s = mx_xcalloc(1, sizeof *s);
+    s->paths = mx_xcalloc(n ? n : 1, sizeof *s->paths);
+    for (size_t i = 0; i < n; i++) s->paths[i] = mx_xstrdup(paths[i]);
+    mx_log_sort_paths(s->paths, n);
+    s->files = mx_xcalloc(n ? n : 1, sizeof *s->files);
+    for (size_t i = 0; i < n; i++) s->files[i].path = s->paths[i];
+    s->nfiles = n;
+    mx_log_parser_init(&s->parser, now, naive_utc);
+    if (filter) s->filter = *filter;
+    else mx_log_filter_init(&s->filter);
+    return s;
+}
+
+static void stream_close_cur(mx_log_stream *s) {
+    mx_log_file_stat *f = &s->files[s->cur];
+    const char *err = mx_log_reader_error(s->rd);
+    f->gzip = mx_log_reader_is_gzip(s->rd);
+    f->bytes = mx_log_reader_bytes(s->rd);
+    uint64_t ll = mx_log_reader_long_lines(s->rd);
+    s->stats.lines += ll;
+    s->stats.unparsed += ll;
+    s->stats.by_reason[MX_LOG_R_TOO_LONG] += ll;
+    f->lines += ll;
+    if (err) snprintf(f->error, sizeof f->error, "%.*s", (int)sizeof f->error - 1, err);
+    f->ok = err == NULL;
+    mx_log_reader_close(s->rd);
+    s->rd = NULL;
+    s->cur++;
+}
+
+int mx_log_stream_next(mx_log_stream *s, mx_log_event *ev) {
+    while (s->cur < s->nfiles) {
+        if (!s->rd) {
+            mx_log_file_stat *f = &s->files[s->cur];
+            s->rd = mx_log_reader_open(f->path, f->error, sizeof f->error);
+            if (!s->rd) {
+                s->cur++;
+                continue;
+            }
+        }
+        const char *line;
+        size_t len;
+        int r;
+        while ((r = mx_log_reader_next(s->rd, &line, &len)) == 1) {
+            s->stats.lines++;
+            s->files[s->cur].lines++;
+            mx_log_result pr = mx_log_parse_line(&s->parser, line, len, ev);
+            if (pr == MX_LOG_EVENT) {
+                if (!mx_log_filter_match(&s->filter, ev)) {
+                    s->stats.filtered++;
+                    continue;
+                }
+                s->stats.events++;
+                return 1;
+            }
+            if (pr == MX_LOG_IGNORED) s->stats.ignored++;
+            else s->stats.unparsed++;
+            s->stats.by_reason[ev->reason]++;
+        }
+        stream_close_cur(s);
+    }
+    return 0;
+}
+
+const mx_log_stats *mx_log_stream_stats(const mx_log_stream *s) { return &s->stats; }
+
+size_t mx_log_stream_files(const mx_log_stream *s, const mx_log_file_stat **files) {
+    *files = s->files;
+    return s->nfiles;
+}
+
+void mx_log_stream_free(mx_log_stream *s) {
+    if (!s) return;
+    if (s->rd) mx_log_reader_close(s->rd);
+    for (size_t i = 0; i < s->nfiles; i++) free((void *)s->paths[i]);
+    free(s->paths);
+    free(s->files);
+    free(s);
+}

@@ -1,0 +1,75 @@
+/* Streaming mail-log reader: plain or gzip files, stdin, rotated sets.
+ *
+ * Memory is bounded by one fixed buffer per open file whatever the file
+ * size: a line longer than MX_LOG_MAX_LINE is skipped (and counted), never
+ * stored.  gzip is detected by its magic bytes, not by the file name, and
+ * several concatenated members are read through.  A damaged gzip yields the
+ * lines decoded so far, then an error that says what went wrong.
+ *
+ * mx_log_stream combines reader + parser over several files in time order
+ * (oldest rotation first) and is what a report or a Lua iterator uses. */
+#ifndef MX_LOGREAD_H
+#define MX_LOGREAD_H
+#include <stddef.h>
+#include <stdint.h>
+#include "logparse.h"
+
+#define MX_LOG_MAX_LINE (64 * 1024)
+
+typedef struct mx_log_reader mx_log_reader;
+
+/* path "-" reads stdin.  NULL on open failure with a message in err. */
+mx_log_reader *mx_log_reader_open(const char *path, char *err, size_t errlen);
+/* Same over an already open descriptor (not closed by the reader unless own). */
+mx_log_reader *mx_log_reader_fdopen(int fd, int own, const char *name);
+/* 1: line and len set (no '\n'; valid until the next call); 0: end; -1: error
+ * (mx_log_reader_error); lines read before an error were delivered. */
+int mx_log_reader_next(mx_log_reader *r, const char **line, size_t *len);
+const char *mx_log_reader_error(const mx_log_reader *r); /* NULL if none */
+int mx_log_reader_is_gzip(const mx_log_reader *r);
+uint64_t mx_log_reader_long_lines(const mx_log_reader *r); /* skipped, over MX_LOG_MAX_LINE */
+uint64_t mx_log_reader_bytes(const mx_log_reader *r);      /* decompressed bytes consumed */
+void mx_log_reader_close(mx_log_reader *r);
+
+/* Orders paths oldest first: "mail.log.3.gz, mail.log.2.gz, mail.log.1,
+ * mail.log" and dateext "mail.log-20240301.gz" before "mail.log".
+ * Unrelated names keep their relative order. In place; returns n. */
+size_t mx_log_sort_paths(const char **paths, size_t n);
+
+/* Appends to *out (malloc'd array, *n entries) base and its existing
+ * rotations (base.N, base.N.gz, base-YYYYMMDD[.gz]) found in base's
+ * directory, unsorted.  Returns the number added (0 if base has none). */
+size_t mx_log_find_rotations(const char *base, char ***out, size_t *n);
+
+/* ---- stream: files in order -> events ------------------------------------ */
+
+typedef struct mx_log_file_stat {
+    const char *path;
+    int ok;            /* opened and read to the end without error */
+    int gzip;
+    uint64_t lines;
+    uint64_t bytes;
+    char error[512];   /* "" if none */
+} mx_log_file_stat;
+
+typedef struct mx_log_stats {
+    uint64_t lines;
+    uint64_t events;
+    uint64_t ignored;
+    uint64_t unparsed;
+    uint64_t by_reason[MX_LOG_R__COUNT];
+    uint64_t filtered;  /* events dropped by the filter */
+} mx_log_stats;
+
+typedef struct mx_log_stream mx_log_stream;
+
+/* Copies paths and sorts them with mx_log_sort_paths.  filter may be NULL. */
+mx_log_stream *mx_log_stream_new(const char *const *paths, size_t n, int64_t now, int naive_utc,
+                                 const mx_log_filter *filter);
+/* 1: next matching event (slices valid until the next call); 0: all files done. */
+int mx_log_stream_next(mx_log_stream *s, mx_log_event *ev);
+const mx_log_stats *mx_log_stream_stats(const mx_log_stream *s);
+size_t mx_log_stream_files(const mx_log_stream *s, const mx_log_file_stat **files);
+void mx_log_stream_free(mx_log_stream *s);
+
+#endif
