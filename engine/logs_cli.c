@@ -1,0 +1,564 @@
+/* `mxdiag logs [FILE...]`: why does mail not leave, according to the logs.
+ *
+ * Streams the files (oldest rotation first), aggregates the delivery events
+ * and turns them into findings: one scope judgement (their side / your side
+ * / mixed, since when), one finding per failure cause, one for the lines we
+ * could not read.  Pure C on purpose: it must chew through gigabytes fast
+ * and has nothing to ask of the rule engine. */
+#include "buf.h"
+#include "json.h"
+#include "logagg.h"
+#include "logparse.h"
+#include "logread.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+int mx_logs_main(int argc, char **argv);
+
+#define TOP_N 5
+#define SAMPLE_LEN 300
+
+static const char *const default_logs[] = {
+    "/var/log/mail.log", "/var/log/maillog", "/var/log/exim4/mainlog", "/var/log/exim/main.log",
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: mxdiag logs [--since WHEN] [--until WHEN] [--domain D] [--json]\n"
+               "                  [--now EPOCH|ISO] [--utc] [FILE...|-]\n"
+               "  WHEN: 2h, 30m, 3d, 1w, 2024-03-01, 2024-03-01T10:00, epoch seconds\n"
+               "  default files: /var/log/mail.log, /var/log/maillog, /var/log/exim4/mainlog,\n"
+               "                 /var/log/exim/main.log and their rotations (.1, .2.gz, ...)\n"
+               "  --utc: zone-less timestamps are UTC (default: local time, $TZ)\n");
+}
+
+/* Absolute ("2024-03-01", "2024-03-01T10:00[:00][zone]", epoch) or relative
+ * to now ("2h", "3d"). */
+static int parse_when(const char *s, int64_t now, mx_log_parser *p, int64_t *out) {
+    size_t n = strlen(s);
+    if (n == 0) return -1;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (end != s && *end && !end[1] && v >= 0) {
+        int64_t mul = 0;
+        switch (*end) {
+        case 's': mul = 1; break;
+        case 'm': mul = 60; break;
+        case 'h': mul = 3600; break;
+        case 'd': mul = 86400; break;
+        case 'w': mul = 7 * 86400; break;
+        default: break;
+        }
+        if (mul) {
+            *out = now - (int64_t)v * mul;
+            return 0;
+        }
+    }
+    if (end != s && !*end && n >= 9) { /* epoch seconds */
+        *out = v;
+        return 0;
+    }
+    char tmp[64];
+    if (n == 10) snprintf(tmp, sizeof tmp, "%sT00:00:00", s);
+    else if (n >= 16 && (n == 16 || s[16] != ':')) snprintf(tmp, sizeof tmp, "%.16s:00%s", s, s + 16);
+    else snprintf(tmp, sizeof tmp, "%s", s);
+    size_t used;
+    if (mx_log_parse_iso_time(p, tmp, strlen(tmp), out, &used) < 0 || used != strlen(tmp)) return -1;
+    return 0;
+}
+
+static void fmt_time(char *b, size_t n, int64_t t) {
+    if (t == INT64_MAX || t == INT64_MIN) {
+        snprintf(b, n, "-");
+        return;
+    }
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(b, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static mx_json *jtime(int64_t t) {
+    if (t == INT64_MAX || t == INT64_MIN) return mx_json_null();
+    char b[32];
+    fmt_time(b, sizeof b, t);
+    return mx_json_str(b);
+}
+
+typedef struct report {
+    mx_log_agg *agg;
+    char sample[MX_LOG_CAUSE__COUNT][SAMPLE_LEN];
+    mx_json *findings;
+    int worst; /* 0 ok, 1 warn, 2 crit */
+} report;
+
+static const char *sev_name(int s) { return s >= 2 ? "crit" : s == 1 ? "warn" : "info"; }
+
+static mx_json *add_finding(report *r, const char *code, int sev, const char *summary, const char *expl,
+                            const char *advice) {
+    mx_json *f = mx_json_push(r->findings, mx_json_obj());
+    mx_json_set(f, "rule", mx_json_str("logs"));
+    mx_json_set(f, "code", mx_json_str(code));
+    mx_json_set(f, "severity", mx_json_str(sev_name(sev)));
+    mx_json_set(f, "summary", mx_json_str(summary));
+    mx_json_set(f, "explanation", mx_json_str(expl));
+    mx_json_set(f, "advice", mx_json_str(advice));
+    if (sev > r->worst) r->worst = sev;
+    return mx_json_set(f, "evidence", mx_json_obj());
+}
+
+static void counts_json(mx_json *ev, const mx_agg_group *g) {
+    mx_json_set(ev, "events", mx_json_int((long long)g->events));
+    mx_json_set(ev, "attempts", mx_json_int((long long)g->attempts));
+    mx_json_set(ev, "messages", mx_json_int((long long)mx_agg_distinct_count(&g->msgs)));
+    mx_json_set(ev, "recipients", mx_json_int((long long)mx_agg_distinct_count(&g->rcpts)));
+    mx_json_set(ev, "domains", mx_json_int((long long)mx_agg_distinct_count(&g->domains)));
+    mx_json_set(ev, "addresses", mx_json_int((long long)mx_agg_distinct_count(&g->addrs)));
+    int exact = mx_agg_distinct_exact(&g->msgs) && mx_agg_distinct_exact(&g->rcpts) &&
+                mx_agg_distinct_exact(&g->domains) && mx_agg_distinct_exact(&g->addrs);
+    mx_json_set(ev, "distinct_exact", mx_json_bool(exact));
+    mx_json *st = mx_json_set(ev, "by_status", mx_json_obj());
+    for (int s = 0; s < MX_LOG_STATUS__COUNT; s++)
+        if (g->by_status[s]) mx_json_set(st, mx_log_status_name(s), mx_json_int((long long)g->by_status[s]));
+    mx_json_set(ev, "first_seen", jtime(g->first));
+    mx_json_set(ev, "last_seen", jtime(g->last));
+}
+
+/* Top keys of a cause x {domain,addr} dimension for one cause. */
+static mx_json *top_for_cause(report *r, mx_agg_dim dim, int cause, const char *field) {
+    const mx_agg_group *const *gs;
+    size_t n = mx_log_agg_list(r->agg, dim, &gs);
+    mx_json *arr = mx_json_arr();
+    int k = 0;
+    for (size_t i = 0; i < n && k < TOP_N; i++) {
+        if (gs[i]->cause != cause || !gs[i]->sub) continue;
+        mx_json *o = mx_json_push(arr, mx_json_obj());
+        mx_json_set(o, field, mx_json_str(gs[i]->sub));
+        mx_json_set(o, "events", mx_json_int((long long)gs[i]->events));
+        mx_json_set(o, "messages", mx_json_int((long long)mx_agg_distinct_count(&gs[i]->msgs)));
+        k++;
+    }
+    return arr;
+}
+
+static int is_network_cause(int c) {
+    return c == MX_LOG_CAUSE_REFUSED || c == MX_LOG_CAUSE_TIMEOUT || c == MX_LOG_CAUSE_UNREACHABLE ||
+           c == MX_LOG_CAUSE_NET_UNREACHABLE || c == MX_LOG_CAUSE_GREETING_LOST;
+}
+
+static const char *cause_advice(int c) {
+    switch (c) {
+    case MX_LOG_CAUSE_REFUSED:
+        return "Nothing accepted the TCP connection. If this hits many domains, an outbound firewall or your provider "
+               "is rejecting port 25; if one domain, its MX is down or firewalled.";
+    case MX_LOG_CAUSE_TIMEOUT:
+        return "Connections time out. Many providers (cloud, residential) silently drop outbound port 25: test "
+               "`nc -vz gmail-smtp-in.l.google.com 25` and ask for port 25 to be opened, or relay via a smarthost.";
+    case MX_LOG_CAUSE_UNREACHABLE:
+        return "No route to the remote host: check routing/firewall on your side if many hosts are affected.";
+    case MX_LOG_CAUSE_NET_UNREACHABLE:
+        return "This machine has no route for that address family (often IPv6): fix IPv6 routing or set "
+               "inet_protocols = ipv4 (Postfix) / disable_ipv6 (Exim).";
+    case MX_LOG_CAUSE_GREETING_LOST:
+        return "TCP connected but no SMTP greeting arrived: typical of port-25 interception, tarpitting, or the "
+               "remote rate-limiting you.";
+    case MX_LOG_CAUSE_GREETING_REJECT:
+        return "The remote server rejected the connection in its greeting: read the reply text (reverse DNS, "
+               "reputation, rate limits).";
+    case MX_LOG_CAUSE_RCPT_REJECT:
+        return "Recipients were rejected by the remote server: usually their side (unknown user, greylisting), "
+               "check the reply text.";
+    case MX_LOG_CAUSE_DNS_FAIL:
+        return "DNS lookups for the destination failed: if many domains fail, check your resolver "
+               "(/etc/resolv.conf, `dig mx gmail.com`).";
+    case MX_LOG_CAUSE_NULL_MX:
+        return "The domain publishes a null MX: it accepts no mail. Remove the address.";
+    case MX_LOG_CAUSE_TLS_FAIL:
+        return "TLS failed: check the policy (smtp_tls_security_level), the CA bundle and the remote certificate.";
+    case MX_LOG_CAUSE_RBL_REJECT:
+        return "Your sending IP is on a blocklist: look it up (e.g. Spamhaus, Barracuda), fix the cause and request "
+               "delisting.";
+    default:
+        return "Read the remote reply text quoted in the evidence.";
+    }
+}
+
+static void build_cause_findings(report *r) {
+    const mx_agg_group *const *gs;
+    size_t n = mx_log_agg_list(r->agg, MX_AGG_CAUSE, &gs);
+    for (size_t i = 0; i < n; i++) {
+        const mx_agg_group *g = gs[i];
+        if (g->cause <= MX_LOG_CAUSE_NONE) continue;
+        char code[64], summary[512], expl[512];
+        snprintf(code, sizeof code, "logs.cause_%s", g->key);
+        char ft[32], lt[32];
+        fmt_time(ft, sizeof ft, g->first);
+        fmt_time(lt, sizeof lt, g->last);
+        snprintf(summary, sizeof summary, "%s: %llu events, %llu messages, %llu domains, %llu remote addresses",
+                 g->key, (unsigned long long)g->events, (unsigned long long)mx_agg_distinct_count(&g->msgs),
+                 (unsigned long long)mx_agg_distinct_count(&g->domains),
+                 (unsigned long long)mx_agg_distinct_count(&g->addrs));
+        snprintf(expl, sizeof expl, "Delivery failures classified as '%s' between %s and %s (%llu bounced, %llu deferred).",
+                 g->key, ft, lt, (unsigned long long)g->by_status[MX_LOG_STATUS_BOUNCED],
+                 (unsigned long long)g->by_status[MX_LOG_STATUS_DEFERRED]);
+        /* The scope finding carries the verdict (crit); a cause alone is a
+         * warning, and local-only trouble (lmtp, amavis) does not stop mail
+         * leaving. */
+        int sev = g->ext_fail ? 1 : 0;
+        mx_json *ev = add_finding(r, code, sev, summary, expl, cause_advice(g->cause));
+        mx_json_set(ev, "cause", mx_json_str(g->key));
+        counts_json(ev, g);
+        mx_json_set(ev, "external", mx_json_int((long long)g->external));
+        mx_json_set(ev, "top_domains", top_for_cause(r, MX_AGG_CAUSE_DOMAIN, g->cause, "domain"));
+        mx_json_set(ev, "top_addresses", top_for_cause(r, MX_AGG_CAUSE_ADDR, g->cause, "address"));
+        if (r->sample[g->cause][0]) mx_json_set(ev, "sample_text", mx_json_str(r->sample[g->cause]));
+    }
+}
+
+/* The judgement: whose side is the problem on? */
+static void build_scope(report *r, int64_t now) {
+    const mx_agg_group *t = mx_log_agg_total(r->agg);
+    const mx_agg_group *const *doms;
+    size_t nd = mx_log_agg_list(r->agg, MX_AGG_DOMAIN, &doms);
+    size_t fail_domains = 0, ok_domains = 0;
+    const mx_agg_group *topd = NULL;
+    for (size_t i = 0; i < nd; i++) {
+        if (doms[i]->ext_fail) {
+            fail_domains++;
+            if (!topd || doms[i]->ext_fail > topd->ext_fail) topd = doms[i];
+        }
+        if (doms[i]->ext_ok) ok_domains++;
+    }
+    const mx_agg_group *const *addrs;
+    size_t na = mx_log_agg_list(r->agg, MX_AGG_ADDR, &addrs);
+    size_t fail_addrs = 0;
+    for (size_t i = 0; i < na; i++)
+        if (addrs[i]->ext_fail) fail_addrs++;
+    /* Dominant external failure cause. */
+    const mx_agg_group *const *cs;
+    size_t nc = mx_log_agg_list(r->agg, MX_AGG_CAUSE, &cs);
+    const mx_agg_group *dom = NULL;
+    uint64_t net_fail = 0;
+    for (size_t i = 0; i < nc; i++) {
+        if (cs[i]->cause <= 0) continue;
+        if (is_network_cause(cs[i]->cause)) net_fail += cs[i]->ext_fail;
+        if (!dom || cs[i]->ext_fail > dom->ext_fail) dom = cs[i];
+    }
+    char since[64] = "", ft[32], lok[32];
+    fmt_time(ft, sizeof ft, t->first_fail);
+    fmt_time(lok, sizeof lok, t->last_ok);
+    int64_t onset = dom && dom->ext_fail ? dom->first_fail : t->first_fail;
+    if (onset != INT64_MAX) {
+        time_t tt = (time_t)onset;
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        if (now - onset < 86400 && now >= onset) strftime(since, sizeof since, "since %H:%M UTC", &tm);
+        else strftime(since, sizeof since, "since %Y-%m-%d %H:%M UTC", &tm);
+    }
+    const char *judgement, *summary_fmt;
+    int sev;
+    char summary[512], expl[1024];
+    const char *advice;
+    if (t->events == 0) {
+        judgement = "no_events";
+        sev = 0;
+        snprintf(summary, sizeof summary, "no delivery events found in the logs");
+        snprintf(expl, sizeof expl, "No outbound delivery attempt was logged in the selected files and time range.");
+        advice = "Check that the right log files were read (see files) and that the time range covers the problem.";
+    } else if (t->ext_fail == 0) {
+        judgement = "ok";
+        sev = 0;
+        snprintf(summary, sizeof summary, "no external delivery failures (%llu successful deliveries)",
+                 (unsigned long long)t->ext_ok);
+        snprintf(expl, sizeof expl, "Every delivery to a remote server in the logs succeeded%s.",
+                 t->events > t->external ? " (local delivery problems, if any, are listed separately)" : "");
+        advice = "Nothing to fix in outbound delivery according to the logs.";
+    } else {
+        int no_ok_since = t->last_ok == INT64_MIN || t->last_ok < t->first_fail;
+        int many = fail_domains >= 2 || (fail_domains == 0 && fail_addrs >= 3);
+        int concentrated = topd && (fail_domains == 1 || topd->ext_fail * 10 >= t->ext_fail * 8);
+        if (dom && dom->cause == MX_LOG_CAUSE_RBL_REJECT) {
+            judgement = "your_side";
+            summary_fmt = "remote servers reject your IP as blocklisted (your side: IP reputation) %s";
+            advice = cause_advice(MX_LOG_CAUSE_RBL_REJECT);
+            sev = 2;
+        } else if (many && (no_ok_since || ok_domains == 0 || !concentrated) &&
+                   (net_fail * 2 >= t->ext_fail || (dom && dom->cause == MX_LOG_CAUSE_DNS_FAIL))) {
+            judgement = "your_side";
+            summary_fmt = "all external destinations fail (your side: check outbound port 25 and your IP's reputation) %s";
+            advice = dom ? cause_advice(dom->cause) : cause_advice(MX_LOG_CAUSE_OTHER);
+            sev = 2;
+        } else if (concentrated) {
+            judgement = "their_side";
+            summary_fmt = "one destination fails (their side) %s";
+            advice = "Other destinations accept your mail: the problem is at the failing destination. Wait, or "
+                     "contact its postmaster with the reply text quoted in the evidence.";
+            sev = 1;
+        } else {
+            judgement = "mixed";
+            summary_fmt = "several destinations fail for different reasons (mixed) %s";
+            advice = "Look at the per-cause findings: each names its domains and addresses.";
+            sev = 1;
+        }
+        snprintf(summary, sizeof summary, summary_fmt, since);
+        snprintf(expl, sizeof expl,
+                 "%llu external delivery failures to %zu domains / %zu remote addresses, %llu successes to %zu "
+                 "domains; dominant cause %s; first failure %s, last successful external delivery %s.",
+                 (unsigned long long)t->ext_fail, fail_domains, fail_addrs, (unsigned long long)t->ext_ok,
+                 ok_domains, dom ? dom->key : "-", ft, lok);
+    }
+    mx_json *ev = add_finding(r, "logs.scope", sev, summary, expl, advice);
+    mx_json_set(ev, "judgement", mx_json_str(judgement));
+    mx_json_set(ev, "since", onset != INT64_MAX && t->ext_fail ? jtime(onset) : mx_json_null());
+    mx_json_set(ev, "dominant_cause", dom && t->ext_fail ? mx_json_str(dom->key) : mx_json_null());
+    mx_json_set(ev, "external_failures", mx_json_int((long long)t->ext_fail));
+    mx_json_set(ev, "external_successes", mx_json_int((long long)t->ext_ok));
+    mx_json_set(ev, "local_events", mx_json_int((long long)(t->events - t->external)));
+    mx_json_set(ev, "failing_domains", mx_json_int((long long)fail_domains));
+    mx_json_set(ev, "succeeding_domains", mx_json_int((long long)ok_domains));
+    mx_json_set(ev, "failing_addresses", mx_json_int((long long)fail_addrs));
+    mx_json_set(ev, "first_failure", jtime(t->first_fail));
+    mx_json_set(ev, "last_failure", jtime(t->last_fail));
+    mx_json_set(ev, "last_success", jtime(t->last_ok));
+    mx_json *td = mx_json_set(ev, "top_failing_domains", mx_json_arr());
+    int k = 0;
+    for (size_t i = 0; i < nd && k < TOP_N; i++) {
+        if (!doms[i]->ext_fail) continue;
+        mx_json *o = mx_json_push(td, mx_json_obj());
+        mx_json_set(o, "domain", mx_json_str(doms[i]->key));
+        mx_json_set(o, "failures", mx_json_int((long long)doms[i]->ext_fail));
+        mx_json_set(o, "successes", mx_json_int((long long)doms[i]->ext_ok));
+        k++;
+    }
+    mx_json *ta = mx_json_set(ev, "top_failing_addresses", mx_json_arr());
+    k = 0;
+    for (size_t i = 0; i < na && k < TOP_N; i++) {
+        if (!addrs[i]->ext_fail) continue;
+        mx_json *o = mx_json_push(ta, mx_json_obj());
+        mx_json_set(o, "address", mx_json_str(addrs[i]->key));
+        mx_json_set(o, "failures", mx_json_int((long long)addrs[i]->ext_fail));
+        k++;
+    }
+    const mx_agg_group *const *srcs;
+    size_t ns = mx_log_agg_list(r->agg, MX_AGG_SOURCE, &srcs);
+    mx_json *so = mx_json_set(ev, "sources", mx_json_arr());
+    for (size_t i = 0; i < ns && i < TOP_N; i++) {
+        mx_json *o = mx_json_push(so, mx_json_obj());
+        mx_json_set(o, "source", mx_json_str(srcs[i]->key));
+        mx_json_set(o, "failures", mx_json_int((long long)srcs[i]->ext_fail));
+        mx_json_set(o, "successes", mx_json_int((long long)srcs[i]->ext_ok));
+    }
+    mx_json *dropped = mx_json_set(ev, "groups_dropped", mx_json_obj());
+    mx_json_set(dropped, "domain_events", mx_json_int((long long)mx_log_agg_dropped(r->agg, MX_AGG_DOMAIN)));
+    mx_json_set(dropped, "address_events", mx_json_int((long long)mx_log_agg_dropped(r->agg, MX_AGG_ADDR)));
+}
+
+static void print_text(FILE *o, mx_json *root) {
+    mx_json *files = mx_json_get(root, "files");
+    fprintf(o, "mxdiag logs: %lld lines, %lld delivery events, %lld unparsed\n",
+            mx_json_get(root, "lines")->u.i, mx_json_get(root, "events")->u.i,
+            mx_json_get(mx_json_get(root, "unparsed"), "count")->u.i);
+    int w = 20;
+    for (size_t i = 0; i < files->u.c.len; i++) {
+        int l = (int)strlen(mx_json_get_str(files->u.c.items[i], "path"));
+        if (l > w) w = l < 70 ? l : 70;
+    }
+    for (size_t i = 0; i < files->u.c.len; i++) {
+        mx_json *f = files->u.c.items[i];
+        const char *err = mx_json_get_str(f, "error");
+        fprintf(o, "  %-*s %s%s %10lld lines\n", w, mx_json_get_str(f, "path"),
+                err ? "ERROR " : "ok    ", mx_json_get(f, "gzip")->u.b ? "gz" : "  ", mx_json_get(f, "lines")->u.i);
+        if (err) fprintf(o, "      %s\n", err);
+    }
+    mx_json *fs = mx_json_get(root, "findings");
+    for (size_t i = 0; i < fs->u.c.len; i++) {
+        mx_json *f = fs->u.c.items[i];
+        fprintf(o, "\n[%-4s] %-26s %s\n", mx_json_get_str(f, "severity"), mx_json_get_str(f, "code"),
+                mx_json_get_str(f, "summary"));
+        fprintf(o, "       %s\n       advice: %s\n", mx_json_get_str(f, "explanation"), mx_json_get_str(f, "advice"));
+        mx_json *ev = mx_json_get(f, "evidence");
+        const char *keys[] = {"top_domains", "top_addresses", "top_failing_domains", "top_failing_addresses"};
+        for (int k = 0; k < 4; k++) {
+            mx_json *arr = mx_json_get(ev, keys[k]);
+            if (!arr || !arr->u.c.len) continue;
+            fprintf(o, "       %-22s", keys[k]);
+            for (size_t j = 0; j < arr->u.c.len; j++) {
+                mx_json *e = arr->u.c.items[j];
+                const char *name = mx_json_get_str(e, "domain");
+                if (!name) name = mx_json_get_str(e, "address");
+                mx_json *c = mx_json_get(e, "events");
+                if (!c) c = mx_json_get(e, "failures");
+                fprintf(o, "%s%s (%lld)", j ? ", " : "", name, c ? c->u.i : 0);
+            }
+            fputc('\n', o);
+        }
+        const char *sample = mx_json_get_str(ev, "sample_text");
+        if (sample) fprintf(o, "       %-22s%.200s\n", "sample", sample);
+        mx_json *reasons = mx_json_get(ev, "reasons");
+        if (reasons && reasons->u.c.len) {
+            fprintf(o, "       %-22s", "reasons");
+            for (size_t j = 0; j < reasons->u.c.len; j++)
+                fprintf(o, "%s%s %lld", j ? ", " : "", reasons->u.c.keys[j], reasons->u.c.items[j]->u.i);
+            fputc('\n', o);
+        }
+    }
+    fprintf(o, "\nstatus: %s\n", mx_json_get_str(root, "status"));
+}
+
+int mx_logs_main(int argc, char **argv) {
+    int json = 0, naive_utc = 0;
+    const char *since_s = NULL, *until_s = NULL, *now_s = NULL, *domain = NULL;
+    const char **paths = mx_xcalloc((size_t)argc + 1, sizeof *paths);
+    size_t np = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **dst = NULL;
+        if (strcmp(a, "--json") == 0) json = 1;
+        else if (strcmp(a, "--utc") == 0) naive_utc = 1;
+        else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            free(paths);
+            return 0;
+        } else if (strcmp(a, "--since") == 0) dst = &since_s;
+        else if (strcmp(a, "--until") == 0) dst = &until_s;
+        else if (strcmp(a, "--now") == 0) dst = &now_s;
+        else if (strcmp(a, "--domain") == 0) dst = &domain;
+        else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "mxdiag logs: unknown option %s\n", a);
+            usage(stderr);
+            free(paths);
+            return 3;
+        } else paths[np++] = a;
+        if (dst) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "mxdiag logs: %s needs a value\n", a);
+                free(paths);
+                return 3;
+            }
+            *dst = argv[++i];
+        }
+    }
+    mx_log_parser tp;
+    mx_log_parser_init(&tp, (int64_t)time(NULL), naive_utc);
+    int64_t now = (int64_t)time(NULL);
+    if (now_s && parse_when(now_s, now, &tp, &now) < 0) {
+        fprintf(stderr, "mxdiag logs: bad --now '%s'\n", now_s);
+        free(paths);
+        return 3;
+    }
+    mx_log_filter filter;
+    mx_log_filter_init(&filter);
+    filter.domain = domain;
+    if ((since_s && parse_when(since_s, now, &tp, &filter.since) < 0) ||
+        (until_s && parse_when(until_s, now, &tp, &filter.until) < 0)) {
+        fprintf(stderr, "mxdiag logs: bad --since/--until value\n");
+        free(paths);
+        return 3;
+    }
+    char **found = NULL;
+    size_t nfound = 0;
+    if (np == 0) {
+        for (size_t i = 0; i < sizeof default_logs / sizeof *default_logs; i++)
+            mx_log_find_rotations(default_logs[i], &found, &nfound);
+        if (nfound == 0) {
+            fprintf(stderr, "mxdiag logs: none of /var/log/mail.log, /var/log/maillog, /var/log/exim4/mainlog, "
+                            "/var/log/exim/main.log exists; name the log files to read\n");
+        }
+    }
+    const char *const *use = np ? paths : (const char *const *)found;
+    size_t nuse = np ? np : nfound;
+
+    mx_log_stream *st = mx_log_stream_new(use, nuse, now, naive_utc, &filter);
+    report rep;
+    memset(&rep, 0, sizeof rep);
+    rep.agg = mx_log_agg_new(0);
+    mx_log_event ev;
+    while (mx_log_stream_next(st, &ev) == 1) {
+        mx_log_agg_add(rep.agg, &ev);
+        /* Keep the latest remote reply per cause (external ones preferred). */
+        if (ev.cause != MX_LOG_CAUSE_NONE && ev.text.n && (!ev.local || !rep.sample[ev.cause][0])) {
+            size_t n = ev.text.n < SAMPLE_LEN - 1 ? ev.text.n : SAMPLE_LEN - 1;
+            memcpy(rep.sample[ev.cause], ev.text.p, n);
+            rep.sample[ev.cause][n] = 0;
+        }
+    }
+    const mx_log_stats *stats = mx_log_stream_stats(st);
+    const mx_log_file_stat *files;
+    size_t nf = mx_log_stream_files(st, &files);
+
+    mx_json *root = mx_json_obj();
+    mx_json_set(root, "schema", mx_json_str("mxdiag.logs/1"));
+    mx_json *jf = mx_json_set(root, "files", mx_json_arr());
+    size_t readable = 0;
+    for (size_t i = 0; i < nf; i++) {
+        mx_json *o = mx_json_push(jf, mx_json_obj());
+        mx_json_set(o, "path", mx_json_str(files[i].path));
+        mx_json_set(o, "ok", mx_json_bool(files[i].ok));
+        mx_json_set(o, "gzip", mx_json_bool(files[i].gzip));
+        mx_json_set(o, "lines", mx_json_int((long long)files[i].lines));
+        mx_json_set(o, "bytes", mx_json_int((long long)files[i].bytes));
+        if (files[i].error[0]) {
+            mx_json_set(o, "error", mx_json_str(files[i].error));
+            fprintf(stderr, "mxdiag logs: %s\n", files[i].error);
+        }
+        if (files[i].ok || files[i].lines) readable++;
+    }
+    mx_json_set(root, "lines", mx_json_int((long long)stats->lines));
+    mx_json_set(root, "events", mx_json_int((long long)stats->events));
+    mx_json_set(root, "ignored", mx_json_int((long long)stats->ignored));
+    mx_json_set(root, "filtered", mx_json_int((long long)stats->filtered));
+    mx_json *un = mx_json_set(root, "unparsed", mx_json_obj());
+    mx_json_set(un, "count", mx_json_int((long long)stats->unparsed));
+    mx_json *ur = mx_json_set(un, "reasons", mx_json_obj());
+    for (int i = 0; i < MX_LOG_R__COUNT; i++)
+        if (stats->by_reason[i] && mx_log_reason_is_garbled((mx_log_reason)i))
+            mx_json_set(ur, mx_log_reason_name((mx_log_reason)i), mx_json_int((long long)stats->by_reason[i]));
+    rep.findings = mx_json_arr();
+    build_scope(&rep, now);
+    build_cause_findings(&rep);
+    if (stats->unparsed) {
+        char summary[256];
+        snprintf(summary, sizeof summary, "%llu of %llu lines could not be parsed",
+                 (unsigned long long)stats->unparsed, (unsigned long long)stats->lines);
+        int sev = stats->unparsed * 2 > stats->lines ? 1 : 0;
+        mx_json *e = add_finding(&rep, "logs.unparsed", sev, summary,
+                                 "Lines without a recognisable syslog/Exim header, with binary bytes, over 64 KiB, "
+                                 "or delivery lines missing mandatory fields were skipped.",
+                                 sev ? "Most lines were unreadable: is this a mail log? Pass the right file."
+                                     : "Usually harmless (pasted fragments, debug output).");
+        mx_json_set(e, "count", mx_json_int((long long)stats->unparsed));
+        mx_json_set(e, "reasons", mx_json_clone(ur));
+        mx_json *ig = mx_json_set(e, "ignored_reasons", mx_json_obj());
+        for (int i = 0; i < MX_LOG_R__COUNT; i++)
+            if (stats->by_reason[i] && !mx_log_reason_is_garbled((mx_log_reason)i) && i != MX_LOG_R_NONE)
+                mx_json_set(ig, mx_log_reason_name((mx_log_reason)i), mx_json_int((long long)stats->by_reason[i]));
+    }
+    int code = rep.worst;
+    if (readable == 0) code = 3;
+    static const char *const status_names[] = {"ok", "warn", "crit", "unknown"};
+    mx_json_set(root, "status", mx_json_str(status_names[code]));
+    mx_json_set(root, "exit_code", mx_json_int(code));
+    mx_json_set(root, "findings", rep.findings);
+
+    if (json) {
+        mx_buf b = MX_BUF_INIT;
+        mx_json_write(&b, root, 2);
+        mx_buf_putc(&b, '\n');
+        fwrite(b.data, 1, b.len, stdout);
+        mx_buf_free(&b);
+    } else {
+        print_text(stdout, root);
+    }
+    fflush(stdout);
+    mx_json_free(root);
+    mx_log_agg_free(rep.agg);
+    mx_log_stream_free(st);
+    for (size_t i = 0; i < nfound; i++) free(found[i]);
+    free(found);
+    free(paths);
+    return code;
+}
