@@ -499,6 +499,7 @@ static mx_log_result postfix_client(const char *m, const char *e, mx_log_event *
     }
     mx_log_result r = MX_LOG_IGNORED;
     ev->reason = MX_LOG_R_NOT_DELIVERY;
+    if (m >= e) return MX_LOG_IGNORED;
     switch (*m) {
     case 't':
         if (has_prefix(m, e, LIT("to="))) return postfix_delivery(m, e, ev);
@@ -871,6 +872,7 @@ mx_log_result mx_log_parse_line(mx_log_parser *p, const char *line, size_t len, 
     int stripped = 0;
     size_t used = 0;
 again:
+    if (s >= e) return (ev->reason = MX_LOG_R_NO_HEADER), MX_LOG_UNPARSED;
     if (is_digit(*s)) {
         if (mx_log_parse_iso_time(p, s, (size_t)(e - s), &ev->time, &used) == 0) {
             if (s[10] == ' ') return parse_exim_body(s + used, e, ev); /* Exim mainlog */
@@ -878,7 +880,7 @@ again:
         } else if ((size_t)(e - s) >= 19 && s[4] == '-' && s[7] == '-') {
             return (ev->reason = MX_LOG_R_BAD_TIME), MX_LOG_UNPARSED;
         }
-    } else if (*s >= 'A' && *s <= 'Z' && month_num(s) && (size_t)(e - s) > 3 && s[3] == ' ') {
+    } else if (*s >= 'A' && *s <= 'Z' && (size_t)(e - s) > 3 && month_num(s) && s[3] == ' ') {
         if (mx_log_parse_syslog_time(p, s, (size_t)(e - s), &ev->time, &used) == 0) s += used;
         else if ((size_t)(e - s) > 6 && is_digit(s[5]))
             return (ev->reason = MX_LOG_R_BAD_TIME), MX_LOG_UNPARSED;
