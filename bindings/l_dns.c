@@ -1,0 +1,108 @@
+/* Lua module `dns`: queries through c-ares, via the call gate. */
+#include "runtime.h"
+#include "dnsmsg.h"
+#include <string.h>
+
+typedef struct dns_start {
+    mx_gate_req *req;
+} dns_start;
+
+static void on_answer(mx_json *result, void *ud) { mx_gate_done(ud, result, NULL); }
+
+static void start_query(mx_rt *rt, mx_json *args, mx_gate_req *req) {
+    const char *name = mx_json_get_str(args, "name");
+    const char *type = mx_json_get_str(args, "type");
+    mx_dns_query(mx_rt_dns(rt), name, mx_dns_type_from_name(type), on_answer, req);
+}
+
+/* Pushes the answer table, or nil, status, detail when the resolver did not
+ * answer at all (timeout, port closed, local error). [-0, +1|3, m] */
+static int push_answer(lua_State *L, mx_json *res, void *handle) {
+    (void)handle;
+    const char *st = mx_json_get_str(res, "status");
+    if (!st || strcmp(st, "timeout") == 0 || strcmp(st, "refused") == 0 || strcmp(st, "error") == 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, st ? st : "error");
+        mx_lua_push_json(L, res);
+        return 3;
+    }
+    mx_lua_push_json(L, res);
+    return 1;
+}
+
+static int invalid(lua_State *L, const char *name, const char *why) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "invalid");
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, why);
+    lua_setfield(L, -2, "error");
+    return 3;
+}
+
+/* dns.query(name, type) -> answer | nil, "timeout"|"refused"|"error"|"invalid", detail */
+static int l_query(lua_State *L) {
+    const char *name = luaL_checkstring(L, 1);
+    const char *type = luaL_checkstring(L, 2);
+    int t = mx_dns_type_from_name(type);
+    if (!t) return luaL_argerror(L, 2, "unknown record type (A, AAAA, MX, TXT, PTR, CNAME, NS, SOA, SRV, TLSA, CAA)");
+    const char *why;
+    if (mx_domain_valid(name, &why) != 0) return invalid(L, name, why);
+    char norm[MX_DOMAIN_MAX + 2];
+    mx_domain_normalize(name, norm, sizeof norm);
+    mx_json *args = mx_json_obj();
+    mx_json_set(args, "name", mx_json_str(norm));
+    mx_json_set(args, "type", mx_json_str(mx_dns_type_name(t)));
+    return mx_gate_call(L, "dns.query", args, 1, start_query, push_answer, NULL);
+}
+
+/* dns.ptr(address) -> answer | nil, status, detail */
+static int l_ptr(lua_State *L) {
+    const char *addr = luaL_checkstring(L, 1);
+    char name[128];
+    if (mx_dns_reverse_name(addr, name, sizeof name) != 0) return luaL_argerror(L, 1, "not an IPv4 or IPv6 address");
+    mx_json *args = mx_json_obj();
+    mx_json_set(args, "name", mx_json_str(name));
+    mx_json_set(args, "type", mx_json_str("PTR"));
+    return mx_gate_call(L, "dns.query", args, 1, start_query, push_answer, NULL);
+}
+
+/* dns.reverse_name(address) -> "x.x.x.x.in-addr.arpa" */
+static int l_reverse_name(lua_State *L) {
+    char name[128];
+    if (mx_dns_reverse_name(luaL_checkstring(L, 1), name, sizeof name) != 0)
+        return luaL_argerror(L, 1, "not an IPv4 or IPv6 address");
+    lua_pushstring(L, name);
+    return 1;
+}
+
+/* dns.valid_name(name) -> true | false, reason */
+static int l_valid_name(lua_State *L) {
+    const char *why;
+    if (mx_domain_valid(luaL_checkstring(L, 1), &why) == 0) { lua_pushboolean(L, 1); return 1; }
+    lua_pushboolean(L, 0);
+    lua_pushstring(L, why);
+    return 2;
+}
+
+/* dns.servers() -> "addr:port,..." of the resolvers in use */
+static int l_servers(lua_State *L) {
+    mx_rt *rt = mx_rt_from_L(L);
+    lua_pushstring(L, mx_rt_dns(rt) ? mx_dns_servers(mx_rt_dns(rt)) : "(replay)");
+    return 1;
+}
+
+static const luaL_Reg dns_funcs[] = {
+    {"query", l_query},
+    {"ptr", l_ptr},
+    {"reverse_name", l_reverse_name},
+    {"valid_name", l_valid_name},
+    {"servers", l_servers},
+    {NULL, NULL},
+};
+
+int luaopen_mx_dns(lua_State *L) {
+    luaL_newlib(L, dns_funcs);
+    return 1;
+}

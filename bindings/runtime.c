@@ -1,0 +1,1661 @@
+/* Runtime: Lua state, sandbox, rule loader, scheduler, checks and the call gate. */
+#include "runtime.h"
+#include <dirent.h>
+#include <errno.h>
+#include <lualib.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_RULES 512
+#define HOOK_EVERY 1000
+
+/* The value primitives yield with, so that wrapped coroutine.resume can tell
+ * an engine yield from a rule's own. */
+static char engine_marker;
+#define MARKER ((void *)&engine_marker)
+
+enum { RULE_PENDING, RULE_RUNNING, RULE_DONE, RULE_SKIPPED, RULE_FAILED };
+static const char *rule_state_names[] = {"pending", "running", "done", "skipped", "failed"};
+
+typedef struct mx_rule {
+    char *id;
+    char *file;
+    char *description;
+    int ref;                /* the validated rule table */
+    char **requires;
+    size_t nrequires;
+    char **provides;
+    size_t nprovides;
+    char **categories;
+    size_t ncategories;
+    int timeout_ms;         /* 0: derived from the network timeout */
+    int enabled;
+    int order;
+} mx_rule;
+
+typedef struct rule_run {
+    int state;
+    int root_slot;
+    uint32_t root_gen;
+    mx_timer *deadline;
+    int64_t started, ended;
+    uint64_t instructions;
+    char *why;              /* skip or failure reason */
+} rule_run;
+
+typedef struct mx_task mx_task;
+struct mx_task {
+    int alive;
+    uint32_t gen;
+    int slot;
+    lua_State *co;
+    int co_ref;
+    mx_check *check;
+    int rule;
+    int parent_slot;        /* -1 for a rule's root task */
+    uint32_t parent_gen;
+    int child_index;
+    /* waiting for children (task.all) */
+    int pending_children;
+    int results_ref;
+    char *child_error;
+    /* resume payload */
+    int queued;
+    int nargs_fixed;        /* resume with this many values pushed by push */
+    mx_json *result;
+    void *handle;
+    mx_push_fn push;
+    mx_discard_fn discard;
+    int start_fn_ref;       /* child: the function to call first */
+};
+
+struct mx_check {
+    mx_rt *rt;
+    int id;
+    mx_target target;
+    mx_json *target_json;
+    int target_ref, facts_ref;
+    rule_run *runs;
+    int remaining;          /* rules not yet finished/skipped */
+    int64_t start, end;
+    mx_report report;
+    mx_check_done_fn done_fn;
+    void *done_ud;
+    int finished;
+};
+
+struct mx_gate_req {
+    mx_rt *rt;
+    int slot;
+    uint32_t gen;
+    char *key;
+    char *prim;
+    mx_json *args;
+    int cacheable;
+    mx_push_fn push;
+    mx_discard_fn discard;
+    int64_t start;
+};
+
+typedef struct replay_entry {
+    char *key;
+    mx_json *result;
+    int used;
+} replay_entry;
+
+struct mx_rt {
+    mx_rt_opts opts;
+    lua_State *L;
+    mx_loop *loop;
+    mx_dns *dns;
+    mx_rule rules[MAX_RULES];
+    int nrules;
+    mx_task *tasks;
+    int ntasks, tasks_cap;
+    int *free_slots;
+    int nfree;
+    int *ready;             /* slots */
+    uint32_t *ready_gen;
+    int nready, ready_cap;
+    mx_check **checks;
+    int nchecks, checks_cap;
+    int active_checks;
+    int next_check_id;
+    mx_task *current;
+    size_t mem_used, mem_limit;
+    int in_rule;
+    int64_t t0;
+    /* gate */
+    mx_json *cache;         /* key -> result */
+    mx_json *recording;     /* array of calls */
+    replay_entry *replay;
+    size_t nreplay;
+    int env_proto_ref;      /* table of allowed globals */
+    int lib_cache_ref;      /* require() cache */
+};
+
+/* ------------------------------------------------------------------ memory */
+
+static void *rt_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    mx_rt *rt = ud;
+    if (!ptr) osize = 0;
+    if (nsize == 0) {
+        free(ptr);
+        rt->mem_used -= osize;
+        return NULL;
+    }
+    if (nsize > osize && rt->mem_used + (nsize - osize) > rt->mem_limit) return NULL;
+    void *p = realloc(ptr, nsize);
+    if (!p) return NULL;
+    rt->mem_used = rt->mem_used - osize + nsize;
+    return p;
+}
+
+/* ------------------------------------------------------------------ trace */
+
+int mx_rt_tracing(mx_rt *rt) { return rt->opts.trace; }
+void mx_rt_trace(mx_rt *rt, const char *fmt, ...) {
+    if (!rt->opts.trace) return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "[%6lld ms] ", (long long)(mx_now_ms() - rt->t0));
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+mx_rt *mx_rt_from_L(lua_State *L) {
+    mx_rt *rt;
+    lua_getallocf(L, (void **)&rt);
+    return rt;
+}
+mx_loop *mx_rt_loop(mx_rt *rt) { return rt->loop; }
+mx_dns *mx_rt_dns(mx_rt *rt) { return rt->dns; }
+int mx_rt_timeout_ms(mx_rt *rt) { return rt->opts.timeout_ms; }
+int mx_rt_replaying(mx_rt *rt) { return rt->replay != NULL || rt->opts.replay_path != NULL; }
+
+/* ------------------------------------------------------------ json <-> lua */
+
+void mx_lua_push_json(lua_State *L, const mx_json *v) {
+    luaL_checkstack(L, 4, "json too deep");
+    if (!v) { lua_pushnil(L); return; }
+    switch (v->type) {
+    case MX_JNULL: lua_pushnil(L); break;
+    case MX_JBOOL: lua_pushboolean(L, v->u.b); break;
+    case MX_JINT: lua_pushinteger(L, (lua_Integer)v->u.i); break;
+    case MX_JNUM: lua_pushnumber(L, v->u.n); break;
+    case MX_JSTR: lua_pushlstring(L, v->u.str.s, v->u.str.len); break;
+    case MX_JARR:
+        lua_createtable(L, (int)v->u.c.len, 0);
+        for (size_t i = 0; i < v->u.c.len; i++) {
+            mx_lua_push_json(L, v->u.c.items[i]);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        break;
+    case MX_JOBJ:
+        lua_createtable(L, 0, (int)v->u.c.len);
+        for (size_t i = 0; i < v->u.c.len; i++) {
+            mx_lua_push_json(L, v->u.c.items[i]);
+            lua_setfield(L, -2, v->u.c.keys[i]);
+        }
+        break;
+    }
+}
+
+static int keycmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static mx_json *to_json_rec(lua_State *L, int idx, int depth) {
+    idx = lua_absindex(L, idx);
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL: return mx_json_null();
+    case LUA_TBOOLEAN: return mx_json_bool(lua_toboolean(L, idx));
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, idx)) return mx_json_int((long long)lua_tointeger(L, idx));
+        return mx_json_num(lua_tonumber(L, idx));
+    case LUA_TSTRING: {
+        size_t n;
+        const char *s = lua_tolstring(L, idx, &n);
+        return mx_json_strn(s, n);
+    }
+    case LUA_TTABLE: {
+        if (depth > 32) return mx_json_str("(nested too deep)");
+        luaL_checkstack(L, 6, "json conversion");
+        lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
+        /* A sequence 1..n with nothing else is an array. */
+        size_t count = 0;
+        lua_pushnil(L);
+        while (lua_next(L, idx)) { count++; lua_pop(L, 1); }
+        if (count == 0) {
+            /* empty: arrays are more common in evidence lists; a table marked
+             * with __json = "object" stays an object */
+            if (luaL_getmetafield(L, idx, "__json") != LUA_TNIL) { lua_pop(L, 1); return mx_json_obj(); }
+            return mx_json_arr();
+        }
+        if (n > 0 && (size_t)n == count) {
+            mx_json *a = mx_json_arr();
+            for (lua_Integer i = 1; i <= n; i++) {
+                lua_rawgeti(L, idx, i);
+                mx_json_push(a, to_json_rec(L, -1, depth + 1));
+                lua_pop(L, 1);
+            }
+            return a;
+        }
+        char **keys = mx_xcalloc(count, sizeof *keys);
+        size_t k = 0;
+        lua_pushnil(L);
+        while (lua_next(L, idx) && k < count) {
+            lua_pushvalue(L, -2);
+            keys[k++] = mx_xstrdup(lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
+            lua_pop(L, 2);
+        }
+        if (k < count) lua_pop(L, 2);
+        qsort(keys, k, sizeof *keys, keycmp);
+        mx_json *o = mx_json_obj();
+        for (size_t i = 0; i < k; i++) {
+            /* numeric keys were stringified; look up both ways */
+            lua_getfield(L, idx, keys[i]);
+            if (lua_isnil(L, -1)) {
+                lua_pop(L, 1);
+                char *end;
+                long long iv = strtoll(keys[i], &end, 10);
+                if (*end == 0) lua_rawgeti(L, idx, (lua_Integer)iv);
+                else lua_pushnil(L);
+            }
+            mx_json_set(o, keys[i], to_json_rec(L, -1, depth + 1));
+            lua_pop(L, 1);
+            free(keys[i]);
+        }
+        free(keys);
+        return o;
+    }
+    default:
+        return mx_json_str(luaL_typename(L, idx));
+    }
+}
+mx_json *mx_lua_to_json(lua_State *L, int idx) { return to_json_rec(L, idx, 0); }
+
+/* ------------------------------------------------------------------ tasks */
+
+static mx_task *task_get(mx_rt *rt, int slot, uint32_t gen) {
+    if (slot < 0 || slot >= rt->ntasks) return NULL;
+    mx_task *t = &rt->tasks[slot];
+    return t->alive && t->gen == gen ? t : NULL;
+}
+
+static mx_task *task_new(mx_rt *rt, mx_check *c, int rule) {
+    int slot;
+    if (rt->nfree) slot = rt->free_slots[--rt->nfree];
+    else {
+        if (rt->ntasks == rt->tasks_cap) {
+            rt->tasks_cap = rt->tasks_cap ? rt->tasks_cap * 2 : 64;
+            rt->tasks = mx_xrealloc(rt->tasks, (size_t)rt->tasks_cap * sizeof *rt->tasks);
+            rt->free_slots = mx_xrealloc(rt->free_slots, (size_t)rt->tasks_cap * sizeof *rt->free_slots);
+        }
+        slot = rt->ntasks++;
+        rt->tasks[slot].gen = 0;
+    }
+    mx_task *t = &rt->tasks[slot];
+    uint32_t gen = t->gen + 1;
+    memset(t, 0, sizeof *t);
+    t->alive = 1;
+    t->gen = gen;
+    t->slot = slot;
+    t->check = c;
+    t->rule = rule;
+    t->parent_slot = -1;
+    t->results_ref = LUA_NOREF;
+    t->start_fn_ref = LUA_NOREF;
+    t->co = lua_newthread(rt->L);
+    t->co_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
+    return t;
+}
+
+static void task_kill(mx_rt *rt, mx_task *t) {
+    if (!t->alive) return;
+    t->alive = 0;
+    if (t->result) { mx_json_free(t->result); t->result = NULL; }
+    if (t->handle && t->discard) t->discard(t->handle);
+    t->handle = NULL;
+    luaL_unref(rt->L, LUA_REGISTRYINDEX, t->co_ref);
+    luaL_unref(rt->L, LUA_REGISTRYINDEX, t->results_ref);
+    luaL_unref(rt->L, LUA_REGISTRYINDEX, t->start_fn_ref);
+    free(t->child_error);
+    t->child_error = NULL;
+    t->co = NULL;
+    rt->free_slots[rt->nfree++] = t->slot;
+}
+
+static void make_ready(mx_rt *rt, mx_task *t) {
+    if (t->queued) return;
+    t->queued = 1;
+    if (rt->nready == rt->ready_cap) {
+        rt->ready_cap = rt->ready_cap ? rt->ready_cap * 2 : 64;
+        rt->ready = mx_xrealloc(rt->ready, (size_t)rt->ready_cap * sizeof *rt->ready);
+        rt->ready_gen = mx_xrealloc(rt->ready_gen, (size_t)rt->ready_cap * sizeof *rt->ready_gen);
+    }
+    rt->ready[rt->nready] = t->slot;
+    rt->ready_gen[rt->nready] = t->gen;
+    rt->nready++;
+}
+
+/* ------------------------------------------------------------------ gate */
+
+static char *gate_key(const char *prim, const mx_json *args) {
+    mx_buf b = MX_BUF_INIT;
+    mx_buf_puts(&b, prim);
+    mx_buf_putc(&b, ' ');
+    mx_json_write(&b, args, -1);
+    return mx_buf_steal(&b);
+}
+
+static void trace_result(mx_rt *rt, const char *key, const mx_json *res, const char *how) {
+    if (!rt->opts.trace) return;
+    mx_buf b = MX_BUF_INIT;
+    mx_json_write(&b, res, -1);
+    if (b.len > 600) { b.len = 600; mx_buf_puts(&b, "..."); }
+    mx_rt_trace(rt, "<- %s%s %s", how, key, mx_buf_cstr(&b));
+    mx_buf_free(&b);
+}
+
+void mx_gate_done(mx_gate_req *req, mx_json *result, void *handle) {
+    mx_rt *rt = req->rt;
+    trace_result(rt, req->key, result, "");
+    if (rt->recording) {
+        mx_json *e = mx_json_obj();
+        mx_json_set(e, "call", mx_json_str(req->prim));
+        mx_json_set(e, "args", mx_json_clone(req->args));
+        mx_json_set(e, "result", mx_json_clone(result));
+        mx_json_push(rt->recording, e);
+    }
+    if (req->cacheable && rt->cache) mx_json_set(rt->cache, req->key, mx_json_clone(result));
+    mx_task *t = task_get(rt, req->slot, req->gen);
+    if (!t) {
+        /* The task was killed (deadline): drop the result. */
+        mx_json_free(result);
+        if (handle && req->discard) req->discard(handle);
+    } else {
+        t->result = result;
+        t->handle = handle;
+        t->push = req->push;
+        t->discard = req->discard;
+        make_ready(rt, t);
+    }
+    free(req->key);
+    free(req->prim);
+    mx_json_free(req->args);
+    free(req);
+}
+
+typedef struct immediate {
+    mx_gate_req *req;
+    mx_json *result;
+} immediate;
+
+static void immediate_cb(mx_loop *loop, void *ud) {
+    (void)loop;
+    immediate *im = ud;
+    mx_gate_done(im->req, im->result, NULL);
+    free(im);
+}
+
+int mx_gate_call(lua_State *L, const char *prim, mx_json *args, int cacheable,
+                 mx_start_fn start, mx_push_fn push, mx_discard_fn discard) {
+    mx_rt *rt = mx_rt_from_L(L);
+    mx_task *t = rt->current;
+    if (!t || !lua_isyieldable(L)) {
+        mx_json_free(args);
+        return luaL_error(L, "%s: engine calls are only possible while a rule runs", prim);
+    }
+    mx_gate_req *req = mx_xcalloc(1, sizeof *req);
+    req->rt = rt;
+    req->slot = t->slot;
+    req->gen = t->gen;
+    req->prim = mx_xstrdup(prim);
+    req->args = args;
+    req->key = gate_key(prim, args);
+    req->cacheable = cacheable;
+    req->push = push;
+    req->discard = discard;
+    req->start = mx_now_ms();
+    mx_rt_trace(rt, "-> %s", req->key);
+    mx_json *answer = NULL;
+    if (rt->replay) {
+        for (size_t i = 0; i < rt->nreplay; i++) {
+            if (!rt->replay[i].used && strcmp(rt->replay[i].key, req->key) == 0) {
+                rt->replay[i].used = 1;
+                answer = mx_json_clone(rt->replay[i].result);
+                break;
+            }
+        }
+        if (!answer) {
+            answer = mx_json_obj();
+            mx_json_set(answer, "verdict", mx_json_str("error"));
+            mx_json_set(answer, "status", mx_json_str("error"));
+            mx_json_set(answer, "error", mx_json_str("not in the recording"));
+        }
+    } else if (cacheable && rt->cache) {
+        mx_json *hit = mx_json_get(rt->cache, req->key);
+        if (hit) {
+            /* Shared work: the same question in one run is asked once. The
+             * task is queued, not resumed here. */
+            t->result = mx_json_clone(hit);
+            t->handle = NULL;
+            t->push = push;
+            t->discard = discard;
+            trace_result(rt, req->key, t->result, "(cached) ");
+            make_ready(rt, t);
+            free(req->key); free(req->prim); mx_json_free(req->args); free(req);
+            lua_pushlightuserdata(L, MARKER);
+            return lua_yield(L, 1);
+        }
+    }
+    if (answer) {
+        immediate *im = mx_xmalloc(sizeof *im);
+        im->req = req;
+        im->result = answer;
+        mx_loop_defer(rt->loop, immediate_cb, im);
+    } else {
+        start(rt, req->args, req);
+    }
+    lua_pushlightuserdata(L, MARKER);
+    return lua_yield(L, 1);
+}
+
+/* ------------------------------------------------------------ sandbox */
+
+/* Lua written once here: coroutine wrappers that let engine yields pass
+ * through a rule's own coroutines (STYLE point 5), and read-only views. */
+static const char *prelude =
+    "local marker, co_create, co_resume, co_yield, co_status, co_running, co_isyieldable, co_close = ...\n"
+    "local pack, unpack = table.pack, table.unpack\n"
+    "local function resume(co, ...)\n"
+    "  local r = pack(co_resume(co, ...))\n"
+    "  while r[1] and r[2] == marker and co_status(co) == 'suspended' do\n"
+    "    r = pack(co_resume(co, co_yield(marker)))\n"
+    "  end\n"
+    "  return unpack(r, 1, r.n)\n"
+    "end\n"
+    "local function wrap(f)\n"
+    "  local co = co_create(f)\n"
+    "  return function(...)\n"
+    "    local r = pack(resume(co, ...))\n"
+    "    if r[1] then return unpack(r, 2, r.n) end\n"
+    "    error(r[2], 0)\n"
+    "  end\n"
+    "end\n"
+    "return { create = co_create, resume = resume, wrap = wrap, yield = co_yield, status = co_status,\n"
+    "         running = co_running, isyieldable = co_isyieldable, close = co_close }\n";
+
+/* [-0, +1, e] a read-only proxy of the table at idx */
+static int ro_newindex(lua_State *L) { return luaL_error(L, "attempt to modify a read-only table (field '%s')", luaL_tolstring(L, 2, NULL)); }
+static int ro_len(lua_State *L) { lua_pushinteger(L, (lua_Integer)luaL_len(L, lua_upvalueindex(1))); return 1; }
+static int ro_next(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 2);
+    if (lua_next(L, 1)) return 2;
+    lua_pushnil(L);
+    return 1;
+}
+static int ro_pairs(lua_State *L) {
+    lua_pushcfunction(L, ro_next);
+    luaL_getmetafield(L, 1, "__target");
+    lua_pushnil(L);
+    return 3;
+}
+static void push_readonly(lua_State *L, int idx) {
+    idx = lua_absindex(L, idx);
+    lua_newtable(L);                   /* proxy */
+    lua_createtable(L, 0, 5);          /* metatable */
+    lua_pushvalue(L, idx);
+    lua_setfield(L, -2, "__index");
+    lua_pushvalue(L, idx);
+    lua_setfield(L, -2, "__target");
+    lua_pushcfunction(L, ro_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushvalue(L, idx);
+    lua_pushcclosure(L, ro_len, 1);
+    lua_setfield(L, -2, "__len");
+    lua_pushcfunction(L, ro_pairs);
+    lua_setfield(L, -2, "__pairs");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+}
+
+static int l_sandbox_require(lua_State *L);
+
+/* [-0, +1, m] a fresh environment for one rule or library file */
+static void push_env(mx_rt *rt) {
+    lua_State *L = rt->L;
+    lua_newtable(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->env_proto_ref);
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_settable(L, -5);
+    }
+    lua_pop(L, 1);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -2, "_G");
+}
+
+static void copy_lib_ro(lua_State *L, int proto, const char *name, const char *const *fields) {
+    /* copy the listed fields of global library `name` into a read-only table */
+    lua_getglobal(L, name);
+    lua_newtable(L);
+    for (const char *const *f = fields; *f; f++) {
+        lua_getfield(L, -2, *f);
+        lua_setfield(L, -2, *f);
+    }
+    push_readonly(L, -1);
+    lua_setfield(L, proto, name);
+    lua_pop(L, 2);
+}
+
+static void build_env_proto(mx_rt *rt) {
+    lua_State *L = rt->L;
+    lua_newtable(L);
+    int proto = lua_gettop(L);
+    static const char *const base[] = {"assert", "error", "ipairs", "next", "pairs", "pcall", "select", "tonumber",
+                                       "tostring", "type", "xpcall", "rawequal", "rawget", "rawlen", "rawset",
+                                       "setmetatable", "getmetatable", NULL};
+    for (const char *const *f = base; *f; f++) {
+        lua_getglobal(L, *f);
+        lua_setfield(L, proto, *f);
+    }
+    static const char *const string_f[] = {"byte", "char", "find", "format", "gmatch", "gsub", "len", "lower",
+                                           "match", "rep", "reverse", "sub", "upper", "pack", "unpack", "packsize", NULL};
+    copy_lib_ro(L, proto, "string", string_f);
+    static const char *const table_f[] = {"concat", "insert", "move", "pack", "remove", "sort", "unpack", NULL};
+    copy_lib_ro(L, proto, "table", table_f);
+    static const char *const math_f[] = {"abs", "ceil", "floor", "fmod", "huge", "max", "maxinteger", "min",
+                                         "mininteger", "modf", "pi", "sqrt", "tointeger", "type", "ult", "log", "exp", NULL};
+    copy_lib_ro(L, proto, "math", math_f);
+    static const char *const utf8_f[] = {"char", "charpattern", "codepoint", "codes", "len", "offset", NULL};
+    copy_lib_ro(L, proto, "utf8", utf8_f);
+    static const char *const os_f[] = {"time", "clock", "date", "difftime", NULL};
+    copy_lib_ro(L, proto, "os", os_f);
+    /* coroutine wrappers */
+    if (luaL_loadbufferx(L, prelude, strlen(prelude), "=prelude", "t") != LUA_OK) lua_error(L);
+    lua_pushlightuserdata(L, MARKER);
+    lua_getglobal(L, "coroutine");
+    static const char *const cof[] = {"create", "resume", "yield", "status", "running", "isyieldable", "close"};
+    for (int i = 0; i < 7; i++) lua_getfield(L, -1 - i, cof[i]);
+    lua_remove(L, -8);
+    lua_call(L, 8, 1);
+    push_readonly(L, -1);
+    lua_setfield(L, proto, "coroutine");
+    lua_pop(L, 1);
+    /* engine modules */
+    static const struct { const char *name; lua_CFunction open; } mods[] = {
+        {"dns", luaopen_mx_dns}, {"net", luaopen_mx_net}, {"task", luaopen_mx_task},
+    };
+    for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++) {
+        luaL_requiref(L, mods[i].name, mods[i].open, 0);
+        push_readonly(L, -1);
+        lua_setfield(L, proto, mods[i].name);
+        lua_pop(L, 1);
+    }
+    lua_pushcfunction(L, l_sandbox_require);
+    lua_setfield(L, proto, "require");
+    lua_pushlightuserdata(L, MARKER);
+    lua_setfield(L, LUA_REGISTRYINDEX, "mx.marker");
+    rt->env_proto_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_newtable(L);
+    rt->lib_cache_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+/* Instruction budget and wall-clock deadline of the running rule. */
+static void count_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    mx_rt *rt = mx_rt_from_L(L);
+    mx_task *t = rt->current;
+    if (!t) return;
+    rule_run *run = &t->check->runs[t->rule];
+    run->instructions += HOOK_EVERY;
+    if (run->instructions > (uint64_t)MX_RULE_INSTR_LIMIT)
+        luaL_error(L, "instruction budget exceeded (%d million Lua instructions)", (int)(MX_RULE_INSTR_LIMIT / 1000000));
+    if (run->deadline && (run->instructions % (64 * HOOK_EVERY)) == 0) {
+        /* a busy loop never returns to the event loop: check the clock here */
+        int64_t limit = run->started + (rt->rules[t->rule].timeout_ms ? rt->rules[t->rule].timeout_ms : 0);
+        if (rt->rules[t->rule].timeout_ms && mx_now_ms() > limit)
+            luaL_error(L, "rule deadline exceeded while computing");
+    }
+}
+
+/* require(name): rules/lib/<name>.lua from the shipped then site directories,
+ * loaded in text mode into its own sandbox environment, once per run. */
+static int l_sandbox_require(lua_State *L) {
+    mx_rt *rt = mx_rt_from_L(L);
+    const char *name = luaL_checkstring(L, 1);
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '.'))
+            return luaL_error(L, "require: invalid library name '%s'", name);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->lib_cache_ref);
+    if (lua_getfield(L, -1, name) != LUA_TNIL) return 1;
+    lua_pop(L, 1);
+    char path[4096];
+    const char *found = NULL;
+    char rel[512];
+    snprintf(rel, sizeof rel, "%s", name);
+    for (char *c = rel; *c; c++) if (*c == '.') *c = '/';
+    for (size_t i = rt->opts.nsite_dirs; i > 0 && !found; i--) {
+        snprintf(path, sizeof path, "%s/lib/%s.lua", rt->opts.site_dirs[i - 1], rel);
+        if (access(path, R_OK) == 0) found = path;
+    }
+    if (!found) {
+        snprintf(path, sizeof path, "%s/lib/%s.lua", rt->opts.shipped_dir, rel);
+        if (access(path, R_OK) == 0) found = path;
+    }
+    if (!found) return luaL_error(L, "require: no library '%s' in the rule directories' lib/", name);
+    if (luaL_loadfilex(L, found, "t") != LUA_OK) return lua_error(L);
+    push_env(rt);
+    lua_setupvalue(L, -2, 1);
+    lua_call(L, 0, 1);
+    if (lua_isnil(L, -1)) { lua_pop(L, 1); lua_pushboolean(L, 1); }
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, name);
+    return 1;
+}
+
+/* ------------------------------------------------------------ rule loader */
+
+static int id_valid(const char *s) {
+    if (!*s || !(*s >= 'a' && *s <= 'z')) return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' || *s == '-')) return 0;
+    return 1;
+}
+int mx_code_valid(const char *s);
+int mx_code_valid(const char *s) {
+    /* lower case, dotted: "tcp.refused", "logs.cause_timeout" */
+    const char *dot = strchr(s, '.');
+    if (!dot || dot == s || !dot[1]) return 0;
+    if (!(*s >= 'a' && *s <= 'z')) return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '.')) return 0;
+    return s[-1] != '.';
+}
+
+static char **string_list(lua_State *L, int idx, const char *field, size_t *n, const char *file, char *err, size_t errlen) {
+    *n = 0;
+    lua_getfield(L, idx, field);
+    if (lua_isnil(L, -1)) { lua_pop(L, 1); return NULL; }
+    if (!lua_istable(L, -1)) {
+        snprintf(err, errlen, "%s: field '%s' must be a list of strings, not a %s", file, field, luaL_typename(L, -1));
+        lua_pop(L, 1);
+        return (char **)-1;
+    }
+    size_t len = lua_rawlen(L, -1);
+    char **list = mx_xcalloc(len + 1, sizeof *list);
+    for (size_t i = 1; i <= len; i++) {
+        lua_rawgeti(L, -1, (lua_Integer)i);
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            snprintf(err, errlen, "%s: field '%s' item %zu must be a string, not a %s", file, field, i, luaL_typename(L, -1));
+            lua_pop(L, 2);
+            for (size_t k = 0; k < i - 1; k++) free(list[k]);
+            free(list);
+            return (char **)-1;
+        }
+        list[i - 1] = mx_xstrdup(lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    *n = len;
+    return list;
+}
+
+static void rule_clear(lua_State *L, mx_rule *r) {
+    free(r->id); free(r->file); free(r->description);
+    for (size_t i = 0; i < r->nrequires; i++) free(r->requires[i]);
+    for (size_t i = 0; i < r->nprovides; i++) free(r->provides[i]);
+    for (size_t i = 0; i < r->ncategories; i++) free(r->categories[i]);
+    free(r->requires); free(r->provides); free(r->categories);
+    luaL_unref(L, LUA_REGISTRYINDEX, r->ref);
+    memset(r, 0, sizeof *r);
+}
+
+/* Validates the rule table on top of the stack; fills r. 0 or -1 with err. */
+static int validate_rule(lua_State *L, const char *file, mx_rule *r, char *err, size_t errlen) {
+    int t = lua_gettop(L);
+    if (!lua_istable(L, t)) {
+        snprintf(err, errlen, "%s: a rule file must return a table, not a %s", file, luaL_typename(L, t));
+        return -1;
+    }
+    static const char *const known[] = {"id", "description", "categories", "requires", "provides", "codes", "run",
+                                        "applies", "timeout", NULL};
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING) { snprintf(err, errlen, "%s: rule table has a non-string key", file); lua_pop(L, 1); return -1; }
+        const char *k = lua_tostring(L, -1);
+        int ok = 0;
+        for (const char *const *p = known; *p; p++) if (strcmp(*p, k) == 0) ok = 1;
+        if (!ok) { snprintf(err, errlen, "%s: unknown field '%s' in rule table", file, k); lua_pop(L, 1); return -1; }
+    }
+    memset(r, 0, sizeof *r);
+    r->ref = LUA_NOREF;
+    lua_getfield(L, t, "id");
+    if (lua_type(L, -1) != LUA_TSTRING || !id_valid(lua_tostring(L, -1))) {
+        snprintf(err, errlen, "%s: field 'id' must be a string of lower-case letters, digits, '.', '_' or '-'", file);
+        lua_pop(L, 1);
+        return -1;
+    }
+    r->id = mx_xstrdup(lua_tostring(L, -1));
+    lua_pop(L, 1);
+    lua_getfield(L, t, "description");
+    if (lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) == 0) {
+        snprintf(err, errlen, "%s: rule '%s': field 'description' must be a non-empty string", file, r->id);
+        lua_pop(L, 1);
+        goto fail;
+    }
+    r->description = mx_xstrdup(lua_tostring(L, -1));
+    lua_pop(L, 1);
+    lua_getfield(L, t, "run");
+    if (!lua_isfunction(L, -1)) {
+        snprintf(err, errlen, "%s: rule '%s': field 'run' must be a function, not a %s", file, r->id, luaL_typename(L, -1));
+        lua_pop(L, 1);
+        goto fail;
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, t, "applies");
+    if (!lua_isnil(L, -1) && !lua_isfunction(L, -1)) {
+        snprintf(err, errlen, "%s: rule '%s': field 'applies' must be a function", file, r->id);
+        lua_pop(L, 1);
+        goto fail;
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, t, "timeout");
+    if (!lua_isnil(L, -1)) {
+        if (!lua_isnumber(L, -1) || lua_tonumber(L, -1) <= 0 || lua_tonumber(L, -1) > 3600) {
+            snprintf(err, errlen, "%s: rule '%s': field 'timeout' must be a number of seconds from 0 to 3600", file, r->id);
+            lua_pop(L, 1);
+            goto fail;
+        }
+        r->timeout_ms = (int)(lua_tonumber(L, -1) * 1000);
+    }
+    lua_pop(L, 1);
+    char ebuf[512] = "";
+    r->requires = string_list(L, t, "requires", &r->nrequires, file, ebuf, sizeof ebuf);
+    if (r->requires == (char **)-1) { r->requires = NULL; snprintf(err, errlen, "%s", ebuf); goto fail; }
+    r->provides = string_list(L, t, "provides", &r->nprovides, file, ebuf, sizeof ebuf);
+    if (r->provides == (char **)-1) { r->provides = NULL; snprintf(err, errlen, "%s", ebuf); goto fail; }
+    r->categories = string_list(L, t, "categories", &r->ncategories, file, ebuf, sizeof ebuf);
+    if (r->categories == (char **)-1) { r->categories = NULL; snprintf(err, errlen, "%s", ebuf); goto fail; }
+    lua_getfield(L, t, "codes");
+    if (!lua_istable(L, -1)) {
+        snprintf(err, errlen, "%s: rule '%s': field 'codes' must be a table of code = default severity", file, r->id);
+        lua_pop(L, 1);
+        goto fail;
+    }
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        mx_severity sv;
+        if (lua_type(L, -2) != LUA_TSTRING || !mx_code_valid(lua_tostring(L, -2))) {
+            snprintf(err, errlen, "%s: rule '%s': codes: '%s' is not a dotted lower-case code like 'tcp.refused'", file, r->id,
+                     lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?");
+            lua_pop(L, 3);
+            goto fail;
+        }
+        if (lua_type(L, -1) != LUA_TSTRING || mx_severity_parse(lua_tostring(L, -1), &sv) != 0) {
+            snprintf(err, errlen, "%s: rule '%s': codes: '%s' must map to ok, info, warn, crit or unknown", file, r->id,
+                     lua_tostring(L, -2));
+            lua_pop(L, 3);
+            goto fail;
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    r->file = mx_xstrdup(file);
+    lua_pushvalue(L, t);
+    r->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+fail:
+    rule_clear(L, r);
+    return -1;
+}
+
+static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Loads every *.lua of dir (not lib/) in sorted order. A rule with an id
+ * already loaded replaces it in place (site rules override shipped ones). */
+static int load_dir(mx_rt *rt, const char *dir, int required, char *err, size_t errlen) {
+    DIR *d = opendir(dir);
+    if (!d) {
+        if (!required && errno == ENOENT) return 0;
+        snprintf(err, errlen, "cannot read rules directory %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l < 5 || strcmp(e->d_name + l - 4, ".lua") != 0 || e->d_name[0] == '.') continue;
+        if (n == cap) { cap = cap ? cap * 2 : 16; names = mx_xrealloc(names, cap * sizeof *names); }
+        names[n++] = mx_xstrdup(e->d_name);
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, name_cmp);
+    int rc = 0;
+    lua_State *L = rt->L;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (luaL_loadfilex(L, path, "t") != LUA_OK) {
+            snprintf(err, errlen, "%s", lua_tostring(L, -1));
+            lua_pop(L, 1);
+            rc = -1;
+            break;
+        }
+        push_env(rt);
+        lua_setupvalue(L, -2, 1);
+        if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+            snprintf(err, errlen, "%s: error while loading: %s", path, lua_tostring(L, -1));
+            lua_pop(L, 1);
+            rc = -1;
+            break;
+        }
+        mx_rule r;
+        if (validate_rule(L, path, &r, err, errlen) != 0) { lua_pop(L, 1); rc = -1; break; }
+        lua_pop(L, 1);
+        int slot = -1;
+        for (int k = 0; k < rt->nrules; k++) if (strcmp(rt->rules[k].id, r.id) == 0) slot = k;
+        if (slot >= 0) {
+            r.order = rt->rules[slot].order;
+            rule_clear(L, &rt->rules[slot]);
+            rt->rules[slot] = r;
+            mx_rt_trace(rt, "rule %s from %s replaces the shipped one", r.id, path);
+        } else {
+            if (rt->nrules == MAX_RULES) { snprintf(err, errlen, "too many rules (limit %d)", MAX_RULES); rule_clear(L, &r); rc = -1; break; }
+            r.order = rt->nrules;
+            rt->rules[rt->nrules++] = r;
+        }
+    }
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+    return rc;
+}
+
+static int in_list(const char *list, const char *word) {
+    if (!list) return 0;
+    size_t wl = strlen(word);
+    const char *p = list;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l == wl && strncmp(p, word, l) == 0) return 1;
+        if (!e) break;
+        p = e + 1;
+    }
+    return 0;
+}
+static int rule_selected(const mx_rule *r, const char *list) {
+    if (in_list(list, r->id)) return 1;
+    for (size_t i = 0; i < r->ncategories; i++) if (in_list(list, r->categories[i])) return 1;
+    return 0;
+}
+
+int mx_rt_load_rules(mx_rt *rt, char *err, size_t errlen) {
+    if (load_dir(rt, rt->opts.shipped_dir, 1, err, errlen) != 0) return -1;
+    for (size_t i = 0; i < rt->opts.nsite_dirs; i++)
+        if (load_dir(rt, rt->opts.site_dirs[i], 1, err, errlen) != 0) return -1;
+    /* a fact required by a rule and provided by nobody is a loader error: it
+     * would silently skip the rule forever */
+    for (int i = 0; i < rt->nrules; i++) {
+        mx_rule *r = &rt->rules[i];
+        for (size_t q = 0; q < r->nrequires; q++) {
+            int found = 0;
+            for (int k = 0; k < rt->nrules && !found; k++)
+                for (size_t p = 0; p < rt->rules[k].nprovides; p++)
+                    if (strcmp(rt->rules[k].provides[p], r->requires[q]) == 0) found = 1;
+            if (!found) {
+                snprintf(err, errlen, "%s: rule '%s' requires fact '%s' that no rule provides", r->file, r->id, r->requires[q]);
+                return -1;
+            }
+        }
+    }
+    for (int i = 0; i < rt->nrules; i++) {
+        mx_rule *r = &rt->rules[i];
+        r->enabled = rt->opts.only ? rule_selected(r, rt->opts.only) : 1;
+        if (rt->opts.skip && rule_selected(r, rt->opts.skip)) r->enabled = 0;
+    }
+    if (rt->opts.only) {
+        /* --only pulls in the rules that provide what the chosen ones need */
+        int changed = 1;
+        while (changed) {
+            changed = 0;
+            for (int i = 0; i < rt->nrules; i++) {
+                if (!rt->rules[i].enabled) continue;
+                for (size_t q = 0; q < rt->rules[i].nrequires; q++)
+                    for (int k = 0; k < rt->nrules; k++)
+                        for (size_t p = 0; p < rt->rules[k].nprovides; p++)
+                            if (!rt->rules[k].enabled && strcmp(rt->rules[k].provides[p], rt->rules[i].requires[q]) == 0 &&
+                                !(rt->opts.skip && rule_selected(&rt->rules[k], rt->opts.skip))) {
+                                rt->rules[k].enabled = 1;
+                                changed = 1;
+                            }
+            }
+        }
+        int any = 0;
+        for (int i = 0; i < rt->nrules; i++) any |= rt->rules[i].enabled;
+        if (!any) { snprintf(err, errlen, "--only %s matches no rule id or category", rt->opts.only); return -1; }
+    }
+    return 0;
+}
+
+mx_json *mx_rt_rules_json(mx_rt *rt) {
+    mx_json *arr = mx_json_arr();
+    lua_State *L = rt->L;
+    for (int i = 0; i < rt->nrules; i++) {
+        mx_rule *r = &rt->rules[i];
+        mx_json *o = mx_json_obj();
+        mx_json_set(o, "id", mx_json_str(r->id));
+        mx_json_set(o, "description", mx_json_str(r->description));
+        mx_json_set(o, "file", mx_json_str(r->file));
+        mx_json_set(o, "enabled", mx_json_bool(r->enabled));
+        mx_json *a = mx_json_arr();
+        for (size_t k = 0; k < r->ncategories; k++) mx_json_push(a, mx_json_str(r->categories[k]));
+        mx_json_set(o, "categories", a);
+        a = mx_json_arr();
+        for (size_t k = 0; k < r->nrequires; k++) mx_json_push(a, mx_json_str(r->requires[k]));
+        mx_json_set(o, "requires", a);
+        a = mx_json_arr();
+        for (size_t k = 0; k < r->nprovides; k++) mx_json_push(a, mx_json_str(r->provides[k]));
+        mx_json_set(o, "provides", a);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref);
+        lua_getfield(L, -1, "codes");
+        mx_json_set(o, "codes", mx_lua_to_json(L, -1));
+        lua_pop(L, 2);
+        mx_json_push(arr, o);
+    }
+    return arr;
+}
+
+/* ------------------------------------------------------------ checks */
+
+static mx_check *check_by_id(mx_rt *rt, int id) {
+    return id >= 0 && id < rt->nchecks ? rt->checks[id] : NULL;
+}
+
+static void add_finding(mx_check *c, int rule, mx_severity sev, mx_json *obj) {
+    mx_report_add(&c->report, c->rt->rules[rule].order, sev, obj);
+}
+
+static void rule_error_finding(mx_check *c, int rule, const char *summary, const char *detail) {
+    mx_rt *rt = c->rt;
+    mx_json *o = mx_json_obj();
+    mx_json_set(o, "rule", mx_json_str(rt->rules[rule].id));
+    mx_json_set(o, "code", mx_json_str("rule.error"));
+    mx_json_set(o, "severity", mx_json_str("unknown"));
+    mx_json_set(o, "summary", mx_json_str(summary));
+    mx_json_set(o, "explanation", mx_json_str(
+        "The rule stopped before it could reach a verdict, so what it checks is unknown. The other rules are not affected."));
+    mx_json_set(o, "advice", mx_json_str(
+        "If the rule is a site rule, fix it (the error names the file and line); if it is a shipped rule, report it with --record output attached."));
+    mx_json *e = mx_json_obj();
+    mx_json_set(e, "file", mx_json_str(rt->rules[rule].file));
+    if (detail) mx_json_set(e, "error", mx_json_str(detail));
+    mx_json_set(o, "evidence", e);
+    add_finding(c, rule, MX_SEV_UNKNOWN, o);
+}
+
+static void advance(mx_check *c);
+
+static void kill_rule_tasks(mx_rt *rt, mx_check *c, int rule) {
+    for (int i = 0; i < rt->ntasks; i++) {
+        mx_task *t = &rt->tasks[i];
+        if (t->alive && t->check == c && t->rule == rule) task_kill(rt, t);
+    }
+}
+
+static void rule_finish(mx_check *c, int rule, int state, const char *why) {
+    rule_run *run = &c->runs[rule];
+    if (run->state != RULE_RUNNING && run->state != RULE_PENDING) return;
+    if (run->deadline) { mx_timer_cancel(c->rt->loop, run->deadline); run->deadline = NULL; }
+    run->state = state;
+    run->ended = mx_now_ms();
+    if (why) { free(run->why); run->why = mx_xstrdup(why); }
+    c->remaining--;
+    mx_rt_trace(c->rt, "rule %s %s%s%s", c->rt->rules[rule].id, rule_state_names[state], why ? ": " : "", why ? why : "");
+    kill_rule_tasks(c->rt, c, rule);
+    advance(c);
+}
+
+typedef struct deadline_ud {
+    mx_rt *rt;
+    int check_id;
+    int rule;
+} deadline_ud;
+
+static void rule_deadline(mx_loop *loop, void *ud) {
+    (void)loop;
+    deadline_ud *d = ud;
+    mx_check *c = check_by_id(d->rt, d->check_id);
+    int rule = d->rule;
+    free(d);
+    if (!c) return;
+    rule_run *run = &c->runs[rule];
+    run->deadline = NULL;
+    char msg[256];
+    snprintf(msg, sizeof msg, "rule %s did not finish within its deadline of %.1f s", c->rt->rules[rule].id,
+             (double)(run->ended ? 0 : (mx_now_ms() - run->started)) / 1000.0);
+    rule_error_finding(c, rule, msg, "deadline exceeded");
+    rule_finish(c, rule, RULE_FAILED, "deadline exceeded");
+}
+
+static int rule_timeout_ms(mx_rt *rt, int rule) {
+    if (rt->rules[rule].timeout_ms) return rt->rules[rule].timeout_ms;
+    /* room for a handful of sequential network steps, each bounded */
+    return rt->opts.timeout_ms * 6 + 2000;
+}
+
+/* ---- report object: report:finding{...}, report:publish(name, value) ---- */
+
+static mx_check *report_check(lua_State *L, int *rule) {
+    mx_rt *rt = mx_rt_from_L(L);
+    mx_check *c = check_by_id(rt, (int)lua_tointeger(L, lua_upvalueindex(1)));
+    *rule = (int)lua_tointeger(L, lua_upvalueindex(2));
+    if (!c || c->finished || c->runs[*rule].state != RULE_RUNNING)
+        luaL_error(L, "report used after its rule finished");
+    return c;
+}
+
+static const char *opt_field_string(lua_State *L, int t, const char *field, int required) {
+    lua_getfield(L, t, field);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        if (required) luaL_error(L, "report:finding: field '%s' is required", field);
+        return NULL;
+    }
+    if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "report:finding: field '%s' must be a string", field);
+    const char *s = lua_tostring(L, -1);
+    lua_pop(L, 1); /* string stays alive: it is referenced by the table */
+    return s;
+}
+
+/* report:finding{code=, severity=?, summary=, explanation=?, advice=?, evidence=?} [-0,+0,e] */
+static int l_report_finding(lua_State *L) {
+    int rule;
+    mx_check *c = report_check(L, &rule);
+    mx_rt *rt = c->rt;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    static const char *const known[] = {"code", "severity", "summary", "explanation", "advice", "evidence", NULL};
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+        lua_pop(L, 1);
+        const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        int ok = 0;
+        for (const char *const *p = known; k && *p; p++) if (strcmp(*p, k) == 0) ok = 1;
+        if (!ok) return luaL_error(L, "report:finding: unknown field '%s'", k ? k : "?");
+    }
+    const char *code = opt_field_string(L, 2, "code", 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->rules[rule].ref);
+    lua_getfield(L, -1, "codes");
+    lua_getfield(L, -1, code);
+    if (lua_isnil(L, -1)) return luaL_error(L, "report:finding: code '%s' is not declared in rule '%s' codes", code, rt->rules[rule].id);
+    mx_severity sev;
+    mx_severity_parse(lua_tostring(L, -1), &sev);
+    lua_pop(L, 3);
+    const char *sevs = opt_field_string(L, 2, "severity", 0);
+    if (sevs && mx_severity_parse(sevs, &sev) != 0)
+        return luaL_error(L, "report:finding: severity '%s' is not one of ok, info, warn, crit, unknown", sevs);
+    const char *summary = opt_field_string(L, 2, "summary", 1);
+    const char *expl = opt_field_string(L, 2, "explanation", 0);
+    const char *adv = opt_field_string(L, 2, "advice", 0);
+    lua_getfield(L, 2, "evidence");
+    if (!lua_isnil(L, -1) && !lua_istable(L, -1)) return luaL_error(L, "report:finding: field 'evidence' must be a table");
+    mx_json *evd = lua_isnil(L, -1) ? mx_json_obj() : mx_lua_to_json(L, -1);
+    lua_pop(L, 1);
+    if (evd->type != MX_JOBJ) { mx_json *o = mx_json_obj(); mx_json_set(o, "items", evd); evd = o; }
+    mx_json *o = mx_json_obj();
+    mx_json_set(o, "rule", mx_json_str(rt->rules[rule].id));
+    mx_json_set(o, "code", mx_json_str(code));
+    mx_json_set(o, "severity", mx_json_str(mx_severity_name(sev)));
+    mx_json_set(o, "summary", mx_json_str(summary));
+    mx_json_set(o, "explanation", mx_json_str(expl ? expl : ""));
+    mx_json_set(o, "advice", mx_json_str(adv ? adv : ""));
+    mx_json_set(o, "evidence", evd);
+    add_finding(c, rule, sev, o);
+    return 0;
+}
+
+/* report:publish(name, value) [-0,+0,e] */
+static int l_report_publish(lua_State *L) {
+    int rule;
+    mx_check *c = report_check(L, &rule);
+    mx_rt *rt = c->rt;
+    const char *name = luaL_checkstring(L, 2);
+    luaL_checkany(L, 3);
+    int ok = 0;
+    for (size_t i = 0; i < rt->rules[rule].nprovides; i++) if (strcmp(rt->rules[rule].provides[i], name) == 0) ok = 1;
+    if (!ok) return luaL_error(L, "report:publish: rule '%s' does not list '%s' in its 'provides'", rt->rules[rule].id, name);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->facts_ref);
+    lua_pushvalue(L, 3);
+    lua_setfield(L, -2, name);
+    lua_pop(L, 1);
+    mx_rt_trace(rt, "fact %s published by %s", name, rt->rules[rule].id);
+    advance(c);
+    return 0;
+}
+
+static void push_report(mx_rt *rt, mx_check *c, int rule) {
+    lua_State *L = rt->L;
+    lua_createtable(L, 0, 2);
+    lua_pushinteger(L, c->id);
+    lua_pushinteger(L, rule);
+    lua_pushcclosure(L, l_report_finding, 2);
+    lua_setfield(L, -2, "finding");
+    lua_pushinteger(L, c->id);
+    lua_pushinteger(L, rule);
+    lua_pushcclosure(L, l_report_publish, 2);
+    lua_setfield(L, -2, "publish");
+}
+
+static int fact_present(mx_rt *rt, mx_check *c, const char *name) {
+    lua_rawgeti(rt->L, LUA_REGISTRYINDEX, c->facts_ref);
+    lua_getfield(rt->L, -1, name);
+    int present = !lua_isnil(rt->L, -1);
+    lua_pop(rt->L, 2);
+    return present;
+}
+
+static int fact_pending(mx_rt *rt, mx_check *c, const char *name) {
+    /* can some enabled, unfinished rule still publish it? */
+    for (int k = 0; k < rt->nrules; k++) {
+        if (!rt->rules[k].enabled) continue;
+        if (c->runs[k].state != RULE_PENDING && c->runs[k].state != RULE_RUNNING) continue;
+        for (size_t p = 0; p < rt->rules[k].nprovides; p++)
+            if (strcmp(rt->rules[k].provides[p], name) == 0) return 1;
+    }
+    return 0;
+}
+
+static void start_rule(mx_check *c, int rule) {
+    mx_rt *rt = c->rt;
+    lua_State *L = rt->L;
+    rule_run *run = &c->runs[rule];
+    /* predicate: applies(target) -> boolean, run unprotected from I/O */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->rules[rule].ref);
+    lua_getfield(L, -1, "applies");
+    if (lua_isfunction(L, -1)) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, c->target_ref);
+        if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+            run->state = RULE_RUNNING;
+            char msg[512];
+            snprintf(msg, sizeof msg, "rule %s failed in applies(): %s", rt->rules[rule].id, lua_tostring(L, -1));
+            rule_error_finding(c, rule, msg, lua_tostring(L, -1));
+            lua_pop(L, 2);
+            rule_finish(c, rule, RULE_FAILED, "error in applies()");
+            return;
+        }
+        int yes = lua_toboolean(L, -1);
+        lua_pop(L, 2);
+        if (!yes) { run->state = RULE_PENDING; rule_finish(c, rule, RULE_SKIPPED, "does not apply to this target"); return; }
+    } else lua_pop(L, 2);
+
+    run->state = RULE_RUNNING;
+    run->started = mx_now_ms();
+    mx_task *t = task_new(rt, c, rule);
+    run->root_slot = t->slot;
+    run->root_gen = t->gen;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->rules[rule].ref);
+    lua_getfield(L, -1, "run");
+    lua_xmove(L, t->co, 1);
+    lua_pop(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->target_ref);
+    lua_xmove(L, t->co, 1);
+    push_report(rt, c, rule);
+    lua_xmove(L, t->co, 1);
+    t->nargs_fixed = 2;
+    deadline_ud *d = mx_xmalloc(sizeof *d);
+    d->rt = rt;
+    d->check_id = c->id;
+    d->rule = rule;
+    run->deadline = mx_loop_timer(rt->loop, rule_timeout_ms(rt, rule), rule_deadline, d);
+    mx_rt_trace(rt, "rule %s started", rt->rules[rule].id);
+    make_ready(rt, t);
+}
+
+static void check_complete(mx_check *c) {
+    if (c->finished) return;
+    c->finished = 1;
+    c->end = mx_now_ms();
+    c->rt->active_checks--;
+    if (c->done_fn) c->done_fn(c, c->done_ud);
+}
+
+/* Starts every rule whose facts are in, skips those whose facts can no longer
+ * come, and finishes the check when no rule is left. */
+static void advance(mx_check *c) {
+    mx_rt *rt = c->rt;
+    int progress = 1;
+    while (progress) {
+        progress = 0;
+        for (int i = 0; i < rt->nrules; i++) {
+            if (c->runs[i].state != RULE_PENDING) continue;
+            int ready = 1, impossible = 0;
+            const char *missing = NULL;
+            for (size_t q = 0; q < rt->rules[i].nrequires; q++) {
+                const char *f = rt->rules[i].requires[q];
+                if (fact_present(rt, c, f)) continue;
+                ready = 0;
+                if (!fact_pending(rt, c, f)) { impossible = 1; missing = f; }
+            }
+            if (ready) { start_rule(c, i); progress = 1; }
+            else if (impossible) {
+                char why[300];
+                snprintf(why, sizeof why, "fact '%s' is not available for this target", missing);
+                rule_finish(c, i, RULE_SKIPPED, why);
+                progress = 1;
+            }
+        }
+    }
+    if (c->remaining == 0) check_complete(c);
+}
+
+static void push_target(mx_rt *rt, mx_check *c) {
+    lua_State *L = rt->L;
+    mx_target *t = &c->target;
+    lua_newtable(L);
+    lua_pushstring(L, t->input);
+    lua_setfield(L, -2, "input");
+    lua_pushstring(L, mx_target_kind_name(t->kind));
+    lua_setfield(L, -2, "kind");
+    if (t->kind == MX_TARGET_DOMAIN) { lua_pushstring(L, t->domain); lua_setfield(L, -2, "domain"); }
+    if (t->kind == MX_TARGET_HOST) { lua_pushstring(L, t->domain); lua_setfield(L, -2, "host"); }
+    if (t->kind == MX_TARGET_ADDRESS) {
+        char a[64];
+        mx_addr_format(&t->addr, a, sizeof a);
+        lua_pushstring(L, a);
+        lua_setfield(L, -2, "address");
+    }
+    if (t->local[0]) { lua_pushstring(L, t->local); lua_setfield(L, -2, "local_part"); }
+    if (t->port) { lua_pushinteger(L, t->port); lua_setfield(L, -2, "port"); }
+    mx_lua_push_json(L, rt->opts.options);
+    if (lua_isnil(L, -1)) { lua_pop(L, 1); lua_newtable(L); }
+    push_readonly(L, -1);
+    lua_setfield(L, -3, "options");
+    lua_pop(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->facts_ref);
+    push_readonly(L, -1);
+    lua_setfield(L, -3, "facts");
+    lua_pop(L, 1);
+    int tbl = lua_gettop(L);
+    push_readonly(L, tbl);
+    lua_remove(L, tbl);
+}
+
+mx_check *mx_check_start(mx_rt *rt, const mx_target *t, mx_check_done_fn done, void *ud) {
+    mx_check *c = mx_xcalloc(1, sizeof *c);
+    c->rt = rt;
+    c->target = *t;
+    c->start = mx_now_ms();
+    c->done_fn = done;
+    c->done_ud = ud;
+    if (rt->nchecks == rt->checks_cap) {
+        rt->checks_cap = rt->checks_cap ? rt->checks_cap * 2 : 16;
+        rt->checks = mx_xrealloc(rt->checks, (size_t)rt->checks_cap * sizeof *rt->checks);
+    }
+    c->id = rt->nchecks;
+    rt->checks[rt->nchecks++] = c;
+    rt->active_checks++;
+    c->target_json = mx_json_obj();
+    mx_json_set(c->target_json, "input", mx_json_str(t->input));
+    mx_json_set(c->target_json, "kind", mx_json_str(mx_target_kind_name(t->kind)));
+    mx_json_set(c->target_json, "domain", t->kind == MX_TARGET_DOMAIN ? mx_json_str(t->domain) : mx_json_null());
+    if (t->kind == MX_TARGET_HOST) mx_json_set(c->target_json, "host", mx_json_str(t->domain));
+    if (t->kind == MX_TARGET_ADDRESS) {
+        char a[64];
+        mx_addr_format(&t->addr, a, sizeof a);
+        mx_json_set(c->target_json, "address", mx_json_str(a));
+    }
+    if (t->port) mx_json_set(c->target_json, "port", mx_json_int(t->port));
+    lua_newtable(rt->L);
+    c->facts_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
+    push_target(rt, c);
+    c->target_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
+    c->runs = mx_xcalloc((size_t)(rt->nrules ? rt->nrules : 1), sizeof *c->runs);
+    for (int i = 0; i < rt->nrules; i++) {
+        c->runs[i].state = rt->rules[i].enabled ? RULE_PENDING : RULE_SKIPPED;
+        if (!rt->rules[i].enabled) c->runs[i].why = mx_xstrdup("not selected (--only/--skip)");
+        else c->remaining++;
+    }
+    advance(c);
+    return c;
+}
+
+/* ------------------------------------------------------------ scheduler */
+
+static void task_finished(mx_rt *rt, mx_task *t, int ok, const char *err) {
+    mx_check *c = t->check;
+    int rule = t->rule;
+    if (t->parent_slot < 0) {
+        if (!ok) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "rule %s failed: %s", rt->rules[rule].id, err);
+            /* first line only in the summary; the whole traceback in evidence */
+            char *nl = strchr(msg, '\n');
+            if (nl) *nl = 0;
+            rule_error_finding(c, rule, msg, err);
+            rule_finish(c, rule, RULE_FAILED, "error");
+        } else {
+            rule_finish(c, rule, RULE_DONE, NULL);
+        }
+        return;
+    }
+    mx_task *p = task_get(rt, t->parent_slot, t->parent_gen);
+    if (p) {
+        if (ok) {
+            /* first return value goes to results[child_index] */
+            lua_rawgeti(rt->L, LUA_REGISTRYINDEX, p->results_ref);
+            if (lua_gettop(t->co) >= 1) { lua_pushvalue(t->co, 1); lua_xmove(t->co, rt->L, 1); }
+            else lua_pushnil(rt->L);
+            lua_rawseti(rt->L, -2, t->child_index);
+            lua_pop(rt->L, 1);
+        } else if (!p->child_error) {
+            p->child_error = mx_xstrdup(err ? err : "error in task");
+        }
+        if (--p->pending_children == 0) make_ready(rt, p);
+    }
+    task_kill(rt, t);
+}
+
+static void resume_task(mx_rt *rt, mx_task *t) {
+    int nargs;
+    lua_State *co = t->co;
+    if (t->nargs_fixed >= 0 && (t->nargs_fixed > 0 || t->start_fn_ref != LUA_NOREF)) {
+        nargs = t->nargs_fixed;
+        t->nargs_fixed = -1;
+        if (t->start_fn_ref != LUA_NOREF) {
+            luaL_unref(rt->L, LUA_REGISTRYINDEX, t->start_fn_ref);
+            t->start_fn_ref = LUA_NOREF;
+        }
+    } else if (t->push) {
+        mx_json *res = t->result;
+        void *h = t->handle;
+        mx_push_fn push = t->push;
+        t->result = NULL;
+        t->handle = NULL;
+        t->push = NULL;
+        nargs = push(co, res, h);
+        mx_json_free(res);
+    } else {
+        /* children finished: results table, error or nil */
+        lua_rawgeti(rt->L, LUA_REGISTRYINDEX, t->results_ref);
+        lua_xmove(rt->L, co, 1);
+        luaL_unref(rt->L, LUA_REGISTRYINDEX, t->results_ref);
+        t->results_ref = LUA_NOREF;
+        if (t->child_error) { lua_pushstring(co, t->child_error); free(t->child_error); t->child_error = NULL; }
+        else lua_pushnil(co);
+        nargs = 2;
+    }
+    rt->current = t;
+    rule_run *run = &t->check->runs[t->rule];
+    (void)run;
+    rt->mem_limit = rt->mem_used + MX_RULE_MEM_LIMIT < MX_LUA_MEM_LIMIT ? rt->mem_used + MX_RULE_MEM_LIMIT : MX_LUA_MEM_LIMIT;
+    int nres = 0;
+    int st = lua_resume(co, rt->L, nargs, &nres);
+    rt->mem_limit = MX_LUA_MEM_LIMIT;
+    rt->current = NULL;
+    if (!t->alive) return; /* killed while running (its rule finished) */
+    if (st == LUA_YIELD) {
+        int engine = nres == 1 && lua_touserdata(co, -1) == MARKER;
+        lua_pop(co, nres);
+        if (!engine) {
+            task_finished(rt, t, 0, "coroutine.yield() outside a coroutine of the rule's own (engine calls yield by themselves)");
+        }
+        return;
+    }
+    if (st == LUA_OK) {
+        /* keep return values at the bottom of the stack for the parent */
+        task_finished(rt, t, 1, NULL);
+        return;
+    }
+    const char *msg = lua_tostring(co, -1);
+    if (!msg) msg = st == LUA_ERRMEM ? "not enough memory (rule memory limit)" : "error object is not a string";
+    luaL_traceback(rt->L, co, msg, 0);
+    char *full = mx_xstrdup(lua_tostring(rt->L, -1));
+    lua_pop(rt->L, 1);
+    task_finished(rt, t, 0, full);
+    free(full);
+}
+
+static void run_ready(mx_rt *rt) {
+    while (rt->nready) {
+        int n = rt->nready;
+        int *slots = mx_xmalloc((size_t)n * sizeof *slots);
+        uint32_t *gens = mx_xmalloc((size_t)n * sizeof *gens);
+        memcpy(slots, rt->ready, (size_t)n * sizeof *slots);
+        memcpy(gens, rt->ready_gen, (size_t)n * sizeof *gens);
+        rt->nready = 0;
+        for (int i = 0; i < n; i++) {
+            mx_task *t = task_get(rt, slots[i], gens[i]);
+            if (!t) continue;
+            t->queued = 0;
+            resume_task(rt, t);
+        }
+        free(slots);
+        free(gens);
+    }
+}
+
+static int outstanding(mx_rt *rt);
+
+void mx_rt_run(mx_rt *rt) {
+    while (rt->active_checks > 0) {
+        run_ready(rt);
+        if (rt->active_checks == 0) break;
+        mx_loop_run_once(rt->loop, rt->nready ? 0 : 1000);
+    }
+    run_ready(rt);
+    (void)outstanding;
+}
+
+static int outstanding(mx_rt *rt) { (void)rt; return 0; }
+
+/* ---- task module support: task.all spawns children ---- */
+int mx_task_spawn_all(lua_State *L, lua_KFunction k);
+int mx_task_spawn_all(lua_State *L, lua_KFunction k) {
+    /* [-0, +0, e] argument 1: list of functions; yields until all are done */
+    mx_rt *rt = mx_rt_from_L(L);
+    mx_task *p = rt->current;
+    if (!p || !lua_isyieldable(L)) return luaL_error(L, "task.all: only possible while a rule runs");
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
+    if (n > 10000) return luaL_error(L, "task.all: too many functions (%d, limit 10000)", (int)n);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, 1, i);
+        if (!lua_isfunction(L, -1)) return luaL_error(L, "task.all: item %d is a %s, not a function", (int)i, luaL_typename(L, -1));
+        lua_pop(L, 1);
+    }
+    lua_createtable(L, (int)n, 0);
+    p->results_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    p->pending_children = (int)n;
+    p->push = NULL;
+    for (lua_Integer i = 1; i <= n; i++) {
+        int pslot = p->slot;
+        uint32_t pgen = p->gen;
+        mx_task *c = task_new(rt, p->check, p->rule);
+        p = &rt->tasks[pslot]; /* the task array may have moved */
+        c = task_get(rt, c->slot, c->gen);
+        c->parent_slot = pslot;
+        c->parent_gen = pgen;
+        c->child_index = (int)i;
+        lua_rawgeti(L, 1, i);
+        lua_xmove(L, c->co, 1);
+        lua_pushboolean(L, 1);
+        c->start_fn_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* marks "first resume" */
+        c->nargs_fixed = 0;
+        make_ready(rt, c);
+    }
+    rt->current = p;
+    if (n == 0) make_ready(rt, p);
+    lua_pushlightuserdata(L, MARKER);
+    return lua_yieldk(L, 1, 0, k);
+}
+
+/* ------------------------------------------------------------ results */
+
+mx_json *mx_check_json(mx_check *c) {
+    mx_rt *rt = c->rt;
+    mx_json *extra = mx_json_obj();
+    mx_json *rules = mx_json_arr();
+    for (int i = 0; i < rt->nrules; i++) {
+        mx_json *o = mx_json_obj();
+        mx_json_set(o, "id", mx_json_str(rt->rules[i].id));
+        mx_json_set(o, "status", mx_json_str(rule_state_names[c->runs[i].state]));
+        if (c->runs[i].why) mx_json_set(o, "reason", mx_json_str(c->runs[i].why));
+        mx_json_push(rules, o);
+    }
+    mx_json_set(extra, "rules", rules);
+    long long dur = c->end - c->start;
+    if (rt->replay) dur = 0; /* a replay has no wall time of its own: keep output identical */
+    mx_json *doc = mx_report_json(&c->report, mx_json_clone(c->target_json), dur, NULL);
+    /* rules after findings would be nicer to read; keep schema order: append */
+    mx_json_set(doc, "rules", rules);
+    mx_json_free(extra->u.c.items ? NULL : NULL);
+    extra->u.c.len = 0;
+    mx_json_free(extra);
+    return doc;
+}
+
+void mx_check_text(mx_check *c, mx_buf *out, int colour) {
+    mx_report_text(out, &c->report, c->target_json, c->rt->replay ? 0 : c->end - c->start, colour);
+}
+
+int mx_check_exit_code(mx_check *c) { return mx_severity_exit(mx_report_status(&c->report)); }
+
+void mx_check_free(mx_check *c) {
+    if (!c) return;
+    mx_rt *rt = c->rt;
+    for (int i = 0; i < rt->nrules; i++) {
+        if (c->runs[i].deadline) mx_timer_cancel(rt->loop, c->runs[i].deadline);
+        free(c->runs[i].why);
+    }
+    for (int i = 0; i < rt->ntasks; i++)
+        if (rt->tasks[i].alive && rt->tasks[i].check == c) task_kill(rt, &rt->tasks[i]);
+    luaL_unref(rt->L, LUA_REGISTRYINDEX, c->facts_ref);
+    luaL_unref(rt->L, LUA_REGISTRYINDEX, c->target_ref);
+    if (c->id >= 0 && c->id < rt->nchecks) rt->checks[c->id] = NULL;
+    free(c->runs);
+    mx_report_free(&c->report);
+    mx_json_free(c->target_json);
+    free(c);
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static int load_replay(mx_rt *rt, const char *path, char *err, size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { snprintf(err, errlen, "cannot open recording %s: %s", path, strerror(errno)); return -1; }
+    mx_buf b = MX_BUF_INIT;
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        mx_buf_put(&b, chunk, n);
+        if (b.len > (256u << 20)) break;
+    }
+    fclose(f);
+    char perr[128];
+    mx_json *doc = mx_json_parse(b.data ? b.data : "", b.len, perr, sizeof perr);
+    mx_buf_free(&b);
+    if (!doc) { snprintf(err, errlen, "recording %s is not valid JSON: %s", path, perr); return -1; }
+    const char *schema = mx_json_get_str(doc, "schema");
+    mx_json *calls = mx_json_get(doc, "calls");
+    if (!schema || strcmp(schema, "mxdiag.recording/1") != 0 || !calls || calls->type != MX_JARR) {
+        snprintf(err, errlen, "%s is not an mxdiag recording (schema mxdiag.recording/1)", path);
+        mx_json_free(doc);
+        return -1;
+    }
+    rt->replay = mx_xcalloc(calls->u.c.len + 1, sizeof *rt->replay);
+    for (size_t i = 0; i < calls->u.c.len; i++) {
+        mx_json *e = calls->u.c.items[i];
+        const char *call = mx_json_get_str(e, "call");
+        mx_json *args = mx_json_get(e, "args"), *res = mx_json_get(e, "result");
+        if (!call || !args || !res) continue;
+        rt->replay[rt->nreplay].key = gate_key(call, args);
+        rt->replay[rt->nreplay].result = mx_json_clone(res);
+        rt->nreplay++;
+    }
+    mx_json_free(doc);
+    return 0;
+}
+
+mx_rt *mx_rt_new(const mx_rt_opts *opts, char *err, size_t errlen) {
+    mx_rt *rt = mx_xcalloc(1, sizeof *rt);
+    rt->opts = *opts;
+    if (rt->opts.timeout_ms <= 0) rt->opts.timeout_ms = 10000;
+    rt->t0 = mx_now_ms();
+    rt->mem_limit = MX_LUA_MEM_LIMIT;
+    rt->loop = mx_loop_new();
+    if (!rt->loop) { snprintf(err, errlen, "cannot create the event loop"); free(rt); return NULL; }
+    if (opts->replay_path) {
+        if (load_replay(rt, opts->replay_path, err, errlen) != 0) { mx_loop_free(rt->loop); free(rt); return NULL; }
+    } else {
+        mx_dns_opts dopts = {opts->resolvers, rt->opts.timeout_ms, 0};
+        rt->dns = mx_dns_new(rt->loop, &dopts, err, errlen);
+        if (!rt->dns) { mx_loop_free(rt->loop); free(rt); return NULL; }
+    }
+    rt->cache = mx_json_obj();
+    if (opts->record_path) rt->recording = mx_json_arr();
+    rt->L = lua_newstate(rt_alloc, rt);
+    if (!rt->L) { snprintf(err, errlen, "cannot create the Lua state"); mx_rt_free(rt); return NULL; }
+    luaL_openlibs(rt->L);
+    lua_sethook(rt->L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
+    build_env_proto(rt);
+    return rt;
+}
+
+int mx_rt_finish(mx_rt *rt, char *err, size_t errlen) {
+    if (!rt->recording || !rt->opts.record_path) return 0;
+    mx_json *doc = mx_json_obj();
+    mx_json_set(doc, "schema", mx_json_str("mxdiag.recording/1"));
+    mx_json_set(doc, "calls", rt->recording);
+    rt->recording = NULL;
+    mx_buf b = MX_BUF_INIT;
+    mx_json_write(&b, doc, 1);
+    mx_buf_putc(&b, '\n');
+    mx_json_free(doc);
+    FILE *f = fopen(rt->opts.record_path, "wb");
+    int rc = 0;
+    if (!f || fwrite(b.data, 1, b.len, f) != b.len) {
+        snprintf(err, errlen, "cannot write recording %s: %s", rt->opts.record_path, strerror(errno));
+        rc = -1;
+    }
+    if (f && fclose(f) != 0 && rc == 0) { snprintf(err, errlen, "cannot write recording %s", rt->opts.record_path); rc = -1; }
+    mx_buf_free(&b);
+    return rc;
+}
+
+void mx_rt_free(mx_rt *rt) {
+    if (!rt) return;
+    if (rt->L) {
+        for (int i = 0; i < rt->ntasks; i++) if (rt->tasks[i].alive) task_kill(rt, &rt->tasks[i]);
+        for (int i = 0; i < rt->nrules; i++) rule_clear(rt->L, &rt->rules[i]);
+        lua_close(rt->L);
+    }
+    /* let in-flight primitives of killed tasks finish so nothing leaks */
+    int64_t until = mx_now_ms() + rt->opts.timeout_ms + 500;
+    while (rt->dns && mx_loop_busy(rt->loop) && mx_now_ms() < until) {
+        mx_loop_run_once(rt->loop, 100);
+        break;
+    }
+    mx_dns_free(rt->dns);
+    mx_loop_free(rt->loop);
+    mx_json_free(rt->cache);
+    mx_json_free(rt->recording);
+    for (size_t i = 0; i < rt->nreplay; i++) { free(rt->replay[i].key); mx_json_free(rt->replay[i].result); }
+    free(rt->replay);
+    free(rt->tasks);
+    free(rt->free_slots);
+    free(rt->ready);
+    free(rt->ready_gen);
+    free(rt->checks);
+    free(rt);
+}

@@ -1,0 +1,93 @@
+/* The Lua side of the engine: one Lua state, the rule library, the scheduler
+ * that runs rules as coroutines over the C event loop, and the call gate every
+ * primitive goes through (trace, record, replay, cache). */
+#ifndef MX_RUNTIME_H
+#define MX_RUNTIME_H
+#include <lua.h>
+#include <lauxlib.h>
+#include <stdint.h>
+#include "addr.h"
+#include "dns.h"
+#include "json.h"
+#include "loop.h"
+#include "report.h"
+
+#define MX_RULE_INSTR_LIMIT 200000000L   /* Lua instructions per rule run */
+#define MX_RULE_MEM_LIMIT (64u << 20)    /* bytes a rule may grow the heap by in one slice */
+#define MX_LUA_MEM_LIMIT (1024u << 20)   /* whole Lua heap */
+
+typedef struct mx_rt mx_rt;
+typedef struct mx_check mx_check;
+
+typedef struct mx_rt_opts {
+    const char *resolvers;       /* NULL: system resolver */
+    int timeout_ms;              /* per network operation */
+    const char *shipped_dir;     /* shipped rules */
+    const char **site_dirs;      /* site rule directories, in order */
+    size_t nsite_dirs;
+    const char *only, *skip;     /* comma lists of rule ids or categories */
+    int trace;
+    const char *record_path;
+    const char *replay_path;
+    mx_json *options;            /* handed to rules as target.options (owned by caller) */
+} mx_rt_opts;
+
+mx_rt *mx_rt_new(const mx_rt_opts *opts, char *err, size_t errlen);
+void mx_rt_free(mx_rt *rt);
+/* Loads shipped then site rules. A broken rule file is an error naming the
+ * file and field: returns -1 with err set. */
+int mx_rt_load_rules(mx_rt *rt, char *err, size_t errlen);
+/* The loaded rules as JSON (for `rules list`). */
+mx_json *mx_rt_rules_json(mx_rt *rt);
+
+typedef void (*mx_check_done_fn)(mx_check *c, void *ud);
+mx_check *mx_check_start(mx_rt *rt, const mx_target *t, mx_check_done_fn done, void *ud);
+/* Runs until every started check is done. */
+void mx_rt_run(mx_rt *rt);
+/* Finished check: the JSON document (caller owns) and the text rendering. */
+mx_json *mx_check_json(mx_check *c);
+void mx_check_text(mx_check *c, mx_buf *out, int colour);
+int mx_check_exit_code(mx_check *c);
+void mx_check_free(mx_check *c);
+/* Writes the recording (if --record) at the end of a run. */
+int mx_rt_finish(mx_rt *rt, char *err, size_t errlen);
+
+/* ---- for binding files ---- */
+typedef struct mx_gate_req mx_gate_req;
+/* Pushes a primitive's return values from its JSON result (and handle, e.g.
+ * a connected fd, or NULL); returns how many. Runs in the rule's coroutine. */
+typedef int (*mx_push_fn)(lua_State *L, mx_json *result, void *handle);
+/* Frees a handle whose task is gone (e.g. closes an fd). */
+typedef void (*mx_discard_fn)(void *handle);
+/* Starts the real operation; it must later call mx_gate_done(req, ...). */
+typedef void (*mx_start_fn)(mx_rt *rt, mx_json *args, mx_gate_req *req);
+
+/* The one call gate. Builds the call's key from prim and args, traces it,
+ * answers from the replay or the cache when it can, else starts it. Yields
+ * the calling coroutine: use as `return mx_gate_call(...)`. Takes args. */
+int mx_gate_call(lua_State *L, const char *prim, mx_json *args, int cacheable,
+                 mx_start_fn start, mx_push_fn push, mx_discard_fn discard);
+/* Completion: takes result (and handle). Never resumes anything inline. */
+void mx_gate_done(mx_gate_req *req, mx_json *result, void *handle);
+/* A primitive that completes without I/O but must still be recorded and
+ * replayed (e.g. reads of this host): same as call + immediate done. */
+
+mx_rt *mx_rt_from_L(lua_State *L);
+mx_loop *mx_rt_loop(mx_rt *rt);
+mx_dns *mx_rt_dns(mx_rt *rt);
+int mx_rt_timeout_ms(mx_rt *rt);
+int mx_rt_replaying(mx_rt *rt);
+int mx_rt_tracing(mx_rt *rt);
+void mx_rt_trace(mx_rt *rt, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* JSON <-> Lua. Object keys are sorted when converting tables, so output is
+ * deterministic. [-0, +1, m] / [-0, +0, m] */
+void mx_lua_push_json(lua_State *L, const mx_json *v);
+mx_json *mx_lua_to_json(lua_State *L, int idx);
+
+/* Module openers, one per binding file. */
+int luaopen_mx_dns(lua_State *L);
+int luaopen_mx_net(lua_State *L);
+int luaopen_mx_task(lua_State *L);
+
+#endif

@@ -1,0 +1,365 @@
+/* mxdiag command line: parse, build the runtime, hand over, print, exit. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "addr.h"
+#include "runtime.h"
+
+#ifdef MXDIAG_HAVE_LOGS
+int mx_logs_main(int argc, char **argv);
+#endif
+
+#define EXIT_USAGE 3
+
+static const char *usage_text =
+    "Usage: mxdiag COMMAND [OPTIONS] ...\n"
+    "\n"
+    "Commands:\n"
+    "  check TARGET        diagnose delivery to TARGET: a domain, user@domain, a host\n"
+    "                      name or IP address with optional :port (no MX lookup then)\n"
+#ifdef MXDIAG_HAVE_LOGS
+    "  logs [FILE...]      summarise delivery failures in mail logs (see mxdiag logs --help)\n"
+#endif
+    "  rules list          list the loaded rules (shipped and site)\n"
+    "  rules show ID       show one rule: description, facts, finding codes\n"
+    "  version             print the version\n"
+    "\n"
+    "Options for check:\n"
+    "  --format text|json  output format (default text)\n"
+    "  --json              same as --format json\n"
+    "  --resolver ADDR[:PORT]\n"
+    "                      DNS resolver to use (repeatable; default: /etc/resolv.conf)\n"
+    "  --source-ip ADDR    bind outgoing probes to ADDR (repeatable: probes go out\n"
+    "                      from each address, to isolate blocks tied to one source)\n"
+    "  --timeout SECONDS   bound for each network operation (default 10)\n"
+    "  --port N            SMTP port to probe (default 25)\n"
+    "  --rules-dir DIR     load site rules from DIR after the shipped ones (repeatable;\n"
+    "                      also MXDIAG_RULES_PATH=DIR:DIR and /etc/mxdiag/rules.d);\n"
+    "                      a site rule with the id of a shipped rule replaces it\n"
+    "  --only ID,...       run only these rules or categories (and what they need)\n"
+    "  --skip ID,...       do not run these rules or categories\n"
+    "  --trace             print every engine call and its result on stderr\n"
+    "  --record FILE       write every engine call and result to FILE (JSON)\n"
+    "  --replay FILE       answer engine calls from a recording: no network\n"
+    "  --allow-reserved    report MX addresses in special-purpose blocks (private,\n"
+    "                      documentation, loopback) as info, not warn: for labs and\n"
+    "                      internal mail networks\n"
+    "  --no-color          no colour in text output (also NO_COLOR=1)\n"
+    "  -h, --help          this help\n"
+    "  --version           print the version\n"
+    "\n"
+    "Exit status (monitoring-plugin convention): 0 OK, 1 WARNING, 2 CRITICAL,\n"
+    "3 UNKNOWN (nothing could be verified, or a usage error). The status is the\n"
+    "worst finding: crit > warn > unknown > ok/info.\n"
+    "\n"
+    "Finding codes and the Lua API for rules are documented in RULES.md.\n";
+
+static void usage_error(const char *fmt, const char *arg) {
+    fprintf(stderr, "mxdiag: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'mxdiag --help'.\n");
+    exit(EXIT_USAGE);
+}
+
+/* Shipped rules: next to an installed binary, else the source tree's. */
+static const char *shipped_rules_dir(void) {
+    static char path[PATH_MAX + 32];
+    const char *env = getenv("MXDIAG_SHIPPED_RULES");
+    if (env && *env) return env;
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = 0;
+            snprintf(path, sizeof path, "%s/../share/mxdiag/rules", exe);
+            struct stat st;
+            if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return path;
+        }
+    }
+    return MXDIAG_SOURCE_RULES;
+}
+
+typedef struct strlist {
+    const char **v;
+    size_t n;
+} strlist;
+static void sl_push(strlist *l, const char *s) {
+    l->v = mx_xrealloc(l->v, (l->n + 1) * sizeof *l->v);
+    l->v[l->n++] = s;
+}
+
+enum {
+    OPT_FORMAT = 256, OPT_JSON, OPT_RESOLVER, OPT_SOURCE, OPT_TIMEOUT, OPT_PORT, OPT_RULESDIR, OPT_ONLY, OPT_SKIP,
+    OPT_TRACE, OPT_RECORD, OPT_REPLAY, OPT_NOCOLOR, OPT_VERSION, OPT_ALLOW_RESERVED,
+};
+
+static const struct option check_opts[] = {
+    {"format", required_argument, 0, OPT_FORMAT},
+    {"json", no_argument, 0, OPT_JSON},
+    {"resolver", required_argument, 0, OPT_RESOLVER},
+    {"source-ip", required_argument, 0, OPT_SOURCE},
+    {"timeout", required_argument, 0, OPT_TIMEOUT},
+    {"port", required_argument, 0, OPT_PORT},
+    {"rules-dir", required_argument, 0, OPT_RULESDIR},
+    {"only", required_argument, 0, OPT_ONLY},
+    {"skip", required_argument, 0, OPT_SKIP},
+    {"trace", no_argument, 0, OPT_TRACE},
+    {"record", required_argument, 0, OPT_RECORD},
+    {"replay", required_argument, 0, OPT_REPLAY},
+    {"no-color", no_argument, 0, OPT_NOCOLOR},
+    {"allow-reserved", no_argument, 0, OPT_ALLOW_RESERVED},
+    {"version", no_argument, 0, OPT_VERSION},
+    {"help", no_argument, 0, 'h'},
+    {0, 0, 0, 0},
+};
+
+typedef struct cli {
+    const char *format;
+    strlist resolvers, sources, rules_dirs;
+    double timeout;
+    int port;
+    const char *only, *skip, *record, *replay;
+    int trace, nocolor, allow_reserved;
+    char **rest;
+    int nrest;
+} cli;
+
+static void parse_common(int argc, char **argv, cli *c) {
+    memset(c, 0, sizeof *c);
+    c->format = "text";
+    c->timeout = 10;
+    c->port = 25;
+    optind = 1;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "h", check_opts, NULL)) != -1) {
+        char *end;
+        switch (ch) {
+        case OPT_FORMAT:
+            if (strcmp(optarg, "text") && strcmp(optarg, "json")) usage_error("--format must be text or json, not '%s'", optarg);
+            c->format = optarg;
+            break;
+        case OPT_JSON: c->format = "json"; break;
+        case OPT_RESOLVER: sl_push(&c->resolvers, optarg); break;
+        case OPT_SOURCE: {
+            mx_addr a;
+            if (mx_addr_parse(optarg, &a) != 0) usage_error("--source-ip: '%s' is not an IP address", optarg);
+            sl_push(&c->sources, optarg);
+            break;
+        }
+        case OPT_TIMEOUT:
+            c->timeout = strtod(optarg, &end);
+            if (*end || !(c->timeout > 0 && c->timeout <= 600)) usage_error("--timeout must be a number of seconds from 0 to 600, not '%s'", optarg);
+            break;
+        case OPT_PORT: {
+            long p = strtol(optarg, &end, 10);
+            if (*end || p < 1 || p > 65535) usage_error("--port must be from 1 to 65535, not '%s'", optarg);
+            c->port = (int)p;
+            break;
+        }
+        case OPT_RULESDIR: {
+            struct stat st;
+            if (stat(optarg, &st) != 0 || !S_ISDIR(st.st_mode) || access(optarg, R_OK | X_OK) != 0)
+                usage_error("--rules-dir: cannot read directory '%s'", optarg);
+            sl_push(&c->rules_dirs, optarg);
+            break;
+        }
+        case OPT_ONLY: c->only = optarg; break;
+        case OPT_SKIP: c->skip = optarg; break;
+        case OPT_TRACE: c->trace = 1; break;
+        case OPT_RECORD: c->record = optarg; break;
+        case OPT_REPLAY: c->replay = optarg; break;
+        case OPT_NOCOLOR: c->nocolor = 1; break;
+        case OPT_ALLOW_RESERVED: c->allow_reserved = 1; break;
+        case OPT_VERSION: printf("mxdiag %s\n", MXDIAG_VERSION); exit(0);
+        case 'h': fputs(usage_text, stdout); exit(0);
+        default: fprintf(stderr, "Try 'mxdiag --help'.\n"); exit(EXIT_USAGE);
+        }
+    }
+    c->rest = argv + optind;
+    c->nrest = argc - optind;
+}
+
+/* "ADDR", "ADDR:PORT", "[V6]:PORT", "V6" -> the c-ares CSV form. */
+static char *resolver_csv(const strlist *l) {
+    mx_buf b = MX_BUF_INIT;
+    for (size_t i = 0; i < l->n; i++) {
+        const char *s = l->v[i];
+        mx_addr a;
+        if (i) mx_buf_putc(&b, ',');
+        if (mx_addr_parse(s, &a) == 0) {
+            if (a.family == AF_INET6) mx_buf_printf(&b, "[%s]:53", s);
+            else mx_buf_printf(&b, "%s:53", s);
+            continue;
+        }
+        mx_target t;
+        const char *why;
+        if (mx_target_parse(s, &t, &why) != 0 || t.kind != MX_TARGET_ADDRESS)
+            usage_error("--resolver must be an IP address with an optional :port, not '%s'", s);
+        char c[64];
+        mx_addr_format(&t.addr, c, sizeof c);
+        if (t.addr.family == AF_INET6) mx_buf_printf(&b, "[%s]:%d", c, t.port ? t.port : 53);
+        else mx_buf_printf(&b, "%s:%d", c, t.port ? t.port : 53);
+    }
+    return l->n ? mx_buf_steal(&b) : NULL;
+}
+
+static void collect_site_dirs(cli *c, strlist *dirs) {
+    struct stat st;
+    if (stat("/etc/mxdiag/rules.d", &st) == 0 && S_ISDIR(st.st_mode)) sl_push(dirs, "/etc/mxdiag/rules.d");
+    const char *env = getenv("MXDIAG_RULES_PATH");
+    if (env && *env) {
+        char *copy = mx_xstrdup(env), *save = NULL;
+        for (char *p = strtok_r(copy, ":", &save); p; p = strtok_r(NULL, ":", &save)) sl_push(dirs, mx_xstrdup(p));
+        free(copy);
+    }
+    for (size_t i = 0; i < c->rules_dirs.n; i++) sl_push(dirs, c->rules_dirs.v[i]);
+}
+
+static mx_json *rule_options(const cli *c) {
+    mx_json *o = mx_json_obj();
+    mx_json_set(o, "timeout", mx_json_num(c->timeout));
+    mx_json_set(o, "port", mx_json_int(c->port));
+    mx_json *src = mx_json_arr();
+    for (size_t i = 0; i < c->sources.n; i++) {
+        mx_addr a;
+        char canon[64];
+        mx_addr_parse(c->sources.v[i], &a);
+        mx_addr_format(&a, canon, sizeof canon);
+        mx_json_push(src, mx_json_str(canon));
+    }
+    mx_json_set(o, "source_ips", src);
+    mx_json_set(o, "allow_reserved", mx_json_bool(c->allow_reserved));
+    return o;
+}
+
+static mx_rt *build_runtime(cli *c, strlist *dirs, mx_json *options, char *resolvers) {
+    mx_rt_opts o;
+    memset(&o, 0, sizeof o);
+    o.resolvers = resolvers;
+    o.timeout_ms = (int)(c->timeout * 1000);
+    o.shipped_dir = shipped_rules_dir();
+    o.site_dirs = dirs->v;
+    o.nsite_dirs = dirs->n;
+    o.only = c->only;
+    o.skip = c->skip;
+    o.trace = c->trace;
+    o.record_path = c->record;
+    o.replay_path = c->replay;
+    o.options = options;
+    char err[1024];
+    mx_rt *rt = mx_rt_new(&o, err, sizeof err);
+    if (!rt) { fprintf(stderr, "mxdiag: %s\n", err); exit(EXIT_USAGE); }
+    if (mx_rt_load_rules(rt, err, sizeof err) != 0) {
+        fprintf(stderr, "mxdiag: %s\n", err);
+        mx_rt_free(rt);
+        exit(EXIT_USAGE);
+    }
+    return rt;
+}
+
+static int cmd_check(int argc, char **argv) {
+    cli c;
+    parse_common(argc, argv, &c);
+    if (c.nrest != 1) usage_error("check needs exactly one TARGET%s", c.nrest ? " (got more)" : "");
+    mx_target t;
+    const char *why;
+    if (mx_target_parse(c.rest[0], &t, &why) != 0) {
+        fprintf(stderr, "mxdiag: invalid target '%s': %s\n", c.rest[0], why);
+        return EXIT_USAGE;
+    }
+    strlist dirs = {0};
+    collect_site_dirs(&c, &dirs);
+    mx_json *options = rule_options(&c);
+    char *resolvers = resolver_csv(&c.resolvers);
+    mx_rt *rt = build_runtime(&c, &dirs, options, resolvers);
+    mx_check *chk = mx_check_start(rt, &t, NULL, NULL);
+    mx_rt_run(rt);
+    int code = mx_check_exit_code(chk);
+    mx_buf out = MX_BUF_INIT;
+    if (strcmp(c.format, "json") == 0) {
+        mx_json *doc = mx_check_json(chk);
+        mx_json_write(&out, doc, 2);
+        mx_buf_putc(&out, '\n');
+        mx_json_free(doc);
+    } else {
+        const char *nc = getenv("NO_COLOR");
+        int colour = !c.nocolor && isatty(1) && !(nc && *nc);
+        mx_check_text(chk, &out, colour);
+    }
+    fwrite(out.data, 1, out.len, stdout);
+    fflush(stdout);
+    mx_buf_free(&out);
+    char err[512];
+    if (mx_rt_finish(rt, err, sizeof err) != 0) { fprintf(stderr, "mxdiag: %s\n", err); code = EXIT_USAGE; }
+    mx_check_free(chk);
+    mx_rt_free(rt);
+    mx_json_free(options);
+    free(resolvers);
+    free(c.resolvers.v);
+    free(c.sources.v);
+    free(c.rules_dirs.v);
+    free(dirs.v);
+    return code;
+}
+
+static int cmd_rules(int argc, char **argv) {
+    if (argc < 2) usage_error("%s", "rules needs a subcommand: list or show ID");
+    const char *sub = argv[1];
+    cli c;
+    parse_common(argc - 1, argv + 1, &c);
+    strlist dirs = {0};
+    collect_site_dirs(&c, &dirs);
+    mx_rt *rt = build_runtime(&c, &dirs, NULL, NULL);
+    mx_json *rules = mx_rt_rules_json(rt);
+    mx_buf out = MX_BUF_INIT;
+    int code = 0;
+    if (strcmp(sub, "list") == 0) {
+        if (strcmp(c.format, "json") == 0) mx_json_write(&out, rules, 2), mx_buf_putc(&out, '\n');
+        else
+            for (size_t i = 0; i < rules->u.c.len; i++) {
+                mx_json *r = rules->u.c.items[i];
+                mx_buf_printf(&out, "%-22s %s\n", mx_json_get_str(r, "id"), mx_json_get_str(r, "description"));
+            }
+    } else if (strcmp(sub, "show") == 0) {
+        if (c.nrest != 1) usage_error("%s", "rules show needs one rule ID");
+        mx_json *found = NULL;
+        for (size_t i = 0; i < rules->u.c.len; i++)
+            if (strcmp(mx_json_get_str(rules->u.c.items[i], "id"), c.rest[0]) == 0) found = rules->u.c.items[i];
+        if (!found) { fprintf(stderr, "mxdiag: no rule with id '%s'\n", c.rest[0]); code = EXIT_USAGE; }
+        else { mx_json_write(&out, found, 2); mx_buf_putc(&out, '\n'); }
+    } else {
+        usage_error("unknown rules subcommand '%s' (list, show)", sub);
+    }
+    fwrite(out.data ? out.data : "", 1, out.len, stdout);
+    mx_buf_free(&out);
+    mx_json_free(rules);
+    mx_rt_free(rt);
+    free(dirs.v);
+    free(c.rules_dirs.v);
+    free(c.resolvers.v);
+    free(c.sources.v);
+    return code;
+}
+
+int main(int argc, char **argv) {
+    signal(SIGPIPE, SIG_IGN);
+    if (argc < 2) { fputs(usage_text, stderr); return EXIT_USAGE; }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "check") == 0) return cmd_check(argc - 1, argv + 1);
+#ifdef MXDIAG_HAVE_LOGS
+    if (strcmp(cmd, "logs") == 0) return mx_logs_main(argc - 1, argv + 1);
+#endif
+    if (strcmp(cmd, "rules") == 0) return cmd_rules(argc - 1, argv + 1);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) { printf("mxdiag %s\n", MXDIAG_VERSION); return 0; }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) { fputs(usage_text, stdout); return 0; }
+    usage_error("unknown command '%s'", cmd);
+    return EXIT_USAGE;
+}

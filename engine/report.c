@@ -1,0 +1,251 @@
+#include "report.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *sev_names[] = {"ok", "info", "unknown", "warn", "crit"};
+
+int mx_severity_parse(const char *s, mx_severity *out) {
+    for (int i = 0; i < 5; i++)
+        if (strcmp(s, sev_names[i]) == 0) { *out = (mx_severity)i; return 0; }
+    return -1;
+}
+const char *mx_severity_name(mx_severity s) { return sev_names[s]; }
+int mx_severity_exit(mx_severity s) {
+    switch (s) {
+    case MX_SEV_OK: case MX_SEV_INFO: return 0;
+    case MX_SEV_WARN: return 1;
+    case MX_SEV_CRIT: return 2;
+    case MX_SEV_UNKNOWN: return 3;
+    }
+    return 3;
+}
+const char *mx_status_name(mx_severity s) {
+    switch (s) {
+    case MX_SEV_OK: case MX_SEV_INFO: return "ok";
+    case MX_SEV_WARN: return "warn";
+    case MX_SEV_CRIT: return "crit";
+    case MX_SEV_UNKNOWN: return "unknown";
+    }
+    return "unknown";
+}
+
+void mx_report_add(mx_report *r, int rule_order, mx_severity sev, mx_json *obj) {
+    if (r->len == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 16;
+        r->items = mx_xrealloc(r->items, r->cap * sizeof *r->items);
+    }
+    mx_finding *f = &r->items[r->len++];
+    f->rule_order = rule_order;
+    f->seq = r->seq++;
+    f->severity = sev;
+    f->obj = obj;
+}
+
+void mx_report_free(mx_report *r) {
+    for (size_t i = 0; i < r->len; i++) mx_json_free(r->items[i].obj);
+    free(r->items);
+    memset(r, 0, sizeof *r);
+}
+
+static const mx_json *ev(const mx_finding *f, const char *key) {
+    return mx_json_get(mx_json_get(f->obj, "evidence"), key);
+}
+static int cmp_str_opt(const mx_json *a, const mx_json *b) {
+    const char *sa = a && a->type == MX_JSTR ? a->u.str.s : NULL;
+    const char *sb = b && b->type == MX_JSTR ? b->u.str.s : NULL;
+    if (!sa && !sb) return 0;
+    if (!sa) return -1;
+    if (!sb) return 1;
+    return strcmp(sa, sb);
+}
+static long long num_or(const mx_json *v, long long dflt) {
+    if (v && v->type == MX_JINT) return v->u.i;
+    if (v && v->type == MX_JNUM) return (long long)v->u.n;
+    return dflt;
+}
+/* IPv4 before IPv6, then text order: stable and readable. */
+static int cmp_addr(const mx_json *a, const mx_json *b) {
+    const char *sa = a && a->type == MX_JSTR ? a->u.str.s : NULL;
+    const char *sb = b && b->type == MX_JSTR ? b->u.str.s : NULL;
+    if (!sa || !sb) return cmp_str_opt(a, b);
+    int va = strchr(sa, ':') != NULL, vb = strchr(sb, ':') != NULL;
+    if (va != vb) return va - vb;
+    return strcmp(sa, sb);
+}
+
+int mx_finding_cmp(const mx_finding *a, const mx_finding *b) {
+    const mx_json *ha = ev(a, "host"), *hb = ev(b, "host");
+    int ga = ha != NULL, gb = hb != NULL;
+    if (ga != gb) return ga - gb; /* domain-level first */
+    if (ga) {
+        long long pa = num_or(ev(a, "preference"), 1LL << 40), pb = num_or(ev(b, "preference"), 1LL << 40);
+        if (pa != pb) return pa < pb ? -1 : 1;
+        int c = cmp_str_opt(ha, hb);
+        if (c) return c;
+        /* a host-level finding without address comes before its addresses */
+        c = cmp_addr(ev(a, "address"), ev(b, "address"));
+        if (c) return c;
+        long long qa = num_or(ev(a, "port"), 0), qb = num_or(ev(b, "port"), 0);
+        if (qa != qb) return qa < qb ? -1 : 1;
+    }
+    if (a->rule_order != b->rule_order) return a->rule_order < b->rule_order ? -1 : 1;
+    int c = cmp_str_opt(mx_json_get(a->obj, "code"), mx_json_get(b->obj, "code"));
+    if (c) return c;
+    c = cmp_addr(ev(a, "address"), ev(b, "address"));
+    if (c) return c;
+    c = cmp_str_opt(ev(a, "source"), ev(b, "source"));
+    if (c) return c;
+    c = cmp_str_opt(ev(a, "zone"), ev(b, "zone"));
+    if (c) return c;
+    c = cmp_str_opt(ev(a, "subject"), ev(b, "subject"));
+    if (c) return c;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static int qcmp(const void *x, const void *y) { return mx_finding_cmp(x, y); }
+void mx_report_sort(mx_report *r) {
+    if (r->len > 1) qsort(r->items, r->len, sizeof *r->items, qcmp);
+}
+
+mx_severity mx_report_status(const mx_report *r) {
+    /* crit > warn > unknown > ok/info */
+    mx_severity worst = MX_SEV_OK;
+    for (size_t i = 0; i < r->len; i++)
+        if (r->items[i].severity > worst) worst = r->items[i].severity;
+    if (worst == MX_SEV_INFO) worst = MX_SEV_OK;
+    return worst;
+}
+
+mx_json *mx_report_json(mx_report *r, mx_json *target, long long duration_ms, mx_json *extra) {
+    mx_report_sort(r);
+    mx_severity st = mx_report_status(r);
+    mx_json *o = mx_json_obj();
+    mx_json_set(o, "schema", mx_json_str("mxdiag.check/1"));
+    mx_json_set(o, "target", target);
+    mx_json_set(o, "status", mx_json_str(mx_status_name(st)));
+    mx_json_set(o, "exit_code", mx_json_int(mx_severity_exit(st)));
+    mx_json_set(o, "duration_ms", mx_json_int(duration_ms));
+    if (extra && extra->type == MX_JOBJ) {
+        for (size_t i = 0; i < extra->u.c.len; i++)
+            mx_json_set(o, extra->u.c.keys[i], mx_json_clone(extra->u.c.items[i]));
+    }
+    mx_json *arr = mx_json_arr();
+    for (size_t i = 0; i < r->len; i++) mx_json_push(arr, mx_json_clone(r->items[i].obj));
+    mx_json_set(o, "findings", arr);
+    return o;
+}
+
+static const char *sev_colour(mx_severity s) {
+    switch (s) {
+    case MX_SEV_OK: return "\033[32m";
+    case MX_SEV_INFO: return "\033[36m";
+    case MX_SEV_UNKNOWN: return "\033[35m";
+    case MX_SEV_WARN: return "\033[33m";
+    case MX_SEV_CRIT: return "\033[1;31m";
+    }
+    return "";
+}
+
+static void put_scalar(mx_buf *out, const mx_json *v) {
+    if (!v) return;
+    switch (v->type) {
+    case MX_JSTR: mx_buf_put(out, v->u.str.s, v->u.str.len); break;
+    case MX_JINT: mx_buf_printf(out, "%lld", v->u.i); break;
+    case MX_JNUM: mx_buf_printf(out, "%g", v->u.n); break;
+    case MX_JBOOL: mx_buf_puts(out, v->u.b ? "yes" : "no"); break;
+    case MX_JNULL: mx_buf_puts(out, "-"); break;
+    default: mx_json_write(out, v, -1); break;
+    }
+}
+
+/* Appends s wrapped at width, each new line indented by ind spaces. */
+static void wrap(mx_buf *out, const char *s, int ind, int width) {
+    int col = ind;
+    const char *p = s;
+    while (*p) {
+        const char *w = p;
+        while (*w && *w != ' ' && *w != '\n') w++;
+        int wl = (int)(w - p);
+        if (col > ind && col + 1 + wl > width) {
+            mx_buf_putc(out, '\n');
+            for (int i = 0; i < ind; i++) mx_buf_putc(out, ' ');
+            col = ind;
+        } else if (col > ind) { mx_buf_putc(out, ' '); col++; }
+        mx_buf_put(out, p, (size_t)wl);
+        col += wl;
+        p = w;
+        while (*p == ' ') p++;
+        if (*p == '\n') {
+            mx_buf_putc(out, '\n');
+            for (int i = 0; i < ind; i++) mx_buf_putc(out, ' ');
+            col = ind;
+            p++;
+        }
+    }
+}
+
+void mx_report_text(mx_buf *out, mx_report *r, const mx_json *target, long long duration_ms, int colour) {
+    mx_report_sort(r);
+    mx_severity st = mx_report_status(r);
+    const char *reset = colour ? "\033[0m" : "";
+    const char *bold = colour ? "\033[1m" : "";
+    const char *dim = colour ? "\033[2m" : "";
+    static const char *upper[] = {"OK", "INFO", "UNKNOWN", "WARNING", "CRITICAL"};
+    mx_buf_printf(out, "%s%s%s (%s)  status: %s%s%s  [%lld ms]\n", bold, mx_json_get_str(target, "input"), reset,
+                  mx_json_get_str(target, "kind") ? mx_json_get_str(target, "kind") : "?",
+                  colour ? sev_colour(st) : "", upper[st == MX_SEV_INFO ? MX_SEV_OK : st], reset, duration_ms);
+    const char *group = NULL;
+    int first = 1;
+    for (size_t i = 0; i < r->len; i++) {
+        mx_finding *f = &r->items[i];
+        const mx_json *evd = mx_json_get(f->obj, "evidence");
+        const char *host = mx_json_get_str(evd, "host");
+        if (first || (host && (!group || strcmp(group, host) != 0))) {
+            mx_buf_putc(out, '\n');
+            if (host) {
+                mx_buf_printf(out, "%s%s%s", bold, host, reset);
+                const mx_json *pref = mx_json_get(evd, "preference");
+                if (pref) { mx_buf_puts(out, " (MX preference "); put_scalar(out, pref); mx_buf_puts(out, ")"); }
+                mx_buf_putc(out, '\n');
+            } else {
+                mx_buf_printf(out, "%s%s%s\n", bold, mx_json_get_str(target, "domain") && *mx_json_get_str(target, "domain")
+                                                          ? mx_json_get_str(target, "domain") : mx_json_get_str(target, "input"), reset);
+            }
+            group = host;
+            first = 0;
+        }
+        static const char *tags[] = {"OK", "INFO", "UNKNOWN", "WARN", "CRIT"};
+        mx_buf_printf(out, "  %s%-7s%s %-26s ", colour ? sev_colour(f->severity) : "", tags[f->severity], reset,
+                      mx_json_get_str(f->obj, "code") ? mx_json_get_str(f->obj, "code") : "?");
+        const char *summary = mx_json_get_str(f->obj, "summary");
+        wrap(out, summary ? summary : "", 37, 100);
+        mx_buf_putc(out, '\n');
+        const char *expl = mx_json_get_str(f->obj, "explanation");
+        if (expl && *expl && f->severity != MX_SEV_OK) {
+            mx_buf_puts(out, "          ");
+            wrap(out, expl, 10, 100);
+            mx_buf_putc(out, '\n');
+        }
+        const char *adv = mx_json_get_str(f->obj, "advice");
+        if (adv && *adv && f->severity != MX_SEV_OK) {
+            mx_buf_puts(out, "          -> ");
+            wrap(out, adv, 13, 100);
+            mx_buf_putc(out, '\n');
+        }
+        if (evd && evd->type == MX_JOBJ && evd->u.c.len) {
+            mx_buf_printf(out, "          %s", dim);
+            mx_buf tmp = MX_BUF_INIT;
+            for (size_t k = 0; k < evd->u.c.len; k++) {
+                if (strcmp(evd->u.c.keys[k], "host") == 0 || strcmp(evd->u.c.keys[k], "preference") == 0) continue;
+                if (tmp.len) mx_buf_puts(&tmp, "  ");
+                mx_buf_printf(&tmp, "%s=", evd->u.c.keys[k]);
+                put_scalar(&tmp, evd->u.c.items[k]);
+            }
+            wrap(out, mx_buf_cstr(&tmp), 10, 100);
+            mx_buf_free(&tmp);
+            mx_buf_printf(out, "%s\n", reset);
+        }
+    }
+    if (r->len == 0) mx_buf_puts(out, "\n  (no findings)\n");
+}

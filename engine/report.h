@@ -1,0 +1,44 @@
+/* Findings of one check, their order, the overall status, and the text and
+ * JSON writers. Knows nothing of Lua: findings arrive as mx_json objects. */
+#ifndef MX_REPORT_H
+#define MX_REPORT_H
+#include "buf.h"
+#include "json.h"
+
+typedef enum { MX_SEV_OK, MX_SEV_INFO, MX_SEV_UNKNOWN, MX_SEV_WARN, MX_SEV_CRIT } mx_severity;
+
+int mx_severity_parse(const char *s, mx_severity *out);    /* 0 or -1 */
+const char *mx_severity_name(mx_severity s);
+/* Exit code for an overall status: ok/info 0, warn 1, crit 2, unknown 3. */
+int mx_severity_exit(mx_severity s);
+/* Status name for the overall status ("ok", "warn", "crit", "unknown"). */
+const char *mx_status_name(mx_severity s);
+
+typedef struct mx_finding {
+    int rule_order;      /* load order of the rule that made it */
+    unsigned long seq;   /* emission order, last tie-breaker */
+    mx_severity severity;
+    mx_json *obj;        /* {rule, code, severity, summary, explanation, advice, evidence} */
+} mx_finding;
+
+typedef struct mx_report {
+    mx_finding *items;
+    size_t len, cap;
+    unsigned long seq;
+} mx_report;
+
+void mx_report_add(mx_report *r, int rule_order, mx_severity sev, mx_json *obj);
+void mx_report_free(mx_report *r);
+/* Deterministic order whatever the timing: domain-level findings first, then
+ * by MX preference, host, address, port; then rule order, code, emission. */
+void mx_report_sort(mx_report *r);
+int mx_finding_cmp(const mx_finding *a, const mx_finding *b);
+mx_severity mx_report_status(const mx_report *r);
+
+/* Whole JSON document for one target (schema mxdiag.check/1). Takes ownership
+ * of target (an object) and extra (object merged at top level, may be NULL). */
+mx_json *mx_report_json(mx_report *r, mx_json *target, long long duration_ms, mx_json *extra);
+/* Text rendering; colour escapes when colour is nonzero. */
+void mx_report_text(mx_buf *out, mx_report *r, const mx_json *target, long long duration_ms, int colour);
+
+#endif

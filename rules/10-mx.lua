@@ -1,0 +1,338 @@
+-- MX and address resolution: the domain's mail hosts in preference order,
+-- RFC 5321 §5.1 implicit MX, RFC 7505 null MX, and what is wrong with them.
+local function fmt_resolver()
+  return dns.servers()
+end
+
+local function sorted_hosts(answers)
+  local hosts = {}
+  for _, a in ipairs(answers) do
+    hosts[#hosts + 1] = { host = a.data, preference = a.preference, ttl = a.ttl }
+  end
+  table.sort(hosts, function(x, y)
+    if x.preference ~= y.preference then return x.preference < y.preference end
+    return x.host < y.host
+  end)
+  return hosts
+end
+
+-- Resolves A and AAAA of name concurrently; returns addresses, cname chain,
+-- and a failure ("nxdomain", "nodata", "timeout", ...) when there are none.
+local function resolve(name)
+  local res = task.all {
+    function() return table.pack(dns.query(name, "A")) end,
+    function() return table.pack(dns.query(name, "AAAA")) end,
+  }
+  local addrs, chain, failures = {}, nil, {}
+  for i, r in ipairs(res) do
+    local ans, err, detail = r[1], r[2], r[3]
+    if ans then
+      if #ans.cname > 0 then chain = ans.cname end
+      if ans.status == "NOERROR" then
+        for _, rr in ipairs(ans.answers) do addrs[#addrs + 1] = rr.data end
+      else
+        failures[#failures + 1] = { type = i == 1 and "A" or "AAAA", status = ans.status }
+      end
+    else
+      failures[#failures + 1] = { type = i == 1 and "A" or "AAAA", status = err,
+                                  error = detail and detail.error }
+    end
+  end
+  table.sort(addrs, function(a, b)
+    local a6, b6 = a:find(":") ~= nil, b:find(":") ~= nil
+    if a6 ~= b6 then return b6 end
+    return a < b
+  end)
+  return addrs, chain, failures
+end
+
+local function dns_failure(report, name, rtype, err, detail, host)
+  local resolver = (detail and detail.server) or fmt_resolver()
+  local ev = { name = name, type = rtype, resolver = resolver, elapsed_ms = detail and detail.elapsed_ms,
+               host = host }
+  if err == "timeout" then
+    report:finding {
+      code = "dns.timeout",
+      summary = string.format("No answer from the resolver %s for %s %s", resolver, name, rtype),
+      explanation = "The DNS resolver did not answer within the timeout, so nothing about this domain's mail "
+        .. "hosts can be verified. This says nothing about the domain itself: the problem is between this host "
+        .. "and its resolver (resolver down, firewall dropping DNS, or an overloaded resolver).",
+      advice = "Check that the resolver answers (dig @RESOLVER " .. name .. " " .. rtype .. "), or pass another "
+        .. "one with --resolver.",
+      evidence = ev,
+    }
+  elseif err == "refused" then
+    report:finding {
+      code = "dns.resolver_unreachable",
+      summary = string.format("The resolver %s refused the connection (nothing listens on its DNS port)", resolver),
+      explanation = "The resolver's address answered with an ICMP port-unreachable or a reset: no DNS server "
+        .. "runs there. Nothing about the domain can be verified.",
+      advice = "Fix /etc/resolv.conf or pass a working resolver with --resolver.",
+      evidence = ev,
+    }
+  elseif err == "invalid" then
+    report:finding {
+      code = "mx.invalid_name", severity = "crit",
+      summary = string.format("%s is not a valid host name: %s", name, detail and detail.error or "?"),
+      explanation = "A name in the mail routing is not a valid DNS name, so no sending server can use it.",
+      advice = "Correct the DNS record that contains it.",
+      evidence = ev,
+    }
+  else
+    ev.error = detail and detail.error
+    report:finding {
+      code = "dns.error",
+      summary = string.format("DNS lookup of %s %s failed: %s", name, rtype, ev.error or err),
+      explanation = "The resolver's answer could not be used (malformed, or a local error).",
+      advice = "Run with --trace to see the exchange; try another resolver with --resolver.",
+      evidence = ev,
+    }
+  end
+end
+
+local function rcode_failure(report, name, rtype, ans, host)
+  local ev = { name = name, type = rtype, rcode = ans.status, resolver = ans.server, elapsed_ms = ans.elapsed_ms,
+               host = host }
+  if ans.status == "NXDOMAIN" and not host then
+    report:finding {
+      code = "dns.nxdomain",
+      summary = string.format("The domain %s does not exist (NXDOMAIN)", name),
+      explanation = "The DNS says this domain does not exist, so no server anywhere can deliver mail to it. "
+        .. "Typical causes: a typo in the address, an expired domain, or a delegation that is broken.",
+      advice = "Check the spelling of the recipient's domain; if it is right, the domain's owner must fix its "
+        .. "registration or delegation (whois, dig +trace " .. name .. ").",
+      evidence = ev,
+    }
+  elseif ans.status == "SERVFAIL" then
+    report:finding {
+      code = "dns.servfail",
+      summary = string.format("The resolver %s answered SERVFAIL for %s %s", ans.server, name, rtype),
+      explanation = "SERVFAIL means the resolver could not get an answer from the domain's name servers "
+        .. "(servers down or lame, DNSSEC validation failure). Sending servers will defer mail and retry.",
+      advice = "Check the domain's name servers directly (dig +trace " .. name .. " " .. rtype
+        .. "); if they answer, the resolver or DNSSEC is the problem.",
+      evidence = ev,
+    }
+  elseif ans.status == "REFUSED" then
+    report:finding {
+      code = "dns.refused",
+      summary = string.format("The resolver %s refused to answer %s %s (REFUSED)", ans.server, name, rtype),
+      explanation = "The resolver does not serve this client (recursion not allowed, or an access list). "
+        .. "Nothing about the domain can be verified through it.",
+      advice = "Use a resolver that allows recursion for this host (--resolver).",
+      evidence = ev,
+    }
+  else
+    report:finding {
+      code = "dns.error",
+      summary = string.format("Unexpected DNS answer %s for %s %s", ans.status, name, rtype),
+      explanation = "The resolver answered with an error code mxdiag cannot interpret as a verdict.",
+      advice = "Run with --trace to see the exchange.",
+      evidence = ev,
+    }
+  end
+end
+
+local function check_addresses(report, target, host, pref, addrs, out)
+  local allow = target.options.allow_reserved
+  for _, a in ipairs(addrs) do
+    local r = net.is_reserved(a)
+    if r then
+      report:finding {
+        code = "mx.reserved_address",
+        severity = allow and "info" or "warn",
+        summary = host == a and string.format("%s is a %s address (%s)", a, r.name, r.block)
+          or string.format("%s resolves to %s, a %s address (%s)", host, a, r.name, r.block),
+        explanation = "Addresses in special-purpose blocks (" .. r.rfc .. ") are not reachable from the "
+          .. "internet: other senders cannot deliver to this MX, even if this host can.",
+        advice = allow and "Reported as information because --allow-reserved was given."
+          or "Publish the MX host's public address; keep private addresses in split-horizon DNS only.",
+        evidence = { host = host, preference = pref, address = a, block = r.block },
+      }
+    end
+    local p = net.parse_address(a)
+    out[#out + 1] = { host = host, preference = pref, address = a, family = p and p.family }
+  end
+end
+
+return {
+  id = "mx",
+  description = "Finds the target's mail hosts (MX, implicit MX, null MX) and their addresses",
+  categories = { "dns", "default" },
+  provides = { "mx.hosts", "mx.addresses" },
+  codes = {
+    ["dns.nxdomain"] = "crit", ["dns.servfail"] = "unknown", ["dns.timeout"] = "unknown",
+    ["dns.refused"] = "unknown", ["dns.resolver_unreachable"] = "unknown", ["dns.error"] = "unknown",
+    ["mx.ok"] = "ok", ["mx.implicit"] = "info", ["mx.null"] = "crit", ["mx.none"] = "crit",
+    ["mx.unresolvable"] = "warn", ["mx.cname"] = "warn", ["mx.ip_literal"] = "warn",
+    ["mx.reserved_address"] = "warn", ["mx.invalid_name"] = "crit", ["host.unresolvable"] = "crit",
+  },
+  run = function(target, report)
+    local port = target.port or target.options.port or 25
+    local addresses = {}
+
+    if target.kind == "address" then
+      check_addresses(report, target, target.address, nil, { target.address }, addresses)
+      report:publish("mx.hosts", { { host = target.address, addresses = { target.address } } })
+      report:publish("mx.addresses", addresses)
+      return
+    end
+
+    if target.kind == "host" then
+      local addrs, _, failures = resolve(target.host)
+      if #addrs == 0 then
+        report:finding {
+          code = "host.unresolvable",
+          summary = string.format("The host %s has no A or AAAA record", target.host),
+          explanation = "Without an address there is nothing to connect to.",
+          advice = "Check the host name and its DNS records.",
+          evidence = { name = target.host, failures = failures, resolver = dns.servers() },
+        }
+        return
+      end
+      check_addresses(report, target, target.host, nil, addrs, addresses)
+      report:publish("mx.hosts", { { host = target.host, addresses = addrs } })
+      report:publish("mx.addresses", addresses)
+      return
+    end
+
+    local domain = target.domain
+    local ans, err, detail = dns.query(domain, "MX")
+    if not ans then return dns_failure(report, domain, "MX", err, detail) end
+    if ans.status ~= "NOERROR" then return rcode_failure(report, domain, "MX", ans) end
+
+    local hosts = sorted_hosts(ans.answers)
+    if #hosts == 0 then
+      -- RFC 5321 §5.1: no MX, so the domain itself is the mail host.
+      local addrs, _, failures = resolve(domain)
+      if #addrs == 0 then
+        report:finding {
+          code = "mx.none",
+          summary = string.format("%s has no MX record and no A/AAAA record: it cannot receive mail", domain),
+          explanation = "Without MX records a sender falls back to the domain's own address (RFC 5321 §5.1); "
+            .. "this domain has none either, so there is nowhere to deliver.",
+          advice = "Publish an MX record for " .. domain .. " pointing at its mail server.",
+          evidence = { name = domain, failures = failures, resolver = ans.server },
+        }
+        return
+      end
+      report:finding {
+        code = "mx.implicit",
+        summary = string.format("%s has no MX record; mail goes to its own address %s (implicit MX)",
+          domain, table.concat(addrs, ", ")),
+        explanation = "RFC 5321 §5.1: without MX records, senders deliver to the domain's A/AAAA addresses. "
+          .. "This works, but is usually an oversight.",
+        advice = "Publish an explicit MX record if " .. domain .. " is meant to receive mail.",
+        evidence = { host = domain, preference = 0, addresses = addrs },
+      }
+      check_addresses(report, target, domain, 0, addrs, addresses)
+      report:publish("mx.hosts", { { host = domain, preference = 0, implicit = true, addresses = addrs } })
+      report:publish("mx.addresses", addresses)
+      return
+    end
+
+    -- RFC 7505 null MX: a single MX with an empty target ".".
+    local null = false
+    for _, h in ipairs(hosts) do if h.host == "" or h.host == "." then null = true end end
+    if null then
+      report:finding {
+        code = "mx.null",
+        summary = string.format("%s publishes a null MX (RFC 7505): it accepts no mail", domain),
+        explanation = "A null MX (\"MX 0 .\") is the domain owner's explicit statement that the domain receives "
+          .. "no mail. Senders bounce at once (\"does not accept mail (nullMX)\"). Nothing is probed.",
+        advice = "This is deliberate on the recipient's side: use another address for this recipient.",
+        evidence = { name = domain, records = #hosts, resolver = ans.server },
+      }
+      return
+    end
+
+    -- resolve every MX host concurrently
+    local jobs = {}
+    for i, h in ipairs(hosts) do
+      jobs[i] = function()
+        if net.parse_address(h.host) then return { literal = true } end
+        local ok, why = dns.valid_name(h.host)
+        if not ok then return { invalid = why } end
+        local addrs, chain, failures = resolve(h.host)
+        return { addrs = addrs, chain = chain, failures = failures }
+      end
+    end
+    local results = task.all(jobs)
+    local usable, published = 0, {}
+    local unresolved = {}
+    for i, h in ipairs(hosts) do
+      local r = results[i]
+      if r.literal then
+        report:finding {
+          code = "mx.ip_literal",
+          summary = string.format("MX %s of %s is an IP address, not a host name", h.host, domain),
+          explanation = "RFC 5321 §5.1 and RFC 2181 require MX targets to be host names. Many senders "
+            .. "(Postfix among them) treat an address here as an error and will not deliver to it.",
+          advice = "Publish a host name with an A/AAAA record, and point the MX at that name.",
+          evidence = { host = h.host, preference = h.preference },
+        }
+      elseif r.invalid then
+        report:finding {
+          code = "mx.invalid_name",
+          summary = string.format("MX %s of %s is not a valid host name: %s", h.host, domain, r.invalid),
+          explanation = "Senders cannot resolve an invalid name.",
+          advice = "Correct the MX record.",
+          evidence = { host = h.host, preference = h.preference },
+        }
+      else
+        if r.chain then
+          report:finding {
+            code = "mx.cname",
+            summary = string.format("MX %s is an alias (CNAME → %s)", h.host, table.concat(r.chain, " → ")),
+            explanation = "RFC 2181 §10.3 forbids MX targets that are CNAMEs. Most senders follow the alias, "
+              .. "but some refuse, and it breaks DANE and some TLS checks.",
+            advice = "Point the MX record at the canonical name " .. r.chain[#r.chain] .. " directly.",
+            evidence = { host = h.host, preference = h.preference, cname = r.chain },
+          }
+        end
+        if #r.addrs == 0 then
+          unresolved[#unresolved + 1] = { h = h, failures = r.failures }
+        else
+          usable = usable + 1
+          check_addresses(report, target, h.host, h.preference, r.addrs, addresses)
+          published[#published + 1] = { host = h.host, preference = h.preference, addresses = r.addrs,
+                                        cname = r.chain }
+        end
+      end
+    end
+    for _, u in ipairs(unresolved) do
+      local why = {}
+      local timeout = false
+      for _, f in ipairs(u.failures) do
+        why[#why + 1] = f.type .. " " .. f.status
+        if f.status == "timeout" or f.status == "refused" or f.status == "SERVFAIL" then timeout = true end
+      end
+      report:finding {
+        code = "mx.unresolvable",
+        severity = timeout and "unknown" or (usable == 0 and "crit" or "warn"),
+        summary = string.format("MX %s has no usable address (%s)", u.h.host, table.concat(why, ", ")),
+        explanation = timeout
+          and "The address lookup did not get an answer, so this MX host could not be checked."
+          or ("Senders skip an MX host whose name does not resolve" ..
+              (usable == 0 and "; no other MX host is usable, so mail to this domain cannot be delivered."
+                or "; other MX hosts remain usable.")),
+        advice = "Publish A/AAAA records for " .. u.h.host .. " or remove it from the MX set.",
+        evidence = { host = u.h.host, preference = u.h.preference, failures = u.failures },
+      }
+    end
+    if #published > 0 then
+      local parts = {}
+      for _, p in ipairs(published) do
+        parts[#parts + 1] = string.format("%d %s (%s)", p.preference, p.host, table.concat(p.addresses, ", "))
+      end
+      report:finding {
+        code = "mx.ok",
+        summary = string.format("%s has %d usable MX host%s: %s", domain, #published, #published == 1 and "" or "s",
+          table.concat(parts, "; ")),
+        evidence = { name = domain, resolver = ans.server, port = port, hosts = published },
+      }
+      report:publish("mx.hosts", published)
+      report:publish("mx.addresses", addresses)
+    end
+  end,
+}

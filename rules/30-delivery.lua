@@ -1,0 +1,55 @@
+-- The overall answer: can a sender reach a mail host of this domain at all,
+-- and is it the one it should prefer?
+return {
+  id = "delivery",
+  description = "Combines the connection results into one verdict for the domain",
+  categories = { "network", "default" },
+  requires = { "tcp.results" },
+  codes = { ["delivery.ok"] = "ok", ["delivery.backup_only"] = "warn", ["delivery.none"] = "crit" },
+  run = function(target, report)
+    local results = target.facts["tcp.results"]
+    local best = math.huge
+    for _, r in ipairs(results) do
+      if (r.preference or 0) < best then best = r.preference or 0 end
+    end
+    local primary_ok, any_ok, accepted, failed = false, false, {}, {}
+    for _, r in ipairs(results) do
+      local label = string.format("%s[%s]%s", r.host, r.address, r.source and (" from " .. r.source) or "")
+      if r.verdict == "connected" then
+        any_ok = true
+        if (r.preference or 0) == best then primary_ok = true end
+        accepted[#accepted + 1] = label
+      else
+        failed[#failed + 1] = label .. ": " .. r.verdict
+      end
+    end
+    local ev = { accepted = accepted, failed = failed }
+    if primary_ok then
+      report:finding {
+        code = "delivery.ok",
+        summary = string.format("A most-preferred mail host accepts connections (%s)", accepted[1]),
+        evidence = ev,
+      }
+    elseif any_ok then
+      report:finding {
+        code = "delivery.backup_only",
+        summary = "The most preferred mail host fails; only a backup MX accepts connections",
+        explanation = "Senders try MX hosts in preference order, so mail still flows through the backup, "
+          .. "but later and only if the backup relays it onward. Backups often have weaker spam filtering "
+          .. "and may queue mail for days.",
+        advice = "Fix the primary MX (see its finding above).",
+        evidence = ev,
+      }
+    else
+      report:finding {
+        code = "delivery.none",
+        summary = "No mail host of this target accepts connections: mail cannot be delivered",
+        explanation = "Every MX address failed at the TCP level (see each finding for who answered and how). "
+          .. "Senders will queue and retry, then bounce after their queue lifetime (Postfix: 5 days).",
+        advice = "Read the per-address findings: refusals point at the host or its firewall; timeouts at a "
+          .. "silent drop (possibly on your own side); ICMP messages name the device that blocks.",
+        evidence = ev,
+      }
+    end
+  end,
+}

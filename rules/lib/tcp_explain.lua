@@ -1,0 +1,121 @@
+-- What each connect verdict means, who answered, and what to do next.
+-- Shared by the tcp rule and site rules that probe on their own.
+local M = {}
+
+local function who(p, d)
+  if d.icmp and d.icmp.from then
+    if d.icmp.from_destination then
+      return string.format("the MX host %s itself", p.address)
+    end
+    return string.format("%s, a device on the path (not the MX host %s)", d.icmp.from, p.address)
+  end
+  return nil
+end
+
+function M.finding(p, d, timeout)
+  local src = p.source and (" from " .. p.source) or ""
+  local target = string.format("%s:%d", p.address, p.port)
+  local ev = {
+    host = p.host, preference = p.preference, address = p.address, port = p.port, source = d.source or p.source,
+    elapsed_ms = d.elapsed_ms, errno = d.errno, error = d.error,
+  }
+  if d.icmp then
+    ev.icmp_type, ev.icmp_code, ev.icmp_from, ev.icmp = d.icmp.type, d.icmp.code, d.icmp.from, d.icmp.text
+  end
+  local v = p.verdict
+  if v == "connected" then
+    return {
+      code = "tcp.connected",
+      summary = string.format("%s accepted a TCP connection%s in %d ms", target, src, d.elapsed_ms or 0),
+      evidence = ev,
+    }
+  elseif v == "refused" then
+    return {
+      code = "tcp.refused",
+      summary = string.format("%s refused the connection%s (TCP reset)", target, src),
+      explanation = "The host answered the connection attempt with a TCP RST: the packets reach it, but nothing "
+        .. "listens on port " .. p.port .. ", or a firewall on or in front of the host actively resets "
+        .. "connections (some reset only connections from addresses they distrust). This is an active refusal, "
+        .. "not a network outage.",
+      advice = "If this is your server: start the MTA and make it listen on the public address (not only "
+        .. "127.0.0.1). If it is theirs: the refusal may be aimed at your address; compare from another "
+        .. "source address (--source-ip) and check your IP's reputation.",
+      evidence = ev,
+    }
+  elseif v == "rejected" then
+    local w = who(p, d) or "an unknown sender"
+    return {
+      code = "tcp.rejected",
+      summary = string.format("%s rejected%s by a firewall: ICMP port-unreachable from %s", target, src,
+        d.icmp and d.icmp.from or "?"),
+      explanation = "The connection was refused with an ICMP port-unreachable message instead of a TCP reset. "
+        .. "TCP stacks answer closed ports with a reset; ICMP port-unreachable for TCP is what a firewall's "
+        .. "REJECT rule sends. It came from " .. w .. ". A plain 'Connection refused' in mail logs "
+        .. "looks the same for both.",
+      advice = "A firewall rule blocks port " .. p.port .. " to this host. If the ICMP came from the MX itself, "
+        .. "its own firewall (iptables/nft REJECT) blocks SMTP; if from another address, that device filters it.",
+      evidence = ev,
+    }
+  elseif v == "prohibited" then
+    local w = who(p, d) or "an unknown sender"
+    return {
+      code = "tcp.prohibited",
+      summary = string.format("%s: communication administratively prohibited%s (ICMP from %s)", target, src,
+        d.icmp and d.icmp.from or "?"),
+      explanation = "An ICMP 'administratively prohibited' message came back from " .. w .. ": a filter (router "
+        .. "ACL or firewall reject rule) forbids this traffic on purpose.",
+      advice = "Contact whoever runs " .. (d.icmp and d.icmp.from or "that device") .. ": a policy on that device "
+        .. "blocks SMTP to " .. p.address .. (p.source and (" from " .. p.source) or "") .. ".",
+      evidence = ev,
+    }
+  elseif v == "unreachable" then
+    local summary, expl
+    if d.icmp then
+      summary = string.format("%s unreachable%s: %s from %s", target, src, d.icmp.text, d.icmp.from or "?")
+      expl = "An ICMP unreachable message came back from " .. (who(p, d) or "an unknown sender") .. ": there is no "
+        .. "route to the host, or the host is down (a router gives up after ARP fails)."
+    else
+      summary = string.format("%s unreachable%s: %s (no route from this host)", target, src, d.error or "?")
+      expl = "This host's own routing table has no way to reach the address (no ICMP was received): the problem "
+        .. "is local routing or a missing default route."
+    end
+    return {
+      code = "tcp.unreachable",
+      summary = summary,
+      explanation = expl,
+      advice = "Check the route to " .. p.address .. " (ip route get " .. p.address .. "; a TCP traceroute "
+        .. "shows where it stops). If the MX host is down, its owner must bring it back.",
+      evidence = ev,
+    }
+  elseif v == "timeout" then
+    return {
+      code = "tcp.timeout",
+      summary = string.format("%s did not answer%s within %s s (packets silently dropped)", target, src,
+        tostring(timeout)),
+      explanation = "Nothing came back: no reset, no ICMP. A firewall somewhere drops the packets silently: "
+        .. "the recipient's firewall, a provider that blocks outbound port 25, or this host's own output "
+        .. "firewall. A timeout is not a refusal; the host may be up.",
+      advice = "Test another destination on port 25 and another port on this host: if port 25 fails everywhere, "
+        .. "the block is on your side (local firewall or provider). If only this host fails, it is theirs.",
+      evidence = ev,
+    }
+  elseif v == "local" then
+    return {
+      code = "tcp.local",
+      summary = string.format("This host would not send to %s%s: %s", target, src, d.error or "?"),
+      explanation = "The connection never left this machine. EADDRNOTAVAIL means the source address is not "
+        .. "assigned to this host; EPERM/EACCES mean a local firewall rule or policy refused the packet.",
+      advice = "Use a source address this host has (ip -br addr), or check the local firewall's output rules.",
+      evidence = ev,
+    }
+  end
+  return {
+    code = "tcp.error",
+    summary = string.format("Connecting to %s%s failed: %s", target, src, d.error or tostring(v)),
+    explanation = "An error mxdiag does not classify happened; the detail is in the evidence.",
+    advice = "Run with --trace for the exact error.",
+    evidence = ev,
+  }
+end
+
+return M
