@@ -234,25 +234,40 @@ static void rot_key(const char *p, size_t *stem_len, long long *age) {
     *age = 0;
 }
 
+typedef struct rot_item {
+    const char *path;
+    size_t group; /* index of the first path with the same stem */
+    long long age;
+    size_t idx;
+} rot_item;
+
+static int cmp_rot(const void *x, const void *y) {
+    const rot_item *a = x, *b = y;
+    if (a->group != b->group) return a->group < b->group ? -1 : 1;
+    if (a->age != b->age) return a->age > b->age ? -1 : 1; /* older (bigger age) first */
+    return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
 size_t mx_log_sort_paths(const char **paths, size_t n) {
-    /* Stable insertion sort: n is small (a handful of rotations). */
-    for (size_t i = 1; i < n; i++) {
-        const char *x = paths[i];
-        size_t xs;
-        long long xa;
-        rot_key(x, &xs, &xa);
-        size_t j = i;
-        while (j > 0) {
-            size_t ys;
-            long long ya;
-            rot_key(paths[j - 1], &ys, &ya);
-            /* Only files of the same stem are reordered among themselves. */
-            if (!(ys == xs && strncmp(paths[j - 1], x, xs) == 0 && ya < xa)) break;
-            paths[j] = paths[j - 1];
-            j--;
-        }
-        paths[j] = x;
+    /* Files of one stem are grouped where the first of them appeared and
+     * ordered oldest first; unrelated stems keep their relative order. */
+    rot_item *it = mx_xcalloc(n ? n : 1, sizeof *it);
+    size_t *stem = mx_xcalloc(n ? n : 1, sizeof *stem);
+    for (size_t i = 0; i < n; i++) {
+        it[i].path = paths[i];
+        it[i].idx = i;
+        rot_key(paths[i], &stem[i], &it[i].age);
+        it[i].group = i;
+        for (size_t j = 0; j < i; j++)
+            if (stem[j] == stem[i] && strncmp(paths[j], paths[i], stem[i]) == 0) {
+                it[i].group = it[j].group;
+                break;
+            }
     }
+    qsort(it, n, sizeof *it, cmp_rot);
+    for (size_t i = 0; i < n; i++) paths[i] = it[i].path;
+    free(it);
+    free(stem);
     return n;
 }
 

@@ -1,0 +1,343 @@
+/* Streaming reader (plain, gzip, truncated gzip, long lines, NUL bytes,
+ * rotation order), aggregator bounds, and the `logs` CLI end to end. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "json.h"
+#include "logagg.h"
+#include "logparse.h"
+#include "logread.h"
+
+int mx_logs_main(int argc, char **argv);
+
+#define DATA MXDIAG_TEST_DATA "/logs"
+
+static char tmpdir[256];
+
+static int setup(void **state) {
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/mx-logread-XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+static int teardown(void **state) {
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void tpath(char *out, size_t cap, const char *name) { snprintf(out, cap, "%s/%s", tmpdir, name); }
+
+static void write_file(const char *path, const char *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, n, f), n);
+    fclose(f);
+}
+
+static void write_gz(const char *path, const char *data, size_t n) {
+    gzFile g = gzopen(path, "wb");
+    assert_non_null(g);
+    assert_int_equal(gzwrite(g, data, (unsigned)n), (int)n);
+    gzclose(g);
+}
+
+static int count(const char *path, uint64_t *long_lines, char *err, size_t errlen) {
+    mx_log_reader *r = mx_log_reader_open(path, err, errlen);
+    if (!r) return -1;
+    const char *l;
+    size_t n;
+    int c = 0, rc;
+    while ((rc = mx_log_reader_next(r, &l, &n)) == 1) c++;
+    if (long_lines) *long_lines = mx_log_reader_long_lines(r);
+    if (err) snprintf(err, errlen, "%s", rc < 0 ? mx_log_reader_error(r) : "");
+    mx_log_reader_close(r);
+    return c;
+}
+
+/* Big-ish synthetic log: enough to cross the reader's internal buffers. */
+static char *make_log(int lines, size_t *len) {
+    char *b = malloc((size_t)lines * 200 + 1);
+    size_t o = 0;
+    for (int i = 0; i < lines; i++)
+        o += (size_t)sprintf(b + o, "Mar  1 10:%02d:%02d mx postfix/smtp[%d]: connect to mx%d.example[192.0.2.%d]:25: "
+                             "Connection refused\n", (i / 60) % 60, i % 60, i, i % 97, i % 250);
+    *len = o;
+    return b;
+}
+
+static void test_plain_and_gzip(void **state) {
+    (void)state;
+    size_t n;
+    char *data = make_log(20000, &n);
+    char p1[300], p2[300], err[600];
+    tpath(p1, sizeof p1, "plain.log");
+    tpath(p2, sizeof p2, "mail.log.2.gz");
+    write_file(p1, data, n);
+    write_gz(p2, data, n);
+    assert_int_equal(count(p1, NULL, err, sizeof err), 20000);
+    assert_int_equal(count(p2, NULL, err, sizeof err), 20000);
+    assert_string_equal(err, "");
+    mx_log_reader *r = mx_log_reader_open(p2, NULL, 0);
+    assert_true(mx_log_reader_is_gzip(r));
+    mx_log_reader_close(r);
+    /* two concatenated gzip members (cat a.gz b.gz) */
+    char p3[300];
+    tpath(p3, sizeof p3, "concat.gz");
+    write_gz(p3, data, n);
+    FILE *f = fopen(p3, "ab");
+    FILE *g = fopen(p2, "rb");
+    char buf[65536];
+    size_t k;
+    while ((k = fread(buf, 1, sizeof buf, g)) > 0) fwrite(buf, 1, k, f);
+    fclose(g);
+    fclose(f);
+    assert_int_equal(count(p3, NULL, err, sizeof err), 40000);
+    assert_string_equal(err, "");
+    free(data);
+    /* missing file: clear message */
+    tpath(p1, sizeof p1, "nope.log");
+    assert_int_equal(count(p1, NULL, err, sizeof err), -1);
+    assert_non_null(strstr(err, "No such file"));
+}
+
+static void test_truncated_gzip(void **state) {
+    (void)state;
+    size_t n;
+    char *data = make_log(20000, &n);
+    char p[300], err[600];
+    tpath(p, sizeof p, "trunc.log.gz");
+    write_gz(p, data, n);
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(truncate(p, st.st_size / 2), 0);
+    int c = count(p, NULL, err, sizeof err);
+    assert_true(c > 1000 && c < 20000); /* what was there was read */
+    assert_non_null(strstr(err, "truncated gzip"));
+    /* garbage after the magic */
+    write_file(p, "\x1f\x8b\x08\x00garbage-garbage-garbage", 27);
+    c = count(p, NULL, err, sizeof err);
+    assert_int_equal(c, 0);
+    assert_true(strlen(err) > 0);
+    free(data);
+}
+
+static void test_long_lines_and_binary(void **state) {
+    (void)state;
+    size_t big = 200 * 1024;
+    char *d = malloc(big + MX_LOG_MAX_LINE + 300);
+    size_t o = (size_t)sprintf(d, "first line\n");
+    memset(d + o, 'x', big);
+    o += big;
+    d[o++] = '\n';
+    o += (size_t)sprintf(d + o, "third\n");
+    memset(d + o, 'y', MX_LOG_MAX_LINE + 10); /* long line at EOF without newline */
+    o += MX_LOG_MAX_LINE + 10;
+    char p[300];
+    uint64_t ll = 0;
+    tpath(p, sizeof p, "long.log");
+    write_file(p, d, o);
+    assert_int_equal(count(p, &ll, NULL, 0), 2);
+    assert_int_equal(ll, 2);
+    free(d);
+    /* NUL bytes go through the reader and are rejected by the parser */
+    mx_log_reader *r = mx_log_reader_open(DATA "/binary-nul.log", NULL, 0);
+    assert_non_null(r);
+    const char *l;
+    size_t n;
+    assert_int_equal(mx_log_reader_next(r, &l, &n), 1);
+    mx_log_parser ps;
+    mx_log_parser_init(&ps, 1709290000, 1);
+    mx_log_event ev;
+    assert_int_equal(mx_log_parse_line(&ps, l, n, &ev), MX_LOG_UNPARSED);
+    assert_int_equal(ev.reason, MX_LOG_R_BINARY);
+    mx_log_reader_close(r);
+    /* stdin-like: a pipe */
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    assert_int_equal(write(fds[1], "a\nb\nc", 5), 5);
+    close(fds[1]);
+    r = mx_log_reader_fdopen(fds[0], 1, "(pipe)");
+    int c = 0;
+    while (mx_log_reader_next(r, &l, &n) == 1) c++;
+    assert_int_equal(c, 3);
+    mx_log_reader_close(r);
+}
+
+static void test_rotation_order(void **state) {
+    (void)state;
+    const char *p[] = {"/v/mail.log", "/v/mail.log.1", "/other.log", "/v/mail.log.3.gz", "/v/mail.log.2.gz",
+                       "/v/mail.log.10.gz"};
+    mx_log_sort_paths(p, 6);
+    const char *want[] = {"/v/mail.log.10.gz", "/v/mail.log.3.gz", "/v/mail.log.2.gz", "/v/mail.log.1",
+                          "/v/mail.log", "/other.log"};
+    /* same-stem files are ordered oldest first; /other.log keeps its place relative to its peers */
+    int j = 0;
+    for (int i = 0; i < 6; i++) {
+        if (strcmp(p[i], "/other.log") == 0) continue;
+        assert_string_equal(p[i], want[j++]);
+    }
+    const char *d[] = {"maillog", "maillog-20240301.gz", "maillog-20240215"};
+    mx_log_sort_paths(d, 3);
+    assert_string_equal(d[0], "maillog-20240215");
+    assert_string_equal(d[1], "maillog-20240301.gz");
+    assert_string_equal(d[2], "maillog");
+
+    /* Real files, found by mx_log_find_rotations and streamed in time order. */
+    char base[300], f[300];
+    tpath(base, sizeof base, "mail.log");
+    const char *lines[] = {"Mar  1 10:00:03 h postfix/smtp[1]: connect to a[192.0.2.1]:25: Connection refused\n",
+                           "Mar  1 10:00:02 h postfix/smtp[1]: connect to a[192.0.2.1]:25: Connection refused\n",
+                           "Mar  1 10:00:01 h postfix/smtp[1]: connect to a[192.0.2.1]:25: Connection refused\n"};
+    write_file(base, lines[0], strlen(lines[0]));
+    tpath(f, sizeof f, "mail.log.1");
+    write_file(f, lines[1], strlen(lines[1]));
+    tpath(f, sizeof f, "mail.log.2.gz");
+    write_gz(f, lines[2], strlen(lines[2]));
+    char **found = NULL;
+    size_t nf = 0;
+    assert_int_equal(mx_log_find_rotations(base, &found, &nf), 3);
+    mx_log_stream *s = mx_log_stream_new((const char *const *)found, nf, 1709290000, 1, NULL);
+    mx_log_event ev;
+    int64_t prev = 0;
+    int c = 0;
+    while (mx_log_stream_next(s, &ev) == 1) {
+        assert_true(ev.time > prev);
+        prev = ev.time;
+        c++;
+    }
+    assert_int_equal(c, 3);
+    mx_log_stream_free(s);
+    for (size_t i = 0; i < nf; i++) free(found[i]);
+    free(found);
+}
+
+static void test_agg_bounds(void **state) {
+    (void)state;
+    mx_log_agg *a = mx_log_agg_new(16);
+    mx_log_parser p;
+    mx_log_parser_init(&p, 1709290000, 1);
+    char line[400];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(line, sizeof line,
+                 "Mar  1 10:00:01 h postfix/smtp[1]: Q%08dX: to=<u%d@d%d.example>, relay=none, dsn=4.4.1, "
+                 "status=deferred (connect to mx.d%d.example[10.0.%d.%d]:25: Connection refused)",
+                 i, i, i % 40, i % 40, i / 250, i % 250);
+        mx_log_event ev;
+        assert_int_equal(mx_log_parse_line(&p, line, strlen(line), &ev), MX_LOG_EVENT);
+        mx_log_agg_add(a, &ev);
+    }
+    const mx_agg_group *const *gs;
+    size_t n = mx_log_agg_list(a, MX_AGG_DOMAIN, &gs);
+    assert_int_equal(n, 17); /* 16 tracked + (other) */
+    assert_string_equal(gs[16]->key, "(other)");
+    assert_true(mx_log_agg_dropped(a, MX_AGG_DOMAIN) > 0);
+    const mx_agg_group *c = mx_log_agg_find(a, MX_AGG_CAUSE, "refused");
+    assert_non_null(c);
+    assert_int_equal(c->events, 5000);
+    /* distinct: exact below the cap, estimate (within 15%) above */
+    assert_false(mx_agg_distinct_exact(&c->rcpts));
+    uint64_t est = mx_agg_distinct_count(&c->rcpts);
+    assert_true(est > 4250 && est < 5750);
+    assert_true(mx_agg_distinct_exact(&c->domains));
+    assert_int_equal(mx_agg_distinct_count(&c->domains), 40);
+    mx_log_agg_free(a);
+}
+
+/* Runs the CLI with stdout captured into a file; returns exit code. */
+static int run_cli(char **argv, int argc, char *out, size_t cap) {
+    char p[300];
+    tpath(p, sizeof p, "cli.out");
+    fflush(stdout);
+    int saved = dup(1);
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 1);
+    close(fd);
+    int rc = mx_logs_main(argc, argv);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    FILE *f = fopen(p, "r");
+    size_t n = fread(out, 1, cap - 1, f);
+    out[n] = 0;
+    fclose(f);
+    return rc;
+}
+
+static void test_cli_outage(void **state) {
+    (void)state;
+    static char out[1 << 16];
+    char *argv[] = {"logs", "--json", "--utc", "--now", "2024-03-01T12:00:00Z", DATA "/outage-port25.log",
+                    "/nonexistent/mail.log"};
+    int rc = run_cli(argv, 7, out, sizeof out);
+    assert_int_equal(rc, 2);
+    char err[200];
+    mx_json *j = mx_json_parse(out, strlen(out), err, sizeof err);
+    assert_non_null(j);
+    assert_string_equal(mx_json_get_str(j, "schema"), "mxdiag.logs/1");
+    assert_int_equal(mx_json_get(j, "lines")->u.i, 11);
+    assert_int_equal(mx_json_get(j, "events")->u.i, 9);
+    assert_int_equal(mx_json_get(mx_json_get(j, "unparsed"), "count")->u.i, 1);
+    assert_string_equal(mx_json_get_str(j, "status"), "crit");
+    mx_json *files = mx_json_get(j, "files");
+    assert_int_equal(files->u.c.len, 2);
+    assert_non_null(mx_json_get_str(files->u.c.items[1], "error"));
+    mx_json *fs = mx_json_get(j, "findings");
+    mx_json *scope = fs->u.c.items[0];
+    assert_string_equal(mx_json_get_str(scope, "code"), "logs.scope");
+    mx_json *ev = mx_json_get(scope, "evidence");
+    assert_string_equal(mx_json_get_str(ev, "judgement"), "your_side");
+    assert_string_equal(mx_json_get_str(ev, "dominant_cause"), "timeout");
+    assert_string_equal(mx_json_get_str(ev, "since"), "2024-03-01T10:42:30Z");
+    assert_non_null(strstr(mx_json_get_str(scope, "summary"), "since 10:42 UTC"));
+    int have_timeout = 0, have_refused = 0, have_unparsed = 0;
+    for (size_t i = 0; i < fs->u.c.len; i++) {
+        const char *code = mx_json_get_str(fs->u.c.items[i], "code");
+        if (!strcmp(code, "logs.cause_timeout")) {
+            have_timeout = 1;
+            mx_json *e = mx_json_get(fs->u.c.items[i], "evidence");
+            assert_int_equal(mx_json_get(e, "events")->u.i, 5);
+            assert_int_equal(mx_json_get(e, "domains")->u.i, 4);
+            assert_int_equal(mx_json_get(e, "messages")->u.i, 4);
+        }
+        if (!strcmp(code, "logs.cause_refused")) have_refused = 1;
+        if (!strcmp(code, "logs.unparsed")) have_unparsed = 1;
+    }
+    assert_true(have_timeout && have_refused && have_unparsed);
+    mx_json_free(j);
+
+    /* one destination only: --domain and --since narrow it to example.net */
+    char *argv2[] = {"logs", "--json", "--utc", "--now", "2024-03-01T12:00:00Z", "--since", "2h",
+                     "--domain", "example.net", DATA "/outage-port25.log"};
+    rc = run_cli(argv2, 10, out, sizeof out);
+    j = mx_json_parse(out, strlen(out), err, sizeof err);
+    assert_non_null(j);
+    assert_int_equal(mx_json_get(j, "events")->u.i, 2);
+    mx_json_free(j);
+
+    /* text mode, no readable file -> unknown (3) */
+    char *argv3[] = {"logs", "/nonexistent/x.log"};
+    rc = run_cli(argv3, 2, out, sizeof out);
+    assert_int_equal(rc, 3);
+    assert_non_null(strstr(out, "status: unknown"));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plain_and_gzip), cmocka_unit_test(test_truncated_gzip),
+        cmocka_unit_test(test_long_lines_and_binary), cmocka_unit_test(test_rotation_order),
+        cmocka_unit_test(test_agg_bounds), cmocka_unit_test(test_cli_outage),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
