@@ -848,7 +848,10 @@ static int load_dir(mx_rt *rt, const char *dir, int required, char *err, size_t 
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         if (luaL_loadfilex(L, path, "t") != LUA_OK) {
-            snprintf(err, errlen, "%s", lua_tostring(L, -1));
+            const char *m = lua_tostring(L, -1);
+            /* syntax errors name the file already; mode errors do not */
+            if (strncmp(m, path, strlen(path)) == 0) snprintf(err, errlen, "%s", m);
+            else snprintf(err, errlen, "%s: %s", path, m);
             lua_pop(L, 1);
             rc = -1;
             break;

@@ -1,0 +1,115 @@
+/* JSON writer escaping (any bytes in, valid JSON out) and the parser. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+#include "json.h"
+
+static char *write_str(const char *s, size_t n) {
+    mx_buf b = MX_BUF_INIT;
+    mx_json_write_string(&b, s, n);
+    return mx_buf_steal(&b);
+}
+
+static void escaping(void **state) {
+    (void)state;
+    char *o = write_str("a\"b\\c\n\t\r", 8);
+    assert_string_equal(o, "\"a\\\"b\\\\c\\n\\t\\r\"");
+    free(o);
+    o = write_str("\x01\x1f\x7f", 3);
+    assert_string_equal(o, "\"\\u0001\\u001f\\u007f\"");
+    free(o);
+    /* NUL inside data survives as an escape */
+    o = write_str("a\0b", 3);
+    assert_string_equal(o, "\"a\\u0000b\"");
+    free(o);
+    /* valid UTF-8 passes through; invalid bytes become U+FFFD */
+    o = write_str("caf\xc3\xa9", 5);
+    assert_string_equal(o, "\"caf\xc3\xa9\"");
+    free(o);
+    o = write_str("\xff\xc3(\xed\xa0\x80", 6);
+    assert_string_equal(o, "\"\\ufffd\\ufffd(\\ufffd\\ufffd\\ufffd\"");
+    free(o);
+}
+
+static void roundtrip_binary(void **state) {
+    (void)state;
+    /* every byte value written then parsed yields valid JSON */
+    char all[256];
+    for (int i = 0; i < 256; i++) all[i] = (char)i;
+    char *o = write_str(all, 256);
+    char err[128];
+    mx_json *v = mx_json_parse(o, strlen(o), err, sizeof err);
+    assert_non_null(v);
+    assert_int_equal(v->type, MX_JSTR);
+    /* the ASCII half is preserved exactly */
+    assert_memory_equal(v->u.str.s, all, 128);
+    mx_json_free(v);
+    free(o);
+}
+
+static void tree_write(void **state) {
+    (void)state;
+    mx_json *o = mx_json_obj();
+    mx_json_set(o, "b", mx_json_int(-3));
+    mx_json_set(o, "a", mx_json_str("x"));
+    mx_json *arr = mx_json_set(o, "list", mx_json_arr());
+    mx_json_push(arr, mx_json_bool(1));
+    mx_json_push(arr, mx_json_null());
+    mx_json_push(arr, mx_json_num(1.5));
+    mx_json_set(o, "b", mx_json_int(7)); /* replaces, keeps position */
+    mx_buf b = MX_BUF_INIT;
+    mx_json_write(&b, o, -1);
+    assert_string_equal(b.data, "{\"b\":7,\"a\":\"x\",\"list\":[true,null,1.5]}");
+    mx_buf_free(&b);
+    mx_json *c = mx_json_clone(o);
+    mx_json_write(&b, c, 2);
+    assert_non_null(strstr(b.data, "\n  \"a\": \"x\""));
+    mx_buf_free(&b);
+    mx_json_free(c);
+    mx_json_free(o);
+}
+
+static void parse_errors(void **state) {
+    (void)state;
+    const char *bad[] = {"", "{", "[1,]", "{\"a\"}", "{\"a\":1,}", "\"unterminated", "tru", "01x", "[1] 2",
+                         "\"\\x\"", "\"\\ud800\\u0041\"", "{\"a\":\"\x01\"}", NULL};
+    char err[128];
+    for (int i = 0; bad[i]; i++) {
+        mx_json *v = mx_json_parse(bad[i], strlen(bad[i]), err, sizeof err);
+        if (v) fail_msg("accepted '%s'", bad[i]);
+        assert_non_null(strstr(err, "at byte"));
+    }
+    /* nesting bound */
+    char deep[300];
+    memset(deep, '[', 200);
+    mx_json *v = mx_json_parse(deep, 200, err, sizeof err);
+    assert_null(v);
+    assert_non_null(strstr(err, "deep"));
+}
+
+static void parse_values(void **state) {
+    (void)state;
+    const char *s = "{\"s\":\"a\\u00e9\\ud83d\\ude00\",\"n\":-12,\"f\":2.5e1,\"t\":true,\"z\":null,\"a\":[]}";
+    mx_json *v = mx_json_parse(s, strlen(s), NULL, 0);
+    assert_non_null(v);
+    assert_string_equal(mx_json_get_str(v, "s"), "a\xc3\xa9\xf0\x9f\x98\x80");
+    assert_int_equal(mx_json_get(v, "n")->u.i, -12);
+    assert_true(mx_json_get(v, "f")->u.n == 25.0);
+    assert_int_equal(mx_json_get(v, "t")->u.b, 1);
+    assert_int_equal(mx_json_get(v, "z")->type, MX_JNULL);
+    assert_int_equal(mx_json_get(v, "a")->u.c.len, 0);
+    assert_null(mx_json_get(v, "missing"));
+    mx_json_free(v);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(escaping), cmocka_unit_test(roundtrip_binary), cmocka_unit_test(tree_write),
+        cmocka_unit_test(parse_errors), cmocka_unit_test(parse_values),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
