@@ -51,21 +51,49 @@ static void hll_add(uint8_t *hll, uint64_t h) {
     if (rank > hll[idx]) hll[idx] = rank;
 }
 
+#define SET_SLOTS (MX_AGG_EXACT_MAX * 2)
+
+static void set_insert(uint64_t *set, uint32_t cap, uint64_t h) {
+    size_t i = (size_t)(h ^ (h >> 29)) & (cap - 1);
+    while (set[i] && set[i] != h) i = (i + 1) & (cap - 1);
+    set[i] = h;
+}
+
+/* Exact phase: small open-addressed set of hashes (0 = empty; hashes are
+ * odd), grown by doubling so that most groups, which see few distinct
+ * values, stay tiny. */
 static void distinct_add(mx_agg_distinct *d, uint64_t h) {
     if (d->hll) {
         hll_add(d->hll, h);
         return;
     }
-    for (uint32_t i = 0; i < d->n; i++)
+    if (!d->set) {
+        d->cap = 8;
+        d->set = mx_xcalloc(d->cap, sizeof *d->set);
+    }
+    size_t i = (size_t)(h ^ (h >> 29)) & (d->cap - 1);
+    for (;; i = (i + 1) & (d->cap - 1)) {
         if (d->set[i] == h) return;
+        if (!d->set[i]) break;
+    }
     if (d->n < MX_AGG_EXACT_MAX) {
-        if (!d->set) d->set = mx_xmalloc(MX_AGG_EXACT_MAX * sizeof *d->set);
-        d->set[d->n++] = h;
+        d->set[i] = h;
+        d->n++;
+        if (d->n * 2 > d->cap && d->cap < SET_SLOTS) {
+            uint32_t nc = d->cap * 2;
+            uint64_t *ns = mx_xcalloc(nc, sizeof *ns);
+            for (uint32_t k = 0; k < d->cap; k++)
+                if (d->set[k]) set_insert(ns, nc, d->set[k]);
+            free(d->set);
+            d->set = ns;
+            d->cap = nc;
+        }
         return;
     }
     /* Overflow: switch to a HyperLogLog seeded with what we knew. */
     d->hll = mx_xcalloc(HLL_M, 1);
-    for (uint32_t i = 0; i < d->n; i++) hll_add(d->hll, d->set[i]);
+    for (size_t k = 0; k < d->cap; k++)
+        if (d->set[k]) hll_add(d->hll, d->set[k]);
     hll_add(d->hll, h);
     free(d->set);
     d->set = NULL;
@@ -120,25 +148,23 @@ mx_log_agg *mx_log_agg_new(size_t max_groups) {
     return a;
 }
 
-/* Key = prefix (may be NULL) + "/" + slice, lower-cased (domains and
- * addresses are case-insensitive; cause names and sources are lower-case). */
-static mx_agg_group *lookup(mx_log_agg *a, mx_agg_dim dim, const char *prefix, const char *p, size_t n,
-                            int cause) {
+/* Key = [cause name + "/"] + slice, lower-cased (domains and addresses are
+ * case-insensitive).  h is the caller's hash of the slice (computed once per
+ * event and shared by all dimensions); cause >= 0 is mixed in for the
+ * cause x key dimensions. */
+static mx_agg_group *lookup(mx_log_agg *a, mx_agg_dim dim, int cause, const char *p, size_t n, uint64_t h) {
     agg_dim *D = &a->dims[dim];
-    size_t pl = prefix ? strlen(prefix) : 0;
-    uint64_t h = hash_lc(p, n, pl ? hash_lc(prefix, pl, 7) : 0);
+    const char *prefix = cause >= 0 && dim != MX_AGG_CAUSE ? mx_log_cause_name((mx_log_cause)cause) : NULL;
+    if (prefix) h = (h ^ ((uint64_t)(cause + 1) * 0x9e3779b97f4a7c15ULL)) * 0xff51afd7ed558ccdULL;
     size_t mask = D->nslots - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
         uint32_t s = D->slots[i];
         if (!s) break;
-        mx_agg_group *g = D->groups[s - 1];
         if (D->hashes[s - 1] != h) continue;
-        const char *k = g->key;
-        if (pl) {
-            if (strncmp(k, prefix, pl) != 0 || k[pl] != '/') continue;
-            k += pl + 1;
-        }
-        if (strlen(k) == n && strncasecmp(k, p, n) == 0) return g;
+        mx_agg_group *g = D->groups[s - 1];
+        const char *k = prefix ? g->sub : g->key;
+        if (prefix && g->cause != cause) continue;
+        if (k && strlen(k) == n && strncasecmp(k, p, n) == 0) return g;
     }
     if (D->n >= a->max_groups) {
         if (!D->other) {
@@ -147,6 +173,7 @@ static mx_agg_group *lookup(mx_log_agg *a, mx_agg_dim dim, const char *prefix, c
         }
         return D->other;
     }
+    size_t pl = prefix ? strlen(prefix) : 0;
     char *key = mx_xmalloc(pl + 1 + n + 1);
     size_t o = 0;
     if (pl) {
@@ -171,8 +198,12 @@ static mx_agg_group *lookup(mx_log_agg *a, mx_agg_dim dim, const char *prefix, c
     return g;
 }
 
+/* Which distinct counters a dimension maintains: each costs a hash-set
+ * probe per event, so only those the report reads are kept. */
+enum { D_MSGS = 1, D_RCPTS = 2, D_DOMS = 4, D_ADDRS = 8, D_ALL = 15 };
+
 static void group_add(mx_agg_group *g, const mx_log_event *ev, uint64_t hq, uint64_t hr, uint64_t hd,
-                      uint64_t ha) {
+                      uint64_t ha, int which) {
     int fail = ev->cause != MX_LOG_CAUSE_NONE;
     g->events++;
     if (ev->status == MX_LOG_STATUS_NONE) g->attempts++;
@@ -193,10 +224,10 @@ static void group_add(mx_agg_group *g, const mx_log_event *ev, uint64_t hq, uint
             g->last_ok = ev->time;
         }
     }
-    if (hq) distinct_add(&g->msgs, hq);
-    if (hr) distinct_add(&g->rcpts, hr);
-    if (hd) distinct_add(&g->domains, hd);
-    if (ha) distinct_add(&g->addrs, ha);
+    if (hq && (which & D_MSGS)) distinct_add(&g->msgs, hq);
+    if (hr && (which & D_RCPTS)) distinct_add(&g->rcpts, hr);
+    if (hd && (which & D_DOMS)) distinct_add(&g->domains, hd);
+    if (ha && (which & D_ADDRS)) distinct_add(&g->addrs, ha);
 }
 
 void mx_log_agg_add(mx_log_agg *a, const mx_log_event *ev) {
@@ -205,22 +236,28 @@ void mx_log_agg_add(mx_log_agg *a, const mx_log_event *ev) {
     uint64_t hr = ev->recipient.n ? hash_lc(ev->recipient.p, ev->recipient.n, 2) | 1 : 0;
     uint64_t hd = ev->domain.n ? hash_lc(ev->domain.p, ev->domain.n, 3) | 1 : 0;
     uint64_t ha = ev->relay_addr.n ? hash_lc(ev->relay_addr.p, ev->relay_addr.n, 4) | 1 : 0;
+    int c = (int)ev->cause;
     const char *cn = mx_log_cause_name(ev->cause);
-    group_add(&a->total, ev, hq, hr, hd, ha);
-    group_add(lookup(a, MX_AGG_CAUSE, NULL, cn, strlen(cn), (int)ev->cause), ev, hq, hr, hd, ha);
-    if (ev->domain.n) {
-        group_add(lookup(a, MX_AGG_DOMAIN, NULL, ev->domain.p, ev->domain.n, -1), ev, hq, hr, hd, ha);
-        group_add(lookup(a, MX_AGG_CAUSE_DOMAIN, cn, ev->domain.p, ev->domain.n, (int)ev->cause), ev, hq, hr,
-                  hd, ha);
+    group_add(&a->total, ev, hq, hr, hd, ha, D_ALL);
+    group_add(lookup(a, MX_AGG_CAUSE, c, cn, strlen(cn), (uint64_t)c * 0x9e3779b97f4a7c15ULL + 5), ev, hq, hr, hd,
+              ha, D_ALL);
+    if (hd) {
+        group_add(lookup(a, MX_AGG_DOMAIN, -1, ev->domain.p, ev->domain.n, hd), ev, hq, hr, hd, ha,
+                  D_MSGS | D_RCPTS | D_ADDRS);
+        group_add(lookup(a, MX_AGG_CAUSE_DOMAIN, c, ev->domain.p, ev->domain.n, hd), ev, hq, hr, hd, ha, D_MSGS);
     }
-    if (ev->relay_addr.n) {
-        group_add(lookup(a, MX_AGG_ADDR, NULL, ev->relay_addr.p, ev->relay_addr.n, -1), ev, hq, hr, hd, ha);
-        group_add(lookup(a, MX_AGG_CAUSE_ADDR, cn, ev->relay_addr.p, ev->relay_addr.n, (int)ev->cause), ev,
-                  hq, hr, hd, ha);
+    if (ha) {
+        group_add(lookup(a, MX_AGG_ADDR, -1, ev->relay_addr.p, ev->relay_addr.n, ha), ev, hq, hr, hd, ha,
+                  D_MSGS | D_DOMS);
+        group_add(lookup(a, MX_AGG_CAUSE_ADDR, c, ev->relay_addr.p, ev->relay_addr.n, ha), ev, hq, hr, hd, ha,
+                  D_MSGS);
     }
-    if (ev->source.n) group_add(lookup(a, MX_AGG_SOURCE, NULL, ev->source.p, ev->source.n, -1), ev, hq, hr, hd, ha);
-    else group_add(lookup(a, MX_AGG_SOURCE, NULL, mx_log_mta_name(ev->mta), strlen(mx_log_mta_name(ev->mta)), -1),
-                   ev, hq, hr, hd, ha);
+    mx_log_str src = ev->source;
+    if (!src.n) {
+        src.p = mx_log_mta_name(ev->mta);
+        src.n = strlen(src.p);
+    }
+    group_add(lookup(a, MX_AGG_SOURCE, -1, src.p, src.n, hash_lc(src.p, src.n, 6)), ev, hq, hr, hd, ha, D_MSGS);
 }
 
 const mx_agg_group *mx_log_agg_total(const mx_log_agg *a) { return &a->total; }

@@ -30,7 +30,8 @@ typedef enum {
 
 typedef struct mx_agg_distinct {
     uint32_t n;       /* exact count while hll == NULL */
-    uint64_t *set;    /* up to MX_AGG_EXACT_MAX hashes */
+    uint32_t cap;     /* slots in set: grows 8..2*MX_AGG_EXACT_MAX */
+    uint64_t *set;    /* open-addressed hashes, up to MX_AGG_EXACT_MAX */
     uint8_t *hll;     /* 256 registers once the set overflowed */
 } mx_agg_distinct;
 

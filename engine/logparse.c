@@ -93,8 +93,23 @@ static int is_loopback(mx_log_str a) {
 
 #define HAS(lit) contains(s, e, LIT(lit))
 
+/* Text ends with lit (errno strings close Postfix "connect to" texts). */
+static int ends_with(const char *s, const char *e, const char *lit, size_t n) {
+    return (size_t)(e - s) >= n && memcmp(e - n, lit, n) == 0;
+}
+
 mx_log_cause mx_log_classify(const char *text, size_t n) {
     const char *s = text, *e = text + n;
+    /* Fast path for the bulk of failures, "connect to H[A]:P: <strerror>"
+     * (possibly behind "delivery temporarily suspended: "): the errno text
+     * is all there is, so the cascade below is not needed. */
+    if (n > 11 && (memcmp(s, "connect to ", 11) == 0 || (s[0] == 'd' && HAS("suspended: connect to ")))) {
+        if (ends_with(s, e, LIT("Connection timed out")) || ends_with(s, e, LIT("Operation timed out")))
+            return MX_LOG_CAUSE_TIMEOUT;
+        if (ends_with(s, e, LIT("Connection refused"))) return MX_LOG_CAUSE_REFUSED;
+        if (ends_with(s, e, LIT("No route to host"))) return MX_LOG_CAUSE_UNREACHABLE;
+        if (ends_with(s, e, LIT("Network is unreachable"))) return MX_LOG_CAUSE_NET_UNREACHABLE;
+    }
     /* Most specific first: a 554 greeting that names a blocklist is an RBL
      * problem (fix your IP), not a generic greeting reject. */
     if (HAS("nullMX") || HAS("null MX") || HAS("indicated no SMTP service"))
@@ -436,7 +451,13 @@ static mx_log_result postfix_delivery(const char *m, const char *e, mx_log_event
             }
             break;
         }
-        const char *ve = find(val, e, LIT(", "));
+        /* values end at ", "; memchr beats memmem on a 2-byte needle */
+        const char *ve = val;
+        for (;;) {
+            ve = memchr(ve, ',', (size_t)(e - ve));
+            if (!ve || (ve + 1 < e && ve[1] == ' ')) break;
+            ve++;
+        }
         if (!ve) ve = e;
         if (klen == 5 && memcmp(q, "relay", 5) == 0) relay = mkstr(val, ve);
         else if (klen == 3 && memcmp(q, "dsn", 3) == 0) ev->dsn = mkstr(val, ve);
