@@ -1,5 +1,7 @@
 /* Runtime: Lua state, sandbox, rule loader, scheduler, checks and the call gate. */
 #include "runtime.h"
+#include "tls.h"
+#include "strmap.h"
 #include <dirent.h>
 #include <errno.h>
 #include <lualib.h>
@@ -8,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_RULES 512
@@ -45,6 +48,10 @@ typedef struct rule_run {
     int64_t started, ended;
     uint64_t instructions;
     char *why;              /* skip or failure reason */
+    void *deadline_ud;      /* freed when the deadline timer is cancelled */
+    const char *aborted;    /* budget/deadline/memory: pcall may not catch it */
+    int err_line;           /* where the rule failed (0: unknown) */
+    char err_src[512];
 } rule_run;
 
 typedef struct mx_task mx_task;
@@ -82,6 +89,7 @@ struct mx_check {
     rule_run *runs;
     int remaining;          /* rules not yet finished/skipped */
     int64_t start, end;
+    time_t wall;            /* start, for --record and the letter */
     mx_report report;
     mx_check_done_fn done_fn;
     void *done_ud;
@@ -99,7 +107,21 @@ struct mx_gate_req {
     mx_push_fn push;
     mx_discard_fn discard;
     int64_t start;
+    /* identical cacheable calls made while this one is in flight wait here */
+    struct gate_waiter *waiters;
+    size_t nwaiters;
 };
+
+typedef struct gate_waiter {
+    int slot;
+    uint32_t gen;
+    mx_push_fn push;
+    mx_discard_fn discard;
+} gate_waiter;
+
+/* The run's answer cache is bounded (oldest answers go first) so that a
+ * batch of a million domains runs in constant memory. */
+#define GATE_CACHE_MAX 65536
 
 typedef struct replay_entry {
     char *key;
@@ -130,12 +152,25 @@ struct mx_rt {
     int in_rule;
     int64_t t0;
     /* gate */
-    mx_json *cache;         /* key -> result */
+    mx_strmap cache;        /* key -> mx_json result */
+    char **cache_fifo;      /* insertion order ring, for eviction */
+    size_t cache_head;
+    mx_strmap inflight;     /* key -> mx_gate_req of a cacheable call in flight */
+    int stopping;           /* mx_rt_stop: mx_rt_run returns */
     mx_json *recording;     /* array of calls */
     replay_entry *replay;
     size_t nreplay;
     int env_proto_ref;      /* table of allowed globals */
+    rule_run *acct;         /* whose instructions the hook counts (NULL: none) */
+    int acct_rule;
+    uint64_t load_instructions; /* top-level code of rule files while loading */
+    int loading;
+    long long *rec_durations; /* --replay: each check's recorded duration_ms */
+    char **rec_started;       /* --replay: each check's recorded start (UTC) */
+    size_t nrec;
     int lib_cache_ref;      /* require() cache */
+    SSL_CTX *tls_ctx;       /* lazily, see mx_rt_tls_ctx */
+    char *tls_ctx_err;
 };
 
 /* ------------------------------------------------------------------ memory */
@@ -176,6 +211,16 @@ mx_rt *mx_rt_from_L(lua_State *L) {
 mx_loop *mx_rt_loop(mx_rt *rt) { return rt->loop; }
 mx_dns *mx_rt_dns(mx_rt *rt) { return rt->dns; }
 int mx_rt_timeout_ms(mx_rt *rt) { return rt->opts.timeout_ms; }
+mx_json *mx_rt_options(mx_rt *rt) { return rt->opts.options; }
+SSL_CTX *mx_rt_tls_ctx(mx_rt *rt, char *err, size_t errlen) {
+    if (!rt->tls_ctx && !rt->tls_ctx_err) {
+        char e[512] = "";
+        rt->tls_ctx = mx_tls_ctx_new(rt->opts.ca_file, e, sizeof e);
+        if (!rt->tls_ctx) rt->tls_ctx_err = mx_xstrdup(e[0] ? e : "cannot create the TLS context");
+    }
+    if (!rt->tls_ctx && err) snprintf(err, errlen, "%s", rt->tls_ctx_err);
+    return rt->tls_ctx;
+}
 int mx_rt_replaying(mx_rt *rt) { return rt->replay != NULL || rt->opts.replay_path != NULL; }
 
 /* ------------------------------------------------------------ json <-> lua */
@@ -361,6 +406,19 @@ static void trace_result(mx_rt *rt, const char *key, const mx_json *res, const c
     mx_buf_free(&b);
 }
 
+static void cache_put(mx_rt *rt, const char *key, const mx_json *result) {
+    if (!rt->cache_fifo) rt->cache_fifo = mx_xcalloc(GATE_CACHE_MAX, sizeof *rt->cache_fifo);
+    mx_json *old = mx_strmap_put(&rt->cache, key, mx_json_clone(result));
+    if (old) { mx_json_free(old); return; }
+    char **slot = &rt->cache_fifo[rt->cache_head];
+    if (*slot) {
+        mx_json_free(mx_strmap_del(&rt->cache, *slot));
+        free(*slot);
+    }
+    *slot = mx_xstrdup(key);
+    rt->cache_head = (rt->cache_head + 1) % GATE_CACHE_MAX;
+}
+
 void mx_gate_done(mx_gate_req *req, mx_json *result, void *handle) {
     mx_rt *rt = req->rt;
     trace_result(rt, req->key, result, "");
@@ -371,7 +429,21 @@ void mx_gate_done(mx_gate_req *req, mx_json *result, void *handle) {
         mx_json_set(e, "result", mx_json_clone(result));
         mx_json_push(rt->recording, e);
     }
-    if (req->cacheable && rt->cache) mx_json_set(rt->cache, req->key, mx_json_clone(result));
+    if (req->cacheable && !rt->replay) {
+        cache_put(rt, req->key, result);
+        if (mx_strmap_get(&rt->inflight, req->key) == req) mx_strmap_del(&rt->inflight, req->key);
+        for (size_t i = 0; i < req->nwaiters; i++) {
+            gate_waiter *w = &req->waiters[i];
+            mx_task *wt = task_get(rt, w->slot, w->gen);
+            if (!wt) continue;
+            wt->result = mx_json_clone(result);
+            wt->handle = NULL;
+            wt->push = w->push;
+            wt->discard = w->discard;
+            make_ready(rt, wt);
+        }
+        free(req->waiters);
+    }
     mx_task *t = task_get(rt, req->slot, req->gen);
     if (!t) {
         /* The task was killed (deadline): drop the result. */
@@ -431,14 +503,28 @@ int mx_gate_call(lua_State *L, const char *prim, mx_json *args, int cacheable,
                 break;
             }
         }
+        for (size_t i = 0; !answer && cacheable && i < rt->nreplay; i++)
+            if (strcmp(rt->replay[i].key, req->key) == 0) answer = mx_json_clone(rt->replay[i].result);
         if (!answer) {
             answer = mx_json_obj();
             mx_json_set(answer, "verdict", mx_json_str("error"));
             mx_json_set(answer, "status", mx_json_str("error"));
             mx_json_set(answer, "error", mx_json_str("not in the recording"));
         }
-    } else if (cacheable && rt->cache) {
-        mx_json *hit = mx_json_get(rt->cache, req->key);
+    } else if (cacheable) {
+        mx_json *hit = mx_strmap_get(&rt->cache, req->key);
+        mx_gate_req *leader = hit ? NULL : mx_strmap_get(&rt->inflight, req->key);
+        if (leader) {
+            /* The same question is already on the wire: wait for its answer
+             * instead of asking again (one query, many waiters). */
+            leader->waiters = mx_xrealloc(leader->waiters, (leader->nwaiters + 1) * sizeof *leader->waiters);
+            leader->waiters[leader->nwaiters++] = (gate_waiter){t->slot, t->gen, push, discard};
+            mx_rt_trace(rt, "   (joins the call in flight) %s", req->key);
+            free(req->key); free(req->prim); mx_json_free(req->args); free(req);
+            lua_pushlightuserdata(L, MARKER);
+            return lua_yield(L, 1);
+        }
+        if (!hit) mx_strmap_put(&rt->inflight, req->key, req);
         if (hit) {
             /* Shared work: the same question in one run is asked once. The
              * task is queued, not resumed here. */
@@ -470,13 +556,14 @@ int mx_gate_call(lua_State *L, const char *prim, mx_json *args, int cacheable,
 /* Lua written once here: coroutine wrappers that let engine yields pass
  * through a rule's own coroutines (STYLE point 5), and read-only views. */
 static const char *prelude =
-    "local marker, co_create, co_resume, co_yield, co_status, co_running, co_isyieldable, co_close = ...\n"
+    "local marker, co_create, co_resume, co_yield, co_status, co_running, co_isyieldable, co_close, aborted = ...\n"
     "local pack, unpack = table.pack, table.unpack\n"
     "local function resume(co, ...)\n"
     "  local r = pack(co_resume(co, ...))\n"
     "  while r[1] and r[2] == marker and co_status(co) == 'suspended' do\n"
     "    r = pack(co_resume(co, co_yield(marker)))\n"
     "  end\n"
+    "  if not r[1] and aborted() then error(r[2], 0) end\n"
     "  return unpack(r, 1, r.n)\n"
     "end\n"
     "local function wrap(f)\n"
@@ -527,6 +614,11 @@ static void push_readonly(lua_State *L, int idx) {
 }
 
 static int l_sandbox_require(lua_State *L);
+static int sb_pcall(lua_State *L);
+static int sb_xpcall(lua_State *L);
+static int sb_rawset(lua_State *L);
+static int sb_setmetatable(lua_State *L);
+static int sb_aborted(lua_State *L);
 
 /* [-0, +1, m] a fresh environment for one rule or library file */
 static void push_env(mx_rt *rt) {
@@ -561,16 +653,41 @@ static void build_env_proto(mx_rt *rt) {
     lua_State *L = rt->L;
     lua_newtable(L);
     int proto = lua_gettop(L);
-    static const char *const base[] = {"assert", "error", "ipairs", "next", "pairs", "pcall", "select", "tonumber",
-                                       "tostring", "type", "xpcall", "rawequal", "rawget", "rawlen", "rawset",
-                                       "setmetatable", "getmetatable", NULL};
+    /* no load/loadstring/dofile/loadfile (binary chunks, unsandboxed code),
+     * collectgarbage, print, io, debug, package */
+    static const char *const base[] = {"assert", "error", "ipairs", "next", "pairs", "select", "tonumber",
+                                       "tostring", "type", "rawequal", "rawget", "rawlen", "getmetatable", NULL};
     for (const char *const *f = base; *f; f++) {
         lua_getglobal(L, *f);
         lua_setfield(L, proto, *f);
     }
+    static const luaL_Reg wrapped[] = {{"pcall", sb_pcall}, {"xpcall", sb_xpcall}, {"rawset", sb_rawset}, {NULL, NULL}};
+    for (const luaL_Reg *w = wrapped; w->name; w++) {
+        lua_pushcfunction(L, w->func);
+        lua_setfield(L, proto, w->name);
+    }
+    lua_getglobal(L, "setmetatable");
+    lua_pushcclosure(L, sb_setmetatable, 1);
+    lua_setfield(L, proto, "setmetatable");
     static const char *const string_f[] = {"byte", "char", "find", "format", "gmatch", "gsub", "len", "lower",
                                            "match", "rep", "reverse", "sub", "upper", "pack", "unpack", "packsize", NULL};
     copy_lib_ro(L, proto, "string", string_f);
+    /* ("").dump would reach the real string table through the shared string
+     * metatable: give strings the allowed functions only, and hide the
+     * metatable so no rule can change it for the others */
+    lua_pushliteral(L, "");
+    lua_getmetatable(L, -1);
+    lua_newtable(L);
+    for (const char *const *f = string_f; *f; f++) {
+        lua_getglobal(L, "string");
+        lua_getfield(L, -1, *f);
+        lua_setfield(L, -3, *f);
+        lua_pop(L, 1);
+    }
+    lua_setfield(L, -2, "__index");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 2);
     static const char *const table_f[] = {"concat", "insert", "move", "pack", "remove", "sort", "unpack", NULL};
     copy_lib_ro(L, proto, "table", table_f);
     static const char *const math_f[] = {"abs", "ceil", "floor", "fmod", "huge", "max", "maxinteger", "min",
@@ -587,13 +704,17 @@ static void build_env_proto(mx_rt *rt) {
     static const char *const cof[] = {"create", "resume", "yield", "status", "running", "isyieldable", "close"};
     for (int i = 0; i < 7; i++) lua_getfield(L, -1 - i, cof[i]);
     lua_remove(L, -8);
-    lua_call(L, 8, 1);
+    lua_pushcfunction(L, sb_aborted);
+    lua_call(L, 9, 1);
     push_readonly(L, -1);
     lua_setfield(L, proto, "coroutine");
     lua_pop(L, 1);
     /* engine modules */
     static const struct { const char *name; lua_CFunction open; } mods[] = {
         {"dns", luaopen_mx_dns}, {"net", luaopen_mx_net}, {"task", luaopen_mx_task},
+        {"sys", luaopen_mx_sys},
+        {"util", luaopen_mx_util},
+        {"dnsbl", luaopen_mx_dnsbl},
     };
     for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++) {
         luaL_requiref(L, mods[i].name, mods[i].open, 0);
@@ -611,21 +732,110 @@ static void build_env_proto(mx_rt *rt) {
 }
 
 /* Instruction budget and wall-clock deadline of the running rule. */
+static int rule_timeout_ms(mx_rt *rt, int rule);
+
+/* Raises msg prefixed with the position of the running Lua code (level 0:
+ * in a hook, level 1 would be the caller of the looping function). */
+static void hook_error(lua_State *L, const char *msg) {
+    lua_Debug ar;
+    if (lua_getstack(L, 0, &ar) && lua_getinfo(L, "Sl", &ar) && ar.currentline > 0)
+        luaL_error(L, "%s:%d: %s", ar.short_src, ar.currentline, msg);
+    luaL_error(L, "%s", msg);
+}
+
+/* Instruction budget and wall-clock deadline of the running rule. Once
+ * exceeded, the run is marked aborted: the sandbox's pcall, xpcall and
+ * coroutine.resume re-raise instead of catching, and the hook keeps raising,
+ * so a rule cannot swallow its own termination. */
 static void count_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
     mx_rt *rt = mx_rt_from_L(L);
-    mx_task *t = rt->current;
-    if (!t) return;
-    rule_run *run = &t->check->runs[t->rule];
-    run->instructions += HOOK_EVERY;
-    if (run->instructions > (uint64_t)MX_RULE_INSTR_LIMIT)
-        luaL_error(L, "instruction budget exceeded (%d million Lua instructions)", (int)(MX_RULE_INSTR_LIMIT / 1000000));
-    if (run->deadline && (run->instructions % (64 * HOOK_EVERY)) == 0) {
-        /* a busy loop never returns to the event loop: check the clock here */
-        int64_t limit = run->started + (rt->rules[t->rule].timeout_ms ? rt->rules[t->rule].timeout_ms : 0);
-        if (rt->rules[t->rule].timeout_ms && mx_now_ms() > limit)
-            luaL_error(L, "rule deadline exceeded while computing");
+    rule_run *run = rt->acct;
+    if (!run) {
+        if (rt->loading && (rt->load_instructions += HOOK_EVERY) > (uint64_t)MX_RULE_INSTR_LIMIT / 20)
+            hook_error(L, "instruction budget exceeded while loading the rule file");
+        return;
     }
+    run->instructions += HOOK_EVERY;
+    if (run->aborted) hook_error(L, run->aborted);
+    if (run->instructions > (uint64_t)MX_RULE_INSTR_LIMIT) {
+        run->aborted = "instruction budget exceeded (200 million Lua instructions per rule)";
+        hook_error(L, run->aborted);
+    }
+    if ((run->instructions % (64 * HOOK_EVERY)) == 0 && run->started &&
+        mx_now_ms() > run->started + rule_timeout_ms(rt, rt->acct_rule)) {
+        /* a busy loop never returns to the event loop: check the clock here */
+        run->aborted = "rule deadline exceeded while computing";
+        hook_error(L, run->aborted);
+    }
+}
+
+static int rule_aborted(lua_State *L, int status) {
+    mx_rt *rt = mx_rt_from_L(L);
+    if (!rt->acct) return 0;
+    if (status == LUA_ERRMEM && !rt->acct->aborted) rt->acct->aborted = "memory limit exceeded";
+    return rt->acct->aborted != NULL;
+}
+
+/* pcall/xpcall for rules: as lbaselib's, yieldable (engine calls pass
+ * through), but an aborted rule's error is re-raised. [-?, +?, e] */
+static int sb_finish_pcall(lua_State *L, int status, lua_KContext extra) {
+    if (status != LUA_OK && status != LUA_YIELD) {
+        if (rule_aborted(L, status)) return lua_error(L);
+        lua_pushboolean(L, 0);
+        lua_pushvalue(L, -2);
+        return 2;
+    }
+    return lua_gettop(L) - (int)extra;
+}
+static int sb_pcall(lua_State *L) {
+    luaL_checkany(L, 1);
+    lua_pushboolean(L, 1);
+    lua_insert(L, 1);
+    int status = lua_pcallk(L, lua_gettop(L) - 2, LUA_MULTRET, 0, 0, sb_finish_pcall);
+    return sb_finish_pcall(L, status, 0);
+}
+static int sb_xpcall(lua_State *L) {
+    int n = lua_gettop(L);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushboolean(L, 1);
+    lua_pushvalue(L, 1);
+    lua_rotate(L, 3, 2);
+    int status = lua_pcallk(L, n - 2, LUA_MULTRET, 2, 2, sb_finish_pcall);
+    return sb_finish_pcall(L, status, 2);
+}
+/* aborted() -> boolean, for the coroutine.resume wrapper [-0, +1, -] */
+static int sb_aborted(lua_State *L) {
+    lua_pushboolean(L, rule_aborted(L, LUA_OK));
+    return 1;
+}
+/* setmetatable without __gc: a finalizer would run at some later collection,
+ * outside its rule's budget and deadline. [-0, +1, e] */
+static int sb_setmetatable(lua_State *L) {
+    if (lua_type(L, 2) == LUA_TTABLE) {
+        lua_pushliteral(L, "__gc");
+        if (lua_rawget(L, 2) != LUA_TNIL) return luaL_error(L, "setmetatable: __gc finalizers are not allowed in rules");
+        lua_pop(L, 1);
+    }
+    lua_settop(L, 2);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, 2, 1);
+    return 1;
+}
+/* rawset that refuses the shared read-only proxies (modules, target). */
+static int sb_rawset(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (lua_getmetatable(L, 1)) {
+        int ro = lua_getfield(L, -1, "__target") != LUA_TNIL;
+        lua_pop(L, 2);
+        if (ro) return luaL_error(L, "rawset: attempt to modify a read-only table");
+    }
+    luaL_checkany(L, 2);
+    luaL_checkany(L, 3);
+    lua_settop(L, 3);
+    lua_rawset(L, 1);
+    return 1;
 }
 
 /* require(name): rules/lib/<name>.lua from the shipped then site directories,
@@ -858,7 +1068,11 @@ static int load_dir(mx_rt *rt, const char *dir, int required, char *err, size_t 
         }
         push_env(rt);
         lua_setupvalue(L, -2, 1);
-        if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+        rt->loading = 1;
+        rt->load_instructions = 0;
+        int lst = lua_pcall(L, 0, 1, 0);
+        rt->loading = 0;
+        if (lst != LUA_OK) {
             snprintf(err, errlen, "%s: error while loading: %s", path, lua_tostring(L, -1));
             lua_pop(L, 1);
             rc = -1;
@@ -1002,7 +1216,11 @@ static void rule_error_finding(mx_check *c, int rule, const char *summary, const
     mx_json_set(o, "advice", mx_json_str(
         "If the rule is a site rule, fix it (the error names the file and line); if it is a shipped rule, report it with --record output attached."));
     mx_json *e = mx_json_obj();
-    mx_json_set(e, "file", mx_json_str(rt->rules[rule].file));
+    rule_run *run = &c->runs[rule];
+    mx_json_set(e, "file", mx_json_str(run->err_line ? run->err_src : rt->rules[rule].file));
+    if (run->err_line) mx_json_set(e, "line", mx_json_int(run->err_line));
+    if (run->err_line && strcmp(run->err_src, rt->rules[rule].file) != 0)
+        mx_json_set(e, "rule_file", mx_json_str(rt->rules[rule].file));
     if (detail) mx_json_set(e, "error", mx_json_str(detail));
     mx_json_set(o, "evidence", e);
     add_finding(c, rule, MX_SEV_UNKNOWN, o);
@@ -1020,7 +1238,12 @@ static void kill_rule_tasks(mx_rt *rt, mx_check *c, int rule) {
 static void rule_finish(mx_check *c, int rule, int state, const char *why) {
     rule_run *run = &c->runs[rule];
     if (run->state != RULE_RUNNING && run->state != RULE_PENDING) return;
-    if (run->deadline) { mx_timer_cancel(c->rt->loop, run->deadline); run->deadline = NULL; }
+    if (run->deadline) {
+        mx_timer_cancel(c->rt->loop, run->deadline);
+        run->deadline = NULL;
+        free(run->deadline_ud);
+    }
+    run->deadline_ud = NULL;
     run->state = state;
     run->ended = mx_now_ms();
     if (why) { free(run->why); run->why = mx_xstrdup(why); }
@@ -1045,6 +1268,7 @@ static void rule_deadline(mx_loop *loop, void *ud) {
     if (!c) return;
     rule_run *run = &c->runs[rule];
     run->deadline = NULL;
+    run->deadline_ud = NULL;
     char msg[256];
     snprintf(msg, sizeof msg, "rule %s did not finish within its deadline of %.1f s", c->rt->rules[rule].id,
              (double)(run->ended ? 0 : (mx_now_ms() - run->started)) / 1000.0);
@@ -1188,7 +1412,15 @@ static void start_rule(mx_check *c, int rule) {
     lua_getfield(L, -1, "applies");
     if (lua_isfunction(L, -1)) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, c->target_ref);
-        if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        /* the predicate runs under the rule's budget too */
+        run->started = mx_now_ms();
+        rt->acct = run;
+        rt->acct_rule = rule;
+        rt->mem_limit = rt->mem_used + MX_RULE_MEM_LIMIT < MX_LUA_MEM_LIMIT ? rt->mem_used + MX_RULE_MEM_LIMIT : MX_LUA_MEM_LIMIT;
+        int ast = lua_pcall(L, 1, 1, 0);
+        rt->mem_limit = MX_LUA_MEM_LIMIT;
+        rt->acct = NULL;
+        if (ast != LUA_OK) {
             run->state = RULE_RUNNING;
             char msg[512];
             snprintf(msg, sizeof msg, "rule %s failed in applies(): %s", rt->rules[rule].id, lua_tostring(L, -1));
@@ -1221,6 +1453,7 @@ static void start_rule(mx_check *c, int rule) {
     d->check_id = c->id;
     d->rule = rule;
     run->deadline = mx_loop_timer(rt->loop, rule_timeout_ms(rt, rule), rule_deadline, d);
+    run->deadline_ud = d;
     mx_rt_trace(rt, "rule %s started", rt->rules[rule].id);
     make_ready(rt, t);
 }
@@ -1262,7 +1495,7 @@ static void advance(mx_check *c) {
     if (c->remaining == 0) check_complete(c);
 }
 
-static void push_target(mx_rt *rt, mx_check *c) {
+static void push_target(mx_rt *rt, mx_check *c, const mx_json *overrides) {
     lua_State *L = rt->L;
     mx_target *t = &c->target;
     lua_newtable(L);
@@ -1282,6 +1515,11 @@ static void push_target(mx_rt *rt, mx_check *c) {
     if (t->port) { lua_pushinteger(L, t->port); lua_setfield(L, -2, "port"); }
     mx_lua_push_json(L, rt->opts.options);
     if (lua_isnil(L, -1)) { lua_pop(L, 1); lua_newtable(L); }
+    /* per-check options replace the run's, key by key */
+    for (size_t i = 0; overrides && overrides->type == MX_JOBJ && i < overrides->u.c.len; i++) {
+        mx_lua_push_json(L, overrides->u.c.items[i]);
+        lua_setfield(L, -2, overrides->u.c.keys[i]);
+    }
     push_readonly(L, -1);
     lua_setfield(L, -3, "options");
     lua_pop(L, 1);
@@ -1295,10 +1533,15 @@ static void push_target(mx_rt *rt, mx_check *c) {
 }
 
 mx_check *mx_check_start(mx_rt *rt, const mx_target *t, mx_check_done_fn done, void *ud) {
+    return mx_check_start_opts(rt, t, NULL, done, ud);
+}
+
+mx_check *mx_check_start_opts(mx_rt *rt, const mx_target *t, const mx_json *options, mx_check_done_fn done, void *ud) {
     mx_check *c = mx_xcalloc(1, sizeof *c);
     c->rt = rt;
     c->target = *t;
     c->start = mx_now_ms();
+    c->wall = time(NULL);
     c->done_fn = done;
     c->done_ud = ud;
     if (rt->nchecks == rt->checks_cap) {
@@ -1321,7 +1564,7 @@ mx_check *mx_check_start(mx_rt *rt, const mx_target *t, mx_check_done_fn done, v
     if (t->port) mx_json_set(c->target_json, "port", mx_json_int(t->port));
     lua_newtable(rt->L);
     c->facts_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
-    push_target(rt, c);
+    push_target(rt, c, options);
     c->target_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
     c->runs = mx_xcalloc((size_t)(rt->nrules ? rt->nrules : 1), sizeof *c->runs);
     for (int i = 0; i < rt->nrules; i++) {
@@ -1369,6 +1612,27 @@ static void task_finished(mx_rt *rt, mx_task *t, int ok, const char *err) {
     task_kill(rt, t);
 }
 
+/* Where a rule failed: the innermost frame in the rule's own file, else the
+ * innermost Lua frame (a library). The first error of a run wins (a task.all
+ * child's error is re-raised in its parent). [-0, +0, -] */
+static void error_location(mx_rt *rt, lua_State *co, rule_run *run, const char *rule_file) {
+    (void)rt;
+    if (run->err_line) return;
+    lua_Debug ar;
+    int any_line = 0;
+    char any_src[sizeof run->err_src] = "";
+    for (int level = 0; lua_getstack(co, level, &ar); level++) {
+        if (!lua_getinfo(co, "Sl", &ar) || ar.currentline <= 0 || ar.source[0] != '@') continue;
+        if (!any_line) { any_line = ar.currentline; snprintf(any_src, sizeof any_src, "%s", ar.source + 1); }
+        if (strcmp(ar.source + 1, rule_file) == 0) {
+            run->err_line = ar.currentline;
+            snprintf(run->err_src, sizeof run->err_src, "%s", rule_file);
+            return;
+        }
+    }
+    if (any_line) { run->err_line = any_line; snprintf(run->err_src, sizeof run->err_src, "%s", any_src); }
+}
+
 static void resume_task(mx_rt *rt, mx_task *t) {
     int nargs;
     lua_State *co = t->co;
@@ -1400,13 +1664,20 @@ static void resume_task(mx_rt *rt, mx_task *t) {
     }
     rt->current = t;
     rule_run *run = &t->check->runs[t->rule];
-    (void)run;
+    rt->acct = run;
+    rt->acct_rule = t->rule;
     rt->mem_limit = rt->mem_used + MX_RULE_MEM_LIMIT < MX_LUA_MEM_LIMIT ? rt->mem_used + MX_RULE_MEM_LIMIT : MX_LUA_MEM_LIMIT;
     int nres = 0;
+    int slot = t->slot;
+    uint32_t gen = t->gen;
     int st = lua_resume(co, rt->L, nargs, &nres);
     rt->mem_limit = MX_LUA_MEM_LIMIT;
     rt->current = NULL;
-    if (!t->alive) return; /* killed while running (its rule finished) */
+    rt->acct = NULL;
+    /* task.all may have grown (moved) the task array, or the rule may have
+     * finished meanwhile: look the task up again */
+    t = task_get(rt, slot, gen);
+    if (!t) return;
     if (st == LUA_YIELD) {
         int engine = nres == 1 && lua_touserdata(co, -1) == MARKER;
         lua_pop(co, nres);
@@ -1421,7 +1692,10 @@ static void resume_task(mx_rt *rt, mx_task *t) {
         return;
     }
     const char *msg = lua_tostring(co, -1);
-    if (!msg) msg = st == LUA_ERRMEM ? "not enough memory (rule memory limit)" : "error object is not a string";
+    if (st == LUA_ERRMEM || (msg && strcmp(msg, "not enough memory") == 0))
+        msg = "not enough memory (a rule may grow the Lua heap by 64 MiB between two engine calls)";
+    if (!msg) msg = "error object is not a string";
+    error_location(rt, co, run, rt->rules[t->rule].file);
     luaL_traceback(rt->L, co, msg, 0);
     char *full = mx_xstrdup(lua_tostring(rt->L, -1));
     lua_pop(rt->L, 1);
@@ -1450,8 +1724,11 @@ static void run_ready(mx_rt *rt) {
 
 static int outstanding(mx_rt *rt);
 
+void mx_rt_stop(mx_rt *rt) { rt->stopping = 1; }
+
 void mx_rt_run(mx_rt *rt) {
-    while (rt->active_checks > 0) {
+    rt->stopping = 0;
+    while (rt->active_checks > 0 && !rt->stopping) {
         run_ready(rt);
         if (rt->active_checks == 0) break;
         mx_loop_run_once(rt->loop, rt->nready ? 0 : 1000);
@@ -1505,9 +1782,16 @@ int mx_task_spawn_all(lua_State *L, lua_KFunction k) {
 
 /* ------------------------------------------------------------ results */
 
+/* A replay reports the recorded run's duration, so that its output is the
+ * recorded run's output byte for byte. */
+static long long check_duration(mx_check *c) {
+    mx_rt *rt = c->rt;
+    if (!rt->replay) return c->end - c->start;
+    return c->id >= 0 && (size_t)c->id < rt->nrec ? rt->rec_durations[c->id] : 0;
+}
+
 mx_json *mx_check_json(mx_check *c) {
     mx_rt *rt = c->rt;
-    mx_json *extra = mx_json_obj();
     mx_json *rules = mx_json_arr();
     for (int i = 0; i < rt->nrules; i++) {
         mx_json *o = mx_json_obj();
@@ -1516,20 +1800,14 @@ mx_json *mx_check_json(mx_check *c) {
         if (c->runs[i].why) mx_json_set(o, "reason", mx_json_str(c->runs[i].why));
         mx_json_push(rules, o);
     }
-    mx_json_set(extra, "rules", rules);
-    long long dur = c->end - c->start;
-    if (rt->replay) dur = 0; /* a replay has no wall time of its own: keep output identical */
-    mx_json *doc = mx_report_json(&c->report, mx_json_clone(c->target_json), dur, NULL);
+    mx_json *doc = mx_report_json(&c->report, mx_json_clone(c->target_json), check_duration(c), NULL);
     /* rules after findings would be nicer to read; keep schema order: append */
     mx_json_set(doc, "rules", rules);
-    mx_json_free(extra->u.c.items ? NULL : NULL);
-    extra->u.c.len = 0;
-    mx_json_free(extra);
     return doc;
 }
 
 void mx_check_text(mx_check *c, mx_buf *out, int colour) {
-    mx_report_text(out, &c->report, c->target_json, c->rt->replay ? 0 : c->end - c->start, colour);
+    mx_report_text(out, &c->report, c->target_json, check_duration(c), colour);
 }
 
 int mx_check_exit_code(mx_check *c) { return mx_severity_exit(mx_report_status(&c->report)); }
@@ -1538,7 +1816,7 @@ void mx_check_free(mx_check *c) {
     if (!c) return;
     mx_rt *rt = c->rt;
     for (int i = 0; i < rt->nrules; i++) {
-        if (c->runs[i].deadline) mx_timer_cancel(rt->loop, c->runs[i].deadline);
+        if (c->runs[i].deadline) { mx_timer_cancel(rt->loop, c->runs[i].deadline); free(c->runs[i].deadline_ud); }
         free(c->runs[i].why);
     }
     for (int i = 0; i < rt->ntasks; i++)
@@ -1576,6 +1854,18 @@ static int load_replay(mx_rt *rt, const char *path, char *err, size_t errlen) {
         mx_json_free(doc);
         return -1;
     }
+    mx_json *checks = mx_json_get(doc, "checks");
+    if (checks && checks->type == MX_JARR && checks->u.c.len) {
+        rt->nrec = checks->u.c.len;
+        rt->rec_durations = mx_xcalloc(rt->nrec, sizeof *rt->rec_durations);
+        rt->rec_started = mx_xcalloc(rt->nrec, sizeof *rt->rec_started);
+        for (size_t i = 0; i < rt->nrec; i++) {
+            mx_json *d = mx_json_get(checks->u.c.items[i], "duration_ms");
+            const char *st = mx_json_get_str(checks->u.c.items[i], "started");
+            rt->rec_durations[i] = d && d->type == MX_JINT ? d->u.i : 0;
+            rt->rec_started[i] = st ? mx_xstrdup(st) : NULL;
+        }
+    }
     rt->replay = mx_xcalloc(calls->u.c.len + 1, sizeof *rt->replay);
     for (size_t i = 0; i < calls->u.c.len; i++) {
         mx_json *e = calls->u.c.items[i];
@@ -1605,7 +1895,6 @@ mx_rt *mx_rt_new(const mx_rt_opts *opts, char *err, size_t errlen) {
         rt->dns = mx_dns_new(rt->loop, &dopts, err, errlen);
         if (!rt->dns) { mx_loop_free(rt->loop); free(rt); return NULL; }
     }
-    rt->cache = mx_json_obj();
     if (opts->record_path) rt->recording = mx_json_arr();
     rt->L = lua_newstate(rt_alloc, rt);
     if (!rt->L) { snprintf(err, errlen, "cannot create the Lua state"); mx_rt_free(rt); return NULL; }
@@ -1615,10 +1904,39 @@ mx_rt *mx_rt_new(const mx_rt_opts *opts, char *err, size_t errlen) {
     return rt;
 }
 
+const char *mx_check_started_utc(mx_check *c, char *buf, size_t n) {
+    mx_rt *rt = c->rt;
+    if (rt->replay) {
+        const char *s = c->id >= 0 && (size_t)c->id < rt->nrec ? rt->rec_started[c->id] : NULL;
+        snprintf(buf, n, "%s", s ? s : "unknown");
+        return buf;
+    }
+    struct tm tm;
+    gmtime_r(&c->wall, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
 int mx_rt_finish(mx_rt *rt, char *err, size_t errlen) {
     if (!rt->recording || !rt->opts.record_path) return 0;
     mx_json *doc = mx_json_obj();
     mx_json_set(doc, "schema", mx_json_str("mxdiag.recording/1"));
+    /* what is needed to run the same check again offline (rules test) */
+    mx_json_set(doc, "options", rt->opts.options ? mx_json_clone(rt->opts.options) : mx_json_obj());
+    if (rt->opts.only) mx_json_set(doc, "only", mx_json_str(rt->opts.only));
+    if (rt->opts.skip) mx_json_set(doc, "skip", mx_json_str(rt->opts.skip));
+    mx_json *checks = mx_json_arr();
+    for (int i = 0; i < rt->nchecks; i++) {
+        mx_check *c = rt->checks[i];
+        if (!c) continue;
+        char when[64];
+        mx_json *o = mx_json_obj();
+        mx_json_set(o, "target", mx_json_str(c->target.input));
+        mx_json_set(o, "started", mx_json_str(mx_check_started_utc(c, when, sizeof when)));
+        mx_json_set(o, "duration_ms", mx_json_int(check_duration(c)));
+        mx_json_push(checks, o);
+    }
+    mx_json_set(doc, "checks", checks);
     mx_json_set(doc, "calls", rt->recording);
     rt->recording = NULL;
     mx_buf b = MX_BUF_INIT;
@@ -1651,10 +1969,18 @@ void mx_rt_free(mx_rt *rt) {
     }
     mx_dns_free(rt->dns);
     mx_loop_free(rt->loop);
-    mx_json_free(rt->cache);
+    if (rt->tls_ctx) SSL_CTX_free(rt->tls_ctx);
+    free(rt->tls_ctx_err);
+    mx_strmap_free(&rt->cache, (void (*)(void *))mx_json_free);
+    if (rt->cache_fifo) for (size_t i = 0; i < GATE_CACHE_MAX; i++) free(rt->cache_fifo[i]);
+    free(rt->cache_fifo);
+    mx_strmap_free(&rt->inflight, NULL);
     mx_json_free(rt->recording);
     for (size_t i = 0; i < rt->nreplay; i++) { free(rt->replay[i].key); mx_json_free(rt->replay[i].result); }
     free(rt->replay);
+    for (size_t i = 0; i < rt->nrec; i++) free(rt->rec_started[i]);
+    free(rt->rec_started);
+    free(rt->rec_durations);
     free(rt->tasks);
     free(rt->free_slots);
     free(rt->ready);
