@@ -1194,6 +1194,76 @@ mx_json *mx_rt_rules_json(mx_rt *rt) {
     return arr;
 }
 
+/* Sorted names of the keys of the table at idx, functions or all. [-0, +0, m] */
+static mx_json *table_names(lua_State *L, int idx, int functions_only) {
+    idx = lua_absindex(L, idx);
+    size_t n = 0, cap = 0;
+    char **names = NULL;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (lua_type(L, -2) == LUA_TSTRING && (!functions_only || lua_isfunction(L, -1))) {
+            if (n == cap) { cap = cap ? cap * 2 : 16; names = mx_xrealloc(names, cap * sizeof *names); }
+            names[n++] = mx_xstrdup(lua_tostring(L, -2));
+        }
+        lua_pop(L, 1);
+    }
+    qsort(names, n, sizeof *names, name_cmp);
+    mx_json *a = mx_json_arr();
+    for (size_t i = 0; i < n; i++) { mx_json_push(a, mx_json_str(names[i])); free(names[i]); }
+    free(names);
+    return a;
+}
+
+/* What a rule can call, read from the sandbox itself (for RULES.md's drift
+ * test): globals, modules (engine and standard), methods of engine types. */
+mx_json *mx_rt_api_json(mx_rt *rt) {
+    lua_State *L = rt->L;
+    static const char *const std[] = {"string", "table", "math", "utf8", "os", "coroutine", NULL};
+    mx_json *doc = mx_json_obj(), *globals = mx_json_arr(), *mods = mx_json_obj(), *stdm = mx_json_obj();
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->env_proto_ref);
+    mx_json *keys = table_names(L, -1, 0);
+    for (size_t i = 0; i < keys->u.c.len; i++) {
+        const char *k = keys->u.c.items[i]->u.str.s;
+        lua_getfield(L, -1, k);
+        if (lua_isfunction(L, -1)) mx_json_push(globals, mx_json_str(k));
+        else if (lua_istable(L, -1)) {
+            /* modules are read-only proxies: list the table behind */
+            if (lua_getmetatable(L, -1)) {
+                lua_getfield(L, -1, "__target");
+                lua_remove(L, -2);
+            } else lua_pushvalue(L, -1);
+            int is_std = 0;
+            for (const char *const *p = std; *p; p++) if (strcmp(*p, k) == 0) is_std = 1;
+            mx_json_set(is_std ? stdm : mods, k, table_names(L, -1, 0));
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    mx_json_free(keys);
+    /* userdata types: registry metatables named "mxdiag.<type>" */
+    mx_json *types = mx_json_obj();
+    lua_pushnil(L);
+    while (lua_next(L, LUA_REGISTRYINDEX)) {
+        if (lua_type(L, -2) == LUA_TSTRING && strncmp(lua_tostring(L, -2), "mxdiag.", 7) == 0 && lua_istable(L, -1)) {
+            const char *tn = lua_tostring(L, -2) + 7;
+            if (lua_getfield(L, -1, "__index") == LUA_TTABLE) mx_json_set(types, tn, table_names(L, -1, 1));
+            else mx_json_set(types, tn, mx_json_arr());
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    mx_json *report = mx_json_arr();
+    mx_json_push(report, mx_json_str("finding"));
+    mx_json_push(report, mx_json_str("publish"));
+    mx_json_set(types, "report", report);
+    mx_json_set(doc, "globals", globals);
+    mx_json_set(doc, "modules", mods);
+    mx_json_set(doc, "std", stdm);
+    mx_json_set(doc, "types", types);
+    return doc;
+}
+
 /* ------------------------------------------------------------ checks */
 
 static mx_check *check_by_id(mx_rt *rt, int id) {

@@ -39,6 +39,9 @@ void mx_rt_free(mx_rt *rt);
 int mx_rt_load_rules(mx_rt *rt, char *err, size_t errlen);
 /* The loaded rules as JSON (for `rules list`). */
 mx_json *mx_rt_rules_json(mx_rt *rt);
+/* The sandbox's API as JSON: {globals, modules, std, types} with sorted
+ * function names (for `rules api` and RULES.md's drift test). */
+mx_json *mx_rt_api_json(mx_rt *rt);
 
 typedef void (*mx_check_done_fn)(mx_check *c, void *ud);
 mx_check *mx_check_start(mx_rt *rt, const mx_target *t, mx_check_done_fn done, void *ud);
@@ -48,6 +51,9 @@ void mx_rt_run(mx_rt *rt);
 mx_json *mx_check_json(mx_check *c);
 void mx_check_text(mx_check *c, mx_buf *out, int colour);
 int mx_check_exit_code(mx_check *c);
+/* When the check started, "YYYY-MM-DDTHH:MM:SSZ" (a replay: the recorded
+ * run's start, or "unknown"). Returns buf. */
+const char *mx_check_started_utc(mx_check *c, char *buf, size_t n);
 void mx_check_free(mx_check *c);
 /* Writes the recording (if --record) at the end of a run. */
 int mx_rt_finish(mx_rt *rt, char *err, size_t errlen);
