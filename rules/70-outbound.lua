@@ -1,0 +1,161 @@
+-- Where is the block? When every MX address of the target fails the same way
+-- (all time out, or all refuse), probe controls: the same hosts on other
+-- ports (587, 465, 443) and, on port 25, the control mail hosts the user
+-- configured (--control HOST; none by default, so no test ever reaches a
+-- real host). Port 25 failing everywhere while other ports answer is a block
+-- on this side (local firewall or the ISP); only this target failing is theirs.
+local OTHER_PORTS = { 587, 465, 443 }
+
+local CONTROL_ADVICE = "Add control mail hosts with --control HOST (repeatable), e.g. the MX hosts of large "
+  .. "providers that always accept connections: find them with `dig +short MX gmail.com`, "
+  .. "`dig +short MX outlook.com`, `dig +short MX yahoo.com` and pass two or three of those names "
+  .. "(only connections are opened, no mail is sent)."
+
+-- A reply of any kind proves the path to the host works.
+local function answered(v) return v == "connected" or v == "refused" or v == "rejected" end
+
+local function resolve(name)
+  if net.parse_address(name) then return { name }, nil end
+  local res = task.all {
+    function() return table.pack(dns.query(name, "A")) end,
+    function() return table.pack(dns.query(name, "AAAA")) end,
+  }
+  local out, why = {}, {}
+  for _, r in ipairs(res) do
+    local ans, err = r[1], r[2]
+    if ans and ans.status == "NOERROR" then
+      for _, rr in ipairs(ans.answers) do out[#out + 1] = rr.data end
+    else
+      why[#why + 1] = ans and ans.status or err
+    end
+  end
+  table.sort(out)
+  return out, #out == 0 and table.concat(why, ", ") or nil
+end
+
+return {
+  id = "outbound",
+  description = "When every MX fails, probes other ports and control hosts to say whose side blocks port 25",
+  categories = { "network", "default" },
+  requires = { "tcp.results" },
+  codes = {
+    ["outbound.port25_blocked"] = "crit", ["outbound.remote_filtered"] = "warn",
+    ["outbound.no_control"] = "info", ["outbound.inconclusive"] = "unknown",
+  },
+  run = function(target, report)
+    local results = target.facts["tcp.results"]
+    if #results == 0 then return end
+    local mode = results[1].verdict
+    if mode ~= "timeout" and mode ~= "refused" then return end
+    for _, r in ipairs(results) do if r.verdict ~= mode then return end end
+    local timeout = target.options.timeout
+    local port = results[1].port or 25
+
+    -- the probes: same hosts on other ports, controls on port 25
+    local probes, seen = {}, {}
+    for _, r in ipairs(results) do
+      if not seen[r.address] then
+        seen[r.address] = true
+        for _, p in ipairs(OTHER_PORTS) do
+          probes[#probes + 1] = { kind = "other", host = r.host, address = r.address, port = p }
+        end
+      end
+    end
+    local controls = target.options.control_hosts or {}
+    local cjobs = {}
+    for i, c in ipairs(controls) do cjobs[i] = function() return table.pack(resolve(c)) end end
+    local cres = task.all(cjobs)
+    local unresolved = {}
+    for i, c in ipairs(controls) do
+      local addrs, why = cres[i][1], cres[i][2]
+      if #addrs == 0 then unresolved[#unresolved + 1] = c .. " (" .. tostring(why) .. ")" end
+      for _, a in ipairs(addrs) do
+        probes[#probes + 1] = { kind = "control", host = c, address = a, port = 25 }
+      end
+    end
+    local jobs = {}
+    for i, p in ipairs(probes) do
+      jobs[i] = function()
+        local sock, verdict = net.connect(p.address, p.port, { timeout = timeout })
+        if sock then sock:close(); return "connected" end
+        return verdict
+      end
+    end
+    local verdicts = task.all(jobs)
+    local other_ok, other_all, ctl_ok, ctl_bad, ctl_all = {}, {}, {}, {}, {}
+    local ctl_ok_host
+    for i, p in ipairs(probes) do
+      p.verdict = verdicts[i]
+      local label = string.format("%s:%d (%s): %s", p.address, p.port, p.host, p.verdict)
+      if p.kind == "other" then
+        other_all[#other_all + 1] = label
+        if answered(p.verdict) then other_ok[#other_ok + 1] = label end
+      else
+        ctl_all[#ctl_all + 1] = label
+        if p.verdict == "connected" then
+          ctl_ok[#ctl_ok + 1] = label
+          ctl_ok_host = ctl_ok_host or string.format("%s [%s]", p.host, p.address)
+        else
+          ctl_bad[#ctl_bad + 1] = label
+        end
+      end
+    end
+    local what = mode == "timeout" and "times out" or "refuses"
+    local ev = { mode = mode, port = port, other_ports = other_all, controls = ctl_all,
+                 unresolved_controls = #unresolved > 0 and unresolved or nil }
+
+    if #controls == 0 then
+      report:finding {
+        code = "outbound.no_control",
+        summary = string.format("Every MX address of the target %s on port %d; no control host is configured, so "
+          .. "mxdiag cannot tell whose side blocks (%d of %d other-port probes answered)", what, port, #other_ok,
+          #other_all),
+        explanation = "A block of outbound port 25 on your side (your firewall, or an ISP that blocks port 25 for "
+          .. "end users) looks exactly like a receiver that drops you, unless another mail host is tried on port 25 "
+          .. "from here." .. (#other_ok > 0 and " The same hosts answered on another port, so the path to them works; "
+          .. "only port 25 fails." or ""),
+        advice = CONTROL_ADVICE,
+        evidence = ev,
+      }
+      return
+    end
+    if #ctl_ok > 0 then
+      report:finding {
+        code = "outbound.remote_filtered",
+        summary = string.format("Only this target fails: every MX address %s on port %d while the control "
+          .. "host %s accepts port 25", mode == "timeout" and "times out" or "refuses", port, ctl_ok_host),
+        explanation = "Port 25 leaves this host fine (a control mail host accepted the connection), so the block "
+          .. "is on the receiving side: their firewall, their provider, or a rule that drops or refuses your "
+          .. "address.",
+        advice = "Contact the recipient domain's postmaster (through another channel) with the time and your "
+          .. "sending address; check your address's reputation (--sender-ip); compare from another address "
+          .. "(--source-ip A --source-ip B).",
+        evidence = ev,
+      }
+    elseif #ctl_bad > 0 and #other_ok > 0 then
+      report:finding {
+        code = "outbound.port25_blocked",
+        summary = string.format("Outbound port 25 is blocked on your side: every MX and every control host fails on "
+          .. "port 25 (%s), while other ports answer (%s)", mode, other_ok[1]),
+        explanation = "Not one host accepts port 25 from here, including control hosts that accept everyone, "
+          .. "yet the same hosts answer on other ports. Something between this host and the internet blocks "
+          .. "outbound SMTP: this host's own firewall (output chain), the local network's firewall, or the ISP "
+          .. "(residential and many cloud providers block port 25 by default).",
+        advice = "Check this host's output rules (nft list ruleset; iptables -S OUTPUT), then the network "
+          .. "firewall; if neither blocks, ask the provider to open port 25 (cloud providers: a support "
+          .. "request), or relay through a smarthost on port 587 with authentication.",
+        evidence = ev,
+      }
+    else
+      report:finding {
+        code = "outbound.inconclusive",
+        summary = string.format("Every MX address and every control host fails, and no other port answers: "
+          .. "the network path itself may be down"),
+        explanation = "With nothing answering on any port, a port-25 block cannot be told apart from an outage "
+          .. "or a wrong route.",
+        advice = "Check basic connectivity and routing (ip route get " .. results[1].address .. "), then run again.",
+        evidence = ev,
+      }
+    end
+  end,
+}
