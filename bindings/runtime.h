@@ -30,6 +30,7 @@ typedef struct mx_rt_opts {
     const char *record_path;
     const char *replay_path;
     mx_json *options;            /* handed to rules as target.options (owned by caller) */
+    const char *ca_file;         /* --ca-file: extra trust anchors for STARTTLS (NULL: system store only) */
 } mx_rt_opts;
 
 mx_rt *mx_rt_new(const mx_rt_opts *opts, char *err, size_t errlen);
@@ -84,6 +85,10 @@ mx_dns *mx_rt_dns(mx_rt *rt);
 int mx_rt_timeout_ms(mx_rt *rt);
 int mx_rt_replaying(mx_rt *rt);
 int mx_rt_tracing(mx_rt *rt);
+/* The run's one TLS client context, created on first use (loading the trust
+ * store costs ~25 ms, fifty handshakes' worth). NULL with err set when it
+ * cannot be built (e.g. an unreadable --ca-file); the error is sticky. */
+struct ssl_ctx_st *mx_rt_tls_ctx(mx_rt *rt, char *err, size_t errlen);
 void mx_rt_trace(mx_rt *rt, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* JSON <-> Lua. Object keys are sorted when converting tables, so output is
