@@ -83,6 +83,8 @@ mx_rt *mx_rt_from_L(lua_State *L);
 mx_loop *mx_rt_loop(mx_rt *rt);
 mx_dns *mx_rt_dns(mx_rt *rt);
 int mx_rt_timeout_ms(mx_rt *rt);
+/* The run's CLI options (target.options), or NULL. */
+mx_json *mx_rt_options(mx_rt *rt);
 int mx_rt_replaying(mx_rt *rt);
 int mx_rt_tracing(mx_rt *rt);
 /* The run's one TLS client context, created on first use (loading the trust
@@ -100,5 +102,7 @@ mx_json *mx_lua_to_json(lua_State *L, int idx);
 int luaopen_mx_dns(lua_State *L);
 int luaopen_mx_net(lua_State *L);
 int luaopen_mx_task(lua_State *L);
+int luaopen_mx_sys(lua_State *L);
+int luaopen_mx_util(lua_State *L);
 
 #endif

@@ -26,6 +26,10 @@ static const char *usage_text =
 #ifdef MXDIAG_HAVE_LOGS
     "  logs [FILE...]      summarise delivery failures in mail logs (see mxdiag logs --help)\n"
 #endif
+    "  local [TARGET]      diagnose this host as a mail server: MTA listeners, Postfix/\n"
+    "                      Exim settings, local firewall (nft, iptables, UFW, CSF);\n"
+    "                      with TARGET also its MX checks (same as check --local\n"
+    "                      --only local TARGET)\n"
     "  rules list          list the loaded rules (shipped and site)\n"
     "  rules show ID       show one rule: description, facts, finding codes\n"
     "  version             print the version\n"
@@ -50,6 +54,11 @@ static const char *usage_text =
     "  --allow-reserved    report MX addresses in special-purpose blocks (private,\n"
     "                      documentation, loopback) as info, not warn: for labs and\n"
     "                      internal mail networks\n"
+    "  --local             also run the local checks (listeners, MTA settings, local\n"
+    "                      firewall) and compare them with the target's MX\n"
+    "  --sysroot DIR       local checks read files and /proc under DIR and take\n"
+    "                      command output from DIR/run/NAME (fixtures, no commands run)\n"
+    "  --config-dir DIR    also let the local checks read files under DIR (repeatable)\n"
     "  --no-color          no colour in text output (also NO_COLOR=1)\n"
     "  -h, --help          this help\n"
     "  --version           print the version\n"
@@ -99,6 +108,7 @@ static void sl_push(strlist *l, const char *s) {
 enum {
     OPT_FORMAT = 256, OPT_JSON, OPT_RESOLVER, OPT_SOURCE, OPT_TIMEOUT, OPT_PORT, OPT_RULESDIR, OPT_ONLY, OPT_SKIP,
     OPT_TRACE, OPT_RECORD, OPT_REPLAY, OPT_NOCOLOR, OPT_VERSION, OPT_ALLOW_RESERVED,
+    OPT_LOCAL, OPT_SYSROOT, OPT_CONFIG_DIR,
 };
 
 static const struct option check_opts[] = {
@@ -116,6 +126,9 @@ static const struct option check_opts[] = {
     {"replay", required_argument, 0, OPT_REPLAY},
     {"no-color", no_argument, 0, OPT_NOCOLOR},
     {"allow-reserved", no_argument, 0, OPT_ALLOW_RESERVED},
+    {"local", no_argument, 0, OPT_LOCAL},
+    {"sysroot", required_argument, 0, OPT_SYSROOT},
+    {"config-dir", required_argument, 0, OPT_CONFIG_DIR},
     {"version", no_argument, 0, OPT_VERSION},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
@@ -128,6 +141,9 @@ typedef struct cli {
     int port;
     const char *only, *skip, *record, *replay;
     int trace, nocolor, allow_reserved;
+    int local;                 /* --local or the local command */
+    const char *sysroot;       /* --sysroot */
+    strlist config_dirs;       /* --config-dir */
     char **rest;
     int nrest;
 } cli;
@@ -178,6 +194,15 @@ static void parse_common(int argc, char **argv, cli *c) {
         case OPT_REPLAY: c->replay = optarg; break;
         case OPT_NOCOLOR: c->nocolor = 1; break;
         case OPT_ALLOW_RESERVED: c->allow_reserved = 1; break;
+        case OPT_LOCAL: c->local = 1; break;
+        case OPT_SYSROOT: case OPT_CONFIG_DIR: {
+            struct stat st;
+            if (optarg[0] != '/' || stat(optarg, &st) != 0 || !S_ISDIR(st.st_mode))
+                usage_error("--sysroot/--config-dir need an absolute path to a directory, not '%s'", optarg);
+            if (ch == OPT_SYSROOT) c->sysroot = optarg;
+            else sl_push(&c->config_dirs, optarg);
+            break;
+        }
         case OPT_VERSION: printf("mxdiag %s\n", MXDIAG_VERSION); exit(0);
         case 'h': fputs(usage_text, stdout); exit(0);
         default: fprintf(stderr, "Try 'mxdiag --help'.\n"); exit(EXIT_USAGE);
@@ -237,6 +262,10 @@ static mx_json *rule_options(const cli *c) {
     }
     mx_json_set(o, "source_ips", src);
     mx_json_set(o, "allow_reserved", mx_json_bool(c->allow_reserved));
+    mx_json_set(o, "local", mx_json_bool(c->local));
+    if (c->sysroot) mx_json_set(o, "sysroot", mx_json_str(c->sysroot));
+    mx_json *cdirs = mx_json_set(o, "config_dirs", mx_json_arr());
+    for (size_t i = 0; i < c->config_dirs.n; i++) mx_json_push(cdirs, mx_json_str(c->config_dirs.v[i]));
     return o;
 }
 
@@ -265,13 +294,31 @@ static mx_rt *build_runtime(cli *c, strlist *dirs, mx_json *options, char *resol
     return rt;
 }
 
+static int local_command; /* `mxdiag local`: check with --local --only local */
+
+/* The target of `mxdiag local` without TARGET: this host, no MX lookup. */
+static void local_target(mx_target *t) {
+    memset(t, 0, sizeof *t);
+    t->kind = MX_TARGET_HOST;
+    char host[256] = "";
+    if (gethostname(host, sizeof host - 1) != 0 || !host[0]) snprintf(host, sizeof host, "localhost");
+    snprintf(t->input, sizeof t->input, "%s", host);
+    snprintf(t->domain, sizeof t->domain, "%s", host);
+}
+
 static int cmd_check(int argc, char **argv) {
     cli c;
     parse_common(argc, argv, &c);
-    if (c.nrest != 1) usage_error("check needs exactly one TARGET%s", c.nrest ? " (got more)" : "");
     mx_target t;
     const char *why;
-    if (mx_target_parse(c.rest[0], &t, &why) != 0) {
+    if (local_command) {
+        c.local = 1;
+        if (!c.only) c.only = "local";
+        if (c.nrest > 1) usage_error("%s", "local takes at most one TARGET");
+        /* without a target, nothing needs the MX rules */
+        if (c.nrest == 0) { c.skip = c.skip ? c.skip : "mx"; local_target(&t); }
+    } else if (c.nrest != 1) usage_error("check needs exactly one TARGET%s", c.nrest ? " (got more)" : "");
+    if (c.nrest == 1 && mx_target_parse(c.rest[0], &t, &why) != 0) {
         fprintf(stderr, "mxdiag: invalid target '%s': %s\n", c.rest[0], why);
         return EXIT_USAGE;
     }
@@ -305,6 +352,7 @@ static int cmd_check(int argc, char **argv) {
     free(resolvers);
     free(c.resolvers.v);
     free(c.sources.v);
+    free(c.config_dirs.v);
     free(c.rules_dirs.v);
     free(dirs.v);
     return code;
@@ -346,6 +394,7 @@ static int cmd_rules(int argc, char **argv) {
     free(c.rules_dirs.v);
     free(c.resolvers.v);
     free(c.sources.v);
+    free(c.config_dirs.v);
     return code;
 }
 
@@ -357,6 +406,7 @@ int main(int argc, char **argv) {
 #ifdef MXDIAG_HAVE_LOGS
     if (strcmp(cmd, "logs") == 0) return mx_logs_main(argc - 1, argv + 1);
 #endif
+    if (strcmp(cmd, "local") == 0) { local_command = 1; return cmd_check(argc - 1, argv + 1); }
     if (strcmp(cmd, "rules") == 0) return cmd_rules(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) { printf("mxdiag %s\n", MXDIAG_VERSION); return 0; }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) { fputs(usage_text, stdout); return 0; }

@@ -47,6 +47,8 @@ return {
       p.verdict = r.verdict
       p.port = port
       p.elapsed_ms = d.elapsed_ms
+      -- who sent an ICMP error: the path rule traces only when it was not the MX host
+      if d.icmp then p.icmp_from, p.icmp_from_destination = d.icmp.from, d.icmp.from_destination end
       out[#out + 1] = p
       local f = explain.finding(p, d, timeout)
       report:finding(f)
