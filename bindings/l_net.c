@@ -2,24 +2,83 @@
  * socket object a successful connect returns. */
 #include "runtime.h"
 #include "net.h"
+#include "stream.h"
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SOCKET_MT "mxdiag.socket"
+/* Politeness: connections open at once to one address (queued beyond). */
+#define NET_MAX_PER_ADDRESS 2
 
 typedef struct l_socket {
-    int fd;              /* -1 when closed, or in a replay */
+    mx_stream *st;       /* NULL when closed, or in a replay */
+    int closed;
+    int replay;          /* answers come from the recording */
     char peer[64];
     int port;
     char source[64];
-    int id;              /* connection ordinal within the run: replay key */
+    char conn[200];      /* "<address>:<port>/<source>#<n>": the gate key of its I/O */
+    int holds_slot;      /* counts against NET_MAX_PER_ADDRESS */
+    int tls;             /* STARTTLS succeeded (live runs) */
 } l_socket;
 
-static int next_socket_id;
+/* ---- politeness: per-address slots and the connects waiting for one ---- */
+
+typedef struct polite_wait {
+    mx_rt *rt;
+    mx_json *args;       /* owned by req */
+    mx_gate_req *req;
+} polite_wait;
+
+typedef struct polite_addr {
+    char addr[64];
+    int active;
+    polite_wait *q;
+    size_t nq, capq;
+} polite_addr;
+
+static polite_addr *polite;
+static size_t npolite;
+
+static polite_addr *polite_get(const char *addr) {
+    for (size_t i = 0; i < npolite; i++)
+        if (strcmp(polite[i].addr, addr) == 0) return &polite[i];
+    polite = mx_xrealloc(polite, (npolite + 1) * sizeof *polite);
+    polite_addr *p = &polite[npolite++];
+    memset(p, 0, sizeof *p);
+    snprintf(p->addr, sizeof p->addr, "%s", addr);
+    return p;
+}
+
+static void real_connect(mx_rt *rt, mx_json *args, mx_gate_req *req);
+
+/* A connection to addr ended (or never connected): wake the next waiter. */
+static void polite_release(const char *addr) {
+    polite_addr *p = polite_get(addr);
+    if (p->active > 0) p->active--;
+    if (p->nq && p->active < NET_MAX_PER_ADDRESS) {
+        polite_wait w = p->q[0];
+        memmove(p->q, p->q + 1, (p->nq - 1) * sizeof *p->q);
+        p->nq--;
+        p->active++;
+        real_connect(w.rt, w.args, w.req);
+    }
+}
+
+/* The connected fd travels to push_connect (or discard) with its address. */
+typedef struct conn_handle {
+    int fd;
+    char addr[64];
+} conn_handle;
 
 /* [-0, +0, -] idempotent close shared by close, __gc and __close */
 static void socket_close(l_socket *s) {
-    if (s->fd >= 0) { close(s->fd); s->fd = -1; }
+    if (s->closed) return;
+    s->closed = 1;
+    if (s->st) { mx_stream_free(s->st); s->st = NULL; }
+    if (s->holds_slot) { s->holds_slot = 0; polite_release(s->peer); }
 }
 
 static l_socket *check_socket(lua_State *L, int idx) { return luaL_checkudata(L, idx, SOCKET_MT); }
@@ -34,31 +93,47 @@ static int l_socket_gc(lua_State *L) {
 }
 static int l_socket_tostring(lua_State *L) {
     l_socket *s = check_socket(L, 1);
-    lua_pushfstring(L, "socket %s:%d (%s)", s->peer, s->port, s->fd >= 0 ? "open" : "closed");
+    lua_pushfstring(L, "socket %s (%s)", s->conn, s->closed ? "closed" : s->replay ? "replay" : "open");
     return 1;
 }
-/* socket:info() -> {address, port, source} */
+/* socket:info() -> {address, port, source, conn, tls} [-0, +1, m] */
 static int l_socket_info(lua_State *L) {
     l_socket *s = check_socket(L, 1);
-    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, 5);
     lua_pushstring(L, s->peer);
     lua_setfield(L, -2, "address");
     lua_pushinteger(L, s->port);
     lua_setfield(L, -2, "port");
     if (s->source[0]) { lua_pushstring(L, s->source); lua_setfield(L, -2, "source"); }
+    lua_pushstring(L, s->conn);
+    lua_setfield(L, -2, "conn");
+    lua_pushboolean(L, s->tls);
+    lua_setfield(L, -2, "tls");
     return 1;
 }
 
-static void discard_fd(void *h) {
-    int fd = (int)(intptr_t)h - 1;
-    if (fd >= 0) close(fd);
+static void discard_conn(void *h) {
+    conn_handle *c = h;
+    if (c->fd >= 0) close(c->fd);
+    polite_release(c->addr);
+    free(c);
 }
 
 static void on_connect(int fd, mx_json *result, void *ud) {
-    mx_gate_done(ud, result, fd >= 0 ? (void *)(intptr_t)(fd + 1) : NULL);
+    mx_gate_req *req = ud;
+    const char *addr = mx_json_get_str(result, "address");
+    if (fd < 0) {
+        polite_release(addr ? addr : "");
+        mx_gate_done(req, result, NULL);
+        return;
+    }
+    conn_handle *c = mx_xcalloc(1, sizeof *c);
+    c->fd = fd;
+    snprintf(c->addr, sizeof c->addr, "%s", addr ? addr : "");
+    mx_gate_done(req, result, c);
 }
 
-static void start_connect(mx_rt *rt, mx_json *args, mx_gate_req *req) {
+static void real_connect(mx_rt *rt, mx_json *args, mx_gate_req *req) {
     mx_addr dst, src;
     mx_addr_parse(mx_json_get_str(args, "address"), &dst);
     const char *s = mx_json_get_str(args, "source");
@@ -68,29 +143,398 @@ static void start_connect(mx_rt *rt, mx_json *args, mx_gate_req *req) {
                    ttl ? (int)ttl->u.i : 0, on_connect, req);
 }
 
+static void start_connect(mx_rt *rt, mx_json *args, mx_gate_req *req) {
+    polite_addr *p = polite_get(mx_json_get_str(args, "address"));
+    if (p->active < NET_MAX_PER_ADDRESS) {
+        p->active++;
+        real_connect(rt, args, req);
+        return;
+    }
+    mx_rt_trace(rt, "net.connect %s: waiting, %d connections already open to it", p->addr, p->active);
+    if (p->nq == p->capq) {
+        p->capq = p->capq ? p->capq * 2 : 4;
+        p->q = mx_xrealloc(p->q, p->capq * sizeof *p->q);
+    }
+    p->q[p->nq++] = (polite_wait){rt, args, req};
+}
+
+/* The n-th connection to this endpoint in the run (1-based): with the
+ * endpoint it names the connection in gate keys, so a replay finds each
+ * connection's own answers. [-0, +0, m] */
+static int next_ordinal(lua_State *L, const char *endpoint) {
+    lua_getfield(L, LUA_REGISTRYINDEX, "mx.net.ordinals");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, "mx.net.ordinals");
+    }
+    lua_getfield(L, -1, endpoint);
+    int n = (int)lua_tointeger(L, -1) + 1;
+    lua_pop(L, 1);
+    lua_pushinteger(L, n);
+    lua_setfield(L, -2, endpoint);
+    lua_pop(L, 1);
+    return n;
+}
+
 /* connected: socket, detail; failed: nil, verdict, detail [-0, +2|3, m] */
 static int push_connect(lua_State *L, mx_json *res, void *handle) {
     const char *v = mx_json_get_str(res, "verdict");
+    conn_handle *c = handle;
     if (v && strcmp(v, MX_V_CONNECTED) == 0) {
         l_socket *s = lua_newuserdatauv(L, sizeof *s, 0);
         memset(s, 0, sizeof *s);
-        s->fd = -1;
+        s->closed = 1; /* closed until complete */
         luaL_setmetatable(L, SOCKET_MT);
-        s->fd = handle ? (int)(intptr_t)handle - 1 : -1; /* no fd in a replay */
         snprintf(s->peer, sizeof s->peer, "%s", mx_json_get_str(res, "address") ? mx_json_get_str(res, "address") : "");
         mx_json *p = mx_json_get(res, "port");
         s->port = p && p->type == MX_JINT ? (int)p->u.i : 0;
         const char *src = mx_json_get_str(res, "source");
         if (src) snprintf(s->source, sizeof s->source, "%s", src);
-        s->id = ++next_socket_id;
+        char endpoint[160];
+        snprintf(endpoint, sizeof endpoint, s->peer[0] && strchr(s->peer, ':') ? "[%s]:%d/%s" : "%s:%d/%s", s->peer,
+                 s->port, s->source[0] ? s->source : "-");
+        snprintf(s->conn, sizeof s->conn, "%s#%d", endpoint, next_ordinal(L, endpoint));
+        s->closed = 0;
+        if (c) {
+            s->st = mx_stream_new(mx_rt_loop(mx_rt_from_L(L)), c->fd, NULL);
+            s->holds_slot = 1;
+            free(c);
+        } else {
+            s->replay = 1; /* no fd in a replay */
+        }
         mx_lua_push_json(L, res);
         return 2;
     }
-    if (handle) discard_fd(handle);
+    if (c) discard_conn(c);
     lua_pushnil(L);
     lua_pushstring(L, v ? v : MX_V_ERROR);
     mx_lua_push_json(L, res);
     return 3;
+}
+
+/* ---- socket I/O: every operation goes through the call gate ----
+ * The gate hands start() only the args; the socket of the call being started
+ * is passed beside it (start runs synchronously inside mx_gate_call). */
+static l_socket *gate_sock;
+
+typedef struct io_call {
+    mx_gate_req *req;
+    l_socket *sock;      /* alive while the call is pending: it is the caller's argument 1 */
+    size_t n;            /* send: bytes to send */
+    char conn[200];
+} io_call;
+
+static io_call *io_call_new(mx_gate_req *req) {
+    io_call *c = mx_xcalloc(1, sizeof *c);
+    c->req = req;
+    c->sock = gate_sock;
+    gate_sock = NULL;
+    snprintf(c->conn, sizeof c->conn, "%s", c->sock ? c->sock->conn : "?");
+    return c;
+}
+
+static mx_json *io_result(mx_stream *st, mx_stream_status status, const char *conn) {
+    mx_json *r = mx_json_obj();
+    mx_json_set(r, "status", mx_json_str(mx_stream_status_names[status]));
+    mx_json_set(r, "conn", mx_json_str(conn));
+    mx_json_set(r, "elapsed_ms", mx_json_int(st ? mx_stream_elapsed_ms(st) : 0));
+    if (status != MX_STREAM_OK) {
+        mx_json_set(r, "error", mx_json_str(st ? mx_stream_error(st) : "connection closed locally"));
+        const char *lim = st ? mx_stream_limit(st) : NULL;
+        if (lim) mx_json_set(r, "limit", mx_json_str(lim));
+        if (st) mx_json_set(r, "bytes_in", mx_json_int((long long)mx_stream_bytes_in(st)));
+    }
+    return r;
+}
+
+/* A socket with no stream: closed under a pending call, or already failed. */
+static int io_unavailable(io_call *c) {
+    if (c->sock && c->sock->st) return 0;
+    mx_gate_done(c->req, io_result(NULL, MX_STREAM_CLOSED, c->conn), NULL);
+    free(c);
+    return 1;
+}
+
+/* Failure values: nil, status, detail [-0, +3, m] */
+static int push_failure(lua_State *L, mx_json *res) {
+    const char *st = mx_json_get_str(res, "status");
+    mx_rt *rt = mx_rt_from_L(L);
+    mx_rt_trace(rt, "%s  !! %s: %s", mx_json_get_str(res, "conn") ? mx_json_get_str(res, "conn") : "?", st ? st : "error",
+                mx_json_get_str(res, "error") ? mx_json_get_str(res, "error") : "");
+    lua_pushnil(L);
+    lua_pushstring(L, st ? st : "closed");
+    mx_lua_push_json(L, res);
+    return 3;
+}
+
+static int is_ok(const mx_json *res) {
+    const char *st = mx_json_get_str(res, "status");
+    return st && strcmp(st, "ok") == 0;
+}
+
+/* Reads the optional {timeout=seconds} table at idx into milliseconds. */
+static int opt_timeout_ms(lua_State *L, int idx, const char *field_owner) {
+    int ms = mx_rt_timeout_ms(mx_rt_from_L(L));
+    if (lua_isnoneornil(L, idx)) return ms;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    if (lua_getfield(L, idx, "timeout") != LUA_TNIL) {
+        lua_Number t = luaL_checknumber(L, -1);
+        if (!(t > 0 && t <= 600)) luaL_error(L, "%s: timeout must be from 0 to 600 seconds", field_owner);
+        ms = (int)(t * 1000);
+    }
+    lua_pop(L, 1);
+    return ms;
+}
+
+static l_socket *check_open(lua_State *L, const char *what) {
+    l_socket *s = check_socket(L, 1);
+    if (s->closed) luaL_error(L, "%s: socket %s is closed", what, s->conn);
+    if (s->st && mx_stream_busy(s->st))
+        luaL_error(L, "%s: socket %s is busy with %s (one operation at a time)", what, s->conn,
+                   mx_stream_op_names[mx_stream_current_op(s->st)]);
+    return s;
+}
+
+/* -- read_line -- */
+static void line_done(mx_stream *st, mx_stream_status status, void *ud) {
+    io_call *c = ud;
+    mx_json *r = io_result(st, status, c->conn);
+    if (status == MX_STREAM_OK) {
+        size_t n;
+        const char *line = mx_stream_line(st, &n);
+        mx_json_set(r, "line", mx_json_strn(line, n));
+    }
+    mx_gate_done(c->req, r, NULL);
+    free(c);
+}
+static void start_read_line(mx_rt *rt, mx_json *args, mx_gate_req *req) {
+    (void)rt;
+    io_call *c = io_call_new(req);
+    if (io_unavailable(c)) return;
+    mx_stream_read_line(c->sock->st, (int)mx_json_get(args, "timeout_ms")->u.i, line_done, c);
+}
+/* line | nil, status, detail [-0, +1|3, m] */
+static int push_line(lua_State *L, mx_json *res, void *h) {
+    (void)h;
+    if (!is_ok(res)) return push_failure(L, res);
+    mx_json *line = mx_json_get(res, "line");
+    mx_buf b = MX_BUF_INIT;
+    if (line && line->type == MX_JSTR) mx_smtp_printable(&b, line->u.str.s, line->u.str.len);
+    mx_rt_trace(mx_rt_from_L(L), "%s  <- %s", mx_json_get_str(res, "conn"), mx_buf_cstr(&b));
+    mx_buf_free(&b);
+    if (line && line->type == MX_JSTR) lua_pushlstring(L, line->u.str.s, line->u.str.len);
+    else lua_pushliteral(L, "");
+    return 1;
+}
+/* sock:read_line{timeout=} -> line | nil, "timeout"|"closed"|"protocol", detail */
+static int l_socket_read_line(lua_State *L) {
+    l_socket *s = check_open(L, "read_line");
+    int ms = opt_timeout_ms(L, 2, "read_line");
+    mx_json *args = mx_json_obj();
+    mx_json_set(args, "conn", mx_json_str(s->conn));
+    mx_json_set(args, "timeout_ms", mx_json_int(ms));
+    gate_sock = s;
+    return mx_gate_call(L, "net.read_line", args, 0, start_read_line, push_line, NULL);
+}
+
+/* -- read_reply -- */
+static void reply_done(mx_stream *st, mx_stream_status status, void *ud) {
+    io_call *c = ud;
+    mx_json *r = io_result(st, status, c->conn);
+    const mx_smtp_reply *rep = mx_stream_reply(st);
+    if (status == MX_STREAM_OK || rep->nlines) {
+        mx_json *j = mx_smtp_reply_to_json(rep);
+        char *text = mx_smtp_reply_text(rep);
+        mx_json_set(j, "text", mx_json_str(text));
+        free(text);
+        if (rep->enhanced_mismatch) mx_json_set(j, "enhanced_mismatch", mx_json_bool(1));
+        if (status == MX_STREAM_OK) {
+            for (size_t i = 0; i < j->u.c.len; i++) mx_json_set(r, j->u.c.keys[i], mx_json_clone(j->u.c.items[i]));
+        } else {
+            mx_json_set(r, "partial", mx_json_clone(j)); /* what came before the failure */
+        }
+        mx_json_free(j);
+    }
+    mx_gate_done(c->req, r, NULL);
+    free(c);
+}
+static void start_read_reply(mx_rt *rt, mx_json *args, mx_gate_req *req) {
+    (void)rt;
+    io_call *c = io_call_new(req);
+    if (io_unavailable(c)) return;
+    mx_stream_read_reply(c->sock->st, (int)mx_json_get(args, "timeout_ms")->u.i, reply_done, c);
+}
+/* {code, enhanced, lines, text, binary, elapsed_ms} | nil, status, detail [-0, +1|3, m] */
+static int push_reply(lua_State *L, mx_json *res, void *h) {
+    (void)h;
+    mx_rt *rt = mx_rt_from_L(L);
+    const char *conn = mx_json_get_str(res, "conn");
+    mx_json *lines = mx_json_get(res, "lines");
+    mx_json *code = mx_json_get(res, "code");
+    if (!is_ok(res)) {
+        mx_json *part = mx_json_get(res, "partial");
+        lines = part ? mx_json_get(part, "lines") : NULL;
+        code = part ? mx_json_get(part, "code") : NULL;
+    }
+    if (mx_rt_tracing(rt) && lines && lines->type == MX_JARR) {
+        size_t n = lines->u.c.len, shown = n > 12 ? 10 : n;
+        for (size_t i = 0; i < shown; i++) {
+            mx_buf b = MX_BUF_INIT;
+            mx_json *li = lines->u.c.items[i];
+            if (li->type == MX_JSTR) mx_smtp_printable(&b, li->u.str.s, li->u.str.len > 200 ? 200 : li->u.str.len);
+            mx_rt_trace(rt, "%s  <- %03lld%c%s", conn ? conn : "?", code && code->type == MX_JINT ? code->u.i : 0,
+                        i + 1 == n && is_ok(res) ? ' ' : '-', mx_buf_cstr(&b));
+            mx_buf_free(&b);
+        }
+        if (shown < n) mx_rt_trace(rt, "%s  <- ... (%zu more lines)", conn ? conn : "?", n - shown);
+    }
+    if (!is_ok(res)) return push_failure(L, res);
+    mx_lua_push_json(L, res);
+    return 1;
+}
+/* sock:read_reply{timeout=} -> reply | nil, "timeout"|"closed"|"protocol", detail */
+static int l_socket_read_reply(lua_State *L) {
+    l_socket *s = check_open(L, "read_reply");
+    int ms = opt_timeout_ms(L, 2, "read_reply");
+    mx_json *args = mx_json_obj();
+    mx_json_set(args, "conn", mx_json_str(s->conn));
+    mx_json_set(args, "timeout_ms", mx_json_int(ms));
+    gate_sock = s;
+    return mx_gate_call(L, "net.read_reply", args, 0, start_read_reply, push_reply, NULL);
+}
+
+/* -- send -- */
+static void send_done(mx_stream *st, mx_stream_status status, void *ud) {
+    io_call *c = ud;
+    mx_json *r = io_result(st, status, c->conn);
+    if (status == MX_STREAM_OK) mx_json_set(r, "bytes", mx_json_int((long long)c->n));
+    mx_gate_done(c->req, r, NULL);
+    free(c);
+}
+static void start_send(mx_rt *rt, mx_json *args, mx_gate_req *req) {
+    (void)rt;
+    io_call *c = io_call_new(req);
+    if (io_unavailable(c)) return;
+    mx_json *d = mx_json_get(args, "data");
+    c->n = d->u.str.len;
+    mx_stream_write(c->sock->st, d->u.str.s, d->u.str.len, (int)mx_json_get(args, "timeout_ms")->u.i, send_done, c);
+}
+/* true | nil, status, detail [-0, +1|3, m] */
+static int push_sent(lua_State *L, mx_json *res, void *h) {
+    (void)h;
+    if (!is_ok(res)) return push_failure(L, res);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+/* sock:send(data, {timeout=}) -> true | nil, "timeout"|"closed", detail */
+static int l_socket_send(lua_State *L) {
+    l_socket *s = check_open(L, "send");
+    size_t n;
+    const char *data = luaL_checklstring(L, 2, &n);
+    luaL_argcheck(L, n > 0 && n <= 65536, 2, "data must be 1 to 65536 bytes");
+    int ms = opt_timeout_ms(L, 3, "send");
+    mx_rt *rt = mx_rt_from_L(L);
+    if (mx_rt_tracing(rt)) {
+        /* one trace line per protocol line, as the peer will see them */
+        const char *p = data, *end = data + n;
+        while (p < end) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+            size_t shown = len && p[len - 1] == '\r' ? len - 1 : len;
+            mx_buf b = MX_BUF_INIT;
+            mx_smtp_printable(&b, p, shown > 200 ? 200 : shown);
+            mx_rt_trace(rt, "%s  -> %s", s->conn, mx_buf_cstr(&b));
+            mx_buf_free(&b);
+            p += len + (nl ? 1 : 0);
+        }
+    }
+    mx_json *args = mx_json_obj();
+    mx_json_set(args, "conn", mx_json_str(s->conn));
+    mx_json_set(args, "data", mx_json_strn(data, n));
+    mx_json_set(args, "timeout_ms", mx_json_int(ms));
+    gate_sock = s;
+    return mx_gate_call(L, "net.send", args, 0, start_send, push_sent, NULL);
+}
+
+/* -- starttls -- */
+static void tls_done(mx_stream *st, mx_stream_status status, void *ud) {
+    io_call *c = ud;
+    mx_json *r;
+    if (status == MX_STREAM_OK) {
+        r = mx_tls_facts(mx_stream_tls(st), time(NULL));
+        mx_json_set(r, "status", mx_json_str("ok"));
+        mx_json_set(r, "conn", mx_json_str(c->conn));
+        mx_json_set(r, "elapsed_ms", mx_json_int(mx_stream_elapsed_ms(st)));
+        if (mx_stream_discarded(st))
+            mx_json_set(r, "discarded_plaintext", mx_json_int((long long)mx_stream_discarded(st)));
+        if (c->sock) c->sock->tls = 1;
+    } else {
+        r = io_result(st, status, c->conn);
+    }
+    mx_gate_done(c->req, r, NULL);
+    free(c);
+}
+static void start_starttls(mx_rt *rt, mx_json *args, mx_gate_req *req) {
+    io_call *c = io_call_new(req);
+    if (io_unavailable(c)) return;
+    char err[512] = "";
+    SSL_CTX *ctx = mx_rt_tls_ctx(rt, err, sizeof err);
+    if (!ctx) {
+        mx_json *r = io_result(NULL, MX_STREAM_TLS, c->conn);
+        mx_json_set(r, "error", mx_json_str(err));
+        mx_gate_done(c->req, r, NULL);
+        free(c);
+        return;
+    }
+    mx_stream_starttls(c->sock->st, ctx, mx_json_get_str(args, "servername"),
+                       (int)mx_json_get(args, "timeout_ms")->u.i, tls_done, c);
+}
+/* facts | nil, "tls_failed"|"timeout"|"closed", detail [-0, +1|3, m] */
+static int push_tls(lua_State *L, mx_json *res, void *h) {
+    (void)h;
+    if (!is_ok(res)) {
+        const char *st = mx_json_get_str(res, "status");
+        if (st && strcmp(st, "closed") != 0 && strcmp(st, "tls_failed") != 0 && strcmp(st, "timeout") != 0)
+            mx_json_set(res, "status", mx_json_str("tls_failed"));
+        return push_failure(L, res);
+    }
+    mx_rt *rt = mx_rt_from_L(L);
+    if (mx_rt_tracing(rt)) {
+        const char *conn = mx_json_get_str(res, "conn");
+        mx_json *v = mx_json_get(res, "verify_ok"), *nm = mx_json_get(res, "name_ok");
+        mx_rt_trace(rt, "%s  == TLS started: %s, cipher %s", conn, mx_json_get_str(res, "protocol"),
+                    mx_json_get_str(res, "cipher") ? mx_json_get_str(res, "cipher") : "?");
+        mx_rt_trace(rt, "%s  == peer certificate: subject %s; issuer %s; valid %s .. %s", conn,
+                    mx_json_get_str(res, "subject") ? mx_json_get_str(res, "subject") : "(none)",
+                    mx_json_get_str(res, "issuer") ? mx_json_get_str(res, "issuer") : "-",
+                    mx_json_get_str(res, "not_before") ? mx_json_get_str(res, "not_before") : "?",
+                    mx_json_get_str(res, "not_after") ? mx_json_get_str(res, "not_after") : "?");
+        mx_rt_trace(rt, "%s  == verification: %s (%s); name %s", conn, v && v->type == MX_JBOOL && v->u.b ? "ok" : "FAILED",
+                    mx_json_get_str(res, "verify_result") ? mx_json_get_str(res, "verify_result") : "-",
+                    nm && nm->type == MX_JBOOL ? (nm->u.b ? "matches" : "MISMATCH") : "not checked");
+    }
+    mx_lua_push_json(L, res);
+    return 1;
+}
+/* sock:starttls{servername=, timeout=} -> facts | nil, "tls_failed"|"timeout"|"closed", detail */
+static int l_socket_starttls(lua_State *L) {
+    l_socket *s = check_open(L, "starttls");
+    int ms = opt_timeout_ms(L, 2, "starttls");
+    const char *sn = NULL;
+    if (lua_istable(L, 2)) {
+        if (lua_getfield(L, 2, "servername") != LUA_TNIL) sn = luaL_checkstring(L, -1);
+        lua_pop(L, 1); /* the string stays referenced by the table */
+    }
+    if (s->tls) return luaL_error(L, "starttls: TLS is already active on %s", s->conn);
+    mx_json *args = mx_json_obj();
+    mx_json_set(args, "conn", mx_json_str(s->conn));
+    if (sn) mx_json_set(args, "servername", mx_json_str(sn));
+    mx_json_set(args, "timeout_ms", mx_json_int(ms));
+    mx_rt_trace(mx_rt_from_L(L), "%s  == starting TLS (SNI %s)", s->conn, sn ? sn : "none");
+    gate_sock = s;
+    return mx_gate_call(L, "net.starttls", args, 0, start_starttls, push_tls, NULL);
 }
 
 /* net.connect(address, port, {timeout=seconds, source=address, ttl=n})
@@ -136,7 +580,42 @@ static int l_connect(lua_State *L) {
     }
     mx_json_set(args, "timeout_ms", mx_json_int(timeout_ms));
     if (ttl) mx_json_set(args, "ttl", mx_json_int(ttl));
-    return mx_gate_call(L, "net.connect", args, 0, start_connect, push_connect, discard_fd);
+    return mx_gate_call(L, "net.connect", args, 0, start_connect, push_connect, discard_conn);
+}
+
+/* ---- net.hostname(): a read of this host, recorded so a replay elsewhere
+ * sends the same EHLO. */
+typedef struct host_call {
+    mx_gate_req *req;
+} host_call;
+static void host_done(mx_loop *loop, void *ud) {
+    (void)loop;
+    host_call *h = ud;
+    char name[256] = "";
+    if (gethostname(name, sizeof name - 1) != 0) name[0] = 0;
+    name[sizeof name - 1] = 0;
+    mx_json *r = mx_json_obj();
+    mx_json_set(r, "hostname", mx_json_str(name));
+    mx_gate_done(h->req, r, NULL);
+    free(h);
+}
+static void start_hostname(mx_rt *rt, mx_json *args, mx_gate_req *req) {
+    (void)args;
+    host_call *h = mx_xmalloc(sizeof *h);
+    h->req = req;
+    mx_loop_defer(mx_rt_loop(rt), host_done, h); /* completes from the loop, like any I/O */
+}
+/* [-0, +1, m] */
+static int push_hostname(lua_State *L, mx_json *res, void *h) {
+    (void)h;
+    const char *n = mx_json_get_str(res, "hostname");
+    if (n && *n) lua_pushstring(L, n);
+    else lua_pushnil(L);
+    return 1;
+}
+/* net.hostname() -> this host's name (gethostname) | nil */
+static int l_hostname(lua_State *L) {
+    return mx_gate_call(L, "net.hostname", mx_json_obj(), 1, start_hostname, push_hostname, NULL);
 }
 
 /* net.parse_address(s) -> {address=canonical, family=4|6} | nil, "invalid" */
@@ -175,6 +654,7 @@ static int l_is_reserved(lua_State *L) {
 
 static const luaL_Reg net_funcs[] = {
     {"connect", l_connect},
+    {"hostname", l_hostname},
     {"parse_address", l_parse_address},
     {"is_reserved", l_is_reserved},
     {NULL, NULL},
@@ -183,6 +663,10 @@ static const luaL_Reg net_funcs[] = {
 static const luaL_Reg socket_methods[] = {
     {"close", l_socket_close},
     {"info", l_socket_info},
+    {"read_line", l_socket_read_line},
+    {"read_reply", l_socket_read_reply},
+    {"send", l_socket_send},
+    {"starttls", l_socket_starttls},
     {NULL, NULL},
 };
 
