@@ -46,8 +46,14 @@ mx_json *mx_rt_api_json(mx_rt *rt);
 
 typedef void (*mx_check_done_fn)(mx_check *c, void *ud);
 mx_check *mx_check_start(mx_rt *rt, const mx_target *t, mx_check_done_fn done, void *ud);
-/* Runs until every started check is done. */
+/* Same, with per-check options (an object, may be NULL, not taken) merged
+ * key by key over the run's options in target.options. done may run before
+ * this returns (every rule skipped): do not free the check from inside done. */
+mx_check *mx_check_start_opts(mx_rt *rt, const mx_target *t, const mx_json *options, mx_check_done_fn done, void *ud);
+/* Runs until every started check is done, or mx_rt_stop is called (from a
+ * loop callback); checks still running then can be freed with mx_check_free. */
 void mx_rt_run(mx_rt *rt);
+void mx_rt_stop(mx_rt *rt);
 /* Finished check: the JSON document (caller owns) and the text rendering. */
 mx_json *mx_check_json(mx_check *c);
 void mx_check_text(mx_check *c, mx_buf *out, int colour);

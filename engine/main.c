@@ -10,6 +10,8 @@
 #include <unistd.h>
 #include "addr.h"
 #include "runtime.h"
+#include "check_cli.h"
+#include "formats.h"
 
 #ifdef MXDIAG_HAVE_LOGS
 int mx_logs_main(int argc, char **argv);
@@ -30,12 +32,16 @@ static const char *usage_text =
     "                      Exim settings, local firewall (nft, iptables, UFW, CSF);\n"
     "                      with TARGET also its MX checks (same as check --local\n"
     "                      --only local TARGET)\n"
+    "  batch FILE          check every domain of a YAML or plain list, concurrently\n"
+    "                      (see mxdiag batch --help)\n"
     "  rules list          list the loaded rules (shipped and site)\n"
     "  rules show ID       show one rule: description, facts, finding codes\n"
     "  version             print the version\n"
     "\n"
     "Options for check:\n"
-    "  --format text|json  output format (default text)\n"
+    "  --format text|json|nagios\n"
+    "                      output format (default text); nagios: one plugin status\n"
+    "                      line with perfdata, for Nagios/Icinga/Zabbix\n"
     "  --json              same as --format json\n"
     "  --resolver ADDR[:PORT]\n"
     "                      DNS resolver to use (repeatable; default: /etc/resolv.conf)\n"
@@ -159,7 +165,8 @@ static void parse_common(int argc, char **argv, cli *c) {
         char *end;
         switch (ch) {
         case OPT_FORMAT:
-            if (strcmp(optarg, "text") && strcmp(optarg, "json")) usage_error("--format must be text or json, not '%s'", optarg);
+            if (strcmp(optarg, "text") && strcmp(optarg, "json") && strcmp(optarg, "nagios"))
+                usage_error("--format must be text, json or nagios, not '%s'", optarg);
             c->format = optarg;
             break;
         case OPT_JSON: c->format = "json"; break;
@@ -336,6 +343,10 @@ static int cmd_check(int argc, char **argv) {
         mx_json_write(&out, doc, 2);
         mx_buf_putc(&out, '\n');
         mx_json_free(doc);
+    } else if (strcmp(c.format, "nagios") == 0) {
+        mx_json *doc = mx_check_json(chk);
+        mx_fmt_nagios(&out, doc);
+        mx_json_free(doc);
     } else {
         const char *nc = getenv("NO_COLOR");
         int colour = !c.nocolor && isatty(1) && !(nc && *nc);
@@ -398,6 +409,44 @@ static int cmd_rules(int argc, char **argv) {
     return code;
 }
 
+/* mxdiag batch builds on check's options: see check_cli.h. */
+void mx_check_setup_new(int argc, char **argv, mx_check_setup *s) {
+    cli *c = mx_xcalloc(1, sizeof *c);
+    strlist *dirs = mx_xcalloc(1, sizeof *dirs);
+    parse_common(argc, argv, c);
+    collect_site_dirs(c, dirs);
+    memset(s, 0, sizeof *s);
+    s->options = rule_options(c);
+    char *resolvers = resolver_csv(&c->resolvers);
+    s->rt = build_runtime(c, dirs, s->options, resolvers);
+    s->rest = c->rest;
+    s->nrest = c->nrest;
+    void **priv = mx_xcalloc(3, sizeof *priv);
+    priv[0] = c;
+    priv[1] = dirs;
+    priv[2] = resolvers; /* the runtime keeps pointers into c, dirs and resolvers */
+    s->priv = priv;
+}
+
+void mx_check_setup_free(mx_check_setup *s) {
+    void **priv = s->priv;
+    cli *c = priv[0];
+    strlist *dirs = priv[1];
+    mx_rt_free(s->rt);
+    mx_json_free(s->options);
+    /* every strlist of cli, as in cmd_check */
+    free(c->resolvers.v);
+    free(c->sources.v);
+    free(c->config_dirs.v);
+    free(c->rules_dirs.v);
+    free(c);
+    free(dirs->v);
+    free(dirs);
+    free(priv[2]);
+    free(priv);
+    memset(s, 0, sizeof *s);
+}
+
 int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     if (argc < 2) { fputs(usage_text, stderr); return EXIT_USAGE; }
@@ -408,6 +457,7 @@ int main(int argc, char **argv) {
 #endif
     if (strcmp(cmd, "local") == 0) { local_command = 1; return cmd_check(argc - 1, argv + 1); }
     if (strcmp(cmd, "rules") == 0) return cmd_rules(argc - 1, argv + 1);
+    if (strcmp(cmd, "batch") == 0) return mx_batch_main(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) { printf("mxdiag %s\n", MXDIAG_VERSION); return 0; }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) { fputs(usage_text, stdout); return 0; }
     usage_error("unknown command '%s'", cmd);

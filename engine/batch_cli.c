@@ -1,0 +1,608 @@
+/* mxdiag batch: every domain of a list through one runtime, N checks in
+ * flight, results written as each finishes. The list is read as checks free
+ * up (constant memory); identical DNS questions are answered once per run by
+ * the call gate. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "batch_input.h"
+#include "check_cli.h"
+#include "formats.h"
+#include "strmap.h"
+
+#define EXIT_USAGE 3
+#define DEFAULT_CONCURRENCY 256
+#define FLUSH_AT (64 * 1024)
+
+static const char *batch_usage =
+    "Usage: mxdiag batch [OPTIONS] FILE\n"
+    "\n"
+    "Diagnoses every domain of FILE, many at once, and writes one result per\n"
+    "domain as it finishes. FILE is YAML (defaults: and domains:, see README),\n"
+    "or a plain list with one domain per line (--plain, or a name ending in .txt\n"
+    "or .list); '-' reads standard input.\n"
+    "\n"
+    "Batch options:\n"
+    "  -j, --concurrency N   domains in flight at once (default 256)\n"
+    "  --format F            jsonl (default): one mxdiag.check/1 object per line,\n"
+    "                        with \"index\" (the entry's position in FILE);\n"
+    "                        csv: index,domain,status,exit_code,duration_ms,crit,\n"
+    "                        warn,unknown,codes; summary: only the end table;\n"
+    "                        prometheus: a node_exporter textfile\n"
+    "  -o, --output FILE     write there instead of standard output (prometheus:\n"
+    "                        written to FILE.tmp and renamed when complete)\n"
+    "  --resume FILE         skip domains already in FILE (an earlier jsonl or csv\n"
+    "                        output); with -o FILE the same file, results are\n"
+    "                        appended and a half-written last line is dropped\n"
+    "  --shard K/N           only the domains whose hash falls in shard K of N\n"
+    "                        (1 <= K <= N): N runs with K=1..N cover FILE once\n"
+    "  --plain               FILE is one domain per line\n"
+    "  --progress, --no-progress\n"
+    "                        progress line on stderr (default: when it is a terminal)\n"
+    "  -q, --quiet           no summary table on stderr at the end\n"
+    "\n"
+    "Every option of `mxdiag check` applies to all domains (--timeout, --resolver,\n"
+    "--source-ip, --rules-dir, --only, --skip, --allow-reserved, ...). The file's\n"
+    "defaults: apply where the command line does not set the option; a domain's\n"
+    "own settings override both.\n"
+    "\n"
+    "Exit status: the worst domain status (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN;\n"
+    "a bad entry counts as UNKNOWN); 3 also for usage errors and a file that stops\n"
+    "being readable; 130/143 when interrupted by SIGINT/SIGTERM (what finished is\n"
+    "written, never half a line).\n";
+
+enum { FMT_JSONL, FMT_CSV, FMT_SUMMARY, FMT_PROM };
+
+typedef struct batch batch;
+typedef struct slot {
+    batch *b;
+    mx_check *chk;
+    size_t index;
+    int pos;                 /* in b->active */
+    struct slot *next_done;
+} slot;
+
+struct batch {
+    mx_rt *rt;
+    mx_loop *loop;
+    mx_batch_input *in;
+    int format, concurrency, progress, quiet;
+    unsigned shard_k, shard_n;
+    mx_json *base_opts;      /* defaults: that are per-domain settings */
+    mx_strmap resume;        /* targets already done */
+    long long resumed, sharded_out;
+    int out_fd;
+    char *out_path, *tmp_path;
+    mx_buf out;
+    FILE *prom_status, *prom_dur;
+    slot **active;
+    int inflight;
+    slot *done_head, *done_tail;
+    int input_done, input_fatal, stopping, write_failed, pump_scheduled;
+    mx_batch_stats stats;
+    int worst;               /* severity rank of the worst exit code */
+    long total;
+    int64_t t0;
+    mx_timer *tick;
+};
+
+static volatile sig_atomic_t got_signal;
+static void on_signal(int sig) { got_signal = sig; }
+
+static void die_usage(const char *fmt, const char *arg) {
+    fprintf(stderr, "mxdiag batch: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'mxdiag batch --help'.\n");
+    exit(EXIT_USAGE);
+}
+
+/* exit codes ordered by how bad: crit > warn > unknown > ok */
+static int code_rank(int code) { return code == 2 ? 3 : code == 1 ? 2 : code == 3 ? 1 : 0; }
+static int rank_code(int rank) { return rank == 3 ? 2 : rank == 2 ? 1 : rank == 1 ? 3 : 0; }
+
+/* ------------------------------------------------------------ output */
+
+static void out_flush(batch *b) {
+    size_t off = 0;
+    while (off < b->out.len && !b->write_failed) {
+        ssize_t n = write(b->out_fd, b->out.data + off, b->out.len - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            /* a closed pipe (| head) is a normal way to stop reading: quietly */
+            if (errno != EPIPE) fprintf(stderr, "mxdiag batch: write error: %s\n", strerror(errno));
+            b->write_failed = errno == EPIPE ? 2 : 1;
+            b->stopping = 1;
+            break;
+        }
+        off += (size_t)n;
+    }
+    mx_buf_reset(&b->out);
+}
+
+static void spool_copy(batch *b, FILE *f) {
+    char chunk[65536];
+    size_t n;
+    rewind(f);
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        mx_buf_put(&b->out, chunk, n);
+        out_flush(b);
+    }
+}
+
+static void write_result(batch *b, mx_check *chk, size_t index) {
+    mx_json *doc = mx_check_json(chk);
+    mx_stats_add(&b->stats, doc);
+    int code = mx_check_exit_code(chk);
+    if (code_rank(code) > b->worst) b->worst = code_rank(code);
+    switch (b->format) {
+    case FMT_JSONL: mx_fmt_jsonl(&b->out, doc, index); break;
+    case FMT_CSV: mx_fmt_csv_row(&b->out, doc, index); break;
+    case FMT_PROM: {
+        mx_buf st = MX_BUF_INIT, du = MX_BUF_INIT;
+        mx_fmt_prom_domain(&st, &du, doc);
+        fwrite(st.data, 1, st.len, b->prom_status);
+        fwrite(du.data, 1, du.len, b->prom_dur);
+        mx_buf_free(&st);
+        mx_buf_free(&du);
+        break;
+    }
+    default: break;
+    }
+    mx_json_free(doc);
+    if (b->out.len >= FLUSH_AT) out_flush(b);
+}
+
+/* ------------------------------------------------------------ progress */
+
+static void progress_line(batch *b, int final) {
+    if (!b->progress) return;
+    double el = (double)(mx_now_ms() - b->t0) / 1000.0;
+    long long done = b->stats.done;
+    double rate = el > 0 ? (double)done / el : 0;
+    char eta[32] = "";
+    long todo = b->total >= 0 ? b->total - (long)(done + b->stats.bad_entries + b->resumed + b->sharded_out) : -1;
+    if (todo >= 0 && rate > 0 && !final) snprintf(eta, sizeof eta, " ETA %.0fs", (double)todo / rate);
+    char tot[32] = "";
+    if (b->total >= 0) snprintf(tot, sizeof tot, "/%ld", b->total);
+    fprintf(stderr, "\r\033[K%lld%s done, %d in flight, %.0f/s%s  ok %lld warn %lld crit %lld unknown %lld%s",
+            done + b->resumed, tot, b->inflight, rate, eta, b->stats.by_status[0], b->stats.by_status[1],
+            b->stats.by_status[2], b->stats.by_status[3], final ? "\n" : "");
+    fflush(stderr);
+}
+
+static void on_tick(mx_loop *loop, void *ud) {
+    batch *b = ud;
+    b->tick = NULL;
+    if (got_signal && !b->stopping) b->stopping = 1;
+    if (b->stopping) { mx_rt_stop(b->rt); return; }
+    progress_line(b, 0);
+    if (b->out.len) out_flush(b); /* keep `tail -f` current */
+    b->tick = mx_loop_timer(loop, 250, on_tick, b);
+}
+
+/* ------------------------------------------------------------ the pump */
+
+static void pump(batch *b);
+static void pump_cb(mx_loop *loop, void *ud) {
+    (void)loop;
+    batch *b = ud;
+    b->pump_scheduled = 0;
+    pump(b);
+    if (b->stopping) mx_rt_stop(b->rt);
+}
+
+/* Completion: only queue; the check cannot be freed while the runtime is
+ * still inside it (see mx_check_start_opts). */
+static void on_done(mx_check *c, void *ud) {
+    (void)c;
+    slot *s = ud;
+    batch *b = s->b;
+    s->next_done = NULL;
+    if (b->done_tail) b->done_tail->next_done = s;
+    else b->done_head = s;
+    b->done_tail = s;
+    if (!b->pump_scheduled) {
+        b->pump_scheduled = 1;
+        mx_loop_defer(b->loop, pump_cb, b);
+    }
+}
+
+static void slot_release(batch *b, slot *s) {
+    int last = --b->inflight;
+    if (s->pos != last) {
+        b->active[s->pos] = b->active[last];
+        b->active[s->pos]->pos = s->pos;
+    }
+    b->active[last] = NULL;
+    mx_check_free(s->chk);
+    free(s);
+}
+
+static int in_shard(const batch *b, const char *target) {
+    if (b->shard_n <= 1) return 1;
+    char norm[512];
+    size_t i = 0;
+    for (; target[i] && i < sizeof norm - 1; i++) norm[i] = (char)(target[i] >= 'A' && target[i] <= 'Z' ? target[i] + 32 : target[i]);
+    if (i && norm[i - 1] == '.') i--;
+    norm[i] = 0;
+    return mx_str_hash(norm, i) % b->shard_n == b->shard_k - 1;
+}
+
+/* Merges the file's per-domain defaults and the entry's own settings. */
+static mx_json *entry_options(batch *b, const mx_json *own) {
+    if (!b->base_opts && !own) return NULL;
+    mx_json *o = b->base_opts ? mx_json_clone(b->base_opts) : mx_json_obj();
+    for (size_t i = 0; own && i < own->u.c.len; i++) mx_json_set(o, own->u.c.keys[i], mx_json_clone(own->u.c.items[i]));
+    return o;
+}
+
+static void refill(batch *b) {
+    while (!b->input_done && !b->stopping && b->inflight < b->concurrency) {
+        if (got_signal) { b->stopping = 1; break; }
+        mx_batch_entry e;
+        char err[1024];
+        int rc = mx_batch_next(b->in, &e, err, sizeof err);
+        if (rc == MX_BATCH_END) { b->input_done = 1; break; }
+        if (rc == MX_BATCH_FATAL) {
+            fprintf(stderr, "mxdiag batch: %s\n", err);
+            fprintf(stderr, "mxdiag batch: the rest of the file is not read; the entries before it still run\n");
+            b->input_done = b->input_fatal = 1;
+            break;
+        }
+        if (rc == MX_BATCH_BAD) {
+            /* every shard reads the whole file: report a bad entry in the shard its text hashes to */
+            if (e.index == (size_t)-1 || in_shard(b, e.target[0] ? e.target : err)) {
+                fprintf(stderr, "mxdiag batch: %s (entry skipped)\n", err);
+                b->stats.bad_entries++;
+                if (code_rank(3) > b->worst) b->worst = code_rank(3);
+            }
+            continue;
+        }
+        if (!in_shard(b, e.target)) { b->sharded_out++; mx_batch_entry_clear(&e); continue; }
+        if (b->resume.len && mx_strmap_has(&b->resume, e.target)) { b->resumed++; mx_batch_entry_clear(&e); continue; }
+        mx_target t;
+        const char *why;
+        if (mx_target_parse(e.target, &t, &why) != 0) { mx_batch_entry_clear(&e); continue; } /* validated already */
+        mx_json *opts = entry_options(b, e.options);
+        slot *s = mx_xcalloc(1, sizeof *s);
+        s->b = b;
+        s->index = e.index;
+        s->pos = b->inflight++;
+        b->active[s->pos] = s;
+        s->chk = mx_check_start_opts(b->rt, &t, opts, on_done, s);
+        mx_json_free(opts);
+        mx_batch_entry_clear(&e);
+    }
+}
+
+static void drain(batch *b) {
+    while (b->done_head) {
+        slot *s = b->done_head;
+        b->done_head = s->next_done;
+        if (!b->done_head) b->done_tail = NULL;
+        if (!b->write_failed) write_result(b, s->chk, s->index);
+        slot_release(b, s);
+    }
+}
+
+static void pump(batch *b) {
+    do {
+        drain(b);
+        refill(b);
+    } while (b->done_head && !b->stopping);
+    drain(b);
+}
+
+/* ------------------------------------------------------------ resume */
+
+/* Reads the targets of an earlier output (jsonl or csv). When trunc, cuts a
+ * half-written last line so that appending continues on a line boundary. */
+static int load_resume(batch *b, const char *path, int trunc) {
+    FILE *f = fopen(path, "r+");
+    if (!f && errno == ENOENT) return 0; /* nothing done yet */
+    if (!f) { fprintf(stderr, "mxdiag batch: --resume: cannot open %s: %s\n", path, strerror(errno)); return -1; }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    off_t good = 0;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        if (line[n - 1] != '\n') break; /* interrupted mid-line: not done */
+        good += n;
+        char target[600] = "";
+        if (line[0] == '{') {
+            mx_json *doc = mx_json_parse(line, (size_t)n, NULL, 0);
+            const char *in = doc ? mx_json_get_str(mx_json_get(doc, "target"), "input") : NULL;
+            if (in) snprintf(target, sizeof target, "%s", in);
+            mx_json_free(doc);
+        } else if (line[0] >= '0' && line[0] <= '9') {
+            /* csv: index,domain,... (a domain never needs quoting) */
+            char *c1 = strchr(line, ',');
+            char *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
+            if (c2 && c2 - c1 - 1 < (long)sizeof target) snprintf(target, sizeof target, "%.*s", (int)(c2 - c1 - 1), c1 + 1);
+        }
+        if (target[0]) mx_strmap_put(&b->resume, target, NULL);
+    }
+    free(line);
+    if (trunc && ftruncate(fileno(f), good) != 0) {
+        fprintf(stderr, "mxdiag batch: --resume: cannot truncate %s: %s\n", path, strerror(errno));
+        fclose(f);
+        return -1;
+    }
+    fclose(f);
+    return 0;
+}
+
+/* ------------------------------------------------------------ options */
+
+/* check options that take a value (to find FILE among the arguments) */
+static const char *const value_opts[] = {"--resolver", "--source-ip", "--timeout", "--port", "--rules-dir", "--only",
+                                         "--skip", "--record", "--replay", "--sender-ip", "--sender-domain", "--control",
+                                         "--config-dir", "--ca-file", NULL};
+
+static int takes_value(const char *a) {
+    for (const char *const *p = value_opts; *p; p++) if (!strcmp(a, *p)) return 1;
+    return 0;
+}
+
+typedef struct argv_b { char **v; int n; } argv_b;
+static void av_push(argv_b *a, const char *s) {
+    a->v = mx_xrealloc(a->v, (size_t)(a->n + 2) * sizeof *a->v);
+    a->v[a->n++] = mx_xstrdup(s);
+    a->v[a->n] = NULL;
+}
+
+static int cli_has(int argc, char **argv, const char *opt) {
+    size_t l = strlen(opt);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--")) break;
+        if (!strncmp(argv[i], opt, l) && (argv[i][l] == 0 || argv[i][l] == '=')) return 1;
+    }
+    return 0;
+}
+
+/* defaults: as command-line options, so that check's parser validates them
+ * exactly as it validates the command line; options given on the command
+ * line win. Per-domain settings without an option go to base_opts. */
+static void defaults_to_args(const mx_json *d, int argc, char **argv, argv_b *out, mx_json **base) {
+    static const struct { const char *key, *opt; } map[] = {
+        {"timeout", "--timeout"},     {"port", "--port"},       {"resolver", "--resolver"},
+        {"source_ips", "--source-ip"}, {"sender_ips", "--sender-ip"}, {"sender_domains", "--sender-domain"},
+        {"only", "--only"},           {"skip", "--skip"},       {"rules_dir", "--rules-dir"},
+        {"allow_reserved", "--allow-reserved"},
+    };
+    for (size_t i = 0; d && i < d->u.c.len; i++) {
+        const char *k = d->u.c.keys[i];
+        const mx_json *v = d->u.c.items[i];
+        const char *opt = NULL;
+        for (size_t m = 0; m < sizeof map / sizeof map[0]; m++) if (!strcmp(map[m].key, k)) opt = map[m].opt;
+        if (!opt) {
+            if (!*base) *base = mx_json_obj();
+            mx_json_set(*base, k, mx_json_clone(v));
+            continue;
+        }
+        if (cli_has(argc, argv, opt)) continue;
+        char num[64];
+        if (v->type == MX_JBOOL) { if (v->u.b) av_push(out, opt); continue; }
+        if (v->type == MX_JINT || v->type == MX_JNUM) {
+            if (v->type == MX_JINT) snprintf(num, sizeof num, "%lld", v->u.i);
+            else snprintf(num, sizeof num, "%g", v->u.n);
+            av_push(out, opt);
+            av_push(out, num);
+            continue;
+        }
+        if (v->type == MX_JARR) {
+            if (!strcmp(k, "only") || !strcmp(k, "skip")) {
+                mx_buf csv = MX_BUF_INIT;
+                for (size_t j = 0; j < v->u.c.len; j++) {
+                    if (j) mx_buf_putc(&csv, ',');
+                    mx_buf_puts(&csv, v->u.c.items[j]->u.str.s);
+                }
+                av_push(out, opt);
+                av_push(out, mx_buf_cstr(&csv));
+                mx_buf_free(&csv);
+            } else {
+                for (size_t j = 0; j < v->u.c.len; j++) { av_push(out, opt); av_push(out, v->u.c.items[j]->u.str.s); }
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------ main */
+
+int mx_batch_main(int argc, char **argv) {
+    batch B;
+    batch *b = &B;
+    memset(b, 0, sizeof *b);
+    b->concurrency = DEFAULT_CONCURRENCY;
+    b->format = FMT_JSONL;
+    b->progress = -1;
+    b->out_fd = 1;
+    b->total = -1;
+    const char *out_path = NULL, *resume_path = NULL, *file = NULL;
+    int plain = 0;
+    argv_b rest = {0};
+    av_push(&rest, "batch");
+    /* batch options out; everything else is check's */
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = NULL;
+#define OPTVAL(name) ((!strcmp(a, name) && i + 1 < argc && (val = argv[++i])) || \
+                      (!strncmp(a, name "=", strlen(name "=")) && (val = a + strlen(name "="))))
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(batch_usage, stdout); exit(0); }
+        else if (OPTVAL("-j") || OPTVAL("--concurrency")) {
+            char *end;
+            long n = strtol(val, &end, 10);
+            if (*end || n < 1 || n > 100000) die_usage("--concurrency must be from 1 to 100000, not '%s'", val);
+            b->concurrency = (int)n;
+        } else if (!strncmp(a, "-j", 2) && a[2] >= '0' && a[2] <= '9') {
+            long n = strtol(a + 2, NULL, 10);
+            if (n < 1 || n > 100000) die_usage("--concurrency must be from 1 to 100000, not '%s'", a + 2);
+            b->concurrency = (int)n;
+        } else if (OPTVAL("--format")) {
+            if (!strcmp(val, "jsonl") || !strcmp(val, "json")) b->format = FMT_JSONL;
+            else if (!strcmp(val, "csv")) b->format = FMT_CSV;
+            else if (!strcmp(val, "summary")) b->format = FMT_SUMMARY;
+            else if (!strcmp(val, "prometheus")) b->format = FMT_PROM;
+            else die_usage("--format must be jsonl, csv, summary or prometheus, not '%s'", val);
+        } else if (OPTVAL("-o") || OPTVAL("--output")) out_path = val;
+        else if (OPTVAL("--resume")) resume_path = val;
+        else if (OPTVAL("--shard")) {
+            unsigned k, n;
+            char extra;
+            if (sscanf(val, "%u/%u%c", &k, &n, &extra) != 2 || n < 1 || k < 1 || k > n)
+                die_usage("--shard must be K/N with 1 <= K <= N, not '%s'", val);
+            b->shard_k = k;
+            b->shard_n = n;
+        } else if (!strcmp(a, "--plain")) plain = 1;
+        else if (!strcmp(a, "--progress")) b->progress = 1;
+        else if (!strcmp(a, "--no-progress")) b->progress = 0;
+        else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) b->quiet = 1;
+        else if (!strcmp(a, "--json")) b->format = FMT_JSONL;
+        else {
+            if (a[0] != '-' || !strcmp(a, "-")) file = a;
+            av_push(&rest, a);
+            if (takes_value(a) && i + 1 < argc) av_push(&rest, argv[++i]);
+        }
+#undef OPTVAL
+        if (val && !*val) die_usage("option %s needs a value", a);
+    }
+    if (!file) die_usage("%s", "batch needs a FILE (YAML, or one domain per line; '-' for standard input)");
+    if (b->progress < 0) b->progress = isatty(2);
+
+    char err[1024];
+    b->in = mx_batch_open(file, plain, err, sizeof err);
+    if (!b->in) { fprintf(stderr, "mxdiag batch: %s\n", err); return EXIT_USAGE; }
+    mx_json *defaults = NULL;
+    if (mx_batch_begin(b->in, &defaults, err, sizeof err) != MX_BATCH_ENTRY) {
+        fprintf(stderr, "mxdiag batch: %s\n", err);
+        mx_batch_close(b->in);
+        return EXIT_USAGE;
+    }
+    /* [batch, defaults as options..., command-line check options and FILE] */
+    argv_b full = {0};
+    av_push(&full, "batch");
+    defaults_to_args(defaults, (int)rest.n, rest.v, &full, &b->base_opts);
+    for (int i = 1; i < rest.n; i++) av_push(&full, rest.v[i]);
+    mx_json_free(defaults);
+
+    mx_check_setup setup;
+    mx_check_setup_new(full.n, full.v, &setup);
+    if (setup.nrest != 1) die_usage("batch takes exactly one FILE%s", setup.nrest > 1 ? " (got more)" : "");
+    b->rt = setup.rt;
+    b->loop = mx_rt_loop(b->rt);
+
+    int rc_setup = 0;
+    if (resume_path) {
+        int same = out_path && !strcmp(resume_path, out_path);
+        if (load_resume(b, resume_path, same) != 0) rc_setup = EXIT_USAGE;
+    }
+    int appending = 0;
+    if (!rc_setup && out_path) {
+        int flags = O_WRONLY | O_CREAT | O_CLOEXEC;
+        if (b->format == FMT_PROM) {
+            size_t l = strlen(out_path) + 32;
+            b->tmp_path = mx_xmalloc(l);
+            snprintf(b->tmp_path, l, "%s.tmp.%ld", out_path, (long)getpid());
+            b->out_fd = open(b->tmp_path, flags | O_TRUNC, 0644);
+        } else if (resume_path && !strcmp(resume_path, out_path)) {
+            b->out_fd = open(out_path, flags | O_APPEND, 0644);
+            struct stat st;
+            appending = b->out_fd >= 0 && fstat(b->out_fd, &st) == 0 && st.st_size > 0;
+        } else {
+            b->out_fd = open(out_path, flags | O_TRUNC, 0644);
+        }
+        if (b->out_fd < 0) {
+            fprintf(stderr, "mxdiag batch: cannot write %s: %s\n", b->tmp_path ? b->tmp_path : out_path, strerror(errno));
+            rc_setup = EXIT_USAGE;
+        }
+    }
+    if (rc_setup) {
+        mx_batch_close(b->in);
+        mx_check_setup_free(&setup);
+        return rc_setup;
+    }
+    if (b->format == FMT_PROM) {
+        b->prom_status = tmpfile();
+        b->prom_dur = tmpfile();
+        if (!b->prom_status || !b->prom_dur) { fprintf(stderr, "mxdiag batch: cannot create a temporary file\n"); return EXIT_USAGE; }
+    }
+    if (b->format == FMT_CSV && !appending) mx_fmt_csv_header(&b->out);
+    if (b->progress) b->total = mx_batch_count(file, plain);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    b->active = mx_xcalloc((size_t)b->concurrency, sizeof *b->active);
+    b->t0 = mx_now_ms();
+    b->tick = mx_loop_timer(b->loop, 250, on_tick, b);
+    pump(b);
+    while (b->inflight > 0 && !b->stopping) {
+        mx_rt_run(b->rt);
+        if (got_signal) b->stopping = 1;
+        pump(b);
+    }
+    /* stopped early: what finished is written, what runs is dropped */
+    drain(b);
+    while (b->inflight > 0) slot_release(b, b->active[b->inflight - 1]);
+    if (b->tick) mx_timer_cancel(b->loop, b->tick);
+    double elapsed = (double)(mx_now_ms() - b->t0) / 1000.0;
+    progress_line(b, 1);
+
+    if (b->format == FMT_PROM && !b->write_failed) {
+        mx_fmt_prom_head(&b->out, "status");
+        out_flush(b);
+        spool_copy(b, b->prom_status);
+        mx_fmt_prom_head(&b->out, "duration");
+        out_flush(b);
+        spool_copy(b, b->prom_dur);
+        mx_fmt_prom_totals(&b->out, &b->stats, elapsed, (double)time(NULL));
+    }
+    mx_buf summary = MX_BUF_INIT;
+    mx_fmt_summary(&summary, &b->stats, elapsed, got_signal != 0);
+    if (b->resumed) mx_buf_printf(&summary, "  resumed: %lld domain%s already done were skipped\n", b->resumed, b->resumed == 1 ? "" : "s");
+    if (b->format == FMT_SUMMARY) mx_buf_put(&b->out, summary.data, summary.len);
+    out_flush(b);
+    if (b->format != FMT_SUMMARY && !b->quiet && b->write_failed != 2) fwrite(summary.data, 1, summary.len, stderr);
+    mx_buf_free(&summary);
+
+    int code = rank_code(b->worst);
+    if (b->input_fatal) code = EXIT_USAGE;
+    if (b->write_failed == 1) code = EXIT_USAGE;
+    if (got_signal) code = 128 + got_signal;
+    if (b->out_fd != 1) {
+        if (fsync(b->out_fd) != 0 && errno != EINVAL) { /* best effort */ }
+        if (close(b->out_fd) != 0) { fprintf(stderr, "mxdiag batch: cannot write %s\n", out_path); code = EXIT_USAGE; }
+        else if (b->tmp_path && !b->write_failed && rename(b->tmp_path, out_path) != 0) {
+            fprintf(stderr, "mxdiag batch: cannot rename %s: %s\n", b->tmp_path, strerror(errno));
+            code = EXIT_USAGE;
+        }
+        if (b->tmp_path && (b->write_failed || code == EXIT_USAGE)) unlink(b->tmp_path);
+    }
+    if (b->prom_status) fclose(b->prom_status);
+    if (b->prom_dur) fclose(b->prom_dur);
+    char ferr[512];
+    if (mx_rt_finish(b->rt, ferr, sizeof ferr) != 0) { fprintf(stderr, "mxdiag batch: %s\n", ferr); code = EXIT_USAGE; }
+    mx_batch_close(b->in);
+    mx_check_setup_free(&setup);
+    mx_json_free(b->base_opts);
+    mx_strmap_free(&b->resume, NULL);
+    mx_stats_free(&b->stats);
+    mx_buf_free(&b->out);
+    free(b->active);
+    free(b->tmp_path);
+    for (int i = 0; i < rest.n; i++) free(rest.v[i]);
+    free(rest.v);
+    for (int i = 0; i < full.n; i++) free(full.v[i]);
+    free(full.v);
+    return code;
+}

@@ -1,0 +1,23 @@
+/* What engine/main.c shares with commands built on `check` (batch_cli.c):
+ * the check options parsed exactly as `check` parses them, and the runtime
+ * they configure. Implemented in main.c. */
+#ifndef MX_CHECK_CLI_H
+#define MX_CHECK_CLI_H
+#include "runtime.h"
+
+typedef struct mx_check_setup {
+    mx_rt *rt;          /* rules loaded */
+    mx_json *options;   /* the run's target.options (owned here) */
+    char **rest;        /* arguments after the options */
+    int nrest;
+    void *priv;
+} mx_check_setup;
+
+/* Parses argv (argv[0] is the command name) with check's options and builds
+ * the runtime; usage errors exit with status 3 as check's do. */
+void mx_check_setup_new(int argc, char **argv, mx_check_setup *s);
+void mx_check_setup_free(mx_check_setup *s);
+
+int mx_batch_main(int argc, char **argv);
+
+#endif

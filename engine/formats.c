@@ -1,0 +1,244 @@
+/* Output formats on top of mxdiag.check/1 documents: see formats.h. */
+#include "formats.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ escaping */
+
+void mx_csv_field(mx_buf *b, const char *s) {
+    if (!s) s = "";
+    if (!strpbrk(s, ",\"\r\n")) { mx_buf_puts(b, s); return; }
+    mx_buf_putc(b, '"');
+    for (; *s; s++) {
+        if (*s == '"') mx_buf_putc(b, '"');
+        mx_buf_putc(b, *s);
+    }
+    mx_buf_putc(b, '"');
+}
+
+void mx_prom_label(mx_buf *b, const char *s) {
+    mx_buf_putc(b, '"');
+    for (; s && *s; s++) {
+        if (*s == '\\') mx_buf_puts(b, "\\\\");
+        else if (*s == '"') mx_buf_puts(b, "\\\"");
+        else if (*s == '\n') mx_buf_puts(b, "\\n");
+        else mx_buf_putc(b, *s);
+    }
+    mx_buf_putc(b, '"');
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static const char *doc_domain(const mx_json *doc) {
+    const mx_json *t = mx_json_get(doc, "target");
+    const char *s = mx_json_get_str(t, "input");
+    return s ? s : "";
+}
+static const char *doc_status(const mx_json *doc) {
+    const char *s = mx_json_get_str(doc, "status");
+    return s ? s : "unknown";
+}
+static long long doc_int(const mx_json *doc, const char *key) {
+    const mx_json *v = mx_json_get(doc, key);
+    if (!v) return 0;
+    return v->type == MX_JINT ? v->u.i : v->type == MX_JNUM ? (long long)v->u.n : 0;
+}
+static const mx_json *doc_findings(const mx_json *doc) {
+    const mx_json *f = mx_json_get(doc, "findings");
+    return f && f->type == MX_JARR ? f : NULL;
+}
+
+int mx_status_index(const char *status) {
+    if (!strcmp(status, "ok")) return 0;
+    if (!strcmp(status, "warn")) return 1;
+    if (!strcmp(status, "crit")) return 2;
+    return 3;
+}
+
+static int sev_rank(const char *s) {
+    if (!s) return 0;
+    if (!strcmp(s, "crit")) return 4;
+    if (!strcmp(s, "warn")) return 3;
+    if (!strcmp(s, "unknown")) return 2;
+    if (!strcmp(s, "info")) return 1;
+    return 0;
+}
+
+/* ------------------------------------------------------------ per domain */
+
+void mx_fmt_jsonl(mx_buf *b, mx_json *doc, size_t index) {
+    mx_json_set(doc, "index", mx_json_int((long long)index));
+    mx_json_write(b, doc, -1);
+    mx_buf_putc(b, '\n');
+}
+
+void mx_fmt_csv_header(mx_buf *b) {
+    mx_buf_puts(b, "index,domain,status,exit_code,duration_ms,crit,warn,unknown,codes\r\n");
+}
+
+void mx_fmt_csv_row(mx_buf *b, const mx_json *doc, size_t index) {
+    int n[5] = {0};
+    mx_buf codes = MX_BUF_INIT;
+    const mx_json *f = doc_findings(doc);
+    for (size_t i = 0; f && i < f->u.c.len; i++) {
+        const char *sev = mx_json_get_str(f->u.c.items[i], "severity");
+        const char *code = mx_json_get_str(f->u.c.items[i], "code");
+        int r = sev_rank(sev);
+        n[r]++;
+        if (r >= 2 && code) {
+            /* distinct problem codes, in report order */
+            int dup = 0;
+            for (size_t k = 0; k < i && !dup; k++) {
+                const mx_json *o = f->u.c.items[k];
+                dup = sev_rank(mx_json_get_str(o, "severity")) >= 2 && mx_json_get_str(o, "code") &&
+                      !strcmp(mx_json_get_str(o, "code"), code);
+            }
+            if (!dup) { if (codes.len) mx_buf_putc(&codes, ' '); mx_buf_puts(&codes, code); }
+        }
+    }
+    mx_buf_printf(b, "%zu,", index);
+    mx_csv_field(b, doc_domain(doc));
+    mx_buf_printf(b, ",%s,%lld,%lld,%d,%d,%d,", doc_status(doc), doc_int(doc, "exit_code"), doc_int(doc, "duration_ms"),
+                  n[4], n[3], n[2]);
+    mx_csv_field(b, mx_buf_cstr(&codes));
+    mx_buf_puts(b, "\r\n");
+    mx_buf_free(&codes);
+}
+
+void mx_fmt_nagios(mx_buf *b, const mx_json *doc) {
+    static const char *const names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
+    long long code = doc_int(doc, "exit_code");
+    if (code < 0 || code > 3) code = 3;
+    int n[5] = {0};
+    const mx_json *f = doc_findings(doc), *worst = NULL;
+    int worst_rank = -1;
+    for (size_t i = 0; f && i < f->u.c.len; i++) {
+        int r = sev_rank(mx_json_get_str(f->u.c.items[i], "severity"));
+        n[r]++;
+        if (r > worst_rank) { worst_rank = r; worst = f->u.c.items[i]; }
+    }
+    mx_buf_printf(b, "MXDIAG %s - %s", names[code], doc_domain(doc));
+    const char *summary = worst ? mx_json_get_str(worst, "summary") : NULL;
+    if (summary) {
+        mx_buf_puts(b, ": ");
+        /* the status line is one line and '|' starts the perfdata */
+        for (const char *s = summary; *s; s++) mx_buf_putc(b, *s == '|' ? '/' : (*s == '\n' || *s == '\r') ? ' ' : *s);
+    }
+    if (n[4] + n[3] + n[2] > 1) mx_buf_printf(b, " (+%d more problems)", n[4] + n[3] + n[2] - 1);
+    mx_buf_printf(b, " | crit=%d warn=%d unknown=%d findings=%zu time=%.3fs\n", n[4], n[3], n[2], f ? f->u.c.len : 0,
+                  (double)doc_int(doc, "duration_ms") / 1000.0);
+}
+
+/* ------------------------------------------------------------ totals */
+
+void mx_stats_add(mx_batch_stats *s, const mx_json *doc) {
+    s->done++;
+    s->by_status[mx_status_index(doc_status(doc))]++;
+    long long ms = doc_int(doc, "duration_ms");
+    s->duration_sum_s += (double)ms / 1000.0;
+    const mx_json *f = doc_findings(doc);
+    for (size_t i = 0; f && i < f->u.c.len; i++) {
+        const char *code = mx_json_get_str(f->u.c.items[i], "code");
+        if (!code) continue;
+        /* count domains, not findings: a code seen twice in one domain counts once */
+        int dup = 0;
+        for (size_t k = 0; k < i && !dup; k++) {
+            const char *c2 = mx_json_get_str(f->u.c.items[k], "code");
+            dup = c2 && !strcmp(c2, code);
+        }
+        if (dup) continue;
+        long long *cnt = mx_strmap_get(&s->codes, code);
+        if (!cnt) { cnt = mx_xcalloc(1, sizeof *cnt); mx_strmap_put(&s->codes, code, cnt); }
+        (*cnt)++;
+    }
+    /* slowest: a small sorted array */
+    if (s->nslowest < MX_STATS_SLOWEST || ms > s->slowest[s->nslowest - 1].ms) {
+        int i = s->nslowest < MX_STATS_SLOWEST ? s->nslowest++ : MX_STATS_SLOWEST - 1;
+        while (i > 0 && s->slowest[i - 1].ms < ms) { s->slowest[i] = s->slowest[i - 1]; i--; }
+        snprintf(s->slowest[i].domain, sizeof s->slowest[i].domain, "%s", doc_domain(doc));
+        s->slowest[i].ms = ms;
+    }
+}
+
+void mx_stats_free(mx_batch_stats *s) { mx_strmap_free(&s->codes, free); }
+
+typedef struct code_count { const char *code; long long n; } code_count;
+static void collect_code(const char *key, void *val, void *ud) {
+    mx_buf *arr = ud;
+    code_count cc = {key, *(long long *)val};
+    mx_buf_put(arr, &cc, sizeof cc);
+}
+static int cc_cmp(const void *a, const void *b) {
+    const code_count *x = a, *y = b;
+    if (x->n != y->n) return x->n < y->n ? 1 : -1;
+    return strcmp(x->code, y->code);
+}
+/* The codes sorted by count (descending), then name. Caller frees. */
+static code_count *sorted_codes(const mx_batch_stats *s, size_t *n) {
+    mx_buf arr = MX_BUF_INIT;
+    mx_strmap_each(&s->codes, collect_code, &arr);
+    *n = arr.len / sizeof(code_count);
+    code_count *cc = (code_count *)(void *)arr.data;
+    if (*n) qsort(cc, *n, sizeof *cc, cc_cmp);
+    return cc;
+}
+
+void mx_fmt_summary(mx_buf *b, const mx_batch_stats *s, double elapsed_s, int interrupted) {
+    mx_buf_printf(b, "mxdiag batch: %lld domain%s checked in %.1f s (%.0f/s)%s\n", s->done, s->done == 1 ? "" : "s",
+                  elapsed_s, elapsed_s > 0 ? (double)s->done / elapsed_s : 0.0, interrupted ? ", INTERRUPTED" : "");
+    mx_buf_printf(b, "  status    ok %lld   warn %lld   crit %lld   unknown %lld", s->by_status[0], s->by_status[1],
+                  s->by_status[2], s->by_status[3]);
+    if (s->bad_entries) mx_buf_printf(b, "   bad entries %lld", s->bad_entries);
+    mx_buf_putc(b, '\n');
+    size_t n;
+    code_count *cc = sorted_codes(s, &n);
+    if (n) mx_buf_puts(b, "  most frequent codes (domains)\n");
+    for (size_t i = 0; i < n && i < 15; i++) mx_buf_printf(b, "    %-28s %lld\n", cc[i].code, cc[i].n);
+    free(cc);
+    if (s->nslowest) mx_buf_puts(b, "  slowest\n");
+    for (int i = 0; i < s->nslowest; i++) mx_buf_printf(b, "    %-40s %lld ms\n", s->slowest[i].domain, s->slowest[i].ms);
+}
+
+void mx_fmt_prom_head(mx_buf *b, const char *family) {
+    if (!strcmp(family, "status"))
+        mx_buf_puts(b, "# HELP mxdiag_domain_status Delivery diagnosis per domain: 0 ok, 1 warn, 2 crit, 3 unknown.\n"
+                       "# TYPE mxdiag_domain_status gauge\n");
+    else
+        mx_buf_puts(b, "# HELP mxdiag_domain_check_duration_seconds Time the diagnosis of the domain took.\n"
+                       "# TYPE mxdiag_domain_check_duration_seconds gauge\n");
+}
+
+void mx_fmt_prom_domain(mx_buf *status_fam, mx_buf *duration_fam, const mx_json *doc) {
+    mx_buf_puts(status_fam, "mxdiag_domain_status{domain=");
+    mx_prom_label(status_fam, doc_domain(doc));
+    mx_buf_printf(status_fam, "} %lld\n", doc_int(doc, "exit_code"));
+    mx_buf_puts(duration_fam, "mxdiag_domain_check_duration_seconds{domain=");
+    mx_prom_label(duration_fam, doc_domain(doc));
+    mx_buf_printf(duration_fam, "} %.3f\n", (double)doc_int(doc, "duration_ms") / 1000.0);
+}
+
+void mx_fmt_prom_totals(mx_buf *b, const mx_batch_stats *s, double elapsed_s, double now_s) {
+    static const char *const st[] = {"ok", "warn", "crit", "unknown"};
+    mx_buf_puts(b, "# HELP mxdiag_batch_domains Domains checked, by status.\n# TYPE mxdiag_batch_domains gauge\n");
+    for (int i = 0; i < 4; i++) mx_buf_printf(b, "mxdiag_batch_domains{status=\"%s\"} %lld\n", st[i], s->by_status[i]);
+    mx_buf_puts(b, "# HELP mxdiag_batch_bad_entries Entries of the list that could not be read.\n"
+                   "# TYPE mxdiag_batch_bad_entries gauge\n");
+    mx_buf_printf(b, "mxdiag_batch_bad_entries %lld\n", s->bad_entries);
+    mx_buf_puts(b, "# HELP mxdiag_batch_code_domains Domains with at least one finding of the code.\n"
+                   "# TYPE mxdiag_batch_code_domains gauge\n");
+    size_t n;
+    code_count *cc = sorted_codes(s, &n);
+    for (size_t i = 0; i < n; i++) {
+        mx_buf_puts(b, "mxdiag_batch_code_domains{code=");
+        mx_prom_label(b, cc[i].code);
+        mx_buf_printf(b, "} %lld\n", cc[i].n);
+    }
+    free(cc);
+    mx_buf_puts(b, "# HELP mxdiag_batch_duration_seconds Wall time of the batch run.\n"
+                   "# TYPE mxdiag_batch_duration_seconds gauge\n");
+    mx_buf_printf(b, "mxdiag_batch_duration_seconds %.3f\n", elapsed_s);
+    mx_buf_puts(b, "# HELP mxdiag_batch_last_run_timestamp_seconds When the batch run finished.\n"
+                   "# TYPE mxdiag_batch_last_run_timestamp_seconds gauge\n");
+    mx_buf_printf(b, "mxdiag_batch_last_run_timestamp_seconds %.0f\n", now_s);
+}

@@ -1,0 +1,50 @@
+/* Output formats built on the mxdiag.check/1 document: JSON lines, CSV,
+ * Prometheus textfile (node_exporter), Nagios plugin line, and the batch
+ * summary table. Knows nothing of Lua. */
+#ifndef MX_FORMATS_H
+#define MX_FORMATS_H
+#include <stddef.h>
+#include "buf.h"
+#include "json.h"
+#include "strmap.h"
+
+/* Escaping, exposed for tests. CSV: RFC 4180 (quotes when needed).
+ * Prometheus label value: backslash, double quote and newline escaped. */
+void mx_csv_field(mx_buf *b, const char *s);
+void mx_prom_label(mx_buf *b, const char *s);
+
+/* One JSONL line: the document with "index" added, compact, '\n'-terminated. */
+void mx_fmt_jsonl(mx_buf *b, mx_json *doc, size_t index);
+void mx_fmt_csv_header(mx_buf *b);
+/* index,domain,status,exit_code,duration_ms,crit,warn,unknown,codes */
+void mx_fmt_csv_row(mx_buf *b, const mx_json *doc, size_t index);
+/* Nagios/Icinga: "MXDIAG CRITICAL - domain: summary ... | perfdata\n". */
+void mx_fmt_nagios(mx_buf *b, const mx_json *doc);
+
+/* Running totals of a batch for the summary and Prometheus formats: memory is
+ * bounded by the number of distinct finding codes, not by the list. */
+#define MX_STATS_SLOWEST 10
+typedef struct mx_batch_stats {
+    long long by_status[4];         /* ok, warn, crit, unknown */
+    long long bad_entries;
+    long long done;
+    double duration_sum_s;
+    mx_strmap codes;                /* code -> (long long *) count of domains with it */
+    struct { char domain[256]; long long ms; } slowest[MX_STATS_SLOWEST];
+    int nslowest;
+} mx_batch_stats;
+
+void mx_stats_add(mx_batch_stats *s, const mx_json *doc);
+void mx_stats_free(mx_batch_stats *s);
+/* Index of a status name in by_status (ok 0, warn 1, crit 2, unknown 3). */
+int mx_status_index(const char *status);
+
+/* The end-of-run table (status counts, most frequent codes, slowest). */
+void mx_fmt_summary(mx_buf *b, const mx_batch_stats *s, double elapsed_s, int interrupted);
+/* Prometheus: per-domain samples are collected in two buffers (status and
+ * duration families must each be contiguous); the totals come at the end. */
+void mx_fmt_prom_domain(mx_buf *status_fam, mx_buf *duration_fam, const mx_json *doc);
+void mx_fmt_prom_head(mx_buf *b, const char *family);
+void mx_fmt_prom_totals(mx_buf *b, const mx_batch_stats *s, double elapsed_s, double now_s);
+
+#endif
