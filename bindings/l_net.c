@@ -245,6 +245,9 @@ static mx_json *io_result(mx_stream *st, mx_stream_status status, const char *co
         const char *lim = st ? mx_stream_limit(st) : NULL;
         if (lim) mx_json_set(r, "limit", mx_json_str(lim));
         if (st) mx_json_set(r, "bytes_in", mx_json_int((long long)mx_stream_bytes_in(st)));
+        size_t n = 0;
+        const char *pend = st ? mx_stream_pending(st, &n) : "";
+        if (n) mx_json_set(r, "unterminated", mx_json_strn(pend, n > 200 ? 200 : n)); /* a line cut short */
     }
     return r;
 }

@@ -389,6 +389,10 @@ const mx_smtp_reply *mx_stream_reply(const mx_stream *s) { return &s->reply; }
 const char *mx_stream_error(const mx_stream *s) { return s->error; }
 const char *mx_stream_limit(const mx_stream *s) { return s->limit; }
 mx_tls *mx_stream_tls(mx_stream *s) { return s->tls; }
+const char *mx_stream_pending(const mx_stream *s, size_t *len) {
+    *len = s->rbuf.len - s->roff;
+    return *len ? s->rbuf.data + s->roff : "";
+}
 size_t mx_stream_bytes_in(const mx_stream *s) { return s->bytes_in; }
 size_t mx_stream_bytes_out(const mx_stream *s) { return s->bytes_out; }
 size_t mx_stream_discarded(const mx_stream *s) { return s->discarded; }

@@ -76,6 +76,9 @@ const char *mx_stream_error(const mx_stream *s);
 /* After a PROTOCOL failure caused by a limit: "line", "reply_lines",
  * "reply_bytes" or "session_bytes"; NULL otherwise. */
 const char *mx_stream_limit(const mx_stream *s);
+/* Received bytes not yet consumed (e.g. a line without its end when the
+ * peer closed): evidence for "closed mid-reply". */
+const char *mx_stream_pending(const mx_stream *s, size_t *len);
 mx_tls *mx_stream_tls(mx_stream *s);      /* NULL before a successful starttls */
 size_t mx_stream_bytes_in(const mx_stream *s);
 size_t mx_stream_bytes_out(const mx_stream *s);

@@ -43,13 +43,17 @@ local function protocol_error(report, p, s, timeout)
     what = string.format("no complete answer within %s s while waiting for %s (%s)", tostring(timeout), stage,
       f.error or "timeout")
   elseif f.status == "closed" then
-    what = string.format("the connection closed while waiting for %s (%s)", stage, f.error or "closed")
+    what = string.format("the connection closed in the middle of %s (%s)", stage, f.error or "closed")
   elseif f.limit then
     what = string.format("%s sent %s: %s", label(p), LIMITS[f.limit] or f.limit, f.error or "")
   else
     what = string.format("%s is not a valid SMTP reply: %s", stage, f.error or "malformed")
   end
   local partial = f.partial and f.partial.lines and #f.partial.lines > 0 and f.partial or nil
+  local reply = partial and partial.text or nil
+  if f.unterminated then
+    reply = (reply and (reply .. "\n") or "") .. f.unterminated .. " (no line end)"
+  end
   report:finding {
     code = "smtp.protocol_error",
     summary = string.format("%s: %s", label(p), what),
@@ -62,7 +66,7 @@ local function protocol_error(report, p, s, timeout)
       .. "in front of it. Run mxdiag with --trace to see the dialogue.",
     evidence = evidence(p, s, { stage = s.failed_stage, status = f.status, error = f.error, limit = f.limit,
                                 partial_lines = partial and #partial.lines or nil,
-                                reply = partial and partial.text or nil }),
+                                reply = reply }),
   }
 end
 
@@ -310,7 +314,7 @@ end
 
 local function no_greeting(report, p, s, timeout)
   local f = s.failure
-  local partial = f.partial and f.partial.lines and #f.partial.lines > 0
+  local partial = (f.partial and f.partial.lines and #f.partial.lines > 0) or f.unterminated
   if partial or f.status == "protocol" then return protocol_error(report, p, s, timeout) end
   local connect_failed = s.failed_stage == "connect"
   report:finding {

@@ -58,7 +58,8 @@ end
 local function fail(s, stage, status, detail)
   s.failed_stage = stage
   s.failure = { status = status, error = detail and detail.error, limit = detail and detail.limit,
-                partial = detail and detail.partial, elapsed_ms = detail and detail.elapsed_ms }
+                partial = detail and detail.partial, unterminated = detail and detail.unterminated,
+                elapsed_ms = detail and detail.elapsed_ms }
   return s
 end
 
