@@ -65,6 +65,13 @@ static const char *usage_text =
     "  --sysroot DIR       local checks read files and /proc under DIR and take\n"
     "                      command output from DIR/run/NAME (fixtures, no commands run)\n"
     "  --config-dir DIR    also let the local checks read files under DIR (repeatable)\n"
+    "  --helo NAME         name to announce in EHLO/HELO (default: this host's name if\n"
+    "                      fully qualified, else the address literal [ADDR])\n"
+    "  --rcpt ADDRESS      also ask each MX whether it accepts ADDRESS (MAIL FROM,\n"
+    "                      RCPT TO, then RSET and QUIT; never DATA, no mail is sent)\n"
+    "  --mail-from ADDRESS sender for --rcpt (default: the empty sender <>)\n"
+    "  --ca-file FILE      also trust the CA certificates in FILE (PEM) when checking\n"
+    "                      STARTTLS certificates (SSL_CERT_FILE/SSL_CERT_DIR work too)\n"
     "  --no-color          no colour in text output (also NO_COLOR=1)\n"
     "  -h, --help          this help\n"
     "  --version           print the version\n"
@@ -114,6 +121,7 @@ static void sl_push(strlist *l, const char *s) {
 enum {
     OPT_FORMAT = 256, OPT_JSON, OPT_RESOLVER, OPT_SOURCE, OPT_TIMEOUT, OPT_PORT, OPT_RULESDIR, OPT_ONLY, OPT_SKIP,
     OPT_TRACE, OPT_RECORD, OPT_REPLAY, OPT_NOCOLOR, OPT_VERSION, OPT_ALLOW_RESERVED,
+    OPT_HELO, OPT_RCPT, OPT_MAIL_FROM, OPT_CA_FILE,
     OPT_LOCAL, OPT_SYSROOT, OPT_CONFIG_DIR,
 };
 
@@ -132,6 +140,10 @@ static const struct option check_opts[] = {
     {"replay", required_argument, 0, OPT_REPLAY},
     {"no-color", no_argument, 0, OPT_NOCOLOR},
     {"allow-reserved", no_argument, 0, OPT_ALLOW_RESERVED},
+    {"helo", required_argument, 0, OPT_HELO},
+    {"rcpt", required_argument, 0, OPT_RCPT},
+    {"mail-from", required_argument, 0, OPT_MAIL_FROM},
+    {"ca-file", required_argument, 0, OPT_CA_FILE},
     {"local", no_argument, 0, OPT_LOCAL},
     {"sysroot", required_argument, 0, OPT_SYSROOT},
     {"config-dir", required_argument, 0, OPT_CONFIG_DIR},
@@ -147,12 +159,23 @@ typedef struct cli {
     int port;
     const char *only, *skip, *record, *replay;
     int trace, nocolor, allow_reserved;
+    const char *helo, *rcpt, *mail_from, *ca_file; /* SMTP dialogue */
     int local;                 /* --local or the local command */
     const char *sysroot;       /* --sysroot */
     strlist config_dirs;       /* --config-dir */
     char **rest;
     int nrest;
 } cli;
+
+/* An SMTP command argument: printable ASCII without space, '<' or '>';
+ * need_at: a mailbox (local@domain) with a non-empty domain. */
+static int smtp_word_ok(const char *s, int need_at) {
+    if (!*s) return 0;
+    for (const char *p = s; *p; p++)
+        if (*p <= ' ' || *p >= 0x7f || *p == '<' || *p == '>') return 0;
+    const char *at = strrchr(s, '@');
+    return !need_at || (at && at != s && at[1]);
+}
 
 static void parse_common(int argc, char **argv, cli *c) {
     memset(c, 0, sizeof *c);
@@ -201,6 +224,22 @@ static void parse_common(int argc, char **argv, cli *c) {
         case OPT_REPLAY: c->replay = optarg; break;
         case OPT_NOCOLOR: c->nocolor = 1; break;
         case OPT_ALLOW_RESERVED: c->allow_reserved = 1; break;
+        case OPT_HELO:
+            if (!smtp_word_ok(optarg, 0) || strlen(optarg) > 255) usage_error("--helo: '%s' is not a host name or address literal", optarg);
+            c->helo = optarg;
+            break;
+        case OPT_RCPT: case OPT_MAIL_FROM:
+            /* goes verbatim into RCPT TO:<...>: no spaces, controls or brackets */
+            if (!smtp_word_ok(optarg, ch == OPT_RCPT) || strlen(optarg) > 254)
+                usage_error(ch == OPT_RCPT ? "--rcpt: '%s' is not a mail address (local@domain)"
+                                           : "--mail-from: '%s' is not a mail address (local@domain)", optarg);
+            if (ch == OPT_RCPT) c->rcpt = optarg;
+            else c->mail_from = optarg;
+            break;
+        case OPT_CA_FILE:
+            if (access(optarg, R_OK) != 0) usage_error("--ca-file: cannot read '%s'", optarg);
+            c->ca_file = optarg;
+            break;
         case OPT_LOCAL: c->local = 1; break;
         case OPT_SYSROOT: case OPT_CONFIG_DIR: {
             struct stat st;
@@ -269,6 +308,9 @@ static mx_json *rule_options(const cli *c) {
     }
     mx_json_set(o, "source_ips", src);
     mx_json_set(o, "allow_reserved", mx_json_bool(c->allow_reserved));
+    if (c->helo) mx_json_set(o, "helo", mx_json_str(c->helo));
+    if (c->rcpt) mx_json_set(o, "rcpt", mx_json_str(c->rcpt));
+    if (c->mail_from) mx_json_set(o, "mail_from", mx_json_str(c->mail_from));
     mx_json_set(o, "local", mx_json_bool(c->local));
     if (c->sysroot) mx_json_set(o, "sysroot", mx_json_str(c->sysroot));
     mx_json *cdirs = mx_json_set(o, "config_dirs", mx_json_arr());
@@ -290,6 +332,7 @@ static mx_rt *build_runtime(cli *c, strlist *dirs, mx_json *options, char *resol
     o.record_path = c->record;
     o.replay_path = c->replay;
     o.options = options;
+    o.ca_file = c->ca_file;
     char err[1024];
     mx_rt *rt = mx_rt_new(&o, err, sizeof err);
     if (!rt) { fprintf(stderr, "mxdiag: %s\n", err); exit(EXIT_USAGE); }
