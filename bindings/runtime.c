@@ -714,6 +714,7 @@ static void build_env_proto(mx_rt *rt) {
         {"dns", luaopen_mx_dns}, {"net", luaopen_mx_net}, {"task", luaopen_mx_task},
         {"sys", luaopen_mx_sys},
         {"util", luaopen_mx_util},
+        {"log", luaopen_mx_log},
         {"dnsbl", luaopen_mx_dnsbl},
     };
     for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++) {

@@ -110,5 +110,6 @@ int luaopen_mx_net(lua_State *L);
 int luaopen_mx_task(lua_State *L);
 int luaopen_mx_sys(lua_State *L);
 int luaopen_mx_util(lua_State *L);
+int luaopen_mx_log(lua_State *L);
 
 #endif

@@ -7,6 +7,8 @@
  * cascade in mx_log_classify) only runs for failure lines. */
 #include "logparse.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -968,6 +970,41 @@ mx_log_result mx_log_parse_message(mx_log_parser *p, const char *program, const 
         return parse_sendmail(msg, msg + len, ev);
     ev->reason = MX_LOG_R_OTHER_MTA;
     return MX_LOG_IGNORED;
+}
+
+/* Absolute ("2024-03-01", "2024-03-01T10:00[:00][zone]", epoch) or relative
+ * to now ("2h", "3d"). */
+int mx_log_parse_when(mx_log_parser *p, const char *s, int64_t now, int64_t *out) {
+    size_t n = strlen(s);
+    if (n == 0) return -1;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (end != s && *end && !end[1] && v >= 0) {
+        int64_t mul = 0;
+        switch (*end) {
+        case 's': mul = 1; break;
+        case 'm': mul = 60; break;
+        case 'h': mul = 3600; break;
+        case 'd': mul = 86400; break;
+        case 'w': mul = 7 * 86400; break;
+        default: break;
+        }
+        if (mul) {
+            *out = now - (int64_t)v * mul;
+            return 0;
+        }
+    }
+    if (end != s && !*end && n >= 9) { /* epoch seconds */
+        *out = v;
+        return 0;
+    }
+    char tmp[64];
+    if (n == 10) snprintf(tmp, sizeof tmp, "%sT00:00:00", s);
+    else if (n >= 16 && (n == 16 || s[16] != ':')) snprintf(tmp, sizeof tmp, "%.16s:00%s", s, s + 16);
+    else snprintf(tmp, sizeof tmp, "%s", s);
+    size_t used;
+    if (mx_log_parse_iso_time(p, tmp, strlen(tmp), out, &used) < 0 || used != strlen(tmp)) return -1;
+    return 0;
 }
 
 /* ---- filter ------------------------------------------------------------------ */

@@ -149,6 +149,10 @@ int mx_log_reason_is_garbled(mx_log_reason r);   /* 1 for UNPARSED reasons */
 int mx_log_parse_syslog_time(mx_log_parser *p, const char *s, size_t n, int64_t *out, size_t *used);
 int mx_log_parse_iso_time(mx_log_parser *p, const char *s, size_t n, int64_t *out, size_t *used);
 int64_t mx_log_days_from_civil(int y, int m, int d);
+/* A --since/--until value: relative to now ("2h", "30m", "3d", "1w", "45s"),
+ * a date ("2024-03-01"), a date and time ("2024-03-01T10:00[:00][zone]") or
+ * epoch seconds.  0 on success, -1 if unreadable. */
+int mx_log_parse_when(mx_log_parser *p, const char *s, int64_t now, int64_t *out);
 
 /* Event filter (CLI --since/--until/--domain, and the future Lua iterator). */
 typedef struct mx_log_filter {

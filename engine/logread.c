@@ -213,6 +213,10 @@ void mx_log_reader_close(mx_log_reader *r) {
     free(r);
 }
 
+const char *const mx_log_default_paths[] = {
+    "/var/log/mail.log", "/var/log/maillog", "/var/log/exim4/mainlog", "/var/log/exim/main.log", NULL,
+};
+
 /* ---- rotation order ---------------------------------------------------- */
 
 /* Splits "dir/mail.log.2.gz" into stem "dir/mail.log" and an age rank:

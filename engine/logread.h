@@ -31,6 +31,10 @@ uint64_t mx_log_reader_long_lines(const mx_log_reader *r); /* skipped, over MX_L
 uint64_t mx_log_reader_bytes(const mx_log_reader *r);      /* decompressed bytes consumed */
 void mx_log_reader_close(mx_log_reader *r);
 
+/* The usual mail-log locations (Debian, RHEL, Exim on either), NULL-terminated:
+ * what `mxdiag logs` and log.events read when no file is named. */
+extern const char *const mx_log_default_paths[];
+
 /* Orders paths oldest first: "mail.log.3.gz, mail.log.2.gz, mail.log.1,
  * mail.log" and dateext "mail.log-20240301.gz" before "mail.log".
  * Unrelated names keep their relative order. In place; returns n. */

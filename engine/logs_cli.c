@@ -23,10 +23,6 @@ int mx_logs_main(int argc, char **argv);
 #define TOP_N 5
 #define SAMPLE_LEN 300
 
-static const char *const default_logs[] = {
-    "/var/log/mail.log", "/var/log/maillog", "/var/log/exim4/mainlog", "/var/log/exim/main.log",
-};
-
 static void usage(FILE *f) {
     fprintf(f, "usage: mxdiag logs [--since WHEN] [--until WHEN] [--domain D] [--json]\n"
                "                  [--now EPOCH|ISO] [--utc] [FILE...|-]\n"
@@ -34,41 +30,6 @@ static void usage(FILE *f) {
                "  default files: /var/log/mail.log, /var/log/maillog, /var/log/exim4/mainlog,\n"
                "                 /var/log/exim/main.log and their rotations (.1, .2.gz, ...)\n"
                "  --utc: zone-less timestamps are UTC (default: local time, $TZ)\n");
-}
-
-/* Absolute ("2024-03-01", "2024-03-01T10:00[:00][zone]", epoch) or relative
- * to now ("2h", "3d"). */
-static int parse_when(const char *s, int64_t now, mx_log_parser *p, int64_t *out) {
-    size_t n = strlen(s);
-    if (n == 0) return -1;
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (end != s && *end && !end[1] && v >= 0) {
-        int64_t mul = 0;
-        switch (*end) {
-        case 's': mul = 1; break;
-        case 'm': mul = 60; break;
-        case 'h': mul = 3600; break;
-        case 'd': mul = 86400; break;
-        case 'w': mul = 7 * 86400; break;
-        default: break;
-        }
-        if (mul) {
-            *out = now - (int64_t)v * mul;
-            return 0;
-        }
-    }
-    if (end != s && !*end && n >= 9) { /* epoch seconds */
-        *out = v;
-        return 0;
-    }
-    char tmp[64];
-    if (n == 10) snprintf(tmp, sizeof tmp, "%sT00:00:00", s);
-    else if (n >= 16 && (n == 16 || s[16] != ':')) snprintf(tmp, sizeof tmp, "%.16s:00%s", s, s + 16);
-    else snprintf(tmp, sizeof tmp, "%s", s);
-    size_t used;
-    if (mx_log_parse_iso_time(p, tmp, strlen(tmp), out, &used) < 0 || used != strlen(tmp)) return -1;
-    return 0;
 }
 
 static void fmt_time(char *b, size_t n, int64_t t) {
@@ -445,7 +406,7 @@ int mx_logs_main(int argc, char **argv) {
     mx_log_parser tp;
     mx_log_parser_init(&tp, (int64_t)time(NULL), naive_utc);
     int64_t now = (int64_t)time(NULL);
-    if (now_s && parse_when(now_s, now, &tp, &now) < 0) {
+    if (now_s && mx_log_parse_when(&tp, now_s, now, &now) < 0) {
         fprintf(stderr, "mxdiag logs: bad --now '%s'\n", now_s);
         free(paths);
         return 3;
@@ -453,8 +414,8 @@ int mx_logs_main(int argc, char **argv) {
     mx_log_filter filter;
     mx_log_filter_init(&filter);
     filter.domain = domain;
-    if ((since_s && parse_when(since_s, now, &tp, &filter.since) < 0) ||
-        (until_s && parse_when(until_s, now, &tp, &filter.until) < 0)) {
+    if ((since_s && mx_log_parse_when(&tp, since_s, now, &filter.since) < 0) ||
+        (until_s && mx_log_parse_when(&tp, until_s, now, &filter.until) < 0)) {
         fprintf(stderr, "mxdiag logs: bad --since/--until value\n");
         free(paths);
         return 3;
@@ -462,8 +423,7 @@ int mx_logs_main(int argc, char **argv) {
     char **found = NULL;
     size_t nfound = 0;
     if (np == 0) {
-        for (size_t i = 0; i < sizeof default_logs / sizeof *default_logs; i++)
-            mx_log_find_rotations(default_logs[i], &found, &nfound);
+        for (size_t i = 0; mx_log_default_paths[i]; i++) mx_log_find_rotations(mx_log_default_paths[i], &found, &nfound);
         if (nfound == 0) {
             fprintf(stderr, "mxdiag logs: none of /var/log/mail.log, /var/log/maillog, /var/log/exim4/mainlog, "
                             "/var/log/exim/main.log exists; name the log files to read\n");
