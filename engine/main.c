@@ -47,6 +47,15 @@ static const char *usage_text =
     "                      DNS resolver to use (repeatable; default: /etc/resolv.conf)\n"
     "  --source-ip ADDR    bind outgoing probes to ADDR (repeatable: probes go out\n"
     "                      from each address, to isolate blocks tied to one source)\n"
+    "  --sender-ip ADDR    an address your mail leaves from (repeatable): checked\n"
+    "                      on DNSBLs (after each list's test points pass) and for\n"
+    "                      PTR / forward-confirmed reverse DNS\n"
+    "  --sender-domain NAME\n"
+    "                      your HELO name or sender domain (repeatable): checked\n"
+    "                      on domain blocklists (Spamhaus DBL)\n"
+    "  --control HOST      a control mail host (name or address, repeatable) probed\n"
+    "                      on port 25 when every MX of the target fails, to tell a\n"
+    "                      block on your side from one on theirs; none by default\n"
     "  --timeout SECONDS   bound for each network operation (default 10)\n"
     "  --port N            SMTP port to probe (default 25)\n"
     "  --rules-dir DIR     load site rules from DIR after the shipped ones (repeatable;\n"
@@ -121,6 +130,7 @@ static void sl_push(strlist *l, const char *s) {
 enum {
     OPT_FORMAT = 256, OPT_JSON, OPT_RESOLVER, OPT_SOURCE, OPT_TIMEOUT, OPT_PORT, OPT_RULESDIR, OPT_ONLY, OPT_SKIP,
     OPT_TRACE, OPT_RECORD, OPT_REPLAY, OPT_NOCOLOR, OPT_VERSION, OPT_ALLOW_RESERVED,
+    OPT_SENDER_IP, OPT_SENDER_DOMAIN, OPT_CONTROL,
     OPT_HELO, OPT_RCPT, OPT_MAIL_FROM, OPT_CA_FILE,
     OPT_LOCAL, OPT_SYSROOT, OPT_CONFIG_DIR,
 };
@@ -140,6 +150,9 @@ static const struct option check_opts[] = {
     {"replay", required_argument, 0, OPT_REPLAY},
     {"no-color", no_argument, 0, OPT_NOCOLOR},
     {"allow-reserved", no_argument, 0, OPT_ALLOW_RESERVED},
+    {"sender-ip", required_argument, 0, OPT_SENDER_IP},
+    {"sender-domain", required_argument, 0, OPT_SENDER_DOMAIN},
+    {"control", required_argument, 0, OPT_CONTROL},
     {"helo", required_argument, 0, OPT_HELO},
     {"rcpt", required_argument, 0, OPT_RCPT},
     {"mail-from", required_argument, 0, OPT_MAIL_FROM},
@@ -155,6 +168,7 @@ static const struct option check_opts[] = {
 typedef struct cli {
     const char *format;
     strlist resolvers, sources, rules_dirs;
+    strlist sender_ips, sender_domains, controls; /* reputation and outbound rules */
     double timeout;
     int port;
     const char *only, *skip, *record, *replay;
@@ -224,6 +238,28 @@ static void parse_common(int argc, char **argv, cli *c) {
         case OPT_REPLAY: c->replay = optarg; break;
         case OPT_NOCOLOR: c->nocolor = 1; break;
         case OPT_ALLOW_RESERVED: c->allow_reserved = 1; break;
+        case OPT_SENDER_IP: {
+            mx_addr a;
+            if (mx_addr_parse(optarg, &a) != 0) usage_error("--sender-ip: '%s' is not an IP address", optarg);
+            sl_push(&c->sender_ips, optarg);
+            break;
+        }
+        case OPT_SENDER_DOMAIN: {
+            const char *why;
+            mx_addr a;
+            if (mx_addr_parse(optarg, &a) == 0 || mx_domain_valid(optarg, &why) != 0)
+                usage_error("--sender-domain: '%s' is not a domain name", optarg);
+            sl_push(&c->sender_domains, optarg);
+            break;
+        }
+        case OPT_CONTROL: {
+            const char *why;
+            mx_addr a;
+            if (mx_addr_parse(optarg, &a) != 0 && mx_domain_valid(optarg, &why) != 0)
+                usage_error("--control: '%s' is neither an IP address nor a host name", optarg);
+            sl_push(&c->controls, optarg);
+            break;
+        }
         case OPT_HELO:
             if (!smtp_word_ok(optarg, 0) || strlen(optarg) > 255) usage_error("--helo: '%s' is not a host name or address literal", optarg);
             c->helo = optarg;
@@ -308,6 +344,19 @@ static mx_json *rule_options(const cli *c) {
     }
     mx_json_set(o, "source_ips", src);
     mx_json_set(o, "allow_reserved", mx_json_bool(c->allow_reserved));
+    mx_json *sips = mx_json_arr(), *sdoms = mx_json_arr(), *ctl = mx_json_arr();
+    for (size_t i = 0; i < c->sender_ips.n; i++) {
+        mx_addr a;
+        char canon[64];
+        mx_addr_parse(c->sender_ips.v[i], &a);
+        mx_addr_format(&a, canon, sizeof canon);
+        mx_json_push(sips, mx_json_str(canon));
+    }
+    for (size_t i = 0; i < c->sender_domains.n; i++) mx_json_push(sdoms, mx_json_str(c->sender_domains.v[i]));
+    for (size_t i = 0; i < c->controls.n; i++) mx_json_push(ctl, mx_json_str(c->controls.v[i]));
+    mx_json_set(o, "sender_ips", sips);
+    mx_json_set(o, "sender_domains", sdoms);
+    mx_json_set(o, "control_hosts", ctl);
     if (c->helo) mx_json_set(o, "helo", mx_json_str(c->helo));
     if (c->rcpt) mx_json_set(o, "rcpt", mx_json_str(c->rcpt));
     if (c->mail_from) mx_json_set(o, "mail_from", mx_json_str(c->mail_from));
@@ -406,6 +455,9 @@ static int cmd_check(int argc, char **argv) {
     free(resolvers);
     free(c.resolvers.v);
     free(c.sources.v);
+    free(c.sender_ips.v);
+    free(c.sender_domains.v);
+    free(c.controls.v);
     free(c.config_dirs.v);
     free(c.rules_dirs.v);
     free(dirs.v);
@@ -448,6 +500,9 @@ static int cmd_rules(int argc, char **argv) {
     free(c.rules_dirs.v);
     free(c.resolvers.v);
     free(c.sources.v);
+    free(c.sender_ips.v);
+    free(c.sender_domains.v);
+    free(c.controls.v);
     free(c.config_dirs.v);
     return code;
 }

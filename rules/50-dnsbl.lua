@@ -1,0 +1,207 @@
+-- Sender reputation on DNS blocklists. Trust before verdict: each list must
+-- answer its RFC 5782 test points correctly through this resolver before any
+-- "listed" or "clean" from it is believed; error codes and rewritten answers
+-- make the list unreliable (unknown), never listed. The lists and the meaning
+-- of their codes are data: lib/dnsbl_catalog.lua.
+local catalog = require("dnsbl_catalog")
+local V = require("dnsbl_verdict")
+
+local sev_rank = { ok = 0, info = 1, unknown = 2, warn = 3, crit = 4 }
+
+-- The resolvers in use as bare addresses ("[2001:db8::1]:53" -> "2001:db8::1").
+local function resolver_addresses()
+  local out = {}
+  for entry in dns.servers():gmatch("[^,]+") do
+    local a = entry:match("^%[(.-)%]") or entry:match("^([^:]+):%d+$") or entry
+    local p = net.parse_address(a)
+    out[#out + 1] = p and p.address or a
+  end
+  return out
+end
+
+local function subjects_of(target)
+  local subs = {}
+  for _, a in ipairs(target.options.sender_ips or {}) do
+    subs[#subs + 1] = { subject = a, kind = V.subject_kind(a), role = "sender address" }
+  end
+  for _, d in ipairs(target.options.sender_domains or {}) do
+    subs[#subs + 1] = { subject = d:lower():gsub("%.$", ""), kind = "domain", role = "sender domain" }
+  end
+  return subs
+end
+
+local function list_label(list) return string.format("%s (%s)", list.name, list.zone) end
+
+return {
+  id = "dnsbl",
+  description = "Checks sender addresses and domains on DNS blocklists, after testing that each list answers truthfully",
+  categories = { "reputation", "dns", "default" },
+  provides = { "dnsbl.trust" },
+  codes = {
+    ["dnsbl.listed"] = "crit", ["dnsbl.network_listed"] = "warn", ["dnsbl.clean"] = "ok",
+    ["dnsbl.unreliable"] = "unknown", ["dnsbl.public_resolver"] = "warn",
+  },
+  applies = function(target)
+    return #(target.options.sender_ips or {}) + #(target.options.sender_domains or {}) > 0
+  end,
+  run = function(target, report)
+    local public = {}
+    for _, a in ipairs(resolver_addresses()) do
+      if catalog.public_resolvers[a] then public[#public + 1] = a .. " (" .. catalog.public_resolvers[a] .. ")" end
+    end
+    if #public > 0 then
+      report:finding {
+        code = "dnsbl.public_resolver",
+        summary = "The resolver is a well-known public resolver: " .. table.concat(public, ", "),
+        explanation = "Major blocklists refuse or rate-limit queries from public resolvers (Spamhaus answers "
+          .. "127.255.255.254, others answer nothing or SERVFAIL). Their answers through it cannot show whether "
+          .. "your address is listed; mxdiag tests each list and reports those that fail as unreliable.",
+        advice = "Run the check with your own recursive resolver (e.g. a local unbound: --resolver 127.0.0.1), "
+          .. "the one your mail server uses.",
+        evidence = { resolvers = public },
+      }
+    end
+
+    -- 1. trust test of every list, concurrently
+    local lists = catalog.lists
+    local tjobs = {}
+    for i, list in ipairs(lists) do tjobs[i] = function() return V.trust(list) end end
+    local trust = task.all(tjobs)
+
+    local subjects = subjects_of(target)
+    local published = {}
+    for i, list in ipairs(lists) do
+      local t = trust[i]
+      published[list.zone] = { ok = t.ok, reason = t.reason, list = list.name }
+      if not t.ok then
+        local skipped = {}
+        for _, s in ipairs(subjects) do
+          if s.kind and V.serves(list, s.kind) then skipped[#skipped + 1] = s.subject end
+        end
+        report:finding {
+          code = "dnsbl.unreliable",
+          summary = string.format("%s cannot be trusted through resolver %s: %s", list_label(list),
+            dns.servers(), t.reason),
+          explanation = "Before believing a blocklist, mxdiag asks it about its own test points (RFC 5782: "
+            .. "the listed one must be listed, the unlisted one must not). This list failed, so nothing it says "
+            .. "about your addresses counts: neither listed nor clean."
+            .. (#skipped > 0 and (" Not checked on it: " .. table.concat(skipped, ", ") .. ".") or "")
+            .. (list.note and (" " .. list.note) or ""),
+          advice = "Use your own recursive resolver (--resolver), not a public or forwarding one; if it is "
+            .. "already yours, check that it is not rate-limited or blocked by the list, and that it returns "
+            .. "real answers (no NXDOMAIN rewriting).",
+          evidence = { zone = list.zone, list = list.name, resolver = dns.servers(), reason = t.reason,
+                       test_points = t.checks, not_checked = skipped },
+        }
+      end
+    end
+
+    -- 2. every trusted list x every subject it serves, concurrently
+    local pairs_, jobs = {}, {}
+    for i, list in ipairs(lists) do
+      if trust[i].ok then
+        for _, s in ipairs(subjects) do
+          if s.kind and V.serves(list, s.kind) then
+            pairs_[#pairs_ + 1] = { list = list, s = s }
+            jobs[#jobs + 1] = function() return table.pack(dnsbl.lookup(s.subject, list.zone, s.kind)) end
+          end
+        end
+      end
+    end
+    local results = task.all(jobs)
+    local clean_on, listed_any = {}, {}
+    for k, pr in ipairs(pairs_) do
+      local list, s, r = pr.list, pr.s, results[k]
+      local res, err, detail = r[1], r[2], r[3]
+      local ev = { subject = s.subject, role = s.role, zone = list.zone, list = list.name,
+                   query = res and res.name or (detail and detail.name) }
+      if not res then
+        ev.reason = V.failure_reason(err, detail)
+        report:finding {
+          code = "dnsbl.unreliable",
+          summary = string.format("%s: no usable answer from %s about %s (%s)", s.subject, list_label(list),
+            s.subject, ev.reason),
+          explanation = "The list passed its test points but the lookup of this subject failed, so its status "
+            .. "on this list is unknown.",
+          advice = "Run again; if it persists, check the resolver (--trace shows the exchange).",
+          evidence = ev,
+        }
+      else
+        local c = V.classify(list, res)
+        ev.answers = res.answers
+        ev.txt = res.txt
+        if c.state == "clean" then
+          clean_on[s.subject] = clean_on[s.subject] or {}
+          table.insert(clean_on[s.subject], list.zone)
+        elseif c.state == "listed" then
+          local own, net_hits = {}, {}
+          for _, h in ipairs(c.hits) do
+            if h.scope == "network" then net_hits[#net_hits + 1] = h else own[#own + 1] = h end
+          end
+          for _, group in ipairs({ own, net_hits }) do
+            if #group > 0 then
+              local sev, codes, meanings = "info", {}, {}
+              for _, h in ipairs(group) do
+                if sev_rank[h.severity] > sev_rank[sev] then sev = h.severity end
+                codes[#codes + 1] = h.code
+                meanings[#meanings + 1] = h.code .. " = " .. h.meaning
+              end
+              local network = group == net_hits
+              if not network then listed_any[s.subject] = true end
+              local e = {}
+              for key, v in pairs(ev) do e[key] = v end
+              e.code = table.concat(codes, ", ")
+              e.meaning = table.concat(meanings, "; ")
+              e.delist = list.delist
+              report:finding {
+                code = network and "dnsbl.network_listed" or "dnsbl.listed",
+                severity = sev,
+                summary = network
+                  and string.format("%s is inside a range listed on %s: %s", s.subject, list_label(list),
+                    table.concat(meanings, "; "))
+                  or string.format("%s %s is listed on %s: %s%s", s.role, s.subject, list_label(list),
+                    table.concat(meanings, "; "), res.txt and (" — \"" .. res.txt .. "\"") or ""),
+                explanation = network
+                  and ("This listing is about your provider's network, not your address itself: receivers that "
+                    .. "use this list refuse every address in the range. You cannot have it removed yourself.")
+                  or ("Receivers that use this list refuse or junk mail from this " .. s.role .. ". "
+                    .. "The list answered its test points correctly, so this is a real listing."
+                    .. (list.note and (" " .. list.note) or "")),
+                advice = network
+                  and ("Ask your provider to clean up its range, or send through a relay (smarthost) in a clean "
+                    .. "network. Details: " .. list.delist)
+                  or ("Find and fix the cause (compromised account or host, open relay, bulk mail without "
+                    .. "consent), then request removal: " .. list.delist),
+                evidence = e,
+              }
+            end
+          end
+        else
+          ev.reason = c.reason
+          ev.code = c.code
+          report:finding {
+            code = "dnsbl.unreliable",
+            summary = string.format("%s: %s gave no verdict about %s: %s", s.subject, list_label(list), s.subject,
+              c.reason),
+            explanation = "Error answers (a list refusing the query) and answers outside 127.0.0.0/8 (a resolver "
+              .. "rewriting answers) are never counted as listings.",
+            advice = "Use your own recursive resolver (--resolver) and run again.",
+            evidence = ev,
+          }
+        end
+      end
+    end
+    for _, s in ipairs(subjects) do
+      local zones = clean_on[s.subject]
+      if zones and not listed_any[s.subject] then
+        report:finding {
+          code = "dnsbl.clean",
+          summary = string.format("%s %s is not listed on %d verified list%s: %s", s.role, s.subject, #zones,
+            #zones == 1 and "" or "s", table.concat(zones, ", ")),
+          evidence = { subject = s.subject, role = s.role, zones = zones },
+        }
+      end
+    end
+    report:publish("dnsbl.trust", published)
+  end,
+}
