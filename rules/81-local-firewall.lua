@@ -90,7 +90,7 @@ local function collect()
 end
 
 local function listens_publicly()
-  local list = sys.listeners { 25 }
+  local list = sys.listeners { 25, 465, 587 } -- same question as local-mta: answered once
   for _, l in ipairs(list or {}) do
     if not (l.address:match("^127%.") or l.address == "::1" or l.address:match("^::ffff:127%.")) then return true end
   end
@@ -192,7 +192,7 @@ return {
         evidence = { unread = ev_unread, read = read, not_installed = missing },
       }
     end
-    if #blocks_out == 0 and #read > 0 then
+    if #blocks_out == 0 and #read > 0 and not (sb and sb.covers) then
       report:finding {
         code = "local.firewall_ok",
         summary = "No local firewall rule blocks outgoing SMTP (port 25)" .. " (read: " .. table.concat(read, ", ") .. ")"
