@@ -6,7 +6,8 @@ local smtp = require("smtp")
 local EXPIRING_DAYS = 14
 
 local function label(p)
-  return string.format("%s[%s]:%d", p.host or p.address, p.address, p.port)
+  return string.format("%s[%s]:%d%s", p.host or p.address, p.address, p.port,
+    p.source and (" (from " .. p.source .. ")") or "")
 end
 
 local function quote(reply)
