@@ -161,6 +161,7 @@ struct mx_rt {
     replay_entry *replay;
     size_t nreplay;
     int env_proto_ref;      /* table of allowed globals */
+    int pending_calls;      /* primitives started and not yet done */
     rule_run *acct;         /* whose instructions the hook counts (NULL: none) */
     int acct_rule;
     uint64_t load_instructions; /* top-level code of rule files while loading */
@@ -421,6 +422,7 @@ static void cache_put(mx_rt *rt, const char *key, const mx_json *result) {
 
 void mx_gate_done(mx_gate_req *req, mx_json *result, void *handle) {
     mx_rt *rt = req->rt;
+    rt->pending_calls--;
     trace_result(rt, req->key, result, "");
     if (rt->recording) {
         mx_json *e = mx_json_obj();
@@ -539,6 +541,7 @@ int mx_gate_call(lua_State *L, const char *prim, mx_json *args, int cacheable,
             return lua_yield(L, 1);
         }
     }
+    rt->pending_calls++;
     if (answer) {
         immediate *im = mx_xmalloc(sizeof *im);
         im->req = req;
@@ -1793,7 +1796,6 @@ static void run_ready(mx_rt *rt) {
     }
 }
 
-static int outstanding(mx_rt *rt);
 
 void mx_rt_stop(mx_rt *rt) { rt->stopping = 1; }
 
@@ -1805,10 +1807,8 @@ void mx_rt_run(mx_rt *rt) {
         mx_loop_run_once(rt->loop, rt->nready ? 0 : 1000);
     }
     run_ready(rt);
-    (void)outstanding;
 }
 
-static int outstanding(mx_rt *rt) { (void)rt; return 0; }
 
 /* ---- task module support: task.all spawns children ---- */
 int mx_task_spawn_all(lua_State *L, lua_KFunction k);
@@ -2033,11 +2033,11 @@ void mx_rt_free(mx_rt *rt) {
         lua_close(rt->L);
     }
     /* let in-flight primitives of killed tasks finish so nothing leaks */
-    int64_t until = mx_now_ms() + rt->opts.timeout_ms + 500;
-    while (rt->dns && mx_loop_busy(rt->loop) && mx_now_ms() < until) {
-        mx_loop_run_once(rt->loop, 100);
-        break;
-    }
+    /* Primitives started by tasks that were killed (a rule's deadline) may
+     * still be in flight: let them finish (each is bounded by its own
+     * timeout) so their sockets and memory are released. */
+    int64_t until = mx_now_ms() + rt->opts.timeout_ms + 1000;
+    while (rt->pending_calls > 0 && mx_now_ms() < until) mx_loop_run_once(rt->loop, 100);
     mx_dns_free(rt->dns);
     mx_loop_free(rt->loop);
     if (rt->tls_ctx) SSL_CTX_free(rt->tls_ctx);

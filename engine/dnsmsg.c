@@ -193,8 +193,14 @@ int mx_dns_decode(const unsigned char *msg, size_t len, const char *qname, int q
         if (!found) break;
     }
     mx_json *answers = mx_json_arr();
+    size_t foreign = 0;
     for (size_t i = 0; i < k && rc == 0; i++) {
-        if (rrs[i].type != qtype || strcmp(rrs[i].name, cur) != 0) continue;
+        if (rrs[i].type != qtype || strcmp(rrs[i].name, cur) != 0) {
+            /* records for the name that are neither the asked type, nor the
+             * CNAME chain, nor signatures: the server answered another question */
+            if (rrs[i].type != 5 && rrs[i].type != 46 && strcmp(rrs[i].name, cur) == 0) foreign++;
+            continue;
+        }
         int pref;
         mx_json *d = rdata_json(&rrs[i], msg, len, &pref);
         if (!d) { *why = "malformed record data"; rc = -1; break; }
@@ -206,6 +212,10 @@ int mx_dns_decode(const unsigned char *msg, size_t len, const char *qname, int q
         if (pref >= 0) mx_json_set(o, "preference", mx_json_int(pref));
         mx_json_set(o, "data", d);
         mx_json_push(answers, o);
+    }
+    if (rc == 0 && answers->u.c.len == 0 && foreign > 0) {
+        *why = "the answer holds records of another type than the question asked";
+        rc = -1;
     }
     if (an > nrr) mx_json_set(obj, "answers_dropped", mx_json_int((long long)(an - nrr)));
     for (size_t i = 0; i < k; i++) ares_free_string(rrs[i].name);

@@ -53,10 +53,12 @@ local function dns_failure(report, name, rtype, err, detail, host)
   if err == "timeout" then
     report:finding {
       code = "dns.timeout",
-      summary = string.format("No answer from the resolver %s for %s %s", resolver, name, rtype),
-      explanation = "The DNS resolver did not answer within the timeout, so nothing about this domain's mail "
-        .. "hosts can be verified. This says nothing about the domain itself: the problem is between this host "
-        .. "and its resolver (resolver down, firewall dropping DNS, or an overloaded resolver).",
+      summary = string.format("No usable answer from the resolver %s for %s %s (gave up after %s ms)", resolver,
+        name, rtype, tostring(detail and detail.elapsed_ms or "?")),
+      explanation = "The DNS resolver did not answer within the timeout (or only sent replies that do not "
+        .. "match the question, which are discarded), so nothing about this domain's mail hosts can be "
+        .. "verified. This says nothing about the domain itself: the problem is between this host and its "
+        .. "resolver (resolver down, firewall dropping DNS, an overloaded or broken resolver).",
       advice = "Check that the resolver answers (dig @RESOLVER " .. name .. " " .. rtype .. "), or pass another "
         .. "one with --resolver.",
       evidence = ev,
@@ -64,9 +66,10 @@ local function dns_failure(report, name, rtype, err, detail, host)
   elseif err == "refused" then
     report:finding {
       code = "dns.resolver_unreachable",
-      summary = string.format("The resolver %s refused the connection (nothing listens on its DNS port)", resolver),
-      explanation = "The resolver's address answered with an ICMP port-unreachable or a reset: no DNS server "
-        .. "runs there. Nothing about the domain can be verified.",
+      summary = string.format("The resolver %s refused or closed the connection without answering", resolver),
+      explanation = "The resolver's address answered with an ICMP port-unreachable or a TCP reset (no DNS "
+        .. "server listens there), or a TCP connection (used after a truncated UDP answer) was closed "
+        .. "without an answer. Nothing about the domain can be verified.",
       advice = "Fix /etc/resolv.conf or pass a working resolver with --resolver.",
       evidence = ev,
     }
