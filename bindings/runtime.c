@@ -50,6 +50,9 @@ typedef struct rule_run {
     char *why;              /* skip or failure reason */
     void *deadline_ud;      /* freed when the deadline timer is cancelled */
     const char *aborted;    /* budget/deadline/memory: pcall may not catch it */
+    int64_t own_us;         /* time spent running this rule's Lua code */
+    int64_t lua_us_at_start; /* rt->lua_us when it started */
+    int64_t granted_ms;     /* deadline extensions for other rules' CPU time */
     int err_line;           /* where the rule failed (0: unknown) */
     char err_src[512];
 } rule_run;
@@ -169,6 +172,8 @@ struct mx_rt {
     long long *rec_durations; /* --replay: each check's recorded duration_ms */
     char **rec_started;       /* --replay: each check's recorded start (UTC) */
     size_t nrec;
+    size_t replay_misses;     /* --replay: calls not in the recording */
+    int64_t lua_us;           /* time spent in all rules' Lua code */
     int lib_cache_ref;      /* require() cache */
     SSL_CTX *tls_ctx;       /* lazily, see mx_rt_tls_ctx */
     char *tls_ctx_err;
@@ -222,6 +227,7 @@ SSL_CTX *mx_rt_tls_ctx(mx_rt *rt, char *err, size_t errlen) {
     if (!rt->tls_ctx && err) snprintf(err, errlen, "%s", rt->tls_ctx_err);
     return rt->tls_ctx;
 }
+size_t mx_rt_replay_misses(mx_rt *rt) { return rt->replay_misses; }
 int mx_rt_replaying(mx_rt *rt) { return rt->replay != NULL || rt->opts.replay_path != NULL; }
 
 /* ------------------------------------------------------------ json <-> lua */
@@ -508,6 +514,7 @@ int mx_gate_call(lua_State *L, const char *prim, mx_json *args, int cacheable,
         for (size_t i = 0; !answer && cacheable && i < rt->nreplay; i++)
             if (strcmp(rt->replay[i].key, req->key) == 0) answer = mx_json_clone(rt->replay[i].result);
         if (!answer) {
+            rt->replay_misses++;
             answer = mx_json_obj();
             mx_json_set(answer, "verdict", mx_json_str("error"));
             mx_json_set(answer, "status", mx_json_str("error"));
@@ -738,6 +745,19 @@ static void build_env_proto(mx_rt *rt) {
 /* Instruction budget and wall-clock deadline of the running rule. */
 static int rule_timeout_ms(mx_rt *rt, int rule);
 
+static int64_t now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+/* How long other rules' Lua code held the loop since this rule started: a
+ * rule's deadline is extended by it, so one busy rule cannot make another
+ * miss its deadline. */
+static int64_t others_ms(mx_rt *rt, rule_run *run) {
+    int64_t us = rt->lua_us - run->lua_us_at_start - run->own_us;
+    return us > 0 ? us / 1000 : 0;
+}
+
 /* Raises msg prefixed with the position of the running Lua code (level 0:
  * in a hook, level 1 would be the caller of the looping function). */
 static void hook_error(lua_State *L, const char *msg) {
@@ -767,7 +787,7 @@ static void count_hook(lua_State *L, lua_Debug *ar) {
         hook_error(L, run->aborted);
     }
     if ((run->instructions % (64 * HOOK_EVERY)) == 0 && run->started &&
-        mx_now_ms() > run->started + rule_timeout_ms(rt, rt->acct_rule)) {
+        mx_now_ms() > run->started + rule_timeout_ms(rt, rt->acct_rule) + others_ms(rt, run)) {
         /* a busy loop never returns to the event loop: check the clock here */
         run->aborted = "rule deadline exceeded while computing";
         hook_error(L, run->aborted);
@@ -1343,9 +1363,21 @@ static void rule_deadline(mx_loop *loop, void *ud) {
     rule_run *run = &c->runs[rule];
     run->deadline = NULL;
     run->deadline_ud = NULL;
+    int64_t extra = others_ms(c->rt, run) - run->granted_ms;
+    if (extra > 0) {
+        /* other rules' Lua code held the loop meanwhile: that time is not this rule's */
+        run->granted_ms += extra;
+        deadline_ud *nd = mx_xmalloc(sizeof *nd);
+        nd->rt = c->rt;
+        nd->check_id = c->id;
+        nd->rule = rule;
+        run->deadline = mx_loop_timer(c->rt->loop, extra, rule_deadline, nd);
+        run->deadline_ud = nd;
+        return;
+    }
     char msg[256];
     snprintf(msg, sizeof msg, "rule %s did not finish within its deadline of %.1f s", c->rt->rules[rule].id,
-             (double)(run->ended ? 0 : (mx_now_ms() - run->started)) / 1000.0);
+             (double)rule_timeout_ms(c->rt, rule) / 1000.0);
     rule_error_finding(c, rule, msg, "deadline exceeded");
     rule_finish(c, rule, RULE_FAILED, "deadline exceeded");
 }
@@ -1477,6 +1509,16 @@ static int fact_pending(mx_rt *rt, mx_check *c, const char *name) {
     return 0;
 }
 
+static void error_location(mx_rt *rt, lua_State *co, rule_run *run, const char *rule_file);
+
+/* Message handler for applies(): note where it failed while the stack is
+ * still there. [-0, +0, -] */
+static int applies_msgh(lua_State *L) {
+    mx_rt *rt = mx_rt_from_L(L);
+    if (rt->acct) error_location(rt, L, rt->acct, rt->rules[rt->acct_rule].file);
+    return 1;
+}
+
 static void start_rule(mx_check *c, int rule) {
     mx_rt *rt = c->rt;
     lua_State *L = rt->L;
@@ -1488,10 +1530,18 @@ static void start_rule(mx_check *c, int rule) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, c->target_ref);
         /* the predicate runs under the rule's budget too */
         run->started = mx_now_ms();
+        run->lua_us_at_start = rt->lua_us;
         rt->acct = run;
         rt->acct_rule = rule;
         rt->mem_limit = rt->mem_used + MX_RULE_MEM_LIMIT < MX_LUA_MEM_LIMIT ? rt->mem_used + MX_RULE_MEM_LIMIT : MX_LUA_MEM_LIMIT;
-        int ast = lua_pcall(L, 1, 1, 0);
+        lua_pushcfunction(L, applies_msgh);
+        lua_insert(L, -3);
+        int64_t t0 = now_us();
+        int ast = lua_pcall(L, 1, 1, lua_gettop(L) - 2);
+        int64_t dt = now_us() - t0;
+        rt->lua_us += dt;
+        run->own_us += dt;
+        lua_remove(L, -2);
         rt->mem_limit = MX_LUA_MEM_LIMIT;
         rt->acct = NULL;
         if (ast != LUA_OK) {
@@ -1510,6 +1560,7 @@ static void start_rule(mx_check *c, int rule) {
 
     run->state = RULE_RUNNING;
     run->started = mx_now_ms();
+    if (!run->own_us) run->lua_us_at_start = rt->lua_us;
     mx_task *t = task_new(rt, c, rule);
     run->root_slot = t->slot;
     run->root_gen = t->gen;
@@ -1744,7 +1795,11 @@ static void resume_task(mx_rt *rt, mx_task *t) {
     int nres = 0;
     int slot = t->slot;
     uint32_t gen = t->gen;
+    int64_t t0 = now_us();
     int st = lua_resume(co, rt->L, nargs, &nres);
+    int64_t dt = now_us() - t0;
+    rt->lua_us += dt;
+    run->own_us += dt;
     rt->mem_limit = MX_LUA_MEM_LIMIT;
     rt->current = NULL;
     rt->acct = NULL;

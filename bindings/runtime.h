@@ -92,6 +92,8 @@ int mx_rt_timeout_ms(mx_rt *rt);
 /* The run's CLI options (target.options), or NULL. */
 mx_json *mx_rt_options(mx_rt *rt);
 int mx_rt_replaying(mx_rt *rt);
+/* --replay: how many engine calls found no answer in the recording. */
+size_t mx_rt_replay_misses(mx_rt *rt);
 int mx_rt_tracing(mx_rt *rt);
 /* The run's one TLS client context, created on first use (loading the trust
  * store costs ~25 ms, fifty handshakes' worth). NULL with err set when it

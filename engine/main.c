@@ -10,6 +10,8 @@
 #include <unistd.h>
 #include "addr.h"
 #include "runtime.h"
+#include "letter.h"
+#include "ruletest.h"
 #include "check_cli.h"
 #include "formats.h"
 
@@ -36,6 +38,8 @@ static const char *usage_text =
     "                      (see mxdiag batch --help)\n"
     "  rules list          list the loaded rules (shipped and site)\n"
     "  rules show ID       show one rule: description, facts, finding codes\n"
+    "  rules test PATH...  replay rule tests (recording.json + expect.json) offline and\n"
+    "                      compare the findings (--update rewrites expect.json; -v)\n"
     "  version             print the version\n"
     "\n"
     "Options for check:\n"
@@ -43,6 +47,8 @@ static const char *usage_text =
     "                      output format (default text); nagios: one plugin status\n"
     "                      line with perfdata, for Nagios/Icinga/Zabbix\n"
     "  --json              same as --format json\n"
+    "  --letter            write a plain-text letter to the domain's postmaster with\n"
+    "                      the facts found (to edit and send yourself)\n"
     "  --resolver ADDR[:PORT]\n"
     "                      DNS resolver to use (repeatable; default: /etc/resolv.conf)\n"
     "  --source-ip ADDR    bind outgoing probes to ADDR (repeatable: probes go out\n"
@@ -137,6 +143,9 @@ enum {
 
 static const struct option check_opts[] = {
     {"format", required_argument, 0, OPT_FORMAT},
+    {"letter", no_argument, 0, 'L'},
+    {"update", no_argument, 0, 'U'},
+    {"verbose", no_argument, 0, 'v'},
     {"json", no_argument, 0, OPT_JSON},
     {"resolver", required_argument, 0, OPT_RESOLVER},
     {"source-ip", required_argument, 0, OPT_SOURCE},
@@ -173,6 +182,7 @@ typedef struct cli {
     int port;
     const char *only, *skip, *record, *replay;
     int trace, nocolor, allow_reserved;
+    int update, verbose;       /* rules test */
     const char *helo, *rcpt, *mail_from, *ca_file; /* SMTP dialogue */
     int local;                 /* --local or the local command */
     const char *sysroot;       /* --sysroot */
@@ -198,7 +208,7 @@ static void parse_common(int argc, char **argv, cli *c) {
     c->port = 25;
     optind = 1;
     int ch;
-    while ((ch = getopt_long(argc, argv, "h", check_opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "hv", check_opts, NULL)) != -1) {
         char *end;
         switch (ch) {
         case OPT_FORMAT:
@@ -207,6 +217,9 @@ static void parse_common(int argc, char **argv, cli *c) {
             c->format = optarg;
             break;
         case OPT_JSON: c->format = "json"; break;
+        case 'L': c->format = "letter"; break;
+        case 'U': c->update = 1; break;
+        case 'v': c->verbose = 1; break;
         case OPT_RESOLVER: sl_push(&c->resolvers, optarg); break;
         case OPT_SOURCE: {
             mx_addr a;
@@ -435,6 +448,11 @@ static int cmd_check(int argc, char **argv) {
         mx_json_write(&out, doc, 2);
         mx_buf_putc(&out, '\n');
         mx_json_free(doc);
+    } else if (strcmp(c.format, "letter") == 0) {
+        mx_json *doc = mx_check_json(chk);
+        char when[64];
+        mx_letter_write(&out, doc, mx_check_started_utc(chk, when, sizeof when), MXDIAG_VERSION);
+        mx_json_free(doc);
     } else if (strcmp(c.format, "nagios") == 0) {
         mx_json *doc = mx_check_json(chk);
         mx_fmt_nagios(&out, doc);
@@ -469,6 +487,16 @@ static int cmd_rules(int argc, char **argv) {
     const char *sub = argv[1];
     cli c;
     parse_common(argc - 1, argv + 1, &c);
+    if (strcmp(sub, "test") == 0) {
+        /* only --rules-dir (and each PATH holding rules): not /etc or the
+         * environment, so a test means the same everywhere */
+        if (c.nrest < 1) usage_error("%s", "rules test needs a PATH (a test directory or a directory of them)");
+        mx_rules_test_opts to = {c.rest, (size_t)c.nrest, shipped_rules_dir(), c.rules_dirs.v, c.rules_dirs.n,
+                                 c.verbose, c.update};
+        int rc = mx_rules_test(&to, stdout);
+        free(c.rules_dirs.v);
+        return rc;
+    }
     strlist dirs = {0};
     collect_site_dirs(&c, &dirs);
     mx_rt *rt = build_runtime(&c, &dirs, NULL, NULL);
@@ -489,8 +517,14 @@ static int cmd_rules(int argc, char **argv) {
             if (strcmp(mx_json_get_str(rules->u.c.items[i], "id"), c.rest[0]) == 0) found = rules->u.c.items[i];
         if (!found) { fprintf(stderr, "mxdiag: no rule with id '%s'\n", c.rest[0]); code = EXIT_USAGE; }
         else { mx_json_write(&out, found, 2); mx_buf_putc(&out, '\n'); }
+    } else if (strcmp(sub, "api") == 0) {
+        /* hidden: the sandbox's API, for RULES.md's drift test */
+        mx_json *api = mx_rt_api_json(rt);
+        mx_json_write(&out, api, 2);
+        mx_buf_putc(&out, '\n');
+        mx_json_free(api);
     } else {
-        usage_error("unknown rules subcommand '%s' (list, show)", sub);
+        usage_error("unknown rules subcommand '%s' (list, show, test)", sub);
     }
     fwrite(out.data ? out.data : "", 1, out.len, stdout);
     mx_buf_free(&out);

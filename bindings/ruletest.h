@@ -1,0 +1,21 @@
+/* `mxdiag rules test`: replays recorded checks and compares their findings
+ * with the expected ones. */
+#ifndef MX_RULETEST_H
+#define MX_RULETEST_H
+#include <stddef.h>
+#include <stdio.h>
+
+typedef struct mx_rules_test_opts {
+    char **paths;            /* test dirs, or dirs searched for them */
+    size_t npaths;
+    const char *shipped_dir;
+    const char **site_dirs;  /* --rules-dir */
+    size_t nsite_dirs;
+    int verbose;
+    int update;              /* rewrite expect.json from the actual findings */
+} mx_rules_test_opts;
+
+/* Prints PASS/FAIL per test (with a diff) and a total; 0 when all pass. */
+int mx_rules_test(const mx_rules_test_opts *o, FILE *out);
+
+#endif

@@ -1,0 +1,4 @@
+return { id = "sb-raise", description = "raises", codes = { ["sb.never"] = "ok" },
+  run = function(target, report)
+    error("boom") --@line boom
+  end }
