@@ -10,6 +10,7 @@
 #include "logagg.h"
 #include "logparse.h"
 #include "logread.h"
+#include "logs_cli.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,18 +19,24 @@
 #include <time.h>
 #include <unistd.h>
 
-int mx_logs_main(int argc, char **argv);
-
 #define TOP_N 5
+#define PROBE_MAX 20
 #define SAMPLE_LEN 300
 
 static void usage(FILE *f) {
     fprintf(f, "usage: mxdiag logs [--since WHEN] [--until WHEN] [--domain D] [--json]\n"
-               "                  [--now EPOCH|ISO] [--utc] [FILE...|-]\n"
+               "                  [--now EPOCH|ISO] [--utc] [--probe N [CHECK-OPTIONS]] [FILE...|-]\n"
                "  WHEN: 2h, 30m, 3d, 1w, 2024-03-01, 2024-03-01T10:00, epoch seconds\n"
                "  default files: /var/log/mail.log, /var/log/maillog, /var/log/exim4/mainlog,\n"
                "                 /var/log/exim/main.log and their rotations (.1, .2.gz, ...)\n"
-               "  --utc: zone-less timestamps are UTC (default: local time, $TZ)\n");
+               "  --utc: zone-less timestamps are UTC (default: local time, $TZ)\n"
+               "  --probe N: then run the live `check` rules on the N (at most %d) external\n"
+               "      domains with the most failures and print log and probe side by side\n"
+               "      (JSON: a \"probes\" array of mxdiag.check/1 documents). Options of\n"
+               "      `mxdiag check` (--timeout, --resolver, --source-ip, --only, --record...)\n"
+               "      are passed to the probe. The exit status stays the log report's.\n"
+               "exit status: 0 no external failures, 1 failures (their side / mixed),\n"
+               "  2 your side (all destinations fail, or blocklisted), 3 no readable file\n", PROBE_MAX);
 }
 
 static void fmt_time(char *b, size_t n, int64_t t) {
@@ -370,11 +377,105 @@ static void print_text(FILE *o, mx_json *root) {
     fprintf(o, "\nstatus: %s\n", mx_json_get_str(root, "status"));
 }
 
-int mx_logs_main(int argc, char **argv) {
+int mx_logs_main(int argc, char **argv) { return mx_logs_main_with(argc, argv, NULL); }
+
+/* check's options that take no value; any other unknown --option is passed
+ * to the probe with its value (or as --opt=value). */
+static int check_flag(const char *a) {
+    static const char *const flags[] = {"--trace", "--allow-reserved", "--no-color", "--local", "--letter", NULL};
+    for (size_t i = 0; flags[i]; i++)
+        if (strcmp(a, flags[i]) == 0) return 1;
+    return strchr(a, '=') != NULL;
+}
+
+/* The external domains with the most failures, most first. */
+static size_t worst_domains(mx_log_agg *agg, size_t want, const mx_agg_group **out) {
+    const mx_agg_group *const *gs;
+    size_t n = mx_log_agg_list(agg, MX_AGG_DOMAIN, &gs), k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const mx_agg_group *g = gs[i];
+        if (!g->ext_fail || !g->key[0] || strcmp(g->key, "(other)") == 0) continue;
+        size_t j = k < want ? k++ : want;
+        if (j == want && (!want || g->ext_fail <= out[want - 1]->ext_fail)) continue;
+        if (j == want) j = want - 1;
+        while (j > 0 && out[j - 1]->ext_fail < g->ext_fail) {
+            out[j] = out[j - 1];
+            j--;
+        }
+        out[j] = g;
+    }
+    return k;
+}
+
+/* What the log says about one probed domain. */
+static mx_json *domain_log_json(const mx_agg_group *g) {
+    mx_json *o = mx_json_obj();
+    mx_json_set(o, "domain", mx_json_str(g->key));
+    mx_json_set(o, "failures", mx_json_int((long long)g->ext_fail));
+    mx_json_set(o, "successes", mx_json_int((long long)g->ext_ok));
+    int dom = -1;
+    mx_json *bc = mx_json_set(o, "causes", mx_json_obj());
+    for (int c = 1; c < MX_LOG_CAUSE__COUNT; c++) {
+        if (!g->by_cause[c]) continue;
+        mx_json_set(bc, mx_log_cause_name(c), mx_json_int((long long)g->by_cause[c]));
+        if (dom < 0 || g->by_cause[c] > g->by_cause[dom]) dom = c;
+    }
+    mx_json_set(o, "dominant_cause", dom > 0 ? mx_json_str(mx_log_cause_name(dom)) : mx_json_null());
+    mx_json_set(o, "first_failure", jtime(g->first_fail));
+    mx_json_set(o, "last_failure", jtime(g->last_fail));
+    mx_json_set(o, "last_success", jtime(g->last_ok));
+    mx_json_set(o, "addresses", mx_json_int((long long)mx_agg_distinct_count(&g->addrs)));
+    return o;
+}
+
+static const char *hm(const char *iso) { return iso && strlen(iso) >= 16 ? iso + 11 : "-"; }
+
+/* The side-by-side: per domain, what the log says, then what the probe says now. */
+static void print_probes(FILE *o, mx_json *root) {
+    mx_json *doms = mx_json_get(root, "probed_domains"), *probes = mx_json_get(root, "probes");
+    if (!doms || !probes) return;
+    fprintf(o, "\nlive probe of the %zu domains with the most failures (log | now):\n", doms->u.c.len);
+    for (size_t i = 0; i < doms->u.c.len && i < probes->u.c.len; i++) {
+        mx_json *d = doms->u.c.items[i], *p = probes->u.c.items[i];
+        const char *cause = mx_json_get_str(d, "dominant_cause");
+        const char *ff = mx_json_get_str(d, "first_failure"), *lf = mx_json_get_str(d, "last_failure");
+        fprintf(o, "\n  %s\n", mx_json_get_str(d, "domain"));
+        fprintf(o, "    log: %s, %lld failures, %lld successes, since %s (last %s)\n", cause ? cause : "-",
+                mx_json_get(d, "failures")->u.i, mx_json_get(d, "successes")->u.i, ff ? ff : "-", hm(lf));
+        const char *st = mx_json_get_str(p, "status");
+        const char *perr = mx_json_get_str(p, "error");
+        fprintf(o, "    now: %s%s%s\n", st ? st : "?", perr ? ": " : "", perr ? perr : "");
+        mx_json *fs = mx_json_get(p, "findings");
+        /* problems first; the good news only when there is nothing else */
+        int bad = 0;
+        for (size_t j = 0; fs && j < fs->u.c.len; j++) {
+            const char *sev = mx_json_get_str(fs->u.c.items[j], "severity");
+            bad += sev && (strcmp(sev, "warn") == 0 || strcmp(sev, "crit") == 0 || strcmp(sev, "unknown") == 0);
+        }
+        int shown = 0;
+        for (size_t j = 0; fs && j < fs->u.c.len && shown < 8; j++) {
+            mx_json *f = fs->u.c.items[j];
+            const char *sev = mx_json_get_str(f, "severity");
+            if (!sev || strcmp(sev, "info") == 0 || (bad && strcmp(sev, "ok") == 0)) continue;
+            if (!bad && shown >= 3) break;
+            const char *src = mx_json_get_str(mx_json_get(f, "evidence"), "source");
+            const char *sum = mx_json_get_str(f, "summary");
+            if (src && sum && strstr(sum, src)) src = NULL; /* already says from where */
+            fprintf(o, "         [%-4s] %-24s %.160s%s%s%s\n", sev, mx_json_get_str(f, "code"),
+                    sum ? sum : "", src ? " (from " : "", src ? src : "", src ? ")" : "");
+            shown++;
+        }
+    }
+}
+
+int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
     int json = 0, naive_utc = 0;
-    const char *since_s = NULL, *until_s = NULL, *now_s = NULL, *domain = NULL;
+    const char *since_s = NULL, *until_s = NULL, *now_s = NULL, *domain = NULL, *probe_s = NULL;
     const char **paths = mx_xcalloc((size_t)argc + 1, sizeof *paths);
     size_t np = 0;
+    char **fwd = mx_xcalloc((size_t)argc + 2, sizeof *fwd); /* options for the probe's check */
+    int nfwd = 0;
+    fwd[nfwd++] = "logs";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char **dst = NULL;
@@ -383,25 +484,50 @@ int mx_logs_main(int argc, char **argv) {
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             free(paths);
+            free(fwd);
             return 0;
         } else if (strcmp(a, "--since") == 0) dst = &since_s;
         else if (strcmp(a, "--until") == 0) dst = &until_s;
         else if (strcmp(a, "--now") == 0) dst = &now_s;
         else if (strcmp(a, "--domain") == 0) dst = &domain;
-        else if (a[0] == '-' && a[1]) {
+        else if (strcmp(a, "--probe") == 0) dst = &probe_s;
+        else if (a[0] == '-' && a[1] == '-' && a[2]) {
+            fwd[nfwd++] = argv[i];
+            if (!check_flag(a) && i + 1 < argc) fwd[nfwd++] = argv[++i];
+        } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "mxdiag logs: unknown option %s\n", a);
             usage(stderr);
             free(paths);
+            free(fwd);
             return 3;
         } else paths[np++] = a;
         if (dst) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "mxdiag logs: %s needs a value\n", a);
                 free(paths);
+                free(fwd);
                 return 3;
             }
             *dst = argv[++i];
         }
+    }
+    long probe_n = 0;
+    if (probe_s) {
+        char *end;
+        probe_n = strtol(probe_s, &end, 10);
+        if (*end || probe_n < 1 || probe_n > PROBE_MAX) {
+            fprintf(stderr, "mxdiag logs: --probe wants a number of domains from 1 to %d\n", PROBE_MAX);
+            free(paths);
+            free(fwd);
+            return 3;
+        }
+    }
+    if (nfwd > 1 && !probe_n) {
+        fprintf(stderr, "mxdiag logs: unknown option %s (options of check are for --probe)\n", fwd[1]);
+        usage(stderr);
+        free(paths);
+        free(fwd);
+        return 3;
     }
     mx_log_parser tp;
     mx_log_parser_init(&tp, (int64_t)time(NULL), naive_utc);
@@ -409,6 +535,7 @@ int mx_logs_main(int argc, char **argv) {
     if (now_s && mx_log_parse_when(&tp, now_s, now, &now) < 0) {
         fprintf(stderr, "mxdiag logs: bad --now '%s'\n", now_s);
         free(paths);
+        free(fwd);
         return 3;
     }
     mx_log_filter filter;
@@ -418,6 +545,7 @@ int mx_logs_main(int argc, char **argv) {
         (until_s && mx_log_parse_when(&tp, until_s, now, &filter.until) < 0)) {
         fprintf(stderr, "mxdiag logs: bad --since/--until value\n");
         free(paths);
+        free(fwd);
         return 3;
     }
     char **found = NULL;
@@ -504,6 +632,29 @@ int mx_logs_main(int argc, char **argv) {
     mx_json_set(root, "exit_code", mx_json_int(code));
     mx_json_set(root, "findings", rep.findings);
 
+    if (probe_n) {
+        const mx_agg_group *worst[PROBE_MAX];
+        size_t nw = worst_domains(rep.agg, (size_t)probe_n, worst);
+        const char *names[PROBE_MAX];
+        mx_json *pd = mx_json_set(root, "probed_domains", mx_json_arr());
+        for (size_t i = 0; i < nw; i++) {
+            names[i] = worst[i]->key;
+            mx_json_push(pd, domain_log_json(worst[i]));
+        }
+        /* rules that read the logs (module log) read the same files */
+        mx_json *opts = mx_json_obj();
+        mx_json *lf = mx_json_set(opts, "log_files", mx_json_arr());
+        for (size_t i = 0; i < nf; i++) mx_json_push(lf, mx_json_str(files[i].path));
+        if (!probe) {
+            fprintf(stderr, "mxdiag logs: --probe is not available in this build\n");
+            mx_json_set(root, "probes", mx_json_arr());
+        } else {
+            fflush(stdout);
+            mx_json_set(root, "probes", nw ? probe(nfwd, fwd, names, nw, opts) : mx_json_arr());
+        }
+        mx_json_free(opts);
+    }
+
     if (json) {
         mx_buf b = MX_BUF_INIT;
         mx_json_write(&b, root, 2);
@@ -512,6 +663,7 @@ int mx_logs_main(int argc, char **argv) {
         mx_buf_free(&b);
     } else {
         print_text(stdout, root);
+        print_probes(stdout, root);
     }
     fflush(stdout);
     mx_json_free(root);
@@ -520,5 +672,6 @@ int mx_logs_main(int argc, char **argv) {
     for (size_t i = 0; i < nfound; i++) free(found[i]);
     free(found);
     free(paths);
+    free(fwd);
     return code;
 }

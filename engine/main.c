@@ -16,7 +16,7 @@
 #include "formats.h"
 
 #ifdef MXDIAG_HAVE_LOGS
-int mx_logs_main(int argc, char **argv);
+int mx_logs_command(int argc, char **argv); /* logs_probe.c */
 #endif
 
 #define EXIT_USAGE 3
@@ -585,7 +585,7 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (strcmp(cmd, "check") == 0) return cmd_check(argc - 1, argv + 1);
 #ifdef MXDIAG_HAVE_LOGS
-    if (strcmp(cmd, "logs") == 0) return mx_logs_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "logs") == 0) return mx_logs_command(argc - 1, argv + 1);
 #endif
     if (strcmp(cmd, "local") == 0) { local_command = 1; return cmd_check(argc - 1, argv + 1); }
     if (strcmp(cmd, "rules") == 0) return cmd_rules(argc - 1, argv + 1);

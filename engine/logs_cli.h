@@ -1,0 +1,23 @@
+/* `mxdiag logs`: the log report (logs_cli.c, engine-only) and its optional
+ * live probe (logs_probe.c, in the binary: it needs the rule runtime). */
+#ifndef MX_LOGS_CLI_H
+#define MX_LOGS_CLI_H
+#include <stddef.h>
+#include "json.h"
+
+/* Runs the `check` rules on each domain in one runtime, with argv (argv[0]
+ * is a command name) parsed as check's options and `options` (may be NULL)
+ * merged into each target's options.  Returns an array of mxdiag.check/1
+ * documents, one per domain, in order. */
+typedef mx_json *(*mx_logs_probe_fn)(int argc, char **argv, const char *const *domains, size_t n,
+                                     const mx_json *options);
+
+/* The command; probe NULL: --probe is reported as unavailable. */
+int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe);
+int mx_logs_main(int argc, char **argv); /* = mx_logs_main_with(argc, argv, NULL) */
+
+/* logs_probe.c: the command with the probe wired to the rule runtime. */
+int mx_logs_command(int argc, char **argv);
+mx_json *mx_logs_probe(int argc, char **argv, const char *const *domains, size_t n, const mx_json *options);
+
+#endif

@@ -1,0 +1,45 @@
+/* `mxdiag logs --probe N`: the live half.  Lives in the binary, not in the
+ * engine library, because it drives the rule runtime exactly as `check`
+ * does (check_cli.h): one runtime, one check per domain, all concurrent. */
+#include "logs_cli.h"
+#include "check_cli.h"
+#include <stdio.h>
+#include <stdlib.h>
+
+int mx_logs_command(int argc, char **argv) { return mx_logs_main_with(argc, argv, mx_logs_probe); }
+
+mx_json *mx_logs_probe(int argc, char **argv, const char *const *domains, size_t n, const mx_json *options) {
+    mx_check_setup s;
+    mx_check_setup_new(argc, argv, &s);
+    mx_check **cs = mx_xcalloc(n ? n : 1, sizeof *cs);
+    mx_json *out = mx_json_arr();
+    const char **why = mx_xcalloc(n ? n : 1, sizeof *why);
+    for (size_t i = 0; i < n; i++) {
+        mx_target t;
+        if (mx_target_parse(domains[i], &t, &why[i]) == 0) cs[i] = mx_check_start_opts(s.rt, &t, options, NULL, NULL);
+    }
+    mx_rt_run(s.rt);
+    for (size_t i = 0; i < n; i++) {
+        if (cs[i]) {
+            mx_json_push(out, mx_check_json(cs[i]));
+            continue;
+        }
+        /* a domain as logged that is no valid target: say so in the same shape */
+        mx_json *d = mx_json_push(out, mx_json_obj());
+        mx_json_set(d, "schema", mx_json_str("mxdiag.check/1"));
+        mx_json *t = mx_json_set(d, "target", mx_json_obj());
+        mx_json_set(t, "input", mx_json_str(domains[i]));
+        mx_json_set(d, "status", mx_json_str("unknown"));
+        mx_json_set(d, "exit_code", mx_json_int(3));
+        mx_json_set(d, "error", mx_json_str(why[i] ? why[i] : "invalid target"));
+        mx_json_set(d, "findings", mx_json_arr());
+    }
+    char err[512];
+    if (mx_rt_finish(s.rt, err, sizeof err) != 0) fprintf(stderr, "mxdiag logs: %s\n", err);
+    for (size_t i = 0; i < n; i++)
+        if (cs[i]) mx_check_free(cs[i]);
+    free(cs);
+    free(why);
+    mx_check_setup_free(&s);
+    return out;
+}
