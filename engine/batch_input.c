@@ -106,8 +106,11 @@ static int next_event(mx_batch_input *in, yaml_event_t *ev, char *err, size_t er
     if (!yaml_parser_parse(&in->parser, ev)) {
         const yaml_parser_t *p = &in->parser;
         const char *ctx = p->context ? p->context : "";
-        errf(in, (long)p->problem_mark.line + 1, (long)p->problem_mark.column + 1, err, errlen, "YAML syntax error: %s%s%s",
-             p->problem ? p->problem : "unknown problem", *ctx ? " " : "", ctx);
+        char where[96] = "";
+        if (*ctx) snprintf(where, sizeof where, " (started at line %ld, column %ld)", (long)p->context_mark.line + 1,
+                           (long)p->context_mark.column + 1);
+        errf(in, (long)p->problem_mark.line + 1, (long)p->problem_mark.column + 1, err, errlen, "YAML syntax error: %s%s%s%s",
+             p->problem ? p->problem : "unknown problem", *ctx ? " " : "", ctx, where);
         in->state = ST_DONE;
         return -1;
     }
@@ -262,7 +265,9 @@ static mx_json *check_expect(mx_json *v, const char **why, const char **sub) {
     for (size_t i = 0; i < v->u.c.len; i++) {
         const char *k = v->u.c.keys[i];
         mx_json **it = &v->u.c.items[i];
-        *sub = k;
+        static char subname[64];
+        snprintf(subname, sizeof subname, "%s", k); /* k dies with v on error */
+        *sub = subname;
         if (!strcmp(k, "mx")) *it = v_list(*it, 2, why);
         else if (!strcmp(k, "starttls")) *it = v_bool(*it, why);
         else if (!strcmp(k, "accepts_from")) *it = v_list(*it, 1, why);

@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""Lab tests for `mxdiag batch` (run inside the lab: tests/lab/lab exec).
+
+  lab_batch.py MXDIAG CASE      CASE: same | broken | shard | resume | nagios | prometheus
+Exit 0 pass, 1 fail. Only lab scenario domains (*.test) are used."""
+import json, os, signal, subprocess, sys, tempfile, time
+
+MX = sys.argv[1]
+CASE = sys.argv[2]
+TMP = tempfile.mkdtemp(prefix="mxbatch-")
+# scenario domains whose diagnosis does not depend on timing (SCENARIOS.md)
+SCENARIOS = ["healthy.test", "refused.test", "rejected.test", "dropped.test", "hostunreach.test", "netunreach.test",
+             "prohibited.test", "nullmx.test", "nonexistent.test", "aonly.test", "mxcname.test", "mxnoaddr.test",
+             "mxreserved.test", "backup.test", "allrefuse.test", "fourdrop.test", "srcblock.test", "reject554.test",
+             "tempfail421.test", "badname.test", "expired.test"]
+COMMON = ["--timeout", "2", "--allow-reserved"]
+
+
+def fail(msg):
+    print("FAIL:", msg)
+    sys.exit(1)
+
+
+def run(args, **kw):
+    return subprocess.run([MX] + args, capture_output=True, text=True, timeout=300, **kw)
+
+
+def write(name, text):
+    p = os.path.join(TMP, name)
+    with open(p, "w") as f:
+        f.write(text)
+    return p
+
+
+def codes(doc):
+    return sorted({f["code"] for f in doc["findings"]})
+
+
+def jsonl(path_or_text, is_text=False):
+    text = path_or_text if is_text else open(path_or_text).read()
+    out = []
+    for line in text.splitlines(keepends=True):
+        if not line.endswith("\n"):
+            fail("half-written line: %r" % line[:80])
+        out.append(json.loads(line))
+    return out
+
+
+def case_same():
+    lst = write("all.yaml", "domains:\n" + "".join("  - %s\n" % d for d in SCENARIOS))
+    r = run(["batch", "-q", "-j", "64"] + COMMON + [lst])
+    docs = {d["target"]["input"]: d for d in jsonl(r.stdout, True)}
+    if sorted(docs) != sorted(SCENARIOS):
+        fail("batch output covers %s" % sorted(docs))
+    bad = []
+    for dom in SCENARIOS:
+        c = run(["check", "--json"] + COMMON + [dom])
+        single = json.loads(c.stdout)
+        if codes(single) != codes(docs[dom]) or single["status"] != docs[dom]["status"]:
+            bad.append("%s: check %s %s / batch %s %s" % (dom, single["status"], codes(single), docs[dom]["status"],
+                                                         codes(docs[dom])))
+        if docs[dom]["index"] != SCENARIOS.index(dom):
+            bad.append("%s: index %s" % (dom, docs[dom]["index"]))
+    if bad:
+        fail("\n  ".join(["batch and check differ:"] + bad))
+    print("ok: %d domains, same codes and status as mxdiag check" % len(SCENARIOS))
+
+
+def case_broken():
+    lst = write("broken.yaml", """defaults:
+  timeout: 2
+domains:
+  - healthy.test
+  - not a domain
+  - domain: refused.test
+    colour: blue
+  - domain: backup.test
+    expect: {mx: [mx1.backup.test, mx2.backup.test]}
+  - domain: aonly.test
+    expect: {mx: [mx.elsewhere.test]}
+  - [1, 2]
+  - nullmx.test
+""")
+    r = run(["batch", "-q", "--allow-reserved", lst])
+    docs = {d["target"]["input"]: d for d in jsonl(r.stdout, True)}
+    if sorted(docs) != ["aonly.test", "backup.test", "healthy.test", "nullmx.test"]:
+        fail("unexpected domains %s" % sorted(docs))
+    for want in ["broken.yaml:5:5:", "broken.yaml:7:5: unknown key 'colour'", "broken.yaml:12:5:"]:
+        if want not in r.stderr:
+            fail("stderr lacks %r:\n%s" % (want, r.stderr))
+    if "expect.met" not in codes(docs["backup.test"]):
+        fail("backup.test: no expect.met: %s" % codes(docs["backup.test"]))
+    if "expect.mx" not in codes(docs["aonly.test"]):
+        fail("aonly.test: no expect.mx: %s" % codes(docs["aonly.test"]))
+    if r.returncode != 2:
+        fail("exit %d, want 2 (nullmx.test is crit)" % r.returncode)
+    print("ok: bad entries reported with line:column, the rest ran; expect.mx/expect.met")
+
+
+def names(n):
+    return SCENARIOS + ["nx%03d.nonexistent.test" % i for i in range(n)]
+
+
+def case_shard():
+    doms = names(60)
+    lst = write("list.txt", "\n".join(doms) + "\n")
+    seen = []
+    for k in (1, 2, 3):
+        r = run(["batch", "-q", "--only", "mx", "--shard", "%d/3" % k] + COMMON + [lst])
+        part = [d["target"]["input"] for d in jsonl(r.stdout, True)]
+        if not part:
+            fail("shard %d/3 is empty" % k)
+        seen += part
+    if sorted(seen) != sorted(doms):
+        dup = sorted({d for d in seen if seen.count(d) > 1})
+        fail("shards do not cover the list exactly once (dups %s, missing %s)" % (dup, sorted(set(doms) - set(seen))))
+    print("ok: 3 shards cover %d domains exactly once" % len(doms))
+
+
+def case_resume():
+    doms = names(40)
+    lst = write("list.txt", "\n".join(doms) + "\n")
+    out = os.path.join(TMP, "out.jsonl")
+    args = [MX, "batch", "-q", "-j", "4", "--timeout", "3", "--allow-reserved", "-o", out, "--resume", out, lst]
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        time.sleep(0.2)
+        if os.path.exists(out) and os.path.getsize(out) > 0 and len(open(out).read().splitlines()) >= 5:
+            break
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=30)
+    if p.returncode != 130:
+        fail("interrupted run exited %d, want 130: %s" % (p.returncode, err))
+    first = jsonl(out)
+    if not (0 < len(first) < len(doms)):
+        fail("interrupted run wrote %d of %d" % (len(first), len(doms)))
+    # a half-written line from a harder kill is dropped on resume
+    with open(out, "a") as f:
+        f.write('{"schema":"mxdiag.check/1","target":{"inp')
+    r = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    final = [d["target"]["input"] for d in jsonl(out)]
+    if sorted(final) != sorted(doms):
+        dup = sorted({d for d in final if final.count(d) > 1})
+        fail("after resume: %d lines, dups %s, missing %s" % (len(final), dup, sorted(set(doms) - set(final))))
+    if "resumed: %d" % len(first) not in r.stderr and "-q" not in args:
+        fail("no resume note")
+    print("ok: interrupted after %d, resumed to %d without duplicates" % (len(first), len(final)))
+
+
+def case_nagios():
+    r = run(["check", "--format", "nagios"] + COMMON + ["refused.test"])
+    line = r.stdout
+    if r.returncode != 2 or not line.startswith("MXDIAG CRITICAL - refused.test") or line.count("\n") != 1 or "| " not in line:
+        fail("nagios: exit %d %r" % (r.returncode, line))
+    r = run(["check", "--format", "nagios"] + COMMON + ["healthy.test"])
+    if r.returncode != 0 or not r.stdout.startswith("MXDIAG OK - healthy.test"):
+        fail("nagios: exit %d %r" % (r.returncode, r.stdout))
+    print("ok:", line.strip())
+
+
+def case_prometheus():
+    lst = write("p.txt", "healthy.test\nrefused.test\nnonexistent.test\n")
+    out = os.path.join(TMP, "mxdiag.prom")
+    r = run(["batch", "-q", "--format", "prometheus", "-o", out] + COMMON + [lst])
+    text = open(out).read()
+    for want in ['mxdiag_domain_status{domain="healthy.test"} 0', 'mxdiag_domain_status{domain="refused.test"} 2',
+                 'mxdiag_batch_domains{status="crit"} 2', 'mxdiag_batch_code_domains{code="dns.nxdomain"} 1']:
+        if want not in text:
+            fail("prometheus output lacks %r:\n%s" % (want, text))
+    fams = [l.split()[2] for l in text.splitlines() if l.startswith("# TYPE")]
+    if len(fams) != len(set(fams)):
+        fail("a metric family appears twice")
+    if any(f.startswith("mxdiag.prom.tmp") for f in os.listdir(TMP)):
+        fail("temporary file left")
+    print("ok: prometheus textfile, exit %d" % r.returncode)
+
+
+{"same": case_same, "broken": case_broken, "shard": case_shard, "resume": case_resume, "nagios": case_nagios,
+ "prometheus": case_prometheus}[CASE]()

@@ -1,0 +1,260 @@
+/* Batch list reader (YAML and plain) and the CSV / Prometheus escaping. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "batch_input.h"
+#include "formats.h"
+
+static char *write_tmp(const char *suffix, const char *text) {
+    static char path[128];
+    snprintf(path, sizeof path, "/tmp/mx-batch-test-XXXXXX%s", suffix);
+    int fd = mkstemps(path, (int)strlen(suffix));
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return path;
+}
+
+typedef struct seen {
+    int n, bad;
+    char targets[16][512];
+    char errors[16][512];
+    long lines[16];
+    mx_json *opts[16];
+    int fatal;
+    char fatal_err[512];
+} seen;
+
+static void read_all(const char *path, int plain, seen *s, mx_json **defaults) {
+    memset(s, 0, sizeof *s);
+    char err[512];
+    mx_batch_input *in = mx_batch_open(path, plain, err, sizeof err);
+    assert_non_null(in);
+    mx_json *d = NULL;
+    int rc = mx_batch_begin(in, &d, err, sizeof err);
+    if (rc == MX_BATCH_FATAL) { s->fatal = 1; snprintf(s->fatal_err, sizeof s->fatal_err, "%s", err); }
+    if (defaults) *defaults = d;
+    else mx_json_free(d);
+    while (!s->fatal) {
+        mx_batch_entry e;
+        rc = mx_batch_next(in, &e, err, sizeof err);
+        if (rc == MX_BATCH_END) break;
+        if (rc == MX_BATCH_FATAL) { s->fatal = 1; snprintf(s->fatal_err, sizeof s->fatal_err, "%s", err); break; }
+        if (rc == MX_BATCH_BAD) { snprintf(s->errors[s->bad++], 512, "%s", err); continue; }
+        snprintf(s->targets[s->n], 512, "%s", e.target);
+        s->lines[s->n] = e.line;
+        s->opts[s->n] = e.options;
+        s->n++;
+    }
+    mx_batch_close(in);
+    unlink(path);
+}
+
+static void free_seen(seen *s) { for (int i = 0; i < s->n; i++) mx_json_free(s->opts[i]); }
+
+static void test_yaml_basic(void **st) {
+    (void)st;
+    seen s;
+    mx_json *d;
+    read_all(write_tmp(".yaml",
+        "defaults:\n"
+        "  only: [mx, tcp]\n"
+        "  timeout: 2.5\n"
+        "  source_ips: 198.51.100.1\n"
+        "domains:\n"
+        "  - a.test\n"
+        "  - domain: b.test\n"
+        "    timeout: 3\n"
+        "    expect: {mx: [MX1.b.test.], starttls: true, accepts_from: [198.51.100.2]}\n"
+        "  - 'c.test'\n"), 0, &s, &d);
+    assert_false(s.fatal);
+    assert_int_equal(s.n, 3);
+    assert_int_equal(s.bad, 0);
+    assert_string_equal(s.targets[0], "a.test");
+    assert_string_equal(s.targets[1], "b.test");
+    assert_int_equal(s.lines[1], 7);
+    assert_null(s.opts[0]);
+    mx_json *exp = mx_json_get(s.opts[1], "expect");
+    assert_non_null(exp);
+    /* host names are normalised: lower case, no trailing dot */
+    assert_string_equal(mx_json_get(exp, "mx")->u.c.items[0]->u.str.s, "mx1.b.test");
+    assert_int_equal(mx_json_get(exp, "starttls")->type, MX_JBOOL);
+    assert_int_equal(mx_json_get(s.opts[1], "timeout")->u.i, 3);
+    assert_non_null(d);
+    assert_int_equal(mx_json_get(d, "only")->u.c.len, 2);
+    /* a single string becomes a list */
+    assert_int_equal(mx_json_get(d, "source_ips")->type, MX_JARR);
+    assert_true(mx_json_get(d, "timeout")->u.n == 2.5);
+    mx_json_free(d);
+    free_seen(&s);
+}
+
+static void test_yaml_bad_entries(void **st) {
+    (void)st;
+    seen s;
+    read_all(write_tmp(".yaml",
+        "domains:\n"
+        "  - ok1.test\n"
+        "  - not a domain\n"          /* line 3 */
+        "  - domain: ok2.test\n"
+        "    colour: blue\n"           /* line 5: unknown key */
+        "  - domain: ok3.test\n"
+        "    timeout: -1\n"            /* line 7: bad value */
+        "  - [list, here]\n"           /* line 8 */
+        "  - {timeout: 3}\n"           /* line 9: no domain */
+        "  - domain: ok4.test\n"
+        "    expect: {mx: [a.test], tls: yes}\n" /* line 11 */
+        "  - domain: ok5.test\n"
+        "    resolver: 127.0.0.1\n"    /* line 13: run-wide only */
+        "  - ok6.test\n"), 0, &s, NULL);
+    assert_false(s.fatal);
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.targets[0], "ok1.test");
+    assert_string_equal(s.targets[1], "ok6.test");
+    assert_int_equal(s.bad, 7);
+    assert_non_null(strstr(s.errors[0], ":3:5:"));
+    assert_non_null(strstr(s.errors[1], ":5:5: unknown key 'colour'"));
+    assert_non_null(strstr(s.errors[2], ":7:"));
+    assert_non_null(strstr(s.errors[3], ":8:"));
+    assert_non_null(strstr(s.errors[4], "no 'domain:'"));
+    assert_non_null(strstr(s.errors[5], "expect.tls"));
+    assert_non_null(strstr(s.errors[6], ":13:5:"));
+    free_seen(&s);
+}
+
+static void test_yaml_malformed(void **st) {
+    (void)st;
+    seen s;
+    /* the syntax error is fatal for the rest, entries before it are read */
+    read_all(write_tmp(".yaml",
+        "domains:\n"
+        "  - a.test\n"
+        "  - b.test\n"
+        "  - [unclosed\n"
+        "  - c.test\n"), 0, &s, NULL);
+    assert_true(s.fatal);
+    assert_int_equal(s.n, 2);
+    assert_non_null(strstr(s.fatal_err, "YAML syntax error"));
+    assert_non_null(strstr(s.fatal_err, "started at line 4, column 5"));
+    /* bad top level */
+    read_all(write_tmp(".yaml", "colour: blue\n"), 0, &s, NULL);
+    assert_true(s.fatal);
+    assert_non_null(strstr(s.fatal_err, ":1:1: unknown top-level key 'colour'"));
+    /* a wrong default stops the run before anything starts */
+    read_all(write_tmp(".yaml", "defaults:\n  timeout: soon\ndomains: [a.test]\n"), 0, &s, NULL);
+    assert_true(s.fatal);
+    assert_non_null(strstr(s.fatal_err, ":2:12: defaults: 'timeout'"));
+    /* defaults after the list cannot apply: reported */
+    read_all(write_tmp(".yaml", "domains: [a.test]\ndefaults: {timeout: 3}\n"), 0, &s, NULL);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.bad, 1);
+    assert_non_null(strstr(s.errors[0], "put defaults first"));
+    /* deep nesting is bounded */
+    char deep[400] = "domains:\n  - domain: a.test\n    expect: {mx: ";
+    for (int i = 0; i < 40; i++) strcat(deep, "[");
+    for (int i = 0; i < 40; i++) strcat(deep, "]");
+    strcat(deep, "}\n  - b.test\n");
+    read_all(write_tmp(".yaml", deep), 0, &s, NULL);
+    assert_false(s.fatal);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.bad, 1);
+    /* aliases are refused, the list goes on */
+    read_all(write_tmp(".yaml", "domains:\n  - &x a.test\n  - *x\n  - c.test\n"), 0, &s, NULL);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(s.bad, 1);
+    /* a top-level list is the domain list */
+    read_all(write_tmp(".yaml", "- a.test\n- b.test\n"), 0, &s, NULL);
+    assert_int_equal(s.n, 2);
+}
+
+static void test_plain(void **st) {
+    (void)st;
+    seen s;
+    read_all(write_tmp(".txt", "# comment\n a.test \n\nb.test # trailing\nbad domain\nc.test\r\n"), 0, &s, NULL);
+    assert_int_equal(s.n, 3);
+    assert_string_equal(s.targets[1], "b.test");
+    assert_int_equal(s.lines[1], 4);
+    assert_string_equal(s.targets[2], "c.test");
+    assert_int_equal(s.bad, 1);
+    assert_non_null(strstr(s.errors[0], ":5:1:"));
+    /* --plain forces it whatever the name */
+    read_all(write_tmp(".yaml", "a.test\nb.test\n"), 1, &s, NULL);
+    assert_int_equal(s.n, 2);
+}
+
+static void test_count(void **st) {
+    (void)st;
+    char *p = write_tmp(".yaml", "domains:\n  - a.test\n  - bad domain\n  - {domain: c.test}\n");
+    assert_int_equal(mx_batch_count(p, 0), 3);
+    unlink(p);
+}
+
+static void test_escaping(void **st) {
+    (void)st;
+    mx_buf b = MX_BUF_INIT;
+    mx_csv_field(&b, "plain.test");
+    mx_buf_putc(&b, '|');
+    mx_csv_field(&b, "a,b");
+    mx_buf_putc(&b, '|');
+    mx_csv_field(&b, "say \"hi\"\nthere");
+    assert_string_equal(mx_buf_cstr(&b), "plain.test|\"a,b\"|\"say \"\"hi\"\"\nthere\"");
+    mx_buf_reset(&b);
+    mx_prom_label(&b, "a\\b\"c\nd");
+    assert_string_equal(mx_buf_cstr(&b), "\"a\\\\b\\\"c\\nd\"");
+    mx_buf_reset(&b);
+    /* a CSV row and a Prometheus sample from a document */
+    static const char doc_text[] =
+        "{\"target\":{\"input\":\"x,y.test\"},\"status\":\"crit\",\"exit_code\":2,\"duration_ms\":12,"
+        "\"findings\":[{\"code\":\"tcp.refused\",\"severity\":\"warn\"},{\"code\":\"delivery.none\","
+        "\"severity\":\"crit\"},{\"code\":\"tcp.refused\",\"severity\":\"warn\"},{\"code\":\"mx.ok\",\"severity\":\"ok\"}]}";
+    mx_json *doc = mx_json_parse(doc_text, sizeof doc_text - 1, NULL, 0);
+    assert_non_null(doc);
+    mx_fmt_csv_row(&b, doc, 7);
+    assert_string_equal(mx_buf_cstr(&b), "7,\"x,y.test\",crit,2,12,1,2,0,tcp.refused delivery.none\r\n");
+    mx_buf st_b = MX_BUF_INIT, du = MX_BUF_INIT;
+    mx_fmt_prom_domain(&st_b, &du, doc);
+    assert_string_equal(mx_buf_cstr(&st_b), "mxdiag_domain_status{domain=\"x,y.test\"} 2\n");
+    mx_buf_reset(&b);
+    mx_fmt_nagios(&b, doc);
+    assert_non_null(strstr(mx_buf_cstr(&b), "MXDIAG CRITICAL - x,y.test"));
+    assert_non_null(strstr(mx_buf_cstr(&b), "| crit=1 warn=2 unknown=0 findings=4 time=0.012s\n"));
+    mx_batch_stats stats;
+    memset(&stats, 0, sizeof stats);
+    mx_stats_add(&stats, doc);
+    mx_stats_add(&stats, doc);
+    assert_int_equal(stats.by_status[2], 2);
+    assert_int_equal(*(long long *)mx_strmap_get(&stats.codes, "tcp.refused"), 2); /* domains, not findings */
+    mx_stats_free(&stats);
+    mx_json_free(doc);
+    mx_buf_free(&b);
+    mx_buf_free(&st_b);
+    mx_buf_free(&du);
+}
+
+static void test_strmap(void **st) {
+    (void)st;
+    mx_strmap m = MX_STRMAP_INIT;
+    char k[32];
+    for (int i = 0; i < 5000; i++) { snprintf(k, sizeof k, "k%d", i); mx_strmap_put(&m, k, (void *)(long)(i + 1)); }
+    for (int i = 0; i < 5000; i += 2) { snprintf(k, sizeof k, "k%d", i); assert_int_equal((long)mx_strmap_del(&m, k), i + 1); }
+    for (int i = 0; i < 5000; i++) {
+        snprintf(k, sizeof k, "k%d", i);
+        assert_int_equal((long)mx_strmap_get(&m, k), i % 2 ? i + 1 : 0);
+    }
+    assert_int_equal(m.len, 2500);
+    mx_strmap_free(&m, NULL);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_yaml_basic),  cmocka_unit_test(test_yaml_bad_entries), cmocka_unit_test(test_yaml_malformed),
+        cmocka_unit_test(test_plain),       cmocka_unit_test(test_count),            cmocka_unit_test(test_escaping),
+        cmocka_unit_test(test_strmap),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
