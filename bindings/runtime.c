@@ -33,6 +33,8 @@ typedef struct mx_rule {
     size_t nrequires;
     char **provides;
     size_t nprovides;
+    char **wants;           /* optional facts: waited for while a rule may still publish them */
+    size_t nwants;
     char **categories;
     size_t ncategories;
     int timeout_ms;         /* 0: derived from the network timeout */
@@ -724,8 +726,8 @@ static void build_env_proto(mx_rt *rt) {
         {"dns", luaopen_mx_dns}, {"net", luaopen_mx_net}, {"task", luaopen_mx_task},
         {"sys", luaopen_mx_sys},
         {"util", luaopen_mx_util},
-        {"log", luaopen_mx_log},
         {"dnsbl", luaopen_mx_dnsbl},
+        {"log", luaopen_mx_log},
     };
     for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++) {
         luaL_requiref(L, mods[i].name, mods[i].open, 0);
@@ -948,6 +950,8 @@ static void rule_clear(lua_State *L, mx_rule *r) {
     free(r->id); free(r->file); free(r->description);
     for (size_t i = 0; i < r->nrequires; i++) free(r->requires[i]);
     for (size_t i = 0; i < r->nprovides; i++) free(r->provides[i]);
+    for (size_t i = 0; i < r->nwants; i++) free(r->wants[i]);
+    free(r->wants);
     for (size_t i = 0; i < r->ncategories; i++) free(r->categories[i]);
     free(r->requires); free(r->provides); free(r->categories);
     luaL_unref(L, LUA_REGISTRYINDEX, r->ref);
@@ -962,7 +966,7 @@ static int validate_rule(lua_State *L, const char *file, mx_rule *r, char *err, 
         return -1;
     }
     static const char *const known[] = {"id", "description", "categories", "requires", "provides", "codes", "run",
-                                        "applies", "timeout", NULL};
+                                        "applies", "timeout", "wants", NULL};
     lua_pushnil(L);
     while (lua_next(L, t)) {
         lua_pop(L, 1);
@@ -1019,6 +1023,8 @@ static int validate_rule(lua_State *L, const char *file, mx_rule *r, char *err, 
     if (r->requires == (char **)-1) { r->requires = NULL; snprintf(err, errlen, "%s", ebuf); goto fail; }
     r->provides = string_list(L, t, "provides", &r->nprovides, file, ebuf, sizeof ebuf);
     if (r->provides == (char **)-1) { r->provides = NULL; snprintf(err, errlen, "%s", ebuf); goto fail; }
+    r->wants = string_list(L, t, "wants", &r->nwants, file, ebuf, sizeof ebuf);
+    if (r->wants == (char **)-1) { r->wants = NULL; snprintf(err, errlen, "%s", ebuf); goto fail; }
     r->categories = string_list(L, t, "categories", &r->ncategories, file, ebuf, sizeof ebuf);
     if (r->categories == (char **)-1) { r->categories = NULL; snprintf(err, errlen, "%s", ebuf); goto fail; }
     lua_getfield(L, t, "codes");
@@ -1209,6 +1215,9 @@ mx_json *mx_rt_rules_json(mx_rt *rt) {
         a = mx_json_arr();
         for (size_t k = 0; k < r->nprovides; k++) mx_json_push(a, mx_json_str(r->provides[k]));
         mx_json_set(o, "provides", a);
+        a = mx_json_arr();
+        for (size_t k = 0; k < r->nwants; k++) mx_json_push(a, mx_json_str(r->wants[k]));
+        mx_json_set(o, "wants", a);
         lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref);
         lua_getfield(L, -1, "codes");
         mx_json_set(o, "codes", mx_lua_to_json(L, -1));
@@ -1608,12 +1617,35 @@ static void advance(mx_check *c) {
                 ready = 0;
                 if (!fact_pending(rt, c, f)) { impossible = 1; missing = f; }
             }
+            /* optional facts: wait only while some rule may still publish them */
+            for (size_t q = 0; ready && q < rt->rules[i].nwants; q++) {
+                const char *f = rt->rules[i].wants[q];
+                if (!fact_present(rt, c, f) && fact_pending(rt, c, f)) ready = 0;
+            }
             if (ready) { start_rule(c, i); progress = 1; }
             else if (impossible) {
                 char why[300];
                 snprintf(why, sizeof why, "fact '%s' is not available for this target", missing);
                 rule_finish(c, i, RULE_SKIPPED, why);
                 progress = 1;
+            }
+        }
+    }
+    /* Nothing runs and rules still wait: they wait on each other (a cycle of
+     * requires/wants). Say so instead of hanging. */
+    if (c->remaining > 0 && !c->finished) {
+        int running = 0;
+        for (int i = 0; i < rt->nrules; i++) running |= c->runs[i].state == RULE_RUNNING;
+        if (!running) {
+            for (int i = 0; i < rt->nrules; i++) {
+                if (c->runs[i].state != RULE_PENDING) continue;
+                char msg[300];
+                snprintf(msg, sizeof msg, "rule %s never started: its requires/wants form a cycle with other rules",
+                         rt->rules[i].id);
+                rule_error_finding(c, i, msg, "dependency cycle");
+                c->runs[i].state = RULE_FAILED;
+                c->runs[i].why = mx_xstrdup("dependency cycle");
+                c->remaining--;
             }
         }
     }

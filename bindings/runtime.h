@@ -110,9 +110,9 @@ mx_json *mx_lua_to_json(lua_State *L, int idx);
 int luaopen_mx_dns(lua_State *L);
 int luaopen_mx_net(lua_State *L);
 int luaopen_mx_task(lua_State *L);
-int luaopen_mx_dnsbl(lua_State *L);
 int luaopen_mx_sys(lua_State *L);
 int luaopen_mx_util(lua_State *L);
+int luaopen_mx_dnsbl(lua_State *L);
 int luaopen_mx_log(lua_State *L);
 
 #endif

@@ -136,8 +136,8 @@ static void sl_push(strlist *l, const char *s) {
 enum {
     OPT_FORMAT = 256, OPT_JSON, OPT_RESOLVER, OPT_SOURCE, OPT_TIMEOUT, OPT_PORT, OPT_RULESDIR, OPT_ONLY, OPT_SKIP,
     OPT_TRACE, OPT_RECORD, OPT_REPLAY, OPT_NOCOLOR, OPT_VERSION, OPT_ALLOW_RESERVED,
-    OPT_SENDER_IP, OPT_SENDER_DOMAIN, OPT_CONTROL,
     OPT_HELO, OPT_RCPT, OPT_MAIL_FROM, OPT_CA_FILE,
+    OPT_SENDER_IP, OPT_SENDER_DOMAIN, OPT_CONTROL,
     OPT_LOCAL, OPT_SYSROOT, OPT_CONFIG_DIR,
 };
 
@@ -159,13 +159,13 @@ static const struct option check_opts[] = {
     {"replay", required_argument, 0, OPT_REPLAY},
     {"no-color", no_argument, 0, OPT_NOCOLOR},
     {"allow-reserved", no_argument, 0, OPT_ALLOW_RESERVED},
-    {"sender-ip", required_argument, 0, OPT_SENDER_IP},
-    {"sender-domain", required_argument, 0, OPT_SENDER_DOMAIN},
-    {"control", required_argument, 0, OPT_CONTROL},
     {"helo", required_argument, 0, OPT_HELO},
     {"rcpt", required_argument, 0, OPT_RCPT},
     {"mail-from", required_argument, 0, OPT_MAIL_FROM},
     {"ca-file", required_argument, 0, OPT_CA_FILE},
+    {"sender-ip", required_argument, 0, OPT_SENDER_IP},
+    {"sender-domain", required_argument, 0, OPT_SENDER_DOMAIN},
+    {"control", required_argument, 0, OPT_CONTROL},
     {"local", no_argument, 0, OPT_LOCAL},
     {"sysroot", required_argument, 0, OPT_SYSROOT},
     {"config-dir", required_argument, 0, OPT_CONFIG_DIR},
@@ -251,6 +251,22 @@ static void parse_common(int argc, char **argv, cli *c) {
         case OPT_REPLAY: c->replay = optarg; break;
         case OPT_NOCOLOR: c->nocolor = 1; break;
         case OPT_ALLOW_RESERVED: c->allow_reserved = 1; break;
+        case OPT_HELO:
+            if (!smtp_word_ok(optarg, 0) || strlen(optarg) > 255) usage_error("--helo: '%s' is not a host name or address literal", optarg);
+            c->helo = optarg;
+            break;
+        case OPT_RCPT: case OPT_MAIL_FROM:
+            /* goes verbatim into RCPT TO:<...>: no spaces, controls or brackets */
+            if (!smtp_word_ok(optarg, ch == OPT_RCPT) || strlen(optarg) > 254)
+                usage_error(ch == OPT_RCPT ? "--rcpt: '%s' is not a mail address (local@domain)"
+                                           : "--mail-from: '%s' is not a mail address (local@domain)", optarg);
+            if (ch == OPT_RCPT) c->rcpt = optarg;
+            else c->mail_from = optarg;
+            break;
+        case OPT_CA_FILE:
+            if (access(optarg, R_OK) != 0) usage_error("--ca-file: cannot read '%s'", optarg);
+            c->ca_file = optarg;
+            break;
         case OPT_SENDER_IP: {
             mx_addr a;
             if (mx_addr_parse(optarg, &a) != 0) usage_error("--sender-ip: '%s' is not an IP address", optarg);
@@ -273,22 +289,6 @@ static void parse_common(int argc, char **argv, cli *c) {
             sl_push(&c->controls, optarg);
             break;
         }
-        case OPT_HELO:
-            if (!smtp_word_ok(optarg, 0) || strlen(optarg) > 255) usage_error("--helo: '%s' is not a host name or address literal", optarg);
-            c->helo = optarg;
-            break;
-        case OPT_RCPT: case OPT_MAIL_FROM:
-            /* goes verbatim into RCPT TO:<...>: no spaces, controls or brackets */
-            if (!smtp_word_ok(optarg, ch == OPT_RCPT) || strlen(optarg) > 254)
-                usage_error(ch == OPT_RCPT ? "--rcpt: '%s' is not a mail address (local@domain)"
-                                           : "--mail-from: '%s' is not a mail address (local@domain)", optarg);
-            if (ch == OPT_RCPT) c->rcpt = optarg;
-            else c->mail_from = optarg;
-            break;
-        case OPT_CA_FILE:
-            if (access(optarg, R_OK) != 0) usage_error("--ca-file: cannot read '%s'", optarg);
-            c->ca_file = optarg;
-            break;
         case OPT_LOCAL: c->local = 1; break;
         case OPT_SYSROOT: case OPT_CONFIG_DIR: {
             struct stat st;
@@ -357,6 +357,9 @@ static mx_json *rule_options(const cli *c) {
     }
     mx_json_set(o, "source_ips", src);
     mx_json_set(o, "allow_reserved", mx_json_bool(c->allow_reserved));
+    if (c->helo) mx_json_set(o, "helo", mx_json_str(c->helo));
+    if (c->rcpt) mx_json_set(o, "rcpt", mx_json_str(c->rcpt));
+    if (c->mail_from) mx_json_set(o, "mail_from", mx_json_str(c->mail_from));
     mx_json *sips = mx_json_arr(), *sdoms = mx_json_arr(), *ctl = mx_json_arr();
     for (size_t i = 0; i < c->sender_ips.n; i++) {
         mx_addr a;
@@ -370,9 +373,6 @@ static mx_json *rule_options(const cli *c) {
     mx_json_set(o, "sender_ips", sips);
     mx_json_set(o, "sender_domains", sdoms);
     mx_json_set(o, "control_hosts", ctl);
-    if (c->helo) mx_json_set(o, "helo", mx_json_str(c->helo));
-    if (c->rcpt) mx_json_set(o, "rcpt", mx_json_str(c->rcpt));
-    if (c->mail_from) mx_json_set(o, "mail_from", mx_json_str(c->mail_from));
     mx_json_set(o, "local", mx_json_bool(c->local));
     if (c->sysroot) mx_json_set(o, "sysroot", mx_json_str(c->sysroot));
     mx_json *cdirs = mx_json_set(o, "config_dirs", mx_json_arr());
@@ -415,7 +415,7 @@ static void local_target(mx_target *t) {
     char host[256] = "";
     if (gethostname(host, sizeof host - 1) != 0 || !host[0]) snprintf(host, sizeof host, "localhost");
     snprintf(t->input, sizeof t->input, "%s", host);
-    snprintf(t->domain, sizeof t->domain, "%s", host);
+    mx_domain_normalize(host, t->domain, sizeof t->domain);
 }
 
 static int cmd_check(int argc, char **argv) {
@@ -473,11 +473,11 @@ static int cmd_check(int argc, char **argv) {
     free(resolvers);
     free(c.resolvers.v);
     free(c.sources.v);
+    free(c.config_dirs.v);
+    free(c.rules_dirs.v);
     free(c.sender_ips.v);
     free(c.sender_domains.v);
     free(c.controls.v);
-    free(c.config_dirs.v);
-    free(c.rules_dirs.v);
     free(dirs.v);
     return code;
 }
@@ -534,10 +534,10 @@ static int cmd_rules(int argc, char **argv) {
     free(c.rules_dirs.v);
     free(c.resolvers.v);
     free(c.sources.v);
+    free(c.config_dirs.v);
     free(c.sender_ips.v);
     free(c.sender_domains.v);
     free(c.controls.v);
-    free(c.config_dirs.v);
     return code;
 }
 
@@ -571,6 +571,9 @@ void mx_check_setup_free(mx_check_setup *s) {
     free(c->sources.v);
     free(c->config_dirs.v);
     free(c->rules_dirs.v);
+    free(c->sender_ips.v);
+    free(c->sender_domains.v);
+    free(c->controls.v);
     free(c);
     free(dirs->v);
     free(dirs);

@@ -5,9 +5,15 @@ return {
   description = "Combines the connection results into one verdict for the domain",
   categories = { "network", "default" },
   requires = { "tcp.results" },
+  -- When the SMTP rule runs, an address counts only if it also greets with 2xx.
+  wants = { "smtp.sessions" },
   codes = { ["delivery.ok"] = "ok", ["delivery.backup_only"] = "warn", ["delivery.none"] = "crit" },
   run = function(target, report)
     local results = target.facts["tcp.results"]
+    local greeting = {}
+    for _, s in ipairs(target.facts["smtp.sessions"] or {}) do
+      greeting[s.address .. "|" .. tostring(s.source)] = s.greeting or false
+    end
     local best = math.huge
     for _, r in ipairs(results) do
       if (r.preference or 0) < best then best = r.preference or 0 end
@@ -15,7 +21,12 @@ return {
     local primary_ok, any_ok, accepted, failed = false, false, {}, {}
     for _, r in ipairs(results) do
       local label = string.format("%s[%s]%s", r.host, r.address, r.source and (" from " .. r.source) or "")
-      if r.verdict == "connected" then
+      local g = greeting[r.address .. "|" .. tostring(r.source)]
+      local usable = r.verdict == "connected" and (g == nil or (g and g >= 200 and g < 300) or false)
+      if r.verdict == "connected" and not usable then
+        failed[#failed + 1] = label .. ": connected, but " ..
+          (g and ("greeting " .. g) or "no SMTP greeting")
+      elseif usable then
         any_ok = true
         if (r.preference or 0) == best then primary_ok = true end
         accepted[#accepted + 1] = label
@@ -27,7 +38,8 @@ return {
     if primary_ok then
       report:finding {
         code = "delivery.ok",
-        summary = string.format("A most-preferred mail host accepts connections (%s)", accepted[1]),
+        summary = string.format("A most-preferred mail host accepts %s (%s)",
+          target.facts["smtp.sessions"] and "SMTP sessions" or "connections", accepted[1]),
         evidence = ev,
       }
     elseif any_ok then
@@ -43,8 +55,9 @@ return {
     else
       report:finding {
         code = "delivery.none",
-        summary = "No mail host of this target accepts connections: mail cannot be delivered",
-        explanation = "Every MX address failed at the TCP level (see each finding for who answered and how). "
+        summary = "No mail host of this target accepts mail from here: it cannot be delivered",
+        explanation = "Every MX address failed at the TCP level or refused the SMTP session (see each finding "
+          .. "for who answered and how). "
           .. "Senders will queue and retry, then bounce after their queue lifetime (Postfix: 5 days).",
         advice = "Read the per-address findings: refusals point at the host or its firewall; timeouts at a "
           .. "silent drop (possibly on your own side); ICMP messages name the device that blocks.",
