@@ -270,10 +270,16 @@ int mx_log_parse_syslog_time(mx_log_parser *p, const char *s, size_t n, int64_t 
         i++;
         while (i < n && is_digit(s[i])) i++;
     }
-    int y = p->now_year;
-    if (mon > p->now_mon || (mon == p->now_mon && day > p->now_mday + 1)) y--;
-    if (day > days_in_month(y, mon)) return -1;
-    *out = naive_to_utc(p, civil_secs(y, mon, day, h, mi, sec));
+    /* a log has few distinct days: remember the last one's epoch day */
+    int key = mon * 32 + day;
+    if (key != p->day_key) {
+        int y = p->now_year;
+        if (mon > p->now_mon || (mon == p->now_mon && day > p->now_mday + 1)) y--;
+        if (day > days_in_month(y, mon)) return -1;
+        p->day_key = key;
+        p->day_days = mx_log_days_from_civil(y, mon, day);
+    }
+    *out = naive_to_utc(p, p->day_days * 86400 + h * 3600 + mi * 60 + sec);
     *used = i;
     return 0;
 }
@@ -886,11 +892,19 @@ static const char *strip_compose_prefix(const char *s, const char *e) {
 }
 
 mx_log_result mx_log_parse_line(mx_log_parser *p, const char *line, size_t len, mx_log_event *ev) {
+    if (memchr(line, 0, len)) {
+        memset(ev, 0, sizeof *ev);
+        ev->time = MX_LOG_TIME_UNKNOWN;
+        return (ev->reason = MX_LOG_R_BINARY), MX_LOG_UNPARSED;
+    }
+    return mx_log_parse_text_line(p, line, len, ev);
+}
+
+mx_log_result mx_log_parse_text_line(mx_log_parser *p, const char *line, size_t len, mx_log_event *ev) {
     memset(ev, 0, sizeof *ev);
     ev->time = MX_LOG_TIME_UNKNOWN;
     if (len && line[len - 1] == '\r') len--;
     if (len == 0) return (ev->reason = MX_LOG_R_EMPTY), MX_LOG_UNPARSED;
-    if (memchr(line, 0, len)) return (ev->reason = MX_LOG_R_BINARY), MX_LOG_UNPARSED;
     const char *s = line, *e = line + len;
     int stripped = 0;
     size_t used = 0;

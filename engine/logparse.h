@@ -120,6 +120,8 @@ typedef struct mx_log_parser {
     /* private */
     int now_year, now_mon, now_mday;
     int64_t tz_key;     /* cached local-offset lookup, keyed by y/m/d/h */
+    int day_key;        /* cached syslog month/day -> epoch day */
+    int64_t day_days;
     long tz_off;
 } mx_log_parser;
 
@@ -127,6 +129,10 @@ void mx_log_parser_init(mx_log_parser *p, int64_t now, int naive_utc);
 
 /* Parses one line (without its '\n'; a trailing '\r' is tolerated). */
 mx_log_result mx_log_parse_line(mx_log_parser *p, const char *line, size_t len, mx_log_event *ev);
+
+/* Same, for a line the caller knows holds no NUL byte (the reader scans
+ * whole buffers for NULs once, instead of every line again). */
+mx_log_result mx_log_parse_text_line(mx_log_parser *p, const char *line, size_t len, mx_log_event *ev);
 
 /* Parses a bare syslog MESSAGE as if logged by `program` ("postfix/smtp",
  * "exim"): for pasted fragments and tests.  ev->time is unknown. */

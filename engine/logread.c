@@ -27,9 +27,13 @@ struct mx_log_reader {
     int eof;           /* no more raw/decompressed input */
     int skipping;      /* inside an over-long line: drop until '\n' */
     int failed;
+    size_t nul_end;    /* buf offset one past the last NUL byte in buf[0, end), 0: none */
+    int line_nul;      /* the line just returned may hold a NUL */
     uint64_t long_lines, bytes;
     char err[512];
 };
+
+static void note_nul(mx_log_reader *r, size_t from);
 
 static void rd_fail(mx_log_reader *r, const char *what, const char *detail) {
     r->failed = 1;
@@ -65,6 +69,7 @@ mx_log_reader *mx_log_reader_fdopen(int fd, int own, const char *name) {
     } else {
         memcpy(r->buf, r->in, got);
         r->end = got;
+        note_nul(r, 0);
     }
     if (got == 0 && !r->gzip) r->eof = 1;
     return r;
@@ -92,6 +97,13 @@ static ssize_t read_raw(mx_log_reader *r, void *dst, size_t cap) {
     }
 }
 
+/* Remembers the last NUL among the bytes appended since offset `from`: one
+ * vectorised pass per buffer instead of one per line. */
+static void note_nul(mx_log_reader *r, size_t from) {
+    const char *q = memrchr(r->buf + from, 0, r->end - from);
+    if (q) r->nul_end = (size_t)(q - r->buf) + 1;
+}
+
 /* Appends decompressed/raw bytes at buf[end..].  Returns bytes added; 0 at eof/error. */
 static size_t fill(mx_log_reader *r) {
     size_t room = LINEBUF_SIZE - r->end;
@@ -103,6 +115,7 @@ static size_t fill(mx_log_reader *r) {
             return 0;
         }
         r->end += (size_t)n;
+        note_nul(r, r->end - (size_t)n);
         return (size_t)n;
     }
     size_t added = 0;
@@ -139,6 +152,7 @@ static size_t fill(mx_log_reader *r) {
         size_t produced = room - r->zs.avail_out;
         r->end += produced;
         added += produced;
+        if (produced) note_nul(r, r->end - produced);
         if (zr == Z_STREAM_END) {
             r->zend = 1;
         } else if (zr != Z_OK && zr != Z_BUF_ERROR) {
@@ -166,6 +180,7 @@ int mx_log_reader_next(mx_log_reader *r, const char **line, size_t *len) {
                 r->long_lines++;
                 continue;
             }
+            r->line_nul = r->nul_end > r->start - n - 1;
             *line = s;
             *len = n;
             return 1;
@@ -177,16 +192,20 @@ int mx_log_reader_next(mx_log_reader *r, const char **line, size_t *len) {
             r->skipping = 1;
             r->bytes += avail;
             r->start = r->end = 0;
+            r->nul_end = 0;
             avail = 0;
         } else if (r->start > 0) {
             memmove(r->buf, s, avail);
+            r->nul_end = r->nul_end > r->start ? r->nul_end - r->start : 0;
             r->start = 0;
             r->end = avail;
         }
         if (fill(r) == 0) {
             if (!r->eof && !r->failed) continue; /* inflate produced nothing yet */
             /* Last line without '\n'.  In a damaged gzip it is a fragment. */
+            if (avail && r->skipping) r->bytes += avail; /* tail of an over-long last line */
             if (avail && !r->skipping && !r->failed) {
+                r->line_nul = r->nul_end > r->start;
                 *line = r->buf + r->start;
                 *len = avail;
                 r->bytes += avail;
@@ -203,6 +222,7 @@ const char *mx_log_reader_error(const mx_log_reader *r) { return r->failed ? r->
 int mx_log_reader_is_gzip(const mx_log_reader *r) { return r->gzip; }
 uint64_t mx_log_reader_long_lines(const mx_log_reader *r) { return r->long_lines; }
 uint64_t mx_log_reader_bytes(const mx_log_reader *r) { return r->bytes; }
+int mx_log_reader_line_may_hold_nul(const mx_log_reader *r) { return r->line_nul; }
 
 void mx_log_reader_close(mx_log_reader *r) {
     if (!r) return;
@@ -374,7 +394,8 @@ int mx_log_stream_next(mx_log_stream *s, mx_log_event *ev) {
         while ((r = mx_log_reader_next(s->rd, &line, &len)) == 1) {
             s->stats.lines++;
             s->files[s->cur].lines++;
-            mx_log_result pr = mx_log_parse_line(&s->parser, line, len, ev);
+            mx_log_result pr = mx_log_reader_line_may_hold_nul(s->rd) ? mx_log_parse_line(&s->parser, line, len, ev)
+                                                                      : mx_log_parse_text_line(&s->parser, line, len, ev);
             if (pr == MX_LOG_EVENT) {
                 if (!mx_log_filter_match(&s->filter, ev)) {
                     s->stats.filtered++;

@@ -29,6 +29,9 @@ const char *mx_log_reader_error(const mx_log_reader *r); /* NULL if none */
 int mx_log_reader_is_gzip(const mx_log_reader *r);
 uint64_t mx_log_reader_long_lines(const mx_log_reader *r); /* skipped, over MX_LOG_MAX_LINE */
 uint64_t mx_log_reader_bytes(const mx_log_reader *r);      /* decompressed bytes consumed */
+/* 0 when the line last returned certainly holds no NUL byte (then
+ * mx_log_parse_text_line may skip its own scan). */
+int mx_log_reader_line_may_hold_nul(const mx_log_reader *r);
 void mx_log_reader_close(mx_log_reader *r);
 
 /* The usual mail-log locations (Debian, RHEL, Exim on either), NULL-terminated:
