@@ -607,7 +607,13 @@ int mx_batch_begin(mx_batch_input *in, mx_json **defaults, char *err, size_t err
     if (in->state != ST_START) return MX_BATCH_ENTRY;
     if (in->plain) { in->state = ST_DOMAINS; return MX_BATCH_ENTRY; }
     in->state = ST_TOP;
-    return yaml_begin(in, defaults, err, errlen);
+    int rc = yaml_begin(in, defaults, err, errlen);
+    if (rc == MX_BATCH_FATAL && *defaults) {
+        /* a defaults: map read before the error is not the caller's to free */
+        mx_json_free(*defaults);
+        *defaults = NULL;
+    }
+    return rc;
 }
 
 int mx_batch_next(mx_batch_input *in, mx_batch_entry *e, char *err, size_t errlen) {

@@ -242,9 +242,10 @@ static int read_some(mx_stream *s) {
 
 /* Next complete line in rbuf (CRLF or LF stripped), consumed. */
 static int take_line(mx_stream *s, const char **line, size_t *len) {
-    const char *start = s->rbuf.data + s->roff;
     size_t avail = s->rbuf.len - s->roff;
-    const char *lf = avail ? memchr(start, '\n', avail) : NULL;
+    if (!avail) return 0; /* rbuf.data is NULL before the first read: no pointer arithmetic on it */
+    const char *start = s->rbuf.data + s->roff;
+    const char *lf = memchr(start, '\n', avail);
     if (!lf) return 0;
     size_t n = (size_t)(lf - start);
     s->roff += n + 1;
