@@ -16,17 +16,48 @@ typedef struct agg_dim {
     uint32_t *slots;       /* open addressing: index+1, 0 = empty */
     size_t nslots;
     uint64_t *hashes;
+    uint32_t *klens;       /* strlen of the compared part (key, or sub for cause x key) */
     mx_agg_group *other;
     const mx_agg_group **sorted;
+    uint64_t sorted_gen;   /* `sorted` is valid while this equals the agg's gen */
 } agg_dim;
+
+/* Last source key and its group: nearly every event of a log has the same
+ * one ("postfix", or one of a few instances), so this skips a hash + probe. */
+#define SRC_MEMO 64
 
 struct mx_log_agg {
     size_t max_groups;
     agg_dim dims[MX_AGG__DIMS];
     mx_agg_group total;
+    uint64_t gen;                                /* bumped by every add */
+    mx_agg_group *cause_group[MX_LOG_CAUSE__COUNT]; /* MX_AGG_CAUSE lookups, memoised */
+    mx_agg_group *src_group;
+    size_t src_n;
+    char src_key[SRC_MEMO];
 };
 
-static char lc(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c; }
+/* ASCII lower-casing table (same result as the old branchy lc()). */
+static const unsigned char lc_tab[256] = {
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+    16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31,
+    32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47,
+    48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63,
+    64, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
+    112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 91, 92, 93, 94, 95,
+    96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
+    112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127,
+    128, 129, 130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 140, 141, 142, 143,
+    144, 145, 146, 147, 148, 149, 150, 151, 152, 153, 154, 155, 156, 157, 158, 159,
+    160, 161, 162, 163, 164, 165, 166, 167, 168, 169, 170, 171, 172, 173, 174, 175,
+    176, 177, 178, 179, 180, 181, 182, 183, 184, 185, 186, 187, 188, 189, 190, 191,
+    192, 193, 194, 195, 196, 197, 198, 199, 200, 201, 202, 203, 204, 205, 206, 207,
+    208, 209, 210, 211, 212, 213, 214, 215, 216, 217, 218, 219, 220, 221, 222, 223,
+    224, 225, 226, 227, 228, 229, 230, 231, 232, 233, 234, 235, 236, 237, 238, 239,
+    240, 241, 242, 243, 244, 245, 246, 247, 248, 249, 250, 251, 252, 253, 254, 255,
+};
+
+static char lc(char c) { return (char)lc_tab[(unsigned char)c]; }
 
 /* FNV-1a over lower-cased bytes, finished with a murmur-style mix so the
  * high bits are good enough for HLL register selection. */
@@ -142,10 +173,19 @@ mx_log_agg *mx_log_agg_new(size_t max_groups) {
         a->dims[d].nslots = ns;
         a->dims[d].slots = mx_xcalloc(ns, sizeof *a->dims[d].slots);
         a->dims[d].hashes = mx_xcalloc(a->max_groups, sizeof *a->dims[d].hashes);
+        a->dims[d].klens = mx_xcalloc(a->max_groups, sizeof *a->dims[d].klens);
         a->dims[d].groups = mx_xcalloc(a->max_groups, sizeof *a->dims[d].groups);
     }
     group_init(&a->total, mx_xstrdup("(total)"), -1);
     return a;
+}
+
+/* k (lower-cased, kn bytes) equals slice p (any case)? */
+static int key_eq(const char *k, size_t kn, const char *p, size_t n) {
+    if (kn != n) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (k[i] != lc(p[i])) return 0;
+    return 1;
 }
 
 /* Key = [cause name + "/"] + slice, lower-cased (domains and addresses are
@@ -164,7 +204,7 @@ static mx_agg_group *lookup(mx_log_agg *a, mx_agg_dim dim, int cause, const char
         mx_agg_group *g = D->groups[s - 1];
         const char *k = prefix ? g->sub : g->key;
         if (prefix && g->cause != cause) continue;
-        if (k && strlen(k) == n && strncasecmp(k, p, n) == 0) return g;
+        if (k && key_eq(k, D->klens[s - 1], p, n)) return g;
     }
     if (D->n >= a->max_groups) {
         if (!D->other) {
@@ -187,14 +227,15 @@ static mx_agg_group *lookup(mx_log_agg *a, mx_agg_dim dim, int cause, const char
     group_init(g, key, cause);
     D->groups[D->n] = g;
     D->hashes[D->n] = h;
+    /* what the probe above compares: strlen of sub (cause x key) or key */
+    const char *cmp = prefix ? g->sub : g->key;
+    D->klens[D->n] = cmp ? (uint32_t)strlen(cmp) : 0;
     D->n++;
     for (size_t i = h & mask;; i = (i + 1) & mask)
         if (!D->slots[i]) {
             D->slots[i] = (uint32_t)D->n;
             break;
         }
-    free(D->sorted);
-    D->sorted = NULL;
     return g;
 }
 
@@ -202,7 +243,7 @@ static mx_agg_group *lookup(mx_log_agg *a, mx_agg_dim dim, int cause, const char
  * probe per event, so only those the report reads are kept. */
 enum { D_MSGS = 1, D_RCPTS = 2, D_DOMS = 4, D_ADDRS = 8, D_ALL = 15 };
 
-static void group_add(mx_agg_group *g, const mx_log_event *ev, uint64_t hq, uint64_t hr, uint64_t hd,
+static inline __attribute__((always_inline)) void group_add(mx_agg_group *g, const mx_log_event *ev, uint64_t hq, uint64_t hr, uint64_t hd,
                       uint64_t ha, int which) {
     int fail = ev->cause != MX_LOG_CAUSE_NONE;
     g->events++;
@@ -231,16 +272,23 @@ static void group_add(mx_agg_group *g, const mx_log_event *ev, uint64_t hq, uint
 }
 
 void mx_log_agg_add(mx_log_agg *a, const mx_log_event *ev) {
+    a->gen++;
     /* Hash once per event; 0 means "not logged". */
     uint64_t hq = ev->queue_id.n ? hash_lc(ev->queue_id.p, ev->queue_id.n, 1) | 1 : 0;
     uint64_t hr = ev->recipient.n ? hash_lc(ev->recipient.p, ev->recipient.n, 2) | 1 : 0;
     uint64_t hd = ev->domain.n ? hash_lc(ev->domain.p, ev->domain.n, 3) | 1 : 0;
     uint64_t ha = ev->relay_addr.n ? hash_lc(ev->relay_addr.p, ev->relay_addr.n, 4) | 1 : 0;
     int c = (int)ev->cause;
-    const char *cn = mx_log_cause_name(ev->cause);
     group_add(&a->total, ev, hq, hr, hd, ha, D_ALL);
-    group_add(lookup(a, MX_AGG_CAUSE, c, cn, strlen(cn), (uint64_t)c * 0x9e3779b97f4a7c15ULL + 5), ev, hq, hr, hd,
-              ha, D_ALL);
+    /* The cause key is a constant per cause (and, once the dimension is full,
+     * the answer stays "(other)"), so its lookup is done once per cause. */
+    mx_agg_group *cg = (unsigned)c < MX_LOG_CAUSE__COUNT ? a->cause_group[c] : NULL;
+    if (!cg) {
+        const char *cn = mx_log_cause_name(ev->cause);
+        cg = lookup(a, MX_AGG_CAUSE, c, cn, strlen(cn), (uint64_t)c * 0x9e3779b97f4a7c15ULL + 5);
+        if ((unsigned)c < MX_LOG_CAUSE__COUNT) a->cause_group[c] = cg;
+    }
+    group_add(cg, ev, hq, hr, hd, ha, D_ALL);
     if (hd) {
         group_add(lookup(a, MX_AGG_DOMAIN, -1, ev->domain.p, ev->domain.n, hd), ev, hq, hr, hd, ha,
                   D_MSGS | D_RCPTS | D_ADDRS);
@@ -257,7 +305,22 @@ void mx_log_agg_add(mx_log_agg *a, const mx_log_event *ev) {
         src.p = mx_log_mta_name(ev->mta);
         src.n = strlen(src.p);
     }
-    group_add(lookup(a, MX_AGG_SOURCE, -1, src.p, src.n, hash_lc(src.p, src.n, 6)), ev, hq, hr, hd, ha, D_MSGS);
+    /* Same bytes as the last source: same group (a key's group never changes,
+     * and a key that went to "(other)" keeps going there). */
+    mx_agg_group *sg;
+    if (a->src_group && src.n == a->src_n && memcmp(src.p, a->src_key, src.n) == 0) {
+        sg = a->src_group;
+    } else {
+        sg = lookup(a, MX_AGG_SOURCE, -1, src.p, src.n, hash_lc(src.p, src.n, 6));
+        if (src.n <= SRC_MEMO) {
+            memcpy(a->src_key, src.p, src.n);
+            a->src_n = src.n;
+            a->src_group = sg;
+        } else {
+            a->src_group = NULL;
+        }
+    }
+    group_add(sg, ev, hq, hr, hd, ha, D_MSGS);
 }
 
 const mx_agg_group *mx_log_agg_total(const mx_log_agg *a) { return &a->total; }
@@ -271,6 +334,13 @@ static int cmp_group(const void *x, const void *y) {
 size_t mx_log_agg_list(mx_log_agg *a, mx_agg_dim dim, const mx_agg_group *const **out) {
     agg_dim *D = &a->dims[dim];
     size_t n = D->n + (D->other ? 1 : 0);
+    /* The report lists a dimension many times (once per cause): sort only
+     * after adds. */
+    if (D->sorted && D->sorted_gen == a->gen) {
+        *out = D->sorted;
+        return n;
+    }
+    D->sorted_gen = a->gen;
     free(D->sorted);
     D->sorted = mx_xmalloc((n ? n : 1) * sizeof *D->sorted);
     for (size_t i = 0; i < D->n; i++) D->sorted[i] = D->groups[i];
@@ -314,6 +384,7 @@ void mx_log_agg_free(mx_log_agg *a) {
         free(D->groups);
         free(D->slots);
         free(D->hashes);
+        free(D->klens);
         free(D->sorted);
     }
     group_free(&a->total);
