@@ -1,16 +1,14 @@
 -- Expectations from a batch list about connections: `accepts_from` (these
--- source addresses must be able to connect to a most-preferred MX) and
--- `starttls` (no rule publishes STARTTLS results as a fact yet: reported as
--- not verified rather than silently ignored).
+-- source addresses must be able to connect to an MX). STARTTLS: 92-expect-smtp.lua.
 return {
   id = "expect-net",
-  description = "Compares TCP results with the expectations of a batch list (accepts_from, starttls)",
+  description = "Compares TCP results with the accepts_from expectation of a batch list",
   categories = { "expect", "network", "default" },
   requires = { "tcp.results" },
   codes = { ["expect.accepts_from"] = "warn", ["expect.unverified"] = "info", ["expect.met"] = "ok" },
   applies = function(target)
     local e = target.options.expect
-    return type(e) == "table" and (e.accepts_from ~= nil or e.starttls ~= nil)
+    return type(e) == "table" and e.accepts_from ~= nil
   end,
   run = function(target, report)
     local e = target.options.expect
@@ -50,13 +48,6 @@ return {
           }
         end
       end
-    end
-    if e.starttls ~= nil then
-      report:finding {
-        code = "expect.unverified",
-        summary = "starttls expectation not verified: no rule of this build publishes STARTTLS results",
-        evidence = { starttls = e.starttls },
-      }
     end
   end,
 }
