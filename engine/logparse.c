@@ -55,6 +55,16 @@ static int is_digit(char c) { return c >= '0' && c <= '9'; }
 static int is_alnum(char c) {
     return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
+/* [0-9A-Za-z] by table: the queue-id scan runs on most lines. */
+static const unsigned char alnum_tab[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1,
+    ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1,
+    ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1,
+    ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1,
+    ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+};
 static int is_hostch(char c) { return is_alnum(c) || c == '.' || c == '-' || c == '_'; }
 static int is_ipch(char c) {
     return is_digit(c) || c == '.' || c == ':' || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
@@ -93,7 +103,31 @@ static int is_loopback(mx_log_str a) {
 
 /* ---- cause classification -------------------------------------------- */
 
-#define HAS(lit) contains(s, e, LIT(lit))
+/* Bigram filter for the cascade below: one pass over the text sets a bit
+ * per adjacent byte pair (hashed into 1024 bits); a needle whose first and
+ * last pairs are both absent cannot occur, so its memmem is skipped.  The
+ * filter only ever skips searches that would fail: results are unchanged. */
+typedef struct bigrams {
+    uint64_t w[16];
+} bigrams;
+static inline unsigned bg_idx(unsigned char a, unsigned char b) { return (((unsigned)a << 5) ^ b) & 1023u; }
+static void bg_build(bigrams *bg, const char *s, const char *e) {
+    memset(bg, 0, sizeof *bg);
+    for (const char *q = s; q + 1 < e; q++) {
+        unsigned i = bg_idx((unsigned char)q[0], (unsigned char)q[1]);
+        bg->w[i >> 6] |= 1ULL << (i & 63);
+    }
+}
+static inline int bg_has(const bigrams *bg, unsigned char a, unsigned char b) {
+    unsigned i = bg_idx(a, b);
+    return (bg->w[i >> 6] >> (i & 63)) & 1;
+}
+static inline int bg_maybe(const bigrams *bg, const char *lit, size_t n) {
+    return bg_has(bg, (unsigned char)lit[0], (unsigned char)lit[1]) &&
+           bg_has(bg, (unsigned char)lit[n - 2], (unsigned char)lit[n - 1]);
+}
+
+#define HAS(lit) (bg_maybe(&bg, LIT(lit)) && contains(s, e, LIT(lit)))
 
 /* Text ends with lit (errno strings close Postfix "connect to" texts). */
 static int ends_with(const char *s, const char *e, const char *lit, size_t n) {
@@ -105,13 +139,16 @@ mx_log_cause mx_log_classify(const char *text, size_t n) {
     /* Fast path for the bulk of failures, "connect to H[A]:P: <strerror>"
      * (possibly behind "delivery temporarily suspended: "): the errno text
      * is all there is, so the cascade below is not needed. */
-    if (n > 11 && (memcmp(s, "connect to ", 11) == 0 || (s[0] == 'd' && HAS("suspended: connect to ")))) {
+    if (n > 11 && (memcmp(s, "connect to ", 11) == 0 ||
+                   (s[0] == 'd' && contains(s, e, LIT("suspended: connect to "))))) {
         if (ends_with(s, e, LIT("Connection timed out")) || ends_with(s, e, LIT("Operation timed out")))
             return MX_LOG_CAUSE_TIMEOUT;
         if (ends_with(s, e, LIT("Connection refused"))) return MX_LOG_CAUSE_REFUSED;
         if (ends_with(s, e, LIT("No route to host"))) return MX_LOG_CAUSE_UNREACHABLE;
         if (ends_with(s, e, LIT("Network is unreachable"))) return MX_LOG_CAUSE_NET_UNREACHABLE;
     }
+    bigrams bg;
+    bg_build(&bg, s, e);
     /* Most specific first: a 554 greeting that names a blocklist is an RBL
      * problem (fix your IP), not a generic greeting reject. */
     if (HAS("nullMX") || HAS("null MX") || HAS("indicated no SMTP service"))
@@ -228,13 +265,34 @@ static int month_num(const char *s) {
     }
 }
 
-static int hms(const char *s, int *h, int *mi, int *sec) {
+/* "HH:MM:SS" (8 bytes readable at s).  On little-endian hosts all six
+ * digits and both colons are checked in one 64-bit word, then the ranges. */
+static inline int hms(const char *s, int *h, int *mi, int *sec) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t v;
+    memcpy(&v, s, 8);
+    /* byte k of s is bits 8k..8k+7: colons at bytes 2 and 5, digits elsewhere */
+    const uint64_t dmask = 0xFFFF00FFFF00FFFFULL, zeros = 0x3030003030003030ULL;
+    if ((v & ~dmask) != 0x00003A00003A0000ULL) return -1;
+    uint64_t d = v & dmask;
+    /* each digit byte is 0x30..0x39: high nibble 3, and low nibble + 6 < 16 */
+    if ((d & 0xF0F000F0F000F0F0ULL) != zeros ||
+        (((d & 0x0F0F000F0F000F0FULL) + 0x0606000606000606ULL) & 0xF0F000F0F000F0F0ULL))
+        return -1;
+    d -= zeros;
+    *h = (int)(d & 0xFF) * 10 + (int)((d >> 8) & 0xFF);
+    *mi = (int)((d >> 24) & 0xFF) * 10 + (int)((d >> 32) & 0xFF);
+    *sec = (int)((d >> 48) & 0xFF) * 10 + (int)((d >> 56) & 0xFF);
+    if (*h > 23 || *mi > 59 || *sec > 60) return -1;
+    return 0;
+#else
     if (s[2] != ':' || s[5] != ':') return -1;
     *h = dig2(s);
     *mi = dig2(s + 3);
     *sec = dig2(s + 6);
     if (*h < 0 || *mi < 0 || *sec < 0 || *h > 23 || *mi > 59 || *sec > 60) return -1;
     return 0;
+#endif
 }
 
 static int days_in_month(int y, int m) {
@@ -246,9 +304,24 @@ static int days_in_month(int y, int m) {
 /* "Mar  5 15:51:11", "Mar 05 15:51:11", "Dec 1 12:34:56". */
 int mx_log_parse_syslog_time(mx_log_parser *p, const char *s, size_t n, int64_t *out, size_t *used) {
     if (n < 14) return -1;
+    size_t i;
+    int h, mi, sec;
+    /* Fast path: same "Mmm dd " as the day cached below (already validated);
+     * the full path would reach the same hms() at byte 7. */
+    if (p->day_prefix_ok && n >= 15 && memcmp(s, p->day_prefix, 7) == 0) {
+        if (hms(s + 7, &h, &mi, &sec) < 0) return -1;
+        i = 15;
+        if (i < n && s[i] == '.') {
+            i++;
+            while (i < n && is_digit(s[i])) i++;
+        }
+        *out = naive_to_utc(p, p->day_days * 86400 + h * 3600 + mi * 60 + sec);
+        *used = i;
+        return 0;
+    }
     int mon = month_num(s);
     if (!mon || s[3] != ' ') return -1;
-    size_t i = 4;
+    i = 4;
     if (s[i] == ' ') i++;
     int day;
     if (is_digit(s[i]) && is_digit(s[i + 1])) {
@@ -261,8 +334,8 @@ int mx_log_parse_syslog_time(mx_log_parser *p, const char *s, size_t n, int64_t 
         return -1;
     }
     if (i + 9 > n || s[i] != ' ') return -1;
+    int day_end = (int)i;
     i++;
-    int h, mi, sec;
     if (hms(s + i, &h, &mi, &sec) < 0 || day < 1 || day > 31) return -1;
     i += 8;
     /* rsyslog high-precision "HH:MM:SS.ffffff" variants: skip the fraction. */
@@ -278,6 +351,12 @@ int mx_log_parse_syslog_time(mx_log_parser *p, const char *s, size_t n, int64_t 
         if (day > days_in_month(y, mon)) return -1;
         p->day_key = key;
         p->day_days = mx_log_days_from_civil(y, mon, day);
+    }
+    if (day_end == 6) {
+        memcpy(p->day_prefix, s, 7);
+        p->day_prefix_ok = 1;
+    } else {
+        p->day_prefix_ok = 0;
     }
     *out = naive_to_utc(p, p->day_days * 86400 + h * 3600 + mi * 60 + sec);
     *used = i;
@@ -395,7 +474,7 @@ static void set_domain(mx_log_event *ev) {
 /* "3E29030F8637E: " -> queue id.  Short hex (8+) and long base-52 ids. */
 static const char *postfix_qid(const char *m, const char *e, mx_log_event *ev) {
     const char *q = m;
-    while (q < e && is_alnum(*q)) q++;
+    while (q < e && alnum_tab[(unsigned char)*q]) q++;
     if (q - m >= 5 && q - m <= 20 && q + 1 < e && q[0] == ':' && q[1] == ' ') {
         ev->queue_id = mkstr(m, q);
         return q + 2;
@@ -512,12 +591,21 @@ static mx_log_result postfix_delivery(const char *m, const char *e, mx_log_event
     return MX_LOG_EVENT;
 }
 
+/* contains ", status=expired" or ", status=force-expired": one search for
+ * the common part, then the word after each occurrence. */
+static int qmgr_expired(const char *m, const char *e) {
+    for (const char *q = m; (q = find(q, e, LIT(", status="))) != NULL; q++) {
+        const char *w = q + 9;
+        if (has_prefix(w, e, LIT("expired")) || has_prefix(w, e, LIT("force-expired"))) return 1;
+    }
+    return 0;
+}
+
 static mx_log_result postfix_client(const char *m, const char *e, mx_log_event *ev, int qmgr) {
     m = postfix_qid(m, e, ev);
     if (qmgr) {
         /* qmgr: "QID: from=<..>, status=expired, returned to sender" */
-        if (ev->queue_id.p && has_prefix(m, e, LIT("from=<")) &&
-            (contains(m, e, LIT(", status=expired")) || contains(m, e, LIT(", status=force-expired")))) {
+        if (ev->queue_id.p && has_prefix(m, e, LIT("from=<")) && qmgr_expired(m, e)) {
             ev->status = MX_LOG_STATUS_EXPIRED;
             ev->cause = MX_LOG_CAUSE_OTHER;
             const char *t = find(m, e, LIT(", status="));
@@ -583,11 +671,10 @@ static mx_log_result postfix_client(const char *m, const char *e, mx_log_event *
     return MX_LOG_IGNORED;
 }
 
-static mx_log_result parse_postfix(const char *prog, const char *prog_end, const char *m,
+/* slash: one past the last '/' in [prog, prog_end). */
+static mx_log_result parse_postfix(const char *prog, const char *slash, const char *prog_end, const char *m,
                                    const char *e, mx_log_event *ev) {
     ev->mta = MX_LOG_MTA_POSTFIX;
-    const char *slash = prog_end;
-    while (slash > prog && slash[-1] != '/') slash--;
     mx_log_str d = mkstr(slash, prog_end);
     ev->source = mkstr(prog, slash - 1); /* instance: "postfix-out", "postfix/amavis" */
     switch (d.n) {
@@ -948,15 +1035,17 @@ again:
         s = te;
     }
     if (!tag) return (ev->reason = MX_LOG_R_NO_HEADER), MX_LOG_UNPARSED;
-    const char *pe = tag;
-    while (pe < tag_end && *pe != '[') pe++;
+    /* program ends at the first '['; note its last '/' on the way */
+    const char *pe = tag, *slash = NULL;
+    for (; pe < tag_end && *pe != '['; pe++)
+        if (*pe == '/') slash = pe;
     if (ev->time == MX_LOG_TIME_UNKNOWN && pe == tag_end)
         return (ev->reason = MX_LOG_R_NO_HEADER), MX_LOG_UNPARSED;
     ev->program = mkstr(tag, pe);
     const char *m = skip_sp(s, e);
     mx_log_result r;
-    if (memchr(tag, '/', (size_t)(pe - tag))) {
-        r = parse_postfix(tag, pe, m, e, ev);
+    if (slash) {
+        r = parse_postfix(tag, slash + 1, pe, m, e, ev);
     } else if (pe - tag >= 4 && memcmp(tag, "exim", 4) == 0) {
         r = parse_exim_body(m, e, ev);
     } else if ((pe - tag == 8 && memcmp(tag, "sendmail", 8) == 0) || (pe - tag > 3 && memcmp(tag, "sm-", 3) == 0)) {
@@ -978,7 +1067,8 @@ mx_log_result mx_log_parse_message(mx_log_parser *p, const char *program, const 
     if (memchr(msg, 0, len)) return (ev->reason = MX_LOG_R_BINARY), MX_LOG_UNPARSED;
     size_t pn = strlen(program);
     ev->program = mkstr(program, program + pn);
-    if (memchr(program, '/', pn)) return parse_postfix(program, program + pn, msg, msg + len, ev);
+    const char *slash = memrchr(program, '/', pn);
+    if (slash) return parse_postfix(program, slash + 1, program + pn, msg, msg + len, ev);
     if (pn >= 4 && memcmp(program, "exim", 4) == 0) return parse_exim_body(msg, msg + len, ev);
     if (strcmp(program, "sendmail") == 0 || strncmp(program, "sm-", 3) == 0)
         return parse_sendmail(msg, msg + len, ev);

@@ -122,6 +122,8 @@ typedef struct mx_log_parser {
     int64_t tz_key;     /* cached local-offset lookup, keyed by y/m/d/h */
     int day_key;        /* cached syslog month/day -> epoch day */
     int64_t day_days;
+    char day_prefix[8]; /* "Mmm dd " of the cached day when the day field ends at byte 6 */
+    int day_prefix_ok;
     long tz_off;
 } mx_log_parser;
 
