@@ -427,7 +427,7 @@ static int parse_host_addr(const char *s, const char *e, mx_log_event *ev, const
         int port = 0;
         q++;
         while (q < e && is_digit(*q) && port < 100000) port = port * 10 + (*q++ - '0');
-        ev->port = port;
+        ev->port = port <= 65535 ? port : 0; /* garbled digits are no port */
     }
     *after = q;
     return 0;
@@ -744,7 +744,7 @@ static const char *exim_host(const char *s, const char *e, mx_log_event *ev) {
         int port = 0;
         s++;
         while (s < e && is_digit(*s) && port < 100000) port = port * 10 + (*s++ - '0');
-        ev->port = port;
+        ev->port = port <= 65535 ? port : 0; /* garbled digits are no port */
     }
     return s;
 }

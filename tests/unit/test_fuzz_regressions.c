@@ -17,6 +17,7 @@
 #include "batch_input.h"
 #include "dnsmsg.h"
 #include "json.h"
+#include "logparse.h"
 #include "logread.h"
 #include "loop.h"
 #include "runtime.h"
@@ -131,6 +132,28 @@ static void batch_duplicate_defaults_frees_first(void **state) {
     assert_non_null(strstr(err, "duplicate"));
     mx_batch_close(in);
     close(fd);
+}
+
+/* fuzz_logparse: "[addr]:PORT" took up to six digits, so a garbled Exim or
+ * Postfix line reported port 171250 as the remote port. Out-of-range digits
+ * are no port (0, "not logged"). */
+static void logparse_port_out_of_range(void **state) {
+    (void)state;
+    mx_log_parser p;
+    mx_log_parser_init(&p, 1710072000, 1);
+    mx_log_event ev;
+    const char *exim = "2024-03-01 10:42:00 1rfXyz-000123-AB => x@example.net R=dnslookup T=remote_smtp "
+                       "H=mx.example.net [198.51.100.1]:171250 C=\"250 ok\"";
+    assert_int_equal(mx_log_parse_line(&p, exim, strlen(exim), &ev), MX_LOG_EVENT);
+    assert_int_equal(ev.port, 0);
+    const char *ok = "2024-03-01 10:42:00 1rfXyz-000123-AB => x@example.net R=dnslookup T=remote_smtp "
+                     "H=mx.example.net [198.51.100.1]:2525 C=\"250 ok\"";
+    assert_int_equal(mx_log_parse_line(&p, ok, strlen(ok), &ev), MX_LOG_EVENT);
+    assert_int_equal(ev.port, 2525);
+    const char *pf = "Mar  5 15:51:11 mail postfix/smtp[1234]: 3F2A81C0A2: to=<u@example.com>, "
+                     "relay=mx1.example.com[192.0.2.10]:99999, delay=1, dsn=2.0.0, status=sent (250 ok)";
+    assert_int_equal(mx_log_parse_line(&p, pf, strlen(pf), &ev), MX_LOG_EVENT);
+    assert_int_equal(ev.port, 0);
 }
 
 /* ---- limits without another test -------------------------------------------- */
@@ -296,6 +319,7 @@ int main(void) {
         cmocka_unit_test(logread_counts_long_last_line),
         cmocka_unit_test(batch_fatal_after_defaults_frees_them),
         cmocka_unit_test(batch_duplicate_defaults_frees_first),
+        cmocka_unit_test(logparse_port_out_of_range),
         cmocka_unit_test(dns_txt_capped),
         cmocka_unit_test(dns_answers_capped),
         cmocka_unit_test(dns_cname_chain_capped),
