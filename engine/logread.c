@@ -344,6 +344,8 @@ struct mx_log_stream {
     mx_log_parser parser;
     mx_log_filter filter;
     mx_log_stats stats;
+    int64_t now;
+    int naive_utc;
 };
 
 mx_log_stream *mx_log_stream_new(const char *const *paths, size_t n, int64_t now, int naive_utc,
@@ -356,6 +358,8 @@ mx_log_stream *mx_log_stream_new(const char *const *paths, size_t n, int64_t now
     for (size_t i = 0; i < n; i++) s->files[i].path = s->paths[i];
     s->nfiles = n;
     mx_log_parser_init(&s->parser, now, naive_utc);
+    s->now = now;
+    s->naive_utc = naive_utc;
     if (filter) s->filter = *filter;
     else mx_log_filter_init(&s->filter);
     return s;
@@ -378,7 +382,9 @@ static void stream_close_cur(mx_log_stream *s) {
     s->cur++;
 }
 
-int mx_log_stream_next(mx_log_stream *s, mx_log_event *ev) {
+/* Next line over all files in order, with the per-file bookkeeping.
+ * 1: line, len, *nul (line may hold a NUL) set; 0: all files done. */
+static inline __attribute__((always_inline)) int stream_next_line(mx_log_stream *s, const char **line, size_t *len, int *nul) {
     while (s->cur < s->nfiles) {
         if (!s->rd) {
             mx_log_file_stat *f = &s->files[s->cur];
@@ -388,29 +394,108 @@ int mx_log_stream_next(mx_log_stream *s, mx_log_event *ev) {
                 continue;
             }
         }
-        const char *line;
-        size_t len;
-        int r;
-        while ((r = mx_log_reader_next(s->rd, &line, &len)) == 1) {
+        if (mx_log_reader_next(s->rd, line, len) == 1) {
             s->stats.lines++;
             s->files[s->cur].lines++;
-            mx_log_result pr = mx_log_reader_line_may_hold_nul(s->rd) ? mx_log_parse_line(&s->parser, line, len, ev)
-                                                                      : mx_log_parse_text_line(&s->parser, line, len, ev);
-            if (pr == MX_LOG_EVENT) {
-                if (!mx_log_filter_match(&s->filter, ev)) {
-                    s->stats.filtered++;
-                    continue;
-                }
-                s->stats.events++;
-                return 1;
-            }
-            if (pr == MX_LOG_IGNORED) s->stats.ignored++;
-            else s->stats.unparsed++;
-            s->stats.by_reason[ev->reason]++;
+            *nul = mx_log_reader_line_may_hold_nul(s->rd);
+            return 1;
         }
         stream_close_cur(s);
     }
     return 0;
+}
+
+/* Parses one line; 1 if it is a matching event, else counts it into st. */
+static inline __attribute__((always_inline)) int count_line(mx_log_parser *p, const mx_log_filter *f, mx_log_stats *st, const char *line, size_t len,
+                      int nul, mx_log_event *ev) {
+    mx_log_result pr = nul ? mx_log_parse_line(p, line, len, ev) : mx_log_parse_text_line(p, line, len, ev);
+    if (pr == MX_LOG_EVENT) {
+        if (!mx_log_filter_match(f, ev)) {
+            st->filtered++;
+            return 0;
+        }
+        st->events++;
+        return 1;
+    }
+    if (pr == MX_LOG_IGNORED) st->ignored++;
+    else st->unparsed++;
+    st->by_reason[ev->reason]++;
+    return 0;
+}
+
+int mx_log_stream_next(mx_log_stream *s, mx_log_event *ev) {
+    const char *line;
+    size_t len;
+    int nul;
+    while (stream_next_line(s, &line, &len, &nul))
+        if (count_line(&s->parser, &s->filter, &s->stats, line, len, nul, ev)) return 1;
+    return 0;
+}
+
+/* ---- batches ---------------------------------------------------------------- */
+
+typedef struct batch_line {
+    uint32_t off, len; /* len <= MX_LOG_MAX_LINE */
+    int nul;
+} batch_line;
+
+struct mx_log_batch {
+    char *buf; /* MX_LOG_BATCH_BYTES + one maximal line */
+    size_t used;
+    batch_line *lines;
+    size_t n, next;
+};
+
+mx_log_batch *mx_log_batch_new(void) {
+    mx_log_batch *b = mx_xcalloc(1, sizeof *b);
+    b->buf = mx_xmalloc(MX_LOG_BATCH_BYTES + MX_LOG_MAX_LINE + 1);
+    b->lines = mx_xmalloc(MX_LOG_BATCH_LINES * sizeof *b->lines);
+    return b;
+}
+
+void mx_log_batch_free(mx_log_batch *b) {
+    if (!b) return;
+    free(b->buf);
+    free(b->lines);
+    free(b);
+}
+
+size_t mx_log_stream_fill(mx_log_stream *s, mx_log_batch *b) {
+    b->used = b->n = b->next = 0;
+    const char *line;
+    size_t len;
+    int nul;
+    while (b->used < MX_LOG_BATCH_BYTES && b->n < MX_LOG_BATCH_LINES && stream_next_line(s, &line, &len, &nul)) {
+        memcpy(b->buf + b->used, line, len);
+        b->lines[b->n].off = (uint32_t)b->used;
+        b->lines[b->n].len = (uint32_t)len;
+        b->lines[b->n].nul = nul;
+        b->n++;
+        b->used += len;
+    }
+    return b->n;
+}
+
+int mx_log_batch_next(mx_log_batch *b, mx_log_parser *p, const mx_log_filter *f, mx_log_stats *st,
+                      mx_log_event *ev) {
+    while (b->next < b->n) {
+        const batch_line *l = &b->lines[b->next++];
+        if (count_line(p, f, st, b->buf + l->off, l->len, l->nul, ev)) return 1;
+    }
+    return 0;
+}
+
+void mx_log_stream_parser_init(const mx_log_stream *s, mx_log_parser *p, mx_log_filter *f) {
+    mx_log_parser_init(p, s->now, s->naive_utc);
+    *f = s->filter;
+}
+
+void mx_log_stream_add_stats(mx_log_stream *s, const mx_log_stats *st) {
+    s->stats.events += st->events;
+    s->stats.ignored += st->ignored;
+    s->stats.unparsed += st->unparsed;
+    s->stats.filtered += st->filtered;
+    for (int i = 0; i < MX_LOG_R__COUNT; i++) s->stats.by_reason[i] += st->by_reason[i];
 }
 
 const mx_log_stats *mx_log_stream_stats(const mx_log_stream *s) { return &s->stats; }

@@ -79,4 +79,33 @@ const mx_log_stats *mx_log_stream_stats(const mx_log_stream *s);
 size_t mx_log_stream_files(const mx_log_stream *s, const mx_log_file_stat **files);
 void mx_log_stream_free(mx_log_stream *s);
 
+/* ---- batches: parse on several threads, in input order ------------------- *
+ *
+ * mx_log_stream_fill copies the stream's next lines (whole lines, at most
+ * MX_LOG_BATCH_BYTES of text or MX_LOG_BATCH_LINES lines) into a batch and
+ * does the per-file bookkeeping of mx_log_stream_next (line counts, over-long
+ * lines, errors).  It is not thread-safe: callers serialise fills, and the
+ * order of fills is the input order.  Any thread can then parse its batch
+ * with its own parser (mx_log_batch_next), counting into its own stats, which
+ * mx_log_stream_add_stats finally adds to the stream's.  A report that feeds
+ * each batch's events to its aggregator in fill order gets exactly what a
+ * single mx_log_stream_next loop gets. */
+#define MX_LOG_BATCH_BYTES (512 * 1024)
+#define MX_LOG_BATCH_LINES 8192
+
+typedef struct mx_log_batch mx_log_batch;
+
+mx_log_batch *mx_log_batch_new(void);
+void mx_log_batch_free(mx_log_batch *b);
+/* Lines put in b (0: the stream is done); b's previous lines are dropped. */
+size_t mx_log_stream_fill(mx_log_stream *s, mx_log_batch *b);
+/* 1: next matching event of b (slices valid until the next fill of b);
+ * 0: b done.  Counts events/ignored/unparsed/filtered into st (not lines). */
+int mx_log_batch_next(mx_log_batch *b, mx_log_parser *p, const mx_log_filter *f, mx_log_stats *st,
+                      mx_log_event *ev);
+/* The stream's parser settings and filter, for the threads' own copies. */
+void mx_log_stream_parser_init(const mx_log_stream *s, mx_log_parser *p, mx_log_filter *f);
+/* Adds events/ignored/unparsed/by_reason/filtered of st (lines are counted by fills). */
+void mx_log_stream_add_stats(mx_log_stream *s, const mx_log_stats *st);
+
 #endif

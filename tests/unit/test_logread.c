@@ -255,6 +255,41 @@ static void test_agg_bounds(void **state) {
     mx_log_agg_free(a);
 }
 
+/* Memoised cause/source groups follow the cap like a fresh lookup would, and
+ * a listed dimension reflects adds made after an earlier listing. */
+static void test_agg_memo_and_relist(void **state) {
+    (void)state;
+    mx_log_agg *a = mx_log_agg_new(2);
+    mx_log_parser p;
+    mx_log_parser_init(&p, 1709290000, 1);
+    static const char *const errs[] = {"Connection refused", "Connection timed out", "No route to host"};
+    const mx_agg_group *const *gs;
+    for (int i = 0; i < 30; i++) {
+        char line[300];
+        snprintf(line, sizeof line,
+                 "Mar  1 10:00:01 h postfix-%s/smtp[1]: Q%08dX: to=<u@D%d.Example>, relay=none, dsn=4.4.1, "
+                 "status=deferred (connect to mx.d.example[10.0.0.%d]:25: %s)",
+                 i % 3 == 2 ? "b" : "a", i, i % 2, i % 3, errs[i % 3]);
+        mx_log_event ev;
+        assert_int_equal(mx_log_parse_line(&p, line, strlen(line), &ev), MX_LOG_EVENT);
+        mx_log_agg_add(a, &ev);
+        if (i == 5) {
+            assert_int_equal(mx_log_agg_list(a, MX_AGG_CAUSE, &gs), 3);
+            assert_int_equal(gs[0]->events, 2);
+        }
+    }
+    assert_int_equal(mx_log_agg_list(a, MX_AGG_CAUSE, &gs), 3); /* refused, timeout, (other) */
+    assert_int_equal(gs[0]->events, 10);
+    assert_int_equal(gs[1]->events, 10);
+    assert_string_equal(gs[2]->key, "(other)");
+    assert_int_equal(mx_log_agg_dropped(a, MX_AGG_CAUSE), 10);
+    assert_non_null(mx_log_agg_find(a, MX_AGG_DOMAIN, "d0.example")); /* lower-cased, case-insensitive */
+    assert_int_equal(mx_log_agg_find(a, MX_AGG_DOMAIN, "D1.EXAMPLE")->events, 15);
+    assert_int_equal(mx_log_agg_find(a, MX_AGG_SOURCE, "postfix-a")->events, 20);
+    assert_int_equal(mx_log_agg_find(a, MX_AGG_SOURCE, "postfix-b")->events, 10);
+    mx_log_agg_free(a);
+}
+
 /* Runs the CLI with stdout captured into a file; returns exit code. */
 static int run_cli(char **argv, int argc, char *out, size_t cap) {
     char p[300];
@@ -333,11 +368,65 @@ static void test_cli_outage(void **state) {
     assert_non_null(strstr(out, "status: unknown"));
 }
 
+/* Two parsing threads (batches aggregated in input order) report exactly
+ * what one thread does: several batches, plain + gzip + missing file, long
+ * and binary lines, mixed causes and local deliveries (sample texts). */
+static void test_cli_threads_identical(void **state) {
+    (void)state;
+    size_t n;
+    char *log = make_log(40000, &n);
+    char *mixed = malloc(n + 200000);
+    size_t o = 0;
+    for (int i = 0; i < 12000; i++) {
+        const char *t;
+        switch (i % 5) {
+        case 0: t = "Mar  1 11:00:%02d mx postfix/lmtp[2]: Q%07dA: to=<u%d@local.example>, relay=127.0.0.1[127.0.0.1]:24, "
+                    "dsn=4.0.0, status=deferred (local lmtp said: 451 try later)\n"; break;
+        case 1: t = "Mar  1 11:00:%02d mx postfix/smtp[2]: Q%07dB: to=<u%d@x.example>, relay=mx.x.example[198.51.100.1]:25, "
+                    "dsn=5.7.1, status=bounced (host mx.x.example[198.51.100.1] said: 554 blocked using zen.spamhaus.org)\n"; break;
+        case 2: t = "Mar  1 11:00:%02d mx postfix/smtpd[3]: Q%07dC: client=unknown[203.0.113.%d]\n"; break;
+        case 3: t = "garbage %02d %07d %d\n"; break;
+        default: t = "Mar  1 11:00:%02d mx postfix/smtp[2]: Q%07dD: to=<u%d@y.example>, relay=mx.y.example[198.51.100.2]:25, "
+                     "dsn=2.0.0, status=sent (250 ok)\n"; break;
+        }
+        o += (size_t)sprintf(mixed + o, t, i % 60, i, i % 200);
+        if (i == 7000) {
+            memset(mixed + o, 'x', 70000); /* over-long line */
+            o += 70000;
+            mixed[o++] = '\n';
+            memcpy(mixed + o, "Mar  1 11:00:00 mx postfix/smtp[1]: a\0b\n", 40);
+            o += 40;
+        }
+    }
+    char p1[300], p2[300], p3[300];
+    tpath(p1, sizeof p1, "thr.log");
+    tpath(p2, sizeof p2, "thr2.log.1.gz");
+    write_file(p1, log, n);
+    write_gz(p2, mixed, o);
+    tpath(p3, sizeof p3, "thr3.log");
+    write_file(p3, mixed, o - 5); /* last line without '\n' */
+    static char out1[1 << 17], out2[1 << 17];
+    char *argv[] = {"logs", "--json", "--utc", "--now", "2024-03-02T12:00:00Z", p1, p2, "/nonexistent/x.log", p3};
+    setenv("MXDIAG_LOG_THREADS", "1", 1);
+    int rc1 = run_cli(argv, 9, out1, sizeof out1);
+    setenv("MXDIAG_LOG_THREADS", "2", 1);
+    int rc2 = run_cli(argv, 9, out2, sizeof out2);
+    unsetenv("MXDIAG_LOG_THREADS");
+    assert_int_equal(rc1, rc2);
+    assert_true(strlen(out1) > 1000);
+    assert_string_equal(out1, out2);
+    assert_non_null(strstr(out1, "\"too_long\": 2"));
+    assert_non_null(strstr(out1, "\"binary\": 2"));
+    free(log);
+    free(mixed);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_and_gzip), cmocka_unit_test(test_truncated_gzip),
         cmocka_unit_test(test_long_lines_and_binary), cmocka_unit_test(test_rotation_order),
-        cmocka_unit_test(test_agg_bounds), cmocka_unit_test(test_cli_outage),
+        cmocka_unit_test(test_agg_bounds), cmocka_unit_test(test_agg_memo_and_relist),
+        cmocka_unit_test(test_cli_outage), cmocka_unit_test(test_cli_threads_identical),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
