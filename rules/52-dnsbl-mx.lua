@@ -1,0 +1,61 @@
+-- The recipient's MX addresses on IP blocklists, as information: a listed MX
+-- host is likely compromised or shares a dirty network, which can explain
+-- odd behaviour (tarpits, dropped sessions) but is not a block of your mail.
+-- Lists are trusted only after their test points answer correctly (the
+-- dnsbl rule's result is reused when it ran).
+local catalog = require("dnsbl_catalog")
+local V = require("dnsbl_verdict")
+
+return {
+  id = "dnsbl-mx",
+  description = "Looks up the target's MX addresses on IP blocklists (information only)",
+  categories = { "reputation", "dns", "default" },
+  requires = { "mx.addresses" },
+  wants = { "dnsbl.trust" },
+  codes = { ["dnsbl.mx_listed"] = "info" },
+  run = function(target, report)
+    local known = target.facts["dnsbl.trust"] or {}
+    local lists, tjobs = {}, {}
+    for _, list in ipairs(catalog.lists) do
+      if V.serves(list, "ip4") or V.serves(list, "ip6") then
+        lists[#lists + 1] = list
+        local k = known[list.zone]
+        tjobs[#tjobs + 1] = function() return k or V.trust(list) end
+      end
+    end
+    local trust = task.all(tjobs)
+    local pairs_, jobs = {}, {}
+    local seen = {}
+    for _, a in ipairs(target.facts["mx.addresses"]) do
+      if not seen[a.address] then
+        seen[a.address] = true
+        local kind = V.subject_kind(a.address)
+        for i, list in ipairs(lists) do
+          if trust[i].ok and V.serves(list, kind) then
+            pairs_[#pairs_ + 1] = { a = a, list = list }
+            jobs[#jobs + 1] = function() return table.pack(dnsbl.lookup(a.address, list.zone, kind)) end
+          end
+        end
+      end
+    end
+    local results = task.all(jobs)
+    for k, p in ipairs(pairs_) do
+      local res = results[k][1]
+      local c = res and V.classify(p.list, res)
+      if c and c.state == "listed" then
+        local meanings = {}
+        for _, h in ipairs(c.hits) do meanings[#meanings + 1] = h.code .. " = " .. h.meaning end
+        report:finding {
+          code = "dnsbl.mx_listed",
+          summary = string.format("The recipient's MX address %s is listed on %s (%s): %s", p.a.address,
+            p.list.name, p.list.zone, table.concat(meanings, "; ")),
+          explanation = "This is about the recipient's server, not about your mail: a listed MX host may be "
+            .. "compromised or sit in a dirty network. It does not stop your mail by itself.",
+          advice = "Mention it when you contact the recipient's postmaster; it is theirs to fix.",
+          evidence = { host = p.a.host, preference = p.a.preference, address = p.a.address, zone = p.list.zone,
+                       list = p.list.name, answers = res.answers, txt = res.txt },
+        }
+      end
+    end
+  end,
+}
