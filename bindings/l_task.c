@@ -2,6 +2,9 @@
 #include "runtime.h"
 
 int mx_task_spawn_all(lua_State *L, lua_KFunction k);
+int mx_task_event_new(lua_State *L);
+int mx_task_event_wait(lua_State *L);
+int mx_task_event_signal(lua_State *L);
 
 /* continuation after the children finished: stack has results, err */
 static int all_k(lua_State *L, int status, lua_KContext ctx) {
@@ -46,6 +49,9 @@ static int l_sleep(lua_State *L) {
 static const luaL_Reg task_funcs[] = {
     {"all", l_all},
     {"sleep", l_sleep},
+    {"event", mx_task_event_new},
+    {"wait", mx_task_event_wait},
+    {"signal", mx_task_event_signal},
     {NULL, NULL},
 };
 

@@ -167,6 +167,8 @@ struct mx_rt {
     size_t nreplay;
     int env_proto_ref;      /* table of allowed globals */
     int pending_calls;      /* primitives started and not yet done */
+    struct rt_event *events; /* task.event(): one-shot condition variables */
+    int nevents, events_cap;
     rule_run *acct;         /* whose instructions the hook counts (NULL: none) */
     int acct_rule;
     uint64_t load_instructions; /* top-level code of rule files while loading */
@@ -1938,6 +1940,82 @@ int mx_task_spawn_all(lua_State *L, lua_KFunction k) {
     return lua_yieldk(L, 1, 0, k);
 }
 
+/* ---- task.event/wait/signal: one-shot condition variables, so that work
+ * shared by many checks (one probe of an MX address used by thousands of
+ * domains) runs once while the others wait for its result. ---- */
+typedef struct rt_event {
+    int signalled;
+    int n, cap;
+    int *slots;
+    uint32_t *gens;
+} rt_event;
+
+static int push_none(lua_State *L, mx_json *res, void *h) {
+    (void)L; (void)res; (void)h;
+    return 0;
+}
+
+static rt_event *event_get(lua_State *L, mx_rt *rt, int arg) {
+    lua_Integer id = luaL_checkinteger(L, arg);
+    luaL_argcheck(L, id >= 1 && id <= rt->nevents, arg, "not an event made by task.event()");
+    return &rt->events[id - 1];
+}
+
+/* task.event() -> id [-0, +1, m] */
+int mx_task_event_new(lua_State *L);
+int mx_task_event_new(lua_State *L) {
+    mx_rt *rt = mx_rt_from_L(L);
+    if (rt->nevents == rt->events_cap) {
+        rt->events_cap = rt->events_cap ? rt->events_cap * 2 : 64;
+        rt->events = mx_xrealloc(rt->events, (size_t)rt->events_cap * sizeof *rt->events);
+    }
+    memset(&rt->events[rt->nevents], 0, sizeof rt->events[0]);
+    lua_pushinteger(L, ++rt->nevents);
+    return 1;
+}
+
+/* task.wait(id): returns at once if signalled, else yields until it is [-1, +0, e] */
+int mx_task_event_wait(lua_State *L);
+int mx_task_event_wait(lua_State *L) {
+    mx_rt *rt = mx_rt_from_L(L);
+    rt_event *e = event_get(L, rt, 1);
+    if (e->signalled) return 0;
+    mx_task *t = rt->current;
+    if (!t || !lua_isyieldable(L)) return luaL_error(L, "task.wait: only possible while a rule runs");
+    if (e->n == e->cap) {
+        e->cap = e->cap ? e->cap * 2 : 4;
+        e->slots = mx_xrealloc(e->slots, (size_t)e->cap * sizeof *e->slots);
+        e->gens = mx_xrealloc(e->gens, (size_t)e->cap * sizeof *e->gens);
+    }
+    e->slots[e->n] = t->slot;
+    e->gens[e->n] = t->gen;
+    e->n++;
+    t->push = push_none;
+    t->result = NULL;
+    t->handle = NULL;
+    lua_pushlightuserdata(L, MARKER);
+    return lua_yield(L, 1);
+}
+
+/* task.signal(id): wakes every waiter (later, from the scheduler) [-1, +0, e] */
+int mx_task_event_signal(lua_State *L);
+int mx_task_event_signal(lua_State *L) {
+    mx_rt *rt = mx_rt_from_L(L);
+    rt_event *e = event_get(L, rt, 1);
+    if (e->signalled) return 0;
+    e->signalled = 1;
+    for (int i = 0; i < e->n; i++) {
+        mx_task *w = task_get(rt, e->slots[i], e->gens[i]);
+        if (w) make_ready(rt, w);
+    }
+    free(e->slots);
+    free(e->gens);
+    e->slots = NULL;
+    e->gens = NULL;
+    e->n = e->cap = 0;
+    return 0;
+}
+
 /* ------------------------------------------------------------ results */
 
 /* A replay reports the recorded run's duration, so that its output is the
@@ -2143,6 +2221,8 @@ void mx_rt_free(mx_rt *rt) {
     free(rt->free_slots);
     free(rt->ready);
     free(rt->ready_gen);
+    for (int i = 0; i < rt->nevents; i++) { free(rt->events[i].slots); free(rt->events[i].gens); }
+    free(rt->events);
     free(rt->checks);
     free(rt);
 }

@@ -1,6 +1,7 @@
 -- TCP reachability of every MX address, from every source address, all at
 -- once: the verdict says whether the host, a firewall or nobody answered.
 local explain = require("tcp_explain")
+local shared = require("shared")
 
 return {
   id = "tcp",
@@ -28,13 +29,17 @@ return {
         if fam_ok then
           local p = { host = a.host, preference = a.preference, address = a.address, source = src or nil }
           probes[#probes + 1] = p
+          -- one probe per address, port and source for the whole run (batch)
+          local key = table.concat({ "tcp", a.address, port, tostring(src), tostring(timeout) }, "|")
           jobs[#jobs + 1] = function()
-            local sock, verdict, detail = net.connect(a.address, port, { timeout = timeout, source = src or nil })
-            if sock then
-              sock:close()
-              return { verdict = "connected", detail = verdict }
-            end
-            return { verdict = verdict, detail = detail }
+            return shared.once(key, function()
+              local sock, verdict, detail = net.connect(a.address, port, { timeout = timeout, source = src or nil })
+              if sock then
+                sock:close()
+                return { verdict = "connected", detail = verdict }
+              end
+              return { verdict = verdict, detail = detail }
+            end)
           end
         end
       end

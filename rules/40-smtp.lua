@@ -1,6 +1,7 @@
 -- The SMTP dialogue with every MX address that accepted a TCP connection:
 -- does the server greet us, speak ESMTP, offer STARTTLS with a certificate a
 -- strict sender accepts, and (opt-in) accept the recipient?
+local shared = require("shared")
 local smtp = require("smtp")
 
 local EXPIRING_DAYS = 14
@@ -365,11 +366,16 @@ return {
         -- an MX given as an address has no name to verify the certificate against
         local host = p.host ~= p.address and p.host or nil
         probes[#probes + 1] = p
+        -- one dialogue per address and parameters for the whole run (batch)
+        local key = table.concat({ "smtp", p.address, p.port, tostring(host), tostring(p.source), tostring(o.helo),
+          timeout, tostring(o.rcpt), tostring(o.mail_from) }, "|")
         jobs[#jobs + 1] = function()
-          return smtp.session(p.address, p.port, {
-            host = host, source = p.source, helo = o.helo, timeout = timeout,
-            rcpt = o.rcpt, mail_from = o.mail_from,
-          })
+          return shared.once(key, function()
+            return smtp.session(p.address, p.port, {
+              host = host, source = p.source, helo = o.helo, timeout = timeout,
+              rcpt = o.rcpt, mail_from = o.mail_from,
+            })
+          end)
         end
       end
     end

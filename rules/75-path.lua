@@ -4,6 +4,7 @@
 -- the engine reads from the socket's error queue (detail.icmp.from).
 -- Runs only for addresses that timed out or were turned away by something
 -- other than the MX host itself.
+local shared = require("shared")
 local MAX_HOPS = 30
 local SILENT_STOP = 3 -- consecutive silent hops after which the trace ends
 
@@ -107,9 +108,13 @@ return {
     end
     local jobs = {}
     for i, r in ipairs(todo) do
+      -- one trace per address, port and source for the whole run (batch)
+      local key = table.concat({ "path", r.address, r.port or 25, tostring(r.source), probe_timeout }, "|")
       jobs[i] = function()
-        local hops, outcome = trace(r.address, r.port or 25, probe_timeout, deadline, r.source)
-        return { hops = hops, outcome = outcome }
+        return shared.once(key, function()
+          local hops, outcome = trace(r.address, r.port or 25, probe_timeout, deadline, r.source)
+          return { hops = hops, outcome = outcome }
+        end)
       end
     end
     local traces = task.all(jobs)

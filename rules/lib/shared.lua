@@ -1,0 +1,29 @@
+-- Work shared by every check of one run. In `mxdiag batch` thousands of
+-- domains use the same few MX hosts: probing each address once and handing
+-- the result to every domain is both the speed and the politeness of the
+-- tool. shared.once(key, fn) runs fn once per key per run; concurrent callers
+-- wait for the first one's result; later callers get it at once.
+--
+-- The values returned are shared between checks: treat them as read-only.
+local M = {}
+
+local entries = {}  -- key -> {event=, done=, ok=, values=}
+
+function M.once(key, fn)
+  local e = entries[key]
+  if not e then
+    e = { event = task.event() }
+    entries[key] = e
+    local r = table.pack(pcall(fn))
+    e.ok = r[1]
+    e.values = r
+    e.done = true
+    task.signal(e.event)
+  elseif not e.done then
+    task.wait(e.event)
+  end
+  if not e.ok then error(e.values[2], 0) end
+  return table.unpack(e.values, 2, e.values.n)
+end
+
+return M
