@@ -53,6 +53,7 @@ typedef struct rule_run {
     void *deadline_ud;      /* freed when the deadline timer is cancelled */
     const char *aborted;    /* budget/deadline/memory: pcall may not catch it */
     int64_t own_us;         /* time spent running this rule's Lua code */
+    int ntasks;             /* live tasks of this rule run */
     int64_t lua_us_at_start; /* rt->lua_us when it started */
     int64_t granted_ms;     /* deadline extensions for other rules' CPU time */
     int err_line;           /* where the rule failed (0: unknown) */
@@ -88,6 +89,7 @@ struct mx_task {
 struct mx_check {
     mx_rt *rt;
     int id;
+    int ntasks;             /* live tasks of this check */
     mx_target target;
     mx_json *target_json;
     int target_ref, facts_ref;
@@ -362,6 +364,8 @@ static mx_task *task_new(mx_rt *rt, mx_check *c, int rule) {
     t->slot = slot;
     t->check = c;
     t->rule = rule;
+    c->runs[rule].ntasks++;
+    c->ntasks++;
     t->parent_slot = -1;
     t->results_ref = LUA_NOREF;
     t->start_fn_ref = LUA_NOREF;
@@ -373,6 +377,8 @@ static mx_task *task_new(mx_rt *rt, mx_check *c, int rule) {
 static void task_kill(mx_rt *rt, mx_task *t) {
     if (!t->alive) return;
     t->alive = 0;
+    t->check->runs[t->rule].ntasks--;
+    t->check->ntasks--;
     if (t->result) { mx_json_free(t->result); t->result = NULL; }
     if (t->handle && t->discard) t->discard(t->handle);
     t->handle = NULL;
@@ -1334,7 +1340,11 @@ static void rule_error_finding(mx_check *c, int rule, const char *summary, const
 static void advance(mx_check *c);
 
 static void kill_rule_tasks(mx_rt *rt, mx_check *c, int rule) {
-    for (int i = 0; i < rt->ntasks; i++) {
+    /* counted, so that a finished rule (the usual case: no task left but the
+     * root) does not scan every task of a large batch */
+    mx_task *root = task_get(rt, c->runs[rule].root_slot, c->runs[rule].root_gen);
+    if (root && root->check == c && root->rule == rule) task_kill(rt, root);
+    for (int i = 0; i < rt->ntasks && c->runs[rule].ntasks > 0; i++) {
         mx_task *t = &rt->tasks[i];
         if (t->alive && t->check == c && t->rule == rule) task_kill(rt, t);
     }
@@ -2056,7 +2066,7 @@ void mx_check_free(mx_check *c) {
         free(c->runs[i].why);
     }
     for (int i = 0; i < rt->ntasks; i++)
-        if (rt->tasks[i].alive && rt->tasks[i].check == c) task_kill(rt, &rt->tasks[i]);
+        if (c->ntasks > 0 && rt->tasks[i].alive && rt->tasks[i].check == c) task_kill(rt, &rt->tasks[i]);
     luaL_unref(rt->L, LUA_REGISTRYINDEX, c->facts_ref);
     luaL_unref(rt->L, LUA_REGISTRYINDEX, c->target_ref);
     if (c->id >= 0 && c->id < rt->nchecks) rt->checks[c->id] = NULL;

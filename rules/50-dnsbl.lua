@@ -5,6 +5,7 @@
 -- of their codes are data: lib/dnsbl_catalog.lua.
 local catalog = require("dnsbl_catalog")
 local V = require("dnsbl_verdict")
+local shared = require("shared")
 
 local sev_rank = { ok = 0, info = 1, unknown = 2, warn = 3, crit = 4 }
 
@@ -65,7 +66,11 @@ return {
     -- 1. trust test of every list, concurrently
     local lists = catalog.lists
     local tjobs = {}
-    for i, list in ipairs(lists) do tjobs[i] = function() return V.trust(list) end end
+    for i, list in ipairs(lists) do
+      tjobs[i] = function()
+        return shared.once("dnsbl-trust|" .. list.zone, function() return V.trust(list) end)
+      end
+    end
     local trust = task.all(tjobs)
 
     local subjects = subjects_of(target)

@@ -5,6 +5,7 @@
 -- dnsbl rule's result is reused when it ran).
 local catalog = require("dnsbl_catalog")
 local V = require("dnsbl_verdict")
+local shared = require("shared")
 
 return {
   id = "dnsbl-mx",
@@ -20,7 +21,9 @@ return {
       if V.serves(list, "ip4") or V.serves(list, "ip6") then
         lists[#lists + 1] = list
         local k = known[list.zone]
-        tjobs[#tjobs + 1] = function() return k or V.trust(list) end
+        tjobs[#tjobs + 1] = function()
+          return k or shared.once("dnsbl-trust|" .. list.zone, function() return V.trust(list) end)
+        end
       end
     end
     local trust = task.all(tjobs)
@@ -33,7 +36,11 @@ return {
         for i, list in ipairs(lists) do
           if trust[i].ok and V.serves(list, kind) then
             pairs_[#pairs_ + 1] = { a = a, list = list }
-            jobs[#jobs + 1] = function() return table.pack(dnsbl.lookup(a.address, list.zone, kind)) end
+            jobs[#jobs + 1] = function()
+              return shared.once("dnsbl|" .. a.address .. "|" .. list.zone, function()
+                return table.pack(dnsbl.lookup(a.address, list.zone, kind))
+              end)
+            end
           end
         end
       end
