@@ -3,13 +3,15 @@
 #include "runtime.h"
 #include "net.h"
 #include "stream.h"
+#include "strmap.h"
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #define SOCKET_MT "mxdiag.socket"
-/* Politeness: connections open at once to one address (queued beyond). */
+/* Politeness: connections open at once to one address (queued beyond);
+ * --per-host N changes it for a run. */
 #define NET_MAX_PER_ADDRESS 2
 
 typedef struct l_socket {
@@ -39,17 +41,25 @@ typedef struct polite_addr {
     size_t nq, capq;
 } polite_addr;
 
-static polite_addr *polite;
-static size_t npolite;
+/* Hashed: a batch run meets many thousands of addresses. An address's
+ * entry is dropped when nothing is open to it or waiting for it. */
+static mx_strmap polite = MX_STRMAP_INIT;
+static int per_host_limit = NET_MAX_PER_ADDRESS;
 
 static polite_addr *polite_get(const char *addr) {
-    for (size_t i = 0; i < npolite; i++)
-        if (strcmp(polite[i].addr, addr) == 0) return &polite[i];
-    polite = mx_xrealloc(polite, (npolite + 1) * sizeof *polite);
-    polite_addr *p = &polite[npolite++];
-    memset(p, 0, sizeof *p);
+    polite_addr *p = mx_strmap_get(&polite, addr);
+    if (p) return p;
+    p = mx_xcalloc(1, sizeof *p);
     snprintf(p->addr, sizeof p->addr, "%s", addr);
+    mx_strmap_put(&polite, addr, p);
     return p;
+}
+
+static void polite_forget(polite_addr *p) {
+    if (p->active > 0 || p->nq > 0) return;
+    mx_strmap_del(&polite, p->addr);
+    free(p->q);
+    free(p);
 }
 
 static void real_connect(mx_rt *rt, mx_json *args, mx_gate_req *req);
@@ -58,13 +68,15 @@ static void real_connect(mx_rt *rt, mx_json *args, mx_gate_req *req);
 static void polite_release(const char *addr) {
     polite_addr *p = polite_get(addr);
     if (p->active > 0) p->active--;
-    if (p->nq && p->active < NET_MAX_PER_ADDRESS) {
+    if (p->nq && p->active < per_host_limit) {
         polite_wait w = p->q[0];
         memmove(p->q, p->q + 1, (p->nq - 1) * sizeof *p->q);
         p->nq--;
         p->active++;
         real_connect(w.rt, w.args, w.req);
+        return;
     }
+    polite_forget(p);
 }
 
 /* The connected fd travels to push_connect (or discard) with its address. */
@@ -145,7 +157,8 @@ static void real_connect(mx_rt *rt, mx_json *args, mx_gate_req *req) {
 
 static void start_connect(mx_rt *rt, mx_json *args, mx_gate_req *req) {
     polite_addr *p = polite_get(mx_json_get_str(args, "address"));
-    if (p->active < NET_MAX_PER_ADDRESS) {
+    per_host_limit = mx_rt_per_host(rt) > 0 ? mx_rt_per_host(rt) : NET_MAX_PER_ADDRESS;
+    if (p->active < per_host_limit) {
         p->active++;
         real_connect(rt, args, req);
         return;

@@ -221,6 +221,7 @@ mx_rt *mx_rt_from_L(lua_State *L) {
     return rt;
 }
 mx_loop *mx_rt_loop(mx_rt *rt) { return rt->loop; }
+int mx_rt_per_host(mx_rt *rt) { return rt->opts.per_host; }
 mx_dns *mx_rt_dns(mx_rt *rt) { return rt->dns; }
 int mx_rt_timeout_ms(mx_rt *rt) { return rt->opts.timeout_ms; }
 mx_json *mx_rt_options(mx_rt *rt) { return rt->opts.options; }
@@ -2137,7 +2138,7 @@ mx_rt *mx_rt_new(const mx_rt_opts *opts, char *err, size_t errlen) {
     if (opts->replay_path) {
         if (load_replay(rt, opts->replay_path, err, errlen) != 0) { mx_loop_free(rt->loop); free(rt); return NULL; }
     } else {
-        mx_dns_opts dopts = {opts->resolvers, rt->opts.timeout_ms, 0};
+        mx_dns_opts dopts = {opts->resolvers, rt->opts.timeout_ms, 0, opts->qps};
         rt->dns = mx_dns_new(rt->loop, &dopts, err, errlen);
         if (!rt->dns) { mx_loop_free(rt->loop); free(rt); return NULL; }
     }

@@ -30,6 +30,8 @@ typedef struct mx_rt_opts {
     const char *record_path;
     const char *replay_path;
     mx_json *options;            /* handed to rules as target.options (owned by caller) */
+    int per_host;                /* connections at once to one address (0: 2) */
+    int qps;                     /* DNS queries started per second (0: no cap) */
     const char *ca_file;         /* --ca-file: extra trust anchors for STARTTLS (NULL: system store only) */
 } mx_rt_opts;
 
@@ -85,6 +87,8 @@ void mx_gate_done(mx_gate_req *req, mx_json *result, void *handle);
 /* A primitive that completes without I/O but must still be recorded and
  * replayed (e.g. reads of this host): same as call + immediate done. */
 
+/* Connections open at once to one address (--per-host; 0 = default 2). */
+int mx_rt_per_host(mx_rt *rt);
 mx_rt *mx_rt_from_L(lua_State *L);
 mx_loop *mx_rt_loop(mx_rt *rt);
 mx_dns *mx_rt_dns(mx_rt *rt);

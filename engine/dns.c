@@ -32,6 +32,9 @@ struct mx_dns {
     dns_query *wait_head, *wait_tail;
     mx_timer *ares_timer;
     char servers[1024];
+    int64_t qps_interval_us;  /* --qps: spacing between query starts */
+    int64_t next_start_us;    /* earliest start of the next query */
+    mx_timer *qps_timer;
 };
 
 static void schedule_ares_timer(mx_dns *d);
@@ -161,13 +164,41 @@ static void deadline_cb(mx_loop *loop, void *ud) {
 static void start_query(dns_query *q) {
     mx_dns *d = q->d;
     q->started = 1;
+    /* the timeout runs from the moment the query leaves, not from when it
+     * was queued (--qps, in-flight cap): waiting here is not the resolver's
+     * fault and must never read as a resolver timeout */
+    q->start = mx_now_ms();
+    q->deadline = mx_loop_timer(d->loop, d->timeout_ms, deadline_cb, q);
     d->inflight++;
     ares_query(d->ch, q->name, 1 /* class IN */, q->type, ares_cb, q);
     schedule_ares_timer(d);
 }
 
+static void qps_timer_cb(mx_loop *loop, void *ud) {
+    (void)loop;
+    mx_dns *d = ud;
+    d->qps_timer = NULL;
+    start_waiting(d);
+}
+
+/* With --qps, may a query start now? If not, make sure a timer retries. */
+static int qps_allows(mx_dns *d) {
+    if (!d->qps_interval_us) return 1;
+    int64_t now = mx_now_ms() * 1000;
+    if (now >= d->next_start_us) {
+        d->next_start_us = (d->next_start_us > now - d->qps_interval_us ? d->next_start_us : now) + d->qps_interval_us;
+        return 1;
+    }
+    if (!d->qps_timer) {
+        int64_t ms = (d->next_start_us - now + 999) / 1000;
+        d->qps_timer = mx_loop_timer(d->loop, ms > 0 ? ms : 1, qps_timer_cb, d);
+    }
+    return 0;
+}
+
 static void start_waiting(mx_dns *d) {
     while (d->wait_head && d->inflight < d->max_inflight) {
+        if (!d->wait_head->finished && !qps_allows(d)) break;
         dns_query *q = d->wait_head;
         d->wait_head = q->next;
         if (!d->wait_head) d->wait_tail = NULL;
@@ -189,8 +220,7 @@ void mx_dns_query(mx_dns *d, const char *name, int type, mx_dns_cb cb, void *ud)
     q->cb = cb;
     q->ud = ud;
     q->start = mx_now_ms();
-    q->deadline = mx_loop_timer(d->loop, d->timeout_ms, deadline_cb, q);
-    if (d->inflight < d->max_inflight) start_query(q);
+    if (d->inflight < d->max_inflight && !d->wait_head && qps_allows(d)) start_query(q);
     else {
         q->queued = 1;
         if (d->wait_tail) d->wait_tail->next = q;
@@ -209,6 +239,7 @@ mx_dns *mx_dns_new(mx_loop *loop, const mx_dns_opts *opts, char *err, size_t err
     d->loop = loop;
     d->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 5000;
     d->max_inflight = opts->max_inflight > 0 ? opts->max_inflight : MX_DNS_DEFAULT_INFLIGHT;
+    if (opts->qps > 0) d->qps_interval_us = 1000000 / opts->qps > 0 ? 1000000 / opts->qps : 1;
     struct ares_options o;
     memset(&o, 0, sizeof o);
     int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB |
@@ -260,6 +291,7 @@ void mx_dns_free(mx_dns *d) {
     if (!d) return;
     ares_destroy(d->ch);
     if (d->ares_timer) mx_timer_cancel(d->loop, d->ares_timer);
+    if (d->qps_timer) mx_timer_cancel(d->loop, d->qps_timer);
     dns_query *q = d->wait_head;
     while (q) { dns_query *n = q->next; if (!q->cb) query_free(q); q = n; }
     free(d);

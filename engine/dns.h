@@ -12,6 +12,7 @@ typedef struct mx_dns_opts {
     const char *servers;   /* "ADDR[:PORT],..." or NULL for /etc/resolv.conf */
     int timeout_ms;        /* total bound for one query, retries included */
     int max_inflight;      /* queries handed to c-ares at once; the rest wait */
+    int qps;               /* queries started per second at most (0: no cap) */
 } mx_dns_opts;
 
 /* The result object, owned by the callback:

@@ -63,6 +63,10 @@ static const char *usage_text =
     "                      on port 25 when every MX of the target fails, to tell a\n"
     "                      block on your side from one on theirs; none by default\n"
     "  --timeout SECONDS   bound for each network operation (default 10)\n"
+    "  --per-host N        connections open at once to one address (default 2);\n"
+    "                      more wait their turn (politeness, also in batch)\n"
+    "  --qps N             start at most N DNS queries per second (default: no cap;\n"
+    "                      queued queries' timeouts start when they are sent)\n"
     "  --port N            SMTP port to probe (default 25)\n"
     "  --rules-dir DIR     load site rules from DIR after the shipped ones (repeatable;\n"
     "                      also MXDIAG_RULES_PATH=DIR:DIR and /etc/mxdiag/rules.d);\n"
@@ -138,7 +142,7 @@ enum {
     OPT_TRACE, OPT_RECORD, OPT_REPLAY, OPT_NOCOLOR, OPT_VERSION, OPT_ALLOW_RESERVED,
     OPT_HELO, OPT_RCPT, OPT_MAIL_FROM, OPT_CA_FILE,
     OPT_SENDER_IP, OPT_SENDER_DOMAIN, OPT_CONTROL,
-    OPT_LOCAL, OPT_SYSROOT, OPT_CONFIG_DIR,
+    OPT_LOCAL, OPT_SYSROOT, OPT_CONFIG_DIR, OPT_PER_HOST, OPT_QPS,
 };
 
 static const struct option check_opts[] = {
@@ -169,6 +173,8 @@ static const struct option check_opts[] = {
     {"local", no_argument, 0, OPT_LOCAL},
     {"sysroot", required_argument, 0, OPT_SYSROOT},
     {"config-dir", required_argument, 0, OPT_CONFIG_DIR},
+    {"per-host", required_argument, 0, OPT_PER_HOST},
+    {"qps", required_argument, 0, OPT_QPS},
     {"version", no_argument, 0, OPT_VERSION},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
@@ -185,6 +191,7 @@ typedef struct cli {
     int update, verbose;       /* rules test */
     const char *helo, *rcpt, *mail_from, *ca_file; /* SMTP dialogue */
     int local;                 /* --local or the local command */
+    int per_host, qps;         /* politeness: connections per address, DNS queries/s */
     const char *sysroot;       /* --sysroot */
     strlist config_dirs;       /* --config-dir */
     char **rest;
@@ -290,6 +297,16 @@ static void parse_common(int argc, char **argv, cli *c) {
             break;
         }
         case OPT_LOCAL: c->local = 1; break;
+        case OPT_PER_HOST: case OPT_QPS: {
+            long v = strtol(optarg, &end, 10);
+            long max = ch == OPT_PER_HOST ? 64 : 1000000;
+            if (*end || v < 1 || v > max)
+                usage_error(ch == OPT_PER_HOST ? "--per-host must be a number from 1 to 64, not '%s'"
+                                               : "--qps must be a number from 1 to 1000000, not '%s'", optarg);
+            if (ch == OPT_PER_HOST) c->per_host = (int)v;
+            else c->qps = (int)v;
+            break;
+        }
         case OPT_SYSROOT: case OPT_CONFIG_DIR: {
             struct stat st;
             if (optarg[0] != '/' || stat(optarg, &st) != 0 || !S_ISDIR(st.st_mode))
@@ -394,6 +411,8 @@ static mx_rt *build_runtime(cli *c, strlist *dirs, mx_json *options, char *resol
     o.record_path = c->record;
     o.replay_path = c->replay;
     o.options = options;
+    o.per_host = c->per_host;
+    o.qps = c->qps;
     o.ca_file = c->ca_file;
     char err[1024];
     mx_rt *rt = mx_rt_new(&o, err, sizeof err);
