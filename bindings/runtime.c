@@ -424,13 +424,15 @@ static void trace_result(mx_rt *rt, const char *key, const mx_json *res, const c
     mx_buf_free(&b);
 }
 
-static void cache_put(mx_rt *rt, const char *key, const mx_json *result) {
+/* The cache keeps compact JSON text, not trees: a tree costs several times
+ * the text's size, and a million-domain batch keeps 65,536 answers. */
+static void cache_put(mx_rt *rt, const char *key, const char *text) {
     if (!rt->cache_fifo) rt->cache_fifo = mx_xcalloc(GATE_CACHE_MAX, sizeof *rt->cache_fifo);
-    mx_json *old = mx_strmap_put(&rt->cache, key, mx_json_clone(result));
-    if (old) { mx_json_free(old); return; }
+    char *old = mx_strmap_put(&rt->cache, key, mx_xstrdup(text));
+    if (old) { free(old); return; }
     char **slot = &rt->cache_fifo[rt->cache_head];
     if (*slot) {
-        mx_json_free(mx_strmap_del(&rt->cache, *slot));
+        free(mx_strmap_del(&rt->cache, *slot));
         free(*slot);
     }
     *slot = mx_xstrdup(key);
@@ -449,7 +451,14 @@ void mx_gate_done(mx_gate_req *req, mx_json *result, void *handle) {
         mx_json_push(rt->recording, e);
     }
     if (req->cacheable && !rt->replay) {
-        cache_put(rt, req->key, result);
+        /* Every caller, first or cached, gets the answer as it reads back
+         * from JSON text (as a replay does): the same bytes for all. */
+        mx_buf b = MX_BUF_INIT;
+        mx_json_write(&b, result, -1);
+        mx_json *norm = mx_json_parse(mx_buf_cstr(&b), b.len, NULL, 0);
+        if (norm) { mx_json_free(result); result = norm; }
+        cache_put(rt, req->key, mx_buf_cstr(&b));
+        mx_buf_free(&b);
         if (mx_strmap_get(&rt->inflight, req->key) == req) mx_strmap_del(&rt->inflight, req->key);
         for (size_t i = 0; i < req->nwaiters; i++) {
             gate_waiter *w = &req->waiters[i];
@@ -532,7 +541,8 @@ int mx_gate_call(lua_State *L, const char *prim, mx_json *args, int cacheable,
             mx_json_set(answer, "error", mx_json_str("not in the recording"));
         }
     } else if (cacheable) {
-        mx_json *hit = mx_strmap_get(&rt->cache, req->key);
+        const char *hit_text = mx_strmap_get(&rt->cache, req->key);
+        mx_json *hit = hit_text ? mx_json_parse(hit_text, strlen(hit_text), NULL, 0) : NULL;
         mx_gate_req *leader = hit ? NULL : mx_strmap_get(&rt->inflight, req->key);
         if (leader) {
             /* The same question is already on the wire: wait for its answer
@@ -548,7 +558,7 @@ int mx_gate_call(lua_State *L, const char *prim, mx_json *args, int cacheable,
         if (hit) {
             /* Shared work: the same question in one run is asked once. The
              * task is queued, not resumed here. */
-            t->result = mx_json_clone(hit);
+            t->result = hit;
             t->handle = NULL;
             t->push = push;
             t->discard = discard;
@@ -2218,7 +2228,7 @@ void mx_rt_free(mx_rt *rt) {
     mx_loop_free(rt->loop);
     if (rt->tls_ctx) SSL_CTX_free(rt->tls_ctx);
     free(rt->tls_ctx_err);
-    mx_strmap_free(&rt->cache, (void (*)(void *))mx_json_free);
+    mx_strmap_free(&rt->cache, free);
     if (rt->cache_fifo) for (size_t i = 0; i < GATE_CACHE_MAX; i++) free(rt->cache_fifo[i]);
     free(rt->cache_fifo);
     mx_strmap_free(&rt->inflight, NULL);
