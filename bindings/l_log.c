@@ -31,24 +31,10 @@ static const mx_agg_dim by_dims[] = {MX_AGG_DOMAIN, MX_AGG_ADDR, MX_AGG_CAUSE, M
 
 /* ---- the work, in C, when the call starts ---- */
 
-typedef struct later {
-    mx_gate_req *req;
-    mx_json *result;
-} later;
-
-static void deliver_later(mx_loop *loop, void *ud) {
-    (void)loop;
-    later *l = ud;
-    mx_gate_done(l->req, l->result, NULL);
-    free(l);
-}
-
 /* Completes through the loop like real I/O: never resumed inline. */
 static void finish(mx_rt *rt, mx_gate_req *req, mx_json *result) {
-    later *l = mx_xmalloc(sizeof *l);
-    l->req = req;
-    l->result = result;
-    mx_loop_defer(mx_rt_loop(rt), deliver_later, l);
+    (void)rt;
+    mx_gate_done_later(req, result);
 }
 
 static void fmt_utc(char *b, size_t n, int64_t t) {

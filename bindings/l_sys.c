@@ -17,25 +17,10 @@ static const char *sysroot(mx_rt *rt) {
     return s ? s : "";
 }
 
-typedef struct later {
-    mx_gate_req *req;
-    mx_json *result;
-} later;
-
-static void deliver_later(mx_loop *loop, void *ud) {
-    (void)loop;
-    later *l = ud;
-    mx_gate_done(l->req, l->result, NULL);
-    free(l);
-}
-
-/* These primitives finish without waiting; completing through the loop
- * keeps them on the same path as real I/O (never resumed inline). */
+/* Completes through the loop like real I/O: never resumed inline. */
 static void finish(mx_rt *rt, mx_gate_req *req, mx_json *result) {
-    later *l = mx_xmalloc(sizeof *l);
-    l->req = req;
-    l->result = result;
-    mx_loop_defer(mx_rt_loop(rt), deliver_later, l);
+    (void)rt;
+    mx_gate_done_later(req, result);
 }
 
 /* Pushes nil, error class, detail table when res has "error"; returns 3 or 0.

@@ -502,6 +502,13 @@ static void immediate_cb(mx_loop *loop, void *ud) {
     free(im);
 }
 
+void mx_gate_done_later(mx_gate_req *req, mx_json *result) {
+    immediate *im = mx_xmalloc(sizeof *im);
+    im->req = req;
+    im->result = result;
+    mx_loop_defer(req->rt->loop, immediate_cb, im);
+}
+
 int mx_gate_call(lua_State *L, const char *prim, mx_json *args, int cacheable,
                  mx_start_fn start, mx_push_fn push, mx_discard_fn discard) {
     mx_rt *rt = mx_rt_from_L(L);

@@ -84,6 +84,9 @@ int mx_gate_call(lua_State *L, const char *prim, mx_json *args, int cacheable,
                  mx_start_fn start, mx_push_fn push, mx_discard_fn discard);
 /* Completion: takes result (and handle). Never resumes anything inline. */
 void mx_gate_done(mx_gate_req *req, mx_json *result, void *handle);
+/* For primitives that finish without waiting (reads of this host, logs):
+ * completes from the loop's next turn, the same path as real I/O. */
+void mx_gate_done_later(mx_gate_req *req, mx_json *result);
 /* A primitive that completes without I/O but must still be recorded and
  * replayed (e.g. reads of this host): same as call + immediate done. */
 
