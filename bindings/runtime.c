@@ -2083,8 +2083,8 @@ void mx_check_free(mx_check *c) {
         if (c->runs[i].deadline) { mx_timer_cancel(rt->loop, c->runs[i].deadline); free(c->runs[i].deadline_ud); }
         free(c->runs[i].why);
     }
-    for (int i = 0; i < rt->ntasks; i++)
-        if (c->ntasks > 0 && rt->tasks[i].alive && rt->tasks[i].check == c) task_kill(rt, &rt->tasks[i]);
+    for (int i = 0; i < rt->ntasks && c->ntasks > 0; i++)
+        if (rt->tasks[i].alive && rt->tasks[i].check == c) task_kill(rt, &rt->tasks[i]);
     luaL_unref(rt->L, LUA_REGISTRYINDEX, c->facts_ref);
     luaL_unref(rt->L, LUA_REGISTRYINDEX, c->target_ref);
     if (c->id >= 0 && c->id < rt->nchecks) rt->checks[c->id] = NULL;
