@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "addr.h"
@@ -98,6 +99,17 @@ static const char *usage_text =
     "Exit status (monitoring-plugin convention): 0 OK, 1 WARNING, 2 CRITICAL,\n"
     "3 UNKNOWN (nothing could be verified, or a usage error). The status is the\n"
     "worst finding: crit > warn > unknown > ok/info.\n"
+    "\n"
+    "Limits (RULES.md, section Limits, says what happens when each is hit):\n"
+    "SMTP reply line 4096 bytes, 100 lines and 64 KiB per reply, 1 MiB per session;\n"
+    "DNS: 256 records per answer, 4096 bytes per TXT, 16 CNAMEs; log lines 64 KiB;\n"
+    "rules: 200 million Lua instructions, 64 MiB of heap growth per step, a deadline\n"
+    "of 6 network timeouts + 2 s; 2 connections per address (--per-host). Open\n"
+    "files: the soft limit is raised to the hard one at start.\n"
+    "\n"
+    "Privilege: check, batch and logs (on readable files) need no root. `local`\n"
+    "reads other users' sockets' owners and the firewall (nft, iptables) only as\n"
+    "root; without it, it says exactly what it could not read.\n"
     "\n"
     "Finding codes and the Lua API for rules are documented in RULES.md.\n";
 
@@ -601,8 +613,19 @@ void mx_check_setup_free(mx_check_setup *s) {
     memset(s, 0, sizeof *s);
 }
 
+/* Many concurrent probes (batch -j) need descriptors: use what the hard
+ * limit allows rather than fail half-way with EMFILE. */
+static void raise_nofile(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
+    raise_nofile();
     if (argc < 2) { fputs(usage_text, stderr); return EXIT_USAGE; }
     const char *cmd = argv[1];
     if (strcmp(cmd, "check") == 0) return cmd_check(argc - 1, argv + 1);
