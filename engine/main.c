@@ -360,6 +360,17 @@ static char *resolver_csv(const strlist *l) {
     return l->n ? mx_buf_steal(&b) : NULL;
 }
 
+/* Frees every list parse_common filled (the strings are argv's). */
+static void cli_free(cli *c) {
+    free(c->resolvers.v);
+    free(c->sources.v);
+    free(c->config_dirs.v);
+    free(c->rules_dirs.v);
+    free(c->sender_ips.v);
+    free(c->sender_domains.v);
+    free(c->controls.v);
+}
+
 static void collect_site_dirs(cli *c, strlist *dirs) {
     struct stat st;
     if (stat("/etc/mxdiag/rules.d", &st) == 0 && S_ISDIR(st.st_mode)) sl_push(dirs, "/etc/mxdiag/rules.d");
@@ -502,13 +513,7 @@ static int cmd_check(int argc, char **argv) {
     mx_rt_free(rt);
     mx_json_free(options);
     free(resolvers);
-    free(c.resolvers.v);
-    free(c.sources.v);
-    free(c.config_dirs.v);
-    free(c.rules_dirs.v);
-    free(c.sender_ips.v);
-    free(c.sender_domains.v);
-    free(c.controls.v);
+    cli_free(&c);
     free(dirs.v);
     return code;
 }
@@ -525,7 +530,7 @@ static int cmd_rules(int argc, char **argv) {
         mx_rules_test_opts to = {c.rest, (size_t)c.nrest, shipped_rules_dir(), c.rules_dirs.v, c.rules_dirs.n,
                                  c.verbose, c.update};
         int rc = mx_rules_test(&to, stdout);
-        free(c.rules_dirs.v);
+        cli_free(&c);
         return rc;
     }
     strlist dirs = {0};
@@ -562,13 +567,7 @@ static int cmd_rules(int argc, char **argv) {
     mx_json_free(rules);
     mx_rt_free(rt);
     free(dirs.v);
-    free(c.rules_dirs.v);
-    free(c.resolvers.v);
-    free(c.sources.v);
-    free(c.config_dirs.v);
-    free(c.sender_ips.v);
-    free(c.sender_domains.v);
-    free(c.controls.v);
+    cli_free(&c);
     return code;
 }
 
@@ -597,14 +596,7 @@ void mx_check_setup_free(mx_check_setup *s) {
     strlist *dirs = priv[1];
     mx_rt_free(s->rt);
     mx_json_free(s->options);
-    /* every strlist of cli, as in cmd_check */
-    free(c->resolvers.v);
-    free(c->sources.v);
-    free(c->config_dirs.v);
-    free(c->rules_dirs.v);
-    free(c->sender_ips.v);
-    free(c->sender_domains.v);
-    free(c->controls.v);
+    cli_free(c);
     free(c);
     free(dirs->v);
     free(dirs);
