@@ -169,7 +169,9 @@ static int lookup_k(lua_State *L, int status, lua_KContext ctx) {
     lua_pop(L, 1);
     lua_pushvalue(L, answers); lua_setfield(L, out, "answers");
     if (nf) { lua_pushvalue(L, foreign); lua_setfield(L, out, "foreign"); }
-    lua_pushboolean(L, na > 0); lua_setfield(L, out, "listed");
+    /* "answered", not "listed": an A answer may be an error code (Spamhaus
+     * 127.255.255.254) or a rewritten one; only the catalog can say listed */
+    lua_pushboolean(L, na > 0); lua_setfield(L, out, "answered");
     lua_pop(L, 2);
     /* txt: the records joined with " | "; a failed TXT query is noted, not fatal */
     if (lua_istable(L, 8)) {
@@ -211,7 +213,7 @@ static int lookup_k(lua_State *L, int status, lua_KContext ctx) {
     return 1;
 }
 
-/* dnsbl.lookup(subject, zone, kind) -> {listed=, answers={...}, foreign={...}?, txt=?, rcode=, name=,
+/* dnsbl.lookup(subject, zone, kind) -> {answered=, answers={...}, foreign={...}?, txt=?, rcode=, name=,
  *   subject=, zone=, server=, elapsed_ms=}
  *   | nil, "not_applicable"|"invalid"|"timeout"|"refused"|"error"|"servfail"|"rcode", detail
  * A and TXT are asked concurrently; a refused subject is never queried. */
