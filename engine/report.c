@@ -234,7 +234,7 @@ void mx_report_text(mx_buf *out, mx_report *r, const mx_json *target, long long 
             mx_buf_putc(out, '\n');
         }
         if (evd && evd->type == MX_JOBJ && evd->u.c.len) {
-            mx_buf_printf(out, "          %s", dim);
+            /* host and preference are the group heading already */
             mx_buf tmp = MX_BUF_INIT;
             for (size_t k = 0; k < evd->u.c.len; k++) {
                 if (strcmp(evd->u.c.keys[k], "host") == 0 || strcmp(evd->u.c.keys[k], "preference") == 0) continue;
@@ -242,9 +242,12 @@ void mx_report_text(mx_buf *out, mx_report *r, const mx_json *target, long long 
                 mx_buf_printf(&tmp, "%s=", evd->u.c.keys[k]);
                 put_scalar(&tmp, evd->u.c.items[k]);
             }
-            wrap(out, mx_buf_cstr(&tmp), 10, 100);
+            if (tmp.len) {
+                mx_buf_printf(out, "          %s", dim);
+                wrap(out, mx_buf_cstr(&tmp), 10, 100);
+                mx_buf_printf(out, "%s\n", reset);
+            }
             mx_buf_free(&tmp);
-            mx_buf_printf(out, "%s\n", reset);
         }
     }
     if (r->len == 0) mx_buf_puts(out, "\n  (no findings)\n");

@@ -262,18 +262,11 @@ return {
     end
     local results = task.all(jobs)
     local usable, published = 0, {}
-    local unresolved = {}
+    local unresolved, literals = {}, {}
     for i, h in ipairs(hosts) do
       local r = results[i]
       if r.literal then
-        report:finding {
-          code = "mx.ip_literal",
-          summary = string.format("MX %s of %s is an IP address, not a host name", h.host, domain),
-          explanation = "RFC 5321 §5.1 and RFC 2181 require MX targets to be host names. Many senders "
-            .. "(Postfix among them) treat an address here as an error and will not deliver to it.",
-          advice = "Publish a host name with an A/AAAA record, and point the MX at that name.",
-          evidence = { host = h.host, preference = h.preference },
-        }
+        literals[#literals + 1] = h
       elseif r.invalid then
         report:finding {
           code = "mx.invalid_name",
@@ -302,6 +295,19 @@ return {
                                         cname = r.chain }
         end
       end
+    end
+    -- reported after the loop: with no other usable MX host, mail cannot be delivered at all
+    for _, h in ipairs(literals) do
+      report:finding {
+        code = "mx.ip_literal",
+        severity = usable == 0 and "crit" or "warn",
+        summary = string.format("MX %s of %s is an IP address, not a host name", h.host, domain),
+        explanation = "RFC 5321 §5.1 and RFC 2181 require MX targets to be host names. Many senders "
+          .. "(Postfix among them) treat an address here as an error and will not deliver to it"
+          .. (usable == 0 and "; no other MX host is usable." or "."),
+        advice = "Publish a host name with an A/AAAA record, and point the MX at that name.",
+        evidence = { host = h.host, preference = h.preference },
+      }
     end
     for _, u in ipairs(unresolved) do
       local why = {}
