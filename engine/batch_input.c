@@ -23,10 +23,12 @@ struct mx_batch_input {
     int seen_domains;
     size_t next_index;
     long lineno;            /* plain */
-    char *line;             /* plain: getline buffer */
-    size_t linecap;
+    char line[MX_BATCH_MAX_LINE + 2]; /* plain: the current line (and a CR), never longer */
     yaml_parser_t parser;
     int parser_ok;
+    size_t since_event;     /* YAML bytes handed to libyaml since it last returned an event */
+    int token_too_big;      /* the read handler refused: since_event passed MX_BATCH_MAX_TOKEN */
+    int read_errno;         /* the read handler failed on a read error */
 };
 
 /* ------------------------------------------------------------------ errors */
@@ -44,11 +46,15 @@ static void errf(const mx_batch_input *in, long line, long col, char *err, size_
 }
 
 /* A non-fatal problem found while reading one node: the first one wins, the
- * node is still read to its end so that the stream stays in step. */
+ * node is still read to its end so that the stream stays in step. nodes and
+ * bytes count what the entry has made us keep (MX_BATCH_MAX_ENTRY_*); past
+ * either, the rest of the entry is read and dropped. */
 typedef struct problem {
     int set;
     long line, col;
     char msg[400];
+    size_t nodes, bytes;
+    int over;               /* a budget was passed: keep nothing more */
 } problem;
 
 static void problem_set(problem *p, const yaml_mark_t *m, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -63,7 +69,37 @@ static void problem_set(problem *p, const yaml_mark_t *m, const char *fmt, ...) 
     va_end(ap);
 }
 
+/* Counts one node of n scalar bytes against the entry's budget; 0 once the
+ * budget is passed (the node is then dropped, the entry is bad). */
+static int budget_take(problem *p, const yaml_mark_t *m, size_t n) {
+    if (p->over) return 0;
+    p->nodes++;
+    p->bytes += n;
+    if (p->nodes > MX_BATCH_MAX_ENTRY_NODES)
+        problem_set(p, m, "more than %d YAML nodes in one entry (the rest of it is skipped)", MX_BATCH_MAX_ENTRY_NODES);
+    else if (p->bytes > MX_BATCH_MAX_ENTRY_BYTES)
+        problem_set(p, m, "more than %u KiB of text in one entry (the rest of it is skipped)", MX_BATCH_MAX_ENTRY_BYTES >> 10);
+    else return 1;
+    p->over = 1;
+    return 0;
+}
+
 /* ------------------------------------------------------------------ open */
+
+/* libyaml buffers a whole token (a scalar, or a comment it skips) before it
+ * returns an event: feed it at most MX_BATCH_MAX_TOKEN bytes between two
+ * events, so a hostile 1 GiB scalar costs 1 MiB, not 1 GiB. */
+static int yaml_read(void *data, unsigned char *buf, size_t size, size_t *size_read) {
+    mx_batch_input *in = data;
+    *size_read = 0;
+    if (in->since_event >= MX_BATCH_MAX_TOKEN) { in->token_too_big = 1; return 0; }
+    if (size > MX_BATCH_MAX_TOKEN - in->since_event) size = MX_BATCH_MAX_TOKEN - in->since_event;
+    size_t n = fread(buf, 1, size, in->f);
+    if (n == 0 && ferror(in->f)) { in->read_errno = errno ? errno : EIO; return 0; }
+    in->since_event += n;
+    *size_read = n;
+    return 1;
+}
 
 mx_batch_input *mx_batch_open(const char *path, int plain, char *err, size_t errlen) {
     mx_batch_input *in = mx_xcalloc(1, sizeof *in);
@@ -79,7 +115,7 @@ mx_batch_input *mx_batch_open(const char *path, int plain, char *err, size_t err
     }
     if (!in->plain) {
         yaml_parser_initialize(&in->parser);
-        yaml_parser_set_input_file(&in->parser, in->f);
+        yaml_parser_set_input(&in->parser, yaml_read, in);
         in->parser_ok = 1;
     }
     return in;
@@ -89,7 +125,6 @@ void mx_batch_close(mx_batch_input *in) {
     if (!in) return;
     if (in->parser_ok) yaml_parser_delete(&in->parser);
     if (in->f && in->f != stdin) fclose(in->f);
-    free(in->line);
     free(in->path);
     free(in);
 }
@@ -105,15 +140,26 @@ void mx_batch_entry_clear(mx_batch_entry *e) {
 static int next_event(mx_batch_input *in, yaml_event_t *ev, char *err, size_t errlen) {
     if (!yaml_parser_parse(&in->parser, ev)) {
         const yaml_parser_t *p = &in->parser;
+        in->state = ST_DONE;
+        if (in->token_too_big) {
+            errf(in, (long)p->mark.line + 1, 0, err, errlen,
+                 "a single YAML token (scalar, key or comment) is larger than %u KiB (limit MX_BATCH_MAX_TOKEN); "
+                 "the rest of the file is not read", MX_BATCH_MAX_TOKEN >> 10);
+            return -1;
+        }
+        if (in->read_errno) {
+            errf(in, (long)p->mark.line + 1, 0, err, errlen, "read error: %s", strerror(in->read_errno));
+            return -1;
+        }
         const char *ctx = p->context ? p->context : "";
         char where[96] = "";
         if (*ctx) snprintf(where, sizeof where, " (started at line %ld, column %ld)", (long)p->context_mark.line + 1,
                            (long)p->context_mark.column + 1);
         errf(in, (long)p->problem_mark.line + 1, (long)p->problem_mark.column + 1, err, errlen, "YAML syntax error: %s%s%s%s",
              p->problem ? p->problem : "unknown problem", *ctx ? " " : "", ctx, where);
-        in->state = ST_DONE;
         return -1;
     }
+    in->since_event = 0;
     return 0;
 }
 
@@ -138,6 +184,31 @@ static mx_json *scalar_json(const yaml_event_t *ev) {
     return mx_json_strn(s, n);
 }
 
+/* The rest of a collection nested past MAX_DEPTH, read without recursion and
+ * without keeping anything; past MX_BATCH_MAX_NESTING the file is abandoned
+ * (libyaml's stacks grow with the nesting, and it cannot skip). */
+static int skip_deep(mx_batch_input *in, int depth, char *err, size_t errlen) {
+    int open = 1;
+    yaml_event_t ev;
+    while (open > 0) {
+        if (next_event(in, &ev, err, errlen) != 0) return -1;
+        yaml_event_type_t t = ev.type;
+        yaml_mark_t m = ev.start_mark;
+        yaml_event_delete(&ev);
+        if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) open++;
+        else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) open--;
+        else if (t != YAML_SCALAR_EVENT && t != YAML_ALIAS_EVENT) open = 0; /* cannot happen inside a node */
+        if (depth + open > MX_BATCH_MAX_NESTING) {
+            errf(in, (long)m.line + 1, (long)m.column + 1, err, errlen,
+                 "nested deeper than %d levels (limit MX_BATCH_MAX_NESTING); the rest of the file is not read",
+                 MX_BATCH_MAX_NESTING);
+            in->state = ST_DONE;
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Reads one whole node whose first event is *first (taken) into *out.
  * Returns -1 only on a fatal syntax error; other problems go to *pb and the
  * node is still consumed. */
@@ -146,7 +217,7 @@ static int read_node(mx_batch_input *in, yaml_event_t *first, mx_json **out, pro
     yaml_event_t ev;
     switch (first->type) {
     case YAML_SCALAR_EVENT:
-        *out = scalar_json(first);
+        *out = budget_take(pb, &first->start_mark, first->data.scalar.length) ? scalar_json(first) : mx_json_null();
         yaml_event_delete(first);
         return 0;
     case YAML_ALIAS_EVENT:
@@ -155,7 +226,13 @@ static int read_node(mx_batch_input *in, yaml_event_t *first, mx_json **out, pro
         *out = mx_json_null();
         return 0;
     case YAML_SEQUENCE_START_EVENT: {
-        if (depth >= MAX_DEPTH) problem_set(pb, &first->start_mark, "nested deeper than %d levels", MAX_DEPTH);
+        if (depth >= MAX_DEPTH) {
+            problem_set(pb, &first->start_mark, "nested deeper than %d levels", MAX_DEPTH);
+            yaml_event_delete(first);
+            *out = mx_json_null();
+            return skip_deep(in, depth, err, errlen);
+        }
+        budget_take(pb, &first->start_mark, 0);
         yaml_event_delete(first);
         mx_json *a = mx_json_arr();
         for (;;) {
@@ -163,13 +240,20 @@ static int read_node(mx_batch_input *in, yaml_event_t *first, mx_json **out, pro
             if (ev.type == YAML_SEQUENCE_END_EVENT) { yaml_event_delete(&ev); break; }
             mx_json *item;
             if (read_node(in, &ev, &item, pb, depth + 1, err, errlen) != 0) { mx_json_free(a); return -1; }
-            mx_json_push(a, item);
+            if (pb->over) mx_json_free(item);
+            else mx_json_push(a, item);
         }
         *out = a;
         return 0;
     }
     case YAML_MAPPING_START_EVENT: {
-        if (depth >= MAX_DEPTH) problem_set(pb, &first->start_mark, "nested deeper than %d levels", MAX_DEPTH);
+        if (depth >= MAX_DEPTH) {
+            problem_set(pb, &first->start_mark, "nested deeper than %d levels", MAX_DEPTH);
+            yaml_event_delete(first);
+            *out = mx_json_null();
+            return skip_deep(in, depth, err, errlen);
+        }
+        budget_take(pb, &first->start_mark, 0);
         yaml_event_delete(first);
         mx_json *o = mx_json_obj();
         for (;;) {
@@ -186,7 +270,7 @@ static int read_node(mx_batch_input *in, yaml_event_t *first, mx_json **out, pro
             mx_json *v;
             if (read_node(in, &ev, &v, pb, depth + 1, err, errlen) != 0) { free(key); mx_json_free(o); return -1; }
             if (key && mx_json_get(o, key)) problem_set(pb, &km, "duplicate key '%s'", key);
-            if (key) mx_json_set(o, key, v);
+            if (key && !pb->over) mx_json_set(o, key, v);
             else mx_json_free(v);
             free(key);
         }
@@ -563,9 +647,27 @@ static int yaml_next(mx_batch_input *in, mx_batch_entry *e, char *err, size_t er
 
 /* ------------------------------------------------------------------ plain */
 
+/* One line into in->line, newline dropped; its length, or -1 at the end of
+ * the file. A line longer than MX_BATCH_MAX_LINE (CR LF or LF excluded) is
+ * read to its newline without being kept (*over set): it costs nothing. */
+static long plain_line(mx_batch_input *in, int *over) {
+    size_t n = 0;
+    int c;
+    *over = 0;
+    while ((c = getc_unlocked(in->f)) != EOF && c != '\n') {
+        if (n <= MX_BATCH_MAX_LINE) in->line[n++] = (char)c;
+        else *over = 1;
+    }
+    if (n > MX_BATCH_MAX_LINE && in->line[MX_BATCH_MAX_LINE] != '\r') *over = 1;
+    if (c == EOF && n == 0 && !*over) return -1;
+    in->line[n] = 0;
+    return (long)n;
+}
+
 static int plain_next(mx_batch_input *in, mx_batch_entry *e, char *err, size_t errlen) {
     for (;;) {
-        ssize_t n = getline(&in->line, &in->linecap, in->f);
+        int over;
+        long n = plain_line(in, &over);
         if (n < 0) {
             if (ferror(in->f)) {
                 snprintf(err, errlen, "%s: read error: %s", in->path, strerror(errno));
@@ -575,6 +677,13 @@ static int plain_next(mx_batch_input *in, mx_batch_entry *e, char *err, size_t e
         }
         in->lineno++;
         char *s = in->line;
+        if (over) {
+            memset(e, 0, sizeof *e);
+            e->index = in->next_index++;
+            e->line = in->lineno;
+            errf(in, e->line, 0, err, errlen, "line longer than %d bytes (limit MX_BATCH_MAX_LINE)", MX_BATCH_MAX_LINE);
+            return MX_BATCH_BAD;
+        }
         if (memchr(s, 0, (size_t)n)) {
             memset(e, 0, sizeof *e);
             e->index = in->next_index++;
@@ -636,8 +745,10 @@ long mx_batch_count(const char *path, int plain) {
     long n = 0;
     if (in->plain) {
         /* cheap: count candidate lines without validating them */
-        while (getline(&in->line, &in->linecap, in->f) >= 0) {
+        int over;
+        while (plain_line(in, &over) >= 0) {
             char *s = in->line;
+            if (over) { n++; continue; }
             while (*s == ' ' || *s == '\t') s++;
             if (*s && *s != '#' && *s != '\n' && *s != '\r') n++;
         }

@@ -28,6 +28,15 @@ typedef struct mx_batch_entry {
     mx_json *options;      /* per-domain overrides (object, incl. "expect"), or NULL */
 } mx_batch_entry;
 
+/* Bounds on what a list author can make the reader hold (RULES.md, Limits). */
+#define MX_BATCH_MAX_TOKEN (1u << 20)   /* YAML bytes read between two events: one scalar,
+                                         * key or comment; past it the file is abandoned */
+#define MX_BATCH_MAX_NESTING 1024      /* YAML nesting at which the file is abandoned
+                                         * (libyaml's own stacks grow with it) */
+#define MX_BATCH_MAX_ENTRY_NODES 10000  /* YAML nodes in one entry (or defaults:) */
+#define MX_BATCH_MAX_ENTRY_BYTES (1u << 20) /* scalar bytes kept for one entry */
+#define MX_BATCH_MAX_LINE 4096          /* plain list: bytes per line, newline excluded */
+
 enum { MX_BATCH_FATAL = -1, MX_BATCH_END = 0, MX_BATCH_ENTRY = 1, MX_BATCH_BAD = 2 };
 
 /* Opens path ("-": standard input). plain: one domain per line; otherwise a

@@ -187,6 +187,178 @@ static void test_plain(void **st) {
     assert_int_equal(s.n, 2);
 }
 
+/* A growing text buffer for the limit tests' big inputs. */
+typedef struct gbuf { char *s; size_t n, cap; } gbuf;
+static void gput(gbuf *g, const char *t) {
+    size_t l = strlen(t);
+    if (g->n + l + 1 > g->cap) {
+        g->cap = (g->n + l + 1) * 2;
+        g->s = realloc(g->s, g->cap);
+        assert_non_null(g->s);
+    }
+    memcpy(g->s + g->n, t, l + 1);
+    g->n += l;
+}
+static void grep_ch(gbuf *g, char c, size_t n) {
+    char *t = malloc(n + 1);
+    assert_non_null(t);
+    memset(t, c, n);
+    t[n] = 0;
+    gput(g, t);
+    free(t);
+}
+
+/* MX_BATCH_MAX_TOKEN: a scalar past it stops the reading (FATAL naming the
+ * line and the limit); what came before still counts. Just under it, a
+ * scalar is only a bad entry and the rest is read. */
+static void test_yaml_token_limit(void **st) {
+    (void)st;
+    seen s;
+    gbuf g = {0};
+    gput(&g, "domains:\n  - a.test\n  - b.test\n  - ");
+    grep_ch(&g, 'x', 2 * MX_BATCH_MAX_TOKEN);
+    gput(&g, "\n  - c.test\n");
+    read_all(write_tmp(".yaml", g.s), 0, &s, NULL);
+    assert_true(s.fatal);
+    assert_int_equal(s.n, 2);
+    assert_non_null(strstr(s.fatal_err, ":4: a single YAML token"));
+    assert_non_null(strstr(s.fatal_err, "larger than 1024 KiB"));
+    /* a comment is a token too (libyaml holds none of it, but reads it whole) */
+    g.n = 0;
+    gput(&g, "domains:\n  - a.test\n# ");
+    grep_ch(&g, 'c', 2 * MX_BATCH_MAX_TOKEN);
+    gput(&g, "\n  - c.test\n");
+    read_all(write_tmp(".yaml", g.s), 0, &s, NULL);
+    assert_true(s.fatal);
+    assert_int_equal(s.n, 1);
+    /* under the limit: a bad entry, and reading goes on */
+    g.n = 0;
+    gput(&g, "domains:\n  - a.test\n  - \"");
+    grep_ch(&g, 'x', MX_BATCH_MAX_TOKEN / 2);
+    gput(&g, "\"\n  - c.test\n");
+    read_all(write_tmp(".yaml", g.s), 0, &s, NULL);
+    assert_false(s.fatal);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(s.bad, 1);
+    assert_non_null(strstr(s.errors[0], "too long"));
+    free(g.s);
+}
+
+/* MX_BATCH_MAX_ENTRY_NODES / _BYTES: an entry too big to keep is a bad entry,
+ * read to its end, and the next entry is read. */
+static void test_yaml_entry_budget(void **st) {
+    (void)st;
+    seen s;
+    gbuf g = {0};
+    /* 20,000 addresses in one list */
+    gput(&g, "domains:\n  - a.test\n  - domain: b.test\n    source_ips: [");
+    for (int i = 0; i < 2 * MX_BATCH_MAX_ENTRY_NODES; i++) gput(&g, "198.51.100.1, ");
+    gput(&g, "198.51.100.2]\n  - c.test\n");
+    read_all(write_tmp(".yaml", g.s), 0, &s, NULL);
+    assert_false(s.fatal);
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.targets[1], "c.test");
+    assert_int_equal(s.bad, 1);
+    assert_non_null(strstr(s.errors[0], "more than 10000 YAML nodes in one entry"));
+    assert_non_null(strstr(s.errors[0], ":4:"));
+    /* an entry map with 20,000 keys: the first unknown key is what is reported */
+    g.n = 0;
+    gput(&g, "domains:\n  - domain: b.test\n");
+    char line[64];
+    for (int i = 0; i < 2 * MX_BATCH_MAX_ENTRY_NODES; i++) {
+        snprintf(line, sizeof line, "    k%d: 1\n", i);
+        gput(&g, line);
+    }
+    gput(&g, "  - c.test\n");
+    read_all(write_tmp(".yaml", g.s), 0, &s, NULL);
+    assert_false(s.fatal);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.bad, 1);
+    /* three 600 KiB strings: more text than one entry may keep */
+    g.n = 0;
+    gput(&g, "domains:\n  - domain: b.test\n    expect: {mx: [");
+    for (int i = 0; i < 3; i++) {
+        gput(&g, "\"");
+        grep_ch(&g, 'm', 600u << 10);
+        gput(&g, "\", ");
+    }
+    gput(&g, "x.test]}\n  - c.test\n");
+    read_all(write_tmp(".yaml", g.s), 0, &s, NULL);
+    assert_false(s.fatal);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.targets[0], "c.test");
+    assert_int_equal(s.bad, 1);
+    assert_non_null(strstr(s.errors[0], "more than 1024 KiB of text in one entry"));
+    /* the same budget bounds defaults: (and a problem there stops the run) */
+    g.n = 0;
+    gput(&g, "defaults:\n  sender_domains: [");
+    for (int i = 0; i < 2 * MX_BATCH_MAX_ENTRY_NODES; i++) gput(&g, "a.test, ");
+    gput(&g, "b.test]\ndomains: [a.test]\n");
+    read_all(write_tmp(".yaml", g.s), 0, &s, NULL);
+    assert_true(s.fatal);
+    assert_non_null(strstr(s.fatal_err, "more than 10000 YAML nodes"));
+    free(g.s);
+}
+
+/* MAX_DEPTH is a bad entry; past MX_BATCH_MAX_NESTING the file is abandoned
+ * (libyaml's stacks would grow with it), without recursion on our side. */
+static void test_yaml_nesting_limit(void **st) {
+    (void)st;
+    seen s;
+    gbuf g = {0};
+    gput(&g, "domains:\n  - a.test\n  - domain: b.test\n    expect: {mx: ");
+    grep_ch(&g, '[', 2 * MX_BATCH_MAX_NESTING);
+    grep_ch(&g, ']', 2 * MX_BATCH_MAX_NESTING);
+    gput(&g, "}\n  - c.test\n");
+    read_all(write_tmp(".yaml", g.s), 0, &s, NULL);
+    assert_true(s.fatal);
+    assert_int_equal(s.n, 1);
+    assert_non_null(strstr(s.fatal_err, "nested deeper than 1024 levels"));
+    /* 1000 levels: still only a bad entry */
+    g.n = 0;
+    gput(&g, "domains:\n  - a.test\n  - domain: b.test\n    expect: {mx: ");
+    grep_ch(&g, '[', 1000);
+    grep_ch(&g, ']', 1000);
+    gput(&g, "}\n  - c.test\n");
+    read_all(write_tmp(".yaml", g.s), 0, &s, NULL);
+    assert_false(s.fatal);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(s.bad, 1);
+    assert_non_null(strstr(s.errors[0], "nested deeper than 32 levels"));
+    free(g.s);
+}
+
+/* MX_BATCH_MAX_LINE: a longer plain line is a bad entry with its number,
+ * dropped to its newline, and the next line is read. */
+static void test_plain_line_limit(void **st) {
+    (void)st;
+    seen s;
+    gbuf g = {0};
+    gput(&g, "a.test\n");
+    grep_ch(&g, 'x', 1u << 20);
+    gput(&g, "\nc.test\n");
+    grep_ch(&g, 'y', MX_BATCH_MAX_LINE + 1); /* last line, no newline */
+    read_all(write_tmp(".txt", g.s), 0, &s, NULL);
+    assert_false(s.fatal);
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.targets[1], "c.test");
+    assert_int_equal(s.lines[1], 3);
+    assert_int_equal(s.bad, 2);
+    assert_non_null(strstr(s.errors[0], ":2: line longer than 4096 bytes"));
+    assert_non_null(strstr(s.errors[1], ":4: line longer than 4096 bytes"));
+    /* exactly at the limit: read (and refused as a domain, not as a line) */
+    g.n = 0;
+    grep_ch(&g, 'x', MX_BATCH_MAX_LINE);
+    gput(&g, "\r\nc.test\n");
+    char *p = write_tmp(".txt", g.s);
+    assert_int_equal(mx_batch_count(p, 0), 2);
+    read_all(p, 0, &s, NULL);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.bad, 1);
+    assert_null(strstr(s.errors[0], "line longer"));
+    free(g.s);
+}
+
 static void test_count(void **st) {
     (void)st;
     char *p = write_tmp(".yaml", "domains:\n  - a.test\n  - bad domain\n  - {domain: c.test}\n");
@@ -255,6 +427,8 @@ int main(void) {
         cmocka_unit_test(test_yaml_basic),  cmocka_unit_test(test_yaml_bad_entries), cmocka_unit_test(test_yaml_malformed),
         cmocka_unit_test(test_plain),       cmocka_unit_test(test_count),            cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_strmap),
+        cmocka_unit_test(test_yaml_token_limit), cmocka_unit_test(test_yaml_entry_budget),
+        cmocka_unit_test(test_yaml_nesting_limit), cmocka_unit_test(test_plain_line_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
