@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -27,6 +28,8 @@ struct mx_log_reader {
     int eof;           /* no more raw/decompressed input */
     int skipping;      /* inside an over-long line: drop until '\n' */
     int failed;
+    const volatile sig_atomic_t *stop; /* see mx_log_reader_set_stop */
+    int stopped;                       /* *stop was seen */
     size_t nul_end;    /* buf offset one past the last NUL byte in buf[0, end), 0: none */
     int line_nul;      /* the line just returned may hold a NUL */
     uint64_t long_lines, bytes;
@@ -41,10 +44,16 @@ static void rd_fail(mx_log_reader *r, const char *what, const char *detail) {
              detail ? detail : "", detail ? ")" : "");
 }
 
-mx_log_reader *mx_log_reader_fdopen(int fd, int own, const char *name) {
+static int stop_seen(mx_log_reader *r) {
+    if (r->stop && *r->stop) r->stopped = 1;
+    return r->stopped;
+}
+
+static mx_log_reader *reader_fdopen(int fd, int own, const char *name, const volatile sig_atomic_t *stop) {
     mx_log_reader *r = mx_xcalloc(1, sizeof *r);
     r->fd = fd;
     r->own = own;
+    r->stop = stop;
     snprintf(r->name, sizeof r->name, "%s", name);
     r->buf = mx_xmalloc(LINEBUF_SIZE);
     r->in = mx_xmalloc(INBUF_SIZE);
@@ -53,7 +62,8 @@ mx_log_reader *mx_log_reader_fdopen(int fd, int own, const char *name) {
     size_t got = 0;
     while (got < 2) {
         n = read(fd, r->in + got, INBUF_SIZE - got);
-        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EINTR && !stop_seen(r)) continue;
+        if (n < 0 && !r->stopped) rd_fail(r, "read error", strerror(errno)); /* EISDIR, EIO, ... */
         if (n <= 0) break;
         got += (size_t)n;
     }
@@ -71,28 +81,45 @@ mx_log_reader *mx_log_reader_fdopen(int fd, int own, const char *name) {
         r->end = got;
         note_nul(r, 0);
     }
-    if (got == 0 && !r->gzip) r->eof = 1;
+    if (got == 0 && !r->gzip && !r->stopped) r->eof = 1;
     return r;
 }
 
-mx_log_reader *mx_log_reader_open(const char *path, char *err, size_t errlen) {
-    if (strcmp(path, "-") == 0) return mx_log_reader_fdopen(0, 0, "(stdin)");
+mx_log_reader *mx_log_reader_fdopen(int fd, int own, const char *name) { return reader_fdopen(fd, own, name, NULL); }
+
+void mx_log_reader_set_stop(mx_log_reader *r, const volatile sig_atomic_t *stop) { r->stop = stop; }
+
+static mx_log_reader *reader_open(const char *path, char *err, size_t errlen, const volatile sig_atomic_t *stop) {
+    if (strcmp(path, "-") == 0) return reader_fdopen(0, 0, "(stdin)", stop);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (err) snprintf(err, errlen, "%.300s: %s", path, strerror(errno));
         return NULL;
     }
+    /* A directory opens fine and only fails at read(): say what it is. */
+    struct stat sb;
+    if (fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        if (err) snprintf(err, errlen, "%.300s: %s", path, strerror(EISDIR));
+        close(fd);
+        return NULL;
+    }
 #ifdef POSIX_FADV_SEQUENTIAL
     (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
-    return mx_log_reader_fdopen(fd, 1, path);
+    return reader_fdopen(fd, 1, path, stop);
 }
 
+mx_log_reader *mx_log_reader_open(const char *path, char *err, size_t errlen) {
+    return reader_open(path, err, errlen, NULL);
+}
+
+/* -1 and r->failed on a read error; -1 and r->stopped when a signal
+ * interrupted a blocking read and *stop is set. */
 static ssize_t read_raw(mx_log_reader *r, void *dst, size_t cap) {
     for (;;) {
         ssize_t n = read(r->fd, dst, cap);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) rd_fail(r, "read error", strerror(errno));
+        if (n < 0 && errno == EINTR && !stop_seen(r)) continue;
+        if (n < 0 && !r->stopped) rd_fail(r, "read error", strerror(errno));
         return n;
     }
 }
@@ -111,7 +138,7 @@ static size_t fill(mx_log_reader *r) {
     if (!r->gzip) {
         ssize_t n = read_raw(r, r->buf + r->end, room);
         if (n <= 0) {
-            r->eof = 1;
+            if (!r->stopped) r->eof = 1;
             return 0;
         }
         r->end += (size_t)n;
@@ -200,7 +227,11 @@ int mx_log_reader_next(mx_log_reader *r, const char **line, size_t *len) {
             r->start = 0;
             r->end = avail;
         }
+        /* Between buffers, also inside an over-long line: the stop is
+         * seen within one buffer, whatever the line lengths. */
+        if (stop_seen(r)) return MX_LOG_STOPPED;
         if (fill(r) == 0) {
+            if (r->stopped) return MX_LOG_STOPPED;
             if (!r->eof && !r->failed) continue; /* inflate produced nothing yet */
             /* Last line without '\n'.  In a damaged gzip it is a fragment. */
             if (avail && r->skipping) r->bytes += avail; /* tail of an over-long last line */
@@ -346,6 +377,8 @@ struct mx_log_stream {
     mx_log_stats stats;
     int64_t now;
     int naive_utc;
+    const volatile sig_atomic_t *stop;
+    int stopped;
 };
 
 mx_log_stream *mx_log_stream_new(const char *const *paths, size_t n, int64_t now, int naive_utc,
@@ -365,7 +398,7 @@ mx_log_stream *mx_log_stream_new(const char *const *paths, size_t n, int64_t now
     return s;
 }
 
-static void stream_close_cur(mx_log_stream *s) {
+static void stream_close_cur(mx_log_stream *s, int interrupted) {
     mx_log_file_stat *f = &s->files[s->cur];
     const char *err = mx_log_reader_error(s->rd);
     f->gzip = mx_log_reader_is_gzip(s->rd);
@@ -376,7 +409,8 @@ static void stream_close_cur(mx_log_stream *s) {
     s->stats.by_reason[MX_LOG_R_TOO_LONG] += ll;
     f->lines += ll;
     if (err) snprintf(f->error, sizeof f->error, "%.*s", (int)sizeof f->error - 1, err);
-    f->ok = err == NULL;
+    f->ok = err == NULL && !interrupted;
+    f->interrupted = interrupted;
     mx_log_reader_close(s->rd);
     s->rd = NULL;
     s->cur++;
@@ -384,26 +418,50 @@ static void stream_close_cur(mx_log_stream *s) {
 
 /* Next line over all files in order, with the per-file bookkeeping.
  * 1: line, len, *nul (line may hold a NUL) set; 0: all files done. */
+/* The stop was seen: the current file (if open) is interrupted, the rest
+ * not read, and the stream is at its end from now on. */
+static void stream_stop(mx_log_stream *s) {
+    s->stopped = 1;
+    if (s->rd) stream_close_cur(s, 1);
+    for (; s->cur < s->nfiles; s->cur++) s->files[s->cur].not_read = 1;
+}
+
 static inline __attribute__((always_inline)) int stream_next_line(mx_log_stream *s, const char **line, size_t *len, int *nul) {
     while (s->cur < s->nfiles) {
         if (!s->rd) {
+            if (s->stop && *s->stop) {
+                stream_stop(s);
+                return 0;
+            }
             mx_log_file_stat *f = &s->files[s->cur];
-            s->rd = mx_log_reader_open(f->path, f->error, sizeof f->error);
+            s->rd = reader_open(f->path, f->error, sizeof f->error, s->stop);
             if (!s->rd) {
                 s->cur++;
                 continue;
             }
         }
-        if (mx_log_reader_next(s->rd, line, len) == 1) {
+        int rc = mx_log_reader_next(s->rd, line, len);
+        if (rc == 1) {
             s->stats.lines++;
             s->files[s->cur].lines++;
             *nul = mx_log_reader_line_may_hold_nul(s->rd);
             return 1;
         }
-        stream_close_cur(s);
+        if (rc == MX_LOG_STOPPED) {
+            stream_stop(s);
+            return 0;
+        }
+        stream_close_cur(s, 0);
     }
     return 0;
 }
+
+void mx_log_stream_set_stop(mx_log_stream *s, const volatile sig_atomic_t *stop) {
+    s->stop = stop;
+    if (s->rd) mx_log_reader_set_stop(s->rd, stop);
+}
+
+int mx_log_stream_stopped(const mx_log_stream *s) { return s->stopped; }
 
 /* Parses one line; 1 if it is a matching event, else counts it into st. */
 static inline __attribute__((always_inline)) int count_line(mx_log_parser *p, const mx_log_filter *f, mx_log_stats *st, const char *line, size_t len,

@@ -10,6 +10,7 @@
  * (oldest rotation first) and is what a report or a Lua iterator uses. */
 #ifndef MX_LOGREAD_H
 #define MX_LOGREAD_H
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "logparse.h"
@@ -23,8 +24,15 @@ mx_log_reader *mx_log_reader_open(const char *path, char *err, size_t errlen);
 /* Same over an already open descriptor (not closed by the reader unless own). */
 mx_log_reader *mx_log_reader_fdopen(int fd, int own, const char *name);
 /* 1: line and len set (no '\n'; valid until the next call); 0: end; -1: error
- * (mx_log_reader_error); lines read before an error were delivered. */
+ * (mx_log_reader_error); lines read before an error were delivered;
+ * MX_LOG_STOPPED: *stop (mx_log_reader_set_stop) was set. */
 int mx_log_reader_next(mx_log_reader *r, const char **line, size_t *len);
+#define MX_LOG_STOPPED (-2)
+/* A flag (set by a signal handler) that stops reading: looked at before
+ * each refill of the buffer (every few hundred KiB, also inside an
+ * over-long line) and when a blocking read is interrupted (EINTR), so a
+ * stop is seen within one buffer.  NULL: never stops. */
+void mx_log_reader_set_stop(mx_log_reader *r, const volatile sig_atomic_t *stop);
 const char *mx_log_reader_error(const mx_log_reader *r); /* NULL if none */
 int mx_log_reader_is_gzip(const mx_log_reader *r);
 uint64_t mx_log_reader_long_lines(const mx_log_reader *r); /* skipped, over MX_LOG_MAX_LINE */
@@ -55,7 +63,9 @@ typedef struct mx_log_file_stat {
     int ok;            /* opened and read to the end without error */
     int gzip;
     uint64_t lines;
-    uint64_t bytes;
+    uint64_t bytes;    /* consumed: up to the end of the last line read */
+    int interrupted;   /* reading stopped inside this file (mx_log_stream_set_stop) */
+    int not_read;      /* never opened: the stop came first */
     char error[512];   /* "" if none */
 } mx_log_file_stat;
 
@@ -73,8 +83,15 @@ typedef struct mx_log_stream mx_log_stream;
 /* Copies paths and sorts them with mx_log_sort_paths.  filter may be NULL. */
 mx_log_stream *mx_log_stream_new(const char *const *paths, size_t n, int64_t now, int naive_utc,
                                  const mx_log_filter *filter);
-/* 1: next matching event (slices valid until the next call); 0: all files done. */
+/* 1: next matching event (slices valid until the next call); 0: all files
+ * done, or stopped (mx_log_stream_stopped). */
 int mx_log_stream_next(mx_log_stream *s, mx_log_event *ev);
+/* Stops the stream when *stop becomes non-zero (a signal handler's flag):
+ * the file being read is marked interrupted (lines and bytes say how far it
+ * got), the files after it not_read, and the stream then ends as if done.
+ * Lines already handed out (to batches too) are complete. */
+void mx_log_stream_set_stop(mx_log_stream *s, const volatile sig_atomic_t *stop);
+int mx_log_stream_stopped(const mx_log_stream *s);
 const mx_log_stats *mx_log_stream_stats(const mx_log_stream *s);
 size_t mx_log_stream_files(const mx_log_stream *s, const mx_log_file_stat **files);
 void mx_log_stream_free(mx_log_stream *s);

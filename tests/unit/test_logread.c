@@ -421,8 +421,128 @@ static void test_cli_threads_identical(void **state) {
     free(mixed);
 }
 
+/* A directory opens but fails at read(): it used to be reported "ok, 0 lines"
+ * (and counted as a readable file).  Now an open error that names it. */
+static void test_directory_is_an_error(void **state) {
+    (void)state;
+    char err[512] = "";
+    assert_null(mx_log_reader_open(tmpdir, err, sizeof err));
+    assert_non_null(strstr(err, "Is a directory"));
+    /* the same through a descriptor: the sniffing read's error is kept */
+    int fd = open(tmpdir, O_RDONLY);
+    assert_true(fd >= 0);
+    mx_log_reader *r = mx_log_reader_fdopen(fd, 1, "dir");
+    const char *l;
+    size_t n;
+    assert_int_equal(mx_log_reader_next(r, &l, &n), -1);
+    assert_non_null(strstr(mx_log_reader_error(r), "Is a directory"));
+    mx_log_reader_close(r);
+    char p[300];
+    tpath(p, sizeof p, "after-dir.log");
+    size_t len;
+    char *log = make_log(10, &len);
+    write_file(p, log, len);
+    const char *paths[] = {tmpdir, p};
+    mx_log_stream *s = mx_log_stream_new(paths, 2, 0, 1, NULL);
+    mx_log_event ev;
+    while (mx_log_stream_next(s, &ev) == 1) {}
+    const mx_log_file_stat *fs;
+    assert_int_equal(mx_log_stream_files(s, &fs), 2);
+    assert_false(fs[0].ok);
+    assert_non_null(strstr(fs[0].error, "Is a directory"));
+    assert_true(fs[1].ok);
+    assert_int_equal(fs[1].lines, 10);
+    mx_log_stream_free(s);
+    free(log);
+}
+
+/* The stop flag (set by a signal handler in `mxdiag logs`): the reader stops
+ * at the next buffer refill, also inside an over-long line; the stream marks
+ * the file interrupted (lines/bytes as far as whole lines were read) and the
+ * later files not read, and keeps returning 0. */
+static void test_stop_flag(void **state) {
+    (void)state;
+    size_t len;
+    char *log = make_log(20000, &len); /* ~2 MB: several buffers */
+    char p1[300], p2[300], p3[300];
+    tpath(p1, sizeof p1, "stop1.log");
+    tpath(p2, sizeof p2, "stop2.log");
+    tpath(p3, sizeof p3, "stoplong.log");
+    write_file(p1, log, len);
+    write_file(p2, log, len);
+    static volatile sig_atomic_t stop;
+    stop = 0;
+    /* reader: stops after the first buffer's lines, never in mid-line */
+    mx_log_reader *r = mx_log_reader_open(p1, NULL, 0);
+    mx_log_reader_set_stop(r, &stop);
+    const char *l;
+    size_t n;
+    int c = 0, rc;
+    while ((rc = mx_log_reader_next(r, &l, &n)) == 1) {
+        c++;
+        if (c == 10) stop = 1;
+    }
+    assert_int_equal(rc, MX_LOG_STOPPED);
+    assert_true(c >= 10 && c < 20000);
+    assert_int_equal(log[mx_log_reader_bytes(r) - 1], '\n');
+    mx_log_reader_close(r);
+
+    /* inside a 100 MB line: stops at once, not at the line's end */
+    FILE *f = fopen(p3, "wb");
+    assert_non_null(f);
+    char *blk = malloc(1 << 20);
+    memset(blk, 'A', 1 << 20);
+    for (int i = 0; i < 100; i++) assert_int_equal(fwrite(blk, 1, 1 << 20, f), 1 << 20);
+    fclose(f);
+    free(blk);
+    stop = 1;
+    r = mx_log_reader_open(p3, NULL, 0);
+    mx_log_reader_set_stop(r, &stop);
+    assert_int_equal(mx_log_reader_next(r, &l, &n), MX_LOG_STOPPED);
+    assert_true(mx_log_reader_bytes(r) < (1u << 20));
+    mx_log_reader_close(r);
+    unlink(p3);
+
+    /* stream over two files: the first interrupted, the second not read */
+    stop = 0;
+    const char *paths[] = {p1, p2};
+    mx_log_stream *s = mx_log_stream_new(paths, 2, 0, 1, NULL);
+    mx_log_stream_set_stop(s, &stop);
+    mx_log_event ev;
+    int evs = 0;
+    while (mx_log_stream_next(s, &ev) == 1)
+        if (++evs == 5) stop = 1;
+    assert_true(mx_log_stream_stopped(s));
+    assert_int_equal(mx_log_stream_next(s, &ev), 0);
+    const mx_log_file_stat *fs;
+    mx_log_stream_files(s, &fs);
+    assert_true(fs[0].interrupted);
+    assert_false(fs[0].ok);
+    assert_false(fs[0].not_read);
+    assert_true(fs[0].lines >= 5 && fs[0].lines < 20000);
+    /* bytes: exactly the whole lines counted */
+    uint64_t nl = 0;
+    for (uint64_t i = 0; i < fs[0].bytes; i++) nl += log[i] == '\n';
+    assert_int_equal(nl, fs[0].lines);
+    assert_true(fs[1].not_read);
+    assert_int_equal(fs[1].lines, 0);
+    assert_int_equal(mx_log_stream_stats(s)->lines, fs[0].lines);
+    mx_log_stream_free(s);
+
+    /* set before anything is opened: nothing read, both files not read */
+    stop = 1;
+    s = mx_log_stream_new(paths, 2, 0, 1, NULL);
+    mx_log_stream_set_stop(s, &stop);
+    assert_int_equal(mx_log_stream_next(s, &ev), 0);
+    mx_log_stream_files(s, &fs);
+    assert_true(fs[0].not_read && fs[1].not_read);
+    mx_log_stream_free(s);
+    free(log);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_directory_is_an_error), cmocka_unit_test(test_stop_flag),
         cmocka_unit_test(test_plain_and_gzip), cmocka_unit_test(test_truncated_gzip),
         cmocka_unit_test(test_long_lines_and_binary), cmocka_unit_test(test_rotation_order),
         cmocka_unit_test(test_agg_bounds), cmocka_unit_test(test_agg_memo_and_relist),
