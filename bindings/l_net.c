@@ -127,7 +127,7 @@ static int l_socket_info(lua_State *L) {
 static void discard_conn(void *h) {
     conn_handle *c = h;
     if (c->fd >= 0) close(c->fd);
-    polite_release(c->addr);
+    if (c->addr[0]) polite_release(c->addr); /* a TTL probe's handle holds no slot */
     free(c);
 }
 
@@ -145,6 +145,20 @@ static void on_connect(int fd, mx_json *result, void *ud) {
     mx_gate_done(req, result, c);
 }
 
+/* A TTL-limited probe (traceroute) holds no per-address slot: most expire on
+ * the path and never reach the address; the path rule bounds how many one
+ * trace has in flight. Its handle carries no address, so nothing is released. */
+static void on_connect_probe(int fd, mx_json *result, void *ud) {
+    mx_gate_req *req = ud;
+    if (fd < 0) {
+        mx_gate_done(req, result, NULL);
+        return;
+    }
+    conn_handle *c = mx_xcalloc(1, sizeof *c);
+    c->fd = fd;
+    mx_gate_done(req, result, c);
+}
+
 static void real_connect(mx_rt *rt, mx_json *args, mx_gate_req *req) {
     mx_addr dst, src;
     mx_addr_parse(mx_json_get_str(args, "address"), &dst);
@@ -152,10 +166,14 @@ static void real_connect(mx_rt *rt, mx_json *args, mx_gate_req *req) {
     int has_src = s && mx_addr_parse(s, &src) == 0;
     mx_json *port = mx_json_get(args, "port"), *tmo = mx_json_get(args, "timeout_ms"), *ttl = mx_json_get(args, "ttl");
     mx_net_connect(mx_rt_loop(rt), &dst, (int)port->u.i, has_src ? &src : NULL, (int)tmo->u.i,
-                   ttl ? (int)ttl->u.i : 0, on_connect, req);
+                   ttl ? (int)ttl->u.i : 0, ttl ? on_connect_probe : on_connect, req);
 }
 
 static void start_connect(mx_rt *rt, mx_json *args, mx_gate_req *req) {
+    if (mx_json_get(args, "ttl")) {
+        real_connect(rt, args, req);
+        return;
+    }
     polite_addr *p = polite_get(mx_json_get_str(args, "address"));
     per_host_limit = mx_rt_per_host(rt) > 0 ? mx_rt_per_host(rt) : NET_MAX_PER_ADDRESS;
     if (p->active < per_host_limit) {
@@ -212,7 +230,7 @@ static int push_connect(lua_State *L, mx_json *res, void *handle) {
         s->closed = 0;
         if (c) {
             s->st = mx_stream_new(mx_rt_loop(mx_rt_from_L(L)), c->fd, NULL);
-            s->holds_slot = 1;
+            s->holds_slot = c->addr[0] != 0;
             free(c);
         } else {
             s->replay = 1; /* no fd in a replay */

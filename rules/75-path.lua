@@ -7,6 +7,7 @@
 local shared = require("shared")
 local MAX_HOPS = 30
 local SILENT_STOP = 3 -- consecutive silent hops after which the trace ends
+local WINDOW = 8      -- probes of one trace in flight at once (traceroute: 16)
 
 local function is_v6(a) return a:find(":", 1, true) ~= nil end
 
@@ -20,52 +21,75 @@ local function wants_trace(r)
   return false
 end
 
--- One address: probes hop by hop, one probe in flight. Returns the trace.
+-- One probe: connect with a TTL. Returns what came back.
+local function probe(address, port, ttl, probe_timeout, source)
+  local sock, verdict, d = net.connect(address, port, { ttl = ttl, timeout = probe_timeout, source = source })
+  if sock then
+    sock:close()
+    return { connected = true }
+  end
+  return { verdict = verdict, d = d or {} }
+end
+
+-- One address: probes WINDOW hops at a time, all in flight together (as
+-- traceroute does), read in TTL order. A window costs one probe timeout when
+-- a hop is silent and milliseconds when every hop answers. Returns the trace.
 local function trace(address, port, probe_timeout, deadline, source)
   local v6 = is_v6(address)
   local hops, silent = {}, 0
   local outcome = { kind = "incomplete" }
-  for ttl = 1, MAX_HOPS do
+  local first = 1
+  while first <= MAX_HOPS do
     if os.time() >= deadline then
-      outcome = { kind = "budget", ttl = ttl }
+      outcome = { kind = "budget", ttl = first }
       break
     end
-    local sock, verdict, d = net.connect(address, port, { ttl = ttl, timeout = probe_timeout, source = source })
-    if sock then
-      sock:close()
-      hops[#hops + 1] = { ttl = ttl, address = address, what = "connected" }
-      outcome = { kind = "reached", ttl = ttl }
-      break
+    local last = math.min(MAX_HOPS, first + WINDOW - 1)
+    local jobs = {}
+    for ttl = first, last do
+      jobs[#jobs + 1] = function() return probe(address, port, ttl, probe_timeout, source) end
     end
-    d = d or {}
-    if time_exceeded(d, v6) then
-      silent = 0
-      hops[#hops + 1] = { ttl = ttl, address = d.icmp.from, what = "time exceeded", ms = d.elapsed_ms }
-    elseif verdict == "timeout" then
-      silent = silent + 1
-      hops[#hops + 1] = { ttl = ttl, what = "no answer" }
-      if silent >= SILENT_STOP then
-        outcome = { kind = "silent", ttl = ttl - silent + 1 }
-        break
-      end
-    elseif verdict == "refused" then
-      hops[#hops + 1] = { ttl = ttl, address = address, what = "reset (refused) from the MX host" }
-      outcome = { kind = "reached", ttl = ttl }
-      break
-    elseif d.icmp then
-      local from = d.icmp.from
-      hops[#hops + 1] = { ttl = ttl, address = from, what = d.icmp.text }
-      if d.icmp.from_destination then
-        outcome = { kind = "reached", ttl = ttl, icmp = d.icmp }
+    local got = task.all(jobs)
+    local stop = false
+    for i = 1, #jobs do
+      local ttl, r = first + i - 1, got[i]
+      local verdict, d = r.verdict, r.d
+      if r.connected then
+        hops[#hops + 1] = { ttl = ttl, address = address, what = "connected" }
+        outcome = { kind = "reached", ttl = ttl }
+        stop = true
+      elseif time_exceeded(d, v6) then
+        silent = 0
+        hops[#hops + 1] = { ttl = ttl, address = d.icmp.from, what = "time exceeded", ms = d.elapsed_ms }
+      elseif verdict == "timeout" then
+        silent = silent + 1
+        hops[#hops + 1] = { ttl = ttl, what = "no answer" }
+        if silent >= SILENT_STOP then
+          outcome = { kind = "silent", ttl = ttl - silent + 1 }
+          stop = true
+        end
+      elseif verdict == "refused" then
+        hops[#hops + 1] = { ttl = ttl, address = address, what = "reset (refused) from the MX host" }
+        outcome = { kind = "reached", ttl = ttl }
+        stop = true
+      elseif d.icmp then
+        local from = d.icmp.from
+        hops[#hops + 1] = { ttl = ttl, address = from, what = d.icmp.text }
+        if d.icmp.from_destination then
+          outcome = { kind = "reached", ttl = ttl, icmp = d.icmp }
+        else
+          outcome = { kind = "rejected", ttl = ttl, icmp = d.icmp, from = from, verdict = verdict }
+        end
+        stop = true
       else
-        outcome = { kind = "rejected", ttl = ttl, icmp = d.icmp, from = from, verdict = verdict }
+        hops[#hops + 1] = { ttl = ttl, what = tostring(verdict) .. ": " .. tostring(d.error) }
+        outcome = { kind = "error", ttl = ttl, verdict = verdict, error = d.error }
+        stop = true
       end
-      break
-    else
-      hops[#hops + 1] = { ttl = ttl, what = tostring(verdict) .. ": " .. tostring(d.error) }
-      outcome = { kind = "error", ttl = ttl, verdict = verdict, error = d.error }
-      break
+      if stop then break end
     end
+    if stop then break end
+    first = last + 1
   end
   return hops, outcome
 end
