@@ -13,6 +13,7 @@
 #include "logs_cli.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,10 @@ static void usage(FILE *f) {
                "      `mxdiag check` (--timeout, --resolver, --source-ip, --only, --record...)\n"
                "      are passed to the probe. The exit status stays the log report's.\n"
                "exit status: 0 no external failures, 1 failures (their side / mixed),\n"
-               "  2 your side (all destinations fail, or blocklisted), 3 no readable file\n", PROBE_MAX);
+               "  2 your side (all destinations fail, or blocklisted), 3 nothing could be\n"
+               "  checked (no readable file, no lines, or no delivery event and most lines\n"
+               "  unparsable), 130/143 interrupted by SIGINT/SIGTERM: the report covers what\n"
+               "  was read and says where reading stopped and which files were not read\n", PROBE_MAX);
 }
 
 static void fmt_time(char *b, size_t n, int64_t t) {
@@ -63,10 +67,21 @@ typedef struct report {
     mx_log_agg *agg;
     char sample[MX_LOG_CAUSE__COUNT][SAMPLE_LEN];
     mx_json *findings;
-    int worst; /* 0 ok, 1 warn, 2 crit */
+    int worst;   /* 0 ok, 1 warn, 2 crit */
+    int unknown; /* a finding says nothing could be checked */
 } report;
 
-static const char *sev_name(int s) { return s >= 2 ? "crit" : s == 1 ? "warn" : "info"; }
+#define SEV_UNKNOWN 3 /* below warn in the status order: crit > warn > unknown > info */
+
+static const char *sev_name(int s) {
+    return s == SEV_UNKNOWN ? "unknown" : s >= 2 ? "crit" : s == 1 ? "warn" : "info";
+}
+
+/* SIGINT/SIGTERM while reading (and probing): stop, report what was read. */
+static volatile sig_atomic_t logs_signal;
+static void on_signal(int sig) { logs_signal = sig; }
+
+int mx_logs_interrupted(void) { return logs_signal; }
 
 static mx_json *add_finding(report *r, const char *code, int sev, const char *summary, const char *expl,
                             const char *advice) {
@@ -77,7 +92,8 @@ static mx_json *add_finding(report *r, const char *code, int sev, const char *su
     mx_json_set(f, "summary", mx_json_str(summary));
     mx_json_set(f, "explanation", mx_json_str(expl));
     mx_json_set(f, "advice", mx_json_str(advice));
-    if (sev > r->worst) r->worst = sev;
+    if (sev == SEV_UNKNOWN) r->unknown = 1;
+    else if (sev > r->worst) r->worst = sev;
     return mx_json_set(f, "evidence", mx_json_obj());
 }
 
@@ -190,7 +206,7 @@ static void build_cause_findings(report *r) {
 }
 
 /* The judgement: whose side is the problem on? */
-static void build_scope(report *r, int64_t now) {
+static void build_scope(report *r, int64_t now, uint64_t lines) {
     const mx_agg_group *t = mx_log_agg_total(r->agg);
     const mx_agg_group *const *doms;
     size_t nd = mx_log_agg_list(r->agg, MX_AGG_DOMAIN, &doms);
@@ -233,7 +249,15 @@ static void build_scope(report *r, int64_t now) {
     int sev;
     char summary[512], expl[1024];
     const char *advice;
-    if (t->events == 0) {
+    if (t->events == 0 && lines == 0) {
+        judgement = "no_lines";
+        sev = SEV_UNKNOWN;
+        snprintf(summary, sizeof summary, "the log files hold no lines: nothing could be checked");
+        snprintf(expl, sizeof expl, "Every file read was empty (or could not be read), so the logs say nothing "
+                                    "about delivery.");
+        advice = "Check that the right log files were named (a freshly rotated log is empty: read its "
+                 "rotation too) and that the MTA logs to them.";
+    } else if (t->events == 0) {
         judgement = "no_events";
         sev = 0;
         snprintf(summary, sizeof summary, "no delivery events found in the logs");
@@ -327,6 +351,60 @@ static void build_scope(report *r, int64_t now) {
     mx_json_set(dropped, "address_events", mx_json_int((long long)mx_log_agg_dropped(r->agg, MX_AGG_ADDR)));
 }
 
+/* Where reading stopped and what was not read:
+ * {"signal", "read_complete", "file", "lines", "byte", "gzip", "not_read":
+ * [paths], "probe"?}; file is null when the stop came between two files (or
+ * before the first, or after the last: read_complete, a stop in the probe). */
+static mx_json *interrupted_json(const mx_log_file_stat *files, size_t nf, int sig, int read_complete) {
+    mx_json *in = mx_json_obj();
+    mx_json_set(in, "signal", mx_json_str(sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "signal"));
+    mx_json_set(in, "read_complete", mx_json_bool(read_complete));
+    const mx_log_file_stat *at = NULL;
+    for (size_t i = 0; i < nf; i++)
+        if (files[i].interrupted) at = &files[i];
+    mx_json_set(in, "file", at ? mx_json_str(at->path) : mx_json_null());
+    mx_json_set(in, "lines", mx_json_int(at ? (long long)at->lines : 0));
+    mx_json_set(in, "byte", mx_json_int(at ? (long long)at->bytes : 0));
+    mx_json_set(in, "gzip", mx_json_bool(at && at->gzip));
+    mx_json *nr = mx_json_set(in, "not_read", mx_json_arr());
+    for (size_t i = 0; i < nf; i++)
+        if (files[i].not_read) mx_json_push(nr, mx_json_str(files[i].path));
+    return in;
+}
+
+/* 1234567 -> "1,234,567" */
+static const char *thousands(char *b, size_t n, long long v) {
+    char raw[32];
+    int l = snprintf(raw, sizeof raw, "%lld", v), j = 0;
+    for (int i = 0; i < l && (size_t)j + 2 < n; i++) {
+        if (i && raw[i - 1] != '-' && (l - i) % 3 == 0) b[j++] = ',';
+        b[j++] = raw[i];
+    }
+    b[j] = 0;
+    return b;
+}
+
+/* "interrupted (SIGINT): read 1,234 lines of FILE up to byte N; not read: A, B" */
+static void print_interrupted(FILE *o, mx_json *in) {
+    if (!in) return;
+    char l[32], by[32];
+    const char *file = mx_json_get_str(in, "file");
+    fprintf(o, "interrupted (%s): ", mx_json_get_str(in, "signal"));
+    if (mx_json_get(in, "read_complete")->u.b)
+        fprintf(o, "the logs were read in full");
+    else if (file)
+        fprintf(o, "read %s lines of %s up to byte %s%s", thousands(l, sizeof l, mx_json_get(in, "lines")->u.i), file,
+                thousands(by, sizeof by, mx_json_get(in, "byte")->u.i),
+                mx_json_get(in, "gzip")->u.b ? " (decompressed)" : "");
+    else fprintf(o, "stopped between files");
+    mx_json *nr = mx_json_get(in, "not_read");
+    if (nr->u.c.len) fprintf(o, "; not read: ");
+    for (size_t i = 0; i < nr->u.c.len; i++) fprintf(o, "%s%s", i ? ", " : "", nr->u.c.items[i]->u.str.s);
+    const char *probe = mx_json_get_str(in, "probe");
+    if (probe) fprintf(o, "; live probe: %s", probe);
+    fprintf(o, "\n");
+}
+
 static void print_text(FILE *o, mx_json *root) {
     mx_json *files = mx_json_get(root, "files");
     fprintf(o, "mxdiag logs: %lld lines, %lld delivery events, %lld unparsed\n",
@@ -340,8 +418,9 @@ static void print_text(FILE *o, mx_json *root) {
     for (size_t i = 0; i < files->u.c.len; i++) {
         mx_json *f = files->u.c.items[i];
         const char *err = mx_json_get_str(f, "error");
-        fprintf(o, "  %-*s %s%s %10lld lines\n", w, mx_json_get_str(f, "path"),
-                err ? "ERROR " : "ok    ", mx_json_get(f, "gzip")->u.b ? "gz" : "  ", mx_json_get(f, "lines")->u.i);
+        const char *state = err ? "ERROR " : mx_json_get(f, "interrupted") ? "PART  " : mx_json_get(f, "not_read") ? "UNREAD" : "ok    ";
+        fprintf(o, "  %-*s %s%s %10lld lines\n", w, mx_json_get_str(f, "path"), state,
+                mx_json_get(f, "gzip")->u.b ? "gz" : "  ", mx_json_get(f, "lines")->u.i);
         if (err) fprintf(o, "      %s\n", err);
     }
     mx_json *fs = mx_json_get(root, "findings");
@@ -376,7 +455,13 @@ static void print_text(FILE *o, mx_json *root) {
             fputc('\n', o);
         }
     }
-    fprintf(o, "\nstatus: %s\n", mx_json_get_str(root, "status"));
+    mx_json *in = mx_json_get(root, "interrupted");
+    if (in) {
+        fputc('\n', o);
+        print_interrupted(o, in);
+    }
+    fprintf(o, "\nstatus: %s%s\n", mx_json_get_str(root, "status"),
+            in && !mx_json_get(in, "read_complete")->u.b ? " (of what was read before the interruption)" : "");
 }
 
 int mx_logs_main(int argc, char **argv) { return mx_logs_main_with(argc, argv, NULL); }
@@ -678,6 +763,17 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
     report rep;
     memset(&rep, 0, sizeof rep);
     rep.agg = mx_log_agg_new(0);
+    /* No SA_RESTART: a read blocked on a pipe returns EINTR and sees the stop.
+     * The handlers stay until the report is written, so a second signal
+     * cannot cut the document in half. */
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    logs_signal = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    mx_log_stream_set_stop(st, &logs_signal);
     read_all(st, &rep, want_threads(use, nuse));
     const mx_log_stats *stats = mx_log_stream_stats(st);
     const mx_log_file_stat *files;
@@ -694,6 +790,8 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
         mx_json_set(o, "gzip", mx_json_bool(files[i].gzip));
         mx_json_set(o, "lines", mx_json_int((long long)files[i].lines));
         mx_json_set(o, "bytes", mx_json_int((long long)files[i].bytes));
+        if (files[i].interrupted) mx_json_set(o, "interrupted", mx_json_bool(1));
+        if (files[i].not_read) mx_json_set(o, "not_read", mx_json_bool(1));
         if (files[i].error[0]) {
             mx_json_set(o, "error", mx_json_str(files[i].error));
             fprintf(stderr, "mxdiag logs: %s\n", files[i].error);
@@ -710,14 +808,19 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
     for (int i = 0; i < MX_LOG_R__COUNT; i++)
         if (stats->by_reason[i] && mx_log_reason_is_garbled((mx_log_reason)i))
             mx_json_set(ur, mx_log_reason_name((mx_log_reason)i), mx_json_int((long long)stats->by_reason[i]));
+    int stopped = mx_log_stream_stopped(st);
+    if (stopped) mx_json_set(root, "interrupted", interrupted_json(files, nf, logs_signal, 0));
     rep.findings = mx_json_arr();
-    build_scope(&rep, now);
+    build_scope(&rep, now, stats->lines);
     build_cause_findings(&rep);
+    /* Not one delivery event and mostly garbage (binary, one huge line, not
+     * a mail log): the logs could not be checked at all. */
+    int garbage = stats->events == 0 && stats->filtered == 0 && stats->unparsed * 2 > stats->lines;
     if (stats->unparsed) {
         char summary[256];
         snprintf(summary, sizeof summary, "%llu of %llu lines could not be parsed",
                  (unsigned long long)stats->unparsed, (unsigned long long)stats->lines);
-        int sev = stats->unparsed * 2 > stats->lines ? 1 : 0;
+        int sev = garbage ? SEV_UNKNOWN : stats->unparsed * 2 > stats->lines ? 1 : 0;
         mx_json *e = add_finding(&rep, "logs.unparsed", sev, summary,
                                  "Lines without a recognisable syslog/Exim header, with binary bytes, over 64 KiB, "
                                  "or delivery lines missing mandatory fields were skipped.",
@@ -730,14 +833,19 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
             if (stats->by_reason[i] && !mx_log_reason_is_garbled((mx_log_reason)i) && i != MX_LOG_R_NONE)
                 mx_json_set(ig, mx_log_reason_name((mx_log_reason)i), mx_json_int((long long)stats->by_reason[i]));
     }
-    int code = rep.worst;
+    int code = rep.worst ? rep.worst : rep.unknown ? 3 : 0;
     if (readable == 0) code = 3;
     static const char *const status_names[] = {"ok", "warn", "crit", "unknown"};
     mx_json_set(root, "status", mx_json_str(status_names[code]));
-    mx_json_set(root, "exit_code", mx_json_int(code));
+    mx_json *jcode = mx_json_set(root, "exit_code", mx_json_int(code));
     mx_json_set(root, "findings", rep.findings);
 
-    if (probe_n) {
+    int probe_stopped = 0;
+    if (probe_n && stopped) {
+        mx_json_set(root, "probed_domains", mx_json_arr());
+        mx_json_set(root, "probes", mx_json_arr());
+        mx_json_set(mx_json_get(root, "interrupted"), "probe", mx_json_str("not started"));
+    } else if (probe_n) {
         const mx_agg_group *worst[PROBE_MAX];
         size_t nw = worst_domains(rep.agg, (size_t)probe_n, worst);
         const char *names[PROBE_MAX];
@@ -756,11 +864,27 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
         } else {
             fflush(stdout);
             mx_json_set(root, "probes", nw ? probe(nfwd, fwd, names, nw, opts) : mx_json_arr());
+            /* stopped during the live checks: the log report is whole,
+             * unfinished checks say so in their documents */
+            probe_stopped = logs_signal != 0;
         }
         mx_json_free(opts);
     }
+    if (logs_signal) {
+        /* also a signal after the reading, while reporting or probing */
+        mx_json *in = mx_json_get(root, "interrupted");
+        if (!in) in = mx_json_set(root, "interrupted", interrupted_json(files, nf, logs_signal, 1));
+        if (probe_stopped) mx_json_set(in, "probe", mx_json_str("stopped: unfinished checks are incomplete"));
+        code = 128 + logs_signal;
+        jcode->u.i = code;
+    }
 
     if (json) {
+        /* the document has it; a person watching the terminal gets it too */
+        if (mx_json_get(root, "interrupted")) {
+            fprintf(stderr, "mxdiag logs: ");
+            print_interrupted(stderr, mx_json_get(root, "interrupted"));
+        }
         mx_buf b = MX_BUF_INIT;
         mx_json_write(&b, root, 2);
         mx_buf_putc(&b, '\n');
@@ -771,6 +895,8 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
         print_probes(stdout, root);
     }
     fflush(stdout);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     mx_json_free(root);
     mx_log_agg_free(rep.agg);
     mx_log_stream_free(st);

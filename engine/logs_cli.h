@@ -15,6 +15,9 @@ typedef mx_json *(*mx_logs_probe_fn)(int argc, char **argv, const char *const *d
 /* The command; probe NULL: --probe is reported as unavailable. */
 int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe);
 int mx_logs_main(int argc, char **argv); /* = mx_logs_main_with(argc, argv, NULL) */
+/* The signal (SIGINT/SIGTERM) that interrupted the command, 0 if none: a
+ * probe polls it to stop its live checks. */
+int mx_logs_interrupted(void);
 
 /* logs_probe.c: the command with the probe wired to the rule runtime. */
 int mx_logs_command(int argc, char **argv);

@@ -3,8 +3,31 @@
  * does (check_cli.h): one runtime, one check per domain, all concurrent. */
 #include "logs_cli.h"
 #include "check_cli.h"
+#include "loop.h"
 #include <stdio.h>
 #include <stdlib.h>
+
+/* SIGINT/SIGTERM during the live checks: stop the runtime (the handler of
+ * logs_cli.c only sets a flag; this polls it from the loop). */
+typedef struct probe_run {
+    mx_rt *rt;
+    mx_timer *tick;
+} probe_run;
+
+static void probe_tick(mx_loop *loop, void *ud) {
+    probe_run *pr = ud;
+    pr->tick = NULL;
+    if (mx_logs_interrupted()) {
+        mx_rt_stop(pr->rt);
+        return;
+    }
+    pr->tick = mx_loop_timer(loop, 100, probe_tick, pr);
+}
+
+static void probe_done(mx_check *c, void *ud) {
+    (void)c;
+    *(int *)ud = 1;
+}
 
 int mx_logs_command(int argc, char **argv) { return mx_logs_main_with(argc, argv, mx_logs_probe); }
 
@@ -14,16 +37,22 @@ mx_json *mx_logs_probe(int argc, char **argv, const char *const *domains, size_t
     mx_check **cs = mx_xcalloc(n ? n : 1, sizeof *cs);
     mx_json *out = mx_json_arr();
     const char **why = mx_xcalloc(n ? n : 1, sizeof *why);
+    int *done = mx_xcalloc(n ? n : 1, sizeof *done);
     for (size_t i = 0; i < n; i++) {
         mx_target t;
-        if (mx_target_parse(domains[i], &t, &why[i]) == 0) cs[i] = mx_check_start_opts(s.rt, &t, options, NULL, NULL);
+        if (mx_target_parse(domains[i], &t, &why[i]) == 0)
+            cs[i] = mx_check_start_opts(s.rt, &t, options, probe_done, &done[i]);
     }
-    mx_rt_run(s.rt);
+    probe_run pr = {s.rt, NULL};
+    pr.tick = mx_loop_timer(mx_rt_loop(s.rt), 100, probe_tick, &pr);
+    if (!mx_logs_interrupted()) mx_rt_run(s.rt);
+    if (pr.tick) mx_timer_cancel(mx_rt_loop(s.rt), pr.tick);
     for (size_t i = 0; i < n; i++) {
-        if (cs[i]) {
+        if (cs[i] && done[i]) {
             mx_json_push(out, mx_check_json(cs[i]));
             continue;
         }
+        if (cs[i]) why[i] = "interrupted before the check finished";
         /* a domain as logged that is no valid target: say so in the same shape */
         mx_json *d = mx_json_push(out, mx_json_obj());
         mx_json_set(d, "schema", mx_json_str("mxdiag.check/1"));
@@ -39,6 +68,7 @@ mx_json *mx_logs_probe(int argc, char **argv, const char *const *domains, size_t
     for (size_t i = 0; i < n; i++)
         if (cs[i]) mx_check_free(cs[i]);
     free(cs);
+    free(done);
     free(why);
     mx_check_setup_free(&s);
     return out;
