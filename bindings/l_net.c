@@ -6,6 +6,7 @@
 #include "strmap.h"
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,7 +23,7 @@ typedef struct l_socket {
     int port;
     char source[64];
     char conn[200];      /* "<address>:<port>/<source>#<n>": the gate key of its I/O */
-    int holds_slot;      /* counts against NET_MAX_PER_ADDRESS */
+    int holds_slot;      /* 1: counts against NET_MAX_PER_ADDRESS and the total cap; 2: the total cap only */
     int tls;             /* STARTTLS succeeded (live runs) */
 } l_socket;
 
@@ -46,6 +47,22 @@ typedef struct polite_addr {
 static mx_strmap polite = MX_STRMAP_INIT;
 static int per_host_limit = NET_MAX_PER_ADDRESS;
 
+/* The total cap (mx_net_connection_cap): a connect that holds its address's
+ * slot then waits here, in FIFO order, for one of total_limit slots, so that
+ * many concurrent checks never run the process out of descriptors (EMFILE
+ * would become "error" verdicts). A slot is held from the socket's creation
+ * to its close, like the per-address one; the connect's timeout starts when
+ * it leaves the queue. */
+static int total_limit = MX_NET_MAX_CONNECTIONS, total_active;
+static polite_wait *total_q;
+static size_t total_head, total_nq, total_capq;
+static mx_conn_stats total_stats;
+
+void mx_net_conn_stats(mx_conn_stats *out) {
+    *out = total_stats;
+    out->limit = total_limit;
+}
+
 static polite_addr *polite_get(const char *addr) {
     polite_addr *p = mx_strmap_get(&polite, addr);
     if (p) return p;
@@ -64,8 +81,47 @@ static void polite_forget(polite_addr *p) {
 
 static void real_connect(mx_rt *rt, mx_json *args, mx_gate_req *req);
 
-/* A connection to addr ended (or never connected): wake the next waiter. */
+static void total_start(polite_wait w) {
+    total_active++;
+    total_stats.connects++;
+    if (total_active > total_stats.peak) total_stats.peak = total_active;
+    real_connect(w.rt, w.args, w.req);
+}
+
+/* Connect now if a total slot is free and nobody waits before it, else queue. */
+static void total_acquire(polite_wait w) {
+    if (total_active < total_limit && total_nq == 0) { total_start(w); return; }
+    total_stats.waited++;
+    mx_rt_trace(w.rt, "net.connect %s: waiting, %d connections open in total (limit %d)", mx_json_get_str(w.args, "address"),
+                total_active, total_limit);
+    if (total_head + total_nq == total_capq) {
+        if (total_head > 0) {
+            memmove(total_q, total_q + total_head, total_nq * sizeof *total_q);
+            total_head = 0;
+        } else {
+            total_capq = total_capq ? total_capq * 2 : 64;
+            total_q = mx_xrealloc(total_q, total_capq * sizeof *total_q);
+        }
+    }
+    total_q[total_head + total_nq++] = w;
+    mx_gate_wait_begin(w.req);
+}
+
+/* A socket counted against the total cap is gone: start the oldest waiters. */
+static void total_release(void) {
+    if (total_active > 0) total_active--;
+    while (total_nq && total_active < total_limit) {
+        polite_wait w = total_q[total_head++];
+        if (--total_nq == 0) total_head = 0;
+        mx_gate_wait_end(w.req);
+        total_start(w);
+    }
+}
+
+/* A connection to addr ended (or never connected): free its total slot and
+ * its address's slot, and wake the next waiters. */
 static void polite_release(const char *addr) {
+    total_release();
     polite_addr *p = polite_get(addr);
     if (p->active > 0) p->active--;
     if (p->nq && p->active < per_host_limit) {
@@ -73,7 +129,8 @@ static void polite_release(const char *addr) {
         memmove(p->q, p->q + 1, (p->nq - 1) * sizeof *p->q);
         p->nq--;
         p->active++;
-        real_connect(w.rt, w.args, w.req);
+        mx_gate_wait_end(w.req);
+        total_acquire(w);
         return;
     }
     polite_forget(p);
@@ -90,7 +147,9 @@ static void socket_close(l_socket *s) {
     if (s->closed) return;
     s->closed = 1;
     if (s->st) { mx_stream_free(s->st); s->st = NULL; }
-    if (s->holds_slot) { s->holds_slot = 0; polite_release(s->peer); }
+    if (s->holds_slot == 1) polite_release(s->peer);
+    else if (s->holds_slot == 2) total_release();
+    s->holds_slot = 0;
 }
 
 static l_socket *check_socket(lua_State *L, int idx) { return luaL_checkudata(L, idx, SOCKET_MT); }
@@ -127,7 +186,8 @@ static int l_socket_info(lua_State *L) {
 static void discard_conn(void *h) {
     conn_handle *c = h;
     if (c->fd >= 0) close(c->fd);
-    if (c->addr[0]) polite_release(c->addr); /* a TTL probe's handle holds no slot */
+    if (c->addr[0]) polite_release(c->addr);
+    else total_release(); /* a TTL probe's handle holds only a total slot */
     free(c);
 }
 
@@ -151,6 +211,7 @@ static void on_connect(int fd, mx_json *result, void *ud) {
 static void on_connect_probe(int fd, mx_json *result, void *ud) {
     mx_gate_req *req = ud;
     if (fd < 0) {
+        total_release();
         mx_gate_done(req, result, NULL);
         return;
     }
@@ -170,15 +231,18 @@ static void real_connect(mx_rt *rt, mx_json *args, mx_gate_req *req) {
 }
 
 static void start_connect(mx_rt *rt, mx_json *args, mx_gate_req *req) {
+    struct rlimit rl;
+    long long nofile = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long long)rl.rlim_cur : 1LL << 40;
+    total_limit = mx_net_connection_cap(nofile, mx_rt_max_connections(rt));
     if (mx_json_get(args, "ttl")) {
-        real_connect(rt, args, req);
+        total_acquire((polite_wait){rt, args, req}); /* a socket all the same */
         return;
     }
     polite_addr *p = polite_get(mx_json_get_str(args, "address"));
     per_host_limit = mx_rt_per_host(rt) > 0 ? mx_rt_per_host(rt) : NET_MAX_PER_ADDRESS;
     if (p->active < per_host_limit) {
         p->active++;
-        real_connect(rt, args, req);
+        total_acquire((polite_wait){rt, args, req});
         return;
     }
     mx_rt_trace(rt, "net.connect %s: waiting, %d connections already open to it", p->addr, p->active);
@@ -187,6 +251,7 @@ static void start_connect(mx_rt *rt, mx_json *args, mx_gate_req *req) {
         p->q = mx_xrealloc(p->q, p->capq * sizeof *p->q);
     }
     p->q[p->nq++] = (polite_wait){rt, args, req};
+    mx_gate_wait_begin(req);
 }
 
 /* The n-th connection to this endpoint in the run (1-based): with the
@@ -230,7 +295,7 @@ static int push_connect(lua_State *L, mx_json *res, void *handle) {
         s->closed = 0;
         if (c) {
             s->st = mx_stream_new(mx_rt_loop(mx_rt_from_L(L)), c->fd, NULL);
-            s->holds_slot = c->addr[0] != 0;
+            s->holds_slot = c->addr[0] ? 1 : 2;
             free(c);
         } else {
             s->replay = 1; /* no fd in a replay */

@@ -56,6 +56,9 @@ typedef struct rule_run {
     int ntasks;             /* live tasks of this rule run */
     int64_t lua_us_at_start; /* rt->lua_us when it started */
     int64_t granted_ms;     /* deadline extensions for other rules' CPU time */
+    int64_t queued_ms;      /* time its calls waited for a connection slot (mx_gate_wait_*) */
+    int nqueued;            /* its calls waiting now, since queued_since */
+    int64_t queued_since;
     int err_line;           /* where the rule failed (0: unknown) */
     char err_src[512];
 } rule_run;
@@ -114,6 +117,7 @@ struct mx_gate_req {
     mx_push_fn push;
     mx_discard_fn discard;
     int64_t start;
+    int waiting, wait_check, wait_rule; /* mx_gate_wait_begin: whose deadline it moves */
     /* identical cacheable calls made while this one is in flight wait here */
     struct gate_waiter *waiters;
     size_t nwaiters;
@@ -222,6 +226,7 @@ mx_rt *mx_rt_from_L(lua_State *L) {
 }
 mx_loop *mx_rt_loop(mx_rt *rt) { return rt->loop; }
 int mx_rt_per_host(mx_rt *rt) { return rt->opts.per_host; }
+int mx_rt_max_connections(mx_rt *rt) { return rt->opts.max_connections; }
 mx_dns *mx_rt_dns(mx_rt *rt) { return rt->dns; }
 int mx_rt_timeout_ms(mx_rt *rt) { return rt->opts.timeout_ms; }
 mx_json *mx_rt_options(mx_rt *rt) { return rt->opts.options; }
@@ -1386,6 +1391,30 @@ static void rule_finish(mx_check *c, int rule, int state, const char *why) {
     advance(c);
 }
 
+/* A call that waits for a local resource (a connection slot, l_net.c) before
+ * it starts: that time is not its rule's, so the rule's deadline moves by it
+ * (a cap on connections must not turn into "deadline exceeded"). */
+void mx_gate_wait_begin(mx_gate_req *req) {
+    mx_task *t = task_get(req->rt, req->slot, req->gen);
+    if (!t || req->waiting) return;
+    req->waiting = 1;
+    req->wait_check = t->check->id;
+    req->wait_rule = t->rule;
+    rule_run *run = &t->check->runs[t->rule];
+    if (run->nqueued++ == 0) run->queued_since = mx_now_ms();
+}
+void mx_gate_wait_end(mx_gate_req *req) {
+    if (!req->waiting) return;
+    req->waiting = 0;
+    mx_check *c = check_by_id(req->rt, req->wait_check);
+    if (!c) return;
+    rule_run *run = &c->runs[req->wait_rule];
+    if (run->nqueued > 0 && --run->nqueued == 0) run->queued_ms += mx_now_ms() - run->queued_since;
+}
+static int64_t queued_ms(const rule_run *run) {
+    return run->queued_ms + (run->nqueued ? mx_now_ms() - run->queued_since : 0);
+}
+
 typedef struct deadline_ud {
     mx_rt *rt;
     int check_id;
@@ -1402,7 +1431,7 @@ static void rule_deadline(mx_loop *loop, void *ud) {
     rule_run *run = &c->runs[rule];
     run->deadline = NULL;
     run->deadline_ud = NULL;
-    int64_t extra = others_ms(c->rt, run) - run->granted_ms;
+    int64_t extra = others_ms(c->rt, run) + queued_ms(run) - run->granted_ms;
     if (extra > 0) {
         /* other rules' Lua code held the loop meanwhile: that time is not this rule's */
         run->granted_ms += extra;

@@ -31,6 +31,7 @@ typedef struct mx_rt_opts {
     const char *replay_path;
     mx_json *options;            /* handed to rules as target.options (owned by caller) */
     int per_host;                /* connections at once to one address (0: 2) */
+    int max_connections;         /* connections at once in total (0: from RLIMIT_NOFILE) */
     int qps;                     /* DNS queries started per second (0: no cap) */
     const char *ca_file;         /* --ca-file: extra trust anchors for STARTTLS (NULL: system store only) */
 } mx_rt_opts;
@@ -84,6 +85,10 @@ int mx_gate_call(lua_State *L, const char *prim, mx_json *args, int cacheable,
                  mx_start_fn start, mx_push_fn push, mx_discard_fn discard);
 /* Completion: takes result (and handle). Never resumes anything inline. */
 void mx_gate_done(mx_gate_req *req, mx_json *result, void *handle);
+/* A call about to wait for a local resource (a connection slot) / done
+ * waiting: the wait does not count against its rule's deadline. */
+void mx_gate_wait_begin(mx_gate_req *req);
+void mx_gate_wait_end(mx_gate_req *req);
 /* For primitives that finish without waiting (reads of this host, logs):
  * completes from the loop's next turn, the same path as real I/O. */
 void mx_gate_done_later(mx_gate_req *req, mx_json *result);
@@ -92,6 +97,13 @@ void mx_gate_done_later(mx_gate_req *req, mx_json *result);
 
 /* Connections open at once to one address (--per-host; 0 = default 2). */
 int mx_rt_per_host(mx_rt *rt);
+/* Connections open at once in total (--max-connections; 0 = derived from the
+ * open-files limit, see mx_net_connection_cap). */
+int mx_rt_max_connections(mx_rt *rt);
+/* net.connect's total cap in this process (l_net.c): the limit in force,
+ * the most connections open at once, connects that waited for a slot. */
+typedef struct mx_conn_stats { int limit, peak; long long connects, waited; } mx_conn_stats;
+void mx_net_conn_stats(mx_conn_stats *out);
 mx_rt *mx_rt_from_L(lua_State *L);
 mx_loop *mx_rt_loop(mx_rt *rt);
 mx_dns *mx_rt_dns(mx_rt *rt);

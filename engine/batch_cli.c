@@ -343,7 +343,8 @@ static int load_resume(batch *b, const char *path, int trunc) {
 /* check options that take a value (to find FILE among the arguments) */
 static const char *const value_opts[] = {"--resolver", "--source-ip", "--timeout", "--port", "--rules-dir", "--only",
                                          "--skip", "--record", "--replay", "--sender-ip", "--sender-domain", "--control",
-                                         "--config-dir", "--ca-file", NULL};
+                                         "--config-dir", "--ca-file", "--per-host", "--qps", "--max-connections",
+                                         "--helo", "--rcpt", "--mail-from", "--sysroot", NULL};
 
 static int takes_value(const char *a) {
     for (const char *const *p = value_opts; *p; p++) if (!strcmp(a, *p)) return 1;
@@ -570,6 +571,11 @@ int mx_batch_main(int argc, char **argv) {
     mx_buf summary = MX_BUF_INIT;
     mx_fmt_summary(&summary, &b->stats, elapsed, got_signal != 0);
     if (b->resumed) mx_buf_printf(&summary, "  resumed: %lld domain%s already done were skipped\n", b->resumed, b->resumed == 1 ? "" : "s");
+    mx_conn_stats cs;
+    mx_net_conn_stats(&cs);
+    if (cs.connects)
+        mx_buf_printf(&summary, "  connections: %lld made, at most %d open at once (limit %d, --max-connections); %lld waited for a slot\n",
+                      cs.connects, cs.peak, cs.limit, cs.waited);
     if (b->format == FMT_SUMMARY) mx_buf_put(&b->out, summary.data, summary.len);
     out_flush(b);
     if (b->format != FMT_SUMMARY && !b->quiet && b->write_failed != 2) fwrite(summary.data, 1, summary.len, stderr);

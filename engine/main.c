@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "addr.h"
+#include "net.h"
 #include "runtime.h"
 #include "letter.h"
 #include "ruletest.h"
@@ -66,6 +67,10 @@ static const char *usage_text =
     "  --timeout SECONDS   bound for each network operation (default 10)\n"
     "  --per-host N        connections open at once to one address (default 2);\n"
     "                      more wait their turn (politeness, also in batch)\n"
+    "  --max-connections N connections open at once in total (default: the open-files\n"
+    "                      limit minus 64, at most 4096; never more than that); more\n"
+    "                      wait their turn, and a connect's timeout starts when it\n"
+    "                      is made (batch reports the peak in its summary)\n"
     "  --qps N             start at most N DNS queries per second (default: no cap;\n"
     "                      queued queries' timeouts start when they are sent)\n"
     "  --port N            SMTP port to probe (default 25)\n"
@@ -154,7 +159,7 @@ enum {
     OPT_TRACE, OPT_RECORD, OPT_REPLAY, OPT_NOCOLOR, OPT_VERSION, OPT_ALLOW_RESERVED,
     OPT_HELO, OPT_RCPT, OPT_MAIL_FROM, OPT_CA_FILE,
     OPT_SENDER_IP, OPT_SENDER_DOMAIN, OPT_CONTROL,
-    OPT_LOCAL, OPT_SYSROOT, OPT_CONFIG_DIR, OPT_PER_HOST, OPT_QPS,
+    OPT_LOCAL, OPT_SYSROOT, OPT_CONFIG_DIR, OPT_PER_HOST, OPT_QPS, OPT_MAX_CONN,
 };
 
 static const struct option check_opts[] = {
@@ -187,6 +192,7 @@ static const struct option check_opts[] = {
     {"config-dir", required_argument, 0, OPT_CONFIG_DIR},
     {"per-host", required_argument, 0, OPT_PER_HOST},
     {"qps", required_argument, 0, OPT_QPS},
+    {"max-connections", required_argument, 0, OPT_MAX_CONN},
     {"version", no_argument, 0, OPT_VERSION},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
@@ -204,6 +210,7 @@ typedef struct cli {
     const char *helo, *rcpt, *mail_from, *ca_file; /* SMTP dialogue */
     int local;                 /* --local or the local command */
     int per_host, qps;         /* politeness: connections per address, DNS queries/s */
+    int max_connections;       /* --max-connections: in total (0: from the open-files limit) */
     const char *sysroot;       /* --sysroot */
     strlist config_dirs;       /* --config-dir */
     char **rest;
@@ -309,13 +316,15 @@ static void parse_common(int argc, char **argv, cli *c) {
             break;
         }
         case OPT_LOCAL: c->local = 1; break;
-        case OPT_PER_HOST: case OPT_QPS: {
+        case OPT_PER_HOST: case OPT_QPS: case OPT_MAX_CONN: {
             long v = strtol(optarg, &end, 10);
-            long max = ch == OPT_PER_HOST ? 64 : 1000000;
+            long max = ch == OPT_PER_HOST ? 64 : ch == OPT_MAX_CONN ? MX_NET_MAX_CONNECTIONS : 1000000;
             if (*end || v < 1 || v > max)
                 usage_error(ch == OPT_PER_HOST ? "--per-host must be a number from 1 to 64, not '%s'"
-                                               : "--qps must be a number from 1 to 1000000, not '%s'", optarg);
+                            : ch == OPT_MAX_CONN ? "--max-connections must be a number from 1 to 4096, not '%s'"
+                                                 : "--qps must be a number from 1 to 1000000, not '%s'", optarg);
             if (ch == OPT_PER_HOST) c->per_host = (int)v;
+            else if (ch == OPT_MAX_CONN) c->max_connections = (int)v;
             else c->qps = (int)v;
             break;
         }
@@ -435,6 +444,7 @@ static mx_rt *build_runtime(cli *c, strlist *dirs, mx_json *options, char *resol
     o.replay_path = c->replay;
     o.options = options;
     o.per_host = c->per_host;
+    o.max_connections = c->max_connections;
     o.qps = c->qps;
     o.ca_file = c->ca_file;
     char err[1024];

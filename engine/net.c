@@ -197,6 +197,13 @@ static void on_timeout(mx_loop *loop, void *ud) {
     complete(c, ETIMEDOUT, "connect");
 }
 
+int mx_net_connection_cap(long long nofile_soft, int requested) {
+    long long cap = nofile_soft > 2 * MX_NET_FD_RESERVE ? nofile_soft - MX_NET_FD_RESERVE : nofile_soft / 2;
+    if (cap > MX_NET_MAX_CONNECTIONS) cap = MX_NET_MAX_CONNECTIONS;
+    if (requested > 0 && requested < cap) cap = requested;
+    return cap < 1 ? 1 : (int)cap;
+}
+
 void mx_net_connect(mx_loop *loop, const mx_addr *dst, int port, const mx_addr *src,
                     int timeout_ms, int ttl, mx_connect_cb cb, void *ud) {
     conn *c = mx_xcalloc(1, sizeof *c);

@@ -34,6 +34,14 @@ void mx_icmp_describe(const mx_icmp *icmp, char *out, size_t outlen);
  * fd >= 0 only for "connected"; the callee then owns it (non-blocking). */
 typedef void (*mx_connect_cb)(int fd, mx_json *result, void *ud);
 
+/* Total connections open at once (bindings/l_net.c queues the rest, FIFO):
+ * the open-files soft limit minus MX_NET_FD_RESERVE descriptors kept for
+ * c-ares sockets and files (half the limit when it is small), at most
+ * MX_NET_MAX_CONNECTIONS; requested > 0 (--max-connections) lowers it. */
+#define MX_NET_MAX_CONNECTIONS 4096
+#define MX_NET_FD_RESERVE 64
+int mx_net_connection_cap(long long nofile_soft, int requested);
+
 /* Starts a connect; the callback runs later from the loop, never inline. */
 void mx_net_connect(mx_loop *loop, const mx_addr *dst, int port, const mx_addr *src,
                     int timeout_ms, int ttl, mx_connect_cb cb, void *ud);

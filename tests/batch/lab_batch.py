@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Lab tests for `mxdiag batch` (run inside the lab: tests/lab/lab exec).
 
-  lab_batch.py MXDIAG CASE      CASE: same | broken | shard | resume | nagios | prometheus
+  lab_batch.py MXDIAG CASE      CASE: same | broken | shard | resume | nagios | prometheus | maxconn
 Exit 0 pass, 1 fail. Only lab scenario domains (*.test) are used."""
-import json, os, signal, subprocess, sys, tempfile, time
+import json, os, re, signal, subprocess, sys, tempfile, time
 
 MX = sys.argv[1]
 CASE = sys.argv[2]
@@ -176,5 +176,66 @@ def case_prometheus():
     print("ok: prometheus textfile, exit %d" % r.returncode)
 
 
+CONN_RE = re.compile(r"connections: (\d+) made, at most (\d+) open at once \(limit (\d+), --max-connections\); (\d+) waited")
+
+
+def conn_stats(stderr):
+    m = CONN_RE.search(stderr)
+    if not m:
+        fail("no connections line in the summary:\n%s" % stderr[-2000:])
+    return [int(x) for x in m.groups()]  # made, peak, limit, waited
+
+
+def by_domain(stdout):
+    out = {}
+    for d in jsonl(stdout, True):
+        out.setdefault(d["target"]["input"], []).append((d["status"], codes(d)))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def compare(ref, got, what):
+    bad = ["%s: %s / %s" % (dom, ref.get(dom), got.get(dom)) for dom in sorted(set(ref) | set(got))
+           if ref.get(dom) != got.get(dom)]
+    if bad:
+        fail("\n  ".join(["%s: findings differ from the run without it:" % what] + bad))
+    errs = sorted({c for v in got.values() for _, cs in v for c in cs if c in ("tcp.error", "rule.error")})
+    if errs:
+        fail("%s: %s among the findings" % (what, errs))
+
+
+def case_maxconn():
+    # 1. --max-connections 4 over every scenario: the cap is reached, never exceeded, same findings
+    lst = write("all.yaml", "domains:\n" + "".join("  - %s\n" % d for d in SCENARIOS))
+    ref = run(["batch", "-j", "64"] + COMMON + [lst])
+    low = run(["batch", "-j", "64", "--max-connections", "4"] + COMMON + [lst])
+    compare(by_domain(ref.stdout), by_domain(low.stdout), "--max-connections 4")
+    made, peak, limit, waited = conn_stats(low.stderr)
+    if limit != 4 or peak != 4 or waited == 0:
+        fail("--max-connections 4: limit %d, peak %d, %d waited (want 4, 4, > 0)" % (limit, peak, waited))
+    if ref.returncode != low.returncode:
+        fail("exit %d with the cap, %d without" % (low.returncode, ref.returncode))
+    print("ok: --max-connections 4: %d connections, at most %d at once, %d waited; same findings" % (made, peak, waited))
+    # 2. 112 silently dropped connects at once (distinct per-domain timeouts make distinct probes) under
+    # 96 open files: without the cap they would fail with EMFILE ("error"); with the default cap they queue
+    entries = ["dropped.test"] * 40 + ["fourdrop.test"] * 18
+    text = "domains:\n" + "".join("  - {domain: %s, timeout: %.3f}\n" % (d, 1 + i / 1000.0) for i, d in enumerate(entries))
+    lst = write("drops.yaml", text)
+    args = ["batch", "-j", "256", "--only", "tcp", "--per-host", "64", "--timeout", "4", "--allow-reserved", lst]
+    ref = run(args)
+    r = subprocess.run(["prlimit", "--nofile=96:96", MX] + args, capture_output=True, text=True, timeout=300)
+    want_ref = {"dropped.test", "fourdrop.test"}
+    if set(by_domain(ref.stdout)) != want_ref:
+        fail("reference run covers %s" % sorted(by_domain(ref.stdout)))
+    compare(by_domain(ref.stdout), by_domain(r.stdout), "ulimit -n 96")
+    made, peak, limit, waited = conn_stats(r.stderr)
+    rmade, rpeak, _, _ = conn_stats(ref.stderr)
+    if rpeak <= 96:
+        fail("the reference run had only %d connections open at once: the test would not reach EMFILE" % rpeak)
+    if limit != 48 or peak != 48 or waited == 0:
+        fail("ulimit -n 96: limit %d, peak %d, %d waited (want 48, 48, > 0)" % (limit, peak, waited))
+    print("ok: ulimit -n 96, -j 256: %d connections, at most %d at once (limit %d; %d without it), %d waited; "
+          "same findings, no error" % (made, peak, limit, rpeak, waited))
+
+
 {"same": case_same, "broken": case_broken, "shard": case_shard, "resume": case_resume, "nagios": case_nagios,
- "prometheus": case_prometheus}[CASE]()
+ "prometheus": case_prometheus, "maxconn": case_maxconn}[CASE]()
