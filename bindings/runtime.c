@@ -140,6 +140,30 @@ typedef struct replay_entry {
     int used;
 } replay_entry;
 
+#if defined(__SANITIZE_ADDRESS__)
+#define MX_RT_SLAB 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MX_RT_SLAB 0
+#endif
+#endif
+#ifndef MX_RT_SLAB
+#define MX_RT_SLAB 1
+#endif
+#define SLAB_GRAIN 16
+#define SLAB_MAX 512
+typedef struct slab_free { struct slab_free *next; } slab_free;
+typedef struct slab_chunk {
+    struct slab_chunk *next;
+    _Alignas(16) unsigned char mem[65536 - 16];
+} slab_chunk;
+typedef struct rt_slab {
+    slab_free *free[SLAB_MAX / SLAB_GRAIN];
+    slab_chunk *chunks;
+    unsigned char *bump;
+    size_t left;
+} rt_slab;
+
 struct mx_rt {
     mx_rt_opts opts;
     lua_State *L;
@@ -187,21 +211,82 @@ struct mx_rt {
     int lib_cache_ref;      /* require() cache */
     SSL_CTX *tls_ctx;       /* lazily, see mx_rt_tls_ctx */
     char *tls_ctx_err;
+    rt_slab slab;           /* small Lua objects, see rt_alloc */
+    int options_ro_ref;     /* read-only view of the run's options (has_options_ro) */
+    int has_options_ro;
 };
 
 /* ------------------------------------------------------------------ memory */
+
+/* Lua tells the allocator each block's size when it frees or resizes it, so
+ * small blocks (strings, tables, closures, coroutines: most of a batch run's
+ * allocations) come from per-size free lists carved out of 64 KiB chunks,
+ * with no header and no malloc call. Chunks are kept until the state is
+ * closed; the memory caps count bytes as before. Sanitizer builds use plain
+ * malloc so ASan still sees every Lua block. */
+static void *slab_get(rt_slab *sl, size_t size) {
+    int k = (int)((size + SLAB_GRAIN - 1) / SLAB_GRAIN) - 1;
+    slab_free *f = sl->free[k];
+    if (f) {
+        sl->free[k] = f->next;
+        return f;
+    }
+    size_t obj = (size_t)(k + 1) * SLAB_GRAIN;
+    if (sl->left < obj) {
+        slab_chunk *c = malloc(sizeof *c);
+        if (!c) return NULL;
+        c->next = sl->chunks;
+        sl->chunks = c;
+        sl->bump = c->mem;
+        sl->left = sizeof c->mem;
+    }
+    void *p = sl->bump;
+    sl->bump += obj;
+    sl->left -= obj;
+    return p;
+}
+static void slab_put(rt_slab *sl, void *p, size_t size) {
+    int k = (int)((size + SLAB_GRAIN - 1) / SLAB_GRAIN) - 1;
+    slab_free *f = p;
+    f->next = sl->free[k];
+    sl->free[k] = f;
+}
+static void slab_release(rt_slab *sl) {
+    while (sl->chunks) {
+        slab_chunk *n = sl->chunks->next;
+        free(sl->chunks);
+        sl->chunks = n;
+    }
+    memset(sl, 0, sizeof *sl);
+}
+#define SLAB_SMALL(n) (MX_RT_SLAB && (n) <= SLAB_MAX)
 
 static void *rt_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     mx_rt *rt = ud;
     if (!ptr) osize = 0;
     if (nsize == 0) {
-        free(ptr);
+        if (ptr && SLAB_SMALL(osize)) slab_put(&rt->slab, ptr, osize);
+        else free(ptr);
         rt->mem_used -= osize;
         return NULL;
     }
     if (nsize > osize && rt->mem_used + (nsize - osize) > rt->mem_limit) return NULL;
-    void *p = realloc(ptr, nsize);
-    if (!p) return NULL;
+    void *p;
+    if (ptr && SLAB_SMALL(osize) && SLAB_SMALL(nsize)
+        && (osize + SLAB_GRAIN - 1) / SLAB_GRAIN == (nsize + SLAB_GRAIN - 1) / SLAB_GRAIN) {
+        p = ptr;                              /* same size class */
+    } else if (SLAB_SMALL(nsize) || (ptr && SLAB_SMALL(osize))) {
+        p = SLAB_SMALL(nsize) ? slab_get(&rt->slab, nsize) : malloc(nsize);
+        if (!p) return NULL;
+        if (ptr) {
+            memcpy(p, ptr, osize < nsize ? osize : nsize);
+            if (SLAB_SMALL(osize)) slab_put(&rt->slab, ptr, osize);
+            else free(ptr);
+        }
+    } else {
+        p = realloc(ptr, nsize);
+        if (!p) return NULL;
+    }
     rt->mem_used = rt->mem_used - osize + nsize;
     return p;
 }
@@ -459,9 +544,10 @@ void mx_gate_done(mx_gate_req *req, mx_json *result, void *handle) {
         /* Every caller, first or cached, gets the answer as it reads back
          * from JSON text (as a replay does): the same bytes for all. */
         mx_buf b = MX_BUF_INIT;
-        mx_json_write(&b, result, -1);
-        mx_json *norm = mx_json_parse(mx_buf_cstr(&b), b.len, NULL, 0);
-        if (norm) { mx_json_free(result); result = norm; }
+        if (!mx_json_write_check(&b, result)) {
+            mx_json *norm = mx_json_parse(mx_buf_cstr(&b), b.len, NULL, 0);
+            if (norm) { mx_json_free(result); result = norm; }
+        }
         cache_put(rt, req->key, mx_buf_cstr(&b));
         mx_buf_free(&b);
         if (mx_strmap_get(&rt->inflight, req->key) == req) mx_strmap_del(&rt->inflight, req->key);
@@ -1729,16 +1815,30 @@ static void push_target(mx_rt *rt, mx_check *c, const mx_json *overrides) {
     }
     if (t->local[0]) { lua_pushstring(L, t->local); lua_setfield(L, -2, "local_part"); }
     if (t->port) { lua_pushinteger(L, t->port); lua_setfield(L, -2, "port"); }
-    mx_lua_push_json(L, rt->opts.options);
-    if (lua_isnil(L, -1)) { lua_pop(L, 1); lua_newtable(L); }
-    /* per-check options replace the run's, key by key */
-    for (size_t i = 0; overrides && overrides->type == MX_JOBJ && i < overrides->u.c.len; i++) {
-        mx_lua_push_json(L, overrides->u.c.items[i]);
-        lua_setfield(L, -2, overrides->u.c.keys[i]);
+    if (overrides && overrides->type == MX_JOBJ && overrides->u.c.len) {
+        mx_lua_push_json(L, rt->opts.options);
+        if (lua_isnil(L, -1)) { lua_pop(L, 1); lua_newtable(L); }
+        /* per-check options replace the run's, key by key */
+        for (size_t i = 0; i < overrides->u.c.len; i++) {
+            mx_lua_push_json(L, overrides->u.c.items[i]);
+            lua_setfield(L, -2, overrides->u.c.keys[i]);
+        }
+        push_readonly(L, -1);
+        lua_setfield(L, -3, "options");
+        lua_pop(L, 1);
+    } else {
+        /* the run's options, read-only, are the same for every check: built once */
+        if (!rt->has_options_ro) {
+            mx_lua_push_json(L, rt->opts.options);
+            if (lua_isnil(L, -1)) { lua_pop(L, 1); lua_newtable(L); }
+            push_readonly(L, -1);
+            rt->options_ro_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+            lua_pop(L, 1);
+            rt->has_options_ro = 1;
+        }
+        lua_rawgeti(L, LUA_REGISTRYINDEX, rt->options_ro_ref);
+        lua_setfield(L, -2, "options");
     }
-    push_readonly(L, -1);
-    lua_setfield(L, -3, "options");
-    lua_pop(L, 1);
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->facts_ref);
     push_readonly(L, -1);
     lua_setfield(L, -3, "facts");
@@ -2253,6 +2353,7 @@ void mx_rt_free(mx_rt *rt) {
         for (int i = 0; i < rt->ntasks; i++) if (rt->tasks[i].alive) task_kill(rt, &rt->tasks[i]);
         for (int i = 0; i < rt->nrules; i++) rule_clear(rt->L, &rt->rules[i]);
         lua_close(rt->L);
+        slab_release(&rt->slab);
     }
     /* let in-flight primitives of killed tasks finish so nothing leaks */
     /* Primitives started by tasks that were killed (a rule's deadline) may

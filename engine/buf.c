@@ -40,7 +40,6 @@ void mx_buf_put(mx_buf *b, const void *p, size_t n) {
     b->data[b->len] = 0;
 }
 void mx_buf_puts(mx_buf *b, const char *s) { mx_buf_put(b, s, strlen(s)); }
-void mx_buf_putc(mx_buf *b, char c) { mx_buf_put(b, &c, 1); }
 void mx_buf_vprintf(mx_buf *b, const char *fmt, va_list ap) {
     va_list aq;
     va_copy(aq, ap);

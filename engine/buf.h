@@ -15,7 +15,12 @@ typedef struct mx_buf {
 void mx_buf_reserve(mx_buf *b, size_t extra);
 void mx_buf_put(mx_buf *b, const void *p, size_t n);
 void mx_buf_puts(mx_buf *b, const char *s);
-void mx_buf_putc(mx_buf *b, char c);
+/* Inline: the JSON writer and text reports call it per character. */
+static inline void mx_buf_putc(mx_buf *b, char c) {
+    if (b->len + 2 > b->cap) mx_buf_reserve(b, 1);
+    b->data[b->len++] = c;
+    b->data[b->len] = 0;
+}
 void mx_buf_printf(mx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void mx_buf_vprintf(mx_buf *b, const char *fmt, va_list ap);
 void mx_buf_reset(mx_buf *b);          /* len = 0, keeps memory */

@@ -115,11 +115,22 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
     return len;
 }
 
-void mx_json_write_string(mx_buf *b, const char *s, size_t n) {
+static void write_string_l(mx_buf *b, const char *s, size_t n, int *lossy);
+void mx_json_write_string(mx_buf *b, const char *s, size_t n) { write_string_l(b, s, n, NULL); }
+
+static void write_string_l(mx_buf *b, const char *s, size_t n, int *lossy) {
     const unsigned char *p = (const unsigned char *)s;
     mx_buf_putc(b, '"');
     size_t i = 0;
     while (i < n) {
+        /* copy a run of printable ASCII that needs no escape at once */
+        size_t j = i;
+        while (j < n && p[j] >= 0x20 && p[j] < 0x7F && p[j] != '"' && p[j] != '\\') j++;
+        if (j > i) {
+            mx_buf_put(b, p + i, j - i);
+            i = j;
+            continue;
+        }
         unsigned c = p[i];
         if (c == '"') { mx_buf_puts(b, "\\\""); i++; }
         else if (c == '\\') { mx_buf_puts(b, "\\\\"); i++; }
@@ -130,7 +141,7 @@ void mx_json_write_string(mx_buf *b, const char *s, size_t n) {
         else if (c < 0x80) { mx_buf_putc(b, (char)c); i++; }
         else {
             size_t l = utf8_len(p + i, n - i);
-            if (l == 0) { mx_buf_puts(b, "\\ufffd"); i++; }
+            if (l == 0) { mx_buf_puts(b, "\\ufffd"); i++; if (lossy) *lossy = 1; }
             else { mx_buf_put(b, p + i, l); i += l; }
         }
     }
@@ -143,18 +154,20 @@ static void indent_to(mx_buf *b, int indent, int depth) {
     for (int i = 0; i < indent * depth; i++) mx_buf_putc(b, ' ');
 }
 
-static void write_rec(mx_buf *b, const mx_json *v, int indent, int depth) {
+static void write_rec(mx_buf *b, const mx_json *v, int indent, int depth, int *lossy) {
     if (!v) { mx_buf_puts(b, "null"); return; }
     switch (v->type) {
     case MX_JNULL: mx_buf_puts(b, "null"); break;
     case MX_JBOOL: mx_buf_puts(b, v->u.b ? "true" : "false"); break;
     case MX_JINT: mx_buf_printf(b, "%lld", v->u.i); break;
     case MX_JNUM:
+        /* reads back as null or an integer: not the same value type */
+        if (!isfinite(v->u.n) || (v->u.n == floor(v->u.n) && fabs(v->u.n) < 1e15)) { if (lossy) *lossy = 1; }
         if (!isfinite(v->u.n)) mx_buf_puts(b, "null");
         else if (v->u.n == floor(v->u.n) && fabs(v->u.n) < 1e15) mx_buf_printf(b, "%.0f", v->u.n);
         else mx_buf_printf(b, "%.17g", v->u.n);
         break;
-    case MX_JSTR: mx_json_write_string(b, v->u.str.s, v->u.str.len); break;
+    case MX_JSTR: write_string_l(b, v->u.str.s, v->u.str.len, lossy); break;
     case MX_JARR:
     case MX_JOBJ: {
         int obj = v->type == MX_JOBJ;
@@ -163,10 +176,10 @@ static void write_rec(mx_buf *b, const mx_json *v, int indent, int depth) {
             if (i) mx_buf_putc(b, ',');
             indent_to(b, indent, depth + 1);
             if (obj) {
-                mx_json_write_string(b, v->u.c.keys[i], strlen(v->u.c.keys[i]));
+                write_string_l(b, v->u.c.keys[i], strlen(v->u.c.keys[i]), lossy);
                 mx_buf_puts(b, indent < 0 ? ":" : ": ");
             }
-            write_rec(b, v->u.c.items[i], indent, depth + 1);
+            write_rec(b, v->u.c.items[i], indent, depth + 1, lossy);
         }
         if (v->u.c.len) indent_to(b, indent, depth);
         mx_buf_putc(b, obj ? '}' : ']');
@@ -174,7 +187,12 @@ static void write_rec(mx_buf *b, const mx_json *v, int indent, int depth) {
     }
     }
 }
-void mx_json_write(mx_buf *b, const mx_json *v, int indent) { write_rec(b, v, indent, 0); }
+void mx_json_write(mx_buf *b, const mx_json *v, int indent) { write_rec(b, v, indent, 0, NULL); }
+int mx_json_write_check(mx_buf *b, const mx_json *v) {
+    int lossy = 0;
+    write_rec(b, v, -1, 0, &lossy);
+    return !lossy;
+}
 
 /* ---- parser ---- */
 typedef struct {

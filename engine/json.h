@@ -36,6 +36,9 @@ void mx_json_free(mx_json *v);
 
 /* indent < 0: compact, one line. */
 void mx_json_write(mx_buf *b, const mx_json *v, int indent);
+/* Compact form; returns 1 when parsing the text gives back exactly v (no
+ * invalid UTF-8 replaced, no number that reads back as an integer or null). */
+int mx_json_write_check(mx_buf *b, const mx_json *v);
 /* Writes a JSON string literal (with quotes). Invalid UTF-8 bytes become U+FFFD,
  * control characters are escaped, so any byte string yields valid JSON. */
 void mx_json_write_string(mx_buf *b, const char *s, size_t n);
