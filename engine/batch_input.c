@@ -229,8 +229,9 @@ static int read_node(mx_batch_input *in, yaml_event_t *first, mx_json **out, pro
         if (depth >= MAX_DEPTH) {
             problem_set(pb, &first->start_mark, "nested deeper than %d levels", MAX_DEPTH);
             yaml_event_delete(first);
+            if (skip_deep(in, depth, err, errlen) != 0) return -1; /* *out stays NULL */
             *out = mx_json_null();
-            return skip_deep(in, depth, err, errlen);
+            return 0;
         }
         budget_take(pb, &first->start_mark, 0);
         yaml_event_delete(first);
@@ -250,8 +251,9 @@ static int read_node(mx_batch_input *in, yaml_event_t *first, mx_json **out, pro
         if (depth >= MAX_DEPTH) {
             problem_set(pb, &first->start_mark, "nested deeper than %d levels", MAX_DEPTH);
             yaml_event_delete(first);
+            if (skip_deep(in, depth, err, errlen) != 0) return -1; /* *out stays NULL */
             *out = mx_json_null();
-            return skip_deep(in, depth, err, errlen);
+            return 0;
         }
         budget_take(pb, &first->start_mark, 0);
         yaml_event_delete(first);

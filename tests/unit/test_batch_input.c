@@ -325,6 +325,14 @@ static void test_yaml_nesting_limit(void **st) {
     assert_int_equal(s.n, 2);
     assert_int_equal(s.bad, 1);
     assert_non_null(strstr(s.errors[0], "nested deeper than 32 levels"));
+    /* a syntax error inside the skipped part: fatal, and nothing leaks (fuzz_batch_input) */
+    g.n = 0;
+    gput(&g, "domains:\n  - domain: d.test\n    expect: ");
+    grep_ch(&g, '[', 40);
+    gput(&g, "b[[[]]]]\n");
+    read_all(write_tmp(".yaml", g.s), 0, &s, NULL);
+    assert_true(s.fatal);
+    assert_non_null(strstr(s.fatal_err, "YAML syntax error"));
     free(g.s);
 }
 
