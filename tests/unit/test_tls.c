@@ -238,6 +238,24 @@ static void test_good(void **state) {
     mx_json_free(f);
 }
 
+/* MX_TLS_MAX_SANS: a certificate with 150 SANs lists the first 100. */
+static void test_many_sans(void **state) {
+    (void)state;
+    char san[150 * 24] = "DNS:mx.test";
+    for (int i = 1; i < 150; i++) snprintf(san + strlen(san), sizeof san - strlen(san), ",DNS:h%d.test", i);
+    scenario s = {"mx.test", san, -DAY, 90 * DAY, 0, 0, 1, "mx.test", fx.ca_file};
+    char err[256];
+    mx_json *f = run(&s, err, sizeof err);
+    assert_non_null(f);
+    mx_json *sans = mx_json_get(f, "sans");
+    assert_non_null(sans);
+    assert_int_equal(sans->u.c.len, MX_TLS_MAX_SANS);
+    assert_string_equal(sans->u.c.items[0]->u.str.s, "mx.test");
+    assert_string_equal(sans->u.c.items[MX_TLS_MAX_SANS - 1]->u.str.s, "h99.test");
+    assert_true(jbool(f, "name_ok"));
+    mx_json_free(f);
+}
+
 static void test_expired(void **state) {
     (void)state;
     scenario s = {"mx.test", "DNS:mx.test", -30 * DAY, -2 * DAY, 0, 0, 0, "mx.test", fx.ca_file};
@@ -372,7 +390,7 @@ static void test_ctx_errors(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good),   cmocka_unit_test(test_expired), cmocka_unit_test(test_wrong_name),
+        cmocka_unit_test(test_good), cmocka_unit_test(test_many_sans),   cmocka_unit_test(test_expired), cmocka_unit_test(test_wrong_name),
         cmocka_unit_test(test_everything_wrong), cmocka_unit_test(test_tls12), cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_ctx_errors),
     };
