@@ -79,7 +79,19 @@ static const char *sev_name(int s) {
 
 /* SIGINT/SIGTERM while reading (and probing): stop, report what was read. */
 static volatile sig_atomic_t logs_signal;
-static void on_signal(int sig) { logs_signal = sig; }
+/* With two parser threads the kernel picks either for the signal, maybe not
+ * the one blocked in read() on a pipe: the first signal is passed on to the
+ * other thread too, so that read returns EINTR and sees the stop. */
+static volatile sig_atomic_t logs_two_threads;
+static pthread_t logs_main_thread, logs_worker_thread;
+static void on_signal(int sig) {
+    int first = logs_signal == 0;
+    logs_signal = sig;
+    if (first && logs_two_threads) {
+        int on_main = pthread_equal(pthread_self(), logs_main_thread);
+        pthread_kill(on_main ? logs_worker_thread : logs_main_thread, sig);
+    }
+}
 
 int mx_logs_interrupted(void) { return logs_signal; }
 
@@ -567,7 +579,13 @@ static void read_all(mx_log_stream *st, report *rep, int threads) {
         pthread_cond_init(&ps.turn_cv, NULL);
         pthread_t t;
         int started = pthread_create(&t, NULL, par_worker, &ps) == 0;
+        if (started) {
+            logs_main_thread = pthread_self();
+            logs_worker_thread = t;
+            logs_two_threads = 1;
+        }
         par_worker(&ps); /* this thread is the other worker (alone if create failed) */
+        logs_two_threads = 0; /* before the join: the handler must not signal a joined thread */
         if (started) pthread_join(t, NULL);
         pthread_cond_destroy(&ps.turn_cv);
         pthread_mutex_destroy(&ps.agg_mu);

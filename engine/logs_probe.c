@@ -6,6 +6,7 @@
 #include "loop.h"
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* SIGINT/SIGTERM during the live checks: stop the runtime (the handler of
  * logs_cli.c only sets a flag; this polls it from the loop). */
@@ -29,7 +30,22 @@ static void probe_done(mx_check *c, void *ud) {
     *(int *)ud = 1;
 }
 
-int mx_logs_command(int argc, char **argv) { return mx_logs_main_with(argc, argv, mx_logs_probe); }
+/* An interrupted probe's runtime: freeing it would wait for the DNS queries
+ * and connections still in flight (up to --timeout) before the report could
+ * be written, so it is left to the process exit. */
+static mx_check_setup *abandoned;
+
+int mx_logs_command(int argc, char **argv) {
+    int code = mx_logs_main_with(argc, argv, mx_logs_probe);
+    if (abandoned) {
+        /* the report is out; exit now rather than wait (and do not let a
+         * leak checker call the abandoned runtime a leak) */
+        fflush(stdout);
+        fflush(stderr);
+        _exit(code);
+    }
+    return code;
+}
 
 mx_json *mx_logs_probe(int argc, char **argv, const char *const *domains, size_t n, const mx_json *options) {
     mx_check_setup s;
@@ -70,6 +86,11 @@ mx_json *mx_logs_probe(int argc, char **argv, const char *const *domains, size_t
     free(cs);
     free(done);
     free(why);
-    mx_check_setup_free(&s);
+    if (mx_logs_interrupted()) {
+        abandoned = mx_xmalloc(sizeof *abandoned);
+        *abandoned = s;
+    } else {
+        mx_check_setup_free(&s);
+    }
     return out;
 }
