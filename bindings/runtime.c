@@ -213,6 +213,7 @@ struct mx_rt {
     char *tls_ctx_err;
     rt_slab slab;           /* small Lua objects, see rt_alloc */
     int options_ro_ref;     /* read-only view of the run's options (has_options_ro) */
+    mx_json *pushing_hit;   /* a cached answer being pushed (see mx_gate_call) */
     int has_options_ro;
 };
 
@@ -654,17 +655,20 @@ int mx_gate_call(lua_State *L, const char *prim, mx_json *args, int cacheable,
         }
         if (!hit) mx_strmap_put(&rt->inflight, req->key, req);
         if (hit) {
-            /* Shared work: the same question in one run is asked once. The
-             * task is queued, not resumed here. */
-            t->result = hit;
-            t->handle = NULL;
-            t->push = push;
-            t->discard = discard;
-            trace_result(rt, req->key, t->result, "(cached) ");
-            make_ready(rt, t);
+            /* Shared work: the same question in one run is asked once. A
+             * cached answer involves no I/O, so the call returns it at once,
+             * pushed as a resumed task's answer would be (no yield, nothing
+             * resumed from here). */
+            trace_result(rt, req->key, hit, "(cached) ");
             free(req->key); free(req->prim); mx_json_free(req->args); free(req);
-            lua_pushlightuserdata(L, MARKER);
-            return lua_yield(L, 1);
+            /* held by rt while pushing: a memory error in push leaves it
+             * there, freed by the next hit or mx_rt_free */
+            mx_json_free(rt->pushing_hit);
+            rt->pushing_hit = hit;
+            int n = push(L, hit, NULL);
+            rt->pushing_hit = NULL;
+            mx_json_free(hit);
+            return n;
         }
     }
     rt->pending_calls++;
@@ -2353,6 +2357,7 @@ void mx_rt_free(mx_rt *rt) {
         for (int i = 0; i < rt->ntasks; i++) if (rt->tasks[i].alive) task_kill(rt, &rt->tasks[i]);
         for (int i = 0; i < rt->nrules; i++) rule_clear(rt->L, &rt->rules[i]);
         lua_close(rt->L);
+        mx_json_free(rt->pushing_hit);
         slab_release(&rt->slab);
     }
     /* let in-flight primitives of killed tasks finish so nothing leaks */

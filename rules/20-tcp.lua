@@ -31,20 +31,18 @@ return {
           probes[#probes + 1] = p
           -- one probe per address, port and source for the whole run (batch)
           local key = table.concat({ "tcp", a.address, port, tostring(src), tostring(timeout) }, "|")
-          jobs[#jobs + 1] = function()
-            return shared.once(key, function()
-              local sock, verdict, detail = net.connect(a.address, port, { timeout = timeout, source = src or nil })
-              if sock then
-                sock:close()
-                return { verdict = "connected", detail = verdict }
-              end
-              return { verdict = verdict, detail = detail }
-            end)
-          end
+          jobs[#jobs + 1] = { key, function()
+            local sock, verdict, detail = net.connect(a.address, port, { timeout = timeout, source = src or nil })
+            if sock then
+              sock:close()
+              return { verdict = "connected", detail = verdict }
+            end
+            return { verdict = verdict, detail = detail }
+          end }
         end
       end
     end
-    local results = task.all(jobs)
+    local results = shared.all(jobs)
     local out = {}
     for i, p in ipairs(probes) do
       local r = results[i]

@@ -369,17 +369,15 @@ return {
         -- one dialogue per address and parameters for the whole run (batch)
         local key = table.concat({ "smtp", p.address, p.port, tostring(host), tostring(p.source), tostring(o.helo),
           timeout, tostring(o.rcpt), tostring(o.mail_from) }, "|")
-        jobs[#jobs + 1] = function()
-          return shared.once(key, function()
-            return smtp.session(p.address, p.port, {
-              host = host, source = p.source, helo = o.helo, timeout = timeout,
-              rcpt = o.rcpt, mail_from = o.mail_from,
-            })
-          end)
-        end
+        jobs[#jobs + 1] = { key, function()
+          return smtp.session(p.address, p.port, {
+            host = host, source = p.source, helo = o.helo, timeout = timeout,
+            rcpt = o.rcpt, mail_from = o.mail_from,
+          })
+        end }
       end
     end
-    local sessions = task.all(jobs)
+    local sessions = shared.all(jobs)
     local out = {}
     for i, p in ipairs(probes) do
       local s = sessions[i]

@@ -67,11 +67,9 @@ return {
     local lists = catalog.lists
     local tjobs = {}
     for i, list in ipairs(lists) do
-      tjobs[i] = function()
-        return shared.once("dnsbl-trust|" .. list.zone, function() return V.trust(list) end)
-      end
+      tjobs[i] = { "dnsbl-trust|" .. list.zone, function() return V.trust(list) end }
     end
-    local trust = task.all(tjobs)
+    local trust = shared.all(tjobs)
 
     local subjects = subjects_of(target)
     local published = {}

@@ -21,12 +21,22 @@ return {
       if V.serves(list, "ip4") or V.serves(list, "ip6") then
         lists[#lists + 1] = list
         local k = known[list.zone]
-        tjobs[#tjobs + 1] = function()
-          return k or shared.once("dnsbl-trust|" .. list.zone, function() return V.trust(list) end)
-        end
+        tjobs[#tjobs + 1] = { "dnsbl-trust|" .. list.zone, function() return V.trust(list) end, known = k }
       end
     end
-    local trust = task.all(tjobs)
+    -- the dnsbl rule's verdicts when it ran, else one trust test per list per run
+    local trust, ask = {}, {}
+    for i, j in ipairs(tjobs) do
+      if j.known then trust[i] = j.known else ask[#ask + 1] = i end
+    end
+    if #ask > 0 then
+      local got = shared.all((function()
+        local l = {}
+        for _, i in ipairs(ask) do l[#l + 1] = tjobs[i] end
+        return l
+      end)())
+      for k, i in ipairs(ask) do trust[i] = got[k] end
+    end
     local pairs_, jobs = {}, {}
     local seen = {}
     for _, a in ipairs(target.facts["mx.addresses"]) do
@@ -36,16 +46,14 @@ return {
         for i, list in ipairs(lists) do
           if trust[i].ok and V.serves(list, kind) then
             pairs_[#pairs_ + 1] = { a = a, list = list }
-            jobs[#jobs + 1] = function()
-              return shared.once("dnsbl|" .. a.address .. "|" .. list.zone, function()
-                return table.pack(dnsbl.lookup(a.address, list.zone, kind))
-              end)
-            end
+            jobs[#jobs + 1] = { "dnsbl|" .. a.address .. "|" .. list.zone, function()
+              return table.pack(dnsbl.lookup(a.address, list.zone, kind))
+            end }
           end
         end
       end
     end
-    local results = task.all(jobs)
+    local results = shared.all(jobs)
     for k, p in ipairs(pairs_) do
       local res = results[k][1]
       local c = res and V.classify(p.list, res)

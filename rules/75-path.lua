@@ -134,14 +134,12 @@ return {
     for i, r in ipairs(todo) do
       -- one trace per address, port and source for the whole run (batch)
       local key = table.concat({ "path", r.address, r.port or 25, tostring(r.source), probe_timeout }, "|")
-      jobs[i] = function()
-        return shared.once(key, function()
-          local hops, outcome = trace(r.address, r.port or 25, probe_timeout, deadline, r.source)
-          return { hops = hops, outcome = outcome }
-        end)
-      end
+      jobs[i] = { key, function()
+        local hops, outcome = trace(r.address, r.port or 25, probe_timeout, deadline, r.source)
+        return { hops = hops, outcome = outcome }
+      end }
     end
-    local traces = task.all(jobs)
+    local traces = shared.all(jobs)
     local published = {}
     for i, r in ipairs(todo) do
       local t = traces[i]

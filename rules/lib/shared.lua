@@ -26,4 +26,29 @@ function M.once(key, fn)
   return table.unpack(e.values, 2, e.values.n)
 end
 
+-- shared.all(jobs): jobs = {{key, fn}, ...}. Like task.all over
+-- shared.once(key, fn), returning each job's first value in order, but a key
+-- whose value is already known costs no task: in a batch most are.
+function M.all(jobs)
+  local out, todo, at = {}, {}, {}
+  for i, j in ipairs(jobs) do
+    local e = entries[j[1]]
+    if e and e.done then
+      if not e.ok then error(e.values[2], 0) end
+      out[i] = e.values[2]
+    else
+      local key, fn = j[1], j[2]
+      todo[#todo + 1] = function() return M.once(key, fn) end
+      at[#at + 1] = i
+    end
+  end
+  if #todo == 1 then
+    out[at[1]] = todo[1]()
+  elseif #todo > 1 then
+    local r = task.all(todo)
+    for k, i in ipairs(at) do out[i] = r[k] end
+  end
+  return out
+end
+
 return M
