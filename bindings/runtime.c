@@ -1269,6 +1269,36 @@ static int rule_selected(const mx_rule *r, const char *list) {
     return 0;
 }
 
+/* Which rules run for `only`/`skip` (comma lists of ids or categories, NULL:
+ * all / none): on[i] set; returns how many. `only` pulls in the rules that
+ * provide what the chosen ones require, unless skipped. */
+static int select_rules(mx_rt *rt, const char *only, const char *skip, char *on) {
+    for (int i = 0; i < rt->nrules; i++) {
+        on[i] = only ? (char)rule_selected(&rt->rules[i], only) : 1;
+        if (skip && rule_selected(&rt->rules[i], skip)) on[i] = 0;
+    }
+    if (only) {
+        int changed = 1;
+        while (changed) {
+            changed = 0;
+            for (int i = 0; i < rt->nrules; i++) {
+                if (!on[i]) continue;
+                for (size_t q = 0; q < rt->rules[i].nrequires; q++)
+                    for (int k = 0; k < rt->nrules; k++)
+                        for (size_t p = 0; p < rt->rules[k].nprovides; p++)
+                            if (!on[k] && strcmp(rt->rules[k].provides[p], rt->rules[i].requires[q]) == 0 &&
+                                !(skip && rule_selected(&rt->rules[k], skip))) {
+                                on[k] = 1;
+                                changed = 1;
+                            }
+            }
+        }
+    }
+    int n = 0;
+    for (int i = 0; i < rt->nrules; i++) n += on[i];
+    return n;
+}
+
 int mx_rt_load_rules(mx_rt *rt, char *err, size_t errlen) {
     if (load_dir(rt, rt->opts.shipped_dir, 1, err, errlen) != 0) return -1;
     for (size_t i = 0; i < rt->opts.nsite_dirs; i++)
@@ -1288,34 +1318,15 @@ int mx_rt_load_rules(mx_rt *rt, char *err, size_t errlen) {
             }
         }
     }
-    for (int i = 0; i < rt->nrules; i++) {
-        mx_rule *r = &rt->rules[i];
-        r->enabled = rt->opts.only ? rule_selected(r, rt->opts.only) : 1;
-        if (rt->opts.skip && rule_selected(r, rt->opts.skip)) r->enabled = 0;
+    char on[MAX_RULES];
+    if (select_rules(rt, rt->opts.only, rt->opts.skip, on) == 0 && rt->opts.only) {
+        snprintf(err, errlen, "--only %s matches no rule id or category", rt->opts.only);
+        return -1;
     }
-    if (rt->opts.only) {
-        /* --only pulls in the rules that provide what the chosen ones need */
-        int changed = 1;
-        while (changed) {
-            changed = 0;
-            for (int i = 0; i < rt->nrules; i++) {
-                if (!rt->rules[i].enabled) continue;
-                for (size_t q = 0; q < rt->rules[i].nrequires; q++)
-                    for (int k = 0; k < rt->nrules; k++)
-                        for (size_t p = 0; p < rt->rules[k].nprovides; p++)
-                            if (!rt->rules[k].enabled && strcmp(rt->rules[k].provides[p], rt->rules[i].requires[q]) == 0 &&
-                                !(rt->opts.skip && rule_selected(&rt->rules[k], rt->opts.skip))) {
-                                rt->rules[k].enabled = 1;
-                                changed = 1;
-                            }
-            }
-        }
-        int any = 0;
-        for (int i = 0; i < rt->nrules; i++) any |= rt->rules[i].enabled;
-        if (!any) { snprintf(err, errlen, "--only %s matches no rule id or category", rt->opts.only); return -1; }
-    }
+    for (int i = 0; i < rt->nrules; i++) rt->rules[i].enabled = on[i];
     return 0;
 }
+
 
 mx_json *mx_rt_rules_json(mx_rt *rt) {
     mx_json *arr = mx_json_arr();
@@ -1659,7 +1670,7 @@ static int fact_present(mx_rt *rt, mx_check *c, const char *name) {
 static int fact_pending(mx_rt *rt, mx_check *c, const char *name) {
     /* can some enabled, unfinished rule still publish it? */
     for (int k = 0; k < rt->nrules; k++) {
-        if (!rt->rules[k].enabled) continue;
+        /* a rule not selected for this check is RULE_SKIPPED from the start */
         if (c->runs[k].state != RULE_PENDING && c->runs[k].state != RULE_RUNNING) continue;
         for (size_t p = 0; p < rt->rules[k].nprovides; p++)
             if (strcmp(rt->rules[k].provides[p], name) == 0) return 1;
@@ -1852,6 +1863,35 @@ static void push_target(mx_rt *rt, mx_check *c, const mx_json *overrides) {
     lua_remove(L, tbl);
 }
 
+/* "a,b" from a JSON string or list of strings (a batch entry's only/skip) */
+static char *rules_csv(const mx_json *v) {
+    if (v->type == MX_JSTR) return mx_xstrdup(v->u.str.s);
+    mx_buf b = MX_BUF_INIT;
+    for (size_t i = 0; v->type == MX_JARR && i < v->u.c.len; i++) {
+        if (v->u.c.items[i]->type != MX_JSTR) continue;
+        if (b.len) mx_buf_putc(&b, ',');
+        mx_buf_puts(&b, v->u.c.items[i]->u.str.s);
+    }
+    return b.len ? mx_buf_steal(&b) : mx_xstrdup("");
+}
+
+/* How many rules a check with these options would run (its own only/skip
+ * replacing the run's); lets a batch refuse an entry whose only matches nothing. */
+int mx_rt_check_selects(mx_rt *rt, const mx_json *options) {
+    const mx_json *own_only = mx_json_get(options, "only"), *own_skip = mx_json_get(options, "skip");
+    if (!own_only && !own_skip) {
+        int n = 0;
+        for (int i = 0; i < rt->nrules; i++) n += rt->rules[i].enabled;
+        return n;
+    }
+    char *o = own_only ? rules_csv(own_only) : NULL, *k = own_skip ? rules_csv(own_skip) : NULL;
+    char on[MAX_RULES];
+    int n = select_rules(rt, o ? o : rt->opts.only, k ? k : rt->opts.skip, on);
+    free(o);
+    free(k);
+    return n;
+}
+
 mx_check *mx_check_start(mx_rt *rt, const mx_target *t, mx_check_done_fn done, void *ud) {
     return mx_check_start_opts(rt, t, NULL, done, ud);
 }
@@ -1887,9 +1927,20 @@ mx_check *mx_check_start_opts(mx_rt *rt, const mx_target *t, const mx_json *opti
     push_target(rt, c, options);
     c->target_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
     c->runs = mx_xcalloc((size_t)(rt->nrules ? rt->nrules : 1), sizeof *c->runs);
+    /* a check's own only/skip (a batch entry's settings) replace the run's */
+    const mx_json *own_only = mx_json_get(options, "only"), *own_skip = mx_json_get(options, "skip");
+    char on[MAX_RULES];
+    if (own_only || own_skip) {
+        char *o = own_only ? rules_csv(own_only) : NULL, *k = own_skip ? rules_csv(own_skip) : NULL;
+        select_rules(rt, o ? o : rt->opts.only, k ? k : rt->opts.skip, on);
+        free(o);
+        free(k);
+    } else {
+        for (int i = 0; i < rt->nrules; i++) on[i] = (char)rt->rules[i].enabled;
+    }
     for (int i = 0; i < rt->nrules; i++) {
-        c->runs[i].state = rt->rules[i].enabled ? RULE_PENDING : RULE_SKIPPED;
-        if (!rt->rules[i].enabled) c->runs[i].why = mx_xstrdup("not selected (--only/--skip)");
+        c->runs[i].state = on[i] ? RULE_PENDING : RULE_SKIPPED;
+        if (!on[i]) c->runs[i].why = mx_xstrdup(own_only || own_skip ? "not selected (only/skip of this entry)" : "not selected (--only/--skip)");
         else c->remaining++;
     }
     advance(c);

@@ -41,6 +41,9 @@ void mx_rt_free(mx_rt *rt);
 /* Loads shipped then site rules. A broken rule file is an error naming the
  * file and field: returns -1 with err set. */
 int mx_rt_load_rules(mx_rt *rt, char *err, size_t errlen);
+/* Rules a check with these options would run: an `only`/`skip` key (string
+ * or list of rule ids/categories) replaces the run's --only/--skip. */
+int mx_rt_check_selects(mx_rt *rt, const mx_json *options);
 /* The loaded rules as JSON (for `rules list`). */
 mx_json *mx_rt_rules_json(mx_rt *rt);
 /* The sandbox's API as JSON: {globals, modules, std, types} with sorted

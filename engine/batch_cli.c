@@ -270,6 +270,15 @@ static void refill(batch *b) {
         const char *why;
         if (mx_target_parse(e.target, &t, &why) != 0) { mx_batch_entry_clear(&e); continue; } /* validated already */
         mx_json *opts = entry_options(b, e.options);
+        if ((mx_json_get(opts, "only") || mx_json_get(opts, "skip")) && mx_rt_check_selects(b->rt, opts) == 0) {
+            fprintf(stderr, "mxdiag batch: %s:%ld:%ld: %s: 'only'/'skip' leave no rule to run (entry skipped)\n",
+                    mx_batch_path(b->in), e.line, e.column, e.target);
+            b->stats.bad_entries++;
+            if (code_rank(3) > b->worst) b->worst = code_rank(3);
+            mx_json_free(opts);
+            mx_batch_entry_clear(&e);
+            continue;
+        }
         slot *s = mx_xcalloc(1, sizeof *s);
         s->b = b;
         s->index = e.index;

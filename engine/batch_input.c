@@ -101,6 +101,8 @@ static int yaml_read(void *data, unsigned char *buf, size_t size, size_t *size_r
     return 1;
 }
 
+const char *mx_batch_path(const mx_batch_input *in) { return in->path; }
+
 mx_batch_input *mx_batch_open(const char *path, int plain, char *err, size_t errlen) {
     mx_batch_input *in = mx_xcalloc(1, sizeof *in);
     in->path = mx_xstrdup(strcmp(path, "-") == 0 ? "(stdin)" : path);
@@ -341,8 +343,8 @@ static const field fields[] = {
     {"source_ips", F_IPS, 1, 1},         {"sender_ips", F_IPS, 1, 1},
     {"sender_domains", F_HOSTS, 1, 1},   {"helo", F_HELO, 1, 1},
     {"dnsbl_zones", F_HOSTS, 1, 1},      {"allow_reserved", F_BOOL, 1, 1},
-    {"resolver", F_RESOLVER, 1, 0},      {"only", F_RULES, 1, 0},
-    {"skip", F_RULES, 1, 0},             {"rules_dir", F_DIR, 1, 0},
+    {"resolver", F_RESOLVER, 1, 0},      {"only", F_RULES, 1, 1},
+    {"skip", F_RULES, 1, 1},             {"rules_dir", F_DIR, 1, 0},
     {"expect", F_EXPECT, 0, 1},
 };
 

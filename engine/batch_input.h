@@ -42,6 +42,8 @@ enum { MX_BATCH_FATAL = -1, MX_BATCH_END = 0, MX_BATCH_ENTRY = 1, MX_BATCH_BAD =
 /* Opens path ("-": standard input). plain: one domain per line; otherwise a
  * name ending in .txt or .list is plain too, anything else YAML. */
 mx_batch_input *mx_batch_open(const char *path, int plain, char *err, size_t errlen);
+/* The list's name as errors give it ("(stdin)" for -). */
+const char *mx_batch_path(const mx_batch_input *in);
 /* Reads up to the start of the domain list. *defaults: the validated
  * `defaults:` map, or NULL (caller frees). MX_BATCH_ENTRY on success,
  * MX_BATCH_FATAL with err ("FILE:LINE:COL: ...") if the file is unusable. */

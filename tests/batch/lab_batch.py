@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Lab tests for `mxdiag batch` (run inside the lab: tests/lab/lab exec).
 
-  lab_batch.py MXDIAG CASE      CASE: same | broken | shard | resume | nagios | prometheus | maxconn
+  lab_batch.py MXDIAG CASE      CASE: same | broken | shard | resume | nagios | prometheus | maxconn | perdomain
 Exit 0 pass, 1 fail. Only lab scenario domains (*.test) are used."""
 import json, os, re, signal, subprocess, sys, tempfile, time
 
@@ -237,5 +237,41 @@ def case_maxconn():
           "same findings, no error" % (made, peak, limit, rpeak, waited))
 
 
-{"same": case_same, "broken": case_broken, "shard": case_shard, "resume": case_resume, "nagios": case_nagios,
+def case_perdomain():
+    """A domain's own only/skip replace the run's rule selection for that domain alone."""
+    lst = write("perdomain.yaml", """defaults:
+  timeout: 2
+domains:
+  - healthy.test
+  - domain: healthy.test
+    only: [mx]
+  - domain: refused.test
+    skip: [network]
+  - domain: dropped.test
+    only: nosuchrule
+  - domain: healthy.test
+    only: smtp
+""")
+    r = run(["batch", "-q", "-j", "8", "--allow-reserved", lst])
+    docs = {d["index"]: d for d in jsonl(r.stdout, True)}
+    if sorted(docs) != [0, 1, 2, 4]:
+        fail("indexes %s, want 0 1 2 4 (3 is a bad entry)" % sorted(docs))
+    ran = {i: sorted(x["id"] for x in d["rules"] if x["status"] != "skipped") for i, d in docs.items()}
+    if "smtp" not in ran[0] or "tcp" not in ran[0]:
+        fail("entry 0 (no own selection) ran %s" % ran[0])
+    if ran[1] != ["mx"]:
+        fail("entry 1 (only: [mx]) ran %s" % ran[1])
+    if any(x in ran[2] for x in ("tcp", "smtp", "path", "outbound")) or "mx" not in ran[2]:
+        fail("entry 2 (skip: [network]) ran %s" % ran[2])
+    if ran[4] != ["mx", "smtp", "tcp"]:
+        fail("entry 4 (only: smtp, pulls in what it requires) ran %s" % ran[4])
+    why = [x.get("reason") for x in docs[1]["rules"] if x["id"] == "tcp"]
+    if why != ["not selected (only/skip of this entry)"]:
+        fail("entry 1: tcp skipped with reason %s" % why)
+    if "perdomain.yaml:9:5: dropped.test: 'only'/'skip' leave no rule to run (entry skipped)" not in r.stderr:
+        fail("stderr lacks the bad entry:\n%s" % r.stderr)
+    print("ok: per-domain only/skip: %s" % ran)
+
+
+{"same": case_same, "perdomain": case_perdomain, "broken": case_broken, "shard": case_shard, "resume": case_resume, "nagios": case_nagios,
  "prometheus": case_prometheus, "maxconn": case_maxconn}[CASE]()
