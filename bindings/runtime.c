@@ -2238,7 +2238,12 @@ static long long check_duration(mx_check *c) {
     return c->id >= 0 && (size_t)c->id < rt->nrec ? rt->rec_durations[c->id] : 0;
 }
 
-mx_json *mx_check_json(mx_check *c) {
+static mx_json *check_json(mx_check *c, int borrow);
+mx_json *mx_check_json(mx_check *c) { return check_json(c, 0); }
+mx_json *mx_check_json_borrowed(mx_check *c) { return check_json(c, 1); }
+void mx_check_json_release(mx_json *doc) { mx_report_json_release(doc); }
+
+static mx_json *check_json(mx_check *c, int borrow) {
     mx_rt *rt = c->rt;
     mx_json *rules = mx_json_arr();
     for (int i = 0; i < rt->nrules; i++) {
@@ -2248,7 +2253,8 @@ mx_json *mx_check_json(mx_check *c) {
         if (c->runs[i].why) mx_json_set(o, "reason", mx_json_str(c->runs[i].why));
         mx_json_push(rules, o);
     }
-    mx_json *doc = mx_report_json(&c->report, mx_json_clone(c->target_json), check_duration(c), NULL);
+    mx_json *doc = borrow ? mx_report_json_borrowed(&c->report, c->target_json, check_duration(c))
+                          : mx_report_json(&c->report, mx_json_clone(c->target_json), check_duration(c), NULL);
     /* rules after findings would be nicer to read; keep schema order: append */
     mx_json_set(doc, "rules", rules);
     return doc;

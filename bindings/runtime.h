@@ -62,6 +62,10 @@ void mx_rt_run(mx_rt *rt);
 void mx_rt_stop(mx_rt *rt);
 /* Finished check: the JSON document (caller owns) and the text rendering. */
 mx_json *mx_check_json(mx_check *c);
+/* The same, sharing the check's target and findings (no copies) for writing
+ * it out at once; free with mx_check_json_release before the check. */
+mx_json *mx_check_json_borrowed(mx_check *c);
+void mx_check_json_release(mx_json *doc);
 void mx_check_text(mx_check *c, mx_buf *out, int colour);
 int mx_check_exit_code(mx_check *c);
 /* When the check started, "YYYY-MM-DDTHH:MM:SSZ" (a replay: the recorded

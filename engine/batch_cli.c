@@ -136,7 +136,8 @@ static void spool_copy(batch *b, FILE *f) {
 }
 
 static void write_result(batch *b, mx_check *chk, size_t index) {
-    mx_json *doc = mx_check_json(chk);
+    /* written out at once: the document shares the check's findings */
+    mx_json *doc = mx_check_json_borrowed(chk);
     mx_stats_add(&b->stats, doc);
     int code = mx_check_exit_code(chk);
     if (code_rank(code) > b->worst) b->worst = code_rank(code);
@@ -154,7 +155,7 @@ static void write_result(batch *b, mx_check *chk, size_t index) {
     }
     default: break;
     }
-    mx_json_free(doc);
+    mx_check_json_release(doc);
     if (b->out.len >= FLUSH_AT) out_flush(b);
 }
 

@@ -117,7 +117,24 @@ mx_severity mx_report_status(const mx_report *r) {
     return worst;
 }
 
+static mx_json *report_json(mx_report *r, mx_json *target, long long duration_ms, mx_json *extra, int borrow);
 mx_json *mx_report_json(mx_report *r, mx_json *target, long long duration_ms, mx_json *extra) {
+    return report_json(r, target, duration_ms, extra, 0);
+}
+mx_json *mx_report_json_borrowed(mx_report *r, mx_json *target, long long duration_ms) {
+    return report_json(r, target, duration_ms, NULL, 1);
+}
+void mx_report_json_release(mx_json *doc) {
+    if (!doc) return;
+    for (size_t i = 0; i < doc->u.c.len; i++) {
+        if (!strcmp(doc->u.c.keys[i], "target")) doc->u.c.items[i] = NULL;
+        if (!strcmp(doc->u.c.keys[i], "findings"))
+            for (size_t k = 0; k < doc->u.c.items[i]->u.c.len; k++) doc->u.c.items[i]->u.c.items[k] = NULL;
+    }
+    mx_json_free(doc);
+}
+
+static mx_json *report_json(mx_report *r, mx_json *target, long long duration_ms, mx_json *extra, int borrow) {
     mx_report_sort(r);
     mx_severity st = mx_report_status(r);
     mx_json *o = mx_json_obj();
@@ -131,7 +148,7 @@ mx_json *mx_report_json(mx_report *r, mx_json *target, long long duration_ms, mx
             mx_json_set(o, extra->u.c.keys[i], mx_json_clone(extra->u.c.items[i]));
     }
     mx_json *arr = mx_json_arr();
-    for (size_t i = 0; i < r->len; i++) mx_json_push(arr, mx_json_clone(r->items[i].obj));
+    for (size_t i = 0; i < r->len; i++) mx_json_push(arr, borrow ? r->items[i].obj : mx_json_clone(r->items[i].obj));
     mx_json_set(o, "findings", arr);
     return o;
 }

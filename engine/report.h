@@ -38,6 +38,10 @@ mx_severity mx_report_status(const mx_report *r);
 /* Whole JSON document for one target (schema mxdiag.check/1). Takes ownership
  * of target (an object) and extra (object merged at top level, may be NULL). */
 mx_json *mx_report_json(mx_report *r, mx_json *target, long long duration_ms, mx_json *extra);
+/* The same document sharing `target` and the findings with the report (no
+ * copies): it must not outlive them, and is freed with mx_report_json_release. */
+mx_json *mx_report_json_borrowed(mx_report *r, mx_json *target, long long duration_ms);
+void mx_report_json_release(mx_json *doc);
 /* Text rendering; colour escapes when colour is nonzero. */
 void mx_report_text(mx_buf *out, mx_report *r, const mx_json *target, long long duration_ms, int colour);
 
