@@ -12,7 +12,7 @@ static void on_answer(mx_json *result, void *ud) { mx_gate_done(ud, result, NULL
 static void start_query(mx_rt *rt, mx_json *args, mx_gate_req *req) {
     const char *name = mx_json_get_str(args, "name");
     const char *type = mx_json_get_str(args, "type");
-    mx_dns_query(mx_rt_dns(rt), name, mx_dns_type_from_name(type), on_answer, req);
+    mx_dns_query(mx_rt_dns_for(rt, mx_json_get_str(args, "resolver")), name, mx_dns_type_from_name(type), on_answer, req);
 }
 
 /* Pushes the answer table, or nil, status, detail when the resolver did not
@@ -28,6 +28,13 @@ static int push_answer(lua_State *L, mx_json *res, void *handle) {
     }
     mx_lua_push_json(L, res);
     return 1;
+}
+
+/* A check with its own resolvers (batch entry) asks them: part of the
+ * question, so the run's cache and a recording keep the answers apart. */
+static void add_resolver(lua_State *L, mx_json *args) {
+    const char *r = mx_rt_check_resolvers(mx_rt_from_L(L));
+    if (r) mx_json_set(args, "resolver", mx_json_str(r));
 }
 
 static int invalid(lua_State *L, const char *name, const char *why) {
@@ -54,6 +61,7 @@ static int l_query(lua_State *L) {
     mx_json *args = mx_json_obj();
     mx_json_set(args, "name", mx_json_str(norm));
     mx_json_set(args, "type", mx_json_str(mx_dns_type_name(t)));
+    add_resolver(L, args);
     return mx_gate_call(L, "dns.query", args, 1, start_query, push_answer, NULL);
 }
 
@@ -65,6 +73,7 @@ static int l_ptr(lua_State *L) {
     mx_json *args = mx_json_obj();
     mx_json_set(args, "name", mx_json_str(name));
     mx_json_set(args, "type", mx_json_str("PTR"));
+    add_resolver(L, args);
     return mx_gate_call(L, "dns.query", args, 1, start_query, push_answer, NULL);
 }
 
@@ -86,10 +95,11 @@ static int l_valid_name(lua_State *L) {
     return 2;
 }
 
-/* dns.servers() -> "addr:port,..." of the resolvers in use */
+/* dns.servers() -> "addr:port,..." of the resolvers this check uses */
 static int l_servers(lua_State *L) {
     mx_rt *rt = mx_rt_from_L(L);
-    lua_pushstring(L, mx_rt_dns(rt) ? mx_dns_servers(mx_rt_dns(rt)) : "(replay)");
+    mx_dns *d = mx_rt_dns_for(rt, mx_rt_check_resolvers(rt));
+    lua_pushstring(L, d ? mx_dns_servers(d) : "(replay)");
     return 1;
 }
 

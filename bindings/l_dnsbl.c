@@ -83,7 +83,8 @@ static int l_query_name(lua_State *L) {
 static void on_answer(mx_json *result, void *ud) { mx_gate_done(ud, result, NULL); }
 
 static void start_query(mx_rt *rt, mx_json *args, mx_gate_req *req) {
-    mx_dns_query(mx_rt_dns(rt), mx_json_get_str(args, "name"), mx_dns_type_from_name(mx_json_get_str(args, "type")),
+    mx_dns_query(mx_rt_dns_for(rt, mx_json_get_str(args, "resolver")), mx_json_get_str(args, "name"),
+                 mx_dns_type_from_name(mx_json_get_str(args, "type")),
                  on_answer, req);
 }
 
@@ -100,6 +101,8 @@ static int ask(lua_State *L) {
     mx_json *args = mx_json_obj();
     mx_json_set(args, "name", mx_json_str(lua_tostring(L, lua_upvalueindex(1))));
     mx_json_set(args, "type", mx_json_str(lua_tostring(L, lua_upvalueindex(2))));
+    const char *r = mx_rt_check_resolvers(mx_rt_from_L(L));
+    if (r) mx_json_set(args, "resolver", mx_json_str(r)); /* as dns.query does */
     return mx_gate_call(L, "dns.query", args, 1, start_query, push_raw, NULL);
 }
 

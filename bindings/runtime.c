@@ -96,6 +96,7 @@ struct mx_check {
     mx_target target;
     mx_json *target_json;
     int target_ref, facts_ref;
+    char *resolvers;        /* this check's own resolvers (c-ares CSV), or NULL: the run's */
     rule_run *runs;
     int remaining;          /* rules not yet finished/skipped */
     int64_t start, end;
@@ -214,6 +215,7 @@ struct mx_rt {
     rt_slab slab;           /* small Lua objects, see rt_alloc */
     int options_ro_ref;     /* read-only view of the run's options (has_options_ro) */
     mx_json *pushing_hit;   /* a cached answer being pushed (see mx_gate_call) */
+    mx_strmap dns_by_resolvers; /* c-ares CSV -> mx_dns, for checks with their own resolvers */
     int has_options_ro;
 };
 
@@ -314,6 +316,21 @@ mx_loop *mx_rt_loop(mx_rt *rt) { return rt->loop; }
 int mx_rt_per_host(mx_rt *rt) { return rt->opts.per_host; }
 int mx_rt_max_connections(mx_rt *rt) { return rt->opts.max_connections; }
 mx_dns *mx_rt_dns(mx_rt *rt) { return rt->dns; }
+const char *mx_rt_check_resolvers(mx_rt *rt) {
+    return rt->current && rt->current->check ? rt->current->check->resolvers : NULL;
+}
+static void free_dns(void *d) { mx_dns_free(d); }
+mx_dns *mx_rt_dns_for(mx_rt *rt, const char *resolvers) {
+    if (!resolvers || !rt->dns) return rt->dns; /* no override, or a replay */
+    mx_dns *d = mx_strmap_get(&rt->dns_by_resolvers, resolvers);
+    if (d) return d;
+    char err[256];
+    mx_dns_opts dopts = {resolvers, rt->opts.timeout_ms, 0, rt->opts.qps};
+    d = mx_dns_new(rt->loop, &dopts, err, sizeof err);
+    if (!d) return rt->dns; /* validated when the list was read; cannot happen */
+    mx_strmap_put(&rt->dns_by_resolvers, resolvers, d);
+    return d;
+}
 int mx_rt_timeout_ms(mx_rt *rt) { return rt->opts.timeout_ms; }
 mx_json *mx_rt_options(mx_rt *rt) { return rt->opts.options; }
 SSL_CTX *mx_rt_tls_ctx(mx_rt *rt, char *err, size_t errlen) {
@@ -1863,8 +1880,8 @@ static void push_target(mx_rt *rt, mx_check *c, const mx_json *overrides) {
     lua_remove(L, tbl);
 }
 
-/* "a,b" from a JSON string or list of strings (a batch entry's only/skip) */
-static char *rules_csv(const mx_json *v) {
+/* "a,b" from a JSON string or list of strings (a batch entry's only/skip/resolver) */
+static char *strings_csv(const mx_json *v) {
     if (v->type == MX_JSTR) return mx_xstrdup(v->u.str.s);
     mx_buf b = MX_BUF_INIT;
     for (size_t i = 0; v->type == MX_JARR && i < v->u.c.len; i++) {
@@ -1884,7 +1901,7 @@ int mx_rt_check_selects(mx_rt *rt, const mx_json *options) {
         for (int i = 0; i < rt->nrules; i++) n += rt->rules[i].enabled;
         return n;
     }
-    char *o = own_only ? rules_csv(own_only) : NULL, *k = own_skip ? rules_csv(own_skip) : NULL;
+    char *o = own_only ? strings_csv(own_only) : NULL, *k = own_skip ? strings_csv(own_skip) : NULL;
     char on[MAX_RULES];
     int n = select_rules(rt, o ? o : rt->opts.only, k ? k : rt->opts.skip, on);
     free(o);
@@ -1927,11 +1944,14 @@ mx_check *mx_check_start_opts(mx_rt *rt, const mx_target *t, const mx_json *opti
     push_target(rt, c, options);
     c->target_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
     c->runs = mx_xcalloc((size_t)(rt->nrules ? rt->nrules : 1), sizeof *c->runs);
+    /* a check's own resolvers (a batch entry's `resolver`, already normalised) */
+    const mx_json *own_res = mx_json_get(options, "resolver");
+    if (own_res && !rt->replay) c->resolvers = strings_csv(own_res);
     /* a check's own only/skip (a batch entry's settings) replace the run's */
     const mx_json *own_only = mx_json_get(options, "only"), *own_skip = mx_json_get(options, "skip");
     char on[MAX_RULES];
     if (own_only || own_skip) {
-        char *o = own_only ? rules_csv(own_only) : NULL, *k = own_skip ? rules_csv(own_skip) : NULL;
+        char *o = own_only ? strings_csv(own_only) : NULL, *k = own_skip ? strings_csv(own_skip) : NULL;
         select_rules(rt, o ? o : rt->opts.only, k ? k : rt->opts.skip, on);
         free(o);
         free(k);
@@ -2279,6 +2299,7 @@ void mx_check_free(mx_check *c) {
     luaL_unref(rt->L, LUA_REGISTRYINDEX, c->target_ref);
     if (c->id >= 0 && c->id < rt->nchecks) rt->checks[c->id] = NULL;
     free(c->runs);
+    free(c->resolvers);
     mx_report_free(&c->report);
     mx_json_free(c->target_json);
     free(c);
@@ -2424,6 +2445,7 @@ void mx_rt_free(mx_rt *rt) {
     int64_t until = mx_now_ms() + rt->opts.timeout_ms + 1000;
     while (rt->pending_calls > 0 && mx_now_ms() < until) mx_loop_run_once(rt->loop, 100);
     mx_dns_free(rt->dns);
+    mx_strmap_free(&rt->dns_by_resolvers, free_dns);
     mx_loop_free(rt->loop);
     if (rt->tls_ctx) SSL_CTX_free(rt->tls_ctx);
     free(rt->tls_ctx_err);

@@ -114,6 +114,11 @@ void mx_net_conn_stats(mx_conn_stats *out);
 mx_rt *mx_rt_from_L(lua_State *L);
 mx_loop *mx_rt_loop(mx_rt *rt);
 mx_dns *mx_rt_dns(mx_rt *rt);
+/* The running check's own resolvers (c-ares CSV: a batch entry's `resolver`),
+ * or NULL when it uses the run's. */
+const char *mx_rt_check_resolvers(mx_rt *rt);
+/* The DNS channel for these resolvers (NULL: the run's), made on first use. */
+mx_dns *mx_rt_dns_for(mx_rt *rt, const char *resolvers);
 int mx_rt_timeout_ms(mx_rt *rt);
 /* The run's CLI options (target.options), or NULL. */
 mx_json *mx_rt_options(mx_rt *rt);

@@ -244,3 +244,20 @@ int mx_target_parse(const char *s, mx_target *t, const char **why) {
     t->kind = c1 ? MX_TARGET_HOST : MX_TARGET_DOMAIN;
     return 0;
 }
+
+int mx_resolver_norm(const char *s, char *out, size_t outlen) {
+    mx_addr a;
+    char c[64];
+    int port = 53;
+    if (mx_addr_parse(s, &a) != 0) {
+        mx_target t;
+        const char *why;
+        if (mx_target_parse(s, &t, &why) != 0 || t.kind != MX_TARGET_ADDRESS) return -1;
+        a = t.addr;
+        if (t.port) port = t.port;
+    }
+    mx_addr_format(&a, c, sizeof c);
+    if (a.family == AF_INET6) snprintf(out, outlen, "[%s]:%d", c, port);
+    else snprintf(out, outlen, "%s:%d", c, port);
+    return 0;
+}

@@ -55,4 +55,9 @@ typedef struct mx_target {
 int mx_target_parse(const char *s, mx_target *t, const char **why);
 const char *mx_target_kind_name(mx_target_kind k);
 
+/* One resolver as the user wrote it ("ADDR", "ADDR:PORT", "[V6]:PORT", "V6")
+ * in c-ares's form ("ADDR:53", "[V6]:53") into out (>= 80 bytes).
+ * Returns 0, or -1 when s is not an IP address with an optional port. */
+int mx_resolver_norm(const char *s, char *out, size_t outlen);
+
 #endif

@@ -324,6 +324,15 @@ static mx_json *v_list(mx_json *v, int kind, const char **why) {
             mx_addr_format(&a, canon, sizeof canon);
             mx_json_free(it);
             v->u.c.items[i] = mx_json_str(canon);
+        } else if (kind == 3) {
+            char norm[96];
+            if (mx_resolver_norm(it->u.str.s, norm, sizeof norm) != 0) {
+                *why = "must list IP addresses with an optional :port";
+                mx_json_free(v);
+                return NULL;
+            }
+            mx_json_free(it);
+            v->u.c.items[i] = mx_json_str(norm);
         } else if (kind == 2) {
             const char *w;
             if (mx_domain_valid(it->u.str.s, &w) != 0) { *why = "must list valid host names"; mx_json_free(v); return NULL; }
@@ -343,7 +352,7 @@ static const field fields[] = {
     {"source_ips", F_IPS, 1, 1},         {"sender_ips", F_IPS, 1, 1},
     {"sender_domains", F_HOSTS, 1, 1},   {"helo", F_HELO, 1, 1},
     {"dnsbl_zones", F_HOSTS, 1, 1},      {"allow_reserved", F_BOOL, 1, 1},
-    {"resolver", F_RESOLVER, 1, 0},      {"only", F_RULES, 1, 1},
+    {"resolver", F_RESOLVER, 1, 1},      {"only", F_RULES, 1, 1},
     {"skip", F_RULES, 1, 1},             {"rules_dir", F_DIR, 1, 0},
     {"expect", F_EXPECT, 0, 1},
 };
@@ -380,7 +389,8 @@ static mx_json *check_field(const field *f, mx_json *v, const char **why, const 
         return v;
     case F_IPS: return v_list(v, 1, why);
     case F_HOSTS: return v_list(v, 2, why);
-    case F_STRINGS: case F_RULES: case F_DIR: case F_RESOLVER: return v_list(v, 0, why);
+    case F_STRINGS: case F_RULES: case F_DIR: return v_list(v, 0, why);
+    case F_RESOLVER: return v_list(v, 3, why);
     case F_BOOL: return v_bool(v, why);
     case F_HELO: {
         const char *w;

@@ -353,22 +353,11 @@ static void parse_common(int argc, char **argv, cli *c) {
 static char *resolver_csv(const strlist *l) {
     mx_buf b = MX_BUF_INIT;
     for (size_t i = 0; i < l->n; i++) {
-        const char *s = l->v[i];
-        mx_addr a;
+        char one[96];
+        if (mx_resolver_norm(l->v[i], one, sizeof one) != 0)
+            usage_error("--resolver must be an IP address with an optional :port, not '%s'", l->v[i]);
         if (i) mx_buf_putc(&b, ',');
-        if (mx_addr_parse(s, &a) == 0) {
-            if (a.family == AF_INET6) mx_buf_printf(&b, "[%s]:53", s);
-            else mx_buf_printf(&b, "%s:53", s);
-            continue;
-        }
-        mx_target t;
-        const char *why;
-        if (mx_target_parse(s, &t, &why) != 0 || t.kind != MX_TARGET_ADDRESS)
-            usage_error("--resolver must be an IP address with an optional :port, not '%s'", s);
-        char c[64];
-        mx_addr_format(&t.addr, c, sizeof c);
-        if (t.addr.family == AF_INET6) mx_buf_printf(&b, "[%s]:%d", c, t.port ? t.port : 53);
-        else mx_buf_printf(&b, "%s:%d", c, t.port ? t.port : 53);
+        mx_buf_puts(&b, one);
     }
     return l->n ? mx_buf_steal(&b) : NULL;
 }

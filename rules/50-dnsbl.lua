@@ -67,7 +67,7 @@ return {
     local lists = catalog.lists
     local tjobs = {}
     for i, list in ipairs(lists) do
-      tjobs[i] = { "dnsbl-trust|" .. list.zone, function() return V.trust(list) end }
+      tjobs[i] = { "dnsbl-trust|" .. dns.servers() .. "|" .. list.zone, function() return V.trust(list) end }
     end
     local trust = shared.all(tjobs)
 

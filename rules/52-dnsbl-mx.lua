@@ -21,7 +21,7 @@ return {
       if V.serves(list, "ip4") or V.serves(list, "ip6") then
         lists[#lists + 1] = list
         local k = known[list.zone]
-        tjobs[#tjobs + 1] = { "dnsbl-trust|" .. list.zone, function() return V.trust(list) end, known = k }
+        tjobs[#tjobs + 1] = { "dnsbl-trust|" .. dns.servers() .. "|" .. list.zone, function() return V.trust(list) end, known = k }
       end
     end
     -- the dnsbl rule's verdicts when it ran, else one trust test per list per run
@@ -46,7 +46,7 @@ return {
         for i, list in ipairs(lists) do
           if trust[i].ok and V.serves(list, kind) then
             pairs_[#pairs_ + 1] = { a = a, list = list }
-            jobs[#jobs + 1] = { "dnsbl|" .. a.address .. "|" .. list.zone, function()
+            jobs[#jobs + 1] = { "dnsbl|" .. dns.servers() .. "|" .. a.address .. "|" .. list.zone, function()
               return table.pack(dnsbl.lookup(a.address, list.zone, kind))
             end }
           end

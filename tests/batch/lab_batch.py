@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Lab tests for `mxdiag batch` (run inside the lab: tests/lab/lab exec).
 
-  lab_batch.py MXDIAG CASE      CASE: same | broken | shard | resume | nagios | prometheus | maxconn | perdomain
+  lab_batch.py MXDIAG CASE      CASE: same | broken | shard | resume | nagios | prometheus | maxconn | perdomain | resolver
 Exit 0 pass, 1 fail. Only lab scenario domains (*.test) are used."""
 import json, os, re, signal, subprocess, sys, tempfile, time
 
@@ -273,5 +273,44 @@ domains:
     print("ok: per-domain only/skip: %s" % ran)
 
 
-{"same": case_same, "perdomain": case_perdomain, "broken": case_broken, "shard": case_shard, "resume": case_resume, "nagios": case_nagios,
+def case_resolver():
+    """A domain's own resolver: its questions go there, and answers (and blocklist trust) from one
+    resolver are never handed to a domain that uses another."""
+    lst = write("resolver.yaml", """defaults:
+  timeout: 2
+domains:
+  - domain: healthy.test
+    only: [mx]
+  - domain: healthy.test
+    only: [mx]
+    resolver: 127.0.0.99
+  - domain: healthy.test
+    only: [dnsbl]
+    sender_ips: [198.51.100.1]
+  - domain: healthy.test
+    only: [dnsbl]
+    sender_ips: [198.51.100.1]
+    resolver: [127.0.0.3]
+  - domain: healthy.test
+    resolver: 999.1.1.1
+""")
+    r = run(["batch", "-q", "-j", "8", "--allow-reserved", "--resolver", "127.0.0.1", lst])
+    docs = {d["index"]: d for d in jsonl(r.stdout, True)}
+    if sorted(docs) != [0, 1, 2, 3]:
+        fail("indexes %s, want 0-3 (4 is a bad entry)" % sorted(docs))
+    want = {0: "mx.ok", 1: "dns.resolver_unreachable", 2: "dnsbl.listed", 3: "dnsbl.unreliable"}
+    for i, code in want.items():
+        if code not in codes(docs[i]):
+            fail("entry %d: no %s in %s" % (i, code, codes(docs[i])))
+    if "dnsbl.listed" in codes(docs[3]) or "dnsbl.unreliable" in codes(docs[2]):
+        fail("blocklist answers crossed resolvers: %s / %s" % (codes(docs[2]), codes(docs[3])))
+    ev = [f["evidence"].get("resolver") for f in docs[3]["findings"] if f["code"] == "dnsbl.unreliable"]
+    if not ev or any(e != "127.0.0.3:53" for e in ev):
+        fail("entry 3: dnsbl.unreliable names resolver %s, want 127.0.0.3:53" % ev)
+    if "resolver.yaml:17:15: 'resolver' must list IP addresses with an optional :port" not in r.stderr:
+        fail("stderr lacks the bad resolver:\n%s" % r.stderr)
+    print("ok: per-domain resolver: %s" % {i: codes(d) for i, d in docs.items()})
+
+
+{"same": case_same, "perdomain": case_perdomain, "resolver": case_resolver, "broken": case_broken, "shard": case_shard, "resume": case_resume, "nagios": case_nagios,
  "prometheus": case_prometheus, "maxconn": case_maxconn}[CASE]()

@@ -110,7 +110,7 @@ static void test_yaml_bad_entries(void **st) {
         "  - domain: ok4.test\n"
         "    expect: {mx: [a.test], tls: yes}\n" /* line 11 */
         "  - domain: ok5.test\n"
-        "    resolver: 127.0.0.1\n"    /* line 13: run-wide only */
+        "    rules_dir: /tmp\n"        /* line 13: run-wide only */
         "  - ok6.test\n"), 0, &s, NULL);
     assert_false(s.fatal);
     assert_int_equal(s.n, 2);
@@ -124,6 +124,34 @@ static void test_yaml_bad_entries(void **st) {
     assert_non_null(strstr(s.errors[4], "no 'domain:'"));
     assert_non_null(strstr(s.errors[5], "expect.tls"));
     assert_non_null(strstr(s.errors[6], ":13:5:"));
+    free_seen(&s);
+}
+
+/* A domain's own resolvers: normalised to c-ares's ADDR:PORT form; a value
+ * that is not an address with an optional port is a bad entry. */
+static void test_yaml_resolver(void **st) {
+    (void)st;
+    seen s;
+    read_all(write_tmp(".yaml",
+        "domains:\n"
+        "  - domain: a.test\n"
+        "    resolver: [127.0.0.1, '[2001:db8::1]:5353', '::1', '192.0.2.7:5300']\n"
+        "  - domain: b.test\n"
+        "    resolver: 1.2.3\n"        /* line 5 */
+        "  - domain: c.test\n"
+        "    resolver: ns.example.test\n"), 0, &s, NULL);
+    assert_false(s.fatal);
+    assert_int_equal(s.n, 1);
+    mx_json *r = mx_json_get(s.opts[0], "resolver");
+    assert_non_null(r);
+    assert_int_equal(r->u.c.len, 4);
+    assert_string_equal(r->u.c.items[0]->u.str.s, "127.0.0.1:53");
+    assert_string_equal(r->u.c.items[1]->u.str.s, "[2001:db8::1]:5353");
+    assert_string_equal(r->u.c.items[2]->u.str.s, "[::1]:53");
+    assert_string_equal(r->u.c.items[3]->u.str.s, "192.0.2.7:5300");
+    assert_int_equal(s.bad, 2);
+    assert_non_null(strstr(s.errors[0], ":5:15: 'resolver' must list IP addresses"));
+    assert_non_null(strstr(s.errors[1], "'resolver' must list IP addresses"));
     free_seen(&s);
 }
 
@@ -434,7 +462,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_yaml_basic),  cmocka_unit_test(test_yaml_bad_entries), cmocka_unit_test(test_yaml_malformed),
         cmocka_unit_test(test_plain),       cmocka_unit_test(test_count),            cmocka_unit_test(test_escaping),
-        cmocka_unit_test(test_strmap),
+        cmocka_unit_test(test_strmap), cmocka_unit_test(test_yaml_resolver),
         cmocka_unit_test(test_yaml_token_limit), cmocka_unit_test(test_yaml_entry_budget),
         cmocka_unit_test(test_yaml_nesting_limit), cmocka_unit_test(test_plain_line_limit),
     };
