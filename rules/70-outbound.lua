@@ -4,6 +4,7 @@
 -- configured (--control HOST; none by default, so no test ever reaches a
 -- real host). Port 25 failing everywhere while other ports answer is a block
 -- on this side (local firewall or the ISP); only this target failing is theirs.
+local shared = require("shared")
 local OTHER_PORTS = { 587, 465, 443 }
 
 local CONTROL_ADVICE = "Add control mail hosts with --control HOST (repeatable), e.g. the MX hosts of large "
@@ -51,13 +52,30 @@ return {
     local timeout = target.options.timeout
     local port = results[1].port or 25
 
+    -- the probes leave from the source addresses the tcp rule used (--source-ip),
+    -- else from wherever the kernel routes them, as the failed connections did
+    local sources, sseen = {}, {}
+    for _, r in ipairs(results) do
+      local src = r.source or false
+      if not sseen[src] then sseen[src] = true; sources[#sources + 1] = src end
+    end
+    local function fam_ok(src, address)
+      if not src then return true end
+      local a, b = net.parse_address(src), net.parse_address(address)
+      return a and b and a.family == b.family
+    end
+
     -- the probes: same hosts on other ports, controls on port 25
     local probes, seen = {}, {}
     for _, r in ipairs(results) do
       if not seen[r.address] then
         seen[r.address] = true
         for _, p in ipairs(OTHER_PORTS) do
-          probes[#probes + 1] = { kind = "other", host = r.host, address = r.address, port = p }
+          for _, src in ipairs(sources) do
+            if fam_ok(src, r.address) then
+              probes[#probes + 1] = { kind = "other", host = r.host, address = r.address, port = p, source = src or nil }
+            end
+          end
         end
       end
     end
@@ -70,23 +88,30 @@ return {
       local addrs, why = cres[i][1], cres[i][2]
       if #addrs == 0 then unresolved[#unresolved + 1] = c .. " (" .. tostring(why) .. ")" end
       for _, a in ipairs(addrs) do
-        probes[#probes + 1] = { kind = "control", host = c, address = a, port = 25 }
+        for _, src in ipairs(sources) do
+          if fam_ok(src, a) then
+            probes[#probes + 1] = { kind = "control", host = c, address = a, port = 25, source = src or nil }
+          end
+        end
       end
     end
+    -- each probe once per run (a batch has many domains behind the same dead hosts)
     local jobs = {}
     for i, p in ipairs(probes) do
-      jobs[i] = function()
-        local sock, verdict = net.connect(p.address, p.port, { timeout = timeout })
+      local key = table.concat({ "outbound", p.address, p.port, tostring(p.source), tostring(timeout) }, "|")
+      jobs[i] = { key, function()
+        local sock, verdict = net.connect(p.address, p.port, { timeout = timeout, source = p.source })
         if sock then sock:close(); return "connected" end
         return verdict
-      end
+      end }
     end
-    local verdicts = task.all(jobs)
+    local verdicts = shared.all(jobs)
     local other_ok, other_all, ctl_ok, ctl_bad, ctl_all = {}, {}, {}, {}, {}
     local ctl_ok_host
     for i, p in ipairs(probes) do
       p.verdict = verdicts[i]
-      local label = string.format("%s:%d (%s): %s", p.address, p.port, p.host, p.verdict)
+      local label = string.format("%s:%d (%s)%s: %s", p.address, p.port, p.host,
+        p.source and (" from " .. p.source) or "", p.verdict)
       if p.kind == "other" then
         other_all[#other_all + 1] = label
         if answered(p.verdict) then other_ok[#other_ok + 1] = label end
