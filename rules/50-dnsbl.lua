@@ -64,7 +64,7 @@ return {
     end
 
     -- 1. trust test of every list, concurrently
-    local lists = catalog.lists
+    local lists = V.lists_for(catalog, target.options)
     local tjobs = {}
     for i, list in ipairs(lists) do
       tjobs[i] = { "dnsbl-trust|" .. dns.servers() .. "|" .. list.zone, function() return V.trust(list) end }

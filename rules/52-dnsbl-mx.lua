@@ -17,7 +17,7 @@ return {
   run = function(target, report)
     local known = target.facts["dnsbl.trust"] or {}
     local lists, tjobs = {}, {}
-    for _, list in ipairs(catalog.lists) do
+    for _, list in ipairs(V.lists_for(catalog, target.options)) do
       if V.serves(list, "ip4") or V.serves(list, "ip6") then
         lists[#lists + 1] = list
         local k = known[list.zone]

@@ -74,6 +74,35 @@ function M.failure_reason(err, detail)
   return r
 end
 
+-- A list the catalog does not describe, named by zone (a batch list's
+-- dnsbl_zones): asked for IPv4 addresses, any 127.0.0.0/8 answer outside the
+-- error range counts as listed (warn: its meaning is unknown to mxdiag), and
+-- it must pass the RFC 5782 test points (127.0.0.2 listed, 127.0.0.1 not)
+-- like every list.
+function M.generic(zone)
+  local codes = setmetatable({}, { __index = function(_, a)
+    if type(a) == "string" and a:match("^127%.%d+%.%d+%.%d+$") then
+      return { severity = "warn", meaning = "listed (answer " .. a .. "; this list's codes are not in mxdiag's catalog)" }
+    end
+  end })
+  return { id = zone, name = zone, zone = zone, kind = { "ip4" }, codes = codes, errors = {},
+           delist = "the list operator's web site (" .. zone .. ")", generic = true,
+           test = { listed = { "127.0.0.2" }, unlisted = { "127.0.0.1" } } }
+end
+
+-- The lists to ask: the catalog's, or when options.dnsbl_zones is set (a
+-- batch list's dnsbl_zones) only those zones, in that order: a zone the
+-- catalog knows keeps its codes and test points, any other is generic.
+function M.lists_for(catalog, options)
+  local want = options and options.dnsbl_zones
+  if not want then return catalog.lists end
+  local by_zone = {}
+  for _, l in ipairs(catalog.lists) do by_zone[l.zone] = l end
+  local out = {}
+  for _, z in ipairs(want) do out[#out + 1] = by_zone[z] or M.generic(z) end
+  return out
+end
+
 -- The trust test: every listed test point must answer a documented code,
 -- every unlisted one NXDOMAIN. Returns {ok=bool, reason=, checks={...}}.
 function M.trust(list)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Lab tests for `mxdiag batch` (run inside the lab: tests/lab/lab exec).
 
-  lab_batch.py MXDIAG CASE      CASE: same | broken | shard | resume | nagios | prometheus | maxconn | perdomain | resolver
+  lab_batch.py MXDIAG CASE      CASE: same | broken | shard | resume | nagios | prometheus | maxconn | perdomain | resolver | zones
 Exit 0 pass, 1 fail. Only lab scenario domains (*.test) are used."""
 import json, os, re, signal, subprocess, sys, tempfile, time
 
@@ -312,5 +312,42 @@ domains:
     print("ok: per-domain resolver: %s" % {i: codes(d) for i, d in docs.items()})
 
 
-{"same": case_same, "perdomain": case_perdomain, "resolver": case_resolver, "broken": case_broken, "shard": case_shard, "resume": case_resume, "nagios": case_nagios,
+def case_zones():
+    """dnsbl_zones: only those lists are asked; a zone the catalog does not know is a generic
+    RFC 5782 list (trust-tested, any 127/8 answer is a warn-level listing)."""
+    lst = write("zones.yaml", """defaults:
+  timeout: 2
+  sender_ips: [198.51.100.1]
+  only: [dnsbl]
+domains:
+  - healthy.test
+  - domain: healthy.test
+    dnsbl_zones: [rbl.lab.test, zen.spamhaus.org]
+  - domain: healthy.test
+    dnsbl_zones: [bl.spamcop.net]
+""")
+    r = run(["batch", "-q", "-j", "4", "--allow-reserved", "--resolver", "127.0.0.1", lst])
+    docs = {d["index"]: d for d in jsonl(r.stdout, True)}
+    def zones(i):
+        out = set()
+        for f in docs[i]["findings"]:
+            if f["rule"] != "dnsbl":
+                continue
+            ev = f["evidence"]
+            z = ev.get("zones") if isinstance(ev.get("zones"), list) else [ev.get("zone")]
+            out.update((f["code"], x) for x in z if x)
+        return out
+    if ("dnsbl.listed", "dnsbl-1.uceprotect.net") not in zones(0):
+        fail("entry 0 (whole catalog): no UCEPROTECT-1 listing: %s" % sorted(zones(0)))
+    if zones(1) != {("dnsbl.listed", "rbl.lab.test"), ("dnsbl.listed", "zen.spamhaus.org")}:
+        fail("entry 1 (rbl.lab.test, zen): %s" % sorted(zones(1)))
+    sev = [f["severity"] for f in docs[1]["findings"] if f["evidence"].get("zone") == "rbl.lab.test"]
+    if sev != ["warn"]:
+        fail("entry 1: the generic list's listing has severity %s, want warn" % sev)
+    if zones(2) != {("dnsbl.clean", "bl.spamcop.net")}:
+        fail("entry 2 (spamcop only): %s" % sorted(zones(2)))
+    print("ok: dnsbl_zones: %s" % {i: sorted(zones(i)) for i in docs})
+
+
+{"same": case_same, "perdomain": case_perdomain, "resolver": case_resolver, "zones": case_zones, "broken": case_broken, "shard": case_shard, "resume": case_resume, "nagios": case_nagios,
  "prometheus": case_prometheus, "maxconn": case_maxconn}[CASE]()
