@@ -361,69 +361,6 @@ static int takes_value(const char *a) {
     return 0;
 }
 
-typedef struct argv_b { char **v; int n; } argv_b;
-static void av_push(argv_b *a, const char *s) {
-    a->v = mx_xrealloc(a->v, (size_t)(a->n + 2) * sizeof *a->v);
-    a->v[a->n++] = mx_xstrdup(s);
-    a->v[a->n] = NULL;
-}
-
-static int cli_has(int argc, char **argv, const char *opt) {
-    size_t l = strlen(opt);
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--")) break;
-        if (!strncmp(argv[i], opt, l) && (argv[i][l] == 0 || argv[i][l] == '=')) return 1;
-    }
-    return 0;
-}
-
-/* defaults: as command-line options, so that check's parser validates them
- * exactly as it validates the command line; options given on the command
- * line win. Per-domain settings without an option go to base_opts. */
-static void defaults_to_args(const mx_json *d, int argc, char **argv, argv_b *out, mx_json **base) {
-    static const struct { const char *key, *opt; } map[] = {
-        {"timeout", "--timeout"},     {"port", "--port"},       {"resolver", "--resolver"},
-        {"source_ips", "--source-ip"}, {"sender_ips", "--sender-ip"}, {"sender_domains", "--sender-domain"},
-        {"only", "--only"},           {"skip", "--skip"},       {"rules_dir", "--rules-dir"},
-        {"allow_reserved", "--allow-reserved"},
-    };
-    for (size_t i = 0; d && i < d->u.c.len; i++) {
-        const char *k = d->u.c.keys[i];
-        const mx_json *v = d->u.c.items[i];
-        const char *opt = NULL;
-        for (size_t m = 0; m < sizeof map / sizeof map[0]; m++) if (!strcmp(map[m].key, k)) opt = map[m].opt;
-        if (!opt) {
-            if (!*base) *base = mx_json_obj();
-            mx_json_set(*base, k, mx_json_clone(v));
-            continue;
-        }
-        if (cli_has(argc, argv, opt)) continue;
-        char num[64];
-        if (v->type == MX_JBOOL) { if (v->u.b) av_push(out, opt); continue; }
-        if (v->type == MX_JINT || v->type == MX_JNUM) {
-            if (v->type == MX_JINT) snprintf(num, sizeof num, "%lld", v->u.i);
-            else snprintf(num, sizeof num, "%g", v->u.n);
-            av_push(out, opt);
-            av_push(out, num);
-            continue;
-        }
-        if (v->type == MX_JARR) {
-            if (!strcmp(k, "only") || !strcmp(k, "skip")) {
-                mx_buf csv = MX_BUF_INIT;
-                for (size_t j = 0; j < v->u.c.len; j++) {
-                    if (j) mx_buf_putc(&csv, ',');
-                    mx_buf_puts(&csv, v->u.c.items[j]->u.str.s);
-                }
-                av_push(out, opt);
-                av_push(out, mx_buf_cstr(&csv));
-                mx_buf_free(&csv);
-            } else {
-                for (size_t j = 0; j < v->u.c.len; j++) { av_push(out, opt); av_push(out, v->u.c.items[j]->u.str.s); }
-            }
-        }
-    }
-}
-
 /* ------------------------------------------------------------ main */
 
 int mx_batch_main(int argc, char **argv) {
@@ -437,8 +374,8 @@ int mx_batch_main(int argc, char **argv) {
     b->total = -1;
     const char *out_path = NULL, *resume_path = NULL, *file = NULL;
     int plain = 0;
-    argv_b rest = {0};
-    av_push(&rest, "batch");
+    mx_argv rest = {0};
+    mx_argv_push(&rest, "batch");
     /* batch options out; everything else is check's */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -477,8 +414,8 @@ int mx_batch_main(int argc, char **argv) {
         else if (!strcmp(a, "--json")) b->format = FMT_JSONL;
         else {
             if (a[0] != '-' || !strcmp(a, "-")) file = a;
-            av_push(&rest, a);
-            if (takes_value(a) && i + 1 < argc) av_push(&rest, argv[++i]);
+            mx_argv_push(&rest, a);
+            if (takes_value(a) && i + 1 < argc) mx_argv_push(&rest, argv[++i]);
         }
 #undef OPTVAL
         if (val && !*val) die_usage("option %s needs a value", a);
@@ -495,11 +432,18 @@ int mx_batch_main(int argc, char **argv) {
         mx_batch_close(b->in);
         return EXIT_USAGE;
     }
-    /* [batch, defaults as options..., command-line check options and FILE] */
-    argv_b full = {0};
-    av_push(&full, "batch");
-    defaults_to_args(defaults, (int)rest.n, rest.v, &full, &b->base_opts);
-    for (int i = 1; i < rest.n; i++) av_push(&full, rest.v[i]);
+    /* the configuration file's settings, under the list's own defaults: */
+    for (size_t i = 0; mx_config_settings && i < mx_config_settings->u.c.len; i++) {
+        if (!defaults) defaults = mx_json_obj();
+        if (!mx_json_get(defaults, mx_config_settings->u.c.keys[i]))
+            mx_json_set(defaults, mx_config_settings->u.c.keys[i], mx_json_clone(mx_config_settings->u.c.items[i]));
+    }
+    /* [batch, defaults as options..., command-line check options and FILE]:
+     * check's parser validates them; the command line wins */
+    mx_argv full = {0};
+    mx_argv_push(&full, "batch");
+    mx_settings_to_args(defaults, (int)rest.n, rest.v, &full, &b->base_opts);
+    for (int i = 1; i < rest.n; i++) mx_argv_push(&full, rest.v[i]);
     mx_json_free(defaults);
 
     mx_check_setup setup;

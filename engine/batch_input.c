@@ -354,7 +354,7 @@ static const field fields[] = {
     {"dnsbl_zones", F_HOSTS, 1, 1},      {"allow_reserved", F_BOOL, 1, 1},
     {"resolver", F_RESOLVER, 1, 1},      {"only", F_RULES, 1, 1},
     {"skip", F_RULES, 1, 1},             {"rules_dir", F_DIR, 1, 0},
-    {"expect", F_EXPECT, 0, 1},
+    {"control_hosts", F_STRINGS, 1, 1},  {"expect", F_EXPECT, 0, 1},
 };
 
 static mx_json *check_expect(mx_json *v, const char **why, const char **sub) {
@@ -784,4 +784,44 @@ long mx_batch_count(const char *path, int plain) {
     }
     mx_batch_close(in);
     return n;
+}
+
+/* A settings file (/etc/mxdiag/mxdiag.yaml): one YAML map of the keys a
+ * batch list's defaults: takes. Any problem is an error naming FILE:LINE:COL
+ * (a wrong setting would silently change every check). An empty file is an
+ * empty map. */
+int mx_config_read(const char *path, mx_json **settings, char *err, size_t errlen) {
+    *settings = NULL;
+    mx_batch_input *in = mx_batch_open(path, 0, err, errlen);
+    if (!in) return -1;
+    yaml_event_t ev;
+    int rc = -1;
+    for (;;) {
+        if (next_event(in, &ev, err, errlen) != 0) goto out;
+        yaml_event_type_t t = ev.type;
+        yaml_mark_t m = ev.start_mark;
+        const char *val = t == YAML_SCALAR_EVENT ? (const char *)ev.data.scalar.value : NULL;
+        int null_doc = val && is_null_word(val);
+        yaml_event_delete(&ev);
+        if (t == YAML_STREAM_START_EVENT || t == YAML_DOCUMENT_START_EVENT) continue;
+        if (t == YAML_STREAM_END_EVENT || null_doc) { *settings = mx_json_obj(); rc = 0; goto out; }
+        if (t != YAML_MAPPING_START_EVENT) {
+            errf(in, (long)m.line + 1, (long)m.column + 1, err, errlen, "expected a map of settings (timeout, resolver, "
+                 "sender_ips, control_hosts, ...)");
+            goto out;
+        }
+        break;
+    }
+    problem pb = {0};
+    if (read_settings(in, 0, settings, &pb, err, errlen) != 0) goto out;
+    if (pb.set) {
+        errf(in, pb.line, pb.col, err, errlen, "%s", pb.msg);
+        mx_json_free(*settings);
+        *settings = NULL;
+        goto out;
+    }
+    rc = 0;
+out:
+    mx_batch_close(in);
+    return rc;
 }

@@ -58,4 +58,9 @@ void mx_batch_close(mx_batch_input *in);
 /* Entries in the file (a separate pass, for progress): -1 if unknown. */
 long mx_batch_count(const char *path, int plain);
 
+/* Reads a settings file: one YAML map with the keys of a batch list's
+ * defaults: (README, "Configuration file"). 0 and *settings (caller frees),
+ * or -1 with err naming FILE:LINE:COL. */
+int mx_config_read(const char *path, mx_json **settings, char *err, size_t errlen);
+
 #endif

@@ -20,4 +20,16 @@ void mx_check_setup_free(mx_check_setup *s);
 
 int mx_batch_main(int argc, char **argv);
 
+/* An argument vector being built (NULL-terminated, strings owned). */
+typedef struct mx_argv { char **v; int n; } mx_argv;
+void mx_argv_push(mx_argv *a, const char *s);
+/* Is option opt (or opt=...) among argv[1..] before "--"? */
+int mx_cli_has(int argc, char **argv, const char *opt);
+/* Settings (a batch list's defaults:, the configuration file) appended to
+ * out as check options, skipping those argv already has; keys with no
+ * option go to *base when base is not NULL. */
+void mx_settings_to_args(const mx_json *d, int argc, char **argv, mx_argv *out, mx_json **base);
+/* The configuration file's settings (NULL: none read). */
+extern mx_json *mx_config_settings;
+
 #endif

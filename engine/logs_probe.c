@@ -49,7 +49,12 @@ int mx_logs_command(int argc, char **argv) {
 
 mx_json *mx_logs_probe(int argc, char **argv, const char *const *domains, size_t n, const mx_json *options) {
     mx_check_setup s;
-    mx_check_setup_new(argc, argv, &s);
+    /* the configuration file's settings, under the command line's */
+    mx_argv full = {0};
+    mx_argv_push(&full, argc > 0 ? argv[0] : "logs");
+    mx_settings_to_args(mx_config_settings, argc, argv, &full, NULL);
+    for (int i = 1; i < argc; i++) mx_argv_push(&full, argv[i]);
+    mx_check_setup_new(full.n, full.v, &s);
     mx_check **cs = mx_xcalloc(n ? n : 1, sizeof *cs);
     mx_json *out = mx_json_arr();
     const char **why = mx_xcalloc(n ? n : 1, sizeof *why);
@@ -91,6 +96,8 @@ mx_json *mx_logs_probe(int argc, char **argv, const char *const *domains, size_t
         *abandoned = s;
     } else {
         mx_check_setup_free(&s);
+        for (int i = 0; i < full.n; i++) free(full.v[i]);
+        free(full.v);
     }
     return out;
 }

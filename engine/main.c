@@ -15,6 +15,7 @@
 #include "letter.h"
 #include "ruletest.h"
 #include "check_cli.h"
+#include "batch_input.h"
 #include "formats.h"
 
 #ifdef MXDIAG_HAVE_LOGS
@@ -22,6 +23,7 @@ int mx_logs_command(int argc, char **argv); /* logs_probe.c */
 #endif
 
 #define EXIT_USAGE 3
+#define MXDIAG_DEFAULT_CONFIG "/etc/mxdiag/mxdiag.yaml"
 
 static const char *usage_text =
     "Usage: mxdiag COMMAND [OPTIONS] ...\n"
@@ -64,6 +66,11 @@ static const char *usage_text =
     "  --control HOST      a control mail host (name or address, repeatable) probed\n"
     "                      on port 25 when every MX of the target fails, to tell a\n"
     "                      block on your side from one on theirs; none by default\n"
+    "  --dnsbl-zone ZONE   ask only this blocklist (repeatable; default: the whole\n"
+    "                      catalog); a zone the catalog lacks is a generic RFC 5782 list\n"
+    "  --config FILE       read default options from FILE (default:\n"
+    "                      /etc/mxdiag/mxdiag.yaml when it exists, or $MXDIAG_CONFIG);\n"
+    "                      --no-config reads none. Command-line options win.\n"
     "  --timeout SECONDS   bound for each network operation (default 10)\n"
     "  --per-host N        connections open at once to one address (default 2);\n"
     "                      more wait their turn (politeness, also in batch)\n"
@@ -162,7 +169,7 @@ enum {
     OPT_FORMAT = 256, OPT_JSON, OPT_RESOLVER, OPT_SOURCE, OPT_TIMEOUT, OPT_PORT, OPT_RULESDIR, OPT_ONLY, OPT_SKIP,
     OPT_TRACE, OPT_RECORD, OPT_REPLAY, OPT_NOCOLOR, OPT_VERSION, OPT_ALLOW_RESERVED,
     OPT_HELO, OPT_RCPT, OPT_MAIL_FROM, OPT_CA_FILE,
-    OPT_SENDER_IP, OPT_SENDER_DOMAIN, OPT_CONTROL,
+    OPT_SENDER_IP, OPT_SENDER_DOMAIN, OPT_CONTROL, OPT_DNSBL_ZONE,
     OPT_LOCAL, OPT_SYSROOT, OPT_CONFIG_DIR, OPT_PER_HOST, OPT_QPS, OPT_MAX_CONN,
 };
 
@@ -191,6 +198,7 @@ static const struct option check_opts[] = {
     {"sender-ip", required_argument, 0, OPT_SENDER_IP},
     {"sender-domain", required_argument, 0, OPT_SENDER_DOMAIN},
     {"control", required_argument, 0, OPT_CONTROL},
+    {"dnsbl-zone", required_argument, 0, OPT_DNSBL_ZONE},
     {"local", no_argument, 0, OPT_LOCAL},
     {"sysroot", required_argument, 0, OPT_SYSROOT},
     {"config-dir", required_argument, 0, OPT_CONFIG_DIR},
@@ -206,6 +214,7 @@ typedef struct cli {
     const char *format;
     strlist resolvers, sources, rules_dirs;
     strlist sender_ips, sender_domains, controls; /* reputation and outbound rules */
+    strlist dnsbl_zones;  /* --dnsbl-zone: ask only these blocklists */
     double timeout;
     int port;
     const char *only, *skip, *record, *replay;
@@ -311,6 +320,14 @@ static void parse_common(int argc, char **argv, cli *c) {
             sl_push(&c->sender_domains, optarg);
             break;
         }
+        case OPT_DNSBL_ZONE: {
+            const char *why;
+            mx_addr a;
+            if (mx_addr_parse(optarg, &a) == 0 || mx_domain_valid(optarg, &why) != 0)
+                usage_error("--dnsbl-zone: '%s' is not a DNS zone name", optarg);
+            sl_push(&c->dnsbl_zones, optarg);
+            break;
+        }
         case OPT_CONTROL: {
             const char *why;
             mx_addr a;
@@ -370,6 +387,7 @@ static void cli_free(cli *c) {
     free(c->rules_dirs.v);
     free(c->sender_ips.v);
     free(c->sender_domains.v);
+    free(c->dnsbl_zones.v);
     free(c->controls.v);
 }
 
@@ -415,6 +433,14 @@ static mx_json *rule_options(const cli *c) {
     mx_json_set(o, "sender_ips", sips);
     mx_json_set(o, "sender_domains", sdoms);
     mx_json_set(o, "control_hosts", ctl);
+    if (c->dnsbl_zones.n) {
+        mx_json *z = mx_json_set(o, "dnsbl_zones", mx_json_arr());
+        for (size_t i = 0; i < c->dnsbl_zones.n; i++) {
+            char norm[MX_DOMAIN_MAX + 2];
+            mx_domain_normalize(c->dnsbl_zones.v[i], norm, sizeof norm);
+            mx_json_push(z, mx_json_str(norm));
+        }
+    }
     mx_json_set(o, "local", mx_json_bool(c->local));
     if (c->sysroot) mx_json_set(o, "sysroot", mx_json_str(c->sysroot));
     mx_json *cdirs = mx_json_set(o, "config_dirs", mx_json_arr());
@@ -618,11 +644,132 @@ static void raise_nofile(void) {
     }
 }
 
+/* ------------------------------------------------------------ settings */
+
+void mx_argv_push(mx_argv *a, const char *s) {
+    a->v = mx_xrealloc(a->v, (size_t)(a->n + 2) * sizeof *a->v);
+    a->v[a->n++] = mx_xstrdup(s);
+    a->v[a->n] = NULL;
+}
+
+int mx_cli_has(int argc, char **argv, const char *opt) {
+    size_t l = strlen(opt);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--")) break;
+        if (!strncmp(argv[i], opt, l) && (argv[i][l] == 0 || argv[i][l] == '=')) return 1;
+    }
+    return 0;
+}
+
+/* Settings (a batch list's defaults:, the configuration file) as check
+ * options, so that check's parser validates them exactly as it validates the
+ * command line; an option given in argv wins. Keys without an option go to
+ * *base (NULL: dropped). */
+void mx_settings_to_args(const mx_json *d, int argc, char **argv, mx_argv *out, mx_json **base) {
+    static const struct { const char *key, *opt; } map[] = {
+        {"timeout", "--timeout"},       {"port", "--port"},             {"resolver", "--resolver"},
+        {"source_ips", "--source-ip"},  {"sender_ips", "--sender-ip"},  {"sender_domains", "--sender-domain"},
+        {"only", "--only"},             {"skip", "--skip"},             {"rules_dir", "--rules-dir"},
+        {"allow_reserved", "--allow-reserved"}, {"helo", "--helo"},     {"dnsbl_zones", "--dnsbl-zone"},
+        {"control_hosts", "--control"},
+    };
+    for (size_t i = 0; d && d->type == MX_JOBJ && i < d->u.c.len; i++) {
+        const char *k = d->u.c.keys[i];
+        const mx_json *v = d->u.c.items[i];
+        const char *opt = NULL;
+        for (size_t m = 0; m < sizeof map / sizeof map[0]; m++) if (!strcmp(map[m].key, k)) opt = map[m].opt;
+        if (!opt) {
+            if (base) {
+                if (!*base) *base = mx_json_obj();
+                mx_json_set(*base, k, mx_json_clone(v));
+            }
+            continue;
+        }
+        if (mx_cli_has(argc, argv, opt)) continue;
+        char num[64];
+        if (v->type == MX_JBOOL) { if (v->u.b) mx_argv_push(out, opt); continue; }
+        if (v->type == MX_JINT || v->type == MX_JNUM) {
+            if (v->type == MX_JINT) snprintf(num, sizeof num, "%lld", v->u.i);
+            else snprintf(num, sizeof num, "%g", v->u.n);
+            mx_argv_push(out, opt);
+            mx_argv_push(out, num);
+            continue;
+        }
+        if (v->type == MX_JSTR) { mx_argv_push(out, opt); mx_argv_push(out, v->u.str.s); continue; }
+        if (v->type == MX_JARR) {
+            if (!strcmp(k, "only") || !strcmp(k, "skip")) {
+                mx_buf csv = MX_BUF_INIT;
+                for (size_t j = 0; j < v->u.c.len; j++) {
+                    if (j) mx_buf_putc(&csv, ',');
+                    mx_buf_puts(&csv, v->u.c.items[j]->u.str.s);
+                }
+                mx_argv_push(out, opt);
+                mx_argv_push(out, mx_buf_cstr(&csv));
+                mx_buf_free(&csv);
+            } else {
+                for (size_t j = 0; j < v->u.c.len; j++) { mx_argv_push(out, opt); mx_argv_push(out, v->u.c.items[j]->u.str.s); }
+            }
+        }
+    }
+}
+
+mx_json *mx_config_settings;
+
+/* --config FILE / --no-config are taken out of argv; the file (or
+ * $MXDIAG_CONFIG, or /etc/mxdiag/mxdiag.yaml when it exists) is read into
+ * mx_config_settings. A named file that cannot be read, or a wrong setting,
+ * is a usage error: it would silently change every check. */
+static void load_config(int *argc, char **argv) {
+    const char *path = NULL;
+    int none = 0, j = 1;
+    for (int i = 1; i < *argc; i++) {
+        if (!strcmp(argv[i], "--")) { while (i < *argc) argv[j++] = argv[i++]; break; }
+        if (!strcmp(argv[i], "--no-config")) { none = 1; continue; }
+        if (!strcmp(argv[i], "--config")) {
+            if (i + 1 >= *argc) usage_error("option %s needs a value", "--config");
+            path = argv[++i];
+            continue;
+        }
+        if (!strncmp(argv[i], "--config=", 9)) { path = argv[i] + 9; continue; }
+        argv[j++] = argv[i];
+    }
+    *argc = j;
+    argv[j] = NULL;
+    if (none) return;
+    if (!path) {
+        const char *env = getenv("MXDIAG_CONFIG");
+        if (env && *env) path = env;
+        else if (access(MXDIAG_DEFAULT_CONFIG, F_OK) == 0) path = MXDIAG_DEFAULT_CONFIG;
+        else return;
+    }
+    char err[1024];
+    if (mx_config_read(path, &mx_config_settings, err, sizeof err) != 0)
+        usage_error("configuration file: %s", err);
+}
+
 int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     raise_nofile();
     if (argc < 2) { fputs(usage_text, stderr); return EXIT_USAGE; }
     const char *cmd = argv[1];
+    if (!strcmp(cmd, "check") || !strcmp(cmd, "local") || !strcmp(cmd, "batch") || !strcmp(cmd, "logs")) {
+        load_config(&argc, argv);
+        /* batch and logs --probe merge them into their own check options */
+        if (mx_config_settings && (!strcmp(cmd, "check") || !strcmp(cmd, "local"))) {
+            /* [command, settings as options the command line lacks, the command line] */
+            mx_argv full = {0};
+            mx_argv_push(&full, cmd);
+            mx_settings_to_args(mx_config_settings, argc - 1, argv + 1, &full, NULL);
+            for (int i = 2; i < argc; i++) mx_argv_push(&full, argv[i]);
+            if (!strcmp(cmd, "local")) local_command = 1;
+            int rc = cmd_check(full.n, full.v);
+            for (int i = 0; i < full.n; i++) free(full.v[i]);
+            free(full.v);
+            mx_json_free(mx_config_settings);
+            mx_config_settings = NULL;
+            return rc;
+        }
+    }
     if (strcmp(cmd, "check") == 0) return cmd_check(argc - 1, argv + 1);
 #ifdef MXDIAG_HAVE_LOGS
     if (strcmp(cmd, "logs") == 0) return mx_logs_command(argc - 1, argv + 1);

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Lab tests for `mxdiag batch` (run inside the lab: tests/lab/lab exec).
 
-  lab_batch.py MXDIAG CASE      CASE: same | broken | shard | resume | nagios | prometheus | maxconn | perdomain | resolver | zones
+  lab_batch.py MXDIAG CASE      CASE: same | broken | shard | resume | nagios | prometheus | maxconn | perdomain | resolver | zones | config
 Exit 0 pass, 1 fail. Only lab scenario domains (*.test) are used."""
 import json, os, re, signal, subprocess, sys, tempfile, time
 
@@ -349,5 +349,39 @@ domains:
     print("ok: dnsbl_zones: %s" % {i: sorted(zones(i)) for i in docs})
 
 
-{"same": case_same, "perdomain": case_perdomain, "resolver": case_resolver, "zones": case_zones, "broken": case_broken, "shard": case_shard, "resume": case_resume, "nagios": case_nagios,
+def case_config():
+    """The configuration file: its settings apply to check and batch, the command line wins, a batch
+    list's own defaults: win over it, --no-config reads none, a wrong setting stops with FILE:LINE:COL."""
+    cfg = write("mxdiag.yaml", "# site settings\nsender_ips: [198.51.100.1]\nonly: [dnsbl]\ntimeout: 2\n"
+                               "allow_reserved: true\n")
+    def check_codes(args, env=None):
+        r = subprocess.run([MX, "check", "--json"] + args + ["healthy.test"], capture_output=True, text=True,
+                           timeout=120, env=env)
+        return codes(json.loads(r.stdout)) if r.stdout.strip() else r.stderr
+    got = check_codes(["--config", cfg])
+    if "dnsbl.listed" not in got or "mx.ok" in got:
+        fail("--config: %s (want the dnsbl rule only, sender listed)" % got)
+    got = check_codes(["--config", cfg, "--only", "mx"])
+    if got != ["mx.ok", "mx.reserved_address"]:
+        fail("--config with --only mx on the command line: %s" % got)
+    env = dict(os.environ, MXDIAG_CONFIG=cfg)
+    if "dnsbl.listed" not in check_codes([], env):
+        fail("MXDIAG_CONFIG was not read")
+    got = check_codes(["--no-config", "--allow-reserved", "--only", "mx"], env)
+    if got != ["mx.ok", "mx.reserved_address"]:
+        fail("--no-config: %s" % got)
+    lst = write("cfgbatch.yaml", "defaults:\n  only: [mx]\ndomains:\n  - healthy.test\n")
+    r = run(["batch", "-q", "--config", cfg, lst])
+    got = codes(jsonl(r.stdout, True)[0])
+    if got != ["mx.ok", "mx.reserved_address"]:
+        fail("batch: the list's defaults: did not win over the configuration file: %s" % got)
+    bad = write("bad.yaml", "timeout: 2\nsender_ips: [not-an-address]\n")
+    r = subprocess.run([MX, "check", "--config", bad, "healthy.test"], capture_output=True, text=True, timeout=60)
+    if r.returncode != 3 or "bad.yaml:2:13: 'sender_ips' must list IP addresses" not in r.stderr:
+        fail("a wrong setting: exit %d, stderr %r" % (r.returncode, r.stderr))
+    print("ok: configuration file for check and batch, precedence, --no-config, errors")
+
+
+{"same": case_same, "perdomain": case_perdomain, "resolver": case_resolver, "zones": case_zones,
+ "config": case_config, "broken": case_broken, "shard": case_shard, "resume": case_resume, "nagios": case_nagios,
  "prometheus": case_prometheus, "maxconn": case_maxconn}[CASE]()

@@ -155,6 +155,36 @@ static void test_yaml_resolver(void **st) {
     free_seen(&s);
 }
 
+/* The configuration file: one map of defaults: keys; an empty file is an
+ * empty map; any wrong key or value is an error naming the place. */
+static void test_config_file(void **st) {
+    (void)st;
+    char err[512];
+    mx_json *c = NULL;
+    assert_int_equal(mx_config_read(write_tmp(".yaml", "# nothing set\n"), &c, err, sizeof err), 0);
+    assert_non_null(c);
+    assert_int_equal(c->u.c.len, 0);
+    mx_json_free(c);
+    assert_int_equal(mx_config_read(write_tmp(".yaml",
+        "sender_ips: 198.51.100.1\n"
+        "control_hosts: [mx.example.test, 192.0.2.21]\n"
+        "resolver: 127.0.0.1\n"
+        "timeout: 4\n"), &c, err, sizeof err), 0);
+    assert_string_equal(mx_json_get(c, "sender_ips")->u.c.items[0]->u.str.s, "198.51.100.1");
+    assert_int_equal(mx_json_get(c, "control_hosts")->u.c.len, 2);
+    assert_string_equal(mx_json_get(c, "resolver")->u.c.items[0]->u.str.s, "127.0.0.1:53");
+    mx_json_free(c);
+    assert_int_equal(mx_config_read(write_tmp(".yaml", "timeout: 4\ncolour: blue\n"), &c, err, sizeof err), -1);
+    assert_null(c);
+    assert_non_null(strstr(err, ":2:1: unknown key 'colour'"));
+    assert_int_equal(mx_config_read(write_tmp(".yaml", "- a.test\n"), &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "expected a map of settings"));
+    assert_int_equal(mx_config_read(write_tmp(".yaml", "expect: {mx: [a.test]}\n"), &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "per-domain setting"));
+    assert_int_equal(mx_config_read("/nonexistent/mxdiag.yaml", &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "cannot open"));
+}
+
 static void test_yaml_malformed(void **st) {
     (void)st;
     seen s;
@@ -462,7 +492,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_yaml_basic),  cmocka_unit_test(test_yaml_bad_entries), cmocka_unit_test(test_yaml_malformed),
         cmocka_unit_test(test_plain),       cmocka_unit_test(test_count),            cmocka_unit_test(test_escaping),
-        cmocka_unit_test(test_strmap), cmocka_unit_test(test_yaml_resolver),
+        cmocka_unit_test(test_strmap), cmocka_unit_test(test_yaml_resolver), cmocka_unit_test(test_config_file),
         cmocka_unit_test(test_yaml_token_limit), cmocka_unit_test(test_yaml_entry_budget),
         cmocka_unit_test(test_yaml_nesting_limit), cmocka_unit_test(test_plain_line_limit),
     };
