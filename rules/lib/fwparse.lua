@@ -32,24 +32,47 @@ end
 
 -- ------------------------------------------------------------ nftables JSON
 
-local function nft_port_matches(right, port, null)
+-- true / false, or nil when it cannot be told: a named set (@name) that the
+-- ruleset does not define, or an element of a kind not understood.
+local function nft_port_matches(right, port, sets)
   local t = type(right)
   if t == "number" then return right == port end
-  if t == "string" then return M.port_in(right, port) end
+  if t == "string" then
+    if right:sub(1, 1) == "@" then
+      local named = sets and sets[right:sub(2)]
+      if not named then return nil end
+      local unknown = false
+      for _, v in ipairs(named.elem or {}) do
+        -- an element with options (timeout, counter) is {elem = {val = ...}}
+        if type(v) == "table" and type(v.elem) == "table" then v = v.elem.val end
+        local hit = nft_port_matches(v, port, sets)
+        if hit then return true end
+        if hit == nil then unknown = true end
+      end
+      if unknown then return nil end
+      return false
+    end
+    return M.port_in(right, port)
+  end
   if t == "table" then
     if right.set then
+      local unknown = false
       for _, v in ipairs(right.set) do
-        if nft_port_matches(v, port, null) then return true end
+        local hit = nft_port_matches(v, port, sets)
+        if hit then return true end
+        if hit == nil then unknown = true end
       end
+      if unknown then return nil end
       return false
     end
     if right.range then return port >= right.range[1] and port <= right.range[2] end
     if #right > 0 then
       for _, v in ipairs(right) do
-        if nft_port_matches(v, port, null) then return true end
+        if nft_port_matches(v, port, sets) then return true end
       end
       return false
     end
+    return nil
   end
   return false
 end
@@ -110,7 +133,7 @@ end
 -- Returns verdict ("accept"|"drop"|"reject"|"jump"|nil), matches_port
 -- (true: names the port; false: says nothing of ports), other (list of other
 -- conditions that narrow it), never (true: cannot match such packets).
-local function classify_nft(expr, port)
+local function classify_nft(expr, port, sets)
   local verdict, jump
   local names_port, other, never = false, {}, false
   for _, e in ipairs(expr or {}) do
@@ -118,9 +141,17 @@ local function classify_nft(expr, port)
       local l, r, op = e.match.left, e.match.right, e.match.op or "=="
       local neg = op == "!="
       if type(l) == "table" and l.payload and l.payload.field == "dport" and (l.payload.protocol == "tcp" or l.payload.protocol == "th") then
-        local hit = nft_port_matches(r, port)
-        if neg then hit = not hit end
-        if not hit then never = true else names_port = true end
+        local hit = nft_port_matches(r, port, sets)
+        if hit == nil then
+          -- cannot tell whether the port is in it: the rule may apply, as a narrowed (partial) one
+          names_port = true
+          other[#other + 1] = render_left(l) .. " " .. (neg and "!= " or "") .. render_right(r)
+            .. ((type(r) == "string" and r:sub(1, 1) == "@" and not (sets and sets[r:sub(2)]))
+                and " (a named set not in the ruleset read)" or " (elements not understood)")
+        else
+          if neg then hit = not hit end
+          if not hit then never = true else names_port = true end
+        end
       elseif type(l) == "table" and l.payload and l.payload.field == "dport" then
         never = true -- udp/sctp dport
       elseif type(l) == "table" and l.payload and l.payload.field == "sport" then
@@ -157,17 +188,18 @@ end
 
 -- Walks one chain (and chains it jumps to) for a new connection to port.
 -- Returns a decision {action, where, rule, partial} or nil (fell through).
-local function walk_nft(chains, key, port, depth, seen)
+local function walk_nft(chains, key, port, depth, seen, sets)
   local ch = chains[key]
   if not ch or depth > 8 or seen[key] then return nil end
   seen[key] = true
+  local tsets = sets[ch.family .. " " .. ch.table]
   for i, r in ipairs(ch.rules) do
-    local verdict, names_port, other, never, jump = classify_nft(r.expr, port)
+    local verdict, names_port, other, never, jump = classify_nft(r.expr, port, tsets)
     if not never and verdict then
       local where = string.format("table %s %s chain %s rule %d (handle %s)", ch.family, ch.table, ch.name, i,
         tostring(r.handle))
       if verdict == "jump" then
-        local d = walk_nft(chains, ch.family .. " " .. ch.table .. " " .. tostring(jump), port, depth + 1, seen)
+        local d = walk_nft(chains, ch.family .. " " .. ch.table .. " " .. tostring(jump), port, depth + 1, seen, sets)
         if d then return d end
       elseif verdict == "drop" or verdict == "reject" then
         if names_port or #other == 0 then
@@ -193,9 +225,15 @@ end
 -- doc: decoded `nft -j list ruleset`. Returns verdicts for port 25 out and in.
 function M.nft(doc, port)
   port = port or PORT
-  local chains, base = {}, {}
+  local chains, base, sets = {}, {}, {}
   for _, item in ipairs(doc and doc.nftables or {}) do
-    if item.chain then
+    if item.set and type(item.set) == "table" and item.set.name then
+      -- named sets, by table: "tcp dport @name" looks them up
+      local st = item.set
+      local tk = tostring(st.family) .. " " .. tostring(st.table)
+      sets[tk] = sets[tk] or {}
+      sets[tk][st.name] = { elem = type(st.elem) == "table" and st.elem or {} }
+    elseif item.chain then
       local c = item.chain
       local key = c.family .. " " .. c.table .. " " .. c.name
       chains[key] = { family = c.family, table = c.table, name = c.name, hook = c.hook, policy = c.policy,
@@ -215,7 +253,7 @@ function M.nft(doc, port)
     local ch = chains[key]
     -- arp/bridge/netdev tables never see our TCP
     if ch.family == "ip" or ch.family == "ip6" or ch.family == "inet" then
-      local d = walk_nft(chains, key, port, 0, {})
+      local d = walk_nft(chains, key, port, 0, {}, sets)
       if d then
         d.dir = ch.hook == "output" and "out" or "in"
         d.source = "nft"
