@@ -116,6 +116,21 @@ local function render_nft(expr)
       local r = "reject"
       if type(e.reject) == "table" and e.reject.expr then r = r .. " with " .. tostring(e.reject.type or "icmp") .. " " .. tostring(e.reject.expr) end
       parts[#parts + 1] = r
+    elseif e.vmap and type(e.vmap) == "table" then
+      local d = e.vmap.data
+      local txt = type(d) == "string" and d or "{ ? }"
+      if type(d) == "table" and type(d.set) == "table" then
+        local p = {}
+        for _, kv in ipairs(d.set) do
+          if type(kv) == "table" then
+            local v = type(kv[2]) == "table" and (next(kv[2])) or "?"
+            local tgt = type(kv[2]) == "table" and type(kv[2][v]) == "table" and kv[2][v].target
+            p[#p + 1] = render_right(kv[1]) .. " : " .. tostring(v) .. (tgt and (" " .. tostring(tgt)) or "")
+          end
+        end
+        txt = "{ " .. table.concat(p, ", ") .. " }"
+      end
+      parts[#parts + 1] = render_left(e.vmap.key) .. " vmap " .. txt
     elseif e.counter then parts[#parts + 1] = "counter"
     elseif e.jump then parts[#parts + 1] = "jump " .. tostring(e.jump.target)
     elseif e["goto"] then parts[#parts + 1] = "goto " .. tostring(e["goto"].target)
@@ -175,6 +190,57 @@ local function classify_nft(expr, port, sets)
       else
         other[#other + 1] = render_left(l) .. " " .. (neg and "!= " or "") .. render_right(r)
       end
+    elseif e.vmap and type(e.vmap) == "table" then
+      -- a verdict map: "tcp dport vmap { 25 : drop, 80 : accept }" or "vmap @name"
+      local key, data = e.vmap.key, e.vmap.data
+      local entries
+      if type(data) == "string" and data:sub(1, 1) == "@" then
+        local m = sets and sets[data:sub(2)]
+        entries = m and m.elem
+      elseif type(data) == "table" and type(data.set) == "table" then
+        entries = data.set
+      end
+      local function verdict_of(v)
+        if type(v) ~= "table" then return nil end
+        if v.drop then return "drop" elseif v.reject then return "reject" elseif v.accept then return "accept" end
+        if v.jump or v["goto"] then return "jump", (v.jump or v["goto"]).target end
+        if v["return"] then return "return" end
+      end
+      local on_dport = type(key) == "table" and key.payload and key.payload.field == "dport"
+        and (key.payload.protocol == "tcp" or key.payload.protocol == "th")
+      if not entries then
+        -- cannot tell what it maps to: a possible block
+        verdict = "drop"
+        names_port = on_dport or names_port
+        other[#other + 1] = render_left(key) .. " vmap " .. render_right(data) .. " (a map not in the ruleset read)"
+      elseif on_dport then
+        local found = false
+        for _, kv in ipairs(entries) do
+          if type(kv) == "table" then
+            local k, v = kv[1], kv[2]
+            if type(k) == "table" and type(k.elem) == "table" then k = k.elem.val end
+            if nft_port_matches(k, port, sets) then
+              verdict, jump = verdict_of(v)
+              found = true
+              break
+            end
+          end
+        end
+        if found then names_port = true else never = true end
+      else
+        -- keyed on something else (an address...): a block only where that key matches
+        local blocks = false
+        for _, kv in ipairs(entries) do
+          local vd = type(kv) == "table" and verdict_of(kv[2])
+          if vd == "drop" or vd == "reject" then blocks = true end
+        end
+        if blocks then
+          verdict = "drop"
+          other[#other + 1] = render_left(key) .. " vmap (only for some values of " .. render_left(key) .. ")"
+        else
+          never = true
+        end
+      end
     elseif e.accept then verdict = "accept"
     elseif e.drop then verdict = "drop"
     elseif e.reject then verdict = "reject"
@@ -227,9 +293,10 @@ function M.nft(doc, port)
   port = port or PORT
   local chains, base, sets = {}, {}, {}
   for _, item in ipairs(doc and doc.nftables or {}) do
-    if item.set and type(item.set) == "table" and item.set.name then
-      -- named sets, by table: "tcp dport @name" looks them up
-      local st = item.set
+    local named = (type(item.set) == "table" and item.set) or (type(item.map) == "table" and item.map)
+    if named and named.name then
+      -- named sets and maps, by table: "tcp dport @name" and "vmap @name" look them up
+      local st = named
       local tk = tostring(st.family) .. " " .. tostring(st.table)
       sets[tk] = sets[tk] or {}
       sets[tk][st.name] = { elem = type(st.elem) == "table" and st.elem or {} }
