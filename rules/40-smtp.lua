@@ -3,6 +3,7 @@
 -- strict sender accepts, and (opt-in) accept the recipient?
 local shared = require("shared")
 local smtp = require("smtp")
+local endpoint = require("tcp_explain").endpoint
 
 local EXPIRING_DAYS = 14
 
@@ -63,7 +64,7 @@ local function protocol_error(report, p, s, timeout)
       .. "dialogue was abandoned. A real sender would give up the same way (Postfix: 'lost connection' or "
       .. "'malformed reply'), defer the mail and retry later. Something that is not a mail server, a broken "
       .. "proxy or load balancer, or a deliberately hostile peer sits on this address.",
-    advice = "Check what listens on " .. p.address .. ":" .. p.port .. " (for example with "
+    advice = "Check what listens on " .. endpoint(p.address, p.port) .. " (for example with "
       .. "'openssl s_client -starttls smtp' or 'swaks --server'), and any SMTP proxy or firewall inspection "
       .. "in front of it. Run mxdiag with --trace to see the dialogue.",
     evidence = evidence(p, s, { stage = s.failed_stage, status = f.status, error = f.error, limit = f.limit,
@@ -160,7 +161,7 @@ local function tls_findings(report, p, s)
         .. "mail; opportunistic senders usually retry in plaintext, which an attacker on the path could "
         .. "also force. Common causes: a missing or unreadable key/certificate on the server, no protocol or "
         .. "cipher in common, or a middlebox that breaks TLS on port 25.",
-      advice = "Test with 'openssl s_client -starttls smtp -connect " .. p.address .. ":" .. p.port
+      advice = "Test with 'openssl s_client -starttls smtp -connect " .. endpoint(p.address, p.port)
         .. (p.host and (" -servername " .. p.host) or "") .. "' and read the server's TLS log "
         .. "(Postfix: smtpd_tls_loglevel = 1).",
       evidence = evidence(p, s, { status = te.status, error = te.error,

@@ -4,6 +4,8 @@
 -- (its reputation), not to the MX host or the network path.
 local FAIL = { refused = true, timeout = true, rejected = true, prohibited = true }
 
+local endpoint = require("tcp_explain").endpoint
+
 return {
   id = "source",
   description = "Compares connections from several source addresses to find blocks tied to one address",
@@ -33,8 +35,8 @@ return {
         end
         report:finding {
           code = "source.reputation_block",
-          summary = string.format("%s:%d (%s) blocks connections from %s (%s) but accepts them from %s",
-            g.address, g.port, g.host, table.concat(bad, ", "), table.concat(how, "; "), table.concat(g.ok, ", ")),
+          summary = string.format("%s (%s) blocks connections from %s (%s) but accepts them from %s",
+            endpoint(g.address, g.port), g.host, table.concat(bad, ", "), table.concat(how, "; "), table.concat(g.ok, ", ")),
           explanation = "The same MX host, at the same moment, accepted a connection from one of your addresses "
             .. "and refused or dropped one from another. The host and the path work: the block is aimed at the "
             .. "refused source address, usually because of its reputation (a blocklist, a local deny list, or "

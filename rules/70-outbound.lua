@@ -5,6 +5,7 @@
 -- real host). Port 25 failing everywhere while other ports answer is a block
 -- on this side (local firewall or the ISP); only this target failing is theirs.
 local shared = require("shared")
+local endpoint = require("tcp_explain").endpoint
 local OTHER_PORTS = { 587, 465, 443 }
 
 local CONTROL_ADVICE = "Add control mail hosts with --control HOST (repeatable), e.g. the MX hosts of large "
@@ -110,7 +111,7 @@ return {
     local ctl_ok_host
     for i, p in ipairs(probes) do
       p.verdict = verdicts[i]
-      local label = string.format("%s:%d (%s)%s: %s", p.address, p.port, p.host,
+      local label = string.format("%s (%s)%s: %s", endpoint(p.address, p.port), p.host,
         p.source and (" from " .. p.source) or "", p.verdict)
       if p.kind == "other" then
         other_all[#other_all + 1] = label

@@ -4,6 +4,7 @@
 -- the engine reads from the socket's error queue (detail.icmp.from).
 -- Runs only for addresses that timed out or were turned away by something
 -- other than the MX host itself.
+local endpoint = require("tcp_explain").endpoint
 local shared = require("shared")
 local MAX_HOPS = 30
 local SILENT_STOP = 3 -- consecutive silent hops after which the trace ends
@@ -156,8 +157,8 @@ return {
         ev.icmp_type, ev.icmp_code = o.icmp.type, o.icmp.code
         report:finding {
           code = "path.rejected_at",
-          summary = string.format("%s:%d: the connection is rejected at hop %d by %s (%s), not by the MX host",
-            r.address, r.port or 25, o.ttl, tostring(o.from), o.icmp.text),
+          summary = string.format("%s: the connection is rejected at hop %d by %s (%s), not by the MX host",
+            endpoint(r.address, r.port or 25), o.ttl, tostring(o.from), o.icmp.text),
           explanation = "The TCP traceroute reached hop " .. o.ttl .. ", where the device " .. tostring(o.from)
             .. " answered with an ICMP error instead of forwarding the connection. That device filters SMTP "
             .. "on purpose (a router ACL or a firewall's reject rule): the MX host never sees the connection.",
@@ -172,10 +173,11 @@ return {
         ev.first_silent_hop = first_silent
         local summary
         if last then
-          summary = string.format("%s:%d: packets die after hop %d (%s); hop %d and beyond never answer",
-            r.address, r.port or 25, last.ttl, last.address, first_silent)
+          summary = string.format("%s: packets die after hop %d (%s); hop %d and beyond never answer",
+            endpoint(r.address, r.port or 25), last.ttl, last.address, first_silent)
         else
-          summary = string.format("%s:%d: packets die before the first hop: not even hop 1 answers", r.address, r.port or 25)
+          summary = string.format("%s: packets die before the first hop: not even hop 1 answers",
+            endpoint(r.address, r.port or 25))
         end
         report:finding {
           code = "path.dies_at_hop",
@@ -200,7 +202,8 @@ return {
         ev.hops_to_host = o.ttl
         report:finding {
           code = "path.reached",
-          summary = string.format("%s:%d: the TCP traceroute reaches the MX host at hop %d", r.address, r.port or 25, o.ttl),
+          summary = string.format("%s: the TCP traceroute reaches the MX host at hop %d", endpoint(r.address, r.port or 25),
+            o.ttl),
           explanation = "A probe got through to the MX host itself during the trace, so the path is open; "
             .. "the earlier failure was intermittent or specific to that attempt.",
           evidence = ev,

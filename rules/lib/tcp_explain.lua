@@ -2,6 +2,13 @@
 -- Shared by the tcp rule and site rules that probe on their own.
 local M = {}
 
+-- "192.0.2.1:25", "[2001:db8::1]:25": an address and port as written in URLs
+-- and mail logs (a bare IPv6 address and a port would run together).
+function M.endpoint(address, port)
+  if tostring(address):find(":", 1, true) then return "[" .. tostring(address) .. "]:" .. tostring(port) end
+  return tostring(address) .. ":" .. tostring(port)
+end
+
 local function who(p, d)
   if d.icmp and d.icmp.from then
     if d.icmp.from_destination then
@@ -14,7 +21,7 @@ end
 
 function M.finding(p, d, timeout)
   local src = p.source and (" from " .. p.source) or ""
-  local target = string.format("%s:%d", p.address, p.port)
+  local target = M.endpoint(p.address, p.port)
   local ev = {
     host = p.host, preference = p.preference, address = p.address, port = p.port, source = d.source or p.source,
     elapsed_ms = d.elapsed_ms, errno = d.errno, error = d.error,
