@@ -124,11 +124,14 @@ static int l_read_file(lua_State *L) {
 
 /* ---- sys.run(name) ---- */
 
+static void run_done(mx_json *result, void *ud) { mx_gate_done(ud, result, NULL); }
+
+/* The command runs while the loop goes on (probes and other rules too). */
 static void start_run(mx_rt *rt, mx_json *args, mx_gate_req *req) {
     const mx_sys_cmd *c = mx_sys_cmd_find(mx_json_get_str(args, "name"));
     int tmo = mx_rt_timeout_ms(rt);
     if (tmo > 10000) tmo = 10000;
-    finish(rt, req, mx_sys_run(sysroot(rt), c, tmo));
+    mx_sys_run_async(mx_rt_loop(rt), sysroot(rt), c, tmo, run_done, req);
 }
 
 /* {status, stdout, stderr, truncated?} | nil, "missing"|"denied"|"timeout"|"error", detail */

@@ -390,26 +390,26 @@ static mx_json *run_fixture(const char *root, const mx_sys_cmd *cmd) {
     return r;
 }
 
-mx_json *mx_sys_run(const char *root, const mx_sys_cmd *cmd, int timeout_ms) {
-    if (root && *root) return run_fixture(root, cmd);
-    mx_json *r = mx_json_obj();
+/* Starts cmd with stdout/stderr on pipes (read ends returned). 0, or -1 with
+ * r's error set (missing program, pipe or fork failure). */
+static int spawn(const mx_sys_cmd *cmd, mx_json *r, pid_t *pid, int *out_fd, int *err_fd) {
     char prog[256];
     if (find_program(cmd->argv[0], prog, sizeof prog) != 0) {
         char d[200];
         snprintf(d, sizeof d, "%s is not installed (looked in /usr/sbin, /usr/bin, /sbin, /bin)", cmd->argv[0]);
         set_error(r, "missing", d);
-        return r;
+        return -1;
     }
     int out[2], err[2];
-    if (pipe2(out, O_CLOEXEC) != 0) { set_error(r, "error", strerror(errno)); return r; }
-    if (pipe2(err, O_CLOEXEC) != 0) { close(out[0]); close(out[1]); set_error(r, "error", strerror(errno)); return r; }
-    pid_t pid = fork();
-    if (pid < 0) {
+    if (pipe2(out, O_CLOEXEC) != 0) { set_error(r, "error", strerror(errno)); return -1; }
+    if (pipe2(err, O_CLOEXEC) != 0) { close(out[0]); close(out[1]); set_error(r, "error", strerror(errno)); return -1; }
+    pid_t p = fork();
+    if (p < 0) {
         close(out[0]); close(out[1]); close(err[0]); close(err[1]);
         set_error(r, "error", strerror(errno));
-        return r;
+        return -1;
     }
-    if (pid == 0) {
+    if (p == 0) {
         int devnull = open("/dev/null", O_RDONLY);
         if (devnull >= 0) dup2(devnull, 0);
         dup2(out[1], 1);
@@ -425,10 +425,59 @@ mx_json *mx_sys_run(const char *root, const mx_sys_cmd *cmd, int timeout_ms) {
     }
     close(out[1]);
     close(err[1]);
+    *pid = p;
+    *out_fd = out[0];
+    *err_fd = err[0];
+    return 0;
+}
+
+/* Appends what fd has (one read) to b, bounded by cap. 1 data, 0 EOF or
+ * error, -1 nothing yet (EAGAIN). */
+static int drain_fd(int fd, mx_buf *b, size_t cap, int *truncated) {
+    char chunk[16384];
+    ssize_t k = read(fd, chunk, sizeof chunk);
+    if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return -1;
+    if (k <= 0) return 0;
+    size_t room = cap - b->len;
+    if ((size_t)k > room) { *truncated = 1; k = (ssize_t)room; }
+    mx_buf_put(b, chunk, (size_t)k);
+    return 1;
+}
+
+/* The result of a finished (or killed) command into r. */
+static void run_result(mx_json *r, const mx_sys_cmd *cmd, int st, int timed_out, int timeout_ms, mx_buf *ob,
+                       mx_buf *eb, int truncated) {
+    if (timed_out) {
+        char d[200];
+        snprintf(d, sizeof d, "%s did not finish within %d ms and was killed", cmd->argv[0], timeout_ms);
+        set_error(r, "timeout", d);
+    } else {
+        int status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+        const char *cls = mx_sys_classify_failure(status, mx_buf_cstr(eb));
+        if (cls) {
+            char d[300];
+            snprintf(d, sizeof d, "%s: permission denied (it needs %s)", cmd->argv[0], cmd->needs ? cmd->needs : "more privileges");
+            set_error(r, cls, d);
+            mx_json_set(r, "status", mx_json_int(status));
+        } else {
+            mx_json_set(r, "status", mx_json_int(status));
+            mx_json_set(r, "stdout", mx_json_strn(ob->data ? ob->data : "", ob->len));
+        }
+    }
+    mx_json_set(r, "stderr", mx_json_strn(eb->data ? eb->data : "", eb->len));
+    if (truncated) mx_json_set(r, "truncated", mx_json_bool(1));
+}
+
+mx_json *mx_sys_run(const char *root, const mx_sys_cmd *cmd, int timeout_ms) {
+    if (root && *root) return run_fixture(root, cmd);
+    mx_json *r = mx_json_obj();
+    pid_t pid;
+    int ofd, efd;
+    if (spawn(cmd, r, &pid, &ofd, &efd) != 0) return r;
     mx_buf ob = MX_BUF_INIT, eb = MX_BUF_INIT;
     int truncated = 0, timed_out = 0;
     int64_t deadline = mx_now_ms() + timeout_ms;
-    struct pollfd pf[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+    struct pollfd pf[2] = {{ofd, POLLIN, 0}, {efd, POLLIN, 0}};
     int open_fds = 2;
     while (open_fds > 0) {
         int64_t left = deadline - mx_now_ms();
@@ -437,42 +486,113 @@ mx_json *mx_sys_run(const char *root, const mx_sys_cmd *cmd, int timeout_ms) {
         if (n < 0) { if (errno == EINTR) continue; break; }
         for (int i = 0; i < 2; i++) {
             if (pf[i].fd < 0 || !(pf[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-            char chunk[16384];
-            ssize_t k = read(pf[i].fd, chunk, sizeof chunk);
-            if (k <= 0) { close(pf[i].fd); pf[i].fd = -1; open_fds--; continue; }
-            mx_buf *b = i == 0 ? &ob : &eb;
-            size_t cap = i == 0 ? MX_SYS_OUT_MAX : MX_SYS_ERR_MAX;
-            size_t room = cap - b->len;
-            if ((size_t)k > room) { truncated = 1; k = (ssize_t)room; }
-            mx_buf_put(b, chunk, (size_t)k);
+            if (drain_fd(pf[i].fd, i == 0 ? &ob : &eb, i == 0 ? MX_SYS_OUT_MAX : MX_SYS_ERR_MAX, &truncated) == 0) {
+                close(pf[i].fd);
+                pf[i].fd = -1;
+                open_fds--;
+            }
         }
     }
     for (int i = 0; i < 2; i++) if (pf[i].fd >= 0) close(pf[i].fd);
     if (timed_out) kill(pid, SIGKILL);
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-    if (timed_out) {
-        char d[200];
-        snprintf(d, sizeof d, "%s did not finish within %d ms and was killed", cmd->argv[0], timeout_ms);
-        set_error(r, "timeout", d);
-    } else {
-        int status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-        const char *cls = mx_sys_classify_failure(status, mx_buf_cstr(&eb));
-        if (cls) {
-            char d[300];
-            snprintf(d, sizeof d, "%s: permission denied (it needs %s)", cmd->argv[0], cmd->needs ? cmd->needs : "more privileges");
-            set_error(r, cls, d);
-            mx_json_set(r, "status", mx_json_int(status));
-        } else {
-            mx_json_set(r, "status", mx_json_int(status));
-            mx_json_set(r, "stdout", mx_json_strn(ob.data ? ob.data : "", ob.len));
-        }
-    }
-    mx_json_set(r, "stderr", mx_json_strn(eb.data ? eb.data : "", eb.len));
-    if (truncated) mx_json_set(r, "truncated", mx_json_bool(1));
+    run_result(r, cmd, st, timed_out, timeout_ms, &ob, &eb, truncated);
     mx_buf_free(&ob);
     mx_buf_free(&eb);
     return r;
+}
+
+/* ---- the same from the event loop: the run goes on while the command does */
+
+typedef struct sys_job {
+    mx_loop *loop;
+    const mx_sys_cmd *cmd;
+    int timeout_ms;
+    pid_t pid;
+    int fd[2];               /* stdout, stderr; -1 once closed */
+    mx_buf buf[2];
+    int truncated, timed_out;
+    mx_timer *timer;
+    mx_json *result;         /* set when the result is known before any I/O */
+    mx_sys_run_cb cb;
+    void *ud;
+} sys_job;
+
+static void job_deliver(mx_loop *loop, void *ud) {
+    (void)loop;
+    sys_job *j = ud;
+    j->cb(j->result, j->ud);
+    free(j);
+}
+
+static void job_finish(sys_job *j) {
+    for (int i = 0; i < 2; i++) {
+        if (j->fd[i] >= 0) { mx_loop_unwatch(j->loop, j->fd[i]); close(j->fd[i]); j->fd[i] = -1; }
+    }
+    if (j->timed_out) kill(j->pid, SIGKILL);
+    int st = 0;
+    /* both pipes are closed: the command has exited or is exiting (or was killed) */
+    while (waitpid(j->pid, &st, 0) < 0 && errno == EINTR) {}
+    j->result = mx_json_obj();
+    run_result(j->result, j->cmd, st, j->timed_out, j->timeout_ms, &j->buf[0], &j->buf[1], j->truncated);
+    mx_buf_free(&j->buf[0]);
+    mx_buf_free(&j->buf[1]);
+    mx_loop_defer(j->loop, job_deliver, j);
+}
+
+static void job_io(mx_loop *loop, int fd, int events, void *ud) {
+    (void)loop;
+    (void)events;
+    sys_job *j = ud;
+    int i = fd == j->fd[0] ? 0 : 1;
+    int rc;
+    while ((rc = drain_fd(fd, &j->buf[i], i == 0 ? MX_SYS_OUT_MAX : MX_SYS_ERR_MAX, &j->truncated)) == 1) {}
+    if (rc == 0) {
+        mx_loop_unwatch(j->loop, fd);
+        close(fd);
+        j->fd[i] = -1;
+    }
+    if (j->fd[0] < 0 && j->fd[1] < 0) {
+        if (j->timer) { mx_timer_cancel(j->loop, j->timer); j->timer = NULL; }
+        job_finish(j);
+    }
+}
+
+static void job_timeout(mx_loop *loop, void *ud) {
+    (void)loop;
+    sys_job *j = ud;
+    j->timer = NULL;
+    j->timed_out = 1;
+    job_finish(j);
+}
+
+void mx_sys_run_async(mx_loop *loop, const char *root, const mx_sys_cmd *cmd, int timeout_ms, mx_sys_run_cb cb,
+                      void *ud) {
+    sys_job *j = mx_xcalloc(1, sizeof *j);
+    j->loop = loop;
+    j->cmd = cmd;
+    j->timeout_ms = timeout_ms;
+    j->cb = cb;
+    j->ud = ud;
+    j->fd[0] = j->fd[1] = -1;
+    if (root && *root) {
+        j->result = run_fixture(root, cmd);
+        mx_loop_defer(loop, job_deliver, j);
+        return;
+    }
+    j->result = mx_json_obj();
+    if (spawn(cmd, j->result, &j->pid, &j->fd[0], &j->fd[1]) != 0) {
+        mx_loop_defer(loop, job_deliver, j);
+        return;
+    }
+    mx_json_free(j->result);
+    j->result = NULL;
+    for (int i = 0; i < 2; i++) {
+        fcntl(j->fd[i], F_SETFL, fcntl(j->fd[i], F_GETFL) | O_NONBLOCK);
+        mx_loop_watch(loop, j->fd[i], MX_EV_READ, job_io, j);
+    }
+    j->timer = mx_loop_timer(loop, timeout_ms, job_timeout, j);
 }
 
 /* ------------------------------------------------------------ addresses */

@@ -62,6 +62,15 @@ const char *mx_sys_cmd_names(void);
  * stdout (status 0), ROOT/run/NAME.denied means denied, absence = missing. */
 mx_json *mx_sys_run(const char *root, const mx_sys_cmd *cmd, int timeout_ms);
 
+/* The same without blocking: the command runs while the loop goes on, and
+ * cb(result, ud) is called later from the loop (never inline), owning the
+ * result. Fixtures (root non-empty) and a missing program also complete
+ * through the loop. */
+struct mx_loop;
+typedef void (*mx_sys_run_cb)(mx_json *result, void *ud);
+void mx_sys_run_async(struct mx_loop *loop, const char *root, const mx_sys_cmd *cmd, int timeout_ms, mx_sys_run_cb cb,
+                      void *ud);
+
 /* Classifies a finished command's failure from its exit status and stderr:
  * "denied" when it says permission denied / not permitted / must be root,
  * else NULL (the status is then an ordinary result). Pure: unit-tested. */

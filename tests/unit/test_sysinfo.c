@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "sysinfo.h"
+#include "loop.h"
 
 static void addr_is(const mx_addr *a, const char *want) {
     char s[64];
@@ -132,10 +133,43 @@ static void test_fixture_root(void **st) {
     assert_null(mx_sys_cmd_find("sh"));
 }
 
+static void got_result(mx_json *r, void *ud) { *(mx_json **)ud = r; }
+
+/* sys.run without blocking: the result comes from the loop, never inline,
+ * for a fixture, a missing program and a real command (nft: its output as
+ * root, "denied" otherwise, "missing" where it is not installed). */
+static void test_run_async(void **st) {
+    (void)st;
+    mx_loop *loop = mx_loop_new();
+    mx_json *r = NULL;
+    mx_sys_run_async(loop, MXDIAG_TEST_DATA "/local/ipt-reject", mx_sys_cmd_find("iptables_save"), 1000, got_result, &r);
+    assert_null(r);
+    for (int i = 0; i < 100 && !r; i++) mx_loop_run_once(loop, 100);
+    assert_non_null(r);
+    assert_non_null(strstr(mx_json_get_str(r, "stdout"), "-A OUT-SMTP -j REJECT"));
+    mx_json_free(r);
+
+    r = NULL;
+    mx_sys_run_async(loop, "", mx_sys_cmd_find("nft_ruleset"), 5000, got_result, &r);
+    assert_null(r);
+    for (int i = 0; i < 100 && !r; i++) mx_loop_run_once(loop, 100);
+    assert_non_null(r);
+    const char *err = mx_json_get_str(r, "error");
+    if (!err) {
+        assert_int_equal(mx_json_get(r, "status")->u.i, 0);
+        assert_non_null(strstr(mx_json_get_str(r, "stdout"), "\"nftables\""));
+    } else {
+        assert_true(!strcmp(err, "denied") || !strcmp(err, "missing"));
+    }
+    mx_json_free(r);
+    assert_int_equal(mx_loop_busy(loop), 0);
+    mx_loop_free(loop);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_v4), cmocka_unit_test(test_parse_v6), cmocka_unit_test(test_parse_bad),
-        cmocka_unit_test(test_paths),    cmocka_unit_test(test_classify), cmocka_unit_test(test_fixture_root),
+        cmocka_unit_test(test_paths),    cmocka_unit_test(test_classify), cmocka_unit_test(test_fixture_root), cmocka_unit_test(test_run_async),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
