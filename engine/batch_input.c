@@ -217,6 +217,13 @@ static int skip_deep(mx_batch_input *in, int depth, char *err, size_t errlen) {
 static int read_node(mx_batch_input *in, yaml_event_t *first, mx_json **out, problem *pb, int depth, char *err, size_t errlen) {
     *out = NULL;
     yaml_event_t ev;
+    if ((first->type == YAML_SEQUENCE_START_EVENT || first->type == YAML_MAPPING_START_EVENT) && depth >= MAX_DEPTH) {
+        problem_set(pb, &first->start_mark, "nested deeper than %d levels", MAX_DEPTH);
+        yaml_event_delete(first);
+        if (skip_deep(in, depth, err, errlen) != 0) return -1; /* *out stays NULL */
+        *out = mx_json_null();
+        return 0;
+    }
     switch (first->type) {
     case YAML_SCALAR_EVENT:
         *out = budget_take(pb, &first->start_mark, first->data.scalar.length) ? scalar_json(first) : mx_json_null();
@@ -228,13 +235,6 @@ static int read_node(mx_batch_input *in, yaml_event_t *first, mx_json **out, pro
         *out = mx_json_null();
         return 0;
     case YAML_SEQUENCE_START_EVENT: {
-        if (depth >= MAX_DEPTH) {
-            problem_set(pb, &first->start_mark, "nested deeper than %d levels", MAX_DEPTH);
-            yaml_event_delete(first);
-            if (skip_deep(in, depth, err, errlen) != 0) return -1; /* *out stays NULL */
-            *out = mx_json_null();
-            return 0;
-        }
         budget_take(pb, &first->start_mark, 0);
         yaml_event_delete(first);
         mx_json *a = mx_json_arr();
@@ -250,13 +250,6 @@ static int read_node(mx_batch_input *in, yaml_event_t *first, mx_json **out, pro
         return 0;
     }
     case YAML_MAPPING_START_EVENT: {
-        if (depth >= MAX_DEPTH) {
-            problem_set(pb, &first->start_mark, "nested deeper than %d levels", MAX_DEPTH);
-            yaml_event_delete(first);
-            if (skip_deep(in, depth, err, errlen) != 0) return -1; /* *out stays NULL */
-            *out = mx_json_null();
-            return 0;
-        }
         budget_take(pb, &first->start_mark, 0);
         yaml_event_delete(first);
         mx_json *o = mx_json_obj();

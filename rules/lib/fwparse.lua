@@ -34,37 +34,35 @@ end
 
 -- true / false, or nil when it cannot be told: a named set (@name) that the
 -- ruleset does not define, or an element of a kind not understood.
-local function nft_port_matches(right, port, sets)
+local nft_port_matches
+
+-- Does any element of a set match? true, false, or nil (some element not understood).
+local function any_element_matches(elems, port, sets)
+  local unknown = false
+  for _, v in ipairs(elems) do
+    -- an element with options (timeout, counter) is {elem = {val = ...}}
+    if type(v) == "table" and type(v.elem) == "table" then v = v.elem.val end
+    local hit = nft_port_matches(v, port, sets)
+    if hit then return true end
+    if hit == nil then unknown = true end
+  end
+  if unknown then return nil end
+  return false
+end
+
+nft_port_matches = function(right, port, sets)
   local t = type(right)
   if t == "number" then return right == port end
   if t == "string" then
     if right:sub(1, 1) == "@" then
       local named = sets and sets[right:sub(2)]
       if not named then return nil end
-      local unknown = false
-      for _, v in ipairs(named.elem or {}) do
-        -- an element with options (timeout, counter) is {elem = {val = ...}}
-        if type(v) == "table" and type(v.elem) == "table" then v = v.elem.val end
-        local hit = nft_port_matches(v, port, sets)
-        if hit then return true end
-        if hit == nil then unknown = true end
-      end
-      if unknown then return nil end
-      return false
+      return any_element_matches(named.elem or {}, port, sets)
     end
     return M.port_in(right, port)
   end
   if t == "table" then
-    if right.set then
-      local unknown = false
-      for _, v in ipairs(right.set) do
-        local hit = nft_port_matches(v, port, sets)
-        if hit then return true end
-        if hit == nil then unknown = true end
-      end
-      if unknown then return nil end
-      return false
-    end
+    if right.set then return any_element_matches(right.set, port, sets) end
     if right.range then return port >= right.range[1] and port <= right.range[2] end
     if #right > 0 then
       for _, v in ipairs(right) do
