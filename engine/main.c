@@ -210,6 +210,13 @@ static const struct option check_opts[] = {
     {0, 0, 0, 0},
 };
 
+/* A domain name, not an address literal (blocklist zones, sender domains). */
+static int is_domain_name(const char *s) {
+    const char *why;
+    mx_addr a;
+    return mx_addr_parse(s, &a) != 0 && mx_domain_valid(s, &why) == 0;
+}
+
 typedef struct cli {
     const char *format;
     strlist resolvers, sources, rules_dirs;
@@ -312,22 +319,14 @@ static void parse_common(int argc, char **argv, cli *c) {
             sl_push(&c->sender_ips, optarg);
             break;
         }
-        case OPT_SENDER_DOMAIN: {
-            const char *why;
-            mx_addr a;
-            if (mx_addr_parse(optarg, &a) == 0 || mx_domain_valid(optarg, &why) != 0)
-                usage_error("--sender-domain: '%s' is not a domain name", optarg);
+        case OPT_SENDER_DOMAIN:
+            if (!is_domain_name(optarg)) usage_error("--sender-domain: '%s' is not a domain name", optarg);
             sl_push(&c->sender_domains, optarg);
             break;
-        }
-        case OPT_DNSBL_ZONE: {
-            const char *why;
-            mx_addr a;
-            if (mx_addr_parse(optarg, &a) == 0 || mx_domain_valid(optarg, &why) != 0)
-                usage_error("--dnsbl-zone: '%s' is not a DNS zone name", optarg);
+        case OPT_DNSBL_ZONE:
+            if (!is_domain_name(optarg)) usage_error("--dnsbl-zone: '%s' is not a DNS zone name", optarg);
             sl_push(&c->dnsbl_zones, optarg);
             break;
-        }
         case OPT_CONTROL: {
             const char *why;
             mx_addr a;
