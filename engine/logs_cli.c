@@ -12,7 +12,9 @@
 #include "logread.h"
 #include "logs_cli.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -568,6 +570,23 @@ static int want_threads(const char *const *paths, size_t n) {
     return total >= 4u * MX_LOG_BATCH_BYTES ? 2 : 1;
 }
 
+/* The second parser thread starts with SIGINT/SIGTERM blocked (inherited)
+ * and unblocks them only once the handler knows both threads, so a signal in
+ * that window stays pending instead of reaching a thread the handler cannot
+ * forward from. */
+typedef struct worker_start {
+    par_state *ps;
+    sem_t known;        /* posted when logs_worker_thread is set */
+    sigset_t old;       /* the mask to return to */
+} worker_start;
+
+static void *par_worker_thread(void *arg) {
+    worker_start *ws = arg;
+    while (sem_wait(&ws->known) != 0 && errno == EINTR) {}
+    pthread_sigmask(SIG_SETMASK, &ws->old, NULL);
+    return par_worker(ws->ps);
+}
+
 static void read_all(mx_log_stream *st, report *rep, int threads) {
     if (threads >= 2) {
         par_state ps;
@@ -578,15 +597,26 @@ static void read_all(mx_log_stream *st, report *rep, int threads) {
         pthread_mutex_init(&ps.agg_mu, NULL);
         pthread_cond_init(&ps.turn_cv, NULL);
         pthread_t t;
-        int started = pthread_create(&t, NULL, par_worker, &ps) == 0;
+        worker_start ws;
+        ws.ps = &ps;
+        sem_init(&ws.known, 0, 0);
+        sigset_t block;
+        sigemptyset(&block);
+        sigaddset(&block, SIGINT);
+        sigaddset(&block, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &block, &ws.old);
+        int started = pthread_create(&t, NULL, par_worker_thread, &ws) == 0;
         if (started) {
             logs_main_thread = pthread_self();
             logs_worker_thread = t;
             logs_two_threads = 1;
+            sem_post(&ws.known);
         }
+        pthread_sigmask(SIG_SETMASK, &ws.old, NULL);
         par_worker(&ps); /* this thread is the other worker (alone if create failed) */
         logs_two_threads = 0; /* before the join: the handler must not signal a joined thread */
         if (started) pthread_join(t, NULL);
+        sem_destroy(&ws.known);
         pthread_cond_destroy(&ps.turn_cv);
         pthread_mutex_destroy(&ps.agg_mu);
         pthread_mutex_destroy(&ps.fill_mu);
