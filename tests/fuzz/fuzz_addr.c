@@ -1,5 +1,5 @@
-/* Addresses, domain names and check targets (the CLI's and the batch list's
- * input). Every accepted target must be self-consistent: a domain target has
+/* Addresses, domain names, check targets and resolvers (the CLI's and the
+ * batch list's input). Every accepted target must be self-consistent: a domain target has
  * a valid normalised domain, an address target a formattable address. */
 #include <ctype.h>
 #include "fuzz_common.h"
@@ -58,6 +58,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         mx_addr_to_sockaddr(&a, 25, &ss, &sl);
         FUZZ_CHECK(mx_addr_from_sockaddr((struct sockaddr *)&ss, &b, &port) == 0 && port == 25);
         FUZZ_CHECK(memcmp(&a, &b, sizeof a) == 0);
+    }
+    /* a resolver (--resolver, a batch list's resolver): accepted means an
+     * address with a port that reads back the same way */
+    char res[96];
+    if (mx_resolver_norm(s, res, sizeof res) == 0) {
+        FUZZ_CHECK(res[0] && strlen(res) < sizeof res);
+        char again[96];
+        FUZZ_CHECK(mx_resolver_norm(res, again, sizeof again) == 0 && strcmp(res, again) == 0);
+        const char *colon = strrchr(res, ':');
+        FUZZ_CHECK(colon && atoi(colon + 1) >= 1 && atoi(colon + 1) <= 65535);
     }
     free(s);
     return 0;
