@@ -1,7 +1,8 @@
 /* Batch domain lists (engine/batch_input.c): YAML through libyaml, or plain
  * one-per-line, read from a memory file. Bit 0 of the first byte picks plain.
  * Reading must end (END or FATAL) within as many steps as the file has bytes,
- * every message must name the place, every entry must have a target. */
+ * every message must name the place, every entry must have a target. The
+ * bytes are also read as a configuration file (mx_config_read). */
 #include <sys/mman.h>
 #include <unistd.h>
 #include "fuzz_common.h"
@@ -61,6 +62,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     mx_batch_close(in);
     mx_batch_count(path, plain);
+    /* the same bytes as a configuration file (one map of settings) */
+    mx_json *settings = NULL;
+    err[0] = 0;
+    if (mx_config_read(path, &settings, err, sizeof err) == 0) {
+        FUZZ_CHECK(settings && settings->type == MX_JOBJ);
+        mx_json_free(settings);
+    } else {
+        FUZZ_CHECK(settings == NULL && err[0]);
+    }
     close(fd);
     return 0;
 }
