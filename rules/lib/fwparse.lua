@@ -212,19 +212,30 @@ local function classify_nft(expr, port, sets)
         names_port = on_dport or names_port
         other[#other + 1] = render_left(key) .. " vmap " .. render_right(data) .. " (a map not in the ruleset read)"
       elseif on_dport then
-        local found = false
+        local found, unclear = false, false
         for _, kv in ipairs(entries) do
           if type(kv) == "table" then
             local k, v = kv[1], kv[2]
             if type(k) == "table" and type(k.elem) == "table" then k = k.elem.val end
-            if nft_port_matches(k, port, sets) then
+            local hit = nft_port_matches(k, port, sets)
+            if hit then
               verdict, jump = verdict_of(v)
               found = true
               break
             end
+            local vd = verdict_of(v)
+            if hit == nil and (vd == "drop" or vd == "reject") then unclear = true end
           end
         end
-        if found then names_port = true else never = true end
+        if found then
+          names_port = true
+        elseif unclear then
+          -- a blocking entry whose key is not understood: a possible block, not a skip
+          verdict, names_port = "drop", true
+          other[#other + 1] = render_left(key) .. " vmap (an entry whose key is not understood)"
+        else
+          never = true
+        end
       else
         -- keyed on something else (an address...): a block only where that key matches
         local blocks = false
