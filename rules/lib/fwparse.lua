@@ -64,12 +64,7 @@ nft_port_matches = function(right, port, sets)
   if t == "table" then
     if right.set then return any_element_matches(right.set, port, sets) end
     if right.range then return port >= right.range[1] and port <= right.range[2] end
-    if #right > 0 then
-      for _, v in ipairs(right) do
-        if nft_port_matches(v, port, sets) then return true end
-      end
-      return false
-    end
+    if #right > 0 then return any_element_matches(right, port, sets) end
     return nil
   end
   return false
