@@ -9,6 +9,10 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <ares.h>
+#include <lua.h>
+#include <openssl/crypto.h>
+#include <yaml.h>
 #include "addr.h"
 #include "net.h"
 #include "runtime.h"
@@ -134,6 +138,19 @@ static void usage_error(const char *fmt, const char *arg) {
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nTry 'mxdiag --help'.\n");
     exit(EXIT_USAGE);
+}
+
+/* mxdiag version: what a bug report needs. The libraries' versions are the
+ * ones loaded at run time (c-ares, OpenSSL, libyaml report them); Lua has no
+ * run-time release query, so its line is the headers' release it was built with. */
+static void print_version(void) {
+    printf("mxdiag %s", MXDIAG_VERSION);
+    if (MXDIAG_GIT_REV[0]) printf(" (git %s)", MXDIAG_GIT_REV);
+    printf("\n");
+    printf("c-ares %s (built with %s)\n", ares_version(NULL), ARES_VERSION_STR);
+    printf("%s (built with %s)\n", OpenSSL_version(OPENSSL_VERSION), OPENSSL_VERSION_TEXT);
+    printf("%s\n", LUA_RELEASE);
+    printf("libyaml %s\n", yaml_get_version_string());
 }
 
 /* Shipped rules: next to an installed binary, else the source tree's. */
@@ -356,7 +373,7 @@ static void parse_common(int argc, char **argv, cli *c) {
             else sl_push(&c->config_dirs, optarg);
             break;
         }
-        case OPT_VERSION: printf("mxdiag %s\n", MXDIAG_VERSION); exit(0);
+        case OPT_VERSION: print_version(); exit(0);
         case 'h': fputs(usage_text, stdout); exit(0);
         default: fprintf(stderr, "Try 'mxdiag --help'.\n"); exit(EXIT_USAGE);
         }
@@ -776,7 +793,10 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "local") == 0) { local_command = 1; return cmd_check(argc - 1, argv + 1); }
     if (strcmp(cmd, "rules") == 0) return cmd_rules(argc - 1, argv + 1);
     if (strcmp(cmd, "batch") == 0) return mx_batch_main(argc - 1, argv + 1);
-    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) { printf("mxdiag %s\n", MXDIAG_VERSION); return 0; }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        print_version();
+        return 0;
+    }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) { fputs(usage_text, stdout); return 0; }
     usage_error("unknown command '%s'", cmd);
     return EXIT_USAGE;
