@@ -352,16 +352,6 @@ static int load_resume(batch *b, const char *path, int trunc) {
 /* ------------------------------------------------------------ options */
 
 /* check options that take a value (to find FILE among the arguments) */
-static const char *const value_opts[] = {"--resolver", "--source-ip", "--timeout", "--port", "--rules-dir", "--only",
-                                         "--skip", "--record", "--replay", "--sender-ip", "--sender-domain", "--control",
-                                         "--config-dir", "--ca-file", "--per-host", "--qps", "--max-connections",
-                                         "--helo", "--rcpt", "--mail-from", "--sysroot", NULL};
-
-static int takes_value(const char *a) {
-    for (const char *const *p = value_opts; *p; p++) if (!strcmp(a, *p)) return 1;
-    return 0;
-}
-
 /* ------------------------------------------------------------ main */
 
 int mx_batch_main(int argc, char **argv) {
@@ -416,7 +406,7 @@ int mx_batch_main(int argc, char **argv) {
         else {
             if (a[0] != '-' || !strcmp(a, "-")) file = a;
             mx_argv_push(&rest, a);
-            if (takes_value(a) && i + 1 < argc) mx_argv_push(&rest, argv[++i]);
+            if (!strchr(a, '=') && mx_check_opt_takes_value(a) && i + 1 < argc) mx_argv_push(&rest, argv[++i]);
         }
 #undef OPTVAL
         if (val && !*val) die_usage("option %s needs a value", a);

@@ -23,6 +23,9 @@ int mx_batch_main(int argc, char **argv);
 /* An argument vector being built (NULL-terminated, strings owned). */
 typedef struct mx_argv { char **v; int n; } mx_argv;
 void mx_argv_push(mx_argv *a, const char *s);
+/* Does check's option opt ("--name") take a value? From check's own getopt
+ * table, so batch, which passes check's options through, never drifts. */
+int mx_check_opt_takes_value(const char *opt);
 /* Is option opt (or opt=...) among argv[1..] before "--"? */
 int mx_cli_has(int argc, char **argv, const char *opt);
 /* Settings (a batch list's defaults:, the configuration file) appended to

@@ -227,6 +227,14 @@ static const struct option check_opts[] = {
     {0, 0, 0, 0},
 };
 
+int mx_check_opt_takes_value(const char *opt) {
+    if (strncmp(opt, "--", 2) != 0) return 0;
+    for (const struct option *o = check_opts; o->name; o++)
+        if (!strcmp(o->name, opt + 2)) return o->has_arg == required_argument;
+    return 0;
+}
+
+
 /* A domain name, not an address literal (blocklist zones, sender domains). */
 static int is_domain_name(const char *s) {
     const char *why;
