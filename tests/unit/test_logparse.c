@@ -241,7 +241,8 @@ static void test_lines_cover_enums(void **state) {
             reason[MX_LOG_R_NONE]++; /* an event carries no reason */
             int c = name_index(r->expected, cause_name, MX_LOG_CAUSE__COUNT);
             int s = name_index(r->status, status_name, MX_LOG_STATUS__COUNT);
-            if (c < 0 || s < 0) bad++, print_error("lines.tsv:%d: unknown cause/status %s %s\n", r->lineno, r->expected, r->status);
+            if (c < 0 || s < 0)
+                bad++, print_error("lines.tsv:%d: unknown cause/status %s %s\n", r->lineno, r->expected, r->status);
             if (c >= 0) cause[c]++;
             if (s >= 0) status[s]++;
             if (plus) local++;
