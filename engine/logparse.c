@@ -602,6 +602,8 @@ static int qmgr_expired(const char *m, const char *e) {
 }
 
 static mx_log_result postfix_client(const char *m, const char *e, mx_log_event *ev, int qmgr) {
+    /* Before the queue id: "warning" would pass for a long queue id. */
+    if (has_prefix(m, e, LIT("warning: "))) return (ev->reason = MX_LOG_R_WARNING), MX_LOG_IGNORED;
     m = postfix_qid(m, e, ev);
     if (qmgr) {
         /* qmgr: "QID: from=<..>, status=expired, returned to sender" */

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Pathological input for `mxdiag logs`, end to end (issue 10).
 
-usage: hostile_logs.py MXDIAG [--rss-run RSS_RUN] [--corpus DIR] [--asan] [CASE...]
+usage: hostile_logs.py MXDIAG [--rss-run RSS_RUN] [--lines TSV] [--asan] [CASE...]
 
 Each case generates its input in a temporary directory (deleted after), runs
 `mxdiag logs` in text and --json mode and checks: the finding or error named
@@ -10,13 +10,13 @@ report), a time bound, and the peak RSS of the run, which is printed for
 every run: wait4's ru_maxrss taken by the small launcher rss_run (built next
 to the tests), because measured from Python it would include the
 interpreter's own size, kept by Linux across the fork and exec.  The RSS bound is 64 MiB, 512 MiB under ASan
-(--asan, or detected in the binary).  Valid lines come from the shared
-corpus of real Postfix logs (../shared/corpus, as the unit tests find it).
+(--asan, or detected in the binary).  Valid lines are the project's own
+test lines (tests/data/logs/lines.tsv, the unit tests' table): every full
+line there that the parser reads as an event or ignores, none unparsed.
 
 Cases: binary nul long_line gzip empty missing signals sigpipe probe_signal
 (all by default).
 """
-import glob
 import gzip
 import json
 import os
@@ -136,15 +136,42 @@ def reasons(doc):
     return ((doc or {}).get("unparsed") or {}).get("reasons", {})
 
 
-# ------------------------------------------------------------------ corpus
+# ------------------------------------------------------------- valid lines
 
-def corpus_lines():
+ESCAPES = {b"\\": b"\\", b"0": b"\0", b"r": b"\r", b"t": b"\t"}
+
+
+def decode_line(s):
+    """The line column's escapes (see the header of lines.tsv)."""
+    out, i = bytearray(), 0
+    while i < len(s):
+        c = s[i:i + 1]
+        if c != b"\\":
+            out += c
+            i += 1
+        elif s[i + 1:i + 2] == b"x":
+            out.append(int(s[i + 2:i + 4], 16))
+            i += 4
+        else:
+            out += ESCAPES[s[i + 1:i + 2]]
+            i += 2
+    return bytes(out)
+
+
+def valid_lines():
     lines = []
-    for f in sorted(glob.glob(os.path.join(CORPUS, "postfix", "*.log"))):
-        with open(f, "rb") as fh:
-            lines += [l for l in fh.read().split(b"\n") if l]
+    with open(LINES, "rb") as fh:
+        for row in fh.read().split(b"\n"):
+            if not row or row.startswith(b"#"):
+                continue
+            cols = row.split(b"\t", 7)
+            if len(cols) != 8:
+                print("%s: bad row %r" % (LINES, row))
+                sys.exit(1)
+            if cols[0] == b"line" and not cols[1].startswith(b"unparsed:"):
+                lines.append(decode_line(cols[7]))
     if not lines:
-        print("corpus not found at %s" % CORPUS)
+        print("no valid lines in %s" % LINES)
         sys.exit(1)
     return lines
 
@@ -153,16 +180,16 @@ DELIVERY = re.compile(rb"postfix[^:]*/smtp\[\d+\]: [0-9A-Za-z]+: to=<[^>]+>, rel
 
 
 def delivery_line(lines, tmp):
-    """A real deferred Postfix delivery line that mxdiag counts as one event."""
+    """A deferred Postfix delivery line that mxdiag counts as one event."""
     for l in lines:
         if DELIVERY.search(l) and b"\0" not in l:
             p = os.path.join(tmp, "one.log")
             with open(p, "wb") as f:
                 f.write(l + b"\n")
-            r = run("(corpus line self-check)", ["logs", "--json", p])
+            r = run("(valid line self-check)", ["logs", "--json", p])
             if json.loads(r.out)["events"] == 1:
                 return l
-    fail("no deferred delivery line in the corpus that parses as an event")
+    fail("no deferred delivery line in %s that parses as an event" % LINES)
     sys.exit(1)
 
 
@@ -487,20 +514,20 @@ CASES = {
 
 
 def main():
-    global MXDIAG, CORPUS, RSS_LIMIT_KB, RSS_RUN
+    global MXDIAG, LINES, RSS_LIMIT_KB, RSS_RUN
     args = sys.argv[1:]
     if not args:
         print(__doc__)
         return 3
     MXDIAG = os.path.abspath(args.pop(0))
-    CORPUS = os.path.join(os.path.dirname(SRC), "shared", "corpus")
+    LINES = os.path.join(SRC, "tests", "data", "logs", "lines.tsv")
     RSS_RUN = os.path.join(os.path.dirname(MXDIAG), "tests", "hostile", "hostile_rss_run")
     asan = False
     want = []
     while args:
         a = args.pop(0)
-        if a == "--corpus":
-            CORPUS = args.pop(0)
+        if a == "--lines":
+            LINES = args.pop(0)
         elif a == "--rss-run":
             RSS_RUN = os.path.abspath(args.pop(0))
         elif a == "--asan":
@@ -517,7 +544,7 @@ def main():
         asan = asan or b"__asan_init" in f.read()
     RSS_LIMIT_KB = (512 if asan else 64) * 1024
     print("mxdiag %s%s; peak RSS bound %d MiB" % (MXDIAG, " (ASan)" if asan else "", RSS_LIMIT_KB // 1024))
-    lines = corpus_lines()
+    lines = valid_lines()
     t0 = time.monotonic()
     for name in want or list(CASES):
         tmp = tempfile.mkdtemp(prefix="mxdiag-hostile-")
