@@ -744,7 +744,7 @@ def cmd_lab_batch(mx, lab):
     with open(lst, "w") as f:
         f.write("defaults:\n  timeout: 2\n  allow_reserved: true\ndomains:\n")
         f.write("".join("  - %s\n" % d for d in doms))
-        f.write("  - domain: srcblock.test\n    source_ip: 198.51.100.2\n")
+        f.write("  - domain: srcblock.test\n    source_ips: [198.51.100.2]\n")
         f.write("  - domain: bad..entry\n")  # a bad entry: skipped, its index counts
     names = doms + ["srcblock.test"]
     base = [lab, "exec", mx, "batch", "--no-config", "--no-progress", "-q", "-j", "16"]
@@ -755,7 +755,7 @@ def cmd_lab_batch(mx, lab):
     out = os.path.join(tmp, "out.jsonl")
     p = run(base + ["-o", out, lst], "lab batch -o", exits=exits)
     if p:
-        validate_jsonl(open(out).read(), "lab batch -o FILE (default format)", want_lines=len(names))
+        validate_jsonl(open(out, newline="").read(), "lab batch -o FILE (default format)", want_lines=len(names))
     p = run(base + ["--format", "csv", lst], "lab batch csv", exits=exits)
     if p:
         validate_csv(p.stdout, "lab batch --format csv")
@@ -771,7 +771,7 @@ def cmd_lab_batch(mx, lab):
     run(base + ["--format", "csv", "-o", outc, part], "lab batch csv part", exits=exits)
     p = run(base + ["--format", "csv", "-o", outc, "--resume", outc, lst], "lab batch csv resume", exits=exits)
     if p:
-        validate_csv(open(outc).read(), "lab batch --format csv --resume (appended)")
+        validate_csv(open(outc, newline="").read(), "lab batch --format csv --resume (appended)")
     p = run(base + ["--format", "summary", lst], "lab batch summary", exits=exits)
     if p:
         validate_summary(p.stdout, "lab batch --format summary")
