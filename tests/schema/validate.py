@@ -111,12 +111,27 @@ def semantic(doc):
     return probs
 
 
+def logs_semantic(doc):
+    """mxdiag.logs/1: the status is the worst finding (crit > warn > unknown >
+    info), `unknown` when no file could be read (engine/logs_cli.c)."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("findings"), list) or not isinstance(doc.get("files"), list):
+        return []
+    sevs = {f.get("severity") for f in doc["findings"] if isinstance(f, dict)}
+    want = "crit" if "crit" in sevs else "warn" if "warn" in sevs else "unknown" if "unknown" in sevs else "ok"
+    if not any(f.get("ok") or f.get("lines") for f in doc["files"] if isinstance(f, dict)):
+        want = "unknown"
+    if doc.get("status") != want:
+        return ["/status: %r, but the findings and files make it %r" % (doc.get("status"), want)]
+    return []
+
+
 def problems(schema, doc):
     errs = sorted(validator(schema).iter_errors(doc), key=lambda e: list(e.absolute_path))
     out = ["%s: %s" % (path_of(e), e.message[:400]) for e in errs]
     if schema in ("check", "batch-line"):
         out += semantic(doc)
     if schema == "logs":
+        out += logs_semantic(doc)
         for i, p in enumerate(doc.get("probes", []) if isinstance(doc, dict) else []):
             out += ["/probes/%d%s" % (i, s) for s in semantic(p)]
     return out
@@ -629,6 +644,9 @@ def cmd_strict(mx, repo):
         ("logs", "finding rule not `logs`", lambda d: f0(d).update(rule="mx")),
         ("logs", "finding severity ok", lambda d: f0(d).update(severity="ok")),
         ("logs", "code logs.cause_bogus", lambda d: cause(d).update(code="logs.cause_bogus")),
+        ("logs", "a cause finding whose evidence names another cause",
+         lambda d: cause(d)["evidence"].update(cause="other" if cause(d)["evidence"]["cause"] != "other" else "refused")),
+        ("logs", "status not the worst finding's", lambda d: d.update(status="warn", exit_code=1)),
         ("logs", "scope: judgement `theirs`", lambda d: f0(d)["evidence"].update(judgement="theirs")),
         ("logs", "scope: an added evidence key", lambda d: f0(d)["evidence"].update(note="x")),
         ("logs", "scope: since not UTC", lambda d: f0(d)["evidence"].update(since="2026-03-01 10:42")),
