@@ -35,6 +35,8 @@ import re
 import signal
 import subprocess
 import sys
+import atexit
+import shutil
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -53,6 +55,12 @@ STATUS_OF_RANK = {0: "ok", 1: "unknown", 2: "warn", 3: "crit"}
 
 failures = []
 checked = [0]
+
+
+def mkdtemp():
+    d = tempfile.mkdtemp(prefix="mxschema-")
+    atexit.register(shutil.rmtree, d, True)
+    return d
 
 
 def report(ok, what):
@@ -411,7 +419,7 @@ def cmd_logs(mx, repo):
     data = os.path.join(repo, "tests", "data", "logs")
     logs = sorted(glob.glob(os.path.join(data, "*.log")))
     report(len(logs) >= 2, "%d test logs in tests/data/logs" % len(logs))
-    tmp = tempfile.mkdtemp(prefix="mxschema-")
+    tmp = mkdtemp()
     empty = os.path.join(tmp, "empty.log")
     open(empty, "w").close()
     cases = [([f], os.path.basename(f)) for f in logs]
@@ -519,7 +527,7 @@ def site_dirs(path, repo):
 
 
 def cmd_replay(mx, repo):
-    tmp = tempfile.mkdtemp(prefix="mxschema-")
+    tmp = mkdtemp()
     recs = repo_files(repo, "recording.json")
     report(len(recs) >= 10, "%d committed recordings to replay" % len(recs))
     for r in recs:
@@ -597,6 +605,9 @@ def cmd_strict(mx, repo):
     def f0(d):
         return d["findings"][0]
 
+    def call(d, name):
+        return next(c for c in d["calls"] if c["call"] == name and c["result"].get("answers", [1]))
+
     def cause(d):
         return next(f for f in d["findings"] if f["code"].startswith("logs.cause_"))
 
@@ -668,6 +679,15 @@ def cmd_strict(mx, repo):
         ("recording", "calls: dns.query without type", lambda d: next(c for c in d["calls"] if c["call"] == "dns.query")["args"].pop("type")),
         ("recording", "calls: net.connect with a port string", lambda d: next(c for c in d["calls"] if c["call"] == "net.connect")["args"].update(port="25")),
         ("recording", "calls: result a string", lambda d: d["calls"][0].update(result="ok")),
+        ("recording", "dns.query result: status `ok`", lambda d: call(d, "dns.query")["result"].update(status="ok")),
+        ("recording", "dns.query result: an added key", lambda d: call(d, "dns.query")["result"].update(cached=True)),
+        ("recording", "dns.query result: no server", lambda d: call(d, "dns.query")["result"].pop("server")),
+        ("recording", "dns.query answer: ttl a string", lambda d: call(d, "dns.query")["result"]["answers"][0].update(ttl="30")),
+        ("recording", "net.connect result: verdict `closed`", lambda d: call(d, "net.connect")["result"].update(verdict="closed")),
+        ("recording", "net.connect result: connected with an errno", lambda d: call(d, "net.connect")["result"].update(errno=111)),
+        ("recording", "net.connect result: refused without errno", lambda d: call(d, "net.connect")["result"].update(verdict="refused")),
+        ("recording", "a replay miss with another error text", lambda d: call(d, "net.connect").update(
+            result={"verdict": "error", "status": "error", "error": "missing"})),
         ("rules-test-expect", "a misspelt key", lambda d: d.update(rule=["mx"])),
         ("rules-test-expect", "no findings", lambda d: d.pop("findings")),
         ("rules-test-expect", "a finding without severity", lambda d: f0(d).pop("severity")),
@@ -717,7 +737,7 @@ def lab_cases(repo):
 
 def cmd_lab_check(mx, lab, repo):
     lab_ready(lab)
-    tmp = tempfile.mkdtemp(prefix="mxschema-")
+    tmp = mkdtemp()
     os.chmod(tmp, 0o755)
     jobs = [("scenario " + d, ["check", "--allow-reserved", "--timeout", "3", d]) for d in scenario_domains(repo)]
     report(len(jobs) >= 25, "%d scenario domains in SCENARIOS.md" % len(jobs))
@@ -754,7 +774,7 @@ def cmd_lab_check(mx, lab, repo):
 
 def cmd_lab_batch(mx, lab):
     lab_ready(lab)
-    tmp = tempfile.mkdtemp(prefix="mxschema-")
+    tmp = mkdtemp()
     os.chmod(tmp, 0o755)
     doms = ["healthy.test", "refused.test", "nullmx.test", "nonexistent.test", "backup.test", "reject554.test",
             "badname.test", "user@healthy.test", "mx.healthy.test:25", "192.0.2.11"]
