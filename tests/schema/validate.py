@@ -686,6 +686,16 @@ def cmd_strict(mx, repo):
         ("recording", "net.connect result: verdict `closed`", lambda d: call(d, "net.connect")["result"].update(verdict="closed")),
         ("recording", "net.connect result: connected with an errno", lambda d: call(d, "net.connect")["result"].update(errno=111)),
         ("recording", "net.connect result: refused without errno", lambda d: call(d, "net.connect")["result"].update(verdict="refused")),
+        ("recording", "net.read_reply result: an added key", lambda d: call(d, "net.read_reply")["result"].update(raw="x")),
+        ("recording", "net.read_reply result: ok without code", lambda d: call(d, "net.read_reply")["result"].pop("code")),
+        ("recording", "net.read_reply result: a reply on a timeout", lambda d: call(d, "net.read_reply")["result"].update(
+            status="timeout", error="no answer")),
+        ("recording", "net.read_reply result: status `eof`", lambda d: call(d, "net.read_reply")["result"].update(status="eof")),
+        ("recording", "net.send result: ok without bytes", lambda d: call(d, "net.send")["result"].pop("bytes")),
+        ("recording", "net.send result: a failure without error", lambda d: call(d, "net.send")["result"].update(status="closed")),
+        ("recording", "net.starttls result: an added key", lambda d: call(d, "net.starttls")["result"].update(ocsp=True)),
+        ("recording", "net.starttls result: a certificate without subject", lambda d: call(d, "net.starttls")["result"].pop("subject")),
+        ("recording", "net.starttls result: days_left a string", lambda d: call(d, "net.starttls")["result"].update(days_left="3")),
         ("recording", "a replay miss with another error text", lambda d: call(d, "net.connect").update(
             result={"verdict": "error", "status": "error", "error": "missing"})),
         ("rules-test-expect", "a misspelt key", lambda d: d.update(rule=["mx"])),
