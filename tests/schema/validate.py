@@ -486,14 +486,17 @@ def cmd_logs(mx, repo):
 
 
 def cmd_local(mx, repo):
+    tmp = mkdtemp()
     fix = sorted(d for d in glob.glob(os.path.join(repo, "tests", "data", "local", "*")) if os.path.isdir(d))
     report(len(fix) >= 5, "%d local fixtures in tests/data/local" % len(fix))
     for d in fix:
         what = "local --json --sysroot tests/data/local/" + os.path.basename(d)
-        p = run([mx, "local", "--no-config", "--json", "--sysroot", os.path.abspath(d)], what)
+        rec = os.path.join(tmp, "local.rec.json")
+        p = run([mx, "local", "--no-config", "--json", "--record", rec, "--sysroot", os.path.abspath(d)], what)
         if p:
             doc = validate_text("check", p.stdout, what)
             check_exit(doc, p, what)
+            validate_text("recording", open(rec).read(), "--record of " + what)
 
 
 def recording_args(rec):
@@ -696,6 +699,8 @@ def cmd_strict(mx, repo):
         ("recording", "net.starttls result: an added key", lambda d: call(d, "net.starttls")["result"].update(ocsp=True)),
         ("recording", "net.starttls result: a certificate without subject", lambda d: call(d, "net.starttls")["result"].pop("subject")),
         ("recording", "net.starttls result: days_left a string", lambda d: call(d, "net.starttls")["result"].update(days_left="3")),
+        ("recording", "net.hostname result: an added key", lambda d: call(d, "net.hostname")["result"].update(fqdn="x")),
+        ("recording", "net.hostname with arguments", lambda d: call(d, "net.hostname")["args"].update(name="x")),
         ("recording", "a replay miss with another error text", lambda d: call(d, "net.connect").update(
             result={"verdict": "error", "status": "error", "error": "missing"})),
         ("rules-test-expect", "a misspelt key", lambda d: d.update(rule=["mx"])),
