@@ -415,12 +415,17 @@ static void cli_free(cli *c) {
 static void collect_site_dirs(cli *c, strlist *dirs) {
     struct stat st;
     if (stat("/etc/mxdiag/rules.d", &st) == 0 && S_ISDIR(st.st_mode)) sl_push(dirs, "/etc/mxdiag/rules.d");
+    /* split once and kept for the whole run: runtimes point into it */
+    static strlist env_dirs;
+    static int env_done;
     const char *env = getenv("MXDIAG_RULES_PATH");
-    if (env && *env) {
+    if (!env_done && env && *env) {
         char *copy = mx_xstrdup(env), *save = NULL;
-        for (char *p = strtok_r(copy, ":", &save); p; p = strtok_r(NULL, ":", &save)) sl_push(dirs, mx_xstrdup(p));
-        free(copy);
+        for (char *p = strtok_r(copy, ":", &save); p; p = strtok_r(NULL, ":", &save)) sl_push(&env_dirs, p);
+        if (!env_dirs.n) free(copy);
     }
+    env_done = 1;
+    for (size_t i = 0; i < env_dirs.n; i++) sl_push(dirs, env_dirs.v[i]);
     for (size_t i = 0; i < c->rules_dirs.n; i++) sl_push(dirs, c->rules_dirs.v[i]);
 }
 
@@ -804,8 +809,8 @@ static void env_policy(int *argc, char **argv) {
     for (size_t i = 0; i < drop.n; i++) { unsetenv(drop.v[i]); free((char *)drop.v[i]); }
     free(drop.v);
     if (named.len)
-        fprintf(stderr, "mxdiag: running as root: ignoring %s from the environment (--allow-env uses it)\n",
-                mx_buf_cstr(&named));
+        fprintf(stderr, "mxdiag: running as root: ignoring %s from the environment (--allow-env uses %s)\n",
+                mx_buf_cstr(&named), strchr(mx_buf_cstr(&named), ',') ? "them" : "it");
     mx_buf_free(&named);
 }
 

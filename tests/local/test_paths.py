@@ -72,7 +72,9 @@ def codes_of(p):
 
 
 def check_rule(args, rid, **kw):
-    return run([MX, "check", "--json", "--timeout", "1", "--only", rid] + args + ["127.0.0.1:9"], **kw)
+    # the host's own /etc/mxdiag/mxdiag.yaml stays out unless a case is about configuration files
+    own = [] if "--config" in args or "MXDIAG_CONFIG" in kw.get("env", {}) else ["--no-config"]
+    return run([MX, "check", "--json", "--timeout", "1", "--only", rid] + own + args + ["127.0.0.1:9"], **kw)
 
 
 # ---- 1. a batch list carries no rule locations
@@ -80,7 +82,7 @@ evil = rule_dir("evil", "site-evil", code="site.evil")
 lst = os.path.join(TMP, "list.yaml")
 with open(lst, "w") as f:
     f.write("defaults:\n  timeout: 1\n  rules_dir: [%s]\ndomains:\n  - 127.0.0.1:9\n" % evil)
-p = run([MX, "batch", "-q", "--only", "site-evil", lst])
+p = run([MX, "batch", "-q", "--no-config", "--only", "site-evil", lst])
 if p.returncode == 3 and "list.yaml:3:3: defaults: 'rules_dir' cannot be set in a batch list" in p.stderr \
         and "--rules-dir" in p.stderr and "site.evil" not in p.stdout:
     ok("batch list defaults: rules_dir refused with FILE:LINE:COL")
@@ -89,7 +91,7 @@ else:
 good = rule_dir("good", "site-good")
 with open(lst, "w") as f:
     f.write("domains:\n  - domain: 127.0.0.1:9\n    rules_dir: %s\n" % evil)
-p = run([MX, "batch", "-q", "--timeout", "1", "--rules-dir", good, "--only", "site-good,site-evil", lst])
+p = run([MX, "batch", "-q", "--no-config", "--timeout", "1", "--rules-dir", good, "--only", "site-good,site-evil", lst])
 if "list.yaml:3:5: 'rules_dir' cannot be set in a batch list" in p.stderr and "site.evil" not in p.stdout:
     ok("batch list entry rules_dir refused")
 else:
@@ -270,7 +272,7 @@ return { id = "site-reader", description = "reads files", categories = {"site"},
 def read_results(paths, args):
     d = rule_dir("reader-%d" % len(paths), "site-reader",
                  body=READER % ", ".join('"%s"' % x for x in paths))
-    p = run([MX, "local", "--json", "--only", "site-reader", "--rules-dir", d] + args)
+    p = run([MX, "local", "--json", "--no-config", "--only", "site-reader", "--rules-dir", d] + args)
     try:
         return {f["evidence"]["path"]: f["evidence"]["result"] for f in json.loads(p.stdout)["findings"]
                 if f["code"] == "site.read"}, p
