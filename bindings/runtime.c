@@ -5,7 +5,6 @@
 #include "trust.h"
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <lualib.h>
 #include <stdarg.h>
 #include <stdio.h>
