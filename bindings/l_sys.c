@@ -85,8 +85,19 @@ static int l_listeners(lua_State *L) {
 
 /* ---- sys.read_file(path) ---- */
 
+/* The run's --config-dir list: at most 32, as strings. */
+static size_t config_dirs(mx_rt *rt, const char **dirs) {
+    size_t nd = 0;
+    mx_json *cd = mx_json_get(mx_rt_options(rt), "config_dirs");
+    for (size_t i = 0; cd && cd->type == MX_JARR && i < cd->u.c.len && nd < 32; i++)
+        if (cd->u.c.items[i]->type == MX_JSTR) dirs[nd++] = cd->u.c.items[i]->u.str.s;
+    return nd;
+}
+
 static void start_read(mx_rt *rt, mx_json *args, mx_gate_req *req) {
-    finish(rt, req, mx_sys_read_file(sysroot(rt), mx_json_get_str(args, "path")));
+    const char *dirs[32], *path = mx_json_get_str(args, "path");
+    size_t nd = config_dirs(rt, dirs);
+    finish(rt, req, mx_sys_read_file(sysroot(rt), path, mx_sys_path_base(path, dirs, nd)));
 }
 
 /* content, {path, size, truncated} | nil, "missing"|"denied"|"error", detail */
@@ -111,10 +122,7 @@ static int l_read_file(lua_State *L) {
     mx_rt *rt = mx_rt_from_L(L);
     const char *path = luaL_checkstring(L, 1);
     const char *dirs[32];
-    size_t nd = 0;
-    mx_json *cd = mx_json_get(mx_rt_options(rt), "config_dirs");
-    for (size_t i = 0; cd && cd->type == MX_JARR && i < cd->u.c.len && nd < 32; i++)
-        if (cd->u.c.items[i]->type == MX_JSTR) dirs[nd++] = cd->u.c.items[i]->u.str.s;
+    size_t nd = config_dirs(rt, dirs);
     const char *why;
     if (!mx_sys_path_allowed(path, dirs, nd, &why)) return luaL_argerror(L, 1, lua_pushfstring(L, "'%s': %s", path, why));
     mx_json *args = mx_json_obj();

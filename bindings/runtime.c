@@ -2,6 +2,7 @@
 #include "runtime.h"
 #include "tls.h"
 #include "strmap.h"
+#include "trust.h"
 #include <dirent.h>
 #include <errno.h>
 #include <lualib.h>
@@ -1002,6 +1003,24 @@ static int sb_rawset(lua_State *L) {
     return 1;
 }
 
+/* Loads a rule file's text (read by the trust checks) as luaL_loadfilex
+ * would: chunk name "@path", a UTF-8 BOM and a first line starting with '#'
+ * skipped (its newline kept, so line numbers stay right), text mode only.
+ * [-0, +1, -] */
+static int load_code(lua_State *L, const mx_buf *code, const char *path) {
+    const char *p = code->data ? code->data : "";
+    size_t n = code->len;
+    if (n >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3, n -= 3;
+    if (n && *p == '#') {
+        const char *nl = memchr(p, '\n', n);
+        n = nl ? n - (size_t)(nl - p) : 0;
+        p = nl ? nl : p + n;
+    }
+    char chunk[4200];
+    snprintf(chunk, sizeof chunk, "@%s", path);
+    return luaL_loadbufferx(L, p, n, chunk, "t");
+}
+
 /* require(name): rules/lib/<name>.lua from the shipped then site directories,
  * loaded in text mode into its own sandbox environment, once per run. */
 static int l_sandbox_require(lua_State *L) {
@@ -1018,16 +1037,24 @@ static int l_sandbox_require(lua_State *L) {
     char rel[512];
     snprintf(rel, sizeof rel, "%s", name);
     for (char *c = rel; *c; c++) if (*c == '.') *c = '/';
-    for (size_t i = rt->opts.nsite_dirs; i > 0 && !found; i--) {
-        snprintf(path, sizeof path, "%s/lib/%s.lua", rt->opts.site_dirs[i - 1], rel);
-        if (access(path, R_OK) == 0) found = path;
+    /* read through the same checks as rule files (a root run takes code only
+     * from root-owned files); a library that is there but refused is an
+     * error, not a reason to fall back to the next directory */
+    mx_buf code = MX_BUF_INIT;
+    char terr[1024];
+    for (size_t i = rt->opts.nsite_dirs + 1; i > 0 && !found; i--) {
+        snprintf(path, sizeof path, "%s/lib/%s.lua", i > 1 ? rt->opts.site_dirs[i - 2] : rt->opts.shipped_dir, rel);
+        mx_buf_reset(&code);
+        if (mx_trust_read_file(path, MX_TRUST_CODE_MAX, &code, terr, sizeof terr) == 0) found = path;
+        else if (errno != ENOENT && errno != ENOTDIR) {
+            mx_buf_free(&code);
+            return luaL_error(L, "require '%s': %s", name, terr);
+        }
     }
-    if (!found) {
-        snprintf(path, sizeof path, "%s/lib/%s.lua", rt->opts.shipped_dir, rel);
-        if (access(path, R_OK) == 0) found = path;
-    }
-    if (!found) return luaL_error(L, "require: no library '%s' in the rule directories' lib/", name);
-    if (luaL_loadfilex(L, found, "t") != LUA_OK) return lua_error(L);
+    if (!found) { mx_buf_free(&code); return luaL_error(L, "require: no library '%s' in the rule directories' lib/", name); }
+    int lst = load_code(L, &code, found);
+    mx_buf_free(&code);
+    if (lst != LUA_OK) return lua_error(L);
     push_env(rt);
     lua_setupvalue(L, -2, 1);
     lua_call(L, 0, 1);
@@ -1203,10 +1230,22 @@ static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const 
 /* Loads every *.lua of dir (not lib/) in sorted order. A rule with an id
  * already loaded replaces it in place (site rules override shipped ones). */
 static int load_dir(mx_rt *rt, const char *dir, int required, char *err, size_t errlen) {
-    DIR *d = opendir(dir);
-    if (!d) {
+    /* as root the directory and each file pass the trust checks (trust.h),
+     * and each file is read from the descriptor that was checked */
+    char terr[1024];
+    int dfd = mx_trust_open_dir(dir, 1, terr, sizeof terr);
+    if (dfd < 0) {
         if (!required && errno == ENOENT) return 0;
+        if (errno == EPERM) snprintf(err, errlen, "not loading rules from %s: %s", dir, terr);
+        else snprintf(err, errlen, "cannot read rules directory %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    int lfd = dup(dfd);
+    DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
+    if (!d) {
         snprintf(err, errlen, "cannot read rules directory %s: %s", dir, strerror(errno));
+        if (lfd >= 0) close(lfd);
+        close(dfd);
         return -1;
     }
     char **names = NULL;
@@ -1219,13 +1258,21 @@ static int load_dir(mx_rt *rt, const char *dir, int required, char *err, size_t 
         names[n++] = mx_xstrdup(e->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof *names, name_cmp);
+    if (n) qsort(names, n, sizeof *names, name_cmp); /* names is NULL for an empty directory */
     int rc = 0;
     lua_State *L = rt->L;
     for (size_t i = 0; i < n && rc == 0; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        if (luaL_loadfilex(L, path, "t") != LUA_OK) {
+        mx_buf code = MX_BUF_INIT;
+        if (mx_trust_read_at(dfd, dir, names[i], MX_TRUST_CODE_MAX, &code, err, errlen) != 0) {
+            mx_buf_free(&code);
+            rc = -1;
+            break;
+        }
+        int lds = load_code(L, &code, path);
+        mx_buf_free(&code);
+        if (lds != LUA_OK) {
             const char *m = lua_tostring(L, -1);
             /* syntax errors name the file already; mode errors do not */
             if (strncmp(m, path, strlen(path)) == 0) snprintf(err, errlen, "%s", m);
@@ -1264,6 +1311,7 @@ static int load_dir(mx_rt *rt, const char *dir, int required, char *err, size_t 
     }
     for (size_t i = 0; i < n; i++) free(names[i]);
     free(names);
+    close(dfd);
     return rc;
 }
 

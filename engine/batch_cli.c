@@ -52,6 +52,8 @@ static const char *batch_usage =
     "defaults: apply where the command line does not set the option; a domain's\n"
     "own settings override both. The configuration file (/etc/mxdiag/mxdiag.yaml,\n"
     "$MXDIAG_CONFIG or --config FILE; --no-config: none) comes under all of them.\n"
+    "A list is data: it never names rule directories (rules_dir is refused; they\n"
+    "come from --rules-dir, /etc/mxdiag/rules.d or the configuration file).\n"
     "\n"
     "Exit status: the worst domain status (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN;\n"
     "a bad entry counts as UNKNOWN); 3 also for usage errors and a file that stops\n"

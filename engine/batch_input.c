@@ -9,6 +9,7 @@
 #include <yaml.h>
 #include "addr.h"
 #include "buf.h"
+#include "trust.h"
 
 #define MAX_DEPTH 32
 
@@ -18,6 +19,7 @@ struct mx_batch_input {
     char *path;
     FILE *f;
     int plain;
+    int config;             /* the configuration file (mx_config_read), not a batch list */
     int state;
     int top_is_seq;         /* the document is the domain list itself */
     int seen_domains;
@@ -103,24 +105,28 @@ static int yaml_read(void *data, unsigned char *buf, size_t size, size_t *size_r
 
 const char *mx_batch_path(const mx_batch_input *in) { return in->path; }
 
-mx_batch_input *mx_batch_open(const char *path, int plain, char *err, size_t errlen) {
+/* Takes f (closed by mx_batch_close unless it is stdin). */
+static mx_batch_input *batch_open_file(FILE *f, const char *path, int plain) {
     mx_batch_input *in = mx_xcalloc(1, sizeof *in);
     in->path = mx_xstrdup(strcmp(path, "-") == 0 ? "(stdin)" : path);
     size_t l = strlen(path);
     in->plain = plain || (l > 4 && strcmp(path + l - 4, ".txt") == 0) || (l > 5 && strcmp(path + l - 5, ".list") == 0);
-    in->f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-    if (!in->f) {
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-        free(in->path);
-        free(in);
-        return NULL;
-    }
+    in->f = f;
     if (!in->plain) {
         yaml_parser_initialize(&in->parser);
         yaml_parser_set_input(&in->parser, yaml_read, in);
         in->parser_ok = 1;
     }
     return in;
+}
+
+mx_batch_input *mx_batch_open(const char *path, int plain, char *err, size_t errlen) {
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    return batch_open_file(f, path, plain);
 }
 
 void mx_batch_close(mx_batch_input *in) {
@@ -339,6 +345,8 @@ static mx_json *v_list(mx_json *v, int kind, const char **why) {
 }
 
 enum { F_TIMEOUT, F_PORT, F_IPS, F_HOSTS, F_STRINGS, F_BOOL, F_HELO, F_RESOLVER, F_RULES, F_EXPECT, F_DIR };
+/* in_defaults: a batch list's defaults: and the configuration file (but see
+ * code_keys: rules_dir is the configuration file's alone). */
 typedef struct field { const char *name; int kind; int in_defaults, in_entry; } field;
 static const field fields[] = {
     {"timeout", F_TIMEOUT, 1, 1},        {"port", F_PORT, 1, 1},
@@ -349,6 +357,19 @@ static const field fields[] = {
     {"skip", F_RULES, 1, 1},             {"rules_dir", F_DIR, 1, 0},
     {"control_hosts", F_STRINGS, 1, 1},  {"expect", F_EXPECT, 0, 1},
 };
+
+/* Keys that would name code or where code and read files come from: never in
+ * a batch list, which is data a customer may hand over (rules_dir is the
+ * configuration file's; the others exist nowhere, but a list trying them
+ * gets the same answer, not "unknown key"). */
+static const char *const code_keys[] = {
+    "rules_dir", "rules_dirs", "rules-dir", "rules_path", "shipped_rules", "rules", "lib", "require", "lua",
+    "config", "config_dir", "config_dirs", "sysroot", NULL,
+};
+static int is_code_key(const char *k) {
+    for (const char *const *c = code_keys; *c; c++) if (!strcmp(*c, k)) return 1;
+    return 0;
+}
 
 static mx_json *check_expect(mx_json *v, const char **why, const char **sub) {
     if (v->type != MX_JOBJ) { *why = "must be a map of expectations (mx, starttls, accepts_from)"; mx_json_free(v); return NULL; }
@@ -426,6 +447,13 @@ static int read_settings(mx_batch_input *in, int entry, mx_json **out, problem *
             continue;
         }
         const field *f = find_field(key);
+        if (!in->config && is_code_key(key)) {
+            problem_set(pb, &km, "'%s' cannot be set in a batch list: a list is data, and rule directories come only "
+                        "from the command line (--rules-dir), /etc/mxdiag/rules.d or the configuration file", key);
+            mx_json_free(v);
+            free(key);
+            continue;
+        }
         if (!f || (entry ? !f->in_entry : !f->in_defaults)) {
             if (f && entry) problem_set(pb, &km, "'%s' can only be set in defaults: (it applies to the whole run)", key);
             else if (f) problem_set(pb, &km, "'%s' is a per-domain setting, not a default", key);
@@ -783,10 +811,59 @@ long mx_batch_count(const char *path, int plain) {
  * batch list's defaults: takes. Any problem is an error naming FILE:LINE:COL
  * (a wrong setting would silently change every check). An empty file is an
  * empty map. */
+#define CONFIG_MAX (1u << 20) /* bytes of a configuration file */
+
+/* A relative rules_dir of the configuration file is relative to the file's
+ * own directory, never to wherever mxdiag was started from. */
+static int config_paths_absolute(mx_json *settings, const char *path, char *err, size_t errlen) {
+    mx_json *dirs = mx_json_get(settings, "rules_dir");
+    if (!dirs) return 0;
+    char *base = NULL;
+    for (size_t i = 0; i < dirs->u.c.len; i++) {
+        mx_json *d = dirs->u.c.items[i];
+        if (d->u.str.s[0] == '/') continue;
+        if (!base) {
+            const char *slash = strrchr(path, '/');
+            char *dir = slash ? mx_xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : mx_xstrdup(".");
+            base = realpath(dir, NULL);
+            if (!base) {
+                snprintf(err, errlen, "%s: cannot resolve the directory of the file for rules_dir '%s': %s", path,
+                         d->u.str.s, strerror(errno));
+                free(dir);
+                return -1;
+            }
+            free(dir);
+        }
+        mx_buf b = MX_BUF_INIT;
+        mx_buf_printf(&b, "%s%s%s", base, strcmp(base, "/") ? "/" : "", d->u.str.s);
+        mx_json_free(d);
+        dirs->u.c.items[i] = mx_json_strn(b.data, b.len);
+        mx_buf_free(&b);
+    }
+    free(base);
+    return 0;
+}
+
 int mx_config_read(const char *path, mx_json **settings, char *err, size_t errlen) {
     *settings = NULL;
-    mx_batch_input *in = mx_batch_open(path, 0, err, errlen);
-    if (!in) return -1;
+    /* settings of a root run: read through the trust checks (trust.h), from
+     * the descriptor that was checked */
+    mx_buf text = MX_BUF_INIT;
+    char terr[1024];
+    if (mx_trust_read_file(path, CONFIG_MAX, &text, terr, sizeof terr) != 0) {
+        if (errno == EPERM || errno == EFBIG) snprintf(err, errlen, "%s", terr);
+        else snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        mx_buf_free(&text);
+        return -1;
+    }
+    FILE *f = fmemopen(text.data ? text.data : (char *)"", text.len, "r");
+    if (!f) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        mx_buf_free(&text);
+        return -1;
+    }
+    mx_batch_input *in = batch_open_file(f, path, 0);
+    in->config = 1;
     yaml_event_t ev;
     int rc = -1;
     for (;;) {
@@ -813,8 +890,14 @@ int mx_config_read(const char *path, mx_json **settings, char *err, size_t errle
         *settings = NULL;
         goto out;
     }
+    if (config_paths_absolute(*settings, path, err, errlen) != 0) {
+        mx_json_free(*settings);
+        *settings = NULL;
+        goto out;
+    }
     rc = 0;
 out:
     mx_batch_close(in);
+    mx_buf_free(&text);
     return rc;
 }

@@ -6,7 +6,7 @@
  *   defaults:              # optional, before domains:
  *     only: [mx, tcp]      # or "mx,tcp"; also skip, timeout, port, resolver,
  *     source_ips: [...]    # sender_ips, sender_domains, helo, dnsbl_zones,
- *                          # allow_reserved, rules_dir
+ *                          # allow_reserved (rule directories: never in a list)
  *   domains:
  *     - example.test
  *     - domain: other.test

@@ -74,7 +74,8 @@ static const char *usage_text =
     "                      catalog); a zone the catalog lacks is a generic RFC 5782 list\n"
     "  --config FILE       read default options from FILE (default:\n"
     "                      /etc/mxdiag/mxdiag.yaml when it exists, or $MXDIAG_CONFIG);\n"
-    "                      --no-config reads none. Command-line options win.\n"
+    "                      --no-config reads none. Command-line options win. A\n"
+    "                      relative rules_dir in FILE is relative to FILE's directory\n"
     "  --timeout SECONDS   bound for each network operation (default 10)\n"
     "  --per-host N        connections open at once to one address (default 2);\n"
     "                      more wait their turn (politeness, also in batch)\n"
@@ -86,8 +87,12 @@ static const char *usage_text =
     "                      queued queries' timeouts start when they are sent)\n"
     "  --port N            SMTP port to probe (default 25)\n"
     "  --rules-dir DIR     load site rules from DIR after the shipped ones (repeatable;\n"
-    "                      also MXDIAG_RULES_PATH=DIR:DIR and /etc/mxdiag/rules.d);\n"
-    "                      a site rule with the id of a shipped rule replaces it\n"
+    "                      also /etc/mxdiag/rules.d, the configuration file's rules_dir\n"
+    "                      and MXDIAG_RULES_PATH=DIR:DIR; never a batch list); a site\n"
+    "                      rule with the id of a shipped rule replaces it. As root,\n"
+    "                      rule files and directories (and the configuration file)\n"
+    "                      must be owned by root, writable only by root and not\n"
+    "                      symbolic links, or they are refused\n"
     "  --only ID,...       run only these rules or categories (and what they need)\n"
     "  --skip ID,...       do not run these rules or categories\n"
     "  --trace             print every engine call and its result on stderr\n"
@@ -130,6 +135,12 @@ static const char *usage_text =
     "Privilege: check, batch and logs (on readable files) need no root. `local`\n"
     "reads other users' sockets' owners and the firewall (nft, iptables) only as\n"
     "root; without it, it says exactly what it could not read.\n"
+    "Global option (check, local, batch, logs, rules):\n"
+    "  --allow-env         as root, use MXDIAG_CONFIG, MXDIAG_RULES_PATH and\n"
+    "                      MXDIAG_SHIPPED_RULES from the environment: without it a\n"
+    "                      root run ignores them (and says so on stderr), so that\n"
+    "                      `sudo -E` cannot choose the code it loads\n"
+    "RULES.md, \"Threat model: what runs as root\", says what a root run trusts.\n"
     "\n"
     "Finding codes and the Lua API for rules are documented in RULES.md.\n";
 
@@ -153,24 +164,32 @@ static void print_version(void) {
     printf("libyaml %s\n", yaml_get_version_string());
 }
 
-/* Shipped rules: next to an installed binary, else the source tree's. */
+/* Shipped rules: $MXDIAG_SHIPPED_RULES (never from the environment of a root
+ * run without --allow-env, see env_policy), else the source tree's when this
+ * is the binary in its own build directory, else the configured install
+ * location. An installed binary never falls back to a source tree: that path
+ * is whatever the build machine had, possibly writable by someone else. */
 static const char *shipped_rules_dir(void) {
-    static char path[PATH_MAX + 32];
     const char *env = getenv("MXDIAG_SHIPPED_RULES");
     if (env && *env) return env;
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
+    char *exe = realpath("/proc/self/exe", NULL), *build = realpath(MXDIAG_BUILD_DIR, NULL);
+    int in_build = 0;
+    if (exe && build) {
         char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = 0;
-            snprintf(path, sizeof path, "%s/../share/mxdiag/rules", exe);
-            struct stat st;
-            if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return path;
-        }
+        if (slash) *slash = 0;
+        in_build = strcmp(exe, build) == 0;
     }
-    return MXDIAG_SOURCE_RULES;
+    free(exe);
+    free(build);
+    if (in_build) return MXDIAG_SOURCE_RULES;
+    struct stat st;
+    int bad = stat(MXDIAG_INSTALL_RULES, &st) != 0 ? errno : !S_ISDIR(st.st_mode) ? ENOTDIR : 0;
+    if (bad) {
+        fprintf(stderr, "mxdiag: the shipped rules are missing: %s: %s (reinstall mxdiag)\n", MXDIAG_INSTALL_RULES,
+                strerror(bad));
+        exit(EXIT_USAGE);
+    }
+    return MXDIAG_INSTALL_RULES;
 }
 
 typedef struct strlist {
@@ -415,15 +434,23 @@ static void cli_free(cli *c) {
     free(c->controls.v);
 }
 
+/* Site rules: /etc/mxdiag/rules.d, $MXDIAG_RULES_PATH (see env_policy), then
+ * --rules-dir (the configuration file's rules_dir arrives as --rules-dir).
+ * A batch list never adds one: batch_input.c refuses the key. */
 static void collect_site_dirs(cli *c, strlist *dirs) {
     struct stat st;
     if (stat("/etc/mxdiag/rules.d", &st) == 0 && S_ISDIR(st.st_mode)) sl_push(dirs, "/etc/mxdiag/rules.d");
+    /* split once and kept for the whole run: runtimes point into it */
+    static strlist env_dirs;
+    static int env_done;
     const char *env = getenv("MXDIAG_RULES_PATH");
-    if (env && *env) {
+    if (!env_done && env && *env) {
         char *copy = mx_xstrdup(env), *save = NULL;
-        for (char *p = strtok_r(copy, ":", &save); p; p = strtok_r(NULL, ":", &save)) sl_push(dirs, mx_xstrdup(p));
-        free(copy);
+        for (char *p = strtok_r(copy, ":", &save); p; p = strtok_r(NULL, ":", &save)) sl_push(&env_dirs, p);
+        if (!env_dirs.n) free(copy);
     }
+    env_done = 1;
+    for (size_t i = 0; i < env_dirs.n; i++) sl_push(dirs, env_dirs.v[i]);
     for (size_t i = 0; i < c->rules_dirs.n; i++) sl_push(dirs, c->rules_dirs.v[i]);
 }
 
@@ -771,9 +798,51 @@ static void load_config(int *argc, char **argv) {
         usage_error("configuration file: %s", err);
 }
 
+/* Environment variables that only tune how fast work is done, never what is
+ * read or run: honoured as root too. */
+static const char *const env_tuning[] = {"MXDIAG_LOG_THREADS", NULL};
+
+/* --allow-env is taken out of argv (anywhere before "--"). Running as root
+ * without it, every MXDIAG_* variable but env_tuning is removed from the
+ * environment, with one line on stderr when any was set: `sudo -E` or a
+ * cron environment must not choose the configuration file or the code a
+ * root run loads. */
+static void env_policy(int *argc, char **argv) {
+    int allow = 0, j = 1;
+    for (int i = 1; i < *argc; i++) {
+        if (!strcmp(argv[i], "--")) { while (i < *argc) argv[j++] = argv[i++]; break; }
+        if (!strcmp(argv[i], "--allow-env")) { allow = 1; continue; }
+        argv[j++] = argv[i];
+    }
+    *argc = j;
+    argv[j] = NULL;
+    if (allow || geteuid() != 0) return;
+    extern char **environ;
+    strlist drop = {0};
+    mx_buf named = MX_BUF_INIT;
+    for (char **e = environ; e && *e; e++) {
+        if (strncmp(*e, "MXDIAG_", 7) != 0) continue;
+        const char *eq = strchr(*e, '=');
+        if (!eq) continue;
+        char *name = mx_xstrndup(*e, (size_t)(eq - *e));
+        int tuning = 0;
+        for (const char *const *t = env_tuning; *t; t++) tuning |= !strcmp(*t, name);
+        if (tuning) { free(name); continue; }
+        if (eq[1]) mx_buf_printf(&named, "%s%s", named.len ? ", " : "", name);
+        sl_push(&drop, name);
+    }
+    for (size_t i = 0; i < drop.n; i++) { unsetenv(drop.v[i]); free((char *)drop.v[i]); }
+    free(drop.v);
+    if (named.len)
+        fprintf(stderr, "mxdiag: running as root: ignoring %s from the environment (--allow-env uses %s)\n",
+                mx_buf_cstr(&named), strchr(mx_buf_cstr(&named), ',') ? "them" : "it");
+    mx_buf_free(&named);
+}
+
 int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     raise_nofile();
+    env_policy(&argc, argv);
     if (argc < 2) { fputs(usage_text, stderr); return EXIT_USAGE; }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "check") || !strcmp(cmd, "local") || !strcmp(cmd, "batch") || !strcmp(cmd, "logs")) {

@@ -224,13 +224,50 @@ mx_json *mx_sys_listeners(const char *root, const int *ports, size_t nports) {
 
 /* ------------------------------------------------------------ config files */
 
+/* The exact files the shipped local rules (and fwparse) read: no directory
+ * prefixes, so nothing else in /etc/exim4 (passwd.client, exim.key) or
+ * /etc/ufw can be named. */
 static const char *const allowed_files[] = {
-    "/etc/postfix/main.cf", "/etc/postfix/master.cf", "/etc/csf/csf.conf", "/etc/csf/csf.allow",
-    "/etc/csf/csf.deny", "/etc/default/ufw", "/etc/nftables.conf", "/etc/iptables/rules.v4",
-    "/etc/iptables/rules.v6", "/etc/mailname", "/etc/exim4/update-exim4.conf.conf", NULL,
+    "/etc/postfix/main.cf", "/etc/postfix/master.cf",
+    "/etc/exim4/update-exim4.conf.conf", "/etc/exim4/exim4.conf.template", "/etc/exim4/exim4.conf",
+    "/etc/mailname",
+    "/etc/nftables.conf", "/etc/iptables/rules.v4", "/etc/iptables/rules.v6",
+    "/etc/csf/csf.conf", "/etc/csf/csf.allow", "/etc/csf/csf.deny",
+    "/etc/default/ufw", "/etc/ufw/ufw.conf", "/etc/ufw/user.rules", "/etc/ufw/user6.rules",
+    NULL,
 };
-/* Everything below these directories (any depth). */
-static const char *const allowed_dirs[] = {"/etc/exim4/", "/etc/ufw/", NULL};
+
+/* Never read, not even under a --config-dir: credentials and private keys.
+ * Matched on each path component, case-insensitively. */
+static const char *const secret_names[] = {"passwd.client", "passwd", "shadow", "gshadow", "master.passwd",
+                                           ".htpasswd", "private", NULL};
+static const char *const secret_parts[] = {"sasl", "secret", "password", NULL};   /* anywhere in a component */
+static const char *const secret_suffixes[] = {".key", ".pem", ".p12", ".pfx", ".jks", ".keytab", ".private", NULL};
+
+static int secret_component(const char *c, size_t l) {
+    char low[256];
+    if (l >= sizeof low) l = sizeof low - 1;
+    for (size_t i = 0; i < l; i++) low[i] = (char)tolower((unsigned char)c[i]);
+    low[l] = 0;
+    for (const char *const *s = secret_names; *s; s++) if (!strcmp(low, *s)) return 1;
+    for (const char *const *s = secret_parts; *s; s++) if (strstr(low, *s)) return 1;
+    for (const char *const *s = secret_suffixes; *s; s++) {
+        size_t sl = strlen(*s);
+        if (l > sl && !strcmp(low + l - sl, *s)) return 1;
+    }
+    return 0;
+}
+
+static int secret_path(const char *path) {
+    for (const char *p = path; *p;) {
+        while (*p == '/') p++;
+        const char *e = strchr(p, '/');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l && secret_component(p, l)) return 1;
+        p += l;
+    }
+    return 0;
+}
 
 static int under(const char *path, const char *dir) {
     size_t l = strlen(dir);
@@ -246,11 +283,18 @@ int mx_sys_path_allowed(const char *path, const char *const *extra_dirs, size_t 
         *why = "the path must not contain '..', '.' or '//' components";
         return 0;
     }
+    if (secret_path(path)) { *why = "credentials and private keys are never read (see RULES.md, sys.read_file)"; return 0; }
     for (const char *const *f = allowed_files; *f; f++) if (strcmp(path, *f) == 0) return 1;
-    for (const char *const *d = allowed_dirs; *d; d++) if (under(path, *d)) return 1;
-    for (size_t i = 0; i < nextra; i++) if (extra_dirs[i] && extra_dirs[i][0] == '/' && under(path, extra_dirs[i])) return 1;
+    if (mx_sys_path_base(path, extra_dirs, nextra)) return 1;
     *why = "not a mail or firewall configuration file mxdiag reads (see RULES.md, sys.read_file)";
     return 0;
+}
+
+const char *mx_sys_path_base(const char *path, const char *const *extra_dirs, size_t nextra) {
+    for (const char *const *f = allowed_files; *f; f++) if (strcmp(path, *f) == 0) return NULL;
+    for (size_t i = 0; i < nextra; i++)
+        if (extra_dirs[i] && extra_dirs[i][0] == '/' && under(path, extra_dirs[i])) return extra_dirs[i];
+    return NULL;
 }
 
 static const char *errno_class(int e) {
@@ -259,16 +303,47 @@ static const char *errno_class(int e) {
     return "error";
 }
 
-mx_json *mx_sys_read_file(const char *root, const char *path) {
+/* Is the open fd the file ROOT/path itself, reached through no symbolic
+ * link? base (a --config-dir, or NULL) may itself be reached through links,
+ * as may ROOT: the part of the path below them may not. */
+static int opened_as_named(int fd, const char *root, const char *path, const char *base) {
+    char link[64], actual[4200], prefix[4200];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, actual, sizeof actual - 1);
+    if (n <= 0) return 0;
+    actual[n] = 0;
+    size_t bl = base ? strlen(base) : 0;
+    while (bl && base[bl - 1] == '/') bl--;
+    char trusted[4200];
+    snprintf(trusted, sizeof trusted, "%s%.*s", root, (int)bl, base ? base : "");
+    if (!trusted[0]) snprintf(trusted, sizeof trusted, "/");
+    char *real = realpath(trusted, NULL);
+    if (!real) return 0;
+    snprintf(prefix, sizeof prefix, "%s%s", strcmp(real, "/") ? real : "", path + bl);
+    free(real);
+    return strcmp(prefix, actual) == 0;
+}
+
+static mx_json *read_refused(mx_json *r, const char *detail) {
+    mx_json_set(r, "error", mx_json_str("denied"));
+    mx_json_set(r, "detail", mx_json_str(detail));
+    return r;
+}
+
+mx_json *mx_sys_read_file(const char *root, const char *path, const char *base) {
     char full[4200];
     path_join(full, sizeof full, root, path);
     mx_json *r = mx_json_obj();
     mx_json_set(r, "path", mx_json_str(path));
-    int fd = open(full, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    /* no symbolic link as the file, none on the way below the root or the
+     * --config-dir: a planted link cannot turn an allowed name into
+     * /proc/self/environ or a root-only file */
+    int fd = open(full, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
         int e = errno;
         if (fd >= 0) close(fd);
+        if (e == ELOOP) return read_refused(r, "a symbolic link: not followed");
         mx_json_set(r, "error", mx_json_str(errno_class(e)));
         mx_json_set(r, "detail", mx_json_str(strerror(e)));
         return r;
@@ -278,6 +353,10 @@ mx_json *mx_sys_read_file(const char *root, const char *path) {
         mx_json_set(r, "error", mx_json_str("error"));
         mx_json_set(r, "detail", mx_json_str("not a regular file"));
         return r;
+    }
+    if (!opened_as_named(fd, root ? root : "", path, base)) {
+        close(fd);
+        return read_refused(r, "reached through a symbolic link: not followed");
     }
     mx_buf b = MX_BUF_INIT;
     char chunk[16384];

@@ -33,16 +33,22 @@ int mx_proc_tcp_parse_line(const char *line, int v6, mx_proc_sock *out);
  * "notes":[...], "unreadable_pids":n, "scanned_pids":n}. */
 mx_json *mx_sys_listeners(const char *root, const int *ports, size_t nports);
 
-/* Is path one of the configuration files the local checks may read?
- * Fixed list plus files directly under extra_dirs. path must be absolute,
- * without "..", "//" or "/./". Returns 1 or 0 with *why set. */
+/* Is path one of the configuration files the local checks may read? The
+ * exact files of a fixed list, plus files under extra_dirs (--config-dir),
+ * never a credential or private key (passwd.client, *.key, *.pem, sasl...,
+ * .../private/...). path must be absolute, without "..", "//" or "/./".
+ * Returns 1 or 0 with *why set. */
 int mx_sys_path_allowed(const char *path, const char *const *extra_dirs, size_t nextra, const char **why);
+/* The extra_dirs entry an allowed path lies under, NULL for the fixed list. */
+const char *mx_sys_path_base(const char *path, const char *const *extra_dirs, size_t nextra);
 
-/* Reads ROOT/path (after the allow-list check, done by the caller). Result:
- * {"path","content","size","truncated"} or {"error":"missing|denied|error",
- * "detail"}. Follows no symlink out of the allowed set: the final file must
- * be a regular file. */
-mx_json *mx_sys_read_file(const char *root, const char *path);
+/* Reads ROOT/path (after the allow-list check, done by the caller; base: its
+ * mx_sys_path_base). Result: {"path","content","size","truncated"} or
+ * {"error":"missing|denied|error","detail"}. Follows no symbolic link: the
+ * file is opened with O_NOFOLLOW and the opened file's real path must be
+ * ROOT/path (ROOT and base may be reached through links, nothing below
+ * them); a regular file only. */
+mx_json *mx_sys_read_file(const char *root, const char *path, const char *base);
 
 /* The allow-listed commands, by name. argv is NULL-terminated. */
 typedef struct mx_sys_cmd {

@@ -355,8 +355,9 @@ def case_config():
     cfg = write("mxdiag.yaml", "# site settings\nsender_ips: [198.51.100.1]\nonly: [dnsbl]\ntimeout: 2\n"
                                "allow_reserved: true\n")
     def check_codes(args, env=None):
-        r = subprocess.run([MX, "check", "--json"] + args + ["healthy.test"], capture_output=True, text=True,
-                           timeout=120, env=env)
+        # as root, MXDIAG_CONFIG is used only with --allow-env (tests/local/test_paths.py: ignored without)
+        r = subprocess.run([MX, "check", "--json"] + (["--allow-env"] if env else []) + args + ["healthy.test"],
+                           capture_output=True, text=True, timeout=120, env=env)
         return codes(json.loads(r.stdout)) if r.stdout.strip() else r.stderr
     got = check_codes(["--config", cfg])
     if "dnsbl.listed" not in got or "mx.ok" in got:

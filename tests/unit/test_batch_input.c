@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include "batch_input.h"
 #include "formats.h"
+#include "trust.h"
+#include <sys/stat.h>
 
 static char *write_tmp(const char *suffix, const char *text) {
     static char path[128];
@@ -183,6 +185,71 @@ static void test_config_file(void **st) {
     assert_non_null(strstr(err, "per-domain setting"));
     assert_int_equal(mx_config_read("/nonexistent/mxdiag.yaml", &c, err, sizeof err), -1);
     assert_non_null(strstr(err, "cannot open"));
+}
+
+/* A batch list is data: no key of it names code or where code comes from
+ * (issue 16). defaults: with one stops the run before anything starts. */
+static void test_code_keys(void **st) {
+    (void)st;
+    seen s;
+    static const char *const keys[] = {"rules_dir", "rules_path", "shipped_rules", "sysroot", "config", NULL};
+    for (const char *const *k = keys; *k; k++) {
+        char text[256];
+        snprintf(text, sizeof text, "defaults:\n  timeout: 3\n  %s: [/tmp/evil]\ndomains: [a.test]\n", *k);
+        read_all(write_tmp(".yaml", text), 0, &s, NULL);
+        assert_true(s.fatal);
+        assert_int_equal(s.n, 0);
+        assert_non_null(strstr(s.fatal_err, ":3:3: defaults: '"));
+        assert_non_null(strstr(s.fatal_err, "cannot be set in a batch list"));
+        assert_non_null(strstr(s.fatal_err, "--rules-dir"));
+        assert_non_null(strstr(s.fatal_err, "/etc/mxdiag/rules.d"));
+    }
+}
+
+/* The configuration file may name rule directories; a relative one is
+ * relative to the file's directory, not to the current directory. */
+static void test_config_rules_dir(void **st) {
+    (void)st;
+    char err[512];
+    mx_json *c = NULL;
+    char dir[] = "/tmp/mx-cfg-XXXXXX", path[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/mxdiag.yaml", dir);
+    FILE *f = fopen(path, "w");
+    fputs("rules_dir: [site-rules, /srv/abs]\n", f);
+    fclose(f);
+    assert_int_equal(chdir("/"), 0);
+    assert_int_equal(mx_config_read(path, &c, err, sizeof err), 0);
+    mx_json *d = mx_json_get(c, "rules_dir");
+    char want[256];
+    char *real = realpath(dir, NULL);
+    snprintf(want, sizeof want, "%s/site-rules", real);
+    free(real);
+    assert_string_equal(d->u.c.items[0]->u.str.s, want);
+    assert_string_equal(d->u.c.items[1]->u.str.s, "/srv/abs");
+    mx_json_free(c);
+    /* as root: a configuration file others can write, or a link, is refused */
+    mx_trust_force(1);
+    chmod(path, 0666);
+    assert_int_equal(mx_config_read(path, &c, err, sizeof err), -1);
+    assert_null(c);
+    assert_non_null(strstr(err, "mxdiag.yaml is writable by everyone (mode 0666)"));
+    chmod(path, 0644);
+    char link[160];
+    snprintf(link, sizeof link, "%s/link.yaml", dir);
+    assert_int_equal(symlink(path, link), 0);
+    assert_int_equal(mx_config_read(link, &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "link.yaml is a symbolic link"));
+    assert_int_equal(mx_config_read(path, &c, err, sizeof err), 0);
+    mx_json_free(c);
+    /* without root nothing is checked */
+    mx_trust_force(0);
+    assert_int_equal(mx_config_read(link, &c, err, sizeof err), 0);
+    mx_json_free(c);
+    mx_trust_force(-1);
+    unlink(link);
+    unlink(path);
+    rmdir(dir);
 }
 
 static void test_yaml_malformed(void **st) {
@@ -493,6 +560,7 @@ int main(void) {
         cmocka_unit_test(test_yaml_basic),  cmocka_unit_test(test_yaml_bad_entries), cmocka_unit_test(test_yaml_malformed),
         cmocka_unit_test(test_plain),       cmocka_unit_test(test_count),            cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_strmap), cmocka_unit_test(test_yaml_resolver), cmocka_unit_test(test_config_file),
+        cmocka_unit_test(test_code_keys), cmocka_unit_test(test_config_rules_dir),
         cmocka_unit_test(test_yaml_token_limit), cmocka_unit_test(test_yaml_entry_budget),
         cmocka_unit_test(test_yaml_nesting_limit), cmocka_unit_test(test_plain_line_limit),
     };

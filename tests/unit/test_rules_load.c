@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "runtime.h"
+#include "trust.h"
 
 static char dir[256];
 
@@ -123,6 +125,69 @@ static void site_rule_replaces_shipped(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* Loads dir (shipped) plus one site directory; 0 or -1 with err. */
+static int load_with_site(const char *site, char *err, size_t errlen) {
+    mx_rt_opts o;
+    memset(&o, 0, sizeof o);
+    o.shipped_dir = dir;
+    const char *dirs[] = {site};
+    o.site_dirs = dirs;
+    o.nsite_dirs = 1;
+    o.timeout_ms = 1000;
+    o.resolvers = "127.0.0.1:53";
+    mx_rt *rt = mx_rt_new(&o, err, errlen);
+    assert_non_null(rt);
+    int rc = mx_rt_load_rules(rt, err, errlen);
+    mx_rt_free(rt);
+    return rc;
+}
+
+/* The checks of a root run (trust.h), forced on whoever runs the test: a
+ * directory others can write and a symbolic link are refused naming the
+ * path; without the checks both load. An empty directory loads. */
+static void root_trust_checks(void **state) {
+    (void)state;
+    clear_dir();
+    write_rule("a.lua", good);
+    char site[300], cmd[1400], err[1024];
+    snprintf(site, sizeof site, "%s/trust", dir);
+    assert_int_equal(mkdir(site, 0755), 0);
+    mx_trust_force(1);
+    assert_int_equal(load_with_site(site, err, sizeof err), 0);  /* empty */
+    snprintf(cmd, sizeof cmd, "printf \"%%s\" \"return { id = 'site.t', description = 't', codes = {}, run = function() end }\" > %s/b.lua", site);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(load_with_site(site, err, sizeof err), 0);
+    chmod(site, 0777);
+    assert_int_equal(load_with_site(site, err, sizeof err), -1);
+    if (!strstr(err, site) || !strstr(err, "writable by everyone (mode 0777)")) fail_msg("error: %s", err);
+    chmod(site, 0755);
+    char target[400], link[400];
+    snprintf(target, sizeof target, "%s/b.lua", site);
+    snprintf(link, sizeof link, "%s/c.lua", site);
+    assert_int_equal(symlink(target, link), 0);
+    assert_int_equal(load_with_site(site, err, sizeof err), -1);
+    if (!strstr(err, "c.lua is a symbolic link")) fail_msg("error: %s", err);
+    mx_trust_force(0);
+    assert_int_equal(load_with_site(site, err, sizeof err), 0);
+    mx_trust_force(-1);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", site);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Rule text is loaded from the checked descriptor as luaL_loadfilex would:
+ * a '#' first line and a UTF-8 BOM are skipped, line numbers stay right. */
+static void code_text_as_loadfile(void **state) {
+    (void)state;
+    clear_dir();
+    write_rule("a.lua", "#!/usr/bin/env lua\n-- a comment\nlocal x = = 1\n");
+    char err[1024] = "";
+    assert_int_equal(load(err, sizeof err), -1);
+    if (!strstr(err, "a.lua:3:")) fail_msg("line number lost: %s", err);
+    clear_dir();
+    write_rule("a.lua", "\xEF\xBB\xBF#!/usr/bin/env lua\nreturn { id = 'site.ok', description = 'd', codes = {}, run = function() end }\n");
+    assert_int_equal(load(err, sizeof err), 0);
+}
+
 static int setup(void **state) {
     (void)state;
     snprintf(dir, sizeof dir, "/tmp/mxdiag-test-rules-XXXXXX");
@@ -138,7 +203,8 @@ static int teardown(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(valid_rule_loads), cmocka_unit_test(errors_name_the_field), cmocka_unit_test(sandbox_at_load),
-        cmocka_unit_test(site_rule_replaces_shipped),
+        cmocka_unit_test(site_rule_replaces_shipped), cmocka_unit_test(root_trust_checks),
+        cmocka_unit_test(code_text_as_loadfile),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

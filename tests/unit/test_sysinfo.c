@@ -6,7 +6,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "sysinfo.h"
 #include "loop.h"
 
@@ -73,8 +76,26 @@ static void test_paths(void **st) {
     assert_true(mx_sys_path_allowed("/etc/csf/csf.conf", NULL, 0, &why));
     assert_true(mx_sys_path_allowed("/etc/ufw/user.rules", NULL, 0, &why));
     assert_true(mx_sys_path_allowed("/etc/default/ufw", NULL, 0, &why));
-    assert_true(mx_sys_path_allowed("/etc/exim4/conf.d/main/02_exim4-config_options", NULL, 0, &why));
+    assert_true(mx_sys_path_allowed("/etc/exim4/update-exim4.conf.conf", NULL, 0, &why));
+    assert_true(mx_sys_path_allowed("/etc/exim4/exim4.conf.template", NULL, 0, &why));
+    assert_true(mx_sys_path_allowed("/etc/ufw/user6.rules", NULL, 0, &why));
     assert_true(mx_sys_path_allowed("/srv/mail-conf/x.cf", extra, 1, &why));
+    assert_true(mx_sys_path_allowed("/srv/mail-conf/sub/main.cf", extra, 1, &why));
+    assert_string_equal(mx_sys_path_base("/srv/mail-conf/x.cf", extra, 1), "/srv/mail-conf");
+    assert_null(mx_sys_path_base("/etc/postfix/main.cf", extra, 1));
+    /* exact names, not directories: Exim's credentials and key sit beside its configuration */
+    assert_false(mx_sys_path_allowed("/etc/exim4/passwd.client", NULL, 0, &why));
+    assert_false(mx_sys_path_allowed("/etc/exim4/exim.key", NULL, 0, &why));
+    assert_false(mx_sys_path_allowed("/etc/exim4/conf.d/main/02_exim4-config_options", NULL, 0, &why));
+    assert_false(mx_sys_path_allowed("/etc/ufw/before.rules", NULL, 0, &why));
+    /* secrets are never read, not even under a --config-dir */
+    assert_false(mx_sys_path_allowed("/srv/mail-conf/passwd.client", extra, 1, &why));
+    assert_non_null(strstr(why, "credentials"));
+    assert_false(mx_sys_path_allowed("/srv/mail-conf/exim.key", extra, 1, &why));
+    assert_false(mx_sys_path_allowed("/srv/mail-conf/tls/cert+key.PEM", extra, 1, &why));
+    assert_false(mx_sys_path_allowed("/srv/mail-conf/sasl_passwd.db", extra, 1, &why));
+    assert_false(mx_sys_path_allowed("/srv/mail-conf/private/dkim.txt", extra, 1, &why));
+    assert_false(mx_sys_path_allowed("/srv/mail-conf/shadow", extra, 1, &why));
     assert_false(mx_sys_path_allowed("/etc/shadow", NULL, 0, &why));
     assert_false(mx_sys_path_allowed("/etc/postfix/sasl_passwd", NULL, 0, &why));
     assert_false(mx_sys_path_allowed("/etc/ufw/../shadow", NULL, 0, &why));
@@ -85,6 +106,73 @@ static void test_paths(void **st) {
     assert_false(mx_sys_path_allowed("/etc//csf/csf.conf", NULL, 0, &why));
     assert_false(mx_sys_path_allowed("/srv/mail-conf/x.cf", NULL, 0, &why));
     assert_false(mx_sys_path_allowed("/srv/mail-conf-other/x.cf", extra, 1, &why));
+}
+
+static void put(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A planted symbolic link never redirects a read: not as the file, not as a
+ * directory on the way; the root and a --config-dir may be links. */
+static void test_read_no_links(void **st) {
+    (void)st;
+    char root[] = "/tmp/mxsysXXXXXX", p[1024], q[1024];
+    assert_non_null(mkdtemp(root));
+    snprintf(p, sizeof p, "%s/etc", root); mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/etc/postfix", root); mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/secret", root); put(p, "SECRET=1\n");
+    snprintf(p, sizeof p, "%s/etc/postfix/main.cf", root); put(p, "inet_interfaces = all\n");
+    mx_json *r = mx_sys_read_file(root, "/etc/postfix/main.cf", NULL);
+    assert_string_equal(mx_json_get_str(r, "content"), "inet_interfaces = all\n");
+    mx_json_free(r);
+    /* the file a link to a secret */
+    snprintf(p, sizeof p, "%s/etc/postfix/master.cf", root);
+    snprintf(q, sizeof q, "%s/secret", root);
+    assert_int_equal(symlink(q, p), 0);
+    r = mx_sys_read_file(root, "/etc/postfix/master.cf", NULL);
+    assert_string_equal(mx_json_get_str(r, "error"), "denied");
+    assert_null(mx_json_get(r, "content"));
+    mx_json_free(r);
+    /* a directory on the way a link: /etc/csf -> a directory holding the secret as csf.conf */
+    snprintf(p, sizeof p, "%s/elsewhere", root); mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/elsewhere/csf.conf", root); put(p, "SECRET=2\n");
+    snprintf(p, sizeof p, "%s/etc/csf", root);
+    snprintf(q, sizeof q, "%s/elsewhere", root);
+    assert_int_equal(symlink(q, p), 0);
+    r = mx_sys_read_file(root, "/etc/csf/csf.conf", NULL);
+    assert_string_equal(mx_json_get_str(r, "error"), "denied");
+    assert_non_null(strstr(mx_json_get_str(r, "detail"), "symbolic link"));
+    mx_json_free(r);
+    /* /proc/self/environ through a link in the root */
+    snprintf(p, sizeof p, "%s/etc/nftables.conf", root);
+    assert_int_equal(symlink("/proc/self/environ", p), 0);
+    r = mx_sys_read_file(root, "/etc/nftables.conf", NULL);
+    assert_string_equal(mx_json_get_str(r, "error"), "denied");
+    mx_json_free(r);
+    /* a --config-dir that is itself a link is fine; a link below it is not */
+    char cfg[600];
+    snprintf(cfg, sizeof cfg, "%s/cfglink", root);
+    snprintf(q, sizeof q, "%s/elsewhere", root);
+    assert_int_equal(symlink(q, cfg), 0);
+    snprintf(p, sizeof p, "%s/elsewhere/env", root);
+    assert_int_equal(symlink("/proc/self/environ", p), 0);
+    const char *extra[] = {cfg};
+    const char *why;
+    snprintf(p, sizeof p, "%s/csf.conf", cfg);
+    assert_true(mx_sys_path_allowed(p, extra, 1, &why));
+    r = mx_sys_read_file("", p, mx_sys_path_base(p, extra, 1));
+    assert_string_equal(mx_json_get_str(r, "content"), "SECRET=2\n");
+    mx_json_free(r);
+    snprintf(p, sizeof p, "%s/env", cfg);
+    r = mx_sys_read_file("", p, mx_sys_path_base(p, extra, 1));
+    assert_string_equal(mx_json_get_str(r, "error"), "denied");
+    mx_json_free(r);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    assert_int_equal(system(cmd), 0);
 }
 
 static void test_classify(void **st) {
@@ -112,11 +200,11 @@ static void test_fixture_root(void **st) {
     assert_non_null(mx_json_get(r, "error"));
     mx_json_free(r);
 
-    r = mx_sys_read_file(root, "/etc/csf/csf.conf");
+    r = mx_sys_read_file(root, "/etc/csf/csf.conf", NULL);
     assert_non_null(mx_json_get_str(r, "content"));
     assert_non_null(strstr(mx_json_get_str(r, "content"), "SMTP_BLOCK = \"1\""));
     mx_json_free(r);
-    r = mx_sys_read_file(root, "/etc/postfix/main.cf");
+    r = mx_sys_read_file(root, "/etc/postfix/main.cf", NULL);
     assert_string_equal(mx_json_get_str(r, "error"), "missing");
     mx_json_free(r);
 
@@ -169,7 +257,7 @@ static void test_run_async(void **st) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_v4), cmocka_unit_test(test_parse_v6), cmocka_unit_test(test_parse_bad),
-        cmocka_unit_test(test_paths),    cmocka_unit_test(test_classify), cmocka_unit_test(test_fixture_root), cmocka_unit_test(test_run_async),
+        cmocka_unit_test(test_paths), cmocka_unit_test(test_read_no_links),    cmocka_unit_test(test_classify), cmocka_unit_test(test_fixture_root), cmocka_unit_test(test_run_async),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
