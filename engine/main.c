@@ -139,7 +139,7 @@ static const char *usage_text =
     "  --allow-env         as root, use MXDIAG_CONFIG, MXDIAG_RULES_PATH and\n"
     "                      MXDIAG_SHIPPED_RULES from the environment: without it a\n"
     "                      root run ignores them (and says so on stderr), so that\n"
-    "                      `sudo --preserve-env` cannot choose the code it loads\n"
+    "                      a preserved environment (sudo) cannot choose the code\n"
     "RULES.md, \"Threat model: what runs as root\", says what a root run trusts.\n"
     "\n"
     "Finding codes and the Lua API for rules are documented in RULES.md.\n";
