@@ -30,6 +30,14 @@ static int invisible_cp(unsigned cp) {
            (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
+unsigned mx_esc_invisible_at(const unsigned char *s, size_t n, size_t *len) {
+    unsigned cp;
+    size_t l = n && s[0] >= 0x80 ? utf8_seq(s, n, &cp) : 0;
+    if (l == 0 || !invisible_cp(cp)) return 0;
+    *len = l;
+    return cp;
+}
+
 void mx_esc_text_n(mx_buf *b, const char *str, size_t n, unsigned flags) {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;

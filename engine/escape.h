@@ -23,6 +23,10 @@ enum {
     MX_ESC_TAB = 2, /* keep '\t' */
 };
 
+/* The code point of the well-formed UTF-8 sequence at s when it is one that
+ * text media show escaped (C1, bidi controls, line/paragraph separators), with
+ * its length in *len; 0 otherwise. JSON uses it too. */
+unsigned mx_esc_invisible_at(const unsigned char *s, size_t n, size_t *len);
 /* Terminal text of n bytes (NUL bytes included, shown as \x00). */
 void mx_esc_text_n(mx_buf *b, const char *s, size_t n, unsigned flags);
 /* The same for a C string; NULL writes nothing. */
