@@ -15,13 +15,8 @@
 #define MAX_DEPTH 4
 
 static mx_json *read_json(const char *path, char *err, size_t errlen) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno)); return NULL; }
     mx_buf b = MX_BUF_INIT;
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) mx_buf_put(&b, chunk, n);
-    fclose(f);
+    if (mx_file_read_all(path, MX_FILE_MAX_JSON, &b, err, errlen) != 0) { mx_buf_free(&b); return NULL; }
     char perr[128];
     mx_json *doc = mx_json_parse(b.data ? b.data : "", b.len, perr, sizeof perr);
     mx_buf_free(&b);

@@ -2314,16 +2314,13 @@ void mx_check_free(mx_check *c) {
 /* ------------------------------------------------------------ lifecycle */
 
 static int load_replay(mx_rt *rt, const char *path, char *err, size_t errlen) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { snprintf(err, errlen, "cannot open recording %s: %s", path, strerror(errno)); return -1; }
     mx_buf b = MX_BUF_INIT;
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        mx_buf_put(&b, chunk, n);
-        if (b.len > (256u << 20)) break;
+    char rerr[4400];
+    if (mx_file_read_all(path, MX_FILE_MAX_JSON, &b, rerr, sizeof rerr) != 0) {
+        snprintf(err, errlen, "recording: %s", rerr);
+        mx_buf_free(&b);
+        return -1;
     }
-    fclose(f);
     char perr[128];
     mx_json *doc = mx_json_parse(b.data ? b.data : "", b.len, perr, sizeof perr);
     mx_buf_free(&b);

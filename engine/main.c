@@ -575,7 +575,12 @@ static int cmd_rules(int argc, char **argv) {
         else
             for (size_t i = 0; i < rules->u.c.len; i++) {
                 mx_json *r = rules->u.c.items[i];
-                mx_buf_printf(&out, "%-22s %s\n", mx_json_get_str(r, "id"), mx_json_get_str(r, "description"));
+                /* site rules' own text: shown as terminal text like any other */
+                mx_buf line = MX_BUF_INIT;
+                mx_buf_printf(&line, "%-22s %s", mx_json_get_str(r, "id"), mx_json_get_str(r, "description"));
+                mx_esc_text_n(&out, line.data, line.len, 0);
+                mx_buf_putc(&out, '\n');
+                mx_buf_free(&line);
             }
     } else if (strcmp(sub, "show") == 0) {
         if (c.nrest != 1) usage_error("%s", "rules show needs one rule ID");

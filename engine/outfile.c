@@ -137,3 +137,28 @@ int mx_file_open_out(const char *path, int append, char *err, size_t errlen) {
     }
     return fd;
 }
+
+int mx_file_read_all(const char *path, size_t max, mx_buf *out, char *err, size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno)); return -1; }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && (unsigned long long)st.st_size > max) {
+        snprintf(err, errlen, "%s is larger than %zu MiB", path, max >> 20);
+        fclose(f);
+        return -1;
+    }
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (out->len + n > max) {
+            snprintf(err, errlen, "%s is larger than %zu MiB", path, max >> 20);
+            fclose(f);
+            return -1;
+        }
+        mx_buf_put(out, chunk, n);
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) { snprintf(err, errlen, "cannot read %s", path); return -1; }
+    return 0;
+}

@@ -9,6 +9,7 @@
 #ifndef MX_OUTFILE_H
 #define MX_OUTFILE_H
 #include <stddef.h>
+#include "buf.h"
 
 /* The whole of data into path, atomically (readers see the old file or the
  * new one). A new file gets 0666 less the umask; a replaced one keeps its
@@ -27,5 +28,11 @@ int mx_file_open_out(const char *path, int append, char *err, size_t errlen);
 int mx_file_open_tmp(const char *path, char **tmp_path, char *err, size_t errlen);
 int mx_file_commit(const char *tmp_path, const char *path, char *err, size_t errlen);
 void mx_file_discard(const char *tmp_path);
+
+/* The reading side of the same files (recordings, expect.json): the whole of
+ * path into out, refusing more than max bytes with a sentence saying so, so
+ * that /dev/zero or a huge file is an error, not unbounded memory. */
+#define MX_FILE_MAX_JSON (256u << 20)
+int mx_file_read_all(const char *path, size_t max, mx_buf *out, char *err, size_t errlen);
 
 #endif
