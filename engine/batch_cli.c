@@ -365,9 +365,19 @@ static ssize_t resume_line(FILE *f, mx_buf *b) {
 /* Reads the targets of an earlier output (jsonl or csv). When trunc, cuts a
  * half-written last line so that appending continues on a line boundary. */
 static int load_resume(batch *b, const char *path, int trunc) {
-    FILE *f = fopen(path, "r+");
-    if (!f && errno == ENOENT) return 0; /* nothing done yet */
-    if (!f) { mx_errf("mxdiag batch: --resume: cannot open %s: %s", path, strerror(errno)); return -1; }
+    /* written (truncated) only when it is also the output: then never through a link */
+    int fd = open(path, trunc ? O_RDWR | O_NOFOLLOW | O_CLOEXEC : O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) return 0; /* nothing done yet */
+    if (fd < 0 && errno == ELOOP && trunc) {
+        mx_errf("mxdiag batch: --resume: refusing to write %s: it is a symbolic link (remove it or write elsewhere)", path);
+        return -1;
+    }
+    FILE *f = fd < 0 ? NULL : fdopen(fd, trunc ? "r+" : "r");
+    if (!f) {
+        mx_errf("mxdiag batch: --resume: cannot open %s: %s", path, strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+    }
     struct stat st;
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
         /* an endless device or pipe is no earlier output */

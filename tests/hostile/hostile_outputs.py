@@ -43,7 +43,8 @@ def run(args, timeout=60):
     return os.waitstatus_to_exitcode(status), out, err, rss, time.monotonic() - t0
 
 
-PRECIOUS = "precious: not mxdiag's to overwrite\n"
+# no final newline: a --resume of the same file would cut it as a half-written line
+PRECIOUS = "precious: not mxdiag's to overwrite"
 
 
 def victim(text=None):
