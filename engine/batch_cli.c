@@ -553,6 +553,12 @@ int mx_batch_main(int argc, char **argv) {
     if (rc_setup) {
         mx_batch_close(b->in);
         mx_check_setup_free(&setup);
+        mx_json_free(b->base_opts);
+        mx_strmap_free(&b->resume, NULL);
+        for (int i = 0; i < rest.n; i++) free(rest.v[i]);
+        free(rest.v);
+        for (int i = 0; i < full.n; i++) free(full.v[i]);
+        free(full.v);
         return rc_setup;
     }
     if (b->format == FMT_PROM) {
