@@ -3,6 +3,8 @@
  * (expect.json). The check is replayed offline and its findings compared. */
 #include "ruletest.h"
 #include "runtime.h"
+#include "escape.h"
+#include "outfile.h"
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -13,13 +15,8 @@
 #define MAX_DEPTH 4
 
 static mx_json *read_json(const char *path, char *err, size_t errlen) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno)); return NULL; }
     mx_buf b = MX_BUF_INIT;
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) mx_buf_put(&b, chunk, n);
-    fclose(f);
+    if (mx_file_read_all(path, MX_FILE_MAX_JSON, &b, err, errlen) != 0) { mx_buf_free(&b); return NULL; }
     char perr[128];
     mx_json *doc = mx_json_parse(b.data ? b.data : "", b.len, perr, sizeof perr);
     mx_buf_free(&b);
@@ -194,10 +191,7 @@ static int run_test(const run_ctx *ctx, const char *dir, FILE *out) {
         mx_buf b = MX_BUF_INIT;
         mx_json_write(&b, ne, 2);
         mx_buf_putc(&b, '\n');
-        FILE *f = fopen(exp_path, "wb");
-        if (!f || fwrite(b.data, 1, b.len, f) != b.len) snprintf(err, sizeof err, "cannot write %s", exp_path);
-        else fail = 0;
-        if (f) fclose(f);
+        if (mx_file_write_atomic(exp_path, b.data, b.len, err, sizeof err) == 0) fail = 0;
         mx_buf_free(&b);
         mx_json_free(ne);
         if (!fail) fprintf(out, "UPDATED %s\n", dir);
@@ -256,18 +250,40 @@ done:
     return fail;
 }
 
+/* One test's report names recorded replies, paths and rule output: rendered
+ * in memory and escaped once, keeping its line breaks, where it is written. */
+static int run_test_escaped(const run_ctx *ctx, const char *dir, FILE *out) {
+    char *mem = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&mem, &len);
+    if (!m) { fprintf(out, "FAIL (cannot allocate the report)\n"); return 1; }
+    int fail = run_test(ctx, dir, m);
+    fclose(m);
+    mx_buf b = MX_BUF_INIT;
+    mx_esc_text_n(&b, mem ? mem : "", len, MX_ESC_NL);
+    fwrite(b.data ? b.data : "", 1, b.len, out);
+    fflush(out);
+    mx_buf_free(&b);
+    free(mem);
+    return fail;
+}
+
 int mx_rules_test(const mx_rules_test_opts *o, FILE *out) {
     int failed = 0, total = 0;
     for (size_t p = 0; p < o->npaths; p++) {
         const char *path = o->paths[p];
-        if (!is_dir(path)) { fprintf(out, "FAIL %s\n    not a directory\n", path); failed++; total++; continue; }
+        mx_buf pe = MX_BUF_INIT;
+        mx_esc_text(&pe, path, 0);
+        const char *shown = mx_buf_cstr(&pe);
+        if (!is_dir(path)) { fprintf(out, "FAIL %s\n    not a directory\n", shown); failed++; total++; mx_buf_free(&pe); continue; }
         char **tests = NULL;
         size_t n = 0;
         find_tests(path, 0, &tests, &n);
         run_ctx ctx = {o, has_rule_files(path) ? path : NULL};
-        if (n == 0) { fprintf(out, "FAIL %s\n    no rule tests (directories with expect.json) found\n", path); failed++; total++; }
+        if (n == 0) { fprintf(out, "FAIL %s\n    no rule tests (directories with expect.json) found\n", shown); failed++; total++; }
+        mx_buf_free(&pe);
         for (size_t i = 0; i < n; i++) {
-            failed += run_test(&ctx, tests[i], out);
+            failed += run_test_escaped(&ctx, tests[i], out);
             total++;
             free(tests[i]);
         }

@@ -1,5 +1,7 @@
 /* Runtime: Lua state, sandbox, rule loader, scheduler, checks and the call gate. */
 #include "runtime.h"
+#include "escape.h"
+#include "outfile.h"
 #include "tls.h"
 #include "strmap.h"
 #include "trust.h"
@@ -300,12 +302,16 @@ static void *rt_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
 int mx_rt_tracing(mx_rt *rt) { return rt->opts.trace; }
 void mx_rt_trace(mx_rt *rt, const char *fmt, ...) {
     if (!rt->opts.trace) return;
+    /* keys and results hold names and replies from outside: escaped as a line */
+    mx_buf b = MX_BUF_INIT;
+    mx_buf_printf(&b, "[%6lld ms] ", (long long)(mx_now_ms() - rt->t0));
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "[%6lld ms] ", (long long)(mx_now_ms() - rt->t0));
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    mx_esc_vprintf(&b, fmt, ap);
     va_end(ap);
+    mx_buf_putc(&b, '\n');
+    fwrite(b.data, 1, b.len, stderr);
+    mx_buf_free(&b);
 }
 
 mx_rt *mx_rt_from_L(lua_State *L) {
@@ -2356,16 +2362,13 @@ void mx_check_free(mx_check *c) {
 /* ------------------------------------------------------------ lifecycle */
 
 static int load_replay(mx_rt *rt, const char *path, char *err, size_t errlen) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { snprintf(err, errlen, "cannot open recording %s: %s", path, strerror(errno)); return -1; }
     mx_buf b = MX_BUF_INIT;
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        mx_buf_put(&b, chunk, n);
-        if (b.len > (256u << 20)) break;
+    char rerr[4400];
+    if (mx_file_read_all(path, MX_FILE_MAX_JSON, &b, rerr, sizeof rerr) != 0) {
+        snprintf(err, errlen, "recording: %s", rerr);
+        mx_buf_free(&b);
+        return -1;
     }
-    fclose(f);
     char perr[128];
     mx_json *doc = mx_json_parse(b.data ? b.data : "", b.len, perr, sizeof perr);
     mx_buf_free(&b);
@@ -2466,13 +2469,8 @@ int mx_rt_finish(mx_rt *rt, char *err, size_t errlen) {
     mx_json_write(&b, doc, 1);
     mx_buf_putc(&b, '\n');
     mx_json_free(doc);
-    FILE *f = fopen(rt->opts.record_path, "wb");
-    int rc = 0;
-    if (!f || fwrite(b.data, 1, b.len, f) != b.len) {
-        snprintf(err, errlen, "cannot write recording %s: %s", rt->opts.record_path, strerror(errno));
-        rc = -1;
-    }
-    if (f && fclose(f) != 0 && rc == 0) { snprintf(err, errlen, "cannot write recording %s", rt->opts.record_path); rc = -1; }
+    /* never through a planted link: a temporary next to it, renamed */
+    int rc = mx_file_write_atomic(rt->opts.record_path, b.data, b.len, err, errlen);
     mx_buf_free(&b);
     return rc;
 }

@@ -14,6 +14,8 @@
 #include "batch_input.h"
 #include "check_cli.h"
 #include "formats.h"
+#include "escape.h"
+#include "outfile.h"
 #include "strmap.h"
 
 #define EXIT_USAGE 3
@@ -36,7 +38,9 @@ static const char *batch_usage =
     "                        warn,unknown,codes; summary: only the end table;\n"
     "                        prometheus: a node_exporter textfile\n"
     "  -o, --output FILE     write there instead of standard output (prometheus:\n"
-    "                        written to FILE.tmp and renamed when complete)\n"
+    "                        written to a temporary file beside FILE and\n"
+    "                        renamed when complete); a symbolic link at FILE\n"
+    "                        is refused\n"
     "  --resume FILE         skip domains already in FILE (an earlier jsonl or csv\n"
     "                        output); with -o FILE the same file, results are\n"
     "                        appended and a half-written last line is dropped\n"
@@ -99,9 +103,11 @@ static volatile sig_atomic_t got_signal;
 static void on_signal(int sig) { got_signal = sig; }
 
 static void die_usage(const char *fmt, const char *arg) {
-    fprintf(stderr, "mxdiag batch: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry 'mxdiag batch --help'.\n");
+    mx_buf m = MX_BUF_INIT;
+    mx_buf_printf(&m, fmt, arg);
+    mx_errf("mxdiag batch: %s", mx_buf_cstr(&m)); /* arg is what the user typed: escaped */
+    mx_buf_free(&m);
+    fputs("Try 'mxdiag batch --help'.\n", stderr);
     exit(EXIT_USAGE);
 }
 
@@ -118,7 +124,7 @@ static void out_flush(batch *b) {
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
             /* a closed pipe (| head) is a normal way to stop reading: quietly */
-            if (errno != EPIPE) fprintf(stderr, "mxdiag batch: write error: %s\n", strerror(errno));
+            if (errno != EPIPE) mx_errf("mxdiag batch: write error: %s", strerror(errno));
             b->write_failed = errno == EPIPE ? 2 : 1;
             b->stopping = 1;
             break;
@@ -254,7 +260,7 @@ static void refill(batch *b) {
         int rc = mx_batch_next(b->in, &e, err, sizeof err);
         if (rc == MX_BATCH_END) { b->input_done = 1; break; }
         if (rc == MX_BATCH_FATAL) {
-            fprintf(stderr, "mxdiag batch: %s\n", err);
+            mx_errf("mxdiag batch: %s", err);
             fprintf(stderr, "mxdiag batch: the rest of the file is not read; the entries before it still run\n");
             b->input_done = b->input_fatal = 1;
             break;
@@ -262,7 +268,7 @@ static void refill(batch *b) {
         if (rc == MX_BATCH_BAD) {
             /* every shard reads the whole file: report a bad entry in the shard its text hashes to */
             if (e.index == (size_t)-1 || in_shard(b, e.target[0] ? e.target : err)) {
-                fprintf(stderr, "mxdiag batch: %s (entry skipped)\n", err);
+                mx_errf("mxdiag batch: %s (entry skipped)", err);
                 b->stats.bad_entries++;
                 if (code_rank(3) > b->worst) b->worst = code_rank(3);
             }
@@ -275,7 +281,7 @@ static void refill(batch *b) {
         if (mx_target_parse(e.target, &t, &why) != 0) { mx_batch_entry_clear(&e); continue; } /* validated already */
         mx_json *opts = entry_options(b, e.options);
         if ((mx_json_get(opts, "only") || mx_json_get(opts, "skip")) && mx_rt_check_selects(b->rt, opts) == 0) {
-            fprintf(stderr, "mxdiag batch: %s:%ld:%ld: %s: 'only'/'skip' leave no rule to run (entry skipped)\n",
+            mx_errf("mxdiag batch: %s:%ld:%ld: %s: 'only'/'skip' leave no rule to run (entry skipped)",
                     mx_batch_path(b->in), e.line, e.column, e.target);
             b->stats.bad_entries++;
             if (code_rank(3) > b->worst) b->worst = code_rank(3);
@@ -314,17 +320,80 @@ static void pump(batch *b) {
 
 /* ------------------------------------------------------------ resume */
 
+/* The domain field of a CSV row as mx_esc_csv wrote it: maybe quoted, maybe
+ * with the "'" that neutralises a formula; "" when it does not fit. */
+static void csv_domain(const char *line, char *out, size_t outlen) {
+    out[0] = 0;
+    const char *p = strchr(line, ',');
+    if (!p) return;
+    p++;
+    mx_buf f = MX_BUF_INIT;
+    if (*p == '"') {
+        for (p++; *p; p++) {
+            if (*p == '"' && p[1] == '"') { mx_buf_putc(&f, '"'); p++; }
+            else if (*p == '"') break;
+            else mx_buf_putc(&f, *p);
+        }
+        if (*p != '"') { mx_buf_free(&f); return; }
+    } else {
+        const char *e = strchr(p, ',');
+        if (!e) { mx_buf_free(&f); return; }
+        mx_buf_put(&f, p, (size_t)(e - p));
+    }
+    const char *v = mx_buf_cstr(&f);
+    if (*v == '\'') v++;
+    if (strlen(v) < outlen) snprintf(out, outlen, "%s", v);
+    mx_buf_free(&f);
+}
+
+/* A resume file is an earlier output: one line per domain, each far below
+ * this. Past it the file is not one of ours (/dev/zero, a sparse file): an
+ * error, not an ever-growing line. */
+#define RESUME_MAX_LINE (16u << 20)
+
+/* Next line of f into *b ('\n' included when present); its length, 0 at
+ * the end, -1 past RESUME_MAX_LINE. */
+static ssize_t resume_line(FILE *f, mx_buf *b) {
+    mx_buf_reset(b);
+    int c;
+    while ((c = getc_unlocked(f)) != EOF) {
+        if (b->len >= RESUME_MAX_LINE) return -1;
+        mx_buf_putc(b, (char)c);
+        if (c == '\n') break;
+    }
+    return (ssize_t)b->len;
+}
+
 /* Reads the targets of an earlier output (jsonl or csv). When trunc, cuts a
  * half-written last line so that appending continues on a line boundary. */
 static int load_resume(batch *b, const char *path, int trunc) {
-    FILE *f = fopen(path, "r+");
-    if (!f && errno == ENOENT) return 0; /* nothing done yet */
-    if (!f) { fprintf(stderr, "mxdiag batch: --resume: cannot open %s: %s\n", path, strerror(errno)); return -1; }
-    char *line = NULL;
-    size_t cap = 0;
+    /* written (truncated) only when it is also the output: then never through a link */
+    int fd = open(path, trunc ? O_RDWR | O_NOFOLLOW | O_CLOEXEC : O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) return 0; /* nothing done yet */
+    if (fd < 0 && errno == ELOOP && trunc) {
+        mx_errf("mxdiag batch: --resume: refusing to write %s: it is a symbolic link (remove it or write elsewhere)", path);
+        return -1;
+    }
+    FILE *f = fd < 0 ? NULL : fdopen(fd, trunc ? "r+" : "r");
+    if (!f) {
+        mx_errf("mxdiag batch: --resume: cannot open %s: %s", path, strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        /* an endless device or pipe is no earlier output */
+        mx_errf("mxdiag batch: --resume: %s is not a regular file (give the jsonl or csv output of an earlier run)", path);
+        fclose(f);
+        return -1;
+    }
+    mx_buf lb = MX_BUF_INIT;
     ssize_t n;
     off_t good = 0;
-    while ((n = getline(&line, &cap, f)) > 0) {
+    long lineno = 0;
+    while ((n = resume_line(f, &lb)) > 0) {
+        char *line = lb.data;
+        lineno++;
         if (line[n - 1] != '\n') break; /* interrupted mid-line: not done */
         good += n;
         char target[600] = "";
@@ -334,16 +403,21 @@ static int load_resume(batch *b, const char *path, int trunc) {
             if (in) snprintf(target, sizeof target, "%s", in);
             mx_json_free(doc);
         } else if (line[0] >= '0' && line[0] <= '9') {
-            /* csv: index,domain,... (a domain never needs quoting) */
-            char *c1 = strchr(line, ',');
-            char *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
-            if (c2 && c2 - c1 - 1 < (long)sizeof target) snprintf(target, sizeof target, "%.*s", (int)(c2 - c1 - 1), c1 + 1);
+            /* csv: index,domain,... (see csv_domain) */
+            csv_domain(line, target, sizeof target);
         }
         if (target[0]) mx_strmap_put(&b->resume, target, NULL);
     }
-    free(line);
+    if (n < 0) {
+        mx_errf("mxdiag batch: --resume: line %ld of %s is longer than %u MiB: not the output of an earlier run",
+                lineno + 1, path, RESUME_MAX_LINE >> 20);
+        mx_buf_free(&lb);
+        fclose(f);
+        return -1;
+    }
+    mx_buf_free(&lb);
     if (trunc && ftruncate(fileno(f), good) != 0) {
-        fprintf(stderr, "mxdiag batch: --resume: cannot truncate %s: %s\n", path, strerror(errno));
+        mx_errf("mxdiag batch: --resume: cannot truncate %s: %s", path, strerror(errno));
         fclose(f);
         return -1;
     }
@@ -418,10 +492,10 @@ int mx_batch_main(int argc, char **argv) {
 
     char err[1024];
     b->in = mx_batch_open(file, plain, err, sizeof err);
-    if (!b->in) { fprintf(stderr, "mxdiag batch: %s\n", err); return EXIT_USAGE; }
+    if (!b->in) { mx_errf("mxdiag batch: %s", err); return EXIT_USAGE; }
     mx_json *defaults = NULL;
     if (mx_batch_begin(b->in, &defaults, err, sizeof err) != MX_BATCH_ENTRY) {
-        fprintf(stderr, "mxdiag batch: %s\n", err);
+        mx_errf("mxdiag batch: %s", err);
         mx_batch_close(b->in);
         return EXIT_USAGE;
     }
@@ -452,27 +526,31 @@ int mx_batch_main(int argc, char **argv) {
     }
     int appending = 0;
     if (!rc_setup && out_path) {
-        int flags = O_WRONLY | O_CREAT | O_CLOEXEC;
+        char oerr[4400];
+        /* never through a planted link (outfile.h) */
         if (b->format == FMT_PROM) {
-            size_t l = strlen(out_path) + 32;
-            b->tmp_path = mx_xmalloc(l);
-            snprintf(b->tmp_path, l, "%s.tmp.%ld", out_path, (long)getpid());
-            b->out_fd = open(b->tmp_path, flags | O_TRUNC, 0644);
+            b->out_fd = mx_file_open_tmp(out_path, &b->tmp_path, oerr, sizeof oerr);
         } else if (resume_path && !strcmp(resume_path, out_path)) {
-            b->out_fd = open(out_path, flags | O_APPEND, 0644);
+            b->out_fd = mx_file_open_out(out_path, 1, oerr, sizeof oerr);
             struct stat st;
             appending = b->out_fd >= 0 && fstat(b->out_fd, &st) == 0 && st.st_size > 0;
         } else {
-            b->out_fd = open(out_path, flags | O_TRUNC, 0644);
+            b->out_fd = mx_file_open_out(out_path, 0, oerr, sizeof oerr);
         }
         if (b->out_fd < 0) {
-            fprintf(stderr, "mxdiag batch: cannot write %s: %s\n", b->tmp_path ? b->tmp_path : out_path, strerror(errno));
+            mx_errf("mxdiag batch: %s", oerr);
             rc_setup = EXIT_USAGE;
         }
     }
     if (rc_setup) {
         mx_batch_close(b->in);
         mx_check_setup_free(&setup);
+        mx_json_free(b->base_opts);
+        mx_strmap_free(&b->resume, NULL);
+        for (int i = 0; i < rest.n; i++) free(rest.v[i]);
+        free(rest.v);
+        for (int i = 0; i < full.n; i++) free(full.v[i]);
+        free(full.v);
         return rc_setup;
     }
     if (b->format == FMT_PROM) {
@@ -534,17 +612,17 @@ int mx_batch_main(int argc, char **argv) {
     if (got_signal) code = 128 + got_signal;
     if (b->out_fd != 1) {
         if (fsync(b->out_fd) != 0 && errno != EINVAL) { /* best effort */ }
-        if (close(b->out_fd) != 0) { fprintf(stderr, "mxdiag batch: cannot write %s\n", out_path); code = EXIT_USAGE; }
-        else if (b->tmp_path && !b->write_failed && rename(b->tmp_path, out_path) != 0) {
-            fprintf(stderr, "mxdiag batch: cannot rename %s: %s\n", b->tmp_path, strerror(errno));
-            code = EXIT_USAGE;
+        if (close(b->out_fd) != 0) { mx_errf("mxdiag batch: cannot write %s", out_path); code = EXIT_USAGE; }
+        else if (b->tmp_path && !b->write_failed) {
+            char cerr[4400];
+            if (mx_file_commit(b->tmp_path, out_path, cerr, sizeof cerr) != 0) { mx_errf("mxdiag batch: %s", cerr); code = EXIT_USAGE; }
         }
-        if (b->tmp_path && (b->write_failed || code == EXIT_USAGE)) unlink(b->tmp_path);
+        if (b->tmp_path && (b->write_failed || code == EXIT_USAGE)) mx_file_discard(b->tmp_path);
     }
     if (b->prom_status) fclose(b->prom_status);
     if (b->prom_dur) fclose(b->prom_dur);
     char ferr[512];
-    if (mx_rt_finish(b->rt, ferr, sizeof ferr) != 0) { fprintf(stderr, "mxdiag batch: %s\n", ferr); code = EXIT_USAGE; }
+    if (mx_rt_finish(b->rt, ferr, sizeof ferr) != 0) { mx_errf("mxdiag batch: %s", ferr); code = EXIT_USAGE; }
     mx_batch_close(b->in);
     mx_check_setup_free(&setup);
     mx_json_free(b->base_opts);

@@ -1,32 +1,9 @@
 /* Output formats on top of mxdiag.check/1 documents: see formats.h. */
 #include "formats.h"
+#include "escape.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ------------------------------------------------------------ escaping */
-
-void mx_csv_field(mx_buf *b, const char *s) {
-    if (!s) s = "";
-    if (!strpbrk(s, ",\"\r\n")) { mx_buf_puts(b, s); return; }
-    mx_buf_putc(b, '"');
-    for (; *s; s++) {
-        if (*s == '"') mx_buf_putc(b, '"');
-        mx_buf_putc(b, *s);
-    }
-    mx_buf_putc(b, '"');
-}
-
-void mx_prom_label(mx_buf *b, const char *s) {
-    mx_buf_putc(b, '"');
-    for (; s && *s; s++) {
-        if (*s == '\\') mx_buf_puts(b, "\\\\");
-        else if (*s == '"') mx_buf_puts(b, "\\\"");
-        else if (*s == '\n') mx_buf_puts(b, "\\n");
-        else mx_buf_putc(b, *s);
-    }
-    mx_buf_putc(b, '"');
-}
 
 /* ------------------------------------------------------------ helpers */
 
@@ -98,10 +75,10 @@ void mx_fmt_csv_row(mx_buf *b, const mx_json *doc, size_t index) {
         }
     }
     mx_buf_printf(b, "%zu,", index);
-    mx_csv_field(b, doc_domain(doc));
+    mx_esc_csv(b, doc_domain(doc));
     mx_buf_printf(b, ",%s,%lld,%lld,%d,%d,%d,", doc_status(doc), doc_int(doc, "exit_code"), doc_int(doc, "duration_ms"),
                   n[4], n[3], n[2]);
-    mx_csv_field(b, mx_buf_cstr(&codes));
+    mx_esc_csv(b, mx_buf_cstr(&codes));
     mx_buf_puts(b, "\r\n");
     mx_buf_free(&codes);
 }
@@ -118,12 +95,13 @@ void mx_fmt_nagios(mx_buf *b, const mx_json *doc) {
         n[r]++;
         if (r > worst_rank) { worst_rank = r; worst = f->u.c.items[i]; }
     }
-    mx_buf_printf(b, "MXDIAG %s - %s", names[code], doc_domain(doc));
+    /* the status line is one line and '|' starts the perfdata */
+    mx_buf_printf(b, "MXDIAG %s - ", names[code]);
+    mx_esc_nagios(b, doc_domain(doc));
     const char *summary = worst ? mx_json_get_str(worst, "summary") : NULL;
     if (summary) {
         mx_buf_puts(b, ": ");
-        /* the status line is one line and '|' starts the perfdata */
-        for (const char *s = summary; *s; s++) mx_buf_putc(b, *s == '|' ? '/' : (*s == '\n' || *s == '\r') ? ' ' : *s);
+        mx_esc_nagios(b, summary);
     }
     if (n[4] + n[3] + n[2] > 1) mx_buf_printf(b, " (+%d more problems)", n[4] + n[3] + n[2] - 1);
     mx_buf_printf(b, " | crit=%d warn=%d unknown=%d findings=%zu time=%.3fs\n", n[4], n[3], n[2], f ? f->u.c.len : 0,
@@ -194,10 +172,20 @@ void mx_fmt_summary(mx_buf *b, const mx_batch_stats *s, double elapsed_s, int in
     size_t n;
     code_count *cc = sorted_codes(s, &n);
     if (n) mx_buf_puts(b, "  most frequent codes (domains)\n");
-    for (size_t i = 0; i < n && i < 15; i++) mx_buf_printf(b, "    %-28s %lld\n", cc[i].code, cc[i].n);
+    for (size_t i = 0; i < n && i < 15; i++) {
+        mx_buf c = MX_BUF_INIT;
+        mx_esc_text(&c, cc[i].code, 0);
+        mx_buf_printf(b, "    %-28s %lld\n", mx_buf_cstr(&c), cc[i].n);
+        mx_buf_free(&c);
+    }
     free(cc);
     if (s->nslowest) mx_buf_puts(b, "  slowest\n");
-    for (int i = 0; i < s->nslowest; i++) mx_buf_printf(b, "    %-40s %lld ms\n", s->slowest[i].domain, s->slowest[i].ms);
+    for (int i = 0; i < s->nslowest; i++) {
+        mx_buf d = MX_BUF_INIT;
+        mx_esc_text(&d, s->slowest[i].domain, 0);
+        mx_buf_printf(b, "    %-40s %lld ms\n", mx_buf_cstr(&d), s->slowest[i].ms);
+        mx_buf_free(&d);
+    }
 }
 
 void mx_fmt_prom_head(mx_buf *b, const char *family) {
@@ -211,10 +199,10 @@ void mx_fmt_prom_head(mx_buf *b, const char *family) {
 
 void mx_fmt_prom_domain(mx_buf *status_fam, mx_buf *duration_fam, const mx_json *doc) {
     mx_buf_puts(status_fam, "mxdiag_domain_status{domain=");
-    mx_prom_label(status_fam, doc_domain(doc));
+    mx_esc_prom_label(status_fam, doc_domain(doc));
     mx_buf_printf(status_fam, "} %lld\n", doc_int(doc, "exit_code"));
     mx_buf_puts(duration_fam, "mxdiag_domain_check_duration_seconds{domain=");
-    mx_prom_label(duration_fam, doc_domain(doc));
+    mx_esc_prom_label(duration_fam, doc_domain(doc));
     mx_buf_printf(duration_fam, "} %.3f\n", (double)doc_int(doc, "duration_ms") / 1000.0);
 }
 
@@ -231,7 +219,7 @@ void mx_fmt_prom_totals(mx_buf *b, const mx_batch_stats *s, double elapsed_s, do
     code_count *cc = sorted_codes(s, &n);
     for (size_t i = 0; i < n; i++) {
         mx_buf_puts(b, "mxdiag_batch_code_domains{code=");
-        mx_prom_label(b, cc[i].code);
+        mx_esc_prom_label(b, cc[i].code);
         mx_buf_printf(b, "} %lld\n", cc[i].n);
     }
     free(cc);

@@ -8,10 +8,7 @@
 #include "json.h"
 #include "strmap.h"
 
-/* Escaping, exposed for tests. CSV: RFC 4180 (quotes when needed).
- * Prometheus label value: backslash, double quote and newline escaped. */
-void mx_csv_field(mx_buf *b, const char *s);
-void mx_prom_label(mx_buf *b, const char *s);
+/* Every string from the document is escaped for its medium (escape.h). */
 
 /* One JSONL line: the document with "index" added, compact, '\n'-terminated. */
 void mx_fmt_jsonl(mx_buf *b, mx_json *doc, size_t index);

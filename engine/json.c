@@ -1,4 +1,5 @@
 #include "json.h"
+#include "escape.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,7 +143,15 @@ static void write_string_l(mx_buf *b, const char *s, size_t n, int *lossy) {
         else {
             size_t l = utf8_len(p + i, n - i);
             if (l == 0) { mx_buf_puts(b, "\\ufffd"); i++; if (lossy) *lossy = 1; }
-            else { mx_buf_put(b, p + i, l); i += l; }
+            else {
+                /* C1 controls, bidi controls, U+2028/9 as \u escapes too: a
+                 * terminal showing the JSON must not obey them (escape.h) */
+                size_t il;
+                unsigned cp = mx_esc_invisible_at(p + i, n - i, &il);
+                if (cp) mx_buf_printf(b, "\\u%04x", cp);
+                else mx_buf_put(b, p + i, l);
+                i += l;
+            }
         }
     }
     mx_buf_putc(b, '"');

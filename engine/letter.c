@@ -1,6 +1,7 @@
 /* The escalation letter: facts from the findings only. What the findings do
  * not establish is written as unknown, never guessed. */
 #include "letter.h"
+#include "escape.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -51,7 +52,7 @@ static void our_fact(mx_buf *out, const mx_json *fs, const char *addr, const cha
 
 static const char *const exact_keys[] = {"reply", "response", "greeting", "text", "line", "banner", NULL};
 
-void mx_letter_write(mx_buf *out, const mx_json *doc, const char *started, const char *version) {
+static void letter_body(mx_buf *out, const mx_json *doc, const char *started, const char *version) {
     const mx_json *target = mx_json_get(doc, "target");
     const mx_json *fs = mx_json_get(doc, "findings");
     static const mx_json empty = {.type = MX_JARR};
@@ -169,4 +170,13 @@ void mx_letter_write(mx_buf *out, const mx_json *doc, const char *started, const
     mx_buf_puts(out, ": who the recipients are and why they expect it.]\n\n"
                      "Thank you for your help.\n\n"
                      "[Your name, organisation and a phone number or address for replies]\n");
+}
+
+/* The whole letter is strangers' text between our sentences: it is escaped
+ * once, as terminal text keeping its line breaks, where it is written. */
+void mx_letter_write(mx_buf *out, const mx_json *doc, const char *started, const char *version) {
+    mx_buf raw = MX_BUF_INIT;
+    letter_body(&raw, doc, started, version);
+    mx_esc_text_n(out, raw.data ? raw.data : "", raw.len, MX_ESC_NL);
+    mx_buf_free(&raw);
 }

@@ -6,6 +6,7 @@
  * could not read.  Pure C on purpose: it must chew through gigabytes fast
  * and has nothing to ask of the rule engine. */
 #include "buf.h"
+#include "escape.h"
 #include "json.h"
 #include "logagg.h"
 #include "logparse.h"
@@ -715,6 +716,28 @@ static void print_probes(FILE *o, mx_json *root) {
     }
 }
 
+static void print_interrupted_err(FILE *o, mx_json *root) {
+    fprintf(o, "mxdiag logs: ");
+    print_interrupted(o, mx_json_get(root, "interrupted"));
+}
+
+/* Text for a person holds log data (domains, reply samples, paths): it is
+ * rendered in memory and escaped once, keeping its line breaks, where it is
+ * written. */
+static void emit_text(FILE *dst, mx_json *root, void (*print)(FILE *, mx_json *)) {
+    char *mem = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&mem, &len);
+    if (!m) { perror("mxdiag logs"); return; }
+    print(m, root);
+    if (fclose(m) != 0) { free(mem); perror("mxdiag logs"); return; }
+    mx_buf b = MX_BUF_INIT;
+    mx_esc_text_n(&b, mem ? mem : "", len, MX_ESC_NL);
+    fwrite(b.data ? b.data : "", 1, b.len, dst);
+    mx_buf_free(&b);
+    free(mem);
+}
+
 int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
     int json = 0, naive_utc = 0;
     const char *since_s = NULL, *until_s = NULL, *now_s = NULL, *domain = NULL, *probe_s = NULL;
@@ -742,7 +765,7 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
             fwd[nfwd++] = argv[i];
             if (!check_flag(a) && i + 1 < argc) fwd[nfwd++] = argv[++i];
         } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "mxdiag logs: unknown option %s\n", a);
+            mx_errf("mxdiag logs: unknown option %s", a);
             usage(stderr);
             free(paths);
             free(fwd);
@@ -750,7 +773,7 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
         } else paths[np++] = a;
         if (dst) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "mxdiag logs: %s needs a value\n", a);
+                mx_errf("mxdiag logs: %s needs a value", a);
                 free(paths);
                 free(fwd);
                 return 3;
@@ -763,14 +786,14 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
         char *end;
         probe_n = strtol(probe_s, &end, 10);
         if (*end || probe_n < 1 || probe_n > PROBE_MAX) {
-            fprintf(stderr, "mxdiag logs: --probe wants a number of domains from 1 to %d\n", PROBE_MAX);
+            mx_errf("mxdiag logs: --probe wants a number of domains from 1 to %d", PROBE_MAX);
             free(paths);
             free(fwd);
             return 3;
         }
     }
     if (nfwd > 1 && !probe_n) {
-        fprintf(stderr, "mxdiag logs: unknown option %s (options of check are for --probe)\n", fwd[1]);
+        mx_errf("mxdiag logs: unknown option %s (options of check are for --probe)", fwd[1]);
         usage(stderr);
         free(paths);
         free(fwd);
@@ -780,7 +803,7 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
     mx_log_parser_init(&tp, (int64_t)time(NULL), naive_utc);
     int64_t now = (int64_t)time(NULL);
     if (now_s && mx_log_parse_when(&tp, now_s, now, &now) < 0) {
-        fprintf(stderr, "mxdiag logs: bad --now '%s'\n", now_s);
+        mx_errf("mxdiag logs: bad --now '%s'", now_s);
         free(paths);
         free(fwd);
         return 3;
@@ -842,7 +865,7 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
         if (files[i].not_read) mx_json_set(o, "not_read", mx_json_bool(1));
         if (files[i].error[0]) {
             mx_json_set(o, "error", mx_json_str(files[i].error));
-            fprintf(stderr, "mxdiag logs: %s\n", files[i].error);
+            mx_errf("mxdiag logs: %s", files[i].error);
         }
         if (files[i].ok || files[i].lines) readable++;
     }
@@ -929,18 +952,15 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
 
     if (json) {
         /* the document has it; a person watching the terminal gets it too */
-        if (mx_json_get(root, "interrupted")) {
-            fprintf(stderr, "mxdiag logs: ");
-            print_interrupted(stderr, mx_json_get(root, "interrupted"));
-        }
+        if (mx_json_get(root, "interrupted")) emit_text(stderr, root, print_interrupted_err);
         mx_buf b = MX_BUF_INIT;
         mx_json_write(&b, root, 2);
         mx_buf_putc(&b, '\n');
         fwrite(b.data, 1, b.len, stdout);
         mx_buf_free(&b);
     } else {
-        print_text(stdout, root);
-        print_probes(stdout, root);
+        emit_text(stdout, root, print_text);
+        emit_text(stdout, root, print_probes);
     }
     fflush(stdout);
     sigaction(SIGINT, &old_int, NULL);

@@ -4,6 +4,7 @@
 #include "logs_cli.h"
 #include "check_cli.h"
 #include "loop.h"
+#include "escape.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -85,7 +86,7 @@ mx_json *mx_logs_probe(int argc, char **argv, const char *const *domains, size_t
         mx_json_set(d, "findings", mx_json_arr());
     }
     char err[512];
-    if (mx_rt_finish(s.rt, err, sizeof err) != 0) fprintf(stderr, "mxdiag logs: %s\n", err);
+    if (mx_rt_finish(s.rt, err, sizeof err) != 0) mx_errf("mxdiag logs: %s", err);
     for (size_t i = 0; i < n; i++)
         if (cs[i]) mx_check_free(cs[i]);
     free(cs);

@@ -21,6 +21,7 @@
 #include "check_cli.h"
 #include "batch_input.h"
 #include "formats.h"
+#include "escape.h"
 
 #ifdef MXDIAG_HAVE_LOGS
 int mx_logs_command(int argc, char **argv); /* logs_probe.c */
@@ -96,7 +97,8 @@ static const char *usage_text =
     "  --only ID,...       run only these rules or categories (and what they need)\n"
     "  --skip ID,...       do not run these rules or categories\n"
     "  --trace             print every engine call and its result on stderr\n"
-    "  --record FILE       write every engine call and result to FILE (JSON)\n"
+    "  --record FILE       write every engine call and result to FILE (JSON; a\n"
+    "                      symbolic link at FILE is refused)\n"
     "  --replay FILE       answer engine calls from a recording: no network\n"
     "  --allow-reserved    report MX addresses in special-purpose blocks (private,\n"
     "                      documentation, loopback) as info, not warn: for labs and\n"
@@ -145,9 +147,11 @@ static const char *usage_text =
     "Finding codes and the Lua API for rules are documented in RULES.md.\n";
 
 static void usage_error(const char *fmt, const char *arg) {
-    fprintf(stderr, "mxdiag: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry 'mxdiag --help'.\n");
+    mx_buf m = MX_BUF_INIT;
+    mx_buf_printf(&m, fmt, arg);
+    mx_errf("mxdiag: %s", mx_buf_cstr(&m)); /* arg is what the user typed: escaped */
+    mx_buf_free(&m);
+    fputs("Try 'mxdiag --help'.\n", stderr);
     exit(EXIT_USAGE);
 }
 
@@ -519,9 +523,9 @@ static mx_rt *build_runtime(cli *c, strlist *dirs, mx_json *options, char *resol
     o.ca_file = c->ca_file;
     char err[1024];
     mx_rt *rt = mx_rt_new(&o, err, sizeof err);
-    if (!rt) { fprintf(stderr, "mxdiag: %s\n", err); exit(EXIT_USAGE); }
+    if (!rt) { mx_errf("mxdiag: %s", err); exit(EXIT_USAGE); }
     if (mx_rt_load_rules(rt, err, sizeof err) != 0) {
-        fprintf(stderr, "mxdiag: %s\n", err);
+        mx_errf("mxdiag: %s", err);
         mx_rt_free(rt);
         exit(EXIT_USAGE);
     }
@@ -553,7 +557,7 @@ static int cmd_check(int argc, char **argv) {
         if (c.nrest == 0) { c.skip = c.skip ? c.skip : "mx"; local_target(&t); }
     } else if (c.nrest != 1) usage_error("check needs exactly one TARGET%s", c.nrest ? " (got more)" : "");
     if (c.nrest == 1 && mx_target_parse(c.rest[0], &t, &why) != 0) {
-        fprintf(stderr, "mxdiag: invalid target '%s': %s\n", c.rest[0], why);
+        mx_errf("mxdiag: invalid target '%s': %s", c.rest[0], why);
         return EXIT_USAGE;
     }
     strlist dirs = {0};
@@ -588,7 +592,7 @@ static int cmd_check(int argc, char **argv) {
     fflush(stdout);
     mx_buf_free(&out);
     char err[512];
-    if (mx_rt_finish(rt, err, sizeof err) != 0) { fprintf(stderr, "mxdiag: %s\n", err); code = EXIT_USAGE; }
+    if (mx_rt_finish(rt, err, sizeof err) != 0) { mx_errf("mxdiag: %s", err); code = EXIT_USAGE; }
     mx_check_free(chk);
     mx_rt_free(rt);
     mx_json_free(options);
@@ -624,14 +628,19 @@ static int cmd_rules(int argc, char **argv) {
         else
             for (size_t i = 0; i < rules->u.c.len; i++) {
                 mx_json *r = rules->u.c.items[i];
-                mx_buf_printf(&out, "%-22s %s\n", mx_json_get_str(r, "id"), mx_json_get_str(r, "description"));
+                /* site rules' own text: shown as terminal text like any other */
+                mx_buf line = MX_BUF_INIT;
+                mx_buf_printf(&line, "%-22s %s", mx_json_get_str(r, "id"), mx_json_get_str(r, "description"));
+                mx_esc_text_n(&out, line.data, line.len, 0);
+                mx_buf_putc(&out, '\n');
+                mx_buf_free(&line);
             }
     } else if (strcmp(sub, "show") == 0) {
         if (c.nrest != 1) usage_error("%s", "rules show needs one rule ID");
         mx_json *found = NULL;
         for (size_t i = 0; i < rules->u.c.len; i++)
             if (strcmp(mx_json_get_str(rules->u.c.items[i], "id"), c.rest[0]) == 0) found = rules->u.c.items[i];
-        if (!found) { fprintf(stderr, "mxdiag: no rule with id '%s'\n", c.rest[0]); code = EXIT_USAGE; }
+        if (!found) { mx_errf("mxdiag: no rule with id '%s'", c.rest[0]); code = EXIT_USAGE; }
         else { mx_json_write(&out, found, 2); mx_buf_putc(&out, '\n'); }
     } else if (strcmp(sub, "api") == 0) {
         /* hidden: the sandbox's API, for RULES.md's drift test */

@@ -1,4 +1,5 @@
 #include "report.h"
+#include "escape.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,10 +177,13 @@ static void put_scalar(mx_buf *out, const mx_json *v) {
     }
 }
 
-/* Appends s wrapped at width, each new line indented by ind spaces. */
+/* Appends s, escaped as terminal text, wrapped at width, each new line
+ * indented by ind spaces. */
 static void wrap(mx_buf *out, const char *s, int ind, int width) {
     int col = ind;
-    const char *p = s;
+    mx_buf esc = MX_BUF_INIT;
+    mx_esc_text(&esc, s, MX_ESC_NL);
+    const char *p = mx_buf_cstr(&esc);
     while (*p) {
         const char *w = p;
         while (*w && *w != ' ' && *w != '\n') w++;
@@ -200,6 +204,15 @@ static void wrap(mx_buf *out, const char *s, int ind, int width) {
             p++;
         }
     }
+    mx_buf_free(&esc);
+}
+
+/* One line of terminal text from outside (a name, a code), as a C string in
+ * the caller's scratch buffer. */
+static const char *esc1(mx_buf *scratch, const char *s) {
+    mx_buf_reset(scratch);
+    mx_esc_text(scratch, s, 0);
+    return mx_buf_cstr(scratch);
 }
 
 void mx_report_text(mx_buf *out, mx_report *r, const mx_json *target, long long duration_ms, int colour) {
@@ -209,8 +222,9 @@ void mx_report_text(mx_buf *out, mx_report *r, const mx_json *target, long long 
     const char *bold = colour ? "\033[1m" : "";
     const char *dim = colour ? "\033[2m" : "";
     static const char *upper[] = {"OK", "INFO", "UNKNOWN", "WARNING", "CRITICAL"};
-    mx_buf_printf(out, "%s%s%s (%s)  status: %s%s%s  [%lld ms]\n", bold, mx_json_get_str(target, "input"), reset,
-                  mx_json_get_str(target, "kind") ? mx_json_get_str(target, "kind") : "?",
+    mx_buf e1 = MX_BUF_INIT, e2 = MX_BUF_INIT;
+    mx_buf_printf(out, "%s%s%s (%s)  status: %s%s%s  [%lld ms]\n", bold, esc1(&e1, mx_json_get_str(target, "input")), reset,
+                  esc1(&e2, mx_json_get_str(target, "kind") ? mx_json_get_str(target, "kind") : "?"),
                   colour ? sev_colour(st) : "", upper[st == MX_SEV_INFO ? MX_SEV_OK : st], reset, duration_ms);
     const char *group = NULL;
     int first = 1;
@@ -221,20 +235,24 @@ void mx_report_text(mx_buf *out, mx_report *r, const mx_json *target, long long 
         if (first || (host && (!group || strcmp(group, host) != 0))) {
             mx_buf_putc(out, '\n');
             if (host) {
-                mx_buf_printf(out, "%s%s%s", bold, host, reset);
+                mx_buf_printf(out, "%s%s%s", bold, esc1(&e1, host), reset);
                 const mx_json *pref = mx_json_get(evd, "preference");
-                if (pref) { mx_buf_puts(out, " (MX preference "); put_scalar(out, pref); mx_buf_puts(out, ")"); }
+                if (pref) {
+                    mx_buf_reset(&e2);
+                    put_scalar(&e2, pref);
+                    mx_buf_printf(out, " (MX preference %s)", esc1(&e1, mx_buf_cstr(&e2)));
+                }
                 mx_buf_putc(out, '\n');
             } else {
-                mx_buf_printf(out, "%s%s%s\n", bold, mx_json_get_str(target, "domain") && *mx_json_get_str(target, "domain")
-                                                          ? mx_json_get_str(target, "domain") : mx_json_get_str(target, "input"), reset);
+                mx_buf_printf(out, "%s%s%s\n", bold, esc1(&e1, mx_json_get_str(target, "domain") && *mx_json_get_str(target, "domain")
+                                                          ? mx_json_get_str(target, "domain") : mx_json_get_str(target, "input")), reset);
             }
             group = host;
             first = 0;
         }
         static const char *tags[] = {"OK", "INFO", "UNKNOWN", "WARN", "CRIT"};
         mx_buf_printf(out, "  %s%-7s%s %-26s ", colour ? sev_colour(f->severity) : "", tags[f->severity], reset,
-                      mx_json_get_str(f->obj, "code") ? mx_json_get_str(f->obj, "code") : "?");
+                      esc1(&e1, mx_json_get_str(f->obj, "code") ? mx_json_get_str(f->obj, "code") : "?"));
         const char *summary = mx_json_get_str(f->obj, "summary");
         wrap(out, summary ? summary : "", 37, 100);
         mx_buf_putc(out, '\n');
@@ -268,4 +286,6 @@ void mx_report_text(mx_buf *out, mx_report *r, const mx_json *target, long long 
         }
     }
     if (r->len == 0) mx_buf_puts(out, "\n  (no findings)\n");
+    mx_buf_free(&e1);
+    mx_buf_free(&e2);
 }

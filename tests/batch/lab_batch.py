@@ -171,7 +171,7 @@ def case_prometheus():
     fams = [l.split()[2] for l in text.splitlines() if l.startswith("# TYPE")]
     if len(fams) != len(set(fams)):
         fail("a metric family appears twice")
-    if any(f.startswith("mxdiag.prom.tmp") for f in os.listdir(TMP)):
+    if any(f.startswith(".mxdiag.prom.") or f.startswith("mxdiag.prom.tmp") for f in os.listdir(TMP)):
         fail("temporary file left")
     print("ok: prometheus textfile, exit %d" % r.returncode)
 

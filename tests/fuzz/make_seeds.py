@@ -109,6 +109,10 @@ for i, t in enumerate(["example.com", "user@example.com", "mx1.example.com:2525"
     put("addr", "t%02d" % i, t)
 
 # ---- JSON -------------------------------------------------------------------
+put("escape", "controls", b"\x03\x1b]0;owned\x07\x1b[2J\r\n\t\x08\x7f plain")
+put("escape", "utf8", b"\x00caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x93\xa7 \xc2\x9b \xe2\x80\xae")
+put("escape", "invalid", b"\x01\xff\xfe \xc3 \xed\xa0\x80 \xc0\xaf \xf4\x90\x80\x80 \x80")
+put("escape", "formula", b'\x00=HYPERLINK("http://x.test/")@example.org,a|b"c\\d')
 put("json", "str-ascii", b"\x00hello \"world\"\\\n\t")
 put("json", "str-utf8", b"\x00caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\xa7")
 put("json", "str-invalid", b"\x00bad \xff\xfe \xc3 \xed\xa0\x80 \xc0\xaf end\x00\x7f")

@@ -11,6 +11,7 @@
 #include "formats.h"
 #include "trust.h"
 #include <sys/stat.h>
+#include "escape.h"
 
 static char *write_tmp(const char *suffix, const char *text) {
     static char path[128];
@@ -502,14 +503,14 @@ static void test_count(void **st) {
 static void test_escaping(void **st) {
     (void)st;
     mx_buf b = MX_BUF_INIT;
-    mx_csv_field(&b, "plain.test");
+    mx_esc_csv(&b, "plain.test");
     mx_buf_putc(&b, '|');
-    mx_csv_field(&b, "a,b");
+    mx_esc_csv(&b, "a,b");
     mx_buf_putc(&b, '|');
-    mx_csv_field(&b, "say \"hi\"\nthere");
-    assert_string_equal(mx_buf_cstr(&b), "plain.test|\"a,b\"|\"say \"\"hi\"\"\nthere\"");
+    mx_esc_csv(&b, "say \"hi\"\nthere");
+    assert_string_equal(mx_buf_cstr(&b), "plain.test|\"a,b\"|\"say \"\"hi\"\"\\x0athere\"");
     mx_buf_reset(&b);
-    mx_prom_label(&b, "a\\b\"c\nd");
+    mx_esc_prom_label(&b, "a\\b\"c\nd");
     assert_string_equal(mx_buf_cstr(&b), "\"a\\\\b\\\"c\\nd\"");
     mx_buf_reset(&b);
     /* a CSV row and a Prometheus sample from a document */

@@ -22,6 +22,10 @@ static void escaping(void **state) {
     o = write_str("\x01\x1f\x7f", 3);
     assert_string_equal(o, "\"\\u0001\\u001f\\u007f\"");
     free(o);
+    /* C1 controls and bidi overrides: valid UTF-8, written as \u escapes all the same */
+    o = write_str("a\xc2\x9b" "b\xe2\x80\xae" "c\xc2\xa0", 10);
+    assert_string_equal(o, "\"a\\u009bb\\u202ec\xc2\xa0\"");
+    free(o);
     /* NUL inside data survives as an escape */
     o = write_str("a\0b", 3);
     assert_string_equal(o, "\"a\\u0000b\"");
