@@ -188,7 +188,8 @@ static mx_json *group_json(const mx_agg_group *g) {
     mx_json_set(o, "attempts", mx_json_int((long long)g->attempts));
     mx_json_set(o, "failures", mx_json_int((long long)g->ext_fail));
     mx_json_set(o, "successes", mx_json_int((long long)g->ext_ok));
-    mx_json_set(o, "local", mx_json_int((long long)(g->events - g->external)));
+    mx_json_set(o, "failed_attempts", mx_json_int((long long)g->att_fail));
+    mx_json_set(o, "local", mx_json_int((long long)g->local));
     mx_json_set(o, "messages", mx_json_int((long long)mx_agg_distinct_count(&g->msgs)));
     mx_json_set(o, "recipients", mx_json_int((long long)mx_agg_distinct_count(&g->rcpts)));
     mx_json_set(o, "domains", mx_json_int((long long)mx_agg_distinct_count(&g->domains)));
@@ -292,7 +293,7 @@ static const char *filter_field(lua_State *L, mx_json *a, const char *k, int agg
     if (strcmp(k, "cause") == 0) {
         if (t != LUA_TSTRING || mx_log_cause_from_name(lua_tostring(L, -1)) < 0)
             return "cause: refused, timeout, unreachable, net_unreachable, greeting_lost, greeting_reject, "
-                   "rcpt_reject, dns_fail, null_mx, tls_fail, rbl_reject or other";
+                   "rcpt_reject, dns_fail, domain_not_found, null_mx, tls_fail, rbl_reject or other";
         mx_json_set(a, k, mx_json_str(lua_tostring(L, -1)));
         return NULL;
     }

@@ -246,19 +246,26 @@ enum { D_MSGS = 1, D_RCPTS = 2, D_DOMS = 4, D_ADDRS = 8, D_ALL = 15 };
 static inline __attribute__((always_inline)) void group_add(mx_agg_group *g, const mx_log_event *ev, uint64_t hq, uint64_t hr, uint64_t hd,
                       uint64_t ha, int which) {
     int fail = ev->cause != MX_LOG_CAUSE_NONE;
+    int attempt = ev->status == MX_LOG_STATUS_NONE;
     g->events++;
-    if (ev->status == MX_LOG_STATUS_NONE) g->attempts++;
     g->by_status[ev->status]++;
-    g->by_cause[ev->cause]++;
-    if (!ev->local) {
-        g->external++;
-        if (fail) g->ext_fail++;
-        else g->ext_ok++;
+    if (attempt) {
+        g->attempts++;
+        if (!ev->local) g->att_fail++;
+    } else {
+        g->by_cause[ev->cause]++;
+        if (ev->local) {
+            g->local++;
+        } else {
+            g->external++;
+            if (fail) g->ext_fail++;
+            else g->ext_ok++;
+        }
     }
     if (ev->time != MX_LOG_TIME_UNKNOWN) {
         if (ev->time < g->first) g->first = ev->time;
         if (ev->time > g->last) g->last = ev->time;
-        if (fail) {
+        if (fail) { /* attempts too: a failed connection dates the trouble */
             if (ev->time < g->first_fail) g->first_fail = ev->time;
             if (ev->time > g->last_fail) g->last_fail = ev->time;
         } else if (ev->time > g->last_ok && !ev->local) {

@@ -39,14 +39,22 @@ typedef struct mx_agg_group {
     char *key;           /* lower-cased for domains; "(other)" for the overflow bucket */
     const char *sub;     /* for CAUSE_x dims: the part after "cause/" */
     int cause;           /* for CAUSE and CAUSE_x dims, else -1 */
-    uint64_t events;
-    uint64_t attempts;   /* connection-level events (status NONE) */
-    uint64_t external;   /* events not flagged local */
-    uint64_t by_status[MX_LOG_STATUS__COUNT];
-    uint64_t by_cause[MX_LOG_CAUSE__COUNT];
-    uint64_t ext_ok, ext_fail; /* external successes / failures */
+    /* Attempts, recipients and their outcomes are kept apart: a connection
+     * attempt line (Postfix "connect to H[A]:25: Connection timed out", Exim
+     * "H=h [a] Connection refused") is evidence about a remote address, logged
+     * beside the recipient's own outcome line ("status=deferred", "=="): it is
+     * never a second failure.  Failure and success counts are recipients'
+     * outcomes (as pflogsumm counts: sent, deferred, bounced, expired). */
+    uint64_t events;     /* attempts + outcomes */
+    uint64_t attempts;   /* connection-level events (status NONE), local or not */
+    uint64_t att_fail;   /* of which external (failed attempts to remote hosts) */
+    uint64_t external;   /* recipient outcomes not flagged local = ext_ok + ext_fail */
+    uint64_t local;      /* recipient outcomes flagged local (lmtp, pipe, mailer=local...) */
+    uint64_t by_status[MX_LOG_STATUS__COUNT]; /* [MX_LOG_STATUS_NONE] = attempts */
+    uint64_t by_cause[MX_LOG_CAUSE__COUNT];   /* recipient outcomes only */
+    uint64_t ext_ok, ext_fail; /* external successes / failures (recipient outcomes) */
     int64_t first, last;           /* any timed event; INT64_MAX/INT64_MIN if none */
-    int64_t first_fail, last_fail; /* failures only */
+    int64_t first_fail, last_fail; /* failures, failed attempts included (they date the trouble) */
     int64_t last_ok;
     mx_agg_distinct msgs, rcpts, domains, addrs;
 } mx_agg_group;

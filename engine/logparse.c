@@ -17,7 +17,7 @@
 
 static const char *const cause_names[MX_LOG_CAUSE__COUNT] = {
     "none", "refused", "timeout", "unreachable", "net_unreachable", "greeting_lost",
-    "greeting_reject", "rcpt_reject", "dns_fail", "null_mx", "tls_fail", "rbl_reject", "other",
+    "greeting_reject", "rcpt_reject", "dns_fail", "domain_not_found", "null_mx", "tls_fail", "rbl_reject", "other",
 };
 static const char *const status_names[MX_LOG_STATUS__COUNT] = {
     "attempt", "sent", "deferred", "bounced", "expired",
@@ -160,8 +160,15 @@ mx_log_cause mx_log_classify(const char *text, size_t n) {
         return MX_LOG_CAUSE_RBL_REJECT;
     if (HAS("Cannot start TLS") || HAS("TLS is required") || HAS("certificate verification failed") ||
         HAS("certificate not verified") || HAS("SSL_connect") || HAS("TLS error") ||
-        HAS("TLS negotiation") || HAS("TLS session") || HAS("handshake failure"))
+        HAS("TLS negotiation") || HAS("TLS session") || HAS("handshake failure") ||
+        HAS("in response to TLS-on-connect"))
         return MX_LOG_CAUSE_TLS_FAIL;
+    /* Exim: "SMTP timeout after initial connection" (LMTP too) and "Remote
+     * host closed connection in response to initial connection" mean no
+     * greeting came; "SMTP error ... after initial connection: 554" is a
+     * greeting that said no. */
+    if (HAS("timeout after initial connection") || HAS("in response to initial connection"))
+        return MX_LOG_CAUSE_GREETING_LOST;
     if (HAS("refused to talk to me") || HAS("after initial connection"))
         return MX_LOG_CAUSE_GREETING_REJECT;
     if (HAS("while receiving the initial server greeting"))
@@ -174,11 +181,23 @@ mx_log_cause mx_log_classify(const char *text, size_t n) {
     if (HAS("Network is unreachable") || HAS("Network unreachable") ||
         HAS("Cannot assign requested address"))
         return MX_LOG_CAUSE_NET_UNREACHABLE;
-    if (HAS("Host or domain name not found") || HAS("Name service error") ||
-        HAS("Unrouteable address") || HAS("MX records point to non-existent hosts") ||
-        HAS("host lookup did not complete") || HAS("name server reply"))
+    if (HAS("Host or domain name not found") || HAS("Name service error") || HAS("Unrouteable address") ||
+        HAS("non-existent host") || HAS("host lookup did not complete") || HAS("name server reply") ||
+        HAS("Host unknown") || HAS("host not found") || HAS("Name server") || HAS("NXDOMAIN")) {
+        /* A lookup that may answer next time (your resolver, their servers)
+         * is told from a name that does not exist (a mistyped domain):
+         * Postfix "Host not found, try again" is SERVFAIL, "Host not found"
+         * NXDOMAIN; Sendmail "Name server timeout" / "Host unknown". */
+        if (HAS("try again") || HAS("did not complete") || HAS("name server reply") || HAS("timeout") ||
+            HAS("SERVFAIL") || HAS("lookup failure") || HAS("temporar"))
+            return MX_LOG_CAUSE_DNS_FAIL;
+        if (HAS("Host not found") || HAS("host not found") || HAS("Unrouteable address") ||
+            HAS("non-existent host") || HAS("Host unknown") || HAS("NXDOMAIN"))
+            return MX_LOG_CAUSE_DOMAIN_NOT_FOUND;
         return MX_LOG_CAUSE_DNS_FAIL;
-    if (HAS("in reply to RCPT TO command") || HAS("after RCPT TO") || HAS("after pipelined RCPT TO"))
+    }
+    if (HAS("in reply to RCPT TO command") || HAS("after RCPT TO") || HAS("after pipelined RCPT TO") ||
+        HAS("User unknown"))
         return MX_LOG_CAUSE_RCPT_REJECT;
     return MX_LOG_CAUSE_OTHER;
 }
@@ -461,6 +480,7 @@ static void host_addr_from_text(const char *s, const char *e, mx_log_event *ev) 
 
 static void set_domain(mx_log_event *ev) {
     const char *at = NULL;
+    ev->domain = (mx_log_str){NULL, 0};
     for (size_t i = ev->recipient.n; i > 0; i--)
         if (ev->recipient.p[i - 1] == '@') {
             at = ev->recipient.p + i - 1;
@@ -781,6 +801,21 @@ static void exim_fields(const char *s, const char *e, mx_log_event *ev, mx_log_s
     }
 }
 
+/* An SMTP transport to a remote host (remote_smtp, remote_smtp_smarthost),
+ * not bsmtp (batched SMTP written to a file). */
+static int exim_remote_transport(mx_log_str t) {
+    return t.p && memmem(t.p, t.n, "smtp", 4) && !memmem(t.p, t.n, "bsmtp", 5);
+}
+
+/* An Exim line found not to be an event: no recipient or host is kept. */
+static void exim_clear(mx_log_event *ev) {
+    ev->recipient = ev->domain = ev->relay_host = ev->relay_addr = ev->source = ev->text = (mx_log_str){NULL, 0};
+    ev->port = 0;
+    ev->status = MX_LOG_STATUS_NONE;
+    ev->cause = MX_LOG_CAUSE_NONE;
+    ev->reason = MX_LOG_R_NOT_DELIVERY;
+}
+
 static mx_log_cause exim_errno_cause(const char *s, const char *e) {
     const char *d = find(s, e, LIT("defer ("));
     if (!d) return MX_LOG_CAUSE_OTHER;
@@ -831,6 +866,12 @@ static mx_log_result parse_exim_body(const char *s, const char *e, mx_log_event 
         exim_fields(rest, e, ev, &transport);
         ev->text = mkstr(rest, e);
         if (k == '=' && s[1] == '>') k = '>';
+        /* A delivery always names its router; "MSGID -> text" without one is
+         * an ACL logwrite that happens to start with an arrow. */
+        if ((k == '>' || k == '-') && !has_prefix(rest, e, LIT("R=")) && !contains(rest, e, LIT(" R="))) {
+            exim_clear(ev);
+            return MX_LOG_IGNORED;
+        }
         if (k == '>' || k == '-') {
             ev->status = MX_LOG_STATUS_SENT;
             ev->cause = MX_LOG_CAUSE_NONE;
@@ -841,8 +882,14 @@ static mx_log_result parse_exim_body(const char *s, const char *e, mx_log_event 
                 ev->text = mkstr(c + 4, ce);
             }
         } else {
-            if (contains(rest, e, LIT("retry time not reached")))
+            /* "== .. retry time not reached [for any host for 'd']", "Retry
+             * time not yet reached": no attempt was made, nothing happened.
+             * A "**" line saying so ("all hosts for 'd' have been failing for
+             * a long time (and retry time not reached)") is a bounce. */
+            if (k == '=' && contains(rest, e, LIT("etry time not"))) {
+                exim_clear(ev);
                 return (ev->reason = MX_LOG_R_RETRY_WAIT), MX_LOG_IGNORED;
+            }
             ev->status = k == '=' ? MX_LOG_STATUS_DEFERRED : MX_LOG_STATUS_BOUNCED;
             ev->cause = mx_log_classify(rest, (size_t)(e - rest));
             if (ev->cause == MX_LOG_CAUSE_OTHER) ev->cause = exim_errno_cause(rest, e);
@@ -863,10 +910,13 @@ static mx_log_result parse_exim_body(const char *s, const char *e, mx_log_event 
             const char *h = find(rest, e, LIT(": host "));
             if (h) exim_host(h + 7, e, ev);
         }
-        /* Local: loopback peer, or a delivery made with no remote host at
-         * all (appendfile, pipe) by a transport that is not SMTP. */
+        /* Local: loopback peer, or no remote host at all and a transport that
+         * is not SMTP (appendfile, pipe, lmtp, bsmtp): a delivery without T=
+         * (":blackhole:") too, but not a failure without one ("Unrouteable
+         * address", a routing defer: the remote domain's). */
         if (ev->relay_addr.p) ev->local = is_loopback(ev->relay_addr);
-        else ev->local = (k == '>' || k == '-') && !(transport.p && memmem(transport.p, transport.n, "smtp", 4));
+        else if (k == '>' || k == '-') ev->local = !exim_remote_transport(transport);
+        else ev->local = transport.p && !exim_remote_transport(transport);
         return MX_LOG_EVENT;
     }
     if (has_prefix(s, e, LIT("TLS error on connection to "))) {
@@ -885,6 +935,10 @@ static mx_log_result parse_exim_body(const char *s, const char *e, mx_log_event 
             ev->reason = MX_LOG_R_INBOUND;
         return MX_LOG_IGNORED;
     }
+    /* Verification of a message we received: DKIM/ARC/SPF results. */
+    if (has_prefix(s, e, LIT("DKIM: ")) || has_prefix(s, e, LIT("DKIM ")) || has_prefix(s, e, LIT("ARC: ")) ||
+        has_prefix(s, e, LIT("ARC ")) || has_prefix(s, e, LIT("SPF: ")))
+        return (ev->reason = MX_LOG_R_INBOUND), MX_LOG_IGNORED;
     /* Host-level lines of an outbound delivery:
      *   H=host [ip] Connection refused
      *   H=host [ip]: SMTP error from remote mail server after initial connection: 554 ...
@@ -909,6 +963,15 @@ static mx_log_result parse_exim_body(const char *s, const char *e, mx_log_event 
             after = skip_sp(after, e);
             if (after < e && *after == ':') after = skip_sp(after + 1, e);
             if (after >= e) return MX_LOG_IGNORED;
+            /* Our server receiving: the client's HELO "(name)" before its
+             * address, its envelope (F=<..>), a rejection or ACL warning. */
+            const char *lb = memchr(hs, '[', (size_t)(e - hs));
+            if ((lb && memchr(hs, '(', (size_t)(lb - hs))) || has_prefix(after, e, LIT("F=<")) ||
+                has_prefix(after, e, LIT("U=")) || has_prefix(after, e, LIT("rejected ")) ||
+                has_prefix(after, e, LIT("temporarily rejected ")) ||
+                has_prefix(after, e, LIT("Warning: ")) || has_prefix(after, e, LIT("DKIM")) ||
+                has_prefix(after, e, LIT("ARC")))
+                return (ev->reason = MX_LOG_R_INBOUND), MX_LOG_IGNORED;
             *ev = tmp;
             ev->status = MX_LOG_STATUS_NONE;
             ev->cause = mx_log_classify(after, (size_t)(e - after));
@@ -922,6 +985,24 @@ static mx_log_result parse_exim_body(const char *s, const char *e, mx_log_event 
 
 /* ---- Sendmail ------------------------------------------------------------ */
 
+int mx_log_event_next_recipient(mx_log_event *ev) {
+    const char *s = ev->more_rcpts.p, *e = s + ev->more_rcpts.n;
+    while (s < e && (*s == ',' || *s == ' ')) s++;
+    if (s >= e) {
+        ev->more_rcpts = (mx_log_str){NULL, 0};
+        return 0;
+    }
+    const char *ie = memchr(s, ',', (size_t)(e - s));
+    if (!ie) ie = e;
+    const char *a = s, *ae = ie;
+    if (a < ae && *a == '<') a++;
+    if (ae > a && ae[-1] == '>') ae--;
+    ev->recipient = mkstr(a, ae);
+    set_domain(ev);
+    ev->more_rcpts = ie < e ? mkstr(ie, e) : (mx_log_str){NULL, 0};
+    return 1;
+}
+
 /* "QID: to=<a@b>, ..., relay=mx. [1.2.3.4], dsn=4.0.0, stat=Deferred: Connection refused by mx." */
 static mx_log_result parse_sendmail(const char *m, const char *e, mx_log_event *ev) {
     ev->mta = MX_LOG_MTA_SENDMAIL;
@@ -931,12 +1012,11 @@ static mx_log_result parse_sendmail(const char *m, const char *e, mx_log_event *
     const char *st = find(m, e, LIT("stat="));
     if (!has_prefix(m, e, LIT("to=")) || !st)
         return (ev->reason = MX_LOG_R_NOT_DELIVERY), MX_LOG_IGNORED;
-    const char *a = m + 3, *ae;
-    if (a < e && *a == '<') a++;
-    ae = a;
-    while (ae < e && *ae != '>' && *ae != ',') ae++;
-    ev->recipient = mkstr(a, ae);
-    set_domain(ev);
+    /* "to=<a@x>,<b@y>, ctladdr=...": the list ends at ", " (or the
+     * line); one event per recipient, through mx_log_event_next_recipient. */
+    const char *le = find(m + 3, st, LIT(", "));
+    ev->more_rcpts = mkstr(m + 3, le ? le : st);
+    mx_log_event_next_recipient(ev);
     const char *r = find(m, st, LIT("relay="));
     if (r) {
         r += 6;
@@ -963,6 +1043,16 @@ static mx_log_result parse_sendmail(const char *m, const char *e, mx_log_event *
     } else {
         ev->status = has_prefix(st + 5, e, LIT("Deferred")) ? MX_LOG_STATUS_DEFERRED : MX_LOG_STATUS_BOUNCED;
         ev->cause = mx_log_classify(st + 5, (size_t)(e - st - 5));
+    }
+    /* mailer=local, prog, *file*, lmtp, cyrus...: delivered on this host.
+     * The mailers that leave are SMTP ones (esmtp, smtp8, dsmtp, relay). */
+    const char *ml = find(m, st, LIT("mailer="));
+    if (ml) {
+        ml += 7;
+        const char *me = find(ml, st, LIT(", "));
+        mx_log_str mailer = mkstr(ml, me ? me : st);
+        if (!memmem(mailer.p, mailer.n, "smtp", 4) && !has_prefix(mailer.p, mailer.p + mailer.n, LIT("relay")))
+            ev->local = 1;
     }
     if (is_loopback(ev->relay_addr)) ev->local = 1;
     return MX_LOG_EVENT;

@@ -30,7 +30,9 @@ typedef enum {
     MX_LOG_CAUSE_GREETING_LOST,   /* TCP up but no 220 greeting (dropped / timed out) */
     MX_LOG_CAUSE_GREETING_REJECT, /* 4xx/5xx greeting, "refused to talk to me" */
     MX_LOG_CAUSE_RCPT_REJECT,     /* remote server rejected our RCPT TO */
-    MX_LOG_CAUSE_DNS_FAIL,        /* MX/A lookup failed */
+    MX_LOG_CAUSE_DNS_FAIL,        /* MX/A lookup failed for now (SERVFAIL, timeout, "try again") */
+    MX_LOG_CAUSE_DOMAIN_NOT_FOUND, /* the recipient domain (or its MX host) does not exist: NXDOMAIN,
+                                    * "Host not found", Exim "Unrouteable address" (a typo, mostly) */
     MX_LOG_CAUSE_NULL_MX,         /* domain publishes "MX 0 ." */
     MX_LOG_CAUSE_TLS_FAIL,        /* handshake / required TLS / verification */
     MX_LOG_CAUSE_RBL_REJECT,      /* our IP is on a blocklist at the remote side */
@@ -108,6 +110,8 @@ typedef struct mx_log_event {
     mx_log_str source;     /* local source: Exim I=[addr], else Postfix instance ("postfix-out") */
     mx_log_str dsn;        /* "4.4.1" */
     mx_log_str text;       /* status text / remote reply (whole reason as logged) */
+    mx_log_str more_rcpts; /* recipients of the same line not yet returned (Sendmail "to=a,b"): see
+                            * mx_log_event_next_recipient; empty for one-recipient lines */
 } mx_log_event;
 
 /* Parser state: reference time for syslog-year inference and timezone of
@@ -140,6 +144,14 @@ mx_log_result mx_log_parse_text_line(mx_log_parser *p, const char *line, size_t 
  * "exim"): for pasted fragments and tests.  ev->time is unknown. */
 mx_log_result mx_log_parse_message(mx_log_parser *p, const char *program, const char *msg, size_t len,
                                    mx_log_event *ev);
+
+/* A line can log one outcome for several recipients (Sendmail "to=<a>,<b>"):
+ * the parser returns the event of the first one with the others in
+ * ev->more_rcpts.  This moves ev to the next recipient (recipient, domain;
+ * every other field is the line's) and returns 1, or returns 0 when there is
+ * none left.  Readers (mx_log_stream_next, mx_log_batch_next) do this for
+ * their callers: they return one event per recipient. */
+int mx_log_event_next_recipient(mx_log_event *ev);
 
 /* Classifies free text (status text, remote reply) into a cause.  Never
  * returns NONE. Exposed for tests and for other modules reading replies. */

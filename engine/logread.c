@@ -379,6 +379,8 @@ struct mx_log_stream {
     int naive_utc;
     const volatile sig_atomic_t *stop;
     int stopped;
+    mx_log_event pend; /* last event returned, while its line has recipients left */
+    int has_pend;
 };
 
 mx_log_stream *mx_log_stream_new(const char *const *paths, size_t n, int64_t now, int naive_utc,
@@ -463,11 +465,33 @@ void mx_log_stream_set_stop(mx_log_stream *s, const volatile sig_atomic_t *stop)
 
 int mx_log_stream_stopped(const mx_log_stream *s) { return s->stopped; }
 
-/* Parses one line; 1 if it is a matching event, else counts it into st. */
+/* The next matching recipient of a multi-recipient line (Sendmail
+ * "to=a,b"), counted like a line's event; 0 when the line has none left. */
+static int next_pending(mx_log_event *pend, int *has_pend, const mx_log_filter *f, mx_log_stats *st,
+                        mx_log_event *ev) {
+    while (mx_log_event_next_recipient(pend)) {
+        if (!mx_log_filter_match(f, pend)) {
+            st->filtered++;
+            continue;
+        }
+        st->events++;
+        *ev = *pend;
+        return 1;
+    }
+    *has_pend = 0;
+    return 0;
+}
+
+/* Parses one line; 1 if it is a matching event, else counts it into st.  A
+ * line with more recipients leaves a copy in *pend for next_pending. */
 static inline __attribute__((always_inline)) int count_line(mx_log_parser *p, const mx_log_filter *f, mx_log_stats *st, const char *line, size_t len,
-                      int nul, mx_log_event *ev) {
+                      int nul, mx_log_event *ev, mx_log_event *pend, int *has_pend) {
     mx_log_result pr = nul ? mx_log_parse_line(p, line, len, ev) : mx_log_parse_text_line(p, line, len, ev);
     if (pr == MX_LOG_EVENT) {
+        if (ev->more_rcpts.n) {
+            *pend = *ev;
+            *has_pend = 1;
+        }
         if (!mx_log_filter_match(f, ev)) {
             st->filtered++;
             return 0;
@@ -485,9 +509,11 @@ int mx_log_stream_next(mx_log_stream *s, mx_log_event *ev) {
     const char *line;
     size_t len;
     int nul;
-    while (stream_next_line(s, &line, &len, &nul))
-        if (count_line(&s->parser, &s->filter, &s->stats, line, len, nul, ev)) return 1;
-    return 0;
+    for (;;) {
+        if (s->has_pend && next_pending(&s->pend, &s->has_pend, &s->filter, &s->stats, ev)) return 1;
+        if (!stream_next_line(s, &line, &len, &nul)) return 0;
+        if (count_line(&s->parser, &s->filter, &s->stats, line, len, nul, ev, &s->pend, &s->has_pend)) return 1;
+    }
 }
 
 /* ---- batches ---------------------------------------------------------------- */
@@ -502,6 +528,8 @@ struct mx_log_batch {
     size_t used;
     batch_line *lines;
     size_t n, next;
+    mx_log_event pend; /* as in mx_log_stream */
+    int has_pend;
 };
 
 mx_log_batch *mx_log_batch_new(void) {
@@ -520,6 +548,7 @@ void mx_log_batch_free(mx_log_batch *b) {
 
 size_t mx_log_stream_fill(mx_log_stream *s, mx_log_batch *b) {
     b->used = b->n = b->next = 0;
+    b->has_pend = 0;
     const char *line;
     size_t len;
     int nul;
@@ -536,11 +565,12 @@ size_t mx_log_stream_fill(mx_log_stream *s, mx_log_batch *b) {
 
 int mx_log_batch_next(mx_log_batch *b, mx_log_parser *p, const mx_log_filter *f, mx_log_stats *st,
                       mx_log_event *ev) {
-    while (b->next < b->n) {
+    for (;;) {
+        if (b->has_pend && next_pending(&b->pend, &b->has_pend, f, st, ev)) return 1;
+        if (b->next >= b->n) return 0;
         const batch_line *l = &b->lines[b->next++];
-        if (count_line(p, f, st, b->buf + l->off, l->len, l->nul, ev)) return 1;
+        if (count_line(p, f, st, b->buf + l->off, l->len, l->nul, ev, &b->pend, &b->has_pend)) return 1;
     }
-    return 0;
 }
 
 void mx_log_stream_parser_init(const mx_log_stream *s, mx_log_parser *p, mx_log_filter *f) {

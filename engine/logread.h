@@ -84,7 +84,8 @@ typedef struct mx_log_stream mx_log_stream;
 mx_log_stream *mx_log_stream_new(const char *const *paths, size_t n, int64_t now, int naive_utc,
                                  const mx_log_filter *filter);
 /* 1: next matching event (slices valid until the next call); 0: all files
- * done, or stopped (mx_log_stream_stopped). */
+ * done, or stopped (mx_log_stream_stopped).  One event per recipient: a line
+ * naming several (Sendmail "to=a,b") gives one event each, in line order. */
 int mx_log_stream_next(mx_log_stream *s, mx_log_event *ev);
 /* Stops the stream when *stop becomes non-zero (a signal handler's flag):
  * the file being read is marked interrupted (lines and bytes say how far it

@@ -174,8 +174,12 @@ static const char *cause_advice(int c) {
         return "Recipients were rejected by the remote server: usually their side (unknown user, greylisting), "
                "check the reply text.";
     case MX_LOG_CAUSE_DNS_FAIL:
-        return "DNS lookups for the destination failed: if many domains fail, check your resolver "
-               "(/etc/resolv.conf, `dig mx gmail.com`).";
+        return "DNS lookups for the destination failed for now (SERVFAIL, timeout, \"try again\"): if many domains "
+               "fail, check your resolver (/etc/resolv.conf, `dig mx gmail.com`); if one, its name servers.";
+    case MX_LOG_CAUSE_DOMAIN_NOT_FOUND:
+        return "The recipient domain (or the host its MX names) does not exist: the address is mistyped or dead, "
+               "not a network or resolver problem. Fix the address at its source (sign-up form, address book) "
+               "and validate addresses where they are entered.";
     case MX_LOG_CAUSE_NULL_MX:
         return "The domain publishes a null MX: it accepts no mail. Remove the address.";
     case MX_LOG_CAUSE_TLS_FAIL:
@@ -199,13 +203,27 @@ static void build_cause_findings(report *r) {
         char ft[32], lt[32];
         fmt_time(ft, sizeof ft, g->first);
         fmt_time(lt, sizeof lt, g->last);
-        snprintf(summary, sizeof summary, "%s: %llu events, %llu messages, %llu domains, %llu remote addresses",
-                 g->key, (unsigned long long)g->events, (unsigned long long)mx_agg_distinct_count(&g->msgs),
-                 (unsigned long long)mx_agg_distinct_count(&g->domains),
+        /* Recipients' outcomes are the failures; connection attempts (logged
+         * beside the outcome they lead to) are evidence, counted apart. */
+        uint64_t outcomes = g->events - g->attempts;
+        snprintf(summary, sizeof summary,
+                 "%s: %llu failed recipient deliveries, %llu failed connection attempts, %llu messages, %llu domains, "
+                 "%llu remote addresses",
+                 g->key, (unsigned long long)outcomes, (unsigned long long)g->attempts,
+                 (unsigned long long)mx_agg_distinct_count(&g->msgs), (unsigned long long)mx_agg_distinct_count(&g->domains),
                  (unsigned long long)mx_agg_distinct_count(&g->addrs));
-        snprintf(expl, sizeof expl, "Delivery failures classified as '%s' between %s and %s (%llu bounced, %llu deferred).",
-                 g->key, ft, lt, (unsigned long long)g->by_status[MX_LOG_STATUS_BOUNCED],
-                 (unsigned long long)g->by_status[MX_LOG_STATUS_DEFERRED]);
+        if (outcomes)
+            snprintf(expl, sizeof expl,
+                     "Delivery failures classified as '%s' between %s and %s: %llu bounced, %llu deferred, %llu expired "
+                     "(%llu of them local).",
+                     g->key, ft, lt, (unsigned long long)g->by_status[MX_LOG_STATUS_BOUNCED],
+                     (unsigned long long)g->by_status[MX_LOG_STATUS_DEFERRED],
+                     (unsigned long long)g->by_status[MX_LOG_STATUS_EXPIRED], (unsigned long long)g->local);
+        else
+            snprintf(expl, sizeof expl,
+                     "Only connection attempts classified as '%s' between %s and %s: no recipient's delivery failed "
+                     "with it in the logs read (the attempt may have been followed by another host that accepted).",
+                     g->key, ft, lt);
         /* The scope finding carries the verdict (crit); a cause alone is a
          * warning, and local-only trouble (lmtp, amavis) does not stop mail
          * leaving. */
@@ -284,7 +302,7 @@ static void build_scope(report *r, int64_t now, uint64_t lines) {
         snprintf(summary, sizeof summary, "no external delivery failures (%llu successful deliveries)",
                  (unsigned long long)t->ext_ok);
         snprintf(expl, sizeof expl, "Every delivery to a remote server in the logs succeeded%s.",
-                 t->events > t->external ? " (local delivery problems, if any, are listed separately)" : "");
+                 t->local ? " (local delivery problems, if any, are listed separately)" : "");
         advice = "Nothing to fix in outbound delivery according to the logs.";
     } else {
         int no_ok_since = t->last_ok == INT64_MIN || t->last_ok < t->first_fail;
@@ -326,7 +344,7 @@ static void build_scope(report *r, int64_t now, uint64_t lines) {
     mx_json_set(ev, "dominant_cause", dom && t->ext_fail ? mx_json_str(dom->key) : mx_json_null());
     mx_json_set(ev, "external_failures", mx_json_int((long long)t->ext_fail));
     mx_json_set(ev, "external_successes", mx_json_int((long long)t->ext_ok));
-    mx_json_set(ev, "local_events", mx_json_int((long long)(t->events - t->external)));
+    mx_json_set(ev, "local_events", mx_json_int((long long)t->local));
     mx_json_set(ev, "failing_domains", mx_json_int((long long)fail_domains));
     mx_json_set(ev, "succeeding_domains", mx_json_int((long long)ok_domains));
     mx_json_set(ev, "failing_addresses", mx_json_int((long long)fail_addrs));

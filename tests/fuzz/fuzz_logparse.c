@@ -27,7 +27,7 @@ static void check_event(mx_log_result r, const mx_log_event *ev, const char *b, 
     FUZZ_CHECK(ev->port >= 0 && ev->port <= 65535);
     size_t pn = prog ? strlen(prog) : 0;
     const mx_log_str *f[] = {&ev->program, &ev->queue_id, &ev->recipient, &ev->domain, &ev->relay_host,
-                             &ev->relay_addr, &ev->source, &ev->dsn, &ev->text};
+                             &ev->relay_addr, &ev->source, &ev->dsn, &ev->text, &ev->more_rcpts};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) check_slice(*f[i], b, n, prog, pn);
     mx_log_filter flt;
     mx_log_filter_init(&flt);
@@ -56,6 +56,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         mx_log_event ev;
         mx_log_result r = mx_log_parse_line(&p, line, n, &ev);
         check_event(r, &ev, line, n, NULL);
+        /* every further recipient of the line: slices still inside it, and
+         * the list only ever shrinks (the walk ends) */
+        for (size_t k = 0; r == MX_LOG_EVENT && ev.more_rcpts.n; k++) {
+            size_t left = ev.more_rcpts.n;
+            int more = mx_log_event_next_recipient(&ev);
+            FUZZ_CHECK(ev.more_rcpts.n < left);
+            FUZZ_CHECK(k <= n);
+            if (more) check_event(r, &ev, line, n, NULL);
+        }
         r = mx_log_parse_message(&p, prog, line, n, &ev);
         check_event(r, &ev, line, n, prog);
         FUZZ_CHECK(ev.time == MX_LOG_TIME_UNKNOWN);

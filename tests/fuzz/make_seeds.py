@@ -155,6 +155,10 @@ hand = [
 for i, ln in enumerate(picked + hand):
     put("logparse", "l%02d" % i, bytes([i * 37 % 256]) + ln)
 put("logparse", "excerpt", b"\x00" + b"\n".join(hand))
+# one line, several recipients (one event each: mx_log_event_next_recipient)
+multi = (b"Dec 31 23:59:59 host sm-mta[78]: x2: to=<a@x.example>,b@y.example,<c@z.example>, delay=00:00:01, "
+         b"mailer=esmtp, relay=mx.x.example. [192.0.2.4], dsn=2.0.0, stat=Sent (ok)")
+put("logparse", "multi-rcpt", b"\x00" + multi)
 text = b"\n".join(hand + picked[:10]) + b"\n"
 put("logread", "plain", b"\x00\x00" + text)
 put("logread", "gzip", b"\x01\x00" + text)

@@ -22,7 +22,9 @@ EXPECT = {
     "unreachable": {"hostunreach.test", "prohibited.test"},
     "net_unreachable": {"netunreach.test"},
     "null_mx": {"nullmx.test"},
-    "dns_fail": {"nonexistent.test", "mxnoaddr.test"},
+    # NXDOMAIN for the domain, or for the host its MX names: permanent (dns_fail is a lookup that may
+    # answer next time: SERVFAIL, timeout)
+    "domain_not_found": {"nonexistent.test", "mxnoaddr.test"},
     "greeting_reject": {"reject554.test", "tempfail421.test"},
     "greeting_lost": {"hostile-endless.test", "hostile-longline.test", "hostile-binary.test",
                       "hostile-slow.test", "hostile-close.test"},

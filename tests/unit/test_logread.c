@@ -255,6 +255,110 @@ static void test_agg_bounds(void **state) {
     mx_log_agg_free(a);
 }
 
+/* Attempts, recipients and outcomes apart: a Postfix "connect to ...: timed
+ * out" line before the recipient's "status=deferred" is one failure (the
+ * recipient's), as pflogsumm counts it; a failed attempt to the first MX
+ * before the second accepts is no failure at all; a Sendmail line naming two
+ * recipients is two outcomes; mailer=local is no external success. */
+static void test_agg_attempts_apart(void **state) {
+    (void)state;
+    static const char log[] =
+        "Mar  1 10:00:00 h postfix/smtp[1]: connect to mx.slow.example[192.0.2.61]:25: Connection timed out\n"
+        "Mar  1 10:00:30 h postfix/smtp[1]: 1A2B3C4D5E: to=<a@slow.example>, relay=none, delay=30, dsn=4.4.1, "
+        "status=deferred (connect to mx.slow.example[192.0.2.61]:25: Connection timed out)\n"
+        "Mar  1 10:01:00 h postfix/smtp[2]: connect to mx1.ok.example[192.0.2.71]:25: Connection timed out\n"
+        "Mar  1 10:01:01 h postfix/smtp[2]: 2B3C4D5E6F: to=<b@ok.example>, relay=mx2.ok.example[192.0.2.72]:25, "
+        "delay=31, dsn=2.0.0, status=sent (250 2.0.0 Ok)\n"
+        "Mar  1 10:02:00 h postfix/smtp[3]: 3C4D5E6F7A: to=<c@typo.example>, relay=none, delay=0.1, dsn=5.4.4, "
+        "status=bounced (Host or domain name not found. Name service error for name=typo.example type=MX: Host "
+        "not found)\n"
+        "Mar  1 10:03:00 h sm-mta[4]: 5A1B2C3D004567: to=<d@x.example>,<e@y.example>, delay=00:05:00, "
+        "xdelay=00:05:00, mailer=esmtp, pri=120, relay=mx.x.example. [192.0.2.81], dsn=4.0.0, "
+        "stat=Deferred: Connection timed out with mx.x.example.\n"
+        "Mar  1 10:04:00 h sm-mta[5]: 5A1B2C3D004568: to=rose, delay=00:00:00, xdelay=00:00:00, mailer=local, "
+        "pri=30, dsn=2.0.0, stat=Sent\n";
+    char p[300];
+    tpath(p, sizeof p, "attempts.log");
+    write_file(p, log, sizeof log - 1);
+    const char *paths[] = {p};
+    mx_log_stream *st = mx_log_stream_new(paths, 1, 1709290000, 1, NULL);
+    mx_log_agg *a = mx_log_agg_new(0);
+    mx_log_event ev;
+    int n = 0;
+    while (mx_log_stream_next(st, &ev) == 1) mx_log_agg_add(a, &ev), n++;
+    assert_int_equal(n, 8); /* 7 lines, the Sendmail one with two recipients */
+    assert_int_equal(mx_log_stream_stats(st)->events, 8);
+    mx_log_stream_free(st);
+    const mx_agg_group *t = mx_log_agg_total(a);
+    /* pflogsumm: 1 deferred + 1 bounced (Postfix), 2 deferred (Sendmail) */
+    assert_int_equal(t->ext_fail, 4);
+    assert_int_equal(t->ext_ok, 1);
+    assert_int_equal(t->local, 1);
+    assert_int_equal(t->external, 5);
+    assert_int_equal(t->attempts, 2);
+    assert_int_equal(t->att_fail, 2);
+    assert_int_equal(t->events, 8);
+    assert_int_equal(t->by_cause[MX_LOG_CAUSE_TIMEOUT], 3); /* outcomes only */
+    assert_int_equal(t->by_cause[MX_LOG_CAUSE_DOMAIN_NOT_FOUND], 1);
+    assert_int_equal(mx_agg_distinct_count(&t->rcpts), 6);
+    /* the cause group: 3 failed outcomes and 2 attempts as evidence */
+    const mx_agg_group *c = mx_log_agg_find(a, MX_AGG_CAUSE, "timeout");
+    assert_non_null(c);
+    assert_int_equal(c->ext_fail, 3);
+    assert_int_equal(c->attempts, 2);
+    assert_int_equal(c->events, 5);
+    /* the first failed attempt dates the trouble */
+    assert_int_equal(t->first_fail, 1709287200);
+    /* the domain whose first MX timed out only succeeded */
+    const mx_agg_group *d = mx_log_agg_find(a, MX_AGG_DOMAIN, "ok.example");
+    assert_int_equal(d->ext_fail, 0);
+    assert_int_equal(d->ext_ok, 1);
+    /* ... and the address of that MX holds the failed attempt as evidence */
+    const mx_agg_group *ad = mx_log_agg_find(a, MX_AGG_ADDR, "192.0.2.71");
+    assert_non_null(ad);
+    assert_int_equal(ad->attempts, 1);
+    assert_int_equal(ad->att_fail, 1);
+    assert_int_equal(ad->ext_fail, 0);
+    assert_int_equal(mx_log_agg_find(a, MX_AGG_DOMAIN, "y.example")->ext_fail, 1);
+    assert_int_equal(mx_log_agg_find(a, MX_AGG_DOMAIN, "x.example")->ext_fail, 1);
+    mx_log_agg_free(a);
+
+    /* the second recipient of a line passes a --domain filter on its own, through the stream and a batch */
+    mx_log_filter f;
+    mx_log_filter_init(&f);
+    f.domain = "y.example";
+    for (int batches = 0; batches < 2; batches++) {
+        st = mx_log_stream_new(paths, 1, 1709290000, 1, &f);
+        mx_log_batch *b = batches ? mx_log_batch_new() : NULL;
+        mx_log_parser bp;
+        mx_log_filter bf;
+        mx_log_stats bst;
+        memset(&bst, 0, sizeof bst);
+        if (b) mx_log_stream_parser_init(st, &bp, &bf);
+        n = 0;
+        for (;;) {
+            int more;
+            if (b) {
+                while (!(more = mx_log_batch_next(b, &bp, &bf, &bst, &ev)) && mx_log_stream_fill(st, b)) {}
+            } else {
+                more = mx_log_stream_next(st, &ev);
+            }
+            if (!more) break;
+            assert_int_equal(ev.domain.n, 9);
+            assert_memory_equal(ev.domain.p, "y.example", 9);
+            assert_memory_equal(ev.recipient.p, "e@y.example", 11);
+            assert_int_equal(ev.cause, MX_LOG_CAUSE_TIMEOUT);
+            n++;
+        }
+        if (b) mx_log_stream_add_stats(st, &bst);
+        assert_int_equal(n, 1);
+        assert_int_equal(mx_log_stream_stats(st)->events, 1);
+        assert_int_equal(mx_log_stream_stats(st)->filtered, 7);
+        mx_log_batch_free(b);
+        mx_log_stream_free(st);
+    }
+}
+
 /* Memoised cause/source groups follow the cap like a fresh lookup would, and
  * a listed dimension reflects adds made after an earlier listing. */
 static void test_agg_memo_and_relist(void **state) {
@@ -335,6 +439,10 @@ static void test_cli_outage(void **state) {
     assert_string_equal(mx_json_get_str(ev, "judgement"), "your_side");
     assert_string_equal(mx_json_get_str(ev, "dominant_cause"), "timeout");
     assert_string_equal(mx_json_get_str(ev, "since"), "2024-03-01T10:42:30Z");
+    /* 5 recipients deferred (4 timeouts, 1 refused): the attempt line before
+     * the first is evidence, not a sixth failure */
+    assert_int_equal(mx_json_get(ev, "external_failures")->u.i, 5);
+    assert_int_equal(mx_json_get(ev, "local_events")->u.i, 1);
     assert_non_null(strstr(mx_json_get_str(scope, "summary"), "since 10:42 UTC"));
     int have_timeout = 0, have_refused = 0, have_unparsed = 0;
     for (size_t i = 0; i < fs->u.c.len; i++) {
@@ -343,6 +451,10 @@ static void test_cli_outage(void **state) {
             have_timeout = 1;
             mx_json *e = mx_json_get(fs->u.c.items[i], "evidence");
             assert_int_equal(mx_json_get(e, "events")->u.i, 5);
+            assert_int_equal(mx_json_get(e, "attempts")->u.i, 1);
+            assert_int_equal(mx_json_get(e, "external")->u.i, 4);
+            assert_non_null(strstr(mx_json_get_str(fs->u.c.items[i], "summary"),
+                                   "4 failed recipient deliveries, 1 failed connection attempts"));
             assert_int_equal(mx_json_get(e, "domains")->u.i, 4);
             assert_int_equal(mx_json_get(e, "messages")->u.i, 4);
         }
@@ -545,7 +657,8 @@ int main(void) {
         cmocka_unit_test(test_directory_is_an_error), cmocka_unit_test(test_stop_flag),
         cmocka_unit_test(test_plain_and_gzip), cmocka_unit_test(test_truncated_gzip),
         cmocka_unit_test(test_long_lines_and_binary), cmocka_unit_test(test_rotation_order),
-        cmocka_unit_test(test_agg_bounds), cmocka_unit_test(test_agg_memo_and_relist),
+        cmocka_unit_test(test_agg_bounds), cmocka_unit_test(test_agg_attempts_apart),
+        cmocka_unit_test(test_agg_memo_and_relist),
         cmocka_unit_test(test_cli_outage), cmocka_unit_test(test_cli_threads_identical),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
