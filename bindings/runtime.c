@@ -332,6 +332,7 @@ mx_dns *mx_rt_dns_for(mx_rt *rt, const char *resolvers) {
     return d;
 }
 int mx_rt_timeout_ms(mx_rt *rt) { return rt->opts.timeout_ms; }
+const char *mx_rt_dnsbl_key(mx_rt *rt) { return rt->opts.dnsbl_key; }
 mx_json *mx_rt_options(mx_rt *rt) { return rt->opts.options; }
 SSL_CTX *mx_rt_tls_ctx(mx_rt *rt, char *err, size_t errlen) {
     if (!rt->tls_ctx && !rt->tls_ctx_err) {

@@ -34,6 +34,8 @@ typedef struct mx_rt_opts {
     int max_connections;         /* connections at once in total (0: from RLIMIT_NOFILE) */
     int qps;                     /* DNS queries started per second (0: no cap) */
     const char *ca_file;         /* --ca-file: extra trust anchors for STARTTLS (NULL: system store only) */
+    const char *dnsbl_key;       /* --dnsbl-key: DNSBL access key (Spamhaus DQS), a secret: only l_dnsbl.c
+                                  * puts it into the packets it sends; never in options, output or recordings */
 } mx_rt_opts;
 
 mx_rt *mx_rt_new(const mx_rt_opts *opts, char *err, size_t errlen);
@@ -120,6 +122,8 @@ const char *mx_rt_check_resolvers(mx_rt *rt);
 /* The DNS channel for these resolvers (NULL: the run's), made on first use. */
 mx_dns *mx_rt_dns_for(mx_rt *rt, const char *resolvers);
 int mx_rt_timeout_ms(mx_rt *rt);
+/* The DNSBL access key (NULL: none); for l_dnsbl.c only. */
+const char *mx_rt_dnsbl_key(mx_rt *rt);
 /* The run's CLI options (target.options), or NULL. */
 mx_json *mx_rt_options(mx_rt *rt);
 int mx_rt_replaying(mx_rt *rt);
