@@ -1399,6 +1399,54 @@ static mx_json *table_names(lua_State *L, int idx, int functions_only) {
 
 /* What a rule can call, read from the sandbox itself (for RULES.md's drift
  * test): globals, modules (engine and standard), methods of engine types. */
+int mx_rt_rule_enabled(mx_rt *rt, const char *id) {
+    for (int i = 0; i < rt->nrules; i++)
+        if (!strcmp(rt->rules[i].id, id)) return rt->rules[i].enabled;
+    return 0;
+}
+
+/* The blocklists' documented free-use limits, from the catalog library the
+ * rules use (a site's lib/dnsbl_catalog.lua wins, as for the rules):
+ * [{name, zone, queries_per_day, connections_per_day?, terms?}] for the
+ * lists that document one. NULL with err when the catalog cannot be loaded. */
+mx_json *mx_rt_dnsbl_usage(mx_rt *rt, char *err, size_t errlen) {
+    lua_State *L = rt->L;
+    int top = lua_gettop(L);
+    lua_pushcfunction(L, l_sandbox_require);
+    lua_pushliteral(L, "dnsbl_catalog");
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        snprintf(err, errlen, "dnsbl_catalog: %s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "error");
+        lua_settop(L, top);
+        return NULL;
+    }
+    mx_json *out = mx_json_arr();
+    if (lua_istable(L, -1) && lua_getfield(L, -1, "lists") == LUA_TTABLE) {
+        lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+        for (lua_Integer i = 1; i <= n; i++) {
+            if (lua_rawgeti(L, -1, i) == LUA_TTABLE && lua_getfield(L, -1, "usage") == LUA_TTABLE) {
+                lua_getfield(L, -1, "queries_per_day");
+                lua_getfield(L, -2, "connections_per_day");
+                lua_getfield(L, -3, "terms");
+                lua_getfield(L, -5, "name");
+                lua_getfield(L, -6, "zone");
+                if (lua_isinteger(L, -5) && lua_tointeger(L, -5) > 0 && lua_type(L, -1) == LUA_TSTRING) {
+                    mx_json *u = mx_json_obj();
+                    mx_json_set(u, "name", mx_json_str(lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : lua_tostring(L, -1)));
+                    mx_json_set(u, "zone", mx_json_str(lua_tostring(L, -1)));
+                    mx_json_set(u, "queries_per_day", mx_json_int(lua_tointeger(L, -5)));
+                    if (lua_isinteger(L, -4)) mx_json_set(u, "connections_per_day", mx_json_int(lua_tointeger(L, -4)));
+                    if (lua_type(L, -3) == LUA_TSTRING) mx_json_set(u, "terms", mx_json_str(lua_tostring(L, -3)));
+                    mx_json_push(out, u);
+                }
+                lua_pop(L, 5);
+            }
+            lua_settop(L, top + 2);
+        }
+    }
+    lua_settop(L, top);
+    return out;
+}
+
 mx_json *mx_rt_api_json(mx_rt *rt) {
     lua_State *L = rt->L;
     static const char *const std[] = {"string", "table", "math", "utf8", "os", "coroutine", NULL};

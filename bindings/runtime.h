@@ -51,6 +51,12 @@ mx_json *mx_rt_rules_json(mx_rt *rt);
 /* The sandbox's API as JSON: {globals, modules, std, types} with sorted
  * function names (for `rules api` and RULES.md's drift test). */
 mx_json *mx_rt_api_json(mx_rt *rt);
+/* Is rule id loaded and selected by the run's --only/--skip? */
+int mx_rt_rule_enabled(mx_rt *rt, const char *id);
+/* The blocklists' documented free-use limits from lib/dnsbl_catalog.lua:
+ * [{name, zone, queries_per_day, connections_per_day?, terms?}] (caller
+ * frees), or NULL with err. For `batch`'s volume warning. */
+mx_json *mx_rt_dnsbl_usage(mx_rt *rt, char *err, size_t errlen);
 
 typedef void (*mx_check_done_fn)(mx_check *c, void *ud);
 mx_check *mx_check_start(mx_rt *rt, const mx_target *t, mx_check_done_fn done, void *ud);
