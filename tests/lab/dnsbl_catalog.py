@@ -24,6 +24,7 @@ import json, os, re, subprocess, sys, tempfile
 
 KEY = "labdqskey0123456789abcdef"  # tests/lab/lab DQS_KEY
 MAPPED = "0.0.0.f.7.f.f.f.f." + "0." * 20  # ::ffff:7f00:x, nibbles after the last one
+REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 
 def run(mxdiag, lab, args, record=None, trace=False):
@@ -147,6 +148,9 @@ def main():
             rec_text = open(rec).read()
         except OSError:
             rec_text = ""
+        # the recording (options.dnsbl_key = true, masked names) is a valid mxdiag.recording/1
+        schema = subprocess.run(["/usr/bin/python3", os.path.join(REPO, "tests", "schema", "validate.py"), "doc",
+                                 "recording", rec], capture_output=True, text=True, timeout=60)
     listed = {f["evidence"].get("list"): f for f in findings(doc, "dnsbl.listed")}
     zen, dbl = listed.get("Spamhaus ZEN"), listed.get("Spamhaus DBL")
     leaked = [w for w, t in (("stdout", p.stdout), ("stderr/trace", p.stderr), ("recording", rec_text)) if KEY in t]
@@ -154,9 +158,9 @@ def main():
          zen is not None and dbl is not None
          and zen["evidence"].get("zone") == "mxdiag-dnsbl-key.zen.dq.spamhaus.net"
          and "1.100.51.198.mxdiag-dnsbl-key.zen.dq.spamhaus.net" in rec_text
-         and "mxdiag-dnsbl-key" in p.stderr and not leaked and rec_text,
-         "want ZEN and DBL listed via DQS zones with the key masked; listed %r, key leaked into %r"
-         % (sorted(listed), leaked), p)
+         and "mxdiag-dnsbl-key" in p.stderr and not leaked and rec_text and schema.returncode == 0,
+         "want ZEN and DBL listed via DQS zones with the key masked and a valid recording; listed %r, key leaked "
+         "into %r, schema: %s" % (sorted(listed), leaked, (schema.stdout + schema.stderr).strip()[-600:]), p)
 
     if failed:
         print("FAIL dnsbl_catalog: %s" % ", ".join(failed))
