@@ -33,6 +33,19 @@ end
 
 local function list_label(list) return string.format("%s (%s)", list.name, list.zone) end
 
+-- " for IPv6 subjects" when only some kinds of test point failed (an IPv6
+-- failure leaves the IPv4 verdicts standing), "" when all failed.
+local kind_words = { ip4 = "IPv4", ip6 = "IPv6", domain = "domain" }
+local function scope_of_failure(t)
+  local bad, good = {}, 0
+  for k, r in pairs(t.kinds or {}) do
+    if r.ok then good = good + 1 else bad[#bad + 1] = kind_words[k] or k end
+  end
+  if good == 0 or #bad == 0 then return "" end
+  table.sort(bad)
+  return " for " .. table.concat(bad, "/") .. " subjects"
+end
+
 -- Lists with a keyed zone (Spamhaus DQS) answer any resolver once a key is
 -- configured: say so where a resolver problem is the cause.
 local function key_advice(list)
@@ -94,8 +107,8 @@ return {
         end
         report:finding {
           code = "dnsbl.unreliable",
-          summary = string.format("%s cannot be trusted through resolver %s: %s", list_label(list),
-            dns.servers(), t.reason),
+          summary = string.format("%s cannot be trusted%s through resolver %s: %s", list_label(list),
+            scope_of_failure(t), dns.servers(), t.reason),
           explanation = "Before believing a blocklist, mxdiag asks it about its own test points (RFC 5782: "
             .. "the listed one must be listed, the unlisted one must not). This list failed, so nothing it says "
             .. "about your addresses counts: neither listed nor clean."
