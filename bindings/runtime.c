@@ -1220,7 +1220,7 @@ static int load_dir(mx_rt *rt, const char *dir, int required, char *err, size_t 
         names[n++] = mx_xstrdup(e->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof *names, name_cmp);
+    if (n > 1) qsort(names, n, sizeof *names, name_cmp); /* names is NULL in a directory with only lib/ */
     int rc = 0;
     lua_State *L = rt->L;
     for (size_t i = 0; i < n && rc == 0; i++) {
