@@ -7,6 +7,7 @@
 #include "dnsbl.h"
 #include "dnsmsg.h"
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <string.h>
 
 int mx_task_spawn_all(lua_State *L, lua_KFunction k);
@@ -36,7 +37,14 @@ static const char *build_name(const char *subject, const char *zone, int kind, c
         return "not_applicable";
     }
     if (kind == KIND_IP4 && subject_family(subject) != 4) { *why = "IPv6 address queried against an IPv4-only list"; return "not_applicable"; }
-    if (kind == KIND_IP6 && subject_family(subject) != 6) { *why = "IPv4 address queried against an IPv6-only list"; return "not_applicable"; }
+    if (kind == KIND_IP6) {
+        /* "ip6" asks the IPv6 form of any IPv6 literal, an IPv4-mapped one
+         * included: RFC 5782's IPv6 test points ::FFFF:7F00:2/::FFFF:7F00:1
+         * are mapped addresses. "ip"/"ip4" keep folding them to IPv4. */
+        unsigned char a[16];
+        if (inet_pton(AF_INET6, subject, a) != 1) { *why = "IPv4 address queried against an IPv6-only list"; return "not_applicable"; }
+        lk = MX_DNSBL_IP6;
+    }
     if (mx_dnsbl_query_name(subject, zone, lk, out, outlen, why) != 0) return "invalid";
     return NULL;
 }
@@ -80,12 +88,84 @@ static int l_query_name(lua_State *L) {
 
 /* ---- one DNS question, as a child task of the lookup */
 
+/* The DNSBL key (--dnsbl-key, config dnsbl_key: Spamhaus DQS) is a secret.
+ * Rules write the placeholder label MX_DNSBL_KEY_LABEL where it goes
+ * (lib/dnsbl_catalog.lua key_label); only the packet sent carries the real
+ * key. Everything a rule, a trace or a recording sees (the call's arguments,
+ * its cache key, the answer's names) holds the placeholder. */
+#define MX_DNSBL_KEY_LABEL "mxdiag-dnsbl-key"
+
+/* Replaces every whole label `from` in name by `to`; NULL when absent or too long. */
+static char *swap_label(const char *name, const char *from, const char *to) {
+    size_t fl = strlen(from), tl = strlen(to), n = 0, hits = 0;
+    for (const char *p = name; (p = strstr(p, from)) != NULL; p += fl)
+        if ((p == name || p[-1] == '.') && (p[fl] == '.' || p[fl] == 0)) hits++;
+    if (!hits) return NULL;
+    size_t cap = strlen(name) + hits * (tl > fl ? tl - fl : 0) + 1;
+    char *out = malloc(cap);
+    if (!out) return NULL;
+    for (const char *p = name; *p;) {
+        if ((p == name || p[-1] == '.') && strncmp(p, from, fl) == 0 && (p[fl] == '.' || p[fl] == 0)) {
+            memcpy(out + n, to, tl);
+            n += tl;
+            p += fl;
+        } else {
+            out[n++] = *p++;
+        }
+    }
+    out[n] = 0;
+    return out;
+}
+
+/* Puts the placeholder back wherever the answer repeats the key (query name,
+ * owner names, CNAME targets): compared case-insensitively, as DNS does. */
+static void mask_key(mx_json *j, const char *key) {
+    if (!j) return;
+    if (j->type == MX_JSTR) {
+        char low[MX_DNSBL_QUERY_MAX];
+        size_t l = j->u.str.len;
+        if (l >= sizeof low) return;
+        for (size_t i = 0; i <= l; i++) low[i] = (char)((j->u.str.s[i] >= 'A' && j->u.str.s[i] <= 'Z') ? j->u.str.s[i] + 32 : j->u.str.s[i]);
+        char *m = swap_label(low, key, MX_DNSBL_KEY_LABEL);
+        if (m) {
+            free(j->u.str.s);
+            j->u.str.s = m;
+            j->u.str.len = strlen(m);
+        }
+        return;
+    }
+    if (j->type == MX_JARR || j->type == MX_JOBJ)
+        for (size_t i = 0; i < j->u.c.len; i++) mask_key(j->u.c.items[i], key);
+}
+
+typedef struct keyed_query { mx_gate_req *req; const char *key; } keyed_query;
+
 static void on_answer(mx_json *result, void *ud) { mx_gate_done(ud, result, NULL); }
 
+static void on_keyed_answer(mx_json *result, void *ud) {
+    keyed_query *k = ud;
+    mx_gate_req *req = k->req;
+    mask_key(result, k->key);
+    free(k);
+    mx_gate_done(req, result, NULL);
+}
+
 static void start_query(mx_rt *rt, mx_json *args, mx_gate_req *req) {
-    mx_dns_query(mx_rt_dns_for(rt, mx_json_get_str(args, "resolver")), mx_json_get_str(args, "name"),
-                 mx_dns_type_from_name(mx_json_get_str(args, "type")),
-                 on_answer, req);
+    mx_dns *dns = mx_rt_dns_for(rt, mx_json_get_str(args, "resolver"));
+    const char *name = mx_json_get_str(args, "name");
+    int type = mx_dns_type_from_name(mx_json_get_str(args, "type"));
+    const char *key = mx_rt_dnsbl_key(rt);
+    char *wire = key && name ? swap_label(name, MX_DNSBL_KEY_LABEL, key) : NULL;
+    keyed_query *k = wire ? malloc(sizeof *k) : NULL;
+    if (!k) {
+        free(wire);
+        mx_dns_query(dns, name, type, on_answer, req);
+        return;
+    }
+    k->req = req;
+    k->key = key;
+    mx_dns_query(dns, wire, type, on_keyed_answer, k);
+    free(wire);
 }
 
 /* The raw result as one table, whatever happened: the lookup's

@@ -339,6 +339,7 @@ mx_dns *mx_rt_dns_for(mx_rt *rt, const char *resolvers) {
     return d;
 }
 int mx_rt_timeout_ms(mx_rt *rt) { return rt->opts.timeout_ms; }
+const char *mx_rt_dnsbl_key(mx_rt *rt) { return rt->opts.dnsbl_key; }
 mx_json *mx_rt_options(mx_rt *rt) { return rt->opts.options; }
 SSL_CTX *mx_rt_tls_ctx(mx_rt *rt, char *err, size_t errlen) {
     if (!rt->tls_ctx && !rt->tls_ctx_err) {
@@ -1264,7 +1265,7 @@ static int load_dir(mx_rt *rt, const char *dir, int required, char *err, size_t 
         names[n++] = mx_xstrdup(e->d_name);
     }
     closedir(d);
-    if (n) qsort(names, n, sizeof *names, name_cmp); /* names is NULL for an empty directory */
+    if (n > 1) qsort(names, n, sizeof *names, name_cmp); /* names is NULL for an empty directory or one with only lib/ */
     int rc = 0;
     lua_State *L = rt->L;
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -1452,6 +1453,54 @@ static mx_json *table_names(lua_State *L, int idx, int functions_only) {
 
 /* What a rule can call, read from the sandbox itself (for RULES.md's drift
  * test): globals, modules (engine and standard), methods of engine types. */
+int mx_rt_rule_enabled(mx_rt *rt, const char *id) {
+    for (int i = 0; i < rt->nrules; i++)
+        if (!strcmp(rt->rules[i].id, id)) return rt->rules[i].enabled;
+    return 0;
+}
+
+/* The blocklists' documented free-use limits, from the catalog library the
+ * rules use (a site's lib/dnsbl_catalog.lua wins, as for the rules):
+ * [{name, zone, queries_per_day, connections_per_day?, terms?}] for the
+ * lists that document one. NULL with err when the catalog cannot be loaded. */
+mx_json *mx_rt_dnsbl_usage(mx_rt *rt, char *err, size_t errlen) {
+    lua_State *L = rt->L;
+    int top = lua_gettop(L);
+    lua_pushcfunction(L, l_sandbox_require);
+    lua_pushliteral(L, "dnsbl_catalog");
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        snprintf(err, errlen, "dnsbl_catalog: %s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "error");
+        lua_settop(L, top);
+        return NULL;
+    }
+    mx_json *out = mx_json_arr();
+    if (lua_istable(L, -1) && lua_getfield(L, -1, "lists") == LUA_TTABLE) {
+        lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+        for (lua_Integer i = 1; i <= n; i++) {
+            if (lua_rawgeti(L, -1, i) == LUA_TTABLE && lua_getfield(L, -1, "usage") == LUA_TTABLE) {
+                lua_getfield(L, -1, "queries_per_day");
+                lua_getfield(L, -2, "connections_per_day");
+                lua_getfield(L, -3, "terms");
+                lua_getfield(L, -5, "name");
+                lua_getfield(L, -6, "zone");
+                if (lua_isinteger(L, -5) && lua_tointeger(L, -5) > 0 && lua_type(L, -1) == LUA_TSTRING) {
+                    mx_json *u = mx_json_obj();
+                    mx_json_set(u, "name", mx_json_str(lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : lua_tostring(L, -1)));
+                    mx_json_set(u, "zone", mx_json_str(lua_tostring(L, -1)));
+                    mx_json_set(u, "queries_per_day", mx_json_int(lua_tointeger(L, -5)));
+                    if (lua_isinteger(L, -4)) mx_json_set(u, "connections_per_day", mx_json_int(lua_tointeger(L, -4)));
+                    if (lua_type(L, -3) == LUA_TSTRING) mx_json_set(u, "terms", mx_json_str(lua_tostring(L, -3)));
+                    mx_json_push(out, u);
+                }
+                lua_pop(L, 5);
+            }
+            lua_settop(L, top + 2);
+        }
+    }
+    lua_settop(L, top);
+    return out;
+}
+
 mx_json *mx_rt_api_json(mx_rt *rt) {
     lua_State *L = rt->L;
     static const char *const std[] = {"string", "table", "math", "utf8", "os", "coroutine", NULL};

@@ -34,6 +34,8 @@ typedef struct mx_rt_opts {
     int max_connections;         /* connections at once in total (0: from RLIMIT_NOFILE) */
     int qps;                     /* DNS queries started per second (0: no cap) */
     const char *ca_file;         /* --ca-file: extra trust anchors for STARTTLS (NULL: system store only) */
+    const char *dnsbl_key;       /* --dnsbl-key: DNSBL access key (Spamhaus DQS), a secret: only l_dnsbl.c
+                                  * puts it into the packets it sends; never in options, output or recordings */
 } mx_rt_opts;
 
 mx_rt *mx_rt_new(const mx_rt_opts *opts, char *err, size_t errlen);
@@ -49,6 +51,12 @@ mx_json *mx_rt_rules_json(mx_rt *rt);
 /* The sandbox's API as JSON: {globals, modules, std, types} with sorted
  * function names (for `rules api` and RULES.md's drift test). */
 mx_json *mx_rt_api_json(mx_rt *rt);
+/* Is rule id loaded and selected by the run's --only/--skip? */
+int mx_rt_rule_enabled(mx_rt *rt, const char *id);
+/* The blocklists' documented free-use limits from lib/dnsbl_catalog.lua:
+ * [{name, zone, queries_per_day, connections_per_day?, terms?}] (caller
+ * frees), or NULL with err. For `batch`'s volume warning. */
+mx_json *mx_rt_dnsbl_usage(mx_rt *rt, char *err, size_t errlen);
 
 typedef void (*mx_check_done_fn)(mx_check *c, void *ud);
 mx_check *mx_check_start(mx_rt *rt, const mx_target *t, mx_check_done_fn done, void *ud);
@@ -120,6 +128,8 @@ const char *mx_rt_check_resolvers(mx_rt *rt);
 /* The DNS channel for these resolvers (NULL: the run's), made on first use. */
 mx_dns *mx_rt_dns_for(mx_rt *rt, const char *resolvers);
 int mx_rt_timeout_ms(mx_rt *rt);
+/* The DNSBL access key (NULL: none); for l_dnsbl.c only. */
+const char *mx_rt_dnsbl_key(mx_rt *rt);
 /* The run's CLI options (target.options), or NULL. */
 mx_json *mx_rt_options(mx_rt *rt);
 int mx_rt_replaying(mx_rt *rt);

@@ -95,11 +95,42 @@ struct batch {
     mx_batch_stats stats;
     int worst;               /* severity rank of the worst exit code */
     long total;
+    mx_buf usage_note;       /* blocklist free-volume warning, repeated in the summary */
     int64_t t0;
     mx_timer *tick;
 };
 
 static volatile sig_atomic_t got_signal;
+
+/* Blocklists are free only up to a documented volume (Spamhaus public
+ * mirrors and free DQS: non-commercial, under 300,000 queries and 100,000
+ * SMTP connections a day; Mailspike: 100,000/100,000; the figures are data in
+ * lib/dnsbl_catalog.lua `usage`). The dnsbl-mx rule asks every list about
+ * every MX address: at least one A and one TXT query per domain and list (the
+ * sender checks of the dnsbl rule are asked once per run). A run whose lower
+ * bound is already above a list's daily free volume is warned about before it
+ * starts, on stderr and in the summary. */
+static void usage_warning(batch *b, long domains) {
+    if (domains <= 0 || !mx_rt_rule_enabled(b->rt, "dnsbl-mx")) return;
+    if (b->shard_n > 1) domains = (domains + (long)b->shard_n - 1) / (long)b->shard_n;
+    char err[512];
+    mx_json *lists = mx_rt_dnsbl_usage(b->rt, err, sizeof err);
+    if (!lists) { fprintf(stderr, "mxdiag batch: cannot read the blocklist usage limits: %s\n", err); return; }
+    long long queries = (long long)domains * 2;
+    for (size_t i = 0; i < lists->u.c.len; i++) {
+        const mx_json *l = lists->u.c.items[i];
+        const mx_json *q = mx_json_get(l, "queries_per_day");
+        if (!q || q->type != MX_JINT || queries <= q->u.i) continue;
+        const char *terms = mx_json_get_str(l, "terms");
+        mx_buf_printf(&b->usage_note, "  blocklist usage: %ld domains ask %s (%s) at least %lld queries (A and TXT per "
+                      "MX address), above its documented free volume of %lld queries a day%s%s; split the run over "
+                      "days, use a licensed feed, or --skip dnsbl-mx\n",
+                      domains, mx_json_get_str(l, "name"), mx_json_get_str(l, "zone"), queries, q->u.i,
+                      terms ? ": " : "", terms ? terms : "");
+    }
+    mx_json_free(lists);
+    if (b->usage_note.len) fprintf(stderr, "mxdiag batch: warning:\n%s", mx_buf_cstr(&b->usage_note));
+}
 static void on_signal(int sig) { got_signal = sig; }
 
 static void die_usage(const char *fmt, const char *arg) {
@@ -560,6 +591,7 @@ int mx_batch_main(int argc, char **argv) {
     }
     if (b->format == FMT_CSV && !appending) mx_fmt_csv_header(&b->out);
     if (b->progress) b->total = mx_batch_count(file, plain);
+    usage_warning(b, b->progress ? b->total : mx_batch_count(file, plain));
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -595,6 +627,7 @@ int mx_batch_main(int argc, char **argv) {
     }
     mx_buf summary = MX_BUF_INIT;
     mx_fmt_summary(&summary, &b->stats, elapsed, got_signal != 0);
+    if (b->usage_note.len) mx_buf_put(&summary, b->usage_note.data, b->usage_note.len);
     if (b->resumed) mx_buf_printf(&summary, "  resumed: %lld domain%s already done were skipped\n", b->resumed, b->resumed == 1 ? "" : "s");
     mx_conn_stats cs;
     mx_net_conn_stats(&cs);
@@ -629,6 +662,7 @@ int mx_batch_main(int argc, char **argv) {
     mx_strmap_free(&b->resume, NULL);
     mx_stats_free(&b->stats);
     mx_buf_free(&b->out);
+    mx_buf_free(&b->usage_note);
     free(b->active);
     free(b->tmp_path);
     for (int i = 0; i < rest.n; i++) free(rest.v[i]);

@@ -1,6 +1,7 @@
 /* Domain lists for `mxdiag batch`: YAML through libyaml's event parser (so
  * that a list of millions of entries is never held in memory) or plain text. */
 #include "batch_input.h"
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -344,7 +345,7 @@ static mx_json *v_list(mx_json *v, int kind, const char **why) {
     return v;
 }
 
-enum { F_TIMEOUT, F_PORT, F_IPS, F_HOSTS, F_STRINGS, F_BOOL, F_HELO, F_RESOLVER, F_RULES, F_EXPECT, F_DIR };
+enum { F_TIMEOUT, F_PORT, F_IPS, F_HOSTS, F_STRINGS, F_BOOL, F_HELO, F_RESOLVER, F_RULES, F_EXPECT, F_DIR, F_KEY };
 /* in_defaults: a batch list's defaults: and the configuration file (but see
  * code_keys: rules_dir is the configuration file's alone). */
 typedef struct field { const char *name; int kind; int in_defaults, in_entry; } field;
@@ -356,6 +357,8 @@ static const field fields[] = {
     {"resolver", F_RESOLVER, 1, 1},      {"only", F_RULES, 1, 1},
     {"skip", F_RULES, 1, 1},             {"rules_dir", F_DIR, 1, 0},
     {"control_hosts", F_STRINGS, 1, 1},  {"expect", F_EXPECT, 0, 1},
+    /* a run-wide secret (Spamhaus DQS key): defaults:/configuration file only */
+    {"dnsbl_key", F_KEY, 1, 0},
 };
 
 /* Keys that would name code or where code and read files come from: never in
@@ -413,6 +416,15 @@ static mx_json *check_field(const field *f, mx_json *v, const char **why, const 
         return v;
     }
     case F_EXPECT: return check_expect(v, why, sub);
+    case F_KEY: {
+        /* the value is never echoed: it is a secret */
+        if (!(v = v_string(v, why))) return NULL;
+        size_t n = v->u.str.len, ok = n >= 1 && n <= 63;
+        for (size_t i = 0; ok && i < n; i++)
+            if (!isalnum((unsigned char)v->u.str.s[i])) ok = 0;
+        if (!ok) { *why = "must be a key of 1 to 63 letters and digits (a Spamhaus DQS key)"; mx_json_free(v); return NULL; }
+        return v;
+    }
     }
     return v;
 }

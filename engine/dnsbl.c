@@ -3,12 +3,13 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Parses an IP literal. Returns AF_INET/AF_INET6 with the bytes, 0 if not one. */
-static int parse_ip(const char *s, unsigned char addr[16]) {
+/* Parses an IP literal. Returns AF_INET/AF_INET6 with the bytes, 0 if not one.
+ * fold: an IPv4-mapped IPv6 address is returned as the IPv4 address it is. */
+static int parse_ip_fold(const char *s, unsigned char addr[16], int fold) {
     if (inet_pton(AF_INET, s, addr) == 1) return AF_INET;
     if (inet_pton(AF_INET6, s, addr) == 1) {
         static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        if (memcmp(addr, mapped, 12) == 0) {
+        if (fold && memcmp(addr, mapped, 12) == 0) {
             memmove(addr, addr + 12, 4);
             return AF_INET;
         }
@@ -16,6 +17,8 @@ static int parse_ip(const char *s, unsigned char addr[16]) {
     }
     return 0;
 }
+
+static int parse_ip(const char *s, unsigned char addr[16]) { return parse_ip_fold(s, addr, 1); }
 
 /* Copies a domain into out lowercased, without trailing dot, checking labels.
  * Returns the length written, or -1 with *err set. */
@@ -70,7 +73,7 @@ int mx_dnsbl_query_name(const char *subject, const char *zone, int kind, char *o
     const char *dummy;
     if (!err) err = &dummy;
     if (!subject || !zone || !out) { *err = "missing argument"; return -1; }
-    if (kind != MX_DNSBL_IP && kind != MX_DNSBL_DOMAIN) { *err = "unknown list kind"; return -1; }
+    if (kind != MX_DNSBL_IP && kind != MX_DNSBL_DOMAIN && kind != MX_DNSBL_IP6) { *err = "unknown list kind"; return -1; }
     char z[MX_DNSBL_QUERY_MAX];
     int zlen = normalize_domain(zone, z, sizeof z, "empty zone", err);
     if (zlen < 0) return -1;
@@ -78,8 +81,12 @@ int mx_dnsbl_query_name(const char *subject, const char *zone, int kind, char *o
     char name[MX_DNSBL_NAME_MAX + 80]; /* room to detect overflow before copying out */
     size_t len = 0;
     unsigned char addr[16];
-    int af = parse_ip(subject, addr);
-    if (kind == MX_DNSBL_IP) {
+    int af = parse_ip_fold(subject, addr, kind != MX_DNSBL_IP6);
+    if (kind == MX_DNSBL_IP6 && af != AF_INET6) {
+        *err = af ? "IPv4 address queried as IPv6" : "subject is not an IPv6 address";
+        return -1;
+    }
+    if (kind == MX_DNSBL_IP || kind == MX_DNSBL_IP6) {
         if (!af) {
             const char *e = NULL;
             char tmp[MX_DNSBL_QUERY_MAX];

@@ -7,6 +7,11 @@
 /* Kinds of list, and of subject. */
 #define MX_DNSBL_IP     1   /* zen.spamhaus.org style: reversed address */
 #define MX_DNSBL_DOMAIN 2   /* dbl.spamhaus.org style: domain prepended */
+/* An IPv6 list asked in IPv6 form only: 32 reversed nibbles of any IPv6
+ * literal, IPv4-mapped ones included (not folded to IPv4). RFC 5782 section 5
+ * names ::FFFF:7F00:2 (must be listed) and ::FFFF:7F00:1 (must not) as the
+ * test points of IPv6 lists; folding them would test the IPv4 side instead. */
+#define MX_DNSBL_IP6    3
 
 #define MX_DNSBL_NAME_MAX  253  /* RFC 1035 name, text form, no trailing dot */
 #define MX_DNSBL_LABEL_MAX 63
@@ -18,6 +23,7 @@
  * an IPv4-mapped IPv6 address (::ffff:a.b.c.d) is queried as IPv4, since that
  * is what the peer is. A domain gives domain.zone, lowercased, trailing dot
  * stripped. An IP is never sent to a domain list nor a domain to an IP list.
+ * MX_DNSBL_IP6 takes IPv6 literals only and never folds mapped addresses.
  * Returns 0, or -1 with *err a static string. */
 int mx_dnsbl_query_name(const char *subject, const char *zone, int kind, char *out, size_t outlen,
                         const char **err);

@@ -1,4 +1,5 @@
 /* mxdiag command line: parse, build the runtime, hand over, print, exit. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -73,6 +74,9 @@ static const char *usage_text =
     "                      block on your side from one on theirs; none by default\n"
     "  --dnsbl-zone ZONE   ask only this blocklist (repeatable; default: the whole\n"
     "                      catalog); a zone the catalog lacks is a generic RFC 5782 list\n"
+    "  --dnsbl-key KEY     Spamhaus DQS key (free under the public mirrors' terms): ask\n"
+    "                      KEY.zen.dq.spamhaus.net etc. instead of the public mirrors;\n"
+    "                      never printed (better: dnsbl_key in the configuration file)\n"
     "  --config FILE       read default options from FILE (default:\n"
     "                      /etc/mxdiag/mxdiag.yaml when it exists, or $MXDIAG_CONFIG);\n"
     "                      --no-config reads none. Command-line options win. A\n"
@@ -209,7 +213,7 @@ enum {
     OPT_FORMAT = 256, OPT_JSON, OPT_RESOLVER, OPT_SOURCE, OPT_TIMEOUT, OPT_PORT, OPT_RULESDIR, OPT_ONLY, OPT_SKIP,
     OPT_TRACE, OPT_RECORD, OPT_REPLAY, OPT_NOCOLOR, OPT_VERSION, OPT_ALLOW_RESERVED,
     OPT_HELO, OPT_RCPT, OPT_MAIL_FROM, OPT_CA_FILE,
-    OPT_SENDER_IP, OPT_SENDER_DOMAIN, OPT_CONTROL, OPT_DNSBL_ZONE,
+    OPT_SENDER_IP, OPT_SENDER_DOMAIN, OPT_CONTROL, OPT_DNSBL_ZONE, OPT_DNSBL_KEY,
     OPT_LOCAL, OPT_SYSROOT, OPT_CONFIG_DIR, OPT_PER_HOST, OPT_QPS, OPT_MAX_CONN,
 };
 
@@ -239,6 +243,7 @@ static const struct option check_opts[] = {
     {"sender-domain", required_argument, 0, OPT_SENDER_DOMAIN},
     {"control", required_argument, 0, OPT_CONTROL},
     {"dnsbl-zone", required_argument, 0, OPT_DNSBL_ZONE},
+    {"dnsbl-key", required_argument, 0, OPT_DNSBL_KEY},
     {"local", no_argument, 0, OPT_LOCAL},
     {"sysroot", required_argument, 0, OPT_SYSROOT},
     {"config-dir", required_argument, 0, OPT_CONFIG_DIR},
@@ -270,6 +275,7 @@ typedef struct cli {
     strlist resolvers, sources, rules_dirs;
     strlist sender_ips, sender_domains, controls; /* reputation and outbound rules */
     strlist dnsbl_zones;  /* --dnsbl-zone: ask only these blocklists */
+    char *dnsbl_key;      /* --dnsbl-key: Spamhaus DQS key, lowercased copy (a secret: never printed) */
     double timeout;
     int port;
     const char *only, *skip, *record, *replay;
@@ -371,6 +377,18 @@ static void parse_common(int argc, char **argv, cli *c) {
             if (!is_domain_name(optarg)) usage_error("--sender-domain: '%s' is not a domain name", optarg);
             sl_push(&c->sender_domains, optarg);
             break;
+        case OPT_DNSBL_KEY: {
+            /* A DQS key is one DNS label of letters and digits (Spamhaus issues
+             * 26 lowercase alphanumerics). The key is not echoed in the error. */
+            size_t n = strlen(optarg), ok = n >= 1 && n <= 63;
+            for (size_t i = 0; ok && i < n; i++)
+                if (!isalnum((unsigned char)optarg[i])) ok = 0;
+            if (!ok) usage_error("--dnsbl-key: %s", "the key must be 1 to 63 letters and digits (a Spamhaus DQS key)");
+            free(c->dnsbl_key);
+            c->dnsbl_key = mx_xstrdup(optarg);
+            for (char *p = c->dnsbl_key; *p; p++) *p = (char)tolower((unsigned char)*p);
+            break;
+        }
         case OPT_DNSBL_ZONE:
             if (!is_domain_name(optarg)) usage_error("--dnsbl-zone: '%s' is not a DNS zone name", optarg);
             sl_push(&c->dnsbl_zones, optarg);
@@ -435,6 +453,7 @@ static void cli_free(cli *c) {
     free(c->sender_ips.v);
     free(c->sender_domains.v);
     free(c->dnsbl_zones.v);
+    free(c->dnsbl_key);
     free(c->controls.v);
 }
 
@@ -496,6 +515,9 @@ static mx_json *rule_options(const cli *c) {
             mx_json_push(z, mx_json_str(norm));
         }
     }
+    /* only whether a key is set: the key itself never enters the options
+     * (they are shown, recorded and handed to rules) */
+    if (c->dnsbl_key) mx_json_set(o, "dnsbl_key", mx_json_bool(1));
     mx_json_set(o, "local", mx_json_bool(c->local));
     if (c->sysroot) mx_json_set(o, "sysroot", mx_json_str(c->sysroot));
     mx_json *cdirs = mx_json_set(o, "config_dirs", mx_json_arr());
@@ -521,6 +543,7 @@ static mx_rt *build_runtime(cli *c, strlist *dirs, mx_json *options, char *resol
     o.max_connections = c->max_connections;
     o.qps = c->qps;
     o.ca_file = c->ca_file;
+    o.dnsbl_key = c->dnsbl_key;
     char err[1024];
     mx_rt *rt = mx_rt_new(&o, err, sizeof err);
     if (!rt) { mx_errf("mxdiag: %s", err); exit(EXIT_USAGE); }
@@ -731,6 +754,7 @@ void mx_settings_to_args(const mx_json *d, int argc, char **argv, mx_argv *out, 
         {"source_ips", "--source-ip"},  {"sender_ips", "--sender-ip"},  {"sender_domains", "--sender-domain"},
         {"only", "--only"},             {"skip", "--skip"},             {"rules_dir", "--rules-dir"},
         {"allow_reserved", "--allow-reserved"}, {"helo", "--helo"},     {"dnsbl_zones", "--dnsbl-zone"},
+        {"dnsbl_key", "--dnsbl-key"},
         {"control_hosts", "--control"},
     };
     for (size_t i = 0; d && d->type == MX_JOBJ && i < d->u.c.len; i++) {

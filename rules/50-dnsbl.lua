@@ -33,6 +33,29 @@ end
 
 local function list_label(list) return string.format("%s (%s)", list.name, list.zone) end
 
+-- " for IPv6 subjects" when only some kinds of test point failed (an IPv6
+-- failure leaves the IPv4 verdicts standing), "" when all failed.
+local kind_words = { ip4 = "IPv4", ip6 = "IPv6", domain = "domain" }
+local function scope_of_failure(t)
+  local bad, good = {}, 0
+  for k, r in pairs(t.kinds or {}) do
+    if r.ok then good = good + 1 else bad[#bad + 1] = kind_words[k] or k end
+  end
+  if good == 0 or #bad == 0 then return "" end
+  table.sort(bad)
+  return " for " .. table.concat(bad, "/") .. " subjects"
+end
+
+-- Lists with a keyed zone (Spamhaus DQS) answer any resolver once a key is
+-- configured: say so where a resolver problem is the cause.
+local function key_advice(list)
+  if list.keyed_zone and not list.keyed then
+    return " Or use a free Spamhaus DQS key (same terms as the public mirrors): --dnsbl-key KEY, or dnsbl_key in "
+      .. "the configuration file; mxdiag then asks " .. list.keyed_zone .. " and never shows the key."
+  end
+  return ""
+end
+
 return {
   id = "dnsbl",
   description = "Checks sender addresses and domains on DNS blocklists, after testing that each list answers truthfully",
@@ -58,7 +81,8 @@ return {
           .. "127.255.255.254, others answer nothing or SERVFAIL). Their answers through it cannot show whether "
           .. "your address is listed; mxdiag tests each list and reports those that fail as unreliable.",
         advice = "Run the check with your own recursive resolver (e.g. a local unbound: --resolver 127.0.0.1), "
-          .. "the one your mail server uses.",
+          .. "the one your mail server uses; for Spamhaus, a free DQS key (--dnsbl-key, or dnsbl_key in the "
+          .. "configuration file) works through any resolver.",
         evidence = { resolvers = public },
       }
     end
@@ -75,16 +99,16 @@ return {
     local published = {}
     for i, list in ipairs(lists) do
       local t = trust[i]
-      published[list.zone] = { ok = t.ok, reason = t.reason, list = list.name }
+      published[list.zone] = { ok = t.ok, reason = t.reason, list = list.name, kinds = t.kinds }
       if not t.ok then
         local skipped = {}
         for _, s in ipairs(subjects) do
-          if s.kind and V.serves(list, s.kind) then skipped[#skipped + 1] = s.subject end
+          if s.kind and V.serves(list, s.kind) and not V.trusted(t, s.kind) then skipped[#skipped + 1] = s.subject end
         end
         report:finding {
           code = "dnsbl.unreliable",
-          summary = string.format("%s cannot be trusted through resolver %s: %s", list_label(list),
-            dns.servers(), t.reason),
+          summary = string.format("%s cannot be trusted%s through resolver %s: %s", list_label(list),
+            scope_of_failure(t), dns.servers(), t.reason),
           explanation = "Before believing a blocklist, mxdiag asks it about its own test points (RFC 5782: "
             .. "the listed one must be listed, the unlisted one must not). This list failed, so nothing it says "
             .. "about your addresses counts: neither listed nor clean."
@@ -92,7 +116,7 @@ return {
             .. (list.note and (" " .. list.note) or ""),
           advice = "Use your own recursive resolver (--resolver), not a public or forwarding one; if it is "
             .. "already yours, check that it is not rate-limited or blocked by the list, and that it returns "
-            .. "real answers (no NXDOMAIN rewriting).",
+            .. "real answers (no NXDOMAIN rewriting)." .. key_advice(list),
           evidence = { zone = list.zone, list = list.name, resolver = dns.servers(), reason = t.reason,
                        test_points = t.checks, not_checked = skipped },
         }
@@ -102,12 +126,10 @@ return {
     -- 2. every trusted list x every subject it serves, concurrently
     local pairs_, jobs = {}, {}
     for i, list in ipairs(lists) do
-      if trust[i].ok then
-        for _, s in ipairs(subjects) do
-          if s.kind and V.serves(list, s.kind) then
-            pairs_[#pairs_ + 1] = { list = list, s = s }
-            jobs[#jobs + 1] = function() return table.pack(dnsbl.lookup(s.subject, list.zone, s.kind)) end
-          end
+      for _, s in ipairs(subjects) do
+        if s.kind and V.serves(list, s.kind) and V.trusted(trust[i], s.kind) then
+          pairs_[#pairs_ + 1] = { list = list, s = s }
+          jobs[#jobs + 1] = function() return table.pack(dnsbl.lookup(s.subject, list.zone, s.kind)) end
         end
       end
     end
@@ -143,12 +165,17 @@ return {
           end
           for _, group in ipairs({ own, net_hits }) do
             if #group > 0 then
-              local sev, codes, meanings = "info", {}, {}
+              local sev, codes, meanings, advices, policy = "info", {}, {}, {}, true
               for _, h in ipairs(group) do
                 if sev_rank[h.severity] > sev_rank[sev] then sev = h.severity end
                 codes[#codes + 1] = h.code
                 meanings[#meanings + 1] = h.code .. " = " .. h.meaning
+                if h.advice then advices[#advices + 1] = h.advice end
+                if not h.policy then policy = false end
               end
+              -- codes the catalog does not know, answered next to known ones
+              local unknown = c.unknown and (" (also answered " .. table.concat(c.unknown, ", ")
+                .. ", a code mxdiag's catalog does not document)") or ""
               local network = group == net_hits
               if not network then listed_any[s.subject] = true end
               local e = {}
@@ -156,25 +183,33 @@ return {
               e.code = table.concat(codes, ", ")
               e.meaning = table.concat(meanings, "; ")
               e.delist = list.delist
+              e.unknown_codes = c.unknown
+              e.policy = policy or nil
               report:finding {
                 code = network and "dnsbl.network_listed" or "dnsbl.listed",
                 severity = sev,
                 summary = network
                   and string.format("%s is inside a range listed on %s: %s", s.subject, list_label(list),
                     table.concat(meanings, "; "))
-                  or string.format("%s %s is listed on %s: %s%s", s.role, s.subject, list_label(list),
-                    table.concat(meanings, "; "), res.txt and (" — \"" .. res.txt .. "\"") or ""),
+                  or string.format("%s %s is listed on %s: %s%s%s", s.role, s.subject, list_label(list),
+                    table.concat(meanings, "; "), unknown, res.txt and (" — \"" .. res.txt .. "\"") or ""),
                 explanation = network
                   and ("This listing is about your provider's network, not your address itself: receivers that "
                     .. "use this list refuse every address in the range. You cannot have it removed yourself.")
-                  or ("Receivers that use this list refuse or junk mail from this " .. s.role .. ". "
+                  or ((policy
+                    and ("This is a policy listing, not a sign of abuse: the range's owner (or Spamhaus) says "
+                      .. "addresses in it must not deliver mail directly to MX hosts. A " .. s.role .. " that does "
+                      .. "so is refused by every receiver using this list. ")
+                    or ("Receivers that use this list refuse or junk mail from this " .. s.role .. ". "))
                     .. "The list answered its test points correctly, so this is a real listing."
                     .. (list.note and (" " .. list.note) or "")),
                 advice = network
                   and ("Ask your provider to clean up its range, or send through a relay (smarthost) in a clean "
                     .. "network. Details: " .. list.delist)
-                  or ("Find and fix the cause (compromised account or host, open relay, bulk mail without "
-                    .. "consent), then request removal: " .. list.delist),
+                  or (policy and (table.concat(advices, "; ") .. ". Details: " .. list.delist)
+                    or ((#advices > 0 and (table.concat(advices, "; ") .. ". ") or "")
+                      .. "Find and fix the cause (compromised account or host, open relay, bulk mail without "
+                      .. "consent), then request removal: " .. list.delist)),
                 evidence = e,
               }
             end
@@ -188,7 +223,7 @@ return {
               c.reason),
             explanation = "Error answers (a list refusing the query) and answers outside 127.0.0.0/8 (a resolver "
               .. "rewriting answers) are never counted as listings.",
-            advice = "Use your own recursive resolver (--resolver) and run again.",
+            advice = "Use your own recursive resolver (--resolver) and run again." .. key_advice(list),
             evidence = ev,
           }
         end

@@ -44,7 +44,7 @@ return {
         seen[a.address] = true
         local kind = V.subject_kind(a.address)
         for i, list in ipairs(lists) do
-          if trust[i].ok and V.serves(list, kind) then
+          if V.serves(list, kind) and V.trusted(trust[i], kind) then
             pairs_[#pairs_ + 1] = { a = a, list = list }
             jobs[#jobs + 1] = { "dnsbl|" .. dns.servers() .. "|" .. a.address .. "|" .. list.zone, function()
               return table.pack(dnsbl.lookup(a.address, list.zone, kind))
@@ -58,17 +58,32 @@ return {
       local res = results[k][1]
       local c = res and V.classify(p.list, res)
       if c and c.state == "listed" then
-        local meanings = {}
-        for _, h in ipairs(c.hits) do meanings[#meanings + 1] = h.code .. " = " .. h.meaning end
+        local meanings, policy = {}, true
+        for _, h in ipairs(c.hits) do
+          meanings[#meanings + 1] = h.code .. " = " .. h.meaning
+          if not h.policy then policy = false end
+        end
+        if c.unknown then
+          meanings[#meanings + 1] = "also " .. table.concat(c.unknown, ", ") .. " (not in mxdiag's catalog)"
+        end
         report:finding {
           code = "dnsbl.mx_listed",
           summary = string.format("The recipient's MX address %s is listed on %s (%s): %s", p.a.address,
             p.list.name, p.list.zone, table.concat(meanings, "; ")),
-          explanation = "This is about the recipient's server, not about your mail: a listed MX host may be "
-            .. "compromised or sit in a dirty network. It does not stop your mail by itself.",
-          advice = "Mention it when you contact the recipient's postmaster; it is theirs to fix.",
+          -- a policy listing (Spamhaus PBL) is about sending directly to MX
+          -- hosts: it says nothing against a host that receives mail
+          explanation = policy
+            and ("This is about the recipient's server, not about your mail: the address is in a range marked "
+              .. "as not meant to send mail directly to MX hosts (a policy listing, not abuse). For a server "
+              .. "that receives your mail this changes nothing; it matters only if that host also sends mail "
+              .. "itself (bounces, forwarding) without a relay.")
+            or ("This is about the recipient's server, not about your mail: a listed MX host may be "
+              .. "compromised or sit in a dirty network. It does not stop your mail by itself."),
+          advice = policy and "Nothing to do on your side; information about the recipient's network."
+            or "Mention it when you contact the recipient's postmaster; it is theirs to fix.",
           evidence = { host = p.a.host, preference = p.a.preference, address = p.a.address, zone = p.list.zone,
-                       list = p.list.name, answers = res.answers, txt = res.txt },
+                       list = p.list.name, answers = res.answers, txt = res.txt, policy = policy or nil,
+                       unknown_codes = c.unknown },
         }
       end
     end

@@ -59,6 +59,22 @@ static void test_ipv6(void **state) {
     bad("2001:db8::g", "l", MX_DNSBL_IP, "subject is not an IP address");
 }
 
+/* MX_DNSBL_IP6: IPv6 form only, mapped addresses not folded (RFC 5782
+ * section 5 test points ::FFFF:7F00:2 listed, ::FFFF:7F00:1 not). */
+#define V6_MAPPED_7F00 "0.0.0.f.7.f.f.f.f." "0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0"
+
+static void test_ipv6_only(void **state) {
+    (void)state;
+    ok("::FFFF:7F00:2", "zen.spamhaus.org", MX_DNSBL_IP6, "2.0.0." V6_MAPPED_7F00 ".zen.spamhaus.org");
+    ok("::ffff:127.0.0.1", "zen.spamhaus.org", MX_DNSBL_IP6, "1.0.0." V6_MAPPED_7F00 ".zen.spamhaus.org");
+    ok("2001:db8::1", "zen.spamhaus.org", MX_DNSBL_IP6, V6_2001DB8_1 ".zen.spamhaus.org");
+    /* the same mapped address folds as a plain IP subject */
+    ok("::FFFF:7F00:2", "zen.spamhaus.org", MX_DNSBL_IP, "2.0.0.127.zen.spamhaus.org");
+    bad("127.0.0.2", "zen.spamhaus.org", MX_DNSBL_IP6, "IPv4 address queried as IPv6");
+    bad("spammy.test", "zen.spamhaus.org", MX_DNSBL_IP6, "subject is not an IPv6 address");
+    bad("::ffff:7f00:2", "zen.spamhaus.org", 9, "unknown list kind");
+}
+
 static void test_domain(void **state) {
     (void)state;
     ok("Example.COM", "dbl.spamhaus.org", MX_DNSBL_DOMAIN, "example.com.dbl.spamhaus.org");
@@ -157,7 +173,7 @@ static void test_answers(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ipv4),         cmocka_unit_test(test_ipv6),         cmocka_unit_test(test_domain),
+        cmocka_unit_test(test_ipv4),         cmocka_unit_test(test_ipv6),         cmocka_unit_test(test_ipv6_only),         cmocka_unit_test(test_domain),
         cmocka_unit_test(test_small_buffer), cmocka_unit_test(test_subject_kind), cmocka_unit_test(test_answers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
