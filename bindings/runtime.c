@@ -1060,6 +1060,7 @@ static void hook_error(lua_State *L, int level, const char *msg) {
  * loaded has a budget of its own, with the same abort. */
 static void charge(lua_State *L, uint64_t n, int level) {
     mx_rt *rt = mx_rt_from_L(L);
+    if (!rt) return; /* a Lua state of no runtime (unit tests): no budget */
     rule_run *run = rt->acct;
     if (!run) {
         if (!rt->loading) return;
