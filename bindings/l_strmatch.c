@@ -515,6 +515,27 @@ static int sm_gsub(lua_State *L) {
     return 2;
 }
 
+/* string.rep(s, n [, sep]): Lua's, after charging the size of its result
+ * (one step per 64 bytes): making a 48 MiB string is one VM instruction, and
+ * a loop of them would pass between the hook's deadline checks for minutes.
+ * Upvalue 1: Lua's string.rep. [-?, +1, e] */
+static int sm_rep(lua_State *L) {
+    size_t l, lsep = 0;
+    luaL_checklstring(L, 1, &l);
+    lua_Integer n = luaL_checkinteger(L, 2);
+    luaL_optlstring(L, 3, "", &lsep);
+    if (n > 0) {
+        double size = (double)n * (double)l + (double)(n - 1) * (double)lsep;
+        sm_state ms = {.L = L};
+        /* more than the memory cap fails to allocate at once */
+        if (size <= (double)MX_LUA_MEM_LIMIT) step(&ms, (uint64_t)(size / 64));
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
 void mx_strmatch_register(lua_State *L, int idx) {
     static const luaL_Reg fns[] = {
         {"find", sm_find}, {"match", sm_match}, {"gmatch", sm_gmatch}, {"gsub", sm_gsub}, {NULL, NULL},
@@ -524,4 +545,9 @@ void mx_strmatch_register(lua_State *L, int idx) {
         lua_pushcfunction(L, f->func);
         lua_setfield(L, idx, f->name);
     }
+    lua_getglobal(L, "string");
+    lua_getfield(L, -1, "rep");
+    lua_pushcclosure(L, sm_rep, 1);
+    lua_setfield(L, idx, "rep");
+    lua_pop(L, 1);
 }

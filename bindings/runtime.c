@@ -1047,8 +1047,10 @@ static int64_t others_ms(mx_rt *rt, rule_run *run) {
 static void hook_error(lua_State *L, int level, const char *msg) {
     lua_Debug ar;
     if (lua_getstack(L, level, &ar) && lua_getinfo(L, "Sl", &ar) && ar.currentline > 0)
-        luaL_error(L, "%s:%d: %s", ar.short_src, ar.currentline, msg);
-    luaL_error(L, "%s", msg);
+        lua_pushfstring(L, "%s:%d: %s", ar.short_src, ar.currentline, msg);
+    else
+        lua_pushstring(L, msg);
+    lua_error(L);
 }
 
 /* Counts n units of work against the running rule's instruction budget and

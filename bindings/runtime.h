@@ -83,8 +83,9 @@ void mx_rt_charge(lua_State *L, uint64_t steps);
 /* Makes the table at idx an immutable engine value (writes raise, metatable
  * locked) that read-only views hand out as it is (util.null). [-0, +0, m] */
 void mx_lua_seal(lua_State *L, int idx);
-/* Sets find, match, gmatch and gsub in the table at idx: Lua's pattern
- * functions, with their work charged through mx_rt_charge (l_strmatch.c). */
+/* Sets find, match, gmatch, gsub and rep in the table at idx: Lua's pattern
+ * functions, with their work charged through mx_rt_charge, and string.rep
+ * charged by the size it makes (l_strmatch.c). */
 void mx_strmatch_register(lua_State *L, int idx);
 
 /* ---- for binding files ---- */
