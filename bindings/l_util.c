@@ -44,6 +44,7 @@ static const luaL_Reg util_funcs[] = {
 int luaopen_mx_util(lua_State *L) {
     luaL_newlibtable(L, util_funcs);
     lua_newtable(L); /* util.null: a unique value that stands for JSON null */
+    mx_lua_seal(L, -1); /* shared by every rule: nobody may change it */
     lua_pushvalue(L, -1);
     lua_setfield(L, -3, "null");
     luaL_setfuncs(L, util_funcs, 1);

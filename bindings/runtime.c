@@ -206,13 +206,13 @@ struct mx_rt {
     rule_run *acct;         /* whose instructions the hook counts (NULL: none) */
     int acct_rule;
     uint64_t load_instructions; /* top-level code of rule files while loading */
+    const char *load_aborted;   /* the file being loaded hit its budget */
     int loading;
     long long *rec_durations; /* --replay: each check's recorded duration_ms */
     char **rec_started;       /* --replay: each check's recorded start (UTC) */
     size_t nrec;
     size_t replay_misses;     /* --replay: calls not in the recording */
     int64_t lua_us;           /* time spent in all rules' Lua code */
-    int lib_cache_ref;      /* require() cache */
     SSL_CTX *tls_ctx;       /* lazily, see mx_rt_tls_ctx */
     char *tls_ctx_err;
     rt_slab slab;           /* small Lua objects, see rt_alloc */
@@ -355,6 +355,8 @@ int mx_rt_replaying(mx_rt *rt) { return rt->replay != NULL || rt->opts.replay_pa
 
 /* ------------------------------------------------------------ json <-> lua */
 
+static int ro_kind(lua_State *L, int idx);
+
 void mx_lua_push_json(lua_State *L, const mx_json *v) {
     luaL_checkstack(L, 4, "json too deep");
     if (!v) { lua_pushnil(L); return; }
@@ -398,6 +400,12 @@ static mx_json *to_json_rec(lua_State *L, int idx, int depth) {
     }
     case LUA_TTABLE: {
         if (depth > 32) return mx_json_str("(nested too deep)");
+        if (ro_kind(L, idx) == 2) {
+            /* a read-only view (a fact, an option) converts as its table */
+            mx_json *j = to_json_rec(L, -1, depth);
+            lua_pop(L, 1);
+            return j;
+        }
         luaL_checkstack(L, 6, "json conversion");
         lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
         /* A sequence 1..n with nothing else is an array. */
@@ -712,16 +720,28 @@ int mx_gate_call(lua_State *L, const char *prim, mx_json *args, int cacheable,
 /* ------------------------------------------------------------ sandbox */
 
 /* Lua written once here: coroutine wrappers that let engine yields pass
- * through a rule's own coroutines (STYLE point 5), and read-only views. */
+ * through a rule's own coroutines (STYLE point 5), and xpcall.
+ *
+ * xpcall calls the message handler itself, after the protected call has
+ * returned, as an ordinary call: Lua runs a message handler inside its error
+ * machinery, where an error raised by the count hook leaves hooks off
+ * (L->allowhook) while the handler runs, so a handler that loops would never
+ * be stopped. The handler sees the same error value; it runs after the stack
+ * is unwound, which a rule cannot observe (no debug library). An error in the
+ * handler becomes xpcall's second result.
+ *
+ * coroutine.close of an aborted rule raises instead of closing: a coroutine
+ * that the count hook stopped is dead with hooks off, and closing it would run
+ * its pending __close handlers unbounded. */
 static const char *prelude =
-    "local marker, co_create, co_resume, co_yield, co_status, co_running, co_isyieldable, co_close, aborted = ...\n"
-    "local pack, unpack = table.pack, table.unpack\n"
+    "local marker, co_create, co_resume, co_yield, co_status, co_running, co_isyieldable, co_close, aborted, pcall = ...\n"
+    "local pack, unpack, type, error = table.pack, table.unpack, type, error\n"
     "local function resume(co, ...)\n"
     "  local r = pack(co_resume(co, ...))\n"
     "  while r[1] and r[2] == marker and co_status(co) == 'suspended' do\n"
     "    r = pack(co_resume(co, co_yield(marker)))\n"
     "  end\n"
-    "  if not r[1] and aborted() then error(r[2], 0) end\n"
+    "  if not r[1] and aborted() then error(aborted(), 0) end\n"
     "  return unpack(r, 1, r.n)\n"
     "end\n"
     "local function wrap(f)\n"
@@ -732,33 +752,87 @@ static const char *prelude =
     "    error(r[2], 0)\n"
     "  end\n"
     "end\n"
+    "local function close(co)\n"
+    "  if aborted() then error(aborted(), 0) end\n"
+    "  return co_close(co)\n"
+    "end\n"
+    "local function xpcall(f, msgh, ...)\n"
+    "  if type(msgh) ~= 'function' then\n"
+    "    error(\"bad argument #2 to 'xpcall' (function expected, got \" .. type(msgh) .. ')', 2)\n"
+    "  end\n"
+    "  local r = pack(pcall(f, ...))\n"
+    "  if r[1] then return unpack(r, 1, r.n) end\n"
+    "  local _, v = pcall(msgh, r[2])\n"
+    "  return false, v\n"
+    "end\n"
     "return { create = co_create, resume = resume, wrap = wrap, yield = co_yield, status = co_status,\n"
-    "         running = co_running, isyieldable = co_isyieldable, close = co_close }\n";
+    "         running = co_running, isyieldable = co_isyieldable, close = close }, xpcall\n";
 
-/* [-0, +1, e] a read-only proxy of the table at idx */
+/* Read-only views. A proxy is an empty table whose metatable (locked with
+ * __metatable) reaches the hidden table: reading gives the hidden table's
+ * values, with tables among them (keys too) given as read-only proxies in
+ * turn, so no path through indexing, pairs or # leads to a writable table
+ * shared with other rules or checks. One proxy per hidden table (a weak
+ * cache), so proxies compare equal when their tables do. The metatable key
+ * RO_KEY marks engine read-only values: a proxy (the hidden table) or a
+ * sealed value (true), which are handed out as they are. */
+static char ro_key, ro_cache_key;
+#define RO_KEY ((void *)&ro_key)
+
+/* 0: not read-only; 1: sealed; 2: a proxy, and its hidden table is pushed. [-0, +(0|1), -] */
+static int ro_kind(lua_State *L, int idx) {
+    if (lua_type(L, idx) != LUA_TTABLE || !lua_getmetatable(L, idx)) return 0;
+    int t = lua_rawgetp(L, -1, RO_KEY);
+    if (t == LUA_TTABLE) { lua_remove(L, -2); return 2; }
+    lua_pop(L, 2);
+    return t == LUA_TNIL ? 0 : 1;
+}
+/* replaces a proxy at idx by its hidden table (keys given back by a rule) [-0, +0, -] */
+static void ro_unwrap(lua_State *L, int idx) {
+    idx = lua_absindex(L, idx);
+    if (ro_kind(L, idx) == 2) lua_replace(L, idx);
+}
+static void push_ro_value(lua_State *L, int idx);
 static int ro_newindex(lua_State *L) { return luaL_error(L, "attempt to modify a read-only table (field '%s')", luaL_tolstring(L, 2, NULL)); }
 static int ro_len(lua_State *L) { lua_pushinteger(L, (lua_Integer)luaL_len(L, lua_upvalueindex(1))); return 1; }
-static int ro_next(lua_State *L) {
-    luaL_checktype(L, 1, LUA_TTABLE);
+/* __index(proxy, key) [-0, +1, e] */
+static int ro_index(lua_State *L) {
     lua_settop(L, 2);
-    if (lua_next(L, 1)) return 2;
-    lua_pushnil(L);
+    ro_unwrap(L, 2);
+    lua_gettable(L, lua_upvalueindex(1));
+    push_ro_value(L, -1);
     return 1;
 }
+/* the iterator __pairs returns: next over the hidden table, read-only values [-2, +(1|2), e] */
+static int ro_iter(lua_State *L) {
+    lua_settop(L, 2);
+    ro_unwrap(L, 2);
+    if (!lua_next(L, lua_upvalueindex(1))) {
+        lua_pushnil(L);
+        return 1;
+    }
+    push_ro_value(L, -2);
+    push_ro_value(L, -2);
+    return 2;
+}
 static int ro_pairs(lua_State *L) {
-    lua_pushcfunction(L, ro_next);
-    luaL_getmetafield(L, 1, "__target");
+    lua_getmetatable(L, 1);
+    lua_rawgetp(L, -1, RO_KEY);
+    lua_pushcclosure(L, ro_iter, 1);
+    lua_pushvalue(L, 1); /* the proxy as the state: never the hidden table */
     lua_pushnil(L);
     return 3;
 }
-static void push_readonly(lua_State *L, int idx) {
+/* [-0, +1, m] a new proxy of the table at idx; flat: its values are no
+ * tables and it never changes (library tables), so __index can be the table
+ * itself (no C call on every string.format) */
+static void new_proxy(lua_State *L, int idx, int flat) {
     idx = lua_absindex(L, idx);
     lua_newtable(L);                   /* proxy */
-    lua_createtable(L, 0, 5);          /* metatable */
+    lua_createtable(L, 0, 6);          /* metatable */
     lua_pushvalue(L, idx);
+    if (!flat) lua_pushcclosure(L, ro_index, 1);
     lua_setfield(L, -2, "__index");
-    lua_pushvalue(L, idx);
-    lua_setfield(L, -2, "__target");
     lua_pushcfunction(L, ro_newindex);
     lua_setfield(L, -2, "__newindex");
     lua_pushvalue(L, idx);
@@ -768,19 +842,66 @@ static void push_readonly(lua_State *L, int idx) {
     lua_setfield(L, -2, "__pairs");
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
+    lua_pushvalue(L, idx);
+    lua_rawsetp(L, -2, RO_KEY);
     lua_setmetatable(L, -2);
+}
+/* [-0, +1, m] the value at idx as a rule may see it: a table not marked
+ * read-only as its (cached) proxy, anything else as it is */
+static void push_ro_value(lua_State *L, int idx) {
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) != LUA_TTABLE) { lua_pushvalue(L, idx); return; }
+    int kind = ro_kind(L, idx);
+    if (kind) {
+        if (kind == 2) lua_pop(L, 1);
+        lua_pushvalue(L, idx);
+        return;
+    }
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &ro_cache_key) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_createtable(L, 0, 1);
+        lua_pushliteral(L, "k");       /* ephemeron: an entry lives as long as its table */
+        lua_setfield(L, -2, "__mode");
+        lua_setmetatable(L, -2);
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &ro_cache_key);
+    }
+    lua_pushvalue(L, idx);
+    if (lua_rawget(L, -2) == LUA_TTABLE) { lua_remove(L, -2); return; }
+    lua_pop(L, 1);
+    new_proxy(L, idx, 0);
+    lua_pushvalue(L, idx);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, -4);
+    lua_remove(L, -2);
+}
+static void push_readonly(lua_State *L, int idx) { push_ro_value(L, idx); }
+
+void mx_lua_seal(lua_State *L, int idx) {
+    idx = lua_absindex(L, idx);
+    lua_createtable(L, 0, 3);
+    lua_pushcfunction(L, ro_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_pushboolean(L, 1);
+    lua_rawsetp(L, -2, RO_KEY);
+    lua_setmetatable(L, idx);
 }
 
 static int l_sandbox_require(lua_State *L);
 static int sb_pcall(lua_State *L);
-static int sb_xpcall(lua_State *L);
 static int sb_rawset(lua_State *L);
 static int sb_setmetatable(lua_State *L);
 static int sb_aborted(lua_State *L);
 
-/* [-0, +1, m] a fresh environment for one rule or library file */
-static void push_env(mx_rt *rt) {
+/* [-0, +1, m] a fresh environment for one rule or library file; its require
+ * loads into libs (a table at libs_idx: one per rule file, shared by the
+ * libraries that file pulls in) */
+static void push_env(mx_rt *rt, int libs_idx) {
     lua_State *L = rt->L;
+    libs_idx = lua_absindex(L, libs_idx);
     lua_newtable(L);
     lua_rawgeti(L, LUA_REGISTRYINDEX, rt->env_proto_ref);
     lua_pushnil(L);
@@ -792,6 +913,23 @@ static void push_env(mx_rt *rt) {
     lua_pop(L, 1);
     lua_pushvalue(L, -1);
     lua_setfield(L, -2, "_G");
+    lua_pushvalue(L, libs_idx);
+    lua_pushcclosure(L, l_sandbox_require, 1);
+    lua_setfield(L, -2, "require");
+}
+
+/* [-0, +1, m] a read-only view of a library table at idx: its values are
+ * functions and constants (flat) or it has tables (deep view) */
+static void push_lib_ro(lua_State *L, int idx) {
+    idx = lua_absindex(L, idx);
+    int flat = 1;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (lua_type(L, -1) == LUA_TTABLE) flat = 0;
+        lua_pop(L, 1);
+    }
+    if (flat) new_proxy(L, idx, 1);
+    else push_ro_value(L, idx);
 }
 
 static void copy_lib_ro(lua_State *L, int proto, const char *name, const char *const *fields) {
@@ -802,7 +940,7 @@ static void copy_lib_ro(lua_State *L, int proto, const char *name, const char *c
         lua_getfield(L, -2, *f);
         lua_setfield(L, -2, *f);
     }
-    push_readonly(L, -1);
+    push_lib_ro(L, -1);
     lua_setfield(L, proto, name);
     lua_pop(L, 2);
 }
@@ -819,7 +957,7 @@ static void build_env_proto(mx_rt *rt) {
         lua_getglobal(L, *f);
         lua_setfield(L, proto, *f);
     }
-    static const luaL_Reg wrapped[] = {{"pcall", sb_pcall}, {"xpcall", sb_xpcall}, {"rawset", sb_rawset}, {NULL, NULL}};
+    static const luaL_Reg wrapped[] = {{"pcall", sb_pcall}, {"rawset", sb_rawset}, {NULL, NULL}};
     for (const luaL_Reg *w = wrapped; w->name; w++) {
         lua_pushcfunction(L, w->func);
         lua_setfield(L, proto, w->name);
@@ -827,25 +965,29 @@ static void build_env_proto(mx_rt *rt) {
     lua_getglobal(L, "setmetatable");
     lua_pushcclosure(L, sb_setmetatable, 1);
     lua_setfield(L, proto, "setmetatable");
-    static const char *const string_f[] = {"byte", "char", "find", "format", "gmatch", "gsub", "len", "lower",
-                                           "match", "rep", "reverse", "sub", "upper", "pack", "unpack", "packsize", NULL};
-    copy_lib_ro(L, proto, "string", string_f);
-    /* ("").dump would reach the real string table through the shared string
-     * metatable: give strings the allowed functions only, and hide the
-     * metatable so no rule can change it for the others */
-    lua_pushliteral(L, "");
-    lua_getmetatable(L, -1);
+    /* string: the allowed functions, with find/match/gmatch/gsub replaced by
+     * the bounded matcher (l_strmatch.c) */
+    static const char *const string_f[] = {"byte", "char", "format", "len", "lower", "rep", "reverse", "sub",
+                                           "upper", "pack", "unpack", "packsize", NULL};
+    lua_getglobal(L, "string");
     lua_newtable(L);
     for (const char *const *f = string_f; *f; f++) {
-        lua_getglobal(L, "string");
-        lua_getfield(L, -1, *f);
-        lua_setfield(L, -3, *f);
-        lua_pop(L, 1);
+        lua_getfield(L, -2, *f);
+        lua_setfield(L, -2, *f);
     }
+    mx_strmatch_register(L, lua_gettop(L));
+    new_proxy(L, -1, 1);
+    lua_setfield(L, proto, "string");
+    /* ("").dump would reach the real string table through the shared string
+     * metatable: give strings the same functions, and hide the metatable so
+     * no rule can change it for the others */
+    lua_pushliteral(L, "");
+    lua_getmetatable(L, -1);
+    lua_pushvalue(L, -3);
     lua_setfield(L, -2, "__index");
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
-    lua_pop(L, 2);
+    lua_pop(L, 4);
     static const char *const table_f[] = {"concat", "insert", "move", "pack", "remove", "sort", "unpack", NULL};
     copy_lib_ro(L, proto, "table", table_f);
     static const char *const math_f[] = {"abs", "ceil", "floor", "fmod", "huge", "max", "maxinteger", "min",
@@ -855,7 +997,7 @@ static void build_env_proto(mx_rt *rt) {
     copy_lib_ro(L, proto, "utf8", utf8_f);
     static const char *const os_f[] = {"time", "clock", "date", "difftime", NULL};
     copy_lib_ro(L, proto, "os", os_f);
-    /* coroutine wrappers */
+    /* coroutine wrappers and xpcall */
     if (luaL_loadbufferx(L, prelude, strlen(prelude), "=prelude", "t") != LUA_OK) lua_error(L);
     lua_pushlightuserdata(L, MARKER);
     lua_getglobal(L, "coroutine");
@@ -863,8 +1005,10 @@ static void build_env_proto(mx_rt *rt) {
     for (int i = 0; i < 7; i++) lua_getfield(L, -1 - i, cof[i]);
     lua_remove(L, -8);
     lua_pushcfunction(L, sb_aborted);
-    lua_call(L, 9, 1);
-    push_readonly(L, -1);
+    lua_pushcfunction(L, sb_pcall);
+    lua_call(L, 10, 2);
+    lua_setfield(L, proto, "xpcall");
+    push_lib_ro(L, -1);
     lua_setfield(L, proto, "coroutine");
     lua_pop(L, 1);
     /* engine modules */
@@ -877,17 +1021,17 @@ static void build_env_proto(mx_rt *rt) {
     };
     for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++) {
         luaL_requiref(L, mods[i].name, mods[i].open, 0);
-        push_readonly(L, -1);
+        push_lib_ro(L, -1);
         lua_setfield(L, proto, mods[i].name);
         lua_pop(L, 1);
     }
+    /* a placeholder, so that the API listing shows it: push_env gives each
+     * file its own */
     lua_pushcfunction(L, l_sandbox_require);
     lua_setfield(L, proto, "require");
     lua_pushlightuserdata(L, MARKER);
     lua_setfield(L, LUA_REGISTRYINDEX, "mx.marker");
     rt->env_proto_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_newtable(L);
-    rt->lib_cache_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
 /* Instruction budget and wall-clock deadline of the running rule. */
@@ -907,50 +1051,67 @@ static int64_t others_ms(mx_rt *rt, rule_run *run) {
 }
 
 /* Raises msg prefixed with the position of the running Lua code (level 0:
- * in a hook, level 1 would be the caller of the looping function). */
-static void hook_error(lua_State *L, const char *msg) {
+ * in a hook; level 1 from a C function: its Lua caller). */
+static void hook_error(lua_State *L, int level, const char *msg) {
     lua_Debug ar;
-    if (lua_getstack(L, 0, &ar) && lua_getinfo(L, "Sl", &ar) && ar.currentline > 0)
-        luaL_error(L, "%s:%d: %s", ar.short_src, ar.currentline, msg);
-    luaL_error(L, "%s", msg);
+    if (lua_getstack(L, level, &ar) && lua_getinfo(L, "Sl", &ar) && ar.currentline > 0)
+        lua_pushfstring(L, "%s:%d: %s", ar.short_src, ar.currentline, msg);
+    else
+        lua_pushstring(L, msg);
+    lua_error(L);
 }
 
-/* Instruction budget and wall-clock deadline of the running rule. Once
- * exceeded, the run is marked aborted: the sandbox's pcall, xpcall and
- * coroutine.resume re-raise instead of catching, and the hook keeps raising,
- * so a rule cannot swallow its own termination. */
-static void count_hook(lua_State *L, lua_Debug *ar) {
-    (void)ar;
+/* Counts n units of work against the running rule's instruction budget and
+ * checks its wall-clock deadline (code that never yields never returns to
+ * the event loop's timer). Once exceeded, the run is marked aborted: the
+ * sandbox's pcall, xpcall, coroutine.resume and coroutine.close re-raise
+ * instead of catching, and every later charge raises again, so a rule cannot
+ * swallow its own termination. The top-level code of a rule file being
+ * loaded has a budget of its own, with the same abort. */
+static void charge(lua_State *L, uint64_t n, int level) {
     mx_rt *rt = mx_rt_from_L(L);
+    if (!rt) return; /* a Lua state of no runtime (unit tests): no budget */
     rule_run *run = rt->acct;
     if (!run) {
-        if (rt->loading && (rt->load_instructions += HOOK_EVERY) > (uint64_t)MX_RULE_INSTR_LIMIT / 20)
-            hook_error(L, "instruction budget exceeded while loading the rule file");
+        if (!rt->loading) return;
+        if (!rt->load_aborted && (rt->load_instructions += n) > (uint64_t)MX_RULE_INSTR_LIMIT / 20)
+            rt->load_aborted = "instruction budget exceeded while loading the rule file";
+        if (rt->load_aborted) hook_error(L, level, rt->load_aborted);
         return;
     }
-    run->instructions += HOOK_EVERY;
-    if (run->aborted) hook_error(L, run->aborted);
+    run->instructions += n;
+    if (run->aborted) hook_error(L, level, run->aborted);
     if (run->instructions > (uint64_t)MX_RULE_INSTR_LIMIT) {
         run->aborted = "instruction budget exceeded (200 million Lua instructions per rule)";
-        hook_error(L, run->aborted);
+        hook_error(L, level, run->aborted);
     }
-    if ((run->instructions % (64 * HOOK_EVERY)) == 0 && run->started &&
-        mx_now_ms() > run->started + rule_timeout_ms(rt, rt->acct_rule) + others_ms(rt, run)) {
-        /* a busy loop never returns to the event loop: check the clock here */
+    if (run->started && mx_now_ms() > run->started + rule_timeout_ms(rt, rt->acct_rule) + others_ms(rt, run)) {
         run->aborted = "rule deadline exceeded while computing";
-        hook_error(L, run->aborted);
+        hook_error(L, level, run->aborted);
     }
 }
 
-static int rule_aborted(lua_State *L, int status) {
-    mx_rt *rt = mx_rt_from_L(L);
-    if (!rt->acct) return 0;
-    if (status == LUA_ERRMEM && !rt->acct->aborted) rt->acct->aborted = "memory limit exceeded";
-    return rt->acct->aborted != NULL;
+static void count_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    charge(L, HOOK_EVERY, 0);
 }
 
-/* pcall/xpcall for rules: as lbaselib's, yieldable (engine calls pass
- * through), but an aborted rule's error is re-raised. [-?, +?, e] */
+/* Work done inside a C function called by a rule (steps of the pattern
+ * matcher), counted as instructions: see runtime.h. [-0, +0, e] */
+void mx_rt_charge(lua_State *L, uint64_t steps) { charge(L, steps, 1); }
+
+/* the reason the running rule (or the file being loaded) was aborted, or NULL */
+static const char *abort_reason(lua_State *L, int status) {
+    mx_rt *rt = mx_rt_from_L(L);
+    if (!rt->acct) return rt->loading ? rt->load_aborted : NULL;
+    if (status == LUA_ERRMEM && !rt->acct->aborted) rt->acct->aborted = "memory limit exceeded";
+    return rt->acct->aborted;
+}
+static int rule_aborted(lua_State *L, int status) { return abort_reason(L, status) != NULL; }
+
+/* pcall for rules: as lbaselib's, yieldable (engine calls pass through), but
+ * an aborted rule's error is re-raised. (xpcall is built on it: prelude.)
+ * [-?, +?, e] */
 static int sb_finish_pcall(lua_State *L, int status, lua_KContext extra) {
     if (status != LUA_OK && status != LUA_YIELD) {
         if (rule_aborted(L, status)) return lua_error(L);
@@ -967,18 +1128,11 @@ static int sb_pcall(lua_State *L) {
     int status = lua_pcallk(L, lua_gettop(L) - 2, LUA_MULTRET, 0, 0, sb_finish_pcall);
     return sb_finish_pcall(L, status, 0);
 }
-static int sb_xpcall(lua_State *L) {
-    int n = lua_gettop(L);
-    luaL_checktype(L, 2, LUA_TFUNCTION);
-    lua_pushboolean(L, 1);
-    lua_pushvalue(L, 1);
-    lua_rotate(L, 3, 2);
-    int status = lua_pcallk(L, n - 2, LUA_MULTRET, 2, 2, sb_finish_pcall);
-    return sb_finish_pcall(L, status, 2);
-}
-/* aborted() -> boolean, for the coroutine.resume wrapper [-0, +1, -] */
+/* aborted() -> reason | false, for the prelude's wrappers [-0, +1, -] */
 static int sb_aborted(lua_State *L) {
-    lua_pushboolean(L, rule_aborted(L, LUA_OK));
+    const char *why = abort_reason(L, LUA_OK);
+    if (why) lua_pushstring(L, why);
+    else lua_pushboolean(L, 0);
     return 1;
 }
 /* setmetatable without __gc: a finalizer would run at some later collection,
@@ -995,14 +1149,12 @@ static int sb_setmetatable(lua_State *L) {
     lua_call(L, 2, 1);
     return 1;
 }
-/* rawset that refuses the shared read-only proxies (modules, target). */
+/* rawset that refuses the engine's read-only values (modules, target, util.null). */
 static int sb_rawset(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
-    if (lua_getmetatable(L, 1)) {
-        int ro = lua_getfield(L, -1, "__target") != LUA_TNIL;
-        lua_pop(L, 2);
-        if (ro) return luaL_error(L, "rawset: attempt to modify a read-only table");
-    }
+    int kind = ro_kind(L, 1);
+    if (kind == 2) lua_pop(L, 1);
+    if (kind) return luaL_error(L, "rawset: attempt to modify a read-only table");
     luaL_checkany(L, 2);
     luaL_checkany(L, 3);
     lua_settop(L, 3);
@@ -1028,16 +1180,24 @@ static int load_code(lua_State *L, const mx_buf *code, const char *path) {
     return luaL_loadbufferx(L, p, n, chunk, "t");
 }
 
-/* require(name): rules/lib/<name>.lua from the shipped then site directories,
- * loaded in text mode into its own sandbox environment, once per run. */
+/* require(name): rules/lib/<name>.lua from the site then shipped directories,
+ * loaded in text mode into its own sandbox environment, once per rule file:
+ * upvalue 1 is that file's table of loaded libraries, so no rule shares a
+ * library instance (its tables, its upvalues) with another. */
+static char lib_loading;
 static int l_sandbox_require(lua_State *L) {
     mx_rt *rt = mx_rt_from_L(L);
     const char *name = luaL_checkstring(L, 1);
     for (const char *p = name; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '.'))
             return luaL_error(L, "require: invalid library name '%s'", name);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->lib_cache_ref);
-    if (lua_getfield(L, -1, name) != LUA_TNIL) return 1;
+    if (lua_type(L, lua_upvalueindex(1)) != LUA_TTABLE) return luaL_error(L, "require: not available here");
+    lua_settop(L, 1);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    int libs = lua_gettop(L);
+    lua_getfield(L, libs, name);
+    if (lua_touserdata(L, -1) == &lib_loading) return luaL_error(L, "require: library '%s' requires itself", name);
+    if (!lua_isnil(L, -1)) return 1;
     lua_pop(L, 1);
     char path[4096];
     const char *found = NULL;
@@ -1062,12 +1222,18 @@ static int l_sandbox_require(lua_State *L) {
     int lst = load_code(L, &code, found);
     mx_buf_free(&code);
     if (lst != LUA_OK) return lua_error(L);
-    push_env(rt);
+    push_env(rt, libs);
     lua_setupvalue(L, -2, 1);
-    lua_call(L, 0, 1);
+    lua_pushlightuserdata(L, &lib_loading);
+    lua_setfield(L, libs, name);
+    if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+        lua_pushnil(L);
+        lua_setfield(L, libs, name);
+        return lua_error(L);
+    }
     if (lua_isnil(L, -1)) { lua_pop(L, 1); lua_pushboolean(L, 1); }
     lua_pushvalue(L, -1);
-    lua_setfield(L, -3, name);
+    lua_setfield(L, libs, name);
     return 1;
 }
 
@@ -1090,9 +1256,16 @@ int mx_code_valid(const char *s) {
     return s[-1] != '.';
 }
 
+/* [-0, +1, -] t[k] without metamethods (a rule's table is data) */
+static int rawfield(lua_State *L, int idx, const char *k) {
+    idx = lua_absindex(L, idx);
+    lua_pushstring(L, k);
+    return lua_rawget(L, idx);
+}
+
 static char **string_list(lua_State *L, int idx, const char *field, size_t *n, const char *file, char *err, size_t errlen) {
     *n = 0;
-    lua_getfield(L, idx, field);
+    rawfield(L, idx, field);
     if (lua_isnil(L, -1)) { lua_pop(L, 1); return NULL; }
     if (!lua_istable(L, -1)) {
         snprintf(err, errlen, "%s: field '%s' must be a list of strings, not a %s", file, field, luaL_typename(L, -1));
@@ -1150,7 +1323,7 @@ static int validate_rule(lua_State *L, const char *file, mx_rule *r, char *err, 
     }
     memset(r, 0, sizeof *r);
     r->ref = LUA_NOREF;
-    lua_getfield(L, t, "id");
+    rawfield(L, t, "id");
     if (lua_type(L, -1) != LUA_TSTRING || !id_valid(lua_tostring(L, -1))) {
         snprintf(err, errlen, "%s: field 'id' must be a string of lower-case letters, digits, '.', '_' or '-'", file);
         lua_pop(L, 1);
@@ -1158,7 +1331,7 @@ static int validate_rule(lua_State *L, const char *file, mx_rule *r, char *err, 
     }
     r->id = mx_xstrdup(lua_tostring(L, -1));
     lua_pop(L, 1);
-    lua_getfield(L, t, "description");
+    rawfield(L, t, "description");
     if (lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) == 0) {
         snprintf(err, errlen, "%s: rule '%s': field 'description' must be a non-empty string", file, r->id);
         lua_pop(L, 1);
@@ -1166,21 +1339,21 @@ static int validate_rule(lua_State *L, const char *file, mx_rule *r, char *err, 
     }
     r->description = mx_xstrdup(lua_tostring(L, -1));
     lua_pop(L, 1);
-    lua_getfield(L, t, "run");
+    rawfield(L, t, "run");
     if (!lua_isfunction(L, -1)) {
         snprintf(err, errlen, "%s: rule '%s': field 'run' must be a function, not a %s", file, r->id, luaL_typename(L, -1));
         lua_pop(L, 1);
         goto fail;
     }
     lua_pop(L, 1);
-    lua_getfield(L, t, "applies");
+    rawfield(L, t, "applies");
     if (!lua_isnil(L, -1) && !lua_isfunction(L, -1)) {
         snprintf(err, errlen, "%s: rule '%s': field 'applies' must be a function", file, r->id);
         lua_pop(L, 1);
         goto fail;
     }
     lua_pop(L, 1);
-    lua_getfield(L, t, "timeout");
+    rawfield(L, t, "timeout");
     if (!lua_isnil(L, -1)) {
         if (!lua_isnumber(L, -1) || lua_tonumber(L, -1) <= 0 || lua_tonumber(L, -1) > 3600) {
             snprintf(err, errlen, "%s: rule '%s': field 'timeout' must be a number of seconds from 0 to 3600", file, r->id);
@@ -1199,7 +1372,7 @@ static int validate_rule(lua_State *L, const char *file, mx_rule *r, char *err, 
     if (r->wants == (char **)-1) { r->wants = NULL; snprintf(err, errlen, "%s", ebuf); goto fail; }
     r->categories = string_list(L, t, "categories", &r->ncategories, file, ebuf, sizeof ebuf);
     if (r->categories == (char **)-1) { r->categories = NULL; snprintf(err, errlen, "%s", ebuf); goto fail; }
-    lua_getfield(L, t, "codes");
+    rawfield(L, t, "codes");
     if (!lua_istable(L, -1)) {
         snprintf(err, errlen, "%s: rule '%s': field 'codes' must be a table of code = default severity", file, r->id);
         lua_pop(L, 1);
@@ -1224,7 +1397,24 @@ static int validate_rule(lua_State *L, const char *file, mx_rule *r, char *err, 
     }
     lua_pop(L, 1);
     r->file = mx_xstrdup(file);
-    lua_pushvalue(L, t);
+    /* the engine keeps a plain copy of what it reads later (run, applies,
+     * codes): no metamethod of the rule's table runs outside the rule's
+     * limits, and changing the returned table later changes nothing */
+    lua_createtable(L, 0, 3);
+    rawfield(L, t, "run");
+    lua_setfield(L, -2, "run");
+    rawfield(L, t, "applies");
+    lua_setfield(L, -2, "applies");
+    lua_newtable(L);
+    rawfield(L, t, "codes");
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, -5);
+    }
+    lua_pop(L, 1);
+    lua_setfield(L, -2, "codes");
     r->ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return 0;
 fail:
@@ -1288,11 +1478,16 @@ static int load_dir(mx_rt *rt, const char *dir, int required, char *err, size_t 
             rc = -1;
             break;
         }
-        push_env(rt);
+        lua_newtable(L); /* this file's libraries (require) */
+        push_env(rt, -1);
+        lua_remove(L, -2);
         lua_setupvalue(L, -2, 1);
         rt->loading = 1;
         rt->load_instructions = 0;
+        rt->load_aborted = NULL;
+        rt->mem_limit = rt->mem_used + MX_RULE_MEM_LIMIT < MX_LUA_MEM_LIMIT ? rt->mem_used + MX_RULE_MEM_LIMIT : MX_LUA_MEM_LIMIT;
         int lst = lua_pcall(L, 0, 1, 0);
+        rt->mem_limit = MX_LUA_MEM_LIMIT;
         rt->loading = 0;
         if (lst != LUA_OK) {
             snprintf(err, errlen, "%s: error while loading: %s", path, lua_tostring(L, -1));
@@ -1466,7 +1661,8 @@ int mx_rt_rule_enabled(mx_rt *rt, const char *id) {
 mx_json *mx_rt_dnsbl_usage(mx_rt *rt, char *err, size_t errlen) {
     lua_State *L = rt->L;
     int top = lua_gettop(L);
-    lua_pushcfunction(L, l_sandbox_require);
+    lua_newtable(L); /* its own library table: a require of its own */
+    lua_pushcclosure(L, l_sandbox_require, 1);
     lua_pushliteral(L, "dnsbl_catalog");
     if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
         snprintf(err, errlen, "dnsbl_catalog: %s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "error");
@@ -1513,10 +1709,7 @@ mx_json *mx_rt_api_json(mx_rt *rt) {
         if (lua_isfunction(L, -1)) mx_json_push(globals, mx_json_str(k));
         else if (lua_istable(L, -1)) {
             /* modules are read-only proxies: list the table behind */
-            if (lua_getmetatable(L, -1)) {
-                lua_getfield(L, -1, "__target");
-                lua_remove(L, -2);
-            } else lua_pushvalue(L, -1);
+            if (ro_kind(L, -1) != 2) lua_pushvalue(L, -1);
             int is_std = 0;
             for (const char *const *p = std; *p; p++) if (strcmp(*p, k) == 0) is_std = 1;
             mx_json_set(is_std ? stdm : mods, k, table_names(L, -1, 0));
@@ -2280,6 +2473,7 @@ int mx_task_spawn_all(lua_State *L, lua_KFunction k) {
  * domains) runs once while the others wait for its result. ---- */
 typedef struct rt_event {
     int signalled;
+    int owner;              /* the rule that made it: only it may wait or signal */
     int n, cap;
     int *slots;
     uint32_t *gens;
@@ -2293,6 +2487,10 @@ static int push_none(lua_State *L, mx_json *res, void *h) {
 static rt_event *event_get(lua_State *L, mx_rt *rt, int arg) {
     lua_Integer id = luaL_checkinteger(L, arg);
     luaL_argcheck(L, id >= 1 && id <= rt->nevents, arg, "not an event made by task.event()");
+    /* ids are small integers: without this a rule could wake (or spoil)
+     * another rule's waiters */
+    int rule = rt->current ? rt->current->rule : -1;
+    luaL_argcheck(L, rt->events[id - 1].owner == rule, arg, "an event made by another rule");
     return &rt->events[id - 1];
 }
 
@@ -2305,6 +2503,7 @@ int mx_task_event_new(lua_State *L) {
         rt->events = mx_xrealloc(rt->events, (size_t)rt->events_cap * sizeof *rt->events);
     }
     memset(&rt->events[rt->nevents], 0, sizeof rt->events[0]);
+    rt->events[rt->nevents].owner = rt->current ? rt->current->rule : -1;
     lua_pushinteger(L, ++rt->nevents);
     return 1;
 }

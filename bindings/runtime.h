@@ -83,6 +83,19 @@ void mx_check_free(mx_check *c);
 /* Writes the recording (if --record) at the end of a run. */
 int mx_rt_finish(mx_rt *rt, char *err, size_t errlen);
 
+/* ---- sandbox ---- */
+/* Counts steps of work a C function does for the running rule (the pattern
+ * matcher) as Lua instructions against its budget, and checks its deadline;
+ * raises (and aborts the rule) when either is exceeded. No-op outside rules. */
+void mx_rt_charge(lua_State *L, uint64_t steps);
+/* Makes the table at idx an immutable engine value (writes raise, metatable
+ * locked) that read-only views hand out as it is (util.null). [-0, +0, m] */
+void mx_lua_seal(lua_State *L, int idx);
+/* Sets find, match, gmatch, gsub and rep in the table at idx: Lua's pattern
+ * functions, with their work charged through mx_rt_charge, and string.rep
+ * charged by the size it makes (l_strmatch.c). */
+void mx_strmatch_register(lua_State *L, int idx);
+
 /* ---- for binding files ---- */
 typedef struct mx_gate_req mx_gate_req;
 /* Pushes a primitive's return values from its JSON result (and handle, e.g.

@@ -3,6 +3,6 @@ return { id = "sb-loop-coroutine", description = "busy loop in a coroutine", cod
   run = function(target, report)
     while true do
       local co = coroutine.create(function() while true do end end)
-      coroutine.resume(co) --@line instruction budget exceeded
+      coroutine.resume(co) --@line (instruction budget|deadline) exceeded
     end
   end }

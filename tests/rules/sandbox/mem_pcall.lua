@@ -1,5 +1,6 @@
 -- Allocation failures caught by pcall still stop the rule.
 return { id = "sb-mem-pcall", description = "unbounded allocation under pcall", codes = { ["sb.never"] = "ok" },
+  timeout = 300, -- the memory cap must end it, not the deadline of a slow (sanitizer) build
   run = function(target, report)
     local t = {}
     while true do

@@ -1,0 +1,3 @@
+-- While loading: a looping message handler (hooks off in Lua's handler call).
+xpcall(error, function() while true do end end)
+return {}
