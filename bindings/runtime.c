@@ -1663,9 +1663,26 @@ static int l_report_publish(lua_State *L) {
     return 0;
 }
 
+/* report:pending(name) -> true while another enabled rule of this check that
+ * has not finished may still publish the fact (so a rule handing something
+ * over, such as an open connection, knows whether anyone will take it). [-0,+1,e] */
+static int l_report_pending(lua_State *L) {
+    int rule;
+    mx_check *c = report_check(L, &rule);
+    const char *name = luaL_checkstring(L, 2);
+    int pending = 0;
+    for (int k = 0; k < c->rt->nrules && !pending; k++) {
+        if (k == rule || (c->runs[k].state != RULE_PENDING && c->runs[k].state != RULE_RUNNING)) continue;
+        for (size_t p = 0; p < c->rt->rules[k].nprovides; p++)
+            if (strcmp(c->rt->rules[k].provides[p], name) == 0) pending = 1;
+    }
+    lua_pushboolean(L, pending);
+    return 1;
+}
+
 static void push_report(mx_rt *rt, mx_check *c, int rule) {
     lua_State *L = rt->L;
-    lua_createtable(L, 0, 2);
+    lua_createtable(L, 0, 3);
     lua_pushinteger(L, c->id);
     lua_pushinteger(L, rule);
     lua_pushcclosure(L, l_report_finding, 2);
@@ -1674,6 +1691,10 @@ static void push_report(mx_rt *rt, mx_check *c, int rule) {
     lua_pushinteger(L, rule);
     lua_pushcclosure(L, l_report_publish, 2);
     lua_setfield(L, -2, "publish");
+    lua_pushinteger(L, c->id);
+    lua_pushinteger(L, rule);
+    lua_pushcclosure(L, l_report_pending, 2);
+    lua_setfield(L, -2, "pending");
 }
 
 static int fact_present(mx_rt *rt, mx_check *c, const char *name) {
