@@ -389,6 +389,9 @@ return {
         -- one dialogue per address and parameters for the whole run (batch)
         local key = table.concat({ "smtp", p.address, p.port, tostring(host), tostring(p.source), tostring(o.helo),
           timeout, tostring(o.rcpt), tostring(o.mail_from) }, "|")
+        -- a dialogue already known from another check of the run (batch) needs no connection: free
+        -- the probe's at once, so it holds no per-address slot another dialogue may wait for
+        if r.conn_key and shared.done(key) then conn.release(r.conn_key) end
         held[#held + 1] = r.conn_key
         jobs[#jobs + 1] = { key, function()
           -- the tcp rule's connection carries the dialogue: one connection per address and check
