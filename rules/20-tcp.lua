@@ -25,14 +25,16 @@ local function family_finding(host, bad_family, bad, good)
   for _, p in ipairs(good) do good_labels[#good_labels + 1] = explain.endpoint(p.address, p.port) end
   local cost
   if slow then
-    cost = "A sender that tries " .. fam .. " first (Postfix with inet_protocols = all and smtp_address_preference "
-      .. "= " .. fam:lower() .. ", Exim and most MTAs that sort addresses by RFC 6724) waits for its connect timeout "
+    cost = "A sender that tries " .. fam .. " first (Exim and most MTAs that sort addresses by RFC 6724; Postfix "
+      .. "with inet_protocols = all picks a family at random per attempt by default, smtp_address_preference = any, "
+      .. "so about every other attempt; with = " .. fam:lower() .. ", every one) waits for its connect timeout "
       .. "(Postfix smtp_connect_timeout: 30 s) on every delivery before it falls back to " .. other .. "; when the "
       .. fam .. " addresses it tries first use up its address limit (Postfix smtp_mx_address_limit: 5, counting "
       .. "every MX host's addresses), it defers the mail instead: delayed, not lost, but every time."
   else
-    cost = "A sender that tries " .. fam .. " first (Postfix with inet_protocols = all and smtp_address_preference "
-      .. "= " .. fam:lower() .. ", Exim and most MTAs that sort addresses by RFC 6724) gets an immediate error and "
+    cost = "A sender that tries " .. fam .. " first (Exim and most MTAs that sort addresses by RFC 6724; Postfix "
+      .. "with inet_protocols = all picks a family at random per attempt by default, smtp_address_preference = any, "
+      .. "so about every other attempt; with = " .. fam:lower() .. ", every one) gets an immediate error and "
       .. "falls back to " .. other .. ": little delay, but each failed address counts against its address limit "
       .. "(Postfix smtp_mx_address_limit: 5), and a sender with no " .. other .. " cannot deliver at all."
   end

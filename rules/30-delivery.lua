@@ -59,8 +59,8 @@ return {
     elseif #delayed > 0 then
       report:finding {
         code = "delivery.delayed",
-        summary = string.format("No mail host accepts a session from here right now: %s rate-limited by "
-          .. "connections from your address; mail is delayed, not lost", delayed[1]),
+        summary = string.format("No mail host accepts a session from here right now: %s is rate-limited (by "
+          .. "connections from your address); mail is delayed, not lost", (delayed[1]:gsub(": rate%-limited.*$", ""))),
         explanation = "A server that limits connections per client answers 421 (4.7.x) while this address is over "
           .. "its limit. Senders keep the mail queued and retry; it is delivered once the address stays under the "
           .. "limit (Postfix anvil counts connections per minute). This is not a refusal of the domain's mail.",
