@@ -200,6 +200,7 @@ struct mx_rt {
     replay_entry *replay;
     size_t nreplay;
     int env_proto_ref;      /* table of allowed globals */
+    int shipped_libs_ref;   /* the shipped rules' library table (LUA_NOREF until made) */
     int pending_calls;      /* primitives started and not yet done */
     struct rt_event *events; /* task.event(): one-shot condition variables */
     int nevents, events_cap;
@@ -1032,6 +1033,7 @@ static void build_env_proto(mx_rt *rt) {
     lua_pushlightuserdata(L, MARKER);
     lua_setfield(L, LUA_REGISTRYINDEX, "mx.marker");
     rt->env_proto_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    rt->shipped_libs_ref = LUA_NOREF;
 }
 
 /* Instruction budget and wall-clock deadline of the running rule. */
@@ -1426,7 +1428,7 @@ static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const 
 
 /* Loads every *.lua of dir (not lib/) in sorted order. A rule with an id
  * already loaded replaces it in place (site rules override shipped ones). */
-static int load_dir(mx_rt *rt, const char *dir, int required, char *err, size_t errlen) {
+static int load_dir(mx_rt *rt, const char *dir, int required, int shipped, char *err, size_t errlen) {
     /* as root the directory and each file pass the trust checks (trust.h),
      * and each file is read from the descriptor that was checked */
     char terr[1024];
@@ -1478,7 +1480,20 @@ static int load_dir(mx_rt *rt, const char *dir, int required, char *err, size_t 
             rc = -1;
             break;
         }
-        lua_newtable(L); /* this file's libraries (require) */
+        /* the libraries this file requires: the shipped rules share one set
+         * (they are one program: the tcp rule's held connection reaches the
+         * smtp rule through `conn`, `shared.once` is once per run), a site
+         * rule file gets its own, so it can neither read nor change what the
+         * shipped rules or another site rule keep in a library */
+        if (shipped) {
+            if (rt->shipped_libs_ref == LUA_NOREF) {
+                lua_newtable(L);
+                rt->shipped_libs_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+            }
+            lua_rawgeti(L, LUA_REGISTRYINDEX, rt->shipped_libs_ref);
+        } else {
+            lua_newtable(L);
+        }
         push_env(rt, -1);
         lua_remove(L, -2);
         lua_setupvalue(L, -2, 1);
@@ -1567,9 +1582,9 @@ static int select_rules(mx_rt *rt, const char *only, const char *skip, char *on)
 }
 
 int mx_rt_load_rules(mx_rt *rt, char *err, size_t errlen) {
-    if (load_dir(rt, rt->opts.shipped_dir, 1, err, errlen) != 0) return -1;
+    if (load_dir(rt, rt->opts.shipped_dir, 1, 1, err, errlen) != 0) return -1;
     for (size_t i = 0; i < rt->opts.nsite_dirs; i++)
-        if (load_dir(rt, rt->opts.site_dirs[i], 1, err, errlen) != 0) return -1;
+        if (load_dir(rt, rt->opts.site_dirs[i], 1, 0, err, errlen) != 0) return -1;
     /* a fact required by a rule and provided by nobody is a loader error: it
      * would silently skip the rule forever */
     for (int i = 0; i < rt->nrules; i++) {
@@ -1959,9 +1974,26 @@ static int l_report_publish(lua_State *L) {
     return 0;
 }
 
+/* report:pending(name) -> true while another enabled rule of this check that
+ * has not finished may still publish the fact (so a rule handing something
+ * over, such as an open connection, knows whether anyone will take it). [-0,+1,e] */
+static int l_report_pending(lua_State *L) {
+    int rule;
+    mx_check *c = report_check(L, &rule);
+    const char *name = luaL_checkstring(L, 2);
+    int pending = 0;
+    for (int k = 0; k < c->rt->nrules && !pending; k++) {
+        if (k == rule || (c->runs[k].state != RULE_PENDING && c->runs[k].state != RULE_RUNNING)) continue;
+        for (size_t p = 0; p < c->rt->rules[k].nprovides; p++)
+            if (strcmp(c->rt->rules[k].provides[p], name) == 0) pending = 1;
+    }
+    lua_pushboolean(L, pending);
+    return 1;
+}
+
 static void push_report(mx_rt *rt, mx_check *c, int rule) {
     lua_State *L = rt->L;
-    lua_createtable(L, 0, 2);
+    lua_createtable(L, 0, 3);
     lua_pushinteger(L, c->id);
     lua_pushinteger(L, rule);
     lua_pushcclosure(L, l_report_finding, 2);
@@ -1970,6 +2002,10 @@ static void push_report(mx_rt *rt, mx_check *c, int rule) {
     lua_pushinteger(L, rule);
     lua_pushcclosure(L, l_report_publish, 2);
     lua_setfield(L, -2, "publish");
+    lua_pushinteger(L, c->id);
+    lua_pushinteger(L, rule);
+    lua_pushcclosure(L, l_report_pending, 2);
+    lua_setfield(L, -2, "pending");
 }
 
 static int fact_present(mx_rt *rt, mx_check *c, const char *name) {

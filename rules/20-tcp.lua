@@ -1,7 +1,67 @@
 -- TCP reachability of every MX address, from every source address, all at
 -- once: the verdict says whether the host, a firewall or nobody answered.
+-- A connection that succeeds stays open for the smtp rule's dialogue (lib
+-- conn): one connection per address, port and source, as a sender makes for
+-- one delivery attempt. The failures of one address family are read against
+-- the other family of the same host (a broken IPv6 next to a working IPv4 is
+-- neither "your side" nor undeliverable, but it has a cost).
 local explain = require("tcp_explain")
 local shared = require("shared")
+local conn = require("conn")
+
+local function family_name(f) return f == 6 and "IPv6" or "IPv4" end
+
+-- What a host whose other family works costs a sender, by the failing family's verdict.
+local function family_finding(host, bad_family, bad, good)
+  local fam, other = family_name(bad_family), family_name(bad_family == 6 and 4 or 6)
+  local slow = false
+  local labels, good_labels, local_side = {}, {}, true
+  for _, p in ipairs(bad) do
+    labels[#labels + 1] = string.format("%s: %s", explain.endpoint(p.address, p.port), p.verdict)
+    if p.verdict == "timeout" then slow = true end
+    -- "unreachable" without ICMP: this host has no route for the family
+    if not (p.verdict == "unreachable" and not p.icmp_from) and p.verdict ~= "local" then local_side = false end
+  end
+  for _, p in ipairs(good) do good_labels[#good_labels + 1] = explain.endpoint(p.address, p.port) end
+  local cost
+  if slow then
+    cost = "A sender that tries " .. fam .. " first (Exim and most MTAs that sort addresses by RFC 6724; Postfix "
+      .. "with inet_protocols = all picks a family at random per attempt by default, smtp_address_preference = any, "
+      .. "so about every other attempt; with = " .. fam:lower() .. ", every one) waits for its connect timeout "
+      .. "(Postfix smtp_connect_timeout: 30 s) on every delivery before it falls back to " .. other .. "; when the "
+      .. fam .. " addresses it tries first use up its address limit (Postfix smtp_mx_address_limit: 5, counting "
+      .. "every MX host's addresses), it defers the mail instead: delayed, not lost, but every time."
+  else
+    cost = "A sender that tries " .. fam .. " first (Exim and most MTAs that sort addresses by RFC 6724; Postfix "
+      .. "with inet_protocols = all picks a family at random per attempt by default, smtp_address_preference = any, "
+      .. "so about every other attempt; with = " .. fam:lower() .. ", every one) gets an immediate error and "
+      .. "falls back to " .. other .. ": little delay, but each failed address counts against its address limit "
+      .. "(Postfix smtp_mx_address_limit: 5), and a sender with no " .. other .. " cannot deliver at all."
+  end
+  local advice
+  if local_side then
+    advice = "The failure is on this host's side: it has no " .. fam .. " route (ip -" .. bad_family .. " route; "
+      .. "ip route get " .. bad[1].address .. "). Give it working " .. fam .. " connectivity, or tell the MTA not to "
+      .. "use " .. fam .. " (Postfix: inet_protocols = " .. other:lower() .. ", or smtp_address_preference = "
+      .. other:lower() .. ")."
+  else
+    advice = "Receiver's side: make port 25 on the " .. fam .. " address answer (firewall rules for " .. fam
+      .. " are often forgotten: ip6tables/nft inet vs ip), or remove the " .. (bad_family == 6 and "AAAA" or "A")
+      .. " record of " .. host .. " until it does. Sender's side, until then: prefer " .. other
+      .. " (Postfix: smtp_address_preference = " .. other:lower() .. ") and check this host's own " .. fam
+      .. " route and output firewall."
+  end
+  return {
+    code = "tcp.family_fails",
+    summary = string.format("%s: port 25 fails over %s (%s) but works over %s: deliverable, with a cost",
+      host, fam, table.concat(labels, ", "), other),
+    explanation = "The same host accepts connections over " .. other .. " (" .. table.concat(good_labels, ", ")
+      .. "), so outbound port 25 is not blocked in general and mail can be delivered. " .. cost,
+    advice = advice,
+    evidence = { host = host, preference = bad[1].preference, family = fam, failing = labels,
+                 working = good_labels, remedy_side = local_side and "sender" or "receiver" },
+  }
+end
 
 return {
   id = "tcp",
@@ -12,13 +72,14 @@ return {
   codes = {
     ["tcp.connected"] = "ok", ["tcp.refused"] = "warn", ["tcp.rejected"] = "warn", ["tcp.timeout"] = "warn",
     ["tcp.unreachable"] = "warn", ["tcp.prohibited"] = "warn", ["tcp.local"] = "warn", ["tcp.error"] = "unknown",
+    ["tcp.family_fails"] = "warn",
   },
   run = function(target, report)
     local port = target.port or target.options.port or 25
     local timeout = target.options.timeout
     local sources = target.options.source_ips or {}
     if #sources == 0 then sources = { false } end
-    local probes, jobs = {}, {}
+    local probes, jobs, keys = {}, {}, {}
     for _, a in ipairs(target.facts["mx.addresses"]) do
       for _, src in ipairs(sources) do
         local fam_ok = true
@@ -27,15 +88,17 @@ return {
           fam_ok = s and s.family == a.family
         end
         if fam_ok then
-          local p = { host = a.host, preference = a.preference, address = a.address, source = src or nil }
+          local p = { host = a.host, preference = a.preference, address = a.address, source = src or nil,
+                      family = a.family }
           probes[#probes + 1] = p
           -- one probe per address, port and source for the whole run (batch)
           local key = table.concat({ "tcp", a.address, port, tostring(src), tostring(timeout) }, "|")
+          keys[#keys + 1] = conn.key(a.address, port, src or nil, timeout)
           jobs[#jobs + 1] = { key, function()
             local sock, verdict, detail = net.connect(a.address, port, { timeout = timeout, source = src or nil })
             if sock then
-              sock:close()
-              return { verdict = "connected", detail = verdict }
+              -- kept open: the first check to read this result hands it to its smtp rule
+              return { verdict = "connected", detail = verdict, sock = sock }
             end
             return { verdict = verdict, detail = detail }
           end }
@@ -43,19 +106,56 @@ return {
       end
     end
     local results = shared.all(jobs)
-    local out = {}
+    local held = {}
     for i, p in ipairs(probes) do
       local r = results[i]
       local d = r.detail or {}
       p.verdict = r.verdict
       p.port = port
       p.elapsed_ms = d.elapsed_ms
+      if r.sock then
+        conn.hold(keys[i], r.sock, d)
+        r.sock = nil
+        p.conn_key = keys[i]
+        held[#held + 1] = keys[i]
+      end
       -- who sent an ICMP error: the path rule traces only when it was not the MX host
       if d.icmp then p.icmp_from, p.icmp_from_destination = d.icmp.from, d.icmp.from_destination end
+    end
+    -- per host: which families connected at all
+    local works = {}
+    for _, p in ipairs(probes) do
+      if p.verdict == "connected" then
+        works[p.host] = works[p.host] or {}
+        works[p.host][p.family] = works[p.host][p.family] or {}
+        table.insert(works[p.host][p.family], p)
+      end
+    end
+    local out, bad_by = {}, {}
+    for _, p in ipairs(probes) do
+      local other = p.family == 6 and 4 or 6
+      if p.verdict ~= "connected" and p.verdict ~= "error" and works[p.host] and works[p.host][other]
+        and not (works[p.host][p.family]) then
+        p.other_family_ok = family_name(other)
+        local k = p.host .. "|" .. p.family
+        if not bad_by[k] then
+          bad_by[k] = { host = p.host, family = p.family, list = {} }
+          bad_by[#bad_by + 1] = bad_by[k]
+        end
+        table.insert(bad_by[k].list, p)
+      end
       out[#out + 1] = p
-      local f = explain.finding(p, d, timeout)
-      report:finding(f)
+    end
+    for i, p in ipairs(probes) do
+      report:finding(explain.finding(p, results[i].detail or {}, timeout))
+    end
+    for _, b in ipairs(bad_by) do
+      report:finding(family_finding(b.host, b.family, b.list, works[b.host][b.family == 6 and 4 or 6]))
     end
     report:publish("tcp.results", out)
+    -- nobody will carry a dialogue on these connections: close them now
+    if not report:pending("smtp.sessions") then
+      for _, k in ipairs(held) do conn.release(k) end
+    end
   end,
 }

@@ -7,23 +7,27 @@ return {
   requires = { "tcp.results" },
   -- When the SMTP rule runs, an address counts only if it also greets with 2xx.
   wants = { "smtp.sessions" },
-  codes = { ["delivery.ok"] = "ok", ["delivery.backup_only"] = "warn", ["delivery.none"] = "crit" },
+  codes = { ["delivery.ok"] = "ok", ["delivery.backup_only"] = "warn", ["delivery.none"] = "crit",
+            ["delivery.delayed"] = "warn" },
   run = function(target, report)
     local results = target.facts["tcp.results"]
-    local greeting = {}
+    local greeting, limited = {}, {}
     for _, s in ipairs(target.facts["smtp.sessions"] or {}) do
       greeting[s.address .. "|" .. tostring(s.source)] = s.greeting or false
+      if s.rate_limited then limited[s.address .. "|" .. tostring(s.source)] = true end
     end
     local best = math.huge
     for _, r in ipairs(results) do
       if (r.preference or 0) < best then best = r.preference or 0 end
     end
-    local primary_ok, any_ok, accepted, failed = false, false, {}, {}
+    local primary_ok, any_ok, accepted, failed, delayed = false, false, {}, {}, {}
     for _, r in ipairs(results) do
       local label = string.format("%s[%s]%s", r.host, r.address, r.source and (" from " .. r.source) or "")
       local g = greeting[r.address .. "|" .. tostring(r.source)]
       local usable = r.verdict == "connected" and (g == nil or (g and g >= 200 and g < 300) or false)
-      if r.verdict == "connected" and not usable then
+      if r.verdict == "connected" and limited[r.address .. "|" .. tostring(r.source)] then
+        delayed[#delayed + 1] = label .. ": rate-limited (greeting " .. g .. ")"
+      elseif r.verdict == "connected" and not usable then
         failed[#failed + 1] = label .. ": connected, but " ..
           (g and ("greeting " .. g) or "no SMTP greeting")
       elseif usable then
@@ -34,7 +38,7 @@ return {
         failed[#failed + 1] = label .. ": " .. r.verdict
       end
     end
-    local ev = { accepted = accepted, failed = failed }
+    local ev = { accepted = accepted, failed = failed, rate_limited = #delayed > 0 and delayed or nil }
     if primary_ok then
       report:finding {
         code = "delivery.ok",
@@ -50,6 +54,19 @@ return {
           .. "but later and only if the backup relays it onward. Backups often have weaker spam filtering "
           .. "and may queue mail for days.",
         advice = "Fix the primary MX (see its finding above).",
+        evidence = ev,
+      }
+    elseif #delayed > 0 then
+      report:finding {
+        code = "delivery.delayed",
+        summary = string.format("No mail host accepts a session from here right now: %s is rate-limited (by "
+          .. "connections from your address); mail is delayed, not lost", (delayed[1]:gsub(": rate%-limited.*$", ""))),
+        explanation = "A server that limits connections per client answers 421 (4.7.x) while this address is over "
+          .. "its limit. Senders keep the mail queued and retry; it is delivered once the address stays under the "
+          .. "limit (Postfix anvil counts connections per minute). This is not a refusal of the domain's mail.",
+        advice = "See the smtp.rate_limited finding: spread this address's connections to the destination "
+          .. "(Postfix smtp_destination_concurrency_limit, smtp_destination_rate_delay), and check again in a "
+          .. "minute.",
         evidence = ev,
       }
     else

@@ -3,6 +3,7 @@
 -- strict sender accepts, and (opt-in) accept the recipient?
 local shared = require("shared")
 local smtp = require("smtp")
+local conn = require("conn")
 local endpoint = require("tcp_explain").endpoint
 
 local EXPIRING_DAYS = 14
@@ -89,6 +90,23 @@ local function greeting_findings(report, p, s, opts)
         .. "reputation (blocklists: run the dnsbl rules or check the named list's lookup page), make sure it "
         .. "has a PTR record whose name resolves back to it (FCrDNS), and if the block is a local policy ask "
         .. "the recipient's postmaster to allow the address.",
+      evidence = ev,
+    }
+  elseif class == 4 and smtp.rate_limited(g) then
+    report:finding {
+      code = "smtp.rate_limited",
+      summary = string.format("%s: rate-limited (by connections from your address): %s", label(p), quote(g)),
+      explanation = "The server limits how many connections, or how many per minute, one client address may "
+        .. "open, and this address is over the limit right now (Postfix: smtpd_client_connection_count_limit and "
+        .. "smtpd_client_connection_rate_limit, enforced by anvil; large providers answer 421/4.7.x with their "
+        .. "own texts). It is not a refusal: senders keep the mail queued and retry, so mail is delayed, not "
+        .. "lost. mxdiag itself opened one connection to this address for this check"
+        .. (s.reused and " (the TCP probe's connection carried the dialogue)" or "")
+        .. ", so the other connections counted came from this address's own traffic (its MTA, other tools).",
+      advice = "Spread the sending address's connections: Postfix smtp_destination_concurrency_limit and "
+        .. "smtp_destination_rate_delay for this destination (a transport with a lower concurrency), fewer "
+        .. "parallel tools probing it; if the limit is too strict for legitimate volume, ask the recipient's "
+        .. "postmaster to raise it for your address (quote the reply). Check again after a minute.",
       evidence = ev,
     }
   elseif class == 4 then
@@ -350,6 +368,7 @@ return {
   timeout = 300,
   codes = {
     ["smtp.greeting_ok"] = "ok", ["smtp.greeting_reject"] = "crit", ["smtp.greeting_tempfail"] = "warn",
+    ["smtp.rate_limited"] = "warn",
     ["smtp.greeting_slow"] = "info", ["smtp.no_greeting"] = "crit", ["smtp.ehlo_rejected"] = "warn",
     ["smtp.starttls_missing"] = "warn", ["smtp.protocol_error"] = "crit",
     ["smtp.rcpt_accepted"] = "ok", ["smtp.rcpt_rejected"] = "crit",
@@ -360,7 +379,7 @@ return {
     local o = target.options
     local timeout = o.timeout or 10
     local opts = { slow_ms = smtp.DEFAULT_SLOW_GREETING_MS }
-    local probes, jobs = {}, {}
+    local probes, jobs, held = {}, {}, {}
     for _, r in ipairs(target.facts["tcp.results"]) do
       if r.verdict == "connected" then
         local p = { host = r.host, preference = r.preference, address = r.address, port = r.port, source = r.source }
@@ -370,15 +389,24 @@ return {
         -- one dialogue per address and parameters for the whole run (batch)
         local key = table.concat({ "smtp", p.address, p.port, tostring(host), tostring(p.source), tostring(o.helo),
           timeout, tostring(o.rcpt), tostring(o.mail_from) }, "|")
+        -- a dialogue already known from another check of the run (batch) needs no connection: free
+        -- the probe's at once, so it holds no per-address slot another dialogue may wait for
+        if r.conn_key and shared.done(key) then conn.release(r.conn_key) end
+        held[#held + 1] = r.conn_key
         jobs[#jobs + 1] = { key, function()
+          -- the tcp rule's connection carries the dialogue: one connection per address and check
+          local sock, detail
+          if r.conn_key then sock, detail = conn.take(r.conn_key) end
           return smtp.session(p.address, p.port, {
             host = host, source = p.source, helo = o.helo, timeout = timeout,
-            rcpt = o.rcpt, mail_from = o.mail_from,
+            rcpt = o.rcpt, mail_from = o.mail_from, sock = sock, connect = detail,
           })
         end }
       end
     end
     local sessions = shared.all(jobs)
+    -- a dialogue already known from another check (batch) left its connection unused: close it
+    for _, k in pairs(held) do conn.release(k) end
     local out = {}
     for i, p in ipairs(probes) do
       local s = sessions[i]
@@ -400,6 +428,7 @@ return {
         esmtp = s.capabilities ~= nil, starttls = s.starttls_offered, tls = s.tls ~= nil,
         tls_protocol = s.tls and s.tls.protocol, failed_stage = s.failed_stage,
         rcpt = s.probe and s.probe.reply and s.probe.reply.code,
+        rate_limited = smtp.rate_limited(s.greeting) or nil, reused = s.reused,
       }
     end
     report:publish("smtp.sessions", out)

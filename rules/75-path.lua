@@ -190,8 +190,15 @@ return {
             or ("Not even the first router answered a probe to port " .. (r.port or 25) .. ". Packets are dropped "
               .. "on this host (an output firewall rule) or by the first router (a provider or cloud security "
               .. "group blocking port 25)."))
-            .. (o.kind == "budget" and " The trace stopped at the check's time budget." or ""),
-          advice = last and ("Compare with a trace to another port (e.g. tcptraceroute -p 443 " .. r.address
+            .. (o.kind == "budget" and " The trace stopped at the check's time budget." or "")
+            .. (r.other_family_ok and (" The same host answers port 25 over " .. r.other_family_ok .. ", so "
+              .. "this is not a block of all outbound SMTP.") or ""),
+          advice = r.other_family_ok and ("Port 25 to the same host over " .. r.other_family_ok .. " works from "
+              .. "here, so outbound port 25 is not blocked in general: the drop is specific to this address "
+              .. "family, at or after " .. (last and last.address or "this host's own network") .. " (a firewall "
+              .. "for that family on the receiver's side, often forgotten, or this host's provider/firewall for "
+              .. "it). See tcp.family_fails.")
+            or last and ("Compare with a trace to another port (e.g. tcptraceroute -p 443 " .. r.address
               .. "): if that goes further, port 25 is filtered at or after " .. last.address .. ". Ask whoever "
               .. "runs that network.")
             or "Run mxdiag local to read this host's firewall; if it does not block port 25, ask the provider "

@@ -26,6 +26,13 @@ function M.once(key, fn)
   return table.unpack(e.values, 2, e.values.n)
 end
 
+-- shared.done(key): true when the value for key is already stored (a later
+-- caller gets it without running fn).
+function M.done(key)
+  local e = entries[key]
+  return e ~= nil and e.done == true
+end
+
 -- shared.all(jobs): jobs = {{key, fn}, ...}. Like task.all over
 -- shared.once(key, fn), returning each job's first value in order, but a key
 -- whose value is already known costs no task: in a batch most are.

@@ -63,13 +63,42 @@ local function fail(s, stage, status, detail)
   return s
 end
 
+-- Words in a 421/4.7.x reply by which receivers say they limit connections
+-- or their rate from this client: Postfix anvil ("too many connections from
+-- ADDR", "too many connections" rate and count limits), Exim ("too many
+-- connections from your host", "Too many concurrent SMTP connections"),
+-- Microsoft ("4.7.500 Server busy", "temporarily rate limited"), Gmail
+-- ("4.7.28 ... unusual rate"), Sendmail ("too many open connections").
+local RATE_WORDS = { "too many connections", "too many concurrent", "too many open connections",
+  "too many smtp sessions", "too many sessions", "connection rate", "connection limit", "rate limit",
+  "rate-limit", "ratelimit", "rate limited", "unusual rate", "server busy", "exceeded the maximum number of connections" }
+
+-- Does this reply say the receiver limits connections from this client?
+-- A temporary (4xx) reply whose text says so; 421 4.7.0 without such words
+-- (greylisting, maintenance) is not enough.
+function M.rate_limited(reply)
+  if not reply or math.floor(reply.code / 100) ~= 4 then return false end
+  local t = (reply.text or ""):lower()
+  for _, w in ipairs(RATE_WORDS) do
+    if t:find(w, 1, true) then return true end
+  end
+  return false
+end
+
 -- opts: host (for SNI and evidence), source, helo, timeout (seconds, each
--- stage), greeting_timeout, tls (default true), rcpt, mail_from.
+-- stage), greeting_timeout, tls (default true), rcpt, mail_from; sock and
+-- connect (the detail of its net.connect): a connection already open (the tcp
+-- rule's probe) to carry the dialogue, so no second connection is made.
 function M.session(address, port, opts)
   opts = opts or {}
   local timeout = opts.timeout or 10
   local s = { address = address, port = port, host = opts.host, source = opts.source, stages = {} }
-  local sock, verdict, detail = net.connect(address, port, { timeout = timeout, source = opts.source })
+  local sock, verdict, detail = opts.sock, opts.connect, nil
+  if sock then
+    detail, s.reused = opts.connect, true
+  else
+    sock, verdict, detail = net.connect(address, port, { timeout = timeout, source = opts.source })
+  end
   if not sock then
     s.connect = { verdict = verdict, error = detail and detail.error }
     return fail(s, "connect", verdict, detail)

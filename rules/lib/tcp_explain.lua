@@ -91,7 +91,9 @@ function M.finding(p, d, timeout)
       summary = summary,
       explanation = expl,
       advice = "Check the route to " .. p.address .. " (ip route get " .. p.address .. "; a TCP traceroute "
-        .. "shows where it stops). If the MX host is down, its owner must bring it back.",
+        .. "shows where it stops)."
+        .. (p.other_family_ok and (" The same host answers over " .. p.other_family_ok .. ", so it is up: only "
+          .. "this address family's route fails.") or " If the MX host is down, its owner must bring it back."),
       evidence = ev,
     }
   elseif v == "timeout" then
@@ -102,8 +104,13 @@ function M.finding(p, d, timeout)
       explanation = "Nothing came back: no reset, no ICMP. A firewall somewhere drops the packets silently: "
         .. "the recipient's firewall, a provider that blocks outbound port 25, or this host's own output "
         .. "firewall. A timeout is not a refusal; the host may be up.",
-      advice = "Test another destination on port 25 and another port on this host: if port 25 fails everywhere, "
-        .. "the block is on your side (local firewall or provider). If only this host fails, it is theirs.",
+      advice = p.other_family_ok
+        and ("The same host accepts port 25 over " .. p.other_family_ok .. " from here, so outbound port 25 is not "
+          .. "blocked in general: the drop is specific to this address family, on the receiver's side (a firewall "
+          .. "for it, often forgotten) or on the " .. (p.address:find(":", 1, true) and "IPv6" or "IPv4")
+          .. " path (this host's firewall or provider for that family). See the tcp.family_fails finding.")
+        or ("Test another destination on port 25 and another port on this host: if port 25 fails everywhere, "
+          .. "the block is on your side (local firewall or provider). If only this host fails, it is theirs."),
       evidence = ev,
     }
   elseif v == "local" then

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Lab tests for `mxdiag batch` (run inside the lab: tests/lab/lab exec).
 
-  lab_batch.py MXDIAG CASE      CASE: same | broken | shard | resume | nagios | prometheus | maxconn | perdomain | resolver | zones | config
+  lab_batch.py MXDIAG CASE      CASE: same | broken | shard | resume | nagios | prometheus | maxconn | perdomain | resolver | zones | config | ratelimit
 Exit 0 pass, 1 fail. Only lab scenario domains (*.test) are used."""
 import json, os, re, signal, subprocess, sys, tempfile, time
 
@@ -383,6 +383,28 @@ def case_config():
     print("ok: configuration file for check and batch, precedence, --no-config, errors")
 
 
+def case_ratelimit():
+    # three domains on one MX whose Postfix allows 1 connection per minute per client (anvil): the
+    # batch makes one connection in all (the probe carries the dialogue, and the run shares it), so
+    # no domain is told "rate-limited" by a limit mxdiag tripped itself. From a source address no
+    # other lab test uses towards this MX, so the minute's budget is fresh.
+    doms = ["ratelimit-b.test", "ratelimit-c.test", "ratelimit-d.test"]
+    lst = write("ratelimit.yaml", "domains:\n" + "".join("  - %s\n" % d for d in doms))
+    r = run(["batch", "-j", "8", "--source-ip", "198.51.100.2"] + COMMON + [lst])
+    got = by_domain(r.stdout)
+    if sorted(got) != doms:
+        fail("batch output covers %s" % sorted(got))
+    bad = ["%s: %s" % (d, v) for d, v in got.items()
+           if "smtp.greeting_ok" not in v[0][1] or "delivery.ok" not in v[0][1]
+           or {"smtp.rate_limited", "smtp.greeting_tempfail", "delivery.delayed"} & set(v[0][1])]
+    if bad:
+        fail("a domain did not get a clean session:\n  " + "\n  ".join(bad))
+    made, peak, _, _ = conn_stats(r.stderr)
+    if made != 1:
+        fail("%d connections for three domains on one MX address (want 1)" % made)
+    print("ok: 3 domains on one MX limited to 1 connection/min: 1 connection, every session greeted")
+
+
 {"same": case_same, "perdomain": case_perdomain, "resolver": case_resolver, "zones": case_zones,
  "config": case_config, "broken": case_broken, "shard": case_shard, "resume": case_resume, "nagios": case_nagios,
- "prometheus": case_prometheus, "maxconn": case_maxconn}[CASE]()
+ "prometheus": case_prometheus, "maxconn": case_maxconn, "ratelimit": case_ratelimit}[CASE]()

@@ -1,0 +1,37 @@
+-- Open connections handed from one rule to another: the tcp rule's probe
+-- connection carries the smtp rule's dialogue, so a check opens one
+-- connection per address, port and source (as a sender does for one delivery
+-- attempt) instead of a probe and then a session. A receiver that limits
+-- connections per client (Postfix anvil: smtpd_client_connection_rate_limit)
+-- would otherwise answer the second one "421 too many connections".
+--
+-- conn.hold(key, sock, detail) keeps a connected socket under key;
+-- conn.take(key) -> sock, detail (once; nil when none is held);
+-- conn.release(key) closes a held socket nobody took.
+local M = {}
+
+local held = {}  -- key -> {sock=, detail=}
+
+function M.key(address, port, source, timeout)
+  return table.concat({ "conn", address, port, tostring(source), tostring(timeout) }, "|")
+end
+
+function M.hold(key, sock, detail)
+  local old = held[key]
+  if old then old.sock:close() end
+  held[key] = { sock = sock, detail = detail }
+end
+
+function M.take(key)
+  local h = held[key]
+  if not h then return nil end
+  held[key] = nil
+  return h.sock, h.detail
+end
+
+function M.release(key)
+  local sock = M.take(key)
+  if sock then sock:close() end
+end
+
+return M
