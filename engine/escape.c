@@ -4,9 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, no
- * surrogates, nothing above U+10FFFF), its code point in *cp; 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n, unsigned *cp) {
+size_t mx_utf8_seq(const unsigned char *s, size_t n, unsigned *cp) {
     unsigned c = s[0], min;
     size_t len;
     if ((c & 0xE0) == 0xC0) { len = 2; min = 0x80; c &= 0x1F; }
@@ -32,7 +30,7 @@ static int invisible_cp(unsigned cp) {
 
 unsigned mx_esc_invisible_at(const unsigned char *s, size_t n, size_t *len) {
     unsigned cp;
-    size_t l = n && s[0] >= 0x80 ? utf8_seq(s, n, &cp) : 0;
+    size_t l = n && s[0] >= 0x80 ? mx_utf8_seq(s, n, &cp) : 0;
     if (l == 0 || !invisible_cp(cp)) return 0;
     *len = l;
     return cp;
@@ -49,7 +47,7 @@ void mx_esc_text_n(mx_buf *b, const char *str, size_t n, unsigned flags) {
         if ((c == '\n' && (flags & MX_ESC_NL)) || (c == '\t' && (flags & MX_ESC_TAB))) { mx_buf_putc(b, (char)c); i++; continue; }
         if (c < 0x80) { mx_buf_printf(b, "\\x%02x", c); i++; continue; }
         unsigned cp;
-        size_t l = utf8_seq(s + i, n - i, &cp);
+        size_t l = mx_utf8_seq(s + i, n - i, &cp);
         if (l == 0) { mx_buf_printf(b, "\\x%02x", c); i++; continue; }
         if (invisible_cp(cp)) mx_buf_printf(b, "\\u%04x", cp);
         else mx_buf_put(b, s + i, l);

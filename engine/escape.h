@@ -27,6 +27,10 @@ enum {
  * text media show escaped (C1, bidi controls, line/paragraph separators), with
  * its length in *len; 0 otherwise. JSON uses it too. */
 unsigned mx_esc_invisible_at(const unsigned char *s, size_t n, size_t *len);
+/* Length of the well-formed multi-byte UTF-8 sequence at s (RFC 3629: no
+ * overlongs, no surrogates, nothing above U+10FFFF), its code point in *cp;
+ * 0 if invalid (an ASCII byte is not a multi-byte sequence: 0 too). */
+size_t mx_utf8_seq(const unsigned char *s, size_t n, unsigned *cp);
 /* Terminal text of n bytes (NUL bytes included, shown as \x00). */
 void mx_esc_text_n(mx_buf *b, const char *s, size_t n, unsigned flags);
 /* The same for a C string; NULL writes nothing. */

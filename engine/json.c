@@ -97,24 +97,6 @@ void mx_json_free(mx_json *v) {
     free(v);
 }
 
-/* Length of a valid UTF-8 sequence at s (max n bytes), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-    unsigned c = s[0];
-    size_t len;
-    unsigned min;
-    if (c < 0x80) return 1;
-    if ((c & 0xE0) == 0xC0) { len = 2; min = 0x80; c &= 0x1F; }
-    else if ((c & 0xF0) == 0xE0) { len = 3; min = 0x800; c &= 0x0F; }
-    else if ((c & 0xF8) == 0xF0) { len = 4; min = 0x10000; c &= 0x07; }
-    else return 0;
-    if (len > n) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        c = (c << 6) | (s[i] & 0x3F);
-    }
-    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
-    return len;
-}
 
 static void write_string_l(mx_buf *b, const char *s, size_t n, int *lossy);
 void mx_json_write_string(mx_buf *b, const char *s, size_t n) { write_string_l(b, s, n, NULL); }
@@ -141,7 +123,8 @@ static void write_string_l(mx_buf *b, const char *s, size_t n, int *lossy) {
         else if (c < 0x20 || c == 0x7F) { mx_buf_printf(b, "\\u%04x", c); i++; }
         else if (c < 0x80) { mx_buf_putc(b, (char)c); i++; }
         else {
-            size_t l = utf8_len(p + i, n - i);
+            unsigned cp0;
+            size_t l = mx_utf8_seq(p + i, n - i, &cp0);
             if (l == 0) { mx_buf_puts(b, "\\ufffd"); i++; if (lossy) *lossy = 1; }
             else {
                 /* C1 controls, bidi controls, U+2028/9 as \u escapes too: a
