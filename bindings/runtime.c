@@ -1038,6 +1038,7 @@ static void build_env_proto(mx_rt *rt) {
 
 /* Instruction budget and wall-clock deadline of the running rule. */
 static int rule_timeout_ms(mx_rt *rt, int rule);
+static int64_t queued_ms(const rule_run *run);
 
 static int64_t now_us(void) {
     struct timespec ts;
@@ -1087,7 +1088,10 @@ static void charge(lua_State *L, uint64_t n, int level) {
         run->aborted = "instruction budget exceeded (200 million Lua instructions per rule)";
         hook_error(L, level, run->aborted);
     }
-    if (run->started && mx_now_ms() > run->started + rule_timeout_ms(rt, rt->acct_rule) + others_ms(rt, run)) {
+    /* the same deadline as the timer's (rule_deadline): other rules' Lua time
+     * and the time spent queued for a connection slot are not this rule's */
+    if (run->started &&
+        mx_now_ms() > run->started + rule_timeout_ms(rt, rt->acct_rule) + others_ms(rt, run) + queued_ms(run)) {
         run->aborted = "rule deadline exceeded while computing";
         hook_error(L, level, run->aborted);
     }
