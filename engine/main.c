@@ -654,6 +654,8 @@ static int cmd_check(int argc, char **argv) {
     if (c.replay) {
         rec = replay_setup(&c, &t);
         options = mx_json_clone(mx_json_get(rec, "options"));
+        /* JSON reads "timeout": 3 back as an integer: the rules saw a number */
+        mx_json_set(options, "timeout", mx_json_num(c.timeout));
     } else if (local_command) {
         c.local = 1;
         if (!c.only) c.only = "local";

@@ -53,8 +53,9 @@ def scenario(name, target, opts):
 smtp = SmtpListener()
 closed = closed_port()
 if prefix:
+    # fourdrop: timeouts (the timeout is in the summaries) and traces
     targets = [("lab-healthy", "healthy.test"), ("lab-backup", "backup.test"), ("lab-refused", "refused.test"),
-               ("lab-reject554", "reject554.test")]
+               ("lab-reject554", "reject554.test"), ("lab-fourdrop", "fourdrop.test")]
     first = None
     for name, dom in targets:
         r = scenario(name, dom, ["--allow-reserved", "--timeout", "3", "--helo", "probe.example",
