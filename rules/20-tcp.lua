@@ -51,7 +51,10 @@ return {
       p.port = port
       p.elapsed_ms = d.elapsed_ms
       -- who sent an ICMP error: the path rule traces only when it was not the MX host
-      if d.icmp then p.icmp_from, p.icmp_from_destination = d.icmp.from, d.icmp.from_destination end
+      if d.icmp then
+        p.icmp_from, p.icmp_from_destination = d.icmp.from, d.icmp.from_destination
+        p.icmp_type, p.icmp_code, p.icmp_text = d.icmp.type, d.icmp.code, d.icmp.text
+      end
       out[#out + 1] = p
       local f = explain.finding(p, d, timeout)
       report:finding(f)
