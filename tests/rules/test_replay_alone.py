@@ -5,7 +5,8 @@ replay takes its options, selection and timeout from the recording. Options
 that would change the engine's calls are refused, naming them; output options
 are fine; the configuration file is not read. Loopback listeners stand in for
 receivers; with the lab up (tests/lab/lab up), lab domains are recorded the
-same way (tests/local runs this script inside the lab as lab.replay_alone)."""
+same way (tests/lab runs this script inside the lab as lab.replay_alone, tests/local inside
+the path-lab with rate-limited routers as lab.pathlab_replay_alone)."""
 import json, os, subprocess, sys, tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import closed_port, SmtpListener
@@ -52,7 +53,15 @@ def scenario(name, target, opts):
 
 smtp = SmtpListener()
 closed = closed_port()
-if prefix:
+if prefix and "path-lab" in prefix[0]:
+    # path-lab (prefix: path-lab limit strict mxp-c): paced traces under rate-limited ICMP, the
+    # connect's ICMP error as evidence, both families
+    first = None
+    for name, addr in (("pathlab-dies", "203.0.113.194"), ("pathlab-rejected", "203.0.113.196"),
+                       ("pathlab-dies-v6", "2001:db8:ff::194"), ("pathlab-rejected-v6", "2001:db8:ff::196")):
+        r = scenario(name, addr, ["--allow-reserved", "--timeout", "2", "--helo", "probe.example"])
+        first = first or r
+elif prefix:
     # fourdrop: timeouts (the timeout is in the summaries) and traces
     targets = [("lab-healthy", "healthy.test"), ("lab-backup", "backup.test"), ("lab-refused", "refused.test"),
                ("lab-reject554", "reject554.test"), ("lab-fourdrop", "fourdrop.test")]
@@ -79,15 +88,16 @@ rec = first
 if rec:
     doc = json.load(open(rec))
     target = doc["checks"][0]["target"]
+    tmo = "%g" % doc["options"]["timeout"]
     # conflicting options are refused, each named with the recorded value
     r = go("check", target, "--replay", rec, "--timeout", "7", "--resolver", "127.0.0.1", "--json")
-    if r.returncode != 3 or r.stdout or "--timeout 7 (recorded: 3)" not in r.stderr or "--resolver" not in r.stderr:
+    if r.returncode != 3 or r.stdout or "--timeout 7 (recorded: %s)" % tmo not in r.stderr or "--resolver" not in r.stderr:
         failures.append("conflicting options not refused by name: exit %d, %r" % (r.returncode, r.stderr))
     r = go("check", target, "--replay", rec, "--helo", "other.example")
     if r.returncode != 3 or '--helo "other.example" (recorded: "probe.example")' not in r.stderr:
         failures.append("a different --helo not refused: %r" % r.stderr)
     # restating a recorded value changes nothing, and is accepted
-    same = go("check", target, "--replay", rec, "--timeout", "3", "--json")
+    same = go("check", target, "--replay", rec, "--timeout", tmo, "--json")
     plain = go("check", target, "--replay", rec, "--json")
     if same.returncode not in (0, 1, 2) or same.stdout != plain.stdout:
         failures.append("restating the recorded --timeout was refused or changed the output: %r" % same.stderr)
