@@ -99,7 +99,9 @@ static int l_valid_name(lua_State *L) {
 static int l_servers(lua_State *L) {
     mx_rt *rt = mx_rt_from_L(L);
     mx_dns *d = mx_rt_dns_for(rt, mx_rt_check_resolvers(rt));
-    lua_pushstring(L, d ? mx_dns_servers(d) : "(replay)");
+    const char *rec = mx_rt_replay_servers(rt);
+    /* a replay asks no resolver: the recorded run's answer */
+    lua_pushstring(L, d ? mx_dns_servers(d) : rec ? rec : "(replay)");
     return 1;
 }
 

@@ -156,6 +156,8 @@ static int run_test(const run_ctx *ctx, const char *dir, FILE *out) {
     mx_json *tmo = mx_json_get(options, "timeout");
     ro.timeout_ms = tmo && (tmo->type == MX_JNUM || tmo->type == MX_JINT)
                         ? (int)((tmo->type == MX_JNUM ? tmo->u.n : (double)tmo->u.i) * 1000) : 10000;
+    /* JSON reads "timeout": 3 back as an integer; the recorded run's rules saw a number (3.0) */
+    if (tmo && tmo->type == MX_JINT && options->type == MX_JOBJ) mx_json_set(options, "timeout", mx_json_num((double)tmo->u.i));
     ro.shipped_dir = o->shipped_dir;
     ro.site_dirs = sites;
     ro.nsite_dirs = nsites;

@@ -211,6 +211,7 @@ struct mx_rt {
     int loading;
     long long *rec_durations; /* --replay: each check's recorded duration_ms */
     char **rec_started;       /* --replay: each check's recorded start (UTC) */
+    char *rec_servers;        /* --replay: the recorded run's dns.servers() */
     size_t nrec;
     size_t replay_misses;     /* --replay: calls not in the recording */
     int64_t lua_us;           /* time spent in all rules' Lua code */
@@ -324,6 +325,8 @@ mx_loop *mx_rt_loop(mx_rt *rt) { return rt->loop; }
 int mx_rt_per_host(mx_rt *rt) { return rt->opts.per_host; }
 int mx_rt_max_connections(mx_rt *rt) { return rt->opts.max_connections; }
 mx_dns *mx_rt_dns(mx_rt *rt) { return rt->dns; }
+const char *mx_rt_replay_servers(mx_rt *rt) { return rt->replay ? rt->rec_servers : NULL; }
+
 const char *mx_rt_check_resolvers(mx_rt *rt) {
     return rt->current && rt->current->check ? rt->current->check->resolvers : NULL;
 }
@@ -2668,6 +2671,8 @@ static int load_replay(mx_rt *rt, const char *path, char *err, size_t errlen) {
         mx_json_free(doc);
         return -1;
     }
+    const char *servers = mx_json_get_str(doc, "servers");
+    if (servers) rt->rec_servers = mx_xstrdup(servers);
     mx_json *checks = mx_json_get(doc, "checks");
     if (checks && checks->type == MX_JARR && checks->u.c.len) {
         rt->nrec = checks->u.c.len;
@@ -2739,6 +2744,9 @@ int mx_rt_finish(mx_rt *rt, char *err, size_t errlen) {
     mx_json_set(doc, "options", rt->opts.options ? mx_json_clone(rt->opts.options) : mx_json_obj());
     if (rt->opts.only) mx_json_set(doc, "only", mx_json_str(rt->opts.only));
     if (rt->opts.skip) mx_json_set(doc, "skip", mx_json_str(rt->opts.skip));
+    /* what dns.servers() said, so that a replay elsewhere says the same */
+    const char *servers = rt->dns ? mx_dns_servers(rt->dns) : rt->rec_servers;
+    if (servers) mx_json_set(doc, "servers", mx_json_str(servers));
     mx_json *checks = mx_json_arr();
     for (int i = 0; i < rt->nchecks; i++) {
         mx_check *c = rt->checks[i];
@@ -2792,6 +2800,7 @@ void mx_rt_free(mx_rt *rt) {
     free(rt->replay);
     for (size_t i = 0; i < rt->nrec; i++) free(rt->rec_started[i]);
     free(rt->rec_started);
+    free(rt->rec_servers);
     free(rt->rec_durations);
     free(rt->tasks);
     free(rt->free_slots);

@@ -138,6 +138,8 @@ mx_dns *mx_rt_dns(mx_rt *rt);
 /* The running check's own resolvers (c-ares CSV: a batch entry's `resolver`),
  * or NULL when it uses the run's. */
 const char *mx_rt_check_resolvers(mx_rt *rt);
+/* --replay: the recorded run's dns.servers() (NULL: not recorded, or no replay) */
+const char *mx_rt_replay_servers(mx_rt *rt);
 /* The DNS channel for these resolvers (NULL: the run's), made on first use. */
 mx_dns *mx_rt_dns_for(mx_rt *rt, const char *resolvers);
 int mx_rt_timeout_ms(mx_rt *rt);

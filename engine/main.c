@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -103,7 +104,8 @@ static const char *usage_text =
     "  --trace             print every engine call and its result on stderr\n"
     "  --record FILE       write every engine call and result to FILE (JSON; a\n"
     "                      symbolic link at FILE is refused)\n"
-    "  --replay FILE       answer engine calls from a recording: no network\n"
+    "  --replay FILE       answer engine calls from a recording: no network; the\n"
+    "                      recording's target and options, no configuration file\n"
     "  --allow-reserved    report MX addresses in special-purpose blocks (private,\n"
     "                      documentation, loopback) as info, not warn: for labs and\n"
     "                      internal mail networks\n"
@@ -287,6 +289,7 @@ typedef struct cli {
     int max_connections;       /* --max-connections: in total (0: from the open-files limit) */
     const char *sysroot;       /* --sysroot */
     strlist config_dirs;       /* --config-dir */
+    strlist given;             /* the options on the command line, by long name */
     char **rest;
     int nrest;
 } cli;
@@ -307,9 +310,11 @@ static void parse_common(int argc, char **argv, cli *c) {
     c->timeout = 10;
     c->port = 25;
     optind = 1;
-    int ch;
-    while ((ch = getopt_long(argc, argv, "hv", check_opts, NULL)) != -1) {
+    int ch, idx = -1;
+    while ((ch = getopt_long(argc, argv, "hv", check_opts, &idx)) != -1) {
         char *end;
+        if (ch != '?') sl_push(&c->given, ch == 'h' ? "help" : ch == 'v' ? "verbose" : idx >= 0 ? check_opts[idx].name : "?");
+        idx = -1;
         switch (ch) {
         case OPT_FORMAT:
             if (strcmp(optarg, "text") && strcmp(optarg, "json") && strcmp(optarg, "nagios"))
@@ -455,6 +460,7 @@ static void cli_free(cli *c) {
     free(c->dnsbl_zones.v);
     free(c->dnsbl_key);
     free(c->controls.v);
+    free(c->given.v);
 }
 
 /* Site rules: /etc/mxdiag/rules.d, $MXDIAG_RULES_PATH (see env_policy), then
@@ -556,6 +562,132 @@ static mx_rt *build_runtime(cli *c, strlist *dirs, mx_json *options, char *resol
 }
 
 static int local_command; /* `mxdiag local`: check with --local --only local */
+static void local_target(mx_target *t);
+
+/* ------------------------------------------------------------ replay */
+
+/* A replay runs with the recording's options. On the command line only
+ * options that shape the output (or name the files) may stand beside
+ * --replay; an option that would change the engine's calls is refused
+ * unless it restates the recorded value. --rules-dir is allowed: it is how
+ * a rule under development is tried on a recording. */
+static const char *const replay_output_opts[] = {"format", "json", "letter", "trace", "no-color", "replay",
+                                                 "record", "rules-dir", "help", "version", NULL};
+/* command-line option -> the key of the recording's "options" it sets */
+static const struct { const char *opt, *key; } recorded_opts[] = {
+    {"timeout", "timeout"},       {"port", "port"},                 {"source-ip", "source_ips"},
+    {"allow-reserved", "allow_reserved"}, {"helo", "helo"},         {"rcpt", "rcpt"},
+    {"mail-from", "mail_from"},   {"sender-ip", "sender_ips"},      {"sender-domain", "sender_domains"},
+    {"control", "control_hosts"}, {"dnsbl-zone", "dnsbl_zones"},    {"local", "local"},
+    {"sysroot", "sysroot"},       {"config-dir", "config_dirs"},
+};
+
+static char *json_text(const mx_json *v) {
+    if (!v) return mx_xstrdup("(not set)");
+    mx_buf b = MX_BUF_INIT;
+    mx_json_write(&b, v, 0);
+    return mx_buf_steal(&b);
+}
+
+static mx_json *read_recording(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "mxdiag: cannot open recording %s: %s\n", path, strerror(errno));
+        exit(EXIT_USAGE);
+    }
+    mx_buf b = MX_BUF_INIT;
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len <= (256u << 20)) mx_buf_put(&b, chunk, n);
+    fclose(f);
+    char perr[128];
+    mx_json *doc = mx_json_parse(b.data ? b.data : "", b.len, perr, sizeof perr);
+    mx_buf_free(&b);
+    const char *schema = doc ? mx_json_get_str(doc, "schema") : NULL;
+    mx_json *opts = doc ? mx_json_get(doc, "options") : NULL, *checks = doc ? mx_json_get(doc, "checks") : NULL;
+    if (!schema || strcmp(schema, "mxdiag.recording/1") != 0 || !opts || opts->type != MX_JOBJ || !checks ||
+        checks->type != MX_JARR || !checks->u.c.len || !mx_json_get_str(checks->u.c.items[0], "target")) {
+        fprintf(stderr, "mxdiag: %s is not an mxdiag recording of a check (schema mxdiag.recording/1 with options and "
+                        "checks[0].target)%s%s\n", path, doc ? "" : ": ", doc ? "" : perr);
+        mx_json_free(doc);
+        exit(EXIT_USAGE);
+    }
+    return doc;
+}
+
+/* Refuses the command-line options of c that differ from the recording rec
+ * (cmd: "check" or "rules test"); exits with a message naming them. */
+static void replay_refuse_conflicts(const cli *c, const mx_json *rec, const char *cmd, const char *path) {
+    mx_json *mine = rule_options(c);
+    const mx_json *theirs = mx_json_get(rec, "options");
+    mx_buf bad = MX_BUF_INIT;
+    for (size_t i = 0; i < c->given.n; i++) {
+        const char *name = c->given.v[i];
+        int dup = 0, ok = 0;
+        for (size_t j = 0; j < i; j++) dup |= !strcmp(c->given.v[j], name);
+        for (const char *const *o = replay_output_opts; *o; o++) ok |= !strcmp(*o, name);
+        if (dup || ok) continue;
+        char *have = NULL, *want = NULL;
+        if (!strcmp(name, "only") || !strcmp(name, "skip")) {
+            const char *r = mx_json_get_str(rec, name), *l = !strcmp(name, "only") ? c->only : c->skip;
+            if (r && l && !strcmp(r, l)) continue;
+            have = mx_xstrdup(l ? l : "");
+            want = mx_xstrdup(r ? r : "(not set)");
+        } else {
+            const char *key = NULL;
+            for (size_t m = 0; m < sizeof recorded_opts / sizeof recorded_opts[0]; m++)
+                if (!strcmp(recorded_opts[m].opt, name)) key = recorded_opts[m].key;
+            if (key) {
+                have = json_text(mx_json_get(mine, key));
+                want = json_text(theirs ? mx_json_get(theirs, key) : NULL);
+                if (!strcmp(have, want)) { free(have); free(want); continue; }
+            }
+        }
+        mx_buf_printf(&bad, "%s--%s", bad.len ? ", " : "", name);
+        if (want) mx_buf_printf(&bad, " %s (recorded: %s)", have, want);
+        else mx_buf_puts(&bad, " (not part of a recording)");
+        free(have);
+        free(want);
+    }
+    mx_json_free(mine);
+    if (bad.len) {
+        fprintf(stderr, "mxdiag: %s --replay runs with the options recorded in %s; these would change its engine calls: %s.\n"
+                        "Leave them out (output options such as --json, --format, --letter, --trace and --no-color are fine).\n",
+                cmd, path, mx_buf_cstr(&bad));
+        mx_buf_free(&bad);
+        exit(EXIT_USAGE);
+    }
+    mx_buf_free(&bad);
+}
+
+/* check/local --replay: the target, options, selection and timeout come
+ * from the recording. Returns the recording (c's strings point into it). */
+static mx_json *replay_setup(cli *c, mx_target *t) {
+    mx_json *rec = read_recording(c->replay);
+    replay_refuse_conflicts(c, rec, local_command ? "local" : "check", c->replay);
+    const char *input = mx_json_get_str(mx_json_get(rec, "checks")->u.c.items[0], "target");
+    if (c->nrest > 1) usage_error("%s", "a replay takes at most one TARGET (the recorded one)");
+    if (c->nrest == 1 && strcasecmp(c->rest[0], input) != 0) {
+        fprintf(stderr, "mxdiag: %s is a recording of '%s', not '%s'\n", c->replay, input, c->rest[0]);
+        exit(EXIT_USAGE);
+    }
+    const char *why;
+    if (local_command && c->nrest == 0) {
+        /* `mxdiag local` without TARGET checked the recording host, no MX lookup */
+        local_target(t);
+        snprintf(t->input, sizeof t->input, "%s", input);
+        mx_domain_normalize(input, t->domain, sizeof t->domain);
+    } else if (mx_target_parse(input, t, &why) != 0) {
+        fprintf(stderr, "mxdiag: the recorded target '%s' is invalid: %s\n", input, why);
+        exit(EXIT_USAGE);
+    }
+    const mx_json *o = mx_json_get(rec, "options");
+    const mx_json *tmo = mx_json_get(o, "timeout");
+    c->timeout = tmo && tmo->type == MX_JNUM ? tmo->u.n : tmo && tmo->type == MX_JINT ? (double)tmo->u.i : 10;
+    c->only = mx_json_get_str(rec, "only");
+    c->skip = mx_json_get_str(rec, "skip");
+    return rec;
+}
 
 /* The target of `mxdiag local` without TARGET: this host, no MX lookup. */
 static void local_target(mx_target *t) {
@@ -572,20 +704,26 @@ static int cmd_check(int argc, char **argv) {
     parse_common(argc, argv, &c);
     mx_target t;
     const char *why;
-    if (local_command) {
+    mx_json *rec = NULL, *options = NULL;
+    if (c.replay) {
+        rec = replay_setup(&c, &t);
+        options = mx_json_clone(mx_json_get(rec, "options"));
+        /* JSON reads "timeout": 3 back as an integer: the rules saw a number */
+        mx_json_set(options, "timeout", mx_json_num(c.timeout));
+    } else if (local_command) {
         c.local = 1;
         if (!c.only) c.only = "local";
         if (c.nrest > 1) usage_error("%s", "local takes at most one TARGET");
         /* without a target, nothing needs the MX rules */
         if (c.nrest == 0) { c.skip = c.skip ? c.skip : "mx"; local_target(&t); }
     } else if (c.nrest != 1) usage_error("check needs exactly one TARGET%s", c.nrest ? " (got more)" : "");
-    if (c.nrest == 1 && mx_target_parse(c.rest[0], &t, &why) != 0) {
+    if (!rec && c.nrest == 1 && mx_target_parse(c.rest[0], &t, &why) != 0) {
         mx_errf("mxdiag: invalid target '%s': %s", c.rest[0], why);
         return EXIT_USAGE;
     }
     strlist dirs = {0};
     collect_site_dirs(&c, &dirs);
-    mx_json *options = rule_options(&c);
+    if (!options) options = rule_options(&c);
     char *resolvers = resolver_csv(&c.resolvers);
     mx_rt *rt = build_runtime(&c, &dirs, options, resolvers);
     mx_check *chk = mx_check_start(rt, &t, NULL, NULL);
@@ -619,6 +757,7 @@ static int cmd_check(int argc, char **argv) {
     mx_check_free(chk);
     mx_rt_free(rt);
     mx_json_free(options);
+    mx_json_free(rec);
     free(resolvers);
     cli_free(&c);
     free(dirs.v);
@@ -634,6 +773,20 @@ static int cmd_rules(int argc, char **argv) {
         /* only --rules-dir (and each PATH holding rules): not /etc or the
          * environment, so a test means the same everywhere */
         if (c.nrest < 1) usage_error("%s", "rules test needs a PATH (a test directory or a directory of them)");
+        /* each test runs with its recording's options: refuse the ones that would change the calls */
+        mx_buf bad = MX_BUF_INIT;
+        for (size_t i = 0; i < c.given.n; i++) {
+            int ok = !strcmp(c.given.v[i], "verbose") || !strcmp(c.given.v[i], "update");
+            for (const char *const *o = replay_output_opts; *o; o++) ok |= !strcmp(*o, c.given.v[i]);
+            for (size_t j = 0; j < i; j++) ok |= !strcmp(c.given.v[j], c.given.v[i]);
+            if (!ok) mx_buf_printf(&bad, "%s--%s", bad.len ? ", " : "", c.given.v[i]);
+        }
+        if (bad.len) {
+            fprintf(stderr, "mxdiag: rules test runs each test with the options in its recording; these would change "
+                            "its engine calls: %s.\nLeave them out (a test's expect.json may set only, skip and rules_dirs).\n",
+                    mx_buf_cstr(&bad));
+            exit(EXIT_USAGE);
+        }
         mx_rules_test_opts to = {c.rest, (size_t)c.nrest, shipped_rules_dir(), c.rules_dirs.v, c.rules_dirs.n,
                                  c.verbose, c.update};
         int rc = mx_rules_test(&to, stdout);
@@ -878,7 +1031,19 @@ int main(int argc, char **argv) {
     env_policy(&argc, argv);
     if (argc < 2) { fputs(usage_text, stderr); return EXIT_USAGE; }
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "check") || !strcmp(cmd, "local") || !strcmp(cmd, "batch") || !strcmp(cmd, "logs")) {
+    int replay = (!strcmp(cmd, "check") || !strcmp(cmd, "local")) && mx_cli_has(argc - 1, argv + 1, "--replay");
+    if (replay) {
+        /* a replay runs with the recording's options: no configuration file */
+        int j = 1;
+        for (int i = 1; i < argc; i++) {
+            if (!strcmp(argv[i], "--")) { while (i < argc) argv[j++] = argv[i++]; break; }
+            if (!strcmp(argv[i], "--config") || !strncmp(argv[i], "--config=", 9))
+                usage_error("%s: a replay runs with the recording's options and reads no configuration file", "--config");
+            if (strcmp(argv[i], "--no-config") != 0) argv[j++] = argv[i];
+        }
+        argc = j;
+        argv[j] = NULL;
+    } else if (!strcmp(cmd, "check") || !strcmp(cmd, "local") || !strcmp(cmd, "batch") || !strcmp(cmd, "logs")) {
         load_config(&argc, argv);
         /* batch and logs --probe merge them into their own check options */
         if (mx_config_settings && (!strcmp(cmd, "check") || !strcmp(cmd, "local"))) {

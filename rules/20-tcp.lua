@@ -120,7 +120,10 @@ return {
         held[#held + 1] = keys[i]
       end
       -- who sent an ICMP error: the path rule traces only when it was not the MX host
-      if d.icmp then p.icmp_from, p.icmp_from_destination = d.icmp.from, d.icmp.from_destination end
+      if d.icmp then
+        p.icmp_from, p.icmp_from_destination = d.icmp.from, d.icmp.from_destination
+        p.icmp_type, p.icmp_code, p.icmp_text = d.icmp.type, d.icmp.code, d.icmp.text
+      end
     end
     -- per host: which families connected at all
     local works = {}

@@ -9,6 +9,14 @@ local shared = require("shared")
 local MAX_HOPS = 30
 local SILENT_STOP = 3 -- consecutive silent hops after which the trace ends
 local WINDOW = 8      -- probes of one trace in flight at once (traceroute: 16)
+-- A silent hop is asked again before it counts as silent: routers limit the
+-- ICMP errors they send (Linux: a burst of 6 per destination, then 1/s;
+-- net.ipv4.icmp_msgs_per_sec in total; many internet routers a few per
+-- second in total), and the connect, the other rules' probes and a burst of
+-- TTLs draw from the same budget. As traceroute: PROBES per hop, spread.
+local PROBES = 3      -- probes per hop (traceroute -q 3)
+local PACE = 1        -- s at least between two probes to one hop
+local STAGGER = 0.25  -- s between the probes of one retry round (lowest TTL first)
 
 local function is_v6(a) return a:find(":", 1, true) ~= nil end
 
@@ -32,67 +40,133 @@ local function probe(address, port, ttl, probe_timeout, source)
   return { verdict = verdict, d = d or {} }
 end
 
--- One address: probes WINDOW hops at a time, all in flight together (as
--- traceroute does), read in TTL order. A window costs one probe timeout when
--- a hop is silent and milliseconds when every hop answers. Returns the trace.
-local function trace(address, port, probe_timeout, deadline, source)
+-- What one probe's answer says about its hop: nil (no answer), or the hop
+-- with .terminal (the outcome) when the trace ends there.
+local function classify(address, ttl, r, v6)
+  local verdict, d = r.verdict, r.d
+  if r.connected then
+    return { ttl = ttl, address = address, what = "connected", terminal = { kind = "reached", ttl = ttl } }
+  elseif time_exceeded(d, v6) then
+    return { ttl = ttl, address = d.icmp.from, what = "time exceeded", ms = d.elapsed_ms }
+  elseif verdict == "timeout" then
+    return nil
+  elseif verdict == "refused" then
+    return { ttl = ttl, address = address, what = "reset (refused) from the MX host",
+             terminal = { kind = "reached", ttl = ttl } }
+  elseif d.icmp then
+    local o = d.icmp.from_destination and { kind = "reached", ttl = ttl, icmp = d.icmp }
+      or { kind = "rejected", ttl = ttl, icmp = d.icmp, from = d.icmp.from, verdict = verdict }
+    return { ttl = ttl, address = d.icmp.from, what = d.icmp.text, terminal = o }
+  end
+  return { ttl = ttl, what = tostring(verdict) .. ": " .. tostring(d.error),
+           terminal = { kind = "error", ttl = ttl, verdict = verdict, error = d.error } }
+end
+
+-- One address. The first round sends WINDOW TTLs at once (fast when every
+-- hop answers); a hop that stays silent after the last answering one is
+-- probed again, alone and paced, up to PROBES times, before it counts as
+-- silent; the trace ends after SILENT_STOP such hops, at the MX host, at an
+-- ICMP error, or at the deadline. Returns the hops, the outcome and the
+-- probe counts.
+local function trace(address, port, probe_timeout, retry_timeout, deadline, source)
   local v6 = is_v6(address)
-  local hops, silent = {}, 0
-  local outcome = { kind = "incomplete" }
-  local first = 1
-  while first <= MAX_HOPS do
-    if os.time() >= deadline then
-      outcome = { kind = "budget", ttl = first }
+  local st, top = {}, 0   -- st[ttl] = {sent, hop}: probes sent, the answer
+  local outcome
+  local stats = { sent = 0, paced_s = 0, answered_on_retry = {} }
+  while true do
+    local last_answered = 0
+    for ttl = 1, top do
+      local h = st[ttl].hop
+      if h and h.terminal then outcome = h.terminal break end
+      if h then last_answered = ttl end
+    end
+    if outcome then break end
+    -- the silent hops after the last answering one: retried until PROBES each
+    local run, todo = {}, {}
+    for ttl = last_answered + 1, top do run[#run + 1] = ttl end
+    for i = 1, math.min(#run, SILENT_STOP) do
+      if st[run[i]].sent < PROBES then todo[#todo + 1] = run[i] end
+    end
+    if #todo == 0 and (#run >= SILENT_STOP or top >= MAX_HOPS) then
+      outcome = { kind = #run > 0 and "silent" or "incomplete", ttl = run[1] or top + 1 }
       break
     end
-    local last = math.min(MAX_HOPS, first + WINDOW - 1)
+    local retries = #todo
+    local more = #run == 0 and WINDOW or math.max(0, SILENT_STOP - #run)
+    -- a round with retries is paced: a previous probe to each of those hops
+    -- went unanswered and waited its timeout; wait at least PACE in all, and
+    -- spread the round's probes so that one ICMP token answers the lowest hop
+    local lead = retries > 0 and math.max(0, PACE - retry_timeout) or 0
+    local cost = retries > 0 and (lead + (retries - 1) * STAGGER + retry_timeout) or probe_timeout
+    if os.time() + cost > deadline then
+      outcome = { kind = "budget", ttl = run[1] or top + 1 }
+      break
+    end
+    for ttl = top + 1, math.min(MAX_HOPS, top + more) do
+      st[ttl] = { sent = 0 }
+      todo[#todo + 1] = ttl
+    end
+    top = math.max(top, todo[#todo])
     local jobs = {}
-    for ttl = first, last do
-      jobs[#jobs + 1] = function() return probe(address, port, ttl, probe_timeout, source) end
-    end
-    local got = task.all(jobs)
-    local stop = false
-    for i = 1, #jobs do
-      local ttl, r = first + i - 1, got[i]
-      local verdict, d = r.verdict, r.d
-      if r.connected then
-        hops[#hops + 1] = { ttl = ttl, address = address, what = "connected" }
-        outcome = { kind = "reached", ttl = ttl }
-        stop = true
-      elseif time_exceeded(d, v6) then
-        silent = 0
-        hops[#hops + 1] = { ttl = ttl, address = d.icmp.from, what = "time exceeded", ms = d.elapsed_ms }
-      elseif verdict == "timeout" then
-        silent = silent + 1
-        hops[#hops + 1] = { ttl = ttl, what = "no answer" }
-        if silent >= SILENT_STOP then
-          outcome = { kind = "silent", ttl = ttl - silent + 1 }
-          stop = true
-        end
-      elseif verdict == "refused" then
-        hops[#hops + 1] = { ttl = ttl, address = address, what = "reset (refused) from the MX host" }
-        outcome = { kind = "reached", ttl = ttl }
-        stop = true
-      elseif d.icmp then
-        local from = d.icmp.from
-        hops[#hops + 1] = { ttl = ttl, address = from, what = d.icmp.text }
-        if d.icmp.from_destination then
-          outcome = { kind = "reached", ttl = ttl, icmp = d.icmp }
-        else
-          outcome = { kind = "rejected", ttl = ttl, icmp = d.icmp, from = from, verdict = verdict }
-        end
-        stop = true
-      else
-        hops[#hops + 1] = { ttl = ttl, what = tostring(verdict) .. ": " .. tostring(d.error) }
-        outcome = { kind = "error", ttl = ttl, verdict = verdict, error = d.error }
-        stop = true
+    for i, ttl in ipairs(todo) do
+      local paced = i <= retries
+      local wait = paced and (lead + (i - 1) * STAGGER) or 0
+      jobs[i] = function()
+        if wait > 0 then task.sleep(wait) end
+        return probe(address, port, ttl, paced and retry_timeout or probe_timeout, source)
       end
-      if stop then break end
     end
-    if stop then break end
-    first = last + 1
+    if retries > 0 then stats.paced_s = stats.paced_s + cost end
+    local got = task.all(jobs)
+    for i, ttl in ipairs(todo) do
+      local s = st[ttl]
+      s.sent = s.sent + 1
+      stats.sent = stats.sent + 1
+      local h = classify(address, ttl, got[i], v6)
+      if h and not s.hop then
+        s.hop = h
+        if s.sent > 1 then
+          stats.answered_on_retry[#stats.answered_on_retry + 1] = { ttl = ttl, probe = s.sent, address = h.address }
+        end
+      end
+    end
   end
-  return hops, outcome
+  -- the hops up to the outcome: the terminal answer, or the silent hops the verdict rests on
+  local terminal = outcome.kind == "reached" or outcome.kind == "rejected" or outcome.kind == "error"
+  local stop = terminal and outcome.ttl or math.min(top, (outcome.ttl or top) + SILENT_STOP - 1)
+  if outcome.kind == "rejected" then
+    -- an ICMP error with a TTL beyond silent hops: when the device that answered the last hop
+    -- before them rejects, the packets stop at the next hop (its answers to the TTLs between
+    -- were rate-limited)
+    for ttl = outcome.ttl - 1, 1, -1 do
+      local h = st[ttl].hop
+      if h then
+        if ttl < outcome.ttl - 1 and h.address == outcome.from then
+          outcome.answered_ttl = outcome.ttl
+          outcome.ttl = ttl + 1
+        end
+        break
+      end
+    end
+  end
+  local hops = {}
+  stats.unanswered, stats.short = 0, false
+  for ttl = 1, stop do
+    local s = st[ttl]
+    if s.hop then
+      local h = s.hop
+      hops[#hops + 1] = { ttl = ttl, address = h.address, what = h.what, ms = h.ms, probes = s.sent }
+    else
+      local full = s.sent >= PROBES
+      hops[#hops + 1] = { ttl = ttl, probes = s.sent, what = full and string.format("no answer (%d probes)", s.sent)
+        or string.format("no answer (possibly rate-limited; %d of %d probes sent)", s.sent, PROBES) }
+      if not terminal and ttl >= (outcome.ttl or 1) then
+        stats.unanswered = stats.unanswered + s.sent
+        stats.short = stats.short or not full
+      end
+    end
+  end
+  return hops, outcome, stats
 end
 
 local function render(hops)
@@ -107,7 +181,8 @@ return {
   categories = { "network", "default", "path" },
   requires = { "tcp.results" },
   provides = { "path.traces" },
-  codes = { ["path.dies_at_hop"] = "warn", ["path.rejected_at"] = "warn", ["path.reached"] = "info" },
+  codes = { ["path.dies_at_hop"] = "warn", ["path.rejected_at"] = "warn", ["path.no_answer"] = "info",
+            ["path.reached"] = "info" },
   run = function(target, report)
     local results = target.facts["tcp.results"]
     local timeout = target.options.timeout or 10
@@ -131,54 +206,121 @@ return {
       report:publish("path.traces", {})
       return
     end
+    -- ICMP errors the connects drew, by address: evidence on the device when its trace answers stay silent
+    local icmp_seen = {}
+    for _, r in ipairs(results) do
+      if r.icmp_from and r.icmp_from_destination == false and not icmp_seen[r.address] then
+        icmp_seen[r.address] = r
+      end
+    end
+    local retry_timeout = math.min(probe_timeout, 2)
     local jobs = {}
     for i, r in ipairs(todo) do
       -- one trace per address, port and source for the whole run (batch)
       local key = table.concat({ "path", r.address, r.port or 25, tostring(r.source), probe_timeout }, "|")
       jobs[i] = { key, function()
-        local hops, outcome = trace(r.address, r.port or 25, probe_timeout, deadline, r.source)
-        return { hops = hops, outcome = outcome }
+        local hops, outcome, stats = trace(r.address, r.port or 25, probe_timeout, retry_timeout, deadline, r.source)
+        return { hops = hops, outcome = outcome, stats = stats }
       end }
     end
     local traces = shared.all(jobs)
     local published = {}
     for i, r in ipairs(todo) do
       local t = traces[i]
-      local hops, o = t.hops, t.outcome
+      local hops, o, stats = t.hops, t.outcome, t.stats
       local ev = { host = r.host, preference = r.preference, address = r.address, port = r.port, source = r.source,
-                   hops = render(hops), probe_timeout_s = probe_timeout }
+                   hops = render(hops), probe_timeout_s = probe_timeout, probes_per_hop = PROBES,
+                   probes_sent = stats.sent }
+      local retried = {}
+      for _, a in ipairs(stats.answered_on_retry) do
+        retried[#retried + 1] = string.format("%d %s (probe %d)", a.ttl, tostring(a.address), a.probe)
+      end
+      if #retried > 0 then ev.answered_on_retry = table.concat(retried, ", ") end
       published[#published + 1] = { address = r.address, source = r.source, hops = hops, outcome = o.kind }
       local last
       for _, h in ipairs(hops) do if h.address then last = h end end
+      local seen = icmp_seen[r.address]
+      local silent = o.kind == "silent" or o.kind == "budget" or o.kind == "incomplete"
+      if silent and seen then
+        -- the trace's own probes drew no answer there, but the connect drew an ICMP error from
+        -- a device on the path: the device rejects, and limits the ICMP errors it sends
+        o = { kind = "rejected", ttl = last and last.address == seen.icmp_from and (last.ttl + 1) or nil,
+              from = seen.icmp_from, icmp = { text = seen.icmp_text, type = seen.icmp_type, code = seen.icmp_code },
+              seen_by_connect = true, after = last }
+        published[#published].outcome = "rejected"
+      end
       if o.kind == "rejected" then
         ev.hop = o.ttl
         ev.rejected_by = o.from
         ev.icmp = o.icmp.text
         ev.icmp_type, ev.icmp_code = o.icmp.type, o.icmp.code
+        ev.answered_at_ttl = o.answered_ttl
+        local where = o.ttl and string.format("at hop %d", o.ttl)
+          or (o.after and string.format("after hop %d (%s)", o.after.ttl, o.after.address) or "on the path")
+        local icmp_text = o.icmp.text or "an ICMP error"
+        local summary = string.format("%s: the connection is rejected %s by %s (%s), not by the MX host",
+          endpoint(r.address, r.port or 25), where, tostring(o.from), icmp_text)
+        local explanation = "The TCP traceroute reached hop " .. tostring(o.ttl) .. ", where the device " .. tostring(o.from)
+          .. " answered with an ICMP error instead of forwarding the connection. That device filters SMTP "
+          .. "on purpose (a router ACL or a firewall's reject rule): the MX host never sees the connection."
+        if o.seen_by_connect then
+          ev.seen_by = "connect"
+          ev.probes_unanswered = stats.unanswered
+          summary = summary .. string.format("; the trace's %d probes beyond got no answer (possibly rate-limited)",
+            stats.unanswered)
+          explanation = "The connection to port " .. (r.port or 25) .. " drew an ICMP error (" .. icmp_text
+            .. ") from " .. tostring(o.from) .. ", a device on the path, not the MX host. The traceroute's own "
+            .. stats.unanswered .. " probes " .. (o.after and ("beyond hop " .. o.after.ttl .. " ") or "")
+            .. "got no answer: routers limit how many ICMP errors they send (Linux about one per second per "
+            .. "destination after a small burst; many internet routers a few per second in total), and the "
+            .. "connect had used that allowance. The device filters SMTP on purpose (a router ACL or a "
+            .. "firewall's reject rule): the MX host never sees the connection."
+        end
         report:finding {
           code = "path.rejected_at",
-          summary = string.format("%s: the connection is rejected at hop %d by %s (%s), not by the MX host",
-            endpoint(r.address, r.port or 25), o.ttl, tostring(o.from), o.icmp.text),
-          explanation = "The TCP traceroute reached hop " .. o.ttl .. ", where the device " .. tostring(o.from)
-            .. " answered with an ICMP error instead of forwarding the connection. That device filters SMTP "
-            .. "on purpose (a router ACL or a firewall's reject rule): the MX host never sees the connection.",
+          summary = summary,
+          explanation = explanation,
           advice = "Find out who runs " .. tostring(o.from) .. " (whois " .. tostring(o.from) .. "; if it is your "
             .. "own network or your provider's, ask them to allow TCP port 25 to " .. r.address .. ").",
           evidence = ev,
         }
-      elseif o.kind == "silent" or o.kind == "budget" or o.kind == "incomplete" then
-        local first_silent = o.kind == "silent" and o.ttl or (#hops + 1)
+      elseif silent and stats.short then
+        -- not every silent hop got its PROBES probes: not enough to say the packets die there
+        ev.last_hop = last and last.ttl or nil
+        ev.last_hop_address = last and last.address or nil
+        ev.first_silent_hop = o.ttl
+        ev.probes_unanswered = stats.unanswered
+        report:finding {
+          code = "path.no_answer",
+          summary = string.format("%s: hop %d and beyond: no answer (possibly rate-limited) to %d probes; the trace "
+            .. "ran out of time before %d probes per hop", endpoint(r.address, r.port or 25), o.ttl, stats.unanswered,
+            PROBES),
+          explanation = "The TCP traceroute " .. (last and ("got answers up to hop " .. last.ttl .. " (" .. last.address
+            .. ")") or "got no answer from any hop") .. ", then " .. stats.unanswered .. " probes went unanswered. "
+            .. "Routers limit the ICMP errors they send, so a few missing answers do not prove that packets die "
+            .. "there, and the check's time budget ended before every silent hop was asked " .. PROBES .. " times.",
+          advice = "Trace again with more time (a higher --timeout, or tcptraceroute -p " .. (r.port or 25) .. " "
+            .. r.address .. ") before concluding where the packets stop.",
+          evidence = ev,
+        }
+      elseif silent then
+        local first_silent = o.ttl
         ev.last_hop = last and last.ttl or nil
         ev.last_hop_address = last and last.address or nil
         ev.first_silent_hop = first_silent
+        ev.probes_unanswered = stats.unanswered
         local summary
+        local counted = string.format("%d probes, %d per hop, none answered", stats.unanswered, PROBES)
         if last then
-          summary = string.format("%s: packets die after hop %d (%s); hop %d and beyond never answer",
-            endpoint(r.address, r.port or 25), last.ttl, last.address, first_silent)
+          summary = string.format("%s: packets die after hop %d (%s); hop %d and beyond never answer (%s)",
+            endpoint(r.address, r.port or 25), last.ttl, last.address, first_silent, counted)
         else
-          summary = string.format("%s: packets die before the first hop: not even hop 1 answers",
-            endpoint(r.address, r.port or 25))
+          summary = string.format("%s: packets die before the first hop: not even hop 1 answers (%s)",
+            endpoint(r.address, r.port or 25), counted)
         end
+        local limited = #retried > 0 and (" Some hops answered only when asked again (" .. ev.answered_on_retry
+          .. "): the routers on this path limit their ICMP errors, which is why each silent hop was asked "
+          .. PROBES .. " times, paced, before counting as silent.") or ""
         report:finding {
           code = "path.dies_at_hop",
           summary = summary,
@@ -190,7 +332,7 @@ return {
             or ("Not even the first router answered a probe to port " .. (r.port or 25) .. ". Packets are dropped "
               .. "on this host (an output firewall rule) or by the first router (a provider or cloud security "
               .. "group blocking port 25)."))
-            .. (o.kind == "budget" and " The trace stopped at the check's time budget." or "")
+            .. limited
             .. (r.other_family_ok and (" The same host answers port 25 over " .. r.other_family_ok .. ", so "
               .. "this is not a block of all outbound SMTP.") or ""),
           advice = r.other_family_ok and ("Port 25 to the same host over " .. r.other_family_ok .. " works from "
