@@ -66,13 +66,17 @@ end
 -- hop answers); a hop that stays silent after the last answering one is
 -- probed again, alone and paced, up to PROBES times, before it counts as
 -- silent; the trace ends after SILENT_STOP such hops, at the MX host, at an
--- ICMP error, or at the deadline. Returns the hops, the outcome and the
--- probe counts.
-local function trace(address, port, probe_timeout, retry_timeout, deadline, source)
+-- ICMP error, or when the next round would exceed the time budget. The
+-- budget counts each round's own cost (its waits), not the clock: time spent
+-- queued for a local connection slot (--max-connections, --per-host) is not
+-- the path's, so a cap on connections never changes the verdict. Returns the
+-- hops, the outcome and the probe counts.
+local function trace(address, port, probe_timeout, retry_timeout, budget, source)
   local v6 = is_v6(address)
   local st, top = {}, 0   -- st[ttl] = {sent, hop}: probes sent, the answer
   local outcome
   local stats = { sent = 0, paced_s = 0, answered_on_retry = {} }
+  local spent = 0
   while true do
     local last_answered = 0
     for ttl = 1, top do
@@ -98,7 +102,7 @@ local function trace(address, port, probe_timeout, retry_timeout, deadline, sour
     -- spread the round's probes so that one ICMP token answers the lowest hop
     local lead = retries > 0 and math.max(0, PACE - retry_timeout) or 0
     local cost = retries > 0 and (lead + (retries - 1) * STAGGER + retry_timeout) or probe_timeout
-    if os.time() + cost > deadline then
+    if spent + cost > budget then
       outcome = { kind = "budget", ttl = run[1] or top + 1 }
       break
     end
@@ -116,6 +120,7 @@ local function trace(address, port, probe_timeout, retry_timeout, deadline, sour
         return probe(address, port, ttl, paced and retry_timeout or probe_timeout, source)
       end
     end
+    spent = spent + cost
     if retries > 0 then stats.paced_s = stats.paced_s + cost end
     local got = task.all(jobs)
     for i, ttl in ipairs(todo) do
@@ -188,8 +193,9 @@ return {
     local timeout = target.options.timeout or 10
     -- one probe's wait: time-exceeded comes back in milliseconds; silence costs the whole wait
     local probe_timeout = math.min(timeout, 3)
-    -- the rule's deadline is 6 network timeouts; keep a margin for reporting
-    local deadline = os.time() + math.max(2, math.floor(timeout * 5))
+    -- the rule's deadline is 6 network timeouts; each trace's rounds may cost
+    -- 5 of them (the traces run side by side), a margin for reporting
+    local budget = math.max(2, timeout * 5)
     local todo, seen = {}, {}
     for _, r in ipairs(results) do
       local rejected_on_path = r.verdict ~= "connected" and r.verdict ~= "refused" and r.verdict ~= "timeout"
@@ -219,7 +225,7 @@ return {
       -- one trace per address, port and source for the whole run (batch)
       local key = table.concat({ "path", r.address, r.port or 25, tostring(r.source), probe_timeout }, "|")
       jobs[i] = { key, function()
-        local hops, outcome, stats = trace(r.address, r.port or 25, probe_timeout, retry_timeout, deadline, r.source)
+        local hops, outcome, stats = trace(r.address, r.port or 25, probe_timeout, retry_timeout, budget, r.source)
         return { hops = hops, outcome = outcome, stats = stats }
       end }
     end
