@@ -28,6 +28,17 @@ if os.geteuid() != 0:
     sys.exit(77)
 TMP = tempfile.mkdtemp(prefix="mxpaths-")
 os.chmod(TMP, 0o755)  # the non-root cases read below it
+# The clone may live where nobody cannot enter (root's home is 0700): the
+# non-root cases run a copy of the binary and of the shipped rules from TMP
+# (a non-root run honours MXDIAG_SHIPPED_RULES).
+NOBODY_MX = os.path.join(TMP, "mxdiag")
+NOBODY_RULES = os.path.join(TMP, "shipped-rules")
+shutil.copy2(MX, NOBODY_MX)
+shutil.copytree(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "rules"), NOBODY_RULES)
+for root, dirs, files in os.walk(NOBODY_RULES):
+    for n in dirs + files:
+        os.chmod(os.path.join(root, n), 0o755 if n in dirs else 0o644)
+os.chmod(NOBODY_RULES, 0o755)
 failures = []
 
 
@@ -45,6 +56,9 @@ def run(args, env=None, user=None, cwd=None):
     for k in list(e):
         if k.startswith("MXDIAG_"):
             del e[k]
+    if user:
+        e["MXDIAG_SHIPPED_RULES"] = NOBODY_RULES
+        args = [NOBODY_MX if a == MX else a for a in args]
     e.update(env or {})
     cmd = ([ "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"] if user else []) + args
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=e, cwd=cwd or TMP,
