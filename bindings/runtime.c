@@ -305,15 +305,12 @@ int mx_rt_tracing(mx_rt *rt) { return rt->opts.trace; }
 void mx_rt_trace(mx_rt *rt, const char *fmt, ...) {
     if (!rt->opts.trace) return;
     /* keys and results hold names and replies from outside: escaped as a line */
-    mx_buf b = MX_BUF_INIT;
-    mx_buf_printf(&b, "[%6lld ms] ", (long long)(mx_now_ms() - rt->t0));
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "[%6lld ms] ", (long long)(mx_now_ms() - rt->t0));
     va_list ap;
     va_start(ap, fmt);
-    mx_esc_vprintf(&b, fmt, ap);
+    mx_esc_vline(stderr, prefix, fmt, ap);
     va_end(ap);
-    mx_buf_putc(&b, '\n');
-    fwrite(b.data, 1, b.len, stderr);
-    mx_buf_free(&b);
 }
 
 mx_rt *mx_rt_from_L(lua_State *L) {

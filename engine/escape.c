@@ -106,13 +106,18 @@ void mx_esc_vprintf(mx_buf *b, const char *fmt, va_list ap) {
     mx_buf_free(&raw);
 }
 
-void mx_errf(const char *fmt, ...) {
+void mx_esc_vline(FILE *f, const char *prefix, const char *fmt, va_list ap) {
     mx_buf b = MX_BUF_INIT;
+    if (prefix) mx_buf_puts(&b, prefix);
+    mx_esc_vprintf(&b, fmt, ap);
+    mx_buf_putc(&b, '\n');
+    fwrite(b.data, 1, b.len, f);
+    mx_buf_free(&b);
+}
+
+void mx_errf(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    mx_esc_vprintf(&b, fmt, ap);
+    mx_esc_vline(stderr, NULL, fmt, ap);
     va_end(ap);
-    mx_buf_putc(&b, '\n');
-    fwrite(b.data, 1, b.len, stderr);
-    mx_buf_free(&b);
 }

@@ -15,7 +15,9 @@
  * A backslash stays a backslash: the escapes are for a reader, not a parser. */
 #ifndef MX_ESCAPE_H
 #define MX_ESCAPE_H
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include "buf.h"
 
 enum {
@@ -53,5 +55,8 @@ void mx_esc_prom_label(mx_buf *b, const char *s);
 void mx_errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The same into a caller's FILE-less buffer: message escaped, no newline. */
 void mx_esc_vprintf(mx_buf *b, const char *fmt, va_list ap);
+/* One escaped line on f: prefix (ours, written as is; may be NULL), then the
+ * formatted message escaped as mx_esc_vprintf does, then a newline. */
+void mx_esc_vline(FILE *f, const char *prefix, const char *fmt, va_list ap);
 
 #endif
