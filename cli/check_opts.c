@@ -212,14 +212,17 @@ void mx_cli_usage(FILE *f) {
     fputs(usage_tail, f);
 }
 
-void mx_cli_usage_error(const char *fmt, const char *arg) {
+void mx_cli_cmd_usage_error(const char *cmd, const char *fmt, const char *arg) {
+    const char *sp = cmd ? " " : "";
     mx_buf m = MX_BUF_INIT;
     mx_buf_printf(&m, fmt, arg);
-    mx_errf("mxdiag: %s", mx_buf_cstr(&m)); /* arg is what the user typed: escaped */
+    mx_errf("mxdiag%s%s: %s", sp, cmd ? cmd : "", mx_buf_cstr(&m)); /* arg is what the user typed: escaped */
     mx_buf_free(&m);
-    fputs("Try 'mxdiag --help'.\n", stderr);
+    fprintf(stderr, "Try 'mxdiag%s%s --help'.\n", sp, cmd ? cmd : "");
     exit(EXIT_USAGE);
 }
+
+void mx_cli_usage_error(const char *fmt, const char *arg) { mx_cli_cmd_usage_error(NULL, fmt, arg); }
 
 void mx_argv_push(mx_argv *a, const char *s) {
     a->v = mx_xrealloc(a->v, (size_t)(a->n + 2) * sizeof *a->v);

@@ -49,6 +49,8 @@ const char *mx_check_opt_recorded(const char *name);
 void mx_cli_usage(FILE *f);
 /* "mxdiag: <fmt with arg>" (arg escaped), the hint, exit 3. */
 void mx_cli_usage_error(const char *fmt, const char *arg);
+/* The same for a command with its own --help: "mxdiag CMD: ...". */
+void mx_cli_cmd_usage_error(const char *cmd, const char *fmt, const char *arg);
 
 /* An argument vector being built (NULL-terminated, strings owned). */
 typedef struct mx_argv { char **v; int n; } mx_argv;

@@ -132,14 +132,7 @@ static void usage_warning(batch *b, long domains) {
 }
 static void on_signal(int sig) { got_signal = sig; }
 
-static void die_usage(const char *fmt, const char *arg) {
-    mx_buf m = MX_BUF_INIT;
-    mx_buf_printf(&m, fmt, arg);
-    mx_errf("mxdiag batch: %s", mx_buf_cstr(&m)); /* arg is what the user typed: escaped */
-    mx_buf_free(&m);
-    fputs("Try 'mxdiag batch --help'.\n", stderr);
-    exit(EXIT_USAGE);
-}
+static void die_usage(const char *fmt, const char *arg) { mx_cli_cmd_usage_error("batch", fmt, arg); }
 
 /* exit codes ordered by how bad: crit > warn > unknown > ok */
 static int code_rank(int code) { return code == 2 ? 3 : code == 1 ? 2 : code == 3 ? 1 : 0; }
