@@ -121,7 +121,7 @@ def semantic(doc):
 
 def logs_semantic(doc):
     """mxdiag.logs/1: the status is the worst finding (crit > warn > unknown >
-    info), `unknown` when no file could be read (engine/logs_cli.c)."""
+    info), `unknown` when no file could be read (cli/cmd_logs.c)."""
     if not isinstance(doc, dict) or not isinstance(doc.get("findings"), list) or not isinstance(doc.get("files"), list):
         return []
     sevs = {f.get("severity") for f in doc["findings"] if isinstance(f, dict)}

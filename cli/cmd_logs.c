@@ -3,15 +3,17 @@
  * Streams the files (oldest rotation first), aggregates the delivery events
  * and turns them into findings: one scope judgement (their side / your side
  * / mixed, since when), one finding per failure cause, one for the lines we
- * could not read.  Pure C on purpose: it must chew through gigabytes fast
- * and has nothing to ask of the rule engine. */
+ * could not read.  The reading, parsing and aggregation are the engine's
+ * (logread.c, logparse.c, logagg.c); this is the command around them:
+ * options, threads, signals, the report and its output. --probe hands the
+ * worst domains to logs_probe.c. */
 #include "buf.h"
 #include "escape.h"
 #include "json.h"
 #include "logagg.h"
 #include "logparse.h"
 #include "logread.h"
-#include "logs_cli.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -95,8 +97,6 @@ static void on_signal(int sig) {
         pthread_kill(on_main ? logs_worker_thread : logs_main_thread, sig);
     }
 }
-
-int mx_logs_interrupted(void) { return logs_signal; }
 
 static mx_json *add_finding(report *r, const char *code, int sev, const char *summary, const char *expl,
                             const char *advice) {
@@ -497,8 +497,6 @@ static void print_text(FILE *o, mx_json *root) {
             in && !mx_json_get(in, "read_complete")->u.b ? " (of what was read before the interruption)" : "");
 }
 
-int mx_logs_main(int argc, char **argv) { return mx_logs_main_with(argc, argv, NULL); }
-
 /* ---- reading: one thread, or two parsing batches in parallel --------------- */
 
 /* One event into the report: aggregate, and keep the latest remote reply per
@@ -645,13 +643,11 @@ static void read_all(mx_log_stream *st, report *rep, int threads) {
     while (mx_log_stream_next(st, &ev) == 1) report_event(rep, &ev);
 }
 
-/* check's options that take no value; any other unknown --option is passed
- * to the probe with its value (or as --opt=value). */
+/* Does --option a stand alone (check's options without a value, and
+ * --opt=value)? Any other --option is passed to the probe with its value. */
 static int check_flag(const char *a) {
-    static const char *const flags[] = {"--trace", "--allow-reserved", "--no-color", "--local", "--letter", NULL};
-    for (size_t i = 0; flags[i]; i++)
-        if (strcmp(a, flags[i]) == 0) return 1;
-    return strchr(a, '=') != NULL;
+    const mx_check_opt *o = mx_check_opt_find(a);
+    return strchr(a, '=') != NULL || (o && !o->takes_value);
 }
 
 /* The external domains with the most failures, most first. */
@@ -756,7 +752,7 @@ static void emit_text(FILE *dst, mx_json *root, void (*print)(FILE *, mx_json *)
     free(mem);
 }
 
-int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
+int mx_logs_main(int argc, char **argv) {
     int json = 0, naive_utc = 0;
     const char *since_s = NULL, *until_s = NULL, *now_s = NULL, *domain = NULL, *probe_s = NULL;
     const char **paths = mx_xcalloc((size_t)argc + 1, sizeof *paths);
@@ -947,16 +943,11 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
         mx_json *opts = mx_json_obj();
         mx_json *lf = mx_json_set(opts, "log_files", mx_json_arr());
         for (size_t i = 0; i < nf; i++) mx_json_push(lf, mx_json_str(files[i].path));
-        if (!probe) {
-            fprintf(stderr, "mxdiag logs: --probe is not available in this build\n");
-            mx_json_set(root, "probes", mx_json_arr());
-        } else {
-            fflush(stdout);
-            mx_json_set(root, "probes", nw ? probe(nfwd, fwd, names, nw, opts) : mx_json_arr());
-            /* stopped during the live checks: the log report is whole,
-             * unfinished checks say so in their documents */
-            probe_stopped = logs_signal != 0;
-        }
+        fflush(stdout);
+        mx_json_set(root, "probes", nw ? mx_logs_probe(nfwd, fwd, names, nw, opts, &logs_signal) : mx_json_arr());
+        /* stopped during the live checks: the log report is whole,
+         * unfinished checks say so in their documents */
+        probe_stopped = logs_signal != 0;
         mx_json_free(opts);
     }
     if (logs_signal) {
@@ -990,5 +981,12 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
     free(found);
     free(paths);
     free(fwd);
+    if (mx_logs_probe_abandoned()) {
+        /* the report is out; exit now rather than wait for the interrupted
+         * probe's runtime (and do not let a leak checker call it a leak) */
+        fflush(stdout);
+        fflush(stderr);
+        _exit(code);
+    }
     return code;
 }
