@@ -1,6 +1,7 @@
 /* Lua module `net`: TCP connect with verdicts, address helpers, and the
  * socket object a successful connect returns. */
 #include "runtime.h"
+#include "l_net.h"
 #include "net.h"
 #include "stream.h"
 #include "strmap.h"
@@ -311,9 +312,8 @@ static int push_connect(lua_State *L, mx_json *res, void *handle) {
 }
 
 /* ---- socket I/O: every operation goes through the call gate ----
- * The gate hands start() only the args; the socket of the call being started
- * is passed beside it (start runs synchronously inside mx_gate_call). */
-static l_socket *gate_sock;
+ * The socket of the call being started reaches start() as the gate's context
+ * (mx_gate_call_ctx). */
 
 typedef struct io_call {
     mx_gate_req *req;
@@ -322,11 +322,10 @@ typedef struct io_call {
     char conn[200];
 } io_call;
 
-static io_call *io_call_new(mx_gate_req *req) {
+static io_call *io_call_new(mx_gate_req *req, l_socket *sock) {
     io_call *c = mx_xcalloc(1, sizeof *c);
     c->req = req;
-    c->sock = gate_sock;
-    gate_sock = NULL;
+    c->sock = sock;
     snprintf(c->conn, sizeof c->conn, "%s", c->sock ? c->sock->conn : "?");
     return c;
 }
@@ -408,9 +407,9 @@ static void line_done(mx_stream *st, mx_stream_status status, void *ud) {
     mx_gate_done(c->req, r, NULL);
     free(c);
 }
-static void start_read_line(mx_rt *rt, mx_json *args, mx_gate_req *req) {
+static void start_read_line(mx_rt *rt, mx_json *args, mx_gate_req *req, void *sock) {
     (void)rt;
-    io_call *c = io_call_new(req);
+    io_call *c = io_call_new(req, sock);
     if (io_unavailable(c)) return;
     mx_stream_read_line(c->sock->st, (int)mx_json_get(args, "timeout_ms")->u.i, line_done, c);
 }
@@ -434,8 +433,7 @@ static int l_socket_read_line(lua_State *L) {
     mx_json *args = mx_json_obj();
     mx_json_set(args, "conn", mx_json_str(s->conn));
     mx_json_set(args, "timeout_ms", mx_json_int(ms));
-    gate_sock = s;
-    return mx_gate_call(L, "net.read_line", args, 0, start_read_line, push_line, NULL);
+    return mx_gate_call_ctx(L, "net.read_line", args, 0, start_read_line, s, push_line, NULL);
 }
 
 /* -- read_reply -- */
@@ -459,9 +457,9 @@ static void reply_done(mx_stream *st, mx_stream_status status, void *ud) {
     mx_gate_done(c->req, r, NULL);
     free(c);
 }
-static void start_read_reply(mx_rt *rt, mx_json *args, mx_gate_req *req) {
+static void start_read_reply(mx_rt *rt, mx_json *args, mx_gate_req *req, void *sock) {
     (void)rt;
-    io_call *c = io_call_new(req);
+    io_call *c = io_call_new(req, sock);
     if (io_unavailable(c)) return;
     mx_stream_read_reply(c->sock->st, (int)mx_json_get(args, "timeout_ms")->u.i, reply_done, c);
 }
@@ -500,8 +498,7 @@ static int l_socket_read_reply(lua_State *L) {
     mx_json *args = mx_json_obj();
     mx_json_set(args, "conn", mx_json_str(s->conn));
     mx_json_set(args, "timeout_ms", mx_json_int(ms));
-    gate_sock = s;
-    return mx_gate_call(L, "net.read_reply", args, 0, start_read_reply, push_reply, NULL);
+    return mx_gate_call_ctx(L, "net.read_reply", args, 0, start_read_reply, s, push_reply, NULL);
 }
 
 /* -- send -- */
@@ -512,9 +509,9 @@ static void send_done(mx_stream *st, mx_stream_status status, void *ud) {
     mx_gate_done(c->req, r, NULL);
     free(c);
 }
-static void start_send(mx_rt *rt, mx_json *args, mx_gate_req *req) {
+static void start_send(mx_rt *rt, mx_json *args, mx_gate_req *req, void *sock) {
     (void)rt;
-    io_call *c = io_call_new(req);
+    io_call *c = io_call_new(req, sock);
     if (io_unavailable(c)) return;
     mx_json *d = mx_json_get(args, "data");
     c->n = d->u.str.len;
@@ -553,8 +550,7 @@ static int l_socket_send(lua_State *L) {
     mx_json_set(args, "conn", mx_json_str(s->conn));
     mx_json_set(args, "data", mx_json_strn(data, n));
     mx_json_set(args, "timeout_ms", mx_json_int(ms));
-    gate_sock = s;
-    return mx_gate_call(L, "net.send", args, 0, start_send, push_sent, NULL);
+    return mx_gate_call_ctx(L, "net.send", args, 0, start_send, s, push_sent, NULL);
 }
 
 /* -- starttls -- */
@@ -575,8 +571,8 @@ static void tls_done(mx_stream *st, mx_stream_status status, void *ud) {
     mx_gate_done(c->req, r, NULL);
     free(c);
 }
-static void start_starttls(mx_rt *rt, mx_json *args, mx_gate_req *req) {
-    io_call *c = io_call_new(req);
+static void start_starttls(mx_rt *rt, mx_json *args, mx_gate_req *req, void *sock) {
+    io_call *c = io_call_new(req, sock);
     if (io_unavailable(c)) return;
     char err[512] = "";
     SSL_CTX *ctx = mx_rt_tls_ctx(rt, err, sizeof err);
@@ -632,8 +628,7 @@ static int l_socket_starttls(lua_State *L) {
     if (sn) mx_json_set(args, "servername", mx_json_str(sn));
     mx_json_set(args, "timeout_ms", mx_json_int(ms));
     mx_rt_trace(mx_rt_from_L(L), "%s  == starting TLS (SNI %s)", s->conn, sn ? sn : "none");
-    gate_sock = s;
-    return mx_gate_call(L, "net.starttls", args, 0, start_starttls, push_tls, NULL);
+    return mx_gate_call_ctx(L, "net.starttls", args, 0, start_starttls, s, push_tls, NULL);
 }
 
 /* net.connect(address, port, {timeout=seconds, source=address, ttl=n})

@@ -126,8 +126,9 @@ void mx_gate_done_later(mx_gate_req *req, mx_json *result) {
     mx_loop_defer(req->rt->loop, immediate_cb, im);
 }
 
-int mx_gate_call(lua_State *L, const char *prim, mx_json *args, int cacheable,
-                 mx_start_fn start, mx_push_fn push, mx_discard_fn discard) {
+/* start or start_ctx (with ctx) begins the real operation */
+static int gate_call(lua_State *L, const char *prim, mx_json *args, int cacheable, mx_start_fn start,
+                     mx_start_ctx_fn start_ctx, void *ctx, mx_push_fn push, mx_discard_fn discard) {
     mx_rt *rt = mx_rt_from_L(L);
     mx_task *t = rt->current;
     if (!t || !lua_isyieldable(L)) {
@@ -203,10 +204,21 @@ int mx_gate_call(lua_State *L, const char *prim, mx_json *args, int cacheable,
         im->result = answer;
         mx_loop_defer(rt->loop, immediate_cb, im);
     } else {
-        start(rt, req->args, req);
+        if (start_ctx) start_ctx(rt, req->args, req, ctx);
+        else start(rt, req->args, req);
     }
     lua_pushlightuserdata(L, MARKER);
     return lua_yield(L, 1);
+}
+
+int mx_gate_call(lua_State *L, const char *prim, mx_json *args, int cacheable,
+                 mx_start_fn start, mx_push_fn push, mx_discard_fn discard) {
+    return gate_call(L, prim, args, cacheable, start, NULL, NULL, push, discard);
+}
+
+int mx_gate_call_ctx(lua_State *L, const char *prim, mx_json *args, int cacheable,
+                     mx_start_ctx_fn start, void *ctx, mx_push_fn push, mx_discard_fn discard) {
+    return gate_call(L, prim, args, cacheable, NULL, start, ctx, push, discard);
 }
 
 /* A call that waits for a local resource (a connection slot, l_net.c) before

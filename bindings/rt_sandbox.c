@@ -8,6 +8,31 @@
 #include <string.h>
 #include <time.h>
 
+/* ---- what a rule may use: the allow-lists (everything else of Lua's
+ * standard library is absent from the rules' environment) ---- */
+
+/* no load/loadstring/dofile/loadfile (binary chunks, unsandboxed code),
+ * collectgarbage, print, io, debug, package */
+static const char *const base[] = {"assert", "error", "ipairs", "next", "pairs", "select", "tonumber",
+                                   "tostring", "type", "rawequal", "rawget", "rawlen", "getmetatable", NULL};
+/* string: these, plus find/match/gmatch/gsub/rep from the bounded matcher
+ * (l_strmatch.c) */
+static const char *const string_f[] = {"byte", "char", "format", "len", "lower", "rep", "reverse", "sub",
+                                       "upper", "pack", "unpack", "packsize", NULL};
+static const char *const table_f[] = {"concat", "insert", "move", "pack", "remove", "sort", "unpack", NULL};
+static const char *const math_f[] = {"abs", "ceil", "floor", "fmod", "huge", "max", "maxinteger", "min",
+                                     "mininteger", "modf", "pi", "sqrt", "tointeger", "type", "ult", "log", "exp", NULL};
+static const char *const utf8_f[] = {"char", "charpattern", "codepoint", "codes", "len", "offset", NULL};
+static const char *const os_f[] = {"time", "clock", "date", "difftime", NULL};
+/* the engine's modules, each a read-only table */
+static const struct { const char *name; lua_CFunction open; } mods[] = {
+    {"dns", luaopen_mx_dns}, {"net", luaopen_mx_net}, {"task", luaopen_mx_task},
+    {"sys", luaopen_mx_sys},
+    {"util", luaopen_mx_util},
+    {"dnsbl", luaopen_mx_dnsbl},
+    {"log", luaopen_mx_log},
+};
+
 /* ------------------------------------------------------------ sandbox */
 
 /* Lua written once here: coroutine wrappers that let engine yields pass
@@ -239,10 +264,6 @@ void rt_build_env_proto(mx_rt *rt) {
     lua_State *L = rt->L;
     lua_newtable(L);
     int proto = lua_gettop(L);
-    /* no load/loadstring/dofile/loadfile (binary chunks, unsandboxed code),
-     * collectgarbage, print, io, debug, package */
-    static const char *const base[] = {"assert", "error", "ipairs", "next", "pairs", "select", "tonumber",
-                                       "tostring", "type", "rawequal", "rawget", "rawlen", "getmetatable", NULL};
     for (const char *const *f = base; *f; f++) {
         lua_getglobal(L, *f);
         lua_setfield(L, proto, *f);
@@ -257,8 +278,6 @@ void rt_build_env_proto(mx_rt *rt) {
     lua_setfield(L, proto, "setmetatable");
     /* string: the allowed functions, with find/match/gmatch/gsub replaced by
      * the bounded matcher (l_strmatch.c) */
-    static const char *const string_f[] = {"byte", "char", "format", "len", "lower", "rep", "reverse", "sub",
-                                           "upper", "pack", "unpack", "packsize", NULL};
     lua_getglobal(L, "string");
     lua_newtable(L);
     for (const char *const *f = string_f; *f; f++) {
@@ -278,14 +297,9 @@ void rt_build_env_proto(mx_rt *rt) {
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
     lua_pop(L, 4);
-    static const char *const table_f[] = {"concat", "insert", "move", "pack", "remove", "sort", "unpack", NULL};
     copy_lib_ro(L, proto, "table", table_f);
-    static const char *const math_f[] = {"abs", "ceil", "floor", "fmod", "huge", "max", "maxinteger", "min",
-                                         "mininteger", "modf", "pi", "sqrt", "tointeger", "type", "ult", "log", "exp", NULL};
     copy_lib_ro(L, proto, "math", math_f);
-    static const char *const utf8_f[] = {"char", "charpattern", "codepoint", "codes", "len", "offset", NULL};
     copy_lib_ro(L, proto, "utf8", utf8_f);
-    static const char *const os_f[] = {"time", "clock", "date", "difftime", NULL};
     copy_lib_ro(L, proto, "os", os_f);
     /* coroutine wrappers and xpcall */
     if (luaL_loadbufferx(L, prelude, strlen(prelude), "=prelude", "t") != LUA_OK) lua_error(L);
@@ -302,13 +316,6 @@ void rt_build_env_proto(mx_rt *rt) {
     lua_setfield(L, proto, "coroutine");
     lua_pop(L, 1);
     /* engine modules */
-    static const struct { const char *name; lua_CFunction open; } mods[] = {
-        {"dns", luaopen_mx_dns}, {"net", luaopen_mx_net}, {"task", luaopen_mx_task},
-        {"sys", luaopen_mx_sys},
-        {"util", luaopen_mx_util},
-        {"dnsbl", luaopen_mx_dnsbl},
-        {"log", luaopen_mx_log},
-    };
     for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++) {
         luaL_requiref(L, mods[i].name, mods[i].open, 0);
         push_lib_ro(L, -1);
