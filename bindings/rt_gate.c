@@ -119,6 +119,8 @@ static void immediate_cb(mx_loop *loop, void *ud) {
     free(im);
 }
 
+mx_rt *mx_gate_rt(mx_gate_req *req) { return req->rt; }
+
 void mx_gate_done_later(mx_gate_req *req, mx_json *result) {
     immediate *im = mx_xmalloc(sizeof *im);
     im->req = req;

@@ -219,6 +219,7 @@ struct mx_rt {
     mx_json *pushing_hit;   /* a cached answer being pushed (see mx_gate_call) */
     mx_strmap dns_by_resolvers; /* c-ares CSV -> mx_dns, for checks with their own resolvers */
     int has_options_ro;
+    mx_net_conns *net_conns; /* net.connect's slots and queues (l_net.c) */
 };
 
 /* ---- rt_mem.c */

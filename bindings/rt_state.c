@@ -12,6 +12,7 @@ mx_rt *mx_rt_from_L(lua_State *L) {
     return rt;
 }
 mx_loop *mx_rt_loop(mx_rt *rt) { return rt->loop; }
+mx_net_conns *mx_rt_net_conns(mx_rt *rt) { return rt->net_conns; }
 int mx_rt_per_host(mx_rt *rt) { return rt->opts.per_host; }
 int mx_rt_max_connections(mx_rt *rt) { return rt->opts.max_connections; }
 mx_dns *mx_rt_dns(mx_rt *rt) { return rt->dns; }
@@ -63,6 +64,7 @@ mx_rt *mx_rt_new(const mx_rt_opts *opts, char *err, size_t errlen) {
         if (!rt->dns) { mx_loop_free(rt->loop); free(rt); return NULL; }
     }
     if (opts->record_path) rt->recording = mx_json_arr();
+    rt->net_conns = mx_net_conns_new();
     rt->L = lua_newstate(rt_alloc, rt);
     if (!rt->L) { snprintf(err, errlen, "cannot create the Lua state"); mx_rt_free(rt); return NULL; }
     luaL_openlibs(rt->L);
@@ -91,6 +93,7 @@ void mx_rt_free(mx_rt *rt) {
     mx_loop_free(rt->loop);
     if (rt->tls_ctx) SSL_CTX_free(rt->tls_ctx);
     free(rt->tls_ctx_err);
+    mx_net_conns_free(rt->net_conns);
     rt_gate_free(rt);
     rt_sched_free(rt);
     free(rt->checks);

@@ -136,6 +136,10 @@ int mx_rt_per_host(mx_rt *rt);
  * open-files limit, see mx_net_connection_cap). */
 int mx_rt_max_connections(mx_rt *rt);
 mx_rt *mx_rt_from_L(lua_State *L);
+/* The run's connection slots (l_net.c). */
+mx_net_conns *mx_rt_net_conns(mx_rt *rt);
+/* The runtime a call belongs to (for completions that need its state). */
+mx_rt *mx_gate_rt(mx_gate_req *req);
 mx_loop *mx_rt_loop(mx_rt *rt);
 mx_dns *mx_rt_dns(mx_rt *rt);
 /* The running check's own resolvers (c-ares CSV: a batch entry's `resolver`),
