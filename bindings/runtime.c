@@ -2275,6 +2275,7 @@ mx_check *mx_check_start_opts(mx_rt *rt, const mx_target *t, const mx_json *opti
         mx_json_set(c->target_json, "address", mx_json_str(a));
     }
     if (t->port) mx_json_set(c->target_json, "port", mx_json_int(t->port));
+    if (t->unicode[0]) mx_json_set(c->target_json, "unicode", mx_json_str(t->unicode));
     lua_newtable(rt->L);
     c->facts_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
     push_target(rt, c, options);
