@@ -24,6 +24,7 @@
 #include "batch_input.h"
 #include "formats.h"
 #include "escape.h"
+#include "termtext.h"
 
 #ifdef MXDIAG_HAVE_LOGS
 int mx_logs_command(int argc, char **argv); /* logs_probe.c */
@@ -122,6 +123,8 @@ static const char *usage_text =
     "  --ca-file FILE      also trust the CA certificates in FILE (PEM) when checking\n"
     "                      STARTTLS certificates (SSL_CERT_FILE/SSL_CERT_DIR work too)\n"
     "  --no-color          no colour in text output (also NO_COLOR=1)\n"
+    "  --width N           wrap text output at N columns (default: the terminal's\n"
+    "                      width, else $COLUMNS, else 80)\n"
     "  -h, --help          this help\n"
     "  --version           print the version\n"
     "\n"
@@ -216,7 +219,7 @@ enum {
     OPT_TRACE, OPT_RECORD, OPT_REPLAY, OPT_NOCOLOR, OPT_VERSION, OPT_ALLOW_RESERVED,
     OPT_HELO, OPT_RCPT, OPT_MAIL_FROM, OPT_CA_FILE,
     OPT_SENDER_IP, OPT_SENDER_DOMAIN, OPT_CONTROL, OPT_DNSBL_ZONE, OPT_DNSBL_KEY,
-    OPT_LOCAL, OPT_SYSROOT, OPT_CONFIG_DIR, OPT_PER_HOST, OPT_QPS, OPT_MAX_CONN,
+    OPT_LOCAL, OPT_SYSROOT, OPT_CONFIG_DIR, OPT_PER_HOST, OPT_QPS, OPT_MAX_CONN, OPT_WIDTH,
 };
 
 static const struct option check_opts[] = {
@@ -236,6 +239,7 @@ static const struct option check_opts[] = {
     {"record", required_argument, 0, OPT_RECORD},
     {"replay", required_argument, 0, OPT_REPLAY},
     {"no-color", no_argument, 0, OPT_NOCOLOR},
+    {"width", required_argument, 0, OPT_WIDTH},
     {"allow-reserved", no_argument, 0, OPT_ALLOW_RESERVED},
     {"helo", required_argument, 0, OPT_HELO},
     {"rcpt", required_argument, 0, OPT_RCPT},
@@ -355,6 +359,7 @@ static void parse_common(int argc, char **argv, cli *c) {
         case OPT_RECORD: c->record = optarg; break;
         case OPT_REPLAY: c->replay = optarg; break;
         case OPT_NOCOLOR: c->nocolor = 1; break;
+        case OPT_WIDTH: if (mx_text_cli_width(optarg) != 0) usage_error("--width must be a number of columns from 20 to 1000, not '%s'", optarg); break;
         case OPT_ALLOW_RESERVED: c->allow_reserved = 1; break;
         case OPT_HELO:
             if (!smtp_word_ok(optarg, 0) || strlen(optarg) > 255) usage_error("--helo: '%s' is not a host name or address literal", optarg);
@@ -571,7 +576,7 @@ static void local_target(mx_target *t);
  * --replay; an option that would change the engine's calls is refused
  * unless it restates the recorded value. --rules-dir is allowed: it is how
  * a rule under development is tried on a recording. */
-static const char *const replay_output_opts[] = {"format", "json", "letter", "trace", "no-color", "replay",
+static const char *const replay_output_opts[] = {"format", "json", "letter", "trace", "no-color", "width", "replay",
                                                  "record", "rules-dir", "help", "version", NULL};
 /* command-line option -> the key of the recording's "options" it sets */
 static const struct { const char *opt, *key; } recorded_opts[] = {
