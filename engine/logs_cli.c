@@ -12,6 +12,7 @@
 #include "logparse.h"
 #include "logread.h"
 #include "logs_cli.h"
+#include "termtext.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -31,11 +32,14 @@
 
 static void usage(FILE *f) {
     fprintf(f, "usage: mxdiag logs [--since WHEN] [--until WHEN] [--domain D] [--json]\n"
-               "                  [--now EPOCH|ISO] [--utc] [--probe N [CHECK-OPTIONS]] [FILE...|-]\n"
+               "                  [--now EPOCH|ISO] [--utc] [--no-color] [--width N]\n"
+               "                  [--probe N [CHECK-OPTIONS]] [FILE...|-]\n"
                "  WHEN: 2h, 30m, 3d, 1w, 2024-03-01, 2024-03-01T10:00, epoch seconds\n"
                "  default files: /var/log/mail.log, /var/log/maillog, /var/log/exim4/mainlog,\n"
                "                 /var/log/exim/main.log and their rotations (.1, .2.gz, ...)\n"
                "  --utc: zone-less timestamps are UTC (default: local time, $TZ)\n"
+               "  --no-color: no colour in text output (also NO_COLOR=1; none when not a terminal)\n"
+               "  --width N: wrap text at N columns (default: the terminal's, else $COLUMNS, else 80)\n"
                "  --probe N: then run the live `check` rules on the N (at most %d) external\n"
                "      domains with the most failures and print log and probe side by side\n"
                "      (JSON: a \"probes\" array of mxdiag.check/1 documents). Options of\n"
@@ -438,63 +442,135 @@ static void print_interrupted(FILE *o, mx_json *in) {
     fprintf(o, "\n");
 }
 
-static void print_text(FILE *o, mx_json *root) {
+/* Text for a person, rendered as `check` renders its report (termtext.h):
+ * wrapped at the terminal's width, never inside a word, log data escaped,
+ * severity tags in colour when stdout is a terminal. */
+typedef struct text_style {
+    int width;
+    const char *reset, *bold;
+    int colour;
+} text_style;
+
+static const char *sev_colour(const text_style *ts, const char *sev) {
+    if (!ts->colour || !sev) return "";
+    if (!strcmp(sev, "crit")) return "\033[1;31m";
+    if (!strcmp(sev, "warn")) return "\033[33m";
+    if (!strcmp(sev, "unknown")) return "\033[35m";
+    if (!strcmp(sev, "ok")) return "\033[32m";
+    return "\033[36m"; /* info */
+}
+
+/* "label" padded to a column, then value wrapped under itself. */
+static void text_field(mx_buf *b, const text_style *ts, const char *label, const char *value) {
+    mx_buf_printf(b, "       %-22s", label);
+    int ind = ts->width >= 60 ? 29 : 9;
+    mx_text_wrap(b, value, 29, ind, ts->width);
+    mx_buf_putc(b, '\n');
+}
+
+static void render_text(mx_buf *b, mx_json *root, const text_style *ts) {
     mx_json *files = mx_json_get(root, "files");
-    fprintf(o, "mxdiag logs: %lld lines, %lld delivery events, %lld unparsed\n",
-            mx_json_get(root, "lines")->u.i, mx_json_get(root, "events")->u.i,
-            mx_json_get(mx_json_get(root, "unparsed"), "count")->u.i);
+    mx_buf t = MX_BUF_INIT;
+    mx_buf_printf(&t, "mxdiag logs: %lld lines, %lld delivery events, %lld unparsed", mx_json_get(root, "lines")->u.i,
+                  mx_json_get(root, "events")->u.i, mx_json_get(mx_json_get(root, "unparsed"), "count")->u.i);
+    mx_text_wrap(b, mx_buf_cstr(&t), 0, 2, ts->width);
+    mx_buf_putc(b, '\n');
     int w = 20;
     for (size_t i = 0; i < files->u.c.len; i++) {
-        int l = (int)strlen(mx_json_get_str(files->u.c.items[i], "path"));
+        const char *path = mx_json_get_str(files->u.c.items[i], "path");
+        int l = mx_text_columns(path, strlen(path));
         if (l > w) w = l < 70 ? l : 70;
     }
+    if (w > ts->width - 30) w = ts->width - 30 > 10 ? ts->width - 30 : 10;
     for (size_t i = 0; i < files->u.c.len; i++) {
         mx_json *f = files->u.c.items[i];
         const char *err = mx_json_get_str(f, "error");
         const char *state = err ? "ERROR " : mx_json_get(f, "interrupted") ? "PART  " : mx_json_get(f, "not_read") ? "UNREAD" : "ok    ";
-        fprintf(o, "  %-*s %s%s %10lld lines\n", w, mx_json_get_str(f, "path"), state,
-                mx_json_get(f, "gzip")->u.b ? "gz" : "  ", mx_json_get(f, "lines")->u.i);
-        if (err) fprintf(o, "      %s\n", err);
+        const char *path = mx_json_get_str(f, "path");
+        mx_buf_puts(b, "  ");
+        int col = mx_text_wrap(b, path, 2, 4, ts->width);
+        if (col > 2 + w) { mx_buf_puts(b, "\n    "); col = 4; }
+        for (; col < 2 + w; col++) mx_buf_putc(b, ' ');
+        mx_buf_printf(b, " %s%s %10lld lines\n", state, mx_json_get(f, "gzip")->u.b ? "gz" : "  ", mx_json_get(f, "lines")->u.i);
+        if (err) {
+            mx_buf_puts(b, "      ");
+            mx_text_wrap(b, err, 6, 6, ts->width);
+            mx_buf_putc(b, '\n');
+        }
+    }
+    const char *source = mx_json_get_str(root, "source");
+    if (source) {
+        mx_buf_puts(b, "  ");
+        mx_text_wrap(b, source, 2, 2, ts->width);
+        mx_buf_putc(b, '\n');
     }
     mx_json *fs = mx_json_get(root, "findings");
     for (size_t i = 0; i < fs->u.c.len; i++) {
         mx_json *f = fs->u.c.items[i];
-        fprintf(o, "\n[%-4s] %-26s %s\n", mx_json_get_str(f, "severity"), mx_json_get_str(f, "code"),
-                mx_json_get_str(f, "summary"));
-        fprintf(o, "       %s\n       advice: %s\n", mx_json_get_str(f, "explanation"), mx_json_get_str(f, "advice"));
+        const char *sev = mx_json_get_str(f, "severity"), *code = mx_json_get_str(f, "code");
+        mx_buf_printf(b, "\n[%s%-4s%s] ", sev_colour(ts, sev), sev, ts->colour ? ts->reset : "");
+        mx_buf_reset(&t);
+        mx_esc_text(&t, code, 0);
+        /* the summary beside the code from 80 columns, else after it */
+        int pad = ts->width >= 80 ? 26 : 0;
+        mx_buf_printf(b, "%s%-*s%s", ts->bold, pad, mx_buf_cstr(&t), ts->colour ? ts->reset : "");
+        int tc = mx_text_columns(t.data, t.len);
+        int col = 7 + (tc > pad ? tc : pad);
+        mx_buf_reset(&t);
+        mx_buf_printf(&t, " %s", mx_json_get_str(f, "summary")); /* a space after the code, unless on a new line */
+        mx_text_wrap(b, mx_buf_cstr(&t), col, ts->width >= 80 ? 34 : 7, ts->width);
+        mx_buf_puts(b, "\n       ");
+        mx_text_wrap(b, mx_json_get_str(f, "explanation"), 7, 7, ts->width);
+        mx_buf_puts(b, "\n       advice: ");
+        mx_text_wrap(b, mx_json_get_str(f, "advice"), 15, 15, ts->width);
+        mx_buf_putc(b, '\n');
         mx_json *ev = mx_json_get(f, "evidence");
         const char *keys[] = {"top_domains", "top_addresses", "top_failing_domains", "top_failing_addresses"};
         for (int k = 0; k < 4; k++) {
             mx_json *arr = mx_json_get(ev, keys[k]);
             if (!arr || !arr->u.c.len) continue;
-            fprintf(o, "       %-22s", keys[k]);
+            mx_buf_reset(&t);
             for (size_t j = 0; j < arr->u.c.len; j++) {
                 mx_json *e = arr->u.c.items[j];
                 const char *name = mx_json_get_str(e, "domain");
                 if (!name) name = mx_json_get_str(e, "address");
                 mx_json *c = mx_json_get(e, "events");
                 if (!c) c = mx_json_get(e, "failures");
-                fprintf(o, "%s%s (%lld)", j ? ", " : "", name, c ? c->u.i : 0);
+                mx_buf_printf(&t, "%s%s\xc2\xa0(%lld)", j ? ", " : "", name, c ? c->u.i : 0); /* no break before the count */
             }
-            fputc('\n', o);
+            text_field(b, ts, keys[k], mx_buf_cstr(&t));
         }
         const char *sample = mx_json_get_str(ev, "sample_text");
-        if (sample) fprintf(o, "       %-22s%.200s\n", "sample", sample);
+        if (sample) {
+            mx_buf_reset(&t);
+            mx_buf_printf(&t, "%.200s", sample);
+            text_field(b, ts, "sample", mx_buf_cstr(&t));
+        }
         mx_json *reasons = mx_json_get(ev, "reasons");
         if (reasons && reasons->u.c.len) {
-            fprintf(o, "       %-22s", "reasons");
+            mx_buf_reset(&t);
             for (size_t j = 0; j < reasons->u.c.len; j++)
-                fprintf(o, "%s%s %lld", j ? ", " : "", reasons->u.c.keys[j], reasons->u.c.items[j]->u.i);
-            fputc('\n', o);
+                mx_buf_printf(&t, "%s%s\xc2\xa0%lld", j ? ", " : "", reasons->u.c.keys[j], reasons->u.c.items[j]->u.i);
+            text_field(b, ts, "reasons", mx_buf_cstr(&t));
         }
     }
     mx_json *in = mx_json_get(root, "interrupted");
     if (in) {
-        fputc('\n', o);
-        print_interrupted(o, in);
+        char *mem = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&mem, &len);
+        if (m) {
+            print_interrupted(m, in);
+            fclose(m);
+            mx_buf_putc(b, '\n');
+            mx_text_wrap(b, mem ? mem : "", 0, 2, ts->width);
+            free(mem);
+        }
     }
-    fprintf(o, "\nstatus: %s%s\n", mx_json_get_str(root, "status"),
-            in && !mx_json_get(in, "read_complete")->u.b ? " (of what was read before the interruption)" : "");
+    const char *st = mx_json_get_str(root, "status");
+    mx_buf_printf(b, "\nstatus: %s%s%s%s\n", sev_colour(ts, st), st, ts->colour ? ts->reset : "",
+                  in && !mx_json_get(in, "read_complete")->u.b ? " (of what was read before the interruption)" : "");
+    mx_buf_free(&t);
 }
 
 int mx_logs_main(int argc, char **argv) { return mx_logs_main_with(argc, argv, NULL); }
@@ -697,20 +773,33 @@ static mx_json *domain_log_json(const mx_agg_group *g) {
 static const char *hm(const char *iso) { return iso && strlen(iso) >= 16 ? iso + 11 : "-"; }
 
 /* The side-by-side: per domain, what the log says, then what the probe says now. */
-static void print_probes(FILE *o, mx_json *root) {
+static void render_probes(mx_buf *b, mx_json *root, const text_style *ts) {
     mx_json *doms = mx_json_get(root, "probed_domains"), *probes = mx_json_get(root, "probes");
     if (!doms || !probes) return;
-    fprintf(o, "\nlive probe of the %zu domains with the most failures (log | now):\n", doms->u.c.len);
+    mx_buf t = MX_BUF_INIT;
+    mx_buf_printf(&t, "live probe of the %zu domains with the most failures (log | now):", doms->u.c.len);
+    mx_buf_putc(b, '\n');
+    mx_text_wrap(b, mx_buf_cstr(&t), 0, 2, ts->width);
+    mx_buf_putc(b, '\n');
     for (size_t i = 0; i < doms->u.c.len && i < probes->u.c.len; i++) {
         mx_json *d = doms->u.c.items[i], *p = probes->u.c.items[i];
         const char *cause = mx_json_get_str(d, "dominant_cause");
         const char *ff = mx_json_get_str(d, "first_failure"), *lf = mx_json_get_str(d, "last_failure");
-        fprintf(o, "\n  %s\n", mx_json_get_str(d, "domain"));
-        fprintf(o, "    log: %s, %lld failures, %lld successes, since %s (last %s)\n", cause ? cause : "-",
-                mx_json_get(d, "failures")->u.i, mx_json_get(d, "successes")->u.i, ff ? ff : "-", hm(lf));
+        mx_buf_printf(b, "\n  %s", ts->bold);
+        mx_text_wrap(b, mx_json_get_str(d, "domain"), 2, 4, ts->width);
+        mx_buf_printf(b, "%s\n    log: ", ts->colour ? ts->reset : "");
+        mx_buf_reset(&t);
+        mx_buf_printf(&t, "%s, %lld failures, %lld successes, since %s (last %s)", cause ? cause : "-",
+                      mx_json_get(d, "failures")->u.i, mx_json_get(d, "successes")->u.i, ff ? ff : "-", hm(lf));
+        mx_text_wrap(b, mx_buf_cstr(&t), 9, 9, ts->width);
         const char *st = mx_json_get_str(p, "status");
         const char *perr = mx_json_get_str(p, "error");
-        fprintf(o, "    now: %s%s%s\n", st ? st : "?", perr ? ": " : "", perr ? perr : "");
+        mx_buf_printf(b, "\n    now: %s%s%s", sev_colour(ts, st), st ? st : "?", ts->colour ? ts->reset : "");
+        if (perr) {
+            mx_buf_putc(b, ':');
+            mx_text_wrap(b, perr, 13, 9, ts->width);
+        }
+        mx_buf_putc(b, '\n');
         mx_json *fs = mx_json_get(p, "findings");
         /* problems first; the good news only when there is nothing else */
         int bad = 0;
@@ -727,11 +816,21 @@ static void print_probes(FILE *o, mx_json *root) {
             const char *src = mx_json_get_str(mx_json_get(f, "evidence"), "source");
             const char *sum = mx_json_get_str(f, "summary");
             if (src && sum && strstr(sum, src)) src = NULL; /* already says from where */
-            fprintf(o, "         [%-4s] %-24s %.160s%s%s%s\n", sev, mx_json_get_str(f, "code"),
-                    sum ? sum : "", src ? " (from " : "", src ? src : "", src ? ")" : "");
+            mx_buf_printf(b, "         [%s%-4s%s] ", sev_colour(ts, sev), sev, ts->colour ? ts->reset : "");
+            mx_buf_reset(&t);
+            mx_esc_text(&t, mx_json_get_str(f, "code"), 0);
+            int pad = ts->width >= 80 ? 24 : 0;
+            mx_buf_printf(b, "%-*s", pad, mx_buf_cstr(&t));
+            int tc = mx_text_columns(t.data, t.len);
+            int col = 17 + (tc > pad ? tc : pad);
+            mx_buf_reset(&t);
+            mx_buf_printf(&t, " %.160s%s%s%s", sum ? sum : "", src ? " (from " : "", src ? src : "", src ? ")" : "");
+            mx_text_wrap(b, mx_buf_cstr(&t), col, 17, ts->width);
+            mx_buf_putc(b, '\n');
             shown++;
         }
     }
+    mx_buf_free(&t);
 }
 
 static void print_interrupted_err(FILE *o, mx_json *root) {
@@ -757,8 +856,8 @@ static void emit_text(FILE *dst, mx_json *root, void (*print)(FILE *, mx_json *)
 }
 
 int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
-    int json = 0, naive_utc = 0;
-    const char *since_s = NULL, *until_s = NULL, *now_s = NULL, *domain = NULL, *probe_s = NULL;
+    int json = 0, naive_utc = 0, no_color = 0;
+    const char *since_s = NULL, *until_s = NULL, *now_s = NULL, *domain = NULL, *probe_s = NULL, *width_s = NULL;
     const char **paths = mx_xcalloc((size_t)argc + 1, sizeof *paths);
     size_t np = 0;
     char **fwd = mx_xcalloc((size_t)argc + 2, sizeof *fwd); /* options for the probe's check */
@@ -769,6 +868,8 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
         const char **dst = NULL;
         if (strcmp(a, "--json") == 0) json = 1;
         else if (strcmp(a, "--utc") == 0) naive_utc = 1;
+        else if (strcmp(a, "--no-color") == 0) no_color = 1;
+        else if (strcmp(a, "--width") == 0) dst = &width_s;
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             free(paths);
@@ -798,6 +899,13 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
             }
             *dst = argv[++i];
         }
+    }
+    if (width_s && mx_text_cli_width(width_s) != 0) {
+        mx_errf("mxdiag logs: --width must be a number of columns from %d to %d, not '%s'", MX_TEXT_WIDTH_MIN,
+                MX_TEXT_WIDTH_MAX, width_s);
+        free(paths);
+        free(fwd);
+        return 3;
     }
     long probe_n = 0;
     if (probe_s) {
@@ -977,8 +1085,13 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
         fwrite(b.data, 1, b.len, stdout);
         mx_buf_free(&b);
     } else {
-        emit_text(stdout, root, print_text);
-        emit_text(stdout, root, print_probes);
+        text_style ts = {mx_text_width(), "\033[0m", "", mx_text_colour(no_color)};
+        if (ts.colour) ts.bold = "\033[1m";
+        mx_buf b = MX_BUF_INIT;
+        render_text(&b, root, &ts);
+        render_probes(&b, root, &ts);
+        fwrite(b.data ? b.data : "", 1, b.len, stdout);
+        mx_buf_free(&b);
     }
     fflush(stdout);
     sigaction(SIGINT, &old_int, NULL);

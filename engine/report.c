@@ -247,13 +247,16 @@ void mx_report_text(mx_buf *out, mx_report *r, const mx_json *target, long long 
             first = 0;
         }
         static const char *tags[] = {"OK", "INFO", "UNKNOWN", "WARN", "CRIT"};
-        mx_buf_printf(out, "  %s%-7s%s %-*s ", colour ? sev_colour(f->severity) : "", tags[f->severity], reset,
-                      width >= 80 ? 26 : 0, esc1(&e1, mx_json_get_str(f->obj, "code") ? mx_json_get_str(f->obj, "code") : "?"));
-        const char *summary = mx_json_get_str(f->obj, "summary");
         const char *code = mx_json_get_str(f->obj, "code") ? mx_json_get_str(f->obj, "code") : "?";
-        int c0 = 2 + 7 + 1 + mx_text_columns(code, strlen(code));
+        mx_buf_printf(out, "  %s%-7s%s %-*s", colour ? sev_colour(f->severity) : "", tags[f->severity], reset,
+                      width >= 80 ? 26 : 0, esc1(&e1, code));
+        const char *summary = mx_json_get_str(f->obj, "summary");
+        int c0 = 2 + 7 + 1 + mx_text_columns(e1.data, e1.len);
         if (c0 < 36 && width >= 80) c0 = 36;
-        mx_text_wrap(out, summary ? summary : "", c0 + 1, sum_ind, width);
+        /* the leading space separates it from the code, unless it starts a line */
+        mx_buf_reset(&e2);
+        mx_buf_printf(&e2, " %s", summary ? summary : "");
+        mx_text_wrap(out, mx_buf_cstr(&e2), c0, sum_ind, width);
         mx_buf_putc(out, '\n');
         const char *expl = mx_json_get_str(f->obj, "explanation");
         if (expl && *expl && f->severity != MX_SEV_OK) {

@@ -86,12 +86,14 @@ int mx_text_wrap(mx_buf *out, const char *s, int col, int ind, int width) {
     /* nothing of s on this line yet: no separating space, unless s starts
      * with one (text continuing a line: "name", then " (kind)") */
     int line_start = *p != ' ';
+    int line_empty = col <= ind; /* only indentation so far (the caller may have written more) */
     while (*p) {
         if (*p == ' ') { p++; continue; }
         if (*p == '\n') {
             newline(out, ind);
             col = ind;
             line_start = 1;
+            line_empty = 1;
             p++;
             continue;
         }
@@ -101,15 +103,25 @@ int mx_text_wrap(mx_buf *out, const char *s, int col, int ind, int width) {
         int sep = line_start ? 0 : 1;
         /* break before a word that does not fit, unless the line holds
          * nothing but the indentation (a longer word then stands alone) */
-        if (col + sep + wl > width && col > ind) {
+        if (col + sep + wl > width && !line_empty) {
             newline(out, ind);
             col = ind;
             sep = 0;
         }
         if (sep) { mx_buf_putc(out, ' '); col++; }
-        mx_buf_put(out, p, (size_t)(w - p));
+        /* a no-break space (U+00A0) glues two words and is written as a
+         * plain space: "example.net\u00a0(2)" never ends a line at "(2)" */
+        for (const char *q = p; q < w;) {
+            const char *nb = memmem(q, (size_t)(w - q), "\xc2\xa0", 2);
+            const char *e = nb ? nb : w;
+            mx_buf_put(out, q, (size_t)(e - q));
+            if (!nb) break;
+            mx_buf_putc(out, ' ');
+            q = nb + 2;
+        }
         col += wl;
         line_start = 0;
+        line_empty = 0;
         p = w;
     }
     mx_buf_free(&esc);

@@ -34,7 +34,8 @@ int mx_text_columns(const char *s, size_t n);
  * spaces, no line goes past width unless one word alone is longer (it then
  * stands on a line of its own, unbroken: a URL, an address, an escape
  * sequence is never split). A '\n' in s starts an indented line; runs of
- * spaces become one; a leading space separates s from what is already on
+ * spaces become one; a no-break space (U+00A0) joins two words and is
+ * written as a plain space; a leading space separates s from what is already on
  * the line (none when s starts a new line). Returns the column after the
  * last character. */
 int mx_text_wrap(mx_buf *out, const char *s, int col, int ind, int width);
