@@ -11,6 +11,7 @@
 #include "logagg.h"
 #include "logparse.h"
 #include "logread.h"
+#include "logjournal.h"
 #include "logs_cli.h"
 #include "termtext.h"
 
@@ -33,11 +34,16 @@
 static void usage(FILE *f) {
     fprintf(f, "usage: mxdiag logs [--since WHEN] [--until WHEN] [--domain D] [--json]\n"
                "                  [--now EPOCH|ISO] [--utc] [--no-color] [--width N]\n"
+               "                  [--journal | --journal-file FILE | --journal-dir DIR]\n"
                "                  [--probe N [CHECK-OPTIONS]] [FILE...|-]\n"
                "  WHEN: 2h, 30m, 3d, 1w, 2024-03-01, 2024-03-01T10:00, epoch seconds\n"
                "  default files: /var/log/mail.log, /var/log/maillog, /var/log/exim4/mainlog,\n"
                "                 /var/log/exim/main.log and their rotations (.1, .2.gz, ...)\n"
                "  --utc: zone-less timestamps are UTC (default: local time, $TZ)\n"
+               "  --journal: read the MTA's entries (postfix/*, exim, sendmail) of the systemd\n"
+               "      journal instead of files; --journal-file FILE (repeatable) or --journal-dir\n"
+               "      DIR: of a given journal. Without files or these options, the journal is read\n"
+               "      when no default file exists and it holds the MTA's entries\n"
                "  --no-color: no colour in text output (also NO_COLOR=1; none when not a terminal)\n"
                "  --width N: wrap text at N columns (default: the terminal's, else $COLUMNS, else 80)\n"
                "  --probe N: then run the live `check` rules on the N (at most %d) external\n"
@@ -293,7 +299,8 @@ static void build_scope(report *r, int64_t now, uint64_t lines) {
         snprintf(expl, sizeof expl, "Every file read was empty (or could not be read), so the logs say nothing "
                                     "about delivery.");
         advice = "Check that the right log files were named (a freshly rotated log is empty: read its "
-                 "rotation too) and that the MTA logs to them.";
+                 "rotation too) and that the MTA logs to them. Without rsyslog (Debian 12's default) the MTA "
+                 "logs to the systemd journal only: mxdiag logs --journal.";
     } else if (t->events == 0) {
         judgement = "no_events";
         sev = 0;
@@ -498,10 +505,10 @@ static void render_text(mx_buf *b, mx_json *root, const text_style *ts) {
             mx_buf_putc(b, '\n');
         }
     }
-    const char *source = mx_json_get_str(root, "source");
-    if (source) {
+    const char *note = mx_json_get_str(root, "note");
+    if (note) {
         mx_buf_puts(b, "  ");
-        mx_text_wrap(b, source, 2, 2, ts->width);
+        mx_text_wrap(b, note, 2, 2, ts->width);
         mx_buf_putc(b, '\n');
     }
     mx_json *fs = mx_json_get(root, "findings");
@@ -855,11 +862,55 @@ static void emit_text(FILE *dst, mx_json *root, void (*print)(FILE *, mx_json *)
     free(mem);
 }
 
+/* --journal, --journal-file, --journal-dir: the journal instead of files. */
+static mx_log_journal *open_journal(size_t nfiles_named, const char *const *files, size_t n, const char *dir,
+                                    int64_t since) {
+    char err[512];
+    if (nfiles_named) {
+        fprintf(stderr, "mxdiag logs: name log files or read the journal (--journal, --journal-file, "
+                        "--journal-dir), not both\n");
+        return NULL;
+    }
+    if (n && dir) {
+        fprintf(stderr, "mxdiag logs: --journal-file and --journal-dir do not go together\n");
+        return NULL;
+    }
+    mx_log_journal *jr = mx_log_journal_open(files, n, dir, since, err, sizeof err);
+    if (!jr) mx_errf("mxdiag logs: %s", err);
+    else if (!mx_log_journal_has_mta(jr))
+        mx_errf("mxdiag logs: the %s holds no entries of postfix, exim or sendmail%s", mx_log_journal_name(jr),
+                since != INT64_MIN ? " in the time range" : "");
+    return jr;
+}
+
+/* No mail log file exists (a Debian 12 without rsyslog): the journal when it
+ * holds the MTA's entries, else say where we looked and what to do. */
+static mx_log_journal *journal_fallback(int64_t since, const char **note) {
+    char err[512];
+    static const char looked[] = "none of /var/log/mail.log, /var/log/maillog, /var/log/exim4/mainlog, "
+                                 "/var/log/exim/main.log exists";
+    mx_log_journal *jr = mx_log_journal_open(NULL, 0, NULL, since, err, sizeof err);
+    if (jr && mx_log_journal_has_mta(jr)) {
+        *note = "no mail log file exists (/var/log/mail.log, /var/log/maillog, /var/log/exim4/mainlog, "
+                "/var/log/exim/main.log): read the MTA's entries in the systemd journal instead";
+        fprintf(stderr, "mxdiag logs: %s; reading the MTA's entries in the systemd journal\n", looked);
+        return jr;
+    }
+    fprintf(stderr, "mxdiag logs: %s, and the systemd journal %s%s%s; name the log files to read (or "
+                    "--journal-file FILE, --journal-dir DIR), or run as root or a member of group "
+                    "systemd-journal or adm to read the whole journal\n", looked,
+            jr ? "holds no entries of postfix, exim or sendmail" : "cannot be read (", jr ? "" : err, jr ? "" : ")");
+    mx_log_journal_close(jr);
+    return NULL;
+}
+
 int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
-    int json = 0, naive_utc = 0, no_color = 0;
+    int json = 0, naive_utc = 0, no_color = 0, journal = 0;
     const char *since_s = NULL, *until_s = NULL, *now_s = NULL, *domain = NULL, *probe_s = NULL, *width_s = NULL;
+    const char *journal_dir = NULL;
     const char **paths = mx_xcalloc((size_t)argc + 1, sizeof *paths);
-    size_t np = 0;
+    const char **journal_files = mx_xcalloc((size_t)argc + 1, sizeof *journal_files);
+    size_t np = 0, njf = 0;
     char **fwd = mx_xcalloc((size_t)argc + 2, sizeof *fwd); /* options for the probe's check */
     int nfwd = 0;
     fwd[nfwd++] = "logs";
@@ -870,10 +921,14 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
         else if (strcmp(a, "--utc") == 0) naive_utc = 1;
         else if (strcmp(a, "--no-color") == 0) no_color = 1;
         else if (strcmp(a, "--width") == 0) dst = &width_s;
+        else if (strcmp(a, "--journal") == 0) journal = 1;
+        else if (strcmp(a, "--journal-file") == 0) dst = &journal_files[njf++];
+        else if (strcmp(a, "--journal-dir") == 0) dst = &journal_dir;
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             free(paths);
             free(fwd);
+            free(journal_files);
             return 0;
         } else if (strcmp(a, "--since") == 0) dst = &since_s;
         else if (strcmp(a, "--until") == 0) dst = &until_s;
@@ -888,6 +943,7 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
             usage(stderr);
             free(paths);
             free(fwd);
+            free(journal_files);
             return 3;
         } else paths[np++] = a;
         if (dst) {
@@ -895,6 +951,7 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
                 mx_errf("mxdiag logs: %s needs a value", a);
                 free(paths);
                 free(fwd);
+                free(journal_files);
                 return 3;
             }
             *dst = argv[++i];
@@ -905,6 +962,7 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
                 MX_TEXT_WIDTH_MAX, width_s);
         free(paths);
         free(fwd);
+        free(journal_files);
         return 3;
     }
     long probe_n = 0;
@@ -915,6 +973,7 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
             mx_errf("mxdiag logs: --probe wants a number of domains from 1 to %d", PROBE_MAX);
             free(paths);
             free(fwd);
+            free(journal_files);
             return 3;
         }
     }
@@ -923,6 +982,7 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
         usage(stderr);
         free(paths);
         free(fwd);
+        free(journal_files);
         return 3;
     }
     mx_log_parser tp;
@@ -932,6 +992,7 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
         mx_errf("mxdiag logs: bad --now '%s'", now_s);
         free(paths);
         free(fwd);
+        free(journal_files);
         return 3;
     }
     mx_log_filter filter;
@@ -942,21 +1003,35 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
         fprintf(stderr, "mxdiag logs: bad --since/--until value\n");
         free(paths);
         free(fwd);
+        free(journal_files);
         return 3;
     }
     char **found = NULL;
     size_t nfound = 0;
-    if (np == 0) {
-        for (size_t i = 0; mx_log_default_paths[i]; i++) mx_log_find_rotations(mx_log_default_paths[i], &found, &nfound);
-        if (nfound == 0) {
-            fprintf(stderr, "mxdiag logs: none of /var/log/mail.log, /var/log/maillog, /var/log/exim4/mainlog, "
-                            "/var/log/exim/main.log exists; name the log files to read\n");
+    const char *note = NULL;
+    mx_log_journal *jr = NULL;
+    if (journal || njf || journal_dir) {
+        jr = open_journal(np, journal_files, njf, journal_dir, filter.since);
+        if (!jr) {
+            free(paths);
+            free(fwd);
+            free(journal_files);
+            return 3;
         }
+    } else if (np == 0) {
+        for (size_t i = 0; mx_log_default_paths[i]; i++) mx_log_find_rotations(mx_log_default_paths[i], &found, &nfound);
+        if (nfound == 0) jr = journal_fallback(filter.since, &note);
     }
+    free(journal_files);
     const char *const *use = np ? paths : (const char *const *)found;
     size_t nuse = np ? np : nfound;
 
-    mx_log_stream *st = mx_log_stream_new(use, nuse, now, naive_utc, &filter);
+    mx_log_stream *st;
+    if (jr) {
+        mx_log_source src;
+        mx_log_journal_source(jr, &src);
+        st = mx_log_stream_new_source(&src, now, naive_utc, &filter);
+    } else st = mx_log_stream_new(use, nuse, now, naive_utc, &filter);
     report rep;
     memset(&rep, 0, sizeof rep);
     rep.agg = mx_log_agg_new(0);
@@ -971,7 +1046,7 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     mx_log_stream_set_stop(st, &logs_signal);
-    read_all(st, &rep, want_threads(use, nuse));
+    read_all(st, &rep, jr ? 1 : want_threads(use, nuse)); /* sd-journal stays on one thread */
     const mx_log_stats *stats = mx_log_stream_stats(st);
     const mx_log_file_stat *files;
     size_t nf = mx_log_stream_files(st, &files);
@@ -989,12 +1064,14 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
         mx_json_set(o, "bytes", mx_json_int((long long)files[i].bytes));
         if (files[i].interrupted) mx_json_set(o, "interrupted", mx_json_bool(1));
         if (files[i].not_read) mx_json_set(o, "not_read", mx_json_bool(1));
+        if (jr) mx_json_set(o, "journal", mx_json_bool(1));
         if (files[i].error[0]) {
             mx_json_set(o, "error", mx_json_str(files[i].error));
             mx_errf("mxdiag logs: %s", files[i].error);
         }
         if (files[i].ok || files[i].lines) readable++;
     }
+    if (note) mx_json_set(root, "note", mx_json_str(note));
     mx_json_set(root, "lines", mx_json_int((long long)stats->lines));
     mx_json_set(root, "events", mx_json_int((long long)stats->events));
     mx_json_set(root, "ignored", mx_json_int((long long)stats->ignored));
@@ -1054,7 +1131,7 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe) {
         /* rules that read the logs (module log) read the same files */
         mx_json *opts = mx_json_obj();
         mx_json *lf = mx_json_set(opts, "log_files", mx_json_arr());
-        for (size_t i = 0; i < nf; i++) mx_json_push(lf, mx_json_str(files[i].path));
+        for (size_t i = 0; i < nf && !jr; i++) mx_json_push(lf, mx_json_str(files[i].path)); /* not the journal */
         if (!probe) {
             fprintf(stderr, "mxdiag logs: --probe is not available in this build\n");
             mx_json_set(root, "probes", mx_json_arr());
