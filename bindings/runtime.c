@@ -2183,6 +2183,7 @@ static void push_target(mx_rt *rt, mx_check *c, const mx_json *overrides) {
     }
     if (t->local[0]) { lua_pushstring(L, t->local); lua_setfield(L, -2, "local_part"); }
     if (t->port) { lua_pushinteger(L, t->port); lua_setfield(L, -2, "port"); }
+    if (t->unicode[0]) { lua_pushstring(L, t->unicode); lua_setfield(L, -2, "unicode"); }
     if (overrides && overrides->type == MX_JOBJ && overrides->u.c.len) {
         mx_lua_push_json(L, rt->opts.options);
         if (lua_isnil(L, -1)) { lua_pop(L, 1); lua_newtable(L); }
