@@ -167,6 +167,24 @@ for typed, other in (("b\u00fccher.test", "xn--bcher-kva.test"), ("xn--bcher-kva
     first = run(["check", typed, "--resolver", res, "--timeout", "1", "--only", "mx"]).stdout.split("\n")[0]
     if not first.startswith(typed) or other not in first:
         failures.append("IDN %s: the heading does not show both forms: %r" % (typed, first))
+# rules see both forms: a site rule says what it got
+import tempfile
+rdir = tempfile.mkdtemp(prefix="mxdiag-idn-rule-")
+os.chmod(rdir, 0o755)
+with open(os.path.join(rdir, "idn.lua"), "w") as f:
+    f.write('return { id = "site-idn-seen", description = "Says the target\'s forms", categories = { "site" },\n'
+            '  codes = { ["idn.seen"] = "info" },\n'
+            '  run = function(target, report) report:finding { code = "idn.seen", severity = "info",\n'
+            '    summary = "unicode=" .. tostring(target.unicode) .. " domain=" .. tostring(target.domain) } end }\n')
+for typed, want in (("b\u00fccher.test", "unicode=b\u00fccher.test domain=xn--bcher-kva.test"),
+                    ("good.test", "unicode=nil domain=good.test")):
+    j = run(["check", typed, "--rules-dir", rdir, "--only", "site-idn-seen", "--json"])
+    try:
+        sums = [f["summary"] for f in json.loads(j.stdout)["findings"] if f["code"] == "idn.seen"]
+    except (ValueError, KeyError):
+        sums = []
+    if sums != [want]:
+        failures.append("rule's view of target %r: %r (want %r); stderr %r" % (typed, sums, want, j.stderr[:300]))
 for typed, hint in (("http://good.test", "type the domain alone, e.g. good.test"),
                     (" smtp://mx.good.test:2525 ", "e.g. mx.good.test:2525"),
                     ("mailto:pm@good.test", "e.g. pm@good.test"),
