@@ -193,6 +193,24 @@ for typed, hint in (("http://good.test", "type the domain alone, e.g. good.test"
     if p.returncode != 3 or hint not in p.stderr:
         failures.append("target %r: exit %d, no helpful message: %r" % (typed, p.returncode, p.stderr))
 
+# a logged domain that is no valid IDN: logs --probe says why, in the probe's document
+badlog = os.path.join(rdir, "bad-idn.log")
+with open(badlog, "w") as f:
+    for i in range(2):
+        f.write("Mar  1 10:0%d:00 mx postfix/smtp[10%d]: 1A2B3C4D5%d: to=<a@xn--zz-.test>, relay=none, delay=1, "
+                "delays=0/0/1/0, dsn=4.4.1, status=deferred (connect to mx.xn--zz-.test[192.0.2.9]:25: "
+                "Connection refused)\n" % (i, i, i))
+pj = run(["logs", "--json", "--utc", "--now", "2026-03-02T00:00:00Z", "--probe", "1", "--resolver",
+          "127.0.0.1:%d" % closed_port(), "--timeout", "1", badlog])
+try:
+    probes = json.loads(pj.stdout)["probes"]
+    if len(probes) != 1 or "invalid IDNA" not in (probes[0].get("error") or ""):
+        failures.append("logs --probe of an invalid IDN: %r" % probes)
+except (ValueError, KeyError) as e:
+    failures.append("logs --probe of an invalid IDN: no JSON (%s): %r" % (e, pj.stderr[:300]))
+
+import shutil
+shutil.rmtree(rdir, ignore_errors=True)
 if update:
     print("snapshots written to %s" % snapdir)
 if failures:
