@@ -286,6 +286,7 @@ static void push_target(mx_rt *rt, mx_check *c, const mx_json *overrides) {
     }
     if (t->local[0]) { lua_pushstring(L, t->local); lua_setfield(L, -2, "local_part"); }
     if (t->port) { lua_pushinteger(L, t->port); lua_setfield(L, -2, "port"); }
+    if (t->unicode[0]) { lua_pushstring(L, t->unicode); lua_setfield(L, -2, "unicode"); }
     if (overrides && overrides->type == MX_JOBJ && overrides->u.c.len) {
         mx_lua_push_json(L, rt->opts.options);
         if (lua_isnil(L, -1)) { lua_pop(L, 1); lua_newtable(L); }
@@ -378,6 +379,7 @@ mx_check *mx_check_start_opts(mx_rt *rt, const mx_target *t, const mx_json *opti
         mx_json_set(c->target_json, "address", mx_json_str(a));
     }
     if (t->port) mx_json_set(c->target_json, "port", mx_json_int(t->port));
+    if (t->unicode[0]) mx_json_set(c->target_json, "unicode", mx_json_str(t->unicode));
     lua_newtable(rt->L);
     c->facts_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
     push_target(rt, c, options);
