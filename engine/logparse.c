@@ -160,7 +160,7 @@ mx_log_cause mx_log_classify(const char *text, size_t n) {
         return MX_LOG_CAUSE_RBL_REJECT;
     if (HAS("Cannot start TLS") || HAS("TLS is required") || HAS("certificate verification failed") ||
         HAS("certificate not verified") || HAS("SSL_connect") || HAS("TLS error") ||
-        HAS("TLS negotiation") || HAS("TLS session") || HAS("handshake failure") ||
+        HAS("TLS negotiation") || HAS("TLS session") || HAS("handshake failure") || HAS("TLS handshake failed") ||
         HAS("in response to TLS-on-connect"))
         return MX_LOG_CAUSE_TLS_FAIL;
     /* Exim: "SMTP timeout after initial connection" (LMTP too) is a timeout:
