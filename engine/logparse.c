@@ -1079,9 +1079,24 @@ mx_log_result mx_log_parse_line(mx_log_parser *p, const char *line, size_t len, 
     return mx_log_parse_text_line(p, line, len, ev);
 }
 
+/* Clears ev for a new line.  A plain memset of the ~200-byte event compiled
+ * to `rep stos`, whose start-up cost was half of this entry's time on a
+ * Postfix log (perf); copying a constant empty event is a few vector moves. */
+static inline void event_clear(mx_log_event *ev) {
+    static const mx_log_event empty = {.time = MX_LOG_TIME_UNKNOWN};
+    memcpy(ev, &empty, sizeof *ev);
+}
+
+/* First ' ' in [s, e) or NULL: syslog header tokens are a few bytes long,
+ * where a byte loop beats a libc memchr call. */
+static inline const char *find_space(const char *s, const char *e) {
+    for (; s < e; s++)
+        if (*s == ' ') return s;
+    return NULL;
+}
+
 mx_log_result mx_log_parse_text_line(mx_log_parser *p, const char *line, size_t len, mx_log_event *ev) {
-    memset(ev, 0, sizeof *ev);
-    ev->time = MX_LOG_TIME_UNKNOWN;
+    event_clear(ev);
     if (len && line[len - 1] == '\r') len--;
     if (len == 0) return (ev->reason = MX_LOG_R_EMPTY), MX_LOG_UNPARSED;
     const char *s = line, *e = line + len;
@@ -1114,7 +1129,7 @@ again:
     const char *tag = NULL, *tag_end = NULL;
     for (int tok = 0; tok < 3; tok++) {
         s = skip_sp(s, e);
-        const char *sp = memchr(s, ' ', (size_t)(e - s));
+        const char *sp = find_space(s, e);
         const char *te = sp ? sp : e;
         if (te - s >= 2 && te[-1] == ':') {
             tag = s;
