@@ -1098,11 +1098,26 @@ static inline void event_clear(mx_log_event *ev) {
     memcpy(ev, &empty, sizeof *ev);
 }
 
-/* First ' ' in [s, e) or NULL: syslog header tokens are a few bytes long,
- * where a byte loop beats a libc memchr call. */
-static inline const char *find_space(const char *s, const char *e) {
+/* First byte c in [s, e) or NULL.  Syslog header tokens are a few bytes
+ * long, where a libc memchr call costs more than the search: eight bytes at
+ * a time in a register (never reading past e), then byte by byte. */
+static inline const char *find_byte(const char *s, const char *e, char c) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    const uint64_t pat = ones * (unsigned char)c;
+    while (e - s >= 8) {
+        uint64_t v;
+        memcpy(&v, s, 8);
+        v ^= pat; /* bytes equal to c are now 0 */
+        /* the lowest flagged byte is the first zero byte (a borrow can only
+         * flag bytes above a true zero) */
+        uint64_t z = (v - ones) & ~v & highs;
+        if (z) return s + (__builtin_ctzll(z) >> 3);
+        s += 8;
+    }
+#endif
     for (; s < e; s++)
-        if (*s == ' ') return s;
+        if (*s == c) return s;
     return NULL;
 }
 
@@ -1140,7 +1155,7 @@ again:
     const char *tag = NULL, *tag_end = NULL;
     for (int tok = 0; tok < 3; tok++) {
         s = skip_sp(s, e);
-        const char *sp = find_space(s, e);
+        const char *sp = find_byte(s, e, ' ');
         const char *te = sp ? sp : e;
         if (te - s >= 2 && te[-1] == ':') {
             tag = s;
@@ -1154,9 +1169,13 @@ again:
     }
     if (!tag) return (ev->reason = MX_LOG_R_NO_HEADER), MX_LOG_UNPARSED;
     /* program ends at the first '['; note its last '/' on the way */
-    const char *pe = tag, *slash = NULL;
-    for (; pe < tag_end && *pe != '['; pe++)
-        if (*pe == '/') slash = pe;
+    const char *pe = find_byte(tag, tag_end, '['), *slash = NULL;
+    if (!pe) pe = tag_end;
+    for (const char *q = pe; q > tag;)
+        if (*--q == '/') {
+            slash = q;
+            break;
+        }
     if (ev->time == MX_LOG_TIME_UNKNOWN && pe == tag_end)
         return (ev->reason = MX_LOG_R_NO_HEADER), MX_LOG_UNPARSED;
     ev->program = mkstr(tag, pe);
