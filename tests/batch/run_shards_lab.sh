@@ -15,7 +15,8 @@
 # mail hosts are (127.0.0.1 cannot be routed to another namespace).
 #
 # Checks: the merged output has the domains and verdicts (status + finding
-# codes) of one `mxdiag batch` run over the whole list, each domain once; the
+# codes, but for *_slow ones: timing) of one `mxdiag batch` run over the whole
+# list, each domain once; the
 # two shards ran on the two hosts; a shard killed half-way (SIGTERM to its
 # mxdiag) makes the run exit 1 naming it, and `run-shards.sh --resume` keeps
 # the finished shard, continues the killed one from where it stopped (its
@@ -204,7 +205,7 @@ fi
 
 # ---- one run over the whole list: the reference
 set +e
-"${LABX[@]}" "$MX" batch -q --no-progress -j 64 "${OPTS[@]}" "$T/domains.yaml" >"$T/ref.jsonl" 2>"$T/ref.err"
+"${LABX[@]}" "$MX" batch -q --no-progress -j 8 "${OPTS[@]}" "$T/domains.yaml" >"$T/ref.jsonl" 2>"$T/ref.err"
 rc=$?
 set -e
 [ $rc -le 3 ] || fail "reference run exited $rc: $(head -c 2000 "$T/ref.err")"
@@ -220,7 +221,9 @@ for line in open(sys.argv[1]).read().splitlines(True):
     dom = d["target"]["input"]
     if dom in seen:
         sys.exit("%s twice in %s" % (dom, sys.argv[1]))
-    seen[dom] = "%s %s %s" % (dom, d["status"], ",".join(sorted({f["code"] for f in d["findings"]})))
+    # *_slow (smtp.greeting_slow) measures this machine's load at that moment, not the domain
+    codes = sorted({f["code"] for f in d["findings"] if not f["code"].endswith("_slow")})
+    seen[dom] = "%s %s %s" % (dom, d["status"], ",".join(codes))
 print("\n".join(sorted(seen.values())))
 EOF
 }
