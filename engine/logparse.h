@@ -129,6 +129,9 @@ typedef struct mx_log_parser {
     int64_t day_days;
     char day_prefix[8]; /* "Mmm dd " of the cached day when the day field ends at byte 6 */
     int day_prefix_ok;
+    char iso_day[10];   /* "YYYY-MM-DD" of the last valid ISO timestamp, and its epoch day */
+    int iso_day_ok;
+    int64_t iso_days;
     long tz_off;
 } mx_log_parser;
 

@@ -573,6 +573,28 @@ static void test_iso_times(void **state) {
     assert_int_equal(mx_log_parse_iso_time(&p, s, strlen(s), &t, &used), -1);
     assert_int_equal(mx_log_days_from_civil(1970, 1, 1), 0);
     assert_int_equal(mx_log_days_from_civil(2000, 3, 1), 11017);
+    /* The remembered date: a line of the same day, then the next day, a
+     * leap day, an invalid date right after a valid one (not taken from the
+     * memory), and the remembered day again. */
+    s = "2024-02-28T23:59:59Z";
+    assert_int_equal(mx_log_parse_iso_time(&p, s, strlen(s), &t, &used), 0);
+    assert_int_equal(t, utc(2024, 2, 28, 23, 59, 59));
+    s = "2024-02-28T00:00:01+02:00";
+    assert_int_equal(mx_log_parse_iso_time(&p, s, strlen(s), &t, &used), 0);
+    assert_int_equal(t, utc(2024, 2, 27, 22, 0, 1));
+    s = "2024-02-29T12:00:00Z";
+    assert_int_equal(mx_log_parse_iso_time(&p, s, strlen(s), &t, &used), 0);
+    assert_int_equal(t, utc(2024, 2, 29, 12, 0, 0));
+    s = "2023-02-29T12:00:00Z";
+    assert_int_equal(mx_log_parse_iso_time(&p, s, strlen(s), &t, &used), -1);
+    s = "2024-02-29T12:00:61Z";
+    assert_int_equal(mx_log_parse_iso_time(&p, s, strlen(s), &t, &used), -1);
+    s = "2024-02-29 13:00:00";
+    assert_int_equal(mx_log_parse_iso_time(&p, s, strlen(s), &t, &used), 0);
+    assert_int_equal(t, utc(2024, 2, 29, 13, 0, 0));
+    s = "2024-03-01T00:00:00Z";
+    assert_int_equal(mx_log_parse_iso_time(&p, s, strlen(s), &t, &used), 0);
+    assert_int_equal(t, utc(2024, 3, 1, 0, 0, 0));
 }
 
 static void test_garbled(void **state) {
