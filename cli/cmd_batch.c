@@ -29,7 +29,7 @@ static const char *batch_usage =
     "or a plain list with one domain per line (--plain, or a name ending in .txt\n"
     "or .list); '-' reads standard input.\n"
     "\n"
-    "Batch options:\n"
+    "Options:\n"
     "  -j, --concurrency N   domains in flight at once (default 256)\n"
     "  --format F            jsonl (default): one mxdiag.check/1 object per line,\n"
     "                        with \"index\" (the entry's position in FILE);\n"
@@ -49,6 +49,10 @@ static const char *batch_usage =
     "  --progress, --no-progress\n"
     "                        progress line on stderr (default: when it is a terminal)\n"
     "  -q, --quiet           no summary table on stderr at the end\n"
+    "  -h, --help            this help\n"
+    "\n"
+    "Global options (before or after the command):\n"
+    "  --config FILE, --no-config, --allow-env, --no-color (see mxdiag --help)\n"
     "\n"
     "Every option of `mxdiag check` applies to all domains (--timeout, --resolver,\n"
     "--source-ip, --rules-dir, --only, --skip, --allow-reserved, ...). The file's\n"
@@ -60,8 +64,12 @@ static const char *batch_usage =
     "\n"
     "Exit status: the worst domain status (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN;\n"
     "a bad entry counts as UNKNOWN); 3 also for usage errors and a file that stops\n"
-    "being readable; 130/143 when interrupted by SIGINT/SIGTERM (what finished is\n"
-    "written, never half a line).\n";
+    "being readable; 130/143 when interrupted by SIGINT/SIGTERM: no new domain\n"
+    "starts, the ones in flight are dropped, what finished is written (never half a\n"
+    "line), and stderr names the unfinished domains and the command that resumes\n"
+    "the run; a second SIGINT exits at once.\n"
+    "\n"
+    "See also: mxdiag(1), mxdiag.yaml(5).\n";
 
 enum { FMT_JSONL, FMT_CSV, FMT_SUMMARY, FMT_PROM };
 
