@@ -110,6 +110,9 @@ const mx_check_opt mx_check_opts[] = {
      "                      STARTTLS certificates (SSL_CERT_FILE/SSL_CERT_DIR work too)\n"},
     {"no-color", 0, MX_OPT_NOCOLOR, 0, NULL, NULL, 1,
      "  --no-color          no colour in text output (also NO_COLOR=1)\n"},
+    {"width", 0, MX_OPT_WIDTH, 1, NULL, NULL, 1,
+     "  --width N           wrap text output at N columns (default: the terminal's\n"
+     "                      width, else $COLUMNS, else 80)\n"},
     {"help", 'h', 'h', 0, NULL, NULL, 1,
      "  -h, --help          this help\n"},
     {"version", 0, MX_OPT_VERSION, 0, NULL, NULL, 1,

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "addr.h"
 #include "cli.h"
+#include "termtext.h"
 #include "escape.h"
 #include "net.h"
 
@@ -170,6 +171,9 @@ void mx_cli_parse(int argc, char **argv, mx_cli *c) {
         case MX_OPT_RECORD: c->record = optarg; break;
         case MX_OPT_REPLAY: c->replay = optarg; break;
         case MX_OPT_NOCOLOR: c->nocolor = 1; break;
+        case MX_OPT_WIDTH:
+            if (mx_text_cli_width(optarg) != 0) mx_cli_usage_error("--width must be a number of columns from 20 to 1000, not '%s'", optarg);
+            break;
         case MX_OPT_ALLOW_RESERVED: c->allow_reserved = 1; break;
         case MX_OPT_HELO:
             if (!smtp_word_ok(optarg, 0) || strlen(optarg) > 255) mx_cli_usage_error("--helo: '%s' is not a host name or address literal", optarg);

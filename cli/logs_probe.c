@@ -51,10 +51,11 @@ mx_json *mx_logs_probe(int argc, char **argv, const char *const *domains, size_t
     mx_json *out = mx_json_arr();
     const char **why = mx_xcalloc(n ? n : 1, sizeof *why);
     int *done = mx_xcalloc(n ? n : 1, sizeof *done);
+    /* kept to the end: a parse error's why may point into its target */
+    mx_target *ts = mx_xcalloc(n ? n : 1, sizeof *ts);
     for (size_t i = 0; i < n; i++) {
-        mx_target t;
-        if (mx_target_parse(domains[i], &t, &why[i]) == 0)
-            cs[i] = mx_check_start_opts(s.rt, &t, options, probe_done, &done[i]);
+        if (mx_target_parse(domains[i], &ts[i], &why[i]) == 0)
+            cs[i] = mx_check_start_opts(s.rt, &ts[i], options, probe_done, &done[i]);
     }
     probe_run pr = {s.rt, NULL, stop};
     pr.tick = mx_loop_timer(mx_rt_loop(s.rt), 100, probe_tick, &pr);
@@ -83,6 +84,7 @@ mx_json *mx_logs_probe(int argc, char **argv, const char *const *domains, size_t
     free(cs);
     free(done);
     free(why);
+    free(ts);
     if (*stop) {
         abandoned = mx_xmalloc(sizeof *abandoned);
         *abandoned = s;
