@@ -225,7 +225,11 @@ void mx_cli_cmd_usage_error(const char *cmd, const char *fmt, const char *arg) {
     exit(EXIT_USAGE);
 }
 
-void mx_cli_usage_error(const char *fmt, const char *arg) { mx_cli_cmd_usage_error(NULL, fmt, arg); }
+/* The command being parsed (mx_cli_parse sets it): its usage errors point to its own --help. */
+static const char *usage_cmd;
+void mx_cli_set_usage_cmd(const char *cmd) { usage_cmd = cmd; }
+
+void mx_cli_usage_error(const char *fmt, const char *arg) { mx_cli_cmd_usage_error(usage_cmd, fmt, arg); }
 
 void mx_argv_push(mx_argv *a, const char *s) {
     a->v = mx_xrealloc(a->v, (size_t)(a->n + 2) * sizeof *a->v);

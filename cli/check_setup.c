@@ -83,16 +83,52 @@ static int smtp_word_ok(const char *s, int need_at) {
     return !need_at || (at && at != s && at[1]);
 }
 
+/* The command whose --help a usage error points to: argv[0] of the parse
+ * (rules passes its subcommand). */
+static const char *help_cmd(const char *argv0) {
+    static const char *const own[] = {"check", "local", "batch", "logs", NULL};
+    for (const char *const *o = own; *o; o++)
+        if (argv0 && !strcmp(argv0, *o)) return *o;
+    if (argv0 && (!strcmp(argv0, "list") || !strcmp(argv0, "show") || !strcmp(argv0, "test") || !strcmp(argv0, "api")))
+        return "rules";
+    return NULL;
+}
+
+/* An option getopt did not take: unknown (with the nearest known name), or
+ * missing its value. Exits 3. */
+static void bad_option(int ch, int argc, char **argv) {
+    const char *cmd = help_cmd(argv[0]);
+    /* getopt has moved past the option (or stays on a cluster of short ones) */
+    const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+    char shortopt[3] = {'-', (char)optopt, 0};
+    if (optopt > 0 && optopt < 256 && strncmp(arg, "--", 2) != 0) arg = shortopt; /* one of a cluster (-xv) */
+    if (ch == ':') mx_cli_cmd_usage_error(cmd, "option %s needs a value", arg);
+    /* batch's and logs' own options: they reach this parser only when misspelt */
+    static const char *const batch_opts[] = {"concurrency", "output", "resume", "shard", "plain", "progress",
+                                             "no-progress", "quiet", NULL};
+    static const char *const logs_opts[] = {"since", "until", "domain", "now", "utc", "probe", NULL};
+    const char *near = mx_cli_suggest_option(arg, cmd && !strcmp(cmd, "batch") ? batch_opts
+                                                  : cmd && !strcmp(cmd, "logs") ? logs_opts : NULL);
+    if (arg[0] == '-' && arg[1] == '-' && near) {
+        char m[160];
+        snprintf(m, sizeof m, "unknown option '%%s' (did you mean --%s?)", near);
+        mx_cli_cmd_usage_error(cmd, m, arg);
+    }
+    mx_cli_cmd_usage_error(cmd, "unknown option '%s'", arg);
+}
+
 void mx_cli_parse(int argc, char **argv, mx_cli *c) {
     memset(c, 0, sizeof *c);
+    mx_cli_set_usage_cmd(help_cmd(argv[0]));
     c->format = "text";
     c->timeout = 10;
     c->port = 25;
     optind = 1;
+    opterr = 0; /* bad_option says it, with a suggestion */
     int ch, idx = -1;
-    while ((ch = getopt_long(argc, argv, "hv", getopt_table(), &idx)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":hv", getopt_table(), &idx)) != -1) {
         char *end;
-        if (ch != '?') mx_sl_push(&c->given, ch == 'h' ? "help" : ch == 'v' ? "verbose" : idx >= 0 ? getopt_table()[idx].name : "?");
+        if (ch != '?' && ch != ':') mx_sl_push(&c->given, ch == 'h' ? "help" : ch == 'v' ? "verbose" : idx >= 0 ? getopt_table()[idx].name : "?");
         idx = -1;
         switch (ch) {
         case MX_OPT_FORMAT:
@@ -113,7 +149,8 @@ void mx_cli_parse(int argc, char **argv, mx_cli *c) {
         }
         case MX_OPT_TIMEOUT:
             c->timeout = strtod(optarg, &end);
-            if (*end || !(c->timeout > 0 && c->timeout <= 600)) mx_cli_usage_error("--timeout must be a number of seconds from 0 to 600, not '%s'", optarg);
+            if (end == optarg || *end || !(c->timeout > 0 && c->timeout <= 600))
+                mx_cli_usage_error("--timeout must be a number of seconds above 0, at most 600 (e.g. 10 or 2.5), not '%s'", optarg);
             break;
         case MX_OPT_PORT: {
             long p = strtol(optarg, &end, 10);
@@ -210,8 +247,10 @@ void mx_cli_parse(int argc, char **argv, mx_cli *c) {
             break;
         }
         case MX_OPT_VERSION: mx_print_version(); exit(0);
-        case 'h': mx_cli_usage(stdout); exit(0);
-        default: fprintf(stderr, "Try 'mxdiag --help'.\n"); exit(EXIT_USAGE);
+        case 'h':
+            if (mx_cli_cmd_help(argv[0], stdout) != 0) mx_cli_usage(stdout);
+            exit(0);
+        default: bad_option(ch, argc, argv);
         }
     }
     c->rest = argv + optind;

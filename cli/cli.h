@@ -49,6 +49,8 @@ const char *mx_check_opt_recorded(const char *name);
 void mx_cli_usage(FILE *f);
 /* "mxdiag: <fmt with arg>" (arg escaped), the hint, exit 3. */
 void mx_cli_usage_error(const char *fmt, const char *arg);
+/* mx_cli_usage_error's errors name cmd (NULL: none) and its --help from now on. */
+void mx_cli_set_usage_cmd(const char *cmd);
 /* The same for a command with its own --help: "mxdiag CMD: ...". */
 void mx_cli_cmd_usage_error(const char *cmd, const char *fmt, const char *arg);
 
@@ -126,6 +128,25 @@ typedef struct mx_check_setup {
 } mx_check_setup;
 void mx_check_setup_new(int argc, char **argv, mx_check_setup *s);
 void mx_check_setup_free(mx_check_setup *s);
+
+/* ------------------------------------------------------------ help.c */
+
+/* check, local, logs, batch, rules, version, help (NULL-terminated). */
+extern const char *const mx_cli_commands[];
+/* A bare `mxdiag`: the commands in a few lines. */
+void mx_cli_short_usage(FILE *f);
+/* A command's own --help (check, local, rules and its subcommands); -1 for
+ * a command without one here (batch and logs print their own). */
+int mx_cli_cmd_help(const char *cmd, FILE *f);
+/* The option name (no "--") nearest to a mistyped arg ("--timout",
+ * "--timout=3"), among check's options and extra (NULL-terminated, may be
+ * NULL); NULL when none is near. */
+const char *mx_cli_suggest_option(const char *arg, const char *const *extra);
+
+/* The command line as typed (main.c keeps it before taking options out):
+ * batch's resume command repeats it. */
+extern int mx_cli_orig_argc;
+extern char **mx_cli_orig_argv;
 
 /* ------------------------------------------------------------ commands */
 

@@ -29,7 +29,7 @@ static const char *batch_usage =
     "or a plain list with one domain per line (--plain, or a name ending in .txt\n"
     "or .list); '-' reads standard input.\n"
     "\n"
-    "Batch options:\n"
+    "Options:\n"
     "  -j, --concurrency N   domains in flight at once (default 256)\n"
     "  --format F            jsonl (default): one mxdiag.check/1 object per line,\n"
     "                        with \"index\" (the entry's position in FILE);\n"
@@ -49,6 +49,10 @@ static const char *batch_usage =
     "  --progress, --no-progress\n"
     "                        progress line on stderr (default: when it is a terminal)\n"
     "  -q, --quiet           no summary table on stderr at the end\n"
+    "  -h, --help            this help\n"
+    "\n"
+    "Global options (before or after the command):\n"
+    "  --config FILE, --no-config, --allow-env, --no-color (see mxdiag --help)\n"
     "\n"
     "Every option of `mxdiag check` applies to all domains (--timeout, --resolver,\n"
     "--source-ip, --rules-dir, --only, --skip, --allow-reserved, ...). The file's\n"
@@ -60,8 +64,12 @@ static const char *batch_usage =
     "\n"
     "Exit status: the worst domain status (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN;\n"
     "a bad entry counts as UNKNOWN); 3 also for usage errors and a file that stops\n"
-    "being readable; 130/143 when interrupted by SIGINT/SIGTERM (what finished is\n"
-    "written, never half a line).\n";
+    "being readable; 130/143 when interrupted by SIGINT/SIGTERM: no new domain\n"
+    "starts, the ones in flight are dropped, what finished is written (never half a\n"
+    "line), and stderr names the unfinished domains and the command that resumes\n"
+    "the run; a second SIGINT exits at once.\n"
+    "\n"
+    "See also: mxdiag(1), mxdiag.yaml(5).\n";
 
 enum { FMT_JSONL, FMT_CSV, FMT_SUMMARY, FMT_PROM };
 
@@ -71,6 +79,8 @@ typedef struct slot {
     mx_check *chk;
     size_t index;
     int pos;                 /* in b->active */
+    int64_t started;         /* mx_now_ms() */
+    char *target;            /* as the list has it: named when interrupted */
     struct slot *next_done;
 } slot;
 
@@ -130,7 +140,19 @@ static void usage_warning(batch *b, long domains) {
     mx_json_free(lists);
     if (b->usage_note.len) fprintf(stderr, "mxdiag batch: warning:\n%s", mx_buf_cstr(&b->usage_note));
 }
-static void on_signal(int sig) { got_signal = sig; }
+/* The first SIGINT/SIGTERM stops the run: no new domain starts, the checks
+ * in flight are dropped at the next tick (250 ms), what finished is written
+ * and the rest is named with the command that resumes. A second one exits at
+ * once (what was written stays written: only whole lines reach the output). */
+static void on_signal(int sig) {
+    if (got_signal) {
+        static const char msg[] = "\nmxdiag batch: interrupted again: exiting now\n";
+        ssize_t w = write(2, msg, sizeof msg - 1);
+        (void)w;
+        _exit(128 + sig);
+    }
+    got_signal = sig;
+}
 
 static void die_usage(const char *fmt, const char *arg) { mx_cli_cmd_usage_error("batch", fmt, arg); }
 
@@ -198,9 +220,24 @@ static void progress_line(batch *b, int final) {
     double el = (double)(mx_now_ms() - b->t0) / 1000.0;
     long long done = b->stats.done;
     double rate = el > 0 ? (double)done / el : 0;
-    char eta[32] = "";
+    char eta[64] = "";
     long todo = b->total >= 0 ? b->total - (long)(done + b->stats.bad_entries + b->resumed + b->sharded_out) : -1;
-    if (todo >= 0 && rate > 0 && !final) snprintf(eta, sizeof eta, " ETA %.0fs", (double)todo / rate);
+    long unstarted = todo >= 0 ? todo - b->inflight : -1;
+    if (final) {
+    } else if (b->stopping || got_signal) {
+        snprintf(eta, sizeof eta, " stopping");
+    } else if ((b->input_done || unstarted == 0) && b->inflight > 0) {
+        /* the rate says nothing about the last ones: they wait on their own
+         * timeouts; say how long the oldest has been running */
+        int64_t oldest = 0, now = mx_now_ms();
+        for (int i = 0; i < b->inflight; i++)
+            if (now - b->active[i]->started > oldest) oldest = now - b->active[i]->started;
+        snprintf(eta, sizeof eta, " waiting for the last %d (oldest %.0fs)", b->inflight, (double)oldest / 1000.0);
+    } else if (todo > 0 && rate > 0) {
+        /* never "0s" while work is in flight: at least a second */
+        double s = (double)todo / rate;
+        snprintf(eta, sizeof eta, " ETA %.0fs", s < 1 ? 1 : s);
+    }
     char tot[32] = "";
     if (b->total >= 0) snprintf(tot, sizeof tot, "/%ld", b->total);
     fprintf(stderr, "\r\033[K%lld%s done, %d in flight, %.0f/s%s  ok %lld warn %lld crit %lld unknown %lld%s",
@@ -254,6 +291,7 @@ static void slot_release(batch *b, slot *s) {
     }
     b->active[last] = NULL;
     mx_check_free(s->chk);
+    free(s->target);
     free(s);
 }
 
@@ -315,6 +353,8 @@ static void refill(batch *b) {
         slot *s = mx_xcalloc(1, sizeof *s);
         s->b = b;
         s->index = e.index;
+        s->started = mx_now_ms();
+        s->target = mx_xstrdup(e.target);
         s->pos = b->inflight++;
         b->active[s->pos] = s;
         s->chk = mx_check_start_opts(b->rt, &t, opts, on_done, s);
@@ -448,9 +488,100 @@ static int load_resume(batch *b, const char *path, int trunc) {
     return 0;
 }
 
-/* ------------------------------------------------------------ options */
+/* ------------------------------------------------------------ interrupted */
 
-/* check options that take a value (to find FILE among the arguments) */
+/* a word as a POSIX shell reads it back */
+static void shell_word(mx_buf *o, const char *w) {
+    int plain = *w != 0;
+    for (const char *p = w; *p && plain; p++)
+        plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("_./:=@%+,-", *p);
+    if (plain) { mx_buf_puts(o, w); return; }
+    mx_buf_putc(o, '\'');
+    for (const char *p = w; *p; p++) {
+        if (*p == '\'') mx_buf_puts(o, "'\\''");
+        else mx_buf_putc(o, *p);
+    }
+    mx_buf_putc(o, '\'');
+}
+
+/* The command line that continues an interrupted run: the one typed (global
+ * options included), its --resume replaced by the file the results went to,
+ * given right after "batch"; stdout_file adds "-o FILE" for results that
+ * went to a redirected standard output. */
+static void resume_command(mx_buf *o, const char *path, int stdout_file) {
+    int argc = mx_cli_orig_argc;
+    char **argv = mx_cli_orig_argv;
+    mx_buf_puts(o, "mxdiag");
+    int seen_batch = 0, after_dashes = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!after_dashes && seen_batch) {
+            if (!strcmp(a, "--")) after_dashes = 1;
+            else if (!strcmp(a, "--resume") || (stdout_file && (!strcmp(a, "-o") || !strcmp(a, "--output")))) { i++; continue; }
+            else if (!strncmp(a, "--resume=", 9) || (stdout_file && !strncmp(a, "--output=", 9))) continue;
+        }
+        mx_buf_putc(o, ' ');
+        shell_word(o, a);
+        if (!seen_batch && !strcmp(a, "batch")) {
+            seen_batch = 1;
+            if (stdout_file) { mx_buf_puts(o, " -o "); shell_word(o, path); }
+            mx_buf_puts(o, " --resume ");
+            shell_word(o, path);
+        }
+    }
+}
+
+/* What an interrupted run did not finish, and how to continue it (stderr):
+ * the domains in flight (dropped), how many were not started, the command. */
+static void interrupted_note(batch *b, mx_buf *o, const char *file, int plain, const char *out_path) {
+    enum { SHOW = 20 };
+    mx_buf_printf(o, "mxdiag batch: interrupted: %lld domain%s finished and written", b->stats.done,
+                  b->stats.done == 1 ? "" : "s");
+    if (b->inflight) mx_buf_printf(o, "; %d in flight %s dropped:", b->inflight, b->inflight == 1 ? "was" : "were");
+    mx_buf_putc(o, '\n');
+    for (int i = 0; i < b->inflight && i < SHOW; i++) {
+        mx_buf_puts(o, "    ");
+        mx_esc_text(o, b->active[i]->target, 0);
+        mx_buf_putc(o, '\n');
+    }
+    if (b->inflight > SHOW) mx_buf_printf(o, "    ... and %d more\n", b->inflight - SHOW);
+    long total = b->total >= 0 ? b->total : strcmp(file, "-") ? mx_batch_count(file, plain) : -1;
+    if (!b->input_done) {
+        long rest = total - (long)(b->stats.done + b->stats.bad_entries + b->resumed + b->sharded_out) - b->inflight;
+        if (total >= 0 && b->shard_n <= 1 && rest > 0)
+            mx_buf_printf(o, "  not started: %ld more entr%s of the list\n", rest, rest == 1 ? "y" : "ies");
+        else
+            mx_buf_puts(o, "  not started: the rest of the list\n");
+    }
+    if (b->format == FMT_SUMMARY || b->format == FMT_PROM) {
+        mx_buf_printf(o, "  --format %s keeps no per-domain lines to resume from: run it again (or use jsonl or csv "
+                         "with -o FILE, then --resume FILE)\n", b->format == FMT_SUMMARY ? "summary" : "prometheus");
+        return;
+    }
+    char *path = NULL;
+    int stdout_file = 0;
+    struct stat st;
+    if (out_path) path = mx_xstrdup(out_path);
+    else if (fstat(1, &st) == 0 && S_ISREG(st.st_mode)) {
+        /* standard output redirected to a file: name it */
+        char link[4096];
+        ssize_t n = readlink("/proc/self/fd/1", link, sizeof link - 1);
+        if (n > 0 && link[0] == '/') { link[n] = 0; path = mx_xstrdup(link); stdout_file = 1; }
+    }
+    if (!path) {
+        mx_buf_puts(o, "  the results went to standard output, not to a file: to be able to resume, write them with "
+                       "-o FILE, then run the same command with --resume FILE\n");
+        return;
+    }
+    mx_buf_puts(o, "  to finish, run:\n    ");
+    mx_buf cmd = MX_BUF_INIT;
+    resume_command(&cmd, path, stdout_file);
+    mx_esc_text(o, mx_buf_cstr(&cmd), 0);
+    mx_buf_putc(o, '\n');
+    mx_buf_free(&cmd);
+    free(path);
+}
+
 /* ------------------------------------------------------------ main */
 
 int mx_batch_main(int argc, char **argv) {
@@ -503,6 +634,18 @@ int mx_batch_main(int argc, char **argv) {
         else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) b->quiet = 1;
         else if (!strcmp(a, "--json")) b->format = FMT_JSONL;
         else {
+            if (a[0] == '-' && a[1] && !mx_check_opt_find(a)) {
+                /* before the list is opened: a typo is named first */
+                static const char *const own[] = {"concurrency", "output", "resume", "shard", "plain", "progress",
+                                                  "no-progress", "quiet", NULL};
+                const char *near = a[1] == '-' ? mx_cli_suggest_option(a, own) : NULL;
+                if (near) {
+                    char m[160];
+                    snprintf(m, sizeof m, "unknown option '%%s' (did you mean --%s?)", near);
+                    die_usage(m, a);
+                }
+                die_usage("unknown option '%s'", a);
+            }
             if (a[0] != '-' || !strcmp(a, "-")) file = a;
             mx_argv_push(&rest, a);
             if (!strchr(a, '=') && mx_check_opt_takes_value(a) && i + 1 < argc) mx_argv_push(&rest, argv[++i]);
@@ -607,6 +750,8 @@ int mx_batch_main(int argc, char **argv) {
     }
     /* stopped early: what finished is written, what runs is dropped */
     drain(b);
+    mx_buf unfinished = MX_BUF_INIT;
+    if (got_signal) interrupted_note(b, &unfinished, file, plain, out_path);
     while (b->inflight > 0) slot_release(b, b->active[b->inflight - 1]);
     if (b->tick) mx_timer_cancel(b->loop, b->tick);
     double elapsed = (double)(mx_now_ms() - b->t0) / 1000.0;
@@ -634,6 +779,9 @@ int mx_batch_main(int argc, char **argv) {
     out_flush(b);
     if (b->format != FMT_SUMMARY && !b->quiet && b->write_failed != 2) fwrite(summary.data, 1, summary.len, stderr);
     mx_buf_free(&summary);
+    /* even with -q: what is missing, and the command that completes it */
+    if (b->write_failed != 2) fwrite(unfinished.data, 1, unfinished.len, stderr);
+    mx_buf_free(&unfinished);
 
     int code = rank_code(b->worst);
     if (b->input_fatal) code = EXIT_USAGE;
@@ -652,6 +800,13 @@ int mx_batch_main(int argc, char **argv) {
     if (b->prom_dur) fclose(b->prom_dur);
     char ferr[512];
     if (mx_rt_finish(b->rt, ferr, sizeof ferr) != 0) { mx_errf("mxdiag batch: %s", ferr); code = EXIT_USAGE; }
+    if (got_signal) {
+        /* everything is written; freeing the runtime would wait for the
+         * dropped checks' DNS queries and connections (up to --timeout) */
+        fflush(stdout);
+        fflush(stderr);
+        _exit(code);
+    }
     mx_batch_close(b->in);
     mx_check_setup_free(&setup);
     mx_json_free(b->base_opts);

@@ -134,6 +134,26 @@ static mx_json *replay_setup(mx_cli *c, mx_target *t, int local_command) {
     return rec;
 }
 
+/* check user@domain: a swaks user expects the recipient to be tried, so it is,
+ * as --rcpt user@domain would (RCPT TO, then RSET and QUIT: never DATA), with
+ * one line on stderr saying so. An explicit --rcpt wins; a local part that
+ * cannot go into RCPT TO:<...> as typed leaves the check of the domain alone,
+ * and the line says that instead. */
+static void rcpt_from_target(mx_cli *c, const mx_target *t) {
+    if (!t->local[0] || c->rcpt) return;
+    const char *in = t->input;
+    int ok = strlen(in) <= 254;
+    for (const char *p = in; *p && ok; p++) ok = *p > ' ' && *p < 0x7f && *p != '<' && *p != '>';
+    if (!ok) {
+        mx_errf("mxdiag: note: checking the domain of %s only; its local part cannot be asked about as typed "
+                "(give --rcpt ADDRESS)", in);
+        return;
+    }
+    c->rcpt = in;
+    mx_sl_push(&c->given, "rcpt");
+    mx_errf("mxdiag: note: also asking each MX whether it accepts <%s> (RCPT TO, then RSET; no mail is sent)", in);
+}
+
 int mx_cmd_check(int argc, char **argv, int local_command) {
     mx_cli c;
     mx_cli_parse(argc, argv, &c);
@@ -156,6 +176,7 @@ int mx_cmd_check(int argc, char **argv, int local_command) {
         mx_errf("mxdiag: invalid target '%s': %s", c.rest[0], why);
         return EXIT_USAGE;
     }
+    if (!rec && c.nrest == 1) rcpt_from_target(&c, &t);
     mx_strlist dirs = {0};
     mx_cli_site_dirs(&c, &dirs);
     if (!options) options = mx_cli_rule_options(&c);

@@ -34,30 +34,61 @@
 #define SAMPLE_LEN 300
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: mxdiag logs [--since WHEN] [--until WHEN] [--domain D] [--json]\n"
-               "                  [--now EPOCH|ISO] [--utc] [--no-color] [--width N]\n"
-               "                  [--journal | --journal-file FILE | --journal-dir DIR]\n"
-               "                  [--probe N [CHECK-OPTIONS]] [FILE...|-]\n"
-               "  WHEN: 2h, 30m, 3d, 1w, 2024-03-01, 2024-03-01T10:00, epoch seconds\n"
-               "  default files: /var/log/mail.log, /var/log/maillog, /var/log/exim4/mainlog,\n"
-               "                 /var/log/exim/main.log and their rotations (.1, .2.gz, ...)\n"
-               "  --utc: zone-less timestamps are UTC (default: local time, $TZ)\n"
-               "  --journal: read the MTA's entries (postfix/*, exim, sendmail) of the systemd\n"
-               "      journal instead of files; --journal-file FILE (repeatable) or --journal-dir\n"
-               "      DIR: of a given journal. Without files or these options, the journal is read\n"
-               "      when no default file exists and it holds the MTA's entries\n"
-               "  --no-color: no colour in text output (also NO_COLOR=1; none when not a terminal)\n"
-               "  --width N: wrap text at N columns (default: the terminal's, else $COLUMNS, else 80)\n"
-               "  --probe N: then run the live `check` rules on the N (at most %d) external\n"
-               "      domains with the most failures and print log and probe side by side\n"
-               "      (JSON: a \"probes\" array of mxdiag.check/1 documents). Options of\n"
-               "      `mxdiag check` (--timeout, --resolver, --source-ip, --only, --record...)\n"
-               "      are passed to the probe. The exit status stays the log report's.\n"
-               "exit status: 0 no external failures, 1 failures (their side / mixed),\n"
-               "  2 your side (all destinations fail, or blocklisted), 3 nothing could be\n"
-               "  checked (no readable file, no lines, or no delivery event and most lines\n"
-               "  unparsable), 130/143 interrupted by SIGINT/SIGTERM: the report covers what\n"
-               "  was read and says where reading stopped and which files were not read\n", PROBE_MAX);
+    fprintf(f, "Usage: mxdiag logs [OPTIONS] [FILE...|-]\n"
+               "\n"
+               "Summarises delivery failures in mail logs (Postfix, Exim): by cause,\n"
+               "destination domain and relay, and whose side the problem is on. Default\n"
+               "files: /var/log/mail.log, /var/log/maillog, /var/log/exim4/mainlog,\n"
+               "/var/log/exim/main.log and their rotations (.1, .2.gz, ...); '-' reads\n"
+               "standard input.\n"
+               "\n"
+               "Options:\n"
+               "  --since WHEN        only lines from WHEN on; WHEN: 2h, 30m, 3d, 1w,\n"
+               "                      2024-03-01, 2024-03-01T10:00, epoch seconds\n"
+               "  --until WHEN        only lines before WHEN\n"
+               "  --domain D          only deliveries to domain D\n"
+               "  --json              one JSON document instead of text\n"
+               "  --now EPOCH|ISO     the time relative WHENs count from (default: now)\n"
+               "  --utc               zone-less timestamps are UTC (default: local time, $TZ)\n"
+               "  --journal           read the MTA's entries (postfix/*, exim, sendmail) of the\n"
+               "                      systemd journal instead of files; without files or\n"
+               "                      these options, the journal is read when no default file\n"
+               "                      exists and it holds the MTA's entries\n"
+               "  --journal-file FILE read that journal file (repeatable)\n"
+               "  --journal-dir DIR   read the journal in DIR\n"
+               "  --width N           wrap text at N columns (default: the terminal's, else\n"
+               "                      $COLUMNS, else 80)\n"
+               "  --probe N [CHECK-OPTIONS]\n"
+               "                      then run the live `check` rules on the N (at most %d)\n"
+               "                      external domains with the most failures and print log\n"
+               "                      and probe side by side (JSON: a \"probes\" array of\n"
+               "                      mxdiag.check/1 documents); options of `mxdiag check`\n"
+               "                      (--timeout, --resolver, --source-ip, --only, ...) go\n"
+               "                      to the probe\n"
+               "  -h, --help          this help\n"
+               "\n"
+               "Global options (before or after the command):\n"
+               "  --config FILE, --no-config, --allow-env, --no-color (no colour in text output;\n"
+               "  also NO_COLOR=1; none when not a terminal; see mxdiag --help)\n"
+               "\n"
+               "Exit status: 0 no external failures, 1 failures (their side / mixed),\n"
+               "2 your side (all destinations fail, or blocklisted), 3 nothing could be\n"
+               "checked (no readable file, no lines, or no delivery event and most lines\n"
+               "unparsable) or a usage error, 130/143 interrupted by SIGINT/SIGTERM: the\n"
+               "report covers what was read and says where reading stopped and which files\n"
+               "were not read. The exit status stays the log report's with --probe.\n"
+               "\n"
+               "See also: mxdiag(1).\n", PROBE_MAX);
+}
+
+/* "did you mean" for an option logs does not know: its own, or check's */
+static void unknown_option(const char *a) {
+    static const char *const own[] = {"since", "until", "domain", "json", "now", "utc", "probe", "width",
+                                      "journal", "journal-file", "journal-dir", "no-color", NULL};
+    const char *near = mx_cli_suggest_option(a, own);
+    if (near) mx_errf("mxdiag logs: unknown option %s (did you mean --%s?)", a, near);
+    else mx_errf("mxdiag logs: unknown option %s", a);
+    fprintf(stderr, "Try 'mxdiag logs --help'.\n");
 }
 
 static void fmt_time(char *b, size_t n, int64_t t) {
@@ -935,8 +966,7 @@ int mx_logs_main(int argc, char **argv) {
             fwd[nfwd++] = argv[i];
             if (!check_flag(a) && i + 1 < argc) fwd[nfwd++] = argv[++i];
         } else if (a[0] == '-' && a[1]) {
-            mx_errf("mxdiag logs: unknown option %s", a);
-            usage(stderr);
+            unknown_option(a);
             free(paths);
             free(fwd);
             free(journal_files);
@@ -973,9 +1003,20 @@ int mx_logs_main(int argc, char **argv) {
             return 3;
         }
     }
+    for (int i = 1; i < nfwd; i++) {
+        /* neither logs' nor check's: a typo, named before anything runs */
+        if (fwd[i][0] == '-' && !mx_check_opt_find(fwd[i])) {
+            unknown_option(fwd[i]);
+            free(paths);
+            free(fwd);
+            free(journal_files);
+            return 3;
+        }
+        if (!check_flag(fwd[i])) i++;
+    }
     if (nfwd > 1 && !probe_n) {
-        mx_errf("mxdiag logs: unknown option %s (options of check are for --probe)", fwd[1]);
-        usage(stderr);
+        mx_errf("mxdiag logs: %s is an option of check: it goes with --probe N", fwd[1]);
+        fprintf(stderr, "Try 'mxdiag logs --help'.\n");
         free(paths);
         free(fwd);
         free(journal_files);

@@ -5,10 +5,16 @@
 #include "cli.h"
 #include "escape.h"
 #include "ruletest.h"
+#include "suggest.h"
 
 int mx_cmd_rules(int argc, char **argv) {
-    if (argc < 2) mx_cli_usage_error("%s", "rules needs a subcommand: list or show ID");
+    mx_cli_set_usage_cmd("rules");
+    if (argc < 2) mx_cli_usage_error("%s", "rules needs a subcommand: list, show ID or test PATH");
     const char *sub = argv[1];
+    if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
+        mx_cli_cmd_help("rules", stdout);
+        return 0;
+    }
     mx_cli c;
     mx_cli_parse(argc - 1, argv + 1, &c);
     if (strcmp(sub, "test") == 0) {
@@ -67,6 +73,13 @@ int mx_cmd_rules(int argc, char **argv) {
         mx_buf_putc(&out, '\n');
         mx_json_free(api);
     } else {
+        static const char *const subs[] = {"list", "show", "test", NULL};
+        const char *near = mx_suggest(sub, subs, (size_t)-1);
+        if (near) {
+            char m[160];
+            snprintf(m, sizeof m, "unknown rules subcommand '%%s' (did you mean '%s'?)", near);
+            mx_cli_usage_error(m, sub);
+        }
         mx_cli_usage_error("unknown rules subcommand '%s' (list, show, test)", sub);
     }
     fwrite(out.data ? out.data : "", 1, out.len, stdout);

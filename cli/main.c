@@ -9,6 +9,7 @@
 #include "batch_input.h"
 #include "cli.h"
 #include "escape.h"
+#include "suggest.h"
 
 #define MXDIAG_DEFAULT_CONFIG "/etc/mxdiag/mxdiag.yaml"
 
@@ -95,11 +96,50 @@ static void env_policy(int *argc, char **argv) {
     mx_buf_free(&named);
 }
 
+/* `mxdiag --no-color check ...`: options before the command are moved after
+ * it, where the command's parser reads them like any other (a value option
+ * takes its value along). --help, -h and --version stay: they are commands
+ * of their own. Returns the index of the command (argc: none). */
+static int options_after_command(int argc, char **argv) {
+    int i = 1;
+    while (i < argc && argv[i][0] == '-' && argv[i][1] && strcmp(argv[i], "--help") && strcmp(argv[i], "-h") &&
+           strcmp(argv[i], "--version") && strcmp(argv[i], "--")) {
+        const mx_check_opt *o = mx_check_opt_find(argv[i]);
+        if (!o && argv[i][1] == '-' && strcmp(argv[i], "--no-config")) {
+            const char *near = mx_cli_suggest_option(argv[i], NULL);
+            if (near) {
+                char m[160];
+                snprintf(m, sizeof m, "unknown option '%%s' (did you mean --%s?)", near);
+                mx_cli_usage_error(m, argv[i]);
+            }
+            mx_cli_usage_error("unknown option '%s' before the command", argv[i]);
+        }
+        if (!o && argv[i][1] != '-') mx_cli_usage_error("unknown option '%s' before the command", argv[i]);
+        i += o && o->takes_value && !strchr(argv[i], '=') ? 2 : 1;
+    }
+    if (i >= argc) return argc;
+    if (i > 1) {
+        /* [prog, options..., cmd, rest] -> [prog, cmd, options..., rest] */
+        char *cmd = argv[i];
+        memmove(argv + 2, argv + 1, (size_t)(i - 1) * sizeof *argv);
+        argv[1] = cmd;
+    }
+    return 1;
+}
+
 int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     raise_nofile();
+    mx_cli_orig_argc = argc;
+    mx_cli_orig_argv = mx_xcalloc((size_t)argc + 1, sizeof *mx_cli_orig_argv);
+    memcpy(mx_cli_orig_argv, argv, (size_t)argc * sizeof *argv);
     env_policy(&argc, argv);
-    if (argc < 2) { mx_cli_usage(stderr); return EXIT_USAGE; }
+    if (argc < 2) { mx_cli_short_usage(stdout); return EXIT_USAGE; }
+    if (options_after_command(argc, argv) >= argc) {
+        /* options but no command */
+        mx_cli_short_usage(stdout);
+        return EXIT_USAGE;
+    }
     const char *cmd = argv[1];
     int replay = (!strcmp(cmd, "check") || !strcmp(cmd, "local")) && mx_cli_has(argc - 1, argv + 1, "--replay");
     if (replay) {
@@ -138,7 +178,24 @@ int main(int argc, char **argv) {
         mx_print_version();
         return 0;
     }
-    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) { mx_cli_usage(stdout); return 0; }
-    mx_cli_usage_error("unknown command '%s'", cmd);
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        /* mxdiag help COMMAND: that command's help */
+        if (!strcmp(cmd, "help") && argc > 2) {
+            if (mx_cli_cmd_help(argv[2], stdout) == 0) return 0;
+            if (!strcmp(argv[2], "batch") || !strcmp(argv[2], "logs")) {
+                char *h[] = {argv[2], "--help", NULL};
+                return !strcmp(argv[2], "batch") ? mx_batch_main(2, h) : mx_logs_main(2, h);
+            }
+        }
+        mx_cli_usage(stdout);
+        return 0;
+    }
+    const char *near = mx_suggest(cmd, mx_cli_commands, (size_t)-1);
+    if (near) {
+        char m[160];
+        snprintf(m, sizeof m, "unknown command '%%s' (did you mean '%s'?)", near);
+        mx_cli_usage_error(m, cmd);
+    }
+    mx_cli_usage_error("unknown command '%s' (check, local, logs, batch, rules, version)", cmd);
     return EXIT_USAGE;
 }

@@ -10,6 +10,7 @@
 #include <yaml.h>
 #include "addr.h"
 #include "buf.h"
+#include "suggest.h"
 #include "trust.h"
 
 #define MAX_DEPTH 32
@@ -400,7 +401,8 @@ static mx_json *check_expect(mx_json *v, const char **why, const char **sub) {
 static mx_json *check_field(const field *f, mx_json *v, const char **why, const char **sub) {
     *sub = NULL;
     switch (f->kind) {
-    case F_TIMEOUT: return v_number(v, 0, 600, why) ? v : (*why = "must be a number of seconds from 0 to 600", NULL);
+    case F_TIMEOUT:
+        return v_number(v, 0, 600, why) ? v : (*why = "must be a number of seconds above 0, at most 600", NULL);
     case F_PORT:
         if (v->type != MX_JINT || v->u.i < 1 || v->u.i > 65535) { *why = "must be a port number from 1 to 65535"; mx_json_free(v); return NULL; }
         return v;
@@ -427,6 +429,18 @@ static mx_json *check_field(const field *f, mx_json *v, const char **why, const 
     }
     }
     return v;
+}
+
+/* The known key nearest to a mistyped one, among those allowed where it
+ * stands (entry: a domain's own settings, which also take "domain"). */
+static const char *suggest_key(const char *key, int entry, int config) {
+    const char *cands[sizeof fields / sizeof fields[0] + 2];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if ((entry ? fields[i].in_entry : fields[i].in_defaults) && (config || !is_code_key(fields[i].name)))
+            cands[n++] = fields[i].name;
+    if (entry) cands[n++] = "domain";
+    return mx_suggest(key, cands, n);
 }
 
 static const field *find_field(const char *name) {
@@ -469,7 +483,11 @@ static int read_settings(mx_batch_input *in, int entry, mx_json **out, problem *
         if (!f || (entry ? !f->in_entry : !f->in_defaults)) {
             if (f && entry) problem_set(pb, &km, "'%s' can only be set in defaults: (it applies to the whole run)", key);
             else if (f) problem_set(pb, &km, "'%s' is a per-domain setting, not a default", key);
-            else problem_set(pb, &km, "unknown key '%s'", key);
+            else {
+                const char *near = suggest_key(key, entry, in->config);
+                if (near) problem_set(pb, &km, "unknown key '%s' (did you mean '%s'?)", key, near);
+                else problem_set(pb, &km, "unknown key '%s'", key);
+            }
             mx_json_free(v);
             free(key);
             continue;
@@ -583,7 +601,10 @@ static int yaml_begin(mx_batch_input *in, mx_json **defaults, char *err, size_t 
             }
             continue;
         }
-        errf(in, (long)m.line + 1, (long)m.column + 1, err, errlen, "unknown top-level key '%s' (expected 'defaults' or 'domains')", key);
+        static const char *const top[] = {"defaults", "domains"};
+        const char *near = mx_suggest(key, top, 2);
+        errf(in, (long)m.line + 1, (long)m.column + 1, err, errlen, "unknown top-level key '%s' (%s%s%s)", key,
+             near ? "did you mean '" : "expected 'defaults' or 'domains'", near ? near : "", near ? "'?" : "");
         mx_json_free(*defaults);
         *defaults = NULL;
         return MX_BATCH_FATAL;

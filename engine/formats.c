@@ -110,6 +110,37 @@ void mx_fmt_nagios(mx_buf *b, const mx_json *doc) {
 
 /* ------------------------------------------------------------ totals */
 
+/* exit-code order of a status: crit > warn > unknown > ok */
+static int status_rank(const char *status) {
+    int i = mx_status_index(status);
+    return i == 2 ? 3 : i == 1 ? 2 : i == 3 ? 1 : 0;
+}
+
+/* Keeps the MX_STATS_FAILING worst domains: a worse one replaces the last
+ * of the least bad (the list stays sorted: rank descending, then seq). */
+static void failing_add(mx_batch_stats *s, const mx_json *doc) {
+    int rank = status_rank(doc_status(doc));
+    if (rank == 0) return;
+    s->failing_total++;
+    if (s->nfailing == MX_STATS_FAILING && s->failing[s->nfailing - 1].rank >= rank) return;
+    int i = s->nfailing < MX_STATS_FAILING ? s->nfailing++ : MX_STATS_FAILING - 1;
+    while (i > 0 && s->failing[i - 1].rank < rank) { s->failing[i] = s->failing[i - 1]; i--; }
+    snprintf(s->failing[i].domain, sizeof s->failing[i].domain, "%s", doc_domain(doc));
+    /* the first finding as bad as the status: what the domain is failing on */
+    const mx_json *f = doc_findings(doc);
+    const char *code = NULL;
+    int want = sev_rank(doc_status(doc)), best = -1;
+    for (size_t k = 0; f && k < f->u.c.len; k++) {
+        int r = sev_rank(mx_json_get_str(f->u.c.items[k], "severity"));
+        const char *c = mx_json_get_str(f->u.c.items[k], "code");
+        if (c && r > best && r <= want) { best = r; code = c; }
+        if (best == want) break;
+    }
+    snprintf(s->failing[i].code, sizeof s->failing[i].code, "%s", code ? code : mx_json_get_str(doc, "error") ? "error" : "");
+    s->failing[i].rank = rank;
+    s->failing[i].seq = s->done;
+}
+
 void mx_stats_add(mx_batch_stats *s, const mx_json *doc) {
     s->done++;
     s->by_status[mx_status_index(doc_status(doc))]++;
@@ -119,17 +150,19 @@ void mx_stats_add(mx_batch_stats *s, const mx_json *doc) {
     for (size_t i = 0; f && i < f->u.c.len; i++) {
         const char *code = mx_json_get_str(f->u.c.items[i], "code");
         if (!code) continue;
+        int sev = sev_rank(mx_json_get_str(f->u.c.items[i], "severity"));
+        mx_code_count *cnt = mx_strmap_get(&s->codes, code);
+        if (!cnt) { cnt = mx_xcalloc(1, sizeof *cnt); mx_strmap_put(&s->codes, code, cnt); }
+        if (sev > cnt->worst) cnt->worst = sev;
         /* count domains, not findings: a code seen twice in one domain counts once */
         int dup = 0;
         for (size_t k = 0; k < i && !dup; k++) {
             const char *c2 = mx_json_get_str(f->u.c.items[k], "code");
             dup = c2 && !strcmp(c2, code);
         }
-        if (dup) continue;
-        long long *cnt = mx_strmap_get(&s->codes, code);
-        if (!cnt) { cnt = mx_xcalloc(1, sizeof *cnt); mx_strmap_put(&s->codes, code, cnt); }
-        (*cnt)++;
+        if (!dup) cnt->domains++;
     }
+    failing_add(s, doc);
     /* slowest: a small sorted array */
     if (s->nslowest < MX_STATS_SLOWEST || ms > s->slowest[s->nslowest - 1].ms) {
         int i = s->nslowest < MX_STATS_SLOWEST ? s->nslowest++ : MX_STATS_SLOWEST - 1;
@@ -141,10 +174,11 @@ void mx_stats_add(mx_batch_stats *s, const mx_json *doc) {
 
 void mx_stats_free(mx_batch_stats *s) { mx_strmap_free(&s->codes, free); }
 
-typedef struct code_count { const char *code; long long n; } code_count;
+typedef struct code_count { const char *code; long long n; int worst; } code_count;
 static void collect_code(const char *key, void *val, void *ud) {
     mx_buf *arr = ud;
-    code_count cc = {key, *(long long *)val};
+    const mx_code_count *c = val;
+    code_count cc = {key, c->domains, c->worst};
     mx_buf_put(arr, &cc, sizeof cc);
 }
 static int cc_cmp(const void *a, const void *b) {
@@ -169,10 +203,24 @@ void mx_fmt_summary(mx_buf *b, const mx_batch_stats *s, double elapsed_s, int in
                   s->by_status[2], s->by_status[3]);
     if (s->bad_entries) mx_buf_printf(b, "   bad entries %lld", s->bad_entries);
     mx_buf_putc(b, '\n');
-    size_t n;
+    static const char *const st[] = {"ok", "unknown", "warn", "crit"};
+    if (s->nfailing)
+        mx_buf_printf(b, "  failing domains (worst first%s)\n", s->failing_total > s->nfailing ? ", the first ones" : "");
+    for (int i = 0; i < s->nfailing; i++) {
+        mx_buf d = MX_BUF_INIT, c = MX_BUF_INIT;
+        mx_esc_text(&d, s->failing[i].domain, 0);
+        mx_esc_text(&c, s->failing[i].code, 0);
+        mx_buf_printf(b, "    %-7s %-40s %s\n", st[s->failing[i].rank], mx_buf_cstr(&d), mx_buf_cstr(&c));
+        mx_buf_free(&d);
+        mx_buf_free(&c);
+    }
+    if (s->failing_total > s->nfailing)
+        mx_buf_printf(b, "    ... and %lld more (the output has every domain)\n", s->failing_total - s->nfailing);
+    size_t n, shown = 0;
     code_count *cc = sorted_codes(s, &n);
-    if (n) mx_buf_puts(b, "  most frequent codes (domains)\n");
-    for (size_t i = 0; i < n && i < 15; i++) {
+    for (size_t i = 0; i < n && shown < 15; i++) {
+        if (cc[i].worst < 2) continue; /* ok and info codes are no problem to rank */
+        if (!shown++) mx_buf_puts(b, "  most frequent problem codes (domains)\n");
         mx_buf c = MX_BUF_INIT;
         mx_esc_text(&c, cc[i].code, 0);
         mx_buf_printf(b, "    %-28s %lld\n", mx_buf_cstr(&c), cc[i].n);

@@ -21,14 +21,23 @@ void mx_fmt_nagios(mx_buf *b, const mx_json *doc);
 /* Running totals of a batch for the summary and Prometheus formats: memory is
  * bounded by the number of distinct finding codes, not by the list. */
 #define MX_STATS_SLOWEST 10
+#define MX_STATS_FAILING 10
+/* A code's count of domains (the first member: a (long long *) reads it) and
+ * the worst severity it had (mx_severity order: ok 0 .. crit 4). */
+typedef struct mx_code_count { long long domains; int worst; } mx_code_count;
 typedef struct mx_batch_stats {
     long long by_status[4];         /* ok, warn, crit, unknown */
     long long bad_entries;
     long long done;
     double duration_sum_s;
-    mx_strmap codes;                /* code -> (long long *) count of domains with it */
+    mx_strmap codes;                /* code -> (mx_code_count *) */
     struct { char domain[256]; long long ms; } slowest[MX_STATS_SLOWEST];
     int nslowest;
+    /* the worst domains (crit, then warn, then unknown; in finishing order
+     * within a status) with the code of their worst finding */
+    struct { char domain[256]; char code[64]; int rank; long long seq; } failing[MX_STATS_FAILING];
+    int nfailing;
+    long long failing_total;        /* domains not ok, listed or not */
 } mx_batch_stats;
 
 void mx_stats_add(mx_batch_stats *s, const mx_json *doc);
@@ -36,7 +45,9 @@ void mx_stats_free(mx_batch_stats *s);
 /* Index of a status name in by_status (ok 0, warn 1, crit 2, unknown 3). */
 int mx_status_index(const char *status);
 
-/* The end-of-run table (status counts, most frequent codes, slowest). */
+/* The end-of-run table: status counts, the failing domains worst first, the
+ * most frequent problem codes (warn, crit, unknown: ok and info codes are
+ * counted for Prometheus but not listed), the slowest domains. */
 void mx_fmt_summary(mx_buf *b, const mx_batch_stats *s, double elapsed_s, int interrupted);
 /* Prometheus: per-domain samples are collected in two buffers (status and
  * duration families must each be contiguous); the totals come at the end. */

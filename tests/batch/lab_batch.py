@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Lab tests for `mxdiag batch` (run inside the lab: tests/lab/lab exec).
 
-  lab_batch.py MXDIAG CASE      CASE: same | broken | shard | resume | nagios | prometheus | maxconn | perdomain | resolver | zones | config | ratelimit
+  lab_batch.py MXDIAG CASE      CASE: same | broken | shard | resume | interrupt | nagios | prometheus | maxconn | perdomain | resolver | zones | config | ratelimit
 Exit 0 pass, 1 fail. Only lab scenario domains (*.test) are used."""
 import json, os, re, signal, subprocess, sys, tempfile, time
 
@@ -146,6 +146,95 @@ def case_resume():
     if "resumed: %d" % len(first) not in r.stderr and "-q" not in args:
         fail("no resume note")
     print("ok: interrupted after %d, resumed to %d without duplicates" % (len(first), len(final)))
+
+
+def case_interrupt():
+    """Ctrl-C with slow (dropped) domains in flight: exit within 2 s, what
+    finished written, the dropped ones named, a --resume command that
+    completes the run; the progress line waits honestly (no ETA 0s); a
+    second Ctrl-C exits at once."""
+    import shlex
+    fast = ["healthy.test", "refused.test", "nullmx.test", "nonexistent.test", "rejected.test", "backup.test"]
+    slow = ["dropped.test", "fourdrop.test"]
+    doms = fast + slow
+    lst = write("int.txt", "\n".join(doms) + "\n")
+    out = os.path.join(TMP, "int.jsonl")
+    # --timeout 10: the dropped ones still wait when the fast ones are done, even under a sanitizer
+    args = [MX, "batch", "--no-config", "--progress", "-j", "8", "--timeout", "10", "--allow-reserved", "-o", out, lst]
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 7
+    while time.time() < deadline:
+        time.sleep(0.1)
+        if os.path.exists(out) and len(open(out).read().splitlines()) >= len(fast):
+            break
+    time.sleep(1.0)  # the progress line ticks while only the slow ones run
+    if p.poll() is not None:
+        fail("the run ended before the signal (exit %s): the dropped domains should still be waiting" % p.returncode)
+    t0 = time.time()
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=30)
+    took = time.time() - t0
+    if took >= 2.0:
+        fail("exit took %.2f s after SIGINT (want < 2 s)" % took)
+    if p.returncode != 130:
+        fail("exit %d, want 130:\n%s" % (p.returncode, err))
+    done = [d["target"]["input"] for d in jsonl(out)]
+    if sorted(done) != sorted(fast):
+        fail("written: %s, want the fast ones %s" % (sorted(done), sorted(fast)))
+    progress = err.split("\r")
+    if any("ETA 0s" in line for line in progress):
+        fail("progress line said ETA 0s with work in flight")
+    if not any("waiting for the last 2" in line for line in progress):
+        fail("no 'waiting for the last 2' on the progress line:\n%r" % err[-2000:])
+    if "2 in flight were dropped:" not in err or not all("\n    %s\n" % d in err for d in slow):
+        fail("the dropped domains are not named:\n%s" % err)
+    if "failing domains (worst first)" not in err or "mx.ok " in err.split("most frequent problem codes")[-1].split("slowest")[0]:
+        fail("summary: no failing domains, or ok codes among the problem codes:\n%s" % err)
+    lines = err.splitlines()
+    cmd = [l.strip() for i, l in enumerate(lines) if i and lines[i - 1].strip() == "to finish, run:"]
+    if not cmd or "--resume %s" % out not in cmd[0]:
+        fail("no resume command naming %s:\n%s" % (out, err))
+    argv = shlex.split(cmd[0])
+    if argv[0] != "mxdiag":
+        fail("resume command %r" % cmd[0])
+    r = subprocess.run([MX] + argv[1:], capture_output=True, text=True, timeout=120)
+    final = [d["target"]["input"] for d in jsonl(out)]
+    if sorted(final) != sorted(doms) or r.returncode != 2:
+        fail("after the printed resume command (exit %d): %s" % (r.returncode, sorted(final)))
+    print("ok: SIGINT exit in %.2f s, fast ones written, dropped ones named, resume command completes the list" % took)
+
+    # not started yet: counted; results on a redirected stdout: -o added to the command
+    lst2 = write("int2.txt", "\n".join(slow + fast) + "\n")
+    out2 = os.path.join(TMP, "int2.jsonl")
+    with open(out2, "w") as f:
+        p = subprocess.Popen([MX, "batch", "--no-config", "-q", "-j", "1", "--timeout", "6", "--allow-reserved", lst2],
+                             stdout=f, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.5)
+        t0 = time.time()
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=30)
+    if time.time() - t0 >= 2.0 or p.returncode != 130:
+        fail("-j 1: exit %d after %.2f s" % (p.returncode, time.time() - t0))
+    if "1 in flight was dropped:\n    dropped.test\n" not in err or "not started: %d more entries" % (len(doms) - 1) not in err:
+        fail("-j 1: unfinished not named:\n%s" % err)
+    if "-o %s --resume %s" % (out2, out2) not in err:
+        fail("-j 1: the resume command does not write to the redirected file:\n%s" % err)
+    print("ok: unstarted entries counted; stdout redirected to a file gets -o FILE --resume FILE")
+
+    # a second SIGINT exits at once
+    p = subprocess.Popen(args[:1] + ["batch", "--no-config", "-q", "-j", "8", "--timeout", "6", "--allow-reserved",
+                                     "-o", os.path.join(TMP, "int3.jsonl"), lst],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    t0 = time.time()
+    p.send_signal(signal.SIGINT)
+    time.sleep(0.02)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=30)
+    took = time.time() - t0
+    if p.returncode != 130 or "interrupted again: exiting now" not in err or took >= 0.5:
+        fail("second SIGINT: exit %d after %.2f s:\n%s" % (p.returncode, took, err))
+    print("ok: a second SIGINT exits at once (%.2f s)" % took)
 
 
 def case_nagios():
@@ -406,5 +495,6 @@ def case_ratelimit():
 
 
 {"same": case_same, "perdomain": case_perdomain, "resolver": case_resolver, "zones": case_zones,
- "config": case_config, "broken": case_broken, "shard": case_shard, "resume": case_resume, "nagios": case_nagios,
+ "config": case_config, "broken": case_broken, "shard": case_shard, "resume": case_resume, "interrupt": case_interrupt,
+ "nagios": case_nagios,
  "prometheus": case_prometheus, "maxconn": case_maxconn, "ratelimit": case_ratelimit}[CASE]()

@@ -180,12 +180,52 @@ static void test_config_file(void **st) {
     assert_int_equal(mx_config_read(write_tmp(".yaml", "timeout: 4\ncolour: blue\n"), &c, err, sizeof err), -1);
     assert_null(c);
     assert_non_null(strstr(err, ":2:1: unknown key 'colour'"));
+    assert_null(strstr(err, "did you mean")); /* nothing near 'colour' */
+    /* a typo of a setting: the nearest key is named */
+    assert_int_equal(mx_config_read(write_tmp(".yaml", "timout: 4\n"), &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, ":1:1: unknown key 'timout' (did you mean 'timeout'?)"));
+    assert_int_equal(mx_config_read(write_tmp(".yaml", "sender_ip: 192.0.2.1\n"), &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "(did you mean 'sender_ips'?)"));
+    /* the configuration file may set rules_dir: it is suggested there */
+    assert_int_equal(mx_config_read(write_tmp(".yaml", "rule_dir: /tmp\n"), &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "(did you mean 'rules_dir'?)"));
+    assert_int_equal(mx_config_read(write_tmp(".yaml", "timeout: 0\n"), &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "above 0"));
+    assert_null(strstr(err, "from 0"));
     assert_int_equal(mx_config_read(write_tmp(".yaml", "- a.test\n"), &c, err, sizeof err), -1);
     assert_non_null(strstr(err, "expected a map of settings"));
     assert_int_equal(mx_config_read(write_tmp(".yaml", "expect: {mx: [a.test]}\n"), &c, err, sizeof err), -1);
     assert_non_null(strstr(err, "per-domain setting"));
     assert_int_equal(mx_config_read("/nonexistent/mxdiag.yaml", &c, err, sizeof err), -1);
     assert_non_null(strstr(err, "cannot open"));
+}
+
+/* "Did you mean" for the keys of a batch list: defaults:, entries and the top level. */
+static void test_key_typos(void **st) {
+    (void)st;
+    seen s;
+    read_all(write_tmp(".yaml", "domains:\n  - domain: a.test\n    prot: 2525\n  - domian: b.test\n"), 0, &s, NULL);
+    assert_int_equal(s.n, 0);
+    assert_int_equal(s.bad, 2);
+    assert_non_null(strstr(s.errors[0], ":3:5: unknown key 'prot' (did you mean 'port'?)"));
+    assert_non_null(strstr(s.errors[1], "unknown key 'domian' (did you mean 'domain'?)"));
+    free_seen(&s);
+    char err[512];
+    mx_json *d = NULL;
+    mx_batch_input *in = mx_batch_open(write_tmp(".yaml", "defaults:\n  timout: 3\ndomains: [a.test]\n"), 0, err, sizeof err);
+    assert_non_null(in);
+    assert_int_equal(mx_batch_begin(in, &d, err, sizeof err), MX_BATCH_FATAL);
+    assert_non_null(strstr(err, "unknown key 'timout' (did you mean 'timeout'?)"));
+    mx_batch_close(in);
+    /* rules_dir is no key of a list: not suggested there */
+    in = mx_batch_open(write_tmp(".yaml", "defaults:\n  rule_dir: /tmp\ndomains: [a.test]\n"), 0, err, sizeof err);
+    assert_int_equal(mx_batch_begin(in, &d, err, sizeof err), MX_BATCH_FATAL);
+    assert_null(strstr(err, "rules_dir"));
+    mx_batch_close(in);
+    in = mx_batch_open(write_tmp(".yaml", "domain:\n  - a.test\n"), 0, err, sizeof err);
+    assert_int_equal(mx_batch_begin(in, &d, err, sizeof err), MX_BATCH_FATAL);
+    assert_non_null(strstr(err, "unknown top-level key 'domain' (did you mean 'domains'?)"));
+    mx_batch_close(in);
 }
 
 /* A batch list is data: no key of it names code or where code comes from
@@ -567,6 +607,45 @@ static void test_escaping(void **st) {
     mx_stats_add(&stats, doc);
     assert_int_equal(stats.by_status[2], 2);
     assert_int_equal(*(long long *)mx_strmap_get(&stats.codes, "tcp.refused"), 2); /* domains, not findings */
+    /* the summary names the failing domains, worst first, and ranks only problem codes */
+    static const char ok_text[] =
+        "{\"target\":{\"input\":\"fine.test\"},\"status\":\"ok\",\"exit_code\":0,\"duration_ms\":3,"
+        "\"findings\":[{\"code\":\"mx.ok\",\"severity\":\"ok\"},{\"code\":\"dns.note\",\"severity\":\"info\"}]}";
+    static const char warn_text[] =
+        "{\"target\":{\"input\":\"slow.test\"},\"status\":\"warn\",\"exit_code\":1,\"duration_ms\":5,"
+        "\"findings\":[{\"code\":\"mx.ok\",\"severity\":\"ok\"},{\"code\":\"smtp.tempfail\",\"severity\":\"warn\"}]}";
+    mx_json *okd = mx_json_parse(ok_text, sizeof ok_text - 1, NULL, 0), *wd = mx_json_parse(warn_text, sizeof warn_text - 1, NULL, 0);
+    assert_non_null(okd);
+    assert_non_null(wd);
+    for (int i = 0; i < 5; i++) mx_stats_add(&stats, okd); /* mx.ok becomes the most frequent code */
+    mx_stats_add(&stats, wd);
+    mx_stats_add(&stats, doc);
+    assert_int_equal(stats.failing_total, 4);
+    assert_string_equal(stats.failing[0].domain, "x,y.test");
+    assert_string_equal(stats.failing[0].code, "delivery.none"); /* the first finding as bad as the status */
+    assert_string_equal(stats.failing[3].domain, "slow.test");    /* warn after every crit */
+    assert_string_equal(stats.failing[3].code, "smtp.tempfail");
+    mx_buf_reset(&b);
+    mx_fmt_summary(&b, &stats, 1.0, 0);
+    const char *sum = mx_buf_cstr(&b);
+    assert_non_null(strstr(sum, "failing domains (worst first)\n    crit    x,y.test"));
+    assert_true(strstr(sum, "crit    x,y.test") < strstr(sum, "warn    slow.test"));
+    assert_non_null(strstr(sum, "most frequent problem codes"));
+    assert_non_null(strstr(sum, "tcp.refused"));
+    assert_null(strstr(sum, "mx.ok"));
+    assert_null(strstr(sum, "dns.note"));
+    /* an ok domain is no failing one (it may be among the slowest) */
+    const char *fine = strstr(sum, "fine.test");
+    assert_true(!fine || fine > strstr(sum, "slowest"));
+    /* more failing domains than listed: the rest are counted */
+    for (int i = 0; i < MX_STATS_FAILING; i++) mx_stats_add(&stats, wd);
+    assert_int_equal(stats.nfailing, MX_STATS_FAILING);
+    mx_buf_reset(&b);
+    mx_fmt_summary(&b, &stats, 1.0, 0);
+    assert_non_null(strstr(mx_buf_cstr(&b), "... and 4 more"));
+    assert_string_equal(stats.failing[0].domain, "x,y.test"); /* still first: worse than any warn */
+    mx_json_free(okd);
+    mx_json_free(wd);
     mx_stats_free(&stats);
     mx_json_free(doc);
     mx_buf_free(&b);
@@ -594,7 +673,7 @@ int main(void) {
         cmocka_unit_test(test_plain),
         cmocka_unit_test(test_idn_and_urls),       cmocka_unit_test(test_count),            cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_strmap), cmocka_unit_test(test_yaml_resolver), cmocka_unit_test(test_config_file),
-        cmocka_unit_test(test_code_keys), cmocka_unit_test(test_config_rules_dir),
+        cmocka_unit_test(test_code_keys), cmocka_unit_test(test_key_typos), cmocka_unit_test(test_config_rules_dir),
         cmocka_unit_test(test_yaml_token_limit), cmocka_unit_test(test_yaml_entry_budget),
         cmocka_unit_test(test_yaml_nesting_limit), cmocka_unit_test(test_plain_line_limit),
     };
