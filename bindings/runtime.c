@@ -41,6 +41,7 @@ typedef struct mx_rule {
     char **categories;
     size_t ncategories;
     int timeout_ms;         /* 0: derived from the network timeout */
+    int logs;               /* kind = "logs": judges `mxdiag logs`' aggregates, never runs in a check */
     int enabled;
     int order;
 } mx_rule;
@@ -1317,7 +1318,7 @@ static int validate_rule(lua_State *L, const char *file, mx_rule *r, char *err, 
         return -1;
     }
     static const char *const known[] = {"id", "description", "categories", "requires", "provides", "codes", "run",
-                                        "applies", "timeout", "wants", NULL};
+                                        "applies", "timeout", "wants", "kind", NULL};
     lua_pushnil(L);
     while (lua_next(L, t)) {
         lua_pop(L, 1);
@@ -1367,6 +1368,17 @@ static int validate_rule(lua_State *L, const char *file, mx_rule *r, char *err, 
             goto fail;
         }
         r->timeout_ms = (int)(lua_tonumber(L, -1) * 1000);
+    }
+    lua_pop(L, 1);
+    rawfield(L, t, "kind");
+    if (!lua_isnil(L, -1)) {
+        const char *kind = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+        if (strcmp(kind, "check") != 0 && strcmp(kind, "logs") != 0) {
+            snprintf(err, errlen, "%s: rule '%s': field 'kind' must be \"check\" or \"logs\"", file, r->id);
+            lua_pop(L, 1);
+            goto fail;
+        }
+        r->logs = strcmp(kind, "logs") == 0;
     }
     lua_pop(L, 1);
     char ebuf[512] = "";
@@ -1589,12 +1601,21 @@ int mx_rt_load_rules(mx_rt *rt, char *err, size_t errlen) {
     if (load_dir(rt, rt->opts.shipped_dir, 1, 1, err, errlen) != 0) return -1;
     for (size_t i = 0; i < rt->opts.nsite_dirs; i++)
         if (load_dir(rt, rt->opts.site_dirs[i], 1, 0, err, errlen) != 0) return -1;
+    /* a run has one kind of rules: check rules, or (mxdiag logs) logs rules */
+    int kept = 0;
+    for (int i = 0; i < rt->nrules; i++) {
+        if (rt->rules[i].logs != (rt->opts.logs_rules != 0)) { rule_clear(rt->L, &rt->rules[i]); continue; }
+        rt->rules[kept] = rt->rules[i];
+        rt->rules[kept].order = kept;
+        kept++;
+    }
+    rt->nrules = kept;
     /* a fact required by a rule and provided by nobody is a loader error: it
      * would silently skip the rule forever */
     for (int i = 0; i < rt->nrules; i++) {
         mx_rule *r = &rt->rules[i];
         for (size_t q = 0; q < r->nrequires; q++) {
-            int found = 0;
+            int found = mx_json_get(rt->opts.facts, r->requires[q]) != NULL; /* given by the run */
             for (int k = 0; k < rt->nrules && !found; k++)
                 for (size_t p = 0; p < rt->rules[k].nprovides; p++)
                     if (strcmp(rt->rules[k].provides[p], r->requires[q]) == 0) found = 1;
@@ -2276,6 +2297,11 @@ mx_check *mx_check_start_opts(mx_rt *rt, const mx_target *t, const mx_json *opti
     }
     if (t->port) mx_json_set(c->target_json, "port", mx_json_int(t->port));
     lua_newtable(rt->L);
+    /* facts every check of the run starts with (mxdiag logs: `logs`) */
+    for (size_t i = 0; rt->opts.facts && rt->opts.facts->type == MX_JOBJ && i < rt->opts.facts->u.c.len; i++) {
+        mx_lua_push_json(rt->L, rt->opts.facts->u.c.items[i]);
+        lua_setfield(rt->L, -2, rt->opts.facts->u.c.keys[i]);
+    }
     c->facts_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
     push_target(rt, c, options);
     c->target_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);

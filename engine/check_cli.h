@@ -16,6 +16,10 @@ typedef struct mx_check_setup {
 /* Parses argv (argv[0] is the command name) with check's options and builds
  * the runtime; usage errors exit with status 3 as check's do. */
 void mx_check_setup_new(int argc, char **argv, mx_check_setup *s);
+/* The same for `mxdiag logs`' judgement (facts not NULL): a runtime with the
+ * logs rules (kind = "logs") loaded instead of the check rules, whose checks
+ * start with the facts given (not taken; must outlive the runtime). */
+void mx_check_setup_logs(int argc, char **argv, const mx_json *facts, mx_check_setup *s);
 void mx_check_setup_free(mx_check_setup *s);
 
 int mx_batch_main(int argc, char **argv);

@@ -37,7 +37,7 @@ static void probe_done(mx_check *c, void *ud) {
 static mx_check_setup *abandoned;
 
 int mx_logs_command(int argc, char **argv) {
-    int code = mx_logs_main_with(argc, argv, mx_logs_probe);
+    int code = mx_logs_main_with(argc, argv, mx_logs_probe, mx_logs_judge);
     if (abandoned) {
         /* the report is out; exit now rather than wait (and do not let a
          * leak checker call the abandoned runtime a leak) */

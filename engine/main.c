@@ -292,6 +292,8 @@ typedef struct cli {
     strlist given;             /* the options on the command line, by long name */
     char **rest;
     int nrest;
+    int logs_rules;       /* mxdiag logs' judgement: load the logs rules, with facts */
+    const mx_json *facts;
 } cli;
 
 /* An SMTP command argument: printable ASCII without space, '<' or '>';
@@ -550,6 +552,8 @@ static mx_rt *build_runtime(cli *c, strlist *dirs, mx_json *options, char *resol
     o.qps = c->qps;
     o.ca_file = c->ca_file;
     o.dnsbl_key = c->dnsbl_key;
+    o.logs_rules = c->logs_rules;
+    o.facts = c->facts;
     char err[1024];
     mx_rt *rt = mx_rt_new(&o, err, sizeof err);
     if (!rt) { mx_errf("mxdiag: %s", err); exit(EXIT_USAGE); }
@@ -837,10 +841,14 @@ static int cmd_rules(int argc, char **argv) {
 }
 
 /* mxdiag batch builds on check's options: see check_cli.h. */
-void mx_check_setup_new(int argc, char **argv, mx_check_setup *s) {
+void mx_check_setup_new(int argc, char **argv, mx_check_setup *s) { mx_check_setup_logs(argc, argv, NULL, s); }
+
+void mx_check_setup_logs(int argc, char **argv, const mx_json *facts, mx_check_setup *s) {
     cli *c = mx_xcalloc(1, sizeof *c);
     strlist *dirs = mx_xcalloc(1, sizeof *dirs);
     parse_common(argc, argv, c);
+    c->logs_rules = facts != NULL;
+    c->facts = facts;
     collect_site_dirs(c, dirs);
     memset(s, 0, sizeof *s);
     s->options = rule_options(c);
