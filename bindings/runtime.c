@@ -1529,6 +1529,8 @@ static int load_dir(mx_rt *rt, const char *dir, int required, int shipped, char 
         mx_rule r;
         if (validate_rule(L, path, &r, err, errlen) != 0) { lua_pop(L, 1); rc = -1; break; }
         lua_pop(L, 1);
+        /* a run has one kind of rules: check rules, or (mxdiag logs) logs rules */
+        if (r.logs != (rt->opts.logs_rules != 0)) { rule_clear(L, &r); continue; }
         int slot = -1;
         for (int k = 0; k < rt->nrules; k++) if (strcmp(rt->rules[k].id, r.id) == 0) slot = k;
         if (slot >= 0) {
@@ -1601,15 +1603,6 @@ int mx_rt_load_rules(mx_rt *rt, char *err, size_t errlen) {
     if (load_dir(rt, rt->opts.shipped_dir, 1, 1, err, errlen) != 0) return -1;
     for (size_t i = 0; i < rt->opts.nsite_dirs; i++)
         if (load_dir(rt, rt->opts.site_dirs[i], 1, 0, err, errlen) != 0) return -1;
-    /* a run has one kind of rules: check rules, or (mxdiag logs) logs rules */
-    int kept = 0;
-    for (int i = 0; i < rt->nrules; i++) {
-        if (rt->rules[i].logs != (rt->opts.logs_rules != 0)) { rule_clear(rt->L, &rt->rules[i]); continue; }
-        rt->rules[kept] = rt->rules[i];
-        rt->rules[kept].order = kept;
-        kept++;
-    }
-    rt->nrules = kept;
     /* a fact required by a rule and provided by nobody is a loader error: it
      * would silently skip the rule forever */
     for (int i = 0; i < rt->nrules; i++) {

@@ -7,8 +7,9 @@ local util = require("logs_util")
 
 local CAUSE_NAMES = { "refused", "timeout", "unreachable", "net_unreachable", "greeting_lost", "greeting_reject",
   "rcpt_reject", "dns_fail", "domain_not_found", "null_mx", "tls_fail", "rbl_reject", "other" }
+local PREFIX = "logs.cause_"
 local codes = {}
-for _, n in ipairs(CAUSE_NAMES) do codes["logs.cause_" .. n] = "warn" end
+for _, n in ipairs(CAUSE_NAMES) do codes[PREFIX .. n] = "warn" end
 
 return {
   id = "logs-causes",
@@ -20,8 +21,8 @@ return {
     local L = target.facts.logs
     for _, c in ipairs(L.causes) do
       local name = c.key
-      local code = "logs.cause_" .. name
-      if not codes[code] then code = "logs.cause_other" end
+      local fcode = PREFIX .. name
+      if not codes[fcode] then fcode = PREFIX .. "other" end
       local info = causes.get(name)
       local outcomes = c.failures + c.local_failures
       local summary, expl
@@ -56,7 +57,7 @@ return {
           attempts = d.attempts, messages = d.messages }
       end
       report:finding {
-        code = code, severity = sev, summary = summary, explanation = expl, advice = info.advice,
+        code = fcode, severity = sev, summary = summary, explanation = expl, advice = info.advice,
         evidence = {
           cause = name, class = info.class, permanent = info.permanent or false,
           failures = c.failures, local_failures = c.local_failures, attempts = c.attempts,
