@@ -12,6 +12,7 @@
 --   nothing_succeeds                    several destinations fail, none ever succeeded
 --   their_side                          one or a few destinations fail, others accept
 --   one_fails_unverified                one destination fails and nothing else was tried
+--   no_route                            this server has no route to some destinations (IPv6): our side
 --   intermittent                        failures spread among continuing successes
 --   mixed                               anything else
 local causes = require("logs_causes")
@@ -20,6 +21,8 @@ local util = require("logs_util")
 local TOP = 5
 
 local CUTOVER_ADVICE = {
+  route = "This server lost its route at that time (often its IPv6 route or default gateway): check `ip route`, "
+    .. "`ip -6 route` and the network configuration.",
   network = "Look at what changed on this server or its network at that time: firewall rules (outbound port 25), "
     .. "the provider (port 25 blocked on a new plan or after an abuse report), a new IP address or route. "
     .. "`nc -vz gmail-smtp-in.l.google.com 25` shows whether port 25 leaves at all.",
@@ -159,9 +162,11 @@ return {
       if #list > n then out[#out + 1] = string.format("and %d more", #list - n) end
       return table.concat(out, ", ")
     end
-    local counts = string.format("%s to remote servers, %s to %s",
+    local counts = total.successes > 0 and string.format("%s to remote servers, %s to %s",
       util.n(fail_total, "failed delivery", "failed deliveries"),
       util.n(total.successes, "successful delivery", "successful deliveries"), util.n(ok_domains, "domain"))
+      or string.format("%s to remote servers and not one success",
+      util.n(fail_total, "failed delivery", "failed deliveries"))
     local aside = {}
     if invalid_fail > 0 then
       aside[#aside + 1] = util.n(invalid_fail, "failure") .. " to invalid recipient domains"
@@ -221,6 +226,7 @@ return {
         ev.failures_since = since_fails
         ev.domains_failing_since = #after
         local where = cls == "network" and "your side or upstream: outbound port 25"
+          or cls == "route" and "your side: this server's routes"
           or cls == "dns" and "your side: the resolver" or cls == "tls" and "your side: TLS settings"
           or cls == "policy" and "remote servers refuse this server" or "your side or upstream"
         return finish("cutover", "crit",
@@ -257,6 +263,22 @@ return {
         (CUTOVER_ADVICE[cls] or CUTOVER_ADVICE.other) .. " " .. causes.get(dominant).advice)
     end
 
+    -- this server has no route to some destinations (IPv6, mostly): our side, however few
+    local route = class_fail.route or 0
+    if route * 2 >= fail_total then
+      local where = {}
+      for _, f in ipairs(failing) do if causes.class(f.cause) == "route" then where[#where + 1] = f end end
+      ev.since = util.iso(total.first_failure)
+      return finish("no_route", "warn",
+        string.format("this server has no route to %s (network unreachable: mostly IPv6; your side): %s",
+          util.n(#where, "destination"), names(where, TOP)),
+        string.format("%d of the failed deliveries say 'Network is unreachable': the connection never left this "
+          .. "machine, for lack of a route to the address (family). %s; %s failed on the way to addresses "
+          .. "(often IPv6 ones) before another address delivered.", route, counts,
+          util.n(total.failed_attempts, "connection attempt")) .. aside_text,
+        causes.get("net_unreachable").advice)
+    end
+
     -- failures among continuing successes
     local recovered, rec_fail = 0, 0
     for _, f in ipairs(failing) do
@@ -280,7 +302,7 @@ return {
         string.format("intermittent failures: %s among %s, spread over %s that keep accepting mail",
           util.n(fail_total, "failed delivery", "failed deliveries"),
           util.n(total.successes, "success", "successes"), util.n(recovered, "destination")),
-        string.format("%s of the %s with failures accepted mail again after failing (last success %s); %s; "
+        string.format("%d of the %s accepted mail again after failing (last success %s); %s; "
           .. "mostly '%s'.", recovered, util.n(#failing, "failing destination"), util.iso(T), counts, dominant)
           .. aside_text,
         INTERMITTENT_ADVICE .. " " .. causes.get(dominant).advice)

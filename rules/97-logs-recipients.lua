@@ -44,19 +44,24 @@ local function split(d)
   return label or d, rest or ""
 end
 
--- Does candidate c look like a misspelling of reference r? (c ~= r)
+-- How much candidate c looks like a misspelling of reference r (c ~= r):
+-- nil when it does not, else a score, lower is closer.
 local function looks_like(c, r)
   local cl, ct = split(c)
   local rl, rt = split(r)
-  if #rl < 3 then return false end
+  if #rl < 3 then return nil end
+  -- numbered names (mx1/mx2, d00/d10) differ on purpose, not by a slip
+  if c:find("%d") and r:find("%d") and c:gsub("%d", "") == r:gsub("%d", "") then return nil end
   -- the provider's name with digits or a few letters glued in front: "2012gmail.com"
-  if ct == rt and #cl > #rl and #rl >= 4 and cl:sub(-#rl) == rl and #cl - #rl <= 6 then return true end
+  if ct == rt and #cl > #rl and #rl >= 4 and cl:sub(-#rl) == rl and #cl - #rl <= 6 then return #cl - #rl end
   -- same name, wrong or cut top-level domain: "hotmail.co", "gmail.cm", "yahoo.om"
-  if cl == rl and ct ~= rt and distance(ct, rt, 1) <= 1 then return true end
+  if cl == rl and ct ~= rt and distance(ct, rt, 1) <= 1 then return 1 end
   -- a letter dropped, added, changed or two swapped; two edits for longer names
   local max = #r >= 9 and 2 or 1
-  if #c < 6 then return false end
-  return distance(c, r, max) <= max
+  if #c < 6 then return nil end
+  local d = distance(c, r, max)
+  if d <= max then return d end
+  return nil
 end
 
 return {
@@ -68,9 +73,9 @@ return {
   codes = { ["logs.invalid_recipients"] = "warn" },
   run = function(target, report)
     local L = target.facts.logs
-    local refs, is_ref = {}, {}
+    local refs, is_ref, is_provider = {}, {}, {}
     for _, d in ipairs(providers) do
-      if not is_ref[d] then refs[#refs + 1] = d; is_ref[d] = true end
+      if not is_ref[d] then refs[#refs + 1] = d; is_ref[d] = true; is_provider[d] = true end
     end
     local busiest = {}
     for _, g in ipairs(L.domains) do
@@ -98,9 +103,20 @@ return {
       local g = cands[i]
       local d = g.key
       local like
-      if not is_ref[d] then
+      -- a server that answered and refused us (blocklist, greeting) exists: no typo;
+      -- a lookalike of a domain of ours must fail like a wrong address (it does not
+      -- exist, no mail server); of a large provider, any way (squatted lookalikes
+      -- often run no mail server at all)
+      local cls = util.by_class(g)
+      local answered = (cls.reputation or 0) + (cls.policy or 0) + (cls.tls or 0) > 0
+      local wrong = (cls.recipient or 0) + (cls.dns or 0)
+      if not is_ref[d] and not answered then
+        local best
         for _, r in ipairs(refs) do
-          if r ~= d and looks_like(d, r) then like = r; break end
+          if r ~= d and (is_provider[r] or wrong * 2 >= g.failures) then
+            local score = looks_like(d, r)
+            if score and (not best or score < best) then like, best = r, score end
+          end
         end
       end
       local nx = (g.by_cause.domain_not_found or 0) + (g.by_cause.null_mx or 0)

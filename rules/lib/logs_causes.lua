@@ -38,7 +38,7 @@ M.causes = {
       .. "firewalls on your side if many hosts are affected; one host: theirs.",
   },
   net_unreachable = {
-    title = "network unreachable", class = "network",
+    title = "network unreachable", class = "route",
     advice = "This machine has no route for that address family (often IPv6): fix IPv6 routing or set "
       .. "inet_protocols = ipv4 (Postfix) / disable_ipv6 = true (Exim).",
   },
