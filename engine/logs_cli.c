@@ -33,7 +33,10 @@
 
 static void usage(FILE *f) {
     fprintf(f, "usage: mxdiag logs [--since WHEN] [--until WHEN] [--domain D] [--json]\n"
-               "                  [--now EPOCH|ISO] [--utc] [--probe N [CHECK-OPTIONS]] [FILE...|-]\n"
+               "                  [--now EPOCH|ISO] [--utc] [--rules-dir DIR] [--trace]\n"
+               "                  [--probe N [CHECK-OPTIONS]] [FILE...|-]\n"
+               "  the verdict comes from the logs rules (kind = \"logs\"): shipped, and site rules\n"
+               "      from /etc/mxdiag/rules.d, the configuration file's rules_dir and --rules-dir\n"
                "  WHEN: 2h, 30m, 3d, 1w, 2024-03-01, 2024-03-01T10:00, epoch seconds\n"
                "  default files: /var/log/mail.log, /var/log/maillog, /var/log/exim4/mainlog,\n"
                "                 /var/log/exim/main.log and their rotations (.1, .2.gz, ...)\n"

@@ -228,5 +228,18 @@ check(p.returncode == 0 and "logs-scope" not in p.stdout and "site-extra" not in
 code, out, err = run("their_side", "--timeout", "3", text=True)
 check(code == 3 and "options of check are for --probe" in err, "check options without --probe are refused")
 
+# the contrib site rule: a provider's throttling replies as a cause of their own
+contrib = os.path.join(SRC, "contrib", "rules")
+rc, doc = run("throttled")
+check(finding(doc, "throttle.provider") is None, "throttled: no throttle finding without the site rule")
+rc, doc = run("throttled", "--rules-dir", contrib)
+th = finding(doc, "throttle.provider")
+check(th is not None and th["rule"] == "site-logs-throttling" and th["evidence"]["provider"] == "Gmail"
+      and th["evidence"]["failures"] == 15 and th["evidence"]["domains"] == [{"domain": "gmail.com", "failures": 15}],
+      "throttled: the contrib rule names Gmail's 15 rate-limit deferrals: %s" % (th and th["summary"]))
+check(th is not None and "15 of the 16 failed deliveries" in th["summary"], "throttled: counts agree with the total")
+check(doc["findings"][0]["code"] == "logs.scope", "throttled: the shipped scope stays first")
+no_nonsense("throttled", doc)
+
 print("%d failure(s)" % len(failures))
 sys.exit(1 if failures else 0)

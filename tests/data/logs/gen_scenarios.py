@@ -65,6 +65,14 @@ class Log:
                  "said: 554 5.7.1 Service unavailable; Client host [203.0.113.5] blocked using zen.spamhaus.org (in reply "
                  "to RCPT TO command))" % (self.qid(), dom, dom, a, dom, a))
 
+    def throttled(self, t, dom):
+        a = "142.250.1.%d" % (t % 200 + 1)
+        self.add(t, "postfix/smtp", "%s: to=<u@%s>, relay=gmail-smtp-in.l.google.com[%s]:25, delay=2, dsn=4.7.28, "
+                 "status=deferred (host gmail-smtp-in.l.google.com[%s] said: 421-4.7.28 [203.0.113.5] Our system has "
+                 "detected an unusual rate of unsolicited mail originating from your IP address. To protect our users "
+                 "from spam, mail sent from your IP address has been temporarily rate limited. (in reply to end of "
+                 "DATA command))" % (self.qid(), dom, a, a))
+
     def v6_attempt(self, t, dom):
         self.add(t, "postfix/smtp", "connect to mx.%s[2001:db8::%x]:25: Network is unreachable" % (dom, sum(dom.encode())))
 
@@ -232,7 +240,21 @@ def local_and_remote():
     return g
 
 
-SCENARIOS = {f.__name__: f for f in (webapp, intermittent, attempts, only_one_fails, nothing_succeeds, no_remote,
+def throttled():
+    """Gmail defers with its 421 4.7.28 rate-limit reply between successes; the
+    other domains accept; one unrelated timeout."""
+    g = Log(14)
+    for i in range(60):
+        t = 3600 + i * 600
+        if i % 4 == 1:
+            g.throttled(t, "gmail.com")
+        else:
+            g.sent(t, "gmail.com" if i % 2 == 0 else DOMS[i % 7])
+    g.timeout(5 * 3600 + 13, "slow.example")
+    return g
+
+
+SCENARIOS = {f.__name__: f for f in (webapp, throttled, intermittent, attempts, only_one_fails, nothing_succeeds, no_remote,
                                      ranking, cutover, their_side, blocklisted, dns_kinds, local_and_remote)}
 
 if __name__ == "__main__":
