@@ -47,12 +47,17 @@ mx_json *mx_log_group_json(const mx_agg_group *g) {
     return o;
 }
 
-static mx_json *list_json(mx_log_agg *agg, mx_agg_dim dim) {
+/* failing_only: only groups with a failure (outcome or attempt): remote
+ * addresses that only ever accepted say nothing the totals do not. */
+static mx_json *list_json(mx_log_agg *agg, mx_agg_dim dim, int failing_only) {
     const mx_agg_group *const *gs;
     size_t n = mx_log_agg_list(agg, dim, &gs);
     mx_json *arr = mx_json_arr();
     int other = mx_log_agg_dropped(agg, dim) > 0; /* the "(other)" bucket is last */
     for (size_t i = 0; i < n; i++) {
+        if (failing_only && !gs[i]->ext_fail && !gs[i]->att_fail && !gs[i]->local_fail &&
+            !(other && i == n - 1))
+            continue;
         mx_json *o = mx_json_push(arr, mx_log_group_json(gs[i]));
         if (other && i == n - 1) mx_json_set(o, "other", mx_json_bool(1));
     }
@@ -136,9 +141,9 @@ mx_json *mx_log_facts_json(const mx_log_facts_in *in) {
         mx_json_set(o, "top_domains", top_for_cause(in->agg, MX_AGG_CAUSE_DOMAIN, g->cause, "domain"));
         mx_json_set(o, "top_addresses", top_for_cause(in->agg, MX_AGG_CAUSE_ADDR, g->cause, "address"));
     }
-    mx_json_set(f, "domains", list_json(in->agg, MX_AGG_DOMAIN));
-    mx_json_set(f, "addresses", list_json(in->agg, MX_AGG_ADDR));
-    mx_json_set(f, "sources", list_json(in->agg, MX_AGG_SOURCE));
+    mx_json_set(f, "domains", list_json(in->agg, MX_AGG_DOMAIN, 0));
+    mx_json_set(f, "addresses", list_json(in->agg, MX_AGG_ADDR, 1));
+    mx_json_set(f, "sources", list_json(in->agg, MX_AGG_SOURCE, 0));
     mx_json *dr = mx_json_set(f, "dropped", mx_json_obj());
     set_n(dr, "domain_events", mx_log_agg_dropped(in->agg, MX_AGG_DOMAIN));
     set_n(dr, "address_events", mx_log_agg_dropped(in->agg, MX_AGG_ADDR));

@@ -12,12 +12,12 @@
 typedef mx_json *(*mx_logs_probe_fn)(int argc, char **argv, const char *const *domains, size_t n,
                                      const mx_json *options);
 
-/* Runs the logs rules (kind = "logs") over the fact `logs` (facts, see
- * logfacts.h) with argv parsed as check's options (--rules-dir, --trace)
- * and options (may be NULL) as target.options.  Returns the findings
+/* Runs the logs rules (kind = "logs") with the facts run_facts ({"logs":
+ * the aggregates, see logfacts.h}) with argv parsed as check's options
+ * (--rules-dir, --trace) and options (may be NULL) as target.options.  Returns the findings
  * (mxdiag.check/1 findings, caller frees), or NULL when the rules did not
  * finish (interrupted).  A rule that fails to load exits with status 3. */
-typedef mx_json *(*mx_logs_judge_fn)(int argc, char **argv, const mx_json *facts, const mx_json *options);
+typedef mx_json *(*mx_logs_judge_fn)(int argc, char **argv, const mx_json *run_facts, const mx_json *options);
 
 /* The command; probe NULL: --probe is reported as unavailable; judge NULL:
  * no judgement (findings of the reading only, for the engine's unit tests). */
@@ -31,6 +31,6 @@ int mx_logs_interrupted(void);
 int mx_logs_command(int argc, char **argv);
 mx_json *mx_logs_probe(int argc, char **argv, const char *const *domains, size_t n, const mx_json *options);
 /* logs_judge.c */
-mx_json *mx_logs_judge(int argc, char **argv, const mx_json *facts, const mx_json *options);
+mx_json *mx_logs_judge(int argc, char **argv, const mx_json *run_facts, const mx_json *options);
 
 #endif

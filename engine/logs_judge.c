@@ -15,14 +15,12 @@ static void judge_done(mx_check *c, void *ud) {
     *(int *)ud = 1;
 }
 
-mx_json *mx_logs_judge(int argc, char **argv, const mx_json *facts, const mx_json *options) {
+mx_json *mx_logs_judge(int argc, char **argv, const mx_json *run_facts, const mx_json *options) {
     /* the configuration file's settings (rules_dir) under the command line's */
     mx_argv full = {0};
     mx_argv_push(&full, argc > 0 ? argv[0] : "logs");
     mx_settings_to_args(mx_config_settings, argc, argv, &full, NULL);
     for (int i = 1; i < argc; i++) mx_argv_push(&full, argv[i]);
-    mx_json *run_facts = mx_json_obj();
-    mx_json_set(run_facts, "logs", mx_json_clone(facts));
     mx_check_setup s;
     mx_check_setup_logs(full.n, full.v, run_facts, &s);
     /* the logs rules judge the logs, not a target: target.input is "logs" */
@@ -45,7 +43,6 @@ mx_json *mx_logs_judge(int argc, char **argv, const mx_json *facts, const mx_jso
     if (mx_rt_finish(s.rt, err, sizeof err) != 0) mx_errf("mxdiag logs: %s", err);
     mx_check_free(c);
     mx_check_setup_free(&s);
-    mx_json_free(run_facts);
     for (int i = 0; i < full.n; i++) free(full.v[i]);
     free(full.v);
     return out;

@@ -22,7 +22,12 @@ mx_json *mx_logs_judgement(mx_log_agg *agg, const mx_log_stats *stats, const cha
         mx_json *opts = mx_json_obj();
         mx_json *lf = mx_json_set(opts, "log_files", mx_json_arr());
         for (size_t i = 0; i < nf; i++) mx_json_push(lf, mx_json_str(files[i].path));
-        out = judge(argc, argv, facts, opts);
+        /* the run's facts: {"logs": facts} (moved in, not copied: it is big) */
+        mx_json *run_facts = mx_json_obj();
+        mx_json_set(run_facts, "logs", facts);
+        facts = NULL;
+        out = judge(argc, argv, run_facts, opts);
+        mx_json_free(run_facts);
         mx_json_free(opts);
     }
     mx_json_free(facts);

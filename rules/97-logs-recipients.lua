@@ -39,27 +39,28 @@ local function distance(a, b, max)
   return prev[lb]
 end
 
-local function split(d)
+-- A name taken apart once: the name, its first label, the rest, and the name
+-- without digits (nil when it has none).
+local function parts(d)
   local label, rest = d:match("^([^.]+)%.(.+)$")
-  return label or d, rest or ""
+  return { d = d, label = label or d, tld = rest or "", nodigits = d:find("%d") and d:gsub("%d", "") or nil }
 end
 
--- How much candidate c looks like a misspelling of reference r (c ~= r):
+-- How much candidate c looks like a misspelling of reference r (parts, c ~= r):
 -- nil when it does not, else a score, lower is closer.
 local function looks_like(c, r)
-  local cl, ct = split(c)
-  local rl, rt = split(r)
+  local cl, ct, rl, rt = c.label, c.tld, r.label, r.tld
   if #rl < 3 then return nil end
   -- numbered names (mx1/mx2, d00/d10) differ on purpose, not by a slip
-  if c:find("%d") and r:find("%d") and c:gsub("%d", "") == r:gsub("%d", "") then return nil end
+  if c.nodigits and r.nodigits and c.nodigits == r.nodigits then return nil end
   -- the provider's name with digits or a few letters glued in front: "2012gmail.com"
-  if ct == rt and #cl > #rl and #rl >= 4 and cl:sub(-#rl) == rl and #cl - #rl <= 6 then return #cl - #rl end
+  if ct == rt and #cl > #rl and #rl >= 4 and #cl - #rl <= 6 and cl:sub(-#rl) == rl then return #cl - #rl end
   -- same name, wrong or cut top-level domain: "hotmail.co", "gmail.cm", "yahoo.om"
   if cl == rl and ct ~= rt and distance(ct, rt, 1) <= 1 then return 1 end
   -- a letter dropped, added, changed or two swapped; two edits for longer names
-  local max = #r >= 9 and 2 or 1
-  if #c < 6 then return nil end
-  local d = distance(c, r, max)
+  local max = #r.d >= 9 and 2 or 1
+  if #c.d < 6 or math.abs(#c.d - #r.d) > max then return nil end
+  local d = distance(c.d, r.d, max)
   if d <= max then return d end
   return nil
 end
@@ -89,6 +90,8 @@ return {
       local d = busiest[i].key
       if not is_ref[d] then refs[#refs + 1] = d; is_ref[d] = true end
     end
+    local ref_parts = {}
+    for i, r in ipairs(refs) do ref_parts[i] = parts(r) end
     -- candidates: external failures, never a success
     local cands = {}
     for _, g in ipairs(L.domains) do
@@ -112,9 +115,10 @@ return {
       local wrong = (cls.recipient or 0) + (cls.dns or 0)
       if not is_ref[d] and not answered then
         local best
-        for _, r in ipairs(refs) do
+        local cp = parts(d)
+        for i, r in ipairs(refs) do
           if r ~= d and (is_provider[r] or wrong * 2 >= g.failures) then
-            local score = looks_like(d, r)
+            local score = looks_like(cp, ref_parts[i])
             if score and (not best or score < best) then like, best = r, score end
           end
         end
