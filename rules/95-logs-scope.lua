@@ -323,8 +323,8 @@ return {
     end
     ev.since = util.iso(total.first_failure)
     return finish("mixed", "warn",
-      string.format("%s fail for different reasons (mixed) while %s accept mail",
-        util.n(#failing, "destination"), util.n(others_ok, "domain")),
+      string.format("%s fail for different reasons (mixed)%s", util.n(#failing, "destination"),
+        others_ok > 0 and string.format(" while %s accept mail", util.n(others_ok, "other domain")) or ""),
       string.format("%s; most affected: %s; dominant cause '%s'.", counts, names(failing, TOP), dominant)
         .. aside_text,
       "Look at the per-cause findings: each names its domains and addresses, and the advice for that cause.")
