@@ -3,14 +3,13 @@
  * through the gate, with the same key as dns.query, so trace, record, replay
  * and the run's cache treat it like any other DNS query. What the answer
  * codes mean is data in rules/lib/dnsbl_catalog.lua, not here. */
-#include "runtime.h"
+#include "rt_private.h" /* mx_task_spawn_all */
 #include "dnsbl.h"
 #include "dnsmsg.h"
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
-int mx_task_spawn_all(lua_State *L, lua_KFunction k);
 
 /* List kinds as rules name them. "ip4"/"ip6" also restrict the family. */
 enum { KIND_IP, KIND_IP4, KIND_IP6, KIND_DOMAIN };

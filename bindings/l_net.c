@@ -1,6 +1,7 @@
 /* Lua module `net`: TCP connect with verdicts, address helpers, and the
  * socket object a successful connect returns. */
 #include "runtime.h"
+#include "l_net.h"
 #include "net.h"
 #include "stream.h"
 #include "strmap.h"
@@ -25,6 +26,7 @@ typedef struct l_socket {
     char conn[200];      /* "<address>:<port>/<source>#<n>": the gate key of its I/O */
     int holds_slot;      /* 1: counts against NET_MAX_PER_ADDRESS and the total cap; 2: the total cap only */
     int tls;             /* STARTTLS succeeded (live runs) */
+    mx_net_conns *nc;    /* the run's connection slots (holds_slot) */
 } l_socket;
 
 /* ---- politeness: per-address slots and the connects waiting for one ---- */
@@ -42,39 +44,59 @@ typedef struct polite_addr {
     size_t nq, capq;
 } polite_addr;
 
-/* Hashed: a batch run meets many thousands of addresses. An address's
- * entry is dropped when nothing is open to it or waiting for it. */
-static mx_strmap polite = MX_STRMAP_INIT;
-static int per_host_limit = NET_MAX_PER_ADDRESS;
+/* The run's connection slots, owned by its runtime (mx_rt_net_conns). */
+struct mx_net_conns {
+    /* Hashed: a batch run meets many thousands of addresses. An address's
+     * entry is dropped when nothing is open to it or waiting for it. */
+    mx_strmap polite;
+    int per_host_limit;
+    /* The total cap (mx_net_connection_cap): a connect that holds its
+     * address's slot then waits here, in FIFO order, for one of total_limit
+     * slots, so that many concurrent checks never run the process out of
+     * descriptors (EMFILE would become "error" verdicts). A slot is held from
+     * the socket's creation to its close, like the per-address one; the
+     * connect's timeout starts when it leaves the queue. */
+    int total_limit, total_active;
+    polite_wait *total_q;
+    size_t total_head, total_nq, total_capq;
+};
 
-/* The total cap (mx_net_connection_cap): a connect that holds its address's
- * slot then waits here, in FIFO order, for one of total_limit slots, so that
- * many concurrent checks never run the process out of descriptors (EMFILE
- * would become "error" verdicts). A slot is held from the socket's creation
- * to its close, like the per-address one; the connect's timeout starts when
- * it leaves the queue. */
-static int total_limit = MX_NET_MAX_CONNECTIONS, total_active;
-static polite_wait *total_q;
-static size_t total_head, total_nq, total_capq;
-static mx_conn_stats total_stats;
+/* What the process's runs did, for batch's summary (read after the run). */
+static mx_conn_stats total_stats = {MX_NET_MAX_CONNECTIONS, 0, 0, 0};
 
-void mx_net_conn_stats(mx_conn_stats *out) {
-    *out = total_stats;
-    out->limit = total_limit;
+void mx_net_conn_stats(mx_conn_stats *out) { *out = total_stats; }
+
+mx_net_conns *mx_net_conns_new(void) {
+    mx_net_conns *nc = mx_xcalloc(1, sizeof *nc);
+    nc->per_host_limit = NET_MAX_PER_ADDRESS;
+    nc->total_limit = MX_NET_MAX_CONNECTIONS;
+    return nc;
 }
 
-static polite_addr *polite_get(const char *addr) {
-    polite_addr *p = mx_strmap_get(&polite, addr);
+static void free_polite(void *v) {
+    polite_addr *p = v;
+    free(p->q);
+    free(p);
+}
+void mx_net_conns_free(mx_net_conns *nc) {
+    if (!nc) return;
+    mx_strmap_free(&nc->polite, free_polite);
+    free(nc->total_q);
+    free(nc);
+}
+
+static polite_addr *polite_get(mx_net_conns *nc, const char *addr) {
+    polite_addr *p = mx_strmap_get(&nc->polite, addr);
     if (p) return p;
     p = mx_xcalloc(1, sizeof *p);
     snprintf(p->addr, sizeof p->addr, "%s", addr);
-    mx_strmap_put(&polite, addr, p);
+    mx_strmap_put(&nc->polite, addr, p);
     return p;
 }
 
-static void polite_forget(polite_addr *p) {
+static void polite_forget(mx_net_conns *nc, polite_addr *p) {
     if (p->active > 0 || p->nq > 0) return;
-    mx_strmap_del(&polite, p->addr);
+    mx_strmap_del(&nc->polite, p->addr);
     free(p->q);
     free(p);
 }
@@ -82,37 +104,39 @@ static void polite_forget(polite_addr *p) {
 static void real_connect(mx_rt *rt, mx_json *args, mx_gate_req *req);
 
 static void total_start(polite_wait w) {
-    total_active++;
+    mx_net_conns *nc = mx_rt_net_conns(w.rt);
+    nc->total_active++;
     total_stats.connects++;
-    if (total_active > total_stats.peak) total_stats.peak = total_active;
+    if (nc->total_active > total_stats.peak) total_stats.peak = nc->total_active;
     real_connect(w.rt, w.args, w.req);
 }
 
 /* Connect now if a total slot is free and nobody waits before it, else queue. */
 static void total_acquire(polite_wait w) {
-    if (total_active < total_limit && total_nq == 0) { total_start(w); return; }
+    mx_net_conns *nc = mx_rt_net_conns(w.rt);
+    if (nc->total_active < nc->total_limit && nc->total_nq == 0) { total_start(w); return; }
     total_stats.waited++;
     mx_rt_trace(w.rt, "net.connect %s: waiting, %d connections open in total (limit %d)", mx_json_get_str(w.args, "address"),
-                total_active, total_limit);
-    if (total_head + total_nq == total_capq) {
-        if (total_head > 0) {
-            memmove(total_q, total_q + total_head, total_nq * sizeof *total_q);
-            total_head = 0;
+                nc->total_active, nc->total_limit);
+    if (nc->total_head + nc->total_nq == nc->total_capq) {
+        if (nc->total_head > 0) {
+            memmove(nc->total_q, nc->total_q + nc->total_head, nc->total_nq * sizeof *nc->total_q);
+            nc->total_head = 0;
         } else {
-            total_capq = total_capq ? total_capq * 2 : 64;
-            total_q = mx_xrealloc(total_q, total_capq * sizeof *total_q);
+            nc->total_capq = nc->total_capq ? nc->total_capq * 2 : 64;
+            nc->total_q = mx_xrealloc(nc->total_q, nc->total_capq * sizeof *nc->total_q);
         }
     }
-    total_q[total_head + total_nq++] = w;
+    nc->total_q[nc->total_head + nc->total_nq++] = w;
     mx_gate_wait_begin(w.req);
 }
 
 /* A socket counted against the total cap is gone: start the oldest waiters. */
-static void total_release(void) {
-    if (total_active > 0) total_active--;
-    while (total_nq && total_active < total_limit) {
-        polite_wait w = total_q[total_head++];
-        if (--total_nq == 0) total_head = 0;
+static void total_release(mx_net_conns *nc) {
+    if (nc->total_active > 0) nc->total_active--;
+    while (nc->total_nq && nc->total_active < nc->total_limit) {
+        polite_wait w = nc->total_q[nc->total_head++];
+        if (--nc->total_nq == 0) nc->total_head = 0;
         mx_gate_wait_end(w.req);
         total_start(w);
     }
@@ -120,11 +144,11 @@ static void total_release(void) {
 
 /* A connection to addr ended (or never connected): free its total slot and
  * its address's slot, and wake the next waiters. */
-static void polite_release(const char *addr) {
-    total_release();
-    polite_addr *p = polite_get(addr);
+static void polite_release(mx_net_conns *nc, const char *addr) {
+    total_release(nc);
+    polite_addr *p = polite_get(nc, addr);
     if (p->active > 0) p->active--;
-    if (p->nq && p->active < per_host_limit) {
+    if (p->nq && p->active < nc->per_host_limit) {
         polite_wait w = p->q[0];
         memmove(p->q, p->q + 1, (p->nq - 1) * sizeof *p->q);
         p->nq--;
@@ -133,12 +157,13 @@ static void polite_release(const char *addr) {
         total_acquire(w);
         return;
     }
-    polite_forget(p);
+    polite_forget(nc, p);
 }
 
 /* The connected fd travels to push_connect (or discard) with its address. */
 typedef struct conn_handle {
     int fd;
+    mx_net_conns *nc;
     char addr[64];
 } conn_handle;
 
@@ -147,8 +172,8 @@ static void socket_close(l_socket *s) {
     if (s->closed) return;
     s->closed = 1;
     if (s->st) { mx_stream_free(s->st); s->st = NULL; }
-    if (s->holds_slot == 1) polite_release(s->peer);
-    else if (s->holds_slot == 2) total_release();
+    if (s->holds_slot == 1) polite_release(s->nc, s->peer);
+    else if (s->holds_slot == 2) total_release(s->nc);
     s->holds_slot = 0;
 }
 
@@ -186,21 +211,23 @@ static int l_socket_info(lua_State *L) {
 static void discard_conn(void *h) {
     conn_handle *c = h;
     if (c->fd >= 0) close(c->fd);
-    if (c->addr[0]) polite_release(c->addr);
-    else total_release(); /* a TTL probe's handle holds only a total slot */
+    if (c->addr[0]) polite_release(c->nc, c->addr);
+    else total_release(c->nc); /* a TTL probe's handle holds only a total slot */
     free(c);
 }
 
 static void on_connect(int fd, mx_json *result, void *ud) {
     mx_gate_req *req = ud;
+    mx_net_conns *nc = mx_rt_net_conns(mx_gate_rt(req));
     const char *addr = mx_json_get_str(result, "address");
     if (fd < 0) {
-        polite_release(addr ? addr : "");
+        polite_release(nc, addr ? addr : "");
         mx_gate_done(req, result, NULL);
         return;
     }
     conn_handle *c = mx_xcalloc(1, sizeof *c);
     c->fd = fd;
+    c->nc = nc;
     snprintf(c->addr, sizeof c->addr, "%s", addr ? addr : "");
     mx_gate_done(req, result, c);
 }
@@ -210,13 +237,15 @@ static void on_connect(int fd, mx_json *result, void *ud) {
  * trace has in flight. Its handle carries no address, so nothing is released. */
 static void on_connect_probe(int fd, mx_json *result, void *ud) {
     mx_gate_req *req = ud;
+    mx_net_conns *nc = mx_rt_net_conns(mx_gate_rt(req));
     if (fd < 0) {
-        total_release();
+        total_release(nc);
         mx_gate_done(req, result, NULL);
         return;
     }
     conn_handle *c = mx_xcalloc(1, sizeof *c);
     c->fd = fd;
+    c->nc = nc;
     mx_gate_done(req, result, c);
 }
 
@@ -233,14 +262,16 @@ static void real_connect(mx_rt *rt, mx_json *args, mx_gate_req *req) {
 static void start_connect(mx_rt *rt, mx_json *args, mx_gate_req *req) {
     struct rlimit rl;
     long long nofile = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long long)rl.rlim_cur : 1LL << 40;
-    total_limit = mx_net_connection_cap(nofile, mx_rt_max_connections(rt));
+    mx_net_conns *nc = mx_rt_net_conns(rt);
+    nc->total_limit = mx_net_connection_cap(nofile, mx_rt_max_connections(rt));
+    total_stats.limit = nc->total_limit;
     if (mx_json_get(args, "ttl")) {
         total_acquire((polite_wait){rt, args, req}); /* a socket all the same */
         return;
     }
-    polite_addr *p = polite_get(mx_json_get_str(args, "address"));
-    per_host_limit = mx_rt_per_host(rt) > 0 ? mx_rt_per_host(rt) : NET_MAX_PER_ADDRESS;
-    if (p->active < per_host_limit) {
+    polite_addr *p = polite_get(nc, mx_json_get_str(args, "address"));
+    nc->per_host_limit = mx_rt_per_host(rt) > 0 ? mx_rt_per_host(rt) : NET_MAX_PER_ADDRESS;
+    if (p->active < nc->per_host_limit) {
         p->active++;
         total_acquire((polite_wait){rt, args, req});
         return;
@@ -296,6 +327,7 @@ static int push_connect(lua_State *L, mx_json *res, void *handle) {
         if (c) {
             s->st = mx_stream_new(mx_rt_loop(mx_rt_from_L(L)), c->fd, NULL);
             s->holds_slot = c->addr[0] ? 1 : 2;
+            s->nc = c->nc;
             free(c);
         } else {
             s->replay = 1; /* no fd in a replay */
@@ -311,9 +343,8 @@ static int push_connect(lua_State *L, mx_json *res, void *handle) {
 }
 
 /* ---- socket I/O: every operation goes through the call gate ----
- * The gate hands start() only the args; the socket of the call being started
- * is passed beside it (start runs synchronously inside mx_gate_call). */
-static l_socket *gate_sock;
+ * The socket of the call being started reaches start() as the gate's context
+ * (mx_gate_call_ctx). */
 
 typedef struct io_call {
     mx_gate_req *req;
@@ -322,11 +353,10 @@ typedef struct io_call {
     char conn[200];
 } io_call;
 
-static io_call *io_call_new(mx_gate_req *req) {
+static io_call *io_call_new(mx_gate_req *req, l_socket *sock) {
     io_call *c = mx_xcalloc(1, sizeof *c);
     c->req = req;
-    c->sock = gate_sock;
-    gate_sock = NULL;
+    c->sock = sock;
     snprintf(c->conn, sizeof c->conn, "%s", c->sock ? c->sock->conn : "?");
     return c;
 }
@@ -408,9 +438,9 @@ static void line_done(mx_stream *st, mx_stream_status status, void *ud) {
     mx_gate_done(c->req, r, NULL);
     free(c);
 }
-static void start_read_line(mx_rt *rt, mx_json *args, mx_gate_req *req) {
+static void start_read_line(mx_rt *rt, mx_json *args, mx_gate_req *req, void *sock) {
     (void)rt;
-    io_call *c = io_call_new(req);
+    io_call *c = io_call_new(req, sock);
     if (io_unavailable(c)) return;
     mx_stream_read_line(c->sock->st, (int)mx_json_get(args, "timeout_ms")->u.i, line_done, c);
 }
@@ -434,8 +464,7 @@ static int l_socket_read_line(lua_State *L) {
     mx_json *args = mx_json_obj();
     mx_json_set(args, "conn", mx_json_str(s->conn));
     mx_json_set(args, "timeout_ms", mx_json_int(ms));
-    gate_sock = s;
-    return mx_gate_call(L, "net.read_line", args, 0, start_read_line, push_line, NULL);
+    return mx_gate_call_ctx(L, "net.read_line", args, 0, start_read_line, s, push_line, NULL);
 }
 
 /* -- read_reply -- */
@@ -459,9 +488,9 @@ static void reply_done(mx_stream *st, mx_stream_status status, void *ud) {
     mx_gate_done(c->req, r, NULL);
     free(c);
 }
-static void start_read_reply(mx_rt *rt, mx_json *args, mx_gate_req *req) {
+static void start_read_reply(mx_rt *rt, mx_json *args, mx_gate_req *req, void *sock) {
     (void)rt;
-    io_call *c = io_call_new(req);
+    io_call *c = io_call_new(req, sock);
     if (io_unavailable(c)) return;
     mx_stream_read_reply(c->sock->st, (int)mx_json_get(args, "timeout_ms")->u.i, reply_done, c);
 }
@@ -500,8 +529,7 @@ static int l_socket_read_reply(lua_State *L) {
     mx_json *args = mx_json_obj();
     mx_json_set(args, "conn", mx_json_str(s->conn));
     mx_json_set(args, "timeout_ms", mx_json_int(ms));
-    gate_sock = s;
-    return mx_gate_call(L, "net.read_reply", args, 0, start_read_reply, push_reply, NULL);
+    return mx_gate_call_ctx(L, "net.read_reply", args, 0, start_read_reply, s, push_reply, NULL);
 }
 
 /* -- send -- */
@@ -512,9 +540,9 @@ static void send_done(mx_stream *st, mx_stream_status status, void *ud) {
     mx_gate_done(c->req, r, NULL);
     free(c);
 }
-static void start_send(mx_rt *rt, mx_json *args, mx_gate_req *req) {
+static void start_send(mx_rt *rt, mx_json *args, mx_gate_req *req, void *sock) {
     (void)rt;
-    io_call *c = io_call_new(req);
+    io_call *c = io_call_new(req, sock);
     if (io_unavailable(c)) return;
     mx_json *d = mx_json_get(args, "data");
     c->n = d->u.str.len;
@@ -553,8 +581,7 @@ static int l_socket_send(lua_State *L) {
     mx_json_set(args, "conn", mx_json_str(s->conn));
     mx_json_set(args, "data", mx_json_strn(data, n));
     mx_json_set(args, "timeout_ms", mx_json_int(ms));
-    gate_sock = s;
-    return mx_gate_call(L, "net.send", args, 0, start_send, push_sent, NULL);
+    return mx_gate_call_ctx(L, "net.send", args, 0, start_send, s, push_sent, NULL);
 }
 
 /* -- starttls -- */
@@ -575,8 +602,8 @@ static void tls_done(mx_stream *st, mx_stream_status status, void *ud) {
     mx_gate_done(c->req, r, NULL);
     free(c);
 }
-static void start_starttls(mx_rt *rt, mx_json *args, mx_gate_req *req) {
-    io_call *c = io_call_new(req);
+static void start_starttls(mx_rt *rt, mx_json *args, mx_gate_req *req, void *sock) {
+    io_call *c = io_call_new(req, sock);
     if (io_unavailable(c)) return;
     char err[512] = "";
     SSL_CTX *ctx = mx_rt_tls_ctx(rt, err, sizeof err);
@@ -632,8 +659,7 @@ static int l_socket_starttls(lua_State *L) {
     if (sn) mx_json_set(args, "servername", mx_json_str(sn));
     mx_json_set(args, "timeout_ms", mx_json_int(ms));
     mx_rt_trace(mx_rt_from_L(L), "%s  == starting TLS (SNI %s)", s->conn, sn ? sn : "none");
-    gate_sock = s;
-    return mx_gate_call(L, "net.starttls", args, 0, start_starttls, push_tls, NULL);
+    return mx_gate_call_ctx(L, "net.starttls", args, 0, start_starttls, s, push_tls, NULL);
 }
 
 /* net.connect(address, port, {timeout=seconds, source=address, ttl=n})

@@ -11,6 +11,7 @@
 #include "json.h"
 #include "loop.h"
 #include "report.h"
+#include "l_net.h" /* mx_net_conn_stats, for batch */
 
 #define MX_RULE_INSTR_LIMIT 200000000L   /* Lua instructions per rule run */
 #define MX_RULE_MEM_LIMIT (64u << 20)    /* bytes a rule may grow the heap by in one slice */
@@ -113,6 +114,12 @@ typedef void (*mx_start_fn)(mx_rt *rt, mx_json *args, mx_gate_req *req);
  * the calling coroutine: use as `return mx_gate_call(...)`. Takes args. */
 int mx_gate_call(lua_State *L, const char *prim, mx_json *args, int cacheable,
                  mx_start_fn start, mx_push_fn push, mx_discard_fn discard);
+/* The same with a start function that receives ctx beside the args (e.g. the
+ * socket an I/O call works on). start runs inside the call or not at all (an
+ * answer from the replay or the cache), so ctx need live only that long. */
+typedef void (*mx_start_ctx_fn)(mx_rt *rt, mx_json *args, mx_gate_req *req, void *ctx);
+int mx_gate_call_ctx(lua_State *L, const char *prim, mx_json *args, int cacheable,
+                     mx_start_ctx_fn start, void *ctx, mx_push_fn push, mx_discard_fn discard);
 /* Completion: takes result (and handle). Never resumes anything inline. */
 void mx_gate_done(mx_gate_req *req, mx_json *result, void *handle);
 /* A call about to wait for a local resource (a connection slot) / done
@@ -130,11 +137,11 @@ int mx_rt_per_host(mx_rt *rt);
 /* Connections open at once in total (--max-connections; 0 = derived from the
  * open-files limit, see mx_net_connection_cap). */
 int mx_rt_max_connections(mx_rt *rt);
-/* net.connect's total cap in this process (l_net.c): the limit in force,
- * the most connections open at once, connects that waited for a slot. */
-typedef struct mx_conn_stats { int limit, peak; long long connects, waited; } mx_conn_stats;
-void mx_net_conn_stats(mx_conn_stats *out);
 mx_rt *mx_rt_from_L(lua_State *L);
+/* The run's connection slots (l_net.c). */
+mx_net_conns *mx_rt_net_conns(mx_rt *rt);
+/* The runtime a call belongs to (for completions that need its state). */
+mx_rt *mx_gate_rt(mx_gate_req *req);
 mx_loop *mx_rt_loop(mx_rt *rt);
 mx_dns *mx_rt_dns(mx_rt *rt);
 /* The running check's own resolvers (c-ares CSV: a batch entry's `resolver`),

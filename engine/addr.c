@@ -1,4 +1,5 @@
 #include "addr.h"
+#include "idn.h"
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
@@ -168,12 +169,23 @@ int mx_target_parse(const char *s, mx_target *t, const char **why) {
     const char *dummy;
     if (!why) why = &dummy;
     memset(t, 0, sizeof *t);
+    while (isspace((unsigned char)*s)) s++;
     size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1])) n--;
     if (n == 0) { *why = "empty target"; return -1; }
     if (n >= sizeof t->input) { *why = "target too long"; return -1; }
-    memcpy(t->input, s, n + 1);
+    memcpy(t->input, s, n);
+    t->input[n] = 0;
     for (size_t i = 0; i < n; i++)
         if (isspace((unsigned char)s[i]) || iscntrl((unsigned char)s[i])) { *why = "whitespace or control character in target"; return -1; }
+    /* URLs refused, an internationalised host name to its IDNA form */
+    char clean[sizeof t->input + MX_DOMAIN_MAX];
+    if (mx_idn_target(t->input, clean, sizeof clean, t->unicode, sizeof t->unicode, t->why, sizeof t->why) != 0) {
+        *why = t->why;
+        return -1;
+    }
+    s = clean;
+    n = strlen(s);
 
     char host[512];
     const char *at = strrchr(s, '@');

@@ -46,12 +46,18 @@ typedef struct mx_target {
     char local[256];                /* local part when given as user@domain */
     mx_addr addr;                   /* for MX_TARGET_ADDRESS */
     int port;                       /* 0 = not given */
+    char unicode[512];              /* an internationalised host name's Unicode form, else "" */
+    char why[400];                  /* a parse error needing more than a static sentence */
 } mx_target;
 
 /* Parses a target: "example.com", "user@example.com", "host.example.com:2525"
  * (a port makes it a host: no MX lookup), "192.0.2.1", "192.0.2.1:25",
  * "[2001:db8::1]:25", "2001:db8::1", "[host]:port". A plain domain is
- * MX_TARGET_DOMAIN. Returns 0 or -1 with *why set. */
+ * MX_TARGET_DOMAIN. Surrounding whitespace is trimmed (input is the trimmed
+ * text), an internationalised host name is converted to its IDNA form
+ * (domain "xn--bcher-kva.test", unicode "bücher.test"; see idn.h), and a URL
+ * or mailto: is refused with what to type instead. Returns 0 or -1 with *why
+ * set (a static sentence, or t->why: valid as long as t). */
 int mx_target_parse(const char *s, mx_target *t, const char **why);
 const char *mx_target_kind_name(mx_target_kind k);
 

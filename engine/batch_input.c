@@ -599,6 +599,7 @@ static int check_target(mx_batch_input *in, mx_batch_entry *e, const char *s, ch
         errf(in, e->line, e->column, err, errlen, "invalid domain '%.200s': %s", s, why);
         return MX_BATCH_BAD;
     }
+    snprintf(e->target, sizeof e->target, "%s", t.input); /* trimmed of surrounding whitespace */
     return MX_BATCH_ENTRY;
 }
 

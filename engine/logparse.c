@@ -160,15 +160,20 @@ mx_log_cause mx_log_classify(const char *text, size_t n) {
         return MX_LOG_CAUSE_RBL_REJECT;
     if (HAS("Cannot start TLS") || HAS("TLS is required") || HAS("certificate verification failed") ||
         HAS("certificate not verified") || HAS("SSL_connect") || HAS("TLS error") ||
-        HAS("TLS negotiation") || HAS("TLS session") || HAS("handshake failure") ||
+        HAS("TLS negotiation") || HAS("TLS session") || HAS("handshake failure") || HAS("TLS handshake failed") ||
         HAS("in response to TLS-on-connect"))
         return MX_LOG_CAUSE_TLS_FAIL;
-    /* Exim: "SMTP timeout after initial connection" (LMTP too) and "Remote
-     * host closed connection in response to initial connection" mean no
-     * greeting came; "SMTP error ... after initial connection: 554" is a
+    /* Exim: "SMTP timeout after initial connection" (LMTP too) is a timeout:
+     * with TCP Fast Open (Exim's default, hosts_try_fastopen = *) the
+     * connect returns at once and a SYN that is dropped is logged exactly
+     * like a server that accepts and never greets (the lab's Exim 4.96 says
+     * it for both), so it is not told to be a lost greeting.  "Remote host
+     * closed connection in response to initial connection" and "Malformed
+     * SMTP reply in response to initial connection" are a greeting that
+     * never came whole; "SMTP error ... after initial connection: 554" is a
      * greeting that said no. */
-    if (HAS("timeout after initial connection") || HAS("in response to initial connection"))
-        return MX_LOG_CAUSE_GREETING_LOST;
+    if (HAS("timeout after initial connection")) return MX_LOG_CAUSE_TIMEOUT;
+    if (HAS("in response to initial connection")) return MX_LOG_CAUSE_GREETING_LOST;
     if (HAS("refused to talk to me") || HAS("after initial connection"))
         return MX_LOG_CAUSE_GREETING_REJECT;
     if (HAS("while receiving the initial server greeting"))
@@ -834,6 +839,34 @@ static mx_log_cause exim_errno_cause(const char *s, const char *e) {
     }
 }
 
+/* A delivery to something that is not an address (a local user "rose", a
+ * pipe "|/usr/bin/prog -x", a file "/var/mail/x", ":blackhole:") names the
+ * address it was for as "<rose@local.test>" before R=: that address is the
+ * recipient (its domain is the one the sender addressed).  *rest moves past
+ * it; a pipe command's words before it are skipped. */
+static void exim_parent_address(mx_log_event *ev, const char **rest, const char *e) {
+    if (!ev->recipient.p || memchr(ev->recipient.p, '@', ev->recipient.n)) return;
+    const char *s = *rest, *lt = s;
+    /* "<parent>" comes right after the address; only a pipe's command has
+     * more words (none of them a field "X=...") before it. */
+    if (ev->recipient.p[0] == '|') {
+        while (lt < e && *lt != '<') {
+            const char *w = lt;
+            while (lt < e && *lt != ' ') lt++;
+            if (memchr(w, '=', (size_t)(lt - w))) return;
+            lt = skip_sp(lt, e);
+        }
+    }
+    if (lt >= e || *lt != '<') return;
+    const char *gt = lt + 1;
+    while (gt < e && *gt != '>' && *gt != ' ') gt++;
+    if (gt >= e || *gt != '>' || gt - lt < 4 || !memchr(lt + 1, '@', (size_t)(gt - lt - 1))) return;
+    ev->recipient = mkstr(lt + 1, gt);
+    s = gt + 1;
+    if (s < e && *s == ':') s++;
+    *rest = skip_sp(s, e);
+}
+
 static mx_log_result parse_exim_body(const char *s, const char *e, mx_log_event *ev) {
     ev->mta = MX_LOG_MTA_EXIM;
     s = skip_sp(s, e);
@@ -854,14 +887,18 @@ static mx_log_result parse_exim_body(const char *s, const char *e, mx_log_event 
         if (!idl) return MX_LOG_IGNORED;
         char k = s[0];
         const char *a = s + 3, *ae = a;
-        while (ae < e && *ae != ' ' && *ae != ':') ae++;
+        if (ae < e && *ae == ':') /* ":blackhole:" (a redirect to nowhere), then "<address>" */
+            while (ae < e && *ae != ' ') ae++;
+        else
+            while (ae < e && *ae != ' ' && *ae != ':') ae++;
         if (ae > a && ae[-1] == ',') ae--;
         ev->recipient = mkstr(a, ae);
         if (ev->recipient.n >= 2 && ev->recipient.p[0] == '<' && ae[-1] == '>')
             ev->recipient = mkstr(a + 1, ae - 1);
-        set_domain(ev);
         const char *rest = ae < e && *ae == ':' ? ae + 1 : ae;
         rest = skip_sp(rest, e);
+        exim_parent_address(ev, &rest, e);
+        set_domain(ev);
         mx_log_str transport = {NULL, 0};
         exim_fields(rest, e, ev, &transport);
         ev->text = mkstr(rest, e);

@@ -24,7 +24,8 @@
 typedef enum {
     MX_LOG_CAUSE_NONE = 0,        /* successful delivery */
     MX_LOG_CAUSE_REFUSED,         /* TCP RST: nothing listens / firewall reject */
-    MX_LOG_CAUSE_TIMEOUT,         /* connect or SMTP dialogue timed out */
+    MX_LOG_CAUSE_TIMEOUT,         /* connect or SMTP dialogue timed out (Exim "SMTP timeout after initial
+                                   * connection" too: with TCP Fast Open a dropped SYN is logged so) */
     MX_LOG_CAUSE_UNREACHABLE,     /* No route to host (EHOSTUNREACH) */
     MX_LOG_CAUSE_NET_UNREACHABLE, /* Network is unreachable / cannot assign address */
     MX_LOG_CAUSE_GREETING_LOST,   /* TCP up but no 220 greeting (dropped / timed out) */

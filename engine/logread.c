@@ -18,6 +18,7 @@
 
 struct mx_log_reader {
     int fd, own;
+    mx_log_source src; /* src.read set: text from it instead of fd (the journal) */
     char name[256];
     int gzip;
     z_stream zs;
@@ -49,10 +50,14 @@ static int stop_seen(mx_log_reader *r) {
     return r->stopped;
 }
 
-static mx_log_reader *reader_fdopen(int fd, int own, const char *name, const volatile sig_atomic_t *stop) {
+static ssize_t read_raw(mx_log_reader *r, void *dst, size_t cap);
+
+static mx_log_reader *reader_new(int fd, int own, const mx_log_source *src, const char *name,
+                                 const volatile sig_atomic_t *stop) {
     mx_log_reader *r = mx_xcalloc(1, sizeof *r);
     r->fd = fd;
     r->own = own;
+    if (src) r->src = *src;
     r->stop = stop;
     snprintf(r->name, sizeof r->name, "%s", name);
     r->buf = mx_xmalloc(LINEBUF_SIZE);
@@ -61,9 +66,7 @@ static mx_log_reader *reader_fdopen(int fd, int own, const char *name, const vol
     ssize_t n;
     size_t got = 0;
     while (got < 2) {
-        n = read(fd, r->in + got, INBUF_SIZE - got);
-        if (n < 0 && errno == EINTR && !stop_seen(r)) continue;
-        if (n < 0 && !r->stopped) rd_fail(r, "read error", strerror(errno)); /* EISDIR, EIO, ... */
+        n = read_raw(r, r->in + got, INBUF_SIZE - got); /* EISDIR, EIO, ... fail the reader */
         if (n <= 0) break;
         got += (size_t)n;
     }
@@ -84,6 +87,12 @@ static mx_log_reader *reader_fdopen(int fd, int own, const char *name, const vol
     if (got == 0 && !r->gzip && !r->stopped) r->eof = 1;
     return r;
 }
+
+static mx_log_reader *reader_fdopen(int fd, int own, const char *name, const volatile sig_atomic_t *stop) {
+    return reader_new(fd, own, NULL, name, stop);
+}
+
+mx_log_reader *mx_log_reader_source(const mx_log_source *src) { return reader_new(-1, 0, src, src->name, NULL); }
 
 mx_log_reader *mx_log_reader_fdopen(int fd, int own, const char *name) { return reader_fdopen(fd, own, name, NULL); }
 
@@ -116,6 +125,13 @@ mx_log_reader *mx_log_reader_open(const char *path, char *err, size_t errlen) {
 /* -1 and r->failed on a read error; -1 and r->stopped when a signal
  * interrupted a blocking read and *stop is set. */
 static ssize_t read_raw(mx_log_reader *r, void *dst, size_t cap) {
+    if (r->src.read) {
+        if (stop_seen(r)) return -1;
+        char err[400] = "";
+        ssize_t n = r->src.read(r->src.ud, dst, cap, err, sizeof err);
+        if (n < 0) rd_fail(r, "read error", err[0] ? err : NULL);
+        return n;
+    }
     for (;;) {
         ssize_t n = read(r->fd, dst, cap);
         if (n < 0 && errno == EINTR && !stop_seen(r)) continue;
@@ -259,6 +275,7 @@ void mx_log_reader_close(mx_log_reader *r) {
     if (!r) return;
     if (r->zinit) inflateEnd(&r->zs);
     if (r->own) close(r->fd);
+    if (r->src.close) r->src.close(r->src.ud);
     free(r->buf);
     free(r->in);
     free(r);
@@ -381,6 +398,8 @@ struct mx_log_stream {
     int stopped;
     mx_log_event pend; /* last event returned, while its line has recipients left */
     int has_pend;
+    mx_log_source src; /* mx_log_stream_new_source: the one "file" */
+    int src_used;
 };
 
 mx_log_stream *mx_log_stream_new(const char *const *paths, size_t n, int64_t now, int naive_utc,
@@ -397,6 +416,13 @@ mx_log_stream *mx_log_stream_new(const char *const *paths, size_t n, int64_t now
     s->naive_utc = naive_utc;
     if (filter) s->filter = *filter;
     else mx_log_filter_init(&s->filter);
+    return s;
+}
+
+mx_log_stream *mx_log_stream_new_source(const mx_log_source *src, int64_t now, int naive_utc,
+                                        const mx_log_filter *filter) {
+    mx_log_stream *s = mx_log_stream_new(&src->name, 1, now, naive_utc, filter);
+    s->src = *src;
     return s;
 }
 
@@ -436,7 +462,11 @@ static inline __attribute__((always_inline)) int stream_next_line(mx_log_stream 
                 return 0;
             }
             mx_log_file_stat *f = &s->files[s->cur];
-            s->rd = reader_open(f->path, f->error, sizeof f->error, s->stop);
+            if (s->src.read) {
+                s->rd = mx_log_reader_source(&s->src);
+                mx_log_reader_set_stop(s->rd, s->stop);
+                s->src_used = 1;
+            } else s->rd = reader_open(f->path, f->error, sizeof f->error, s->stop);
             if (!s->rd) {
                 s->cur++;
                 continue;
@@ -596,6 +626,7 @@ size_t mx_log_stream_files(const mx_log_stream *s, const mx_log_file_stat **file
 void mx_log_stream_free(mx_log_stream *s) {
     if (!s) return;
     if (s->rd) mx_log_reader_close(s->rd);
+    else if (s->src.close && !s->src_used) s->src.close(s->src.ud); /* never opened: still the stream's */
     for (size_t i = 0; i < s->nfiles; i++) free((void *)s->paths[i]);
     free(s->paths);
     free(s->files);

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "logparse.h"
 
 #define MX_LOG_MAX_LINE (64 * 1024)
@@ -23,6 +24,19 @@ typedef struct mx_log_reader mx_log_reader;
 mx_log_reader *mx_log_reader_open(const char *path, char *err, size_t errlen);
 /* Same over an already open descriptor (not closed by the reader unless own). */
 mx_log_reader *mx_log_reader_fdopen(int fd, int own, const char *name);
+
+/* Text produced by a function instead of read from a descriptor (the systemd
+ * journal, logjournal.h): read fills dst with at most cap bytes of
+ * '\n'-terminated lines and returns the count, 0 at the end, or -1 with a
+ * message in err (errlen bytes). The reader applies the same limits as to a
+ * file (MX_LOG_MAX_LINE), and calls close(ud) when it is closed. */
+typedef struct mx_log_source {
+    const char *name;
+    ssize_t (*read)(void *ud, char *dst, size_t cap, char *err, size_t errlen);
+    void (*close)(void *ud);
+    void *ud;
+} mx_log_source;
+mx_log_reader *mx_log_reader_source(const mx_log_source *src);
 /* 1: line and len set (no '\n'; valid until the next call); 0: end; -1: error
  * (mx_log_reader_error); lines read before an error were delivered;
  * MX_LOG_STOPPED: *stop (mx_log_reader_set_stop) was set. */
@@ -83,6 +97,10 @@ typedef struct mx_log_stream mx_log_stream;
 /* Copies paths and sorts them with mx_log_sort_paths.  filter may be NULL. */
 mx_log_stream *mx_log_stream_new(const char *const *paths, size_t n, int64_t now, int naive_utc,
                                  const mx_log_filter *filter);
+/* A stream over one source (its name stands for the file name in the
+ * stats); the stream owns it: closed with the stream, read or not. */
+mx_log_stream *mx_log_stream_new_source(const mx_log_source *src, int64_t now, int naive_utc,
+                                        const mx_log_filter *filter);
 /* 1: next matching event (slices valid until the next call); 0: all files
  * done, or stopped (mx_log_stream_stopped).  One event per recipient: a line
  * naming several (Sendmail "to=a,b") gives one event each, in line order. */

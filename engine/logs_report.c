@@ -1,8 +1,10 @@
 /* See logs_report.h. */
 #include "logs_report.h"
 #include "logfacts.h"
+#include "termtext.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -43,32 +45,55 @@ static char level(uint64_t v, uint64_t max) {
     return lv[i > 9 ? 9 : i];
 }
 
-void mx_logs_print_histogram(FILE *o, const mx_json *hist) {
+/* The sum of buckets [from, from + per) of a series. */
+static uint64_t column(const mx_json *arr, size_t nb, size_t from, size_t per) {
+    uint64_t v = 0;
+    for (size_t k = from; k < from + per && k < nb && k < arr->u.c.len; k++) v += (uint64_t)arr->u.c.items[k]->u.i;
+    return v;
+}
+
+void mx_logs_print_histogram(mx_buf *b, const mx_json *hist, int width) {
     const mx_json *series = mx_json_get(hist, "series"), *st = mx_json_get(hist, "start"),
-                  *w = mx_json_get(hist, "width");
-    if (!series || series->type != MX_JOBJ || !series->u.c.len || !st || !w || w->u.i <= 0) return;
+                  *w = mx_json_get(hist, "width"), *nbj = mx_json_get(hist, "buckets");
+    if (!series || series->type != MX_JOBJ || !series->u.c.len || !st || !w || w->u.i <= 0 || !nbj || nbj->u.i <= 0)
+        return;
+    size_t nb = (size_t)nbj->u.i;
+    /* a row is "  NAME(16) |COLUMNS| SUM": columns merge buckets until it fits the width */
+    int digits = 1;
+    for (size_t s = 0; s < series->u.c.len; s++) {
+        uint64_t sum = column(series->u.c.items[s], nb, 0, nb);
+        int d = snprintf(NULL, 0, "%llu", (unsigned long long)sum);
+        if (d > digits) digits = d;
+    }
+    int avail = width - 22 - digits;
+    if (avail < 8) avail = 8;
+    size_t per = nb <= (size_t)avail ? 1 : (nb + (size_t)avail - 1) / (size_t)avail;
     char from[32], unit[32];
     time_t t = (time_t)st->u.i;
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(from, sizeof from, "%Y-%m-%d %H:%MZ", &tm);
-    long long ws = w->u.i;
+    long long ws = w->u.i * (long long)per;
     if (ws % 86400 == 0) snprintf(unit, sizeof unit, "%lldd", ws / 86400);
     else if (ws % 3600 == 0) snprintf(unit, sizeof unit, "%lldh", ws / 3600);
-    else snprintf(unit, sizeof unit, "%lldmin", ws / 60);
-    size_t nb = (size_t)mx_json_get(hist, "buckets")->u.i;
-    fprintf(o, "\nremote deliveries over time (one column per %s from %s; ' .:-=+*#%%@' = none to most of the row):\n",
-            unit, from);
+    else if (ws % 60 == 0) snprintf(unit, sizeof unit, "%lldmin", ws / 60);
+    else snprintf(unit, sizeof unit, "%llds", ws);
+    char head[160];
+    snprintf(head, sizeof head,
+             "remote deliveries over time (one column per %s from %s; ' .:-=+*#%%@' = none to most of the row):", unit,
+             from);
+    mx_buf_putc(b, '\n');
+    mx_text_wrap(b, head, 0, 2, width);
+    mx_buf_putc(b, '\n');
     for (size_t s = 0; s < series->u.c.len; s++) {
         const mx_json *arr = series->u.c.items[s];
-        uint64_t max = 0, sum = 0;
-        for (size_t b = 0; b < arr->u.c.len; b++) {
-            uint64_t v = (uint64_t)arr->u.c.items[b]->u.i;
-            sum += v;
+        uint64_t max = 0;
+        for (size_t k = 0; k < nb; k += per) {
+            uint64_t v = column(arr, nb, k, per);
             if (v > max) max = v;
         }
-        fprintf(o, "  %-16s |", series->u.c.keys[s]);
-        for (size_t b = 0; b < nb && b < arr->u.c.len; b++) fputc(level((uint64_t)arr->u.c.items[b]->u.i, max), o);
-        fprintf(o, "| %llu\n", (unsigned long long)sum);
+        mx_buf_printf(b, "  %-16s |", series->u.c.keys[s]);
+        for (size_t k = 0; k < nb; k += per) mx_buf_putc(b, level(column(arr, nb, k, per), max));
+        mx_buf_printf(b, "| %llu\n", (unsigned long long)column(arr, nb, 0, nb));
     }
 }

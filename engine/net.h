@@ -34,7 +34,7 @@ void mx_icmp_describe(const mx_icmp *icmp, char *out, size_t outlen);
  * fd >= 0 only for "connected"; the callee then owns it (non-blocking). */
 typedef void (*mx_connect_cb)(int fd, mx_json *result, void *ud);
 
-/* Total connections open at once (bindings/l_net.c queues the rest, FIFO):
+/* Total connections open at once (the caller queues the rest, FIFO):
  * the open-files soft limit minus MX_NET_FD_RESERVE descriptors kept for
  * c-ares sockets and files (half the limit when it is small), at most
  * MX_NET_MAX_CONNECTIONS; requested > 0 (--max-connections) lowers it. */

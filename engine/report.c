@@ -1,8 +1,10 @@
 #include "report.h"
 #include "escape.h"
+#include "termtext.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *sev_names[] = {"ok", "info", "unknown", "warn", "crit"};
 
@@ -177,36 +179,6 @@ static void put_scalar(mx_buf *out, const mx_json *v) {
     }
 }
 
-/* Appends s, escaped as terminal text, wrapped at width, each new line
- * indented by ind spaces. */
-static void wrap(mx_buf *out, const char *s, int ind, int width) {
-    int col = ind;
-    mx_buf esc = MX_BUF_INIT;
-    mx_esc_text(&esc, s, MX_ESC_NL);
-    const char *p = mx_buf_cstr(&esc);
-    while (*p) {
-        const char *w = p;
-        while (*w && *w != ' ' && *w != '\n') w++;
-        int wl = (int)(w - p);
-        if (col > ind && col + 1 + wl > width) {
-            mx_buf_putc(out, '\n');
-            for (int i = 0; i < ind; i++) mx_buf_putc(out, ' ');
-            col = ind;
-        } else if (col > ind) { mx_buf_putc(out, ' '); col++; }
-        mx_buf_put(out, p, (size_t)wl);
-        col += wl;
-        p = w;
-        while (*p == ' ') p++;
-        if (*p == '\n') {
-            mx_buf_putc(out, '\n');
-            for (int i = 0; i < ind; i++) mx_buf_putc(out, ' ');
-            col = ind;
-            p++;
-        }
-    }
-    mx_buf_free(&esc);
-}
-
 /* One line of terminal text from outside (a name, a code), as a C string in
  * the caller's scratch buffer. */
 static const char *esc1(mx_buf *scratch, const char *s) {
@@ -223,9 +195,31 @@ void mx_report_text(mx_buf *out, mx_report *r, const mx_json *target, long long 
     const char *dim = colour ? "\033[2m" : "";
     static const char *upper[] = {"OK", "INFO", "UNKNOWN", "WARNING", "CRITICAL"};
     mx_buf e1 = MX_BUF_INIT, e2 = MX_BUF_INIT;
-    mx_buf_printf(out, "%s%s%s (%s)  status: %s%s%s  [%lld ms]\n", bold, esc1(&e1, mx_json_get_str(target, "input")), reset,
-                  esc1(&e2, mx_json_get_str(target, "kind") ? mx_json_get_str(target, "kind") : "?"),
-                  colour ? sev_colour(st) : "", upper[st == MX_SEV_INFO ? MX_SEV_OK : st], reset, duration_ms);
+    int width = mx_text_width();
+    /* summaries beside their code from 80 columns, under it when narrower */
+    int sum_ind = width >= 80 ? 37 : 10;
+    /* "name (kind)  status: X  [N ms]", an IDN in both forms; a break
+     * before "status:" when that does not fit */
+    const char *input = mx_json_get_str(target, "input"), *uni = mx_json_get_str(target, "unicode");
+    const char *ace = mx_json_get_str(target, "domain") ? mx_json_get_str(target, "domain") : mx_json_get_str(target, "host");
+    const char *other = uni && ace ? (input && strcasecmp(input, uni) == 0 ? ace : uni) : NULL;
+    mx_buf_puts(out, bold);
+    int col = mx_text_wrap(out, input ? input : "?", 0, 2, width);
+    if (other) {
+        mx_buf_reset(&e2);
+        mx_buf_printf(&e2, " (%s %s)", other == uni ? "=" : "IDNA", other);
+        col = mx_text_wrap(out, mx_buf_cstr(&e2), col, 2, width);
+    }
+    mx_buf_puts(out, reset);
+    mx_buf_reset(&e2);
+    mx_buf_printf(&e2, " (%s)", mx_json_get_str(target, "kind") ? mx_json_get_str(target, "kind") : "?");
+    col = mx_text_wrap(out, mx_buf_cstr(&e2), col, 2, width);
+    char status[64];
+    snprintf(status, sizeof status, "status: %s  [%lld ms]", upper[st == MX_SEV_INFO ? MX_SEV_OK : st], duration_ms);
+    if (col + 2 + (int)strlen(status) > width) { mx_buf_puts(out, "\n  "); col = 2; }
+    else { mx_buf_puts(out, "  "); col += 2; }
+    mx_buf_printf(out, "status: %s%s%s  [%lld ms]\n", colour ? sev_colour(st) : "", upper[st == MX_SEV_INFO ? MX_SEV_OK : st],
+                  reset, duration_ms);
     const char *group = NULL;
     int first = 1;
     for (size_t i = 0; i < r->len; i++) {
@@ -244,28 +238,36 @@ void mx_report_text(mx_buf *out, mx_report *r, const mx_json *target, long long 
                 }
                 mx_buf_putc(out, '\n');
             } else {
-                mx_buf_printf(out, "%s%s%s\n", bold, esc1(&e1, mx_json_get_str(target, "domain") && *mx_json_get_str(target, "domain")
-                                                          ? mx_json_get_str(target, "domain") : mx_json_get_str(target, "input")), reset);
+                const char *dom = mx_json_get_str(target, "domain");
+                mx_buf_printf(out, "%s%s%s", bold, esc1(&e1, dom && *dom ? dom : input ? input : "?"), reset);
+                if (dom && *dom && uni) mx_buf_printf(out, " (%s)", esc1(&e1, uni));
+                mx_buf_putc(out, '\n');
             }
             group = host;
             first = 0;
         }
         static const char *tags[] = {"OK", "INFO", "UNKNOWN", "WARN", "CRIT"};
-        mx_buf_printf(out, "  %s%-7s%s %-26s ", colour ? sev_colour(f->severity) : "", tags[f->severity], reset,
-                      esc1(&e1, mx_json_get_str(f->obj, "code") ? mx_json_get_str(f->obj, "code") : "?"));
+        const char *code = mx_json_get_str(f->obj, "code") ? mx_json_get_str(f->obj, "code") : "?";
+        mx_buf_printf(out, "  %s%-7s%s %-*s", colour ? sev_colour(f->severity) : "", tags[f->severity], reset,
+                      width >= 80 ? 26 : 0, esc1(&e1, code));
         const char *summary = mx_json_get_str(f->obj, "summary");
-        wrap(out, summary ? summary : "", 37, 100);
+        int c0 = 2 + 7 + 1 + mx_text_columns(e1.data, e1.len);
+        if (c0 < 36 && width >= 80) c0 = 36;
+        /* the leading space separates it from the code, unless it starts a line */
+        mx_buf_reset(&e2);
+        mx_buf_printf(&e2, " %s", summary ? summary : "");
+        mx_text_wrap(out, mx_buf_cstr(&e2), c0, sum_ind, width);
         mx_buf_putc(out, '\n');
         const char *expl = mx_json_get_str(f->obj, "explanation");
         if (expl && *expl && f->severity != MX_SEV_OK) {
             mx_buf_puts(out, "          ");
-            wrap(out, expl, 10, 100);
+            mx_text_wrap(out, expl, 10, 10, width);
             mx_buf_putc(out, '\n');
         }
         const char *adv = mx_json_get_str(f->obj, "advice");
         if (adv && *adv && f->severity != MX_SEV_OK) {
             mx_buf_puts(out, "          -> ");
-            wrap(out, adv, 13, 100);
+            mx_text_wrap(out, adv, 13, 13, width);
             mx_buf_putc(out, '\n');
         }
         if (evd && evd->type == MX_JOBJ && evd->u.c.len) {
@@ -279,7 +281,7 @@ void mx_report_text(mx_buf *out, mx_report *r, const mx_json *target, long long 
             }
             if (tmp.len) {
                 mx_buf_printf(out, "          %s", dim);
-                wrap(out, mx_buf_cstr(&tmp), 10, 100);
+                mx_text_wrap(out, mx_buf_cstr(&tmp), 10, 10, width);
                 mx_buf_printf(out, "%s\n", reset);
             }
             mx_buf_free(&tmp);

@@ -1,7 +1,7 @@
 /* Facts about this host for the local checks: listening TCP sockets (as
  * `ss -ltnp` finds them), reads of allow-listed configuration files, and a
  * fixed set of allow-listed commands run with a timeout and an output cap.
- * No Lua here; bindings/l_sys.c turns the results into values for rules. */
+ * No Lua here: the results are plain mx_json values. */
 #ifndef MX_SYSINFO_H
 #define MX_SYSINFO_H
 #include <stddef.h>

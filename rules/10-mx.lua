@@ -158,6 +158,189 @@ local function check_addresses(report, target, host, pref, addrs, out)
   end
 end
 
+-- The target is an address: it is its own mail host.
+local function check_address_target(target, report, addresses)
+  check_addresses(report, target, target.address, nil, { target.address }, addresses)
+  report:publish("mx.hosts", { { host = target.address, addresses = { target.address } } })
+  report:publish("mx.addresses", addresses)
+end
+
+-- The target is a host name: its A/AAAA addresses, no MX lookup.
+local function check_host_target(target, report, addresses)
+  local addrs, _, failures = resolve(target.host)
+  if #addrs == 0 then
+    report:finding {
+      code = "host.unresolvable",
+      summary = string.format("The host %s has no A or AAAA record", target.host),
+      explanation = "Without an address there is nothing to connect to.",
+      advice = "Check the host name and its DNS records.",
+      evidence = { name = target.host, failures = failures, resolver = dns.servers() },
+    }
+    return
+  end
+  check_addresses(report, target, target.host, nil, addrs, addresses)
+  report:publish("mx.hosts", { { host = target.host, addresses = addrs } })
+  report:publish("mx.addresses", addresses)
+end
+
+-- RFC 5321 §5.1: no MX, so the domain itself is the mail host.
+local function implicit_mx(target, report, domain, ans, addresses)
+  local addrs, _, failures = resolve(domain)
+  if #addrs == 0 then
+    report:finding {
+      code = "mx.none",
+      summary = string.format("%s has no MX record and no A/AAAA record: it cannot receive mail", domain),
+      explanation = "Without MX records a sender falls back to the domain's own address (RFC 5321 §5.1); "
+        .. "this domain has none either, so there is nowhere to deliver.",
+      advice = "Publish an MX record for " .. domain .. " pointing at its mail server.",
+      evidence = { name = domain, failures = failures, resolver = ans.server },
+    }
+    return
+  end
+  report:finding {
+    code = "mx.implicit",
+    summary = string.format("%s has no MX record; mail goes to its own address %s (implicit MX)",
+      domain, table.concat(addrs, ", ")),
+    explanation = "RFC 5321 §5.1: without MX records, senders deliver to the domain's A/AAAA addresses. "
+      .. "This works, but is usually an oversight.",
+    advice = "Publish an explicit MX record if " .. domain .. " is meant to receive mail.",
+    evidence = { host = domain, preference = 0, addresses = addrs },
+  }
+  check_addresses(report, target, domain, 0, addrs, addresses)
+  report:publish("mx.hosts", { { host = domain, preference = 0, implicit = true, addresses = addrs } })
+  report:publish("mx.addresses", addresses)
+end
+
+-- RFC 7505 null MX: a single MX with an empty target ".". True when reported.
+local function null_mx(report, domain, hosts, ans)
+  local null = false
+  for _, h in ipairs(hosts) do if h.host == "" or h.host == "." then null = true end end
+  if not null then return false end
+  report:finding {
+    code = "mx.null",
+    summary = string.format("%s publishes a null MX (RFC 7505): it accepts no mail", domain),
+    explanation = "A null MX (\"MX 0 .\") is the domain owner's explicit statement that the domain receives "
+      .. "no mail. Senders bounce at once (\"does not accept mail (nullMX)\"). Nothing is probed.",
+    advice = "This is deliberate on the recipient's side: use another address for this recipient.",
+    evidence = { name = domain, records = #hosts, resolver = ans.server },
+  }
+  return true
+end
+
+-- Resolves every MX host concurrently: per host { literal }, { invalid } or
+-- { addrs, chain, failures }, in the order of hosts.
+local function resolve_hosts(hosts)
+  local jobs = {}
+  for i, h in ipairs(hosts) do
+    jobs[i] = function()
+      if net.parse_address(h.host) then return { literal = true } end
+      local ok, why = dns.valid_name(h.host)
+      if not ok then return { invalid = why } end
+      local addrs, chain, failures = resolve(h.host)
+      return { addrs = addrs, chain = chain, failures = failures }
+    end
+  end
+  return task.all(jobs)
+end
+
+-- Sorts the resolved MX hosts: invalid names and CNAMEs are reported at once;
+-- IP literals and unresolvable hosts are returned for reporting once it is
+-- known whether any host is usable; usable hosts go to published/addresses.
+local function sort_hosts(target, report, domain, hosts, results, addresses)
+  local usable, published = 0, {}
+  local unresolved, literals = {}, {}
+  for i, h in ipairs(hosts) do
+    local r = results[i]
+    if r.literal then
+      literals[#literals + 1] = h
+    elseif r.invalid then
+      report:finding {
+        code = "mx.invalid_name",
+        summary = string.format("MX %s of %s is not a valid host name: %s", h.host, domain, r.invalid),
+        explanation = "Senders cannot resolve an invalid name.",
+        advice = "Correct the MX record.",
+        evidence = { host = h.host, preference = h.preference },
+      }
+    else
+      if r.chain then
+        report:finding {
+          code = "mx.cname",
+          summary = string.format("MX %s is an alias (CNAME → %s)", h.host, table.concat(r.chain, " → ")),
+          explanation = "RFC 2181 §10.3 forbids MX targets that are CNAMEs. Most senders follow the alias, "
+            .. "but some refuse, and it breaks DANE and some TLS checks.",
+          advice = "Point the MX record at the canonical name " .. r.chain[#r.chain] .. " directly.",
+          evidence = { host = h.host, preference = h.preference, cname = r.chain },
+        }
+      end
+      if #r.addrs == 0 then
+        unresolved[#unresolved + 1] = { h = h, failures = r.failures }
+      else
+        usable = usable + 1
+        check_addresses(report, target, h.host, h.preference, r.addrs, addresses)
+        published[#published + 1] = { host = h.host, preference = h.preference, addresses = r.addrs,
+                                      cname = r.chain }
+      end
+    end
+  end
+  return usable, published, unresolved, literals
+end
+
+-- Reported after the sorting: with no other usable MX host, mail cannot be delivered at all.
+local function report_literals(report, domain, literals, usable)
+  for _, h in ipairs(literals) do
+    report:finding {
+      code = "mx.ip_literal",
+      severity = usable == 0 and "crit" or "warn",
+      summary = string.format("MX %s of %s is an IP address, not a host name", h.host, domain),
+      explanation = "RFC 5321 §5.1 and RFC 2181 require MX targets to be host names. Many senders "
+        .. "(Postfix among them) treat an address here as an error and will not deliver to it"
+        .. (usable == 0 and "; no other MX host is usable." or "."),
+      advice = "Publish a host name with an A/AAAA record, and point the MX at that name.",
+      evidence = { host = h.host, preference = h.preference },
+    }
+  end
+end
+
+local function report_unresolved(report, unresolved, usable)
+  for _, u in ipairs(unresolved) do
+    local why = {}
+    local timeout = false
+    for _, f in ipairs(u.failures) do
+      why[#why + 1] = f.type .. " " .. f.status
+      if f.status == "timeout" or f.status == "refused" or f.status == "SERVFAIL" then timeout = true end
+    end
+    report:finding {
+      code = "mx.unresolvable",
+      severity = timeout and "unknown" or (usable == 0 and "crit" or "warn"),
+      summary = string.format("MX %s has no usable address (%s)", u.h.host, table.concat(why, ", ")),
+      explanation = timeout
+        and "The address lookup did not get an answer, so this MX host could not be checked."
+        or ("Senders skip an MX host whose name does not resolve" ..
+            (usable == 0 and "; no other MX host is usable, so mail to this domain cannot be delivered."
+              or "; other MX hosts remain usable.")),
+      advice = "Publish A/AAAA records for " .. u.h.host .. " or remove it from the MX set.",
+      evidence = { host = u.h.host, preference = u.h.preference, failures = u.failures },
+    }
+  end
+end
+
+-- mx.ok and the published facts, when at least one MX host is usable.
+local function report_usable(report, domain, ans, port, published, addresses)
+  if #published == 0 then return end
+  local parts = {}
+  for _, p in ipairs(published) do
+    parts[#parts + 1] = string.format("%d %s (%s)", p.preference, p.host, table.concat(p.addresses, ", "))
+  end
+  report:finding {
+    code = "mx.ok",
+    summary = string.format("%s has %d usable MX host%s: %s", domain, #published, #published == 1 and "" or "s",
+      table.concat(parts, "; ")),
+    evidence = { name = domain, resolver = ans.server, port = port, hosts = published },
+  }
+  report:publish("mx.hosts", published)
+  report:publish("mx.addresses", addresses)
+end
+
 return {
   id = "mx",
   description = "Finds the target's mail hosts (MX, implicit MX, null MX) and their addresses",
@@ -173,31 +356,8 @@ return {
   run = function(target, report)
     local port = target.port or target.options.port or 25
     local addresses = {}
-
-    if target.kind == "address" then
-      check_addresses(report, target, target.address, nil, { target.address }, addresses)
-      report:publish("mx.hosts", { { host = target.address, addresses = { target.address } } })
-      report:publish("mx.addresses", addresses)
-      return
-    end
-
-    if target.kind == "host" then
-      local addrs, _, failures = resolve(target.host)
-      if #addrs == 0 then
-        report:finding {
-          code = "host.unresolvable",
-          summary = string.format("The host %s has no A or AAAA record", target.host),
-          explanation = "Without an address there is nothing to connect to.",
-          advice = "Check the host name and its DNS records.",
-          evidence = { name = target.host, failures = failures, resolver = dns.servers() },
-        }
-        return
-      end
-      check_addresses(report, target, target.host, nil, addrs, addresses)
-      report:publish("mx.hosts", { { host = target.host, addresses = addrs } })
-      report:publish("mx.addresses", addresses)
-      return
-    end
+    if target.kind == "address" then return check_address_target(target, report, addresses) end
+    if target.kind == "host" then return check_host_target(target, report, addresses) end
 
     local domain = target.domain
     local ans, err, detail = dns.query(domain, "MX")
@@ -205,143 +365,13 @@ return {
     if ans.status ~= "NOERROR" then return rcode_failure(report, domain, "MX", ans) end
 
     local hosts = sorted_hosts(ans.answers)
-    if #hosts == 0 then
-      -- RFC 5321 §5.1: no MX, so the domain itself is the mail host.
-      local addrs, _, failures = resolve(domain)
-      if #addrs == 0 then
-        report:finding {
-          code = "mx.none",
-          summary = string.format("%s has no MX record and no A/AAAA record: it cannot receive mail", domain),
-          explanation = "Without MX records a sender falls back to the domain's own address (RFC 5321 §5.1); "
-            .. "this domain has none either, so there is nowhere to deliver.",
-          advice = "Publish an MX record for " .. domain .. " pointing at its mail server.",
-          evidence = { name = domain, failures = failures, resolver = ans.server },
-        }
-        return
-      end
-      report:finding {
-        code = "mx.implicit",
-        summary = string.format("%s has no MX record; mail goes to its own address %s (implicit MX)",
-          domain, table.concat(addrs, ", ")),
-        explanation = "RFC 5321 §5.1: without MX records, senders deliver to the domain's A/AAAA addresses. "
-          .. "This works, but is usually an oversight.",
-        advice = "Publish an explicit MX record if " .. domain .. " is meant to receive mail.",
-        evidence = { host = domain, preference = 0, addresses = addrs },
-      }
-      check_addresses(report, target, domain, 0, addrs, addresses)
-      report:publish("mx.hosts", { { host = domain, preference = 0, implicit = true, addresses = addrs } })
-      report:publish("mx.addresses", addresses)
-      return
-    end
+    if #hosts == 0 then return implicit_mx(target, report, domain, ans, addresses) end
+    if null_mx(report, domain, hosts, ans) then return end
 
-    -- RFC 7505 null MX: a single MX with an empty target ".".
-    local null = false
-    for _, h in ipairs(hosts) do if h.host == "" or h.host == "." then null = true end end
-    if null then
-      report:finding {
-        code = "mx.null",
-        summary = string.format("%s publishes a null MX (RFC 7505): it accepts no mail", domain),
-        explanation = "A null MX (\"MX 0 .\") is the domain owner's explicit statement that the domain receives "
-          .. "no mail. Senders bounce at once (\"does not accept mail (nullMX)\"). Nothing is probed.",
-        advice = "This is deliberate on the recipient's side: use another address for this recipient.",
-        evidence = { name = domain, records = #hosts, resolver = ans.server },
-      }
-      return
-    end
-
-    -- resolve every MX host concurrently
-    local jobs = {}
-    for i, h in ipairs(hosts) do
-      jobs[i] = function()
-        if net.parse_address(h.host) then return { literal = true } end
-        local ok, why = dns.valid_name(h.host)
-        if not ok then return { invalid = why } end
-        local addrs, chain, failures = resolve(h.host)
-        return { addrs = addrs, chain = chain, failures = failures }
-      end
-    end
-    local results = task.all(jobs)
-    local usable, published = 0, {}
-    local unresolved, literals = {}, {}
-    for i, h in ipairs(hosts) do
-      local r = results[i]
-      if r.literal then
-        literals[#literals + 1] = h
-      elseif r.invalid then
-        report:finding {
-          code = "mx.invalid_name",
-          summary = string.format("MX %s of %s is not a valid host name: %s", h.host, domain, r.invalid),
-          explanation = "Senders cannot resolve an invalid name.",
-          advice = "Correct the MX record.",
-          evidence = { host = h.host, preference = h.preference },
-        }
-      else
-        if r.chain then
-          report:finding {
-            code = "mx.cname",
-            summary = string.format("MX %s is an alias (CNAME → %s)", h.host, table.concat(r.chain, " → ")),
-            explanation = "RFC 2181 §10.3 forbids MX targets that are CNAMEs. Most senders follow the alias, "
-              .. "but some refuse, and it breaks DANE and some TLS checks.",
-            advice = "Point the MX record at the canonical name " .. r.chain[#r.chain] .. " directly.",
-            evidence = { host = h.host, preference = h.preference, cname = r.chain },
-          }
-        end
-        if #r.addrs == 0 then
-          unresolved[#unresolved + 1] = { h = h, failures = r.failures }
-        else
-          usable = usable + 1
-          check_addresses(report, target, h.host, h.preference, r.addrs, addresses)
-          published[#published + 1] = { host = h.host, preference = h.preference, addresses = r.addrs,
-                                        cname = r.chain }
-        end
-      end
-    end
-    -- reported after the loop: with no other usable MX host, mail cannot be delivered at all
-    for _, h in ipairs(literals) do
-      report:finding {
-        code = "mx.ip_literal",
-        severity = usable == 0 and "crit" or "warn",
-        summary = string.format("MX %s of %s is an IP address, not a host name", h.host, domain),
-        explanation = "RFC 5321 §5.1 and RFC 2181 require MX targets to be host names. Many senders "
-          .. "(Postfix among them) treat an address here as an error and will not deliver to it"
-          .. (usable == 0 and "; no other MX host is usable." or "."),
-        advice = "Publish a host name with an A/AAAA record, and point the MX at that name.",
-        evidence = { host = h.host, preference = h.preference },
-      }
-    end
-    for _, u in ipairs(unresolved) do
-      local why = {}
-      local timeout = false
-      for _, f in ipairs(u.failures) do
-        why[#why + 1] = f.type .. " " .. f.status
-        if f.status == "timeout" or f.status == "refused" or f.status == "SERVFAIL" then timeout = true end
-      end
-      report:finding {
-        code = "mx.unresolvable",
-        severity = timeout and "unknown" or (usable == 0 and "crit" or "warn"),
-        summary = string.format("MX %s has no usable address (%s)", u.h.host, table.concat(why, ", ")),
-        explanation = timeout
-          and "The address lookup did not get an answer, so this MX host could not be checked."
-          or ("Senders skip an MX host whose name does not resolve" ..
-              (usable == 0 and "; no other MX host is usable, so mail to this domain cannot be delivered."
-                or "; other MX hosts remain usable.")),
-        advice = "Publish A/AAAA records for " .. u.h.host .. " or remove it from the MX set.",
-        evidence = { host = u.h.host, preference = u.h.preference, failures = u.failures },
-      }
-    end
-    if #published > 0 then
-      local parts = {}
-      for _, p in ipairs(published) do
-        parts[#parts + 1] = string.format("%d %s (%s)", p.preference, p.host, table.concat(p.addresses, ", "))
-      end
-      report:finding {
-        code = "mx.ok",
-        summary = string.format("%s has %d usable MX host%s: %s", domain, #published, #published == 1 and "" or "s",
-          table.concat(parts, "; ")),
-        evidence = { name = domain, resolver = ans.server, port = port, hosts = published },
-      }
-      report:publish("mx.hosts", published)
-      report:publish("mx.addresses", addresses)
-    end
+    local results = resolve_hosts(hosts)
+    local usable, published, unresolved, literals = sort_hosts(target, report, domain, hosts, results, addresses)
+    report_literals(report, domain, literals, usable)
+    report_unresolved(report, unresolved, usable)
+    report_usable(report, domain, ans, port, published, addresses)
   end,
 }

@@ -56,6 +56,213 @@ local function key_advice(list)
   return ""
 end
 
+-- dnsbl.public_resolver: a well-known public resolver is in use, whose
+-- queries the major lists refuse or rate-limit.
+local function warn_public_resolver(report)
+  local public = {}
+  for _, a in ipairs(resolver_addresses()) do
+    if catalog.public_resolvers[a] then public[#public + 1] = a .. " (" .. catalog.public_resolvers[a] .. ")" end
+  end
+  if #public == 0 then return end
+  report:finding {
+    code = "dnsbl.public_resolver",
+    summary = "The resolver is a well-known public resolver: " .. table.concat(public, ", "),
+    explanation = "Major blocklists refuse or rate-limit queries from public resolvers (Spamhaus answers "
+      .. "127.255.255.254, others answer nothing or SERVFAIL). Their answers through it cannot show whether "
+      .. "your address is listed; mxdiag tests each list and reports those that fail as unreliable.",
+    advice = "Run the check with your own recursive resolver (e.g. a local unbound: --resolver 127.0.0.1), "
+      .. "the one your mail server uses; for Spamhaus, a free DQS key (--dnsbl-key, or dnsbl_key in the "
+      .. "configuration file) works through any resolver.",
+    evidence = { resolvers = public },
+  }
+end
+
+-- Step 1: the trust test of every list, concurrently (shared between the
+-- checks of one run that use the same resolver).
+local function test_lists(target)
+  local lists = V.lists_for(catalog, target.options)
+  local tjobs = {}
+  for i, list in ipairs(lists) do
+    tjobs[i] = { "dnsbl-trust|" .. dns.servers() .. "|" .. list.zone, function() return V.trust(list) end }
+  end
+  return lists, shared.all(tjobs)
+end
+
+-- dnsbl.unreliable for every list that failed its test points (naming the
+-- subjects it is not asked about); returns the dnsbl.trust fact.
+local function report_untrusted(report, lists, trust, subjects)
+  local published = {}
+  for i, list in ipairs(lists) do
+    local t = trust[i]
+    published[list.zone] = { ok = t.ok, reason = t.reason, list = list.name, kinds = t.kinds }
+    if not t.ok then
+      local skipped = {}
+      for _, s in ipairs(subjects) do
+        if s.kind and V.serves(list, s.kind) and not V.trusted(t, s.kind) then skipped[#skipped + 1] = s.subject end
+      end
+      report:finding {
+        code = "dnsbl.unreliable",
+        summary = string.format("%s cannot be trusted%s through resolver %s: %s", list_label(list),
+          scope_of_failure(t), dns.servers(), t.reason),
+        explanation = "Before believing a blocklist, mxdiag asks it about its own test points (RFC 5782: "
+          .. "the listed one must be listed, the unlisted one must not). This list failed, so nothing it says "
+          .. "about your addresses counts: neither listed nor clean."
+          .. (#skipped > 0 and (" Not checked on it: " .. table.concat(skipped, ", ") .. ".") or "")
+          .. (list.note and (" " .. list.note) or ""),
+        advice = "Use your own recursive resolver (--resolver), not a public or forwarding one; if it is "
+          .. "already yours, check that it is not rate-limited or blocked by the list, and that it returns "
+          .. "real answers (no NXDOMAIN rewriting)." .. key_advice(list),
+        evidence = { zone = list.zone, list = list.name, resolver = dns.servers(), reason = t.reason,
+                     test_points = t.checks, not_checked = skipped },
+      }
+    end
+  end
+  return published
+end
+
+-- Step 2: every trusted list x every subject it serves, concurrently.
+-- Returns the (list, subject) pairs and their lookup results, in one order.
+local function look_up_subjects(lists, trust, subjects)
+  local pairs_, jobs = {}, {}
+  for i, list in ipairs(lists) do
+    for _, s in ipairs(subjects) do
+      if s.kind and V.serves(list, s.kind) and V.trusted(trust[i], s.kind) then
+        pairs_[#pairs_ + 1] = { list = list, s = s }
+        jobs[#jobs + 1] = function() return table.pack(dnsbl.lookup(s.subject, list.zone, s.kind)) end
+      end
+    end
+  end
+  return pairs_, task.all(jobs)
+end
+
+-- The lookup of a subject on a trusted list failed: its status there is unknown.
+local function report_lookup_failed(report, list, s, ev, err, detail)
+  ev.reason = V.failure_reason(err, detail)
+  report:finding {
+    code = "dnsbl.unreliable",
+    summary = string.format("%s: no usable answer from %s about %s (%s)", s.subject, list_label(list),
+      s.subject, ev.reason),
+    explanation = "The list passed its test points but the lookup of this subject failed, so its status "
+      .. "on this list is unknown.",
+    advice = "Run again; if it persists, check the resolver (--trace shows the exchange).",
+    evidence = ev,
+  }
+end
+
+-- The list answered, but with an error code or a rewritten answer: no verdict.
+local function report_no_verdict(report, list, s, ev, c)
+  ev.reason = c.reason
+  ev.code = c.code
+  report:finding {
+    code = "dnsbl.unreliable",
+    summary = string.format("%s: %s gave no verdict about %s: %s", s.subject, list_label(list), s.subject,
+      c.reason),
+    explanation = "Error answers (a list refusing the query) and answers outside 127.0.0.0/8 (a resolver "
+      .. "rewriting answers) are never counted as listings.",
+    advice = "Use your own recursive resolver (--resolver) and run again." .. key_advice(list),
+    evidence = ev,
+  }
+end
+
+-- One finding for a group of hits of one subject on one list: the subject's
+-- own listing (dnsbl.listed) or its network's (dnsbl.network_listed).
+local function report_listing(report, list, s, ev, res, c, group, network)
+  local sev, codes, meanings, advices, policy = "info", {}, {}, {}, true
+  for _, h in ipairs(group) do
+    if sev_rank[h.severity] > sev_rank[sev] then sev = h.severity end
+    codes[#codes + 1] = h.code
+    meanings[#meanings + 1] = h.code .. " = " .. h.meaning
+    if h.advice then advices[#advices + 1] = h.advice end
+    if not h.policy then policy = false end
+  end
+  -- codes the catalog does not know, answered next to known ones
+  local unknown = c.unknown and (" (also answered " .. table.concat(c.unknown, ", ")
+    .. ", a code mxdiag's catalog does not document)") or ""
+  local e = {}
+  for key, v in pairs(ev) do e[key] = v end
+  e.code = table.concat(codes, ", ")
+  e.meaning = table.concat(meanings, "; ")
+  e.delist = list.delist
+  e.unknown_codes = c.unknown
+  e.policy = policy or nil
+  report:finding {
+    code = network and "dnsbl.network_listed" or "dnsbl.listed",
+    severity = sev,
+    summary = network
+      and string.format("%s is inside a range listed on %s: %s", s.subject, list_label(list),
+        table.concat(meanings, "; "))
+      or string.format("%s %s is listed on %s: %s%s%s", s.role, s.subject, list_label(list),
+        table.concat(meanings, "; "), unknown, res.txt and (" — \"" .. res.txt .. "\"") or ""),
+    explanation = network
+      and ("This listing is about your provider's network, not your address itself: receivers that "
+        .. "use this list refuse every address in the range. You cannot have it removed yourself.")
+      or ((policy
+        and ("This is a policy listing, not a sign of abuse: the range's owner (or Spamhaus) says "
+          .. "addresses in it must not deliver mail directly to MX hosts. A " .. s.role .. " that does "
+          .. "so is refused by every receiver using this list. ")
+        or ("Receivers that use this list refuse or junk mail from this " .. s.role .. ". "))
+        .. "The list answered its test points correctly, so this is a real listing."
+        .. (list.note and (" " .. list.note) or "")),
+    advice = network
+      and ("Ask your provider to clean up its range, or send through a relay (smarthost) in a clean "
+        .. "network. Details: " .. list.delist)
+      or (policy and (table.concat(advices, "; ") .. ". Details: " .. list.delist)
+        or ((#advices > 0 and (table.concat(advices, "; ") .. ". ") or "")
+          .. "Find and fix the cause (compromised account or host, open relay, bulk mail without "
+          .. "consent), then request removal: " .. list.delist)),
+    evidence = e,
+  }
+end
+
+-- A listed answer: the subject's own hits first, then its network's.
+local function report_listed(report, list, s, ev, res, c, listed_any)
+  local own, net_hits = {}, {}
+  for _, h in ipairs(c.hits) do
+    if h.scope == "network" then net_hits[#net_hits + 1] = h else own[#own + 1] = h end
+  end
+  if #own > 0 then
+    listed_any[s.subject] = true
+    report_listing(report, list, s, ev, res, c, own, false)
+  end
+  if #net_hits > 0 then report_listing(report, list, s, ev, res, c, net_hits, true) end
+end
+
+-- The verdict of one list about one subject: a failed lookup, clean (kept in
+-- clean_on for the summary), listed, or no verdict.
+local function judge(report, pr, r, clean_on, listed_any)
+  local list, s = pr.list, pr.s
+  local res, err, detail = r[1], r[2], r[3]
+  local ev = { subject = s.subject, role = s.role, zone = list.zone, list = list.name,
+               query = res and res.name or (detail and detail.name) }
+  if not res then return report_lookup_failed(report, list, s, ev, err, detail) end
+  local c = V.classify(list, res)
+  ev.answers = res.answers
+  ev.txt = res.txt
+  if c.state == "clean" then
+    clean_on[s.subject] = clean_on[s.subject] or {}
+    table.insert(clean_on[s.subject], list.zone)
+  elseif c.state == "listed" then
+    report_listed(report, list, s, ev, res, c, listed_any)
+  else
+    report_no_verdict(report, list, s, ev, c)
+  end
+end
+
+-- dnsbl.clean for every subject that some verified list answered clean and none listed.
+local function report_clean(report, subjects, clean_on, listed_any)
+  for _, s in ipairs(subjects) do
+    local zones = clean_on[s.subject]
+    if zones and not listed_any[s.subject] then
+      report:finding {
+        code = "dnsbl.clean",
+        summary = string.format("%s %s is not listed on %d verified list%s: %s", s.role, s.subject, #zones,
+          #zones == 1 and "" or "s", table.concat(zones, ", ")),
+        evidence = { subject = s.subject, role = s.role, zones = zones },
+      }
+    end
+  end
+end
+
 return {
   id = "dnsbl",
   description = "Checks sender addresses and domains on DNS blocklists, after testing that each list answers truthfully",
@@ -69,177 +276,14 @@ return {
     return #(target.options.sender_ips or {}) + #(target.options.sender_domains or {}) > 0
   end,
   run = function(target, report)
-    local public = {}
-    for _, a in ipairs(resolver_addresses()) do
-      if catalog.public_resolvers[a] then public[#public + 1] = a .. " (" .. catalog.public_resolvers[a] .. ")" end
-    end
-    if #public > 0 then
-      report:finding {
-        code = "dnsbl.public_resolver",
-        summary = "The resolver is a well-known public resolver: " .. table.concat(public, ", "),
-        explanation = "Major blocklists refuse or rate-limit queries from public resolvers (Spamhaus answers "
-          .. "127.255.255.254, others answer nothing or SERVFAIL). Their answers through it cannot show whether "
-          .. "your address is listed; mxdiag tests each list and reports those that fail as unreliable.",
-        advice = "Run the check with your own recursive resolver (e.g. a local unbound: --resolver 127.0.0.1), "
-          .. "the one your mail server uses; for Spamhaus, a free DQS key (--dnsbl-key, or dnsbl_key in the "
-          .. "configuration file) works through any resolver.",
-        evidence = { resolvers = public },
-      }
-    end
-
-    -- 1. trust test of every list, concurrently
-    local lists = V.lists_for(catalog, target.options)
-    local tjobs = {}
-    for i, list in ipairs(lists) do
-      tjobs[i] = { "dnsbl-trust|" .. dns.servers() .. "|" .. list.zone, function() return V.trust(list) end }
-    end
-    local trust = shared.all(tjobs)
-
+    warn_public_resolver(report)
+    local lists, trust = test_lists(target)
     local subjects = subjects_of(target)
-    local published = {}
-    for i, list in ipairs(lists) do
-      local t = trust[i]
-      published[list.zone] = { ok = t.ok, reason = t.reason, list = list.name, kinds = t.kinds }
-      if not t.ok then
-        local skipped = {}
-        for _, s in ipairs(subjects) do
-          if s.kind and V.serves(list, s.kind) and not V.trusted(t, s.kind) then skipped[#skipped + 1] = s.subject end
-        end
-        report:finding {
-          code = "dnsbl.unreliable",
-          summary = string.format("%s cannot be trusted%s through resolver %s: %s", list_label(list),
-            scope_of_failure(t), dns.servers(), t.reason),
-          explanation = "Before believing a blocklist, mxdiag asks it about its own test points (RFC 5782: "
-            .. "the listed one must be listed, the unlisted one must not). This list failed, so nothing it says "
-            .. "about your addresses counts: neither listed nor clean."
-            .. (#skipped > 0 and (" Not checked on it: " .. table.concat(skipped, ", ") .. ".") or "")
-            .. (list.note and (" " .. list.note) or ""),
-          advice = "Use your own recursive resolver (--resolver), not a public or forwarding one; if it is "
-            .. "already yours, check that it is not rate-limited or blocked by the list, and that it returns "
-            .. "real answers (no NXDOMAIN rewriting)." .. key_advice(list),
-          evidence = { zone = list.zone, list = list.name, resolver = dns.servers(), reason = t.reason,
-                       test_points = t.checks, not_checked = skipped },
-        }
-      end
-    end
-
-    -- 2. every trusted list x every subject it serves, concurrently
-    local pairs_, jobs = {}, {}
-    for i, list in ipairs(lists) do
-      for _, s in ipairs(subjects) do
-        if s.kind and V.serves(list, s.kind) and V.trusted(trust[i], s.kind) then
-          pairs_[#pairs_ + 1] = { list = list, s = s }
-          jobs[#jobs + 1] = function() return table.pack(dnsbl.lookup(s.subject, list.zone, s.kind)) end
-        end
-      end
-    end
-    local results = task.all(jobs)
+    local published = report_untrusted(report, lists, trust, subjects)
+    local pairs_, results = look_up_subjects(lists, trust, subjects)
     local clean_on, listed_any = {}, {}
-    for k, pr in ipairs(pairs_) do
-      local list, s, r = pr.list, pr.s, results[k]
-      local res, err, detail = r[1], r[2], r[3]
-      local ev = { subject = s.subject, role = s.role, zone = list.zone, list = list.name,
-                   query = res and res.name or (detail and detail.name) }
-      if not res then
-        ev.reason = V.failure_reason(err, detail)
-        report:finding {
-          code = "dnsbl.unreliable",
-          summary = string.format("%s: no usable answer from %s about %s (%s)", s.subject, list_label(list),
-            s.subject, ev.reason),
-          explanation = "The list passed its test points but the lookup of this subject failed, so its status "
-            .. "on this list is unknown.",
-          advice = "Run again; if it persists, check the resolver (--trace shows the exchange).",
-          evidence = ev,
-        }
-      else
-        local c = V.classify(list, res)
-        ev.answers = res.answers
-        ev.txt = res.txt
-        if c.state == "clean" then
-          clean_on[s.subject] = clean_on[s.subject] or {}
-          table.insert(clean_on[s.subject], list.zone)
-        elseif c.state == "listed" then
-          local own, net_hits = {}, {}
-          for _, h in ipairs(c.hits) do
-            if h.scope == "network" then net_hits[#net_hits + 1] = h else own[#own + 1] = h end
-          end
-          for _, group in ipairs({ own, net_hits }) do
-            if #group > 0 then
-              local sev, codes, meanings, advices, policy = "info", {}, {}, {}, true
-              for _, h in ipairs(group) do
-                if sev_rank[h.severity] > sev_rank[sev] then sev = h.severity end
-                codes[#codes + 1] = h.code
-                meanings[#meanings + 1] = h.code .. " = " .. h.meaning
-                if h.advice then advices[#advices + 1] = h.advice end
-                if not h.policy then policy = false end
-              end
-              -- codes the catalog does not know, answered next to known ones
-              local unknown = c.unknown and (" (also answered " .. table.concat(c.unknown, ", ")
-                .. ", a code mxdiag's catalog does not document)") or ""
-              local network = group == net_hits
-              if not network then listed_any[s.subject] = true end
-              local e = {}
-              for key, v in pairs(ev) do e[key] = v end
-              e.code = table.concat(codes, ", ")
-              e.meaning = table.concat(meanings, "; ")
-              e.delist = list.delist
-              e.unknown_codes = c.unknown
-              e.policy = policy or nil
-              report:finding {
-                code = network and "dnsbl.network_listed" or "dnsbl.listed",
-                severity = sev,
-                summary = network
-                  and string.format("%s is inside a range listed on %s: %s", s.subject, list_label(list),
-                    table.concat(meanings, "; "))
-                  or string.format("%s %s is listed on %s: %s%s%s", s.role, s.subject, list_label(list),
-                    table.concat(meanings, "; "), unknown, res.txt and (" — \"" .. res.txt .. "\"") or ""),
-                explanation = network
-                  and ("This listing is about your provider's network, not your address itself: receivers that "
-                    .. "use this list refuse every address in the range. You cannot have it removed yourself.")
-                  or ((policy
-                    and ("This is a policy listing, not a sign of abuse: the range's owner (or Spamhaus) says "
-                      .. "addresses in it must not deliver mail directly to MX hosts. A " .. s.role .. " that does "
-                      .. "so is refused by every receiver using this list. ")
-                    or ("Receivers that use this list refuse or junk mail from this " .. s.role .. ". "))
-                    .. "The list answered its test points correctly, so this is a real listing."
-                    .. (list.note and (" " .. list.note) or "")),
-                advice = network
-                  and ("Ask your provider to clean up its range, or send through a relay (smarthost) in a clean "
-                    .. "network. Details: " .. list.delist)
-                  or (policy and (table.concat(advices, "; ") .. ". Details: " .. list.delist)
-                    or ((#advices > 0 and (table.concat(advices, "; ") .. ". ") or "")
-                      .. "Find and fix the cause (compromised account or host, open relay, bulk mail without "
-                      .. "consent), then request removal: " .. list.delist)),
-                evidence = e,
-              }
-            end
-          end
-        else
-          ev.reason = c.reason
-          ev.code = c.code
-          report:finding {
-            code = "dnsbl.unreliable",
-            summary = string.format("%s: %s gave no verdict about %s: %s", s.subject, list_label(list), s.subject,
-              c.reason),
-            explanation = "Error answers (a list refusing the query) and answers outside 127.0.0.0/8 (a resolver "
-              .. "rewriting answers) are never counted as listings.",
-            advice = "Use your own recursive resolver (--resolver) and run again." .. key_advice(list),
-            evidence = ev,
-          }
-        end
-      end
-    end
-    for _, s in ipairs(subjects) do
-      local zones = clean_on[s.subject]
-      if zones and not listed_any[s.subject] then
-        report:finding {
-          code = "dnsbl.clean",
-          summary = string.format("%s %s is not listed on %d verified list%s: %s", s.role, s.subject, #zones,
-            #zones == 1 and "" or "s", table.concat(zones, ", ")),
-          evidence = { subject = s.subject, role = s.role, zones = zones },
-        }
-      end
-    end
+    for k, pr in ipairs(pairs_) do judge(report, pr, results[k], clean_on, listed_any) end
+    report_clean(report, subjects, clean_on, listed_any)
     report:publish("dnsbl.trust", published)
   end,
 }

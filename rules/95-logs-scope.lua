@@ -71,7 +71,8 @@ return {
       return finish("no_lines", "unknown", "the log files hold no lines: nothing could be checked",
         "Every file read was empty (or could not be read), so the logs say nothing about delivery.",
         "Check that the right log files were named (a freshly rotated log is empty: read its rotation too) and "
-          .. "that the MTA logs to them.")
+          .. "that the MTA logs to them. Without rsyslog (Debian 12's default) the MTA logs to the systemd journal "
+          .. "only: mxdiag logs --journal.")
     end
     if L.events == 0 then
       return finish("no_events", "info", "no delivery events found in the logs",

@@ -58,6 +58,9 @@ def run(label, args, timeout=30, env=None, stdin=None, signal_after=None, sig=si
     signal_after: send sig after that many seconds.  close_stdout: the
     reader of stdout goes away at once (as `| head -1` does)."""
     e = dict(os.environ)
+    # one report line per line of text: the checks below read lines, not the
+    # wrapping (tests/rules/test_text_width.py covers that)
+    e["COLUMNS"] = "1000"
     e.update(env or {})
     rep_r, rep_w = os.pipe()
     with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe:

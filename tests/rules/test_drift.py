@@ -53,12 +53,11 @@ for d in ("rules", "rules/lib"):
             text = open(os.path.join(src, d, name), encoding="utf-8").read()
             for c in re.findall(r'\bcode\s*=\s*"(%s)"' % code_re, text):
                 used.setdefault(c, "written in %s/%s" % (d, name))
-used.setdefault("rule.error", "emitted by the engine (bindings/runtime.c)")
+used.setdefault("rule.error", "emitted by the engine (bindings/rt_checks.c)")
 # mxdiag logs: logs.scope, logs.unparsed, logs.cause_<cause> (engine/logparse.c)
-logs_cli = os.path.join(src, "engine", "logs_cli.c")
-if os.path.exists(logs_cli):
-    for c in re.findall(r'"(logs\.[a-z_]+)"', open(logs_cli).read()):
-        used.setdefault(c, "emitted by mxdiag logs (engine/logs_cli.c)")
+logs_cli = os.path.join(src, "cli", "cmd_logs.c")
+for c in re.findall(r'"(logs\.[a-z_]+)"', open(logs_cli).read()):
+    used.setdefault(c, "emitted by mxdiag logs (cli/cmd_logs.c)")
     m = re.search(r"cause_names\[[^\]]*\]\s*=\s*\{([^}]*)\}", open(os.path.join(src, "engine", "logparse.c")).read())
     if m:
         for cause in re.findall(r'"([a-z_]+)"', m.group(1)):

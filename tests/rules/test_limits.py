@@ -43,7 +43,7 @@ def run_rule(d, rid, *extra):
     return fs[0].get("evidence", {})
 
 
-# ---- MAX_RULES (bindings/runtime.c): 512 rules load, the 513th is a loader error
+# ---- MAX_RULES (bindings/rt_private.h): 512 rules load, the 513th is a loader error
 def rules_loaded(extra_dir=None):
     args = [MX, "rules", "list"] + (["--rules-dir", extra_dir] if extra_dir else [])
     return subprocess.run(args, capture_output=True, text=True, timeout=120)
@@ -114,7 +114,7 @@ check(ev.get("read") == 64 and ev.get("over_ok") is False and "at most 64 files"
 ev = run_rule(d, "lim-log-text")
 check(ev.get("n") == 1 and ev.get("len") == 512, "TEXT_MAX: a 2000-byte reply text reaches Lua as 512 bytes (%s)" % ev)
 
-# ---- GATE_CACHE_MAX (bindings/runtime.c): the 65 536 newest answers are kept, older ones evicted (FIFO).
+# ---- GATE_CACHE_MAX (bindings/rt_private.h): the 65 536 newest answers are kept, older ones evicted (FIFO).
 # sys.read_file is cacheable: A, 65 535 other paths, A (answered from the cache: no new call), one more path
 # (A is now the oldest of 65 537: evicted), A again (a real call). The recording holds real calls only.
 cfg = os.path.join(TMP, "cfg")

@@ -121,7 +121,7 @@ def semantic(doc):
 
 def logs_semantic(doc):
     """mxdiag.logs/1: the status is the worst finding (crit > warn > unknown >
-    info), `unknown` when no file could be read (engine/logs_cli.c)."""
+    info), `unknown` when no file could be read (cli/cmd_logs.c)."""
     if not isinstance(doc, dict) or not isinstance(doc.get("findings"), list) or not isinstance(doc.get("files"), list):
         return []
     sevs = {f.get("severity") for f in doc["findings"] if isinstance(f, dict)}
@@ -448,6 +448,27 @@ def cmd_logs(mx, repo):
         p = run([mx, "logs", "--no-config", "--json", "--utc", "-"], "logs -", stdin=f)
     if p:
         validate_text("logs", p.stdout, "logs --json - (standard input)")
+    # the systemd journal: two entries written by systemd-journal-remote
+    # (package systemd-journal-remote), read with --journal-file
+    export = os.path.join(tmp, "mail.export")
+    with open(export, "w") as f:
+        for i, msg in enumerate(["1A2B3C4D5E: to=<a@dest.example>, relay=mx.dest.example[192.0.2.10]:25, delay=1, "
+                                 "delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 Ok)",
+                                 "2B3C4D5E6F: to=<b@refuse.example>, relay=none, delay=30, delays=0/0/30/0, "
+                                 "dsn=4.4.1, status=deferred (connect to mx.refuse.example[198.51.100.20]:25: "
+                                 "Connection refused)"]):
+            f.write("__REALTIME_TIMESTAMP=%d\n__MONOTONIC_TIMESTAMP=%d\n_BOOT_ID=0123456789abcdef0123456789abcdef\n"
+                    "SYSLOG_IDENTIFIER=postfix/smtp\nSYSLOG_PID=%d\n_HOSTNAME=mx1\nMESSAGE=%s\n\n"
+                    % (1772359200000000 + i * 1000000, 1000 + i, 100 + i, msg))
+    journal = os.path.join(tmp, "mail.journal")
+    p = run(["/lib/systemd/systemd-journal-remote", "-o", journal, export], "systemd-journal-remote", exits=(0,))
+    report(os.path.exists(journal), "systemd-journal-remote wrote a journal file (package systemd-journal-remote)")
+    p = run([mx, "logs", "--no-config", "--json", "--utc", "--journal-file", journal], "logs --journal-file")
+    if p:
+        doc = validate_text("logs", p.stdout, "logs --json --journal-file")
+        check_exit(doc, p, "logs --journal-file")
+        report(doc is not None and doc.get("events") == 2 and doc["files"][0].get("journal") is True,
+               "logs --journal-file: 2 events from the journal")
     # --probe, answered from a recording: no network; probed domains are not
     # in it, so every call is answered "not in the recording"
     rec = os.path.join(repo, "tests", "rules", "shipped", "healthy", "recording.json")

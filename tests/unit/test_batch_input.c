@@ -313,6 +313,38 @@ static void test_plain(void **st) {
     assert_int_equal(s.n, 2);
 }
 
+/* Entries as people paste them: surrounding whitespace trimmed (YAML quotes
+ * keep it), internationalised names converted when checked, URLs refused
+ * with what to type instead. */
+static void test_idn_and_urls(void **st) {
+    (void)st;
+    seen s;
+    read_all(write_tmp(".yaml",
+        "domains:\n"
+        "  - \" good.test \"\n"
+        "  - b\xc3\xbc" "cher.test\n"
+        "  - http://good.test\n"        /* line 4 */
+        "  - domain: \"mailto:pm@good.test\"\n" /* line 5 */
+        "  - \xe2\x98\x83.test\n"), 0, &s, NULL); /* line 6 */
+    assert_false(s.fatal);
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.targets[0], "good.test");
+    /* the entry keeps what was typed; the check converts it (and shows both) */
+    assert_string_equal(s.targets[1], "b\xc3\xbc" "cher.test");
+    assert_int_equal(s.bad, 3);
+    assert_non_null(strstr(s.errors[0], ":4:5:"));
+    assert_non_null(strstr(s.errors[0], "type the domain alone, e.g. good.test"));
+    assert_non_null(strstr(s.errors[1], "type the address alone, e.g. pm@good.test"));
+    assert_non_null(strstr(s.errors[2], "not a valid internationalised domain name"));
+    free_seen(&s);
+    read_all(write_tmp(".txt", "\tb\xc3\xbc" "cher.test\t\nsmtp://mx.good.test:2525\n"), 0, &s, NULL);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.targets[0], "b\xc3\xbc" "cher.test");
+    assert_int_equal(s.bad, 1);
+    assert_non_null(strstr(s.errors[0], "e.g. mx.good.test:2525"));
+    free_seen(&s);
+}
+
 /* A growing text buffer for the limit tests' big inputs. */
 typedef struct gbuf { char *s; size_t n, cap; } gbuf;
 static void gput(gbuf *g, const char *t) {
@@ -559,7 +591,8 @@ static void test_strmap(void **st) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_yaml_basic),  cmocka_unit_test(test_yaml_bad_entries), cmocka_unit_test(test_yaml_malformed),
-        cmocka_unit_test(test_plain),       cmocka_unit_test(test_count),            cmocka_unit_test(test_escaping),
+        cmocka_unit_test(test_plain),
+        cmocka_unit_test(test_idn_and_urls),       cmocka_unit_test(test_count),            cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_strmap), cmocka_unit_test(test_yaml_resolver), cmocka_unit_test(test_config_file),
         cmocka_unit_test(test_code_keys), cmocka_unit_test(test_config_rules_dir),
         cmocka_unit_test(test_yaml_token_limit), cmocka_unit_test(test_yaml_entry_budget),

@@ -491,8 +491,11 @@ static void test_classify(void **state) {
         {"Deferred: Name server timeout", MX_LOG_CAUSE_DNS_FAIL},
         {"Unrouteable address", MX_LOG_CAUSE_DOMAIN_NOT_FOUND},
         {"R=dnslookup defer (-1): host lookup did not complete", MX_LOG_CAUSE_DNS_FAIL},
-        {"SMTP timeout after initial connection", MX_LOG_CAUSE_GREETING_LOST},
-        {"LMTP timeout after initial connection", MX_LOG_CAUSE_GREETING_LOST},
+        /* a timeout, not a lost greeting: with TCP Fast Open Exim logs a dropped SYN so too */
+        {"SMTP timeout after initial connection", MX_LOG_CAUSE_TIMEOUT},
+        {"LMTP timeout after initial connection", MX_LOG_CAUSE_TIMEOUT},
+        {"Malformed SMTP reply (an empty line) in response to initial connection", MX_LOG_CAUSE_GREETING_LOST},
+        {"TLS session: (gnutls_handshake): timed out", MX_LOG_CAUSE_TLS_FAIL},
         {"Remote host closed connection in response to initial connection", MX_LOG_CAUSE_GREETING_LOST},
         {"Remote host closed connection in response to TLS-on-connect", MX_LOG_CAUSE_TLS_FAIL},
         {"User unknown", MX_LOG_CAUSE_RCPT_REJECT},

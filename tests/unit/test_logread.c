@@ -19,7 +19,7 @@
 #include "logparse.h"
 #include "logread.h"
 
-int mx_logs_main(int argc, char **argv);
+#include "cli.h" /* mx_logs_main */
 
 #define DATA MXDIAG_TEST_DATA "/logs"
 

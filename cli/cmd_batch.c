@@ -12,13 +12,12 @@
 #include <time.h>
 #include <unistd.h>
 #include "batch_input.h"
-#include "check_cli.h"
+#include "cli.h"
 #include "formats.h"
 #include "escape.h"
 #include "outfile.h"
 #include "strmap.h"
 
-#define EXIT_USAGE 3
 #define DEFAULT_CONCURRENCY 256
 #define FLUSH_AT (64 * 1024)
 
@@ -133,14 +132,7 @@ static void usage_warning(batch *b, long domains) {
 }
 static void on_signal(int sig) { got_signal = sig; }
 
-static void die_usage(const char *fmt, const char *arg) {
-    mx_buf m = MX_BUF_INIT;
-    mx_buf_printf(&m, fmt, arg);
-    mx_errf("mxdiag batch: %s", mx_buf_cstr(&m)); /* arg is what the user typed: escaped */
-    mx_buf_free(&m);
-    fputs("Try 'mxdiag batch --help'.\n", stderr);
-    exit(EXIT_USAGE);
-}
+static void die_usage(const char *fmt, const char *arg) { mx_cli_cmd_usage_error("batch", fmt, arg); }
 
 /* exit codes ordered by how bad: crit > warn > unknown > ok */
 static int code_rank(int code) { return code == 2 ? 3 : code == 1 ? 2 : code == 3 ? 1 : 0; }
@@ -459,13 +451,6 @@ static int load_resume(batch *b, const char *path, int trunc) {
 /* ------------------------------------------------------------ options */
 
 /* check options that take a value (to find FILE among the arguments) */
-static void argv_release(mx_argv *a) {
-    for (int i = 0; i < a->n; i++) free(a->v[i]);
-    free(a->v);
-    a->v = NULL;
-    a->n = 0;
-}
-
 /* ------------------------------------------------------------ main */
 
 int mx_batch_main(int argc, char **argv) {
@@ -532,14 +517,14 @@ int mx_batch_main(int argc, char **argv) {
     b->in = mx_batch_open(file, plain, err, sizeof err);
     if (!b->in) {
         mx_errf("mxdiag batch: %s", err);
-        argv_release(&rest);
+        mx_argv_release(&rest);
         return EXIT_USAGE;
     }
     mx_json *defaults = NULL;
     if (mx_batch_begin(b->in, &defaults, err, sizeof err) != MX_BATCH_ENTRY) {
         mx_errf("mxdiag batch: %s", err);
         mx_batch_close(b->in);
-        argv_release(&rest);
+        mx_argv_release(&rest);
         return EXIT_USAGE;
     }
     /* the configuration file's settings, under the list's own defaults: */
@@ -590,7 +575,7 @@ int mx_batch_main(int argc, char **argv) {
         mx_check_setup_free(&setup);
         mx_json_free(b->base_opts);
         mx_strmap_free(&b->resume, NULL);
-        argv_release(&rest);
+        mx_argv_release(&rest);
         for (int i = 0; i < full.n; i++) free(full.v[i]);
         free(full.v);
         return rc_setup;
@@ -676,7 +661,7 @@ int mx_batch_main(int argc, char **argv) {
     mx_buf_free(&b->usage_note);
     free(b->active);
     free(b->tmp_path);
-    argv_release(&rest);
+    mx_argv_release(&rest);
     for (int i = 0; i < full.n; i++) free(full.v[i]);
     free(full.v);
     return code;

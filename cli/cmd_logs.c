@@ -2,10 +2,13 @@
  *
  * Streams the files (oldest rotation first) and aggregates the delivery
  * events in C (fast, bounded memory); the logs rules (rules/9x-logs-*.lua,
- * run through the judge callback, logs_judge.c) turn the aggregates into
- * findings: the scope judgement, one finding per failure cause, invalid
- * recipient domains.  This file adds the one for the lines it could not
- * read. */
+ * run by logs_judge.c) turn the aggregates into findings: the scope
+ * judgement, one finding per failure cause, invalid recipient domains.
+ * This file adds the one for the lines it could not read.  The reading,
+ * parsing and aggregation are the engine's (logread.c, logparse.c,
+ * logagg.c, logfacts.c); this is the command around them: options,
+ * threads, signals, the report and its output. --probe hands the worst
+ * domains to logs_probe.c. */
 #include "buf.h"
 #include "escape.h"
 #include "json.h"
@@ -13,7 +16,9 @@
 #include "logs_report.h"
 #include "logparse.h"
 #include "logread.h"
-#include "logs_cli.h"
+#include "cli.h"
+#include "logjournal.h"
+#include "termtext.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -33,14 +38,21 @@
 
 static void usage(FILE *f) {
     fprintf(f, "usage: mxdiag logs [--since WHEN] [--until WHEN] [--domain D] [--json]\n"
-               "                  [--now EPOCH|ISO] [--utc] [--rules-dir DIR] [--trace]\n"
-               "                  [--probe N [CHECK-OPTIONS]] [FILE...|-]\n"
+               "                  [--now EPOCH|ISO] [--utc] [--no-color] [--width N]\n"
+               "                  [--journal | --journal-file FILE | --journal-dir DIR]\n"
+               "                  [--rules-dir DIR] [--trace] [--probe N [CHECK-OPTIONS]] [FILE...|-]\n"
                "  the verdict comes from the logs rules (kind = \"logs\"): shipped, and site rules\n"
                "      from /etc/mxdiag/rules.d, the configuration file's rules_dir and --rules-dir\n"
                "  WHEN: 2h, 30m, 3d, 1w, 2024-03-01, 2024-03-01T10:00, epoch seconds\n"
                "  default files: /var/log/mail.log, /var/log/maillog, /var/log/exim4/mainlog,\n"
                "                 /var/log/exim/main.log and their rotations (.1, .2.gz, ...)\n"
                "  --utc: zone-less timestamps are UTC (default: local time, $TZ)\n"
+               "  --journal: read the MTA's entries (postfix/*, exim, sendmail) of the systemd\n"
+               "      journal instead of files; --journal-file FILE (repeatable) or --journal-dir\n"
+               "      DIR: of a given journal. Without files or these options, the journal is read\n"
+               "      when no default file exists and it holds the MTA's entries\n"
+               "  --no-color: no colour in text output (also NO_COLOR=1; none when not a terminal)\n"
+               "  --width N: wrap text at N columns (default: the terminal's, else $COLUMNS, else 80)\n"
                "  --probe N: then run the live `check` rules on the N (at most %d) external\n"
                "      domains with the most failures and print log and probe side by side\n"
                "      (JSON: a \"probes\" array of mxdiag.check/1 documents). Options of\n"
@@ -101,8 +113,6 @@ static void on_signal(int sig) {
     }
 }
 
-int mx_logs_interrupted(void) { return logs_signal; }
-
 static mx_json *add_finding(report *r, const char *code, int sev, const char *summary, const char *expl,
                             const char *advice) {
     mx_json *f = mx_json_push(r->findings, mx_json_obj());
@@ -119,11 +129,10 @@ static mx_json *add_finding(report *r, const char *code, int sev, const char *su
 
 /* The logs rules' findings (logs_report.c, logs_judge.c) into the report. */
 static void judge_findings(report *r, const mx_log_stats *stats, const mx_log_file_stat *files, size_t nf,
-                           const mx_log_filter *filter, int64_t now, mx_logs_judge_fn judge, int argc, char **argv,
-                           mx_json *root) {
+                           const mx_log_filter *filter, int64_t now, int argc, char **argv, mx_json *root) {
     const char *samples[MX_LOG_CAUSE__COUNT];
     for (int c = 0; c < MX_LOG_CAUSE__COUNT; c++) samples[c] = r->sample[c];
-    mx_json *fs = mx_logs_judgement(r->agg, stats, samples, files, nf, filter, now, judge, argc, argv, root);
+    mx_json *fs = mx_logs_judgement(r->agg, stats, samples, files, nf, filter, now, mx_logs_judge, argc, argv, root);
     for (size_t i = 0; fs && i < fs->u.c.len; i++) {
         mx_json *f = fs->u.c.items[i];
         const char *sev = mx_json_get_str(f, "severity");
@@ -189,67 +198,137 @@ static void print_interrupted(FILE *o, mx_json *in) {
     fprintf(o, "\n");
 }
 
-static void print_text(FILE *o, mx_json *root) {
+/* Text for a person, rendered as `check` renders its report (termtext.h):
+ * wrapped at the terminal's width, never inside a word, log data escaped,
+ * severity tags in colour when stdout is a terminal. */
+typedef struct text_style {
+    int width;
+    const char *reset, *bold;
+    int colour;
+} text_style;
+
+static const char *sev_colour(const text_style *ts, const char *sev) {
+    if (!ts->colour || !sev) return "";
+    if (!strcmp(sev, "crit")) return "\033[1;31m";
+    if (!strcmp(sev, "warn")) return "\033[33m";
+    if (!strcmp(sev, "unknown")) return "\033[35m";
+    if (!strcmp(sev, "ok")) return "\033[32m";
+    return "\033[36m"; /* info */
+}
+
+/* "label" padded to a column, then value wrapped under itself. */
+static void text_field(mx_buf *b, const text_style *ts, const char *label, const char *value) {
+    mx_buf_printf(b, "       %-22s", label);
+    int ind = ts->width >= 60 ? 29 : 9;
+    mx_text_wrap(b, value, 29, ind, ts->width);
+    mx_buf_putc(b, '\n');
+}
+
+static void render_text(mx_buf *b, mx_json *root, const text_style *ts) {
     mx_json *files = mx_json_get(root, "files");
-    fprintf(o, "mxdiag logs: %lld lines, %lld delivery events, %lld unparsed\n",
-            mx_json_get(root, "lines")->u.i, mx_json_get(root, "events")->u.i,
-            mx_json_get(mx_json_get(root, "unparsed"), "count")->u.i);
+    mx_buf t = MX_BUF_INIT;
+    mx_buf_printf(&t, "mxdiag logs: %lld lines, %lld delivery events, %lld unparsed", mx_json_get(root, "lines")->u.i,
+                  mx_json_get(root, "events")->u.i, mx_json_get(mx_json_get(root, "unparsed"), "count")->u.i);
+    mx_text_wrap(b, mx_buf_cstr(&t), 0, 2, ts->width);
+    mx_buf_putc(b, '\n');
     int w = 20;
     for (size_t i = 0; i < files->u.c.len; i++) {
-        int l = (int)strlen(mx_json_get_str(files->u.c.items[i], "path"));
+        const char *path = mx_json_get_str(files->u.c.items[i], "path");
+        int l = mx_text_columns(path, strlen(path));
         if (l > w) w = l < 70 ? l : 70;
     }
+    if (w > ts->width - 30) w = ts->width - 30 > 10 ? ts->width - 30 : 10;
     for (size_t i = 0; i < files->u.c.len; i++) {
         mx_json *f = files->u.c.items[i];
         const char *err = mx_json_get_str(f, "error");
         const char *state = err ? "ERROR " : mx_json_get(f, "interrupted") ? "PART  " : mx_json_get(f, "not_read") ? "UNREAD" : "ok    ";
-        fprintf(o, "  %-*s %s%s %10lld lines\n", w, mx_json_get_str(f, "path"), state,
-                mx_json_get(f, "gzip")->u.b ? "gz" : "  ", mx_json_get(f, "lines")->u.i);
-        if (err) fprintf(o, "      %s\n", err);
+        const char *path = mx_json_get_str(f, "path");
+        mx_buf_puts(b, "  ");
+        int col = mx_text_wrap(b, path, 2, 4, ts->width);
+        if (col > 2 + w) { mx_buf_puts(b, "\n    "); col = 4; }
+        for (; col < 2 + w; col++) mx_buf_putc(b, ' ');
+        mx_buf_printf(b, " %s%s %10lld lines\n", state, mx_json_get(f, "gzip")->u.b ? "gz" : "  ", mx_json_get(f, "lines")->u.i);
+        if (err) {
+            mx_buf_puts(b, "      ");
+            mx_text_wrap(b, err, 6, 6, ts->width);
+            mx_buf_putc(b, '\n');
+        }
     }
-    mx_logs_print_histogram(o, mx_json_get(root, "histogram"));
+    const char *note = mx_json_get_str(root, "note");
+    if (note) {
+        mx_buf_puts(b, "  ");
+        mx_text_wrap(b, note, 2, 2, ts->width);
+        mx_buf_putc(b, '\n');
+    }
+    mx_logs_print_histogram(b, mx_json_get(root, "histogram"), ts->width);
     mx_json *fs = mx_json_get(root, "findings");
     for (size_t i = 0; i < fs->u.c.len; i++) {
         mx_json *f = fs->u.c.items[i];
-        fprintf(o, "\n[%-4s] %-26s %s\n", mx_json_get_str(f, "severity"), mx_json_get_str(f, "code"),
-                mx_json_get_str(f, "summary"));
-        fprintf(o, "       %s\n       advice: %s\n", mx_json_get_str(f, "explanation"), mx_json_get_str(f, "advice"));
+        const char *sev = mx_json_get_str(f, "severity"), *code = mx_json_get_str(f, "code");
+        mx_buf_printf(b, "\n[%s%-4s%s] ", sev_colour(ts, sev), sev, ts->colour ? ts->reset : "");
+        mx_buf_reset(&t);
+        mx_esc_text(&t, code, 0);
+        /* the summary beside the code from 80 columns, else after it */
+        int pad = ts->width >= 80 ? 26 : 0;
+        mx_buf_printf(b, "%s%-*s%s", ts->bold, pad, mx_buf_cstr(&t), ts->colour ? ts->reset : "");
+        int tc = mx_text_columns(t.data, t.len);
+        int col = 7 + (tc > pad ? tc : pad);
+        mx_buf_reset(&t);
+        mx_buf_printf(&t, " %s", mx_json_get_str(f, "summary")); /* a space after the code, unless on a new line */
+        mx_text_wrap(b, mx_buf_cstr(&t), col, ts->width >= 80 ? 34 : 7, ts->width);
+        mx_buf_puts(b, "\n       ");
+        mx_text_wrap(b, mx_json_get_str(f, "explanation"), 7, 7, ts->width);
+        mx_buf_puts(b, "\n       advice: ");
+        mx_text_wrap(b, mx_json_get_str(f, "advice"), 15, 15, ts->width);
+        mx_buf_putc(b, '\n');
         mx_json *ev = mx_json_get(f, "evidence");
         const char *keys[] = {"top_domains", "top_addresses", "top_failing_domains", "top_failing_addresses"};
         for (int k = 0; k < 4; k++) {
             mx_json *arr = mx_json_get(ev, keys[k]);
             if (!arr || !arr->u.c.len) continue;
-            fprintf(o, "       %-22s", keys[k]);
+            mx_buf_reset(&t);
             for (size_t j = 0; j < arr->u.c.len; j++) {
                 mx_json *e = arr->u.c.items[j];
                 const char *name = mx_json_get_str(e, "domain");
                 if (!name) name = mx_json_get_str(e, "address");
                 mx_json *c = mx_json_get(e, "events");
                 if (!c) c = mx_json_get(e, "failures");
-                fprintf(o, "%s%s (%lld)", j ? ", " : "", name, c ? c->u.i : 0);
+                mx_buf_printf(&t, "%s%s\xc2\xa0(%lld)", j ? ", " : "", name, c ? c->u.i : 0); /* no break before the count */
             }
-            fputc('\n', o);
+            text_field(b, ts, keys[k], mx_buf_cstr(&t));
         }
         const char *sample = mx_json_get_str(ev, "sample_text");
-        if (sample) fprintf(o, "       %-22s%.200s\n", "sample", sample);
+        if (sample) {
+            mx_buf_reset(&t);
+            mx_buf_printf(&t, "%.200s", sample);
+            text_field(b, ts, "sample", mx_buf_cstr(&t));
+        }
         mx_json *reasons = mx_json_get(ev, "reasons");
         if (reasons && reasons->u.c.len) {
-            fprintf(o, "       %-22s", "reasons");
+            mx_buf_reset(&t);
             for (size_t j = 0; j < reasons->u.c.len; j++)
-                fprintf(o, "%s%s %lld", j ? ", " : "", reasons->u.c.keys[j], reasons->u.c.items[j]->u.i);
-            fputc('\n', o);
+                mx_buf_printf(&t, "%s%s\xc2\xa0%lld", j ? ", " : "", reasons->u.c.keys[j], reasons->u.c.items[j]->u.i);
+            text_field(b, ts, "reasons", mx_buf_cstr(&t));
         }
     }
     mx_json *in = mx_json_get(root, "interrupted");
     if (in) {
-        fputc('\n', o);
-        print_interrupted(o, in);
+        char *mem = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&mem, &len);
+        if (m) {
+            print_interrupted(m, in);
+            fclose(m);
+            mx_buf_putc(b, '\n');
+            mx_text_wrap(b, mem ? mem : "", 0, 2, ts->width);
+            free(mem);
+        }
     }
-    fprintf(o, "\nstatus: %s%s\n", mx_json_get_str(root, "status"),
-            in && !mx_json_get(in, "read_complete")->u.b ? " (of what was read before the interruption)" : "");
+    const char *st = mx_json_get_str(root, "status");
+    mx_buf_printf(b, "\nstatus: %s%s%s%s\n", sev_colour(ts, st), st, ts->colour ? ts->reset : "",
+                  in && !mx_json_get(in, "read_complete")->u.b ? " (of what was read before the interruption)" : "");
+    mx_buf_free(&t);
 }
-
-int mx_logs_main(int argc, char **argv) { return mx_logs_main_with(argc, argv, NULL, NULL); }
 
 /* ---- reading: one thread, or two parsing batches in parallel --------------- */
 
@@ -397,13 +476,11 @@ static void read_all(mx_log_stream *st, report *rep, int threads) {
     while (mx_log_stream_next(st, &ev) == 1) report_event(rep, &ev);
 }
 
-/* check's options that take no value; any other unknown --option is passed
- * to the probe with its value (or as --opt=value). */
+/* Does --option a stand alone (check's options without a value, and
+ * --opt=value)? Any other --option is passed to the probe with its value. */
 static int check_flag(const char *a) {
-    static const char *const flags[] = {"--trace", "--allow-reserved", "--no-color", "--local", "--letter", NULL};
-    for (size_t i = 0; flags[i]; i++)
-        if (strcmp(a, flags[i]) == 0) return 1;
-    return strchr(a, '=') != NULL;
+    const mx_check_opt *o = mx_check_opt_find(a);
+    return strchr(a, '=') != NULL || (o && !o->takes_value);
 }
 
 /* The external domains with the most failures, most first. */
@@ -449,20 +526,33 @@ static mx_json *domain_log_json(const mx_agg_group *g) {
 static const char *hm(const char *iso) { return iso && strlen(iso) >= 16 ? iso + 11 : "-"; }
 
 /* The side-by-side: per domain, what the log says, then what the probe says now. */
-static void print_probes(FILE *o, mx_json *root) {
+static void render_probes(mx_buf *b, mx_json *root, const text_style *ts) {
     mx_json *doms = mx_json_get(root, "probed_domains"), *probes = mx_json_get(root, "probes");
     if (!doms || !probes) return;
-    fprintf(o, "\nlive probe of the %zu domains with the most failures (log | now):\n", doms->u.c.len);
+    mx_buf t = MX_BUF_INIT;
+    mx_buf_printf(&t, "live probe of the %zu domains with the most failures (log | now):", doms->u.c.len);
+    mx_buf_putc(b, '\n');
+    mx_text_wrap(b, mx_buf_cstr(&t), 0, 2, ts->width);
+    mx_buf_putc(b, '\n');
     for (size_t i = 0; i < doms->u.c.len && i < probes->u.c.len; i++) {
         mx_json *d = doms->u.c.items[i], *p = probes->u.c.items[i];
         const char *cause = mx_json_get_str(d, "dominant_cause");
         const char *ff = mx_json_get_str(d, "first_failure"), *lf = mx_json_get_str(d, "last_failure");
-        fprintf(o, "\n  %s\n", mx_json_get_str(d, "domain"));
-        fprintf(o, "    log: %s, %lld failures, %lld successes, since %s (last %s)\n", cause ? cause : "-",
-                mx_json_get(d, "failures")->u.i, mx_json_get(d, "successes")->u.i, ff ? ff : "-", hm(lf));
+        mx_buf_printf(b, "\n  %s", ts->bold);
+        mx_text_wrap(b, mx_json_get_str(d, "domain"), 2, 4, ts->width);
+        mx_buf_printf(b, "%s\n    log: ", ts->colour ? ts->reset : "");
+        mx_buf_reset(&t);
+        mx_buf_printf(&t, "%s, %lld failures, %lld successes, since %s (last %s)", cause ? cause : "-",
+                      mx_json_get(d, "failures")->u.i, mx_json_get(d, "successes")->u.i, ff ? ff : "-", hm(lf));
+        mx_text_wrap(b, mx_buf_cstr(&t), 9, 9, ts->width);
         const char *st = mx_json_get_str(p, "status");
         const char *perr = mx_json_get_str(p, "error");
-        fprintf(o, "    now: %s%s%s\n", st ? st : "?", perr ? ": " : "", perr ? perr : "");
+        mx_buf_printf(b, "\n    now: %s%s%s", sev_colour(ts, st), st ? st : "?", ts->colour ? ts->reset : "");
+        if (perr) {
+            mx_buf_putc(b, ':');
+            mx_text_wrap(b, perr, 13, 9, ts->width);
+        }
+        mx_buf_putc(b, '\n');
         mx_json *fs = mx_json_get(p, "findings");
         /* problems first; the good news only when there is nothing else */
         int bad = 0;
@@ -479,11 +569,21 @@ static void print_probes(FILE *o, mx_json *root) {
             const char *src = mx_json_get_str(mx_json_get(f, "evidence"), "source");
             const char *sum = mx_json_get_str(f, "summary");
             if (src && sum && strstr(sum, src)) src = NULL; /* already says from where */
-            fprintf(o, "         [%-4s] %-24s %.160s%s%s%s\n", sev, mx_json_get_str(f, "code"),
-                    sum ? sum : "", src ? " (from " : "", src ? src : "", src ? ")" : "");
+            mx_buf_printf(b, "         [%s%-4s%s] ", sev_colour(ts, sev), sev, ts->colour ? ts->reset : "");
+            mx_buf_reset(&t);
+            mx_esc_text(&t, mx_json_get_str(f, "code"), 0);
+            int pad = ts->width >= 80 ? 24 : 0;
+            mx_buf_printf(b, "%-*s", pad, mx_buf_cstr(&t));
+            int tc = mx_text_columns(t.data, t.len);
+            int col = 17 + (tc > pad ? tc : pad);
+            mx_buf_reset(&t);
+            mx_buf_printf(&t, " %.160s%s%s%s", sum ? sum : "", src ? " (from " : "", src ? src : "", src ? ")" : "");
+            mx_text_wrap(b, mx_buf_cstr(&t), col, 17, ts->width);
+            mx_buf_putc(b, '\n');
             shown++;
         }
     }
+    mx_buf_free(&t);
 }
 
 static void print_interrupted_err(FILE *o, mx_json *root) {
@@ -508,11 +608,55 @@ static void emit_text(FILE *dst, mx_json *root, void (*print)(FILE *, mx_json *)
     free(mem);
 }
 
-int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe, mx_logs_judge_fn judge) {
-    int json = 0, naive_utc = 0;
-    const char *since_s = NULL, *until_s = NULL, *now_s = NULL, *domain = NULL, *probe_s = NULL;
+/* --journal, --journal-file, --journal-dir: the journal instead of files. */
+static mx_log_journal *open_journal(size_t nfiles_named, const char *const *files, size_t n, const char *dir,
+                                    int64_t since) {
+    char err[512];
+    if (nfiles_named) {
+        fprintf(stderr, "mxdiag logs: name log files or read the journal (--journal, --journal-file, "
+                        "--journal-dir), not both\n");
+        return NULL;
+    }
+    if (n && dir) {
+        fprintf(stderr, "mxdiag logs: --journal-file and --journal-dir do not go together\n");
+        return NULL;
+    }
+    mx_log_journal *jr = mx_log_journal_open(files, n, dir, since, err, sizeof err);
+    if (!jr) mx_errf("mxdiag logs: %s", err);
+    else if (!mx_log_journal_has_mta(jr))
+        mx_errf("mxdiag logs: the %s holds no entries of postfix, exim or sendmail%s", mx_log_journal_name(jr),
+                since != INT64_MIN ? " in the time range" : "");
+    return jr;
+}
+
+/* No mail log file exists (a Debian 12 without rsyslog): the journal when it
+ * holds the MTA's entries, else say where we looked and what to do. */
+static mx_log_journal *journal_fallback(int64_t since, const char **note) {
+    char err[512];
+    static const char looked[] = "none of /var/log/mail.log, /var/log/maillog, /var/log/exim4/mainlog, "
+                                 "/var/log/exim/main.log exists";
+    mx_log_journal *jr = mx_log_journal_open(NULL, 0, NULL, since, err, sizeof err);
+    if (jr && mx_log_journal_has_mta(jr)) {
+        *note = "no mail log file exists (/var/log/mail.log, /var/log/maillog, /var/log/exim4/mainlog, "
+                "/var/log/exim/main.log): read the MTA's entries in the systemd journal instead";
+        fprintf(stderr, "mxdiag logs: %s; reading the MTA's entries in the systemd journal\n", looked);
+        return jr;
+    }
+    fprintf(stderr, "mxdiag logs: %s, and the systemd journal %s%s%s; name the log files to read (or "
+                    "--journal-file FILE, --journal-dir DIR), or run as root or a member of group "
+                    "systemd-journal or adm to read the whole journal\n", looked,
+            jr ? "holds no entries of postfix, exim or sendmail" : "cannot be read (", jr ? "" : err, jr ? "" : ")");
+    mx_log_journal_close(jr);
+    return NULL;
+}
+
+int mx_logs_main(int argc, char **argv) {
+    int json = 0, naive_utc = 0, no_color = 0, journal = 0;
+    const char *since_s = NULL, *until_s = NULL, *now_s = NULL, *domain = NULL, *probe_s = NULL, *width_s = NULL;
+    const char *journal_dir = NULL;
     const char **paths = mx_xcalloc((size_t)argc + 1, sizeof *paths);
-    size_t np = 0;
+    const char **journal_files = mx_xcalloc((size_t)argc + 1, sizeof *journal_files);
+    size_t np = 0, njf = 0;
     char **fwd = mx_xcalloc((size_t)argc + 2, sizeof *fwd); /* options for the probe's check */
     int nfwd = 0;
     fwd[nfwd++] = "logs";
@@ -524,11 +668,17 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe, mx_logs_jud
         const char **dst = NULL;
         if (strcmp(a, "--json") == 0) json = 1;
         else if (strcmp(a, "--utc") == 0) naive_utc = 1;
+        else if (strcmp(a, "--no-color") == 0) no_color = 1;
+        else if (strcmp(a, "--width") == 0) dst = &width_s;
+        else if (strcmp(a, "--journal") == 0) journal = 1;
+        else if (strcmp(a, "--journal-file") == 0) dst = &journal_files[njf++];
+        else if (strcmp(a, "--journal-dir") == 0) dst = &journal_dir;
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             free(paths);
             free(fwd);
             free(jargv);
+            free(journal_files);
             return 0;
         } else if (strcmp(a, "--since") == 0) dst = &since_s;
         else if (strcmp(a, "--until") == 0) dst = &until_s;
@@ -550,6 +700,7 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe, mx_logs_jud
             free(paths);
             free(fwd);
             free(jargv);
+            free(journal_files);
             return 3;
         } else paths[np++] = a;
         if (dst) {
@@ -558,10 +709,20 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe, mx_logs_jud
                 free(paths);
                 free(fwd);
                 free(jargv);
+                free(journal_files);
                 return 3;
             }
             *dst = argv[++i];
         }
+    }
+    if (width_s && mx_text_cli_width(width_s) != 0) {
+        mx_errf("mxdiag logs: --width must be a number of columns from %d to %d, not '%s'", MX_TEXT_WIDTH_MIN,
+                MX_TEXT_WIDTH_MAX, width_s);
+        free(paths);
+        free(fwd);
+        free(jargv);
+        free(journal_files);
+        return 3;
     }
     long probe_n = 0;
     if (probe_s) {
@@ -572,6 +733,7 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe, mx_logs_jud
             free(paths);
             free(fwd);
             free(jargv);
+            free(journal_files);
             return 3;
         }
     }
@@ -588,6 +750,7 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe, mx_logs_jud
         free(paths);
         free(fwd);
         free(jargv);
+        free(journal_files);
         return 3;
     }
     mx_log_parser tp;
@@ -598,6 +761,7 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe, mx_logs_jud
         free(paths);
         free(fwd);
         free(jargv);
+        free(journal_files);
         return 3;
     }
     mx_log_filter filter;
@@ -609,21 +773,36 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe, mx_logs_jud
         free(paths);
         free(fwd);
         free(jargv);
+        free(journal_files);
         return 3;
     }
     char **found = NULL;
     size_t nfound = 0;
-    if (np == 0) {
-        for (size_t i = 0; mx_log_default_paths[i]; i++) mx_log_find_rotations(mx_log_default_paths[i], &found, &nfound);
-        if (nfound == 0) {
-            fprintf(stderr, "mxdiag logs: none of /var/log/mail.log, /var/log/maillog, /var/log/exim4/mainlog, "
-                            "/var/log/exim/main.log exists; name the log files to read\n");
+    const char *note = NULL;
+    mx_log_journal *jr = NULL;
+    if (journal || njf || journal_dir) {
+        jr = open_journal(np, journal_files, njf, journal_dir, filter.since);
+        if (!jr) {
+            free(paths);
+            free(fwd);
+            free(jargv);
+            free(journal_files);
+            return 3;
         }
+    } else if (np == 0) {
+        for (size_t i = 0; mx_log_default_paths[i]; i++) mx_log_find_rotations(mx_log_default_paths[i], &found, &nfound);
+        if (nfound == 0) jr = journal_fallback(filter.since, &note);
     }
+    free(journal_files);
     const char *const *use = np ? paths : (const char *const *)found;
     size_t nuse = np ? np : nfound;
 
-    mx_log_stream *st = mx_log_stream_new(use, nuse, now, naive_utc, &filter);
+    mx_log_stream *st;
+    if (jr) {
+        mx_log_source src;
+        mx_log_journal_source(jr, &src);
+        st = mx_log_stream_new_source(&src, now, naive_utc, &filter);
+    } else st = mx_log_stream_new(use, nuse, now, naive_utc, &filter);
     report rep;
     memset(&rep, 0, sizeof rep);
     rep.agg = mx_log_agg_new(0);
@@ -638,7 +817,7 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe, mx_logs_jud
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     mx_log_stream_set_stop(st, &logs_signal);
-    read_all(st, &rep, want_threads(use, nuse));
+    read_all(st, &rep, jr ? 1 : want_threads(use, nuse)); /* sd-journal stays on one thread */
     const mx_log_stats *stats = mx_log_stream_stats(st);
     const mx_log_file_stat *files;
     size_t nf = mx_log_stream_files(st, &files);
@@ -656,12 +835,14 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe, mx_logs_jud
         mx_json_set(o, "bytes", mx_json_int((long long)files[i].bytes));
         if (files[i].interrupted) mx_json_set(o, "interrupted", mx_json_bool(1));
         if (files[i].not_read) mx_json_set(o, "not_read", mx_json_bool(1));
+        if (jr) mx_json_set(o, "journal", mx_json_bool(1));
         if (files[i].error[0]) {
             mx_json_set(o, "error", mx_json_str(files[i].error));
             mx_errf("mxdiag logs: %s", files[i].error);
         }
         if (files[i].ok || files[i].lines) readable++;
     }
+    if (note) mx_json_set(root, "note", mx_json_str(note));
     mx_json_set(root, "lines", mx_json_int((long long)stats->lines));
     mx_json_set(root, "events", mx_json_int((long long)stats->events));
     mx_json_set(root, "ignored", mx_json_int((long long)stats->ignored));
@@ -675,7 +856,8 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe, mx_logs_jud
     int stopped = mx_log_stream_stopped(st);
     if (stopped) mx_json_set(root, "interrupted", interrupted_json(files, nf, logs_signal, 0));
     rep.findings = mx_json_arr();
-    judge_findings(&rep, stats, files, nf, &filter, now, judge, njargv, jargv, root);
+    /* the files for the rules' log.events: not the journal (no path to read) */
+    judge_findings(&rep, stats, files, jr ? 0 : nf, &filter, now, njargv, jargv, root);
     /* Not one delivery event and mostly garbage (binary, one huge line, not
      * a mail log): the logs could not be checked at all. */
     int garbage = stats->events == 0 && stats->filtered == 0 && stats->unparsed * 2 > stats->lines;
@@ -720,17 +902,12 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe, mx_logs_jud
         /* rules that read the logs (module log) read the same files */
         mx_json *opts = mx_json_obj();
         mx_json *lf = mx_json_set(opts, "log_files", mx_json_arr());
-        for (size_t i = 0; i < nf; i++) mx_json_push(lf, mx_json_str(files[i].path));
-        if (!probe) {
-            fprintf(stderr, "mxdiag logs: --probe is not available in this build\n");
-            mx_json_set(root, "probes", mx_json_arr());
-        } else {
-            fflush(stdout);
-            mx_json_set(root, "probes", nw ? probe(nfwd, fwd, names, nw, opts) : mx_json_arr());
-            /* stopped during the live checks: the log report is whole,
-             * unfinished checks say so in their documents */
-            probe_stopped = logs_signal != 0;
-        }
+        for (size_t i = 0; i < nf && !jr; i++) mx_json_push(lf, mx_json_str(files[i].path)); /* not the journal */
+        fflush(stdout);
+        mx_json_set(root, "probes", nw ? mx_logs_probe(nfwd, fwd, names, nw, opts, &logs_signal) : mx_json_arr());
+        /* stopped during the live checks: the log report is whole,
+         * unfinished checks say so in their documents */
+        probe_stopped = logs_signal != 0;
         mx_json_free(opts);
     }
     if (logs_signal) {
@@ -751,8 +928,13 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe, mx_logs_jud
         fwrite(b.data, 1, b.len, stdout);
         mx_buf_free(&b);
     } else {
-        emit_text(stdout, root, print_text);
-        emit_text(stdout, root, print_probes);
+        text_style ts = {mx_text_width(), "\033[0m", "", mx_text_colour(no_color)};
+        if (ts.colour) ts.bold = "\033[1m";
+        mx_buf b = MX_BUF_INIT;
+        render_text(&b, root, &ts);
+        render_probes(&b, root, &ts);
+        fwrite(b.data ? b.data : "", 1, b.len, stdout);
+        mx_buf_free(&b);
     }
     fflush(stdout);
     sigaction(SIGINT, &old_int, NULL);
@@ -765,5 +947,12 @@ int mx_logs_main_with(int argc, char **argv, mx_logs_probe_fn probe, mx_logs_jud
     free(paths);
     free(fwd);
     free(jargv);
+    if (mx_logs_probe_abandoned()) {
+        /* the report is out; exit now rather than wait for the interrupted
+         * probe's runtime (and do not let a leak checker call it a leak) */
+        fflush(stdout);
+        fflush(stderr);
+        _exit(code);
+    }
     return code;
 }

@@ -1,8 +1,7 @@
-/* `mxdiag logs --probe N`: the live half.  Lives in the binary, not in the
- * engine library, because it drives the rule runtime exactly as `check`
- * does (check_cli.h): one runtime, one check per domain, all concurrent. */
-#include "logs_cli.h"
-#include "check_cli.h"
+/* `mxdiag logs --probe N`: the live half. It drives the rule runtime as
+ * `check` does (check_setup.c): one runtime, one check per domain, all
+ * concurrent. */
+#include "cli.h"
 #include "loop.h"
 #include "escape.h"
 #include <stdio.h>
@@ -10,16 +9,17 @@
 #include <unistd.h>
 
 /* SIGINT/SIGTERM during the live checks: stop the runtime (the handler of
- * logs_cli.c only sets a flag; this polls it from the loop). */
+ * cmd_logs.c only sets a flag; this polls it from the loop). */
 typedef struct probe_run {
     mx_rt *rt;
     mx_timer *tick;
+    volatile sig_atomic_t *stop;
 } probe_run;
 
 static void probe_tick(mx_loop *loop, void *ud) {
     probe_run *pr = ud;
     pr->tick = NULL;
-    if (mx_logs_interrupted()) {
+    if (*pr->stop) {
         mx_rt_stop(pr->rt);
         return;
     }
@@ -36,19 +36,10 @@ static void probe_done(mx_check *c, void *ud) {
  * be written, so it is left to the process exit. */
 static mx_check_setup *abandoned;
 
-int mx_logs_command(int argc, char **argv) {
-    int code = mx_logs_main_with(argc, argv, mx_logs_probe, mx_logs_judge);
-    if (abandoned) {
-        /* the report is out; exit now rather than wait (and do not let a
-         * leak checker call the abandoned runtime a leak) */
-        fflush(stdout);
-        fflush(stderr);
-        _exit(code);
-    }
-    return code;
-}
+int mx_logs_probe_abandoned(void) { return abandoned != NULL; }
 
-mx_json *mx_logs_probe(int argc, char **argv, const char *const *domains, size_t n, const mx_json *options) {
+mx_json *mx_logs_probe(int argc, char **argv, const char *const *domains, size_t n, const mx_json *options,
+                       volatile sig_atomic_t *stop) {
     mx_check_setup s;
     /* the configuration file's settings, under the command line's */
     mx_argv full = {0};
@@ -60,14 +51,15 @@ mx_json *mx_logs_probe(int argc, char **argv, const char *const *domains, size_t
     mx_json *out = mx_json_arr();
     const char **why = mx_xcalloc(n ? n : 1, sizeof *why);
     int *done = mx_xcalloc(n ? n : 1, sizeof *done);
+    /* kept to the end: a parse error's why may point into its target */
+    mx_target *ts = mx_xcalloc(n ? n : 1, sizeof *ts);
     for (size_t i = 0; i < n; i++) {
-        mx_target t;
-        if (mx_target_parse(domains[i], &t, &why[i]) == 0)
-            cs[i] = mx_check_start_opts(s.rt, &t, options, probe_done, &done[i]);
+        if (mx_target_parse(domains[i], &ts[i], &why[i]) == 0)
+            cs[i] = mx_check_start_opts(s.rt, &ts[i], options, probe_done, &done[i]);
     }
-    probe_run pr = {s.rt, NULL};
+    probe_run pr = {s.rt, NULL, stop};
     pr.tick = mx_loop_timer(mx_rt_loop(s.rt), 100, probe_tick, &pr);
-    if (!mx_logs_interrupted()) mx_rt_run(s.rt);
+    if (!*stop) mx_rt_run(s.rt);
     if (pr.tick) mx_timer_cancel(mx_rt_loop(s.rt), pr.tick);
     for (size_t i = 0; i < n; i++) {
         if (cs[i] && done[i]) {
@@ -92,7 +84,8 @@ mx_json *mx_logs_probe(int argc, char **argv, const char *const *domains, size_t
     free(cs);
     free(done);
     free(why);
-    if (mx_logs_interrupted()) {
+    free(ts);
+    if (*stop) {
         abandoned = mx_xmalloc(sizeof *abandoned);
         *abandoned = s;
     } else {

@@ -1,10 +1,9 @@
 /* `mxdiag logs`: the judgement.  The logs rules (kind = "logs", shipped
  * rules/9x-logs-*.lua and site rules) run once, as one check of a rule
- * runtime, over the fact `logs` that logs_cli.c built from the aggregates
+ * runtime, over the fact `logs` that cmd_logs.c built from the aggregates
  * (engine/logfacts.c).  Lives in the binary, not in the engine library,
  * because it drives the rule runtime (as logs_probe.c does). */
-#include "logs_cli.h"
-#include "check_cli.h"
+#include "cli.h"
 #include "escape.h"
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,0 +1,126 @@
+/* The `report` object a rule's run(target, report) receives: findings
+ * (report:finding), facts for other rules (report:publish), and whether a
+ * fact may still come (report:pending). */
+#include "rt_private.h"
+#include <string.h>
+
+static mx_check *report_check(lua_State *L, int *rule) {
+    mx_rt *rt = mx_rt_from_L(L);
+    mx_check *c = rt_check_by_id(rt, (int)lua_tointeger(L, lua_upvalueindex(1)));
+    *rule = (int)lua_tointeger(L, lua_upvalueindex(2));
+    if (!c || c->finished || c->runs[*rule].state != RULE_RUNNING)
+        luaL_error(L, "report used after its rule finished");
+    return c;
+}
+
+static const char *opt_field_string(lua_State *L, int t, const char *field, int required) {
+    lua_getfield(L, t, field);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        if (required) luaL_error(L, "report:finding: field '%s' is required", field);
+        return NULL;
+    }
+    if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "report:finding: field '%s' must be a string", field);
+    const char *s = lua_tostring(L, -1);
+    lua_pop(L, 1); /* string stays alive: it is referenced by the table */
+    return s;
+}
+
+/* report:finding{code=, severity=?, summary=, explanation=?, advice=?, evidence=?} [-0,+0,e] */
+static int l_report_finding(lua_State *L) {
+    int rule;
+    mx_check *c = report_check(L, &rule);
+    mx_rt *rt = c->rt;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    static const char *const known[] = {"code", "severity", "summary", "explanation", "advice", "evidence", NULL};
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+        lua_pop(L, 1);
+        const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        int ok = 0;
+        for (const char *const *p = known; k && *p; p++) if (strcmp(*p, k) == 0) ok = 1;
+        if (!ok) return luaL_error(L, "report:finding: unknown field '%s'", k ? k : "?");
+    }
+    const char *code = opt_field_string(L, 2, "code", 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->rules[rule].ref);
+    lua_getfield(L, -1, "codes");
+    lua_getfield(L, -1, code);
+    if (lua_isnil(L, -1)) return luaL_error(L, "report:finding: code '%s' is not declared in rule '%s' codes", code, rt->rules[rule].id);
+    mx_severity sev;
+    mx_severity_parse(lua_tostring(L, -1), &sev);
+    lua_pop(L, 3);
+    const char *sevs = opt_field_string(L, 2, "severity", 0);
+    if (sevs && mx_severity_parse(sevs, &sev) != 0)
+        return luaL_error(L, "report:finding: severity '%s' is not one of ok, info, warn, crit, unknown", sevs);
+    const char *summary = opt_field_string(L, 2, "summary", 1);
+    const char *expl = opt_field_string(L, 2, "explanation", 0);
+    const char *adv = opt_field_string(L, 2, "advice", 0);
+    lua_getfield(L, 2, "evidence");
+    if (!lua_isnil(L, -1) && !lua_istable(L, -1)) return luaL_error(L, "report:finding: field 'evidence' must be a table");
+    mx_json *evd = lua_isnil(L, -1) ? mx_json_obj() : mx_lua_to_json(L, -1);
+    lua_pop(L, 1);
+    if (evd->type != MX_JOBJ) { mx_json *o = mx_json_obj(); mx_json_set(o, "items", evd); evd = o; }
+    mx_json *o = mx_json_obj();
+    mx_json_set(o, "rule", mx_json_str(rt->rules[rule].id));
+    mx_json_set(o, "code", mx_json_str(code));
+    mx_json_set(o, "severity", mx_json_str(mx_severity_name(sev)));
+    mx_json_set(o, "summary", mx_json_str(summary));
+    mx_json_set(o, "explanation", mx_json_str(expl ? expl : ""));
+    mx_json_set(o, "advice", mx_json_str(adv ? adv : ""));
+    mx_json_set(o, "evidence", evd);
+    rt_add_finding(c, rule, sev, o);
+    return 0;
+}
+
+/* report:publish(name, value) [-0,+0,e] */
+static int l_report_publish(lua_State *L) {
+    int rule;
+    mx_check *c = report_check(L, &rule);
+    mx_rt *rt = c->rt;
+    const char *name = luaL_checkstring(L, 2);
+    luaL_checkany(L, 3);
+    int ok = 0;
+    for (size_t i = 0; i < rt->rules[rule].nprovides; i++) if (strcmp(rt->rules[rule].provides[i], name) == 0) ok = 1;
+    if (!ok) return luaL_error(L, "report:publish: rule '%s' does not list '%s' in its 'provides'", rt->rules[rule].id, name);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->facts_ref);
+    lua_pushvalue(L, 3);
+    lua_setfield(L, -2, name);
+    lua_pop(L, 1);
+    mx_rt_trace(rt, "fact %s published by %s", name, rt->rules[rule].id);
+    rt_advance(c);
+    return 0;
+}
+
+/* report:pending(name) -> true while another enabled rule of this check that
+ * has not finished may still publish the fact (so a rule handing something
+ * over, such as an open connection, knows whether anyone will take it). [-0,+1,e] */
+static int l_report_pending(lua_State *L) {
+    int rule;
+    mx_check *c = report_check(L, &rule);
+    const char *name = luaL_checkstring(L, 2);
+    int pending = 0;
+    for (int k = 0; k < c->rt->nrules && !pending; k++) {
+        if (k == rule || (c->runs[k].state != RULE_PENDING && c->runs[k].state != RULE_RUNNING)) continue;
+        for (size_t p = 0; p < c->rt->rules[k].nprovides; p++)
+            if (strcmp(c->rt->rules[k].provides[p], name) == 0) pending = 1;
+    }
+    lua_pushboolean(L, pending);
+    return 1;
+}
+
+void rt_push_report(mx_rt *rt, mx_check *c, int rule) {
+    lua_State *L = rt->L;
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, c->id);
+    lua_pushinteger(L, rule);
+    lua_pushcclosure(L, l_report_finding, 2);
+    lua_setfield(L, -2, "finding");
+    lua_pushinteger(L, c->id);
+    lua_pushinteger(L, rule);
+    lua_pushcclosure(L, l_report_publish, 2);
+    lua_setfield(L, -2, "publish");
+    lua_pushinteger(L, c->id);
+    lua_pushinteger(L, rule);
+    lua_pushcclosure(L, l_report_pending, 2);
+    lua_setfield(L, -2, "pending");
+}

@@ -1,0 +1,484 @@
+/* Checks: a check runs every selected rule against one target, starting each
+ * as the facts it requires arrive, with a deadline per rule; rule errors
+ * become rule.error findings; the finished check's results. */
+#include "rt_private.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *rule_state_names[] = {"pending", "running", "done", "skipped", "failed"};
+
+/* ------------------------------------------------------------ checks */
+
+mx_check *rt_check_by_id(mx_rt *rt, int id) {
+    return id >= 0 && id < rt->nchecks ? rt->checks[id] : NULL;
+}
+
+void rt_add_finding(mx_check *c, int rule, mx_severity sev, mx_json *obj) {
+    mx_report_add(&c->report, c->rt->rules[rule].order, sev, obj);
+}
+
+void rt_rule_error_finding(mx_check *c, int rule, const char *summary, const char *detail) {
+    mx_rt *rt = c->rt;
+    mx_json *o = mx_json_obj();
+    mx_json_set(o, "rule", mx_json_str(rt->rules[rule].id));
+    mx_json_set(o, "code", mx_json_str("rule.error"));
+    mx_json_set(o, "severity", mx_json_str("unknown"));
+    mx_json_set(o, "summary", mx_json_str(summary));
+    mx_json_set(o, "explanation", mx_json_str(
+        "The rule stopped before it could reach a verdict, so what it checks is unknown. The other rules are not affected."));
+    mx_json_set(o, "advice", mx_json_str(
+        "If the rule is a site rule, fix it (the error names the file and line); if it is a shipped rule, report it with --record output attached."));
+    mx_json *e = mx_json_obj();
+    rule_run *run = &c->runs[rule];
+    mx_json_set(e, "file", mx_json_str(run->err_line ? run->err_src : rt->rules[rule].file));
+    if (run->err_line) mx_json_set(e, "line", mx_json_int(run->err_line));
+    if (run->err_line && strcmp(run->err_src, rt->rules[rule].file) != 0)
+        mx_json_set(e, "rule_file", mx_json_str(rt->rules[rule].file));
+    if (detail) mx_json_set(e, "error", mx_json_str(detail));
+    mx_json_set(o, "evidence", e);
+    rt_add_finding(c, rule, MX_SEV_UNKNOWN, o);
+}
+
+
+static void kill_rule_tasks(mx_rt *rt, mx_check *c, int rule) {
+    /* counted, so that a finished rule (the usual case: no task left but the
+     * root) does not scan every task of a large batch */
+    mx_task *root = rt_task_get(rt, c->runs[rule].root_slot, c->runs[rule].root_gen);
+    if (root && root->check == c && root->rule == rule) rt_task_kill(rt, root);
+    for (int i = 0; i < rt->ntasks && c->runs[rule].ntasks > 0; i++) {
+        mx_task *t = &rt->tasks[i];
+        if (t->alive && t->check == c && t->rule == rule) rt_task_kill(rt, t);
+    }
+}
+
+void rt_rule_finish(mx_check *c, int rule, int state, const char *why) {
+    rule_run *run = &c->runs[rule];
+    if (run->state != RULE_RUNNING && run->state != RULE_PENDING) return;
+    if (run->deadline) {
+        mx_timer_cancel(c->rt->loop, run->deadline);
+        run->deadline = NULL;
+        free(run->deadline_ud);
+    }
+    run->deadline_ud = NULL;
+    run->state = state;
+    run->ended = mx_now_ms();
+    if (why) { free(run->why); run->why = mx_xstrdup(why); }
+    c->remaining--;
+    mx_rt_trace(c->rt, "rule %s %s%s%s", c->rt->rules[rule].id, rule_state_names[state], why ? ": " : "", why ? why : "");
+    kill_rule_tasks(c->rt, c, rule);
+    rt_advance(c);
+}
+
+int64_t rt_queued_ms(const rule_run *run) {
+    return run->queued_ms + (run->nqueued ? mx_now_ms() - run->queued_since : 0);
+}
+
+typedef struct deadline_ud {
+    mx_rt *rt;
+    int check_id;
+    int rule;
+} deadline_ud;
+
+static void rule_deadline(mx_loop *loop, void *ud) {
+    (void)loop;
+    deadline_ud *d = ud;
+    mx_check *c = rt_check_by_id(d->rt, d->check_id);
+    int rule = d->rule;
+    free(d);
+    if (!c) return;
+    rule_run *run = &c->runs[rule];
+    run->deadline = NULL;
+    run->deadline_ud = NULL;
+    int64_t extra = rt_others_ms(c->rt, run) + rt_queued_ms(run) - run->granted_ms;
+    if (extra > 0) {
+        /* other rules' Lua code held the loop meanwhile: that time is not this rule's */
+        run->granted_ms += extra;
+        deadline_ud *nd = mx_xmalloc(sizeof *nd);
+        nd->rt = c->rt;
+        nd->check_id = c->id;
+        nd->rule = rule;
+        run->deadline = mx_loop_timer(c->rt->loop, extra, rule_deadline, nd);
+        run->deadline_ud = nd;
+        return;
+    }
+    char msg[256];
+    snprintf(msg, sizeof msg, "rule %s did not finish within its deadline of %.1f s", c->rt->rules[rule].id,
+             (double)rt_rule_timeout_ms(c->rt, rule) / 1000.0);
+    rt_rule_error_finding(c, rule, msg, "deadline exceeded");
+    rt_rule_finish(c, rule, RULE_FAILED, "deadline exceeded");
+}
+
+int rt_rule_timeout_ms(mx_rt *rt, int rule) {
+    if (rt->rules[rule].timeout_ms) return rt->rules[rule].timeout_ms;
+    /* room for a handful of sequential network steps, each bounded */
+    return rt->opts.timeout_ms * 6 + 2000;
+}
+
+static int fact_present(mx_rt *rt, mx_check *c, const char *name) {
+    lua_rawgeti(rt->L, LUA_REGISTRYINDEX, c->facts_ref);
+    lua_getfield(rt->L, -1, name);
+    int present = !lua_isnil(rt->L, -1);
+    lua_pop(rt->L, 2);
+    return present;
+}
+
+static int fact_pending(mx_rt *rt, mx_check *c, const char *name) {
+    /* can some enabled, unfinished rule still publish it? */
+    for (int k = 0; k < rt->nrules; k++) {
+        /* a rule not selected for this check is RULE_SKIPPED from the start */
+        if (c->runs[k].state != RULE_PENDING && c->runs[k].state != RULE_RUNNING) continue;
+        for (size_t p = 0; p < rt->rules[k].nprovides; p++)
+            if (strcmp(rt->rules[k].provides[p], name) == 0) return 1;
+    }
+    return 0;
+}
+
+
+/* Message handler for applies(): note where it failed while the stack is
+ * still there. [-0, +0, -] */
+static int applies_msgh(lua_State *L) {
+    mx_rt *rt = mx_rt_from_L(L);
+    if (rt->acct) rt_error_location(rt, L, rt->acct, rt->rules[rt->acct_rule].file);
+    return 1;
+}
+
+static void start_rule(mx_check *c, int rule) {
+    mx_rt *rt = c->rt;
+    lua_State *L = rt->L;
+    rule_run *run = &c->runs[rule];
+    /* predicate: applies(target) -> boolean, run unprotected from I/O */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->rules[rule].ref);
+    lua_getfield(L, -1, "applies");
+    if (lua_isfunction(L, -1)) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, c->target_ref);
+        /* the predicate runs under the rule's budget too */
+        run->started = mx_now_ms();
+        run->lua_us_at_start = rt->lua_us;
+        rt->acct = run;
+        rt->acct_rule = rule;
+        rt->mem_limit = rt->mem_used + MX_RULE_MEM_LIMIT < MX_LUA_MEM_LIMIT ? rt->mem_used + MX_RULE_MEM_LIMIT : MX_LUA_MEM_LIMIT;
+        lua_pushcfunction(L, applies_msgh);
+        lua_insert(L, -3);
+        int64_t t0 = rt_now_us();
+        int ast = lua_pcall(L, 1, 1, lua_gettop(L) - 2);
+        int64_t dt = rt_now_us() - t0;
+        rt->lua_us += dt;
+        run->own_us += dt;
+        lua_remove(L, -2);
+        rt->mem_limit = MX_LUA_MEM_LIMIT;
+        rt->acct = NULL;
+        if (ast != LUA_OK) {
+            run->state = RULE_RUNNING;
+            char msg[512];
+            snprintf(msg, sizeof msg, "rule %s failed in applies(): %s", rt->rules[rule].id, lua_tostring(L, -1));
+            rt_rule_error_finding(c, rule, msg, lua_tostring(L, -1));
+            lua_pop(L, 2);
+            rt_rule_finish(c, rule, RULE_FAILED, "error in applies()");
+            return;
+        }
+        int yes = lua_toboolean(L, -1);
+        lua_pop(L, 2);
+        if (!yes) { run->state = RULE_PENDING; rt_rule_finish(c, rule, RULE_SKIPPED, "does not apply to this target"); return; }
+    } else lua_pop(L, 2);
+
+    run->state = RULE_RUNNING;
+    run->started = mx_now_ms();
+    if (!run->own_us) run->lua_us_at_start = rt->lua_us;
+    mx_task *t = rt_task_new(rt, c, rule);
+    run->root_slot = t->slot;
+    run->root_gen = t->gen;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->rules[rule].ref);
+    lua_getfield(L, -1, "run");
+    lua_xmove(L, t->co, 1);
+    lua_pop(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->target_ref);
+    lua_xmove(L, t->co, 1);
+    rt_push_report(rt, c, rule);
+    lua_xmove(L, t->co, 1);
+    t->nargs_fixed = 2;
+    deadline_ud *d = mx_xmalloc(sizeof *d);
+    d->rt = rt;
+    d->check_id = c->id;
+    d->rule = rule;
+    run->deadline = mx_loop_timer(rt->loop, rt_rule_timeout_ms(rt, rule), rule_deadline, d);
+    run->deadline_ud = d;
+    mx_rt_trace(rt, "rule %s started", rt->rules[rule].id);
+    rt_make_ready(rt, t);
+}
+
+static void check_complete(mx_check *c) {
+    if (c->finished) return;
+    c->finished = 1;
+    c->end = mx_now_ms();
+    c->rt->active_checks--;
+    if (c->done_fn) c->done_fn(c, c->done_ud);
+}
+
+/* Starts every rule whose facts are in, skips those whose facts can no longer
+ * come, and finishes the check when no rule is left. */
+void rt_advance(mx_check *c) {
+    mx_rt *rt = c->rt;
+    int progress = 1;
+    while (progress) {
+        progress = 0;
+        for (int i = 0; i < rt->nrules; i++) {
+            if (c->runs[i].state != RULE_PENDING) continue;
+            int ready = 1, impossible = 0;
+            const char *missing = NULL;
+            for (size_t q = 0; q < rt->rules[i].nrequires; q++) {
+                const char *f = rt->rules[i].requires[q];
+                if (fact_present(rt, c, f)) continue;
+                ready = 0;
+                if (!fact_pending(rt, c, f)) { impossible = 1; missing = f; }
+            }
+            /* optional facts: wait only while some rule may still publish them */
+            for (size_t q = 0; ready && q < rt->rules[i].nwants; q++) {
+                const char *f = rt->rules[i].wants[q];
+                if (!fact_present(rt, c, f) && fact_pending(rt, c, f)) ready = 0;
+            }
+            if (ready) { start_rule(c, i); progress = 1; }
+            else if (impossible) {
+                char why[300];
+                snprintf(why, sizeof why, "fact '%s' is not available for this target", missing);
+                rt_rule_finish(c, i, RULE_SKIPPED, why);
+                progress = 1;
+            }
+        }
+    }
+    /* Nothing runs and rules still wait: they wait on each other (a cycle of
+     * requires/wants). Say so instead of hanging. */
+    if (c->remaining > 0 && !c->finished) {
+        int running = 0;
+        for (int i = 0; i < rt->nrules; i++) running |= c->runs[i].state == RULE_RUNNING;
+        if (!running) {
+            for (int i = 0; i < rt->nrules; i++) {
+                if (c->runs[i].state != RULE_PENDING) continue;
+                char msg[300];
+                snprintf(msg, sizeof msg, "rule %s never started: its requires/wants form a cycle with other rules",
+                         rt->rules[i].id);
+                rt_rule_error_finding(c, i, msg, "dependency cycle");
+                c->runs[i].state = RULE_FAILED;
+                c->runs[i].why = mx_xstrdup("dependency cycle");
+                c->remaining--;
+            }
+        }
+    }
+    if (c->remaining == 0) check_complete(c);
+}
+
+static void push_target(mx_rt *rt, mx_check *c, const mx_json *overrides) {
+    lua_State *L = rt->L;
+    mx_target *t = &c->target;
+    lua_newtable(L);
+    lua_pushstring(L, t->input);
+    lua_setfield(L, -2, "input");
+    lua_pushstring(L, mx_target_kind_name(t->kind));
+    lua_setfield(L, -2, "kind");
+    if (t->kind == MX_TARGET_DOMAIN) { lua_pushstring(L, t->domain); lua_setfield(L, -2, "domain"); }
+    if (t->kind == MX_TARGET_HOST) { lua_pushstring(L, t->domain); lua_setfield(L, -2, "host"); }
+    if (t->kind == MX_TARGET_ADDRESS) {
+        char a[64];
+        mx_addr_format(&t->addr, a, sizeof a);
+        lua_pushstring(L, a);
+        lua_setfield(L, -2, "address");
+    }
+    if (t->local[0]) { lua_pushstring(L, t->local); lua_setfield(L, -2, "local_part"); }
+    if (t->port) { lua_pushinteger(L, t->port); lua_setfield(L, -2, "port"); }
+    if (t->unicode[0]) { lua_pushstring(L, t->unicode); lua_setfield(L, -2, "unicode"); }
+    if (overrides && overrides->type == MX_JOBJ && overrides->u.c.len) {
+        mx_lua_push_json(L, rt->opts.options);
+        if (lua_isnil(L, -1)) { lua_pop(L, 1); lua_newtable(L); }
+        /* per-check options replace the run's, key by key */
+        for (size_t i = 0; i < overrides->u.c.len; i++) {
+            mx_lua_push_json(L, overrides->u.c.items[i]);
+            lua_setfield(L, -2, overrides->u.c.keys[i]);
+        }
+        rt_push_readonly(L, -1);
+        lua_setfield(L, -3, "options");
+        lua_pop(L, 1);
+    } else {
+        /* the run's options, read-only, are the same for every check: built once */
+        if (!rt->has_options_ro) {
+            mx_lua_push_json(L, rt->opts.options);
+            if (lua_isnil(L, -1)) { lua_pop(L, 1); lua_newtable(L); }
+            rt_push_readonly(L, -1);
+            rt->options_ro_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+            lua_pop(L, 1);
+            rt->has_options_ro = 1;
+        }
+        lua_rawgeti(L, LUA_REGISTRYINDEX, rt->options_ro_ref);
+        lua_setfield(L, -2, "options");
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->facts_ref);
+    rt_push_readonly(L, -1);
+    lua_setfield(L, -3, "facts");
+    lua_pop(L, 1);
+    int tbl = lua_gettop(L);
+    rt_push_readonly(L, tbl);
+    lua_remove(L, tbl);
+}
+
+/* "a,b" from a JSON string or list of strings (a batch entry's only/skip/resolver) */
+static char *strings_csv(const mx_json *v) {
+    if (v->type == MX_JSTR) return mx_xstrdup(v->u.str.s);
+    mx_buf b = MX_BUF_INIT;
+    for (size_t i = 0; v->type == MX_JARR && i < v->u.c.len; i++) {
+        if (v->u.c.items[i]->type != MX_JSTR) continue;
+        if (b.len) mx_buf_putc(&b, ',');
+        mx_buf_puts(&b, v->u.c.items[i]->u.str.s);
+    }
+    return b.len ? mx_buf_steal(&b) : mx_xstrdup("");
+}
+
+/* How many rules a check with these options would run (its own only/skip
+ * replacing the run's); lets a batch refuse an entry whose only matches nothing. */
+int mx_rt_check_selects(mx_rt *rt, const mx_json *options) {
+    const mx_json *own_only = mx_json_get(options, "only"), *own_skip = mx_json_get(options, "skip");
+    if (!own_only && !own_skip) {
+        int n = 0;
+        for (int i = 0; i < rt->nrules; i++) n += rt->rules[i].enabled;
+        return n;
+    }
+    char *o = own_only ? strings_csv(own_only) : NULL, *k = own_skip ? strings_csv(own_skip) : NULL;
+    char on[MAX_RULES];
+    int n = rt_select_rules(rt, o ? o : rt->opts.only, k ? k : rt->opts.skip, on);
+    free(o);
+    free(k);
+    return n;
+}
+
+mx_check *mx_check_start(mx_rt *rt, const mx_target *t, mx_check_done_fn done, void *ud) {
+    return mx_check_start_opts(rt, t, NULL, done, ud);
+}
+
+mx_check *mx_check_start_opts(mx_rt *rt, const mx_target *t, const mx_json *options, mx_check_done_fn done, void *ud) {
+    mx_check *c = mx_xcalloc(1, sizeof *c);
+    c->rt = rt;
+    c->target = *t;
+    c->start = mx_now_ms();
+    c->wall = time(NULL);
+    c->done_fn = done;
+    c->done_ud = ud;
+    if (rt->nchecks == rt->checks_cap) {
+        rt->checks_cap = rt->checks_cap ? rt->checks_cap * 2 : 16;
+        rt->checks = mx_xrealloc(rt->checks, (size_t)rt->checks_cap * sizeof *rt->checks);
+    }
+    c->id = rt->nchecks;
+    rt->checks[rt->nchecks++] = c;
+    rt->active_checks++;
+    c->target_json = mx_json_obj();
+    mx_json_set(c->target_json, "input", mx_json_str(t->input));
+    mx_json_set(c->target_json, "kind", mx_json_str(mx_target_kind_name(t->kind)));
+    mx_json_set(c->target_json, "domain", t->kind == MX_TARGET_DOMAIN ? mx_json_str(t->domain) : mx_json_null());
+    if (t->kind == MX_TARGET_HOST) mx_json_set(c->target_json, "host", mx_json_str(t->domain));
+    if (t->kind == MX_TARGET_ADDRESS) {
+        char a[64];
+        mx_addr_format(&t->addr, a, sizeof a);
+        mx_json_set(c->target_json, "address", mx_json_str(a));
+    }
+    if (t->port) mx_json_set(c->target_json, "port", mx_json_int(t->port));
+    if (t->unicode[0]) mx_json_set(c->target_json, "unicode", mx_json_str(t->unicode));
+    lua_newtable(rt->L);
+    /* facts every check of the run starts with (mxdiag logs: `logs`) */
+    for (size_t i = 0; rt->opts.facts && rt->opts.facts->type == MX_JOBJ && i < rt->opts.facts->u.c.len; i++) {
+        mx_lua_push_json(rt->L, rt->opts.facts->u.c.items[i]);
+        lua_setfield(rt->L, -2, rt->opts.facts->u.c.keys[i]);
+    }
+    c->facts_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
+    push_target(rt, c, options);
+    c->target_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
+    c->runs = mx_xcalloc((size_t)(rt->nrules ? rt->nrules : 1), sizeof *c->runs);
+    /* a check's own resolvers (a batch entry's `resolver`, already normalised) */
+    const mx_json *own_res = mx_json_get(options, "resolver");
+    if (own_res && !rt->replay) c->resolvers = strings_csv(own_res);
+    /* a check's own only/skip (a batch entry's settings) replace the run's */
+    const mx_json *own_only = mx_json_get(options, "only"), *own_skip = mx_json_get(options, "skip");
+    char on[MAX_RULES];
+    if (own_only || own_skip) {
+        char *o = own_only ? strings_csv(own_only) : NULL, *k = own_skip ? strings_csv(own_skip) : NULL;
+        rt_select_rules(rt, o ? o : rt->opts.only, k ? k : rt->opts.skip, on);
+        free(o);
+        free(k);
+    } else {
+        for (int i = 0; i < rt->nrules; i++) on[i] = (char)rt->rules[i].enabled;
+    }
+    for (int i = 0; i < rt->nrules; i++) {
+        c->runs[i].state = on[i] ? RULE_PENDING : RULE_SKIPPED;
+        if (!on[i]) c->runs[i].why = mx_xstrdup(own_only || own_skip ? "not selected (only/skip of this entry)" : "not selected (--only/--skip)");
+        else c->remaining++;
+    }
+    rt_advance(c);
+    return c;
+}
+
+/* ------------------------------------------------------------ results */
+
+/* A replay reports the recorded run's duration, so that its output is the
+ * recorded run's output byte for byte. */
+long long rt_check_duration(mx_check *c) {
+    mx_rt *rt = c->rt;
+    if (!rt->replay) return c->end - c->start;
+    return c->id >= 0 && (size_t)c->id < rt->nrec ? rt->rec_durations[c->id] : 0;
+}
+
+static mx_json *check_json(mx_check *c, int borrow);
+mx_json *mx_check_json(mx_check *c) { return check_json(c, 0); }
+mx_json *mx_check_json_borrowed(mx_check *c) { return check_json(c, 1); }
+void mx_check_json_release(mx_json *doc) { mx_report_json_release(doc); }
+
+static mx_json *check_json(mx_check *c, int borrow) {
+    mx_rt *rt = c->rt;
+    mx_json *rules = mx_json_arr();
+    for (int i = 0; i < rt->nrules; i++) {
+        mx_json *o = mx_json_obj();
+        mx_json_set(o, "id", mx_json_str(rt->rules[i].id));
+        mx_json_set(o, "status", mx_json_str(rule_state_names[c->runs[i].state]));
+        if (c->runs[i].why) mx_json_set(o, "reason", mx_json_str(c->runs[i].why));
+        mx_json_push(rules, o);
+    }
+    mx_json *doc = borrow ? mx_report_json_borrowed(&c->report, c->target_json, rt_check_duration(c))
+                          : mx_report_json(&c->report, mx_json_clone(c->target_json), rt_check_duration(c), NULL);
+    /* rules after findings would be nicer to read; keep schema order: append */
+    mx_json_set(doc, "rules", rules);
+    return doc;
+}
+
+void mx_check_text(mx_check *c, mx_buf *out, int colour) {
+    mx_report_text(out, &c->report, c->target_json, rt_check_duration(c), colour);
+}
+
+int mx_check_exit_code(mx_check *c) { return mx_severity_exit(mx_report_status(&c->report)); }
+
+void mx_check_free(mx_check *c) {
+    if (!c) return;
+    mx_rt *rt = c->rt;
+    for (int i = 0; i < rt->nrules; i++) {
+        if (c->runs[i].deadline) { mx_timer_cancel(rt->loop, c->runs[i].deadline); free(c->runs[i].deadline_ud); }
+        free(c->runs[i].why);
+    }
+    for (int i = 0; i < rt->ntasks && c->ntasks > 0; i++)
+        if (rt->tasks[i].alive && rt->tasks[i].check == c) rt_task_kill(rt, &rt->tasks[i]);
+    luaL_unref(rt->L, LUA_REGISTRYINDEX, c->facts_ref);
+    luaL_unref(rt->L, LUA_REGISTRYINDEX, c->target_ref);
+    if (c->id >= 0 && c->id < rt->nchecks) rt->checks[c->id] = NULL;
+    free(c->runs);
+    free(c->resolvers);
+    mx_report_free(&c->report);
+    mx_json_free(c->target_json);
+    free(c);
+}
+
+const char *mx_check_started_utc(mx_check *c, char *buf, size_t n) {
+    mx_rt *rt = c->rt;
+    if (rt->replay) {
+        const char *s = c->id >= 0 && (size_t)c->id < rt->nrec ? rt->rec_started[c->id] : NULL;
+        snprintf(buf, n, "%s", s ? s : "unknown");
+        return buf;
+    }
+    struct tm tm;
+    gmtime_r(&c->wall, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}

@@ -1,0 +1,341 @@
+/* The call gate every primitive goes through: --trace lines, the run's
+ * answer cache, identical calls in flight joined, --record and --replay. */
+#include "rt_private.h"
+#include "escape.h"
+#include "outfile.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ trace */
+int mx_rt_tracing(mx_rt *rt) { return rt->opts.trace; }
+void mx_rt_trace(mx_rt *rt, const char *fmt, ...) {
+    if (!rt->opts.trace) return;
+    /* keys and results hold names and replies from outside: escaped as a line */
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "[%6lld ms] ", (long long)(mx_now_ms() - rt->t0));
+    va_list ap;
+    va_start(ap, fmt);
+    mx_esc_vline(stderr, prefix, fmt, ap);
+    va_end(ap);
+}
+
+/* ------------------------------------------------------------------ gate */
+
+static char *gate_key(const char *prim, const mx_json *args) {
+    mx_buf b = MX_BUF_INIT;
+    mx_buf_puts(&b, prim);
+    mx_buf_putc(&b, ' ');
+    mx_json_write(&b, args, -1);
+    return mx_buf_steal(&b);
+}
+
+static void trace_result(mx_rt *rt, const char *key, const mx_json *res, const char *how) {
+    if (!rt->opts.trace) return;
+    mx_buf b = MX_BUF_INIT;
+    mx_json_write(&b, res, -1);
+    if (b.len > 600) { b.len = 600; mx_buf_puts(&b, "..."); }
+    mx_rt_trace(rt, "<- %s%s %s", how, key, mx_buf_cstr(&b));
+    mx_buf_free(&b);
+}
+
+/* The cache keeps compact JSON text, not trees: a tree costs several times
+ * the text's size, and a million-domain batch keeps 65,536 answers. */
+static void cache_put(mx_rt *rt, const char *key, const char *text) {
+    if (!rt->cache_fifo) rt->cache_fifo = mx_xcalloc(GATE_CACHE_MAX, sizeof *rt->cache_fifo);
+    char *old = mx_strmap_put(&rt->cache, key, mx_xstrdup(text));
+    if (old) { free(old); return; }
+    char **slot = &rt->cache_fifo[rt->cache_head];
+    if (*slot) {
+        free(mx_strmap_del(&rt->cache, *slot));
+        free(*slot);
+    }
+    *slot = mx_xstrdup(key);
+    rt->cache_head = (rt->cache_head + 1) % GATE_CACHE_MAX;
+}
+
+void mx_gate_done(mx_gate_req *req, mx_json *result, void *handle) {
+    mx_rt *rt = req->rt;
+    rt->pending_calls--;
+    trace_result(rt, req->key, result, "");
+    if (rt->recording) {
+        mx_json *e = mx_json_obj();
+        mx_json_set(e, "call", mx_json_str(req->prim));
+        mx_json_set(e, "args", mx_json_clone(req->args));
+        mx_json_set(e, "result", mx_json_clone(result));
+        mx_json_push(rt->recording, e);
+    }
+    if (req->cacheable && !rt->replay) {
+        /* Every caller, first or cached, gets the answer as it reads back
+         * from JSON text (as a replay does): the same bytes for all. */
+        mx_buf b = MX_BUF_INIT;
+        if (!mx_json_write_check(&b, result)) {
+            mx_json *norm = mx_json_parse(mx_buf_cstr(&b), b.len, NULL, 0);
+            if (norm) { mx_json_free(result); result = norm; }
+        }
+        cache_put(rt, req->key, mx_buf_cstr(&b));
+        mx_buf_free(&b);
+        if (mx_strmap_get(&rt->inflight, req->key) == req) mx_strmap_del(&rt->inflight, req->key);
+        for (size_t i = 0; i < req->nwaiters; i++) {
+            gate_waiter *w = &req->waiters[i];
+            mx_task *wt = rt_task_get(rt, w->slot, w->gen);
+            if (!wt) continue;
+            wt->result = mx_json_clone(result);
+            wt->handle = NULL;
+            wt->push = w->push;
+            wt->discard = w->discard;
+            rt_make_ready(rt, wt);
+        }
+        free(req->waiters);
+    }
+    mx_task *t = rt_task_get(rt, req->slot, req->gen);
+    if (!t) {
+        /* The task was killed (deadline): drop the result. */
+        mx_json_free(result);
+        if (handle && req->discard) req->discard(handle);
+    } else {
+        t->result = result;
+        t->handle = handle;
+        t->push = req->push;
+        t->discard = req->discard;
+        rt_make_ready(rt, t);
+    }
+    free(req->key);
+    free(req->prim);
+    mx_json_free(req->args);
+    free(req);
+}
+
+typedef struct immediate {
+    mx_gate_req *req;
+    mx_json *result;
+} immediate;
+
+static void immediate_cb(mx_loop *loop, void *ud) {
+    (void)loop;
+    immediate *im = ud;
+    mx_gate_done(im->req, im->result, NULL);
+    free(im);
+}
+
+mx_rt *mx_gate_rt(mx_gate_req *req) { return req->rt; }
+
+void mx_gate_done_later(mx_gate_req *req, mx_json *result) {
+    immediate *im = mx_xmalloc(sizeof *im);
+    im->req = req;
+    im->result = result;
+    mx_loop_defer(req->rt->loop, immediate_cb, im);
+}
+
+/* start or start_ctx (with ctx) begins the real operation */
+static int gate_call(lua_State *L, const char *prim, mx_json *args, int cacheable, mx_start_fn start,
+                     mx_start_ctx_fn start_ctx, void *ctx, mx_push_fn push, mx_discard_fn discard) {
+    mx_rt *rt = mx_rt_from_L(L);
+    mx_task *t = rt->current;
+    if (!t || !lua_isyieldable(L)) {
+        mx_json_free(args);
+        return luaL_error(L, "%s: engine calls are only possible while a rule runs", prim);
+    }
+    mx_gate_req *req = mx_xcalloc(1, sizeof *req);
+    req->rt = rt;
+    req->slot = t->slot;
+    req->gen = t->gen;
+    req->prim = mx_xstrdup(prim);
+    req->args = args;
+    req->key = gate_key(prim, args);
+    req->cacheable = cacheable;
+    req->push = push;
+    req->discard = discard;
+    req->start = mx_now_ms();
+    mx_rt_trace(rt, "-> %s", req->key);
+    mx_json *answer = NULL;
+    if (rt->replay) {
+        for (size_t i = 0; i < rt->nreplay; i++) {
+            if (!rt->replay[i].used && strcmp(rt->replay[i].key, req->key) == 0) {
+                rt->replay[i].used = 1;
+                answer = mx_json_clone(rt->replay[i].result);
+                break;
+            }
+        }
+        for (size_t i = 0; !answer && cacheable && i < rt->nreplay; i++)
+            if (strcmp(rt->replay[i].key, req->key) == 0) answer = mx_json_clone(rt->replay[i].result);
+        if (!answer) {
+            rt->replay_misses++;
+            answer = mx_json_obj();
+            mx_json_set(answer, "verdict", mx_json_str("error"));
+            mx_json_set(answer, "status", mx_json_str("error"));
+            mx_json_set(answer, "error", mx_json_str("not in the recording"));
+        }
+    } else if (cacheable) {
+        const char *hit_text = mx_strmap_get(&rt->cache, req->key);
+        mx_json *hit = hit_text ? mx_json_parse(hit_text, strlen(hit_text), NULL, 0) : NULL;
+        mx_gate_req *leader = hit ? NULL : mx_strmap_get(&rt->inflight, req->key);
+        if (leader) {
+            /* The same question is already on the wire: wait for its answer
+             * instead of asking again (one query, many waiters). */
+            leader->waiters = mx_xrealloc(leader->waiters, (leader->nwaiters + 1) * sizeof *leader->waiters);
+            leader->waiters[leader->nwaiters++] = (gate_waiter){t->slot, t->gen, push, discard};
+            mx_rt_trace(rt, "   (joins the call in flight) %s", req->key);
+            free(req->key); free(req->prim); mx_json_free(req->args); free(req);
+            lua_pushlightuserdata(L, MARKER);
+            return lua_yield(L, 1);
+        }
+        if (!hit) mx_strmap_put(&rt->inflight, req->key, req);
+        if (hit) {
+            /* Shared work: the same question in one run is asked once. A
+             * cached answer involves no I/O, so the call returns it at once,
+             * pushed as a resumed task's answer would be (no yield, nothing
+             * resumed from here). */
+            trace_result(rt, req->key, hit, "(cached) ");
+            free(req->key); free(req->prim); mx_json_free(req->args); free(req);
+            /* held by rt while pushing: a memory error in push leaves it
+             * there, freed by the next hit or mx_rt_free */
+            mx_json_free(rt->pushing_hit);
+            rt->pushing_hit = hit;
+            int n = push(L, hit, NULL);
+            rt->pushing_hit = NULL;
+            mx_json_free(hit);
+            return n;
+        }
+    }
+    rt->pending_calls++;
+    if (answer) {
+        immediate *im = mx_xmalloc(sizeof *im);
+        im->req = req;
+        im->result = answer;
+        mx_loop_defer(rt->loop, immediate_cb, im);
+    } else {
+        if (start_ctx) start_ctx(rt, req->args, req, ctx);
+        else start(rt, req->args, req);
+    }
+    lua_pushlightuserdata(L, MARKER);
+    return lua_yield(L, 1);
+}
+
+int mx_gate_call(lua_State *L, const char *prim, mx_json *args, int cacheable,
+                 mx_start_fn start, mx_push_fn push, mx_discard_fn discard) {
+    return gate_call(L, prim, args, cacheable, start, NULL, NULL, push, discard);
+}
+
+int mx_gate_call_ctx(lua_State *L, const char *prim, mx_json *args, int cacheable,
+                     mx_start_ctx_fn start, void *ctx, mx_push_fn push, mx_discard_fn discard) {
+    return gate_call(L, prim, args, cacheable, NULL, start, ctx, push, discard);
+}
+
+/* A call that waits for a local resource (a connection slot, l_net.c) before
+ * it starts: that time is not its rule's, so the rule's deadline moves by it
+ * (a cap on connections must not turn into "deadline exceeded"). */
+void mx_gate_wait_begin(mx_gate_req *req) {
+    mx_task *t = rt_task_get(req->rt, req->slot, req->gen);
+    if (!t || req->waiting) return;
+    req->waiting = 1;
+    req->wait_check = t->check->id;
+    req->wait_rule = t->rule;
+    rule_run *run = &t->check->runs[t->rule];
+    if (run->nqueued++ == 0) run->queued_since = mx_now_ms();
+}
+void mx_gate_wait_end(mx_gate_req *req) {
+    if (!req->waiting) return;
+    req->waiting = 0;
+    mx_check *c = rt_check_by_id(req->rt, req->wait_check);
+    if (!c) return;
+    rule_run *run = &c->runs[req->wait_rule];
+    if (run->nqueued > 0 && --run->nqueued == 0) run->queued_ms += mx_now_ms() - run->queued_since;
+}
+
+int rt_load_replay(mx_rt *rt, const char *path, char *err, size_t errlen) {
+    mx_buf b = MX_BUF_INIT;
+    char rerr[4400];
+    if (mx_file_read_all(path, MX_FILE_MAX_JSON, &b, rerr, sizeof rerr) != 0) {
+        snprintf(err, errlen, "recording: %s", rerr);
+        mx_buf_free(&b);
+        return -1;
+    }
+    char perr[128];
+    mx_json *doc = mx_json_parse(b.data ? b.data : "", b.len, perr, sizeof perr);
+    mx_buf_free(&b);
+    if (!doc) { snprintf(err, errlen, "recording %s is not valid JSON: %s", path, perr); return -1; }
+    const char *schema = mx_json_get_str(doc, "schema");
+    mx_json *calls = mx_json_get(doc, "calls");
+    if (!schema || strcmp(schema, "mxdiag.recording/1") != 0 || !calls || calls->type != MX_JARR) {
+        snprintf(err, errlen, "%s is not an mxdiag recording (schema mxdiag.recording/1)", path);
+        mx_json_free(doc);
+        return -1;
+    }
+    const char *servers = mx_json_get_str(doc, "servers");
+    if (servers) rt->rec_servers = mx_xstrdup(servers);
+    mx_json *checks = mx_json_get(doc, "checks");
+    if (checks && checks->type == MX_JARR && checks->u.c.len) {
+        rt->nrec = checks->u.c.len;
+        rt->rec_durations = mx_xcalloc(rt->nrec, sizeof *rt->rec_durations);
+        rt->rec_started = mx_xcalloc(rt->nrec, sizeof *rt->rec_started);
+        for (size_t i = 0; i < rt->nrec; i++) {
+            mx_json *d = mx_json_get(checks->u.c.items[i], "duration_ms");
+            const char *st = mx_json_get_str(checks->u.c.items[i], "started");
+            rt->rec_durations[i] = d && d->type == MX_JINT ? d->u.i : 0;
+            rt->rec_started[i] = st ? mx_xstrdup(st) : NULL;
+        }
+    }
+    rt->replay = mx_xcalloc(calls->u.c.len + 1, sizeof *rt->replay);
+    for (size_t i = 0; i < calls->u.c.len; i++) {
+        mx_json *e = calls->u.c.items[i];
+        const char *call = mx_json_get_str(e, "call");
+        mx_json *args = mx_json_get(e, "args"), *res = mx_json_get(e, "result");
+        if (!call || !args || !res) continue;
+        rt->replay[rt->nreplay].key = gate_key(call, args);
+        rt->replay[rt->nreplay].result = mx_json_clone(res);
+        rt->nreplay++;
+    }
+    mx_json_free(doc);
+    return 0;
+}
+
+int mx_rt_finish(mx_rt *rt, char *err, size_t errlen) {
+    if (!rt->recording || !rt->opts.record_path) return 0;
+    mx_json *doc = mx_json_obj();
+    mx_json_set(doc, "schema", mx_json_str("mxdiag.recording/1"));
+    /* what is needed to run the same check again offline (rules test) */
+    mx_json_set(doc, "options", rt->opts.options ? mx_json_clone(rt->opts.options) : mx_json_obj());
+    if (rt->opts.only) mx_json_set(doc, "only", mx_json_str(rt->opts.only));
+    if (rt->opts.skip) mx_json_set(doc, "skip", mx_json_str(rt->opts.skip));
+    /* what dns.servers() said, so that a replay elsewhere says the same */
+    const char *servers = rt->dns ? mx_dns_servers(rt->dns) : rt->rec_servers;
+    if (servers) mx_json_set(doc, "servers", mx_json_str(servers));
+    mx_json *checks = mx_json_arr();
+    for (int i = 0; i < rt->nchecks; i++) {
+        mx_check *c = rt->checks[i];
+        if (!c) continue;
+        char when[64];
+        mx_json *o = mx_json_obj();
+        mx_json_set(o, "target", mx_json_str(c->target.input));
+        mx_json_set(o, "started", mx_json_str(mx_check_started_utc(c, when, sizeof when)));
+        mx_json_set(o, "duration_ms", mx_json_int(rt_check_duration(c)));
+        mx_json_push(checks, o);
+    }
+    mx_json_set(doc, "checks", checks);
+    mx_json_set(doc, "calls", rt->recording);
+    rt->recording = NULL;
+    mx_buf b = MX_BUF_INIT;
+    mx_json_write(&b, doc, 1);
+    mx_buf_putc(&b, '\n');
+    mx_json_free(doc);
+    /* never through a planted link: a temporary next to it, renamed */
+    int rc = mx_file_write_atomic(rt->opts.record_path, b.data, b.len, err, errlen);
+    mx_buf_free(&b);
+    return rc;
+}
+
+void rt_gate_free(mx_rt *rt) {
+    mx_strmap_free(&rt->cache, free);
+    if (rt->cache_fifo) for (size_t i = 0; i < GATE_CACHE_MAX; i++) free(rt->cache_fifo[i]);
+    free(rt->cache_fifo);
+    mx_strmap_free(&rt->inflight, NULL);
+    mx_json_free(rt->recording);
+    for (size_t i = 0; i < rt->nreplay; i++) { free(rt->replay[i].key); mx_json_free(rt->replay[i].result); }
+    free(rt->replay);
+    for (size_t i = 0; i < rt->nrec; i++) free(rt->rec_started[i]);
+    free(rt->rec_started);
+    free(rt->rec_servers);
+    free(rt->rec_durations);
+}

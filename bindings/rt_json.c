@@ -1,0 +1,110 @@
+/* Lua values <-> JSON: engine results pushed to rules, rule values (evidence,
+ * facts, call arguments) turned into JSON with sorted keys. */
+#include "rt_private.h"
+#include <stdlib.h>
+#include <string.h>
+
+
+void mx_lua_push_json(lua_State *L, const mx_json *v) {
+    luaL_checkstack(L, 4, "json too deep");
+    if (!v) { lua_pushnil(L); return; }
+    switch (v->type) {
+    case MX_JNULL: lua_pushnil(L); break;
+    case MX_JBOOL: lua_pushboolean(L, v->u.b); break;
+    case MX_JINT: lua_pushinteger(L, (lua_Integer)v->u.i); break;
+    case MX_JNUM: lua_pushnumber(L, v->u.n); break;
+    case MX_JSTR: lua_pushlstring(L, v->u.str.s, v->u.str.len); break;
+    case MX_JARR:
+        lua_createtable(L, (int)v->u.c.len, 0);
+        for (size_t i = 0; i < v->u.c.len; i++) {
+            mx_lua_push_json(L, v->u.c.items[i]);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        break;
+    case MX_JOBJ:
+        lua_createtable(L, 0, (int)v->u.c.len);
+        for (size_t i = 0; i < v->u.c.len; i++) {
+            mx_lua_push_json(L, v->u.c.items[i]);
+            lua_setfield(L, -2, v->u.c.keys[i]);
+        }
+        break;
+    }
+}
+
+static int keycmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static mx_json *to_json_rec(lua_State *L, int idx, int depth) {
+    idx = lua_absindex(L, idx);
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL: return mx_json_null();
+    case LUA_TBOOLEAN: return mx_json_bool(lua_toboolean(L, idx));
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, idx)) return mx_json_int((long long)lua_tointeger(L, idx));
+        return mx_json_num(lua_tonumber(L, idx));
+    case LUA_TSTRING: {
+        size_t n;
+        const char *s = lua_tolstring(L, idx, &n);
+        return mx_json_strn(s, n);
+    }
+    case LUA_TTABLE: {
+        if (depth > 32) return mx_json_str("(nested too deep)");
+        if (rt_ro_kind(L, idx) == 2) {
+            /* a read-only view (a fact, an option) converts as its table */
+            mx_json *j = to_json_rec(L, -1, depth);
+            lua_pop(L, 1);
+            return j;
+        }
+        luaL_checkstack(L, 6, "json conversion");
+        lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
+        /* A sequence 1..n with nothing else is an array. */
+        size_t count = 0;
+        lua_pushnil(L);
+        while (lua_next(L, idx)) { count++; lua_pop(L, 1); }
+        if (count == 0) {
+            /* empty: arrays are more common in evidence lists; a table marked
+             * with __json = "object" stays an object */
+            if (luaL_getmetafield(L, idx, "__json") != LUA_TNIL) { lua_pop(L, 1); return mx_json_obj(); }
+            return mx_json_arr();
+        }
+        if (n > 0 && (size_t)n == count) {
+            mx_json *a = mx_json_arr();
+            for (lua_Integer i = 1; i <= n; i++) {
+                lua_rawgeti(L, idx, i);
+                mx_json_push(a, to_json_rec(L, -1, depth + 1));
+                lua_pop(L, 1);
+            }
+            return a;
+        }
+        char **keys = mx_xcalloc(count, sizeof *keys);
+        size_t k = 0;
+        lua_pushnil(L);
+        while (lua_next(L, idx) && k < count) {
+            lua_pushvalue(L, -2);
+            keys[k++] = mx_xstrdup(lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
+            lua_pop(L, 2);
+        }
+        if (k < count) lua_pop(L, 2);
+        qsort(keys, k, sizeof *keys, keycmp);
+        mx_json *o = mx_json_obj();
+        for (size_t i = 0; i < k; i++) {
+            /* numeric keys were stringified; look up both ways */
+            lua_getfield(L, idx, keys[i]);
+            if (lua_isnil(L, -1)) {
+                lua_pop(L, 1);
+                char *end;
+                long long iv = strtoll(keys[i], &end, 10);
+                if (*end == 0) lua_rawgeti(L, idx, (lua_Integer)iv);
+                else lua_pushnil(L);
+            }
+            mx_json_set(o, keys[i], to_json_rec(L, -1, depth + 1));
+            lua_pop(L, 1);
+            free(keys[i]);
+        }
+        free(keys);
+        return o;
+    }
+    default:
+        return mx_json_str(luaL_typename(L, idx));
+    }
+}
+mx_json *mx_lua_to_json(lua_State *L, int idx) { return to_json_rec(L, idx, 0); }

@@ -1,0 +1,277 @@
+/* The runtime's private header: the state every runtime unit shares (struct
+ * mx_rt, checks, tasks, gate requests) and the functions they call in each
+ * other. Not for binding files, which see runtime.h only (l_dnsbl.c's
+ * task.all-style lookups excepted: mx_task_spawn_all).
+ *
+ * The units (bindings/):
+ *   rt_state.c    mx_rt_new/mx_rt_free and the accessors binding files use
+ *   rt_mem.c      the Lua allocator: memory caps, small-object slab
+ *   rt_json.c     Lua values <-> JSON
+ *   rt_gate.c     the call gate: trace, cache, in-flight joins, record/replay
+ *   rt_sched.c    tasks, the ready queue, yield and resume, the `task` module
+ *   rt_sandbox.c  the rules' environment (allow-lists), read-only views,
+ *                 instruction budget and compute deadline, pcall/xpcall
+ *   rt_loader.c   rule files: trust-checked reading, require, validation,
+ *                 --only/--skip selection, `rules list`
+ *   rt_checks.c   checks: starting rules as facts arrive, deadlines,
+ *                 rule errors, results
+ *   l_report.c    the `report` object a rule's run() receives
+ *
+ * How a rule waits for I/O: a primitive calls mx_gate_call (rt_gate.c), which
+ * starts the operation and yields MARKER; the operation's completion calls
+ * mx_gate_done, which queues the task (rt_make_ready); mx_rt_run's
+ * run_ready/resume_task (rt_sched.c) resume it with the result pushed. */
+#ifndef MX_RT_PRIVATE_H
+#define MX_RT_PRIVATE_H
+#include "runtime.h"
+#include "strmap.h"
+#include <openssl/ssl.h>
+
+#define MAX_RULES 512
+#define HOOK_EVERY 1000
+
+/* The value primitives yield with, so that wrapped coroutine.resume can tell
+ * an engine yield from a rule's own. */
+extern char rt_engine_marker; /* rt_sched.c */
+#define MARKER ((void *)&rt_engine_marker)
+
+enum { RULE_PENDING, RULE_RUNNING, RULE_DONE, RULE_SKIPPED, RULE_FAILED };
+
+typedef struct mx_rule {
+    char *id;
+    char *file;
+    char *description;
+    int ref;                /* the validated rule table */
+    char **requires;
+    size_t nrequires;
+    char **provides;
+    size_t nprovides;
+    char **wants;           /* optional facts: waited for while a rule may still publish them */
+    size_t nwants;
+    char **categories;
+    size_t ncategories;
+    int timeout_ms;         /* 0: derived from the network timeout */
+    int logs;               /* kind = "logs": judges `mxdiag logs`' aggregates, never runs in a check */
+    int enabled;
+    int order;
+} mx_rule;
+
+typedef struct rule_run {
+    int state;
+    int root_slot;
+    uint32_t root_gen;
+    mx_timer *deadline;
+    int64_t started, ended;
+    uint64_t instructions;
+    char *why;              /* skip or failure reason */
+    void *deadline_ud;      /* freed when the deadline timer is cancelled */
+    const char *aborted;    /* budget/deadline/memory: pcall may not catch it */
+    int64_t own_us;         /* time spent running this rule's Lua code */
+    int ntasks;             /* live tasks of this rule run */
+    int64_t lua_us_at_start; /* rt->lua_us when it started */
+    int64_t granted_ms;     /* deadline extensions for other rules' CPU time */
+    int64_t queued_ms;      /* time its calls waited for a connection slot (mx_gate_wait_*) */
+    int nqueued;            /* its calls waiting now, since queued_since */
+    int64_t queued_since;
+    int err_line;           /* where the rule failed (0: unknown) */
+    char err_src[512];
+} rule_run;
+
+typedef struct mx_task mx_task;
+struct mx_task {
+    int alive;
+    uint32_t gen;
+    int slot;
+    lua_State *co;
+    int co_ref;
+    mx_check *check;
+    int rule;
+    int parent_slot;        /* -1 for a rule's root task */
+    uint32_t parent_gen;
+    int child_index;
+    /* waiting for children (task.all) */
+    int pending_children;
+    int results_ref;
+    char *child_error;
+    /* resume payload */
+    int queued;
+    int nargs_fixed;        /* resume with this many values pushed by push */
+    mx_json *result;
+    void *handle;
+    mx_push_fn push;
+    mx_discard_fn discard;
+    int start_fn_ref;       /* child: the function to call first */
+};
+
+struct mx_check {
+    mx_rt *rt;
+    int id;
+    int ntasks;             /* live tasks of this check */
+    mx_target target;
+    mx_json *target_json;
+    int target_ref, facts_ref;
+    char *resolvers;        /* this check's own resolvers (c-ares CSV), or NULL: the run's */
+    rule_run *runs;
+    int remaining;          /* rules not yet finished/skipped */
+    int64_t start, end;
+    time_t wall;            /* start, for --record and the letter */
+    mx_report report;
+    mx_check_done_fn done_fn;
+    void *done_ud;
+    int finished;
+};
+
+struct mx_gate_req {
+    mx_rt *rt;
+    int slot;
+    uint32_t gen;
+    char *key;
+    char *prim;
+    mx_json *args;
+    int cacheable;
+    mx_push_fn push;
+    mx_discard_fn discard;
+    int64_t start;
+    int waiting, wait_check, wait_rule; /* mx_gate_wait_begin: whose deadline it moves */
+    /* identical cacheable calls made while this one is in flight wait here */
+    struct gate_waiter *waiters;
+    size_t nwaiters;
+};
+
+typedef struct gate_waiter {
+    int slot;
+    uint32_t gen;
+    mx_push_fn push;
+    mx_discard_fn discard;
+} gate_waiter;
+
+/* The run's answer cache is bounded (oldest answers go first) so that a
+ * batch of a million domains runs in constant memory. */
+#define GATE_CACHE_MAX 65536
+
+typedef struct replay_entry {
+    char *key;
+    mx_json *result;
+    int used;
+} replay_entry;
+
+/* The allocator's per-size free lists (rt_mem.c). */
+#define SLAB_GRAIN 16
+#define SLAB_MAX 512
+typedef struct slab_free { struct slab_free *next; } slab_free;
+typedef struct rt_slab {
+    slab_free *free[SLAB_MAX / SLAB_GRAIN];
+    struct slab_chunk *chunks;
+    unsigned char *bump;
+    size_t left;
+} rt_slab;
+
+struct mx_rt {
+    mx_rt_opts opts;
+    lua_State *L;
+    mx_loop *loop;
+    mx_dns *dns;
+    mx_rule rules[MAX_RULES];
+    int nrules;
+    mx_task *tasks;
+    int ntasks, tasks_cap;
+    int *free_slots;
+    int nfree;
+    int *ready;             /* slots */
+    uint32_t *ready_gen;
+    int nready, ready_cap;
+    mx_check **checks;
+    int nchecks, checks_cap;
+    int active_checks;
+    int next_check_id;
+    mx_task *current;
+    size_t mem_used, mem_limit;
+    int in_rule;
+    int64_t t0;
+    /* gate */
+    mx_strmap cache;        /* key -> mx_json result */
+    char **cache_fifo;      /* insertion order ring, for eviction */
+    size_t cache_head;
+    mx_strmap inflight;     /* key -> mx_gate_req of a cacheable call in flight */
+    int stopping;           /* mx_rt_stop: mx_rt_run returns */
+    mx_json *recording;     /* array of calls */
+    replay_entry *replay;
+    size_t nreplay;
+    int env_proto_ref;      /* table of allowed globals */
+    int shipped_libs_ref;   /* the shipped rules' library table (LUA_NOREF until made) */
+    int pending_calls;      /* primitives started and not yet done */
+    struct rt_event *events; /* task.event(): one-shot condition variables */
+    int nevents, events_cap;
+    rule_run *acct;         /* whose instructions the hook counts (NULL: none) */
+    int acct_rule;
+    uint64_t load_instructions; /* top-level code of rule files while loading */
+    const char *load_aborted;   /* the file being loaded hit its budget */
+    int loading;
+    long long *rec_durations; /* --replay: each check's recorded duration_ms */
+    char **rec_started;       /* --replay: each check's recorded start (UTC) */
+    char *rec_servers;        /* --replay: the recorded run's dns.servers() */
+    size_t nrec;
+    size_t replay_misses;     /* --replay: calls not in the recording */
+    int64_t lua_us;           /* time spent in all rules' Lua code */
+    SSL_CTX *tls_ctx;       /* lazily, see mx_rt_tls_ctx */
+    char *tls_ctx_err;
+    rt_slab slab;           /* small Lua objects, see rt_alloc */
+    int options_ro_ref;     /* read-only view of the run's options (has_options_ro) */
+    mx_json *pushing_hit;   /* a cached answer being pushed (see mx_gate_call) */
+    mx_strmap dns_by_resolvers; /* c-ares CSV -> mx_dns, for checks with their own resolvers */
+    int has_options_ro;
+    mx_net_conns *net_conns; /* net.connect's slots and queues (l_net.c) */
+};
+
+/* ---- rt_mem.c */
+void *rt_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
+void rt_slab_release(rt_slab *sl);
+
+/* ---- rt_gate.c */
+/* Frees the cache, the recording and the replay. */
+void rt_gate_free(mx_rt *rt);
+/* --replay PATH: reads the recording into rt. */
+int rt_load_replay(mx_rt *rt, const char *path, char *err, size_t errlen);
+
+/* ---- rt_sched.c */
+mx_task *rt_task_get(mx_rt *rt, int slot, uint32_t gen);
+mx_task *rt_task_new(mx_rt *rt, mx_check *c, int rule);
+void rt_task_kill(mx_rt *rt, mx_task *t);
+void rt_make_ready(mx_rt *rt, mx_task *t);
+void rt_error_location(mx_rt *rt, lua_State *co, rule_run *run, const char *rule_file);
+/* Frees the task table, the ready queue and the events. */
+void rt_sched_free(mx_rt *rt);
+/* task.all's machinery (also dnsbl.lookup's): argument 1 a list of functions,
+ * run as child tasks; yields until all are done, then continues in k. */
+int mx_task_spawn_all(lua_State *L, lua_KFunction k);
+
+/* ---- rt_sandbox.c */
+void rt_build_env_proto(mx_rt *rt);
+void rt_push_env(mx_rt *rt, int libs_idx);
+int rt_ro_kind(lua_State *L, int idx);
+void rt_push_readonly(lua_State *L, int idx);
+void rt_count_hook(lua_State *L, lua_Debug *ar);
+int64_t rt_now_us(void);
+int64_t rt_others_ms(mx_rt *rt, rule_run *run);
+
+/* ---- rt_loader.c */
+int rt_load_code(lua_State *L, const mx_buf *code, const char *path);
+int rt_sandbox_require(lua_State *L);
+void rt_rule_clear(lua_State *L, mx_rule *r);
+int rt_select_rules(mx_rt *rt, const char *only, const char *skip, char *on);
+int rt_name_cmp(const void *a, const void *b);
+
+/* ---- rt_checks.c */
+mx_check *rt_check_by_id(mx_rt *rt, int id);
+void rt_add_finding(mx_check *c, int rule, mx_severity sev, mx_json *obj);
+void rt_rule_error_finding(mx_check *c, int rule, const char *summary, const char *detail);
+void rt_rule_finish(mx_check *c, int rule, int state, const char *why);
+void rt_advance(mx_check *c);
+int64_t rt_queued_ms(const rule_run *run);
+int rt_rule_timeout_ms(mx_rt *rt, int rule);
+long long rt_check_duration(mx_check *c);
+
+/* ---- l_report.c */
+void rt_push_report(mx_rt *rt, mx_check *c, int rule);
+
+#endif

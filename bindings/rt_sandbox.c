@@ -1,0 +1,530 @@
+/* The sandbox rules run in: the globals and library functions they may use,
+ * read-only views of shared tables, the instruction budget and compute-time
+ * deadline (count hook), and pcall/xpcall/coroutine wrappers that cannot
+ * swallow an abort. Also `rules api` (what a rule can call). */
+#include "rt_private.h"
+#include <lualib.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- what a rule may use: the allow-lists (everything else of Lua's
+ * standard library is absent from the rules' environment) ---- */
+
+/* no load/loadstring/dofile/loadfile (binary chunks, unsandboxed code),
+ * collectgarbage, print, io, debug, package */
+static const char *const base[] = {"assert", "error", "ipairs", "next", "pairs", "select", "tonumber",
+                                   "tostring", "type", "rawequal", "rawget", "rawlen", "getmetatable", NULL};
+/* string: these, plus find/match/gmatch/gsub/rep from the bounded matcher
+ * (l_strmatch.c) */
+static const char *const string_f[] = {"byte", "char", "format", "len", "lower", "rep", "reverse", "sub",
+                                       "upper", "pack", "unpack", "packsize", NULL};
+static const char *const table_f[] = {"concat", "insert", "move", "pack", "remove", "sort", "unpack", NULL};
+static const char *const math_f[] = {"abs", "ceil", "floor", "fmod", "huge", "max", "maxinteger", "min",
+                                     "mininteger", "modf", "pi", "sqrt", "tointeger", "type", "ult", "log", "exp", NULL};
+static const char *const utf8_f[] = {"char", "charpattern", "codepoint", "codes", "len", "offset", NULL};
+static const char *const os_f[] = {"time", "clock", "date", "difftime", NULL};
+/* the engine's modules, each a read-only table */
+static const struct { const char *name; lua_CFunction open; } mods[] = {
+    {"dns", luaopen_mx_dns}, {"net", luaopen_mx_net}, {"task", luaopen_mx_task},
+    {"sys", luaopen_mx_sys},
+    {"util", luaopen_mx_util},
+    {"dnsbl", luaopen_mx_dnsbl},
+    {"log", luaopen_mx_log},
+};
+
+/* ------------------------------------------------------------ sandbox */
+
+/* Lua written once here: coroutine wrappers that let engine yields pass
+ * through a rule's own coroutines (STYLE point 5), and xpcall.
+ *
+ * xpcall calls the message handler itself, after the protected call has
+ * returned, as an ordinary call: Lua runs a message handler inside its error
+ * machinery, where an error raised by the count hook leaves hooks off
+ * (L->allowhook) while the handler runs, so a handler that loops would never
+ * be stopped. The handler sees the same error value; it runs after the stack
+ * is unwound, which a rule cannot observe (no debug library). An error in the
+ * handler becomes xpcall's second result.
+ *
+ * coroutine.close of an aborted rule raises instead of closing: a coroutine
+ * that the count hook stopped is dead with hooks off, and closing it would run
+ * its pending __close handlers unbounded. */
+static const char *prelude =
+    "local marker, co_create, co_resume, co_yield, co_status, co_running, co_isyieldable, co_close, aborted, pcall = ...\n"
+    "local pack, unpack, type, error = table.pack, table.unpack, type, error\n"
+    "local function resume(co, ...)\n"
+    "  local r = pack(co_resume(co, ...))\n"
+    "  while r[1] and r[2] == marker and co_status(co) == 'suspended' do\n"
+    "    r = pack(co_resume(co, co_yield(marker)))\n"
+    "  end\n"
+    "  if not r[1] and aborted() then error(aborted(), 0) end\n"
+    "  return unpack(r, 1, r.n)\n"
+    "end\n"
+    "local function wrap(f)\n"
+    "  local co = co_create(f)\n"
+    "  return function(...)\n"
+    "    local r = pack(resume(co, ...))\n"
+    "    if r[1] then return unpack(r, 2, r.n) end\n"
+    "    error(r[2], 0)\n"
+    "  end\n"
+    "end\n"
+    "local function close(co)\n"
+    "  if aborted() then error(aborted(), 0) end\n"
+    "  return co_close(co)\n"
+    "end\n"
+    "local function xpcall(f, msgh, ...)\n"
+    "  if type(msgh) ~= 'function' then\n"
+    "    error(\"bad argument #2 to 'xpcall' (function expected, got \" .. type(msgh) .. ')', 2)\n"
+    "  end\n"
+    "  local r = pack(pcall(f, ...))\n"
+    "  if r[1] then return unpack(r, 1, r.n) end\n"
+    "  local _, v = pcall(msgh, r[2])\n"
+    "  return false, v\n"
+    "end\n"
+    "return { create = co_create, resume = resume, wrap = wrap, yield = co_yield, status = co_status,\n"
+    "         running = co_running, isyieldable = co_isyieldable, close = close }, xpcall\n";
+
+/* Read-only views. A proxy is an empty table whose metatable (locked with
+ * __metatable) reaches the hidden table: reading gives the hidden table's
+ * values, with tables among them (keys too) given as read-only proxies in
+ * turn, so no path through indexing, pairs or # leads to a writable table
+ * shared with other rules or checks. One proxy per hidden table (a weak
+ * cache), so proxies compare equal when their tables do. The metatable key
+ * RO_KEY marks engine read-only values: a proxy (the hidden table) or a
+ * sealed value (true), which are handed out as they are. */
+static char ro_key, ro_cache_key;
+#define RO_KEY ((void *)&ro_key)
+
+/* 0: not read-only; 1: sealed; 2: a proxy, and its hidden table is pushed. [-0, +(0|1), -] */
+int rt_ro_kind(lua_State *L, int idx) {
+    if (lua_type(L, idx) != LUA_TTABLE || !lua_getmetatable(L, idx)) return 0;
+    int t = lua_rawgetp(L, -1, RO_KEY);
+    if (t == LUA_TTABLE) { lua_remove(L, -2); return 2; }
+    lua_pop(L, 2);
+    return t == LUA_TNIL ? 0 : 1;
+}
+/* replaces a proxy at idx by its hidden table (keys given back by a rule) [-0, +0, -] */
+static void ro_unwrap(lua_State *L, int idx) {
+    idx = lua_absindex(L, idx);
+    if (rt_ro_kind(L, idx) == 2) lua_replace(L, idx);
+}
+static void push_ro_value(lua_State *L, int idx);
+static int ro_newindex(lua_State *L) { return luaL_error(L, "attempt to modify a read-only table (field '%s')", luaL_tolstring(L, 2, NULL)); }
+static int ro_len(lua_State *L) { lua_pushinteger(L, (lua_Integer)luaL_len(L, lua_upvalueindex(1))); return 1; }
+/* __index(proxy, key) [-0, +1, e] */
+static int ro_index(lua_State *L) {
+    lua_settop(L, 2);
+    ro_unwrap(L, 2);
+    lua_gettable(L, lua_upvalueindex(1));
+    push_ro_value(L, -1);
+    return 1;
+}
+/* the iterator __pairs returns: next over the hidden table, read-only values [-2, +(1|2), e] */
+static int ro_iter(lua_State *L) {
+    lua_settop(L, 2);
+    ro_unwrap(L, 2);
+    if (!lua_next(L, lua_upvalueindex(1))) {
+        lua_pushnil(L);
+        return 1;
+    }
+    push_ro_value(L, -2);
+    push_ro_value(L, -2);
+    return 2;
+}
+static int ro_pairs(lua_State *L) {
+    lua_getmetatable(L, 1);
+    lua_rawgetp(L, -1, RO_KEY);
+    lua_pushcclosure(L, ro_iter, 1);
+    lua_pushvalue(L, 1); /* the proxy as the state: never the hidden table */
+    lua_pushnil(L);
+    return 3;
+}
+/* [-0, +1, m] a new proxy of the table at idx; flat: its values are no
+ * tables and it never changes (library tables), so __index can be the table
+ * itself (no C call on every string.format) */
+static void new_proxy(lua_State *L, int idx, int flat) {
+    idx = lua_absindex(L, idx);
+    lua_newtable(L);                   /* proxy */
+    lua_createtable(L, 0, 6);          /* metatable */
+    lua_pushvalue(L, idx);
+    if (!flat) lua_pushcclosure(L, ro_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, ro_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushvalue(L, idx);
+    lua_pushcclosure(L, ro_len, 1);
+    lua_setfield(L, -2, "__len");
+    lua_pushcfunction(L, ro_pairs);
+    lua_setfield(L, -2, "__pairs");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_pushvalue(L, idx);
+    lua_rawsetp(L, -2, RO_KEY);
+    lua_setmetatable(L, -2);
+}
+/* [-0, +1, m] the value at idx as a rule may see it: a table not marked
+ * read-only as its (cached) proxy, anything else as it is */
+static void push_ro_value(lua_State *L, int idx) {
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) != LUA_TTABLE) { lua_pushvalue(L, idx); return; }
+    int kind = rt_ro_kind(L, idx);
+    if (kind) {
+        if (kind == 2) lua_pop(L, 1);
+        lua_pushvalue(L, idx);
+        return;
+    }
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &ro_cache_key) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_createtable(L, 0, 1);
+        lua_pushliteral(L, "k");       /* ephemeron: an entry lives as long as its table */
+        lua_setfield(L, -2, "__mode");
+        lua_setmetatable(L, -2);
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &ro_cache_key);
+    }
+    lua_pushvalue(L, idx);
+    if (lua_rawget(L, -2) == LUA_TTABLE) { lua_remove(L, -2); return; }
+    lua_pop(L, 1);
+    new_proxy(L, idx, 0);
+    lua_pushvalue(L, idx);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, -4);
+    lua_remove(L, -2);
+}
+void rt_push_readonly(lua_State *L, int idx) { push_ro_value(L, idx); }
+
+void mx_lua_seal(lua_State *L, int idx) {
+    idx = lua_absindex(L, idx);
+    lua_createtable(L, 0, 3);
+    lua_pushcfunction(L, ro_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_pushboolean(L, 1);
+    lua_rawsetp(L, -2, RO_KEY);
+    lua_setmetatable(L, idx);
+}
+
+static int sb_pcall(lua_State *L);
+static int sb_rawset(lua_State *L);
+static int sb_setmetatable(lua_State *L);
+static int sb_aborted(lua_State *L);
+
+/* [-0, +1, m] a fresh environment for one rule or library file; its require
+ * loads into libs (a table at libs_idx: one per rule file, shared by the
+ * libraries that file pulls in) */
+void rt_push_env(mx_rt *rt, int libs_idx) {
+    lua_State *L = rt->L;
+    libs_idx = lua_absindex(L, libs_idx);
+    lua_newtable(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->env_proto_ref);
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_settable(L, -5);
+    }
+    lua_pop(L, 1);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -2, "_G");
+    lua_pushvalue(L, libs_idx);
+    lua_pushcclosure(L, rt_sandbox_require, 1);
+    lua_setfield(L, -2, "require");
+}
+
+/* [-0, +1, m] a read-only view of a library table at idx: its values are
+ * functions and constants (flat) or it has tables (deep view) */
+static void push_lib_ro(lua_State *L, int idx) {
+    idx = lua_absindex(L, idx);
+    int flat = 1;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (lua_type(L, -1) == LUA_TTABLE) flat = 0;
+        lua_pop(L, 1);
+    }
+    if (flat) new_proxy(L, idx, 1);
+    else push_ro_value(L, idx);
+}
+
+static void copy_lib_ro(lua_State *L, int proto, const char *name, const char *const *fields) {
+    /* copy the listed fields of global library `name` into a read-only table */
+    lua_getglobal(L, name);
+    lua_newtable(L);
+    for (const char *const *f = fields; *f; f++) {
+        lua_getfield(L, -2, *f);
+        lua_setfield(L, -2, *f);
+    }
+    push_lib_ro(L, -1);
+    lua_setfield(L, proto, name);
+    lua_pop(L, 2);
+}
+
+void rt_build_env_proto(mx_rt *rt) {
+    lua_State *L = rt->L;
+    lua_newtable(L);
+    int proto = lua_gettop(L);
+    for (const char *const *f = base; *f; f++) {
+        lua_getglobal(L, *f);
+        lua_setfield(L, proto, *f);
+    }
+    static const luaL_Reg wrapped[] = {{"pcall", sb_pcall}, {"rawset", sb_rawset}, {NULL, NULL}};
+    for (const luaL_Reg *w = wrapped; w->name; w++) {
+        lua_pushcfunction(L, w->func);
+        lua_setfield(L, proto, w->name);
+    }
+    lua_getglobal(L, "setmetatable");
+    lua_pushcclosure(L, sb_setmetatable, 1);
+    lua_setfield(L, proto, "setmetatable");
+    /* string: the allowed functions, with find/match/gmatch/gsub replaced by
+     * the bounded matcher (l_strmatch.c) */
+    lua_getglobal(L, "string");
+    lua_newtable(L);
+    for (const char *const *f = string_f; *f; f++) {
+        lua_getfield(L, -2, *f);
+        lua_setfield(L, -2, *f);
+    }
+    mx_strmatch_register(L, lua_gettop(L));
+    new_proxy(L, -1, 1);
+    lua_setfield(L, proto, "string");
+    /* ("").dump would reach the real string table through the shared string
+     * metatable: give strings the same functions, and hide the metatable so
+     * no rule can change it for the others */
+    lua_pushliteral(L, "");
+    lua_getmetatable(L, -1);
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "__index");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 4);
+    copy_lib_ro(L, proto, "table", table_f);
+    copy_lib_ro(L, proto, "math", math_f);
+    copy_lib_ro(L, proto, "utf8", utf8_f);
+    copy_lib_ro(L, proto, "os", os_f);
+    /* coroutine wrappers and xpcall */
+    if (luaL_loadbufferx(L, prelude, strlen(prelude), "=prelude", "t") != LUA_OK) lua_error(L);
+    lua_pushlightuserdata(L, MARKER);
+    lua_getglobal(L, "coroutine");
+    static const char *const cof[] = {"create", "resume", "yield", "status", "running", "isyieldable", "close"};
+    for (int i = 0; i < 7; i++) lua_getfield(L, -1 - i, cof[i]);
+    lua_remove(L, -8);
+    lua_pushcfunction(L, sb_aborted);
+    lua_pushcfunction(L, sb_pcall);
+    lua_call(L, 10, 2);
+    lua_setfield(L, proto, "xpcall");
+    push_lib_ro(L, -1);
+    lua_setfield(L, proto, "coroutine");
+    lua_pop(L, 1);
+    /* engine modules */
+    for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++) {
+        luaL_requiref(L, mods[i].name, mods[i].open, 0);
+        push_lib_ro(L, -1);
+        lua_setfield(L, proto, mods[i].name);
+        lua_pop(L, 1);
+    }
+    /* a placeholder, so that the API listing shows it: rt_push_env gives each
+     * file its own */
+    lua_pushcfunction(L, rt_sandbox_require);
+    lua_setfield(L, proto, "require");
+    lua_pushlightuserdata(L, MARKER);
+    lua_setfield(L, LUA_REGISTRYINDEX, "mx.marker");
+    rt->env_proto_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    rt->shipped_libs_ref = LUA_NOREF;
+}
+
+/* Instruction budget and wall-clock deadline of the running rule. */
+
+int64_t rt_now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+/* How long other rules' Lua code held the loop since this rule started: a
+ * rule's deadline is extended by it, so one busy rule cannot make another
+ * miss its deadline. */
+int64_t rt_others_ms(mx_rt *rt, rule_run *run) {
+    int64_t us = rt->lua_us - run->lua_us_at_start - run->own_us;
+    return us > 0 ? us / 1000 : 0;
+}
+
+/* Raises msg prefixed with the position of the running Lua code (level 0:
+ * in a hook; level 1 from a C function: its Lua caller). */
+static void hook_error(lua_State *L, int level, const char *msg) {
+    lua_Debug ar;
+    if (lua_getstack(L, level, &ar) && lua_getinfo(L, "Sl", &ar) && ar.currentline > 0)
+        lua_pushfstring(L, "%s:%d: %s", ar.short_src, ar.currentline, msg);
+    else
+        lua_pushstring(L, msg);
+    lua_error(L);
+}
+
+/* Counts n units of work against the running rule's instruction budget and
+ * checks its wall-clock deadline (code that never yields never returns to
+ * the event loop's timer). Once exceeded, the run is marked aborted: the
+ * sandbox's pcall, xpcall, coroutine.resume and coroutine.close re-raise
+ * instead of catching, and every later charge raises again, so a rule cannot
+ * swallow its own termination. The top-level code of a rule file being
+ * loaded has a budget of its own, with the same abort. */
+static void charge(lua_State *L, uint64_t n, int level) {
+    mx_rt *rt = mx_rt_from_L(L);
+    if (!rt) return; /* a Lua state of no runtime (unit tests): no budget */
+    rule_run *run = rt->acct;
+    if (!run) {
+        if (!rt->loading) return;
+        if (!rt->load_aborted && (rt->load_instructions += n) > (uint64_t)MX_RULE_INSTR_LIMIT / 20)
+            rt->load_aborted = "instruction budget exceeded while loading the rule file";
+        if (rt->load_aborted) hook_error(L, level, rt->load_aborted);
+        return;
+    }
+    run->instructions += n;
+    if (run->aborted) hook_error(L, level, run->aborted);
+    if (run->instructions > (uint64_t)MX_RULE_INSTR_LIMIT) {
+        run->aborted = "instruction budget exceeded (200 million Lua instructions per rule)";
+        hook_error(L, level, run->aborted);
+    }
+    /* the same deadline as the timer's (rule_deadline): other rules' Lua time
+     * and the time spent queued for a connection slot are not this rule's */
+    if (run->started &&
+        mx_now_ms() > run->started + rt_rule_timeout_ms(rt, rt->acct_rule) + rt_others_ms(rt, run) + rt_queued_ms(run)) {
+        run->aborted = "rule deadline exceeded while computing";
+        hook_error(L, level, run->aborted);
+    }
+}
+
+void rt_count_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    charge(L, HOOK_EVERY, 0);
+}
+
+/* Work done inside a C function called by a rule (steps of the pattern
+ * matcher), counted as instructions: see runtime.h. [-0, +0, e] */
+void mx_rt_charge(lua_State *L, uint64_t steps) { charge(L, steps, 1); }
+
+/* the reason the running rule (or the file being loaded) was aborted, or NULL */
+static const char *abort_reason(lua_State *L, int status) {
+    mx_rt *rt = mx_rt_from_L(L);
+    if (!rt->acct) return rt->loading ? rt->load_aborted : NULL;
+    if (status == LUA_ERRMEM && !rt->acct->aborted) rt->acct->aborted = "memory limit exceeded";
+    return rt->acct->aborted;
+}
+static int rule_aborted(lua_State *L, int status) { return abort_reason(L, status) != NULL; }
+
+/* pcall for rules: as lbaselib's, yieldable (engine calls pass through), but
+ * an aborted rule's error is re-raised. (xpcall is built on it: prelude.)
+ * [-?, +?, e] */
+static int sb_finish_pcall(lua_State *L, int status, lua_KContext extra) {
+    if (status != LUA_OK && status != LUA_YIELD) {
+        if (rule_aborted(L, status)) return lua_error(L);
+        lua_pushboolean(L, 0);
+        lua_pushvalue(L, -2);
+        return 2;
+    }
+    return lua_gettop(L) - (int)extra;
+}
+static int sb_pcall(lua_State *L) {
+    luaL_checkany(L, 1);
+    lua_pushboolean(L, 1);
+    lua_insert(L, 1);
+    int status = lua_pcallk(L, lua_gettop(L) - 2, LUA_MULTRET, 0, 0, sb_finish_pcall);
+    return sb_finish_pcall(L, status, 0);
+}
+/* aborted() -> reason | false, for the prelude's wrappers [-0, +1, -] */
+static int sb_aborted(lua_State *L) {
+    const char *why = abort_reason(L, LUA_OK);
+    if (why) lua_pushstring(L, why);
+    else lua_pushboolean(L, 0);
+    return 1;
+}
+/* setmetatable without __gc: a finalizer would run at some later collection,
+ * outside its rule's budget and deadline. [-0, +1, e] */
+static int sb_setmetatable(lua_State *L) {
+    if (lua_type(L, 2) == LUA_TTABLE) {
+        lua_pushliteral(L, "__gc");
+        if (lua_rawget(L, 2) != LUA_TNIL) return luaL_error(L, "setmetatable: __gc finalizers are not allowed in rules");
+        lua_pop(L, 1);
+    }
+    lua_settop(L, 2);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, 2, 1);
+    return 1;
+}
+/* rawset that refuses the engine's read-only values (modules, target, util.null). */
+static int sb_rawset(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    int kind = rt_ro_kind(L, 1);
+    if (kind == 2) lua_pop(L, 1);
+    if (kind) return luaL_error(L, "rawset: attempt to modify a read-only table");
+    luaL_checkany(L, 2);
+    luaL_checkany(L, 3);
+    lua_settop(L, 3);
+    lua_rawset(L, 1);
+    return 1;
+}
+
+/* Sorted names of the keys of the table at idx, functions or all. [-0, +0, m] */
+static mx_json *table_names(lua_State *L, int idx, int functions_only) {
+    idx = lua_absindex(L, idx);
+    size_t n = 0, cap = 0;
+    char **names = NULL;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (lua_type(L, -2) == LUA_TSTRING && (!functions_only || lua_isfunction(L, -1))) {
+            if (n == cap) { cap = cap ? cap * 2 : 16; names = mx_xrealloc(names, cap * sizeof *names); }
+            names[n++] = mx_xstrdup(lua_tostring(L, -2));
+        }
+        lua_pop(L, 1);
+    }
+    qsort(names, n, sizeof *names, rt_name_cmp);
+    mx_json *a = mx_json_arr();
+    for (size_t i = 0; i < n; i++) { mx_json_push(a, mx_json_str(names[i])); free(names[i]); }
+    free(names);
+    return a;
+}
+
+/* What a rule can call, read from the sandbox itself (for RULES.md's drift
+ * test): globals, modules (engine and standard), methods of engine types. */
+mx_json *mx_rt_api_json(mx_rt *rt) {
+    lua_State *L = rt->L;
+    static const char *const std[] = {"string", "table", "math", "utf8", "os", "coroutine", NULL};
+    mx_json *doc = mx_json_obj(), *globals = mx_json_arr(), *mods = mx_json_obj(), *stdm = mx_json_obj();
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->env_proto_ref);
+    mx_json *keys = table_names(L, -1, 0);
+    for (size_t i = 0; i < keys->u.c.len; i++) {
+        const char *k = keys->u.c.items[i]->u.str.s;
+        lua_getfield(L, -1, k);
+        if (lua_isfunction(L, -1)) mx_json_push(globals, mx_json_str(k));
+        else if (lua_istable(L, -1)) {
+            /* modules are read-only proxies: list the table behind */
+            if (rt_ro_kind(L, -1) != 2) lua_pushvalue(L, -1);
+            int is_std = 0;
+            for (const char *const *p = std; *p; p++) if (strcmp(*p, k) == 0) is_std = 1;
+            mx_json_set(is_std ? stdm : mods, k, table_names(L, -1, 0));
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    mx_json_free(keys);
+    /* userdata types: registry metatables named "mxdiag.<type>" */
+    mx_json *types = mx_json_obj();
+    lua_pushnil(L);
+    while (lua_next(L, LUA_REGISTRYINDEX)) {
+        if (lua_type(L, -2) == LUA_TSTRING && strncmp(lua_tostring(L, -2), "mxdiag.", 7) == 0 && lua_istable(L, -1)) {
+            const char *tn = lua_tostring(L, -2) + 7;
+            if (lua_getfield(L, -1, "__index") == LUA_TTABLE) mx_json_set(types, tn, table_names(L, -1, 1));
+            else mx_json_set(types, tn, mx_json_arr());
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    mx_json *report = mx_json_arr();
+    mx_json_push(report, mx_json_str("finding"));
+    mx_json_push(report, mx_json_str("publish"));
+    mx_json_set(types, "report", report);
+    mx_json_set(doc, "globals", globals);
+    mx_json_set(doc, "modules", mods);
+    mx_json_set(doc, "std", stdm);
+    mx_json_set(doc, "types", types);
+    return doc;
+}
