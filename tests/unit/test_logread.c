@@ -484,9 +484,9 @@ static void test_cli_outage(void **state) {
     char *argv[] = {"logs", "--json", "--utc", "--now", "2024-03-01T12:00:00Z", DATA "/outage-port25.log",
                     "/nonexistent/mail.log"};
     int rc = run_cli(argv, 7, out, sizeof out);
-    /* engine-only (no rule runtime): no judgement, the reading's findings
-     * and the histogram; the verdicts are tested in tests/rules/test_logs_rules.py */
-    assert_int_equal(rc, 0);
+    /* the command runs the shipped logs rules (cli/logs_judge.c): their
+     * verdict here, in detail in tests/rules/test_logs_rules.py */
+    assert_int_equal(rc, 2);
     char err[200];
     mx_json *j = mx_json_parse(out, strlen(out), err, sizeof err);
     assert_non_null(j);
@@ -515,13 +515,26 @@ static void test_cli_outage(void **state) {
         assert_int_equal(sum, want[k]);
     }
     mx_json *fs = mx_json_get(j, "findings");
-    int have_unparsed = 0;
+    int have_unparsed = 0, have_timeout = 0;
     for (size_t i = 0; i < fs->u.c.len; i++) {
         const char *code = mx_json_get_str(fs->u.c.items[i], "code");
-        assert_string_not_equal(code, "logs.scope");
+        if (i == 0) {
+            /* every remote delivery fails after 10:43: a cutover, crit */
+            assert_string_equal(code, "logs.scope");
+            mx_json *ev = mx_json_get(fs->u.c.items[i], "evidence");
+            assert_string_equal(mx_json_get_str(ev, "judgement"), "cutover");
+            assert_string_equal(mx_json_get_str(ev, "judgement_cause"), "timeout");
+        }
+        if (!strcmp(code, "logs.cause_timeout")) {
+            /* 4 recipients timed out; the attempt line before the first is evidence, not a fifth failure */
+            mx_json *ev = mx_json_get(fs->u.c.items[i], "evidence");
+            assert_int_equal(mx_json_get(ev, "failures")->u.i, 4);
+            assert_int_equal(mx_json_get(ev, "attempts")->u.i, 1);
+            have_timeout = 1;
+        }
         if (!strcmp(code, "logs.unparsed")) have_unparsed = 1;
     }
-    assert_true(have_unparsed);
+    assert_true(have_unparsed && have_timeout);
     mx_json_free(j);
 
     /* one destination only: --domain and --since narrow it to example.net */
