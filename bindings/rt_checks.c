@@ -381,6 +381,11 @@ mx_check *mx_check_start_opts(mx_rt *rt, const mx_target *t, const mx_json *opti
     if (t->port) mx_json_set(c->target_json, "port", mx_json_int(t->port));
     if (t->unicode[0]) mx_json_set(c->target_json, "unicode", mx_json_str(t->unicode));
     lua_newtable(rt->L);
+    /* facts every check of the run starts with (mxdiag logs: `logs`) */
+    for (size_t i = 0; rt->opts.facts && rt->opts.facts->type == MX_JOBJ && i < rt->opts.facts->u.c.len; i++) {
+        mx_lua_push_json(rt->L, rt->opts.facts->u.c.items[i]);
+        lua_setfield(rt->L, -2, rt->opts.facts->u.c.keys[i]);
+    }
     c->facts_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
     push_target(rt, c, options);
     c->target_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);

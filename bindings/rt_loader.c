@@ -159,7 +159,7 @@ static int validate_rule(lua_State *L, const char *file, mx_rule *r, char *err, 
         return -1;
     }
     static const char *const known[] = {"id", "description", "categories", "requires", "provides", "codes", "run",
-                                        "applies", "timeout", "wants", NULL};
+                                        "applies", "timeout", "wants", "kind", NULL};
     lua_pushnil(L);
     while (lua_next(L, t)) {
         lua_pop(L, 1);
@@ -209,6 +209,17 @@ static int validate_rule(lua_State *L, const char *file, mx_rule *r, char *err, 
             goto fail;
         }
         r->timeout_ms = (int)(lua_tonumber(L, -1) * 1000);
+    }
+    lua_pop(L, 1);
+    rawfield(L, t, "kind");
+    if (!lua_isnil(L, -1)) {
+        const char *kind = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+        if (strcmp(kind, "check") != 0 && strcmp(kind, "logs") != 0) {
+            snprintf(err, errlen, "%s: rule '%s': field 'kind' must be \"check\" or \"logs\"", file, r->id);
+            lua_pop(L, 1);
+            goto fail;
+        }
+        r->logs = strcmp(kind, "logs") == 0;
     }
     lua_pop(L, 1);
     char ebuf[512] = "";
@@ -359,6 +370,8 @@ static int load_dir(mx_rt *rt, const char *dir, int required, int shipped, char 
         mx_rule r;
         if (validate_rule(L, path, &r, err, errlen) != 0) { lua_pop(L, 1); rc = -1; break; }
         lua_pop(L, 1);
+        /* a run has one kind of rules: check rules, or (mxdiag logs) logs rules */
+        if (r.logs != (rt->opts.logs_rules != 0)) { rt_rule_clear(L, &r); continue; }
         int slot = -1;
         for (int k = 0; k < rt->nrules; k++) if (strcmp(rt->rules[k].id, r.id) == 0) slot = k;
         if (slot >= 0) {
@@ -436,7 +449,7 @@ int mx_rt_load_rules(mx_rt *rt, char *err, size_t errlen) {
     for (int i = 0; i < rt->nrules; i++) {
         mx_rule *r = &rt->rules[i];
         for (size_t q = 0; q < r->nrequires; q++) {
-            int found = 0;
+            int found = mx_json_get(rt->opts.facts, r->requires[q]) != NULL; /* given by the run */
             for (int k = 0; k < rt->nrules && !found; k++)
                 for (size_t p = 0; p < rt->rules[k].nprovides; p++)
                     if (strcmp(rt->rules[k].provides[p], r->requires[q]) == 0) found = 1;

@@ -51,6 +51,7 @@ typedef struct mx_rule {
     char **categories;
     size_t ncategories;
     int timeout_ms;         /* 0: derived from the network timeout */
+    int logs;               /* kind = "logs": judges `mxdiag logs`' aggregates, never runs in a check */
     int enabled;
     int order;
 } mx_rule;

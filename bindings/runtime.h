@@ -37,6 +37,8 @@ typedef struct mx_rt_opts {
     const char *ca_file;         /* --ca-file: extra trust anchors for STARTTLS (NULL: system store only) */
     const char *dnsbl_key;       /* --dnsbl-key: DNSBL access key (Spamhaus DQS), a secret: only l_dnsbl.c
                                   * puts it into the packets it sends; never in options, output or recordings */
+    int logs_rules;              /* 1: load the logs rules (kind = "logs") only, for `mxdiag logs`; 0: the check rules */
+    const mx_json *facts;        /* object: facts every check starts with (name -> value), or NULL; not taken */
 } mx_rt_opts;
 
 mx_rt *mx_rt_new(const mx_rt_opts *opts, char *err, size_t errlen);

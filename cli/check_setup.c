@@ -371,6 +371,8 @@ mx_rt *mx_cli_runtime(mx_cli *c, mx_strlist *dirs, mx_json *options, char *resol
     o.qps = c->qps;
     o.ca_file = c->ca_file;
     o.dnsbl_key = c->dnsbl_key;
+    o.logs_rules = c->logs_rules;
+    o.facts = c->facts;
     char err[1024];
     mx_rt *rt = mx_rt_new(&o, err, sizeof err);
     if (!rt) { mx_errf("mxdiag: %s", err); exit(EXIT_USAGE); }
@@ -383,10 +385,14 @@ mx_rt *mx_cli_runtime(mx_cli *c, mx_strlist *dirs, mx_json *options, char *resol
 }
 
 /* batch and logs --probe build on check's options: see cli.h. */
-void mx_check_setup_new(int argc, char **argv, mx_check_setup *s) {
+void mx_check_setup_new(int argc, char **argv, mx_check_setup *s) { mx_check_setup_logs(argc, argv, NULL, s); }
+
+void mx_check_setup_logs(int argc, char **argv, const mx_json *facts, mx_check_setup *s) {
     mx_cli *c = mx_xcalloc(1, sizeof *c);
     mx_strlist *dirs = mx_xcalloc(1, sizeof *dirs);
     mx_cli_parse(argc, argv, c);
+    c->logs_rules = facts != NULL;
+    c->facts = facts;
     mx_cli_site_dirs(c, dirs);
     memset(s, 0, sizeof *s);
     s->options = mx_cli_rule_options(c);

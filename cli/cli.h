@@ -96,6 +96,8 @@ typedef struct mx_cli {
     mx_strlist given;          /* the options on the command line, by long name */
     char **rest;
     int nrest;
+    int logs_rules;            /* mxdiag logs' judgement: load the logs rules, with facts */
+    const mx_json *facts;
 } mx_cli;
 
 /* Parses argv (argv[0] is the command name) with check's options; usage
@@ -127,6 +129,10 @@ typedef struct mx_check_setup {
     char *resolvers;
 } mx_check_setup;
 void mx_check_setup_new(int argc, char **argv, mx_check_setup *s);
+/* The same for `mxdiag logs`' judgement (facts not NULL): a runtime with the
+ * logs rules (kind = "logs") loaded instead of the check rules, whose checks
+ * start with the facts given (not taken; must outlive the runtime). */
+void mx_check_setup_logs(int argc, char **argv, const mx_json *facts, mx_check_setup *s);
 void mx_check_setup_free(mx_check_setup *s);
 
 /* ------------------------------------------------------------ help.c */
@@ -164,5 +170,13 @@ mx_json *mx_logs_probe(int argc, char **argv, const char *const *domains, size_t
                        volatile sig_atomic_t *stop);
 /* Was a probe interrupted, its runtime left to the process exit? */
 int mx_logs_probe_abandoned(void);
+
+/* logs_judge.c: runs the logs rules (kind = "logs") with the facts run_facts
+ * ({"logs": the aggregates, see logfacts.h}) with argv parsed as check's
+ * options (--rules-dir, --trace) and options (may be NULL) as
+ * target.options. Returns the findings (mxdiag.check/1 findings, caller
+ * frees), or NULL when the rules did not finish (interrupted). A rule that
+ * fails to load exits with status 3. */
+mx_json *mx_logs_judge(int argc, char **argv, const mx_json *run_facts, const mx_json *options);
 
 #endif

@@ -1,16 +1,19 @@
 /* `mxdiag logs [FILE...]`: why does mail not leave, according to the logs.
  *
- * Streams the files (oldest rotation first), aggregates the delivery events
- * and turns them into findings: one scope judgement (their side / your side
- * / mixed, since when), one finding per failure cause, one for the lines we
- * could not read.  The reading, parsing and aggregation are the engine's
- * (logread.c, logparse.c, logagg.c); this is the command around them:
- * options, threads, signals, the report and its output. --probe hands the
- * worst domains to logs_probe.c. */
+ * Streams the files (oldest rotation first) and aggregates the delivery
+ * events in C (fast, bounded memory); the logs rules (rules/9x-logs-*.lua,
+ * run by logs_judge.c) turn the aggregates into findings: the scope
+ * judgement, one finding per failure cause, invalid recipient domains.
+ * This file adds the one for the lines it could not read.  The reading,
+ * parsing and aggregation are the engine's (logread.c, logparse.c,
+ * logagg.c, logfacts.c); this is the command around them: options,
+ * threads, signals, the report and its output. --probe hands the worst
+ * domains to logs_probe.c. */
 #include "buf.h"
 #include "escape.h"
 #include "json.h"
 #include "logagg.h"
+#include "logs_report.h"
 #include "logparse.h"
 #include "logread.h"
 #include "cli.h"
@@ -50,6 +53,10 @@ static void usage(FILE *f) {
                "  --json              one JSON document instead of text\n"
                "  --now EPOCH|ISO     the time relative WHENs count from (default: now)\n"
                "  --utc               zone-less timestamps are UTC (default: local time, $TZ)\n"
+               "  --rules-dir DIR     also load the logs rules (kind = \"logs\") in DIR; the\n"
+               "                      verdict comes from the shipped logs rules and the site's\n"
+               "                      (/etc/mxdiag/rules.d, the configuration file's rules_dir)\n"
+               "  --trace             trace the logs rules on stderr\n"
                "  --journal           read the MTA's entries (postfix/*, exim, sendmail) of the\n"
                "                      systemd journal instead of files; without files or\n"
                "                      these options, the journal is read when no default file\n"
@@ -153,277 +160,21 @@ static mx_json *add_finding(report *r, const char *code, int sev, const char *su
     return mx_json_set(f, "evidence", mx_json_obj());
 }
 
-static void counts_json(mx_json *ev, const mx_agg_group *g) {
-    mx_json_set(ev, "events", mx_json_int((long long)g->events));
-    mx_json_set(ev, "attempts", mx_json_int((long long)g->attempts));
-    mx_json_set(ev, "messages", mx_json_int((long long)mx_agg_distinct_count(&g->msgs)));
-    mx_json_set(ev, "recipients", mx_json_int((long long)mx_agg_distinct_count(&g->rcpts)));
-    mx_json_set(ev, "domains", mx_json_int((long long)mx_agg_distinct_count(&g->domains)));
-    mx_json_set(ev, "addresses", mx_json_int((long long)mx_agg_distinct_count(&g->addrs)));
-    int exact = mx_agg_distinct_exact(&g->msgs) && mx_agg_distinct_exact(&g->rcpts) &&
-                mx_agg_distinct_exact(&g->domains) && mx_agg_distinct_exact(&g->addrs);
-    mx_json_set(ev, "distinct_exact", mx_json_bool(exact));
-    mx_json *st = mx_json_set(ev, "by_status", mx_json_obj());
-    for (int s = 0; s < MX_LOG_STATUS__COUNT; s++)
-        if (g->by_status[s]) mx_json_set(st, mx_log_status_name(s), mx_json_int((long long)g->by_status[s]));
-    mx_json_set(ev, "first_seen", jtime(g->first));
-    mx_json_set(ev, "last_seen", jtime(g->last));
-}
-
-/* Top keys of a cause x {domain,addr} dimension for one cause. */
-static mx_json *top_for_cause(report *r, mx_agg_dim dim, int cause, const char *field) {
-    const mx_agg_group *const *gs;
-    size_t n = mx_log_agg_list(r->agg, dim, &gs);
-    mx_json *arr = mx_json_arr();
-    int k = 0;
-    for (size_t i = 0; i < n && k < TOP_N; i++) {
-        if (gs[i]->cause != cause || !gs[i]->sub) continue;
-        mx_json *o = mx_json_push(arr, mx_json_obj());
-        mx_json_set(o, field, mx_json_str(gs[i]->sub));
-        mx_json_set(o, "events", mx_json_int((long long)gs[i]->events));
-        mx_json_set(o, "messages", mx_json_int((long long)mx_agg_distinct_count(&gs[i]->msgs)));
-        k++;
+/* The logs rules' findings (logs_report.c, logs_judge.c) into the report. */
+static void judge_findings(report *r, const mx_log_stats *stats, const mx_log_file_stat *files, size_t nf,
+                           const mx_log_filter *filter, int64_t now, int argc, char **argv, mx_json *root) {
+    const char *samples[MX_LOG_CAUSE__COUNT];
+    for (int c = 0; c < MX_LOG_CAUSE__COUNT; c++) samples[c] = r->sample[c];
+    mx_json *fs = mx_logs_judgement(r->agg, stats, samples, files, nf, filter, now, mx_logs_judge, argc, argv, root);
+    for (size_t i = 0; fs && i < fs->u.c.len; i++) {
+        mx_json *f = fs->u.c.items[i];
+        const char *sev = mx_json_get_str(f, "severity");
+        int s = !sev ? SEV_UNKNOWN : !strcmp(sev, "crit") ? 2 : !strcmp(sev, "warn") ? 1 : !strcmp(sev, "unknown") ? SEV_UNKNOWN : 0;
+        if (s == SEV_UNKNOWN) r->unknown = 1;
+        else if (s > r->worst) r->worst = s;
+        mx_json_push(r->findings, mx_json_clone(f));
     }
-    return arr;
-}
-
-static int is_network_cause(int c) {
-    return c == MX_LOG_CAUSE_REFUSED || c == MX_LOG_CAUSE_TIMEOUT || c == MX_LOG_CAUSE_UNREACHABLE ||
-           c == MX_LOG_CAUSE_NET_UNREACHABLE || c == MX_LOG_CAUSE_GREETING_LOST;
-}
-
-static const char *cause_advice(int c) {
-    switch (c) {
-    case MX_LOG_CAUSE_REFUSED:
-        return "Nothing accepted the TCP connection. If this hits many domains, an outbound firewall or your provider "
-               "is rejecting port 25; if one domain, its MX is down or firewalled.";
-    case MX_LOG_CAUSE_TIMEOUT:
-        return "Connections time out. Many providers (cloud, residential) silently drop outbound port 25: test "
-               "`nc -vz gmail-smtp-in.l.google.com 25` and ask for port 25 to be opened, or relay via a smarthost.";
-    case MX_LOG_CAUSE_UNREACHABLE:
-        return "No route to the remote host: check routing/firewall on your side if many hosts are affected.";
-    case MX_LOG_CAUSE_NET_UNREACHABLE:
-        return "This machine has no route for that address family (often IPv6): fix IPv6 routing or set "
-               "inet_protocols = ipv4 (Postfix) / disable_ipv6 (Exim).";
-    case MX_LOG_CAUSE_GREETING_LOST:
-        return "TCP connected but no SMTP greeting arrived: typical of port-25 interception, tarpitting, or the "
-               "remote rate-limiting you.";
-    case MX_LOG_CAUSE_GREETING_REJECT:
-        return "The remote server rejected the connection in its greeting: read the reply text (reverse DNS, "
-               "reputation, rate limits).";
-    case MX_LOG_CAUSE_RCPT_REJECT:
-        return "Recipients were rejected by the remote server: usually their side (unknown user, greylisting), "
-               "check the reply text.";
-    case MX_LOG_CAUSE_DNS_FAIL:
-        return "DNS lookups for the destination failed for now (SERVFAIL, timeout, \"try again\"): if many domains "
-               "fail, check your resolver (/etc/resolv.conf, `dig mx gmail.com`); if one, its name servers.";
-    case MX_LOG_CAUSE_DOMAIN_NOT_FOUND:
-        return "The recipient domain (or the host its MX names) does not exist: the address is mistyped or dead, "
-               "not a network or resolver problem. Fix the address at its source (sign-up form, address book) "
-               "and validate addresses where they are entered.";
-    case MX_LOG_CAUSE_NULL_MX:
-        return "The domain publishes a null MX: it accepts no mail. Remove the address.";
-    case MX_LOG_CAUSE_TLS_FAIL:
-        return "TLS failed: check the policy (smtp_tls_security_level), the CA bundle and the remote certificate.";
-    case MX_LOG_CAUSE_RBL_REJECT:
-        return "Your sending IP is on a blocklist: look it up (e.g. Spamhaus, Barracuda), fix the cause and request "
-               "delisting.";
-    default:
-        return "Read the remote reply text quoted in the evidence.";
-    }
-}
-
-static void build_cause_findings(report *r) {
-    const mx_agg_group *const *gs;
-    size_t n = mx_log_agg_list(r->agg, MX_AGG_CAUSE, &gs);
-    for (size_t i = 0; i < n; i++) {
-        const mx_agg_group *g = gs[i];
-        if (g->cause <= MX_LOG_CAUSE_NONE) continue;
-        char code[64], summary[512], expl[512];
-        snprintf(code, sizeof code, "logs.cause_%s", g->key);
-        char ft[32], lt[32];
-        fmt_time(ft, sizeof ft, g->first);
-        fmt_time(lt, sizeof lt, g->last);
-        /* Recipients' outcomes are the failures; connection attempts (logged
-         * beside the outcome they lead to) are evidence, counted apart. */
-        uint64_t outcomes = g->events - g->attempts;
-        snprintf(summary, sizeof summary,
-                 "%s: %llu failed recipient deliveries, %llu failed connection attempts, %llu messages, %llu domains, "
-                 "%llu remote addresses",
-                 g->key, (unsigned long long)outcomes, (unsigned long long)g->attempts,
-                 (unsigned long long)mx_agg_distinct_count(&g->msgs), (unsigned long long)mx_agg_distinct_count(&g->domains),
-                 (unsigned long long)mx_agg_distinct_count(&g->addrs));
-        if (outcomes)
-            snprintf(expl, sizeof expl,
-                     "Delivery failures classified as '%s' between %s and %s: %llu bounced, %llu deferred, %llu expired "
-                     "(%llu of them local).",
-                     g->key, ft, lt, (unsigned long long)g->by_status[MX_LOG_STATUS_BOUNCED],
-                     (unsigned long long)g->by_status[MX_LOG_STATUS_DEFERRED],
-                     (unsigned long long)g->by_status[MX_LOG_STATUS_EXPIRED], (unsigned long long)g->local);
-        else
-            snprintf(expl, sizeof expl,
-                     "Only connection attempts classified as '%s' between %s and %s: no recipient's delivery failed "
-                     "with it in the logs read (the attempt may have been followed by another host that accepted).",
-                     g->key, ft, lt);
-        /* The scope finding carries the verdict (crit); a cause alone is a
-         * warning, and local-only trouble (lmtp, amavis) does not stop mail
-         * leaving. */
-        int sev = g->ext_fail ? 1 : 0;
-        mx_json *ev = add_finding(r, code, sev, summary, expl, cause_advice(g->cause));
-        mx_json_set(ev, "cause", mx_json_str(g->key));
-        counts_json(ev, g);
-        mx_json_set(ev, "external", mx_json_int((long long)g->external));
-        mx_json_set(ev, "top_domains", top_for_cause(r, MX_AGG_CAUSE_DOMAIN, g->cause, "domain"));
-        mx_json_set(ev, "top_addresses", top_for_cause(r, MX_AGG_CAUSE_ADDR, g->cause, "address"));
-        if (r->sample[g->cause][0]) mx_json_set(ev, "sample_text", mx_json_str(r->sample[g->cause]));
-    }
-}
-
-/* The judgement: whose side is the problem on? */
-static void build_scope(report *r, int64_t now, uint64_t lines) {
-    const mx_agg_group *t = mx_log_agg_total(r->agg);
-    const mx_agg_group *const *doms;
-    size_t nd = mx_log_agg_list(r->agg, MX_AGG_DOMAIN, &doms);
-    size_t fail_domains = 0, ok_domains = 0;
-    const mx_agg_group *topd = NULL;
-    for (size_t i = 0; i < nd; i++) {
-        if (doms[i]->ext_fail) {
-            fail_domains++;
-            if (!topd || doms[i]->ext_fail > topd->ext_fail) topd = doms[i];
-        }
-        if (doms[i]->ext_ok) ok_domains++;
-    }
-    const mx_agg_group *const *addrs;
-    size_t na = mx_log_agg_list(r->agg, MX_AGG_ADDR, &addrs);
-    size_t fail_addrs = 0;
-    for (size_t i = 0; i < na; i++)
-        if (addrs[i]->ext_fail) fail_addrs++;
-    /* Dominant external failure cause. */
-    const mx_agg_group *const *cs;
-    size_t nc = mx_log_agg_list(r->agg, MX_AGG_CAUSE, &cs);
-    const mx_agg_group *dom = NULL;
-    uint64_t net_fail = 0;
-    for (size_t i = 0; i < nc; i++) {
-        if (cs[i]->cause <= 0) continue;
-        if (is_network_cause(cs[i]->cause)) net_fail += cs[i]->ext_fail;
-        if (!dom || cs[i]->ext_fail > dom->ext_fail) dom = cs[i];
-    }
-    char since[64] = "", ft[32], lok[32];
-    fmt_time(ft, sizeof ft, t->first_fail);
-    fmt_time(lok, sizeof lok, t->last_ok);
-    int64_t onset = dom && dom->ext_fail ? dom->first_fail : t->first_fail;
-    if (onset != INT64_MAX) {
-        time_t tt = (time_t)onset;
-        struct tm tm;
-        gmtime_r(&tt, &tm);
-        if (now - onset < 86400 && now >= onset) strftime(since, sizeof since, "since %H:%M UTC", &tm);
-        else strftime(since, sizeof since, "since %Y-%m-%d %H:%M UTC", &tm);
-    }
-    const char *judgement, *summary_fmt;
-    int sev;
-    char summary[512], expl[1024];
-    const char *advice;
-    if (t->events == 0 && lines == 0) {
-        judgement = "no_lines";
-        sev = SEV_UNKNOWN;
-        snprintf(summary, sizeof summary, "the log files hold no lines: nothing could be checked");
-        snprintf(expl, sizeof expl, "Every file read was empty (or could not be read), so the logs say nothing "
-                                    "about delivery.");
-        advice = "Check that the right log files were named (a freshly rotated log is empty: read its "
-                 "rotation too) and that the MTA logs to them. Without rsyslog (Debian 12's default) the MTA "
-                 "logs to the systemd journal only: mxdiag logs --journal.";
-    } else if (t->events == 0) {
-        judgement = "no_events";
-        sev = 0;
-        snprintf(summary, sizeof summary, "no delivery events found in the logs");
-        snprintf(expl, sizeof expl, "No outbound delivery attempt was logged in the selected files and time range.");
-        advice = "Check that the right log files were read (see files) and that the time range covers the problem.";
-    } else if (t->ext_fail == 0) {
-        judgement = "ok";
-        sev = 0;
-        snprintf(summary, sizeof summary, "no external delivery failures (%llu successful deliveries)",
-                 (unsigned long long)t->ext_ok);
-        snprintf(expl, sizeof expl, "Every delivery to a remote server in the logs succeeded%s.",
-                 t->local ? " (local delivery problems, if any, are listed separately)" : "");
-        advice = "Nothing to fix in outbound delivery according to the logs.";
-    } else {
-        int no_ok_since = t->last_ok == INT64_MIN || t->last_ok < t->first_fail;
-        int many = fail_domains >= 2 || (fail_domains == 0 && fail_addrs >= 3);
-        int concentrated = topd && (fail_domains == 1 || topd->ext_fail * 10 >= t->ext_fail * 8);
-        if (dom && dom->cause == MX_LOG_CAUSE_RBL_REJECT) {
-            judgement = "your_side";
-            summary_fmt = "remote servers reject your IP as blocklisted (your side: IP reputation) %s";
-            advice = cause_advice(MX_LOG_CAUSE_RBL_REJECT);
-            sev = 2;
-        } else if (many && (no_ok_since || ok_domains == 0 || !concentrated) &&
-                   (net_fail * 2 >= t->ext_fail || (dom && dom->cause == MX_LOG_CAUSE_DNS_FAIL))) {
-            judgement = "your_side";
-            summary_fmt = "all external destinations fail (your side: check outbound port 25 and your IP's reputation) %s";
-            advice = dom ? cause_advice(dom->cause) : cause_advice(MX_LOG_CAUSE_OTHER);
-            sev = 2;
-        } else if (concentrated) {
-            judgement = "their_side";
-            summary_fmt = "one destination fails (their side) %s";
-            advice = "Other destinations accept your mail: the problem is at the failing destination. Wait, or "
-                     "contact its postmaster with the reply text quoted in the evidence.";
-            sev = 1;
-        } else {
-            judgement = "mixed";
-            summary_fmt = "several destinations fail for different reasons (mixed) %s";
-            advice = "Look at the per-cause findings: each names its domains and addresses.";
-            sev = 1;
-        }
-        snprintf(summary, sizeof summary, summary_fmt, since);
-        snprintf(expl, sizeof expl,
-                 "%llu external delivery failures to %zu domains / %zu remote addresses, %llu successes to %zu "
-                 "domains; dominant cause %s; first failure %s, last successful external delivery %s.",
-                 (unsigned long long)t->ext_fail, fail_domains, fail_addrs, (unsigned long long)t->ext_ok,
-                 ok_domains, dom ? dom->key : "-", ft, lok);
-    }
-    mx_json *ev = add_finding(r, "logs.scope", sev, summary, expl, advice);
-    mx_json_set(ev, "judgement", mx_json_str(judgement));
-    mx_json_set(ev, "since", onset != INT64_MAX && t->ext_fail ? jtime(onset) : mx_json_null());
-    mx_json_set(ev, "dominant_cause", dom && t->ext_fail ? mx_json_str(dom->key) : mx_json_null());
-    mx_json_set(ev, "external_failures", mx_json_int((long long)t->ext_fail));
-    mx_json_set(ev, "external_successes", mx_json_int((long long)t->ext_ok));
-    mx_json_set(ev, "local_events", mx_json_int((long long)t->local));
-    mx_json_set(ev, "failing_domains", mx_json_int((long long)fail_domains));
-    mx_json_set(ev, "succeeding_domains", mx_json_int((long long)ok_domains));
-    mx_json_set(ev, "failing_addresses", mx_json_int((long long)fail_addrs));
-    mx_json_set(ev, "first_failure", jtime(t->first_fail));
-    mx_json_set(ev, "last_failure", jtime(t->last_fail));
-    mx_json_set(ev, "last_success", jtime(t->last_ok));
-    mx_json *td = mx_json_set(ev, "top_failing_domains", mx_json_arr());
-    int k = 0;
-    for (size_t i = 0; i < nd && k < TOP_N; i++) {
-        if (!doms[i]->ext_fail) continue;
-        mx_json *o = mx_json_push(td, mx_json_obj());
-        mx_json_set(o, "domain", mx_json_str(doms[i]->key));
-        mx_json_set(o, "failures", mx_json_int((long long)doms[i]->ext_fail));
-        mx_json_set(o, "successes", mx_json_int((long long)doms[i]->ext_ok));
-        k++;
-    }
-    mx_json *ta = mx_json_set(ev, "top_failing_addresses", mx_json_arr());
-    k = 0;
-    for (size_t i = 0; i < na && k < TOP_N; i++) {
-        if (!addrs[i]->ext_fail) continue;
-        mx_json *o = mx_json_push(ta, mx_json_obj());
-        mx_json_set(o, "address", mx_json_str(addrs[i]->key));
-        mx_json_set(o, "failures", mx_json_int((long long)addrs[i]->ext_fail));
-        k++;
-    }
-    const mx_agg_group *const *srcs;
-    size_t ns = mx_log_agg_list(r->agg, MX_AGG_SOURCE, &srcs);
-    mx_json *so = mx_json_set(ev, "sources", mx_json_arr());
-    for (size_t i = 0; i < ns && i < TOP_N; i++) {
-        mx_json *o = mx_json_push(so, mx_json_obj());
-        mx_json_set(o, "source", mx_json_str(srcs[i]->key));
-        mx_json_set(o, "failures", mx_json_int((long long)srcs[i]->ext_fail));
-        mx_json_set(o, "successes", mx_json_int((long long)srcs[i]->ext_ok));
-    }
-    mx_json *dropped = mx_json_set(ev, "groups_dropped", mx_json_obj());
-    mx_json_set(dropped, "domain_events", mx_json_int((long long)mx_log_agg_dropped(r->agg, MX_AGG_DOMAIN)));
-    mx_json_set(dropped, "address_events", mx_json_int((long long)mx_log_agg_dropped(r->agg, MX_AGG_ADDR)));
+    mx_json_free(fs);
 }
 
 /* Where reading stopped and what was not read:
@@ -542,6 +293,7 @@ static void render_text(mx_buf *b, mx_json *root, const text_style *ts) {
         mx_text_wrap(b, note, 2, 2, ts->width);
         mx_buf_putc(b, '\n');
     }
+    mx_logs_print_histogram(b, mx_json_get(root, "histogram"), ts->width);
     mx_json *fs = mx_json_get(root, "findings");
     for (size_t i = 0; i < fs->u.c.len; i++) {
         mx_json *f = fs->u.c.items[i];
@@ -941,6 +693,9 @@ int mx_logs_main(int argc, char **argv) {
     char **fwd = mx_xcalloc((size_t)argc + 2, sizeof *fwd); /* options for the probe's check */
     int nfwd = 0;
     fwd[nfwd++] = "logs";
+    char **jargv = mx_xcalloc((size_t)argc + 2, sizeof *jargv); /* options for the logs rules */
+    int njargv = 0;
+    jargv[njargv++] = "logs";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char **dst = NULL;
@@ -955,6 +710,7 @@ int mx_logs_main(int argc, char **argv) {
             usage(stdout);
             free(paths);
             free(fwd);
+            free(jargv);
             free(journal_files);
             return 0;
         } else if (strcmp(a, "--since") == 0) dst = &since_s;
@@ -963,12 +719,19 @@ int mx_logs_main(int argc, char **argv) {
         else if (strcmp(a, "--domain") == 0) dst = &domain;
         else if (strcmp(a, "--probe") == 0) dst = &probe_s;
         else if (a[0] == '-' && a[1] == '-' && a[2]) {
+            /* the rules' own options go to the judgement (and the probe) */
+            int rule_opt = mx_logs_judge_option(a);
+            if (rule_opt) jargv[njargv++] = argv[i];
             fwd[nfwd++] = argv[i];
-            if (!check_flag(a) && i + 1 < argc) fwd[nfwd++] = argv[++i];
+            if (!check_flag(a) && i + 1 < argc) {
+                if (rule_opt) jargv[njargv++] = argv[i + 1];
+                fwd[nfwd++] = argv[++i];
+            }
         } else if (a[0] == '-' && a[1]) {
             unknown_option(a);
             free(paths);
             free(fwd);
+            free(jargv);
             free(journal_files);
             return 3;
         } else paths[np++] = a;
@@ -977,6 +740,7 @@ int mx_logs_main(int argc, char **argv) {
                 mx_errf("mxdiag logs: %s needs a value", a);
                 free(paths);
                 free(fwd);
+                free(jargv);
                 free(journal_files);
                 return 3;
             }
@@ -988,6 +752,7 @@ int mx_logs_main(int argc, char **argv) {
                 MX_TEXT_WIDTH_MAX, width_s);
         free(paths);
         free(fwd);
+        free(jargv);
         free(journal_files);
         return 3;
     }
@@ -999,6 +764,7 @@ int mx_logs_main(int argc, char **argv) {
             mx_errf("mxdiag logs: --probe wants a number of domains from 1 to %d", PROBE_MAX);
             free(paths);
             free(fwd);
+            free(jargv);
             free(journal_files);
             return 3;
         }
@@ -1009,16 +775,25 @@ int mx_logs_main(int argc, char **argv) {
             unknown_option(fwd[i]);
             free(paths);
             free(fwd);
+            free(jargv);
             free(journal_files);
             return 3;
         }
         if (!check_flag(fwd[i])) i++;
     }
-    if (nfwd > 1 && !probe_n) {
-        mx_errf("mxdiag logs: %s is an option of check: it goes with --probe N", fwd[1]);
+    if (nfwd > njargv && !probe_n) {
+        const char *bad = fwd[1];
+        for (int k = 1; k < nfwd; k++)
+            if (!mx_logs_judge_option(fwd[k]) && fwd[k][0] == '-' &&
+                (k == 1 || !mx_logs_judge_option(fwd[k - 1]) || check_flag(fwd[k - 1]))) {
+                bad = fwd[k];
+                break;
+            }
+        mx_errf("mxdiag logs: %s is an option of check: it goes with --probe N", bad);
         fprintf(stderr, "Try 'mxdiag logs --help'.\n");
         free(paths);
         free(fwd);
+        free(jargv);
         free(journal_files);
         return 3;
     }
@@ -1029,6 +804,7 @@ int mx_logs_main(int argc, char **argv) {
         mx_errf("mxdiag logs: bad --now '%s'", now_s);
         free(paths);
         free(fwd);
+        free(jargv);
         free(journal_files);
         return 3;
     }
@@ -1040,6 +816,7 @@ int mx_logs_main(int argc, char **argv) {
         fprintf(stderr, "mxdiag logs: bad --since/--until value\n");
         free(paths);
         free(fwd);
+        free(jargv);
         free(journal_files);
         return 3;
     }
@@ -1052,6 +829,7 @@ int mx_logs_main(int argc, char **argv) {
         if (!jr) {
             free(paths);
             free(fwd);
+            free(jargv);
             free(journal_files);
             return 3;
         }
@@ -1122,8 +900,8 @@ int mx_logs_main(int argc, char **argv) {
     int stopped = mx_log_stream_stopped(st);
     if (stopped) mx_json_set(root, "interrupted", interrupted_json(files, nf, logs_signal, 0));
     rep.findings = mx_json_arr();
-    build_scope(&rep, now, stats->lines);
-    build_cause_findings(&rep);
+    /* the files for the rules' log.events: not the journal (no path to read) */
+    judge_findings(&rep, stats, files, jr ? 0 : nf, &filter, now, njargv, jargv, root);
     /* Not one delivery event and mostly garbage (binary, one huge line, not
      * a mail log): the logs could not be checked at all. */
     int garbage = stats->events == 0 && stats->filtered == 0 && stats->unparsed * 2 > stats->lines;
@@ -1212,6 +990,7 @@ int mx_logs_main(int argc, char **argv) {
     free(found);
     free(paths);
     free(fwd);
+    free(jargv);
     if (mx_logs_probe_abandoned()) {
         /* the report is out; exit now rather than wait for the interrupted
          * probe's runtime (and do not let a leak checker call it a leak) */

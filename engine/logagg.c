@@ -34,6 +34,8 @@ struct mx_log_agg {
     mx_agg_group *cause_group[MX_LOG_CAUSE__COUNT]; /* MX_AGG_CAUSE lookups, memoised */
     mx_agg_group *src_group;
     size_t src_n;
+    mx_agg_hist hist;
+    int64_t hist_lo, hist_hi;                    /* earliest and latest time in the histogram */
     char src_key[SRC_MEMO];
 };
 
@@ -156,8 +158,9 @@ static void group_init(mx_agg_group *g, char *key, int cause) {
     memset(g, 0, sizeof *g);
     g->key = key;
     g->cause = cause;
-    g->first = g->first_fail = INT64_MAX;
+    g->first = g->first_fail = g->first_ok = g->first_fail_since_ok = INT64_MAX;
     g->last = g->last_fail = g->last_ok = INT64_MIN;
+    g->last_cause = -1;
     if (cause >= 0) {
         const char *slash = strchr(key, '/');
         g->sub = slash ? slash + 1 : NULL;
@@ -256,10 +259,22 @@ static inline __attribute__((always_inline)) void group_add(mx_agg_group *g, con
         g->by_cause[ev->cause]++;
         if (ev->local) {
             g->local++;
+            if (fail) g->local_fail++;
         } else {
             g->external++;
-            if (fail) g->ext_fail++;
-            else g->ext_ok++;
+            if (fail) {
+                g->ext_fail++;
+                g->fail_since_ok++;
+                if (ev->time != MX_LOG_TIME_UNKNOWN && ev->time < g->first_fail_since_ok)
+                    g->first_fail_since_ok = ev->time;
+                g->last_outcome = 2;
+                g->last_cause = (int)ev->cause;
+            } else {
+                g->ext_ok++;
+                g->fail_since_ok = 0;
+                g->first_fail_since_ok = INT64_MAX;
+                g->last_outcome = 1;
+            }
         }
     }
     if (ev->time != MX_LOG_TIME_UNKNOWN) {
@@ -268,8 +283,9 @@ static inline __attribute__((always_inline)) void group_add(mx_agg_group *g, con
         if (fail) { /* attempts too: a failed connection dates the trouble */
             if (ev->time < g->first_fail) g->first_fail = ev->time;
             if (ev->time > g->last_fail) g->last_fail = ev->time;
-        } else if (ev->time > g->last_ok && !ev->local) {
-            g->last_ok = ev->time;
+        } else if (!ev->local && !attempt) {
+            if (ev->time > g->last_ok) g->last_ok = ev->time;
+            if (ev->time < g->first_ok) g->first_ok = ev->time;
         }
     }
     if (hq && (which & D_MSGS)) distinct_add(&g->msgs, hq);
@@ -278,8 +294,59 @@ static inline __attribute__((always_inline)) void group_add(mx_agg_group *g, con
     if (ha && (which & D_ADDRS)) distinct_add(&g->addrs, ha);
 }
 
+/* The width ladder: each a multiple of the one before. */
+static int64_t hist_next_width(int64_t w) {
+    static const int64_t ladder[] = {60, 300, 600, 1800, 3600, 7200, 21600, 43200, 86400};
+    for (size_t i = 0; i < sizeof ladder / sizeof ladder[0]; i++)
+        if (ladder[i] > w) return ladder[i];
+    return w * 2;
+}
+
+/* Re-buckets for a window [lo, hi] at the narrowest width that fits it. */
+static void hist_refit(mx_agg_hist *h, int64_t lo, int64_t hi) {
+    int64_t w = h->width ? h->width : 60;
+    while (hi / w - lo / w >= MX_AGG_HIST_BUCKETS) w = hist_next_width(w);
+    int64_t start = lo / w * w;
+    if (h->width && (w != h->width || start != h->start)) {
+        uint32_t old[MX_LOG_CAUSE__COUNT][MX_AGG_HIST_BUCKETS];
+        memcpy(old, h->n, sizeof old);
+        memset(h->n, 0, sizeof h->n);
+        for (int c = 0; c < MX_LOG_CAUSE__COUNT; c++)
+            for (size_t b = 0; b < MX_AGG_HIST_BUCKETS; b++)
+                if (old[c][b]) h->n[c][(h->start + (int64_t)b * h->width - start) / w] += old[c][b];
+    }
+    h->width = w;
+    h->start = start;
+    h->nbuckets = (size_t)(hi / w - start / w) + 1;
+}
+
+static void hist_add(mx_log_agg *a, int64_t t, int cause) {
+    mx_agg_hist *h = &a->hist;
+    if (t < 0) return;
+    if (!h->width) {
+        a->hist_lo = a->hist_hi = t;
+        hist_refit(h, t, t);
+    } else if (t < h->start || t >= h->start + MX_AGG_HIST_BUCKETS * h->width) {
+        if (t < a->hist_lo) a->hist_lo = t;
+        if (t > a->hist_hi) a->hist_hi = t;
+        hist_refit(h, a->hist_lo, a->hist_hi);
+    } else {
+        if (t < a->hist_lo) a->hist_lo = t;
+        if (t > a->hist_hi) {
+            a->hist_hi = t;
+            h->nbuckets = (size_t)((t - h->start) / h->width) + 1;
+        }
+    }
+    h->n[cause][(t - h->start) / h->width]++;
+}
+
+const mx_agg_hist *mx_log_agg_hist(const mx_log_agg *a) { return &a->hist; }
+
 void mx_log_agg_add(mx_log_agg *a, const mx_log_event *ev) {
     a->gen++;
+    if (ev->status != MX_LOG_STATUS_NONE && !ev->local && ev->time != MX_LOG_TIME_UNKNOWN &&
+        (unsigned)ev->cause < MX_LOG_CAUSE__COUNT)
+        hist_add(a, ev->time, (int)ev->cause);
     /* Hash once per event; 0 means "not logged". */
     uint64_t hq = ev->queue_id.n ? hash_lc(ev->queue_id.p, ev->queue_id.n, 1) | 1 : 0;
     uint64_t hr = ev->recipient.n ? hash_lc(ev->recipient.p, ev->recipient.n, 2) | 1 : 0;

@@ -55,15 +55,41 @@ typedef struct mx_agg_group {
     uint64_t ext_ok, ext_fail; /* external successes / failures (recipient outcomes) */
     int64_t first, last;           /* any timed event; INT64_MAX/INT64_MIN if none */
     int64_t first_fail, last_fail; /* failures, failed attempts included (they date the trouble) */
-    int64_t last_ok;
+    int64_t first_ok, last_ok;     /* external successes */
+    /* Time read as a sequence (files are read oldest first, lines in order):
+     * the last external recipient outcome (0 none, 1 success, 2 failure),
+     * the cause of the last external failure, and the external failures
+     * logged after the last external success (all of them when none). */
+    uint64_t fail_since_ok;
+    int64_t first_fail_since_ok;   /* time of the first of those (INT64_MAX: none, or no time) */
+    int last_outcome;
+    int last_cause;
+    uint64_t local_fail;           /* local recipient outcomes that failed */
     mx_agg_distinct msgs, rcpts, domains, addrs;
 } mx_agg_group;
+
+/* Histogram of the external recipient outcomes over time, for the whole log
+ * (not per group): n[cause][bucket], cause MX_LOG_CAUSE_NONE = successes.
+ * Fixed size: the bucket width starts at one minute and grows along a ladder
+ * (1, 5, 10, 30 min, 1, 2, 6, 12 h, 1 d, then doubling), each width a
+ * multiple of the one before and buckets aligned to multiples of their width
+ * in UTC, so that a coarser histogram is exactly the sum of the finer one;
+ * the window seen always fits MX_AGG_HIST_BUCKETS buckets.  Events without
+ * a time are not in it. */
+#define MX_AGG_HIST_BUCKETS 96
+typedef struct mx_agg_hist {
+    int64_t start;   /* UTC epoch of bucket 0; 0 with width 0 while empty */
+    int64_t width;   /* seconds per bucket */
+    size_t nbuckets; /* buckets from start up to the last event's (<= MX_AGG_HIST_BUCKETS) */
+    uint32_t n[MX_LOG_CAUSE__COUNT][MX_AGG_HIST_BUCKETS];
+} mx_agg_hist;
 
 typedef struct mx_log_agg mx_log_agg;
 
 mx_log_agg *mx_log_agg_new(size_t max_groups_per_dim); /* 0 = default */
 void mx_log_agg_add(mx_log_agg *a, const mx_log_event *ev);
 const mx_agg_group *mx_log_agg_total(const mx_log_agg *a);
+const mx_agg_hist *mx_log_agg_hist(const mx_log_agg *a);
 /* Groups of a dimension sorted by events (desc), key asc; the "(other)"
  * bucket, if any, last.  Array owned by a, valid until the next add. */
 size_t mx_log_agg_list(mx_log_agg *a, mx_agg_dim dim, const mx_agg_group *const **out);

@@ -168,7 +168,13 @@ def main():
         if f.startswith("logs.cause_"):
             check(f[len("logs.cause_"):] in want, "no unexpected cause %s" % f)
     other = by_code.get("logs.cause_other", {}).get("evidence", {})
-    check(other.get("external") == 0, "the mailbox-full and pipe failures are local (external %s)" % other.get("external"))
+    check(other.get("failures") == 0 and other.get("local_failures") == len(LOCAL),
+          "the mailbox-full and pipe failures are local (failures %s, local_failures %s)"
+          % (other.get("failures"), other.get("local_failures")))
+    for cause, statuses in sorted(want.items()):
+        ev = by_code.get("logs.cause_" + cause, {}).get("evidence", {})
+        n_ext = sum(1 for r, cs in EXPECT.items() if cs[0] == cause)
+        check(ev.get("failures") == n_ext, "%s: %d external failures (got %s)" % (cause, n_ext, ev.get("failures")))
 
     scope = by_code.get("logs.scope", {}).get("evidence", {})
     check(scope.get("external_successes") == len(SENT),

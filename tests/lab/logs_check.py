@@ -76,7 +76,8 @@ def main():
         ev = f["evidence"]
         got = {d["domain"] for d in ev["top_domains"]}
         check(domains <= got, "%s: domains %s (got %s)" % (cause, sorted(domains), sorted(got)))
-        check(ev["events"] >= len(domains), "%s: at least %d events (got %d)" % (cause, len(domains), ev["events"]))
+        n = ev["failures"] + ev["local_failures"] + ev["attempts"]
+        check(n >= len(domains), "%s: at least %d events (got %d)" % (cause, len(domains), n))
         check(ev.get("first_seen") and ev.get("last_seen") and ev["first_seen"] <= ev["last_seen"],
               "%s: first/last seen present (%s .. %s)" % (cause, ev.get("first_seen"), ev.get("last_seen")))
     scope = by_code.get("logs.scope", {}).get("evidence", {})

@@ -423,6 +423,14 @@ def cmd_logs(mx, repo):
     empty = os.path.join(tmp, "empty.log")
     open(empty, "w").close()
     cases = [([f], os.path.basename(f)) for f in logs]
+    # the logs rules' verdicts, one generated log each (tests/data/logs/gen_scenarios.py)
+    sys.path.insert(0, data)
+    import gen_scenarios
+    for name, gen in sorted(gen_scenarios.SCENARIOS.items()):
+        path = os.path.join(tmp, "scenario-%s.log" % name)
+        with open(path, "w") as f:
+            f.write(gen().text())
+        cases.append((["--now", "2024-03-02T00:00:00Z", path], "scenario " + name))
     cases += [(logs, "all test logs together"),
               ([empty], "an empty file (judgement no_lines)"),
               ([os.path.join(tmp, "missing.log")], "a missing file"),
@@ -676,8 +684,8 @@ def cmd_strict(mx, repo):
         ("logs", "files: interrupted false", lambda d: d["files"][0].update(interrupted=False)),
         ("logs", "unparsed reason not a garbled one", lambda d: d["unparsed"]["reasons"].update(inbound=1)),
         ("logs", "scope not first", lambda d: d["findings"].reverse()),
-        ("logs", "finding rule not `logs`", lambda d: f0(d).update(rule="mx")),
-        ("logs", "finding severity ok", lambda d: f0(d).update(severity="ok")),
+        ("logs", "finding rule not a rule id", lambda d: f0(d).update(rule="Mx Rule")),
+        ("logs", "finding severity fatal", lambda d: f0(d).update(severity="fatal")),
         ("logs", "code logs.cause_bogus", lambda d: cause(d).update(code="logs.cause_bogus")),
         ("logs", "a cause finding whose evidence names another cause",
          lambda d: cause(d)["evidence"].update(cause="other" if cause(d)["evidence"]["cause"] != "other" else "refused")),

@@ -1,0 +1,48 @@
+/* `mxdiag logs`: the judgement.  The logs rules (kind = "logs", shipped
+ * rules/9x-logs-*.lua and site rules) run once, as one check of a rule
+ * runtime, over the fact `logs` that cmd_logs.c built from the aggregates
+ * (engine/logfacts.c).  Lives in the binary, not in the engine library,
+ * because it drives the rule runtime (as logs_probe.c does). */
+#include "cli.h"
+#include "escape.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void judge_done(mx_check *c, void *ud) {
+    (void)c;
+    *(int *)ud = 1;
+}
+
+mx_json *mx_logs_judge(int argc, char **argv, const mx_json *run_facts, const mx_json *options) {
+    /* the configuration file's settings (rules_dir) under the command line's */
+    mx_argv full = {0};
+    mx_argv_push(&full, argc > 0 ? argv[0] : "logs");
+    mx_settings_to_args(mx_config_settings, argc, argv, &full, NULL);
+    for (int i = 1; i < argc; i++) mx_argv_push(&full, argv[i]);
+    mx_check_setup s;
+    mx_check_setup_logs(full.n, full.v, run_facts, &s);
+    /* the logs rules judge the logs, not a target: target.input is "logs" */
+    mx_target t;
+    memset(&t, 0, sizeof t);
+    t.kind = MX_TARGET_HOST;
+    snprintf(t.input, sizeof t.input, "logs");
+    snprintf(t.domain, sizeof t.domain, "localhost");
+    int done = 0;
+    mx_check *c = mx_check_start_opts(s.rt, &t, options, judge_done, &done);
+    if (!done) mx_rt_run(s.rt);
+    mx_json *out = NULL;
+    if (done) {
+        mx_json *doc = mx_check_json(c);
+        mx_json *fs = mx_json_get(doc, "findings");
+        out = fs ? mx_json_clone(fs) : mx_json_arr();
+        mx_json_free(doc);
+    }
+    char err[512];
+    if (mx_rt_finish(s.rt, err, sizeof err) != 0) mx_errf("mxdiag logs: %s", err);
+    mx_check_free(c);
+    mx_check_setup_free(&s);
+    for (int i = 0; i < full.n; i++) free(full.v[i]);
+    free(full.v);
+    return out;
+}

@@ -1,0 +1,333 @@
+-- The scope judgement of `mxdiag logs`: whose side is the delivery problem
+-- on, and since when. Reads the aggregates (fact `logs`, engine/logfacts.c)
+-- and the invalid recipient domains (fact logs.invalid_domains,
+-- 97-logs-recipients), which are kept out of this verdict.
+--
+-- Verdicts (evidence.judgement):
+--   no_lines, no_events, no_remote      nothing to judge: say what there is
+--   ok                                  no delivery failure to a remote server
+--   blocklisted                         remote servers reject our IP as listed (your side)
+--   cutover                             everything external stopped succeeding at a moment
+--                                       (your side or upstream, since then)
+--   nothing_succeeds                    several destinations fail, none ever succeeded
+--   their_side                          one or a few destinations fail, others accept
+--   one_fails_unverified                one destination fails and nothing else was tried
+--   no_route                            this server has no route to some destinations (IPv6): our side
+--   intermittent                        failures spread among continuing successes
+--   mixed                               anything else
+local causes = require("logs_causes")
+local util = require("logs_util")
+
+local TOP = 5
+
+local CUTOVER_ADVICE = {
+  route = "This server lost its route at that time (often its IPv6 route or default gateway): check `ip route`, "
+    .. "`ip -6 route` and the network configuration.",
+  network = "Look at what changed on this server or its network at that time: firewall rules (outbound port 25), "
+    .. "the provider (port 25 blocked on a new plan or after an abuse report), a new IP address or route. "
+    .. "`nc -vz gmail-smtp-in.l.google.com 25` shows whether port 25 leaves at all.",
+  dns = "Your resolver stopped answering at that time: check /etc/resolv.conf, the resolver service, and "
+    .. "`dig mx gmail.com` from this host.",
+  tls = "TLS started failing for everyone at that time: a change of your TLS settings or CA bundle is likely.",
+  policy = "Remote servers started refusing this server at that time: a new IP address without reverse DNS, or a "
+    .. "reputation drop. Read the reply texts in the per-cause findings.",
+  reputation = "Your IP address was listed at that time: look it up and request delisting.",
+  other = "Read the per-cause findings for the reply texts from that time on.",
+}
+
+local INTERMITTENT_ADVICE = "Failures come and go while the same destinations keep accepting mail: usually the "
+  .. "receivers throttling you (4xx replies, \"too many connections\", greylisting: read the reply texts), your "
+  .. "provider's or NAT's limit on simultaneous outbound connections (the failures bunch up at busy hours: see the "
+  .. "histogram; lower the MTA's concurrency, e.g. default_destination_concurrency_limit), or a flaky route "
+  .. "(timeouts spread over all hours and addresses; `mtr` to the failing addresses). Deferred mail is retried: "
+  .. "check that it leaves later."
+
+
+return {
+  id = "logs-scope",
+  kind = "logs",
+  description = "mxdiag logs: whose side the delivery failures are on, and since when",
+  categories = { "logs" },
+  requires = { "logs.invalid_domains" },
+  codes = { ["logs.scope"] = "info" },
+  run = function(target, report)
+    local L = target.facts.logs
+    local invalid = target.facts["logs.invalid_domains"] or {}
+    local total = L.total
+    local now = L.now
+
+    local ev = { external_failures = total.failures, external_successes = total.successes,
+      local_events = total["local"], local_failures = total.local_failures,
+      failed_attempts = total.failed_attempts, first_failure = util.iso(total.first_failure),
+      last_failure = util.iso(total.last_failure), last_success = util.iso(total.last_success) }
+
+    local function finish(judgement, sev, summary, explanation, advice)
+      ev.judgement = judgement
+      report:finding { code = "logs.scope", severity = sev, summary = summary, explanation = explanation,
+        advice = advice, evidence = ev }
+    end
+
+    if L.lines == 0 then
+      return finish("no_lines", "unknown", "the log files hold no lines: nothing could be checked",
+        "Every file read was empty (or could not be read), so the logs say nothing about delivery.",
+        "Check that the right log files were named (a freshly rotated log is empty: read its rotation too) and "
+          .. "that the MTA logs to them. Without rsyslog (Debian 12's default) the MTA logs to the systemd journal "
+          .. "only: mxdiag logs --journal.")
+    end
+    if L.events == 0 then
+      return finish("no_events", "info", "no delivery events found in the logs",
+        "No outbound delivery attempt was logged in the selected files and time range.",
+        "Check that the right log files were read (see files) and that the time range covers the problem.")
+    end
+    if total.successes + total.failures == 0 then
+      local parts = {}
+      if total["local"] > 0 then
+        parts[#parts + 1] = string.format("%s, %d of them failed", util.n(total["local"], "local delivery",
+          "local deliveries"), total.local_failures)
+      end
+      if total.attempts > 0 then
+        parts[#parts + 1] = util.n(total.attempts, "connection attempt") .. " without a recipient's outcome"
+      end
+      return finish("no_remote", "info",
+        "no delivery to a remote server in the logs (" .. table.concat(parts, "; ") .. ")",
+        "The logs read hold no outcome of a delivery to a remote server, so they say nothing about outbound "
+          .. "delivery. Local deliveries (mailboxes, LMTP, pipes, content filters) are judged in their own findings.",
+        "To judge outbound delivery, read logs (or a time range) in which this server sent mail to other domains.")
+    end
+
+    -- Per destination: failures that say something about delivery (wrong
+    -- addresses and invalid domains apart), successes, timing.
+    local failing, ok_domains, cut = {}, 0, {}
+    local fail_total, invalid_fail, recipient_fail = 0, 0, 0
+    local class_fail = {}
+    local named = 0
+    for _, g in ipairs(L.domains) do
+      if invalid[g.key] and not g.other then
+        invalid_fail = invalid_fail + g.failures
+      else
+        local df = util.delivery_failures(g)
+        recipient_fail = recipient_fail + (g.failures - df)
+        if g.successes > 0 and not g.other then ok_domains = ok_domains + 1 end
+        if df > 0 then
+          fail_total = fail_total + df
+          local cause = util.dominant(g, function(c) return c ~= "recipient" end)
+          local cls = causes.class(cause)
+          class_fail[cls] = (class_fail[cls] or 0) + df
+          if not g.other then
+            named = named + 1
+            failing[#failing + 1] = { name = g.key, failures = df, successes = g.successes, cause = cause,
+              share = df / (df + g.successes), last_outcome = g.last_outcome, first_failure = g.first_failure,
+              last_failure = g.last_failure, last_success = g.last_success,
+              recovered = g.last_success ~= nil and g.first_failure ~= nil and g.last_success > g.first_failure }
+          end
+        end
+      end
+    end
+    util.rank(failing)
+    local dominant, dn = nil, 0
+    for _, c in ipairs(L.causes) do
+      local name = c.key
+      if causes.class(name) ~= "recipient" and c.failures > dn then dominant, dn = name, c.failures end
+    end
+    local top = {}
+    for i = 1, math.min(#failing, TOP) do
+      local f = failing[i]
+      top[#top + 1] = { domain = f.name, failures = f.failures, successes = f.successes,
+        share = math.floor(f.share * 1000 + 0.5) / 1000, cause = f.cause, last_outcome = f.last_outcome,
+        last_success = util.iso(f.last_success), last_failure = util.iso(f.last_failure) }
+    end
+    ev.delivery_failures = fail_total
+    ev.invalid_recipient_failures = invalid_fail
+    ev.rejected_recipient_failures = recipient_fail
+    ev.failing_domains = #failing
+    ev.succeeding_domains = ok_domains
+    ev.dominant_cause = fail_total > 0 and dominant or nil
+    ev.top_failing_domains = top
+    local addrs = {}
+    for _, a in ipairs(L.addresses) do
+      if not a.other and a.failures > 0 then
+        addrs[#addrs + 1] = { name = a.key, failures = a.failures, successes = a.successes }
+      end
+    end
+    util.rank(addrs)
+    ev.top_failing_addresses = {}
+    for i = 1, math.min(#addrs, TOP) do
+      ev.top_failing_addresses[i] = { address = addrs[i].name, failures = addrs[i].failures,
+        successes = addrs[i].successes }
+    end
+    ev.groups_dropped = L.dropped
+
+    local function names(list, n)
+      local out = {}
+      for i = 1, math.min(#list, n) do out[#out + 1] = list[i].name end
+      if #list > n then out[#out + 1] = string.format("and %d more", #list - n) end
+      return table.concat(out, ", ")
+    end
+    local counts = total.successes > 0 and string.format("%s to remote servers, %s to %s",
+      util.n(fail_total, "failed delivery", "failed deliveries"),
+      util.n(total.successes, "successful delivery", "successful deliveries"), util.n(ok_domains, "domain"))
+      or string.format("%s to remote servers and not one success",
+      util.n(fail_total, "failed delivery", "failed deliveries"))
+    local aside = {}
+    if invalid_fail > 0 then
+      aside[#aside + 1] = util.n(invalid_fail, "failure") .. " to invalid recipient domains"
+    end
+    if recipient_fail > 0 then
+      aside[#aside + 1] = util.n(recipient_fail, "rejected or invalid recipient", "rejected or invalid recipients")
+    end
+    local aside_text = #aside > 0 and (" Left out of this verdict: " .. table.concat(aside, ", ")
+      .. " (their own findings).") or ""
+
+    if fail_total == 0 then
+      return finish("ok", "ok",
+        string.format("no delivery failures to remote servers (%s to %s)",
+          util.n(total.successes, "successful delivery", "successful deliveries"), util.n(ok_domains, "domain")),
+        string.format("%d of %d recipient outcomes at remote servers succeeded; no failure to a remote server "
+          .. "points at the network, this server or the receivers.", total.successes,
+          total.successes + total.failures) .. aside_text,
+        "Nothing to fix in outbound delivery according to the logs.")
+    end
+
+    local T = total.last_success
+    -- blocklisted: remote servers name a blocklist for our IP
+    local rbl = class_fail.reputation or 0
+    local rbl_cause
+    for _, c in ipairs(L.causes) do if c.key == "rbl_reject" then rbl_cause = c end end
+    if rbl_cause and rbl_cause.failures > 0 and (rbl * 2 >= fail_total or (rbl_cause.domains or 0) >= 2) then
+      ev.since = util.iso(rbl_cause.first_failure)
+      return finish("blocklisted", "crit",
+        string.format("remote servers reject your IP as blocklisted (your side: IP reputation) since %s",
+          util.when(rbl_cause.first_failure, now)),
+        string.format("%d deliveries to %s were rejected naming a blocklist; %s.", rbl_cause.failures,
+          util.n(rbl_cause.domains or 0, "domain"), counts) .. aside_text,
+        causes.get("rbl_reject").advice)
+    end
+
+    -- cutover: after the last success, only failures, to several destinations
+    if T then
+      local after, before_ok = {}, 0
+      for _, f in ipairs(failing) do
+        if f.last_failure and f.last_failure > T then
+          after[#after + 1] = f
+          if f.successes > 0 then before_ok = before_ok + 1 end
+        end
+      end
+      local since_fails = total.failures_since_success
+      if #after >= 2 and before_ok >= 1 and since_fails >= 3 then
+        -- the trouble's cause: the most common last cause among them
+        local by = {}
+        for _, f in ipairs(after) do by[f.cause] = (by[f.cause] or 0) + 1 end
+        local cause, cn = nil, 0
+        for name, n in pairs(by) do if n > cn or (n == cn and name < cause) then cause, cn = name, n end end
+        local cls = causes.class(cause)
+        ev.judgement_cause = cause
+        local onset = total.first_failure_since_success or T
+        ev.since = util.iso(onset)
+        ev.last_success = util.iso(T)
+        ev.failures_since = since_fails
+        ev.domains_failing_since = #after
+        local where = cls == "network" and "your side or upstream: outbound port 25"
+          or cls == "route" and "your side: this server's routes"
+          or cls == "dns" and "your side: the resolver" or cls == "tls" and "your side: TLS settings"
+          or cls == "policy" and "remote servers refuse this server" or "your side or upstream"
+        return finish("cutover", "crit",
+          string.format("every remote delivery fails since %s (%s; %s)", util.when(onset, now),
+            causes.get(cause).title, where),
+          string.format("The last successful delivery to a remote server was at %s; from %s on, %s to %s failed "
+            .. "and none succeeded (%d of these destinations had accepted mail before), mostly '%s'. In all: %s.",
+            util.iso(T), util.iso(onset), util.n(since_fails, "recipient delivery", "recipient deliveries"),
+            util.n(#after, "destination"), before_ok, cause, counts) .. aside_text,
+          (CUTOVER_ADVICE[cls] or CUTOVER_ADVICE.other) .. " " .. causes.get(cause).advice)
+      end
+    end
+
+    if total.successes == 0 then
+      ev.since = util.iso(total.first_failure)
+      if #failing == 1 then
+        local f = failing[1]
+        return finish("one_fails_unverified", "warn",
+          string.format("deliveries to %s fail (%s); no other remote delivery in the logs to compare", f.name,
+            causes.get(f.cause).title),
+          string.format("%s to %s failed since %s, mostly '%s', and no delivery to any other remote server was "
+            .. "logged, so the logs cannot tell whether the problem is at that destination or on this side.",
+            util.n(f.failures, "delivery", "deliveries"), f.name, util.iso(f.first_failure), f.cause) .. aside_text,
+          "Send a test message to a large provider (or run `mxdiag check " .. f.name .. "` and `mxdiag check "
+            .. "gmail.com` from this host) to tell the two apart. " .. causes.get(f.cause).advice)
+      end
+      local cls = causes.class(dominant)
+      return finish("nothing_succeeds", "crit",
+        string.format("no remote delivery succeeded: %s to %s failed (%s; your side or upstream) since at least %s",
+          util.n(fail_total, "delivery", "deliveries"), util.n(#failing, "destination"),
+          causes.get(dominant).title, util.when(total.first_failure, now)),
+        string.format("Not one delivery to a remote server succeeded in the logs read; %s, mostly '%s': %s.",
+          counts, dominant, names(failing, TOP)) .. aside_text,
+        (CUTOVER_ADVICE[cls] or CUTOVER_ADVICE.other) .. " " .. causes.get(dominant).advice)
+    end
+
+    -- this server has no route to some destinations (IPv6, mostly): our side, however few
+    local route = class_fail.route or 0
+    if route * 2 >= fail_total then
+      local where = {}
+      for _, f in ipairs(failing) do if causes.class(f.cause) == "route" then where[#where + 1] = f end end
+      ev.since = util.iso(total.first_failure)
+      return finish("no_route", "warn",
+        string.format("this server has no route to %s (network unreachable: mostly IPv6; your side): %s",
+          util.n(#where, "destination"), names(where, TOP)),
+        string.format("%d of the failed deliveries say 'Network is unreachable': the connection never left this "
+          .. "machine, for lack of a route to the address (family). %s; %s failed on the way to addresses "
+          .. "(often IPv6 ones) before another address delivered.", route, counts,
+          util.n(total.failed_attempts, "connection attempt")) .. aside_text,
+        causes.get("net_unreachable").advice)
+    end
+
+    -- failures among continuing successes
+    local recovered, rec_fail = 0, 0
+    for _, f in ipairs(failing) do
+      if f.recovered then recovered = recovered + 1; rec_fail = rec_fail + f.failures end
+    end
+    local active = ok_domains + #failing
+    ev.recovered_domains = recovered
+    local few = #failing <= 3 or #failing * 10 <= active
+    local others_ok = 0
+    for _, g in ipairs(L.domains) do
+      if not g.other and g.successes > 0 and not invalid[g.key] then
+        local fails_here = false
+        for _, f in ipairs(failing) do if f.name == g.key then fails_here = true; break end end
+        if not fails_here then others_ok = others_ok + 1 end
+      end
+    end
+    ev.other_accepting_domains = others_ok
+    if #failing >= 3 and recovered * 2 >= #failing and rec_fail * 2 >= fail_total
+        and total.successes >= fail_total then
+      return finish("intermittent", "warn",
+        string.format("intermittent failures: %s among %s, spread over %s that keep accepting mail",
+          util.n(fail_total, "failed delivery", "failed deliveries"),
+          util.n(total.successes, "success", "successes"), util.n(recovered, "destination")),
+        string.format("%d of the %s accepted mail again after failing (last success %s); %s; "
+          .. "mostly '%s'.", recovered, util.n(#failing, "failing destination"), util.iso(T), counts, dominant)
+          .. aside_text,
+        INTERMITTENT_ADVICE .. " " .. causes.get(dominant).advice)
+    end
+    if few and others_ok > 0 then
+      local f = failing[1]
+      ev.since = util.iso(f.first_failure)
+      local which = #failing == 1 and ("deliveries to " .. f.name .. " fail")
+        or (util.n(#failing, "destination") .. " fail: " .. names(failing, TOP))
+      return finish("their_side", "warn",
+        string.format("%s (their side) since %s; %s accept your mail", which, util.when(f.first_failure, now),
+          util.n(others_ok, "other domain")),
+        string.format("%s, mostly '%s'. Deliveries to %s succeeded meanwhile (last %s), so this server can "
+          .. "send: the problem is at the failing %s.", counts, f.cause, util.n(others_ok, "other domain"),
+          util.iso(T), #failing == 1 and "destination" or "destinations") .. aside_text,
+        "Wait for the destination to recover (deferred mail is retried), or contact its postmaster with the reply "
+          .. "text quoted in the per-cause findings. " .. causes.get(f.cause).advice)
+    end
+    ev.since = util.iso(total.first_failure)
+    return finish("mixed", "warn",
+      string.format("%s fail for different reasons (mixed)%s", util.n(#failing, "destination"),
+        others_ok > 0 and string.format(" while %s accept mail", util.n(others_ok, "other domain")) or ""),
+      string.format("%s; most affected: %s; dominant cause '%s'.", counts, names(failing, TOP), dominant)
+        .. aside_text,
+      "Look at the per-cause findings: each names its domains and addresses, and the advice for that cause.")
+  end,
+}

@@ -1,0 +1,245 @@
+#!/usr/bin/env python3
+"""The logs rules (rules/95-97-logs-*.lua) over synthetic Postfix logs with
+known truth (tests/data/logs/gen_scenarios.py): each wrong verdict of issue 17
+is a case here, and every sentence must agree with its counts.
+
+usage: test_logs_rules.py MXDIAG SOURCE_DIR"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+MX, SRC = sys.argv[1], sys.argv[2]
+sys.path.insert(0, os.path.join(SRC, "tests", "data", "logs"))
+import gen_scenarios  # noqa: E402
+
+TMP = tempfile.mkdtemp(prefix="mxdiag-logsrules-")
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what)
+    if not cond:
+        failures.append(what)
+
+
+def run(name, *extra, text=False):
+    path = os.path.join(TMP, name + ".log")
+    if not os.path.exists(path):
+        with open(path, "w") as f:
+            f.write(gen_scenarios.SCENARIOS[name]().text())
+    env = dict(os.environ)
+    env.pop("MXDIAG_RULES_PATH", None)
+    env["NO_COLOR"] = "1"
+    args = [MX, "logs", "--utc", "--now", "2024-03-02T00:00:00Z"] + ([] if text else ["--json"]) + list(extra) + [path]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
+    if text:
+        return p.returncode, p.stdout, p.stderr
+    try:
+        doc = json.loads(p.stdout)
+    except ValueError:
+        raise SystemExit("%s: no JSON (exit %d): %s %s" % (name, p.returncode, p.stdout[:500], p.stderr[:500]))
+    return p.returncode, doc
+
+
+def finding(doc, code):
+    for f in doc["findings"]:
+        if f["code"] == code:
+            return f
+    return None
+
+
+def scope(doc):
+    f = doc["findings"][0]
+    assert f["code"] == "logs.scope", f["code"]
+    return f, f["evidence"]
+
+
+def all_text(doc):
+    return "\n".join(f.get("summary", "") + "\n" + f.get("explanation", "") + "\n" + f.get("advice", "")
+                     for f in doc["findings"])
+
+
+def no_nonsense(name, doc):
+    t = all_text(doc)
+    check(not re.search(r"\b0 (bounced|deferred|expired)\b", t), "%s: no zero count in a breakdown" % name)
+    if doc["findings"][0]["evidence"].get("external_successes", 0) == 0:
+        check("accept your mail" not in t and "other domains accept" not in t,
+              "%s: with 0 successes no sentence says other destinations accept" % name)
+    check(not re.search(r"every delivery to a remote server", t, re.I) or
+          doc["findings"][0]["evidence"].get("external_successes", 0) > 0,
+          "%s: never 'every delivery to a remote server succeeded' without one" % name)
+
+
+# 71 successes to 17 domains + typo domains + an IPv6 route problem: not "all external fail"
+rc, doc = run("webapp")
+f, ev = scope(doc)
+check(ev["judgement"] not in ("cutover", "nothing_succeeds", "blocklisted") and f["severity"] != "crit",
+      "webapp: not an 'everything fails' verdict (%s, %s)" % (ev["judgement"], f["severity"]))
+check(ev["judgement"] == "no_route" and "v6only.example" in f["summary"],
+      "webapp: the IPv6 route problem is named as ours, with its destination: %s" % f["summary"])
+check(ev["external_successes"] == 71 and ev["succeeding_domains"] == 17, "webapp: 71 successes to 17 domains (%s, %s)"
+      % (ev["external_successes"], ev["succeeding_domains"]))
+inv = finding(doc, "logs.invalid_recipients")
+want = {"hotmai.com": "hotmail.com", "homtail.com": "hotmail.com", "gmile.com": "gmail.com", "tahoo.com": "yahoo.com",
+        "hotmail.co": "hotmail.com", "2012gmail.com": "gmail.com"}
+got = {d["domain"]: d.get("looks_like") for d in inv["evidence"]["domains"]} if inv else {}
+check(got == want, "webapp: the typo domains grouped with the provider each misspells: %s" % got)
+check(ev["invalid_recipient_failures"] == 9 and ev["delivery_failures"] == 4,
+      "webapp: typo failures (9) kept out of the verdict's 4 (%s, %s)" % (ev["invalid_recipient_failures"],
+                                                                         ev["delivery_failures"]))
+check(inv is not None and "9 failed deliveries to 6 domains" in inv["summary"], "webapp: invalid summary counts")
+nu = finding(doc, "logs.cause_net_unreachable")
+check(nu and nu["evidence"]["failures"] == 4 and nu["evidence"]["attempts"] == 15,
+      "webapp: net_unreachable: 4 recipients failed, 15 attempts apart")
+no_nonsense("webapp", doc)
+
+# 12% random failures, every domain succeeding to the end: intermittent
+rc, doc = run("intermittent")
+f, ev = scope(doc)
+check(ev["judgement"] == "intermittent" and f["severity"] == "warn" and rc == 1,
+      "intermittent: judgement %s, severity %s, exit %d" % (ev["judgement"], f["severity"], rc))
+check(ev["delivery_failures"] == 120 and ev["external_successes"] == 880, "intermittent: 120 failures, 880 successes")
+check("throttl" in f["advice"] and "NAT" in f["advice"] and "route" in f["advice"],
+      "intermittent: the advice names throttling, connection limits, a flaky route")
+no_nonsense("intermittent", doc)
+
+# attempt lines are evidence, never a second failure
+rc, doc = run("attempts")
+f, ev = scope(doc)
+to = finding(doc, "logs.cause_timeout")
+check(ev["external_failures"] == 10 and to["evidence"]["failures"] == 10 and to["evidence"]["attempts"] == 20,
+      "attempts: 10 failures (not 30), 20 attempts apart (%s, %s, %s)" % (ev["external_failures"],
+                                                                         to["evidence"]["failures"],
+                                                                         to["evidence"]["attempts"]))
+check("10 recipient deliveries failed (10 deferred), plus 20 failed connection attempts" in to["summary"],
+      "attempts: the cause summary counts recipients and attempts apart: %s" % to["summary"])
+check(ev["judgement"] == "their_side" and "slow.example" in f["summary"] and "5 other domains accept" in f["summary"],
+      "attempts: their side, naming slow.example: %s" % f["summary"])
+no_nonsense("attempts", doc)
+
+# 0 successes: never "others accept"
+rc, doc = run("only_one_fails")
+f, ev = scope(doc)
+check(ev["judgement"] == "one_fails_unverified" and "down.example" in f["summary"],
+      "only_one_fails: one destination, nothing to compare: %s" % f["summary"])
+no_nonsense("only_one_fails", doc)
+rc, doc = run("nothing_succeeds")
+f, ev = scope(doc)
+check(ev["judgement"] == "nothing_succeeds" and f["severity"] == "crit" and rc == 2,
+      "nothing_succeeds: crit, exit 2 (%s)" % ev["judgement"])
+check("30 deliveries to 8 destinations" in f["summary"], "nothing_succeeds: counts in the summary: %s" % f["summary"])
+no_nonsense("nothing_succeeds", doc)
+
+# no remote delivery at all: say so
+rc, doc = run("no_remote")
+f, ev = scope(doc)
+check(ev["judgement"] == "no_remote" and rc == 0, "no_remote: judgement %s, exit %d" % (ev["judgement"], rc))
+check("no delivery to a remote server" in f["summary"] and "143 local deliveries, 8 of them failed" in f["summary"],
+      "no_remote: says there was no remote delivery, and what there was: %s" % f["summary"])
+no_nonsense("no_remote", doc)
+
+# ranking by impact: 1..3 failures and no success before 2 among 32 successes
+rc, doc = run("ranking")
+f, ev = scope(doc)
+order = [d["domain"] for d in ev["top_failing_domains"]]
+check(order[:2] == ["dead.example", "busy.example"], "ranking: by impact, not raw count: %s" % order)
+no_nonsense("ranking", doc)
+
+# a cutover on our side, with its time
+rc, doc = run("cutover")
+f, ev = scope(doc)
+check(ev["judgement"] == "cutover" and f["severity"] == "crit" and rc == 2, "cutover: crit, exit 2 (%s)" % ev["judgement"])
+check(ev.get("since") == "2024-03-01T12:00:00Z" and "since 12:00 UTC" in f["summary"],
+      "cutover: since 12:00 (%s): %s" % (ev.get("since"), f["summary"]))
+check(ev.get("failures_since") == 120 and ev.get("domains_failing_since") == 12, "cutover: 120 failures to 12 since")
+no_nonsense("cutover", doc)
+
+# one broken destination among healthy ones: their side, named
+rc, doc = run("their_side")
+f, ev = scope(doc)
+check(ev["judgement"] == "their_side" and "broken.example" in f["summary"] and "15 other domains accept" in f["summary"],
+      "their_side: %s" % f["summary"])
+no_nonsense("their_side", doc)
+
+rc, doc = run("blocklisted")
+f, ev = scope(doc)
+check(ev["judgement"] == "blocklisted" and f["severity"] == "crit", "blocklisted: %s" % ev["judgement"])
+check(finding(doc, "logs.invalid_recipients") is None, "blocklisted: receivers that rejected us are no typos")
+no_nonsense("blocklisted", doc)
+
+# permanent non-existence apart from a temporary lookup failure
+rc, doc = run("dns_kinds")
+nx, tf = finding(doc, "logs.cause_domain_not_found"), finding(doc, "logs.cause_dns_fail")
+check(nx and tf and nx["advice"] != tf["advice"], "dns_kinds: different advice for NXDOMAIN and 'try again'")
+check(nx and nx["evidence"]["permanent"] is True and "mistyped" in nx["advice"], "dns_kinds: NXDOMAIN is permanent")
+check(tf and tf["evidence"]["permanent"] is False and "resolver" in tf["advice"], "dns_kinds: try again is temporary")
+inv = finding(doc, "logs.invalid_recipients")
+check(inv and [d["domain"] for d in inv["evidence"]["domains"]] == ["no-such-domain.example"]
+      and inv["evidence"]["domains"][0]["reason"] == "not_found", "dns_kinds: the non-existent domain is invalid")
+no_nonsense("dns_kinds", doc)
+
+# local failures beside healthy remote delivery
+rc, doc = run("local_and_remote")
+f, ev = scope(doc)
+check(ev["judgement"] == "ok" and ev["local_failures"] == 10, "local_and_remote: remote ok, 10 local failures")
+other = finding(doc, "logs.cause_other")
+check(other and other["severity"] == "info" and "10 of them local" in other["summary"],
+      "local_and_remote: local-only failures are information")
+no_nonsense("local_and_remote", doc)
+
+# the histogram: JSON per cause, compact in the text output
+rc, doc = run("cutover")
+h = doc["histogram"]
+check(h["width"] == 300 and sum(h["series"]["success"]) == 120 and sum(h["series"]["timeout"]) == 120,
+      "histogram: 5-minute buckets for an 8-hour window, sums exact")
+code, out, err = run("cutover", text=True)
+check(re.search(r"^  success +\|[ .:\-=+*#%@]+\| 120$", out, re.M) and re.search(r"^  timeout +\|", out, re.M),
+      "histogram: one line per series in the text output")
+
+# a site rule replaces a shipped logs rule, and one adds a finding
+site = os.path.join(TMP, "site")
+os.makedirs(site)
+with open(os.path.join(site, "95-logs-scope.lua"), "w") as fh:
+    fh.write('return { id = "logs-scope", kind = "logs", description = "site verdict", '
+             'codes = { ["logs.scope"] = "info" }, run = function(target, report) '
+             'report:finding{ code = "logs.scope", summary = "site says " .. target.facts.logs.total.successes, '
+             'evidence = { judgement = "site" } } end }\n')
+with open(os.path.join(site, "99-extra.lua"), "w") as fh:
+    fh.write('return { id = "site-extra", kind = "logs", description = "site finding", '
+             'codes = { ["site.extra"] = "warn" }, run = function(target, report) '
+             'report:finding{ code = "site.extra", summary = "lines " .. target.facts.logs.lines } end }\n')
+rc, doc = run("their_side", "--rules-dir", site)
+f, ev = scope(doc)
+check(f["summary"] == "site says 150" and ev["judgement"] == "site", "site rule replaces logs-scope: %s" % f["summary"])
+ex = finding(doc, "site.extra")
+check(ex and ex["severity"] == "warn" and rc == 1, "site rule adds a finding (exit %d)" % rc)
+# a check never runs logs rules, and a logs rule's kind is validated
+with open(os.path.join(site, "98-bad.lua"), "w") as fh:
+    fh.write('return { id = "bad", kind = "logz", description = "x", codes = {}, run = function() end }\n')
+code, out, err = run("their_side", "--rules-dir", site, text=True)
+check(code == 3 and "field 'kind' must be" in err, "a bad kind is a loader error: %s" % err.strip()[:200])
+os.remove(os.path.join(site, "98-bad.lua"))
+p = subprocess.run([MX, "rules", "list", "--rules-dir", site], capture_output=True, text=True, timeout=60)
+check(p.returncode == 0 and "logs-scope" not in p.stdout and "site-extra" not in p.stdout,
+      "check's rules list has no logs rule")
+code, out, err = run("their_side", "--timeout", "3", text=True)
+check(code == 3 and "it goes with --probe N" in err, "check options without --probe are refused")
+
+# the contrib site rule: a provider's throttling replies as a cause of their own
+contrib = os.path.join(SRC, "contrib", "rules")
+rc, doc = run("throttled")
+check(finding(doc, "throttle.provider") is None, "throttled: no throttle finding without the site rule")
+rc, doc = run("throttled", "--rules-dir", contrib)
+th = finding(doc, "throttle.provider")
+check(th is not None and th["rule"] == "site-logs-throttling" and th["evidence"]["provider"] == "Gmail"
+      and th["evidence"]["failures"] == 15 and th["evidence"]["domains"] == [{"domain": "gmail.com", "failures": 15}],
+      "throttled: the contrib rule names Gmail's 15 rate-limit deferrals: %s" % (th and th["summary"]))
+check(th is not None and "15 of the 16 failed deliveries" in th["summary"], "throttled: counts agree with the total")
+check(doc["findings"][0]["code"] == "logs.scope", "throttled: the shipped scope stays first")
+no_nonsense("throttled", doc)
+
+print("%d failure(s)" % len(failures))
+sys.exit(1 if failures else 0)
