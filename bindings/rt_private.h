@@ -53,6 +53,7 @@ typedef struct mx_rule {
     int timeout_ms;         /* 0: derived from the network timeout */
     int enabled;
     int order;
+    int site;               /* from a site directory (not the shipped rules) */
 } mx_rule;
 
 typedef struct rule_run {
@@ -272,5 +273,10 @@ long long rt_check_duration(mx_check *c);
 
 /* ---- l_report.c */
 void rt_push_report(mx_rt *rt, mx_check *c, int rule);
+
+/* rt_hints.c: the closest of known (NULL-terminated) to word, or NULL;
+ * the line where `field =` is first written in src, or 0 */
+const char *rt_did_you_mean(const char *word, const char *const *known);
+int rt_field_line(const char *src, size_t len, const char *field);
 
 #endif
