@@ -429,6 +429,7 @@ static mx_json *check_json(mx_check *c, int borrow) {
         mx_json_set(o, "id", mx_json_str(rt->rules[i].id));
         mx_json_set(o, "status", mx_json_str(rule_state_names[c->runs[i].state]));
         if (c->runs[i].why) mx_json_set(o, "reason", mx_json_str(c->runs[i].why));
+        if (c->runs[i].debug) mx_json_set(o, "debug", mx_json_clone(c->runs[i].debug));
         mx_json_push(rules, o);
     }
     mx_json *doc = borrow ? mx_report_json_borrowed(&c->report, c->target_json, rt_check_duration(c))
@@ -450,6 +451,7 @@ void mx_check_free(mx_check *c) {
     for (int i = 0; i < rt->nrules; i++) {
         if (c->runs[i].deadline) { mx_timer_cancel(rt->loop, c->runs[i].deadline); free(c->runs[i].deadline_ud); }
         free(c->runs[i].why);
+        mx_json_free(c->runs[i].debug);
     }
     for (int i = 0; i < rt->ntasks && c->ntasks > 0; i++)
         if (rt->tasks[i].alive && rt->tasks[i].check == c) rt_task_kill(rt, &rt->tasks[i]);

@@ -73,6 +73,7 @@ typedef struct rule_run {
     int64_t queued_ms;      /* time its calls waited for a connection slot (mx_gate_wait_*) */
     int nqueued;            /* its calls waiting now, since queued_since */
     int64_t queued_since;
+    mx_json *debug;         /* report:debug lines (array of strings) or NULL */
     int err_line;           /* where the rule failed (0: unknown) */
     char err_src[512];
 } rule_run;
