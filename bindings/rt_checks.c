@@ -2,6 +2,7 @@
  * as the facts it requires arrive, with a deadline per rule; rule errors
  * become rule.error findings; the finished check's results. */
 #include "rt_private.h"
+#include "escape.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -439,8 +440,44 @@ static mx_json *check_json(mx_check *c, int borrow) {
     return doc;
 }
 
+size_t mx_check_broken_rules(mx_check *c, mx_buf *out) {
+    mx_rt *rt = c->rt;
+    size_t n = 0;
+    for (int i = 0; i < rt->nrules; i++) {
+        rule_run *run = &c->runs[i];
+        if (!rt->rules[i].site) continue;
+        if (run->state == RULE_SKIPPED && run->why &&
+            (strncmp(run->why, "not selected", 12) == 0 || strcmp(run->why, "does not apply to this target") == 0)) continue;
+        if (run->state != RULE_FAILED && run->state != RULE_SKIPPED) continue;
+        n++;
+        if (!out) continue;
+        mx_buf_printf(out, "%s %s: %s", rt->rules[i].id, rule_state_names[run->state], run->why ? run->why : "?");
+        if (run->state == RULE_FAILED)
+            mx_buf_printf(out, " (%s%s%.0d; rule.error above)", run->err_line ? run->err_src : rt->rules[i].file,
+                          run->err_line ? ":" : "", run->err_line);
+        mx_buf_putc(out, '\n');
+    }
+    return n;
+}
+
 void mx_check_text(mx_check *c, mx_buf *out, int colour) {
     mx_report_text(out, &c->report, c->target_json, rt_check_duration(c), colour);
+    /* a broken site rule is said at the end, whatever else was found: its
+     * rule.error (severity unknown) is easily lost among warnings, and a
+     * skipped rule has no finding at all */
+    mx_buf lines = MX_BUF_INIT;
+    if (mx_check_broken_rules(c, &lines)) {
+        mx_buf_puts(out, "\nSite rules that reached no verdict:\n");
+        const char *p = mx_buf_cstr(&lines);
+        while (*p) {
+            const char *nl = strchr(p, '\n');
+            mx_buf_puts(out, "  ");
+            mx_esc_text_n(out, p, (size_t)(nl - p), 0);
+            mx_buf_putc(out, '\n');
+            p = nl + 1;
+        }
+    }
+    mx_buf_free(&lines);
 }
 
 int mx_check_exit_code(mx_check *c) { return mx_severity_exit(mx_report_status(&c->report)); }

@@ -77,6 +77,11 @@ mx_json *mx_check_json_borrowed(mx_check *c);
 void mx_check_json_release(mx_json *doc);
 void mx_check_text(mx_check *c, mx_buf *out, int colour);
 int mx_check_exit_code(mx_check *c);
+/* Site rules of this check that reached no verdict: failed (rule.error), or
+ * skipped because a fact they require is missing (not: left out by
+ * --only/--skip, or applies() said no). One line "ID failed: ..." or
+ * "ID skipped: ..." each appended to out (may be NULL); returns how many. */
+size_t mx_check_broken_rules(mx_check *c, mx_buf *out);
 /* When the check started, "YYYY-MM-DDTHH:MM:SSZ" (a replay: the recorded
  * run's start, or "unknown"). Returns buf. */
 const char *mx_check_started_utc(mx_check *c, char *buf, size_t n);

@@ -79,6 +79,9 @@ const mx_check_opt mx_check_opts[] = {
      "  --skip ID,...       do not run these rules or categories\n"},
     {"trace", 0, MX_OPT_TRACE, 0, NULL, NULL, 1,
      "  --trace             print every engine call and its result on stderr\n"},
+    {"strict-rules", 0, MX_OPT_STRICT_RULES, 0, "strict_rules", NULL, 1,
+     "  --strict-rules      a site rule that failed or was skipped for a missing fact\n"
+     "                      fails the run: exit status 3 (2 stays 2)\n"},
     {"record", 0, MX_OPT_RECORD, 1, NULL, NULL, 1,
      "  --record FILE       write every engine call and result to FILE (JSON; a\n"
      "                      symbolic link at FILE is refused)\n"},

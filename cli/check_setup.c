@@ -130,6 +130,7 @@ void mx_cli_parse(int argc, char **argv, mx_cli *c) {
         case MX_OPT_ONLY: c->only = optarg; break;
         case MX_OPT_SKIP: c->skip = optarg; break;
         case MX_OPT_TRACE: c->trace = 1; break;
+        case MX_OPT_STRICT_RULES: c->strict_rules = 1; break;
         case MX_OPT_RECORD: c->record = optarg; break;
         case MX_OPT_REPLAY: c->replay = optarg; break;
         case MX_OPT_NOCOLOR: c->nocolor = 1; break;

@@ -34,6 +34,9 @@ enum {
     MX_OPT_CONFIG, /* taken out of argv by main.c (load_config) before any parser runs */
 };
 
+/* options added later, out of the list above (kept stable for merges) */
+enum { MX_OPT_STRICT_RULES = 400 };
+
 /* The table, ended by a zeroed entry. */
 extern const mx_check_opt mx_check_opts[];
 /* The entry of "--name" / "--name=value" / "-h", or NULL. */
@@ -85,6 +88,7 @@ typedef struct mx_cli {
     const char *only, *skip, *record, *replay;
     int trace, nocolor, allow_reserved;
     int update, verbose;       /* rules test */
+    int strict_rules;          /* --strict-rules: a broken site rule fails the run */
     const char *helo, *rcpt, *mail_from, *ca_file; /* SMTP dialogue */
     int local;                 /* --local or the local command */
     int per_host, qps;         /* politeness: connections per address, DNS queries/s */

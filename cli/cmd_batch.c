@@ -95,6 +95,9 @@ struct batch {
     int worst;               /* severity rank of the worst exit code */
     long total;
     mx_buf usage_note;       /* blocklist free-volume warning, repeated in the summary */
+    mx_buf broken;           /* "DOMAIN: RULE failed: ..." lines of broken site rules (the first few) */
+    long long nbroken;       /* checks with a broken site rule */
+    int strict_rules;        /* --strict-rules */
     int64_t t0;
     mx_timer *tick;
 };
@@ -172,6 +175,24 @@ static void write_result(batch *b, mx_check *chk, size_t index) {
     mx_json *doc = mx_check_json_borrowed(chk);
     mx_stats_add(&b->stats, doc);
     int code = mx_check_exit_code(chk);
+    /* a site rule that reached no verdict: named in the summary, and a
+     * failure of the run with --strict-rules */
+    mx_buf bl = MX_BUF_INIT;
+    if (mx_check_broken_rules(chk, &bl)) {
+        if (b->nbroken++ < 10) {
+            const mx_json *tg = mx_json_get(doc, "target");
+            const char *in = mx_json_get_str(tg, "input");
+            const char *p = mx_buf_cstr(&bl);
+            while (*p) {
+                const char *nl = strchr(p, '\n');
+                mx_buf_printf(&b->broken, "    %s: ", in ? in : "?");
+                mx_buf_put(&b->broken, p, (size_t)(nl - p) + 1);
+                p = nl + 1;
+            }
+        }
+        if (b->strict_rules && code != 2) code = 3;
+    }
+    mx_buf_free(&bl);
     if (code_rank(code) > b->worst) b->worst = code_rank(code);
     switch (b->format) {
     case FMT_JSONL: mx_fmt_jsonl(&b->out, doc, index); break;
@@ -546,6 +567,7 @@ int mx_batch_main(int argc, char **argv) {
     if (setup.nrest != 1) die_usage("batch takes exactly one FILE%s", setup.nrest > 1 ? " (got more)" : "");
     b->rt = setup.rt;
     b->loop = mx_rt_loop(b->rt);
+    b->strict_rules = setup.cli->strict_rules;
 
     int rc_setup = 0;
     if (resume_path) {
@@ -624,6 +646,12 @@ int mx_batch_main(int argc, char **argv) {
     mx_buf summary = MX_BUF_INIT;
     mx_fmt_summary(&summary, &b->stats, elapsed, got_signal != 0);
     if (b->usage_note.len) mx_buf_put(&summary, b->usage_note.data, b->usage_note.len);
+    if (b->nbroken) {
+        mx_buf_printf(&summary, "  site rules that reached no verdict: in %lld check%s%s\n", b->nbroken, b->nbroken == 1 ? "" : "s",
+                      b->strict_rules ? " (--strict-rules: the run fails)" : "");
+        mx_esc_text_n(&summary, b->broken.data ? b->broken.data : "", b->broken.len, MX_ESC_NL);
+        if (b->nbroken > 10) mx_buf_printf(&summary, "    (and %lld more checks)\n", b->nbroken - 10);
+    }
     if (b->resumed) mx_buf_printf(&summary, "  resumed: %lld domain%s already done were skipped\n", b->resumed, b->resumed == 1 ? "" : "s");
     mx_conn_stats cs;
     mx_net_conn_stats(&cs);
@@ -659,6 +687,7 @@ int mx_batch_main(int argc, char **argv) {
     mx_stats_free(&b->stats);
     mx_buf_free(&b->out);
     mx_buf_free(&b->usage_note);
+    mx_buf_free(&b->broken);
     free(b->active);
     free(b->tmp_path);
     mx_argv_release(&rest);

@@ -164,6 +164,8 @@ int mx_cmd_check(int argc, char **argv, int local_command) {
     mx_check *chk = mx_check_start(rt, &t, NULL, NULL);
     mx_rt_run(rt);
     int code = mx_check_exit_code(chk);
+    /* --strict-rules: a site rule that reached no verdict fails the run */
+    if (c.strict_rules && mx_check_broken_rules(chk, NULL) && code != 2) code = 3;
     mx_buf out = MX_BUF_INIT;
     if (strcmp(c.format, "json") == 0) {
         mx_json *doc = mx_check_json(chk);
