@@ -213,6 +213,7 @@ struct mx_rt {
     char *rec_servers;        /* --replay: the recorded run's dns.servers() */
     size_t nrec;
     size_t replay_misses;     /* --replay: calls not in the recording */
+    mx_json *replay_miss_keys; /* the first of them: ["RULE: KEY", ...] */
     int64_t lua_us;           /* time spent in all rules' Lua code */
     SSL_CTX *tls_ctx;       /* lazily, see mx_rt_tls_ctx */
     char *tls_ctx_err;

@@ -162,6 +162,8 @@ mx_json *mx_rt_options(mx_rt *rt);
 int mx_rt_replaying(mx_rt *rt);
 /* --replay: how many engine calls found no answer in the recording. */
 size_t mx_rt_replay_misses(mx_rt *rt);
+/* The first (up to 20) of them as "RULE: CALL-KEY" strings, or NULL. */
+const mx_json *mx_rt_replay_miss_keys(mx_rt *rt);
 int mx_rt_tracing(mx_rt *rt);
 /* The run's one TLS client context, created on first use (loading the trust
  * store costs ~25 ms, fifty handshakes' worth). NULL with err set when it
