@@ -14,6 +14,12 @@ int mx_cmd_rules(int argc, char **argv) {
     if (strcmp(sub, "test") == 0) {
         /* only --rules-dir (and each PATH holding rules): not /etc or the
          * environment, so a test means the same everywhere */
+        if (c.record) {
+            /* rules test --record DIR -- check ...: a new test in one step */
+            int rc = mx_rules_test_record(c.record, c.rest, c.nrest, mx_cli_shipped_rules(), stdout);
+            mx_cli_free(&c);
+            return rc;
+        }
         if (c.nrest < 1) mx_cli_usage_error("%s", "rules test needs a PATH (a test directory or a directory of them)");
         /* each test runs with its recording's options: refuse the ones that would change the calls */
         mx_buf bad = MX_BUF_INIT;

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define MAX_DEPTH 4
 
@@ -449,4 +451,93 @@ int mx_rules_test(const mx_rules_test_opts *o, FILE *out) {
     }
     fprintf(out, "%d of %d rule test%s passed\n", total - failed, total, total == 1 ? "" : "s");
     return failed ? 1 : 0;
+}
+
+/* `rules test --record DIR -- check ARGS...`: runs the check with --record
+ * DIR/recording.json (its report shown as usual), writes expect.json for the
+ * site rules of its --rules-dir directories (all findings and the status
+ * when it has none) from the replayed run, and runs the new test once. */
+int mx_rules_test_record(const char *dir, char **args, int nargs, const char *shipped_dir, FILE *out) {
+    char rec[PATH_MAX + 32], exp[PATH_MAX + 32], err[8800] = "";
+    if (nargs < 1 || strcmp(args[0], "check") != 0) {
+        fprintf(stderr, "mxdiag: rules test --record DIR needs the check after '--': rules test --record DIR -- check [OPTIONS] TARGET\n");
+        return 3;
+    }
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) { fprintf(stderr, "mxdiag: cannot create %s: %s\n", dir, strerror(errno)); return 3; }
+    snprintf(rec, sizeof rec, "%s/recording.json", dir);
+    snprintf(exp, sizeof exp, "%s/expect.json", dir);
+    if (is_file(exp) || is_file(rec)) {
+        fprintf(stderr, "mxdiag: %s already holds a test; record into a new directory (or use --update to refresh its expectation)\n", dir);
+        return 3;
+    }
+    const char **sites = mx_xcalloc((size_t)nargs + 1, sizeof *sites);
+    size_t nsites = 0;
+    for (int i = 1; i < nargs; i++) {
+        if (!strcmp(args[i], "--rules-dir") && i + 1 < nargs) sites[nsites++] = args[++i];
+        else if (!strncmp(args[i], "--rules-dir=", 12)) sites[nsites++] = args[i] + 12;
+    }
+    char **av = mx_xcalloc((size_t)nargs + 4, sizeof *av);
+    av[0] = "mxdiag";
+    for (int i = 0; i < nargs; i++) av[i + 1] = args[i];
+    av[nargs + 1] = "--record";
+    av[nargs + 2] = rec;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execv("/proc/self/exe", av);
+        _exit(127);
+    }
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) > 3 || !is_file(rec)) {
+        fprintf(stderr, "mxdiag: the check did not make a recording (%s); no test written\n",
+                pid < 0 ? strerror(errno) : WIFEXITED(st) ? "it exited with an error" : "it was killed");
+        free(av); free(sites);
+        return 3;
+    }
+    free(av);
+    /* the site rules the test is about: those of the check's --rules-dir */
+    mx_json *e = mx_json_obj();
+    mx_json_set(e, "description", mx_json_str("recorded with mxdiag rules test --record"));
+    mx_json *ids = mx_json_arr(), *dirs = mx_json_arr();
+    mx_rt_opts ro;
+    memset(&ro, 0, sizeof ro);
+    ro.shipped_dir = shipped_dir;
+    ro.site_dirs = sites;
+    ro.nsite_dirs = nsites;
+    ro.timeout_ms = 10000;
+    mx_rt *rt = mx_rt_new(&ro, err, sizeof err);
+    if (rt && mx_rt_load_rules(rt, err, sizeof err) == 0) {
+        mx_json *rl = mx_rt_rules_json(rt);
+        for (size_t i = 0; i < rl->u.c.len; i++)
+            for (size_t k = 0; k < nsites; k++) {
+                const char *f = mx_json_get_str(rl->u.c.items[i], "file");
+                size_t l = strlen(sites[k]);
+                if (!strncmp(f, sites[k], l) && f[l] == '/') { mx_json_push(ids, mx_json_str(mx_json_get_str(rl->u.c.items[i], "id"))); break; }
+            }
+        mx_json_free(rl);
+    }
+    mx_rt_free(rt);
+    /* a rules directory above the test is found by itself; others are named */
+    char tdir[PATH_MAX], sdir[PATH_MAX];
+    for (size_t k = 0; k < nsites && realpath(dir, tdir); k++) {
+        if (!realpath(sites[k], sdir)) continue;
+        size_t l = strlen(sdir);
+        if (!(strncmp(tdir, sdir, l) == 0 && tdir[l] == '/')) mx_json_push(dirs, mx_json_str(sdir));
+    }
+    if (ids->u.c.len) mx_json_set(e, "rules", ids); else mx_json_free(ids);
+    if (dirs->u.c.len) mx_json_set(e, "rules_dirs", dirs); else mx_json_free(dirs);
+    mx_json_set(e, "findings", mx_json_arr());
+    mx_buf b = MX_BUF_INIT;
+    mx_json_write(&b, e, 2);
+    mx_buf_putc(&b, '\n');
+    int wr = mx_file_write_atomic(exp, b.data, b.len, err, sizeof err);
+    mx_buf_free(&b);
+    mx_json_free(e);
+    free(sites);
+    if (wr != 0) { fprintf(stderr, "mxdiag: %s\n", err); return 3; }
+    char *paths[1] = {(char *)dir};
+    mx_rules_test_opts to = {paths, 1, shipped_dir, NULL, 0, 0, 1};
+    if (mx_rules_test(&to, out) != 0) return 1;
+    to.update = 0;
+    return mx_rules_test(&to, out);
 }
