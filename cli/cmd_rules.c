@@ -7,7 +7,7 @@
 #include "ruletest.h"
 
 int mx_cmd_rules(int argc, char **argv) {
-    if (argc < 2) mx_cli_usage_error("%s", "rules needs a subcommand: list or show ID");
+    if (argc < 2) mx_cli_usage_error("%s", "rules needs a subcommand: list, show ID, test PATH or check DIR");
     const char *sub = argv[1];
     mx_cli c;
     mx_cli_parse(argc - 1, argv + 1, &c);
@@ -38,6 +38,12 @@ int mx_cmd_rules(int argc, char **argv) {
         mx_rules_test_opts to = {c.rest, (size_t)c.nrest, mx_cli_shipped_rules(), c.rules_dirs.v, c.rules_dirs.n,
                                  c.verbose, c.update};
         int rc = mx_rules_test(&to, stdout);
+        mx_cli_free(&c);
+        return rc;
+    }
+    if (strcmp(sub, "check") == 0) {
+        if (c.nrest < 1) mx_cli_usage_error("%s", "rules check needs a DIR of site rules");
+        int rc = mx_rules_check(c.nrest, c.rest, mx_cli_shipped_rules());
         mx_cli_free(&c);
         return rc;
     }
@@ -73,7 +79,7 @@ int mx_cmd_rules(int argc, char **argv) {
         mx_buf_putc(&out, '\n');
         mx_json_free(api);
     } else {
-        mx_cli_usage_error("unknown rules subcommand '%s' (list, show, test)", sub);
+        mx_cli_usage_error("unknown rules subcommand '%s' (list, show, test, check)", sub);
     }
     fwrite(out.data ? out.data : "", 1, out.len, stdout);
     mx_buf_free(&out);
