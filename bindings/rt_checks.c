@@ -16,6 +16,7 @@ mx_check *rt_check_by_id(mx_rt *rt, int id) {
 }
 
 void rt_add_finding(mx_check *c, int rule, mx_severity sev, mx_json *obj) {
+    rt_apply_overrides(c, &sev, obj);
     mx_report_add(&c->report, c->rt->rules[rule].order, sev, obj);
 }
 
@@ -291,6 +292,7 @@ static void push_target(mx_rt *rt, mx_check *c, const mx_json *overrides) {
         if (lua_isnil(L, -1)) { lua_pop(L, 1); lua_newtable(L); }
         /* per-check options replace the run's, key by key */
         for (size_t i = 0; i < overrides->u.c.len; i++) {
+            if (!strcmp(overrides->u.c.keys[i], "rule_options")) continue; /* each rule's own: report.options */
             mx_lua_push_json(L, overrides->u.c.items[i]);
             lua_setfield(L, -2, overrides->u.c.keys[i]);
         }
@@ -380,6 +382,7 @@ mx_check *mx_check_start_opts(mx_rt *rt, const mx_target *t, const mx_json *opti
     if (t->port) mx_json_set(c->target_json, "port", mx_json_int(t->port));
     lua_newtable(rt->L);
     c->facts_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
+    rt_check_rule_options(c, options);
     push_target(rt, c, options);
     c->target_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
     c->runs = mx_xcalloc((size_t)(rt->nrules ? rt->nrules : 1), sizeof *c->runs);
@@ -458,6 +461,7 @@ void mx_check_free(mx_check *c) {
     if (c->id >= 0 && c->id < rt->nchecks) rt->checks[c->id] = NULL;
     free(c->runs);
     free(c->resolvers);
+    mx_json_free(c->rule_opts);
     mx_report_free(&c->report);
     mx_json_free(c->target_json);
     free(c);

@@ -81,6 +81,26 @@ int mx_check_exit_code(mx_check *c);
  * run's start, or "unknown"). Returns buf. */
 const char *mx_check_started_utc(mx_check *c, char *buf, size_t n);
 void mx_check_free(mx_check *c);
+/* ---- site settings (rt_site.c), after mx_rt_load_rules ---- */
+/* Rule options {rule id: {option: value}} checked against each rule's
+ * `options` schema (unknown rule, unknown option with "did you mean", wrong
+ * type: -1 with err) and merged over those set before. */
+int mx_rt_set_rule_options(mx_rt *rt, const mx_json *map, char *err, size_t errlen);
+/* The same check without setting (a batch entry's rule_options). */
+int mx_rt_rule_options_check(mx_rt *rt, const mx_json *map, char *err, size_t errlen);
+/* --rule-arg "ID.option=VALUE": VALUE converted by the option's declared type
+ * (list/map/table: JSON text); is_json: VALUE is JSON text whatever the type
+ * (settings files, whose values are typed already). */
+int mx_rt_rule_arg(mx_rt *rt, const char *arg, int is_json, char *err, size_t errlen);
+/* The run's rule options (NULL: none). */
+const mx_json *mx_rt_rule_options(mx_rt *rt);
+/* One site override {code, severity?, domains?, summary?, explanation?,
+ * advice?} (validated: -1 with err), applied to every later finding. */
+int mx_rt_add_override(mx_rt *rt, const mx_json *ov, char *err, size_t errlen);
+/* A list of them. */
+int mx_rt_set_overrides(mx_rt *rt, const mx_json *list, char *err, size_t errlen);
+const mx_json *mx_rt_overrides(mx_rt *rt);
+
 /* Writes the recording (if --record) at the end of a run. */
 int mx_rt_finish(mx_rt *rt, char *err, size_t errlen);
 

@@ -312,6 +312,15 @@ static void refill(batch *b) {
             mx_batch_entry_clear(&e);
             continue;
         }
+        char oerr[1024];
+        if (mx_rt_rule_options_check(b->rt, mx_json_get(opts, "rule_options"), oerr, sizeof oerr) != 0) {
+            mx_errf("mxdiag batch: %s:%ld:%ld: %s: %s (entry skipped)", mx_batch_path(b->in), e.line, e.column, e.target, oerr);
+            b->stats.bad_entries++;
+            if (code_rank(3) > b->worst) b->worst = code_rank(3);
+            mx_json_free(opts);
+            mx_batch_entry_clear(&e);
+            continue;
+        }
         slot *s = mx_xcalloc(1, sizeof *s);
         s->b = b;
         s->index = e.index;

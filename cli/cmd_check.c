@@ -161,6 +161,15 @@ int mx_cmd_check(int argc, char **argv, int local_command) {
     if (!options) options = mx_cli_rule_options(&c);
     char *resolvers = mx_cli_resolvers(&c.resolvers);
     mx_rt *rt = mx_cli_runtime(&c, &dirs, options, resolvers);
+    if (rec) {
+        /* the recorded run's rule options and overrides */
+        char err[1024];
+        if (mx_rt_set_rule_options(rt, mx_json_get(rec, "rule_options"), err, sizeof err) != 0 ||
+            mx_rt_set_overrides(rt, mx_json_get(rec, "overrides"), err, sizeof err) != 0) {
+            mx_errf("mxdiag: %s: %s", c.replay, err);
+            return EXIT_USAGE;
+        }
+    }
     mx_check *chk = mx_check_start(rt, &t, NULL, NULL);
     mx_rt_run(rt);
     int code = mx_check_exit_code(chk);
