@@ -503,3 +503,14 @@ void rt_site_free(mx_rt *rt) {
     mx_json_free(rt->overrides);
     rt->rule_opts = rt->overrides = NULL;
 }
+
+/* ------------------------------------------------------------ facts */
+
+mx_json *mx_check_facts_json(mx_check *c) {
+    lua_State *L = c->rt->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->facts_ref);
+    mx_json *facts = mx_lua_to_json(L, -1);
+    lua_pop(L, 1);
+    if (!facts || facts->type != MX_JOBJ) { mx_json_free(facts); facts = mx_json_obj(); }
+    return facts;
+}

@@ -100,6 +100,9 @@ int mx_rt_add_override(mx_rt *rt, const mx_json *ov, char *err, size_t errlen);
 /* A list of them. */
 int mx_rt_set_overrides(mx_rt *rt, const mx_json *list, char *err, size_t errlen);
 const mx_json *mx_rt_overrides(mx_rt *rt);
+/* The facts a finished check's rules published, {name: value} (caller owns;
+ * `mxdiag rules facts`). */
+mx_json *mx_check_facts_json(mx_check *c);
 
 /* Writes the recording (if --record) at the end of a run. */
 int mx_rt_finish(mx_rt *rt, char *err, size_t errlen);

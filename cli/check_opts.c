@@ -178,6 +178,8 @@ static const char *usage_head =
     "                      (see mxdiag batch --help)\n"
     "  rules list          list the loaded rules (shipped and site)\n"
     "  rules show ID       show one rule: description, facts, finding codes\n"
+    "  rules facts FILE    replay a recording (check --record FILE) and print the facts\n"
+    "                      its rules published, as JSON (what site rules can require)\n"
     "  rules test PATH...  replay rule tests (recording.json + expect.json) offline and\n"
     "                      compare the findings (--update rewrites expect.json; -v)\n"
     "  version             print the version\n"
