@@ -61,6 +61,14 @@ mx_json *mx_rt_dnsbl_usage(mx_rt *rt, char *err, size_t errlen);
 
 typedef void (*mx_check_done_fn)(mx_check *c, void *ud);
 mx_check *mx_check_start(mx_rt *rt, const mx_target *t, mx_check_done_fn done, void *ud);
+/* The run-level check: the rules with scope = "run", once per invocation,
+ * with target {input = "(run)", kind = "run"}; NULL when none is selected.
+ * Start it after the target's check (a replay matches checks by order). */
+mx_check *mx_check_start_run(mx_rt *rt, mx_check_done_fn done, void *ud);
+/* Its part of a document: {status, exit_code, duration_ms, findings, rules}. */
+mx_json *mx_check_run_json(mx_check *run);
+/* The exit code of the worse of c and run (run may be NULL). */
+int mx_check_exit_code_with_run(mx_check *c, mx_check *run);
 /* Same, with per-check options (an object, may be NULL, not taken) merged
  * key by key over the run's options in target.options. done may run before
  * this returns (every rule skipped): do not free the check from inside done. */
