@@ -17,7 +17,7 @@
 
 /* ------------------------------------------------------------ helpers */
 
-/* Edit distance, for "did you mean" (short words only). */
+/* Edit distance (optimal string alignment), for "did you mean" (short words only). */
 static size_t edit_distance(const char *a, const char *b) {
     size_t la = strlen(a), lb = strlen(b);
     if (la > 63 || lb > 63) return 99;
@@ -29,6 +29,8 @@ static size_t edit_distance(const char *a, const char *b) {
             size_t c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
             if (d[i - 1][j] + 1 < c) c = d[i - 1][j] + 1;
             if (d[i][j - 1] + 1 < c) c = d[i][j - 1] + 1;
+            /* two letters swapped count as one edit ("nmae" -> "name") */
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < c) c = d[i - 2][j - 2] + 1;
             d[i][j] = c;
         }
     return d[la][lb];
@@ -128,6 +130,13 @@ int rt_site_validate_rule(lua_State *L, int t, const char *file, mx_rule *r, cha
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
+    /* sorted, so that messages listing the options read the same every run */
+    mx_json *s = r->opt_schema;
+    for (size_t i = 1; i < s->u.c.len; i++)
+        for (size_t j = i; j > 0 && strcmp(s->u.c.keys[j - 1], s->u.c.keys[j]) > 0; j--) {
+            char *tk = s->u.c.keys[j]; s->u.c.keys[j] = s->u.c.keys[j - 1]; s->u.c.keys[j - 1] = tk;
+            mx_json *tv = s->u.c.items[j]; s->u.c.items[j] = s->u.c.items[j - 1]; s->u.c.items[j - 1] = tv;
+        }
     return 0;
 }
 
