@@ -167,4 +167,6 @@ void rt_push_report(mx_rt *rt, mx_check *c, int rule) {
     lua_pushinteger(L, rule);
     lua_pushcclosure(L, l_report_pending, 2);
     lua_setfield(L, -2, "pending");
+    rt_push_rule_options(rt, c, rule); /* this rule's options only, read-only */
+    lua_setfield(L, -2, "options");
 }

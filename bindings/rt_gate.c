@@ -315,6 +315,9 @@ int mx_rt_finish(mx_rt *rt, char *err, size_t errlen) {
     mx_json_set(doc, "options", rt->opts.options ? mx_json_clone(rt->opts.options) : mx_json_obj());
     if (rt->opts.only) mx_json_set(doc, "only", mx_json_str(rt->opts.only));
     if (rt->opts.skip) mx_json_set(doc, "skip", mx_json_str(rt->opts.skip));
+    /* the site settings that shape the findings, so a replay reproduces them */
+    if (rt->rule_opts && rt->rule_opts->u.c.len) mx_json_set(doc, "rule_options", mx_json_clone(rt->rule_opts));
+    if (rt->overrides && rt->overrides->u.c.len) mx_json_set(doc, "overrides", mx_json_clone(rt->overrides));
     /* what dns.servers() said, so that a replay elsewhere says the same */
     const char *servers = rt->dns ? mx_dns_servers(rt->dns) : rt->rec_servers;
     if (servers) mx_json_set(doc, "servers", mx_json_str(servers));

@@ -148,12 +148,13 @@ void rt_rule_clear(lua_State *L, mx_rule *r) {
     free(r->wants);
     for (size_t i = 0; i < r->ncategories; i++) free(r->categories[i]);
     free(r->requires); free(r->provides); free(r->categories);
+    mx_json_free(r->opt_schema);
     luaL_unref(L, LUA_REGISTRYINDEX, r->ref);
     memset(r, 0, sizeof *r);
 }
 
 static const char *const rule_fields[] = {"id", "description", "categories", "requires", "provides", "codes", "run",
-                                           "applies", "timeout", "wants", NULL};
+                                           "applies", "timeout", "wants", "options", "scope", NULL};
 
 /* file:line when the line is known */
 static void file_line(char *buf, size_t n, const char *file, const mx_buf *code, const char *field) {
@@ -282,6 +283,7 @@ static int validate_rule(lua_State *L, const char *file, const mx_buf *code, mx_
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
+    if (rt_site_validate_rule(L, t, file, r, err, errlen) != 0) goto fail;
     r->file = mx_xstrdup(file);
     /* the engine keeps a plain copy of what it reads later (run, applies,
      * codes): no metamethod of the rule's table runs outside the rule's
@@ -399,8 +401,8 @@ static int load_dir(mx_rt *rt, const char *dir, int required, int shipped, char 
         int vr = validate_rule(L, path, &code, &r, err, errlen);
         mx_buf_free(&code);
         if (vr != 0) { lua_pop(L, 1); rc = -1; break; }
-        r.site = !shipped;
         lua_pop(L, 1);
+        r.site = !shipped;
         int slot = -1;
         for (int k = 0; k < rt->nrules; k++) if (strcmp(rt->rules[k].id, r.id) == 0) slot = k;
         if (slot >= 0 && rt->rules[slot].site) {
@@ -502,6 +504,7 @@ int mx_rt_load_rules(mx_rt *rt, char *err, size_t errlen) {
             }
         }
     }
+    if (rt_site_after_load(rt, err, errlen) != 0) return -1;
     char on[MAX_RULES];
     if (rt_select_rules(rt, rt->opts.only, rt->opts.skip, on) == 0 && rt->opts.only) {
         snprintf(err, errlen, "--only %s matches no rule id or category", rt->opts.only);

@@ -53,7 +53,9 @@ typedef struct mx_rule {
     int timeout_ms;         /* 0: derived from the network timeout */
     int enabled;
     int order;
-    int site;               /* from a site directory (not the shipped rules) */
+    mx_json *opt_schema;    /* `options`: {key: type name} (rt_site.c), or NULL */
+    int scope_run;          /* scope = "run": once per invocation (rt_site.c) */
+    int site;               /* from a site directory, not the shipped rules */
 } mx_rule;
 
 typedef struct rule_run {
@@ -120,6 +122,8 @@ struct mx_check {
     mx_check_done_fn done_fn;
     void *done_ud;
     int finished;
+    mx_json *rule_opts;     /* this check's rule options (a batch entry's merged over the run's), or NULL: the run's */
+    int run_level;          /* the run-level check: only scope = "run" rules (rt_site.c) */
 };
 
 struct mx_gate_req {
@@ -223,6 +227,9 @@ struct mx_rt {
     mx_strmap dns_by_resolvers; /* c-ares CSV -> mx_dns, for checks with their own resolvers */
     int has_options_ro;
     mx_net_conns *net_conns; /* net.connect's slots and queues (l_net.c) */
+    mx_json *rule_opts;      /* rule options: {rule id: {key: value}} (rt_site.c) */
+    mx_json *overrides;      /* site overrides: [{code, severity?, domains?, summary?, ...}] (rt_site.c) */
+    int empty_ro_ref;        /* a read-only empty table (report.options of a rule without options) */
 };
 
 /* ---- rt_mem.c */
@@ -272,6 +279,19 @@ void rt_advance(mx_check *c);
 int64_t rt_queued_ms(const rule_run *run);
 int rt_rule_timeout_ms(mx_rt *rt, int rule);
 long long rt_check_duration(mx_check *c);
+
+/* ---- rt_site.c: rule options, overrides, run-level rules */
+/* Validates the rule table's `options` (schema) and `scope` fields into r. */
+int rt_site_validate_rule(lua_State *L, int t, const char *file, mx_rule *r, char *err, size_t errlen);
+/* After loading: warnings (two rules declaring one code), run-level checks. */
+int rt_site_after_load(mx_rt *rt, char *err, size_t errlen);
+/* Pushes the read-only options of rule for check c (report.options). */
+void rt_push_rule_options(mx_rt *rt, mx_check *c, int rule);
+/* A check's own rule_options merged over the run's (NULL: none). */
+void rt_check_rule_options(mx_check *c, const mx_json *options);
+/* Applies the site overrides to a finding about to be added. */
+void rt_apply_overrides(mx_check *c, mx_severity *sev, mx_json *obj);
+void rt_site_free(mx_rt *rt);
 
 /* ---- l_report.c */
 void rt_push_report(mx_rt *rt, mx_check *c, int rule);

@@ -97,6 +97,7 @@ void mx_rt_free(mx_rt *rt) {
     mx_net_conns_free(rt->net_conns);
     rt_gate_free(rt);
     rt_sched_free(rt);
+    rt_site_free(rt);
     free(rt->checks);
     free(rt);
 }

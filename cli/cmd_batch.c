@@ -267,6 +267,23 @@ static void on_done(mx_check *c, void *ud) {
     }
 }
 
+/* The run-level rules' findings, once in the summary (not per domain). */
+static void batch_run_summary(mx_buf *out, mx_check *run) {
+    mx_json *doc = mx_check_run_json(run);
+    const mx_json *fs = mx_json_get(doc, "findings");
+    mx_buf_printf(out, "  run-level rules (once for the run, not per domain): %s\n", mx_json_get_str(doc, "status"));
+    for (size_t i = 0; fs && i < fs->u.c.len; i++) {
+        const mx_json *f = fs->u.c.items[i];
+        mx_buf line = MX_BUF_INIT;
+        mx_buf_printf(&line, "    %-7s %-28s %s", mx_json_get_str(f, "severity"), mx_json_get_str(f, "code"),
+                      mx_json_get_str(f, "summary"));
+        mx_esc_text_n(out, line.data, line.len, 0); /* a rule's text: terminal-safe */
+        mx_buf_putc(out, '\n');
+        mx_buf_free(&line);
+    }
+    mx_json_free(doc);
+}
+
 static void slot_release(batch *b, slot *s) {
     int last = --b->inflight;
     if (s->pos != last) {
@@ -327,6 +344,15 @@ static void refill(batch *b) {
         if ((mx_json_get(opts, "only") || mx_json_get(opts, "skip")) && mx_rt_check_selects(b->rt, opts) == 0) {
             mx_errf("mxdiag batch: %s:%ld:%ld: %s: 'only'/'skip' leave no rule to run (entry skipped)",
                     mx_batch_path(b->in), e.line, e.column, e.target);
+            b->stats.bad_entries++;
+            if (code_rank(3) > b->worst) b->worst = code_rank(3);
+            mx_json_free(opts);
+            mx_batch_entry_clear(&e);
+            continue;
+        }
+        char oerr[1024];
+        if (mx_rt_rule_options_check(b->rt, mx_json_get(opts, "rule_options"), oerr, sizeof oerr) != 0) {
+            mx_errf("mxdiag batch: %s:%ld:%ld: %s: %s (entry skipped)", mx_batch_path(b->in), e.line, e.column, e.target, oerr);
             b->stats.bad_entries++;
             if (code_rank(3) > b->worst) b->worst = code_rank(3);
             mx_json_free(opts);
@@ -621,12 +647,15 @@ int mx_batch_main(int argc, char **argv) {
     b->active = mx_xcalloc((size_t)b->concurrency, sizeof *b->active);
     b->t0 = mx_now_ms();
     b->tick = mx_loop_timer(b->loop, 250, on_tick, b);
+    /* scope = "run" rules (e.g. our senders' reputation): once, beside the domains */
+    mx_check *runchk = mx_check_start_run(b->rt, NULL, NULL);
     pump(b);
     while (b->inflight > 0 && !b->stopping) {
         mx_rt_run(b->rt);
         if (got_signal) b->stopping = 1;
         pump(b);
     }
+    if (runchk && !b->stopping && !got_signal) mx_rt_run(b->rt); /* until the run-level check is done */
     /* stopped early: what finished is written, what runs is dropped */
     drain(b);
     while (b->inflight > 0) slot_release(b, b->active[b->inflight - 1]);
@@ -658,6 +687,12 @@ int mx_batch_main(int argc, char **argv) {
     if (cs.connects)
         mx_buf_printf(&summary, "  connections: %lld made, at most %d open at once (limit %d, --max-connections); %lld waited for a slot\n",
                       cs.connects, cs.peak, cs.limit, cs.waited);
+    if (runchk && !b->stopping && !got_signal) {
+        batch_run_summary(&summary, runchk);
+        int rc = mx_check_exit_code(runchk);
+        if (code_rank(rc) > b->worst) b->worst = code_rank(rc);
+    }
+    mx_check_free(runchk);
     if (b->format == FMT_SUMMARY) mx_buf_put(&b->out, summary.data, summary.len);
     out_flush(b);
     if (b->format != FMT_SUMMARY && !b->quiet && b->write_failed != 2) fwrite(summary.data, 1, summary.len, stderr);

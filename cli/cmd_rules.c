@@ -47,6 +47,12 @@ int mx_cmd_rules(int argc, char **argv) {
         mx_cli_free(&c);
         return rc;
     }
+    if (strcmp(sub, "facts") == 0) {
+        /* like test: only --rules-dir, the recording's options */
+        int rc = mx_rules_facts(&c);
+        mx_cli_free(&c);
+        return rc;
+    }
     mx_strlist dirs = {0};
     mx_cli_site_dirs(&c, &dirs);
     mx_rt *rt = mx_cli_runtime(&c, &dirs, NULL, NULL);
@@ -79,7 +85,7 @@ int mx_cmd_rules(int argc, char **argv) {
         mx_buf_putc(&out, '\n');
         mx_json_free(api);
     } else {
-        mx_cli_usage_error("unknown rules subcommand '%s' (list, show, test, check)", sub);
+        mx_cli_usage_error("unknown rules subcommand '%s' (list, show, test, check, facts)", sub);
     }
     fwrite(out.data ? out.data : "", 1, out.len, stdout);
     mx_buf_free(&out);

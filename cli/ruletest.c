@@ -253,6 +253,12 @@ static int run_test(const run_ctx *ctx, const char *dir, FILE *out) {
         }
         mx_buf_free(&miss);
     }
+    /* the recorded rule options and overrides, then expect.json's over them */
+    if (mx_rt_set_rule_options(rt, mx_json_get(rec, "rule_options"), err, sizeof err) != 0 ||
+        mx_rt_set_overrides(rt, mx_json_get(rec, "overrides"), err, sizeof err) != 0 ||
+        mx_rt_set_rule_options(rt, mx_json_get(exp, "rule_options"), err, sizeof err) != 0 ||
+        mx_rt_set_overrides(rt, mx_json_get(exp, "overrides"), err, sizeof err) != 0)
+        goto done;
     chk = mx_check_start(rt, &t, NULL, NULL);
     mx_rt_run(rt);
     doc = mx_check_json(chk);
@@ -262,7 +268,7 @@ static int run_test(const run_ctx *ctx, const char *dir, FILE *out) {
         mx_json *ne = mx_json_obj();
         mx_json *rules = mx_json_get(exp, "rules");
         if (rules) mx_json_set(ne, "rules", mx_json_clone(rules));
-        for (const char *const *k = (const char *const[]){"only", "skip", "rules_dirs", "description", "skipped", NULL}; *k; k++)
+        for (const char *const *k = (const char *const[]){"only", "skip", "rules_dirs", "description", "skipped", "rule_options", "overrides", NULL}; *k; k++)
             if (mx_json_get(exp, *k)) mx_json_set(ne, *k, mx_json_clone(mx_json_get(exp, *k)));
         if (!rules) mx_json_set(ne, "status", mx_json_str(mx_json_get_str(doc, "status")));
         mx_json *fa = mx_json_arr(), *fs = mx_json_get(doc, "findings");
