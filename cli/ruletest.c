@@ -186,7 +186,7 @@ static int run_test(const run_ctx *ctx, const char *dir, FILE *out) {
     mx_json *exp = rec ? read_json(exp_path, err, sizeof err) : NULL;
     mx_json *doc = NULL;
     mx_rt *rt = NULL;
-    mx_check *chk = NULL;
+    mx_check *chk = NULL, *runchk = NULL;
     const char **sites = NULL;
     size_t nsites = 0;
     int fail = 1;
@@ -260,8 +260,15 @@ static int run_test(const run_ctx *ctx, const char *dir, FILE *out) {
         mx_rt_set_overrides(rt, mx_json_get(exp, "overrides"), err, sizeof err) != 0)
         goto done;
     chk = mx_check_start(rt, &t, NULL, NULL);
+    runchk = mx_check_start_run(rt, NULL, NULL); /* scope = "run" rules: the recording's "(run)" check */
     mx_rt_run(rt);
     doc = mx_check_json(chk);
+    if (runchk) {
+        /* run-level findings are compared with the target's, after them */
+        mx_json *rdoc = mx_check_json(runchk), *rf = mx_json_get(rdoc, "findings"), *df = mx_json_get(doc, "findings");
+        for (size_t i = 0; rf && df && i < rf->u.c.len; i++) mx_json_push(df, mx_json_clone(rf->u.c.items[i]));
+        mx_json_free(rdoc);
+    }
 
     if (o->update) {
         /* rewrite expect.json from this run, keeping its filters */
@@ -343,6 +350,7 @@ static int run_test(const run_ctx *ctx, const char *dir, FILE *out) {
      * test unless expected (a rule.error finding, or a skipped entry) */
     mx_buf broken = MX_BUF_INIT;
     mx_check_broken_rules(chk, &broken);
+    if (runchk) mx_check_broken_rules(runchk, &broken);
     for (const char *p = mx_buf_cstr(&broken); *p;) {
         const char *nl = strchr(p, '\n'), *sp = strchr(p, ' ');
         char id[256];
@@ -409,6 +417,7 @@ done:
     if (err[0]) fprintf(out, "FAIL %s\n    %s\n", dir, err);
     mx_json_free(doc);
     if (chk) mx_check_free(chk);
+    if (runchk) mx_check_free(runchk);
     mx_rt_free(rt);
     free(sites);
     mx_json_free(rec);
@@ -478,9 +487,12 @@ int mx_rules_test_record(const char *dir, char **args, int nargs, const char *sh
     }
     const char **sites = mx_xcalloc((size_t)nargs + 1, sizeof *sites);
     size_t nsites = 0;
+    const char *only = NULL;
     for (int i = 1; i < nargs; i++) {
         if (!strcmp(args[i], "--rules-dir") && i + 1 < nargs) sites[nsites++] = args[++i];
         else if (!strncmp(args[i], "--rules-dir=", 12)) sites[nsites++] = args[i] + 12;
+        else if (!strcmp(args[i], "--only") && i + 1 < nargs) only = args[++i];
+        else if (!strncmp(args[i], "--only=", 7)) only = args[i] + 7;
     }
     char **av = mx_xcalloc((size_t)nargs + 4, sizeof *av);
     av[0] = "mxdiag";
@@ -511,15 +523,26 @@ int mx_rules_test_record(const char *dir, char **args, int nargs, const char *sh
     ro.site_dirs = sites;
     ro.nsite_dirs = nsites;
     ro.timeout_ms = 10000;
+    ro.only = only;
     mx_rt *rt = mx_rt_new(&ro, err, sizeof err);
     if (rt && mx_rt_load_rules(rt, err, sizeof err) == 0) {
         mx_json *rl = mx_rt_rules_json(rt);
-        for (size_t i = 0; i < rl->u.c.len; i++)
+        /* the site rules the check ran; without any, the rules --only names */
+        for (size_t i = 0; i < rl->u.c.len; i++) {
+            mx_json *en = mx_json_get(rl->u.c.items[i], "enabled");
+            if (en && en->type == MX_JBOOL && !en->u.b) continue;
             for (size_t k = 0; k < nsites; k++) {
                 const char *f = mx_json_get_str(rl->u.c.items[i], "file");
                 size_t l = strlen(sites[k]);
                 if (!strncmp(f, sites[k], l) && f[l] == '/') { mx_json_push(ids, mx_json_str(mx_json_get_str(rl->u.c.items[i], "id"))); break; }
             }
+        }
+        for (size_t i = 0; only && ids->u.c.len == 0 && i < rl->u.c.len; i++) {
+            const char *id = mx_json_get_str(rl->u.c.items[i], "id");
+            size_t l = strlen(id);
+            for (const char *p = only; (p = strstr(p, id)); p += l)
+                if ((p == only || p[-1] == ',') && (p[l] == ',' || !p[l])) { mx_json_push(ids, mx_json_str(id)); break; }
+        }
         mx_json_free(rl);
     }
     mx_rt_free(rt);
