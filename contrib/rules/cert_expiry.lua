@@ -9,7 +9,10 @@ return {
   categories = { "site", "tls" },
   options = { days = "integer" },
   requires = { "smtp.sessions" },
-  codes = { ["certexp.ok"] = "ok", ["certexp.soon"] = "crit" },
+  codes = {
+    ["certexp.ok"] = "ok",
+    ["certexp.soon"] = "crit",
+  },
   run = function(target, report)
     local days = report.options.days or 14
     for _, s in ipairs(target.facts["smtp.sessions"]) do
