@@ -39,7 +39,11 @@ static int l_report_finding(lua_State *L) {
         const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
         int ok = 0;
         for (const char *const *p = known; k && *p; p++) if (strcmp(*p, k) == 0) ok = 1;
-        if (!ok) return luaL_error(L, "report:finding: unknown field '%s'", k ? k : "?");
+        if (!ok) {
+            const char *dym = k ? rt_did_you_mean(k, known) : NULL;
+            if (dym) return luaL_error(L, "report:finding: unknown field '%s' (did you mean '%s'?)", k, dym);
+            return luaL_error(L, "report:finding: unknown field '%s' (fields: code, severity, summary, explanation, advice, evidence)", k ? k : "?");
+        }
     }
     const char *code = opt_field_string(L, 2, "code", 1);
     lua_rawgeti(L, LUA_REGISTRYINDEX, rt->rules[rule].ref);

@@ -48,6 +48,12 @@ f = next(x for x in json.loads(p.stdout)["findings"] if x["code"] == "rule.error
 assert "dns.lookup does not exist; dns has: ptr, query, reverse_name, servers, valid_name" in f["evidence"]["error"], f
 assert f["evidence"]["line"] == 6, f
 
+# --- a misspelled report:finding field at run time: did you mean
+d = rules_dir("ftypo", {"a.lua": rule("site.ftypo", '    report:finding{code = "site.ftypo.seen", sumary = "x"}')})
+p = run(mx, "check", "--rules-dir", d, "--only", "site.ftypo", "--json", T)
+f = next(x for x in json.loads(p.stdout)["findings"] if x["code"] == "rule.error")
+assert "report:finding: unknown field 'sumary' (did you mean 'summary'?)" in f["summary"], f
+
 # --- a misspelled rule field: file:line, rule id, did you mean
 d = rules_dir("typo", {"a.lua": rule("site.typo", "", extra='  requirs = {"mx.hosts"},\n')})
 p = run(mx, "rules", "list", "--rules-dir", d, check_rc=[3])
