@@ -126,7 +126,7 @@ static int run_test(const run_ctx *ctx, const char *dir, FILE *out) {
     mx_json *exp = rec ? read_json(exp_path, err, sizeof err) : NULL;
     mx_json *doc = NULL;
     mx_rt *rt = NULL;
-    mx_check *chk = NULL;
+    mx_check *chk = NULL, *runchk = NULL;
     const char **sites = NULL;
     size_t nsites = 0;
     int fail = 1;
@@ -175,8 +175,15 @@ static int run_test(const run_ctx *ctx, const char *dir, FILE *out) {
         mx_rt_set_overrides(rt, mx_json_get(exp, "overrides"), err, sizeof err) != 0)
         goto done;
     chk = mx_check_start(rt, &t, NULL, NULL);
+    runchk = mx_check_start_run(rt, NULL, NULL); /* scope = "run" rules: as check does, second */
     mx_rt_run(rt);
     doc = mx_check_json(chk);
+    if (runchk) {
+        /* run-level rules' findings are compared too (after the target's) */
+        mx_json *rj = mx_check_run_json(runchk), *fs = mx_json_get(doc, "findings"), *rf = mx_json_get(rj, "findings");
+        for (size_t i = 0; rf && i < rf->u.c.len; i++) mx_json_push(fs, mx_json_clone(rf->u.c.items[i]));
+        mx_json_free(rj);
+    }
 
     if (o->update) {
         /* rewrite expect.json from this run, keeping its filters */
@@ -251,6 +258,7 @@ done:
     if (err[0]) fprintf(out, "FAIL %s\n    %s\n", dir, err);
     mx_json_free(doc);
     if (chk) mx_check_free(chk);
+    if (runchk) mx_check_free(runchk);
     mx_rt_free(rt);
     free(sites);
     mx_json_free(rec);
