@@ -173,7 +173,8 @@ int mx_cmd_check(int argc, char **argv, int local_command) {
     mx_check *chk = mx_check_start(rt, &t, NULL, NULL);
     mx_check *runchk = mx_check_start_run(rt, NULL, NULL); /* scope = "run" rules, once */
     mx_rt_run(rt);
-    int code = mx_check_exit_code_with_run(chk, runchk);
+    /* the run-level findings count (text, JSON); a Nagios line's status is the target's, as its text says */
+    int code = strcmp(c.format, "nagios") ? mx_check_exit_code_with_run(chk, runchk) : mx_check_exit_code(chk);
     /* --strict-rules: a site rule that reached no verdict fails the run */
     if (c.strict_rules && (mx_check_broken_rules(chk, NULL) || (runchk && mx_check_broken_rules(runchk, NULL))) && code != 2) code = 3;
     mx_buf out = MX_BUF_INIT;

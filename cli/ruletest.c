@@ -260,14 +260,14 @@ static int run_test(const run_ctx *ctx, const char *dir, FILE *out) {
         mx_rt_set_overrides(rt, mx_json_get(exp, "overrides"), err, sizeof err) != 0)
         goto done;
     chk = mx_check_start(rt, &t, NULL, NULL);
-    runchk = mx_check_start_run(rt, NULL, NULL); /* scope = "run" rules: the recording's "(run)" check */
+    runchk = mx_check_start_run(rt, NULL, NULL); /* scope = "run" rules: as check does, second */
     mx_rt_run(rt);
     doc = mx_check_json(chk);
     if (runchk) {
-        /* run-level findings are compared with the target's, after them */
-        mx_json *rdoc = mx_check_json(runchk), *rf = mx_json_get(rdoc, "findings"), *df = mx_json_get(doc, "findings");
-        for (size_t i = 0; rf && df && i < rf->u.c.len; i++) mx_json_push(df, mx_json_clone(rf->u.c.items[i]));
-        mx_json_free(rdoc);
+        /* run-level rules' findings are compared too (after the target's) */
+        mx_json *rj = mx_check_run_json(runchk), *fs = mx_json_get(doc, "findings"), *rf = mx_json_get(rj, "findings");
+        for (size_t i = 0; rf && i < rf->u.c.len; i++) mx_json_push(fs, mx_json_clone(rf->u.c.items[i]));
+        mx_json_free(rj);
     }
 
     if (o->update) {

@@ -193,6 +193,22 @@ if p.stdout.startswith("{"):
           "the run-level rule is listed in the run part only")
 p = run(mx, "check", "--no-config", "--rules-dir", rules, "--only", "partner,senders", "192.0.2.1", *runargs)
 check(p.stdout.count("senders.listed") == 1 and "Run-level rules" in p.stdout, "text: run-level findings once", p)
+# a rule test replays the run-level check too and compares its findings
+tdir = os.path.join(tmp, "runtest")
+os.makedirs(tdir)
+p = run(mx, "check", "--no-config", "--rules-dir", rules, "--only", "senders", "192.0.2.1", *runargs,
+        "--record", os.path.join(tdir, "recording.json"))
+check(p.returncode == 2, "record a run-level check", p)
+write(os.path.join(tdir, "expect.json"), json.dumps({"rules": ["senders"], "findings": [
+    {"rule": "senders", "code": "senders.listed", "severity": "crit"}]}))
+p = run(mx, "rules", "test", "--rules-dir", rules, tdir)
+check(p.returncode == 0 and "PASS" in p.stdout, "rules test compares run-level findings", p)
+write(os.path.join(tdir, "expect.json"), json.dumps({"rules": ["senders"], "findings": []}))
+p = run(mx, "rules", "test", "--rules-dir", rules, tdir)
+check(p.returncode == 1 and "+ senders senders.listed crit" in p.stdout.replace("  ", " "), "a missing run-level finding fails", p)
+p = run(mx, "check", "--no-config", "--rules-dir", rules, "--only", "senders", "192.0.2.1", *runargs, "--format", "nagios")
+check(p.returncode == 0, "nagios: the exit status is the line's (the target's)", p)
+
 lst = os.path.join(tmp, "list.yaml")
 write(lst, "domains:\n  - 192.0.2.1\n  - 192.0.2.2\n  - 192.0.2.3\n")
 p = run(mx, "batch", "--no-config", "--rules-dir", rules, "--only", "partner,senders", lst, *runargs)
