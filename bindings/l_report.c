@@ -39,7 +39,11 @@ static int l_report_finding(lua_State *L) {
         const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
         int ok = 0;
         for (const char *const *p = known; k && *p; p++) if (strcmp(*p, k) == 0) ok = 1;
-        if (!ok) return luaL_error(L, "report:finding: unknown field '%s'", k ? k : "?");
+        if (!ok) {
+            const char *dym = k ? rt_did_you_mean(k, known) : NULL;
+            if (dym) return luaL_error(L, "report:finding: unknown field '%s' (did you mean '%s'?)", k, dym);
+            return luaL_error(L, "report:finding: unknown field '%s' (fields: code, severity, summary, explanation, advice, evidence)", k ? k : "?");
+        }
     }
     const char *code = opt_field_string(L, 2, "code", 1);
     lua_rawgeti(L, LUA_REGISTRYINDEX, rt->rules[rule].ref);
@@ -108,9 +112,53 @@ static int l_report_pending(lua_State *L) {
     return 1;
 }
 
+/* report:debug(...): a line for whoever debugs the rule, its values
+ * separated by spaces, tables in full (as JSON). Shown by --trace (and
+ * `rules test -v`), kept in the check's JSON under rules[].debug; never a
+ * finding. At most MX_DEBUG_LINES lines of MX_DEBUG_LEN bytes per rule run. [-0,+0,e] */
+#define MX_DEBUG_LINES 100
+#define MX_DEBUG_LEN 4000
+static int l_report_debug(lua_State *L) {
+    int rule;
+    mx_check *c = report_check(L, &rule);
+    mx_rt *rt = c->rt;
+    int n = lua_gettop(L);
+    mx_buf b = MX_BUF_INIT;
+    for (int i = 2; i <= n; i++) {
+        if (i > 2) mx_buf_putc(&b, ' ');
+        if (lua_type(L, i) == LUA_TSTRING) {
+            size_t l;
+            const char *s = lua_tolstring(L, i, &l);
+            mx_buf_put(&b, s, l);
+        } else if (lua_type(L, i) == LUA_TTABLE) {
+            mx_json *j = mx_lua_to_json(L, i);
+            mx_json_write(&b, j, -1);
+            mx_json_free(j);
+        } else {
+            size_t l;
+            const char *s = luaL_tolstring(L, i, &l);
+            mx_buf_put(&b, s, l);
+            lua_pop(L, 1);
+        }
+        if (b.len > MX_DEBUG_LEN) break;
+    }
+    if (b.len > MX_DEBUG_LEN) { b.len = MX_DEBUG_LEN; mx_buf_puts(&b, " ..."); }
+    rule_run *run = &c->runs[rule];
+    if (!run->debug) run->debug = mx_json_arr();
+    if (run->debug->u.c.len < MX_DEBUG_LINES) mx_json_push(run->debug, mx_json_strn(b.data ? b.data : "", b.len));
+    else if (run->debug->u.c.len == MX_DEBUG_LINES) mx_json_push(run->debug, mx_json_str("(more debug lines dropped)"));
+    mx_rt_trace(rt, "debug %s: %s", rt->rules[rule].id, mx_buf_cstr(&b));
+    mx_buf_free(&b);
+    return 0;
+}
+
 void rt_push_report(mx_rt *rt, mx_check *c, int rule) {
     lua_State *L = rt->L;
-    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, c->id);
+    lua_pushinteger(L, rule);
+    lua_pushcclosure(L, l_report_debug, 2);
+    lua_setfield(L, -2, "debug");
     lua_pushinteger(L, c->id);
     lua_pushinteger(L, rule);
     lua_pushcclosure(L, l_report_finding, 2);
@@ -123,4 +171,6 @@ void rt_push_report(mx_rt *rt, mx_check *c, int rule) {
     lua_pushinteger(L, rule);
     lua_pushcclosure(L, l_report_pending, 2);
     lua_setfield(L, -2, "pending");
+    rt_push_rule_options(rt, c, rule); /* this rule's options only, read-only */
+    lua_setfield(L, -2, "options");
 }

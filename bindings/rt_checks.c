@@ -2,6 +2,7 @@
  * as the facts it requires arrive, with a deadline per rule; rule errors
  * become rule.error findings; the finished check's results. */
 #include "rt_private.h"
+#include "escape.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@ mx_check *rt_check_by_id(mx_rt *rt, int id) {
 }
 
 void rt_add_finding(mx_check *c, int rule, mx_severity sev, mx_json *obj) {
+    rt_apply_overrides(c, &sev, obj);
     mx_report_add(&c->report, c->rt->rules[rule].order, sev, obj);
 }
 
@@ -274,9 +276,10 @@ static void push_target(mx_rt *rt, mx_check *c, const mx_json *overrides) {
     lua_newtable(L);
     lua_pushstring(L, t->input);
     lua_setfield(L, -2, "input");
-    lua_pushstring(L, mx_target_kind_name(t->kind));
+    lua_pushstring(L, c->run_level ? "run" : mx_target_kind_name(t->kind));
     lua_setfield(L, -2, "kind");
-    if (t->kind == MX_TARGET_DOMAIN) { lua_pushstring(L, t->domain); lua_setfield(L, -2, "domain"); }
+    if (c->run_level) { /* no target: input and kind only */ }
+    else if (t->kind == MX_TARGET_DOMAIN) { lua_pushstring(L, t->domain); lua_setfield(L, -2, "domain"); }
     if (t->kind == MX_TARGET_HOST) { lua_pushstring(L, t->domain); lua_setfield(L, -2, "host"); }
     if (t->kind == MX_TARGET_ADDRESS) {
         char a[64];
@@ -292,6 +295,7 @@ static void push_target(mx_rt *rt, mx_check *c, const mx_json *overrides) {
         if (lua_isnil(L, -1)) { lua_pop(L, 1); lua_newtable(L); }
         /* per-check options replace the run's, key by key */
         for (size_t i = 0; i < overrides->u.c.len; i++) {
+            if (!strcmp(overrides->u.c.keys[i], "rule_options")) continue; /* each rule's own: report.options */
             mx_lua_push_json(L, overrides->u.c.items[i]);
             lua_setfield(L, -2, overrides->u.c.keys[i]);
         }
@@ -353,9 +357,30 @@ mx_check *mx_check_start(mx_rt *rt, const mx_target *t, mx_check_done_fn done, v
     return mx_check_start_opts(rt, t, NULL, done, ud);
 }
 
+static mx_check *check_new(mx_rt *rt, const mx_target *t, const mx_json *options, mx_check_done_fn done, void *ud,
+                           int run_level);
 mx_check *mx_check_start_opts(mx_rt *rt, const mx_target *t, const mx_json *options, mx_check_done_fn done, void *ud) {
+    return check_new(rt, t, options, done, ud, 0);
+}
+
+/* The run-level check: the rules with scope = "run", once per invocation,
+ * without a target (NULL when no such rule is selected). */
+mx_check *mx_check_start_run(mx_rt *rt, mx_check_done_fn done, void *ud) {
+    int any = 0;
+    for (int i = 0; i < rt->nrules; i++) any |= rt->rules[i].scope_run && rt->rules[i].enabled;
+    if (!any) return NULL;
+    mx_target t;
+    memset(&t, 0, sizeof t);
+    t.kind = MX_TARGET_HOST;
+    snprintf(t.input, sizeof t.input, "(run)");
+    return check_new(rt, &t, NULL, done, ud, 1);
+}
+
+static mx_check *check_new(mx_rt *rt, const mx_target *t, const mx_json *options, mx_check_done_fn done, void *ud,
+                           int run_level) {
     mx_check *c = mx_xcalloc(1, sizeof *c);
     c->rt = rt;
+    c->run_level = run_level;
     c->target = *t;
     c->start = mx_now_ms();
     c->wall = time(NULL);
@@ -370,9 +395,9 @@ mx_check *mx_check_start_opts(mx_rt *rt, const mx_target *t, const mx_json *opti
     rt->active_checks++;
     c->target_json = mx_json_obj();
     mx_json_set(c->target_json, "input", mx_json_str(t->input));
-    mx_json_set(c->target_json, "kind", mx_json_str(mx_target_kind_name(t->kind)));
+    mx_json_set(c->target_json, "kind", mx_json_str(run_level ? "run" : mx_target_kind_name(t->kind)));
     mx_json_set(c->target_json, "domain", t->kind == MX_TARGET_DOMAIN ? mx_json_str(t->domain) : mx_json_null());
-    if (t->kind == MX_TARGET_HOST) mx_json_set(c->target_json, "host", mx_json_str(t->domain));
+    if (t->kind == MX_TARGET_HOST && !run_level) mx_json_set(c->target_json, "host", mx_json_str(t->domain));
     if (t->kind == MX_TARGET_ADDRESS) {
         char a[64];
         mx_addr_format(&t->addr, a, sizeof a);
@@ -387,6 +412,7 @@ mx_check *mx_check_start_opts(mx_rt *rt, const mx_target *t, const mx_json *opti
         lua_setfield(rt->L, -2, rt->opts.facts->u.c.keys[i]);
     }
     c->facts_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
+    rt_check_rule_options(c, options);
     push_target(rt, c, options);
     c->target_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
     c->runs = mx_xcalloc((size_t)(rt->nrules ? rt->nrules : 1), sizeof *c->runs);
@@ -405,6 +431,8 @@ mx_check *mx_check_start_opts(mx_rt *rt, const mx_target *t, const mx_json *opti
         for (int i = 0; i < rt->nrules; i++) on[i] = (char)rt->rules[i].enabled;
     }
     for (int i = 0; i < rt->nrules; i++) {
+        /* a run-level rule is not part of a target's check, nor a target's rule of the run's */
+        if (rt->rules[i].scope_run != run_level) { c->runs[i].state = RULE_SKIPPED; continue; }
         c->runs[i].state = on[i] ? RULE_PENDING : RULE_SKIPPED;
         if (!on[i]) c->runs[i].why = mx_xstrdup(own_only || own_skip ? "not selected (only/skip of this entry)" : "not selected (--only/--skip)");
         else c->remaining++;
@@ -432,10 +460,12 @@ static mx_json *check_json(mx_check *c, int borrow) {
     mx_rt *rt = c->rt;
     mx_json *rules = mx_json_arr();
     for (int i = 0; i < rt->nrules; i++) {
+        if (rt->rules[i].scope_run != c->run_level) continue; /* reported in the other check */
         mx_json *o = mx_json_obj();
         mx_json_set(o, "id", mx_json_str(rt->rules[i].id));
         mx_json_set(o, "status", mx_json_str(rule_state_names[c->runs[i].state]));
         if (c->runs[i].why) mx_json_set(o, "reason", mx_json_str(c->runs[i].why));
+        if (c->runs[i].debug) mx_json_set(o, "debug", mx_json_clone(c->runs[i].debug));
         mx_json_push(rules, o);
     }
     mx_json *doc = borrow ? mx_report_json_borrowed(&c->report, c->target_json, rt_check_duration(c))
@@ -445,11 +475,63 @@ static mx_json *check_json(mx_check *c, int borrow) {
     return doc;
 }
 
+size_t mx_check_broken_rules(mx_check *c, mx_buf *out) {
+    mx_rt *rt = c->rt;
+    size_t n = 0;
+    for (int i = 0; i < rt->nrules; i++) {
+        rule_run *run = &c->runs[i];
+        if (!rt->rules[i].site || rt->rules[i].scope_run != c->run_level) continue; /* the other check's */
+        if (run->state == RULE_SKIPPED && run->why &&
+            (strncmp(run->why, "not selected", 12) == 0 || strcmp(run->why, "does not apply to this target") == 0)) continue;
+        if (run->state != RULE_FAILED && run->state != RULE_SKIPPED) continue;
+        n++;
+        if (!out) continue;
+        mx_buf_printf(out, "%s %s: %s", rt->rules[i].id, rule_state_names[run->state], run->why ? run->why : "?");
+        if (run->state == RULE_FAILED)
+            mx_buf_printf(out, " (%s%s%.0d; rule.error above)", run->err_line ? run->err_src : rt->rules[i].file,
+                          run->err_line ? ":" : "", run->err_line);
+        mx_buf_putc(out, '\n');
+    }
+    return n;
+}
+
 void mx_check_text(mx_check *c, mx_buf *out, int colour) {
     mx_report_text(out, &c->report, c->target_json, rt_check_duration(c), colour);
+    /* a broken site rule is said at the end, whatever else was found: its
+     * rule.error (severity unknown) is easily lost among warnings, and a
+     * skipped rule has no finding at all */
+    mx_buf lines = MX_BUF_INIT;
+    if (mx_check_broken_rules(c, &lines)) {
+        mx_buf_puts(out, "\nSite rules that reached no verdict:\n");
+        const char *p = mx_buf_cstr(&lines);
+        while (*p) {
+            const char *nl = strchr(p, '\n');
+            mx_buf_puts(out, "  ");
+            mx_esc_text_n(out, p, (size_t)(nl - p), 0);
+            mx_buf_putc(out, '\n');
+            p = nl + 1;
+        }
+    }
+    mx_buf_free(&lines);
 }
 
 int mx_check_exit_code(mx_check *c) { return mx_severity_exit(mx_report_status(&c->report)); }
+
+/* The worse of the target's check and the run-level check (may be NULL). */
+int mx_check_exit_code_with_run(mx_check *c, mx_check *run) {
+    mx_severity a = mx_report_status(&c->report), b = run ? mx_report_status(&run->report) : MX_SEV_OK;
+    return mx_severity_exit(b > a ? b : a); /* the enum is in rank order */
+}
+
+/* The run-level check's part of a document: {status, exit_code, duration_ms, findings, rules}. */
+mx_json *mx_check_run_json(mx_check *run) {
+    mx_json *doc = mx_check_json(run);
+    mx_json *o = mx_json_obj();
+    for (const char *const *k = (const char *const[]){"status", "exit_code", "duration_ms", "findings", "rules", NULL}; *k; k++)
+        if (mx_json_get(doc, *k)) mx_json_set(o, *k, mx_json_clone(mx_json_get(doc, *k)));
+    mx_json_free(doc);
+    return o;
+}
 
 void mx_check_free(mx_check *c) {
     if (!c) return;
@@ -457,6 +539,7 @@ void mx_check_free(mx_check *c) {
     for (int i = 0; i < rt->nrules; i++) {
         if (c->runs[i].deadline) { mx_timer_cancel(rt->loop, c->runs[i].deadline); free(c->runs[i].deadline_ud); }
         free(c->runs[i].why);
+        mx_json_free(c->runs[i].debug);
     }
     for (int i = 0; i < rt->ntasks && c->ntasks > 0; i++)
         if (rt->tasks[i].alive && rt->tasks[i].check == c) rt_task_kill(rt, &rt->tasks[i]);
@@ -465,6 +548,7 @@ void mx_check_free(mx_check *c) {
     if (c->id >= 0 && c->id < rt->nchecks) rt->checks[c->id] = NULL;
     free(c->runs);
     free(c->resolvers);
+    mx_json_free(c->rule_opts);
     mx_report_free(&c->report);
     mx_json_free(c->target_json);
     free(c);

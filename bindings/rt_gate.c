@@ -162,6 +162,22 @@ static int gate_call(lua_State *L, const char *prim, mx_json *args, int cacheabl
             if (strcmp(rt->replay[i].key, req->key) == 0) answer = mx_json_clone(rt->replay[i].result);
         if (!answer) {
             rt->replay_misses++;
+            /* named later (rules test): which call, with which arguments, by which rule */
+            if (!rt->replay_miss_keys) rt->replay_miss_keys = mx_json_arr();
+            const char *by = t->check && t->rule >= 0 && t->rule < rt->nrules ? rt->rules[t->rule].id : "?";
+            /* every rule with a miss is named once (the list is ids first, then keys) */
+            int named = 0;
+            for (size_t k = 0; k < rt->replay_miss_keys->u.c.len; k++) {
+                const char *e = rt->replay_miss_keys->u.c.items[k]->u.str.s;
+                size_t bl = strlen(by);
+                if (!strncmp(e, by, bl) && e[bl] == ':') named = 1;
+            }
+            if (rt->replay_miss_keys->u.c.len < 20 || !named) {
+                mx_buf mk = MX_BUF_INIT;
+                mx_buf_printf(&mk, "%s: %s", by, req->key);
+                mx_json_push(rt->replay_miss_keys, mx_json_str(mx_buf_cstr(&mk)));
+                mx_buf_free(&mk);
+            }
             answer = mx_json_obj();
             mx_json_set(answer, "verdict", mx_json_str("error"));
             mx_json_set(answer, "status", mx_json_str("error"));
@@ -299,6 +315,9 @@ int mx_rt_finish(mx_rt *rt, char *err, size_t errlen) {
     mx_json_set(doc, "options", rt->opts.options ? mx_json_clone(rt->opts.options) : mx_json_obj());
     if (rt->opts.only) mx_json_set(doc, "only", mx_json_str(rt->opts.only));
     if (rt->opts.skip) mx_json_set(doc, "skip", mx_json_str(rt->opts.skip));
+    /* the site settings that shape the findings, so a replay reproduces them */
+    if (rt->rule_opts && rt->rule_opts->u.c.len) mx_json_set(doc, "rule_options", mx_json_clone(rt->rule_opts));
+    if (rt->overrides && rt->overrides->u.c.len) mx_json_set(doc, "overrides", mx_json_clone(rt->overrides));
     /* what dns.servers() said, so that a replay elsewhere says the same */
     const char *servers = rt->dns ? mx_dns_servers(rt->dns) : rt->rec_servers;
     if (servers) mx_json_set(doc, "servers", mx_json_str(servers));
@@ -337,5 +356,7 @@ void rt_gate_free(mx_rt *rt) {
     for (size_t i = 0; i < rt->nrec; i++) free(rt->rec_started[i]);
     free(rt->rec_started);
     free(rt->rec_servers);
+    mx_json_free(rt->replay_miss_keys);
+    rt->replay_miss_keys = NULL;
     free(rt->rec_durations);
 }

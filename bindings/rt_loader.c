@@ -5,6 +5,7 @@
 #include "trust.h"
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,28 +148,66 @@ void rt_rule_clear(lua_State *L, mx_rule *r) {
     free(r->wants);
     for (size_t i = 0; i < r->ncategories; i++) free(r->categories[i]);
     free(r->requires); free(r->provides); free(r->categories);
+    mx_json_free(r->opt_schema);
     luaL_unref(L, LUA_REGISTRYINDEX, r->ref);
     memset(r, 0, sizeof *r);
 }
 
-/* Validates the rule table on top of the stack; fills r. 0 or -1 with err. */
-static int validate_rule(lua_State *L, const char *file, mx_rule *r, char *err, size_t errlen) {
+static const char *const rule_fields[] = {"id", "description", "categories", "requires", "provides", "codes", "run",
+                                           "applies", "timeout", "wants", "options", "scope", "kind", NULL};
+
+/* file:line when the line is known */
+static void file_line(char *buf, size_t n, const char *file, const mx_buf *code, const char *field) {
+    int line = code && code->data ? rt_field_line(code->data, code->len, field) : 0;
+    if (line) snprintf(buf, n, "%s:%d", file, line);
+    else snprintf(buf, n, "%s", file);
+}
+
+/* Validates the rule table on top of the stack; fills r. 0 or -1 with err.
+ * code: the file's text, for the line of a misspelled field (may be NULL). */
+static int validate_rule(lua_State *L, const char *file, const mx_buf *code, mx_rule *r, char *err, size_t errlen) {
     int t = lua_gettop(L);
     if (!lua_istable(L, t)) {
-        snprintf(err, errlen, "%s: a rule file must return a table, not a %s", file, luaL_typename(L, t));
+        snprintf(err, errlen, "%s: a rule file must return a table, not a %s%s", file, luaL_typename(L, t),
+                 lua_isnil(L, t) || lua_isboolean(L, t) ? " (a file of helper functions belongs in lib/ next to the rules, "
+                                                          "loaded with require)" : "");
         return -1;
     }
-    static const char *const known[] = {"id", "description", "categories", "requires", "provides", "codes", "run",
-                                        "applies", "timeout", "wants", "kind", NULL};
+    /* a library of helpers put next to the rules instead of in lib/: a
+     * table with neither id nor run */
+    int no_id = rawfield(L, t, "id") == LUA_TNIL;
+    int no_run = rawfield(L, t, "run") == LUA_TNIL;
+    lua_pop(L, 2);
+    if (no_id && no_run) {
+        const char *slash = strrchr(file, '/');
+        size_t dl = slash ? (size_t)(slash - file) : 1;
+        const char *base = slash ? slash + 1 : file;
+        snprintf(err, errlen, "%s: returns a table without 'id' and 'run', so it is not a rule; if it is a library of "
+                 "helpers, move it to %.*s/lib/%s and load it with require(\"%.*s\")", file, (int)dl, slash ? file : ".",
+                 base, (int)(strlen(base) > 4 ? strlen(base) - 4 : strlen(base)), base);
+        return -1;
+    }
+    rawfield(L, t, "id");
+    const char *rid = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?";
     lua_pushnil(L);
     while (lua_next(L, t)) {
         lua_pop(L, 1);
-        if (lua_type(L, -1) != LUA_TSTRING) { snprintf(err, errlen, "%s: rule table has a non-string key", file); lua_pop(L, 1); return -1; }
+        if (lua_type(L, -1) != LUA_TSTRING) { snprintf(err, errlen, "%s: rule '%s': rule table has a non-string key", file, rid); lua_pop(L, 2); return -1; }
         const char *k = lua_tostring(L, -1);
         int ok = 0;
-        for (const char *const *p = known; *p; p++) if (strcmp(*p, k) == 0) ok = 1;
-        if (!ok) { snprintf(err, errlen, "%s: unknown field '%s' in rule table", file, k); lua_pop(L, 1); return -1; }
+        for (const char *const *p = rule_fields; *p; p++) if (strcmp(*p, k) == 0) ok = 1;
+        if (!ok) {
+            char where[4200];
+            file_line(where, sizeof where, file, code, k);
+            const char *dym = rt_did_you_mean(k, rule_fields);
+            if (dym) snprintf(err, errlen, "%s: rule '%s': unknown field '%s' in rule table (did you mean '%s'?)", where, rid, k, dym);
+            else snprintf(err, errlen, "%s: rule '%s': unknown field '%s' in rule table (the fields are id, description, "
+                          "categories, requires, provides, wants, codes, applies, run, timeout)", where, rid, k);
+            lua_pop(L, 2);
+            return -1;
+        }
     }
+    lua_pop(L, 1);
     memset(r, 0, sizeof *r);
     r->ref = LUA_NOREF;
     rawfield(L, t, "id");
@@ -255,6 +294,7 @@ static int validate_rule(lua_State *L, const char *file, mx_rule *r, char *err, 
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
+    if (rt_site_validate_rule(L, t, file, r, err, errlen) != 0) goto fail;
     r->file = mx_xstrdup(file);
     /* the engine keeps a plain copy of what it reads later (run, applies,
      * codes): no metamethod of the rule's table runs outside the rule's
@@ -327,8 +367,8 @@ static int load_dir(mx_rt *rt, const char *dir, int required, int shipped, char 
             break;
         }
         int lds = rt_load_code(L, &code, path);
-        mx_buf_free(&code);
         if (lds != LUA_OK) {
+            mx_buf_free(&code);
             const char *m = lua_tostring(L, -1);
             /* syntax errors name the file already; mode errors do not */
             if (strncmp(m, path, strlen(path)) == 0) snprintf(err, errlen, "%s", m);
@@ -362,23 +402,35 @@ static int load_dir(mx_rt *rt, const char *dir, int required, int shipped, char 
         rt->mem_limit = MX_LUA_MEM_LIMIT;
         rt->loading = 0;
         if (lst != LUA_OK) {
+            mx_buf_free(&code);
             snprintf(err, errlen, "%s: error while loading: %s", path, lua_tostring(L, -1));
             lua_pop(L, 1);
             rc = -1;
             break;
         }
         mx_rule r;
-        if (validate_rule(L, path, &r, err, errlen) != 0) { lua_pop(L, 1); rc = -1; break; }
+        int vr = validate_rule(L, path, &code, &r, err, errlen);
+        mx_buf_free(&code);
+        if (vr != 0) { lua_pop(L, 1); rc = -1; break; }
         lua_pop(L, 1);
         /* a run has one kind of rules: check rules, or (mxdiag logs) logs rules */
         if (r.logs != (rt->opts.logs_rules != 0)) { rt_rule_clear(L, &r); continue; }
+        r.site = !shipped;
         int slot = -1;
         for (int k = 0; k < rt->nrules; k++) if (strcmp(rt->rules[k].id, r.id) == 0) slot = k;
+        if (slot >= 0 && rt->rules[slot].site) {
+            /* two site rules with one id: the later would silently replace the earlier */
+            snprintf(err, errlen, "rule id '%s' is declared twice, in %s and in %s: give one of them another id",
+                     r.id, rt->rules[slot].file, path);
+            rt_rule_clear(L, &r);
+            rc = -1;
+            break;
+        }
         if (slot >= 0) {
+            mx_rt_trace(rt, "site rule %s (%s) replaces the shipped rule with the same id (%s)", r.id, path, rt->rules[slot].file);
             r.order = rt->rules[slot].order;
             rt_rule_clear(L, &rt->rules[slot]);
             rt->rules[slot] = r;
-            mx_rt_trace(rt, "rule %s from %s replaces the shipped one", r.id, path);
         } else {
             if (rt->nrules == MAX_RULES) { snprintf(err, errlen, "too many rules (limit %d)", MAX_RULES); rt_rule_clear(L, &r); rc = -1; break; }
             r.order = rt->nrules;
@@ -442,8 +494,14 @@ int rt_select_rules(mx_rt *rt, const char *only, const char *skip, char *on) {
 
 int mx_rt_load_rules(mx_rt *rt, char *err, size_t errlen) {
     if (load_dir(rt, rt->opts.shipped_dir, 1, 1, err, errlen) != 0) return -1;
-    for (size_t i = 0; i < rt->opts.nsite_dirs; i++)
-        if (load_dir(rt, rt->opts.site_dirs[i], 1, 0, err, errlen) != 0) return -1;
+    for (size_t i = 0; i < rt->opts.nsite_dirs; i++) {
+        /* one directory named twice (--rules-dir and a test's own) is loaded once */
+        char a[PATH_MAX], b[PATH_MAX];
+        int seen = 0;
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = realpath(rt->opts.site_dirs[i], a) && realpath(rt->opts.site_dirs[k], b) && strcmp(a, b) == 0;
+        if (!seen && load_dir(rt, rt->opts.site_dirs[i], 1, 0, err, errlen) != 0) return -1;
+    }
     /* a fact required by a rule and provided by nobody is a loader error: it
      * would silently skip the rule forever */
     for (int i = 0; i < rt->nrules; i++) {
@@ -459,6 +517,7 @@ int mx_rt_load_rules(mx_rt *rt, char *err, size_t errlen) {
             }
         }
     }
+    if (rt_site_after_load(rt, err, errlen) != 0) return -1;
     char on[MAX_RULES];
     if (rt_select_rules(rt, rt->opts.only, rt->opts.skip, on) == 0 && rt->opts.only) {
         snprintf(err, errlen, "--only %s matches no rule id or category", rt->opts.only);
@@ -491,6 +550,8 @@ mx_json *mx_rt_rules_json(mx_rt *rt) {
         a = mx_json_arr();
         for (size_t k = 0; k < r->nwants; k++) mx_json_push(a, mx_json_str(r->wants[k]));
         mx_json_set(o, "wants", a);
+        mx_json_set(o, "scope", mx_json_str(r->scope_run ? "run" : "target"));
+        if (r->opt_schema && r->opt_schema->u.c.len) mx_json_set(o, "options", mx_json_clone(r->opt_schema));
         lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref);
         lua_getfield(L, -1, "codes");
         mx_json_set(o, "codes", mx_lua_to_json(L, -1));

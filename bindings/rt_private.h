@@ -54,6 +54,9 @@ typedef struct mx_rule {
     int logs;               /* kind = "logs": judges `mxdiag logs`' aggregates, never runs in a check */
     int enabled;
     int order;
+    mx_json *opt_schema;    /* `options`: {key: type name} (rt_site.c), or NULL */
+    int scope_run;          /* scope = "run": once per invocation (rt_site.c) */
+    int site;               /* from a site directory, not the shipped rules */
 } mx_rule;
 
 typedef struct rule_run {
@@ -73,6 +76,7 @@ typedef struct rule_run {
     int64_t queued_ms;      /* time its calls waited for a connection slot (mx_gate_wait_*) */
     int nqueued;            /* its calls waiting now, since queued_since */
     int64_t queued_since;
+    mx_json *debug;         /* report:debug lines (array of strings) or NULL */
     int err_line;           /* where the rule failed (0: unknown) */
     char err_src[512];
 } rule_run;
@@ -119,6 +123,8 @@ struct mx_check {
     mx_check_done_fn done_fn;
     void *done_ud;
     int finished;
+    mx_json *rule_opts;     /* this check's rule options (a batch entry's merged over the run's), or NULL: the run's */
+    int run_level;          /* the run-level check: only scope = "run" rules (rt_site.c) */
 };
 
 struct mx_gate_req {
@@ -212,6 +218,7 @@ struct mx_rt {
     char *rec_servers;        /* --replay: the recorded run's dns.servers() */
     size_t nrec;
     size_t replay_misses;     /* --replay: calls not in the recording */
+    mx_json *replay_miss_keys; /* the first of them: ["RULE: KEY", ...] */
     int64_t lua_us;           /* time spent in all rules' Lua code */
     SSL_CTX *tls_ctx;       /* lazily, see mx_rt_tls_ctx */
     char *tls_ctx_err;
@@ -221,6 +228,9 @@ struct mx_rt {
     mx_strmap dns_by_resolvers; /* c-ares CSV -> mx_dns, for checks with their own resolvers */
     int has_options_ro;
     mx_net_conns *net_conns; /* net.connect's slots and queues (l_net.c) */
+    mx_json *rule_opts;      /* rule options: {rule id: {key: value}} (rt_site.c) */
+    mx_json *overrides;      /* site overrides: [{code, severity?, domains?, summary?, ...}] (rt_site.c) */
+    int empty_ro_ref;        /* a read-only empty table (report.options of a rule without options) */
 };
 
 /* ---- rt_mem.c */
@@ -271,7 +281,25 @@ int64_t rt_queued_ms(const rule_run *run);
 int rt_rule_timeout_ms(mx_rt *rt, int rule);
 long long rt_check_duration(mx_check *c);
 
+/* ---- rt_site.c: rule options, overrides, run-level rules */
+/* Validates the rule table's `options` (schema) and `scope` fields into r. */
+int rt_site_validate_rule(lua_State *L, int t, const char *file, mx_rule *r, char *err, size_t errlen);
+/* After loading: warnings (two rules declaring one code), run-level checks. */
+int rt_site_after_load(mx_rt *rt, char *err, size_t errlen);
+/* Pushes the read-only options of rule for check c (report.options). */
+void rt_push_rule_options(mx_rt *rt, mx_check *c, int rule);
+/* A check's own rule_options merged over the run's (NULL: none). */
+void rt_check_rule_options(mx_check *c, const mx_json *options);
+/* Applies the site overrides to a finding about to be added. */
+void rt_apply_overrides(mx_check *c, mx_severity *sev, mx_json *obj);
+void rt_site_free(mx_rt *rt);
+
 /* ---- l_report.c */
 void rt_push_report(mx_rt *rt, mx_check *c, int rule);
+
+/* rt_hints.c: the closest of known (NULL-terminated) to word, or NULL;
+ * the line where `field =` is first written in src, or 0 */
+const char *rt_did_you_mean(const char *word, const char *const *known);
+int rt_field_line(const char *src, size_t len, const char *field);
 
 #endif

@@ -207,6 +207,7 @@ void mx_lua_seal(lua_State *L, int idx) {
 }
 
 static int sb_pcall(lua_State *L);
+static mx_json *table_names(lua_State *L, int idx, int functions_only);
 static int sb_rawset(lua_State *L);
 static int sb_setmetatable(lua_State *L);
 static int sb_aborted(lua_State *L);
@@ -231,6 +232,27 @@ void rt_push_env(mx_rt *rt, int libs_idx) {
     lua_pushvalue(L, libs_idx);
     lua_pushcclosure(L, rt_sandbox_require, 1);
     lua_setfield(L, -2, "require");
+}
+
+/* __index of an engine module's table: a name it does not have is an error
+ * listing the names it has ("dns.lookup does not exist; dns has: a, aaaa,
+ * mx, ..."), not plain Lua's "attempt to call a nil value" later.
+ * Upvalue 1: the module's name. [-0, +0, e] */
+static int module_missing(lua_State *L) {
+    const char *mod = lua_tostring(L, lua_upvalueindex(1));
+    const char *key = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : luaL_tolstring(L, 2, NULL);
+    mx_json *names = table_names(L, 1, 0);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (size_t i = 0; i < names->u.c.len; i++) {
+        if (i) luaL_addstring(&b, ", ");
+        luaL_addstring(&b, names->u.c.items[i]->u.str.s);
+    }
+    mx_json_free(names);
+    luaL_pushresult(&b);
+    luaL_where(L, 2); /* the rule's line that asked, not this function's */
+    lua_pushfstring(L, "%s%s.%s does not exist; %s has: %s", lua_tostring(L, -1), mod, key, mod, lua_tostring(L, -2));
+    return lua_error(L);
 }
 
 /* [-0, +1, m] a read-only view of a library table at idx: its values are
@@ -318,6 +340,11 @@ void rt_build_env_proto(mx_rt *rt) {
     /* engine modules */
     for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++) {
         luaL_requiref(L, mods[i].name, mods[i].open, 0);
+        lua_createtable(L, 0, 1);
+        lua_pushstring(L, mods[i].name);
+        lua_pushcclosure(L, module_missing, 1);
+        lua_setfield(L, -2, "__index");
+        lua_setmetatable(L, -2);
         push_lib_ro(L, -1);
         lua_setfield(L, proto, mods[i].name);
         lua_pop(L, 1);

@@ -46,6 +46,7 @@ SSL_CTX *mx_rt_tls_ctx(mx_rt *rt, char *err, size_t errlen) {
     return rt->tls_ctx;
 }
 size_t mx_rt_replay_misses(mx_rt *rt) { return rt->replay_misses; }
+const mx_json *mx_rt_replay_miss_keys(mx_rt *rt) { return rt->replay_miss_keys; }
 int mx_rt_replaying(mx_rt *rt) { return rt->replay != NULL || rt->opts.replay_path != NULL; }
 
 mx_rt *mx_rt_new(const mx_rt_opts *opts, char *err, size_t errlen) {
@@ -96,6 +97,7 @@ void mx_rt_free(mx_rt *rt) {
     mx_net_conns_free(rt->net_conns);
     rt_gate_free(rt);
     rt_sched_free(rt);
+    rt_site_free(rt);
     free(rt->checks);
     free(rt);
 }

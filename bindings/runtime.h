@@ -63,6 +63,14 @@ mx_json *mx_rt_dnsbl_usage(mx_rt *rt, char *err, size_t errlen);
 
 typedef void (*mx_check_done_fn)(mx_check *c, void *ud);
 mx_check *mx_check_start(mx_rt *rt, const mx_target *t, mx_check_done_fn done, void *ud);
+/* The run-level check: the rules with scope = "run", once per invocation,
+ * with target {input = "(run)", kind = "run"}; NULL when none is selected.
+ * Start it after the target's check (a replay matches checks by order). */
+mx_check *mx_check_start_run(mx_rt *rt, mx_check_done_fn done, void *ud);
+/* Its part of a document: {status, exit_code, duration_ms, findings, rules}. */
+mx_json *mx_check_run_json(mx_check *run);
+/* The exit code of the worse of c and run (run may be NULL). */
+int mx_check_exit_code_with_run(mx_check *c, mx_check *run);
 /* Same, with per-check options (an object, may be NULL, not taken) merged
  * key by key over the run's options in target.options. done may run before
  * this returns (every rule skipped): do not free the check from inside done. */
@@ -79,10 +87,38 @@ mx_json *mx_check_json_borrowed(mx_check *c);
 void mx_check_json_release(mx_json *doc);
 void mx_check_text(mx_check *c, mx_buf *out, int colour);
 int mx_check_exit_code(mx_check *c);
+/* Site rules of this check that reached no verdict: failed (rule.error), or
+ * skipped because a fact they require is missing (not: left out by
+ * --only/--skip, or applies() said no). One line "ID failed: ..." or
+ * "ID skipped: ..." each appended to out (may be NULL); returns how many. */
+size_t mx_check_broken_rules(mx_check *c, mx_buf *out);
 /* When the check started, "YYYY-MM-DDTHH:MM:SSZ" (a replay: the recorded
  * run's start, or "unknown"). Returns buf. */
 const char *mx_check_started_utc(mx_check *c, char *buf, size_t n);
 void mx_check_free(mx_check *c);
+/* ---- site settings (rt_site.c), after mx_rt_load_rules ---- */
+/* Rule options {rule id: {option: value}} checked against each rule's
+ * `options` schema (unknown rule, unknown option with "did you mean", wrong
+ * type: -1 with err) and merged over those set before. */
+int mx_rt_set_rule_options(mx_rt *rt, const mx_json *map, char *err, size_t errlen);
+/* The same check without setting (a batch entry's rule_options). */
+int mx_rt_rule_options_check(mx_rt *rt, const mx_json *map, char *err, size_t errlen);
+/* --rule-arg "ID.option=VALUE": VALUE converted by the option's declared type
+ * (list/map/table: JSON text); is_json: VALUE is JSON text whatever the type
+ * (settings files, whose values are typed already). */
+int mx_rt_rule_arg(mx_rt *rt, const char *arg, int is_json, char *err, size_t errlen);
+/* The run's rule options (NULL: none). */
+const mx_json *mx_rt_rule_options(mx_rt *rt);
+/* One site override {code, severity?, domains?, summary?, explanation?,
+ * advice?} (validated: -1 with err), applied to every later finding. */
+int mx_rt_add_override(mx_rt *rt, const mx_json *ov, char *err, size_t errlen);
+/* A list of them. */
+int mx_rt_set_overrides(mx_rt *rt, const mx_json *list, char *err, size_t errlen);
+const mx_json *mx_rt_overrides(mx_rt *rt);
+/* The facts a finished check's rules published, {name: value} (caller owns;
+ * `mxdiag rules facts`). */
+mx_json *mx_check_facts_json(mx_check *c);
+
 /* Writes the recording (if --record) at the end of a run. */
 int mx_rt_finish(mx_rt *rt, char *err, size_t errlen);
 
@@ -159,6 +195,8 @@ mx_json *mx_rt_options(mx_rt *rt);
 int mx_rt_replaying(mx_rt *rt);
 /* --replay: how many engine calls found no answer in the recording. */
 size_t mx_rt_replay_misses(mx_rt *rt);
+/* The first (up to 20) of them as "RULE: CALL-KEY" strings, or NULL. */
+const mx_json *mx_rt_replay_miss_keys(mx_rt *rt);
 int mx_rt_tracing(mx_rt *rt);
 /* The run's one TLS client context, created on first use (loading the trust
  * store costs ~25 ms, fifty handshakes' worth). NULL with err set when it

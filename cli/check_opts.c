@@ -73,12 +73,23 @@ const mx_check_opt mx_check_opts[] = {
      "                      rule files and directories (and the configuration file)\n"
      "                      must be owned by root, writable only by root and not\n"
      "                      symbolic links, or they are refused\n"},
+    {"rule-arg", 0, MX_OPT_RULE_ARG, 1, NULL, NULL, 0,
+     "  --rule-arg ID.OPTION=VALUE\n"
+     "                      set an option a rule declares in its `options` (repeatable;\n"
+     "                      also rule_options: in the configuration file and batch lists);\n"
+     "                      VALUE is converted to the declared type, lists and maps as JSON\n"},
+    /* the configuration file's / a batch list's rule_options: and overrides:, typed (JSON text) */
+    {"rule-arg-json", 0, MX_OPT_RULE_ARG_JSON, 1, "rule_options", NULL, 0, NULL},
+    {"override-json", 0, MX_OPT_OVERRIDE_JSON, 1, "overrides", NULL, 0, NULL},
     {"only", 0, MX_OPT_ONLY, 1, "only", NULL, 0,
      "  --only ID,...       run only these rules or categories (and what they need)\n"},
     {"skip", 0, MX_OPT_SKIP, 1, "skip", NULL, 0,
      "  --skip ID,...       do not run these rules or categories\n"},
     {"trace", 0, MX_OPT_TRACE, 0, NULL, NULL, 1,
      "  --trace             print every engine call and its result on stderr\n"},
+    {"strict-rules", 0, MX_OPT_STRICT_RULES, 0, "strict_rules", NULL, 1,
+     "  --strict-rules      a site rule that failed or was skipped for a missing fact\n"
+     "                      fails the run: exit status 3 (2 stays 2)\n"},
     {"record", 0, MX_OPT_RECORD, 1, NULL, NULL, 1,
      "  --record FILE       write every engine call and result to FILE (JSON; a\n"
      "                      symbolic link at FILE is refused)\n"},
@@ -173,6 +184,8 @@ static const char *usage_head =
     "                      (see mxdiag batch --help)\n"
     "  rules list          list the loaded rules (shipped and site)\n"
     "  rules show ID       show one rule: description, facts, finding codes\n"
+    "  rules facts FILE    replay a recording (check --record FILE) and print the facts\n"
+    "                      its rules published, as JSON (what site rules can require)\n"
     "  rules test PATH...  replay rule tests (recording.json + expect.json) offline and\n"
     "                      compare the findings (--update rewrites expect.json; -v)\n"
     "  version             print the version\n"
@@ -272,6 +285,31 @@ void mx_settings_to_args(const mx_json *d, int argc, char **argv, mx_argv *out, 
         }
         char opt[64];
         snprintf(opt, sizeof opt, "--%s", o->name);
+        if (o->id == MX_OPT_RULE_ARG_JSON && v->type == MX_JOBJ) {
+            /* one typed option each; a --rule-arg on the command line comes later and wins */
+            for (size_t r = 0; r < v->u.c.len; r++) {
+                const mx_json *m = v->u.c.items[r];
+                for (size_t j = 0; m->type == MX_JOBJ && j < m->u.c.len; j++) {
+                    mx_buf a = MX_BUF_INIT;
+                    mx_buf_printf(&a, "%s.%s=", v->u.c.keys[r], m->u.c.keys[j]);
+                    mx_json_write(&a, m->u.c.items[j], 0);
+                    mx_argv_push(out, opt);
+                    mx_argv_push(out, mx_buf_cstr(&a));
+                    mx_buf_free(&a);
+                }
+            }
+            continue;
+        }
+        if (o->id == MX_OPT_OVERRIDE_JSON && v->type == MX_JARR) {
+            for (size_t j = 0; j < v->u.c.len; j++) {
+                mx_buf a = MX_BUF_INIT;
+                mx_json_write(&a, v->u.c.items[j], 0);
+                mx_argv_push(out, opt);
+                mx_argv_push(out, mx_buf_cstr(&a));
+                mx_buf_free(&a);
+            }
+            continue;
+        }
         if (mx_cli_has(argc, argv, opt)) continue;
         char num[64];
         if (v->type == MX_JBOOL) { if (v->u.b) mx_argv_push(out, opt); continue; }

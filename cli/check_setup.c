@@ -168,6 +168,7 @@ void mx_cli_parse(int argc, char **argv, mx_cli *c) {
         case MX_OPT_ONLY: c->only = optarg; break;
         case MX_OPT_SKIP: c->skip = optarg; break;
         case MX_OPT_TRACE: c->trace = 1; break;
+        case MX_OPT_STRICT_RULES: c->strict_rules = 1; break;
         case MX_OPT_RECORD: c->record = optarg; break;
         case MX_OPT_REPLAY: c->replay = optarg; break;
         case MX_OPT_NOCOLOR: c->nocolor = 1; break;
@@ -226,6 +227,15 @@ void mx_cli_parse(int argc, char **argv, mx_cli *c) {
             break;
         }
         case MX_OPT_LOCAL: c->local = 1; break;
+        case MX_OPT_RULE_ARG: case MX_OPT_RULE_ARG_JSON: {
+            /* checked against the rules' schemas once they are loaded (mx_cli_runtime) */
+            size_t n = strlen(optarg) + 3;
+            char *a = mx_xmalloc(n);
+            snprintf(a, n, "%c:%s", ch == MX_OPT_RULE_ARG ? 's' : 'j', optarg);
+            mx_sl_push(&c->rule_args, a);
+            break;
+        }
+        case MX_OPT_OVERRIDE_JSON: mx_sl_push(&c->overrides, optarg); break;
         case MX_OPT_PER_HOST: case MX_OPT_QPS: case MX_OPT_MAX_CONN: {
             long v = strtol(optarg, &end, 10);
             long max = ch == MX_OPT_PER_HOST ? 64 : ch == MX_OPT_MAX_CONN ? MX_NET_MAX_CONNECTIONS : 1000000;
@@ -282,6 +292,9 @@ void mx_cli_free(mx_cli *c) {
     free(c->dnsbl_key);
     free(c->controls.v);
     free(c->given.v);
+    for (size_t i = 0; i < c->rule_args.n; i++) free((char *)c->rule_args.v[i]);
+    free(c->rule_args.v);
+    free(c->overrides.v);
 }
 
 /* Site rules: /etc/mxdiag/rules.d, $MXDIAG_RULES_PATH (see env_policy), then
@@ -352,6 +365,24 @@ mx_json *mx_cli_rule_options(const mx_cli *c) {
     return o;
 }
 
+/* --rule-arg, the settings' rule_options: and overrides:, checked against
+ * the loaded rules. */
+int mx_cli_site_settings(const mx_cli *c, mx_rt *rt, char *err, size_t errlen) {
+    for (size_t i = 0; i < c->rule_args.n; i++) {
+        const char *a = c->rule_args.v[i];
+        if (mx_rt_rule_arg(rt, a + 2, a[0] == 'j', err, errlen) != 0) return -1;
+    }
+    for (size_t i = 0; i < c->overrides.n; i++) {
+        char perr[256];
+        mx_json *ov = mx_json_parse(c->overrides.v[i], strlen(c->overrides.v[i]), perr, sizeof perr);
+        if (!ov) { snprintf(err, errlen, "override: %s", perr); return -1; }
+        int rc = mx_rt_add_override(rt, ov, err, errlen);
+        mx_json_free(ov);
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+
 mx_rt *mx_cli_runtime(mx_cli *c, mx_strlist *dirs, mx_json *options, char *resolvers) {
     mx_rt_opts o;
     memset(&o, 0, sizeof o);
@@ -377,6 +408,11 @@ mx_rt *mx_cli_runtime(mx_cli *c, mx_strlist *dirs, mx_json *options, char *resol
     mx_rt *rt = mx_rt_new(&o, err, sizeof err);
     if (!rt) { mx_errf("mxdiag: %s", err); exit(EXIT_USAGE); }
     if (mx_rt_load_rules(rt, err, sizeof err) != 0) {
+        mx_errf("mxdiag: %s", err);
+        mx_rt_free(rt);
+        exit(EXIT_USAGE);
+    }
+    if (mx_cli_site_settings(c, rt, err, sizeof err) != 0) {
         mx_errf("mxdiag: %s", err);
         mx_rt_free(rt);
         exit(EXIT_USAGE);

@@ -31,8 +31,12 @@ enum {
     MX_OPT_ALLOW_RESERVED, MX_OPT_HELO, MX_OPT_RCPT, MX_OPT_MAIL_FROM, MX_OPT_CA_FILE, MX_OPT_SENDER_IP,
     MX_OPT_SENDER_DOMAIN, MX_OPT_CONTROL, MX_OPT_DNSBL_ZONE, MX_OPT_DNSBL_KEY, MX_OPT_LOCAL, MX_OPT_SYSROOT,
     MX_OPT_CONFIG_DIR, MX_OPT_PER_HOST, MX_OPT_QPS, MX_OPT_MAX_CONN, MX_OPT_LETTER, MX_OPT_UPDATE,
+    MX_OPT_RULE_ARG, MX_OPT_RULE_ARG_JSON, MX_OPT_OVERRIDE_JSON,
     MX_OPT_CONFIG, /* taken out of argv by main.c (load_config) before any parser runs */
 };
+
+/* options added later, out of the list above (kept stable for merges) */
+enum { MX_OPT_STRICT_RULES = 400 };
 
 /* The table, ended by a zeroed entry. */
 extern const mx_check_opt mx_check_opts[];
@@ -87,6 +91,7 @@ typedef struct mx_cli {
     const char *only, *skip, *record, *replay;
     int trace, nocolor, allow_reserved;
     int update, verbose;       /* rules test */
+    int strict_rules;          /* --strict-rules: a broken site rule fails the run */
     const char *helo, *rcpt, *mail_from, *ca_file; /* SMTP dialogue */
     int local;                 /* --local or the local command */
     int per_host, qps;         /* politeness: connections per address, DNS queries/s */
@@ -94,6 +99,8 @@ typedef struct mx_cli {
     const char *sysroot;       /* --sysroot */
     mx_strlist config_dirs;    /* --config-dir */
     mx_strlist given;          /* the options on the command line, by long name */
+    mx_strlist rule_args;      /* --rule-arg ("s:ID.key=VALUE") and rule_options settings ("j:ID.key=JSON"), in order (owned) */
+    mx_strlist overrides;      /* overrides settings: one JSON object each */
     char **rest;
     int nrest;
     int logs_rules;            /* mxdiag logs' judgement: load the logs rules, with facts */
@@ -110,6 +117,8 @@ void mx_cli_site_dirs(mx_cli *c, mx_strlist *dirs);
 mx_json *mx_cli_rule_options(const mx_cli *c);
 /* --resolver values in c-ares CSV form (NULL: none; usage error when bad). */
 char *mx_cli_resolvers(const mx_strlist *l);
+/* Applies --rule-arg and the settings' rule_options:/overrides: to rt. */
+int mx_cli_site_settings(const mx_cli *c, mx_rt *rt, char *err, size_t errlen);
 /* The runtime with the rules loaded; exits 3 on error. */
 mx_rt *mx_cli_runtime(mx_cli *c, mx_strlist *dirs, mx_json *options, char *resolvers);
 /* The shipped rules' directory (exits 3 when an installed one is missing). */
@@ -158,6 +167,7 @@ extern char **mx_cli_orig_argv;
 
 int mx_cmd_check(int argc, char **argv, int local); /* cmd_check.c: check, and local (local = 1) */
 int mx_cmd_rules(int argc, char **argv);            /* cmd_rules.c */
+int mx_rules_facts(mx_cli *c);                      /* cmd_rules_facts.c: rules facts RECORDING */
 int mx_batch_main(int argc, char **argv);           /* cmd_batch.c */
 int mx_logs_main(int argc, char **argv);            /* cmd_logs.c */
 

@@ -105,6 +105,9 @@ struct batch {
     int worst;               /* severity rank of the worst exit code */
     long total;
     mx_buf usage_note;       /* blocklist free-volume warning, repeated in the summary */
+    mx_buf broken;           /* "DOMAIN: RULE failed: ..." lines of broken site rules (the first few) */
+    long long nbroken;       /* checks with a broken site rule */
+    int strict_rules;        /* --strict-rules */
     int64_t t0;
     mx_timer *tick;
 };
@@ -194,6 +197,24 @@ static void write_result(batch *b, mx_check *chk, size_t index) {
     mx_json *doc = mx_check_json_borrowed(chk);
     mx_stats_add(&b->stats, doc);
     int code = mx_check_exit_code(chk);
+    /* a site rule that reached no verdict: named in the summary, and a
+     * failure of the run with --strict-rules */
+    mx_buf bl = MX_BUF_INIT;
+    if (mx_check_broken_rules(chk, &bl)) {
+        if (b->nbroken++ < 10) {
+            const mx_json *tg = mx_json_get(doc, "target");
+            const char *in = mx_json_get_str(tg, "input");
+            const char *p = mx_buf_cstr(&bl);
+            while (*p) {
+                const char *nl = strchr(p, '\n');
+                mx_buf_printf(&b->broken, "    %s: ", in ? in : "?");
+                mx_buf_put(&b->broken, p, (size_t)(nl - p) + 1);
+                p = nl + 1;
+            }
+        }
+        if (b->strict_rules && code != 2) code = 3;
+    }
+    mx_buf_free(&bl);
     if (code_rank(code) > b->worst) b->worst = code_rank(code);
     switch (b->format) {
     case FMT_JSONL: mx_fmt_jsonl(&b->out, doc, index); break;
@@ -283,6 +304,23 @@ static void on_done(mx_check *c, void *ud) {
     }
 }
 
+/* The run-level rules' findings, once in the summary (not per domain). */
+static void batch_run_summary(mx_buf *out, mx_check *run) {
+    mx_json *doc = mx_check_run_json(run);
+    const mx_json *fs = mx_json_get(doc, "findings");
+    mx_buf_printf(out, "  run-level rules (once for the run, not per domain): %s\n", mx_json_get_str(doc, "status"));
+    for (size_t i = 0; fs && i < fs->u.c.len; i++) {
+        const mx_json *f = fs->u.c.items[i];
+        mx_buf line = MX_BUF_INIT;
+        mx_buf_printf(&line, "    %-7s %-28s %s", mx_json_get_str(f, "severity"), mx_json_get_str(f, "code"),
+                      mx_json_get_str(f, "summary"));
+        mx_esc_text_n(out, line.data, line.len, 0); /* a rule's text: terminal-safe */
+        mx_buf_putc(out, '\n');
+        mx_buf_free(&line);
+    }
+    mx_json_free(doc);
+}
+
 static void slot_release(batch *b, slot *s) {
     int last = --b->inflight;
     if (s->pos != last) {
@@ -344,6 +382,15 @@ static void refill(batch *b) {
         if ((mx_json_get(opts, "only") || mx_json_get(opts, "skip")) && mx_rt_check_selects(b->rt, opts) == 0) {
             mx_errf("mxdiag batch: %s:%ld:%ld: %s: 'only'/'skip' leave no rule to run (entry skipped)",
                     mx_batch_path(b->in), e.line, e.column, e.target);
+            b->stats.bad_entries++;
+            if (code_rank(3) > b->worst) b->worst = code_rank(3);
+            mx_json_free(opts);
+            mx_batch_entry_clear(&e);
+            continue;
+        }
+        char oerr[1024];
+        if (mx_rt_rule_options_check(b->rt, mx_json_get(opts, "rule_options"), oerr, sizeof oerr) != 0) {
+            mx_errf("mxdiag batch: %s:%ld:%ld: %s: %s (entry skipped)", mx_batch_path(b->in), e.line, e.column, e.target, oerr);
             b->stats.bad_entries++;
             if (code_rank(3) > b->worst) b->worst = code_rank(3);
             mx_json_free(opts);
@@ -689,6 +736,7 @@ int mx_batch_main(int argc, char **argv) {
     if (setup.nrest != 1) die_usage("batch takes exactly one FILE%s", setup.nrest > 1 ? " (got more)" : "");
     b->rt = setup.rt;
     b->loop = mx_rt_loop(b->rt);
+    b->strict_rules = setup.cli->strict_rules;
 
     int rc_setup = 0;
     if (resume_path) {
@@ -742,12 +790,15 @@ int mx_batch_main(int argc, char **argv) {
     b->active = mx_xcalloc((size_t)b->concurrency, sizeof *b->active);
     b->t0 = mx_now_ms();
     b->tick = mx_loop_timer(b->loop, 250, on_tick, b);
+    /* scope = "run" rules (e.g. our senders' reputation): once, beside the domains */
+    mx_check *runchk = mx_check_start_run(b->rt, NULL, NULL);
     pump(b);
     while (b->inflight > 0 && !b->stopping) {
         mx_rt_run(b->rt);
         if (got_signal) b->stopping = 1;
         pump(b);
     }
+    if (runchk && !b->stopping && !got_signal) mx_rt_run(b->rt); /* until the run-level check is done */
     /* stopped early: what finished is written, what runs is dropped */
     drain(b);
     mx_buf unfinished = MX_BUF_INIT;
@@ -769,12 +820,24 @@ int mx_batch_main(int argc, char **argv) {
     mx_buf summary = MX_BUF_INIT;
     mx_fmt_summary(&summary, &b->stats, elapsed, got_signal != 0);
     if (b->usage_note.len) mx_buf_put(&summary, b->usage_note.data, b->usage_note.len);
+    if (b->nbroken) {
+        mx_buf_printf(&summary, "  site rules that reached no verdict: in %lld check%s%s\n", b->nbroken, b->nbroken == 1 ? "" : "s",
+                      b->strict_rules ? " (--strict-rules: the run fails)" : "");
+        mx_esc_text_n(&summary, b->broken.data ? b->broken.data : "", b->broken.len, MX_ESC_NL);
+        if (b->nbroken > 10) mx_buf_printf(&summary, "    (and %lld more checks)\n", b->nbroken - 10);
+    }
     if (b->resumed) mx_buf_printf(&summary, "  resumed: %lld domain%s already done were skipped\n", b->resumed, b->resumed == 1 ? "" : "s");
     mx_conn_stats cs;
     mx_net_conn_stats(&cs);
     if (cs.connects)
         mx_buf_printf(&summary, "  connections: %lld made, at most %d open at once (limit %d, --max-connections); %lld waited for a slot\n",
                       cs.connects, cs.peak, cs.limit, cs.waited);
+    if (runchk && !b->stopping && !got_signal) {
+        batch_run_summary(&summary, runchk);
+        int rc = mx_check_exit_code(runchk);
+        if (code_rank(rc) > b->worst) b->worst = code_rank(rc);
+    }
+    mx_check_free(runchk);
     if (b->format == FMT_SUMMARY) mx_buf_put(&b->out, summary.data, summary.len);
     out_flush(b);
     if (b->format != FMT_SUMMARY && !b->quiet && b->write_failed != 2) fwrite(summary.data, 1, summary.len, stderr);
@@ -814,6 +877,7 @@ int mx_batch_main(int argc, char **argv) {
     mx_stats_free(&b->stats);
     mx_buf_free(&b->out);
     mx_buf_free(&b->usage_note);
+    mx_buf_free(&b->broken);
     free(b->active);
     free(b->tmp_path);
     mx_argv_release(&rest);

@@ -182,12 +182,26 @@ int mx_cmd_check(int argc, char **argv, int local_command) {
     if (!options) options = mx_cli_rule_options(&c);
     char *resolvers = mx_cli_resolvers(&c.resolvers);
     mx_rt *rt = mx_cli_runtime(&c, &dirs, options, resolvers);
+    if (rec) {
+        /* the recorded run's rule options and overrides */
+        char err[1024];
+        if (mx_rt_set_rule_options(rt, mx_json_get(rec, "rule_options"), err, sizeof err) != 0 ||
+            mx_rt_set_overrides(rt, mx_json_get(rec, "overrides"), err, sizeof err) != 0) {
+            mx_errf("mxdiag: %s: %s", c.replay, err);
+            return EXIT_USAGE;
+        }
+    }
     mx_check *chk = mx_check_start(rt, &t, NULL, NULL);
+    mx_check *runchk = mx_check_start_run(rt, NULL, NULL); /* scope = "run" rules, once */
     mx_rt_run(rt);
-    int code = mx_check_exit_code(chk);
+    /* the run-level findings count (text, JSON); a Nagios line's status is the target's, as its text says */
+    int code = strcmp(c.format, "nagios") ? mx_check_exit_code_with_run(chk, runchk) : mx_check_exit_code(chk);
+    /* --strict-rules: a site rule that reached no verdict fails the run */
+    if (c.strict_rules && (mx_check_broken_rules(chk, NULL) || (runchk && mx_check_broken_rules(runchk, NULL))) && code != 2) code = 3;
     mx_buf out = MX_BUF_INIT;
     if (strcmp(c.format, "json") == 0) {
         mx_json *doc = mx_check_json(chk);
+        if (runchk) mx_json_set(doc, "run", mx_check_run_json(runchk));
         mx_json_write(&out, doc, 2);
         mx_buf_putc(&out, '\n');
         mx_json_free(doc);
@@ -204,6 +218,10 @@ int mx_cmd_check(int argc, char **argv, int local_command) {
         const char *nc = getenv("NO_COLOR");
         int colour = !c.nocolor && isatty(1) && !(nc && *nc);
         mx_check_text(chk, &out, colour);
+        if (runchk) {
+            mx_buf_puts(&out, "\nRun-level rules (once for this run, not about the target):\n");
+            mx_check_text(runchk, &out, colour);
+        }
     }
     fwrite(out.data, 1, out.len, stdout);
     fflush(stdout);
@@ -211,6 +229,7 @@ int mx_cmd_check(int argc, char **argv, int local_command) {
     char err[512];
     if (mx_rt_finish(rt, err, sizeof err) != 0) { mx_errf("mxdiag: %s", err); code = EXIT_USAGE; }
     mx_check_free(chk);
+    mx_check_free(runchk);
     mx_rt_free(rt);
     mx_json_free(options);
     mx_json_free(rec);

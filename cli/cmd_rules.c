@@ -9,7 +9,7 @@
 
 int mx_cmd_rules(int argc, char **argv) {
     mx_cli_set_usage_cmd("rules");
-    if (argc < 2) mx_cli_usage_error("%s", "rules needs a subcommand: list, show ID or test PATH");
+    if (argc < 2) mx_cli_usage_error("%s", "rules needs a subcommand: list, show ID, test PATH, check DIR or facts FILE");
     const char *sub = argv[1];
     if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
         mx_cli_cmd_help("rules", stdout);
@@ -20,6 +20,12 @@ int mx_cmd_rules(int argc, char **argv) {
     if (strcmp(sub, "test") == 0) {
         /* only --rules-dir (and each PATH holding rules): not /etc or the
          * environment, so a test means the same everywhere */
+        if (c.record) {
+            /* rules test --record DIR -- check ...: a new test in one step */
+            int rc = mx_rules_test_record(c.record, c.rest, c.nrest, mx_cli_shipped_rules(), stdout);
+            mx_cli_free(&c);
+            return rc;
+        }
         if (c.nrest < 1) mx_cli_usage_error("%s", "rules test needs a PATH (a test directory or a directory of them)");
         /* each test runs with its recording's options: refuse the ones that would change the calls */
         mx_buf bad = MX_BUF_INIT;
@@ -38,6 +44,18 @@ int mx_cmd_rules(int argc, char **argv) {
         mx_rules_test_opts to = {c.rest, (size_t)c.nrest, mx_cli_shipped_rules(), c.rules_dirs.v, c.rules_dirs.n,
                                  c.verbose, c.update};
         int rc = mx_rules_test(&to, stdout);
+        mx_cli_free(&c);
+        return rc;
+    }
+    if (strcmp(sub, "check") == 0) {
+        if (c.nrest < 1) mx_cli_usage_error("%s", "rules check needs a DIR of site rules");
+        int rc = mx_rules_check(c.nrest, c.rest, mx_cli_shipped_rules());
+        mx_cli_free(&c);
+        return rc;
+    }
+    if (strcmp(sub, "facts") == 0) {
+        /* like test: only --rules-dir, the recording's options */
+        int rc = mx_rules_facts(&c);
         mx_cli_free(&c);
         return rc;
     }
@@ -73,14 +91,14 @@ int mx_cmd_rules(int argc, char **argv) {
         mx_buf_putc(&out, '\n');
         mx_json_free(api);
     } else {
-        static const char *const subs[] = {"list", "show", "test", NULL};
+        static const char *const subs[] = {"list", "show", "test", "check", "facts", "api", NULL};
         const char *near = mx_suggest(sub, subs, (size_t)-1);
         if (near) {
             char m[160];
             snprintf(m, sizeof m, "unknown rules subcommand '%%s' (did you mean '%s'?)", near);
             mx_cli_usage_error(m, sub);
         }
-        mx_cli_usage_error("unknown rules subcommand '%s' (list, show, test)", sub);
+        mx_cli_usage_error("unknown rules subcommand '%s' (list, show, test, check, facts)", sub);
     }
     fwrite(out.data ? out.data : "", 1, out.len, stdout);
     mx_buf_free(&out);

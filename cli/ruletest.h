@@ -17,5 +17,10 @@ typedef struct mx_rules_test_opts {
 
 /* Prints PASS/FAIL per test (with a diff) and a total; 0 when all pass. */
 int mx_rules_test(const mx_rules_test_opts *o, FILE *out);
+/* `rules test --record DIR -- check ARGS...`: records the check into a new
+ * test DIR and writes its expect.json (see ruletest.c); 0 when it passes. */
+/* `rules check DIR...` (rules_lint.c): problems as FILE:LINE: message; 0 none, 1 some. */
+int mx_rules_check(int ndirs, char **dirs, const char *shipped_dir);
+int mx_rules_test_record(const char *dir, char **args, int nargs, const char *shipped_dir, FILE *out);
 
 #endif

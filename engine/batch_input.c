@@ -346,7 +346,7 @@ static mx_json *v_list(mx_json *v, int kind, const char **why) {
     return v;
 }
 
-enum { F_TIMEOUT, F_PORT, F_IPS, F_HOSTS, F_STRINGS, F_BOOL, F_HELO, F_RESOLVER, F_RULES, F_EXPECT, F_DIR, F_KEY };
+enum { F_TIMEOUT, F_PORT, F_IPS, F_HOSTS, F_STRINGS, F_BOOL, F_HELO, F_RESOLVER, F_RULES, F_EXPECT, F_DIR, F_KEY, F_RULEOPTS, F_OVERRIDES };
 /* in_defaults: a batch list's defaults: and the configuration file (but see
  * code_keys: rules_dir is the configuration file's alone). */
 typedef struct field { const char *name; int kind; int in_defaults, in_entry; } field;
@@ -360,6 +360,9 @@ static const field fields[] = {
     {"control_hosts", F_STRINGS, 1, 1},  {"expect", F_EXPECT, 0, 1},
     /* a run-wide secret (Spamhaus DQS key): defaults:/configuration file only */
     {"dnsbl_key", F_KEY, 1, 0},
+    /* site rules' options (data: checked against each rule's schema once the
+     * rules are loaded) and overrides of findings (run-wide) */
+    {"rule_options", F_RULEOPTS, 1, 1}, {"overrides", F_OVERRIDES, 1, 0},
 };
 
 /* Keys that would name code or where code and read files come from: never in
@@ -418,6 +421,18 @@ static mx_json *check_field(const field *f, mx_json *v, const char **why, const 
         return v;
     }
     case F_EXPECT: return check_expect(v, why, sub);
+    case F_RULEOPTS: {
+        int ok = v->type == MX_JOBJ;
+        for (size_t i = 0; ok && i < v->u.c.len; i++) ok = v->u.c.items[i]->type == MX_JOBJ;
+        if (!ok) { *why = "must be a map of rule id to a map of options (RULE_ID: {option: value})"; mx_json_free(v); return NULL; }
+        return v;
+    }
+    case F_OVERRIDES: {
+        int ok = v->type == MX_JARR;
+        for (size_t i = 0; ok && i < v->u.c.len; i++) ok = v->u.c.items[i]->type == MX_JOBJ && mx_json_get_str(v->u.c.items[i], "code");
+        if (!ok) { *why = "must be a list of maps, each with a code (and severity, domains, summary, explanation or advice)"; mx_json_free(v); return NULL; }
+        return v;
+    }
     case F_KEY: {
         /* the value is never echoed: it is a secret */
         if (!(v = v_string(v, why))) return NULL;

@@ -358,6 +358,19 @@ local function no_greeting(report, p, s, timeout)
   }
 end
 
+-- The certificate of a session as published in smtp.sessions (docs/facts.json
+-- documents each field), so that other rules need not connect again.
+local function certificate_fact(t)
+  if not t or not t.certificate then return nil end
+  local chain = {}
+  for i, c in ipairs(t.chain or {}) do chain[i] = { subject = c.subject, issuer = c.issuer, not_after = c.not_after } end
+  return {
+    subject = t.subject, issuer = t.issuer, sans = t.sans or {}, not_before = t.not_before, not_after = t.not_after,
+    days_left = t.days_left, expired = t.expired, chain_length = t.chain_length, chain = chain,
+    verify_ok = t.verify_ok, verify_result = t.verify_result, name_ok = t.name_ok, trusted = t.trusted,
+  }
+end
+
 return {
   id = "smtp",
   description = "SMTP dialogue with each connected MX address: greeting, EHLO, STARTTLS and certificate, "
@@ -425,6 +438,8 @@ return {
       out[#out + 1] = {
         host = p.host, preference = p.preference, address = p.address, port = p.port, source = p.source,
         greeting = s.greeting and s.greeting.code, greeting_ms = s.greeting_ms,
+        greeting_text = s.greeting and s.greeting.text,
+        certificate = certificate_fact(s.tls),
         esmtp = s.capabilities ~= nil, starttls = s.starttls_offered, tls = s.tls ~= nil,
         tls_protocol = s.tls and s.tls.protocol, failed_stage = s.failed_stage,
         rcpt = s.probe and s.probe.reply and s.probe.reply.code,

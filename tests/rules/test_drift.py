@@ -98,6 +98,11 @@ report("functions documented in RULES.md that the engine does not have", stale_f
 report("finding codes not documented in RULES.md", ["%s  [%s]" % (c, used[c]) for c in missing_codes])
 report("finding codes in RULES.md that nothing emits", stale_codes)
 report("contrib finding codes not documented in contrib/rules/README.md", missing_contrib)
+# facts: RULES.md's section from docs/facts.json, and the facts of the shipped
+# rule tests' recordings against it (tests/rules/facts_doc.py)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import facts_doc
+report("facts not as docs/facts.json documents them", facts_doc.check(src, mx))
 nfn = sum(len(v) for v in api["modules"].values()) + sum(len(v) for v in api["types"].values())
 print("checked %d functions/methods and %d finding codes" % (nfn, len(used)))
 sys.exit(0 if ok else 1)

@@ -228,6 +228,39 @@ static void test_key_typos(void **st) {
     mx_batch_close(in);
 }
 
+/* rule_options: a map of rule id to a map of options (data; the runtime
+ * checks the rules' schemas); overrides: a list of maps with a code, in the
+ * configuration file and defaults: only (issue 20). */
+static void test_rule_options_overrides(void **st) {
+    (void)st;
+    char err[512];
+    mx_json *c = NULL;
+    assert_int_equal(mx_config_read(write_tmp(".yaml",
+        "rule_options:\n  partner-mx: {max_greeting_ms: 1500, contacts: {a.test: noc@a.test}}\n"
+        "overrides:\n  - {code: tls.cert_name_mismatch, severity: crit, domains: [a.test]}\n"), &c, err, sizeof err), 0);
+    const mx_json *ro = mx_json_get(mx_json_get(c, "rule_options"), "partner-mx");
+    assert_non_null(ro);
+    assert_int_equal(mx_json_get(ro, "max_greeting_ms")->u.i, 1500);
+    assert_string_equal(mx_json_get_str(mx_json_get(c, "overrides")->u.c.items[0], "code"), "tls.cert_name_mismatch");
+    mx_json_free(c);
+    assert_int_equal(mx_config_read(write_tmp(".yaml", "rule_options:\n  partner-mx: 3\n"), &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "'rule_options' must be a map of rule id to a map of options"));
+    assert_int_equal(mx_config_read(write_tmp(".yaml", "overrides: {code: a.b}\n"), &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "'overrides' must be a list of maps"));
+    assert_int_equal(mx_config_read(write_tmp(".yaml", "overrides:\n  - severity: crit\n"), &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "each with a code"));
+    /* a domain entry may set its own rule options, not overrides */
+    seen s;
+    read_all(write_tmp(".yaml", "domains:\n  - domain: a.test\n    rule_options: {partner-mx: {max_greeting_ms: 1}}\n"
+                                "  - domain: b.test\n    overrides: [{code: a.b, severity: ok}]\n"), 0, &s, NULL);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.targets[0], "a.test");
+    assert_int_equal(mx_json_get(mx_json_get(mx_json_get(s.opts[0], "rule_options"), "partner-mx"), "max_greeting_ms")->u.i, 1);
+    assert_int_equal(s.bad, 1);
+    assert_non_null(strstr(s.errors[0], "can only be set in defaults:"));
+    free_seen(&s);
+}
+
 /* A batch list is data: no key of it names code or where code comes from
  * (issue 16). defaults: with one stops the run before anything starts. */
 static void test_code_keys(void **st) {
@@ -674,6 +707,7 @@ int main(void) {
         cmocka_unit_test(test_idn_and_urls),       cmocka_unit_test(test_count),            cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_strmap), cmocka_unit_test(test_yaml_resolver), cmocka_unit_test(test_config_file),
         cmocka_unit_test(test_code_keys), cmocka_unit_test(test_key_typos), cmocka_unit_test(test_config_rules_dir),
+        cmocka_unit_test(test_rule_options_overrides),
         cmocka_unit_test(test_yaml_token_limit), cmocka_unit_test(test_yaml_entry_budget),
         cmocka_unit_test(test_yaml_nesting_limit), cmocka_unit_test(test_plain_line_limit),
     };

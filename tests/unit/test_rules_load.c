@@ -168,6 +168,11 @@ static void root_trust_checks(void **state) {
     assert_int_equal(load_with_site(site, err, sizeof err), -1);
     if (!strstr(err, "c.lua is a symbolic link")) fail_msg("error: %s", err);
     mx_trust_force(0);
+    /* without the checks the link loads: a second rule with b.lua's id,
+     * which is a duplicate naming both files (issue 20) */
+    assert_int_equal(load_with_site(site, err, sizeof err), -1);
+    if (!strstr(err, "rule id 'site.t' is declared twice") || !strstr(err, "b.lua") || !strstr(err, "c.lua")) fail_msg("error: %s", err);
+    assert_int_equal(unlink(link), 0);
     assert_int_equal(load_with_site(site, err, sizeof err), 0);
     mx_trust_force(-1);
     snprintf(cmd, sizeof cmd, "rm -rf %s", site);
