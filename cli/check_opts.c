@@ -257,6 +257,8 @@ void mx_settings_to_args(const mx_json *d, int argc, char **argv, mx_argv *out, 
     for (size_t i = 0; d && d->type == MX_JOBJ && i < d->u.c.len; i++) {
         const char *k = d->u.c.keys[i];
         const mx_json *v = d->u.c.items[i];
+        /* the configuration file's settings of `serve` (cmd_serve.c): no check option */
+        if (!strcmp(k, "modules") || !strcmp(k, "serve_targets")) continue;
         const mx_check_opt *o = mx_check_opts;
         while (o->name && !(o->config_key && !strcmp(o->config_key, k))) o++;
         if (!o->name) {
