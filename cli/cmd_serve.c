@@ -173,38 +173,41 @@ static void probe_metrics(mx_buf *b, const mx_json *doc, double seconds) {
         const char *l[] = {"severity", sevs[s], NULL};
         series(b, seen, "mxdiag_findings", l, c);
     }
-    /* per MX address: connection verdicts and times, greeting time, certificate */
+    /* per MX address: the tcp rule's verdict (its code tcp.VERDICT), connection and greeting times, certificate */
     help(b, "mxdiag_connect", "gauge", "1 per MX address and the verdict of the TCP connection to it (connected, refused, timeout, unreachable, ...).");
     for (size_t i = 0; i < nf; i++) {
-        const mx_json *ev = mx_json_get(fs->u.c.items[i], "evidence");
-        const char *v = ev_str(ev, "verdict"), *a = ev_str(ev, "address");
-        if (!v || !a) continue;
-        const char *l[] = {"mx", ev_str(ev, "host"), "address", a, "verdict", v, NULL};
+        const mx_json *f = fs->u.c.items[i], *ev = mx_json_get(f, "evidence");
+        const char *code = mx_json_get_str(f, "code"), *a = ev_str(ev, "address");
+        if (!code || strncmp(code, "tcp.", 4) != 0 || !a || !strcmp(code, "tcp.family_fails")) continue;
+        const char *l[] = {"mx", ev_str(ev, "host"), "address", a, "verdict", code + 4, NULL};
         series(b, seen, "mxdiag_connect", l, 1);
     }
     help(b, "mxdiag_connect_seconds", "gauge", "Seconds the TCP connection to the MX address took (or until it failed).");
     for (size_t i = 0; i < nf; i++) {
-        const mx_json *ev = mx_json_get(fs->u.c.items[i], "evidence");
+        const mx_json *f = fs->u.c.items[i], *ev = mx_json_get(f, "evidence");
+        const char *code = mx_json_get_str(f, "code");
         double ms;
-        if (!ev_str(ev, "verdict") || !ev_str(ev, "address") || !ev_num(ev, "elapsed_ms", &ms)) continue;
+        if (!code || strncmp(code, "tcp.", 4) != 0 || !ev_str(ev, "address") || !ev_num(ev, "elapsed_ms", &ms)) continue;
         const char *l[] = {"mx", ev_str(ev, "host"), "address", ev_str(ev, "address"), NULL};
         series(b, seen, "mxdiag_connect_seconds", l, ms / 1000.0);
     }
     help(b, "mxdiag_greeting_seconds", "gauge", "Seconds from the connection to the SMTP greeting of the MX address.");
     for (size_t i = 0; i < nf; i++) {
-        const mx_json *ev = mx_json_get(fs->u.c.items[i], "evidence");
+        const mx_json *f = fs->u.c.items[i], *ev = mx_json_get(f, "evidence");
+        const char *code = mx_json_get_str(f, "code");
         double ms;
-        if (!ev_str(ev, "address") || !ev_num(ev, "greeting_ms", &ms)) continue;
+        if (!code || strncmp(code, "smtp.greeting_", 14) != 0 || !ev_str(ev, "address") || !ev_num(ev, "elapsed_ms", &ms))
+            continue;
         const char *l[] = {"mx", ev_str(ev, "host"), "address", ev_str(ev, "address"), NULL};
         series(b, seen, "mxdiag_greeting_seconds", l, ms / 1000.0);
     }
-    help(b, "mxdiag_tls_cert_days_left", "gauge", "Days until the MX address's STARTTLS certificate expires (negative: expired).");
+    help(b, "mxdiag_tls_cert_expiry_seconds", "gauge", "Seconds until the MX address's STARTTLS certificate expires, in whole days (negative: expired).");
     for (size_t i = 0; i < nf; i++) {
         const mx_json *ev = mx_json_get(fs->u.c.items[i], "evidence");
         double d;
         if (!ev_str(ev, "address") || !ev_num(ev, "days_left", &d)) continue;
         const char *l[] = {"mx", ev_str(ev, "host"), "address", ev_str(ev, "address"), NULL};
-        series(b, seen, "mxdiag_tls_cert_days_left", l, d);
+        series(b, seen, "mxdiag_tls_cert_expiry_seconds", l, d * 86400);
     }
     help(b, "mxdiag_dnsbl_listed", "gauge", "1 per address and blocklist zone that lists it (findings dnsbl.*listed).");
     for (size_t i = 0; i < nf; i++) {
