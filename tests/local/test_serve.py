@@ -150,5 +150,19 @@ r = subprocess.run([MXDIAG, "serve", "--no-config", "--max-probes", "0"], captur
 check(r.returncode == 3 and "--max-probes" in r.stderr, "bad --max-probes: exit 3")
 r = subprocess.run([MXDIAG, "serve", "--no-config", "--allow-target", "192.0.2.1"], capture_output=True, text=True)
 check(r.returncode == 3 and "--allow-target" in r.stderr, "an address as --allow-target: exit 3")
+# --- the configuration file's modules: and serve_targets:
+for text, words in [("modules:\n  bad: {colour: 1}\n", "'modules.bad.colour' is not a per-domain setting"),
+                    ("modules:\n  x: {timeout: 9999}\n", "'modules.x.timeout' must be a number of seconds"),
+                    ("modules:\n  x: {only: [nosuchrule]}\n", "module x selects no rule")]:
+    bad = os.path.join(tmp, "bad.yaml")
+    with open(bad, "w") as f:
+        f.write(text)
+    r = subprocess.run([MXDIAG, "serve", "--config", bad, "--listen", "127.0.0.1:0"], capture_output=True, text=True, timeout=30)
+    check(r.returncode == 3 and words in r.stderr, "config %r: exit 3, %r (got %d %r)" % (text, words, r.returncode, r.stderr.strip()))
+lst = os.path.join(tmp, "list.yaml")
+with open(lst, "w") as f:
+    f.write("defaults: {modules: {a: {}}}\ndomains: [a.test]\n")
+r = subprocess.run([MXDIAG, "batch", "--no-config", lst], capture_output=True, text=True, timeout=30)
+check(r.returncode == 3 and "'modules' belongs in the configuration file" in r.stderr, "modules: in a batch list is refused")
 shutil.rmtree(tmp)
 sys.exit(1 if fails else 0)
