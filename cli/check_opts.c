@@ -182,6 +182,8 @@ static const char *usage_head =
     "                      --only local TARGET)\n"
     "  batch FILE          check every domain of a YAML or plain list, concurrently\n"
     "                      (see mxdiag batch --help)\n"
+    "  serve               a Prometheus exporter: /probe?target=DOMAIN&module=NAME,\n"
+    "                      /metrics (see mxdiag serve --help)\n"
     "  rules list          list the loaded rules (shipped and site)\n"
     "  rules show ID       show one rule: description, facts, finding codes\n"
     "  rules facts FILE    replay a recording (check --record FILE) and print the facts\n"
@@ -274,6 +276,8 @@ void mx_settings_to_args(const mx_json *d, int argc, char **argv, mx_argv *out, 
     for (size_t i = 0; d && d->type == MX_JOBJ && i < d->u.c.len; i++) {
         const char *k = d->u.c.keys[i];
         const mx_json *v = d->u.c.items[i];
+        /* the configuration file's settings of `serve` (cmd_serve.c): no check option */
+        if (!strcmp(k, "modules") || !strcmp(k, "serve_targets")) continue;
         const mx_check_opt *o = mx_check_opts;
         while (o->name && !(o->config_key && !strcmp(o->config_key, k))) o++;
         if (!o->name) {

@@ -170,6 +170,7 @@ int mx_cmd_rules(int argc, char **argv);            /* cmd_rules.c */
 int mx_rules_facts(mx_cli *c);                      /* cmd_rules_facts.c: rules facts RECORDING */
 int mx_batch_main(int argc, char **argv);           /* cmd_batch.c */
 int mx_logs_main(int argc, char **argv);            /* cmd_logs.c */
+int mx_cmd_serve(int argc, char **argv);            /* cmd_serve.c: the Prometheus exporter */
 
 /* logs_probe.c: runs the `check` rules on each domain in one runtime, with
  * argv (argv[0] is a command name) parsed as check's options and `options`

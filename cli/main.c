@@ -153,7 +153,8 @@ int main(int argc, char **argv) {
         }
         argc = j;
         argv[j] = NULL;
-    } else if (!strcmp(cmd, "check") || !strcmp(cmd, "local") || !strcmp(cmd, "batch") || !strcmp(cmd, "logs")) {
+    } else if (!strcmp(cmd, "check") || !strcmp(cmd, "local") || !strcmp(cmd, "batch") || !strcmp(cmd, "logs") ||
+               !strcmp(cmd, "serve")) {
         load_config(&argc, argv);
         /* batch and logs --probe merge them into their own check options */
         if (mx_config_settings && (!strcmp(cmd, "check") || !strcmp(cmd, "local"))) {
@@ -174,6 +175,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "local") == 0) return mx_cmd_check(argc - 1, argv + 1, 1);
     if (strcmp(cmd, "rules") == 0) return mx_cmd_rules(argc - 1, argv + 1);
     if (strcmp(cmd, "batch") == 0) return mx_batch_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "serve") == 0) return mx_cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         mx_print_version();
         return 0;

@@ -346,7 +346,8 @@ static mx_json *v_list(mx_json *v, int kind, const char **why) {
     return v;
 }
 
-enum { F_TIMEOUT, F_PORT, F_IPS, F_HOSTS, F_STRINGS, F_BOOL, F_HELO, F_RESOLVER, F_RULES, F_EXPECT, F_DIR, F_KEY, F_RULEOPTS, F_OVERRIDES };
+enum { F_TIMEOUT, F_PORT, F_IPS, F_HOSTS, F_STRINGS, F_BOOL, F_HELO, F_RESOLVER, F_RULES, F_EXPECT, F_DIR, F_KEY, F_RULEOPTS, F_OVERRIDES,
+       F_MODULES };
 /* in_defaults: a batch list's defaults: and the configuration file (but see
  * code_keys: rules_dir is the configuration file's alone). */
 typedef struct field { const char *name; int kind; int in_defaults, in_entry; } field;
@@ -363,7 +364,48 @@ static const field fields[] = {
     /* site rules' options (data: checked against each rule's schema once the
      * rules are loaded) and overrides of findings (run-wide) */
     {"rule_options", F_RULEOPTS, 1, 1}, {"overrides", F_OVERRIDES, 1, 0},
+    /* `mxdiag serve`'s: the configuration file's alone (see config_only) */
+    {"modules", F_MODULES, 1, 0},        {"serve_targets", F_HOSTS, 1, 0},
 };
+/* Settings of the configuration file only, never of a batch list's defaults:. */
+static int config_only(const char *k) { return !strcmp(k, "modules") || !strcmp(k, "serve_targets"); }
+
+static const field *find_field(const char *name);
+static mx_json *check_field(const field *f, mx_json *v, const char **why, const char **sub);
+
+/* modules: {NAME: {per-domain settings (only, skip, timeout, helo, ...)}}
+ * for `mxdiag serve`'s /probe?module=NAME. */
+static mx_json *check_modules(mx_json *v, const char **why, const char **sub) {
+    static char subname[160];
+    if (v->type != MX_JOBJ) { *why = "must be a map of module names to settings"; mx_json_free(v); return NULL; }
+    for (size_t i = 0; i < v->u.c.len; i++) {
+        const char *name = v->u.c.keys[i];
+        mx_json *m = v->u.c.items[i];
+        size_t nl = strlen(name), ok = nl >= 1 && nl <= 63;
+        for (size_t j = 0; ok && j < nl; j++)
+            if (!isalnum((unsigned char)name[j]) && name[j] != '_' && name[j] != '-' && name[j] != '.') ok = 0;
+        snprintf(subname, sizeof subname, "%.63s", name);
+        *sub = subname;
+        if (!ok) { *why = "module names are 1 to 63 letters, digits, '_', '-' or '.'"; mx_json_free(v); return NULL; }
+        if (m->type == MX_JNULL) { mx_json_free(m); v->u.c.items[i] = mx_json_obj(); continue; }
+        if (m->type != MX_JOBJ) { *why = "must be a map of settings (only, skip, timeout, helo, ...)"; mx_json_free(v); return NULL; }
+        for (size_t j = 0; j < m->u.c.len; j++) {
+            const field *f = find_field(m->u.c.keys[j]);
+            snprintf(subname, sizeof subname, "%.63s.%.63s", name, m->u.c.keys[j]);
+            if (!f || !f->in_entry || f->kind == F_EXPECT) {
+                *why = "is not a per-domain setting (only, skip, timeout, port, helo, resolver, sender_ips, ...)";
+                mx_json_free(v);
+                return NULL;
+            }
+            const char *w2 = NULL, *s2 = NULL;
+            mx_json *nv = check_field(f, m->u.c.items[j], &w2, &s2);
+            m->u.c.items[j] = nv ? nv : mx_json_null();
+            if (!nv) { *why = w2; mx_json_free(v); return NULL; }
+        }
+    }
+    *sub = NULL;
+    return v;
+}
 
 /* Keys that would name code or where code and read files come from: never in
  * a batch list, which is data a customer may hand over (rules_dir is the
@@ -433,6 +475,7 @@ static mx_json *check_field(const field *f, mx_json *v, const char **why, const 
         if (!ok) { *why = "must be a list of maps, each with a code (and severity, domains, summary, explanation or advice)"; mx_json_free(v); return NULL; }
         return v;
     }
+    case F_MODULES: return check_modules(v, why, sub);
     case F_KEY: {
         /* the value is never echoed: it is a secret */
         if (!(v = v_string(v, why))) return NULL;
@@ -491,6 +534,12 @@ static int read_settings(mx_batch_input *in, int entry, mx_json **out, problem *
         if (!in->config && is_code_key(key)) {
             problem_set(pb, &km, "'%s' cannot be set in a batch list: a list is data, and rule directories come only "
                         "from the command line (--rules-dir), /etc/mxdiag/rules.d or the configuration file", key);
+            mx_json_free(v);
+            free(key);
+            continue;
+        }
+        if (f && !in->config && config_only(key)) {
+            problem_set(pb, &km, "'%s' belongs in the configuration file (it configures mxdiag serve)", key);
             mx_json_free(v);
             free(key);
             continue;
