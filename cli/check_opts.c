@@ -220,6 +220,7 @@ void mx_cli_cmd_usage_error(const char *cmd, const char *fmt, const char *arg) {
     mx_buf m = MX_BUF_INIT;
     mx_buf_printf(&m, fmt, arg);
     mx_errf("mxdiag%s%s: %s", sp, cmd ? cmd : "", mx_buf_cstr(&m)); /* arg is what the user typed: escaped */
+    mx_cli_nagios_usage(mx_buf_cstr(&m));
     mx_buf_free(&m);
     fprintf(stderr, "Try 'mxdiag%s%s --help'.\n", sp, cmd ? cmd : "");
     exit(EXIT_USAGE);

@@ -211,7 +211,15 @@ void mx_cli_parse(int argc, char **argv, mx_cli *c) {
         }
         case MX_OPT_VERSION: mx_print_version(); exit(0);
         case 'h': mx_cli_usage(stdout); exit(0);
-        default: fprintf(stderr, "Try 'mxdiag --help'.\n"); exit(EXIT_USAGE);
+        default: {
+            /* getopt said why on stderr; in nagios mode the plugin line too */
+            mx_buf m = MX_BUF_INIT;
+            mx_buf_printf(&m, "unrecognized option or missing value: '%s'", argv[optind - 1 < argc ? optind - 1 : argc - 1]);
+            mx_cli_nagios_usage(mx_buf_cstr(&m));
+            mx_buf_free(&m);
+            fprintf(stderr, "Try 'mxdiag --help'.\n");
+            exit(EXIT_USAGE);
+        }
         }
     }
     c->rest = argv + optind;

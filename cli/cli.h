@@ -49,6 +49,10 @@ const char *mx_check_opt_recorded(const char *name);
 void mx_cli_usage(FILE *f);
 /* "mxdiag: <fmt with arg>" (arg escaped), the hint, exit 3. */
 void mx_cli_usage_error(const char *fmt, const char *arg);
+/* nagios_usage.c: remember whether argv asks for --format nagios; then a
+ * usage error also prints the plugin line on stdout (no-op otherwise). */
+void mx_cli_nagios_mode_scan(int argc, char **argv);
+void mx_cli_nagios_usage(const char *message);
 /* The same for a command with its own --help: "mxdiag CMD: ...". */
 void mx_cli_cmd_usage_error(const char *cmd, const char *fmt, const char *arg);
 

@@ -154,6 +154,10 @@ int mx_cmd_check(int argc, char **argv, int local_command) {
     } else if (c.nrest != 1) mx_cli_usage_error("check needs exactly one TARGET%s", c.nrest ? " (got more)" : "");
     if (!rec && c.nrest == 1 && mx_target_parse(c.rest[0], &t, &why) != 0) {
         mx_errf("mxdiag: invalid target '%s': %s", c.rest[0], why);
+        mx_buf m = MX_BUF_INIT;
+        mx_buf_printf(&m, "invalid target '%s': %s", c.rest[0], why);
+        mx_cli_nagios_usage(mx_buf_cstr(&m));
+        mx_buf_free(&m);
         return EXIT_USAGE;
     }
     mx_strlist dirs = {0};

@@ -99,6 +99,7 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     raise_nofile();
     env_policy(&argc, argv);
+    mx_cli_nagios_mode_scan(argc, argv);
     if (argc < 2) { mx_cli_usage(stderr); return EXIT_USAGE; }
     const char *cmd = argv[1];
     int replay = (!strcmp(cmd, "check") || !strcmp(cmd, "local")) && mx_cli_has(argc - 1, argv + 1, "--replay");
