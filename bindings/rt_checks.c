@@ -444,6 +444,10 @@ void mx_check_text(mx_check *c, mx_buf *out, int colour) {
     mx_report_text(out, &c->report, c->target_json, rt_check_duration(c), colour);
 }
 
+void mx_check_text_v(mx_check *c, mx_buf *out, int colour, int verbosity) {
+    mx_report_text_v(out, &c->report, c->target_json, rt_check_duration(c), colour, verbosity);
+}
+
 int mx_check_exit_code(mx_check *c) { return mx_severity_exit(mx_report_status(&c->report)); }
 
 void mx_check_free(mx_check *c) {

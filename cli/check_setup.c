@@ -90,9 +90,9 @@ void mx_cli_parse(int argc, char **argv, mx_cli *c) {
     c->port = 25;
     optind = 1;
     int ch, idx = -1;
-    while ((ch = getopt_long(argc, argv, "hv", getopt_table(), &idx)) != -1) {
+    while ((ch = getopt_long(argc, argv, "hvq", getopt_table(), &idx)) != -1) {
         char *end;
-        if (ch != '?') mx_sl_push(&c->given, ch == 'h' ? "help" : ch == 'v' ? "verbose" : idx >= 0 ? getopt_table()[idx].name : "?");
+        if (ch != '?') mx_sl_push(&c->given, ch == 'h' ? "help" : ch == 'v' ? "verbose" : ch == 'q' ? "quiet" : idx >= 0 ? getopt_table()[idx].name : "?");
         idx = -1;
         switch (ch) {
         case MX_OPT_FORMAT:
@@ -103,7 +103,8 @@ void mx_cli_parse(int argc, char **argv, mx_cli *c) {
         case MX_OPT_JSON: c->format = "json"; break;
         case MX_OPT_LETTER: c->format = "letter"; break;
         case MX_OPT_UPDATE: c->update = 1; break;
-        case 'v': c->verbose = 1; break;
+        case 'v': c->verbose++; break;
+        case 'q': c->quiet = 1; break;
         case MX_OPT_RESOLVER: mx_sl_push(&c->resolvers, optarg); break;
         case MX_OPT_SOURCE: {
             mx_addr a;

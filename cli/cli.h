@@ -88,7 +88,8 @@ typedef struct mx_cli {
     int port;
     const char *only, *skip, *record, *replay;
     int trace, nocolor, allow_reserved;
-    int update, verbose;       /* rules test */
+    int update, verbose;       /* rules test; check text: -v 1, -vv 2 */
+    int quiet;                 /* check text: -q, the verdict line only */
     const char *helo, *rcpt, *mail_from, *ca_file; /* SMTP dialogue */
     int local;                 /* --local or the local command */
     int per_host, qps;         /* politeness: connections per address, DNS queries/s */

@@ -186,7 +186,7 @@ int mx_cmd_check(int argc, char **argv, int local_command) {
     } else {
         const char *nc = getenv("NO_COLOR");
         int colour = !c.nocolor && isatty(1) && !(nc && *nc);
-        mx_check_text(chk, &out, colour);
+        mx_check_text_v(chk, &out, colour, c.quiet ? -1 : c.verbose > 2 ? 2 : c.verbose);
     }
     fwrite(out.data, 1, out.len, stdout);
     fflush(stdout);
