@@ -304,7 +304,7 @@ void mx_report_text_v(mx_buf *out, mx_report *r, const mx_json *target, long lon
     const char *name = input ? input : "?";
     mx_finding **disp = mx_xcalloc(r->len ? r->len : 1, sizeof *disp);
     for (size_t i = 0; i < r->len; i++) disp[i] = &r->items[i];
-    size_t start = out->len;
+    size_t entries = 0; /* finding lines shown (the same at every width) */
     /* 1. the verdict, and (but for -q) the one next step */
     verdict_line(out, (const mx_finding *const *)disp, r->len, st, name, colour, width, verbosity >= 0);
     if (verbosity < 0) { free(disp); mx_buf_free(&e1); mx_buf_free(&e2); return; }
@@ -365,6 +365,7 @@ void mx_report_text_v(mx_buf *out, mx_report *r, const mx_json *target, long lon
             mx_text_wrap(out, mx_buf_cstr(&e2), 10, 10, width);
             mx_buf_putc(out, '\n');
             mx_buf_free(&list);
+            entries++;
             continue;
         }
         /* identical findings (same code and severity, same explanation) on
@@ -396,6 +397,7 @@ void mx_report_text_v(mx_buf *out, mx_report *r, const mx_json *target, long lon
         mx_buf_free(&t);
         mx_text_wrap(out, mx_buf_cstr(&e2), c0, sum_ind, width);
         mx_buf_putc(out, '\n');
+        entries++;
         if (verbosity < 1) continue;
         const char *expl = mx_json_get_str(f->obj, "explanation");
         if (expl && *expl && f->severity != MX_SEV_OK) {
@@ -423,9 +425,7 @@ void mx_report_text_v(mx_buf *out, mx_report *r, const mx_json *target, long lon
     if (r->len == 0) mx_buf_puts(out, "  (no findings)\n");
     /* 4. a long report closes with the verdict again: it is what a scrolled
      * terminal shows */
-    size_t lines = 0;
-    for (size_t i = start; i < out->len; i++) lines += out->data[i] == '\n';
-    if (lines > 12) {
+    if (entries > 6 || (verbosity >= 1 && entries > 2)) {
         mx_buf_putc(out, '\n');
         verdict_line(out, (const mx_finding *const *)byreport, r->len, st, name, colour, width, 0);
     }

@@ -47,7 +47,7 @@ void mx_report_json_release(mx_json *doc);
  * problems and notes one line each (identical ones grouped), ok findings
  * folded into one line per MX address; 1 (-v) explanations and advice, every
  * finding; 2 (-vv) the evidence too, as a person would write it. The verdict
- * line closes a report longer than 12 lines. mx_report_text is -v. */
+ * line closes a report of more than 6 finding lines (-v: 2). mx_report_text is -v. */
 void mx_report_text(mx_buf *out, mx_report *r, const mx_json *target, long long duration_ms, int colour);
 void mx_report_text_v(mx_buf *out, mx_report *r, const mx_json *target, long long duration_ms, int colour,
                       int verbosity);
