@@ -176,6 +176,7 @@ static const char *usage_head =
     "                      --only local TARGET)\n"
     "  batch FILE          check every domain of a YAML or plain list, concurrently\n"
     "                      (see mxdiag batch --help)\n"
+    "  explain CODE        what a finding code means (its rule, severity, RULES.md)\n"
     "  rules list          list the loaded rules (shipped and site)\n"
     "  rules show ID       show one rule: description, facts, finding codes\n"
     "  rules test PATH...  replay rule tests (recording.json + expect.json) offline and\n"

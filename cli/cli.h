@@ -136,6 +136,7 @@ void mx_check_setup_free(mx_check_setup *s);
 
 int mx_cmd_check(int argc, char **argv, int local); /* cmd_check.c: check, and local (local = 1) */
 int mx_cmd_rules(int argc, char **argv);            /* cmd_rules.c */
+int mx_cmd_explain(int argc, char **argv);          /* cmd_explain.c: explain CODE */
 int mx_batch_main(int argc, char **argv);           /* cmd_batch.c */
 int mx_logs_main(int argc, char **argv);            /* cmd_logs.c */
 

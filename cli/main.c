@@ -134,6 +134,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "logs") == 0) return mx_logs_main(argc - 1, argv + 1);
     if (strcmp(cmd, "local") == 0) return mx_cmd_check(argc - 1, argv + 1, 1);
     if (strcmp(cmd, "rules") == 0) return mx_cmd_rules(argc - 1, argv + 1);
+    if (strcmp(cmd, "explain") == 0) return mx_cmd_explain(argc - 1, argv + 1);
     if (strcmp(cmd, "batch") == 0) return mx_batch_main(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         mx_print_version();

@@ -87,6 +87,20 @@ for args in (["check", "--format", "nagios", "--timout", "3", "x.test"],
 p = run(["check", "--format", "json", "--timout", "3", "x.test"])
 expect("usage error, json", p.returncode == 3 and p.stdout == "", "got %d %r" % (p.returncode, p.stdout))
 
+# mxdiag explain CODE: the declaring rule, its severity and RULES.md's row
+p = run(["explain", "tcp.refused", "--width", "80"])
+expect("explain tcp.refused", p.returncode == 0 and p.stdout.startswith("tcp.refused (rule tcp, warn)\n")
+       and "nothing listens" in p.stdout and "Codes `tcp.*`" in p.stdout, "got %d %r" % (p.returncode, p.stdout))
+p = run(["explain", "dnsbl.unreliable"])
+expect("explain dnsbl.unreliable", p.returncode == 0 and "info when another list gave a verdict" in p.stdout,
+       "got %d %r" % (p.returncode, p.stdout))
+p = run(["explain", "no.such_code"])
+expect("explain unknown", p.returncode == 3 and p.stdout == "" and "no rule declares" in p.stderr,
+       "got %d %r %r" % (p.returncode, p.stdout, p.stderr))
+p = run(["explain"])
+expect("explain without CODE", p.returncode == 3 and "explain needs one finding CODE" in p.stderr,
+       "got %d %r" % (p.returncode, p.stderr))
+
 if failures:
     print("\n".join("FAIL " + f for f in failures))
     sys.exit(1)
