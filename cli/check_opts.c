@@ -119,9 +119,9 @@ const mx_check_opt mx_check_opts[] = {
      "  --version           print the version\n"},
     {"update", 0, MX_OPT_UPDATE, 0, NULL, NULL, 0, NULL},
     {"verbose", 'v', 'v', 0, NULL, NULL, 1,
-     "  -v, --verbose       text: explanations and advice for every finding; -vv: and\n"
-     "                      the evidence (default: the verdict, its next step, one line\n"
-     "                      per problem; `mxdiag explain CODE` documents a code)\n"},
+     "  -v, --verbose       text: explanations and advice for every finding; twice\n"
+     "                      (-v -v) the evidence too (default: the verdict, its next\n"
+     "                      step, one line per problem; `mxdiag explain CODE`)\n"},
     {"quiet", 'q', 'q', 0, NULL, NULL, 1,
      "  -q, --quiet         text: the verdict line only\n"},
     {0},
