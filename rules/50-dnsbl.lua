@@ -102,7 +102,7 @@ local function collect_untrusted(pending, lists, trust, subjects)
         if s.kind and V.serves(list, s.kind) and not V.trusted(t, s.kind) then skipped[#skipped + 1] = s.subject end
       end
       pending.untrusted[#pending.untrusted + 1] = {
-        label = list_label(list), reason = t.reason,
+        label = list_label(list), reason = t.reason, note = list.note,
         summary = string.format("%s cannot be trusted%s through resolver %s: %s", list_label(list),
           scope_of_failure(t), dns.servers(), t.reason),
         explanation = "Before believing a blocklist, mxdiag asks it about its own test points (RFC 5782: "
@@ -131,14 +131,17 @@ local function report_unreliable(report, pending, verified)
   local u = pending.untrusted
   if #u == 1 then
     u[1].code, u[1].severity, u[1].label = "dnsbl.unreliable", sev, nil
-    u[1].reason = nil
+    u[1].reason, u[1].note = nil, nil
     report:finding(u[1])
   elseif #u > 1 then
-    local names, zones, reasons, advice, seen = {}, {}, {}, {}, {}
+    local names, zones, reasons, advice, seen, details = {}, {}, {}, {}, {}, {}
     for _, e in ipairs(u) do
       names[#names + 1] = e.label
       zones[#zones + 1] = e.evidence.zone
-      reasons[#reasons + 1] = e.label .. ": " .. e.reason
+      details[#details + 1] = e.evidence
+      local skipped = #e.evidence.not_checked > 0 and (" (not checked on it: "
+        .. table.concat(e.evidence.not_checked, ", ") .. ")") or ""
+      reasons[#reasons + 1] = e.label .. ": " .. e.reason .. skipped .. (e.note and (". " .. e.note) or "")
       if not seen[e.advice] then seen[e.advice] = true; advice[#advice + 1] = e.advice end
     end
     report:finding {
@@ -151,7 +154,7 @@ local function report_unreliable(report, pending, verified)
         .. "about your addresses counts: neither listed nor clean. " .. table.concat(reasons, "; ") .. ".",
       advice = table.concat(advice, " "),
       evidence = { resolver = dns.servers(), zones = zones, lists = names,
-                   reasons = reasons, count = #u },
+                   reasons = reasons, count = #u, details = details },
     }
   end
   for _, f in ipairs(pending.subjects) do
