@@ -26,13 +26,15 @@ static const char *opt_field_string(lua_State *L, int t, const char *field, int 
     return s;
 }
 
-/* report:finding{code=, severity=?, summary=, explanation=?, advice=?, evidence=?} [-0,+0,e] */
+/* report:finding{code=, severity=?, summary=, explanation=?, advice=?, evidence=?, conclusion=?} [-0,+0,e]
+ * conclusion = true marks a finding drawn from the others (delivery.none from
+ * the per-address refusals): the verdict line names its cause instead. */
 static int l_report_finding(lua_State *L) {
     int rule;
     mx_check *c = report_check(L, &rule);
     mx_rt *rt = c->rt;
     luaL_checktype(L, 2, LUA_TTABLE);
-    static const char *const known[] = {"code", "severity", "summary", "explanation", "advice", "evidence", NULL};
+    static const char *const known[] = {"code", "severity", "summary", "explanation", "advice", "evidence", "conclusion", NULL};
     lua_pushnil(L);
     while (lua_next(L, 2)) {
         lua_pop(L, 1);
@@ -72,6 +74,10 @@ static int l_report_finding(lua_State *L) {
     mx_json_set(o, "explanation", mx_json_str(expl ? expl : ""));
     mx_json_set(o, "advice", mx_json_str(adv ? adv : ""));
     mx_json_set(o, "evidence", evd);
+    lua_getfield(L, 2, "conclusion");
+    int concl = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (concl) mx_json_set(o, "conclusion", mx_json_bool(1));
     rt_add_finding(c, rule, sev, o);
     return 0;
 }

@@ -495,8 +495,8 @@ size_t mx_check_broken_rules(mx_check *c, mx_buf *out) {
     return n;
 }
 
-void mx_check_text(mx_check *c, mx_buf *out, int colour) {
-    mx_report_text(out, &c->report, c->target_json, rt_check_duration(c), colour);
+void mx_check_text_v(mx_check *c, mx_buf *out, int colour, int verbosity) {
+    mx_report_text_v(out, &c->report, c->target_json, rt_check_duration(c), colour, verbosity);
     /* a broken site rule is said at the end, whatever else was found: its
      * rule.error (severity unknown) is easily lost among warnings, and a
      * skipped rule has no finding at all */
@@ -514,6 +514,9 @@ void mx_check_text(mx_check *c, mx_buf *out, int colour) {
     }
     mx_buf_free(&lines);
 }
+
+/* the -v level (explanations and advice) */
+void mx_check_text(mx_check *c, mx_buf *out, int colour) { mx_check_text_v(c, out, colour, 1); }
 
 int mx_check_exit_code(mx_check *c) { return mx_severity_exit(mx_report_status(&c->report)); }
 

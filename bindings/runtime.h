@@ -86,6 +86,8 @@ mx_json *mx_check_json(mx_check *c);
 mx_json *mx_check_json_borrowed(mx_check *c);
 void mx_check_json_release(mx_json *doc);
 void mx_check_text(mx_check *c, mx_buf *out, int colour);
+/* The same at a verbosity (-1 -q, 0 default, 1 -v, 2 -vv; report.h). */
+void mx_check_text_v(mx_check *c, mx_buf *out, int colour, int verbosity);
 int mx_check_exit_code(mx_check *c);
 /* Site rules of this check that reached no verdict: failed (rule.error), or
  * skipped because a fact they require is missing (not: left out by

@@ -129,7 +129,12 @@ const mx_check_opt mx_check_opts[] = {
     {"version", 0, MX_OPT_VERSION, 0, NULL, NULL, 1,
      "  --version           print the version\n"},
     {"update", 0, MX_OPT_UPDATE, 0, NULL, NULL, 0, NULL},
-    {"verbose", 'v', 'v', 0, NULL, NULL, 0, NULL},
+    {"verbose", 'v', 'v', 0, NULL, NULL, 1,
+     "  -v, --verbose       text: explanations and advice for every finding; twice\n"
+     "                      (-v -v) the evidence too (default: the verdict, its next\n"
+     "                      step, one line per problem; `mxdiag explain CODE`)\n"},
+    {"quiet", 'q', 'q', 0, NULL, NULL, 1,
+     "  -q, --quiet         text: the verdict line only\n"},
     {0},
 };
 
@@ -184,6 +189,7 @@ static const char *usage_head =
     "                      (see mxdiag batch --help)\n"
     "  serve               a Prometheus exporter: /probe?target=DOMAIN&module=NAME,\n"
     "                      /metrics (see mxdiag serve --help)\n"
+    "  explain CODE        what a finding code means (its rule, severity, RULES.md)\n"
     "  rules list          list the loaded rules (shipped and site)\n"
     "  rules show ID       show one rule: description, facts, finding codes\n"
     "  rules facts FILE    replay a recording (check --record FILE) and print the facts\n"
@@ -235,6 +241,7 @@ void mx_cli_cmd_usage_error(const char *cmd, const char *fmt, const char *arg) {
     mx_buf m = MX_BUF_INIT;
     mx_buf_printf(&m, fmt, arg);
     mx_errf("mxdiag%s%s: %s", sp, cmd ? cmd : "", mx_buf_cstr(&m)); /* arg is what the user typed: escaped */
+    mx_cli_nagios_usage(mx_buf_cstr(&m));
     mx_buf_free(&m);
     fprintf(stderr, "Try 'mxdiag%s%s --help'.\n", sp, cmd ? cmd : "");
     exit(EXIT_USAGE);

@@ -126,9 +126,9 @@ void mx_cli_parse(int argc, char **argv, mx_cli *c) {
     optind = 1;
     opterr = 0; /* bad_option says it, with a suggestion */
     int ch, idx = -1;
-    while ((ch = getopt_long(argc, argv, ":hv", getopt_table(), &idx)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":hvq", getopt_table(), &idx)) != -1) {
         char *end;
-        if (ch != '?' && ch != ':') mx_sl_push(&c->given, ch == 'h' ? "help" : ch == 'v' ? "verbose" : idx >= 0 ? getopt_table()[idx].name : "?");
+        if (ch != '?' && ch != ':') mx_sl_push(&c->given, ch == 'h' ? "help" : ch == 'v' ? "verbose" : ch == 'q' ? "quiet" : idx >= 0 ? getopt_table()[idx].name : "?");
         idx = -1;
         switch (ch) {
         case MX_OPT_FORMAT:
@@ -139,7 +139,8 @@ void mx_cli_parse(int argc, char **argv, mx_cli *c) {
         case MX_OPT_JSON: c->format = "json"; break;
         case MX_OPT_LETTER: c->format = "letter"; break;
         case MX_OPT_UPDATE: c->update = 1; break;
-        case 'v': c->verbose = 1; break;
+        case 'v': c->verbose++; break;
+        case 'q': c->quiet = 1; break;
         case MX_OPT_RESOLVER: mx_sl_push(&c->resolvers, optarg); break;
         case MX_OPT_SOURCE: {
             mx_addr a;
@@ -260,7 +261,7 @@ void mx_cli_parse(int argc, char **argv, mx_cli *c) {
         case 'h':
             if (mx_cli_cmd_help(argv[0], stdout) != 0) mx_cli_usage(stdout);
             exit(0);
-        default: bad_option(ch, argc, argv);
+        default: bad_option(ch, argc, argv); /* in nagios mode, the plugin line too */
         }
     }
     c->rest = argv + optind;

@@ -55,6 +55,10 @@ void mx_cli_usage(FILE *f);
 void mx_cli_usage_error(const char *fmt, const char *arg);
 /* mx_cli_usage_error's errors name cmd (NULL: none) and its --help from now on. */
 void mx_cli_set_usage_cmd(const char *cmd);
+/* nagios_usage.c: remember whether argv asks for --format nagios; then a
+ * usage error also prints the plugin line on stdout (no-op otherwise). */
+void mx_cli_nagios_mode_scan(int argc, char **argv);
+void mx_cli_nagios_usage(const char *message);
 /* The same for a command with its own --help: "mxdiag CMD: ...". */
 void mx_cli_cmd_usage_error(const char *cmd, const char *fmt, const char *arg);
 
@@ -90,8 +94,9 @@ typedef struct mx_cli {
     int port;
     const char *only, *skip, *record, *replay;
     int trace, nocolor, allow_reserved;
-    int update, verbose;       /* rules test */
     int strict_rules;          /* --strict-rules: a broken site rule fails the run */
+    int update, verbose;       /* rules test; check text: -v 1, -vv 2 */
+    int quiet;                 /* check text: -q, the verdict line only */
     const char *helo, *rcpt, *mail_from, *ca_file; /* SMTP dialogue */
     int local;                 /* --local or the local command */
     int per_host, qps;         /* politeness: connections per address, DNS queries/s */
@@ -168,6 +173,7 @@ extern char **mx_cli_orig_argv;
 int mx_cmd_check(int argc, char **argv, int local); /* cmd_check.c: check, and local (local = 1) */
 int mx_cmd_rules(int argc, char **argv);            /* cmd_rules.c */
 int mx_rules_facts(mx_cli *c);                      /* cmd_rules_facts.c: rules facts RECORDING */
+int mx_cmd_explain(int argc, char **argv);          /* cmd_explain.c: explain CODE */
 int mx_batch_main(int argc, char **argv);           /* cmd_batch.c */
 int mx_logs_main(int argc, char **argv);            /* cmd_logs.c */
 int mx_cmd_serve(int argc, char **argv);            /* cmd_serve.c: the Prometheus exporter */

@@ -174,6 +174,10 @@ int mx_cmd_check(int argc, char **argv, int local_command) {
     } else if (c.nrest != 1) mx_cli_usage_error("check needs exactly one TARGET%s", c.nrest ? " (got more)" : "");
     if (!rec && c.nrest == 1 && mx_target_parse(c.rest[0], &t, &why) != 0) {
         mx_errf("mxdiag: invalid target '%s': %s", c.rest[0], why);
+        mx_buf m = MX_BUF_INIT;
+        mx_buf_printf(&m, "invalid target '%s': %s", c.rest[0], why);
+        mx_cli_nagios_usage(mx_buf_cstr(&m));
+        mx_buf_free(&m);
         return EXIT_USAGE;
     }
     if (!rec && c.nrest == 1) rcpt_from_target(&c, &t);
@@ -217,10 +221,10 @@ int mx_cmd_check(int argc, char **argv, int local_command) {
     } else {
         const char *nc = getenv("NO_COLOR");
         int colour = !c.nocolor && isatty(1) && !(nc && *nc);
-        mx_check_text(chk, &out, colour);
+        mx_check_text_v(chk, &out, colour, c.quiet ? -1 : c.verbose > 2 ? 2 : c.verbose);
         if (runchk) {
             mx_buf_puts(&out, "\nRun-level rules (once for this run, not about the target):\n");
-            mx_check_text(runchk, &out, colour);
+            mx_check_text_v(runchk, &out, colour, c.quiet ? -1 : c.verbose > 2 ? 2 : c.verbose);
         }
     }
     fwrite(out.data, 1, out.len, stdout);

@@ -134,6 +134,7 @@ int main(int argc, char **argv) {
     mx_cli_orig_argv = mx_xcalloc((size_t)argc + 1, sizeof *mx_cli_orig_argv);
     memcpy(mx_cli_orig_argv, argv, (size_t)argc * sizeof *argv);
     env_policy(&argc, argv);
+    mx_cli_nagios_mode_scan(argc, argv);
     if (argc < 2) { mx_cli_short_usage(stdout); return EXIT_USAGE; }
     if (options_after_command(argc, argv) >= argc) {
         /* options but no command */
@@ -174,6 +175,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "logs") == 0) return mx_logs_main(argc - 1, argv + 1);
     if (strcmp(cmd, "local") == 0) return mx_cmd_check(argc - 1, argv + 1, 1);
     if (strcmp(cmd, "rules") == 0) return mx_cmd_rules(argc - 1, argv + 1);
+    if (strcmp(cmd, "explain") == 0) return mx_cmd_explain(argc - 1, argv + 1);
     if (strcmp(cmd, "batch") == 0) return mx_batch_main(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0) return mx_cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -121,3 +121,16 @@ void mx_errf(const char *fmt, ...) {
     mx_esc_vline(stderr, NULL, fmt, ap);
     va_end(ap);
 }
+
+void mx_esc_nagios_label(mx_buf *b, const char *s) {
+    mx_buf t = MX_BUF_INIT;
+    mx_esc_nagios(&t, s ? s : "");
+    mx_buf_putc(b, '\'');
+    for (size_t i = 0; i < t.len; i++) {
+        char c = t.data[i];
+        if (c == '\'') mx_buf_puts(b, "''");
+        else mx_buf_putc(b, c == '=' ? '_' : c);
+    }
+    mx_buf_putc(b, '\'');
+    mx_buf_free(&t);
+}

@@ -40,6 +40,9 @@ void mx_esc_text(mx_buf *b, const char *s, unsigned flags);
 /* Nagios/Icinga plugin output: one line whose '|' would start the perfdata:
  * '|' becomes '/', CR and LF a space, the rest as terminal text. */
 void mx_esc_nagios(mx_buf *b, const char *s);
+/* A Nagios perfdata label, always in single quotes: as mx_esc_nagios, then
+ * '=' (which ends a label) becomes '_' and a quote is doubled (''). */
+void mx_esc_nagios_label(mx_buf *b, const char *s);
 /* One CSV field (RFC 4180): controls shown as terminal text; quoted when it
  * holds ',', '"', CR or LF; a field starting with = + - @ TAB CR (a
  * spreadsheet formula) or with the quote mark itself gets a leading "'"

@@ -1,6 +1,7 @@
 /* Output formats on top of mxdiag.check/1 documents: see formats.h. */
 #include "formats.h"
 #include "escape.h"
+#include "verdict.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,29 +84,112 @@ void mx_fmt_csv_row(mx_buf *b, const mx_json *doc, size_t index) {
     mx_buf_free(&codes);
 }
 
+/* Perfdata per MX address, as check_smtp and check_ssl_cert give them:
+ * connect, greeting and TLS handshake time, certificate days left (the
+ * lowest per address). Read from the findings' evidence (tcp.connected
+ * elapsed_ms, smtp.greeting_* elapsed_ms, tls.* handshake_ms and days_left). */
+typedef struct { const char *label; long long connect, greeting, tls, days; } mx_perf;
+static mx_perf *perf_for(mx_perf *p, size_t *n, size_t cap, const char *label) {
+    for (size_t i = 0; i < *n; i++)
+        if (!strcmp(p[i].label, label)) return &p[i];
+    if (*n == cap) return NULL;
+    p[*n] = (mx_perf){label, -1, -1, -1, -1};
+    return &p[(*n)++];
+}
+static long long ev_int(const mx_json *ev, const char *key) {
+    const mx_json *v = mx_json_get(ev, key);
+    return v && v->type == MX_JINT ? v->u.i : v && v->type == MX_JNUM ? (long long)v->u.n : -1;
+}
+static void nagios_perfdata(mx_buf *b, const mx_json *f) {
+    enum { CAP = 64 };
+    mx_perf p[CAP];
+    size_t n = 0;
+    mx_buf labels = MX_BUF_INIT; /* host[address]:port, NUL-separated, stable storage */
+    char *store[CAP];
+    size_t nstore = 0;
+    for (size_t i = 0; f && i < f->u.c.len; i++) {
+        const mx_json *x = f->u.c.items[i], *ev = mx_json_get(x, "evidence");
+        const char *code = mx_json_get_str(x, "code"), *addr = mx_json_get_str(ev, "address");
+        if (!code || !addr) continue;
+        int tcp = !strcmp(code, "tcp.connected"), greet = !strncmp(code, "smtp.greeting_", 14), tls = !strncmp(code, "tls.", 4);
+        if (!tcp && !greet && !tls) continue;
+        const char *host = mx_json_get_str(ev, "host");
+        long long port = ev_int(ev, "port");
+        mx_buf_reset(&labels);
+        mx_buf_printf(&labels, "%s[%s]", host ? host : "", addr);
+        if (port > 0) mx_buf_printf(&labels, ":%lld", port);
+        const char *key = NULL;
+        for (size_t k = 0; k < nstore; k++) if (!strcmp(store[k], mx_buf_cstr(&labels))) key = store[k];
+        if (!key) {
+            if (nstore == CAP) continue;
+            key = store[nstore++] = mx_xstrdup(mx_buf_cstr(&labels));
+        }
+        mx_perf *e = perf_for(p, &n, CAP, key);
+        if (!e) continue;
+        if (tcp && ev_int(ev, "elapsed_ms") >= 0) e->connect = ev_int(ev, "elapsed_ms");
+        if (greet && ev_int(ev, "elapsed_ms") >= 0) e->greeting = ev_int(ev, "elapsed_ms");
+        if (tls && ev_int(ev, "handshake_ms") >= 0) e->tls = ev_int(ev, "handshake_ms");
+        long long d = tls ? mx_json_get(ev, "days_left") ? ev_int(ev, "days_left") : -1 : -1;
+        if (tls && mx_json_get(ev, "days_left") && (e->days < 0 || d < e->days)) e->days = d;
+    }
+    static const char *const what[] = {"connect", "greeting", "tls"};
+    for (size_t i = 0; i < n; i++) {
+        long long v[3] = {p[i].connect, p[i].greeting, p[i].tls};
+        for (int k = 0; k < 3; k++) {
+            if (v[k] < 0) continue;
+            mx_buf_reset(&labels);
+            mx_buf_printf(&labels, "%s %s", p[i].label, what[k]);
+            mx_buf_putc(b, ' ');
+            mx_esc_nagios_label(b, mx_buf_cstr(&labels));
+            mx_buf_printf(b, "=%lldms", v[k]);
+        }
+        if (p[i].days != -1) {
+            mx_buf_reset(&labels);
+            mx_buf_printf(&labels, "%s cert_days", p[i].label);
+            mx_buf_putc(b, ' ');
+            mx_esc_nagios_label(b, mx_buf_cstr(&labels));
+            mx_buf_printf(b, "=%lld", p[i].days);
+        }
+    }
+    for (size_t k = 0; k < nstore; k++) free(store[k]);
+    mx_buf_free(&labels);
+}
+
 void mx_fmt_nagios(mx_buf *b, const mx_json *doc) {
     static const char *const names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
+    static const mx_severity sevs[] = {MX_SEV_OK, MX_SEV_WARN, MX_SEV_CRIT, MX_SEV_UNKNOWN};
     long long code = doc_int(doc, "exit_code");
     if (code < 0 || code > 3) code = 3;
     int n[5] = {0};
-    const mx_json *f = doc_findings(doc), *worst = NULL;
-    int worst_rank = -1;
-    for (size_t i = 0; f && i < f->u.c.len; i++) {
-        int r = sev_rank(mx_json_get_str(f->u.c.items[i], "severity"));
-        n[r]++;
-        if (r > worst_rank) { worst_rank = r; worst = f->u.c.items[i]; }
-    }
+    const mx_json *f = doc_findings(doc);
+    size_t nf = f ? f->u.c.len : 0;
+    for (size_t i = 0; i < nf; i++) n[sev_rank(mx_json_get_str(f->u.c.items[i], "severity"))]++;
+    long pick = mx_verdict_pick((const mx_json *const *)(f ? f->u.c.items : NULL), nf, sevs[code]);
+    const mx_json *v = pick >= 0 ? f->u.c.items[pick] : NULL;
     /* the status line is one line and '|' starts the perfdata */
     mx_buf_printf(b, "MXDIAG %s - ", names[code]);
     mx_esc_nagios(b, doc_domain(doc));
-    const char *summary = worst ? mx_json_get_str(worst, "summary") : NULL;
-    if (summary) {
+    if (v) {
+        mx_buf t = MX_BUF_INIT;
+        mx_verdict_text(&t, v);
         mx_buf_puts(b, ": ");
-        mx_esc_nagios(b, summary);
+        mx_esc_nagios(b, mx_buf_cstr(&t));
+        mx_buf_free(&t);
     }
-    if (n[4] + n[3] + n[2] > 1) mx_buf_printf(b, " (+%d more problems)", n[4] + n[3] + n[2] - 1);
-    mx_buf_printf(b, " | crit=%d warn=%d unknown=%d findings=%zu time=%.3fs\n", n[4], n[3], n[2], f ? f->u.c.len : 0,
+    int others = n[4] + n[3] + n[2] - (v && mx_verdict_rank(v) > 0);
+    if (others > 0) mx_buf_printf(b, " (+%d more problem%s)", others, others == 1 ? "" : "s");
+    mx_buf_printf(b, " | crit=%d warn=%d unknown=%d findings=%zu time=%.3fs", n[4], n[3], n[2], nf,
                   (double)doc_int(doc, "duration_ms") / 1000.0);
+    nagios_perfdata(b, f);
+    mx_buf_putc(b, '\n');
+}
+
+/* A usage error under --format nagios: the plugin line on stdout (a
+ * monitoring system shows "(No output)" otherwise), exit 3 by the caller. */
+void mx_fmt_nagios_usage(mx_buf *b, const char *message) {
+    mx_buf_puts(b, "MXDIAG UNKNOWN - usage: ");
+    mx_esc_nagios(b, message ? message : "");
+    mx_buf_putc(b, '\n');
 }
 
 /* ------------------------------------------------------------ totals */

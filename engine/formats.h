@@ -16,7 +16,11 @@ void mx_fmt_csv_header(mx_buf *b);
 /* index,domain,status,exit_code,duration_ms,crit,warn,unknown,codes */
 void mx_fmt_csv_row(mx_buf *b, const mx_json *doc, size_t index);
 /* Nagios/Icinga: "MXDIAG CRITICAL - domain: summary ... | perfdata\n". */
+/* The summary names the verdict's finding (verdict.h); perfdata adds, per MX
+ * address, 'host[addr]:port connect'=Nms, greeting, tls and cert_days. */
 void mx_fmt_nagios(mx_buf *b, const mx_json *doc);
+/* "MXDIAG UNKNOWN - usage: MESSAGE\n" for a usage error in nagios mode. */
+void mx_fmt_nagios_usage(mx_buf *b, const char *message);
 
 /* Running totals of a batch for the summary and Prometheus formats: memory is
  * bounded by the number of distinct finding codes, not by the list. */

@@ -1,6 +1,7 @@
 #include "report.h"
 #include "escape.h"
 #include "termtext.h"
+#include "verdict.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,24 +188,132 @@ static const char *esc1(mx_buf *scratch, const char *s) {
     return mx_buf_cstr(scratch);
 }
 
+/* Evidence as a person would write it: "key: value; key: value", lists
+ * joined with ", ", objects as "key value, key value" in parentheses, an
+ * empty list "none"; host and preference (the finding's heading) and conn
+ * (an engine connection id) left out: internals stay in the JSON. */
+static void put_human(mx_buf *out, const mx_json *v) {
+    if (!v) return;
+    if (v->type == MX_JARR) {
+        if (!v->u.c.len) { mx_buf_puts(out, "none"); return; }
+        for (size_t i = 0; i < v->u.c.len; i++) {
+            if (i) mx_buf_puts(out, ", ");
+            put_human(out, v->u.c.items[i]);
+        }
+    } else if (v->type == MX_JOBJ) {
+        mx_buf_putc(out, '(');
+        for (size_t i = 0; i < v->u.c.len; i++) {
+            if (i) mx_buf_puts(out, ", ");
+            mx_buf_printf(out, "%s ", v->u.c.keys[i]);
+            put_human(out, v->u.c.items[i]);
+        }
+        mx_buf_putc(out, ')');
+    } else put_scalar(out, v);
+}
+static void evidence_human(mx_buf *out, const mx_json *evd) {
+    if (!evd || evd->type != MX_JOBJ) return;
+    for (size_t k = 0; k < evd->u.c.len; k++) {
+        const char *key = evd->u.c.keys[k];
+        if (!strcmp(key, "host") || !strcmp(key, "preference") || !strcmp(key, "conn")) continue;
+        if (out->len) mx_buf_puts(out, "; ");
+        mx_buf_printf(out, "%s: ", key);
+        put_human(out, evd->u.c.items[k]);
+    }
+}
+
+/* Display order: problems by severity (crit, warn, unknown), a cause before
+ * a conclusion of the same severity, then info, then ok; report order within. */
+static int display_class(const mx_finding *f) {
+    int concl = 0;
+    const mx_json *c = mx_json_get(f->obj, "conclusion");
+    if (c && c->type == MX_JBOOL && c->u.b) concl = 1;
+    switch (f->severity) {
+    case MX_SEV_CRIT: return 0 + concl;
+    case MX_SEV_WARN: return 2 + concl;
+    case MX_SEV_UNKNOWN: return 4 + concl;
+    case MX_SEV_INFO: return 6;
+    case MX_SEV_OK: return 7;
+    }
+    return 7;
+}
+static int disp_cmp(const void *x, const void *y) {
+    const mx_finding *a = *(mx_finding *const *)x, *b = *(mx_finding *const *)y;
+    int ca = display_class(a), cb = display_class(b);
+    if (ca != cb) return ca - cb;
+    return a < b ? -1 : a > b;
+}
+
+/* "host[address]" of an ok finding (the MX it is about), or the domain. */
+static void ok_key(mx_buf *k, const mx_finding *f, const char *domain) {
+    const mx_json *evd = mx_json_get(f->obj, "evidence");
+    const char *host = mx_json_get_str(evd, "host"), *addr = mx_json_get_str(evd, "address");
+    mx_buf_reset(k);
+    if (host) mx_buf_puts(k, host);
+    else mx_buf_puts(k, domain);
+    if (addr) mx_buf_printf(k, "[%s]", addr);
+}
+
+static const char *const upper[] = {"OK", "INFO", "UNKNOWN", "WARNING", "CRITICAL"};
+
+/* The verdict line (verdict.h) at the report's width: "STATUS TARGET: HOST: SUMMARY". */
+static void verdict_line(mx_buf *out, const mx_finding *const *f, size_t n, mx_severity st, const char *name,
+                         int colour, int width, int with_next) {
+    const mx_json **objs = mx_xcalloc(n ? n : 1, sizeof *objs);
+    /* (n is the report's length: the verdict is chosen in report order) */
+    for (size_t i = 0; i < n; i++) objs[i] = f[i]->obj;
+    long pick = mx_verdict_pick(objs, n, st);
+    mx_buf t = MX_BUF_INIT;
+    mx_buf_printf(&t, "%s: ", name);
+    mx_verdict_text(&t, pick >= 0 ? objs[pick] : NULL);
+    const char *word = upper[st == MX_SEV_INFO ? MX_SEV_OK : st];
+    mx_buf_printf(out, "%s%s%s ", colour ? sev_colour(st) : "", word, colour ? "\033[0m" : "");
+    /* mx_text_wrap escapes what it writes */
+    mx_text_wrap(out, mx_buf_cstr(&t), (int)strlen(word) + 1, 2, width);
+    mx_buf_putc(out, '\n');
+    if (with_next && pick >= 0 && st != MX_SEV_OK && st != MX_SEV_INFO) {
+        mx_buf_reset(&t);
+        mx_verdict_next(&t, objs[pick]);
+        if (t.len) {
+            mx_buf_puts(out, "  -> ");
+            mx_text_wrap(out, mx_buf_cstr(&t), 5, 5, width);
+            mx_buf_putc(out, '\n');
+        }
+    }
+    mx_buf_free(&t);
+    free(objs);
+}
+
 void mx_report_text(mx_buf *out, mx_report *r, const mx_json *target, long long duration_ms, int colour) {
+    mx_report_text_v(out, r, target, duration_ms, colour, 1);
+}
+
+void mx_report_text_v(mx_buf *out, mx_report *r, const mx_json *target, long long duration_ms, int colour,
+                      int verbosity) {
     mx_report_sort(r);
     mx_severity st = mx_report_status(r);
     const char *reset = colour ? "\033[0m" : "";
     const char *bold = colour ? "\033[1m" : "";
     const char *dim = colour ? "\033[2m" : "";
-    static const char *upper[] = {"OK", "INFO", "UNKNOWN", "WARNING", "CRITICAL"};
     mx_buf e1 = MX_BUF_INIT, e2 = MX_BUF_INIT;
     int width = mx_text_width();
     /* summaries beside their code from 80 columns, under it when narrower */
     int sum_ind = width >= 80 ? 37 : 10;
-    /* "name (kind)  status: X  [N ms]", an IDN in both forms; a break
-     * before "status:" when that does not fit */
     const char *input = mx_json_get_str(target, "input"), *uni = mx_json_get_str(target, "unicode");
     const char *ace = mx_json_get_str(target, "domain") ? mx_json_get_str(target, "domain") : mx_json_get_str(target, "host");
+    const char *dom = mx_json_get_str(target, "domain");
+    const char *name = input ? input : "?";
+    mx_finding **disp = mx_xcalloc(r->len ? r->len : 1, sizeof *disp);
+    for (size_t i = 0; i < r->len; i++) disp[i] = &r->items[i];
+    size_t entries = 0; /* finding lines shown (the same at every width) */
+    /* 1. the verdict, and (but for -q) the one next step */
+    verdict_line(out, (const mx_finding *const *)disp, r->len, st, name, colour, width, verbosity >= 0);
+    if (verbosity < 0) { free(disp); mx_buf_free(&e1); mx_buf_free(&e2); return; }
+    /* 2. "name (kind)  status: X  [N ms]", an IDN in both forms; a break
+     * before "status:" when that does not fit */
     const char *other = uni && ace ? (input && strcasecmp(input, uni) == 0 ? ace : uni) : NULL;
+    mx_buf_putc(out, '\n');
     mx_buf_puts(out, bold);
-    int col = mx_text_wrap(out, input ? input : "?", 0, 2, width);
+    int col = mx_text_wrap(out, name, 0, 2, width);
     if (other) {
         mx_buf_reset(&e2);
         mx_buf_printf(&e2, " (%s %s)", other == uni ? "=" : "IDNA", other);
@@ -220,44 +329,76 @@ void mx_report_text(mx_buf *out, mx_report *r, const mx_json *target, long long 
     else { mx_buf_puts(out, "  "); col += 2; }
     mx_buf_printf(out, "status: %s%s%s  [%lld ms]\n", colour ? sev_colour(st) : "", upper[st == MX_SEV_INFO ? MX_SEV_OK : st],
                   reset, duration_ms);
-    const char *group = NULL;
-    int first = 1;
+    /* 3. the findings: problems by severity and cause, then info, then ok
+     * (by default folded into one line per MX address) */
+    mx_finding **byreport = mx_xcalloc(r->len ? r->len : 1, sizeof *byreport);
+    memcpy(byreport, disp, r->len * sizeof *disp);
+    qsort(disp, r->len, sizeof *disp, disp_cmp);
+    static const char *tags[] = {"OK", "INFO", "UNKNOWN", "WARN", "CRIT"};
+    mx_buf key = MX_BUF_INIT, key2 = MX_BUF_INIT;
+    const char *domain_name = dom && *dom ? dom : name;
     for (size_t i = 0; i < r->len; i++) {
-        mx_finding *f = &r->items[i];
+        mx_finding *f = disp[i];
         const mx_json *evd = mx_json_get(f->obj, "evidence");
-        const char *host = mx_json_get_str(evd, "host");
-        if (first || (host && (!group || strcmp(group, host) != 0))) {
-            mx_buf_putc(out, '\n');
-            if (host) {
-                mx_buf_printf(out, "%s%s%s", bold, esc1(&e1, host), reset);
-                const mx_json *pref = mx_json_get(evd, "preference");
-                if (pref) {
-                    mx_buf_reset(&e2);
-                    put_scalar(&e2, pref);
-                    mx_buf_printf(out, " (MX preference %s)", esc1(&e1, mx_buf_cstr(&e2)));
-                }
-                mx_buf_putc(out, '\n');
-            } else {
-                const char *dom = mx_json_get_str(target, "domain");
-                mx_buf_printf(out, "%s%s%s", bold, esc1(&e1, dom && *dom ? dom : input ? input : "?"), reset);
-                if (dom && *dom && uni) mx_buf_printf(out, " (%s)", esc1(&e1, uni));
-                mx_buf_putc(out, '\n');
-            }
-            group = host;
-            first = 0;
-        }
-        static const char *tags[] = {"OK", "INFO", "UNKNOWN", "WARN", "CRIT"};
         const char *code = mx_json_get_str(f->obj, "code") ? mx_json_get_str(f->obj, "code") : "?";
+        if (f->severity == MX_SEV_OK && verbosity < 1) {
+            /* one line per MX address (or the domain): its ok codes */
+            ok_key(&key, f, domain_name);
+            int seen = 0;
+            for (size_t k = 0; k < i && !seen; k++) {
+                if (disp[k]->severity != MX_SEV_OK) continue;
+                ok_key(&key2, disp[k], domain_name);
+                seen = !strcmp(key.data, key2.data);
+            }
+            if (seen) continue;
+            mx_buf list = MX_BUF_INIT;
+            for (size_t k = i; k < r->len; k++) {
+                if (disp[k]->severity != MX_SEV_OK) continue;
+                ok_key(&key2, disp[k], domain_name);
+                if (strcmp(key.data, key2.data) != 0) continue;
+                const char *c2 = mx_json_get_str(disp[k]->obj, "code");
+                mx_buf_printf(&list, "%s%s", list.len ? ", " : "", c2 ? c2 : "?");
+            }
+            mx_buf_printf(out, "  %s%-7s%s ", colour ? sev_colour(MX_SEV_OK) : "", "OK", reset);
+            mx_buf_reset(&e2);
+            mx_buf_printf(&e2, "%s: %s", key.data, list.data);
+            mx_text_wrap(out, mx_buf_cstr(&e2), 10, 10, width);
+            mx_buf_putc(out, '\n');
+            mx_buf_free(&list);
+            entries++;
+            continue;
+        }
+        /* identical findings (same code and severity, same explanation) on
+         * several addresses or lists: one line by default, "(+N more)" */
+        size_t more = 0;
+        if (verbosity < 1) {
+            const char *ex = mx_json_get_str(f->obj, "explanation");
+            int dup = 0;
+            for (size_t k = 0; k < r->len; k++) {
+                if (k == i || disp[k]->severity != f->severity) continue;
+                const char *c2 = mx_json_get_str(disp[k]->obj, "code"), *x2 = mx_json_get_str(disp[k]->obj, "explanation");
+                if (!c2 || strcmp(c2, code) || !ex || !x2 || strcmp(ex, x2)) continue;
+                if (k < i) { dup = 1; break; }
+                more++;
+            }
+            if (dup) continue;
+        }
         mx_buf_printf(out, "  %s%-7s%s %-*s", colour ? sev_colour(f->severity) : "", tags[f->severity], reset,
                       width >= 80 ? 26 : 0, esc1(&e1, code));
-        const char *summary = mx_json_get_str(f->obj, "summary");
         int c0 = 2 + 7 + 1 + mx_text_columns(e1.data, e1.len);
         if (c0 < 36 && width >= 80) c0 = 36;
         /* the leading space separates it from the code, unless it starts a line */
+        mx_buf t = MX_BUF_INIT;
+        mx_verdict_text(&t, f->obj);
+        if (more) mx_buf_printf(&t, " (+%zu more like it)", more);
         mx_buf_reset(&e2);
-        mx_buf_printf(&e2, " %s", summary ? summary : "");
+        mx_buf_putc(&e2, ' ');
+        mx_buf_puts(&e2, mx_buf_cstr(&t));
+        mx_buf_free(&t);
         mx_text_wrap(out, mx_buf_cstr(&e2), c0, sum_ind, width);
         mx_buf_putc(out, '\n');
+        entries++;
+        if (verbosity < 1) continue;
         const char *expl = mx_json_get_str(f->obj, "explanation");
         if (expl && *expl && f->severity != MX_SEV_OK) {
             mx_buf_puts(out, "          ");
@@ -270,15 +411,9 @@ void mx_report_text(mx_buf *out, mx_report *r, const mx_json *target, long long 
             mx_text_wrap(out, adv, 13, 13, width);
             mx_buf_putc(out, '\n');
         }
-        if (evd && evd->type == MX_JOBJ && evd->u.c.len) {
-            /* host and preference are the group heading already */
+        if (verbosity >= 2) {
             mx_buf tmp = MX_BUF_INIT;
-            for (size_t k = 0; k < evd->u.c.len; k++) {
-                if (strcmp(evd->u.c.keys[k], "host") == 0 || strcmp(evd->u.c.keys[k], "preference") == 0) continue;
-                if (tmp.len) mx_buf_puts(&tmp, "  ");
-                mx_buf_printf(&tmp, "%s=", evd->u.c.keys[k]);
-                put_scalar(&tmp, evd->u.c.items[k]);
-            }
+            evidence_human(&tmp, evd);
             if (tmp.len) {
                 mx_buf_printf(out, "          %s", dim);
                 mx_text_wrap(out, mx_buf_cstr(&tmp), 10, 10, width);
@@ -287,7 +422,17 @@ void mx_report_text(mx_buf *out, mx_report *r, const mx_json *target, long long 
             mx_buf_free(&tmp);
         }
     }
-    if (r->len == 0) mx_buf_puts(out, "\n  (no findings)\n");
+    if (r->len == 0) mx_buf_puts(out, "  (no findings)\n");
+    /* 4. a long report closes with the verdict again: it is what a scrolled
+     * terminal shows */
+    if (entries > 6 || (verbosity >= 1 && entries > 2)) {
+        mx_buf_putc(out, '\n');
+        verdict_line(out, (const mx_finding *const *)byreport, r->len, st, name, colour, width, 0);
+    }
+    free(byreport);
+    mx_buf_free(&key);
+    mx_buf_free(&key2);
+    free(disp);
     mx_buf_free(&e1);
     mx_buf_free(&e2);
 }

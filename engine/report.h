@@ -42,7 +42,14 @@ mx_json *mx_report_json(mx_report *r, mx_json *target, long long duration_ms, mx
  * copies): it must not outlive them, and is freed with mx_report_json_release. */
 mx_json *mx_report_json_borrowed(mx_report *r, mx_json *target, long long duration_ms);
 void mx_report_json_release(mx_json *doc);
-/* Text rendering; colour escapes when colour is nonzero. */
+/* Text rendering; colour escapes when colour is nonzero. verbosity: -1 (-q)
+ * the verdict line only; 0 (default) the verdict and its next step, the
+ * problems and notes one line each (identical ones grouped), ok findings
+ * folded into one line per MX address; 1 (-v) explanations and advice, every
+ * finding; 2 (-vv) the evidence too, as a person would write it. The verdict
+ * line closes a report of more than 6 finding lines (-v: 2). mx_report_text is -v. */
 void mx_report_text(mx_buf *out, mx_report *r, const mx_json *target, long long duration_ms, int colour);
+void mx_report_text_v(mx_buf *out, mx_report *r, const mx_json *target, long long duration_ms, int colour,
+                      int verbosity);
 
 #endif

@@ -21,12 +21,17 @@ return {
       if (r.preference or 0) < best then best = r.preference or 0 end
     end
     local primary_ok, any_ok, accepted, failed, delayed = false, false, {}, {}, {}
+    local tempfail = false
     for _, r in ipairs(results) do
       local label = string.format("%s[%s]%s", r.host, r.address, r.source and (" from " .. r.source) or "")
       local g = greeting[r.address .. "|" .. tostring(r.source)]
       local usable = r.verdict == "connected" and (g == nil or (g and g >= 200 and g < 300) or false)
       if r.verdict == "connected" and limited[r.address .. "|" .. tostring(r.source)] then
         delayed[#delayed + 1] = label .. ": rate-limited (greeting " .. g .. ")"
+      elseif r.verdict == "connected" and g and g >= 400 and g < 500 then
+        -- a 4xx greeting is "not now": senders queue and retry
+        delayed[#delayed + 1] = label .. ": temporary refusal (greeting " .. g .. ")"
+        tempfail = true
       elseif r.verdict == "connected" and not usable then
         failed[#failed + 1] = label .. ": connected, but " ..
           (g and ("greeting " .. g) or "no SMTP greeting")
@@ -39,9 +44,11 @@ return {
       end
     end
     local ev = { accepted = accepted, failed = failed, rate_limited = #delayed > 0 and delayed or nil }
+    -- each finding concludes from the per-address ones: the verdict line names the cause
     if primary_ok then
       report:finding {
         code = "delivery.ok",
+        conclusion = true,
         summary = string.format("A most-preferred mail host accepts %s (%s)",
           target.facts["smtp.sessions"] and "SMTP sessions" or "connections", accepted[1]),
         evidence = ev,
@@ -49,6 +56,7 @@ return {
     elseif any_ok then
       report:finding {
         code = "delivery.backup_only",
+        conclusion = true,
         summary = "The most preferred mail host fails; only a backup MX accepts connections",
         explanation = "Senders try MX hosts in preference order, so mail still flows through the backup, "
           .. "but later and only if the backup relays it onward. Backups often have weaker spam filtering "
@@ -56,9 +64,23 @@ return {
         advice = "Fix the primary MX (see its finding above).",
         evidence = ev,
       }
+    elseif #delayed > 0 and tempfail and not next(limited) then
+      report:finding {
+        code = "delivery.delayed",
+        conclusion = true,
+        summary = string.format("No mail host accepts a session from here right now: %s answers 4xx (try "
+          .. "later); mail is delayed, not lost", (delayed[1]:gsub(": temporary refusal.*$", ""))),
+        explanation = "A 4xx greeting means 'not now' (overload, maintenance, a greylisting or policy pause). "
+          .. "Senders keep the mail queued and retry for days (Postfix: maximal_queue_lifetime, 5 days); it is "
+          .. "delivered once a host greets with 220. This is not a refusal of the domain's mail.",
+        advice = "See the smtp.greeting_tempfail finding for the server's own words; check again later. If it "
+          .. "persists for hours, tell the domain's administrators.",
+        evidence = { accepted = accepted, failed = failed, delayed = delayed },
+      }
     elseif #delayed > 0 then
       report:finding {
         code = "delivery.delayed",
+        conclusion = true,
         summary = string.format("No mail host accepts a session from here right now: %s is rate-limited (by "
           .. "connections from your address); mail is delayed, not lost", (delayed[1]:gsub(": rate%-limited.*$", ""))),
         explanation = "A server that limits connections per client answers 421 (4.7.x) while this address is over "
@@ -72,6 +94,7 @@ return {
     else
       report:finding {
         code = "delivery.none",
+        conclusion = true,
         summary = "No mail host of this target accepts mail from here: it cannot be delivered",
         explanation = "Every MX address failed at the TCP level or refused the SMTP session (see each finding "
           .. "for who answered and how). "

@@ -192,7 +192,8 @@ local function tls_findings(report, p, s)
   local ev = evidence(p, s, { protocol = t.protocol, cipher = t.cipher, subject = t.subject, issuer = t.issuer,
                               sans = t.sans, not_before = t.not_before, not_after = t.not_after,
                               days_left = t.days_left, verify_result = t.verify_result,
-                              trust_result = t.trust_result, servername = p.host, chain_length = t.chain_length })
+                              trust_result = t.trust_result, servername = p.host, chain_length = t.chain_length,
+                              handshake_ms = t.elapsed_ms })
   local problems = 0
   if not t.certificate then
     problems = problems + 1

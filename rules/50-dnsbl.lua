@@ -88,9 +88,10 @@ local function test_lists(target)
   return lists, shared.all(tjobs)
 end
 
--- dnsbl.unreliable for every list that failed its test points (naming the
--- subjects it is not asked about); returns the dnsbl.trust fact.
-local function report_untrusted(report, lists, trust, subjects)
+-- The lists that failed their test points (naming the subjects they are not
+-- asked about) as pending dnsbl.unreliable findings; returns the
+-- dnsbl.trust fact.
+local function collect_untrusted(pending, lists, trust, subjects)
   local published = {}
   for i, list in ipairs(lists) do
     local t = trust[i]
@@ -100,8 +101,8 @@ local function report_untrusted(report, lists, trust, subjects)
       for _, s in ipairs(subjects) do
         if s.kind and V.serves(list, s.kind) and not V.trusted(t, s.kind) then skipped[#skipped + 1] = s.subject end
       end
-      report:finding {
-        code = "dnsbl.unreliable",
+      pending.untrusted[#pending.untrusted + 1] = {
+        label = list_label(list), reason = t.reason, note = list.note,
         summary = string.format("%s cannot be trusted%s through resolver %s: %s", list_label(list),
           scope_of_failure(t), dns.servers(), t.reason),
         explanation = "Before believing a blocklist, mxdiag asks it about its own test points (RFC 5782: "
@@ -120,6 +121,48 @@ local function report_untrusted(report, lists, trust, subjects)
   return published
 end
 
+-- The pending dnsbl.unreliable findings, once it is known whether any list
+-- gave a verdict: a list that cannot be queried leaves the sender's
+-- reputation unanswered (unknown) only when no list could be verified;
+-- otherwise it is information. Lists failing their test points are one
+-- finding ("3 blocklists could not be queried: ..."), not one block each.
+local function report_unreliable(report, pending, verified)
+  local sev = verified and "info" or "unknown"
+  local u = pending.untrusted
+  if #u == 1 then
+    u[1].code, u[1].severity, u[1].label = "dnsbl.unreliable", sev, nil
+    u[1].reason, u[1].note = nil, nil
+    report:finding(u[1])
+  elseif #u > 1 then
+    local names, zones, reasons, advice, seen, details = {}, {}, {}, {}, {}, {}
+    for _, e in ipairs(u) do
+      names[#names + 1] = e.label
+      zones[#zones + 1] = e.evidence.zone
+      details[#details + 1] = e.evidence
+      local skipped = #e.evidence.not_checked > 0 and (" (not checked on it: "
+        .. table.concat(e.evidence.not_checked, ", ") .. ")") or ""
+      reasons[#reasons + 1] = e.label .. ": " .. e.reason .. skipped .. (e.note and (". " .. e.note) or "")
+      if not seen[e.advice] then seen[e.advice] = true; advice[#advice + 1] = e.advice end
+    end
+    report:finding {
+      code = "dnsbl.unreliable",
+      severity = sev,
+      summary = string.format("%d blocklists could not be queried through resolver %s: %s%s", #u, dns.servers(),
+        table.concat(names, ", "), verified and "; the verdicts of the verified lists stand" or ""),
+      explanation = "Before believing a blocklist, mxdiag asks it about its own test points (RFC 5782: "
+        .. "the listed one must be listed, the unlisted one must not). These lists failed, so nothing they say "
+        .. "about your addresses counts: neither listed nor clean. " .. table.concat(reasons, "; ") .. ".",
+      advice = table.concat(advice, " "),
+      evidence = { resolver = dns.servers(), zones = zones, lists = names,
+                   reasons = reasons, count = #u, details = details },
+    }
+  end
+  for _, f in ipairs(pending.subjects) do
+    f.code, f.severity = "dnsbl.unreliable", sev
+    report:finding(f)
+  end
+end
+
 -- Step 2: every trusted list x every subject it serves, concurrently.
 -- Returns the (list, subject) pairs and their lookup results, in one order.
 local function look_up_subjects(lists, trust, subjects)
@@ -136,32 +179,30 @@ local function look_up_subjects(lists, trust, subjects)
 end
 
 -- The lookup of a subject on a trusted list failed: its status there is unknown.
-local function report_lookup_failed(report, list, s, ev, err, detail)
+local function report_lookup_failed(pending, list, s, ev, err, detail)
   ev.reason = V.failure_reason(err, detail)
-  report:finding {
-    code = "dnsbl.unreliable",
+  table.insert(pending.subjects, {
     summary = string.format("%s: no usable answer from %s about %s (%s)", s.subject, list_label(list),
       s.subject, ev.reason),
     explanation = "The list passed its test points but the lookup of this subject failed, so its status "
       .. "on this list is unknown.",
     advice = "Run again; if it persists, check the resolver (--trace shows the exchange).",
     evidence = ev,
-  }
+  })
 end
 
 -- The list answered, but with an error code or a rewritten answer: no verdict.
-local function report_no_verdict(report, list, s, ev, c)
+local function report_no_verdict(pending, list, s, ev, c)
   ev.reason = c.reason
   ev.code = c.code
-  report:finding {
-    code = "dnsbl.unreliable",
+  table.insert(pending.subjects, {
     summary = string.format("%s: %s gave no verdict about %s: %s", s.subject, list_label(list), s.subject,
       c.reason),
     explanation = "Error answers (a list refusing the query) and answers outside 127.0.0.0/8 (a resolver "
       .. "rewriting answers) are never counted as listings.",
     advice = "Use your own recursive resolver (--resolver) and run again." .. key_advice(list),
     evidence = ev,
-  }
+  })
 end
 
 -- One finding for a group of hits of one subject on one list: the subject's
@@ -229,22 +270,24 @@ end
 
 -- The verdict of one list about one subject: a failed lookup, clean (kept in
 -- clean_on for the summary), listed, or no verdict.
-local function judge(report, pr, r, clean_on, listed_any)
+local function judge(report, pending, pr, r, clean_on, listed_any)
   local list, s = pr.list, pr.s
   local res, err, detail = r[1], r[2], r[3]
   local ev = { subject = s.subject, role = s.role, zone = list.zone, list = list.name,
                query = res and res.name or (detail and detail.name) }
-  if not res then return report_lookup_failed(report, list, s, ev, err, detail) end
+  if not res then return report_lookup_failed(pending, list, s, ev, err, detail) end
   local c = V.classify(list, res)
   ev.answers = res.answers
   ev.txt = res.txt
   if c.state == "clean" then
+    pending.verified = true
     clean_on[s.subject] = clean_on[s.subject] or {}
     table.insert(clean_on[s.subject], list.zone)
   elseif c.state == "listed" then
+    pending.verified = true
     report_listed(report, list, s, ev, res, c, listed_any)
   else
-    report_no_verdict(report, list, s, ev, c)
+    report_no_verdict(pending, list, s, ev, c)
   end
 end
 
@@ -279,10 +322,12 @@ return {
     warn_public_resolver(report)
     local lists, trust = test_lists(target)
     local subjects = subjects_of(target)
-    local published = report_untrusted(report, lists, trust, subjects)
+    local pending = { untrusted = {}, subjects = {}, verified = false }
+    local published = collect_untrusted(pending, lists, trust, subjects)
     local pairs_, results = look_up_subjects(lists, trust, subjects)
     local clean_on, listed_any = {}, {}
-    for k, pr in ipairs(pairs_) do judge(report, pr, results[k], clean_on, listed_any) end
+    for k, pr in ipairs(pairs_) do judge(report, pending, pr, results[k], clean_on, listed_any) end
+    report_unreliable(report, pending, pending.verified)
     report_clean(report, subjects, clean_on, listed_any)
     report:publish("dnsbl.trust", published)
   end,

@@ -84,10 +84,24 @@ def main():
          and "compromised" not in mxl[0].get("explanation", ""),
          "want one info ZEN dnsbl.mx_listed with evidence policy and no dnsbl.listed, got %r" % mxl, p)
 
+    def unreliable_for(doc, name):
+        """dnsbl.unreliable about list `name`: its own finding, or its part of
+        the grouped one (several lists failing their test points: evidence
+        `details`, issue 19)."""
+        out = []
+        for f in findings(doc, "dnsbl.unreliable"):
+            ev = f["evidence"]
+            if ev.get("list") == name:
+                out.append(f)
+            for d in ev.get("details", []):
+                if d.get("list") == name:
+                    out.append(dict(f, evidence=d))
+        return out
+
     # 3. a resolver Spamhaus refuses (127.255.255.254): own resolver AND DQS
     p, doc = run(mxdiag, lab, ["--resolver", "127.0.0.3", "--sender-ip", "198.51.100.1", "healthy.test"])
-    unrel = [f for f in findings(doc, "dnsbl.unreliable") if f["evidence"].get("list") == "Spamhaus ZEN"]
-    text = " ".join(f.get("summary", "") + " " + f.get("advice", "") for f in unrel)
+    unrel = unreliable_for(doc, "Spamhaus ZEN")
+    text = " ".join(f.get("summary", "") + " " + f.get("advice", "") + " " + f.get("explanation", "") for f in unrel)
     case("blocked",
          bool(unrel) and "DQS" in text and "--dnsbl-key" in text and "own" in text
          and "reverse DNS" in text and not findings(doc, "dnsbl.listed"),
@@ -123,7 +137,7 @@ def main():
          "got %r / %r, listed %r" % (listed_pt.get("status"), unlisted_pt.get("status"), v6), p)
     p, doc = run(mxdiag, lab, ["--only", "dnsbl", "--resolver", "127.0.0.3", "--sender-ip", "2001:db8::bad",
                                "healthy.test"])
-    zen = [f for f in findings(doc, "dnsbl.unreliable") if f["evidence"].get("list") == "Spamhaus ZEN"]
+    zen = unreliable_for(doc, "Spamhaus ZEN")
     pts = {t["subject"]: t for f in zen for t in f["evidence"].get("test_points", [])}
     case("ipv6_points_blocked",
          zen and "2001:db8::bad" in zen[0]["evidence"].get("not_checked", [])

@@ -68,12 +68,15 @@ expect("421 too many connections -> smtp.rate_limited, delivery.delayed",
        and "too many connections from 127.0.0.1" in rl[0]["summary"] and anvil.accepted == 1,
        "exit %d, codes %s, %d connections" % (rc, codes, anvil.accepted))
 
-# 4. a 421 that does not speak of connections (maintenance, greylisting): a plain tempfail
+# 4. a 421 that does not speak of connections (maintenance, greylisting): a plain
+# tempfail, and (issue 19) the delivery verdict is "delayed" (WARNING, exit 1),
+# never delivery.none "cannot be delivered" (CRITICAL)
 busy = Counting(greeting=b"421 4.3.2 mx.test Service shutting down, try again later\r\n")
 rc, codes, _ = check("127.0.0.1:%d" % busy.port)
-expect("421 without rate words -> smtp.greeting_tempfail",
-       "smtp.greeting_tempfail" in codes and "smtp.rate_limited" not in codes and "delivery.delayed" not in codes,
-       "codes %s" % codes)
+expect("421 without rate words -> smtp.greeting_tempfail, delivery.delayed, exit 1",
+       rc == 1 and "smtp.greeting_tempfail" in codes and "smtp.rate_limited" not in codes
+       and "delivery.delayed" in codes and "delivery.none" not in codes,
+       "exit %d, codes %s" % (rc, codes))
 
 if failures:
     print("\n".join("FAIL " + f for f in failures))

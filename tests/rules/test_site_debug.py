@@ -32,9 +32,10 @@ T = "example.invalid"
 # --- report:debug: shown by --trace, kept in rules[].debug; tables in full
 d = rules_dir("debug", {"a.lua": rule("site.dbg", '    report:debug("seen", {a = {1, 2}, b = {c = "d"}}, 7)\n'
                                      '    report:finding{code = "site.dbg.seen", summary = "s", evidence = {nested = {x = {1, 2}, y = {z = "w"}}}}')})
-p = run(mx, "check", "--rules-dir", d, "--only", "site.dbg", "--trace", T, check_rc=[0])
+p = run(mx, "check", "--rules-dir", d, "--only", "site.dbg", "--trace", "-vv", T, check_rc=[0])
 assert 'debug site.dbg: seen {"a":[1,2],"b":{"c":"d"}} 7' in p.stderr, p.stderr
-assert 'nested={"x":[1,2],"y":{"z":"w"}}' in p.stdout, "a table in evidence must be rendered in full:\n" + p.stdout
+# -vv shows evidence, nested tables in full (the default output shows no evidence)
+assert 'nested: (x 1, 2, y (z w))' in p.stdout, "a table in evidence must be rendered in full:\n" + p.stdout
 doc = json.loads(run(mx, "check", "--rules-dir", d, "--only", "site.dbg", "--json", T).stdout)
 r = next(x for x in doc["rules"] if x["id"] == "site.dbg")
 assert r["debug"] == ['seen {"a":[1,2],"b":{"c":"d"}} 7'], r

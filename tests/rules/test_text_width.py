@@ -19,7 +19,9 @@ logdir = os.path.join(here, "..", "data", "logs")
 failures = []
 WIDTHS = (60, 80, 100)
 # representative: all well, refused, rejected, no mail at all, silent drop, a fallback MX
-RECORDINGS = ("healthy", "refused", "reject554", "nullmx", "dropped", "backup")
+RECORDINGS = ("healthy", "refused", "reject554", "nullmx", "dropped", "backup", "tempfail421", "dnsblpartial")
+# -q (the verdict line) and -v (explanations and advice) snapshots too (issue 19)
+LEVELS = ("healthy", "refused", "tempfail421")
 
 
 def env(**extra):
@@ -90,6 +92,38 @@ for rec in RECORDINGS:
     # no COLUMNS, not a terminal: 80
     if run(["check", "--replay", path]).stdout != by_width[80]:
         failures.append("check %s: the default width off a terminal is not 80" % rec)
+
+by_width_end = {}
+STATUS_WORDS = ("OK ", "WARNING ", "CRITICAL ", "UNKNOWN ")
+for rec in RECORDINGS:
+    path = os.path.join(shipped, rec, "recording.json")
+    for w in WIDTHS:
+        quiet = run(["check", "--replay", path, "--width", str(w), "-q"])
+        default = run(["check", "--replay", path, "--width", str(w)])
+        verbose = run(["check", "--replay", path, "--width", str(w), "-v"])
+        if rec in LEVELS:
+            snapshot("check-%s.q.%d" % (rec, w), quiet.stdout)
+            snapshot("check-%s.v.%d" % (rec, w), verbose.stdout)
+            check_fits("check -q %s at %d" % (rec, w), quiet.stdout, w)
+            check_fits("check -v %s at %d" % (rec, w), verbose.stdout, w)
+        # the verdict first: a status word, the same at every verbosity; -q is that alone
+        if not quiet.stdout.startswith(STATUS_WORDS) or quiet.returncode != default.returncode:
+            failures.append("check -q %s at %d: not a verdict line: %r" % (rec, w, quiet.stdout))
+        for name, out in (("default", default.stdout), ("-v", verbose.stdout)):
+            if not out.startswith(quiet.stdout):
+                failures.append("check %s %s at %d: does not start with the verdict line %r" % (name, rec, w, quiet.stdout))
+            # and last, when the report is long (-v with a problem always is)
+            entries = len(re.findall(r"(?m)^  (OK|INFO|UNKNOWN|WARN|CRIT) ", out))
+            if name == "-v" and entries > 2 and not out.endswith("\n" + quiet.stdout):
+                failures.append("check %s %s at %d: a long report does not end with the verdict" % (name, rec, w))
+            if out.endswith("\n" + quiet.stdout) != by_width_end.setdefault((rec, name), out.endswith("\n" + quiet.stdout)):
+                failures.append("check %s %s at %d: closes with the verdict at one width, not at another" % (name, rec, w))
+        # compact by default: -v says more; no engine internals in text
+        if len(default.stdout) >= len(verbose.stdout) and rec != "dnsblpartial":
+            failures.append("check %s at %d: the default is not shorter than -v" % (rec, w))
+        for out in (default.stdout, verbose.stdout):
+            if re.search(r"conn=|#\d\b|\[\{|\[\]|\[\"", out):
+                failures.append("check %s at %d: engine internals or JSON in text: %r" % (rec, w, out))
 
 for w in WIDTHS:
     out = run(["logs", "--width", str(w), "--utc", "--now", "2024-03-02T00:00:00Z", "outage-port25.log"],
@@ -164,7 +198,9 @@ for typed, other in (("b\u00fccher.test", "xn--bcher-kva.test"), ("xn--bcher-kva
             failures.append("IDN %s: JSON target %r" % (typed, t))
     except (ValueError, KeyError) as e:
         failures.append("IDN %s: no JSON document (%s): %r %r" % (typed, e, j.stdout[:200], j.stderr[:300]))
-    first = run(["check", typed, "--resolver", res, "--timeout", "1", "--only", "mx"]).stdout.split("\n")[0]
+    # the heading (after the verdict line and its next step) names the target
+    lines = run(["check", typed, "--resolver", res, "--timeout", "1", "--only", "mx"]).stdout.split("\n")
+    first = next((l for l in lines if l.startswith(typed)), lines[0])
     if not first.startswith(typed) or other not in first:
         failures.append("IDN %s: the heading does not show both forms: %r" % (typed, first))
 # rules see both forms: a site rule says what it got

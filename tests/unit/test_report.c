@@ -6,6 +6,7 @@
 #include <cmocka.h>
 #include <string.h>
 #include "report.h"
+#include "verdict.h"
 
 static mx_json *finding(const char *code, const char *host, int pref, const char *addr) {
     mx_json *o = mx_json_obj();
@@ -71,28 +72,107 @@ static void severity_names(void **state) {
     assert_int_equal(mx_severity_parse("", &s), -1);
 }
 
+static mx_json *sfinding(const char *code, const char *sev, const char *summary, const char *host, const char *addr,
+                         int conclusion) {
+    mx_json *o = finding(code, host, host ? 10 : -1, addr);
+    mx_json_set(o, "severity", mx_json_str(sev));
+    mx_json_set(o, "summary", mx_json_str(summary));
+    mx_json_set(o, "explanation", mx_json_str("Why it matters."));
+    mx_json_set(o, "advice", mx_json_str("Start the MTA. Then look again."));
+    if (conclusion) mx_json_set(o, "conclusion", mx_json_bool(1));
+    return o;
+}
+
+/* a refused MX: the conclusion delivery.none (crit) and its cause tcp.refused (warn) */
+static void refused_report(mx_report *r) {
+    mx_report_add(r, 0, MX_SEV_OK, sfinding("mx.ok", "ok", "example has 1 usable MX host", NULL, NULL, 0));
+    mx_report_add(r, 2, MX_SEV_CRIT, sfinding("delivery.none", "crit", "No mail host accepts mail", NULL, NULL, 1));
+    mx_report_add(r, 1, MX_SEV_WARN,
+                  sfinding("tcp.refused", "warn", "192.0.2.1:25 refused the connection", "mx1.example", "192.0.2.1", 0));
+    mx_report_add(r, 1, MX_SEV_OK, sfinding("tcp.connected", "ok", "192.0.2.2:25 accepted", "mx1.example", "192.0.2.2", 0));
+    mx_report_add(r, 3, MX_SEV_OK, sfinding("smtp.greeting_ok", "ok", "greets", "mx1.example", "192.0.2.2", 0));
+}
+
 static void text_output(void **state) {
     (void)state;
     mx_report r = {0};
-    mx_report_add(&r, 0, MX_SEV_CRIT, finding("tcp.refused", "mx1.example", 10, "192.0.2.1"));
+    refused_report(&r);
     mx_json *target = mx_json_obj();
     mx_json_set(target, "input", mx_json_str("example"));
     mx_json_set(target, "kind", mx_json_str("domain"));
     mx_buf b = MX_BUF_INIT;
-    mx_report_text(&b, &r, target, 3, 0);
+    /* default: the verdict names the cause, not the conclusion, then its next step */
+    mx_report_text_v(&b, &r, target, 3, 0, 0);
+    const char *first = "CRITICAL example: mx1.example: 192.0.2.1:25 refused the connection\n  -> Start the MTA.\n";
+    assert_memory_equal(b.data, first, strlen(first));
     assert_non_null(strstr(b.data, "status: CRITICAL"));
-    assert_non_null(strstr(b.data, "mx1.example (MX preference 10)"));
-    assert_non_null(strstr(b.data, "tcp.refused"));
+    /* problems by severity: the crit conclusion before the warn cause */
+    assert_true(strstr(b.data, "delivery.none") < strstr(b.data, "tcp.refused"));
+    /* ok findings of one address folded into one line; no explanation */
+    assert_non_null(strstr(b.data, "OK      mx1.example[192.0.2.2]: tcp.connected, smtp.greeting_ok\n"));
+    assert_null(strstr(b.data, "Why it matters."));
     assert_null(strchr(b.data, '\033')); /* no colour when not asked */
+    /* -q: the verdict line only */
+    mx_buf_reset(&b);
+    mx_report_text_v(&b, &r, target, 3, 0, -1);
+    assert_string_equal(mx_buf_cstr(&b), "CRITICAL example: mx1.example: 192.0.2.1:25 refused the connection\n");
+    /* -v: explanations and full advice, every ok finding on its own line */
+    mx_buf_reset(&b);
+    mx_report_text_v(&b, &r, target, 3, 0, 1);
+    assert_non_null(strstr(b.data, "Why it matters."));
+    assert_non_null(strstr(b.data, "Start the MTA. Then look again."));
+    assert_non_null(strstr(b.data, "smtp.greeting_ok"));
+    assert_null(strstr(b.data, "address: 192.0.2.1"));
+    /* -vv: the evidence, as a person writes it */
+    mx_buf_reset(&b);
+    mx_report_text_v(&b, &r, target, 3, 0, 2);
+    assert_non_null(strstr(b.data, "address: 192.0.2.1"));
     mx_buf_free(&b);
     mx_json_free(target);
     mx_report_free(&r);
 }
 
+static void verdict_pick(void **state) {
+    (void)state;
+    mx_report r = {0};
+    refused_report(&r);
+    mx_report_sort(&r);
+    const mx_json *objs[8];
+    for (size_t i = 0; i < r.len; i++) objs[i] = r.items[i].obj;
+    long p = mx_verdict_pick(objs, r.len, MX_SEV_CRIT);
+    assert_true(p >= 0);
+    assert_string_equal(mx_json_get_str(objs[p], "code"), "tcp.refused");
+    /* OK: the delivery verdict (a conclusion of severity ok), not an info note */
+    mx_report ok = {0};
+    mx_report_add(&ok, 0, MX_SEV_INFO, sfinding("mx.reserved_address", "info", "a documentation address", NULL, NULL, 0));
+    mx_report_add(&ok, 0, MX_SEV_OK, sfinding("mx.ok", "ok", "1 usable MX", NULL, NULL, 0));
+    mx_report_add(&ok, 2, MX_SEV_OK, sfinding("delivery.ok", "ok", "A most-preferred mail host accepts", NULL, NULL, 1));
+    for (size_t i = 0; i < ok.len; i++) objs[i] = ok.items[i].obj;
+    p = mx_verdict_pick(objs, ok.len, MX_SEV_OK);
+    assert_string_equal(mx_json_get_str(objs[p], "code"), "delivery.ok");
+    /* only a conclusion among the problems: it is the verdict */
+    mx_report only = {0};
+    mx_report_add(&only, 2, MX_SEV_CRIT, sfinding("delivery.none", "crit", "none", NULL, NULL, 1));
+    objs[0] = only.items[0].obj;
+    assert_int_equal(mx_verdict_pick(objs, 1, MX_SEV_CRIT), 0);
+    assert_int_equal(mx_verdict_pick(objs, 0, MX_SEV_CRIT), -1);
+    /* the next step: the advice's first sentence, "e.g." does not end it */
+    mx_json *f = sfinding("x.y", "warn", "s", NULL, NULL, 0);
+    mx_json_set(f, "advice", mx_json_str("Use a relay, e.g. a smarthost. Then retry."));
+    mx_buf b = MX_BUF_INIT;
+    mx_verdict_next(&b, f);
+    assert_string_equal(mx_buf_cstr(&b), "Use a relay, e.g. a smarthost.");
+    mx_buf_free(&b);
+    mx_json_free(f);
+    mx_report_free(&r);
+    mx_report_free(&ok);
+    mx_report_free(&only);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ordering), cmocka_unit_test(status_and_exit), cmocka_unit_test(severity_names),
-        cmocka_unit_test(text_output),
+        cmocka_unit_test(text_output), cmocka_unit_test(verdict_pick),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
