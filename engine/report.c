@@ -181,6 +181,19 @@ static void put_scalar(mx_buf *out, const mx_json *v) {
 
 /* One line of terminal text from outside (a name, a code), as a C string in
  * the caller's scratch buffer. */
+/* Is `host` the domain's own name used as its mail host for want of an MX
+ * record (RFC 5321 §5.1, finding mx.implicit)? Its preference 0 is the RFC's
+ * fiction, not a record: the heading says so instead. */
+static int implicit_mx_host(const mx_report *r, const char *host) {
+    for (size_t i = 0; i < r->len; i++) {
+        const char *code = mx_json_get_str(r->items[i].obj, "code");
+        const mx_json *h_json = ev(&r->items[i], "host");
+        const char *h = h_json && h_json->type == MX_JSTR ? h_json->u.str.s : NULL;
+        if (code && h && strcmp(code, "mx.implicit") == 0 && strcmp(h, host) == 0) return 1;
+    }
+    return 0;
+}
+
 static const char *esc1(mx_buf *scratch, const char *s) {
     mx_buf_reset(scratch);
     mx_esc_text(scratch, s, 0);
@@ -231,7 +244,9 @@ void mx_report_text(mx_buf *out, mx_report *r, const mx_json *target, long long 
             if (host) {
                 mx_buf_printf(out, "%s%s%s", bold, esc1(&e1, host), reset);
                 const mx_json *pref = mx_json_get(evd, "preference");
-                if (pref) {
+                if (implicit_mx_host(r, host)) {
+                    mx_buf_puts(out, " (no MX record: the domain's own address, implicit MX)");
+                } else if (pref) {
                     mx_buf_reset(&e2);
                     put_scalar(&e2, pref);
                     mx_buf_printf(out, " (MX preference %s)", esc1(&e1, mx_buf_cstr(&e2)));

@@ -183,6 +183,27 @@ local function check_host_target(target, report, addresses)
   report:publish("mx.addresses", addresses)
 end
 
+-- Every mail host address IPv6: a sender with IPv4 only (still most of them)
+-- has no route to any, and its mail bounces or waits in the queue.
+local function report_ipv6_only(report, domain, addresses)
+  if #addresses == 0 then return end
+  local v6 = {}
+  for _, a in ipairs(addresses) do
+    if a.family ~= 6 then return end
+    v6[#v6 + 1] = a.address
+  end
+  report:finding {
+    code = "mx.ipv6_only",
+    summary = string.format("Every mail host address of %s is IPv6 (%s): senders with IPv4 only cannot reach it",
+      domain, table.concat(v6, ", ")),
+    explanation = "A sender delivers over the address families it has. Many mail servers still have no IPv6 "
+      .. "connectivity (or Postfix with inet_protocols = ipv4): for them this domain has no reachable mail host, "
+      .. "and their mail to it is deferred and finally bounced, while IPv6-capable senders see no problem.",
+    advice = "Give at least one MX host an IPv4 address (an A record), or add an MX host that has one.",
+    evidence = { name = domain, addresses = v6 },
+  }
+end
+
 -- RFC 5321 §5.1: no MX, so the domain itself is the mail host.
 local function implicit_mx(target, report, domain, ans, addresses)
   local addrs, _, failures = resolve(domain)
@@ -207,6 +228,7 @@ local function implicit_mx(target, report, domain, ans, addresses)
     evidence = { host = domain, preference = 0, addresses = addrs },
   }
   check_addresses(report, target, domain, 0, addrs, addresses)
+  report_ipv6_only(report, domain, addresses)
   report:publish("mx.hosts", { { host = domain, preference = 0, implicit = true, addresses = addrs } })
   report:publish("mx.addresses", addresses)
 end
@@ -352,6 +374,7 @@ return {
     ["mx.ok"] = "ok", ["mx.implicit"] = "info", ["mx.null"] = "crit", ["mx.none"] = "crit",
     ["mx.unresolvable"] = "warn", ["mx.cname"] = "warn", ["mx.ip_literal"] = "warn",
     ["mx.reserved_address"] = "warn", ["mx.invalid_name"] = "crit", ["host.unresolvable"] = "crit",
+    ["mx.ipv6_only"] = "warn",
   },
   run = function(target, report)
     local port = target.port or target.options.port or 25
@@ -372,6 +395,7 @@ return {
     local usable, published, unresolved, literals = sort_hosts(target, report, domain, hosts, results, addresses)
     report_literals(report, domain, literals, usable)
     report_unresolved(report, unresolved, usable)
+    report_ipv6_only(report, domain, addresses)
     report_usable(report, domain, ans, port, published, addresses)
   end,
 }
