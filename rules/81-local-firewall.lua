@@ -134,8 +134,8 @@ return {
         code = "local.firewall_rules",
         summary = string.format("%d firewall rule%s name%s TCP port 25: %s", #pr, #pr == 1 and "" or "s",
           #pr == 1 and "s" or "", table.concat(lines, "; ")),
-        explanation = "Every rule of the rule sets read that matches TCP port 25, in the order the kernel reads "
-          .. "them. In each chain the first rule that matches a new connection decides"
+        explanation = "Every rule of the rule sets read that matches TCP port 25 (whatever it does: accept, "
+          .. "log, drop, jump), chain by chain as the rule set lists them. In each chain the first rule that matches a new connection decides"
           .. ((#blocks_out + #blocks_in) > 0 and "; the findings above name the rules that decide." or "."),
         evidence = { rules = lines, count = #pr },
       }

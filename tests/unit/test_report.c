@@ -89,10 +89,33 @@ static void text_output(void **state) {
     mx_report_free(&r);
 }
 
+/* An implicit MX (no MX record: the domain's own address, RFC 5321 §5.1) has
+ * the RFC's preference 0 in its evidence, but is never headed "MX preference 0". */
+static void implicit_mx_heading(void **state) {
+    (void)state;
+    mx_report r = {0};
+    mx_report_add(&r, 0, MX_SEV_INFO, finding("mx.implicit", "aonly.example", 0, NULL));
+    mx_report_add(&r, 1, MX_SEV_OK, finding("tcp.connected", "aonly.example", 0, "192.0.2.1"));
+    mx_report_add(&r, 1, MX_SEV_OK, finding("tcp.connected", "mx.other.example", 0, "192.0.2.2"));
+    mx_report_sort(&r);
+    mx_json *target = mx_json_obj();
+    mx_json_set(target, "input", mx_json_str("aonly.example"));
+    mx_json_set(target, "kind", mx_json_str("domain"));
+    mx_buf b = MX_BUF_INIT;
+    mx_report_text(&b, &r, target, 3, 0);
+    assert_non_null(strstr(b.data, "aonly.example (no MX record: the domain's own address, implicit MX)"));
+    assert_null(strstr(b.data, "aonly.example (MX preference"));
+    /* a real MX with preference 0 keeps its heading */
+    assert_non_null(strstr(b.data, "mx.other.example (MX preference 0)"));
+    mx_buf_free(&b);
+    mx_json_free(target);
+    mx_report_free(&r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ordering), cmocka_unit_test(status_and_exit), cmocka_unit_test(severity_names),
-        cmocka_unit_test(text_output),
+        cmocka_unit_test(text_output), cmocka_unit_test(implicit_mx_heading),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
