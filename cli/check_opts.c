@@ -79,6 +79,13 @@ const mx_check_opt mx_check_opts[] = {
      "  --skip ID,...       do not run these rules or categories\n"},
     {"trace", 0, MX_OPT_TRACE, 0, NULL, NULL, 1,
      "  --trace             print every engine call and its result on stderr\n"},
+    {"transcript", 0, MX_OPT_TRANSCRIPT, 0, NULL, NULL, 1,
+     "  --transcript        print each connection and SMTP dialogue on stderr as swaks\n"
+     "                      does (=== Trying, -> EHLO, <- 250-..., == TLS started)\n"},
+    {"ipv4", '4', '4', 0, NULL, "family", 0,
+     "  -4, --ipv4          probe only IPv4 addresses of the mail hosts\n"},
+    {"ipv6", '6', '6', 0, NULL, "family", 0,
+     "  -6, --ipv6          probe only IPv6 addresses of the mail hosts\n"},
     {"record", 0, MX_OPT_RECORD, 1, NULL, NULL, 1,
      "  --record FILE       write every engine call and result to FILE (JSON; a\n"
      "                      symbolic link at FILE is refused)\n"},

@@ -31,6 +31,7 @@ enum {
     MX_OPT_ALLOW_RESERVED, MX_OPT_HELO, MX_OPT_RCPT, MX_OPT_MAIL_FROM, MX_OPT_CA_FILE, MX_OPT_SENDER_IP,
     MX_OPT_SENDER_DOMAIN, MX_OPT_CONTROL, MX_OPT_DNSBL_ZONE, MX_OPT_DNSBL_KEY, MX_OPT_LOCAL, MX_OPT_SYSROOT,
     MX_OPT_CONFIG_DIR, MX_OPT_PER_HOST, MX_OPT_QPS, MX_OPT_MAX_CONN, MX_OPT_LETTER, MX_OPT_UPDATE,
+    MX_OPT_TRANSCRIPT,
     MX_OPT_CONFIG, /* taken out of argv by main.c (load_config) before any parser runs */
 };
 
@@ -84,6 +85,9 @@ typedef struct mx_cli {
     int port;
     const char *only, *skip, *record, *replay;
     int trace, nocolor, allow_reserved;
+    int transcript;            /* --transcript: the SMTP dialogues on stderr */
+    int family;                /* -4 / -6: probe only that address family (0: both) */
+    int progress;              /* set by the command: a live status line on stderr (a terminal) */
     int update, verbose;       /* rules test */
     const char *helo, *rcpt, *mail_from, *ca_file; /* SMTP dialogue */
     int local;                 /* --local or the local command */
