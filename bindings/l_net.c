@@ -306,7 +306,7 @@ static int next_ordinal(lua_State *L, const char *endpoint) {
 }
 
 /* connected: socket, detail; failed: nil, verdict, detail [-0, +2|3, m] */
-static int push_connect(lua_State *L, mx_json *res, void *handle) {
+static int push_connect_as(lua_State *L, mx_json *res, void *handle, int dialogue) {
     const char *v = mx_json_get_str(res, "verdict");
     conn_handle *c = handle;
     if (v && strcmp(v, MX_V_CONNECTED) == 0) {
@@ -324,6 +324,7 @@ static int push_connect(lua_State *L, mx_json *res, void *handle) {
                  s->port, s->source[0] ? s->source : "-");
         snprintf(s->conn, sizeof s->conn, "%s#%d", endpoint, next_ordinal(L, endpoint));
         s->closed = 0;
+        if (dialogue) mx_rt_dialogue(mx_rt_from_L(L), "%s  === connected", s->conn);
         if (c) {
             s->st = mx_stream_new(mx_rt_loop(mx_rt_from_L(L)), c->fd, NULL);
             s->holds_slot = c->addr[0] ? 1 : 2;
@@ -336,11 +337,19 @@ static int push_connect(lua_State *L, mx_json *res, void *handle) {
         return 2;
     }
     if (c) discard_conn(c);
+    /* a traceroute probe is the trace's business, not the dialogue's */
+    if (dialogue)
+        mx_rt_dialogue(mx_rt_from_L(L), "=== %s port %lld: %s", mx_json_get_str(res, "address") ? mx_json_get_str(res, "address") : "?",
+                       mx_json_get(res, "port") && mx_json_get(res, "port")->type == MX_JINT ? mx_json_get(res, "port")->u.i : 0LL,
+                       v ? v : MX_V_ERROR);
     lua_pushnil(L);
     lua_pushstring(L, v ? v : MX_V_ERROR);
     mx_lua_push_json(L, res);
     return 3;
 }
+
+static int push_connect(lua_State *L, mx_json *res, void *handle) { return push_connect_as(L, res, handle, 1); }
+static int push_probe(lua_State *L, mx_json *res, void *handle) { return push_connect_as(L, res, handle, 0); }
 
 /* ---- socket I/O: every operation goes through the call gate ----
  * The socket of the call being started reaches start() as the gate's context
@@ -390,7 +399,7 @@ static int io_unavailable(io_call *c) {
 static int push_failure(lua_State *L, mx_json *res) {
     const char *st = mx_json_get_str(res, "status");
     mx_rt *rt = mx_rt_from_L(L);
-    mx_rt_trace(rt, "%s  !! %s: %s", mx_json_get_str(res, "conn") ? mx_json_get_str(res, "conn") : "?", st ? st : "error",
+    mx_rt_dialogue(rt, "%s  !! %s: %s", mx_json_get_str(res, "conn") ? mx_json_get_str(res, "conn") : "?", st ? st : "error",
                 mx_json_get_str(res, "error") ? mx_json_get_str(res, "error") : "");
     lua_pushnil(L);
     lua_pushstring(L, st ? st : "closed");
@@ -451,7 +460,7 @@ static int push_line(lua_State *L, mx_json *res, void *h) {
     mx_json *line = mx_json_get(res, "line");
     mx_buf b = MX_BUF_INIT;
     if (line && line->type == MX_JSTR) mx_smtp_printable(&b, line->u.str.s, line->u.str.len);
-    mx_rt_trace(mx_rt_from_L(L), "%s  <- %s", mx_json_get_str(res, "conn"), mx_buf_cstr(&b));
+    mx_rt_dialogue(mx_rt_from_L(L), "%s  <- %s", mx_json_get_str(res, "conn"), mx_buf_cstr(&b));
     mx_buf_free(&b);
     if (line && line->type == MX_JSTR) lua_pushlstring(L, line->u.str.s, line->u.str.len);
     else lua_pushliteral(L, "");
@@ -506,17 +515,17 @@ static int push_reply(lua_State *L, mx_json *res, void *h) {
         lines = part ? mx_json_get(part, "lines") : NULL;
         code = part ? mx_json_get(part, "code") : NULL;
     }
-    if (mx_rt_tracing(rt) && lines && lines->type == MX_JARR) {
+    if (mx_rt_dialogue_on(rt) && lines && lines->type == MX_JARR) {
         size_t n = lines->u.c.len, shown = n > 12 ? 10 : n;
         for (size_t i = 0; i < shown; i++) {
             mx_buf b = MX_BUF_INIT;
             mx_json *li = lines->u.c.items[i];
             if (li->type == MX_JSTR) mx_smtp_printable(&b, li->u.str.s, li->u.str.len > 200 ? 200 : li->u.str.len);
-            mx_rt_trace(rt, "%s  <- %03lld%c%s", conn ? conn : "?", code && code->type == MX_JINT ? code->u.i : 0,
+            mx_rt_dialogue(rt, "%s  <- %03lld%c%s", conn ? conn : "?", code && code->type == MX_JINT ? code->u.i : 0,
                         i + 1 == n && is_ok(res) ? ' ' : '-', mx_buf_cstr(&b));
             mx_buf_free(&b);
         }
-        if (shown < n) mx_rt_trace(rt, "%s  <- ... (%zu more lines)", conn ? conn : "?", n - shown);
+        if (shown < n) mx_rt_dialogue(rt, "%s  <- ... (%zu more lines)", conn ? conn : "?", n - shown);
     }
     if (!is_ok(res)) return push_failure(L, res);
     mx_lua_push_json(L, res);
@@ -563,7 +572,7 @@ static int l_socket_send(lua_State *L) {
     luaL_argcheck(L, n > 0 && n <= 65536, 2, "data must be 1 to 65536 bytes");
     int ms = opt_timeout_ms(L, 3, "send");
     mx_rt *rt = mx_rt_from_L(L);
-    if (mx_rt_tracing(rt)) {
+    if (mx_rt_dialogue_on(rt)) {
         /* one trace line per protocol line, as the peer will see them */
         const char *p = data, *end = data + n;
         while (p < end) {
@@ -572,7 +581,7 @@ static int l_socket_send(lua_State *L) {
             size_t shown = len && p[len - 1] == '\r' ? len - 1 : len;
             mx_buf b = MX_BUF_INIT;
             mx_smtp_printable(&b, p, shown > 200 ? 200 : shown);
-            mx_rt_trace(rt, "%s  -> %s", s->conn, mx_buf_cstr(&b));
+            mx_rt_dialogue(rt, "%s  -> %s", s->conn, mx_buf_cstr(&b));
             mx_buf_free(&b);
             p += len + (nl ? 1 : 0);
         }
@@ -627,17 +636,17 @@ static int push_tls(lua_State *L, mx_json *res, void *h) {
         return push_failure(L, res);
     }
     mx_rt *rt = mx_rt_from_L(L);
-    if (mx_rt_tracing(rt)) {
+    if (mx_rt_dialogue_on(rt)) {
         const char *conn = mx_json_get_str(res, "conn");
         mx_json *v = mx_json_get(res, "verify_ok"), *nm = mx_json_get(res, "name_ok");
-        mx_rt_trace(rt, "%s  == TLS started: %s, cipher %s", conn, mx_json_get_str(res, "protocol"),
+        mx_rt_dialogue(rt, "%s  == TLS started: %s, cipher %s", conn, mx_json_get_str(res, "protocol"),
                     mx_json_get_str(res, "cipher") ? mx_json_get_str(res, "cipher") : "?");
-        mx_rt_trace(rt, "%s  == peer certificate: subject %s; issuer %s; valid %s .. %s", conn,
+        mx_rt_dialogue(rt, "%s  == peer certificate: subject %s; issuer %s; valid %s .. %s", conn,
                     mx_json_get_str(res, "subject") ? mx_json_get_str(res, "subject") : "(none)",
                     mx_json_get_str(res, "issuer") ? mx_json_get_str(res, "issuer") : "-",
                     mx_json_get_str(res, "not_before") ? mx_json_get_str(res, "not_before") : "?",
                     mx_json_get_str(res, "not_after") ? mx_json_get_str(res, "not_after") : "?");
-        mx_rt_trace(rt, "%s  == verification: %s (%s); name %s", conn, v && v->type == MX_JBOOL && v->u.b ? "ok" : "FAILED",
+        mx_rt_dialogue(rt, "%s  == verification: %s (%s); name %s", conn, v && v->type == MX_JBOOL && v->u.b ? "ok" : "FAILED",
                     mx_json_get_str(res, "verify_result") ? mx_json_get_str(res, "verify_result") : "-",
                     nm && nm->type == MX_JBOOL ? (nm->u.b ? "matches" : "MISMATCH") : "not checked");
     }
@@ -658,7 +667,7 @@ static int l_socket_starttls(lua_State *L) {
     mx_json_set(args, "conn", mx_json_str(s->conn));
     if (sn) mx_json_set(args, "servername", mx_json_str(sn));
     mx_json_set(args, "timeout_ms", mx_json_int(ms));
-    mx_rt_trace(mx_rt_from_L(L), "%s  == starting TLS (SNI %s)", s->conn, sn ? sn : "none");
+    mx_rt_dialogue(mx_rt_from_L(L), "%s  == starting TLS (SNI %s)", s->conn, sn ? sn : "none");
     return mx_gate_call_ctx(L, "net.starttls", args, 0, start_starttls, s, push_tls, NULL);
 }
 
@@ -705,7 +714,13 @@ static int l_connect(lua_State *L) {
     }
     mx_json_set(args, "timeout_ms", mx_json_int(timeout_ms));
     if (ttl) mx_json_set(args, "ttl", mx_json_int(ttl));
-    return mx_gate_call(L, "net.connect", args, 0, start_connect, push_connect, discard_conn);
+    if (ttl) {
+        mx_rt_status(rt, "Tracing the path to %s port %lld (hop %d)\u2026", canon, (long long)port, ttl);
+    } else {
+        mx_rt_status(rt, "Trying %s port %lld\u2026", canon, (long long)port);
+        mx_rt_dialogue(rt, "=== Trying %s port %lld%s%s...", canon, (long long)port, source ? " from " : "", source ? source : "");
+    }
+    return mx_gate_call(L, "net.connect", args, 0, start_connect, ttl ? push_probe : push_connect, discard_conn);
 }
 
 /* ---- net.hostname(): a read of this host, recorded so a replay elsewhere

@@ -1,6 +1,7 @@
 /* The call gate every primitive goes through: --trace lines, the run's
  * answer cache, identical calls in flight joined, --record and --replay. */
 #include "rt_private.h"
+#include <sys/ioctl.h>
 #include "escape.h"
 #include "outfile.h"
 #include <stdarg.h>
@@ -19,6 +20,47 @@ void mx_rt_trace(mx_rt *rt, const char *fmt, ...) {
     va_start(ap, fmt);
     mx_esc_vline(stderr, prefix, fmt, ap);
     va_end(ap);
+}
+
+int mx_rt_dialogue_on(mx_rt *rt) { return rt->opts.trace || rt->opts.transcript; }
+void mx_rt_dialogue(mx_rt *rt, const char *fmt, ...) {
+    if (!rt->opts.trace && !rt->opts.transcript) return;
+    mx_rt_status_clear(rt);
+    char prefix[32] = "";
+    if (rt->opts.trace) snprintf(prefix, sizeof prefix, "[%6lld ms] ", (long long)(mx_now_ms() - rt->t0));
+    va_list ap;
+    va_start(ap, fmt);
+    mx_esc_vline(stderr, prefix, fmt, ap);
+    va_end(ap);
+}
+
+/* The status line: escaped (names come from outside), cut to the terminal's
+ * width so that it never wraps (a wrapped line cannot be erased with \r). */
+void mx_rt_status(mx_rt *rt, const char *fmt, ...) {
+    if (!rt->opts.progress) return;
+    mx_buf b = MX_BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    mx_esc_vprintf(&b, fmt, ap);
+    va_end(ap);
+    struct winsize ws;
+    size_t width = ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 10 ? ws.ws_col - 1 : 79;
+    /* count characters, not bytes (the text may hold UTF-8) */
+    size_t cut = b.len, chars = 0;
+    for (size_t i = 0; i < b.len; i++) {
+        if (((unsigned char)b.data[i] & 0xC0) != 0x80 && chars++ == width) { cut = i; break; }
+    }
+    fputs("\r\033[K", stderr);
+    fwrite(b.data ? b.data : "", 1, cut, stderr);
+    fflush(stderr);
+    rt->status_shown = 1;
+    mx_buf_free(&b);
+}
+void mx_rt_status_clear(mx_rt *rt) {
+    if (!rt->status_shown) return;
+    fputs("\r\033[K", stderr);
+    fflush(stderr);
+    rt->status_shown = 0;
 }
 
 /* ------------------------------------------------------------------ gate */

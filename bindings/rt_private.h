@@ -174,6 +174,7 @@ typedef struct rt_slab {
 
 struct mx_rt {
     mx_rt_opts opts;
+    int status_shown;       /* a progress status line is on the terminal */
     lua_State *L;
     mx_loop *loop;
     mx_dns *dns;

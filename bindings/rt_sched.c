@@ -237,6 +237,7 @@ void mx_rt_run(mx_rt *rt) {
         mx_loop_run_once(rt->loop, rt->nready ? 0 : 1000);
     }
     run_ready(rt);
+    mx_rt_status_clear(rt);
 }
 
 

@@ -28,6 +28,8 @@ typedef struct mx_rt_opts {
     size_t nsite_dirs;
     const char *only, *skip;     /* comma lists of rule ids or categories */
     int trace;
+    int transcript;              /* --transcript: the SMTP dialogues (and connects) on stderr, as swaks shows them */
+    int progress;                /* stderr is a terminal: one status line while waiting, cleared at the end */
     const char *record_path;
     const char *replay_path;
     mx_json *options;            /* handed to rules as target.options (owned by caller) */
@@ -205,6 +207,14 @@ int mx_rt_tracing(mx_rt *rt);
  * cannot be built (e.g. an unreadable --ca-file); the error is sticky. */
 struct ssl_ctx_st *mx_rt_tls_ctx(mx_rt *rt, char *err, size_t errlen);
 void mx_rt_trace(mx_rt *rt, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A line of an SMTP dialogue (`CONN  -> EHLO ...`): shown with --trace (with
+ * its time) and with --transcript (without). */
+int mx_rt_dialogue_on(mx_rt *rt);
+void mx_rt_dialogue(mx_rt *rt, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The live status line (opts.progress): replaces the previous one on the
+ * terminal ("\r", erase line); mx_rt_status_clear removes it. */
+void mx_rt_status(mx_rt *rt, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void mx_rt_status_clear(mx_rt *rt);
 
 /* JSON <-> Lua. Object keys are sorted when converting tables, so output is
  * deterministic. [-0, +1, m] / [-0, +0, m] */

@@ -90,6 +90,13 @@ const mx_check_opt mx_check_opts[] = {
     {"strict-rules", 0, MX_OPT_STRICT_RULES, 0, "strict_rules", NULL, 1,
      "  --strict-rules      a site rule that failed or was skipped for a missing fact\n"
      "                      fails the run: exit status 3 (2 stays 2)\n"},
+    {"transcript", 0, MX_OPT_TRANSCRIPT, 0, NULL, NULL, 1,
+     "  --transcript        print each connection and SMTP dialogue on stderr as swaks\n"
+     "                      does (=== Trying, -> EHLO, <- 250-..., == TLS started)\n"},
+    {"ipv4", '4', '4', 0, NULL, "family", 0,
+     "  -4, --ipv4          probe only IPv4 addresses of the mail hosts\n"},
+    {"ipv6", '6', '6', 0, NULL, "family", 0,
+     "  -6, --ipv6          probe only IPv6 addresses of the mail hosts\n"},
     {"record", 0, MX_OPT_RECORD, 1, NULL, NULL, 1,
      "  --record FILE       write every engine call and result to FILE (JSON; a\n"
      "                      symbolic link at FILE is refused)\n"},

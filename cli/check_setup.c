@@ -126,9 +126,9 @@ void mx_cli_parse(int argc, char **argv, mx_cli *c) {
     optind = 1;
     opterr = 0; /* bad_option says it, with a suggestion */
     int ch, idx = -1;
-    while ((ch = getopt_long(argc, argv, ":hvq", getopt_table(), &idx)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":hvq46", getopt_table(), &idx)) != -1) {
         char *end;
-        if (ch != '?' && ch != ':') mx_sl_push(&c->given, ch == 'h' ? "help" : ch == 'v' ? "verbose" : ch == 'q' ? "quiet" : idx >= 0 ? getopt_table()[idx].name : "?");
+        if (ch != '?' && ch != ':') mx_sl_push(&c->given, ch == 'h' ? "help" : ch == 'v' ? "verbose" : ch == 'q' ? "quiet" : ch == '4' ? "ipv4" : ch == '6' ? "ipv6" : idx >= 0 ? getopt_table()[idx].name : "?");
         idx = -1;
         switch (ch) {
         case MX_OPT_FORMAT:
@@ -170,6 +170,12 @@ void mx_cli_parse(int argc, char **argv, mx_cli *c) {
         case MX_OPT_SKIP: c->skip = optarg; break;
         case MX_OPT_TRACE: c->trace = 1; break;
         case MX_OPT_STRICT_RULES: c->strict_rules = 1; break;
+        case MX_OPT_TRANSCRIPT: c->transcript = 1; break;
+        case '4':
+        case '6':
+            if (c->family && c->family != ch - '0') mx_cli_usage_error("%s", "-4 and -6 exclude each other");
+            c->family = ch - '0';
+            break;
         case MX_OPT_RECORD: c->record = optarg; break;
         case MX_OPT_REPLAY: c->replay = optarg; break;
         case MX_OPT_NOCOLOR: c->nocolor = 1; break;
@@ -332,6 +338,7 @@ mx_json *mx_cli_rule_options(const mx_cli *c) {
     }
     mx_json_set(o, "source_ips", src);
     mx_json_set(o, "allow_reserved", mx_json_bool(c->allow_reserved));
+    if (c->family) mx_json_set(o, "family", mx_json_int(c->family));
     if (c->helo) mx_json_set(o, "helo", mx_json_str(c->helo));
     if (c->rcpt) mx_json_set(o, "rcpt", mx_json_str(c->rcpt));
     if (c->mail_from) mx_json_set(o, "mail_from", mx_json_str(c->mail_from));
@@ -395,6 +402,8 @@ mx_rt *mx_cli_runtime(mx_cli *c, mx_strlist *dirs, mx_json *options, char *resol
     o.only = c->only;
     o.skip = c->skip;
     o.trace = c->trace;
+    o.transcript = c->transcript;
+    o.progress = c->progress;
     o.record_path = c->record;
     o.replay_path = c->replay;
     o.options = options;

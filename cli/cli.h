@@ -32,6 +32,7 @@ enum {
     MX_OPT_SENDER_DOMAIN, MX_OPT_CONTROL, MX_OPT_DNSBL_ZONE, MX_OPT_DNSBL_KEY, MX_OPT_LOCAL, MX_OPT_SYSROOT,
     MX_OPT_CONFIG_DIR, MX_OPT_PER_HOST, MX_OPT_QPS, MX_OPT_MAX_CONN, MX_OPT_LETTER, MX_OPT_UPDATE,
     MX_OPT_RULE_ARG, MX_OPT_RULE_ARG_JSON, MX_OPT_OVERRIDE_JSON,
+    MX_OPT_TRANSCRIPT,
     MX_OPT_CONFIG, /* taken out of argv by main.c (load_config) before any parser runs */
 };
 
@@ -97,6 +98,9 @@ typedef struct mx_cli {
     int strict_rules;          /* --strict-rules: a broken site rule fails the run */
     int update, verbose;       /* rules test; check text: -v 1, -vv 2 */
     int quiet;                 /* check text: -q, the verdict line only */
+    int transcript;            /* --transcript: the SMTP dialogues on stderr */
+    int family;                /* -4 / -6: probe only that address family (0: both) */
+    int progress;              /* set by the command: a live status line on stderr (a terminal) */
     const char *helo, *rcpt, *mail_from, *ca_file; /* SMTP dialogue */
     int local;                 /* --local or the local command */
     int per_host, qps;         /* politeness: connections per address, DNS queries/s */

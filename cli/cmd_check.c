@@ -185,6 +185,8 @@ int mx_cmd_check(int argc, char **argv, int local_command) {
     mx_cli_site_dirs(&c, &dirs);
     if (!options) options = mx_cli_rule_options(&c);
     char *resolvers = mx_cli_resolvers(&c.resolvers);
+    /* while waiting, a status line on a terminal (never into a file or pipe, never under a dialogue) */
+    c.progress = isatty(2) && !c.trace && !c.transcript;
     mx_rt *rt = mx_cli_runtime(&c, &dirs, options, resolvers);
     if (rec) {
         /* the recorded run's rule options and overrides */

@@ -50,6 +50,69 @@ static void our_fact(mx_buf *out, const mx_json *fs, const char *addr, const cha
     if (!any) mx_buf_printf(out, "    %s: unknown (not checked in this run)\n", label);
 }
 
+static const mx_json *find_code(const mx_json *fs, const char *code) {
+    for (size_t i = 0; i < fs->u.c.len; i++) {
+        const char *c = mx_json_get_str(fs->u.c.items[i], "code");
+        if (c && strcmp(c, code) == 0) return fs->u.c.items[i];
+    }
+    return NULL;
+}
+
+/* Is there a reason not to write at all? Then says it in `out` (a note for
+ * our administrator, not a letter) and returns 1. A letter helps only when
+ * the problem is theirs and someone there can read it. */
+static int no_letter(mx_buf *out, const mx_json *fs, const char *name, const char *rcpt, size_t nbad) {
+    const mx_json *f;
+    if ((f = find_code(fs, "dns.nxdomain"))) {
+        mx_buf_printf(out, "No letter to %s: there is nobody to write to.\n\n"
+                           "  %s does not exist (the DNS answers NXDOMAIN), so it has no postmaster and no mail\n"
+                           "  server. Check the spelling of the address. If the domain should exist, its owner\n"
+                           "  must renew or repair its registration; a letter cannot reach them through it.\n",
+                      rcpt, name);
+    } else if ((f = find_code(fs, "mx.null"))) {
+        mx_buf_printf(out, "No letter to %s: there is nobody to write to.\n\n"
+                           "  %s publishes a null MX (RFC 7505): it declares that it accepts no mail at all,\n"
+                           "  its postmaster included. Addresses at %s are not mail addresses; tell whoever\n"
+                           "  gave you the address. If that is wrong, the domain's owner must publish MX records.\n",
+                      rcpt, name, name);
+    } else if ((f = find_code(fs, "mx.none"))) {
+        mx_buf_printf(out, "No letter to %s: there is nobody to write to.\n\n"
+                           "  %s has no MX record and no address, so mail to it, its postmaster included, cannot\n"
+                           "  be delivered. Reach its owner another way (its website, or the contact in whois).\n",
+                      rcpt, name);
+    } else if ((f = find_code(fs, "outbound.port25_blocked")) || (f = find_code(fs, "local.firewall_blocks_out25"))) {
+        mx_buf_printf(out, "No letter to %s: the problem is on our side.\n\n"
+                           "  %s\n\n"
+                           "  Mail from here cannot reach any mail server on port 25, not only theirs: the receiver\n"
+                           "  can do nothing about it. Open outbound port 25 (this host's firewall, the network's,\n"
+                           "  or ask the provider), or relay through a smarthost on port 587.\n",
+                      rcpt, mx_json_get_str(f, "summary"));
+    } else if ((f = find_code(fs, "dnsbl.listed")) && bad(f)) {
+        mx_buf_printf(out, "No letter to %s: the problem is on our side.\n\n", rcpt);
+        for (size_t i = 0; i < fs->u.c.len; i++) {
+            const mx_json *g = fs->u.c.items[i];
+            const char *code = mx_json_get_str(g, "code"), *delist = ev_str(g, "delist");
+            if (!code || strcmp(code, "dnsbl.listed") != 0 || !bad(g)) continue;
+            mx_buf_printf(out, "  - %s\n", mx_json_get_str(g, "summary"));
+            if (delist) mx_buf_printf(out, "    removal: %s\n", delist);
+        }
+        mx_buf_printf(out, "\n  Receivers that use these lists refuse our mail because of the listing; asking %s\n"
+                           "  for an exception rarely helps and does not fix delivery to anyone else. Find the\n"
+                           "  cause, fix it, and request removal (above). Write to the receiver only if it still\n"
+                           "  refuses our mail after the listing is gone.\n",
+                      name);
+    } else if (nbad == 0 && !find_code(fs, "delivery.none") && !find_code(fs, "delivery.delayed")) {
+        mx_buf_printf(out, "No letter to %s: this check found no failure.\n\n"
+                           "  Every mail server of %s that was tested accepted the connection, so there is\n"
+                           "  nothing to report to them. If mail still fails, look at the failure in our logs\n"
+                           "  (mxdiag logs) and check again while it happens.\n",
+                      rcpt, name);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 static const char *const exact_keys[] = {"reply", "response", "greeting", "text", "line", "banner", NULL};
 
 static void letter_body(mx_buf *out, const mx_json *doc, const char *started, const char *version) {
@@ -79,9 +142,23 @@ static void letter_body(mx_buf *out, const mx_json *doc, const char *started, co
         if (a && bad(f)) nbad++;
     }
 
+    if (no_letter(out, fs, name, rcpt, nbad)) return;
+
+    /* postmaster@ is delivered to the very servers that fail: say how else to reach them */
+    if (find_code(fs, "delivery.none")) {
+        mx_buf_printf(out,
+                      "[Note for you, not part of the letter: mail to %s goes to the same mail servers\n"
+                      " that fail below, so this letter will probably not arrive by mail. Send it through another\n"
+                      " channel:", rcpt);
+        if (domain)
+            mx_buf_printf(out, " the contact page of their website (https://%s/), the registrant's or\n"
+                               " technical contact that `whois %s` shows,", domain, domain);
+        if (naddrs)
+            mx_buf_printf(out, " the abuse contact of the network that holds\n their server (`whois %s`),", addrs[0]);
+        mx_buf_puts(out, " or a phone number you have for them.]\n\n");
+    }
     mx_buf_printf(out, "To: %s\n", rcpt);
-    mx_buf_printf(out, "Subject: Mail to %s cannot be delivered from our servers%s\n\n", name,
-                  nbad ? "" : " (no failure observed)");
+    mx_buf_printf(out, "Subject: Mail to %s cannot be delivered from our servers\n\n", name);
     mx_buf_printf(out, "Hello,\n\n");
     mx_buf_printf(out,
                   "we write to the postmaster address of %s (RFC 2142) because mail from our servers to\n"
@@ -127,7 +204,7 @@ static void letter_body(mx_buf *out, const mx_json *doc, const char *started, co
             const mx_json *f = fs->u.c.items[i];
             const char *a = ev_str(f, "address");
             if (!a || strcmp(a, addrs[k]) != 0) continue;
-            mx_buf_printf(out, "    - %s [%s]\n", mx_json_get_str(f, "summary"), mx_json_get_str(f, "code"));
+            mx_buf_printf(out, "    - %s\n", mx_json_get_str(f, "summary"));
             for (const char *const *key = exact_keys; *key; key++) {
                 const char *t = ev_str(f, *key);
                 if (t) mx_buf_printf(out, "      exact text: \"%s\"\n", t);
@@ -142,7 +219,7 @@ static void letter_body(mx_buf *out, const mx_json *doc, const char *started, co
         const char *code = mx_json_get_str(f, "code");
         if (code && (strncmp(code, "delivery.", 9) == 0 || strncmp(code, "rule.", 5) == 0)) continue;
         if (!hdr) { mx_buf_puts(out, "\nOther observations\n"); hdr = 1; }
-        mx_buf_printf(out, "  - %s [%s]\n", mx_json_get_str(f, "summary"), code ? code : "?");
+        mx_buf_printf(out, "  - %s\n", mx_json_get_str(f, "summary"));
     }
 
     mx_buf_puts(out, "\nSince when\n");
@@ -157,13 +234,10 @@ static void letter_body(mx_buf *out, const mx_json *doc, const char *started, co
     if (!logs) mx_buf_puts(out, "  unknown (our mail logs were not examined for this letter)\n");
 
     mx_buf_puts(out, "\nWhy we are writing\n");
-    if (nbad)
-        mx_buf_printf(out,
-                      "  The failures above happen at your servers' addresses, so we cannot resolve them from our\n"
-                      "  side alone. If our addresses are blocked on purpose, please tell us why, so that we can fix\n"
-                      "  the cause; if not, please lift the block or tell us whom to contact.\n");
-    else
-        mx_buf_puts(out, "  This test found no failure at your servers; this letter may not be needed.\n");
+    mx_buf_printf(out,
+                  "  The failures above happen at your servers' addresses, so we cannot resolve them from our\n"
+                  "  side alone. If our addresses are blocked on purpose, please tell us why, so that we can fix\n"
+                  "  the cause; if not, please lift the block or tell us whom to contact.\n");
     mx_buf_puts(out,
                 "  [Describe the mail you send to " );
     mx_buf_puts(out, name);

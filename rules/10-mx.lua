@@ -158,11 +158,44 @@ local function check_addresses(report, target, host, pref, addrs, out)
   end
 end
 
+-- -4 / -6 (target.options.family): only the addresses of that family are
+-- probed; the others are named, not hidden. None left: over that family the
+-- target cannot be reached at all.
+local function publish_addresses(target, report, addresses)
+  local fam = target.options.family
+  if fam ~= 4 and fam ~= 6 then
+    report:publish("mx.addresses", addresses)
+    return
+  end
+  local kept, skipped = {}, {}
+  for _, a in ipairs(addresses) do
+    if a.family == fam then kept[#kept + 1] = a else skipped[#skipped + 1] = a.address end
+  end
+  local name = target.domain or target.host or target.address
+  if #skipped > 0 then
+    local none = #kept == 0
+    report:finding {
+      code = none and "mx.no_family" or "mx.family_skipped",
+      summary = none
+        and string.format("%s has no IPv%d mail host address (only %s): a sender with IPv%d only cannot deliver to it",
+          name, fam, table.concat(skipped, ", "), fam)
+        or string.format("Only IPv%d was tested (-%d): not probed: %s", fam, fam, table.concat(skipped, ", ")),
+      explanation = none and ("-" .. fam .. " restricts the check to IPv" .. fam .. ", and no mail host of this "
+          .. "target has such an address.") or nil,
+      advice = none and ("Run without -" .. fam .. " to test the other family; publish an IPv" .. fam
+          .. " address (" .. (fam == 4 and "A" or "AAAA") .. " record) if senders with IPv" .. fam
+          .. " only should reach it.") or nil,
+      evidence = { family = fam, skipped = skipped },
+    }
+  end
+  report:publish("mx.addresses", kept)
+end
+
 -- The target is an address: it is its own mail host.
 local function check_address_target(target, report, addresses)
   check_addresses(report, target, target.address, nil, { target.address }, addresses)
   report:publish("mx.hosts", { { host = target.address, addresses = { target.address } } })
-  report:publish("mx.addresses", addresses)
+  publish_addresses(target, report, addresses)
 end
 
 -- The target is a host name: its A/AAAA addresses, no MX lookup.
@@ -180,7 +213,28 @@ local function check_host_target(target, report, addresses)
   end
   check_addresses(report, target, target.host, nil, addrs, addresses)
   report:publish("mx.hosts", { { host = target.host, addresses = addrs } })
-  report:publish("mx.addresses", addresses)
+  publish_addresses(target, report, addresses)
+end
+
+-- Every mail host address IPv6: a sender with IPv4 only (still most of them)
+-- has no route to any, and its mail bounces or waits in the queue.
+local function report_ipv6_only(report, domain, addresses)
+  if #addresses == 0 then return end
+  local v6 = {}
+  for _, a in ipairs(addresses) do
+    if a.family ~= 6 then return end
+    v6[#v6 + 1] = a.address
+  end
+  report:finding {
+    code = "mx.ipv6_only",
+    summary = string.format("Every mail host address of %s is IPv6 (%s): senders with IPv4 only cannot reach it",
+      domain, table.concat(v6, ", ")),
+    explanation = "A sender delivers over the address families it has. Many mail servers still have no IPv6 "
+      .. "connectivity (or Postfix with inet_protocols = ipv4): for them this domain has no reachable mail host, "
+      .. "and their mail to it is deferred and finally bounced, while IPv6-capable senders see no problem.",
+    advice = "Give at least one MX host an IPv4 address (an A record), or add an MX host that has one.",
+    evidence = { name = domain, addresses = v6 },
+  }
 end
 
 -- RFC 5321 §5.1: no MX, so the domain itself is the mail host.
@@ -207,8 +261,9 @@ local function implicit_mx(target, report, domain, ans, addresses)
     evidence = { host = domain, preference = 0, addresses = addrs },
   }
   check_addresses(report, target, domain, 0, addrs, addresses)
+  report_ipv6_only(report, domain, addresses)
   report:publish("mx.hosts", { { host = domain, preference = 0, implicit = true, addresses = addrs } })
-  report:publish("mx.addresses", addresses)
+  publish_addresses(target, report, addresses)
 end
 
 -- RFC 7505 null MX: a single MX with an empty target ".". True when reported.
@@ -325,7 +380,7 @@ local function report_unresolved(report, unresolved, usable)
 end
 
 -- mx.ok and the published facts, when at least one MX host is usable.
-local function report_usable(report, domain, ans, port, published, addresses)
+local function report_usable(target, report, domain, ans, port, published, addresses)
   if #published == 0 then return end
   local parts = {}
   for _, p in ipairs(published) do
@@ -338,7 +393,7 @@ local function report_usable(report, domain, ans, port, published, addresses)
     evidence = { name = domain, resolver = ans.server, port = port, hosts = published },
   }
   report:publish("mx.hosts", published)
-  report:publish("mx.addresses", addresses)
+  publish_addresses(target, report, addresses)
 end
 
 return {
@@ -352,6 +407,7 @@ return {
     ["mx.ok"] = "ok", ["mx.implicit"] = "info", ["mx.null"] = "crit", ["mx.none"] = "crit",
     ["mx.unresolvable"] = "warn", ["mx.cname"] = "warn", ["mx.ip_literal"] = "warn",
     ["mx.reserved_address"] = "warn", ["mx.invalid_name"] = "crit", ["host.unresolvable"] = "crit",
+    ["mx.ipv6_only"] = "warn", ["mx.family_skipped"] = "info", ["mx.no_family"] = "crit",
   },
   run = function(target, report)
     local port = target.port or target.options.port or 25
@@ -372,6 +428,7 @@ return {
     local usable, published, unresolved, literals = sort_hosts(target, report, domain, hosts, results, addresses)
     report_literals(report, domain, literals, usable)
     report_unresolved(report, unresolved, usable)
-    report_usable(report, domain, ans, port, published, addresses)
+    report_ipv6_only(report, domain, addresses)
+    report_usable(target, report, domain, ans, port, published, addresses)
   end,
 }

@@ -280,6 +280,28 @@ local function starttls_missing(report, p, s)
   }
 end
 
+-- What the server offers, as its EHLO reply says it (keywords with their
+-- parameters), before and after STARTTLS: what swaks shows, in text and JSON.
+local function capability_words(c)
+  local out = {}
+  for _, kw in ipairs(c and c.list or {}) do
+    local params = c.caps[kw] or {}
+    out[#out + 1] = #params > 0 and (kw .. " " .. table.concat(params, " ")) or kw
+  end
+  return out
+end
+
+local function capabilities_finding(report, p, s)
+  if not s.capabilities then return end
+  local before, after = capability_words(s.capabilities), s.capabilities_tls and capability_words(s.capabilities_tls)
+  report:finding {
+    code = "smtp.capabilities",
+    summary = string.format("%s EHLO capabilities: %s%s", label(p), #before > 0 and table.concat(before, ", ") or "none",
+      after and (" — after STARTTLS: " .. (#after > 0 and table.concat(after, ", ") or "none")) or ""),
+    evidence = evidence(p, s, { capabilities = before, capabilities_tls = after, ehlo_domain = s.capabilities.domain }),
+  }
+end
+
 local function rcpt_findings(report, p, s)
   local pr = s.probe
   if not pr then return end
@@ -381,7 +403,7 @@ return {
   provides = { "smtp.sessions" },
   timeout = 300,
   codes = {
-    ["smtp.greeting_ok"] = "ok", ["smtp.greeting_reject"] = "crit", ["smtp.greeting_tempfail"] = "warn",
+    ["smtp.greeting_ok"] = "ok", ["smtp.capabilities"] = "ok", ["smtp.greeting_reject"] = "crit", ["smtp.greeting_tempfail"] = "warn",
     ["smtp.rate_limited"] = "warn",
     ["smtp.greeting_slow"] = "info", ["smtp.no_greeting"] = "crit", ["smtp.ehlo_rejected"] = "warn",
     ["smtp.starttls_missing"] = "warn", ["smtp.protocol_error"] = "crit",
@@ -433,6 +455,7 @@ return {
         end
         ehlo_findings(report, p, s)
         starttls_missing(report, p, s)
+        capabilities_finding(report, p, s)
         tls_findings(report, p, s)
         if not s.failure then rcpt_findings(report, p, s) end
       end

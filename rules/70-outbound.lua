@@ -4,9 +4,13 @@
 -- configured (--control HOST; none by default, so no test ever reaches a
 -- real host). Port 25 failing everywhere while other ports answer is a block
 -- on this side (local firewall or the ISP); only this target failing is theirs.
+-- A target with another port (host:2525) is probed on port 25 and the others
+-- instead, never against the controls: one closed port is not a block of mail.
+-- Publishes the conclusion as fact `outbound.verdict`, which the path rule
+-- reads so that its own wording agrees (one story, the stronger evidence wins).
 local shared = require("shared")
 local endpoint = require("tcp_explain").endpoint
-local OTHER_PORTS = { 587, 465, 443 }
+local OTHER_PORTS = { 25, 587, 465, 443 }
 
 local CONTROL_ADVICE = "Add control mail hosts with --control HOST (repeatable), e.g. the MX hosts of large "
   .. "providers that always accept connections: find them with `dig +short MX gmail.com`, "
@@ -40,9 +44,10 @@ return {
   description = "When every MX fails, probes other ports and control hosts to say whose side blocks port 25",
   categories = { "network", "default" },
   requires = { "tcp.results" },
+  provides = { "outbound.verdict" },
   codes = {
     ["outbound.port25_blocked"] = "crit", ["outbound.remote_filtered"] = "warn",
-    ["outbound.no_control"] = "info", ["outbound.inconclusive"] = "unknown",
+    ["outbound.no_control"] = "info", ["outbound.inconclusive"] = "unknown", ["outbound.port_only"] = "info",
   },
   run = function(target, report)
     local results = target.facts["tcp.results"]
@@ -73,14 +78,16 @@ return {
         seen[r.address] = true
         for _, p in ipairs(OTHER_PORTS) do
           for _, src in ipairs(sources) do
-            if fam_ok(src, r.address) then
+            -- "other" ports: 25 itself is one when the target named another port (host:2525)
+            if p ~= port and fam_ok(src, r.address) then
               probes[#probes + 1] = { kind = "other", host = r.host, address = r.address, port = p, source = src or nil }
             end
           end
         end
       end
     end
-    local controls = target.options.control_hosts or {}
+    -- control mail hosts answer port 25: they say nothing about another port the target named
+    local controls = port == 25 and (target.options.control_hosts or {}) or {}
     local cjobs = {}
     for i, c in ipairs(controls) do cjobs[i] = function() return table.pack(resolve(c)) end end
     local cres = task.all(cjobs)
@@ -130,7 +137,25 @@ return {
     local ev = { mode = mode, port = port, other_ports = other_all, controls = ctl_all,
                  unresolved_controls = #unresolved > 0 and unresolved or nil }
 
-    if #controls == 0 then
+    if port ~= 25 and #other_ok > 0 then
+      -- host:2525 — the host answers elsewhere: this port alone is closed there, not a block of outbound mail
+      report:publish("outbound.verdict", "port_only")
+      report:finding {
+        code = "outbound.port_only",
+        summary = string.format("Every address of the target %s on port %d, but answers on other ports (%s): "
+          .. "the host is reachable; port %d is closed or filtered there", what, port, table.concat(other_ok, "; "),
+          port),
+        explanation = "The same hosts answered on another port, so the network path to them works and outbound "
+          .. "connections leave this host. Only the port that was asked for fails: nothing listens on port "
+          .. port .. " there, or a firewall there " .. (mode == "timeout" and "drops" or "refuses") .. " that port.",
+        advice = "Check the port: is a server meant to listen on " .. port .. "? (Mail between servers uses port "
+          .. "25; 587 and 465 are for clients that log in.)",
+        evidence = ev,
+      }
+      return
+    end
+    if #controls == 0 and port == 25 then
+      report:publish("outbound.verdict", "no_control")
       report:finding {
         code = "outbound.no_control",
         summary = string.format("Every MX address of the target %s on port %d; no control host is configured, so "
@@ -138,14 +163,15 @@ return {
           #other_all),
         explanation = "A block of outbound port 25 on your side (your firewall, or an ISP that blocks port 25 for "
           .. "end users) looks exactly like a receiver that drops you, unless another mail host is tried on port 25 "
-          .. "from here." .. (#other_ok > 0 and " The same hosts answered on another port, so the path to them works; "
-          .. "only port 25 fails." or ""),
+          .. "from here." .. (#other_ok > 0 and (" The same hosts answered on another port, so the path to them "
+          .. "works; only port " .. port .. " fails.") or ""),
         advice = CONTROL_ADVICE,
         evidence = ev,
       }
       return
     end
     if #ctl_ok > 0 then
+      report:publish("outbound.verdict", "remote_filtered")
       report:finding {
         code = "outbound.remote_filtered",
         summary = string.format("Only this target fails: every MX address %s on port %d while the control "
@@ -159,6 +185,7 @@ return {
         evidence = ev,
       }
     elseif #ctl_bad > 0 and #other_ok > 0 then
+      report:publish("outbound.verdict", "port25_blocked")
       report:finding {
         code = "outbound.port25_blocked",
         summary = string.format("Outbound port 25 is blocked on your side: every MX and every control host fails on "
@@ -173,10 +200,11 @@ return {
         evidence = ev,
       }
     else
+      report:publish("outbound.verdict", "inconclusive")
       report:finding {
         code = "outbound.inconclusive",
-        summary = string.format("Every MX address and every control host fails, and no other port answers: "
-          .. "the network path itself may be down"),
+        summary = string.format("Every MX address%s fails, and no other port answers: "
+          .. "the network path itself may be down", #controls > 0 and " and every control host" or ""),
         explanation = "With nothing answering on any port, a port-25 block cannot be told apart from an outage "
           .. "or a wrong route.",
         advice = "Check basic connectivity and routing (ip route get " .. results[1].address .. "), then run again.",

@@ -30,6 +30,47 @@ local function wants_trace(r)
   return false
 end
 
+-- Does port 25 leave this host at all (from `source`)? The outbound rule's
+-- conclusion when it has one (fact `outbound.verdict`: the stronger evidence,
+-- a control mail host answering), else the same question asked here of the
+-- control hosts (--control; each connect once per run). Returns the control
+-- that accepted ("host [address]"), false when every control failed, or nil
+-- when nothing is known (no control host configured).
+local function port25_leaves(target, source)
+  local v = target.facts["outbound.verdict"]
+  if v == "remote_filtered" then return "a control mail host (outbound.remote_filtered)" end
+  if v == "port25_blocked" then return false end
+  local controls = target.options.control_hosts or {}
+  if #controls == 0 then return nil end
+  local timeout = target.options.timeout or 10
+  local want = source and (net.parse_address(source) or {}).family
+  local jobs, names = {}, {}
+  for _, c in ipairs(controls) do
+    local addrs = {}
+    if net.parse_address(c) then addrs = { c } else
+      for _, t in ipairs { "A", "AAAA" } do
+        local ans = dns.query(c, t)
+        if ans and ans.status == "NOERROR" then for _, rr in ipairs(ans.answers) do addrs[#addrs + 1] = rr.data end end
+      end
+    end
+    for _, a in ipairs(addrs) do
+      local pa = net.parse_address(a)
+      if pa and (not want or pa.family == want) then
+        names[#names + 1] = string.format("%s [%s]", c, a)
+        jobs[#jobs + 1] = { table.concat({ "path-control", a, tostring(source), tostring(timeout) }, "|"), function()
+          local sock = net.connect(a, 25, { timeout = timeout, source = source })
+          if sock then sock:close(); return true end
+          return false
+        end }
+      end
+    end
+  end
+  if #jobs == 0 then return nil end
+  local ok = shared.all(jobs)
+  for i, yes in ipairs(ok) do if yes then return names[i] end end
+  return false
+end
+
 -- One probe: connect with a TTL. Returns what came back.
 local function probe(address, port, ttl, probe_timeout, source)
   local sock, verdict, d = net.connect(address, port, { ttl = ttl, timeout = probe_timeout, source = source })
@@ -324,14 +365,23 @@ return {
           summary = string.format("%s: packets die before the first hop: not even hop 1 answers (%s)",
             endpoint(r.address, r.port or 25), counted)
         end
+        -- one story: when a control mail host accepts port 25 from here, outbound port 25 is not blocked
+        -- on this host or by its provider, whatever the silent first hops suggest
+        local leaves = (r.port or 25) == 25 and not r.other_family_ok and port25_leaves(target, r.source) or nil
+        if leaves then ev.port25_leaves_via = leaves end
         local limited = #retried > 0 and (" Some hops answered only when asked again (" .. ev.answered_on_retry
           .. "): the routers on this path limit their ICMP errors, which is why each silent hop was asked "
           .. PROBES .. " times, paced, before counting as silent.") or ""
         report:finding {
           code = "path.dies_at_hop",
           summary = summary,
-          explanation = (last
-            and ("Probes to port " .. (r.port or 25) .. " with a TTL up to " .. last.ttl .. " came back as ICMP "
+          explanation = (leaves and ("Probes to port 25 " .. (last and ("die after hop " .. last.ttl .. " (" .. last.address
+              .. ")") or "get no answer from any router, not even the first") .. ", but " .. leaves .. " accepts "
+              .. "port 25 from here: this host and its provider do not block outbound SMTP. The packets to "
+              .. r.address .. " are dropped further on, by a filter for this destination only (the receiver's "
+              .. "firewall or its provider), and the routers on the way send no ICMP time-exceeded for them, so "
+              .. "the trace cannot show where. The block is on the receiving side.")
+            or last and ("Probes to port " .. (r.port or 25) .. " with a TTL up to " .. last.ttl .. " came back as ICMP "
               .. "time-exceeded, so the path works up to " .. last.address .. ". From hop " .. first_silent
               .. " on, nothing answers: a device at or right after " .. last.address .. " silently drops SMTP "
               .. "(a provider's port-25 block or a firewall's drop rule), or the next routers do not send ICMP.")
@@ -341,7 +391,10 @@ return {
             .. limited
             .. (r.other_family_ok and (" The same host answers port 25 over " .. r.other_family_ok .. ", so "
               .. "this is not a block of all outbound SMTP.") or ""),
-          advice = r.other_family_ok and ("Port 25 to the same host over " .. r.other_family_ok .. " works from "
+          advice = leaves and ("Nothing to change on this host: contact the recipient domain's postmaster "
+              .. "(through another channel: its website or the abuse contact in whois) with the time and your "
+              .. "sending address.")
+            or r.other_family_ok and ("Port 25 to the same host over " .. r.other_family_ok .. " works from "
               .. "here, so outbound port 25 is not blocked in general: the drop is specific to this address "
               .. "family, at or after " .. (last and last.address or "this host's own network") .. " (a firewall "
               .. "for that family on the receiver's side, often forgotten, or this host's provider/firewall for "

@@ -12,6 +12,10 @@ end
 -- read, sources not read ({source, why}), extra info.
 local function collect()
   local verdicts, read, unread, info = {}, {}, {}, {}
+  info.port_rules = {}
+  local function touching(list)
+    for _, t in ipairs(list) do info.port_rules[#info.port_rules + 1] = t end
+  end
   local function add(list)
     for _, v in ipairs(list) do verdicts[#verdicts + 1] = v end
   end
@@ -31,6 +35,7 @@ local function collect()
     local doc, err, msg = util.json_decode(r[1].stdout)
     if doc then
       add(fw.nft(doc))
+      touching(fw.nft_port_rules(doc))
       read[#read + 1] = "nft"
     else
       unread[#unread + 1] = { source = "nft", why = "its JSON output could not be parsed: " .. tostring(msg or err) }
@@ -48,6 +53,7 @@ local function collect()
     r = res[1 + i]
     if r[1] and r[1].status == 0 then
       add(fw.iptables(r[1].stdout, name))
+      touching(fw.iptables_port_rules(r[1].stdout, name))
       read[#read + 1] = name
     elseif r[1] then
       unread[#unread + 1] = { source = name, why = name .. "-save exited with status " .. r[1].status .. ": "
@@ -105,6 +111,7 @@ return {
   codes = {
     ["local.firewall_blocks_out25"] = "crit", ["local.firewall_blocks_in25"] = "warn",
     ["local.csf_smtp_block"] = "warn", ["local.firewall_ok"] = "ok", ["local.firewall_unknown"] = "unknown",
+    ["local.firewall_rules"] = "info",
   },
   applies = function(target) return target.options["local"] == true end,
   run = function(target, report)
@@ -116,6 +123,23 @@ return {
       end
     end
     local public = listens_publicly()
+    -- every rule that names port 25, not only the ones that decide (first match wins)
+    local pr = info.port_rules
+    if #pr > 0 then
+      local lines = {}
+      for i, t in ipairs(pr) do
+        lines[i] = string.format("%s: %s", t.where, t.rule)
+      end
+      report:finding {
+        code = "local.firewall_rules",
+        summary = string.format("%d firewall rule%s name%s TCP port 25: %s", #pr, #pr == 1 and "" or "s",
+          #pr == 1 and "s" or "", table.concat(lines, "; ")),
+        explanation = "Every rule of the rule sets read that matches TCP port 25 (whatever it does: accept, "
+          .. "log, drop, jump), chain by chain as the rule set lists them. In each chain the first rule that matches a new connection decides"
+          .. ((#blocks_out + #blocks_in) > 0 and "; the findings above name the rules that decide." or "."),
+        evidence = { rules = lines, count = #pr },
+      }
+    end
     for _, v in ipairs(blocks_out) do
       local how = v.policy and "its default policy drops what no rule allows" or
         (v.catch_all and "a catch-all rule drops it" or "a rule drops or rejects it")

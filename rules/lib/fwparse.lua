@@ -336,6 +336,45 @@ function M.nft(doc, port)
   return out
 end
 
+-- Every nft rule that names the port (tcp/th dport, a set or verdict map
+-- holding it), in any table and chain, whatever it decides: the first match
+-- decides (M.nft), but an administrator wants to see all of them.
+-- Returns { {source = "nft", where =, rule =, verdict = "drop"|"accept"|...|nil} }.
+function M.nft_port_rules(doc, port)
+  port = port or PORT
+  local chains, order, sets = {}, {}, {}
+  for _, item in ipairs(doc and doc.nftables or {}) do
+    local named = (type(item.set) == "table" and item.set) or (type(item.map) == "table" and item.map)
+    if named and named.name then
+      local tk = tostring(named.family) .. " " .. tostring(named.table)
+      sets[tk] = sets[tk] or {}
+      sets[tk][named.name] = { elem = type(named.elem) == "table" and named.elem or {} }
+    elseif item.chain then
+      local c = item.chain
+      local key = c.family .. " " .. c.table .. " " .. c.name
+      chains[key] = { family = c.family, table = c.table, name = c.name, rules = {} }
+      order[#order + 1] = key
+    elseif item.rule then
+      local r = item.rule
+      local ch = chains[r.family .. " " .. r.table .. " " .. r.chain]
+      if ch then ch.rules[#ch.rules + 1] = { expr = r.expr, handle = r.handle } end
+    end
+  end
+  local out = {}
+  for _, key in ipairs(order) do
+    local ch = chains[key]
+    for i, r in ipairs(ch.rules) do
+      local verdict, names_port, _, never = classify_nft(r.expr, port, sets[ch.family .. " " .. ch.table])
+      if names_port and not never then
+        out[#out + 1] = { source = "nft", verdict = verdict, rule = render_nft(r.expr),
+          where = string.format("table %s %s chain %s rule %d (handle %s)", ch.family, ch.table, ch.name, i,
+            tostring(r.handle)) }
+      end
+    end
+  end
+  return out
+end
+
 -- ------------------------------------------------------------ iptables-save
 
 local function tokens(s)
@@ -466,6 +505,26 @@ function M.iptables(text, source, port)
           d.source = source
           out[#out + 1] = d
         end
+      end
+    end
+  end
+  return out
+end
+
+-- Every iptables-save rule (any table and chain) that names the port.
+-- Returns { {source =, where =, rule =, line =, verdict = target} } in file order.
+function M.iptables_port_rules(text, source, port)
+  port = port or PORT
+  source = source or "iptables"
+  local out, tbl, ln = {}, "?", 0
+  for line in (text or ""):gmatch("([^\n]*)\n?") do
+    ln = ln + 1
+    if line:match("^%*") then tbl = line:sub(2)
+    elseif line:match("^%-A ") then
+      local r = parse_ipt_rule(line, port)
+      if r.names_port and not r.never then
+        out[#out + 1] = { source = source, verdict = r.target, rule = line, line = ln,
+          where = string.format("%s table %s chain %s (line %d)", source, tbl, tostring(r.chain), ln) }
       end
     end
   end

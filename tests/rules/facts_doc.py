@@ -23,6 +23,14 @@ def load(src):
 def render(doc):
     out = []
     for f in doc["facts"]:
+        if f["shape"] == "string":
+            out.append("#### `%s` (string; rule `%s`)" % (f["name"], f["publisher"]))
+            out.append("")
+            out.append(f["description"])
+            out.append("")
+            out.append("Values: " + ", ".join("`%s`" % v for v in f["values"]) + ".")
+            out.append("")
+            continue
         out.append("#### `%s` (%s of maps; rule `%s`)" % (f["name"], f["shape"] if f["shape"] == "list" else "map",
                                                           f["publisher"]) if f["shape"] == "list" else
                    "#### `%s` (map; rule `%s`)" % (f["name"], f["publisher"]))
@@ -67,6 +75,10 @@ def check_observed(doc, name, value, problems, where):
     f = byname.get(name)
     if not f:
         problems.append("%s: fact %s is not in docs/facts.json" % (where, name))
+        return
+    if f["shape"] == "string":
+        if not isinstance(value, str) or value not in f["values"]:
+            problems.append("%s: %s is %r, documented as one of %s" % (where, name, value, ", ".join(f["values"])))
         return
     items = value if f["shape"] == "list" else (list(value.values()) if name == "dnsbl.trust" else [value])
     if f["shape"] == "list" and not isinstance(value, list):
