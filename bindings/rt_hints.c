@@ -3,40 +3,11 @@
  * itself carries no line numbers). */
 #include "rt_private.h"
 #include <string.h>
+#include "suggest.h"
 
-/* Levenshtein distance of a and b, capped at 9 (names are short). */
-static int distance(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 40 || lb > 40) return 9;
-    int row[41];
-    for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        int diag = row[0];
-        row[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int up = row[j];
-            int best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best) best = up + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            /* a swap of two neighbours counts as one edit */
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb] > 9 ? 9 : row[lb];
-}
-
+/* the nearest known name within a typo's reach (engine/suggest.c) */
 const char *rt_did_you_mean(const char *word, const char *const *known) {
-    const char *best = NULL;
-    int bd = 9;
-    size_t wl = strlen(word);
-    for (const char *const *k = known; *k; k++) {
-        int d = distance(word, *k);
-        /* close enough: at most 2 edits, fewer for short names */
-        int limit = wl <= 3 ? 1 : 2;
-        if (d <= limit && d < bd) { bd = d; best = *k; }
-    }
-    return best;
+    return mx_suggest(word, known, (size_t)-1);
 }
 
 int rt_field_line(const char *src, size_t len, const char *field) {

@@ -14,38 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "suggest.h"
 
 /* ------------------------------------------------------------ helpers */
 
-/* Edit distance (optimal string alignment), for "did you mean" (short words only). */
-static size_t edit_distance(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63) return 99;
-    size_t d[64][64];
-    for (size_t i = 0; i <= la; i++) d[i][0] = i;
-    for (size_t j = 0; j <= lb; j++) d[0][j] = j;
-    for (size_t i = 1; i <= la; i++)
-        for (size_t j = 1; j <= lb; j++) {
-            size_t c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-            if (d[i - 1][j] + 1 < c) c = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < c) c = d[i][j - 1] + 1;
-            /* two letters swapped count as one edit ("nmae" -> "name") */
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < c) c = d[i - 2][j - 2] + 1;
-            d[i][j] = c;
-        }
-    return d[la][lb];
-}
-
-/* " (did you mean 'x'?)" for the closest of names (NULL-ended), or "". */
+/* " (did you mean 'x'?)" for the closest of names, or "" (engine/suggest.c). */
 static void did_you_mean(char *out, size_t n, const char *word, const char *const *names, size_t count) {
-    const char *best = NULL;
-    size_t bd = 99;
-    for (size_t i = 0; i < count; i++) {
-        size_t d = edit_distance(word, names[i]);
-        if (d < bd) { bd = d; best = names[i]; }
-    }
-    size_t lim = strlen(word) <= 4 ? 1 : strlen(word) <= 8 ? 2 : 3;
-    if (best && bd <= lim) snprintf(out, n, " (did you mean '%s'?)", best);
+    const char *best = mx_suggest(word, names, count);
+    if (best) snprintf(out, n, " (did you mean '%s'?)", best);
     else out[0] = 0;
 }
 

@@ -13,6 +13,7 @@
 #include "escape.h"
 #include "outfile.h"
 #include "ruletest.h"
+#include "suggest.h"
 
 static int line_of(const char *src, const char *at) {
     int n = 1;
@@ -20,31 +21,8 @@ static int line_of(const char *src, const char *at) {
     return n;
 }
 
-/* did-you-mean among known (NULL-ended): the closest within 2 edits */
-static int dist(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 40 || lb > 40) return 9;
-    int row[41];
-    for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        int diag = row[0];
-        row[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int up = row[j], best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best) best = up + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-static const char *closest(const char *w, const char *const *known) {
-    const char *best = NULL;
-    int bd = 3;
-    for (; *known; known++) { int d = dist(w, *known); if (d < bd) { bd = d; best = *known; } }
-    return best;
-}
+/* did-you-mean among known (NULL-ended): engine/suggest.c */
+static const char *closest(const char *w, const char *const *known) { return mx_suggest(w, known, (size_t)-1); }
 
 static int json_has_str(const mx_json *a, const char *s) {
     for (size_t i = 0; a && a->type == MX_JARR && i < a->u.c.len; i++)
