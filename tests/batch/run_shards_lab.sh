@@ -73,6 +73,15 @@ trap cleanup EXIT
 # ---- two hosts and a client, joined by veth pairs
 ip netns add "$NS_C"
 ip -n "$NS_C" link set lo up
+# a checkout under /root (a clone in root's home) stays visible to the hosts:
+# its top directory under /root is bound back over the tmpfs, nothing else
+REBIND=
+for p in "$MX" "$LAB"; do
+    case $p in /root/?*)
+        top=${p#/root/}; top=${top%%/*}
+        REBIND="$REBIND mkdir -p /root/$top && mount --bind REALROOT/$top /root/$top &&" ;;
+    esac
+done
 for i in 1 2; do
     ns=${NS_H[$((i - 1))]}
     ip netns add "$ns"
@@ -126,7 +135,9 @@ for i in 1 2; do
     ns=${NS_H[$((i - 1))]}
     # ip netns exec, unshare and sh all exec: $! is sshd's pid.
     ip netns exec "$ns" unshare -m --propagation private \
-        sh -c "mount -t tmpfs -o mode=0700 mxshard-home /root && exec /usr/sbin/sshd -D -e -f $T/sshd$i.conf" \
+        sh -c "mkdir -p $T/realroot$i && mount --bind /root $T/realroot$i &&
+               mount -t tmpfs -o mode=0700 mxshard-home /root && ${REBIND//REALROOT/$T/realroot$i}
+               exec /usr/sbin/sshd -D -e -f $T/sshd$i.conf" \
         2>"$T/sshd$i.log" &
     SSHD_PIDS+=($!)
 done
