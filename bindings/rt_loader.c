@@ -551,6 +551,7 @@ mx_json *mx_rt_rules_json(mx_rt *rt) {
         for (size_t k = 0; k < r->nwants; k++) mx_json_push(a, mx_json_str(r->wants[k]));
         mx_json_set(o, "wants", a);
         mx_json_set(o, "scope", mx_json_str(r->scope_run ? "run" : "target"));
+        mx_json_set(o, "kind", mx_json_str(r->logs ? "logs" : "check"));
         if (r->opt_schema && r->opt_schema->u.c.len) mx_json_set(o, "options", mx_json_clone(r->opt_schema));
         lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref);
         lua_getfield(L, -1, "codes");

@@ -63,6 +63,17 @@ int mx_cmd_rules(int argc, char **argv) {
     mx_cli_site_dirs(&c, &dirs);
     mx_rt *rt = mx_cli_runtime(&c, &dirs, NULL, NULL);
     mx_json *rules = mx_rt_rules_json(rt);
+    if (strcmp(sub, "list") == 0 || strcmp(sub, "show") == 0) {
+        /* a runtime loads one kind of rules: the logs rules (mxdiag logs)
+         * come from a second one, listed after the check rules */
+        c.logs_rules = 1;
+        mx_rt *lrt = mx_cli_runtime(&c, &dirs, NULL, NULL);
+        mx_json *lrules = mx_rt_rules_json(lrt);
+        for (size_t i = 0; i < lrules->u.c.len; i++) mx_json_push(rules, mx_json_clone(lrules->u.c.items[i]));
+        mx_json_free(lrules);
+        mx_rt_free(lrt);
+        c.logs_rules = 0;
+    }
     mx_buf out = MX_BUF_INIT;
     int code = 0;
     if (strcmp(sub, "list") == 0) {
@@ -72,7 +83,9 @@ int mx_cmd_rules(int argc, char **argv) {
                 mx_json *r = rules->u.c.items[i];
                 /* site rules' own text: shown as terminal text like any other */
                 mx_buf line = MX_BUF_INIT;
-                mx_buf_printf(&line, "%-22s %s", mx_json_get_str(r, "id"), mx_json_get_str(r, "description"));
+                int logs = strcmp(mx_json_get_str(r, "kind"), "logs") == 0;
+                mx_buf_printf(&line, "%-22s %s%s", mx_json_get_str(r, "id"), logs ? "[logs] " : "",
+                              mx_json_get_str(r, "description"));
                 mx_esc_text_n(&out, line.data, line.len, 0);
                 mx_buf_putc(&out, '\n');
                 mx_buf_free(&line);

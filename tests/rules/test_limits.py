@@ -44,16 +44,21 @@ def run_rule(d, rid, *extra):
 
 
 # ---- MAX_RULES (bindings/rt_private.h): 512 rules load, the 513th is a loader error
+# (a runtime loads one kind: rules list's [logs] lines come from a second one)
+def check_rules(r):
+    return [l for l in r.stdout.splitlines() if "[logs]" not in l]
+
+
 def rules_loaded(extra_dir=None):
     args = [MX, "rules", "list"] + (["--rules-dir", extra_dir] if extra_dir else [])
     return subprocess.run(args, capture_output=True, text=True, timeout=120)
 
 
-shipped = len(rules_loaded().stdout.splitlines())
+shipped = len(check_rules(rules_loaded()))
 room = 512 - shipped
 d = rule_dir("max_rules", {"lim-r%03d" % i: "" for i in range(room)})
 r = rules_loaded(d)
-check(r.returncode == 0 and len(r.stdout.splitlines()) == 512, "MAX_RULES: %d shipped + %d site rules = 512 load" % (shipped, room))
+check(r.returncode == 0 and len(check_rules(r)) == 512, "MAX_RULES: %d shipped + %d site rules = 512 load" % (shipped, room))
 with open(os.path.join(d, "lim-over.lua"), "w") as f:
     f.write('return { id = "lim-over", description = "one too many", codes = {}, run = function() end }\n')
 r = rules_loaded(d)

@@ -223,8 +223,16 @@ code, out, err = run("their_side", "--rules-dir", site, text=True)
 check(code == 3 and "field 'kind' must be" in err, "a bad kind is a loader error: %s" % err.strip()[:200])
 os.remove(os.path.join(site, "98-bad.lua"))
 p = subprocess.run([MX, "rules", "list", "--rules-dir", site], capture_output=True, text=True, timeout=60)
-check(p.returncode == 0 and "logs-scope" not in p.stdout and "site-extra" not in p.stdout,
-      "check's rules list has no logs rule")
+lines = p.stdout.splitlines()
+logs_lines = [l for l in lines if "[logs]" in l]
+check(p.returncode == 0 and any(l.startswith("logs-scope ") for l in logs_lines)
+      and any(l.startswith("site-extra ") for l in logs_lines)
+      and not any(l.startswith("mx ") for l in logs_lines)
+      and lines.index(logs_lines[0]) > max(i for i, l in enumerate(lines) if l.startswith("mx ")),
+      "rules list: the logs rules (shipped and site) follow the check rules, marked [logs]: %s" % p.stdout[-600:])
+p = subprocess.run([MX, "rules", "list", "--json", "--rules-dir", site], capture_output=True, text=True, timeout=60)
+kinds = {r["id"]: r["kind"] for r in json.loads(p.stdout)}
+check(kinds.get("logs-scope") == "logs" and kinds.get("mx") == "check", "rules list --json: kind per rule")
 code, out, err = run("their_side", "--timeout", "3", text=True)
 check(code == 3 and "it goes with --probe N" in err, "check options without --probe are refused")
 
