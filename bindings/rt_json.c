@@ -84,7 +84,7 @@ static mx_json *to_json_rec(lua_State *L, int idx, int depth) {
             lua_pop(L, 2);
         }
         if (k < count) lua_pop(L, 2);
-        qsort(keys, k, sizeof *keys, keycmp);
+        if (k > 1) qsort(keys, k, sizeof *keys, keycmp);
         mx_json *o = mx_json_obj();
         for (size_t i = 0; i < k; i++) {
             /* numeric keys were stringified; look up both ways */

@@ -502,7 +502,7 @@ static mx_json *table_names(lua_State *L, int idx, int functions_only) {
         }
         lua_pop(L, 1);
     }
-    qsort(names, n, sizeof *names, rt_name_cmp);
+    if (n > 1) qsort(names, n, sizeof *names, rt_name_cmp);
     mx_json *a = mx_json_arr();
     for (size_t i = 0; i < n; i++) { mx_json_push(a, mx_json_str(names[i])); free(names[i]); }
     free(names);

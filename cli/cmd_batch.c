@@ -222,8 +222,8 @@ static void write_result(batch *b, mx_check *chk, size_t index) {
     case FMT_PROM: {
         mx_buf st = MX_BUF_INIT, du = MX_BUF_INIT;
         mx_fmt_prom_domain(&st, &du, doc);
-        fwrite(st.data, 1, st.len, b->prom_status);
-        fwrite(du.data, 1, du.len, b->prom_dur);
+        fwrite(st.data ? st.data : "", 1, st.len, b->prom_status);
+        fwrite(du.data ? du.data : "", 1, du.len, b->prom_dur);
         mx_buf_free(&st);
         mx_buf_free(&du);
         break;
@@ -840,10 +840,10 @@ int mx_batch_main(int argc, char **argv) {
     mx_check_free(runchk);
     if (b->format == FMT_SUMMARY) mx_buf_put(&b->out, summary.data, summary.len);
     out_flush(b);
-    if (b->format != FMT_SUMMARY && !b->quiet && b->write_failed != 2) fwrite(summary.data, 1, summary.len, stderr);
+    if (b->format != FMT_SUMMARY && !b->quiet && b->write_failed != 2) fwrite(summary.data ? summary.data : "", 1, summary.len, stderr);
     mx_buf_free(&summary);
     /* even with -q: what is missing, and the command that completes it */
-    if (b->write_failed != 2) fwrite(unfinished.data, 1, unfinished.len, stderr);
+    if (b->write_failed != 2) fwrite(unfinished.data ? unfinished.data : "", 1, unfinished.len, stderr);
     mx_buf_free(&unfinished);
 
     int code = rank_code(b->worst);

@@ -229,7 +229,7 @@ int mx_cmd_check(int argc, char **argv, int local_command) {
             mx_check_text_v(runchk, &out, colour, c.quiet ? -1 : c.verbose > 2 ? 2 : c.verbose);
         }
     }
-    fwrite(out.data, 1, out.len, stdout);
+    fwrite(out.data ? out.data : "", 1, out.len, stdout);
     fflush(stdout);
     mx_buf_free(&out);
     char err[512];

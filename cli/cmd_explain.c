@@ -144,7 +144,7 @@ int mx_cmd_explain(int argc, char **argv) {
             mx_buf_putc(&out, '\n');
         }
         mx_buf_free(&head);
-        fwrite(out.data, 1, out.len, stdout);
+        fwrite(out.data ? out.data : "", 1, out.len, stdout);
     }
     free(md);
     mx_buf_free(&where);

@@ -969,7 +969,7 @@ int mx_logs_main(int argc, char **argv) {
         mx_buf b = MX_BUF_INIT;
         mx_json_write(&b, root, 2);
         mx_buf_putc(&b, '\n');
-        fwrite(b.data, 1, b.len, stdout);
+        fwrite(b.data ? b.data : "", 1, b.len, stdout);
         mx_buf_free(&b);
     } else {
         text_style ts = {mx_text_width(), "\033[0m", "", mx_text_colour(no_color)};

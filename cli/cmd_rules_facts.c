@@ -68,7 +68,7 @@ int mx_rules_facts(mx_cli *c) {
         mx_buf out = MX_BUF_INIT;
         mx_json_write(&out, doc, 2);
         mx_buf_putc(&out, '\n');
-        fwrite(out.data, 1, out.len, stdout);
+        fwrite(out.data ? out.data : "", 1, out.len, stdout);
         mx_buf_free(&out);
         mx_json_free(doc);
         if (mx_rt_replay_misses(rt))

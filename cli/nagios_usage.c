@@ -21,7 +21,7 @@ void mx_cli_nagios_usage(const char *message) {
     if (!nagios_mode) return;
     mx_buf b = MX_BUF_INIT;
     mx_fmt_nagios_usage(&b, message);
-    fwrite(b.data, 1, b.len, stdout);
+    fwrite(b.data ? b.data : "", 1, b.len, stdout);
     fflush(stdout);
     mx_buf_free(&b);
 }

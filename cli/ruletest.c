@@ -74,7 +74,7 @@ static void find_tests(const char *dir, int depth, char ***out, size_t *n) {
         subs[ns++] = mx_xstrdup(p);
     }
     closedir(d);
-    qsort(subs, ns, sizeof *subs, str_cmp);
+    if (ns > 1) qsort(subs, ns, sizeof *subs, str_cmp);
     for (size_t i = 0; i < ns; i++) { find_tests(subs[i], depth + 1, out, n); free(subs[i]); }
     free(subs);
 }

@@ -111,7 +111,7 @@ void mx_esc_vline(FILE *f, const char *prefix, const char *fmt, va_list ap) {
     if (prefix) mx_buf_puts(&b, prefix);
     mx_esc_vprintf(&b, fmt, ap);
     mx_buf_putc(&b, '\n');
-    fwrite(b.data, 1, b.len, f);
+    fwrite(b.data ? b.data : "", 1, b.len, f);
     mx_buf_free(&b);
 }
 

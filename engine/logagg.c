@@ -418,7 +418,7 @@ size_t mx_log_agg_list(mx_log_agg *a, mx_agg_dim dim, const mx_agg_group *const 
     free(D->sorted);
     D->sorted = mx_xmalloc((n ? n : 1) * sizeof *D->sorted);
     for (size_t i = 0; i < D->n; i++) D->sorted[i] = D->groups[i];
-    qsort(D->sorted, D->n, sizeof *D->sorted, cmp_group);
+    if (D->n > 1) qsort(D->sorted, D->n, sizeof *D->sorted, cmp_group);
     if (D->other) D->sorted[D->n] = D->other;
     *out = D->sorted;
     return n;

@@ -336,7 +336,7 @@ size_t mx_log_sort_paths(const char **paths, size_t n) {
                 break;
             }
     }
-    qsort(it, n, sizeof *it, cmp_rot);
+    if (n > 1) qsort(it, n, sizeof *it, cmp_rot);
     for (size_t i = 0; i < n; i++) paths[i] = it[i].path;
     free(it);
     free(stem);

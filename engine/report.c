@@ -333,7 +333,7 @@ void mx_report_text_v(mx_buf *out, mx_report *r, const mx_json *target, long lon
      * (by default folded into one line per MX address) */
     mx_finding **byreport = mx_xcalloc(r->len ? r->len : 1, sizeof *byreport);
     memcpy(byreport, disp, r->len * sizeof *disp);
-    qsort(disp, r->len, sizeof *disp, disp_cmp);
+    if (r->len > 1) qsort(disp, r->len, sizeof *disp, disp_cmp);
     static const char *tags[] = {"OK", "INFO", "UNKNOWN", "WARN", "CRIT"};
     mx_buf key = MX_BUF_INIT, key2 = MX_BUF_INIT;
     const char *domain_name = dom && *dom ? dom : name;
