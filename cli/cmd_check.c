@@ -178,6 +178,7 @@ int mx_cmd_check(int argc, char **argv, int local_command) {
         mx_buf_printf(&m, "invalid target '%s': %s", c.rest[0], why);
         mx_cli_nagios_usage(mx_buf_cstr(&m));
         mx_buf_free(&m);
+        mx_cli_free(&c);
         return EXIT_USAGE;
     }
     if (!rec && c.nrest == 1) rcpt_from_target(&c, &t);

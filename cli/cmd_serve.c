@@ -609,5 +609,9 @@ int mx_cmd_serve(int argc, char **argv) {
     if (sv.inflight) return 0; /* the runtime still has checks: left to the process exit */
     for (probe *p = sv.probes, *n; p; p = n) { n = p->next; free(p); }
     mx_check_setup_free(&sv.setup);
+    mx_argv_release(&full); /* after the setup: its options point into it */
+    mx_argv_release(&rest);
+    for (size_t i = 0; i < sv.allow.n; i++) free((char *)sv.allow.v[i]);
+    free(sv.allow.v);
     return 0;
 }
