@@ -51,6 +51,15 @@ mx_json *mx_json_set(mx_json *obj, const char *key, mx_json *v) {
     obj->u.c.items[obj->u.c.len++] = v;
     return v;
 }
+mx_json *mx_json_append_owned(mx_json *obj, char *key, mx_json *v) {
+    cgrow(obj);
+    obj->u.c.keys[obj->u.c.len] = key;
+    obj->u.c.items[obj->u.c.len++] = v;
+    return v;
+}
+mx_json *mx_json_append(mx_json *obj, const char *key, mx_json *v) {
+    return mx_json_append_owned(obj, mx_xstrdup(key), v);
+}
 mx_json *mx_json_get(const mx_json *obj, const char *key) {
     if (!obj || obj->type != MX_JOBJ) return NULL;
     for (size_t i = 0; i < obj->u.c.len; i++)
@@ -75,9 +84,10 @@ mx_json *mx_json_clone(const mx_json *v) {
         return a;
     }
     case MX_JOBJ: {
+        /* an object's keys are distinct (mx_json_set replaces): no search */
         mx_json *o = mx_json_obj();
         for (size_t i = 0; i < v->u.c.len; i++)
-            mx_json_set(o, v->u.c.keys[i], mx_json_clone(v->u.c.items[i]));
+            mx_json_append(o, v->u.c.keys[i], mx_json_clone(v->u.c.items[i]));
         return o;
     }
     }
@@ -140,6 +150,16 @@ static void write_string_l(mx_buf *b, const char *s, size_t n, int *lossy) {
     mx_buf_putc(b, '"');
 }
 
+/* %lld without vsnprintf (run twice by mx_buf_printf): numbers are in
+ * every evidence object and answer */
+static void write_int(mx_buf *b, long long i) {
+    char d[24], *e = d + sizeof d, *q = e;
+    unsigned long long u = i < 0 ? 0ULL - (unsigned long long)i : (unsigned long long)i;
+    do { *--q = (char)('0' + u % 10); u /= 10; } while (u);
+    if (i < 0) *--q = '-';
+    mx_buf_put(b, q, (size_t)(e - q));
+}
+
 static void indent_to(mx_buf *b, int indent, int depth) {
     if (indent < 0) return;
     mx_buf_putc(b, '\n');
@@ -151,7 +171,7 @@ static void write_rec(mx_buf *b, const mx_json *v, int indent, int depth, int *l
     switch (v->type) {
     case MX_JNULL: mx_buf_puts(b, "null"); break;
     case MX_JBOOL: mx_buf_puts(b, v->u.b ? "true" : "false"); break;
-    case MX_JINT: mx_buf_printf(b, "%lld", v->u.i); break;
+    case MX_JINT: write_int(b, v->u.i); break;
     case MX_JNUM:
         /* reads back as null or an integer: not the same value type */
         if (!isfinite(v->u.n) || (v->u.n == floor(v->u.n) && fabs(v->u.n) < 1e15)) { if (lossy) *lossy = 1; }

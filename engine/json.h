@@ -29,6 +29,11 @@ mx_json *mx_json_arr(void);
 mx_json *mx_json_obj(void);
 mx_json *mx_json_push(mx_json *arr, mx_json *v);             /* returns v */
 mx_json *mx_json_set(mx_json *obj, const char *key, mx_json *v); /* replaces same key; returns v */
+/* Appends without looking for key: only where the caller knows the object
+ * has no such key (a hot path: mx_json_set compares every key). _owned takes
+ * key (malloc'd) over. */
+mx_json *mx_json_append(mx_json *obj, const char *key, mx_json *v);
+mx_json *mx_json_append_owned(mx_json *obj, char *key, mx_json *v);
 mx_json *mx_json_get(const mx_json *obj, const char *key);   /* NULL if absent or not an object */
 const char *mx_json_get_str(const mx_json *obj, const char *key); /* NULL unless a string */
 mx_json *mx_json_clone(const mx_json *v);
