@@ -16,11 +16,24 @@ mx_json *mx_json_null(void) { return jnew(MX_JNULL); }
 mx_json *mx_json_bool(int b) { mx_json *v = jnew(MX_JBOOL); v->u.b = !!b; return v; }
 mx_json *mx_json_int(long long i) { mx_json *v = jnew(MX_JINT); v->u.i = i; return v; }
 mx_json *mx_json_num(double n) { mx_json *v = jnew(MX_JNUM); v->u.n = n; return v; }
+/* A string's bytes live in the node's own allocation, right after it: one
+ * malloc and one free per string instead of two (trees are built and freed
+ * for every answer, finding and result written). */
+#define INLINE_STR(v) ((char *)((v) + 1))
 mx_json *mx_json_strn(const char *s, size_t n) {
-    mx_json *v = jnew(MX_JSTR);
-    v->u.str.s = mx_xstrndup(s, n);
+    mx_json *v = mx_xmalloc(sizeof *v + n + 1);
+    memset(v, 0, sizeof *v);
+    v->type = MX_JSTR;
+    v->u.str.s = INLINE_STR(v);
+    memcpy(v->u.str.s, s, n);
+    v->u.str.s[n] = 0;
     v->u.str.len = n;
     return v;
+}
+void mx_json_str_replace(mx_json *v, char *s) {
+    if (v->u.str.s != INLINE_STR(v)) free(v->u.str.s);
+    v->u.str.s = s;
+    v->u.str.len = strlen(s);
 }
 mx_json *mx_json_str(const char *s) { return mx_json_strn(s ? s : "", s ? strlen(s) : 0); }
 mx_json *mx_json_arr(void) { return jnew(MX_JARR); }
@@ -95,7 +108,7 @@ mx_json *mx_json_clone(const mx_json *v) {
 }
 void mx_json_free(mx_json *v) {
     if (!v) return;
-    if (v->type == MX_JSTR) free(v->u.str.s);
+    if (v->type == MX_JSTR && v->u.str.s != INLINE_STR(v)) free(v->u.str.s);
     if (v->type == MX_JARR || v->type == MX_JOBJ) {
         for (size_t i = 0; i < v->u.c.len; i++) {
             mx_json_free(v->u.c.items[i]);
@@ -374,7 +387,7 @@ static mx_json *jvalue(jp *p, int depth) {
                 if (p->i >= p->n || p->s[p->i] != '"') { jfail(p, "expected key"); break; }
                 mx_json *k = jstring(p);
                 if (!k) break;
-                key = k->u.str.s; k->u.str.s = NULL; mx_json_free(k);
+                key = mx_xstrndup(k->u.str.s, k->u.str.len); mx_json_free(k);
                 jws(p);
                 if (p->i >= p->n || p->s[p->i] != ':') { free(key); jfail(p, "expected ':'"); break; }
                 p->i++;

@@ -25,6 +25,9 @@ mx_json *mx_json_int(long long v);
 mx_json *mx_json_num(double v);
 mx_json *mx_json_str(const char *s);
 mx_json *mx_json_strn(const char *s, size_t n);
+/* Replaces a string node's text by s (malloc'd, taken over). A node's text
+ * is not a malloc'd block of its own: never free() or steal u.str.s. */
+void mx_json_str_replace(mx_json *v, char *s);
 mx_json *mx_json_arr(void);
 mx_json *mx_json_obj(void);
 mx_json *mx_json_push(mx_json *arr, mx_json *v);             /* returns v */
