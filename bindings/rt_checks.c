@@ -462,10 +462,10 @@ static mx_json *check_json(mx_check *c, int borrow) {
     for (int i = 0; i < rt->nrules; i++) {
         if (rt->rules[i].scope_run != c->run_level) continue; /* reported in the other check */
         mx_json *o = mx_json_obj();
-        mx_json_set(o, "id", mx_json_str(rt->rules[i].id));
-        mx_json_set(o, "status", mx_json_str(rule_state_names[c->runs[i].state]));
-        if (c->runs[i].why) mx_json_set(o, "reason", mx_json_str(c->runs[i].why));
-        if (c->runs[i].debug) mx_json_set(o, "debug", mx_json_clone(c->runs[i].debug));
+        mx_json_append(o, "id", mx_json_str(rt->rules[i].id));
+        mx_json_append(o, "status", mx_json_str(rule_state_names[c->runs[i].state]));
+        if (c->runs[i].why) mx_json_append(o, "reason", mx_json_str(c->runs[i].why));
+        if (c->runs[i].debug) mx_json_append(o, "debug", mx_json_clone(c->runs[i].debug));
         mx_json_push(rules, o);
     }
     mx_json *doc = borrow ? mx_report_json_borrowed(&c->report, c->target_json, rt_check_duration(c))

@@ -175,11 +175,11 @@ static mx_json *report_json(mx_report *r, mx_json *target, long long duration_ms
     mx_report_sort(r);
     mx_severity st = mx_report_status(r);
     mx_json *o = mx_json_obj();
-    mx_json_set(o, "schema", mx_json_str("mxdiag.check/1"));
-    mx_json_set(o, "target", target);
-    mx_json_set(o, "status", mx_json_str(mx_status_name(st)));
-    mx_json_set(o, "exit_code", mx_json_int(mx_severity_exit(st)));
-    mx_json_set(o, "duration_ms", mx_json_int(duration_ms));
+    mx_json_append(o, "schema", mx_json_str("mxdiag.check/1"));
+    mx_json_append(o, "target", target);
+    mx_json_append(o, "status", mx_json_str(mx_status_name(st)));
+    mx_json_append(o, "exit_code", mx_json_int(mx_severity_exit(st)));
+    mx_json_append(o, "duration_ms", mx_json_int(duration_ms));
     if (extra && extra->type == MX_JOBJ) {
         for (size_t i = 0; i < extra->u.c.len; i++)
             mx_json_set(o, extra->u.c.keys[i], mx_json_clone(extra->u.c.items[i]));
