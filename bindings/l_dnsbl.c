@@ -126,11 +126,7 @@ static void mask_key(mx_json *j, const char *key) {
         if (l >= sizeof low) return;
         for (size_t i = 0; i <= l; i++) low[i] = (char)((j->u.str.s[i] >= 'A' && j->u.str.s[i] <= 'Z') ? j->u.str.s[i] + 32 : j->u.str.s[i]);
         char *m = swap_label(low, key, MX_DNSBL_KEY_LABEL);
-        if (m) {
-            free(j->u.str.s);
-            j->u.str.s = m;
-            j->u.str.len = strlen(m);
-        }
+        if (m) mx_json_str_replace(j, m);
         return;
     }
     if (j->type == MX_JARR || j->type == MX_JOBJ)

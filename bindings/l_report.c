@@ -67,17 +67,17 @@ static int l_report_finding(lua_State *L) {
     lua_pop(L, 1);
     if (evd->type != MX_JOBJ) { mx_json *o = mx_json_obj(); mx_json_set(o, "items", evd); evd = o; }
     mx_json *o = mx_json_obj();
-    mx_json_set(o, "rule", mx_json_str(rt->rules[rule].id));
-    mx_json_set(o, "code", mx_json_str(code));
-    mx_json_set(o, "severity", mx_json_str(mx_severity_name(sev)));
-    mx_json_set(o, "summary", mx_json_str(summary));
-    mx_json_set(o, "explanation", mx_json_str(expl ? expl : ""));
-    mx_json_set(o, "advice", mx_json_str(adv ? adv : ""));
-    mx_json_set(o, "evidence", evd);
+    mx_json_append(o, "rule", mx_json_str(rt->rules[rule].id));
+    mx_json_append(o, "code", mx_json_str(code));
+    mx_json_append(o, "severity", mx_json_str(mx_severity_name(sev)));
+    mx_json_append(o, "summary", mx_json_str(summary));
+    mx_json_append(o, "explanation", mx_json_str(expl ? expl : ""));
+    mx_json_append(o, "advice", mx_json_str(adv ? adv : ""));
+    mx_json_append(o, "evidence", evd);
     lua_getfield(L, 2, "conclusion");
     int concl = lua_toboolean(L, -1);
     lua_pop(L, 1);
-    if (concl) mx_json_set(o, "conclusion", mx_json_bool(1));
+    if (concl) mx_json_append(o, "conclusion", mx_json_bool(1));
     rt_add_finding(c, rule, sev, o);
     return 0;
 }

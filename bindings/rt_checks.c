@@ -451,27 +451,57 @@ long long rt_check_duration(mx_check *c) {
     return c->id >= 0 && (size_t)c->id < rt->nrec ? rt->rec_durations[c->id] : 0;
 }
 
-static mx_json *check_json(mx_check *c, int borrow);
-mx_json *mx_check_json(mx_check *c) { return check_json(c, 0); }
-mx_json *mx_check_json_borrowed(mx_check *c) { return check_json(c, 1); }
+static mx_json *check_json(mx_check *c, int borrow, int rules);
+mx_json *mx_check_json(mx_check *c) { return check_json(c, 0, 1); }
+mx_json *mx_check_json_borrowed(mx_check *c) { return check_json(c, 1, 1); }
+mx_json *mx_check_json_borrowed_lean(mx_check *c) { return check_json(c, 1, 0); }
 void mx_check_json_release(mx_json *doc) { mx_report_json_release(doc); }
 
-static mx_json *check_json(mx_check *c, int borrow) {
+/* The rules of c's report (not those of the other check: run-level or not). */
+static int check_rule_listed(const mx_check *c, int i) { return c->rt->rules[i].scope_run == c->run_level; }
+
+void mx_check_rules_write(mx_check *c, mx_buf *out) {
+    mx_rt *rt = c->rt;
+    int n = 0;
+    mx_buf_putc(out, '[');
+    for (int i = 0; i < rt->nrules; i++) {
+        if (!check_rule_listed(c, i)) continue;
+        if (n++) mx_buf_putc(out, ',');
+        mx_buf_puts(out, "{\"id\":");
+        mx_json_write_string(out, rt->rules[i].id, strlen(rt->rules[i].id));
+        mx_buf_puts(out, ",\"status\":");
+        const char *st = rule_state_names[c->runs[i].state];
+        mx_json_write_string(out, st, strlen(st));
+        if (c->runs[i].why) {
+            mx_buf_puts(out, ",\"reason\":");
+            mx_json_write_string(out, c->runs[i].why, strlen(c->runs[i].why));
+        }
+        if (c->runs[i].debug) {
+            mx_buf_puts(out, ",\"debug\":");
+            mx_json_write(out, c->runs[i].debug, -1);
+        }
+        mx_buf_putc(out, '}');
+    }
+    mx_buf_putc(out, ']');
+}
+
+static mx_json *check_json(mx_check *c, int borrow, int with_rules) {
     mx_rt *rt = c->rt;
     mx_json *rules = mx_json_arr();
-    for (int i = 0; i < rt->nrules; i++) {
-        if (rt->rules[i].scope_run != c->run_level) continue; /* reported in the other check */
+    for (int i = 0; with_rules && i < rt->nrules; i++) {
+        if (!check_rule_listed(c, i)) continue; /* reported in the other check */
         mx_json *o = mx_json_obj();
-        mx_json_set(o, "id", mx_json_str(rt->rules[i].id));
-        mx_json_set(o, "status", mx_json_str(rule_state_names[c->runs[i].state]));
-        if (c->runs[i].why) mx_json_set(o, "reason", mx_json_str(c->runs[i].why));
-        if (c->runs[i].debug) mx_json_set(o, "debug", mx_json_clone(c->runs[i].debug));
+        mx_json_append(o, "id", mx_json_str(rt->rules[i].id));
+        mx_json_append(o, "status", mx_json_str(rule_state_names[c->runs[i].state]));
+        if (c->runs[i].why) mx_json_append(o, "reason", mx_json_str(c->runs[i].why));
+        if (c->runs[i].debug) mx_json_append(o, "debug", mx_json_clone(c->runs[i].debug));
         mx_json_push(rules, o);
     }
     mx_json *doc = borrow ? mx_report_json_borrowed(&c->report, c->target_json, rt_check_duration(c))
                           : mx_report_json(&c->report, mx_json_clone(c->target_json), rt_check_duration(c), NULL);
     /* rules after findings would be nicer to read; keep schema order: append */
-    mx_json_set(doc, "rules", rules);
+    if (with_rules) mx_json_set(doc, "rules", rules);
+    else mx_json_free(rules);
     return doc;
 }
 

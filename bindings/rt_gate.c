@@ -193,15 +193,16 @@ static int gate_call(lua_State *L, const char *prim, mx_json *args, int cacheabl
     mx_rt_trace(rt, "-> %s", req->key);
     mx_json *answer = NULL;
     if (rt->replay) {
-        for (size_t i = 0; i < rt->nreplay; i++) {
-            if (!rt->replay[i].used && strcmp(rt->replay[i].key, req->key) == 0) {
-                rt->replay[i].used = 1;
-                answer = mx_json_clone(rt->replay[i].result);
-                break;
-            }
+        /* the first unused entry with this key; a cacheable call asked more
+         * often than it was recorded gets the key's first answer again */
+        replay_key *rk = mx_strmap_get(&rt->replay_index, req->key);
+        if (rk && rk->next_unused) {
+            replay_entry *e = &rt->replay[rk->next_unused - 1];
+            rk->next_unused = e->next_same;
+            answer = mx_json_clone(e->result);
+        } else if (rk && cacheable) {
+            answer = mx_json_clone(rt->replay[rk->first - 1].result);
         }
-        for (size_t i = 0; !answer && cacheable && i < rt->nreplay; i++)
-            if (strcmp(rt->replay[i].key, req->key) == 0) answer = mx_json_clone(rt->replay[i].result);
         if (!answer) {
             rt->replay_misses++;
             /* named later (rules test): which call, with which arguments, by which rule */
@@ -336,15 +337,29 @@ int rt_load_replay(mx_rt *rt, const char *path, char *err, size_t errlen) {
         }
     }
     rt->replay = mx_xcalloc(calls->u.c.len + 1, sizeof *rt->replay);
+    mx_strmap tails = MX_STRMAP_INIT;
     for (size_t i = 0; i < calls->u.c.len; i++) {
         mx_json *e = calls->u.c.items[i];
         const char *call = mx_json_get_str(e, "call");
         mx_json *args = mx_json_get(e, "args"), *res = mx_json_get(e, "result");
         if (!call || !args || !res) continue;
-        rt->replay[rt->nreplay].key = gate_key(call, args);
-        rt->replay[rt->nreplay].result = mx_json_clone(res);
-        rt->nreplay++;
+        replay_entry *re = &rt->replay[rt->nreplay++];
+        re->key = gate_key(call, args);
+        re->result = mx_json_clone(res);
+        /* chained after the key's last entry (tails: the entries with no next yet) */
+        replay_key *rk = mx_strmap_get(&rt->replay_index, re->key);
+        if (!rk) {
+            rk = mx_xcalloc(1, sizeof *rk);
+            rk->first = rk->next_unused = rt->nreplay;
+            mx_strmap_put(&rt->replay_index, re->key, rk);
+            mx_strmap_put(&tails, re->key, (void *)(uintptr_t)rt->nreplay);
+        } else {
+            size_t tail = (size_t)(uintptr_t)mx_strmap_get(&tails, re->key);
+            rt->replay[tail - 1].next_same = rt->nreplay;
+            mx_strmap_put(&tails, re->key, (void *)(uintptr_t)rt->nreplay);
+        }
     }
+    mx_strmap_free(&tails, NULL);
     mx_json_free(doc);
     return 0;
 }
@@ -395,6 +410,7 @@ void rt_gate_free(mx_rt *rt) {
     mx_json_free(rt->recording);
     for (size_t i = 0; i < rt->nreplay; i++) { free(rt->replay[i].key); mx_json_free(rt->replay[i].result); }
     free(rt->replay);
+    mx_strmap_free(&rt->replay_index, free);
     for (size_t i = 0; i < rt->nrec; i++) free(rt->rec_started[i]);
     free(rt->rec_started);
     free(rt->rec_servers);

@@ -96,9 +96,17 @@ static mx_json *to_json_rec(lua_State *L, int idx, int depth) {
                 if (*end == 0) lua_rawgeti(L, idx, (lua_Integer)iv);
                 else lua_pushnil(L);
             }
-            mx_json_set(o, keys[i], to_json_rec(L, -1, depth + 1));
+            mx_json *item = to_json_rec(L, -1, depth + 1);
             lua_pop(L, 1);
-            free(keys[i]);
+            /* sorted, so a key met twice (1 and "1" both read as "1") is
+             * the last one set: it keeps its place, the later value wins */
+            if (o->u.c.len && strcmp(o->u.c.keys[o->u.c.len - 1], keys[i]) == 0) {
+                mx_json_free(o->u.c.items[o->u.c.len - 1]);
+                o->u.c.items[o->u.c.len - 1] = item;
+                free(keys[i]);
+            } else {
+                mx_json_append_owned(o, keys[i], item);
+            }
         }
         free(keys);
         return o;

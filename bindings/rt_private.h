@@ -158,8 +158,15 @@ typedef struct gate_waiter {
 typedef struct replay_entry {
     char *key;
     mx_json *result;
-    int used;
+    size_t next_same;       /* index + 1 of the next entry with this key; 0: none */
 } replay_entry;
+
+/* The recording's entries of one key, in order: the first, and the first not
+ * yet answered (entries are answered in order, so the answered ones of a key
+ * are always its first ones). */
+typedef struct replay_key {
+    size_t first, next_unused; /* indexes + 1; next_unused 0: all answered */
+} replay_key;
 
 /* The allocator's per-size free lists (rt_mem.c). */
 #define SLAB_GRAIN 16
@@ -204,6 +211,7 @@ struct mx_rt {
     mx_json *recording;     /* array of calls */
     replay_entry *replay;
     size_t nreplay;
+    mx_strmap replay_index; /* key -> replay_key: a call's answer without a scan of the recording */
     int env_proto_ref;      /* table of allowed globals */
     int shipped_libs_ref;   /* the shipped rules' library table (LUA_NOREF until made) */
     int pending_calls;      /* primitives started and not yet done */

@@ -86,6 +86,12 @@ mx_json *mx_check_json(mx_check *c);
 /* The same, sharing the check's target and findings (no copies) for writing
  * it out at once; free with mx_check_json_release before the check. */
 mx_json *mx_check_json_borrowed(mx_check *c);
+/* The same without "rules", for a writer that writes them itself with
+ * mx_check_rules_write (a batch writes a line per domain: the rules' status
+ * array, built as a tree, was a tenth of a DNS-only domain's instructions). */
+mx_json *mx_check_json_borrowed_lean(mx_check *c);
+/* The "rules" array of mx_check_json, written compact (the same bytes). */
+void mx_check_rules_write(mx_check *c, mx_buf *out);
 void mx_check_json_release(mx_json *doc);
 void mx_check_text(mx_check *c, mx_buf *out, int colour);
 /* The same at a verbosity (-1 -q, 0 default, 1 -v, 2 -vv; report.h). */

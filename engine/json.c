@@ -16,11 +16,24 @@ mx_json *mx_json_null(void) { return jnew(MX_JNULL); }
 mx_json *mx_json_bool(int b) { mx_json *v = jnew(MX_JBOOL); v->u.b = !!b; return v; }
 mx_json *mx_json_int(long long i) { mx_json *v = jnew(MX_JINT); v->u.i = i; return v; }
 mx_json *mx_json_num(double n) { mx_json *v = jnew(MX_JNUM); v->u.n = n; return v; }
+/* A string's bytes live in the node's own allocation, right after it: one
+ * malloc and one free per string instead of two (trees are built and freed
+ * for every answer, finding and result written). */
+#define INLINE_STR(v) ((char *)((v) + 1))
 mx_json *mx_json_strn(const char *s, size_t n) {
-    mx_json *v = jnew(MX_JSTR);
-    v->u.str.s = mx_xstrndup(s, n);
+    mx_json *v = mx_xmalloc(sizeof *v + n + 1);
+    memset(v, 0, sizeof *v);
+    v->type = MX_JSTR;
+    v->u.str.s = INLINE_STR(v);
+    memcpy(v->u.str.s, s, n);
+    v->u.str.s[n] = 0;
     v->u.str.len = n;
     return v;
+}
+void mx_json_str_replace(mx_json *v, char *s) {
+    if (v->u.str.s != INLINE_STR(v)) free(v->u.str.s);
+    v->u.str.s = s;
+    v->u.str.len = strlen(s);
 }
 mx_json *mx_json_str(const char *s) { return mx_json_strn(s ? s : "", s ? strlen(s) : 0); }
 mx_json *mx_json_arr(void) { return jnew(MX_JARR); }
@@ -51,6 +64,15 @@ mx_json *mx_json_set(mx_json *obj, const char *key, mx_json *v) {
     obj->u.c.items[obj->u.c.len++] = v;
     return v;
 }
+mx_json *mx_json_append_owned(mx_json *obj, char *key, mx_json *v) {
+    cgrow(obj);
+    obj->u.c.keys[obj->u.c.len] = key;
+    obj->u.c.items[obj->u.c.len++] = v;
+    return v;
+}
+mx_json *mx_json_append(mx_json *obj, const char *key, mx_json *v) {
+    return mx_json_append_owned(obj, mx_xstrdup(key), v);
+}
 mx_json *mx_json_get(const mx_json *obj, const char *key) {
     if (!obj || obj->type != MX_JOBJ) return NULL;
     for (size_t i = 0; i < obj->u.c.len; i++)
@@ -75,9 +97,10 @@ mx_json *mx_json_clone(const mx_json *v) {
         return a;
     }
     case MX_JOBJ: {
+        /* an object's keys are distinct (mx_json_set replaces): no search */
         mx_json *o = mx_json_obj();
         for (size_t i = 0; i < v->u.c.len; i++)
-            mx_json_set(o, v->u.c.keys[i], mx_json_clone(v->u.c.items[i]));
+            mx_json_append(o, v->u.c.keys[i], mx_json_clone(v->u.c.items[i]));
         return o;
     }
     }
@@ -85,7 +108,7 @@ mx_json *mx_json_clone(const mx_json *v) {
 }
 void mx_json_free(mx_json *v) {
     if (!v) return;
-    if (v->type == MX_JSTR) free(v->u.str.s);
+    if (v->type == MX_JSTR && v->u.str.s != INLINE_STR(v)) free(v->u.str.s);
     if (v->type == MX_JARR || v->type == MX_JOBJ) {
         for (size_t i = 0; i < v->u.c.len; i++) {
             mx_json_free(v->u.c.items[i]);
@@ -101,6 +124,27 @@ void mx_json_free(mx_json *v) {
 static void write_string_l(mx_buf *b, const char *s, size_t n, int *lossy);
 void mx_json_write_string(mx_buf *b, const char *s, size_t n) { write_string_l(b, s, n, NULL); }
 
+/* 1 for the bytes a JSON string holds as they are: printable ASCII but '"'
+ * and '\\' (one load per byte instead of four comparisons) */
+static const unsigned char plain[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
 static void write_string_l(mx_buf *b, const char *s, size_t n, int *lossy) {
     const unsigned char *p = (const unsigned char *)s;
     mx_buf_putc(b, '"');
@@ -108,7 +152,7 @@ static void write_string_l(mx_buf *b, const char *s, size_t n, int *lossy) {
     while (i < n) {
         /* copy a run of printable ASCII that needs no escape at once */
         size_t j = i;
-        while (j < n && p[j] >= 0x20 && p[j] < 0x7F && p[j] != '"' && p[j] != '\\') j++;
+        while (j < n && plain[p[j]]) j++;
         if (j > i) {
             mx_buf_put(b, p + i, j - i);
             i = j;
@@ -140,6 +184,16 @@ static void write_string_l(mx_buf *b, const char *s, size_t n, int *lossy) {
     mx_buf_putc(b, '"');
 }
 
+/* %lld without vsnprintf (run twice by mx_buf_printf): numbers are in
+ * every evidence object and answer */
+static void write_int(mx_buf *b, long long i) {
+    char d[24], *e = d + sizeof d, *q = e;
+    unsigned long long u = i < 0 ? 0ULL - (unsigned long long)i : (unsigned long long)i;
+    do { *--q = (char)('0' + u % 10); u /= 10; } while (u);
+    if (i < 0) *--q = '-';
+    mx_buf_put(b, q, (size_t)(e - q));
+}
+
 static void indent_to(mx_buf *b, int indent, int depth) {
     if (indent < 0) return;
     mx_buf_putc(b, '\n');
@@ -151,7 +205,7 @@ static void write_rec(mx_buf *b, const mx_json *v, int indent, int depth, int *l
     switch (v->type) {
     case MX_JNULL: mx_buf_puts(b, "null"); break;
     case MX_JBOOL: mx_buf_puts(b, v->u.b ? "true" : "false"); break;
-    case MX_JINT: mx_buf_printf(b, "%lld", v->u.i); break;
+    case MX_JINT: write_int(b, v->u.i); break;
     case MX_JNUM:
         /* reads back as null or an integer: not the same value type */
         if (!isfinite(v->u.n) || (v->u.n == floor(v->u.n) && fabs(v->u.n) < 1e15)) { if (lossy) *lossy = 1; }
@@ -333,7 +387,7 @@ static mx_json *jvalue(jp *p, int depth) {
                 if (p->i >= p->n || p->s[p->i] != '"') { jfail(p, "expected key"); break; }
                 mx_json *k = jstring(p);
                 if (!k) break;
-                key = k->u.str.s; k->u.str.s = NULL; mx_json_free(k);
+                key = mx_xstrndup(k->u.str.s, k->u.str.len); mx_json_free(k);
                 jws(p);
                 if (p->i >= p->n || p->s[p->i] != ':') { free(key); jfail(p, "expected ':'"); break; }
                 p->i++;

@@ -25,10 +25,18 @@ mx_json *mx_json_int(long long v);
 mx_json *mx_json_num(double v);
 mx_json *mx_json_str(const char *s);
 mx_json *mx_json_strn(const char *s, size_t n);
+/* Replaces a string node's text by s (malloc'd, taken over). A node's text
+ * is not a malloc'd block of its own: never free() or steal u.str.s. */
+void mx_json_str_replace(mx_json *v, char *s);
 mx_json *mx_json_arr(void);
 mx_json *mx_json_obj(void);
 mx_json *mx_json_push(mx_json *arr, mx_json *v);             /* returns v */
 mx_json *mx_json_set(mx_json *obj, const char *key, mx_json *v); /* replaces same key; returns v */
+/* Appends without looking for key: only where the caller knows the object
+ * has no such key (a hot path: mx_json_set compares every key). _owned takes
+ * key (malloc'd) over. */
+mx_json *mx_json_append(mx_json *obj, const char *key, mx_json *v);
+mx_json *mx_json_append_owned(mx_json *obj, char *key, mx_json *v);
 mx_json *mx_json_get(const mx_json *obj, const char *key);   /* NULL if absent or not an object */
 const char *mx_json_get_str(const mx_json *obj, const char *key); /* NULL unless a string */
 mx_json *mx_json_clone(const mx_json *v);

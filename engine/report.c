@@ -52,9 +52,6 @@ void mx_report_free(mx_report *r) {
     memset(r, 0, sizeof *r);
 }
 
-static const mx_json *ev(const mx_finding *f, const char *key) {
-    return mx_json_get(mx_json_get(f->obj, "evidence"), key);
-}
 static int cmp_str_opt(const mx_json *a, const mx_json *b) {
     const char *sa = a && a->type == MX_JSTR ? a->u.str.s : NULL;
     const char *sb = b && b->type == MX_JSTR ? b->u.str.s : NULL;
@@ -78,38 +75,74 @@ static int cmp_addr(const mx_json *a, const mx_json *b) {
     return strcmp(sa, sb);
 }
 
-int mx_finding_cmp(const mx_finding *a, const mx_finding *b) {
-    const mx_json *ha = ev(a, "host"), *hb = ev(b, "host");
-    int ga = ha != NULL, gb = hb != NULL;
+/* What the order looks at, read from a finding's tree once (a sort compares
+ * each finding about log2(n) times; every look-up is a scan of keys). */
+typedef struct finding_key {
+    const mx_finding *f;
+    const mx_json *host, *address, *code, *source, *zone, *subject;
+    long long preference, port;
+} finding_key;
+
+static void finding_key_of(const mx_finding *f, finding_key *k) {
+    const mx_json *e = mx_json_get(f->obj, "evidence");
+    k->f = f;
+    k->host = mx_json_get(e, "host");
+    k->address = mx_json_get(e, "address");
+    k->code = mx_json_get(f->obj, "code");
+    k->source = mx_json_get(e, "source");
+    k->zone = mx_json_get(e, "zone");
+    k->subject = mx_json_get(e, "subject");
+    k->preference = num_or(mx_json_get(e, "preference"), 1LL << 40);
+    k->port = num_or(mx_json_get(e, "port"), 0);
+}
+
+static int finding_key_cmp(const finding_key *ka, const finding_key *kb) {
+    const mx_finding *a = ka->f, *b = kb->f;
+    int ga = ka->host != NULL, gb = kb->host != NULL;
     if (ga != gb) return ga - gb; /* domain-level first */
     if (ga) {
-        long long pa = num_or(ev(a, "preference"), 1LL << 40), pb = num_or(ev(b, "preference"), 1LL << 40);
-        if (pa != pb) return pa < pb ? -1 : 1;
-        int c = cmp_str_opt(ha, hb);
+        if (ka->preference != kb->preference) return ka->preference < kb->preference ? -1 : 1;
+        int c = cmp_str_opt(ka->host, kb->host);
         if (c) return c;
         /* a host-level finding without address comes before its addresses */
-        c = cmp_addr(ev(a, "address"), ev(b, "address"));
+        c = cmp_addr(ka->address, kb->address);
         if (c) return c;
-        long long qa = num_or(ev(a, "port"), 0), qb = num_or(ev(b, "port"), 0);
-        if (qa != qb) return qa < qb ? -1 : 1;
+        if (ka->port != kb->port) return ka->port < kb->port ? -1 : 1;
     }
     if (a->rule_order != b->rule_order) return a->rule_order < b->rule_order ? -1 : 1;
-    int c = cmp_str_opt(mx_json_get(a->obj, "code"), mx_json_get(b->obj, "code"));
+    int c = cmp_str_opt(ka->code, kb->code);
     if (c) return c;
-    c = cmp_addr(ev(a, "address"), ev(b, "address"));
+    c = cmp_addr(ka->address, kb->address);
     if (c) return c;
-    c = cmp_str_opt(ev(a, "source"), ev(b, "source"));
+    c = cmp_str_opt(ka->source, kb->source);
     if (c) return c;
-    c = cmp_str_opt(ev(a, "zone"), ev(b, "zone"));
+    c = cmp_str_opt(ka->zone, kb->zone);
     if (c) return c;
-    c = cmp_str_opt(ev(a, "subject"), ev(b, "subject"));
+    c = cmp_str_opt(ka->subject, kb->subject);
     if (c) return c;
     return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
-static int qcmp(const void *x, const void *y) { return mx_finding_cmp(x, y); }
+int mx_finding_cmp(const mx_finding *a, const mx_finding *b) {
+    finding_key ka, kb;
+    finding_key_of(a, &ka);
+    finding_key_of(b, &kb);
+    return finding_key_cmp(&ka, &kb);
+}
+
+static int qcmp(const void *x, const void *y) { return finding_key_cmp(x, y); }
 void mx_report_sort(mx_report *r) {
-    if (r->len > 1) qsort(r->items, r->len, sizeof *r->items, qcmp);
+    if (r->len < 2) return;
+    /* the keys sorted, then the findings put in their order (seq, the last
+     * tie-breaker, makes the order total: qsort's instability cannot show) */
+    finding_key *k = mx_xmalloc(r->len * sizeof *k);
+    for (size_t i = 0; i < r->len; i++) finding_key_of(&r->items[i], &k[i]);
+    qsort(k, r->len, sizeof *k, qcmp);
+    mx_finding *sorted = mx_xmalloc(r->len * sizeof *sorted);
+    for (size_t i = 0; i < r->len; i++) sorted[i] = *k[i].f;
+    memcpy(r->items, sorted, r->len * sizeof *sorted);
+    free(sorted);
+    free(k);
 }
 
 mx_severity mx_report_status(const mx_report *r) {
@@ -142,11 +175,11 @@ static mx_json *report_json(mx_report *r, mx_json *target, long long duration_ms
     mx_report_sort(r);
     mx_severity st = mx_report_status(r);
     mx_json *o = mx_json_obj();
-    mx_json_set(o, "schema", mx_json_str("mxdiag.check/1"));
-    mx_json_set(o, "target", target);
-    mx_json_set(o, "status", mx_json_str(mx_status_name(st)));
-    mx_json_set(o, "exit_code", mx_json_int(mx_severity_exit(st)));
-    mx_json_set(o, "duration_ms", mx_json_int(duration_ms));
+    mx_json_append(o, "schema", mx_json_str("mxdiag.check/1"));
+    mx_json_append(o, "target", target);
+    mx_json_append(o, "status", mx_json_str(mx_status_name(st)));
+    mx_json_append(o, "exit_code", mx_json_int(mx_severity_exit(st)));
+    mx_json_append(o, "duration_ms", mx_json_int(duration_ms));
     if (extra && extra->type == MX_JOBJ) {
         for (size_t i = 0; i < extra->u.c.len; i++)
             mx_json_set(o, extra->u.c.keys[i], mx_json_clone(extra->u.c.items[i]));

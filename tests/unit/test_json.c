@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdlib.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include "json.h"
 
@@ -77,6 +79,37 @@ static void tree_write(void **state) {
     mx_json_free(o);
 }
 
+/* integers are written without printf: every width and both signs */
+static void int_write(void **state) {
+    (void)state;
+    const long long vals[] = {0, 7, -3, 10, -10, 99, 100, 1234567890123LL, LLONG_MAX, LLONG_MIN, LLONG_MIN + 1};
+    for (size_t i = 0; i < sizeof vals / sizeof *vals; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "%lld", vals[i]);
+        mx_json *v = mx_json_int(vals[i]);
+        mx_buf b = MX_BUF_INIT;
+        mx_json_write(&b, v, -1);
+        assert_string_equal(b.data, want);
+        mx_buf_free(&b);
+        mx_json_free(v);
+    }
+}
+
+/* append: no search, in order; a clone keeps order and values */
+static void append_clone(void **state) {
+    (void)state;
+    mx_json *o = mx_json_obj();
+    mx_json_append(o, "z", mx_json_int(1));
+    mx_json_append_owned(o, strdup("a"), mx_json_str("x"));
+    mx_json *c = mx_json_clone(o);
+    mx_buf b = MX_BUF_INIT;
+    mx_json_write(&b, c, -1);
+    assert_string_equal(b.data, "{\"z\":1,\"a\":\"x\"}");
+    mx_buf_free(&b);
+    mx_json_free(c);
+    mx_json_free(o);
+}
+
 static void parse_errors(void **state) {
     (void)state;
     const char *bad[] = {"", "{", "[1,]", "{\"a\"}", "{\"a\":1,}", "\"unterminated", "tru", "01x", "[1] 2",
@@ -113,6 +146,7 @@ static void parse_values(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(escaping), cmocka_unit_test(roundtrip_binary), cmocka_unit_test(tree_write),
+        cmocka_unit_test(int_write), cmocka_unit_test(append_clone),
         cmocka_unit_test(parse_errors), cmocka_unit_test(parse_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
