@@ -26,6 +26,7 @@ static const char *const mta_names[MX_LOG_MTA__COUNT] = {"unknown", "postfix", "
 static const char *const reason_names[MX_LOG_R__COUNT] = {
     "none", "empty", "binary", "no_header", "bad_time", "bad_fields", "too_long", "truncated",
     "not_delivery", "inbound", "tls_info", "warning", "retry_wait", "verify_probe", "other_mta",
+    "continuation",
 };
 
 const char *mx_log_cause_name(mx_log_cause c) {
@@ -1158,6 +1159,43 @@ static inline const char *find_byte(const char *s, const char *e, char c) {
     return NULL;
 }
 
+/* A line with no header: is it the rest of an Exim rejectlog entry?  After
+ * the timestamped "rejected ..." line, the rejectlog copies the envelope and
+ * the message's headers as the spool has them:
+ *   Envelope-from: <a@example.org>        Envelope-to: <b@example.net>
+ *   P Received: from ...                  (flag letter or '*', a space, Name:)
+ *     Subject: hello                      (flag ' ' for the other headers)
+ *   <TAB or spaces>by mx1 with esmtp ...  (folded header continued)
+ * A whitespace-led line whose first word is an Exim delivery flag (=>, ==,
+ * **, ...) or a number (the pid of an Exim -d debug echo) is a mainlog or
+ * debug line that lost its header: it stays garbled (no_header). */
+static int rejectlog_continuation(const char *s, const char *e) {
+    if (has_prefix(s, e, LIT("Envelope-from: ")) || has_prefix(s, e, LIT("Envelope-to: "))) return 1;
+    if (s < e && (*s == ' ' || *s == '\t')) {
+        const char *q = s;
+        while (q < e && (*q == ' ' || *q == '\t')) q++;
+        if (q == e || is_digit(*q)) return 0;
+        if (e - q >= 2 && (q[1] == '>' || q[1] == '=' || q[1] == '*') &&
+            (q[0] == '<' || q[0] == '=' || q[0] == '-' || q[0] == '>' || q[0] == '*'))
+            return 0;
+        return 1;
+    }
+    /* flagged header: [A-Z*] ' ' field-name ':' (field-name: printable, no ':' or space) */
+    if (e - s >= 4 && ((*s >= 'A' && *s <= 'Z') || *s == '*') && s[1] == ' ') {
+        const char *q = s + 2;
+        while (q < e && *q > ' ' && *q < 127 && *q != ':') q++;
+        return q > s + 2 && q < e && *q == ':';
+    }
+    return 0;
+}
+
+/* The verdict on a line without a recognisable header. */
+static mx_log_result no_header(const char *line, const char *e, mx_log_event *ev) {
+    if (ev->time == MX_LOG_TIME_UNKNOWN && rejectlog_continuation(line, e))
+        return (ev->reason = MX_LOG_R_CONTINUATION), MX_LOG_IGNORED;
+    return (ev->reason = MX_LOG_R_NO_HEADER), MX_LOG_UNPARSED;
+}
+
 mx_log_result mx_log_parse_text_line(mx_log_parser *p, const char *line, size_t len, mx_log_event *ev) {
     event_clear(ev);
     if (len && line[len - 1] == '\r') len--;
@@ -1166,7 +1204,7 @@ mx_log_result mx_log_parse_text_line(mx_log_parser *p, const char *line, size_t 
     int stripped = 0;
     size_t used = 0;
 again:
-    if (s >= e) return (ev->reason = MX_LOG_R_NO_HEADER), MX_LOG_UNPARSED;
+    if (s >= e) return no_header(line, e, ev);
     if (is_digit(*s)) {
         if (mx_log_parse_iso_time(p, s, (size_t)(e - s), &ev->time, &used) == 0) {
             if (s[10] == ' ') return parse_exim_body(s + used, e, ev); /* Exim mainlog */
@@ -1204,7 +1242,7 @@ again:
         if (ev->time == MX_LOG_TIME_UNKNOWN || !sp) break;
         s = te;
     }
-    if (!tag) return (ev->reason = MX_LOG_R_NO_HEADER), MX_LOG_UNPARSED;
+    if (!tag) return no_header(line, e, ev);
     /* program ends at the first '['; note its last '/' on the way */
     const char *pe = find_byte(tag, tag_end, '['), *slash = NULL;
     if (!pe) pe = tag_end;
@@ -1214,7 +1252,7 @@ again:
             break;
         }
     if (ev->time == MX_LOG_TIME_UNKNOWN && pe == tag_end)
-        return (ev->reason = MX_LOG_R_NO_HEADER), MX_LOG_UNPARSED;
+        return no_header(line, e, ev);
     ev->program = mkstr(tag, pe);
     const char *m = skip_sp(s, e);
     mx_log_result r;

@@ -83,6 +83,7 @@ typedef enum {
     MX_LOG_R_RETRY_WAIT,   /* Exim "retry time not reached": no attempt was made */
     MX_LOG_R_VERIFY_PROBE, /* Postfix address-verification probe result */
     MX_LOG_R_OTHER_MTA,    /* OpenSMTPD, qmail, ...: not supported */
+    MX_LOG_R_CONTINUATION, /* Exim rejectlog: header lines written after a rejection (no timestamp) */
     MX_LOG_R__COUNT
 } mx_log_reason;
 
