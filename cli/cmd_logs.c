@@ -67,8 +67,9 @@ static void usage(FILE *f) {
                "                      $COLUMNS, else 80)\n"
                "  --probe N [CHECK-OPTIONS]\n"
                "                      then run the live `check` rules on the N (at most %d)\n"
-               "                      external domains with the most failures and print log\n"
-               "                      and probe side by side (JSON: a \"probes\" array of\n"
+               "                      external domains hit hardest (failures weighted by\n"
+               "                      their share, as the logs rules rank them) and print\n"
+               "                      log and probe side by side (JSON: a \"probes\" array of\n"
                "                      mxdiag.check/1 documents); options of `mxdiag check`\n"
                "                      (--timeout, --resolver, --source-ip, --only, ...) go\n"
                "                      to the probe\n"
@@ -516,22 +517,35 @@ static int check_flag(const char *a) {
     return strchr(a, '=') != NULL || (o && !o->takes_value);
 }
 
-/* The external domains with the most failures, most first. */
+/* The external domains hit hardest, worst first: ranked by impact as the
+ * logs rules rank them (rules/lib/logs_util.lua M.impact / M.rank), failures
+ * weighted by their share, f * f / (f + s), so that 2 failures among 3000
+ * successes (a big domain that mostly works) rank below 1 failure with none;
+ * ties by failures, then name. */
+static double domain_impact(const mx_agg_group *g) {
+    double f = (double)g->ext_fail, s = (double)g->ext_ok;
+    return f > 0 ? f * f / (f + s) : 0;
+}
+static int worse_first(const void *a, const void *b) {
+    const mx_agg_group *x = *(const mx_agg_group *const *)a, *y = *(const mx_agg_group *const *)b;
+    double ix = domain_impact(x), iy = domain_impact(y);
+    if (ix != iy) return ix > iy ? -1 : 1;
+    if (x->ext_fail != y->ext_fail) return x->ext_fail > y->ext_fail ? -1 : 1;
+    return strcmp(x->key, y->key);
+}
 static size_t worst_domains(mx_log_agg *agg, size_t want, const mx_agg_group **out) {
     const mx_agg_group *const *gs;
     size_t n = mx_log_agg_list(agg, MX_AGG_DOMAIN, &gs), k = 0;
+    const mx_agg_group **cand = mx_xcalloc(n ? n : 1, sizeof *cand);
     for (size_t i = 0; i < n; i++) {
         const mx_agg_group *g = gs[i];
         if (!g->ext_fail || !g->key[0] || strcmp(g->key, "(other)") == 0) continue;
-        size_t j = k < want ? k++ : want;
-        if (j == want && (!want || g->ext_fail <= out[want - 1]->ext_fail)) continue;
-        if (j == want) j = want - 1;
-        while (j > 0 && out[j - 1]->ext_fail < g->ext_fail) {
-            out[j] = out[j - 1];
-            j--;
-        }
-        out[j] = g;
+        cand[k++] = g;
     }
+    qsort(cand, k, sizeof *cand, worse_first);
+    if (k > want) k = want;
+    memcpy(out, cand, k * sizeof *out);
+    free(cand);
     return k;
 }
 
@@ -563,7 +577,7 @@ static void render_probes(mx_buf *b, mx_json *root, const text_style *ts) {
     mx_json *doms = mx_json_get(root, "probed_domains"), *probes = mx_json_get(root, "probes");
     if (!doms || !probes) return;
     mx_buf t = MX_BUF_INIT;
-    mx_buf_printf(&t, "live probe of the %zu domains with the most failures (log | now):", doms->u.c.len);
+    mx_buf_printf(&t, "live probe of the %zu domains hit hardest, failures weighted by their share (log | now):", doms->u.c.len);
     mx_buf_putc(b, '\n');
     mx_text_wrap(b, mx_buf_cstr(&t), 0, 2, ts->width);
     mx_buf_putc(b, '\n');

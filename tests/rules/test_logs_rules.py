@@ -249,5 +249,48 @@ check(th is not None and "15 of the 16 failed deliveries" in th["summary"], "thr
 check(doc["findings"][0]["code"] == "logs.scope", "throttled: the shipped scope stays first")
 no_nonsense("throttled", doc)
 
+# --probe N picks the domains hit hardest, ranked as the logs rules rank them (failures weighted by their
+# share, rules/lib/logs_util.lua), not by failure count: big.example (3 failures among 300 successes)
+# comes last although it has more failures than small.example (2, none delivered). The probes' resolver
+# is a loopback socket that never answers: no query leaves the machine.
+def probe_pick():
+    import socket
+    path = os.path.join(TMP, "probe-rank.log")
+    rows, n = [], 0
+
+    def line(dom, ok):
+        nonlocal n
+        n += 1
+        st = ("dsn=2.0.0, status=sent (250 2.0.0 Ok)" if ok else
+              "dsn=4.4.1, status=deferred (connect to mx.%s[192.0.2.20]:25: Connection refused)" % dom)
+        rows.append("Mar  1 10:%02d:%02d mx1 postfix/smtp[2101]: %010X: to=<u@%s>, relay=%s, delay=1, "
+                    "delays=0/0/1/0, %s" % (n // 60 % 60, n % 60, n, dom,
+                                             "mx.%s[192.0.2.10]:25" % dom if ok else "none", st))
+    for dom, f, s in (("big.example", 3, 300), ("mid.example", 5, 20), ("small.example", 2, 0)):
+        for _ in range(f):
+            line(dom, False)
+        for _ in range(s):
+            line(dom, True)
+    with open(path, "w") as fh:
+        fh.write("\n".join(rows) + "\n")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    try:
+        env = dict(os.environ)
+        env.pop("MXDIAG_RULES_PATH", None)
+        p = subprocess.run([MX, "logs", "--utc", "--now", "2024-03-02T00:00:00Z", "--json", path, "--probe", "2",
+                            "--resolver", "127.0.0.1:%d" % sock.getsockname()[1], "--timeout", "1"],
+                           capture_output=True, text=True, timeout=120, env=env)
+    finally:
+        sock.close()
+    doc = json.loads(p.stdout)
+    picked = [d["domain"] for d in doc.get("probed_domains", [])]
+    check(picked == ["small.example", "mid.example"],
+          "--probe 2 picks by impact (failures x share), not failure count: %r" % picked)
+    check(len(doc.get("probes", [])) == 2, "--probe 2: two probe documents")
+
+
+probe_pick()
+
 print("%d failure(s)" % len(failures))
 sys.exit(1 if failures else 0)
