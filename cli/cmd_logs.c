@@ -18,6 +18,7 @@
 #include "logread.h"
 #include "cli.h"
 #include "logjournal.h"
+#include "causematch.h"
 #include "termtext.h"
 
 #include <errno.h>
@@ -119,7 +120,7 @@ static mx_json *jtime(int64_t t) {
 
 typedef struct report {
     mx_log_agg *agg;
-    char sample[MX_LOG_CAUSE__COUNT][SAMPLE_LEN];
+    char sample[MX_LOG_CAUSE_MAX][SAMPLE_LEN];
     mx_json *findings;
     int worst;   /* 0 ok, 1 warn, 2 crit */
     int unknown; /* a finding says nothing could be checked */
@@ -164,8 +165,8 @@ static mx_json *add_finding(report *r, const char *code, int sev, const char *su
 /* The logs rules' findings (logs_report.c, logs_judge.c) into the report. */
 static void judge_findings(report *r, const mx_log_stats *stats, const mx_log_file_stat *files, size_t nf,
                            const mx_log_filter *filter, int64_t now, int argc, char **argv, mx_json *root) {
-    const char *samples[MX_LOG_CAUSE__COUNT];
-    for (int c = 0; c < MX_LOG_CAUSE__COUNT; c++) samples[c] = r->sample[c];
+    const char *samples[MX_LOG_CAUSE_MAX];
+    for (int c = 0; c < MX_LOG_CAUSE_MAX; c++) samples[c] = r->sample[c];
     mx_json *fs = mx_logs_judgement(r->agg, stats, samples, files, nf, filter, now, mx_logs_judge, argc, argv, root);
     for (size_t i = 0; fs && i < fs->u.c.len; i++) {
         mx_json *f = fs->u.c.items[i];
@@ -557,7 +558,7 @@ static mx_json *domain_log_json(const mx_agg_group *g) {
     mx_json_set(o, "successes", mx_json_int((long long)g->ext_ok));
     int dom = -1;
     mx_json *bc = mx_json_set(o, "causes", mx_json_obj());
-    for (int c = 1; c < MX_LOG_CAUSE__COUNT; c++) {
+    for (int c = 1; c < MX_LOG_CAUSE_MAX; c++) {
         if (!g->by_cause[c]) continue;
         mx_json_set(bc, mx_log_cause_name(c), mx_json_int((long long)g->by_cause[c]));
         if (dom < 0 || g->by_cause[c] > g->by_cause[dom]) dom = c;
@@ -834,6 +835,18 @@ int mx_logs_main(int argc, char **argv) {
         free(journal_files);
         return 3;
     }
+    /* the cause catalog, compiled once for every parser thread */
+    char perr[1024];
+    mx_cause_matcher *patterns = mx_logs_patterns(njargv, jargv, perr, sizeof perr);
+    if (!patterns) {
+        mx_errf("mxdiag logs: %s", perr);
+        free(paths);
+        free(fwd);
+        free(jargv);
+        free(journal_files);
+        return 3;
+    }
+    mx_log_set_matcher(patterns);
     char **found = NULL;
     size_t nfound = 0;
     const char *note = NULL;
@@ -844,6 +857,8 @@ int mx_logs_main(int argc, char **argv) {
             free(paths);
             free(fwd);
             free(jargv);
+            mx_log_set_matcher(NULL);
+            mx_cause_matcher_free(patterns);
             free(journal_files);
             return 3;
         }
@@ -1005,6 +1020,8 @@ int mx_logs_main(int argc, char **argv) {
     free(paths);
     free(fwd);
     free(jargv);
+    mx_log_set_matcher(NULL);
+    mx_cause_matcher_free(patterns);
     if (mx_logs_probe_abandoned()) {
         /* the report is out; exit now rather than wait for the interrupted
          * probe's runtime (and do not let a leak checker call it a leak) */

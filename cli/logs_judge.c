@@ -5,6 +5,7 @@
  * because it drives the rule runtime (as logs_probe.c does). */
 #include "cli.h"
 #include "escape.h"
+#include "causematch.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,4 +46,25 @@ mx_json *mx_logs_judge(int argc, char **argv, const mx_json *run_facts, const mx
     for (int i = 0; i < full.n; i++) free(full.v[i]);
     free(full.v);
     return out;
+}
+
+/* The cause catalog, read once before the logs are: the same rule
+ * directories as the judgement (--rules-dir, the configuration's, rules.d),
+ * through a runtime of its own that only reads lib/log_patterns.lua. NULL
+ * and a message in err when the catalog is wrong. */
+mx_cause_matcher *mx_logs_patterns(int argc, char **argv, char *err, size_t errlen) {
+    mx_argv full = {0};
+    mx_argv_push(&full, argc > 0 ? argv[0] : "logs");
+    mx_settings_to_args(mx_config_settings, argc, argv, &full, NULL);
+    for (int i = 1; i < argc; i++) mx_argv_push(&full, argv[i]);
+    mx_json *facts = mx_json_obj(); /* the fact the logs rules are given, empty here: nothing runs */
+    mx_json_set(facts, "logs", mx_json_obj());
+    mx_check_setup s;
+    mx_check_setup_logs(full.n, full.v, facts, &s);
+    mx_cause_matcher *m = mx_rt_log_patterns(s.rt, err, errlen);
+    mx_check_setup_free(&s);
+    mx_json_free(facts);
+    for (int i = 0; i < full.n; i++) free(full.v[i]);
+    free(full.v);
+    return m;
 }

@@ -6,6 +6,7 @@
  * dropped before the message text is looked at.  The expensive part (memmem
  * cascade in mx_log_classify) only runs for failure lines. */
 #include "logparse.h"
+#include "causematch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,9 @@
 
 #define LIT(s) (s), (sizeof(s) - 1)
 
-static const char *const cause_names[MX_LOG_CAUSE__COUNT] = {
+static int is_digit_c(char c) { return c >= '0' && c <= '9'; }
+
+static const char *cause_names[MX_LOG_CAUSE_MAX] = {
     "none", "refused", "timeout", "unreachable", "net_unreachable", "greeting_lost",
     "greeting_reject", "rcpt_reject", "dns_fail", "domain_not_found", "null_mx", "tls_fail", "rbl_reject", "other",
 };
@@ -29,11 +32,33 @@ static const char *const reason_names[MX_LOG_R__COUNT] = {
     "continuation",
 };
 
+/* registered causes: names after the built-in ones */
+static int ncauses = MX_LOG_CAUSE__COUNT;
+static char cause_store[MX_LOG_CAUSE_MAX - MX_LOG_CAUSE__COUNT][33];
+static const mx_cause_matcher *cause_matcher;
+
+void mx_log_set_matcher(const mx_cause_matcher *m) { cause_matcher = m; }
+int mx_log_cause_count(void) { return ncauses; }
+
+int mx_log_cause_register(const char *name) {
+    size_t n = strlen(name);
+    if (n == 0 || n > 32 || !(name[0] >= 'a' && name[0] <= 'z') || strcmp(name, "none") == 0) return -1;
+    for (size_t i = 0; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || is_digit_c(name[i]) || name[i] == '_')) return -1;
+    int k = mx_log_cause_from_name(name);
+    if (k >= 0) return k;
+    if (ncauses >= MX_LOG_CAUSE_MAX) return -1;
+    char *slot = cause_store[ncauses - MX_LOG_CAUSE__COUNT];
+    memcpy(slot, name, n + 1);
+    cause_names[ncauses] = slot;
+    return ncauses++;
+}
+
 const char *mx_log_cause_name(mx_log_cause c) {
-    return (unsigned)c < MX_LOG_CAUSE__COUNT ? cause_names[c] : "?";
+    return (unsigned)c < (unsigned)ncauses ? cause_names[c] : "?";
 }
 int mx_log_cause_from_name(const char *name) {
-    for (int i = 0; i < MX_LOG_CAUSE__COUNT; i++)
+    for (int i = 0; i < ncauses; i++)
         if (strcmp(cause_names[i], name) == 0) return i;
     return -1;
 }
@@ -135,7 +160,20 @@ static int ends_with(const char *s, const char *e, const char *lit, size_t n) {
     return (size_t)(e - s) >= n && memcmp(e - n, lit, n) == 0;
 }
 
+static mx_log_cause classify_builtin(const char *text, size_t n);
+
 mx_log_cause mx_log_classify(const char *text, size_t n) {
+    if (cause_matcher) {
+        int c = mx_cause_matcher_match(cause_matcher, text, n);
+        return c < 0 ? MX_LOG_CAUSE_OTHER : (mx_log_cause)c;
+    }
+    return classify_builtin(text, n);
+}
+
+/* The built-in cascade: the classification without a catalog (unit tests,
+ * fuzzing, `check` rules reading logs); rules/lib/log_patterns.lua states
+ * the same as data, in the same order. */
+static mx_log_cause classify_builtin(const char *text, size_t n) {
     const char *s = text, *e = text + n;
     /* Fast path for the bulk of failures, "connect to H[A]:P: <strerror>"
      * (possibly behind "delivery temporarily suspended: "): the errno text
