@@ -26,7 +26,6 @@ struct mx_cause_matcher {
     size_t npats;
     entry *entries;
     size_t nentries;
-    int need_bigrams; /* some pattern is unanchored (searched anywhere) */
 };
 
 typedef struct bigrams {
@@ -56,6 +55,13 @@ void mx_cause_matcher_free(mx_cause_matcher *m) {
 }
 
 size_t mx_cause_matcher_entries(const mx_cause_matcher *m) { return m ? m->nentries : 0; }
+
+const char *mx_cause_matcher_pattern(const mx_cause_matcher *m, size_t i, int *at_start, int *at_end) {
+    if (!m || i >= m->npats) return NULL;
+    if (at_start) *at_start = (m->pats[i].anchor & START) != 0;
+    if (at_end) *at_end = (m->pats[i].anchor & END) != 0;
+    return m->pats[i].s;
+}
 
 /* Parses a pattern's anchors into p (p->s not set). */
 static int parse_pat(const char *src, pat *p, const char **body, char *err, size_t errlen) {
@@ -145,8 +151,6 @@ int mx_cause_matcher_add(mx_cause_matcher *m, int cause, const char *const *any,
         free(e.also);
         return -1;
     }
-    for (size_t i = 0; i < added; i++)
-        if (m->pats[m->npats + i].anchor == ANY) m->need_bigrams = 1;
     m->npats += added;
     m->entries[m->nentries++] = e;
     return 0;
@@ -156,20 +160,31 @@ typedef struct memo {
     uint64_t done[MX_CAUSEMATCH_MAX_PATTERNS / 64], yes[MX_CAUSEMATCH_MAX_PATTERNS / 64];
 } memo;
 
-static int pat_match(const pat *p, const char *s, size_t n, const bigrams *bg) {
+/* The text's bigrams, built on the first unanchored search: a text decided
+ * by anchored patterns alone (the "connect to ...: <strerror>" bulk) never
+ * pays for them. */
+typedef struct lazy_bg {
+    bigrams bg;
+    int built;
+} lazy_bg;
+
+static int pat_match(const pat *p, const char *s, size_t n, lazy_bg *lb) {
     if (p->n > n) return 0;
     switch (p->anchor) {
     case START: return memcmp(s, p->s, p->n) == 0;
     case END: return memcmp(s + n - p->n, p->s, p->n) == 0;
     case WHOLE: return p->n == n && memcmp(s, p->s, n) == 0;
     default:
-        if (p->n >= 2 && (!bg_has(bg, p->bg_first) || !bg_has(bg, p->bg_last))) return 0;
+        if (p->n >= 2) {
+            if (!lb->built) bg_build(&lb->bg, s, s + n), lb->built = 1;
+            if (!bg_has(&lb->bg, p->bg_first) || !bg_has(&lb->bg, p->bg_last)) return 0;
+        }
         return memmem(s, n, p->s, p->n) != NULL;
     }
 }
 
 static int any_of(const mx_cause_matcher *m, const uint16_t *ix, size_t k, const char *s, size_t n,
-                  const bigrams *bg, memo *mo) {
+                  lazy_bg *bg, memo *mo) {
     for (size_t i = 0; i < k; i++) {
         unsigned j = ix[i];
         uint64_t bit = 1ULL << (j & 63);
@@ -184,8 +199,8 @@ static int any_of(const mx_cause_matcher *m, const uint16_t *ix, size_t k, const
 
 int mx_cause_matcher_match(const mx_cause_matcher *m, const char *text, size_t n) {
     if (!m) return -1;
-    bigrams bg;
-    if (m->need_bigrams) bg_build(&bg, text, text + n);
+    lazy_bg bg;
+    bg.built = 0;
     memo mo;
     size_t words = (m->npats + 63) / 64;
     memset(mo.done, 0, words * sizeof(uint64_t));

@@ -35,6 +35,11 @@ int mx_cause_matcher_add(mx_cause_matcher *m, int cause, const char *const *any,
 
 size_t mx_cause_matcher_entries(const mx_cause_matcher *m);
 
+/* The i-th distinct pattern's literal bytes (anchors removed, NUL-terminated)
+ * and whether it is tied to the start / end of the text; NULL past the last.
+ * For tests that build texts from a catalog's own patterns. */
+const char *mx_cause_matcher_pattern(const mx_cause_matcher *m, size_t i, int *at_start, int *at_end);
+
 /* The cause of the first matching entry, or -1. */
 int mx_cause_matcher_match(const mx_cause_matcher *m, const char *text, size_t n);
 
