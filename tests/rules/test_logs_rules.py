@@ -248,6 +248,47 @@ check(th is not None and th["rule"] == "site-logs-throttling" and th["evidence"]
 check(th is not None and "15 of the 16 failed deliveries" in th["summary"], "throttled: counts agree with the total")
 check(doc["findings"][0]["code"] == "logs.scope", "throttled: the shipped scope stays first")
 no_nonsense("throttled", doc)
+# the cause catalog as data (rules/lib/log_patterns.lua, issue 17): contrib's lib/log_patterns.lua adds
+# "provider_throttled" before the shipped entries; the new cause flows through the parser's matcher to the
+# fact `logs`, the per-cause finding (its own code, a generic wording), the histogram and the scope verdict
+rc, doc = run("throttled")
+check(finding(doc, "logs.cause_provider_throttled") is None and "provider_throttled" not in doc["histogram"]["series"],
+      "throttled: no provider_throttled cause with the shipped catalog")
+rc, doc = run("throttled", "--rules-dir", contrib)
+pt = finding(doc, "logs.cause_provider_throttled")
+check(pt is not None and pt["evidence"]["cause"] == "provider_throttled" and pt["evidence"]["failures"] == 15
+      and pt["evidence"]["class"] == "other" and pt["severity"] == "warn",
+      "throttled + contrib catalog: 15 failures filed as provider_throttled: %s" % (pt and pt["summary"]))
+check(pt is not None and "provider throttled" in pt["explanation"] and "lib/logs_causes.lua" in pt["advice"],
+      "throttled + contrib catalog: a cause logs_causes does not describe gets the generic wording")
+check(sum(doc["histogram"]["series"].get("provider_throttled", [])) == 15, "throttled: the histogram has the new cause")
+check("provider_throttled" in scope(doc)[0]["explanation"], "throttled: the scope verdict names the dominant site cause")
+code, out, err = run("throttled", "--rules-dir", contrib, text=True)
+check(code == 1 and "  provider_throttled |" in out, "throttled text: the histogram row of a long cause name aligns")
+
+# a site catalog that is wrong stops mxdiag logs with an error naming the file and the entry
+bad_site = os.path.join(TMP, "badcat")
+os.makedirs(os.path.join(bad_site, "lib"), exist_ok=True)
+os.chmod(bad_site, 0o755)
+os.chmod(os.path.join(bad_site, "lib"), 0o755)
+for body, want in (
+        ('return { patterns = { { cause = "timeout", match = { "x" } }, { cause = "slow", match = { "" } } } }',
+         "patterns[2] (slow): match[1]: empty pattern"),
+        ('return { patterns = { { cause = "slow", match = "x" } } }', "patterns[1] (slow): match: a list of strings"),
+        ('return { patterns = { { cause = 5, match = { "x" } } } }', "patterns[1]: cause: a name expected, got number"),
+        ('return { patterns = { { cause = "slow", match = { "x" }, where = "dsn" } } }', "unknown field where"),
+        ('local t = {} for i = 1, 300 do t[i] = { cause = "c", match = { "p" .. i } } end return { patterns = t }',
+         "300 entries (at most 256)"),
+        ('local t = {} for i = 1, 30 do t[i] = { cause = "c" .. i, match = { "p" .. i } } end return { patterns = t }',
+         "too many cause names"),
+        ('return 42', "must return a table")):
+    path = os.path.join(bad_site, "lib", "log_patterns.lua")
+    with open(path, "w") as fh:
+        fh.write(body + "\n")
+    os.chmod(path, 0o644)
+    code, out, err = run("throttled", "--rules-dir", bad_site, text=True)
+    check(code == 3 and path in err and want in err, "bad site catalog: exit 3 naming %r: %r" % (want, err.strip()))
+
 
 # --probe N picks the domains hit hardest, ranked as the logs rules rank them (failures weighted by their
 # share, rules/lib/logs_util.lua), not by failure count: big.example (3 failures among 300 successes)
