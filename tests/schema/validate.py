@@ -438,6 +438,9 @@ def cmd_logs(mx, repo):
         with open(path, "w") as f:
             f.write(gen().text())
         cases.append((["--now", "2024-03-02T00:00:00Z", path], "scenario " + name))
+    # a site cause catalog: contrib's lib/log_patterns.lua adds the cause provider_throttled
+    cases.append((["--now", "2024-03-02T00:00:00Z", "--rules-dir", os.path.join(repo, "contrib", "rules"),
+                   os.path.join(tmp, "scenario-throttled.log")], "scenario throttled, site cause provider_throttled"))
     cases += [(logs, "all test logs together"),
               ([empty], "an empty file (judgement no_lines)"),
               ([os.path.join(tmp, "missing.log")], "a missing file"),
