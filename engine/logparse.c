@@ -178,7 +178,8 @@ static mx_log_cause classify_builtin(const char *text, size_t n) {
     /* Fast path for the bulk of failures, "connect to H[A]:P: <strerror>"
      * (possibly behind "delivery temporarily suspended: "): the errno text
      * is all there is, so the cascade below is not needed. */
-    if (n > 11 && (memcmp(s, "connect to ", 11) == 0 || contains(s, e, LIT("suspended: connect to ")))) {
+    if (n > 11 && (memcmp(s, "connect to ", 11) == 0 ||
+                   has_prefix(s, e, LIT("delivery temporarily suspended: connect to ")))) {
         if (ends_with(s, e, LIT("Connection timed out")) || ends_with(s, e, LIT("Operation timed out")))
             return MX_LOG_CAUSE_TIMEOUT;
         if (ends_with(s, e, LIT("Connection refused"))) return MX_LOG_CAUSE_REFUSED;

@@ -7,7 +7,7 @@
 -- blocklist is an RBL problem (fix your IP), not a generic greeting reject;
 -- Postfix "connect to H[A]:P: <strerror>" is told by its errno text alone,
 -- whatever the host name in it says.
-local CONNECT = { "^connect to ", "suspended: connect to " }
+local CONNECT = { "^connect to ", "^delivery temporarily suspended: connect to " }
 
 -- A lookup that may answer next time (your resolver, their servers) is told
 -- from a name that does not exist (a mistyped domain): Postfix "Host not
