@@ -205,7 +205,7 @@ static mx_json *group_json(const mx_agg_group *g) {
     for (int s = 0; s < MX_LOG_STATUS__COUNT; s++)
         if (g->by_status[s]) mx_json_set(st, mx_log_status_name(s), mx_json_int((long long)g->by_status[s]));
     mx_json *bc = mx_json_set(o, "by_cause", mx_json_obj());
-    for (int c = 0; c < MX_LOG_CAUSE__COUNT; c++)
+    for (int c = 0; c < MX_LOG_CAUSE_MAX; c++)
         if (g->by_cause[c])
             mx_json_set(bc, c == MX_LOG_CAUSE_NONE ? "none" : mx_log_cause_name(c), mx_json_int((long long)g->by_cause[c]));
     return o;
@@ -454,8 +454,8 @@ static int l_aggregate(lua_State *L) {
 
 /* log.causes() -> the cause names, in classification order */
 static int l_causes(lua_State *L) {
-    lua_createtable(L, MX_LOG_CAUSE__COUNT - 1, 0);
-    for (int c = 1; c < MX_LOG_CAUSE__COUNT; c++) {
+    lua_createtable(L, mx_log_cause_count() - 1, 0);
+    for (int c = 1; c < mx_log_cause_count(); c++) {
         lua_pushstring(L, mx_log_cause_name(c));
         lua_rawseti(L, -2, c);
     }

@@ -3,6 +3,8 @@
  * `rules list` and batch's volume warning read from the rules. */
 #include "rt_private.h"
 #include "trust.h"
+#include "causematch.h"
+#include "logparse.h"
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -609,4 +611,156 @@ mx_json *mx_rt_dnsbl_usage(mx_rt *rt, char *err, size_t errlen) {
     }
     lua_settop(L, top);
     return out;
+}
+
+/* ------------------------------------------------- cause catalog (logs) */
+
+/* The file require("log_patterns") reads: the last site directory's
+ * lib/log_patterns.lua that exists, else the shipped one (for messages). */
+static void log_patterns_path(mx_rt *rt, char *path, size_t n) {
+    for (size_t i = rt->opts.nsite_dirs + 1; i > 0; i--) {
+        snprintf(path, n, "%s/lib/log_patterns.lua", i > 1 ? rt->opts.site_dirs[i - 2] : rt->opts.shipped_dir);
+        if (access(path, F_OK) == 0) return;
+    }
+    snprintf(path, n, "%s/lib/log_patterns.lua", rt->opts.shipped_dir);
+}
+
+/* [-0, +0, m] the array of strings at idx into out (at most max), or an error */
+static int pattern_list(lua_State *L, int idx, const char *field, const char **out, size_t max, size_t *n, char *err,
+                        size_t errlen) {
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) != LUA_TTABLE)
+        return snprintf(err, errlen, "%s: a list of strings expected, got %s", field, luaL_typename(L, idx)), -1;
+    size_t len = (size_t)lua_rawlen(L, idx), keys = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) keys++, lua_pop(L, 1);
+    if (keys != len) return snprintf(err, errlen, "%s: a list of strings expected (keys other than 1..n)", field), -1;
+    if (len == 0) return snprintf(err, errlen, "%s: empty list", field), -1;
+    if (len > max) return snprintf(err, errlen, "%s: %zu patterns (at most %zu)", field, len, max), -1;
+    for (size_t i = 0; i < len; i++) {
+        if (lua_rawgeti(L, idx, (lua_Integer)i + 1) != LUA_TSTRING) {
+            snprintf(err, errlen, "%s[%zu]: a string expected, got %s", field, i + 1, luaL_typename(L, -1));
+            lua_pop(L, 1);
+            return -1;
+        }
+        size_t sl;
+        out[i] = lua_tolstring(L, -1, &sl); /* stays alive: the list holds it */
+        lua_pop(L, 1);
+        if (sl == 0) return snprintf(err, errlen, "%s[%zu]: empty pattern", field, i + 1), -1;
+        if (strlen(out[i]) != sl) return snprintf(err, errlen, "%s[%zu]: a NUL byte in the pattern", field, i + 1), -1;
+    }
+    *n = len;
+    return 0;
+}
+
+static int cause_name_ok(const char *s) {
+    size_t n = strlen(s);
+    if (n == 0 || n > 32 || !(*s >= 'a' && *s <= 'z') || strcmp(s, "none") == 0) return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_')) return 0;
+    return 1;
+}
+
+mx_cause_matcher *mx_rt_log_patterns(mx_rt *rt, char *err, size_t errlen) {
+    lua_State *L = rt->L;
+    int top = lua_gettop(L);
+    char path[4096], why[512];
+    log_patterns_path(rt, path, sizeof path);
+    lua_newtable(L); /* its own library table: a require of its own */
+    lua_pushcclosure(L, rt_sandbox_require, 1);
+    lua_pushliteral(L, "log_patterns");
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        snprintf(err, errlen, "cause catalog log_patterns: %s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "error");
+        lua_settop(L, top);
+        return NULL;
+    }
+    mx_cause_matcher *m = NULL;
+    if (!lua_istable(L, -1)) {
+        snprintf(err, errlen, "%s: the catalog must return a table {patterns = {...}}, not %s", path,
+                 luaL_typename(L, -1));
+        goto out;
+    }
+    if (lua_getfield(L, -1, "patterns") != LUA_TTABLE) {
+        snprintf(err, errlen, "%s: patterns: a list of entries expected, got %s", path, luaL_typename(L, -1));
+        goto out;
+    }
+    int pats = lua_gettop(L);
+    size_t n = (size_t)lua_rawlen(L, pats), keys = 0;
+    lua_pushnil(L);
+    while (lua_next(L, pats)) keys++, lua_pop(L, 1);
+    if (keys != n) {
+        snprintf(err, errlen, "%s: patterns: a list of entries expected (keys other than 1..n)", path);
+        goto out;
+    }
+    if (n > MX_CAUSEMATCH_MAX_ENTRIES) {
+        snprintf(err, errlen, "%s: patterns: %zu entries (at most %d)", path, n, MX_CAUSEMATCH_MAX_ENTRIES);
+        goto out;
+    }
+    m = mx_cause_matcher_new();
+    if (!m) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    static const char *any[MX_CAUSEMATCH_MAX_PATTERNS], *also[MX_CAUSEMATCH_MAX_PATTERNS];
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, pats, (lua_Integer)i + 1);
+        int ent = lua_gettop(L);
+        const char *cname = NULL;
+        size_t nany = 0, nalso = 0;
+        int bad = 0;
+        if (!lua_istable(L, ent)) {
+            snprintf(why, sizeof why, "a table {cause=, match=, also=?} expected, got %s", luaL_typename(L, ent));
+            bad = 1;
+        }
+        lua_pushnil(L);
+        while (!bad && lua_next(L, ent)) {
+            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+            if (!k || (strcmp(k, "cause") && strcmp(k, "match") && strcmp(k, "also"))) {
+                snprintf(why, sizeof why, "unknown field %s (fields: cause, match, also)", k ? k : "(not a name)");
+                bad = 1;
+                lua_pop(L, 2);
+                break;
+            }
+            lua_pop(L, 1);
+        }
+        if (!bad && lua_getfield(L, ent, "cause") != LUA_TSTRING) {
+            snprintf(why, sizeof why, "cause: a name expected, got %s", luaL_typename(L, -1));
+            bad = 1;
+        } else if (!bad) {
+            cname = lua_tostring(L, -1);
+        }
+        if (!bad && lua_getfield(L, ent, "match") == LUA_TNIL) {
+            snprintf(why, sizeof why, "match: missing");
+            bad = 1;
+        } else if (!bad) {
+            bad = pattern_list(L, -1, "match", any, MX_CAUSEMATCH_MAX_PATTERNS, &nany, why, sizeof why) < 0;
+        }
+        if (!bad && lua_getfield(L, ent, "also") != LUA_TNIL)
+            bad = pattern_list(L, -1, "also", also, MX_CAUSEMATCH_MAX_PATTERNS, &nalso, why, sizeof why) < 0;
+        int cause = -1;
+        if (!bad) {
+            cause = mx_log_cause_register(cname);
+            if (cause < 0) {
+                if (mx_log_cause_count() >= MX_LOG_CAUSE_MAX && cause_name_ok(cname))
+                    snprintf(why, sizeof why, "cause '%.40s': too many cause names (at most %d new ones)", cname,
+                             MX_LOG_CAUSE_MAX - MX_LOG_CAUSE__COUNT);
+                else
+                    snprintf(why, sizeof why,
+                             "cause '%.40s': not a cause name ([a-z][a-z0-9_]*, at most 32 bytes, not none)", cname);
+                bad = 1;
+            }
+        }
+        if (!bad && mx_cause_matcher_add(m, cause, any, nany, also, nalso, why, sizeof why) < 0) bad = 1;
+        if (bad) {
+            snprintf(err, errlen, "%s: patterns[%zu]%s%s%s: %s", path, i + 1, cname ? " (" : "", cname ? cname : "",
+                     cname ? ")" : "", why);
+            mx_cause_matcher_free(m);
+            m = NULL;
+            goto out;
+        }
+        lua_settop(L, pats);
+    }
+out:
+    lua_settop(L, top);
+    return m;
 }

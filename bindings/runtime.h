@@ -62,6 +62,11 @@ int mx_rt_rule_enabled(mx_rt *rt, const char *id);
  * [{name, zone, queries_per_day, connections_per_day?, terms?}] (caller
  * frees), or NULL with err. For `batch`'s volume warning. */
 mx_json *mx_rt_dnsbl_usage(mx_rt *rt, char *err, size_t errlen);
+/* The cause catalog (lib/log_patterns.lua, site directories first) read and
+ * checked, its cause names registered (mx_log_cause_register), compiled into
+ * a matcher for mx_log_set_matcher; NULL with a message naming the file and
+ * entry in err when it is wrong. */
+struct mx_cause_matcher *mx_rt_log_patterns(mx_rt *rt, char *err, size_t errlen);
 
 typedef void (*mx_check_done_fn)(mx_check *c, void *ud);
 mx_check *mx_check_start(mx_rt *rt, const mx_target *t, mx_check_done_fn done, void *ud);

@@ -199,5 +199,6 @@ int mx_logs_probe_abandoned(void);
  * frees), or NULL when the rules did not finish (interrupted). A rule that
  * fails to load exits with status 3. */
 mx_json *mx_logs_judge(int argc, char **argv, const mx_json *run_facts, const mx_json *options);
+struct mx_cause_matcher *mx_logs_patterns(int argc, char **argv, char *err, size_t errlen);
 
 #endif

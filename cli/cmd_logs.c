@@ -18,6 +18,7 @@
 #include "logread.h"
 #include "cli.h"
 #include "logjournal.h"
+#include "causematch.h"
 #include "termtext.h"
 
 #include <errno.h>
@@ -67,8 +68,9 @@ static void usage(FILE *f) {
                "                      $COLUMNS, else 80)\n"
                "  --probe N [CHECK-OPTIONS]\n"
                "                      then run the live `check` rules on the N (at most %d)\n"
-               "                      external domains with the most failures and print log\n"
-               "                      and probe side by side (JSON: a \"probes\" array of\n"
+               "                      external domains hit hardest (failures weighted by\n"
+               "                      their share, as the logs rules rank them) and print\n"
+               "                      log and probe side by side (JSON: a \"probes\" array of\n"
                "                      mxdiag.check/1 documents); options of `mxdiag check`\n"
                "                      (--timeout, --resolver, --source-ip, --only, ...) go\n"
                "                      to the probe\n"
@@ -118,7 +120,7 @@ static mx_json *jtime(int64_t t) {
 
 typedef struct report {
     mx_log_agg *agg;
-    char sample[MX_LOG_CAUSE__COUNT][SAMPLE_LEN];
+    char sample[MX_LOG_CAUSE_MAX][SAMPLE_LEN];
     mx_json *findings;
     int worst;   /* 0 ok, 1 warn, 2 crit */
     int unknown; /* a finding says nothing could be checked */
@@ -163,8 +165,8 @@ static mx_json *add_finding(report *r, const char *code, int sev, const char *su
 /* The logs rules' findings (logs_report.c, logs_judge.c) into the report. */
 static void judge_findings(report *r, const mx_log_stats *stats, const mx_log_file_stat *files, size_t nf,
                            const mx_log_filter *filter, int64_t now, int argc, char **argv, mx_json *root) {
-    const char *samples[MX_LOG_CAUSE__COUNT];
-    for (int c = 0; c < MX_LOG_CAUSE__COUNT; c++) samples[c] = r->sample[c];
+    const char *samples[MX_LOG_CAUSE_MAX];
+    for (int c = 0; c < MX_LOG_CAUSE_MAX; c++) samples[c] = r->sample[c];
     mx_json *fs = mx_logs_judgement(r->agg, stats, samples, files, nf, filter, now, mx_logs_judge, argc, argv, root);
     for (size_t i = 0; fs && i < fs->u.c.len; i++) {
         mx_json *f = fs->u.c.items[i];
@@ -516,22 +518,35 @@ static int check_flag(const char *a) {
     return strchr(a, '=') != NULL || (o && !o->takes_value);
 }
 
-/* The external domains with the most failures, most first. */
+/* The external domains hit hardest, worst first: ranked by impact as the
+ * logs rules rank them (rules/lib/logs_util.lua M.impact / M.rank), failures
+ * weighted by their share, f * f / (f + s), so that 2 failures among 3000
+ * successes (a big domain that mostly works) rank below 1 failure with none;
+ * ties by failures, then name. */
+static double domain_impact(const mx_agg_group *g) {
+    double f = (double)g->ext_fail, s = (double)g->ext_ok;
+    return f > 0 ? f * f / (f + s) : 0;
+}
+static int worse_first(const void *a, const void *b) {
+    const mx_agg_group *x = *(const mx_agg_group *const *)a, *y = *(const mx_agg_group *const *)b;
+    double ix = domain_impact(x), iy = domain_impact(y);
+    if (ix != iy) return ix > iy ? -1 : 1;
+    if (x->ext_fail != y->ext_fail) return x->ext_fail > y->ext_fail ? -1 : 1;
+    return strcmp(x->key, y->key);
+}
 static size_t worst_domains(mx_log_agg *agg, size_t want, const mx_agg_group **out) {
     const mx_agg_group *const *gs;
     size_t n = mx_log_agg_list(agg, MX_AGG_DOMAIN, &gs), k = 0;
+    const mx_agg_group **cand = mx_xcalloc(n ? n : 1, sizeof *cand);
     for (size_t i = 0; i < n; i++) {
         const mx_agg_group *g = gs[i];
         if (!g->ext_fail || !g->key[0] || strcmp(g->key, "(other)") == 0) continue;
-        size_t j = k < want ? k++ : want;
-        if (j == want && (!want || g->ext_fail <= out[want - 1]->ext_fail)) continue;
-        if (j == want) j = want - 1;
-        while (j > 0 && out[j - 1]->ext_fail < g->ext_fail) {
-            out[j] = out[j - 1];
-            j--;
-        }
-        out[j] = g;
+        cand[k++] = g;
     }
+    qsort(cand, k, sizeof *cand, worse_first);
+    if (k > want) k = want;
+    memcpy(out, cand, k * sizeof *out);
+    free(cand);
     return k;
 }
 
@@ -543,7 +558,7 @@ static mx_json *domain_log_json(const mx_agg_group *g) {
     mx_json_set(o, "successes", mx_json_int((long long)g->ext_ok));
     int dom = -1;
     mx_json *bc = mx_json_set(o, "causes", mx_json_obj());
-    for (int c = 1; c < MX_LOG_CAUSE__COUNT; c++) {
+    for (int c = 1; c < MX_LOG_CAUSE_MAX; c++) {
         if (!g->by_cause[c]) continue;
         mx_json_set(bc, mx_log_cause_name(c), mx_json_int((long long)g->by_cause[c]));
         if (dom < 0 || g->by_cause[c] > g->by_cause[dom]) dom = c;
@@ -563,7 +578,7 @@ static void render_probes(mx_buf *b, mx_json *root, const text_style *ts) {
     mx_json *doms = mx_json_get(root, "probed_domains"), *probes = mx_json_get(root, "probes");
     if (!doms || !probes) return;
     mx_buf t = MX_BUF_INIT;
-    mx_buf_printf(&t, "live probe of the %zu domains with the most failures (log | now):", doms->u.c.len);
+    mx_buf_printf(&t, "live probe of the %zu domains hit hardest, failures weighted by their share (log | now):", doms->u.c.len);
     mx_buf_putc(b, '\n');
     mx_text_wrap(b, mx_buf_cstr(&t), 0, 2, ts->width);
     mx_buf_putc(b, '\n');
@@ -820,6 +835,18 @@ int mx_logs_main(int argc, char **argv) {
         free(journal_files);
         return 3;
     }
+    /* the cause catalog, compiled once for every parser thread */
+    char perr[1024];
+    mx_cause_matcher *patterns = mx_logs_patterns(njargv, jargv, perr, sizeof perr);
+    if (!patterns) {
+        mx_errf("mxdiag logs: %s", perr);
+        free(paths);
+        free(fwd);
+        free(jargv);
+        free(journal_files);
+        return 3;
+    }
+    mx_log_set_matcher(patterns);
     char **found = NULL;
     size_t nfound = 0;
     const char *note = NULL;
@@ -830,6 +857,8 @@ int mx_logs_main(int argc, char **argv) {
             free(paths);
             free(fwd);
             free(jargv);
+            mx_log_set_matcher(NULL);
+            mx_cause_matcher_free(patterns);
             free(journal_files);
             return 3;
         }
@@ -991,6 +1020,8 @@ int mx_logs_main(int argc, char **argv) {
     free(paths);
     free(fwd);
     free(jargv);
+    mx_log_set_matcher(NULL);
+    mx_cause_matcher_free(patterns);
     if (mx_logs_probe_abandoned()) {
         /* the report is out; exit now rather than wait for the interrupted
          * probe's runtime (and do not let a leak checker call it a leak) */

@@ -5,6 +5,7 @@
  * because it drives the rule runtime (as logs_probe.c does). */
 #include "cli.h"
 #include "escape.h"
+#include "causematch.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,4 +46,40 @@ mx_json *mx_logs_judge(int argc, char **argv, const mx_json *run_facts, const mx
     for (int i = 0; i < full.n; i++) free(full.v[i]);
     free(full.v);
     return out;
+}
+
+/* The cause catalog, read once before the logs are: the same rule
+ * directories as the judgement (--rules-dir, the configuration's, rules.d),
+ * through a runtime of its own that loads no rule, only lib/log_patterns.lua
+ * (and what it requires). NULL and a message in err when the catalog is
+ * wrong. */
+mx_cause_matcher *mx_logs_patterns(int argc, char **argv, char *err, size_t errlen) {
+    mx_argv full = {0};
+    mx_argv_push(&full, argc > 0 ? argv[0] : "logs");
+    mx_settings_to_args(mx_config_settings, argc, argv, &full, NULL);
+    for (int i = 1; i < argc; i++) mx_argv_push(&full, argv[i]);
+    mx_cli *c = mx_xcalloc(1, sizeof *c);
+    mx_strlist dirs = {0};
+    mx_cli_parse(full.n, full.v, c);
+    mx_cli_site_dirs(c, &dirs);
+    mx_rt_opts o;
+    memset(&o, 0, sizeof o);
+    o.resolvers = "127.0.0.1:53"; /* never asked: no check runs here */
+    o.timeout_ms = 1000;
+    o.shipped_dir = mx_cli_shipped_rules();
+    o.site_dirs = dirs.v;
+    o.nsite_dirs = dirs.n;
+    o.logs_rules = 1;
+    mx_cause_matcher *m = NULL;
+    mx_rt *rt = mx_rt_new(&o, err, errlen);
+    if (rt) {
+        m = mx_rt_log_patterns(rt, err, errlen);
+        mx_rt_free(rt);
+    }
+    mx_cli_free(c);
+    free(c);
+    free(dirs.v);
+    for (int i = 0; i < full.n; i++) free(full.v[i]);
+    free(full.v);
+    return m;
 }

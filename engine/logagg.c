@@ -31,7 +31,7 @@ struct mx_log_agg {
     agg_dim dims[MX_AGG__DIMS];
     mx_agg_group total;
     uint64_t gen;                                /* bumped by every add */
-    mx_agg_group *cause_group[MX_LOG_CAUSE__COUNT]; /* MX_AGG_CAUSE lookups, memoised */
+    mx_agg_group *cause_group[MX_LOG_CAUSE_MAX]; /* MX_AGG_CAUSE lookups, memoised */
     mx_agg_group *src_group;
     size_t src_n;
     mx_agg_hist hist;
@@ -308,10 +308,10 @@ static void hist_refit(mx_agg_hist *h, int64_t lo, int64_t hi) {
     while (hi / w - lo / w >= MX_AGG_HIST_BUCKETS) w = hist_next_width(w);
     int64_t start = lo / w * w;
     if (h->width && (w != h->width || start != h->start)) {
-        uint32_t old[MX_LOG_CAUSE__COUNT][MX_AGG_HIST_BUCKETS];
+        uint32_t old[MX_LOG_CAUSE_MAX][MX_AGG_HIST_BUCKETS];
         memcpy(old, h->n, sizeof old);
         memset(h->n, 0, sizeof h->n);
-        for (int c = 0; c < MX_LOG_CAUSE__COUNT; c++)
+        for (int c = 0; c < MX_LOG_CAUSE_MAX; c++)
             for (size_t b = 0; b < MX_AGG_HIST_BUCKETS; b++)
                 if (old[c][b]) h->n[c][(h->start + (int64_t)b * h->width - start) / w] += old[c][b];
     }
@@ -345,7 +345,7 @@ const mx_agg_hist *mx_log_agg_hist(const mx_log_agg *a) { return &a->hist; }
 void mx_log_agg_add(mx_log_agg *a, const mx_log_event *ev) {
     a->gen++;
     if (ev->status != MX_LOG_STATUS_NONE && !ev->local && ev->time != MX_LOG_TIME_UNKNOWN &&
-        (unsigned)ev->cause < MX_LOG_CAUSE__COUNT)
+        (unsigned)ev->cause < MX_LOG_CAUSE_MAX)
         hist_add(a, ev->time, (int)ev->cause);
     /* Hash once per event; 0 means "not logged". */
     uint64_t hq = ev->queue_id.n ? hash_lc(ev->queue_id.p, ev->queue_id.n, 1) | 1 : 0;
@@ -356,11 +356,11 @@ void mx_log_agg_add(mx_log_agg *a, const mx_log_event *ev) {
     group_add(&a->total, ev, hq, hr, hd, ha, D_ALL);
     /* The cause key is a constant per cause (and, once the dimension is full,
      * the answer stays "(other)"), so its lookup is done once per cause. */
-    mx_agg_group *cg = (unsigned)c < MX_LOG_CAUSE__COUNT ? a->cause_group[c] : NULL;
+    mx_agg_group *cg = (unsigned)c < MX_LOG_CAUSE_MAX ? a->cause_group[c] : NULL;
     if (!cg) {
         const char *cn = mx_log_cause_name(ev->cause);
         cg = lookup(a, MX_AGG_CAUSE, c, cn, strlen(cn), (uint64_t)c * 0x9e3779b97f4a7c15ULL + 5);
-        if ((unsigned)c < MX_LOG_CAUSE__COUNT) a->cause_group[c] = cg;
+        if ((unsigned)c < MX_LOG_CAUSE_MAX) a->cause_group[c] = cg;
     }
     group_add(cg, ev, hq, hr, hd, ha, D_ALL);
     if (hd) {

@@ -51,7 +51,6 @@ typedef struct mx_agg_group {
     uint64_t external;   /* recipient outcomes not flagged local = ext_ok + ext_fail */
     uint64_t local;      /* recipient outcomes flagged local (lmtp, pipe, mailer=local...) */
     uint64_t by_status[MX_LOG_STATUS__COUNT]; /* [MX_LOG_STATUS_NONE] = attempts */
-    uint64_t by_cause[MX_LOG_CAUSE__COUNT];   /* recipient outcomes only */
     uint64_t ext_ok, ext_fail; /* external successes / failures (recipient outcomes) */
     int64_t first, last;           /* any timed event; INT64_MAX/INT64_MIN if none */
     int64_t first_fail, last_fail; /* failures, failed attempts included (they date the trouble) */
@@ -66,6 +65,9 @@ typedef struct mx_agg_group {
     int last_cause;
     uint64_t local_fail;           /* local recipient outcomes that failed */
     mx_agg_distinct msgs, rcpts, domains, addrs;
+    /* last: room for a catalog's own causes (MX_LOG_CAUSE_MAX) would push
+     * the counters every event updates apart, over more cache lines */
+    uint64_t by_cause[MX_LOG_CAUSE_MAX]; /* recipient outcomes only */
 } mx_agg_group;
 
 /* Histogram of the external recipient outcomes over time, for the whole log
@@ -81,7 +83,7 @@ typedef struct mx_agg_hist {
     int64_t start;   /* UTC epoch of bucket 0; 0 with width 0 while empty */
     int64_t width;   /* seconds per bucket */
     size_t nbuckets; /* buckets from start up to the last event's (<= MX_AGG_HIST_BUCKETS) */
-    uint32_t n[MX_LOG_CAUSE__COUNT][MX_AGG_HIST_BUCKETS];
+    uint32_t n[MX_LOG_CAUSE_MAX][MX_AGG_HIST_BUCKETS];
 } mx_agg_hist;
 
 typedef struct mx_log_agg mx_log_agg;

@@ -42,7 +42,7 @@ mx_json *mx_log_group_json(const mx_agg_group *g) {
     for (int s = 0; s < MX_LOG_STATUS__COUNT; s++)
         if (g->by_status[s]) set_n(st, mx_log_status_name((mx_log_status)s), g->by_status[s]);
     mx_json *bc = mx_json_set(o, "by_cause", mx_json_obj());
-    for (int c = 1; c < MX_LOG_CAUSE__COUNT; c++)
+    for (int c = 1; c < MX_LOG_CAUSE_MAX; c++)
         if (g->by_cause[c]) set_n(bc, mx_log_cause_name((mx_log_cause)c), g->by_cause[c]);
     return o;
 }
@@ -104,7 +104,7 @@ static mx_json *hist_json(const mx_agg_hist *h) {
     set_n(o, "buckets", h->nbuckets);
     if (h->width) set_t(o, "start", h->start);
     mx_json *series = mx_json_set(o, "series", mx_json_obj());
-    for (int c = 0; c < MX_LOG_CAUSE__COUNT; c++) {
+    for (int c = 0; c < MX_LOG_CAUSE_MAX; c++) {
         uint64_t sum = 0;
         for (size_t b = 0; b < h->nbuckets; b++) sum += h->n[c][b];
         if (!sum) continue;

@@ -13,7 +13,7 @@
 typedef struct mx_log_facts_in {
     mx_log_agg *agg;
     const mx_log_stats *stats;
-    const char *const *samples; /* [MX_LOG_CAUSE__COUNT]: latest reply text per cause ("" or NULL: none) */
+    const char *const *samples; /* [MX_LOG_CAUSE_MAX]: latest reply text per cause ("" or NULL: none) */
     int64_t now;
     int64_t since, until;       /* the --since/--until window; INT64_MIN / INT64_MAX when open */
     const char *domain;         /* --domain, or NULL */

@@ -6,6 +6,7 @@
  * dropped before the message text is looked at.  The expensive part (memmem
  * cascade in mx_log_classify) only runs for failure lines. */
 #include "logparse.h"
+#include "causematch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,9 @@
 
 #define LIT(s) (s), (sizeof(s) - 1)
 
-static const char *const cause_names[MX_LOG_CAUSE__COUNT] = {
+static int is_digit_c(char c) { return c >= '0' && c <= '9'; }
+
+static const char *cause_names[MX_LOG_CAUSE_MAX] = {
     "none", "refused", "timeout", "unreachable", "net_unreachable", "greeting_lost",
     "greeting_reject", "rcpt_reject", "dns_fail", "domain_not_found", "null_mx", "tls_fail", "rbl_reject", "other",
 };
@@ -26,13 +29,36 @@ static const char *const mta_names[MX_LOG_MTA__COUNT] = {"unknown", "postfix", "
 static const char *const reason_names[MX_LOG_R__COUNT] = {
     "none", "empty", "binary", "no_header", "bad_time", "bad_fields", "too_long", "truncated",
     "not_delivery", "inbound", "tls_info", "warning", "retry_wait", "verify_probe", "other_mta",
+    "continuation",
 };
 
+/* registered causes: names after the built-in ones */
+static int ncauses = MX_LOG_CAUSE__COUNT;
+static char cause_store[MX_LOG_CAUSE_MAX - MX_LOG_CAUSE__COUNT][33];
+static const mx_cause_matcher *cause_matcher;
+
+void mx_log_set_matcher(const mx_cause_matcher *m) { cause_matcher = m; }
+int mx_log_cause_count(void) { return ncauses; }
+
+int mx_log_cause_register(const char *name) {
+    size_t n = strlen(name);
+    if (n == 0 || n > 32 || !(name[0] >= 'a' && name[0] <= 'z') || strcmp(name, "none") == 0) return -1;
+    for (size_t i = 0; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || is_digit_c(name[i]) || name[i] == '_')) return -1;
+    int k = mx_log_cause_from_name(name);
+    if (k >= 0) return k;
+    if (ncauses >= MX_LOG_CAUSE_MAX) return -1;
+    char *slot = cause_store[ncauses - MX_LOG_CAUSE__COUNT];
+    memcpy(slot, name, n + 1);
+    cause_names[ncauses] = slot;
+    return ncauses++;
+}
+
 const char *mx_log_cause_name(mx_log_cause c) {
-    return (unsigned)c < MX_LOG_CAUSE__COUNT ? cause_names[c] : "?";
+    return (unsigned)c < (unsigned)ncauses ? cause_names[c] : "?";
 }
 int mx_log_cause_from_name(const char *name) {
-    for (int i = 0; i < MX_LOG_CAUSE__COUNT; i++)
+    for (int i = 0; i < ncauses; i++)
         if (strcmp(cause_names[i], name) == 0) return i;
     return -1;
 }
@@ -134,13 +160,26 @@ static int ends_with(const char *s, const char *e, const char *lit, size_t n) {
     return (size_t)(e - s) >= n && memcmp(e - n, lit, n) == 0;
 }
 
+static mx_log_cause classify_builtin(const char *text, size_t n);
+
 mx_log_cause mx_log_classify(const char *text, size_t n) {
+    if (cause_matcher) {
+        int c = mx_cause_matcher_match(cause_matcher, text, n);
+        return c < 0 ? MX_LOG_CAUSE_OTHER : (mx_log_cause)c;
+    }
+    return classify_builtin(text, n);
+}
+
+/* The built-in cascade: the classification without a catalog (unit tests,
+ * fuzzing, `check` rules reading logs); rules/lib/log_patterns.lua states
+ * the same as data, in the same order. */
+static mx_log_cause classify_builtin(const char *text, size_t n) {
     const char *s = text, *e = text + n;
     /* Fast path for the bulk of failures, "connect to H[A]:P: <strerror>"
      * (possibly behind "delivery temporarily suspended: "): the errno text
      * is all there is, so the cascade below is not needed. */
     if (n > 11 && (memcmp(s, "connect to ", 11) == 0 ||
-                   (s[0] == 'd' && contains(s, e, LIT("suspended: connect to "))))) {
+                   has_prefix(s, e, LIT("delivery temporarily suspended: connect to ")))) {
         if (ends_with(s, e, LIT("Connection timed out")) || ends_with(s, e, LIT("Operation timed out")))
             return MX_LOG_CAUSE_TIMEOUT;
         if (ends_with(s, e, LIT("Connection refused"))) return MX_LOG_CAUSE_REFUSED;
@@ -1158,6 +1197,43 @@ static inline const char *find_byte(const char *s, const char *e, char c) {
     return NULL;
 }
 
+/* A line with no header: is it the rest of an Exim rejectlog entry?  After
+ * the timestamped "rejected ..." line, the rejectlog copies the envelope and
+ * the message's headers as the spool has them:
+ *   Envelope-from: <a@example.org>        Envelope-to: <b@example.net>
+ *   P Received: from ...                  (flag letter or '*', a space, Name:)
+ *     Subject: hello                      (flag ' ' for the other headers)
+ *   <TAB or spaces>by mx1 with esmtp ...  (folded header continued)
+ * A whitespace-led line whose first word is an Exim delivery flag (=>, ==,
+ * **, ...) or a number (the pid of an Exim -d debug echo) is a mainlog or
+ * debug line that lost its header: it stays garbled (no_header). */
+static int rejectlog_continuation(const char *s, const char *e) {
+    if (has_prefix(s, e, LIT("Envelope-from: ")) || has_prefix(s, e, LIT("Envelope-to: "))) return 1;
+    if (s < e && (*s == ' ' || *s == '\t')) {
+        const char *q = s;
+        while (q < e && (*q == ' ' || *q == '\t')) q++;
+        if (q == e || is_digit(*q)) return 0;
+        if (e - q >= 2 && (q[1] == '>' || q[1] == '=' || q[1] == '*') &&
+            (q[0] == '<' || q[0] == '=' || q[0] == '-' || q[0] == '>' || q[0] == '*'))
+            return 0;
+        return 1;
+    }
+    /* flagged header: [A-Z*] ' ' field-name ':' (field-name: printable, no ':' or space) */
+    if (e - s >= 4 && ((*s >= 'A' && *s <= 'Z') || *s == '*') && s[1] == ' ') {
+        const char *q = s + 2;
+        while (q < e && *q > ' ' && *q < 127 && *q != ':') q++;
+        return q > s + 2 && q < e && *q == ':';
+    }
+    return 0;
+}
+
+/* The verdict on a line without a recognisable header. */
+static mx_log_result no_header(const char *line, const char *e, mx_log_event *ev) {
+    if (ev->time == MX_LOG_TIME_UNKNOWN && rejectlog_continuation(line, e))
+        return (ev->reason = MX_LOG_R_CONTINUATION), MX_LOG_IGNORED;
+    return (ev->reason = MX_LOG_R_NO_HEADER), MX_LOG_UNPARSED;
+}
+
 mx_log_result mx_log_parse_text_line(mx_log_parser *p, const char *line, size_t len, mx_log_event *ev) {
     event_clear(ev);
     if (len && line[len - 1] == '\r') len--;
@@ -1166,7 +1242,7 @@ mx_log_result mx_log_parse_text_line(mx_log_parser *p, const char *line, size_t 
     int stripped = 0;
     size_t used = 0;
 again:
-    if (s >= e) return (ev->reason = MX_LOG_R_NO_HEADER), MX_LOG_UNPARSED;
+    if (s >= e) return no_header(line, e, ev);
     if (is_digit(*s)) {
         if (mx_log_parse_iso_time(p, s, (size_t)(e - s), &ev->time, &used) == 0) {
             if (s[10] == ' ') return parse_exim_body(s + used, e, ev); /* Exim mainlog */
@@ -1204,7 +1280,7 @@ again:
         if (ev->time == MX_LOG_TIME_UNKNOWN || !sp) break;
         s = te;
     }
-    if (!tag) return (ev->reason = MX_LOG_R_NO_HEADER), MX_LOG_UNPARSED;
+    if (!tag) return no_header(line, e, ev);
     /* program ends at the first '['; note its last '/' on the way */
     const char *pe = find_byte(tag, tag_end, '['), *slash = NULL;
     if (!pe) pe = tag_end;
@@ -1214,7 +1290,7 @@ again:
             break;
         }
     if (ev->time == MX_LOG_TIME_UNKNOWN && pe == tag_end)
-        return (ev->reason = MX_LOG_R_NO_HEADER), MX_LOG_UNPARSED;
+        return no_header(line, e, ev);
     ev->program = mkstr(tag, pe);
     const char *m = skip_sp(s, e);
     mx_log_result r;

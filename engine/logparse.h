@@ -38,8 +38,12 @@ typedef enum {
     MX_LOG_CAUSE_TLS_FAIL,        /* handshake / required TLS / verification */
     MX_LOG_CAUSE_RBL_REJECT,      /* our IP is on a blocklist at the remote side */
     MX_LOG_CAUSE_OTHER,
-    MX_LOG_CAUSE__COUNT
+    MX_LOG_CAUSE__COUNT           /* the built-in causes; a catalog adds its own after them (registry below) */
 } mx_log_cause;
+
+/* Causes in all: the built-in ones and those a cause catalog names
+ * (mx_log_cause_register); arrays indexed by cause have this size. */
+#define MX_LOG_CAUSE_MAX 32
 
 typedef enum {
     MX_LOG_STATUS_NONE = 0, /* connection-level failure, no per-recipient outcome */
@@ -83,6 +87,7 @@ typedef enum {
     MX_LOG_R_RETRY_WAIT,   /* Exim "retry time not reached": no attempt was made */
     MX_LOG_R_VERIFY_PROBE, /* Postfix address-verification probe result */
     MX_LOG_R_OTHER_MTA,    /* OpenSMTPD, qmail, ...: not supported */
+    MX_LOG_R_CONTINUATION, /* Exim rejectlog: header lines written after a rejection (no timestamp) */
     MX_LOG_R__COUNT
 } mx_log_reason;
 
@@ -158,8 +163,24 @@ mx_log_result mx_log_parse_message(mx_log_parser *p, const char *program, const 
 int mx_log_event_next_recipient(mx_log_event *ev);
 
 /* Classifies free text (status text, remote reply) into a cause.  Never
- * returns NONE. Exposed for tests and for other modules reading replies. */
+ * returns NONE. Exposed for tests and for other modules reading replies.
+ * With a matcher set (mx_log_set_matcher: `mxdiag logs` compiles the cause
+ * catalog rules/lib/log_patterns.lua into one) its first matching entry
+ * decides, no match being OTHER; without one, the built-in cascade, which
+ * the shipped catalog reproduces (tests/rules/test_log_patterns.py). */
 mx_log_cause mx_log_classify(const char *text, size_t n);
+
+/* The matcher mx_log_classify uses from now on (NULL: the built-in cascade).
+ * Set it before any parsing starts: the parser threads read it unlocked. */
+struct mx_cause_matcher;
+void mx_log_set_matcher(const struct mx_cause_matcher *m);
+
+/* The cause id of a name, registering a new one (a catalog's own cause,
+ * "provider_throttled") after the built-in ones: -1 when the name is
+ * invalid ([a-z][a-z0-9_]*, at most 32 bytes, not "none") or the registry
+ * is full (MX_LOG_CAUSE_MAX).  Not thread-safe: before any parsing. */
+int mx_log_cause_register(const char *name);
+int mx_log_cause_count(void);                    /* built-in and registered */
 
 const char *mx_log_cause_name(mx_log_cause c);   /* "refused", "net_unreachable", ... */
 int mx_log_cause_from_name(const char *name);    /* -1 if unknown */

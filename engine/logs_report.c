@@ -58,14 +58,19 @@ void mx_logs_print_histogram(mx_buf *b, const mx_json *hist, int width) {
     if (!series || series->type != MX_JOBJ || !series->u.c.len || !st || !w || w->u.i <= 0 || !nbj || nbj->u.i <= 0)
         return;
     size_t nb = (size_t)nbj->u.i;
-    /* a row is "  NAME(16) |COLUMNS| SUM": columns merge buckets until it fits the width */
-    int digits = 1;
+    /* a row is "  NAME(16) |COLUMNS| SUM": columns merge buckets until it fits the width; a
+     * site's cause name longer than the built-in ones widens the name column */
+    int digits = 1, namew = 16;
+    for (size_t s = 0; s < series->u.c.len; s++) {
+        int kn = (int)strlen(series->u.c.keys[s]);
+        if (kn > namew) namew = kn;
+    }
     for (size_t s = 0; s < series->u.c.len; s++) {
         uint64_t sum = column(series->u.c.items[s], nb, 0, nb);
         int d = snprintf(NULL, 0, "%llu", (unsigned long long)sum);
         if (d > digits) digits = d;
     }
-    int avail = width - 22 - digits;
+    int avail = width - 22 - digits - (namew - 16);
     if (avail < 8) avail = 8;
     size_t per = nb <= (size_t)avail ? 1 : (nb + (size_t)avail - 1) / (size_t)avail;
     char from[32], unit[32];
@@ -92,7 +97,7 @@ void mx_logs_print_histogram(mx_buf *b, const mx_json *hist, int width) {
             uint64_t v = column(arr, nb, k, per);
             if (v > max) max = v;
         }
-        mx_buf_printf(b, "  %-16s |", series->u.c.keys[s]);
+        mx_buf_printf(b, "  %-*s |", namew, series->u.c.keys[s]);
         for (size_t k = 0; k < nb; k += per) mx_buf_putc(b, level(column(arr, nb, k, per), max));
         mx_buf_printf(b, "| %llu\n", (unsigned long long)column(arr, nb, 0, nb));
     }

@@ -10,6 +10,17 @@ local CAUSE_NAMES = { "refused", "timeout", "unreachable", "net_unreachable", "g
 local PREFIX = "logs.cause_"
 local codes = {}
 for _, n in ipairs(CAUSE_NAMES) do codes[PREFIX .. n] = "warn" end
+-- the causes a site's catalog (lib/log_patterns.lua) adds get codes of their
+-- own; a catalog that does not load is `mxdiag logs`'s error to report, not
+-- this rule's (it names the file and the entry)
+local ok, catalog = pcall(require, "log_patterns")
+if ok and type(catalog) == "table" and type(catalog.patterns) == "table" then
+  for _, e in ipairs(catalog.patterns) do
+    if type(e) == "table" and type(e.cause) == "string" and e.cause:match("^[a-z][a-z0-9_]*$") then
+      codes[PREFIX .. e.cause] = "warn"
+    end
+  end
+end
 
 return {
   id = "logs-causes",

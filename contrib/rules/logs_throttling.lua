@@ -1,8 +1,13 @@
 -- A site logs rule (kind = "logs", runs in `mxdiag logs`): recognise the
--- large providers' throttling replies as a cause of their own. The log parser
--- files "421 4.7.28 ... unusual rate of unsolicited mail" under other or
+-- large providers' throttling replies as a cause of their own. The shipped
+-- patterns file "421 4.7.28 ... unusual rate of unsolicited mail" under other or
 -- greeting_reject like any refusal; this site knows these replies mean "send
 -- slower", not "you are broken", and wants them named with their provider.
+--
+-- The cause itself is data since issue 17: contrib/rules/lib/log_patterns.lua
+-- files these replies under "provider_throttled" in the log parser (counted in
+-- the fact `logs`, the histogram and the scope verdict); this rule adds the
+-- provider's name and its share, which a cause alone does not say.
 --
 -- It reads the failures of the files `mxdiag logs` read (target.options.log_files)
 -- once more through log.events, matches each reply against THROTTLES, and

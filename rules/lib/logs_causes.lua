@@ -89,9 +89,23 @@ M.causes = {
   },
 }
 
--- The entry for a cause name; an unknown name is "other".
+-- The entry for a cause name. A name this table does not describe (a cause
+-- a site's lib/log_patterns.lua adds, "provider_throttled") gets a generic
+-- wording: its name as title, class "other", advice to read the replies.
+local generic = {}
 function M.get(name)
-  return M.causes[name] or M.causes.other
+  local c = M.causes[name]
+  if c then return c end
+  if type(name) ~= "string" then return M.causes.other end
+  if not generic[name] then
+    generic[name] = {
+      title = name:gsub("_", " "), class = "other",
+      advice = "A cause of this site's catalog (lib/log_patterns.lua) that lib/logs_causes.lua does not describe: "
+        .. "read the reply texts quoted in the evidence, and describe the cause in the site's "
+        .. "lib/logs_causes.lua (title, class, advice).",
+    }
+  end
+  return generic[name]
 end
 
 function M.class(name)

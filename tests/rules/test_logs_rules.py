@@ -248,6 +248,90 @@ check(th is not None and th["rule"] == "site-logs-throttling" and th["evidence"]
 check(th is not None and "15 of the 16 failed deliveries" in th["summary"], "throttled: counts agree with the total")
 check(doc["findings"][0]["code"] == "logs.scope", "throttled: the shipped scope stays first")
 no_nonsense("throttled", doc)
+# the cause catalog as data (rules/lib/log_patterns.lua, issue 17): contrib's lib/log_patterns.lua adds
+# "provider_throttled" before the shipped entries; the new cause flows through the parser's matcher to the
+# fact `logs`, the per-cause finding (its own code, a generic wording), the histogram and the scope verdict
+rc, doc = run("throttled")
+check(finding(doc, "logs.cause_provider_throttled") is None and "provider_throttled" not in doc["histogram"]["series"],
+      "throttled: no provider_throttled cause with the shipped catalog")
+rc, doc = run("throttled", "--rules-dir", contrib)
+pt = finding(doc, "logs.cause_provider_throttled")
+check(pt is not None and pt["evidence"]["cause"] == "provider_throttled" and pt["evidence"]["failures"] == 15
+      and pt["evidence"]["class"] == "other" and pt["severity"] == "warn",
+      "throttled + contrib catalog: 15 failures filed as provider_throttled: %s" % (pt and pt["summary"]))
+check(pt is not None and "provider throttled" in pt["explanation"] and "lib/logs_causes.lua" in pt["advice"],
+      "throttled + contrib catalog: a cause logs_causes does not describe gets the generic wording")
+check(sum(doc["histogram"]["series"].get("provider_throttled", [])) == 15, "throttled: the histogram has the new cause")
+check("provider_throttled" in scope(doc)[0]["explanation"], "throttled: the scope verdict names the dominant site cause")
+code, out, err = run("throttled", "--rules-dir", contrib, text=True)
+check(code == 1 and "  provider_throttled |" in out, "throttled text: the histogram row of a long cause name aligns")
+
+# a site catalog that is wrong stops mxdiag logs with an error naming the file and the entry
+bad_site = os.path.join(TMP, "badcat")
+os.makedirs(os.path.join(bad_site, "lib"), exist_ok=True)
+os.chmod(bad_site, 0o755)
+os.chmod(os.path.join(bad_site, "lib"), 0o755)
+for body, want in (
+        ('return { patterns = { { cause = "timeout", match = { "x" } }, { cause = "slow", match = { "" } } } }',
+         "patterns[2] (slow): match[1]: empty pattern"),
+        ('return { patterns = { { cause = "slow", match = "x" } } }', "patterns[1] (slow): match: a list of strings"),
+        ('return { patterns = { { cause = 5, match = { "x" } } } }', "patterns[1]: cause: a name expected, got number"),
+        ('return { patterns = { { cause = "slow", match = { "x" }, where = "dsn" } } }', "unknown field where"),
+        ('local t = {} for i = 1, 300 do t[i] = { cause = "c", match = { "p" .. i } } end return { patterns = t }',
+         "300 entries (at most 256)"),
+        ('local t = {} for i = 1, 30 do t[i] = { cause = "c" .. i, match = { "p" .. i } } end return { patterns = t }',
+         "too many cause names"),
+        ('return 42', "must return a table")):
+    path = os.path.join(bad_site, "lib", "log_patterns.lua")
+    with open(path, "w") as fh:
+        fh.write(body + "\n")
+    os.chmod(path, 0o644)
+    code, out, err = run("throttled", "--rules-dir", bad_site, text=True)
+    check(code == 3 and path in err and want in err, "bad site catalog: exit 3 naming %r: %r" % (want, err.strip()))
+
+
+# --probe N picks the domains hit hardest, ranked as the logs rules rank them (failures weighted by their
+# share, rules/lib/logs_util.lua), not by failure count: big.example (3 failures among 300 successes)
+# comes last although it has more failures than small.example (2, none delivered). The probes' resolver
+# is a loopback socket that never answers: no query leaves the machine.
+def probe_pick():
+    import socket
+    path = os.path.join(TMP, "probe-rank.log")
+    rows, n = [], 0
+
+    def line(dom, ok):
+        nonlocal n
+        n += 1
+        st = ("dsn=2.0.0, status=sent (250 2.0.0 Ok)" if ok else
+              "dsn=4.4.1, status=deferred (connect to mx.%s[192.0.2.20]:25: Connection refused)" % dom)
+        rows.append("Mar  1 10:%02d:%02d mx1 postfix/smtp[2101]: %010X: to=<u@%s>, relay=%s, delay=1, "
+                    "delays=0/0/1/0, %s" % (n // 60 % 60, n % 60, n, dom,
+                                             "mx.%s[192.0.2.10]:25" % dom if ok else "none", st))
+    for dom, f, s in (("big.example", 3, 300), ("mid.example", 5, 20), ("small.example", 2, 0)):
+        for _ in range(f):
+            line(dom, False)
+        for _ in range(s):
+            line(dom, True)
+    with open(path, "w") as fh:
+        fh.write("\n".join(rows) + "\n")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    try:
+        env = dict(os.environ)
+        env.pop("MXDIAG_RULES_PATH", None)
+        p = subprocess.run([MX, "logs", "--utc", "--now", "2024-03-02T00:00:00Z", "--json", path, "--probe", "2",
+                            "--resolver", "127.0.0.1:%d" % sock.getsockname()[1], "--timeout", "1"],
+                           capture_output=True, text=True, timeout=120, env=env)
+    finally:
+        sock.close()
+    doc = json.loads(p.stdout)
+    picked = [d["domain"] for d in doc.get("probed_domains", [])]
+    check(picked == ["small.example", "mid.example"],
+          "--probe 2 picks by impact (failures x share), not failure count: %r" % picked)
+    check(len(doc.get("probes", [])) == 2, "--probe 2: two probe documents")
+
+
+probe_pick()
 
 print("%d failure(s)" % len(failures))
 sys.exit(1 if failures else 0)

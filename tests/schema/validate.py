@@ -438,6 +438,9 @@ def cmd_logs(mx, repo):
         with open(path, "w") as f:
             f.write(gen().text())
         cases.append((["--now", "2024-03-02T00:00:00Z", path], "scenario " + name))
+    # a site cause catalog: contrib's lib/log_patterns.lua adds the cause provider_throttled
+    cases.append((["--now", "2024-03-02T00:00:00Z", "--rules-dir", os.path.join(repo, "contrib", "rules"),
+                   os.path.join(tmp, "scenario-throttled.log")], "scenario throttled, site cause provider_throttled"))
     cases += [(logs, "all test logs together"),
               ([empty], "an empty file (judgement no_lines)"),
               ([os.path.join(tmp, "missing.log")], "a missing file"),
@@ -693,7 +696,10 @@ def cmd_strict(mx, repo):
         ("logs", "scope not first", lambda d: d["findings"].reverse()),
         ("logs", "finding rule not a rule id", lambda d: f0(d).update(rule="Mx Rule")),
         ("logs", "finding severity fatal", lambda d: f0(d).update(severity="fatal")),
-        ("logs", "code logs.cause_bogus", lambda d: cause(d).update(code="logs.cause_bogus")),
+        # a site's catalog may add causes (logs.cause_provider_throttled): a well-formed name passes,
+        # anything else does not
+        ("logs", "code logs.cause_Bogus-1 (not a cause name)", lambda d: cause(d).update(code="logs.cause_Bogus-1")),
+        ("logs", "code logs.cause_ (no cause)", lambda d: cause(d).update(code="logs.cause_")),
         ("logs", "a cause finding whose evidence names another cause",
          lambda d: cause(d)["evidence"].update(cause="other" if cause(d)["evidence"]["cause"] != "other" else "refused")),
         ("logs", "status not the worst finding's", lambda d: d.update(status="warn", exit_code=1)),

@@ -1,0 +1,215 @@
+/* Cause pattern matcher.  See causematch.h. */
+#include "causematch.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { ANY = 0, START = 1, END = 2, WHOLE = 3 };
+
+typedef struct pat {
+    char *s;
+    size_t n;
+    int anchor;
+    unsigned bg_first, bg_last; /* bigram indexes, n >= 2 */
+} pat;
+
+typedef struct entry {
+    int cause;
+    uint16_t *any, *also; /* pattern indexes */
+    size_t nany, nalso;
+} entry;
+
+struct mx_cause_matcher {
+    pat pats[MX_CAUSEMATCH_MAX_PATTERNS];
+    size_t npats;
+    entry *entries;
+    size_t nentries;
+};
+
+typedef struct bigrams {
+    uint64_t w[16];
+} bigrams;
+static inline unsigned bg_idx(unsigned char a, unsigned char b) { return (((unsigned)a << 5) ^ b) & 1023u; }
+static void bg_build(bigrams *bg, const char *s, const char *e) {
+    memset(bg, 0, sizeof *bg);
+    for (const char *q = s; q + 1 < e; q++) {
+        unsigned i = bg_idx((unsigned char)q[0], (unsigned char)q[1]);
+        bg->w[i >> 6] |= 1ULL << (i & 63);
+    }
+}
+static inline int bg_has(const bigrams *bg, unsigned i) { return (bg->w[i >> 6] >> (i & 63)) & 1; }
+
+mx_cause_matcher *mx_cause_matcher_new(void) { return calloc(1, sizeof(mx_cause_matcher)); }
+
+void mx_cause_matcher_free(mx_cause_matcher *m) {
+    if (!m) return;
+    for (size_t i = 0; i < m->npats; i++) free(m->pats[i].s);
+    for (size_t i = 0; i < m->nentries; i++) {
+        free(m->entries[i].any);
+        free(m->entries[i].also);
+    }
+    free(m->entries);
+    free(m);
+}
+
+size_t mx_cause_matcher_entries(const mx_cause_matcher *m) { return m ? m->nentries : 0; }
+
+const char *mx_cause_matcher_pattern(const mx_cause_matcher *m, size_t i, int *at_start, int *at_end) {
+    if (!m || i >= m->npats) return NULL;
+    if (at_start) *at_start = (m->pats[i].anchor & START) != 0;
+    if (at_end) *at_end = (m->pats[i].anchor & END) != 0;
+    return m->pats[i].s;
+}
+
+/* Parses a pattern's anchors into p (p->s not set). */
+static int parse_pat(const char *src, pat *p, const char **body, char *err, size_t errlen) {
+    size_t n = strlen(src);
+    if (n == 0) return snprintf(err, errlen, "empty pattern"), -1;
+    if (n > MX_CAUSEMATCH_MAX_LEN)
+        return snprintf(err, errlen, "pattern of %zu bytes (at most %d)", n, MX_CAUSEMATCH_MAX_LEN), -1;
+    const char *b = src;
+    int anchor = ANY;
+    if (b[0] == '^') anchor |= START, b++, n--;
+    else if (n >= 2 && b[0] == '\\' && b[1] == '^') b++, n--;
+    if (n >= 1 && b[n - 1] == '$') {
+        if (n >= 2 && b[n - 2] == '\\') {
+            /* "\$": a literal '$', the backslash is dropped below */
+            anchor |= 8;
+        } else {
+            anchor |= END, n--;
+        }
+    }
+    if (n == 0 || (anchor & 8 && n == 1)) return snprintf(err, errlen, "pattern '%s' is only an anchor", src), -1;
+    p->n = n;
+    p->anchor = anchor;
+    *body = b;
+    return 0;
+}
+
+static int intern(mx_cause_matcher *m, const char *src, uint16_t *out, size_t *added, char *err, size_t errlen) {
+    pat p;
+    const char *b;
+    if (parse_pat(src, &p, &b, err, errlen) < 0) return -1;
+    char *s = malloc(p.n + 1);
+    if (!s) return snprintf(err, errlen, "out of memory"), -1;
+    if (p.anchor & 8) {
+        memcpy(s, b, p.n - 2);
+        s[p.n - 2] = '$';
+        p.n--;
+        p.anchor &= ~8;
+    } else {
+        memcpy(s, b, p.n);
+    }
+    s[p.n] = 0;
+    for (size_t i = 0; i < m->npats; i++)
+        if (m->pats[i].anchor == p.anchor && m->pats[i].n == p.n && memcmp(m->pats[i].s, s, p.n) == 0) {
+            free(s);
+            *out = (uint16_t)i;
+            return 0;
+        }
+    if (m->npats + *added >= MX_CAUSEMATCH_MAX_PATTERNS) {
+        free(s);
+        return snprintf(err, errlen, "too many patterns (at most %d distinct)", MX_CAUSEMATCH_MAX_PATTERNS), -1;
+    }
+    p.s = s;
+    if (p.n >= 2) {
+        p.bg_first = bg_idx((unsigned char)s[0], (unsigned char)s[1]);
+        p.bg_last = bg_idx((unsigned char)s[p.n - 2], (unsigned char)s[p.n - 1]);
+    }
+    size_t k = m->npats + (*added)++;
+    m->pats[k] = p;
+    *out = (uint16_t)k;
+    return 0;
+}
+
+int mx_cause_matcher_add(mx_cause_matcher *m, int cause, const char *const *any, size_t nany,
+                         const char *const *also, size_t nalso, char *err, size_t errlen) {
+    if (cause < 0) return snprintf(err, errlen, "invalid cause"), -1;
+    if (nany == 0) return snprintf(err, errlen, "no pattern"), -1;
+    if (m->nentries >= MX_CAUSEMATCH_MAX_ENTRIES)
+        return snprintf(err, errlen, "too many entries (at most %d)", MX_CAUSEMATCH_MAX_ENTRIES), -1;
+    if (nany + nalso > MX_CAUSEMATCH_MAX_PATTERNS)
+        return snprintf(err, errlen, "too many patterns (at most %d distinct)", MX_CAUSEMATCH_MAX_PATTERNS), -1;
+    entry e = {cause, calloc(nany, sizeof(uint16_t)), nalso ? calloc(nalso, sizeof(uint16_t)) : NULL, nany, nalso};
+    entry *grown = realloc(m->entries, (m->nentries + 1) * sizeof *grown);
+    if (!e.any || (nalso && !e.also) || !grown) {
+        free(e.any);
+        free(e.also);
+        if (grown) m->entries = grown;
+        return snprintf(err, errlen, "out of memory"), -1;
+    }
+    m->entries = grown;
+    size_t added = 0;
+    int rc = 0;
+    for (size_t i = 0; i < nany && rc == 0; i++) rc = intern(m, any[i], &e.any[i], &added, err, errlen);
+    for (size_t i = 0; i < nalso && rc == 0; i++) rc = intern(m, also[i], &e.also[i], &added, err, errlen);
+    if (rc < 0) {
+        for (size_t i = 0; i < added; i++) free(m->pats[m->npats + i].s);
+        free(e.any);
+        free(e.also);
+        return -1;
+    }
+    m->npats += added;
+    m->entries[m->nentries++] = e;
+    return 0;
+}
+
+typedef struct memo {
+    uint64_t done[MX_CAUSEMATCH_MAX_PATTERNS / 64], yes[MX_CAUSEMATCH_MAX_PATTERNS / 64];
+} memo;
+
+/* The text's bigrams, built on the first unanchored search: a text decided
+ * by anchored patterns alone (the "connect to ...: <strerror>" bulk) never
+ * pays for them. */
+typedef struct lazy_bg {
+    bigrams bg;
+    int built;
+} lazy_bg;
+
+static int pat_match(const pat *p, const char *s, size_t n, lazy_bg *lb) {
+    if (p->n > n) return 0;
+    switch (p->anchor) {
+    case START: return memcmp(s, p->s, p->n) == 0;
+    case END: return memcmp(s + n - p->n, p->s, p->n) == 0;
+    case WHOLE: return p->n == n && memcmp(s, p->s, n) == 0;
+    default:
+        if (p->n >= 2) {
+            if (!lb->built) bg_build(&lb->bg, s, s + n), lb->built = 1;
+            if (!bg_has(&lb->bg, p->bg_first) || !bg_has(&lb->bg, p->bg_last)) return 0;
+        }
+        return memmem(s, n, p->s, p->n) != NULL;
+    }
+}
+
+static int any_of(const mx_cause_matcher *m, const uint16_t *ix, size_t k, const char *s, size_t n,
+                  lazy_bg *bg, memo *mo) {
+    for (size_t i = 0; i < k; i++) {
+        unsigned j = ix[i];
+        uint64_t bit = 1ULL << (j & 63);
+        if (!(mo->done[j >> 6] & bit)) {
+            mo->done[j >> 6] |= bit;
+            if (pat_match(&m->pats[j], s, n, bg)) mo->yes[j >> 6] |= bit;
+        }
+        if (mo->yes[j >> 6] & bit) return 1;
+    }
+    return 0;
+}
+
+int mx_cause_matcher_match(const mx_cause_matcher *m, const char *text, size_t n) {
+    if (!m) return -1;
+    lazy_bg bg;
+    bg.built = 0;
+    memo mo;
+    size_t words = (m->npats + 63) / 64;
+    memset(mo.done, 0, words * sizeof(uint64_t));
+    memset(mo.yes, 0, words * sizeof(uint64_t));
+    for (size_t i = 0; i < m->nentries; i++) {
+        const entry *e = &m->entries[i];
+        if (any_of(m, e->any, e->nany, text, n, &bg, &mo) &&
+            (!e->nalso || any_of(m, e->also, e->nalso, text, n, &bg, &mo)))
+            return e->cause;
+    }
+    return -1;
+}

@@ -1,0 +1,28 @@
+-- The cause catalog of `mxdiag logs`: which failure texts (a delivery's
+-- status text or remote reply, as logged) mean which cause. Read once when
+-- `mxdiag logs` starts and compiled into the log parser's matcher (engine/
+-- causematch.c): the parser threads match every failure line against it, no
+-- Lua runs per line.
+--
+-- A site extends or overrides it with its own lib/log_patterns.lua in a
+-- rules directory (--rules-dir DIR, /etc/mxdiag/rules.d), which starts from
+-- the shipped entries, e.g. (contrib/rules/lib/log_patterns.lua):
+--
+--   local cat = require("log_patterns_shipped")
+--   table.insert(cat.patterns, 1, { cause = "provider_throttled", match = { "4.7.28 " } })
+--   return cat
+--
+-- Fields of an entry of `patterns` (an array: the first entry that matches
+-- gives the cause, so put yours first to win over the shipped ones):
+--   cause   a cause name ([a-z][a-z0-9_]*, at most 32 bytes): a shipped one
+--           ("timeout", "rbl_reject", ...) or a new one of the site's, which
+--           flows through to the fact `logs` and the logs rules (a cause
+--           lib/logs_causes.lua does not describe gets a generic wording)
+--   match   the patterns, any of which matches: literal text, case-sensitive;
+--           "^x" only at the start of the text, "x$" only at its end
+--   also    (optional) patterns of which one must match as well
+-- A text that no entry matches is "other". At most 256 entries, 512
+-- distinct patterns of at most 256 bytes, 18 new cause names; anything
+-- else (a wrong type, an empty pattern, an unknown field) stops
+-- `mxdiag logs` with an error naming the file and entry.
+return require("log_patterns_shipped")
