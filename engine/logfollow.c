@@ -23,9 +23,24 @@ static int open_path(mx_follow *f) {
     f->dev = sb.st_dev;
     f->ino = sb.st_ino;
     f->offset = 0;
+    f->tail_len = 0;
     f->gone = 0;
     f->state = MX_FOLLOW_READING;
     return 0;
+}
+
+/* Keeps the last bytes consumed (f->tail) */
+static void remember_tail(mx_follow *f, const char *p, size_t n) {
+    if (n >= sizeof f->tail) {
+        memcpy(f->tail, p + n - sizeof f->tail, sizeof f->tail);
+        f->tail_len = sizeof f->tail;
+        return;
+    }
+    size_t old = sizeof f->tail - n;
+    if (old > f->tail_len) old = f->tail_len;
+    memmove(f->tail, f->tail + f->tail_len - old, old);
+    memcpy(f->tail + old, p, n);
+    f->tail_len = old + n;
 }
 
 void mx_follow_init(mx_follow *f, const char *path, int from_end) {
@@ -36,7 +51,13 @@ void mx_follow_init(mx_follow *f, const char *path, int from_end) {
     memcpy(f->path, path, n + 1);
     if (open_path(f) == 0 && from_end) {
         off_t end = lseek(f->fd, 0, SEEK_END);
-        if (end > 0) f->offset = (uint64_t)end;
+        if (end > 0) {
+            f->offset = (uint64_t)end;
+            char last[sizeof f->tail];
+            size_t want = (uint64_t)end < sizeof last ? (size_t)end : sizeof last;
+            ssize_t r = pread(f->fd, last, want, end - (off_t)want);
+            if (r == (ssize_t)want) remember_tail(f, last, want);
+        }
     }
 }
 
@@ -103,9 +124,27 @@ static int drain(mx_follow *f, size_t *budget, mx_follow_line_fn fn, void *ud) {
         if (r == 0) return 1;
         f->offset += (uint64_t)r;
         *budget -= (size_t)r;
+        remember_tail(f, buf, (size_t)r);
         feed(f, buf, (size_t)r, fn, ud);
     }
     return 0;
+}
+
+/* Are the last bytes read still where they were? */
+static int tail_intact(mx_follow *f) {
+    if (!f->tail_len || f->offset < f->tail_len) return 1;
+    unsigned char now[sizeof f->tail];
+    ssize_t r = pread(f->fd, now, f->tail_len, (off_t)(f->offset - f->tail_len));
+    if (r < 0) return 1; /* unreadable: the size check decides */
+    return (size_t)r == f->tail_len && memcmp(now, f->tail, f->tail_len) == 0;
+}
+
+static void restart_at_zero(mx_follow *f) {
+    f->offset = 0;
+    f->tail_len = 0;
+    f->part_len = 0;
+    f->part_too_long = 0;
+    f->truncations++;
 }
 
 static void close_fd(mx_follow *f) {
@@ -123,14 +162,16 @@ int mx_follow_poll(mx_follow *f, mx_follow_line_fn fn, void *ud) {
             if (open_path(f) != 0) return ev;
             ev |= MX_FOLLOW_EV_OPENED;
         }
+        if (!tail_intact(f)) {
+            /* copytruncate, and written again past the offset since */
+            restart_at_zero(f);
+            ev |= MX_FOLLOW_EV_TRUNCATED;
+        }
         if (!drain(f, &budget, fn, ud)) return ev; /* more next time */
         struct stat sb;
         if (fstat(f->fd, &sb) == 0 && (uint64_t)sb.st_size < f->offset) {
             /* copytruncate: the file was copied away and emptied in place */
-            f->offset = 0;
-            f->part_len = 0;
-            f->part_too_long = 0;
-            f->truncations++;
+            restart_at_zero(f);
             ev |= MX_FOLLOW_EV_TRUNCATED;
             continue;
         }
@@ -159,10 +200,17 @@ void mx_follow_reopen(mx_follow *f) {
     dev_t dev = f->dev;
     ino_t ino = f->ino;
     uint64_t off = f->offset;
+    unsigned char tail[sizeof f->tail];
+    size_t tail_len = f->tail_len;
+    memcpy(tail, f->tail, tail_len);
     int was_open = f->fd >= 0;
     close_fd(f);
     if (open_path(f) != 0) return;
-    if (was_open && f->dev == dev && f->ino == ino) f->offset = off;
+    if (was_open && f->dev == dev && f->ino == ino) {
+        f->offset = off;
+        memcpy(f->tail, tail, tail_len);
+        f->tail_len = tail_len;
+    }
     else f->part_len = 0, f->part_too_long = 0;
 }
 

@@ -6,8 +6,10 @@
  *            from its start (a file that appears later is new)
  *   READING  an open descriptor: appended bytes are read to EOF
  * and on each poll, after reading to EOF:
- *   - the size at the descriptor shrank below what was read: truncated in
- *     place (copytruncate): read again from byte 0
+ *   - the size at the descriptor shrank below what was read, or the last
+ *     bytes read are no longer where they were (truncated, then written
+ *     past the old offset before this poll): truncated in place
+ *     (copytruncate): read again from byte 0
  *   - the path names another file (inode or device changed) or none:
  *     rotated by rename; the old descriptor was just drained to EOF (what the
  *     MTA wrote before the rename is not lost, even if the old file is then
@@ -47,6 +49,11 @@ typedef struct mx_follow {
     size_t part_len, part_cap;
     int part_too_long;   /* the current line was cut at MX_FOLLOW_LINE_MAX */
     int gone;            /* the path is missing while the old fd is still read */
+    /* The last bytes consumed: when they are no longer there, the file was
+     * truncated and written again, even if it has grown past the offset
+     * since (copytruncate under a busy MTA) */
+    unsigned char tail[64];
+    size_t tail_len;
     uint64_t lines, rotations, truncations;
 } mx_follow;
 

@@ -145,6 +145,22 @@ static void copytruncate(void **state) {
     mx_follow_free(&f);
 }
 
+/* truncated and written past the old offset before the next poll: the
+ * last bytes read are gone, so it is a truncation all the same */
+static void copytruncate_regrown(void **state) {
+    (void)state;
+    append(path, "short\n");
+    mx_follow f;
+    mx_follow_init(&f, path, 1);
+    got g = {0};
+    assert_int_equal(truncate(path, 0), 0);
+    append(path, "a longer line written after the truncation\n");
+    int ev = mx_follow_poll(&f, on_line, &g);
+    assert_true(ev & MX_FOLLOW_EV_TRUNCATED);
+    assert_string_equal(g.text, "a longer line written after the truncation|");
+    mx_follow_free(&f);
+}
+
 static void waiting_for_the_file(void **state) {
     (void)state;
     mx_follow f;
@@ -201,6 +217,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(rename_rotation, setup, teardown),
         cmocka_unit_test_setup_teardown(vanished_then_created, setup, teardown),
         cmocka_unit_test_setup_teardown(copytruncate, setup, teardown),
+        cmocka_unit_test_setup_teardown(copytruncate_regrown, setup, teardown),
         cmocka_unit_test_setup_teardown(waiting_for_the_file, setup, teardown),
         cmocka_unit_test_setup_teardown(long_line_is_cut, setup, teardown),
         cmocka_unit_test_setup_teardown(reopen_keeps_offset, setup, teardown),
