@@ -360,3 +360,4 @@ void mx_settings_to_args(const mx_json *d, int argc, char **argv, mx_argv *out, 
 
 mx_json *mx_config_settings;
 const char *mx_config_path;
+int mx_config_disabled;

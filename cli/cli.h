@@ -77,6 +77,7 @@ void mx_settings_to_args(const mx_json *d, int argc, char **argv, mx_argv *out, 
 extern mx_json *mx_config_settings;
 /* The configuration file read (NULL: none), for watch's SIGHUP. */
 extern const char *mx_config_path;
+extern int mx_config_disabled; /* --no-config was given */
 
 /* ------------------------------------------------------------ check_setup.c */
 

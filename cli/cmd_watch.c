@@ -387,13 +387,19 @@ static int start_check(watch *w, const char *domain, struct qevent *q) {
             dup2(devnull, STDIN_FILENO);
             dup2(devnull, STDERR_FILENO);
         }
-        char **av = calloc((size_t)w->nfwd + 6, sizeof *av);
+        char **av = calloc((size_t)w->nfwd + 8, sizeof *av);
         if (!av) _exit(127);
         int n = 0;
         av[n++] = "mxdiag";
         av[n++] = "check";
         av[n++] = "--format";
         av[n++] = "json";
+        /* the configuration watch read (or none), not whatever the child would find */
+        if (mx_config_disabled) av[n++] = "--no-config";
+        else if (mx_config_path) {
+            av[n++] = "--config";
+            av[n++] = (char *)mx_config_path;
+        }
         for (int i = 0; i < w->nfwd; i++) av[n++] = w->fwd[i];
         av[n++] = (char *)domain;
         av[n] = NULL;

@@ -43,7 +43,10 @@ static void load_config(int *argc, char **argv) {
     }
     *argc = j;
     argv[j] = NULL;
-    if (none) return;
+    if (none) {
+        mx_config_disabled = 1;
+        return;
+    }
     if (!path) {
         const char *env = getenv("MXDIAG_CONFIG");
         if (env && *env) path = env;
