@@ -147,6 +147,9 @@ check(t is not None, "b recovers again")
 # garbage does not stop it (a fails while c goes on accepting: not a cutover)
 with open(log, "ab") as f:
     f.write(b"\x00\x01\xff\xfe binary garbage \x00\n" + b"x" * 70000 + b"\n")
+# SIGHUP: the files reopened (the same file at its offset: nothing read twice)
+p.send_signal(signal.SIGHUP)
+time.sleep(0.6)
 append(log, lines("fail", "a.example.test", 2) + lines("ok", "c.example.test", 1))
 t, e = ev.wait("destination_failing", "a.example.test")
 check(t is not None, "binary and over-long lines: still following (a fails, %.1f s)" % (t or -1))
@@ -166,7 +169,7 @@ want = [("destination_failing", "b.example.test"), ("destination_recovered", "b.
         ("intermittent", None), ("destination_failing", "a.example.test")]
 # b and c failed and recovered, a fails now: the logs rules call that
 # intermittent (failures spread among continuing successes), once
-check(got == want, "every event exactly once, in order: %s" % got)
+check(got == want, "every event exactly once, in order (SIGHUP in the middle): %s" % got)
 try:
     with open(execd) as f:
         ex = [json.loads(l) for l in f if l.strip()]
