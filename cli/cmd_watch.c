@@ -252,6 +252,10 @@ static void write_all(int fd, const char *p, size_t n) {
     while (n) {
         ssize_t r = write(fd, p, n);
         if (r < 0 && errno == EINTR) continue;
+        if (r < 0 && errno == EPIPE && fd == STDOUT_FILENO && !watch_stop) {
+            /* nobody reads the events any more (mxdiag watch | head -1): end */
+            watch_stop = SIGPIPE;
+        }
         if (r <= 0) return;
         p += r;
         n -= (size_t)r;
@@ -327,6 +331,13 @@ static void flush_queue(watch *w, int all) {
         if (blocked) {
             w->queue[j++] = q;
             continue;
+        }
+        if (q->waiting) { /* forced out (ending, or the queue is full): its check is not waited for */
+            for (int r = 0; r < WATCH_MAX_RUNNING; r++)
+                if (w->run[r].ev == q) w->run[r].ev = NULL;
+            mx_json *c = mx_json_set(q->doc, "check", mx_json_obj());
+            mx_json_set(c, "status", mx_json_str("error"));
+            mx_json_set(c, "reason", mx_json_str("not waited for: too many events queued"));
         }
         emit(w, q->doc);
         mx_json_free(q->doc);
@@ -466,6 +477,10 @@ static void check_done(struct running *r, mx_json *check) {
     if (r->fd >= 0) close(r->fd);
     r->fd = -1;
     r->pid = 0;
+    if (!r->ev) { /* its event went out without it */
+        mx_json_free(check);
+        return;
+    }
     mx_json_set(r->ev->doc, "check", check);
     r->ev->waiting = 0;
     r->ev = NULL;
@@ -895,7 +910,7 @@ int mx_cmd_watch(int argc, char **argv) {
     service_checks(&w, 1);
     flush_queue(&w, 1);
     fprintf(stderr, "mxdiag watch: %s: %llu lines read, %llu unparsed; ending\n",
-            watch_stop == SIGINT ? "SIGINT" : "SIGTERM", (unsigned long long)w.lines_read,
+            watch_stop == SIGINT ? "SIGINT" : watch_stop == SIGPIPE ? "output closed" : "SIGTERM", (unsigned long long)w.lines_read,
             (unsigned long long)w.unparsed);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
