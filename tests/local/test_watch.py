@@ -197,7 +197,10 @@ check(t is not None, "deliveries resume: cutover_recovered (%.1f s)" % (t or -1)
 p.send_signal(signal.SIGTERM)
 rc = p.wait(timeout=10)
 got = [e["event"] for e in ev2.read()]
-check(got == ["cutover", "cutover_recovered"], "a cutover is not told as destinations failing: %s" % got)
+# after the recovery every destination has failed and succeeded again: the
+# logs rules may call the window intermittent then (a legitimate event)
+check(got[:2] == ["cutover", "cutover_recovered"] and not [g for g in got if g.startswith("destination_")],
+      "a cutover is not told as destinations failing: %s" % got)
 
 # ---- usage errors -------------------------------------------------------------
 r = subprocess.run([MXDIAG, "watch", "--no-config", "--window", "nope", log], capture_output=True, text=True)
