@@ -194,6 +194,8 @@ static const char *usage_head =
     "                      --only local TARGET)\n"
     "  batch FILE          check every domain of a YAML or plain list, concurrently\n"
     "                      (see mxdiag batch --help)\n"
+    "  watch [FILE...]     follow mail logs: one JSON event when a destination starts\n"
+    "                      failing or recovers, or all fail (see mxdiag watch --help)\n"
     "  serve               a Prometheus exporter: /probe?target=DOMAIN&module=NAME,\n"
     "                      /metrics (see mxdiag serve --help)\n"
     "  explain CODE        what a finding code means (its rule, severity, RULES.md)\n"
@@ -357,3 +359,5 @@ void mx_settings_to_args(const mx_json *d, int argc, char **argv, mx_argv *out, 
 }
 
 mx_json *mx_config_settings;
+const char *mx_config_path;
+int mx_config_disabled;

@@ -75,6 +75,9 @@ int mx_cli_has(int argc, char **argv, const char *opt);
 void mx_settings_to_args(const mx_json *d, int argc, char **argv, mx_argv *out, mx_json **base);
 /* The configuration file's settings (NULL: none read). */
 extern mx_json *mx_config_settings;
+/* The configuration file read (NULL: none), for watch's SIGHUP. */
+extern const char *mx_config_path;
+extern int mx_config_disabled; /* --no-config was given */
 
 /* ------------------------------------------------------------ check_setup.c */
 
@@ -181,6 +184,7 @@ int mx_cmd_explain(int argc, char **argv);          /* cmd_explain.c: explain CO
 int mx_batch_main(int argc, char **argv);           /* cmd_batch.c */
 int mx_logs_main(int argc, char **argv);            /* cmd_logs.c */
 int mx_cmd_serve(int argc, char **argv);            /* cmd_serve.c: the Prometheus exporter */
+int mx_cmd_watch(int argc, char **argv);            /* cmd_watch.c: follow the logs, events on scope changes */
 
 /* logs_probe.c: runs the `check` rules on each domain in one runtime, with
  * argv (argv[0] is a command name) parsed as check's options and `options`

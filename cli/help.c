@@ -8,7 +8,7 @@
 #include "suggest.h"
 
 /* The commands main.c knows, for the short usage and "did you mean". */
-const char *const mx_cli_commands[] = {"check", "local", "logs", "batch", "rules", "version", "help", NULL};
+const char *const mx_cli_commands[] = {"check", "local", "logs", "watch", "batch", "rules", "version", "help", NULL};
 
 static const char *short_usage =
     "Usage: mxdiag [GLOBAL OPTIONS] COMMAND [OPTIONS] ...\n"
@@ -16,6 +16,7 @@ static const char *short_usage =
     "  check TARGET        diagnose delivery to a domain, user@domain or host[:port]\n"
     "  local [TARGET]      diagnose this host as a mail server\n"
     "  logs [FILE...]      summarise delivery failures in mail logs\n"
+    "  watch [FILE...]     follow mail logs, one JSON event per change of scope\n"
     "  batch FILE          check every domain of a list\n"
     "  rules list|show|test  the diagnosis rules\n"
     "  version             print the version\n"

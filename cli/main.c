@@ -43,7 +43,10 @@ static void load_config(int *argc, char **argv) {
     }
     *argc = j;
     argv[j] = NULL;
-    if (none) return;
+    if (none) {
+        mx_config_disabled = 1;
+        return;
+    }
     if (!path) {
         const char *env = getenv("MXDIAG_CONFIG");
         if (env && *env) path = env;
@@ -53,6 +56,7 @@ static void load_config(int *argc, char **argv) {
     char err[1024];
     if (mx_config_read(path, &mx_config_settings, err, sizeof err) != 0)
         mx_cli_usage_error("configuration file: %s", err);
+    mx_config_path = path; /* argv's or the environment's: lives as long as the process */
 }
 
 /* Environment variables that only tune how fast work is done, never what is
@@ -155,7 +159,7 @@ int main(int argc, char **argv) {
         argc = j;
         argv[j] = NULL;
     } else if (!strcmp(cmd, "check") || !strcmp(cmd, "local") || !strcmp(cmd, "batch") || !strcmp(cmd, "logs") ||
-               !strcmp(cmd, "serve")) {
+               !strcmp(cmd, "serve") || !strcmp(cmd, "watch")) {
         load_config(&argc, argv);
         /* batch and logs --probe merge them into their own check options */
         if (mx_config_settings && (!strcmp(cmd, "check") || !strcmp(cmd, "local"))) {
@@ -178,6 +182,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "explain") == 0) return mx_cmd_explain(argc - 1, argv + 1);
     if (strcmp(cmd, "batch") == 0) return mx_batch_main(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0) return mx_cmd_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "watch") == 0) return mx_cmd_watch(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         mx_print_version();
         return 0;
@@ -186,9 +191,10 @@ int main(int argc, char **argv) {
         /* mxdiag help COMMAND: that command's help */
         if (!strcmp(cmd, "help") && argc > 2) {
             if (mx_cli_cmd_help(argv[2], stdout) == 0) return 0;
-            if (!strcmp(argv[2], "batch") || !strcmp(argv[2], "logs")) {
+            if (!strcmp(argv[2], "batch") || !strcmp(argv[2], "logs") || !strcmp(argv[2], "watch")) {
                 char *h[] = {argv[2], "--help", NULL};
-                return !strcmp(argv[2], "batch") ? mx_batch_main(2, h) : mx_logs_main(2, h);
+                return !strcmp(argv[2], "batch") ? mx_batch_main(2, h)
+                       : !strcmp(argv[2], "watch") ? mx_cmd_watch(2, h) : mx_logs_main(2, h);
             }
         }
         mx_cli_usage(stdout);
@@ -200,6 +206,6 @@ int main(int argc, char **argv) {
         snprintf(m, sizeof m, "unknown command '%%s' (did you mean '%s'?)", near);
         mx_cli_usage_error(m, cmd);
     }
-    mx_cli_usage_error("unknown command '%s' (check, local, logs, batch, rules, version)", cmd);
+    mx_cli_usage_error("unknown command '%s' (check, local, logs, watch, batch, rules, version)", cmd);
     return EXIT_USAGE;
 }

@@ -124,6 +124,32 @@ return {
       end
     end
     util.rank(failing)
+    -- `mxdiag watch` (target.options.watch): every destination's state, so
+    -- that watch tells a destination starting to fail or recovering from the
+    -- rules' verdict, not from a judgement of its own. Failing: its latest
+    -- outcome at a remote server is a delivery failure (not a rejected
+    -- recipient); ok: its latest is a success. Left out of `mxdiag logs`.
+    if target.options and target.options.watch then
+      local dests = {}
+      for _, g in ipairs(L.domains) do
+        if not g.other and not invalid[g.key] and (g.successes > 0 or g.failures > 0) then
+          local df = util.delivery_failures(g)
+          local last_bad = g.last_outcome == "failure" and g.last_cause ~= nil
+            and causes.class(g.last_cause) ~= "recipient"
+          local state = (last_bad and df > 0) and "failing" or (g.last_outcome == "success" and "ok" or nil)
+          if state then
+            dests[#dests + 1] = { domain = g.key, state = state, failures = df, successes = g.successes,
+              cause = df > 0 and util.dominant(g, function(c) return c ~= "recipient" end) or nil,
+              last_cause = g.last_cause, failures_since_success = g.failures_since_success,
+              first_failure = util.iso(g.first_failure), last_failure = util.iso(g.last_failure),
+              first_failure_since_success = util.iso(g.first_failure_since_success),
+              last_success = util.iso(g.last_success) }
+          end
+        end
+      end
+      table.sort(dests, function(a, b) return a.domain < b.domain end)
+      ev.destinations = dests
+    end
     local dominant, dn = nil, 0
     for _, c in ipairs(L.causes) do
       local name = c.key

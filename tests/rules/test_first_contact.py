@@ -90,7 +90,7 @@ check("mxdiag --config FILE check: the file is read (its typo named, with the ke
 for args, want, name in [
     (["chek", "a.test"], "unknown command 'chek' (did you mean 'check'?)", "command"),
     (["bacth", "l.yaml"], "(did you mean 'batch'?)", "command batch"),
-    (["frobnicate"], "unknown command 'frobnicate' (check, local, logs, batch, rules, version)", "no near command"),
+    (["frobnicate"], "unknown command 'frobnicate' (check, local, logs, watch, batch, rules, version)", "no near command"),
     (["check", "--timout", "3", "a.test"], "mxdiag check: unknown option '--timout' (did you mean --timeout?)", "check option"),
     (["check", "--timout=3", "a.test"], "unknown option '--timout=3' (did you mean --timeout?)", "check option=value"),
     (["local", "--sysrot", "/", "a.test"], "mxdiag local: unknown option '--sysrot' (did you mean --sysroot?)", "local option"),
