@@ -3,8 +3,8 @@
 
 usage: journal_mta.py MXDIAG LAB
 
-Issue 19: journal input from a journal the lab's MTA wrote.  Inside the lab
-namespace, in a private mount namespace (unshare -m), this test runs Debian's
+Issue 19: journal input from a journal the lab's MTA wrote.  In a private
+mount namespace (unshare -m), this test runs Debian's
 /lib/systemd/systemd-journald without systemd as PID 1: a tmpfs on
 /run/systemd (journald binds its own sockets there: socket, stdout, dev-log;
 a drop-in in /run/systemd/journald.conf.d sets Storage=persistent; the
@@ -31,6 +31,7 @@ import sys
 import time
 
 STATE = "/run/mxdiag-lab"
+NS = "mxlab"                 # the lab's network namespace (tests/lab/lab)
 TXLOG = STATE + "/log/postfix-tx.log"
 TX_SUBMIT = "127.0.0.5:25"   # postfix-tx's submission smtpd
 JX_SUBMIT = "127.0.0.1:2525"  # this test's instance's submission smtpd (Postfix wants inet_interfaces
@@ -139,11 +140,14 @@ ForwardToWall=no
 RateLimitBurst=0
 """
 
-# Runs inside `lab exec unshare -m`: the private mounts, journald, the Postfix instance, the sends
-# (submit.py), then everything stopped.  Every wait is bounded.
+# Runs inside `unshare -m` on the host: the private mounts, journald (in the host's network namespace:
+# `ip netns exec` mounts a fresh /sys without /sys/fs/cgroup, and journald refuses to start without
+# it: "Failed to acquire cgroup root path: No medium found"), then the Postfix instance and the sends
+# (submit.py) in the lab namespace through `ip netns exec`, whose mount namespace is a copy of this
+# one (it sees /dev/log and /run/systemd), then everything stopped.  Every wait is bounded.
 INNER = r"""
 set -euo pipefail
-W=$1; shift
+W=$1 NS=$2; shift 2
 mount --make-rprivate /
 mount -t tmpfs -o mode=755 tmpfs /run/systemd
 mkdir -p /run/systemd/journal /run/systemd/journald.conf.d
@@ -162,8 +166,8 @@ JOURNALD=$1; shift
 "$JOURNALD" >"$W/journald.out" 2>&1 &
 jpid=$!
 stop() {
-  postfix -c "$W/conf" stop >/dev/null 2>&1 || true
-  for i in $(seq 1 50); do postfix -c "$W/conf" status >/dev/null 2>&1 || break; sleep 0.1; done
+  ip netns exec "$NS" postfix -c "$W/conf" stop >/dev/null 2>&1 || true
+  for i in $(seq 1 50); do ip netns exec "$NS" postfix -c "$W/conf" status >/dev/null 2>&1 || break; sleep 0.1; done
   kill -TERM "$jpid" 2>/dev/null || true
   wait "$jpid" 2>/dev/null || true
 }
@@ -172,11 +176,11 @@ for i in $(seq 1 50); do [ -S /run/systemd/journal/dev-log ] && break; sleep 0.1
 [ -S /run/systemd/journal/dev-log ] || { echo "journald did not bind its syslog socket: $(cat "$W/journald.out")" >&2; exit 1; }
 ok=""
 for i in 1 2 3; do
-  if postfix -c "$W/conf" start >"$W/postfix-start.out" 2>&1; then ok=1; break; fi
+  if ip netns exec "$NS" postfix -c "$W/conf" start >"$W/postfix-start.out" 2>&1; then ok=1; break; fi
   sleep 1
 done
 [ -n "$ok" ] || { echo "postfix failed to start: $(cat "$W/postfix-start.out")" >&2; exit 1; }
-"$@"
+ip netns exec "$NS" "$@"
 """
 
 # Submits one message per recipient to HOST:25 and waits (<= 60 s) until `read_log` shows every
@@ -272,7 +276,7 @@ def main():
     t0 = time.time()
     since = str(int(t0) - 1)
     off = os.path.getsize(TXLOG) if os.path.exists(TXLOG) else 0
-    jx = subprocess.Popen([lab, "exec", "unshare", "-m", "--propagation", "private", "bash", "-c", INNER, "inner", w,
+    jx = subprocess.Popen(["unshare", "-m", "--propagation", "private", "bash", "-c", INNER, "inner", w, NS,
                            JOURNALD, "python3", os.path.join(w, "submit.py"), JX_SUBMIT, "journal"] + RCPTS,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     tx = subprocess.run([lab, "exec", "python3", os.path.join(w, "submit.py"), TX_SUBMIT, "file", TXLOG, str(off)]
