@@ -36,8 +36,8 @@ const char *mx_cli_shipped_rules(void) {
     struct stat st;
     int bad = stat(MXDIAG_INSTALL_RULES, &st) != 0 ? errno : !S_ISDIR(st.st_mode) ? ENOTDIR : 0;
     if (bad) {
-        fprintf(stderr, "mxdiag: the shipped rules are missing: %s: %s (reinstall mxdiag)\n", MXDIAG_INSTALL_RULES,
-                strerror(bad));
+        mx_cli_failf("mxdiag", "the shipped rules are missing: %s: %s (reinstall mxdiag)", MXDIAG_INSTALL_RULES,
+                     strerror(bad));
         exit(EXIT_USAGE);
     }
     return MXDIAG_INSTALL_RULES;
@@ -416,14 +416,14 @@ mx_rt *mx_cli_runtime(mx_cli *c, mx_strlist *dirs, mx_json *options, char *resol
     o.facts = c->facts;
     char err[1024];
     mx_rt *rt = mx_rt_new(&o, err, sizeof err);
-    if (!rt) { mx_errf("mxdiag: %s", err); exit(EXIT_USAGE); }
+    if (!rt) { mx_cli_failf("mxdiag", "%s", err); exit(EXIT_USAGE); }
     if (mx_rt_load_rules(rt, err, sizeof err) != 0) {
-        mx_errf("mxdiag: %s", err);
+        mx_cli_failf("mxdiag", "%s", err);
         mx_rt_free(rt);
         exit(EXIT_USAGE);
     }
     if (mx_cli_site_settings(c, rt, err, sizeof err) != 0) {
-        mx_errf("mxdiag: %s", err);
+        mx_cli_failf("mxdiag", "%s", err);
         mx_rt_free(rt);
         exit(EXIT_USAGE);
     }

@@ -60,6 +60,12 @@ void mx_cli_set_usage_cmd(const char *cmd);
  * usage error also prints the plugin line on stdout (no-op otherwise). */
 void mx_cli_nagios_mode_scan(int argc, char **argv);
 void mx_cli_nagios_usage(const char *message);
+int mx_cli_nagios_mode(void);
+/* An error in what the command was given that is not a malformed command
+ * line (a recording, a rule file, a rule option, the shipped rules): "WHO:
+ * MESSAGE" on stderr (escaped), and in nagios mode the plugin line with
+ * MESSAGE on stdout. The caller then exits with EXIT_USAGE. */
+void mx_cli_failf(const char *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The same for a command with its own --help: "mxdiag CMD: ...". */
 void mx_cli_cmd_usage_error(const char *cmd, const char *fmt, const char *arg);
 

@@ -29,7 +29,7 @@ static char *json_text(const mx_json *v) {
 static mx_json *read_recording(const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        fprintf(stderr, "mxdiag: cannot open recording %s: %s\n", path, strerror(errno));
+        mx_cli_failf("mxdiag", "cannot open recording %s: %s", path, strerror(errno));
         exit(EXIT_USAGE);
     }
     mx_buf b = MX_BUF_INIT;
@@ -44,8 +44,8 @@ static mx_json *read_recording(const char *path) {
     mx_json *opts = doc ? mx_json_get(doc, "options") : NULL, *checks = doc ? mx_json_get(doc, "checks") : NULL;
     if (!schema || strcmp(schema, "mxdiag.recording/1") != 0 || !opts || opts->type != MX_JOBJ || !checks ||
         checks->type != MX_JARR || !checks->u.c.len || !mx_json_get_str(checks->u.c.items[0], "target")) {
-        fprintf(stderr, "mxdiag: %s is not an mxdiag recording of a check (schema mxdiag.recording/1 with options and "
-                        "checks[0].target)%s%s\n", path, doc ? "" : ": ", doc ? "" : perr);
+        mx_cli_failf("mxdiag", "%s is not an mxdiag recording of a check (schema mxdiag.recording/1 with options and "
+                     "checks[0].target)%s%s", path, doc ? "" : ": ", doc ? "" : perr);
         mx_json_free(doc);
         exit(EXIT_USAGE);
     }
@@ -86,9 +86,9 @@ static void replay_refuse_conflicts(const mx_cli *c, const mx_json *rec, const c
     }
     mx_json_free(mine);
     if (bad.len) {
-        fprintf(stderr, "mxdiag: %s --replay runs with the options recorded in %s; these would change its engine calls: %s.\n"
-                        "Leave them out (output options such as --json, --format, --letter, --trace and --no-color are fine).\n",
-                cmd, path, mx_buf_cstr(&bad));
+        mx_cli_failf("mxdiag", "%s --replay runs with the options recorded in %s; these would change its engine calls: %s.",
+                     cmd, path, mx_buf_cstr(&bad));
+        fprintf(stderr, "Leave them out (output options such as --json, --format, --letter, --trace and --no-color are fine).\n");
         mx_buf_free(&bad);
         exit(EXIT_USAGE);
     }
@@ -113,7 +113,7 @@ static mx_json *replay_setup(mx_cli *c, mx_target *t, int local_command) {
     const char *input = mx_json_get_str(mx_json_get(rec, "checks")->u.c.items[0], "target");
     if (c->nrest > 1) mx_cli_usage_error("%s", "a replay takes at most one TARGET (the recorded one)");
     if (c->nrest == 1 && strcasecmp(c->rest[0], input) != 0) {
-        fprintf(stderr, "mxdiag: %s is a recording of '%s', not '%s'\n", c->replay, input, c->rest[0]);
+        mx_cli_failf("mxdiag", "%s is a recording of '%s', not '%s'", c->replay, input, c->rest[0]);
         exit(EXIT_USAGE);
     }
     const char *why;
@@ -123,7 +123,7 @@ static mx_json *replay_setup(mx_cli *c, mx_target *t, int local_command) {
         snprintf(t->input, sizeof t->input, "%s", input);
         mx_domain_normalize(input, t->domain, sizeof t->domain);
     } else if (mx_target_parse(input, t, &why) != 0) {
-        fprintf(stderr, "mxdiag: the recorded target '%s' is invalid: %s\n", input, why);
+        mx_cli_failf("mxdiag", "%s: the recorded target '%s' is invalid: %s", c->replay, input, why);
         exit(EXIT_USAGE);
     }
     const mx_json *o = mx_json_get(rec, "options");
@@ -173,11 +173,7 @@ int mx_cmd_check(int argc, char **argv, int local_command) {
         if (c.nrest == 0) { c.skip = c.skip ? c.skip : "mx"; local_target(&t); }
     } else if (c.nrest != 1) mx_cli_usage_error("check needs exactly one TARGET%s", c.nrest ? " (got more)" : "");
     if (!rec && c.nrest == 1 && mx_target_parse(c.rest[0], &t, &why) != 0) {
-        mx_errf("mxdiag: invalid target '%s': %s", c.rest[0], why);
-        mx_buf m = MX_BUF_INIT;
-        mx_buf_printf(&m, "invalid target '%s': %s", c.rest[0], why);
-        mx_cli_nagios_usage(mx_buf_cstr(&m));
-        mx_buf_free(&m);
+        mx_cli_failf("mxdiag", "invalid target '%s': %s", c.rest[0], why);
         mx_cli_free(&c);
         return EXIT_USAGE;
     }
@@ -194,7 +190,7 @@ int mx_cmd_check(int argc, char **argv, int local_command) {
         char err[1024];
         if (mx_rt_set_rule_options(rt, mx_json_get(rec, "rule_options"), err, sizeof err) != 0 ||
             mx_rt_set_overrides(rt, mx_json_get(rec, "overrides"), err, sizeof err) != 0) {
-            mx_errf("mxdiag: %s: %s", c.replay, err);
+            mx_cli_failf("mxdiag", "%s: %s", c.replay, err);
             return EXIT_USAGE;
         }
     }
@@ -230,11 +226,18 @@ int mx_cmd_check(int argc, char **argv, int local_command) {
             mx_check_text_v(runchk, &out, colour, c.quiet ? -1 : c.verbose > 2 ? 2 : c.verbose);
         }
     }
+    /* the recording is written before the result is printed: a --record that
+     * cannot be written makes a nagios run's one line UNKNOWN (exit 3), not
+     * a status line whose word contradicts the exit code */
+    char err[512];
+    if (mx_rt_finish(rt, err, sizeof err) != 0) {
+        if (strcmp(c.format, "nagios") == 0) out.len = 0;
+        mx_cli_failf("mxdiag", "%s", err);
+        code = EXIT_USAGE;
+    }
     fwrite(out.data ? out.data : "", 1, out.len, stdout);
     fflush(stdout);
     mx_buf_free(&out);
-    char err[512];
-    if (mx_rt_finish(rt, err, sizeof err) != 0) { mx_errf("mxdiag: %s", err); code = EXIT_USAGE; }
     mx_check_free(chk);
     mx_check_free(runchk);
     mx_rt_free(rt);

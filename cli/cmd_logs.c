@@ -95,8 +95,8 @@ static void unknown_option(const char *a) {
     static const char *const own[] = {"since", "until", "domain", "json", "now", "utc", "probe", "width",
                                       "journal", "journal-file", "journal-dir", "no-color", NULL};
     const char *near = mx_cli_suggest_option(a, own);
-    if (near) mx_errf("mxdiag logs: unknown option %s (did you mean --%s?)", a, near);
-    else mx_errf("mxdiag logs: unknown option %s", a);
+    if (near) mx_cli_failf("mxdiag logs", "unknown option %s (did you mean --%s?)", a, near);
+    else mx_cli_failf("mxdiag logs", "unknown option %s", a);
     fprintf(stderr, "Try 'mxdiag logs --help'.\n");
 }
 
@@ -661,16 +661,16 @@ static mx_log_journal *open_journal(size_t nfiles_named, const char *const *file
                                     int64_t since) {
     char err[512];
     if (nfiles_named) {
-        fprintf(stderr, "mxdiag logs: name log files or read the journal (--journal, --journal-file, "
-                        "--journal-dir), not both\n");
+        mx_cli_failf("mxdiag logs", "name log files or read the journal (--journal, --journal-file, --journal-dir), "
+                                    "not both");
         return NULL;
     }
     if (n && dir) {
-        fprintf(stderr, "mxdiag logs: --journal-file and --journal-dir do not go together\n");
+        mx_cli_failf("mxdiag logs", "--journal-file and --journal-dir do not go together");
         return NULL;
     }
     mx_log_journal *jr = mx_log_journal_open(files, n, dir, since, err, sizeof err);
-    if (!jr) mx_errf("mxdiag logs: %s", err);
+    if (!jr) mx_cli_failf("mxdiag logs", "%s", err);
     else if (!mx_log_journal_has_mta(jr))
         mx_errf("mxdiag logs: the %s holds no entries of postfix, exim or sendmail%s", mx_log_journal_name(jr),
                 since != INT64_MIN ? " in the time range" : "");
@@ -752,7 +752,7 @@ int mx_logs_main(int argc, char **argv) {
         } else paths[np++] = a;
         if (dst) {
             if (i + 1 >= argc) {
-                mx_errf("mxdiag logs: %s needs a value", a);
+                mx_cli_failf("mxdiag logs", "%s needs a value", a);
                 free(paths);
                 free(fwd);
                 free(jargv);
@@ -763,7 +763,7 @@ int mx_logs_main(int argc, char **argv) {
         }
     }
     if (width_s && mx_text_cli_width(width_s) != 0) {
-        mx_errf("mxdiag logs: --width must be a number of columns from %d to %d, not '%s'", MX_TEXT_WIDTH_MIN,
+        mx_cli_failf("mxdiag logs", "--width must be a number of columns from %d to %d, not '%s'", MX_TEXT_WIDTH_MIN,
                 MX_TEXT_WIDTH_MAX, width_s);
         free(paths);
         free(fwd);
@@ -776,7 +776,7 @@ int mx_logs_main(int argc, char **argv) {
         char *end;
         probe_n = strtol(probe_s, &end, 10);
         if (*end || probe_n < 1 || probe_n > PROBE_MAX) {
-            mx_errf("mxdiag logs: --probe wants a number of domains from 1 to %d", PROBE_MAX);
+            mx_cli_failf("mxdiag logs", "--probe wants a number of domains from 1 to %d", PROBE_MAX);
             free(paths);
             free(fwd);
             free(jargv);
@@ -804,7 +804,7 @@ int mx_logs_main(int argc, char **argv) {
                 bad = fwd[k];
                 break;
             }
-        mx_errf("mxdiag logs: %s is an option of check: it goes with --probe N", bad);
+        mx_cli_failf("mxdiag logs", "%s is an option of check: it goes with --probe N", bad);
         fprintf(stderr, "Try 'mxdiag logs --help'.\n");
         free(paths);
         free(fwd);
@@ -816,7 +816,7 @@ int mx_logs_main(int argc, char **argv) {
     mx_log_parser_init(&tp, (int64_t)time(NULL), naive_utc);
     int64_t now = (int64_t)time(NULL);
     if (now_s && mx_log_parse_when(&tp, now_s, now, &now) < 0) {
-        mx_errf("mxdiag logs: bad --now '%s'", now_s);
+        mx_cli_failf("mxdiag logs", "bad --now '%s'", now_s);
         free(paths);
         free(fwd);
         free(jargv);
@@ -828,7 +828,7 @@ int mx_logs_main(int argc, char **argv) {
     filter.domain = domain;
     if ((since_s && mx_log_parse_when(&tp, since_s, now, &filter.since) < 0) ||
         (until_s && mx_log_parse_when(&tp, until_s, now, &filter.until) < 0)) {
-        fprintf(stderr, "mxdiag logs: bad --since/--until value\n");
+        mx_cli_failf("mxdiag logs", "bad --since/--until value");
         free(paths);
         free(fwd);
         free(jargv);

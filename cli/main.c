@@ -141,8 +141,10 @@ int main(int argc, char **argv) {
     mx_cli_nagios_mode_scan(argc, argv);
     if (argc < 2) { mx_cli_short_usage(stdout); return EXIT_USAGE; }
     if (options_after_command(argc, argv) >= argc) {
-        /* options but no command */
-        mx_cli_short_usage(stdout);
+        /* options but no command; `mxdiag --format nagios`: the plugin line,
+         * the short usage on stderr */
+        mx_cli_nagios_usage("no command (check, local, logs, batch, rules, version)");
+        mx_cli_short_usage(mx_cli_nagios_mode() ? stderr : stdout);
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];

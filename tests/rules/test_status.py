@@ -83,6 +83,55 @@ for args in (["check", "--format", "nagios", "--timout", "3", "x.test"],
     p = run(args)
     expect(" ".join(args), p.returncode == 3 and re.fullmatch(r"MXDIAG UNKNOWN - usage: [^\n|]+\n", p.stdout),
            "want exit 3 and one 'MXDIAG UNKNOWN - usage: ...' line, got %d %r" % (p.returncode, p.stdout))
+# input errors that are not malformed command lines (issue 19): a bad or
+# unreadable recording, a recording of another target, an option that would
+# change a replay's calls, a rule file that does not load, a rule option of no
+# loaded rule, --only matching nothing, a --record that cannot be written, a
+# bad configuration file, a bad --resolver, a logs usage error, no command
+import tempfile
+healthy = os.path.join(shipped, "healthy", "recording.json")
+with tempfile.TemporaryDirectory() as tmp:
+    notrec = os.path.join(tmp, "notrec.json")
+    with open(notrec, "w") as f:
+        f.write('{"x": 1}\n')
+    badrules = os.path.join(tmp, "rules")
+    os.mkdir(badrules)
+    with open(os.path.join(badrules, "10-bad.lua"), "w") as f:
+        f.write('return {id = "bad"\n')
+    badconf = os.path.join(tmp, "mxdiag.yaml")
+    with open(badconf, "w") as f:
+        f.write("bogus_key: 1\n")
+    for args, says in (
+            (["check", "--format", "nagios", "--replay", os.path.join(tmp, "missing.json")], "cannot open recording"),
+            (["check", "--format=nagios", "--replay", notrec], "is not an mxdiag recording"),
+            (["check", "--format", "nagios", "--replay", healthy, "other.test"], "is a recording of 'healthy.test'"),
+            (["check", "--format", "nagios", "--replay", healthy, "--port", "26"], "would change its engine calls"),
+            (["check", "--format", "nagios", "--replay", healthy, "--rules-dir", badrules], "10-bad.lua"),
+            (["check", "--format", "nagios", "--no-config", "--rules-dir", badrules, "x.test"], "10-bad.lua"),
+            (["local", "--format", "nagios", "--no-config", "--rules-dir", badrules], "10-bad.lua"),
+            (["check", "--format", "nagios", "--no-config", "--rule-arg", "nosuch.opt=1", "x.test"], "no rule 'nosuch'"),
+            (["check", "--format", "nagios", "--no-config", "--only", "nosuchrule", "x.test"], "matches no rule"),
+            (["check", "--format", "nagios", "--replay", healthy, "--record", os.path.join(tmp, "no", "dir.json")],
+             "dir.json"),
+            (["check", "--format", "nagios", "--config", badconf, "x.test"], "unknown key 'bogus_key'"),
+            (["check", "--format", "nagios", "--config", os.path.join(tmp, "none.yaml"), "x.test"], "cannot open"),
+            (["check", "--format", "nagios", "--no-config", "--resolver", "bogus", "x.test"], "--resolver"),
+            (["logs", "--format", "nagios", os.devnull], "--probe N"),
+            (["logs", "--format=nagios", "--widht", "3", os.devnull], "unknown option --widht"),
+            (["--format", "nagios"], "no command")):
+        p = run(args)
+        name = " ".join(a.replace(tmp, "TMP") for a in args)
+        expect(name, p.returncode == 3 and re.fullmatch(r"MXDIAG UNKNOWN - usage: [^\n|]+\n", p.stdout)
+               and says in p.stdout, "want exit 3 and one 'MXDIAG UNKNOWN - usage: ...%s...' line, got %d %r %r"
+               % (says, p.returncode, p.stdout, p.stderr[-300:]))
+    # the same errors without nagios: stdout stays empty, stderr says it
+    p = run(["check", "--format", "json", "--replay", notrec])
+    expect("bad recording, json", p.returncode == 3 and p.stdout == "" and "is not an mxdiag recording" in p.stderr,
+           "got %d %r %r" % (p.returncode, p.stdout, p.stderr))
+    p = run(["check", "--replay", healthy, "--record", os.path.join(tmp, "no", "dir.json")])
+    expect("unwritable --record, text", p.returncode == 3 and "healthy.test" in p.stdout and "dir.json" in p.stderr,
+           "got %d %r %r" % (p.returncode, p.stdout, p.stderr))
+
 # not in nagios mode: stdout stays empty
 p = run(["check", "--format", "json", "--timout", "3", "x.test"])
 expect("usage error, json", p.returncode == 3 and p.stdout == "", "got %d %r" % (p.returncode, p.stdout))
