@@ -1,5 +1,6 @@
 /* Cause pattern matcher.  See causematch.h. */
 #include "causematch.h"
+#include "bigrams.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -27,19 +28,6 @@ struct mx_cause_matcher {
     entry *entries;
     size_t nentries;
 };
-
-typedef struct bigrams {
-    uint64_t w[16];
-} bigrams;
-static inline unsigned bg_idx(unsigned char a, unsigned char b) { return (((unsigned)a << 5) ^ b) & 1023u; }
-static void bg_build(bigrams *bg, const char *s, const char *e) {
-    memset(bg, 0, sizeof *bg);
-    for (const char *q = s; q + 1 < e; q++) {
-        unsigned i = bg_idx((unsigned char)q[0], (unsigned char)q[1]);
-        bg->w[i >> 6] |= 1ULL << (i & 63);
-    }
-}
-static inline int bg_has(const bigrams *bg, unsigned i) { return (bg->w[i >> 6] >> (i & 63)) & 1; }
 
 mx_cause_matcher *mx_cause_matcher_new(void) { return calloc(1, sizeof(mx_cause_matcher)); }
 
@@ -177,7 +165,7 @@ static int pat_match(const pat *p, const char *s, size_t n, lazy_bg *lb) {
     default:
         if (p->n >= 2) {
             if (!lb->built) bg_build(&lb->bg, s, s + n), lb->built = 1;
-            if (!bg_has(&lb->bg, p->bg_first) || !bg_has(&lb->bg, p->bg_last)) return 0;
+            if (!bg_has_idx(&lb->bg, p->bg_first) || !bg_has_idx(&lb->bg, p->bg_last)) return 0;
         }
         return memmem(s, n, p->s, p->n) != NULL;
     }

@@ -7,6 +7,7 @@
  * cascade in mx_log_classify) only runs for failure lines. */
 #include "logparse.h"
 #include "causematch.h"
+#include "bigrams.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,25 +130,8 @@ static int is_loopback(mx_log_str a) {
 
 /* ---- cause classification -------------------------------------------- */
 
-/* Bigram filter for the cascade below: one pass over the text sets a bit
- * per adjacent byte pair (hashed into 1024 bits); a needle whose first and
- * last pairs are both absent cannot occur, so its memmem is skipped.  The
- * filter only ever skips searches that would fail: results are unchanged. */
-typedef struct bigrams {
-    uint64_t w[16];
-} bigrams;
-static inline unsigned bg_idx(unsigned char a, unsigned char b) { return (((unsigned)a << 5) ^ b) & 1023u; }
-static void bg_build(bigrams *bg, const char *s, const char *e) {
-    memset(bg, 0, sizeof *bg);
-    for (const char *q = s; q + 1 < e; q++) {
-        unsigned i = bg_idx((unsigned char)q[0], (unsigned char)q[1]);
-        bg->w[i >> 6] |= 1ULL << (i & 63);
-    }
-}
-static inline int bg_has(const bigrams *bg, unsigned char a, unsigned char b) {
-    unsigned i = bg_idx(a, b);
-    return (bg->w[i >> 6] >> (i & 63)) & 1;
-}
+/* The bigram filter (bigrams.h) for the cascade below. */
+static inline int bg_has(const bigrams *bg, unsigned char a, unsigned char b) { return bg_has_idx(bg, bg_idx(a, b)); }
 static inline int bg_maybe(const bigrams *bg, const char *lit, size_t n) {
     return bg_has(bg, (unsigned char)lit[0], (unsigned char)lit[1]) &&
            bg_has(bg, (unsigned char)lit[n - 2], (unsigned char)lit[n - 1]);
