@@ -381,6 +381,7 @@ static mx_check *check_new(mx_rt *rt, const mx_target *t, const mx_json *options
     mx_check *c = mx_xcalloc(1, sizeof *c);
     c->rt = rt;
     c->run_level = run_level;
+    c->epoch = rt->epoch;
     c->target = *t;
     c->start = mx_now_ms();
     c->wall = time(NULL);
@@ -599,3 +600,9 @@ const char *mx_check_started_utc(mx_check *c, char *buf, size_t n) {
     strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return buf;
 }
+
+/* serve: every probe is a run of its own for what is cached and shared. A
+ * new epoch gives the checks started after it their own gate cache entries
+ * and shared.once results (task.epoch()), so a probe never reports an earlier
+ * probe's connection or answer; checks still running keep theirs. */
+unsigned mx_rt_new_epoch(mx_rt *rt) { return ++rt->epoch; }

@@ -84,6 +84,8 @@ static void trace_result(mx_rt *rt, const char *key, const mx_json *res, const c
 
 /* The cache keeps compact JSON text, not trees: a tree costs several times
  * the text's size, and a million-domain batch keeps 65,536 answers. */
+#define CACHE_KEY(req) ((req)->cache_key ? (req)->cache_key : (req)->key)
+
 static void cache_put(mx_rt *rt, const char *key, const char *text) {
     if (!rt->cache_fifo) rt->cache_fifo = mx_xcalloc(GATE_CACHE_MAX, sizeof *rt->cache_fifo);
     char *old = mx_strmap_put(&rt->cache, key, mx_xstrdup(text));
@@ -116,9 +118,9 @@ void mx_gate_done(mx_gate_req *req, mx_json *result, void *handle) {
             mx_json *norm = mx_json_parse(mx_buf_cstr(&b), b.len, NULL, 0);
             if (norm) { mx_json_free(result); result = norm; }
         }
-        cache_put(rt, req->key, mx_buf_cstr(&b));
+        cache_put(rt, CACHE_KEY(req), mx_buf_cstr(&b));
         mx_buf_free(&b);
-        if (mx_strmap_get(&rt->inflight, req->key) == req) mx_strmap_del(&rt->inflight, req->key);
+        if (mx_strmap_get(&rt->inflight, CACHE_KEY(req)) == req) mx_strmap_del(&rt->inflight, CACHE_KEY(req));
         for (size_t i = 0; i < req->nwaiters; i++) {
             gate_waiter *w = &req->waiters[i];
             mx_task *wt = rt_task_get(rt, w->slot, w->gen);
@@ -143,7 +145,7 @@ void mx_gate_done(mx_gate_req *req, mx_json *result, void *handle) {
         t->discard = req->discard;
         rt_make_ready(rt, t);
     }
-    free(req->key);
+    free(req->key); free(req->cache_key);
     free(req->prim);
     mx_json_free(req->args);
     free(req);
@@ -186,6 +188,11 @@ static int gate_call(lua_State *L, const char *prim, mx_json *args, int cacheabl
     req->prim = mx_xstrdup(prim);
     req->args = args;
     req->key = gate_key(prim, args);
+    if (t->check && t->check->epoch) {
+        mx_buf ck = MX_BUF_INIT;
+        mx_buf_printf(&ck, "epoch %u %s", t->check->epoch, req->key);
+        req->cache_key = mx_buf_steal(&ck);
+    }
     req->cacheable = cacheable;
     req->push = push;
     req->discard = discard;
@@ -227,27 +234,27 @@ static int gate_call(lua_State *L, const char *prim, mx_json *args, int cacheabl
             mx_json_set(answer, "error", mx_json_str("not in the recording"));
         }
     } else if (cacheable) {
-        const char *hit_text = mx_strmap_get(&rt->cache, req->key);
+        const char *hit_text = mx_strmap_get(&rt->cache, CACHE_KEY(req));
         mx_json *hit = hit_text ? mx_json_parse(hit_text, strlen(hit_text), NULL, 0) : NULL;
-        mx_gate_req *leader = hit ? NULL : mx_strmap_get(&rt->inflight, req->key);
+        mx_gate_req *leader = hit ? NULL : mx_strmap_get(&rt->inflight, CACHE_KEY(req));
         if (leader) {
             /* The same question is already on the wire: wait for its answer
              * instead of asking again (one query, many waiters). */
             leader->waiters = mx_xrealloc(leader->waiters, (leader->nwaiters + 1) * sizeof *leader->waiters);
             leader->waiters[leader->nwaiters++] = (gate_waiter){t->slot, t->gen, push, discard};
             mx_rt_trace(rt, "   (joins the call in flight) %s", req->key);
-            free(req->key); free(req->prim); mx_json_free(req->args); free(req);
+            free(req->key); free(req->cache_key); free(req->prim); mx_json_free(req->args); free(req);
             lua_pushlightuserdata(L, MARKER);
             return lua_yield(L, 1);
         }
-        if (!hit) mx_strmap_put(&rt->inflight, req->key, req);
+        if (!hit) mx_strmap_put(&rt->inflight, CACHE_KEY(req), req);
         if (hit) {
             /* Shared work: the same question in one run is asked once. A
              * cached answer involves no I/O, so the call returns it at once,
              * pushed as a resumed task's answer would be (no yield, nothing
              * resumed from here). */
             trace_result(rt, req->key, hit, "(cached) ");
-            free(req->key); free(req->prim); mx_json_free(req->args); free(req);
+            free(req->key); free(req->cache_key); free(req->prim); mx_json_free(req->args); free(req);
             /* held by rt while pushing: a memory error in push leaves it
              * there, freed by the next hit or mx_rt_free */
             mx_json_free(rt->pushing_hit);

@@ -125,6 +125,7 @@ struct mx_check {
     int finished;
     mx_json *rule_opts;     /* this check's rule options (a batch entry's merged over the run's), or NULL: the run's */
     int run_level;          /* the run-level check: only scope = "run" rules (rt_site.c) */
+    unsigned epoch;         /* rt->epoch at its start: cached answers and shared work are kept per epoch */
 };
 
 struct mx_gate_req {
@@ -132,6 +133,7 @@ struct mx_gate_req {
     int slot;
     uint32_t gen;
     char *key;
+    char *cache_key;        /* the cache's and in-flight table's key: key, prefixed by a non-zero epoch */
     char *prim;
     mx_json *args;
     int cacheable;
@@ -180,6 +182,7 @@ typedef struct rt_slab {
 } rt_slab;
 
 struct mx_rt {
+    unsigned epoch;              /* mx_rt_new_epoch: 0 for check and batch (one run shares all) */
     mx_rt_opts opts;
     int status_shown;       /* a progress status line is on the terminal */
     lua_State *L;

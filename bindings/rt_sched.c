@@ -408,10 +408,19 @@ static int l_sleep(lua_State *L) {
     return mx_gate_call(L, "task.sleep", args, 0, start_sleep, push_none, NULL);
 }
 
+/* task.epoch() -> integer: the running check's epoch (0 in check and batch,
+ * where the whole run shares its work; serve gives every probe its own). */
+static int l_epoch(lua_State *L) {
+    mx_rt *rt = mx_rt_from_L(L);
+    lua_pushinteger(L, rt->current && rt->current->check ? (lua_Integer)rt->current->check->epoch : 0);
+    return 1;
+}
+
 static const luaL_Reg task_funcs[] = {
     {"all", l_all},
     {"sleep", l_sleep},
     {"event", mx_task_event_new},
+    {"epoch", l_epoch},
     {"wait", mx_task_event_wait},
     {"signal", mx_task_event_signal},
     {NULL, NULL},

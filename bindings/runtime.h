@@ -52,6 +52,9 @@ int mx_rt_load_rules(mx_rt *rt, char *err, size_t errlen);
  * or list of rule ids/categories) replaces the run's --only/--skip. */
 int mx_rt_check_selects(mx_rt *rt, const mx_json *options);
 /* The loaded rules as JSON (for `rules list`). */
+/* A new epoch: checks started from now on share no cached answer or
+ * shared.once result with earlier ones (mxdiag serve: one per probe). */
+unsigned mx_rt_new_epoch(mx_rt *rt);
 mx_json *mx_rt_rules_json(mx_rt *rt);
 /* The sandbox's API as JSON: {globals, modules, std, types} with sorted
  * function names (for `rules api` and RULES.md's drift test). */

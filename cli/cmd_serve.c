@@ -374,6 +374,7 @@ static void handle_probe(serve *sv, mx_http_req *r) {
     mx_json *o = mx_json_obj();
     for (size_t i = 0; opts && opts->type == MX_JOBJ && i < opts->u.c.len; i++)
         if (strcmp(opts->u.c.keys[i], "timeout") != 0) mx_json_set(o, opts->u.c.keys[i], mx_json_clone(opts->u.c.items[i]));
+    mx_rt_new_epoch(sv->setup.rt); /* nothing cached or shared from an earlier probe */
     mx_check *c = mx_check_start_opts(sv->setup.rt, &p->target, o, probe_done, p);
     mx_json_free(o);
     if (!p->check) p->check = c;

@@ -12,8 +12,10 @@ local M = {}
 
 local held = {}  -- key -> {sock=, detail=}
 
+-- The epoch (task.epoch()) keeps two serve probes of the same address from
+-- taking each other's connection.
 function M.key(address, port, source, timeout)
-  return table.concat({ "conn", address, port, tostring(source), tostring(timeout) }, "|")
+  return table.concat({ "conn", task.epoch(), address, port, tostring(source), tostring(timeout) }, "|")
 end
 
 function M.hold(key, sock, detail)

@@ -5,11 +5,30 @@
 -- wait for the first one's result; later callers get it at once.
 --
 -- The values returned are shared between checks: treat them as read-only.
+--
+-- "One run" is one epoch (task.epoch()): check and batch have one; serve
+-- starts a new one for every probe, so a probe never reads an earlier
+-- probe's connection. Only the last EPOCHS_KEPT epochs are remembered (an
+-- older one still running just does its work again: never a stale answer).
 local M = {}
 
-local entries = {}  -- key -> {event=, done=, ok=, values=}
+local EPOCHS_KEPT = 64
+local by_epoch, order = {}, {}  -- epoch -> {key -> {event=, done=, ok=, values=}}; epochs oldest first
+
+local function current()
+  local ep = task.epoch()
+  local t = by_epoch[ep]
+  if not t then
+    t = {}
+    by_epoch[ep] = t
+    order[#order + 1] = ep
+    if #order > EPOCHS_KEPT then by_epoch[table.remove(order, 1)] = nil end
+  end
+  return t
+end
 
 function M.once(key, fn)
+  local entries = current()
   local e = entries[key]
   if not e then
     e = { event = task.event() }
@@ -29,7 +48,7 @@ end
 -- shared.done(key): true when the value for key is already stored (a later
 -- caller gets it without running fn).
 function M.done(key)
-  local e = entries[key]
+  local e = current()[key]
   return e ~= nil and e.done == true
 end
 
@@ -38,6 +57,7 @@ end
 -- whose value is already known costs no task: in a batch most are.
 function M.all(jobs)
   local out, todo, at = {}, {}, {}
+  local entries = current()
   for i, j in ipairs(jobs) do
     local e = entries[j[1]]
     if e and e.done then

@@ -143,6 +143,64 @@ check(value(body, 'mxdiag_exporter_rejected_total{reason="rate_limited"}') == 1,
 p.terminate()
 p.wait(10)
 
+# --- every probe connects again: nothing is answered from an earlier probe
+# (a target probed once used to be answered from the run's shared results,
+# "up" after its server had stopped)
+smtp_srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+smtp_srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+smtp_srv.bind(("127.0.0.1", 0))
+smtp_srv.listen(8)
+smtp_port = smtp_srv.getsockname()[1]
+accepted = []
+def smtp_serve():
+    while True:
+        try:
+            c, _ = smtp_srv.accept()
+        except OSError:
+            return
+        accepted.append(1)
+        try:
+            c.settimeout(5)
+            c.sendall(b"220 probe.test ESMTP\r\n")
+            f = c.makefile("rb")
+            for _ in range(10):  # bounded dialogue
+                line = f.readline()
+                if not line:
+                    break
+                cmd = line[:4].upper()
+                if cmd in (b"EHLO", b"HELO"):
+                    c.sendall(b"250-probe.test\r\n250 8BITMIME\r\n")
+                elif cmd == b"QUIT":
+                    c.sendall(b"221 bye\r\n")
+                    break
+                else:
+                    c.sendall(b"250 ok\r\n")
+        except OSError:
+            pass
+        finally:
+            c.close()
+smtp_th = threading.Thread(target=smtp_serve, daemon=True)
+smtp_th.start()
+with open(conf, "w") as f:
+    f.write("modules:\n  conn: {only: [tcp, smtp]}\n")
+p, base = start(["--resolver", "127.0.0.1:%d" % closed_port, "--timeout", "3", "--max-rate", "0"], conf)
+target = "/probe?target=127.0.0.1:%d&module=conn" % smtp_port
+code1, body1, _ = get(base + target)
+code2, body2, _ = get(base + target)
+connected = 'mxdiag_finding{code="tcp.connected",rule="tcp",severity="ok"} 1'
+check(code1 == 200 and connected in body1 and 'code="smtp.greeting_ok"' in body1,
+      "a listening SMTP server: connected and greeted (got %d %s)" % (code1, body1[-600:]))
+check(code2 == 200 and connected in body2 and len(accepted) == 2,
+      "the same target probed twice: two connections (got %d)" % len(accepted))
+smtp_srv.shutdown(socket.SHUT_RDWR)  # wakes the accept() (a close alone leaves the port listening)
+smtp_srv.close()
+smtp_th.join(5)
+code3, body3, _ = get(base + target)
+check(code3 == 200 and value(body3, "mxdiag_probe_success") == 0 and 'code="tcp.refused"' in body3 and connected not in body3,
+      "the server stopped: the next probe says refused, not the earlier success (got %s)" % body3[-900:])
+p.terminate()
+check(p.wait(10) == 0, "serve exits 0 after the repeated probes")
+
 # --- command line
 r = subprocess.run([MXDIAG, "serve", "--no-config", "--listen", "nonsense"], capture_output=True, text=True)
 check(r.returncode == 3 and "--listen nonsense" in r.stderr, "bad --listen: exit 3 with the reason")
