@@ -329,11 +329,19 @@ def main():
         m = re.search(r" ([0-9A-Za-z]+): sender non-delivery notification: ([0-9A-Za-z]+)", l)
         if m and m.group(1) in qids:
             qids.add(m.group(2))
-    mine = []
+    # an attempt line ("connect to ...: Connection refused") has no queue id:
+    # it belongs to the next queue-id line of the same smtp process
+    mine, pending = [], {}
     for l in tx_lines:
+        pid = re.search(r"postfix/\w+\[(\d+)\]: ", l)
         m = re.search(r"\]: ([0-9A-Za-z]+): ", l)
         if m and m.group(1) in qids:
+            mine.extend(pending.pop(pid.group(1), []) if pid else [])
             mine.append(l)
+        elif m and pid:
+            pending.pop(pid.group(1), None)
+        elif pid:
+            pending.setdefault(pid.group(1), []).append(l)
     txmine = os.path.join(w, "tx-mine.log")
     with open(txmine, "w") as f:
         f.write("\n".join(mine) + "\n")
