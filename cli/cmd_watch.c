@@ -20,6 +20,7 @@
  * --exec-timeout) and to syslog (--syslog).  SIGHUP reopens the files and the
  * output and rereads the configuration file; SIGTERM/SIGINT end with exit 0
  * after the pending events are written. */
+#include "addr.h"        /* mx_domain_valid */
 #include "batch_input.h" /* mx_config_read */
 #include "buf.h"
 #include "cli.h"
@@ -352,6 +353,13 @@ static void flush_queue(watch *w, int all) {
 static int may_check(watch *w, struct dest *d, const char **why) {
     static char reason[128];
     int64_t t = (int64_t)time(NULL), ms = t * 1000;
+    /* the name comes from a log line: a domain name, or no check */
+    const char *bad;
+    if (mx_domain_valid(d->domain, &bad) != 0) {
+        snprintf(reason, sizeof reason, "not a domain name (%s)", bad);
+        *why = reason;
+        return 0;
+    }
     size_t k = 0;
     for (size_t i = 0; i < w->ncheck_starts; i++)
         if (ms - w->check_starts[i] < 60000) w->check_starts[k++] = w->check_starts[i];
@@ -398,7 +406,7 @@ static int start_check(watch *w, const char *domain, struct qevent *q) {
             dup2(devnull, STDIN_FILENO);
             dup2(devnull, STDERR_FILENO);
         }
-        char **av = calloc((size_t)w->nfwd + 8, sizeof *av);
+        char **av = calloc((size_t)w->nfwd + 9, sizeof *av);
         if (!av) _exit(127);
         int n = 0;
         av[n++] = "mxdiag";
@@ -412,6 +420,7 @@ static int start_check(watch *w, const char *domain, struct qevent *q) {
             av[n++] = (char *)mx_config_path;
         }
         for (int i = 0; i < w->nfwd; i++) av[n++] = w->fwd[i];
+        av[n++] = "--"; /* the domain is never an option */
         av[n++] = (char *)domain;
         av[n] = NULL;
         signal(SIGPIPE, SIG_DFL);

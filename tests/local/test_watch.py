@@ -202,6 +202,26 @@ got = [e["event"] for e in ev2.read()]
 check(got[:2] == ["cutover", "cutover_recovered"] and not [g for g in got if g.startswith("destination_")],
       "a cutover is not told as destinations failing: %s" % got)
 
+# ---- a log line's domain is data: never an option of the live check ---------
+log3 = os.path.join(tmp, "hostile.log")
+out3 = os.path.join(tmp, "hostile.jsonl")
+hostile = "-rules-dir=.example.test"
+append(log3, lines("ok", "a.example.test", 3) + lines("ok", hostile, 2))
+p = subprocess.Popen([MXDIAG, "watch", "--no-config", "--from", "1h", "--interval", "2", "--output", out3,
+                      "--resolver", "127.0.0.1:%d" % closed_port, "--timeout", "2", log3],
+                     stderr=subprocess.PIPE, text=True)
+ev3 = Events(out3)
+time.sleep(1.5)
+append(log3, lines("fail", hostile, 3))
+t, e = ev3.wait("destination_failing", hostile)
+check(t is not None, "a destination named like an option fails: an event (%.1f s)" % (t or -1))
+if e:
+    c = e.get("check") or {}
+    check(c.get("status") == "skipped" and "not a domain name" in c.get("reason", ""),
+          "no live check of a name that is not a domain: %s" % c)
+p.send_signal(signal.SIGTERM)
+check(p.wait(timeout=10) == 0, "hostile name: SIGTERM exit 0")
+
 # ---- usage errors -------------------------------------------------------------
 r = subprocess.run([MXDIAG, "watch", "--no-config", "--window", "nope", log], capture_output=True, text=True)
 check(r.returncode == 3 and "--window" in r.stderr, "a bad --window: exit 3 and says so")
