@@ -883,7 +883,7 @@ static void exim_parent_address(mx_log_event *ev, const char **rest, const char 
     const char *s = *rest, *lt = s;
     /* "<parent>" comes right after the address; only a pipe's command has
      * more words (none of them a field "X=...") before it. */
-    if (ev->recipient.p[0] == '|') {
+    if (ev->recipient.n > 0 && ev->recipient.p[0] == '|') {
         while (lt < e && *lt != '<') {
             const char *w = lt;
             while (lt < e && *lt != ' ') lt++;
