@@ -156,6 +156,34 @@ static void logparse_port_out_of_range(void **state) {
     assert_int_equal(ev.port, 0);
 }
 
+/* fuzz_logparse: an Exim delivery line that ends right after its arrow has an
+ * empty recipient pointing one past the line; exim_parent_address read its
+ * first byte (heap-buffer-overflow under ASan). The line is copied into a heap
+ * block of its exact length so the sanitizer build sees any read past it. */
+static void logparse_exim_empty_recipient(void **state) {
+    (void)state;
+    const char *lines[] = {"2024-03-01 10:42:00 1rfXyz-000123-AB => ",
+                           "2024-03-01 10:42:00 1rfXyz-000123-AB ** ",
+                           "2024-03-01 10:42:00 1rfXyz-000123-AB -> :",
+                           "2024-03-01 10:42:00 1rfXyz-000123-AB == ,"};
+    for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
+        mx_log_parser p;
+        mx_log_parser_init(&p, 1710072000, 1);
+        size_t n = strlen(lines[i]);
+        char *line = malloc(n);
+        assert_non_null(line);
+        memcpy(line, lines[i], n);
+        mx_log_event ev;
+        mx_log_result r = mx_log_parse_line(&p, line, n, &ev);
+        /* a delivery ("=>", "->") must name its router: not an event; a bounce or
+         * deferral with no address is at most an event with an empty recipient */
+        if (lines[i][37] == '=' && lines[i][38] == '>') assert_int_not_equal(r, MX_LOG_EVENT);
+        if (lines[i][37] == '-') assert_int_not_equal(r, MX_LOG_EVENT);
+        if (r == MX_LOG_EVENT) assert_int_equal(ev.recipient.n, 0);
+        free(line);
+    }
+}
+
 /* ---- limits without another test -------------------------------------------- */
 
 /* DNS message builder: header + question for qname/qtype, then records. */
@@ -320,6 +348,7 @@ int main(void) {
         cmocka_unit_test(batch_fatal_after_defaults_frees_them),
         cmocka_unit_test(batch_duplicate_defaults_frees_first),
         cmocka_unit_test(logparse_port_out_of_range),
+        cmocka_unit_test(logparse_exim_empty_recipient),
         cmocka_unit_test(dns_txt_capped),
         cmocka_unit_test(dns_answers_capped),
         cmocka_unit_test(dns_cname_chain_capped),
