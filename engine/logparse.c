@@ -21,7 +21,7 @@ static int is_digit_c(char c) { return c >= '0' && c <= '9'; }
 
 static const char *cause_names[MX_LOG_CAUSE_MAX] = {
     "none", "refused", "timeout", "unreachable", "net_unreachable", "greeting_lost",
-    "greeting_reject", "rcpt_reject", "dns_fail", "domain_not_found", "null_mx", "tls_fail", "rbl_reject", "other",
+    "greeting_reject", "rcpt_reject", "dns_fail", "domain_not_found", "null_mx", "tls_fail", "rbl_reject", "sender_identity", "other",
 };
 static const char *const status_names[MX_LOG_STATUS__COUNT] = {
     "attempt", "sent", "deferred", "bounced", "expired",
@@ -181,6 +181,13 @@ static mx_log_cause classify_builtin(const char *text, size_t n) {
         HAS("black list") || HAS("blocklist") || HAS("block list") || HAS("spamhaus") ||
         HAS("Spamhaus"))
         return MX_LOG_CAUSE_RBL_REJECT;
+    /* Refused for how we identify ourselves (no PTR, a bad HELO name,
+     * SPF/DKIM/DMARC): fixed on the sending side. */
+    if (HAS("reverse DNS") || HAS("reverse dns") || HAS("Reverse DNS") || HAS("reverse hostname") ||
+        HAS("cannot find your hostname") || HAS("PTR record") || HAS("no PTR") || HAS("rDNS") ||
+        HAS("Helo command rejected") || HAS("HELO command rejected") || HAS("need fully-qualified hostname") ||
+        HAS("Sender Policy Framework") || HAS("SPF") || HAS("DMARC") || HAS("DKIM") || HAS("unauthenticated"))
+        return MX_LOG_CAUSE_SENDER_IDENTITY;
     if (HAS("Cannot start TLS") || HAS("TLS is required") || HAS("certificate verification failed") ||
         HAS("certificate not verified") || HAS("SSL_connect") || HAS("TLS error") ||
         HAS("TLS negotiation") || HAS("TLS session") || HAS("handshake failure") || HAS("TLS handshake failed") ||
@@ -224,8 +231,15 @@ static mx_log_cause classify_builtin(const char *text, size_t n) {
             return MX_LOG_CAUSE_DOMAIN_NOT_FOUND;
         return MX_LOG_CAUSE_DNS_FAIL;
     }
+    /* The recipient, whatever the stage the reply came at (Yahoo and others
+     * answer after DATA); "5.1.1" is RFC 3463's bad mailbox. */
     if (HAS("in reply to RCPT TO command") || HAS("after RCPT TO") || HAS("after pipelined RCPT TO") ||
-        HAS("User unknown"))
+        HAS("User unknown") || HAS("user unknown") || HAS("Unknown user") || HAS("unknown user") ||
+        HAS("No such user") || HAS("no such user") || HAS("Recipient address rejected") ||
+        HAS("Mailbox unavailable") || HAS("mailbox unavailable") || HAS("Mailbox not found") ||
+        HAS("mailbox not found") || HAS("Invalid recipient") || HAS("invalid recipient") ||
+        HAS("Recipient not found") || HAS("recipient not found") || HAS("does not exist") || HAS("doesn't exist") ||
+        HAS("doesn't have a") || HAS(" 5.1.1 ") || HAS("-5.1.1 "))
         return MX_LOG_CAUSE_RCPT_REJECT;
     return MX_LOG_CAUSE_OTHER;
 }

@@ -7,6 +7,8 @@
 --   no_lines, no_events, no_remote      nothing to judge: say what there is
 --   ok                                  no delivery failure to a remote server
 --   blocklisted                         remote servers reject our IP as listed (your side)
+--   identity                            remote servers reject us for our reverse DNS, HELO name or
+--                                       sender authentication (your side)
 --   cutover                             everything external stopped succeeding at a moment
 --                                       (your side or upstream, since then)
 --   nothing_succeeds                    several destinations fail, none ever succeeded
@@ -32,6 +34,8 @@ local CUTOVER_ADVICE = {
   policy = "Remote servers started refusing this server at that time: a new IP address without reverse DNS, or a "
     .. "reputation drop. Read the reply texts in the per-cause findings.",
   reputation = "Your IP address was listed at that time: look it up and request delisting.",
+  identity = "Remote servers started refusing this server's identity at that time: a new sending IP without "
+    .. "reverse DNS, a changed HELO name, or SPF/DKIM/DMARC records that no longer cover this server.",
   other = "Read the per-cause findings for the reply texts from that time on.",
 }
 
@@ -229,6 +233,28 @@ return {
         causes.get("rbl_reject").advice)
     end
 
+    -- rejected for this server's identity (reverse DNS, HELO name, SPF/DKIM/
+    -- DMARC): fixed on the sending side, whatever other receivers do
+    local idf = class_fail.identity or 0
+    local id_cause
+    for _, c in ipairs(L.causes) do
+      if causes.class(c.key) == "identity" and c.failures > 0 and (not id_cause or c.failures > id_cause.failures) then
+        id_cause = c
+      end
+    end
+    if id_cause and (idf * 2 >= fail_total or (id_cause.domains or 0) >= 2) then
+      ev.since = util.iso(id_cause.first_failure)
+      local doms = id_cause.domains or 0
+      -- one receiver may be stricter than most: crit when two or more refuse
+      return finish("identity", doms >= 2 and "crit" or "warn",
+        string.format("remote servers refuse this server's identity (reverse DNS, HELO name or sender "
+          .. "authentication; your side) since %s", util.when(id_cause.first_failure, now)),
+        string.format("%s to %s %s rejected for how this server identifies itself (the reply texts are quoted "
+          .. "in the cause's finding); %s.", util.n(id_cause.failures, "delivery", "deliveries"),
+          util.n(doms, "domain"), id_cause.failures == 1 and "was" or "were", counts) .. aside_text,
+        causes.get(id_cause.key).advice)
+    end
+
     -- cutover: after the last success, only failures, to several destinations
     if T then
       local after, before_ok = {}, 0
@@ -336,15 +362,27 @@ return {
     end
     if few and others_ok > 0 then
       local f = failing[1]
-      ev.since = util.iso(f.first_failure)
+      -- since the first failure of any of them, not of the one ranked first
+      local first = f.first_failure
+      for _, g in ipairs(failing) do
+        if g.first_failure and (not first or g.first_failure < first) then first = g.first_failure end
+      end
+      ev.since = util.iso(first)
       local which = #failing == 1 and ("deliveries to " .. f.name .. " fail")
         or (util.n(#failing, "destination") .. " fail: " .. names(failing, TOP))
+      -- "meanwhile" only when a success came after the failures began
+      local meanwhile = T and first and T >= first
+      local others = meanwhile
+        and string.format("Deliveries to %s succeeded meanwhile (last %s), so this server can send: the problem "
+          .. "is at the failing %s.", util.n(others_ok, "other domain"), util.iso(T),
+          #failing == 1 and "destination" or "destinations")
+        or string.format("Deliveries to %s succeeded before these failures began (last %s); no success is logged "
+          .. "after %s, so the logs do not show whether other destinations still accept mail: read the reply "
+          .. "texts in the per-cause findings.", util.n(others_ok, "other domain"), util.iso(T), util.iso(first))
       return finish("their_side", "warn",
-        string.format("%s (their side) since %s; %s accept your mail", which, util.when(f.first_failure, now),
-          util.n(others_ok, "other domain")),
-        string.format("%s, mostly '%s'. Deliveries to %s succeeded meanwhile (last %s), so this server can "
-          .. "send: the problem is at the failing %s.", counts, f.cause, util.n(others_ok, "other domain"),
-          util.iso(T), #failing == 1 and "destination" or "destinations") .. aside_text,
+        string.format("%s (their side) since %s; %s %s", which, util.when(first, now),
+          util.n(others_ok, "other domain"), meanwhile and "accept your mail" or "accepted your mail before that"),
+        string.format("%s, mostly '%s'. %s", counts, f.cause, others) .. aside_text,
         "Wait for the destination to recover (deferred mail is retried), or contact its postmaster with the reply "
           .. "text quoted in the per-cause findings. " .. causes.get(f.cause).advice)
     end

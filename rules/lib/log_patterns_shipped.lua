@@ -27,6 +27,13 @@ return {
     { cause = "null_mx", match = { "nullMX", "null MX", "indicated no SMTP service" } },
     { cause = "rbl_reject", match = { "blocked using", "listed by", "listed at", "is listed in", "DNSBL", "dnsbl",
       "in an RBL", " RBL", "blacklist", "black list", "blocklist", "block list", "spamhaus", "Spamhaus" } },
+    -- Rejected for how this server identifies itself: no reverse DNS (PTR), or
+    -- a name that does not resolve back; a HELO name the receiver refuses;
+    -- SPF, DKIM or DMARC failing for the sender's domain. The fix is on the
+    -- sending side. After the blocklists: a reply naming a list is that.
+    { cause = "sender_identity", match = { "reverse DNS", "reverse dns", "Reverse DNS", "reverse hostname",
+      "cannot find your hostname", "PTR record", "no PTR", "rDNS", "Helo command rejected", "HELO command rejected",
+      "need fully-qualified hostname", "Sender Policy Framework", "SPF", "DMARC", "DKIM", "unauthenticated" } },
     { cause = "tls_fail", match = { "Cannot start TLS", "TLS is required", "certificate verification failed",
       "certificate not verified", "SSL_connect", "TLS error", "TLS negotiation", "TLS session", "handshake failure",
       "TLS handshake failed", "in response to TLS-on-connect" } },
@@ -51,7 +58,12 @@ return {
     { cause = "domain_not_found", match = DNS, also = { "Host not found", "host not found", "Unrouteable address",
       "non-existent host", "Host unknown", "NXDOMAIN" } },
     { cause = "dns_fail", match = DNS },
+    -- the recipient, whatever the stage of the dialogue the reply came at
+    -- (Yahoo and others answer after DATA): "5.1.1" is RFC 3463's bad mailbox
     { cause = "rcpt_reject", match = { "in reply to RCPT TO command", "after RCPT TO", "after pipelined RCPT TO",
-      "User unknown" } },
+      "User unknown", "user unknown", "Unknown user", "unknown user", "No such user", "no such user",
+      "Recipient address rejected", "Mailbox unavailable", "mailbox unavailable", "Mailbox not found",
+      "mailbox not found", "Invalid recipient", "invalid recipient", "Recipient not found", "recipient not found",
+      "does not exist", "doesn't exist", "doesn't have a", " 5.1.1 ", "-5.1.1 " } },
   },
 }

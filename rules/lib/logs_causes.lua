@@ -14,6 +14,8 @@
 --                         kept out of the network verdict)
 --            "policy"     the remote server refused us (greeting reject)
 --            "reputation" our IP is on a blocklist
+--            "identity"   the remote server refused us for how we identify ourselves (reverse DNS,
+--                         HELO name, SPF/DKIM/DMARC): fixed on the sending side
 --            "tls"        TLS failed
 --            "other"      anything else
 --   permanent  true: retrying never helps (the domain does not exist)
@@ -82,6 +84,14 @@ M.causes = {
     title = "rejected as blocklisted", class = "reputation",
     advice = "Your sending IP is on a blocklist: look it up (`mxdiag check --sender-ip YOUR_IP DOMAIN`, Spamhaus, "
       .. "Barracuda), fix the cause and request delisting.",
+  },
+  sender_identity = {
+    title = "rejected for this server's identity", class = "identity",
+    advice = "Remote servers refuse this server for how it identifies itself (the reply texts say which): give the "
+      .. "sending IP a reverse DNS (PTR) name that resolves back to the same IP, use that name as the HELO name "
+      .. "(Postfix smtp_helo_name, Exim primary_hostname), publish SPF for the sender domains including this IP, "
+      .. "and sign with DKIM aligned with the From domain (DMARC). `mxdiag check --sender-ip YOUR_IP DOMAIN` "
+      .. "checks the reverse DNS.",
   },
   other = {
     title = "other failure", class = "other",

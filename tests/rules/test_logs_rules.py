@@ -170,6 +170,35 @@ check(ev["judgement"] == "blocklisted" and f["severity"] == "crit", "blocklisted
 check(finding(doc, "logs.invalid_recipients") is None, "blocklisted: receivers that rejected us are no typos")
 no_nonsense("blocklisted", doc)
 
+# refused for our reverse DNS by two receivers: your side, whatever the others do
+rc, doc = run("identity")
+f, ev = scope(doc)
+idc = finding(doc, "logs.cause_sender_identity")
+check(ev["judgement"] == "identity" and f["severity"] == "crit" and rc == 2 and "your side" in f["summary"],
+      "identity: your side, crit (%s, %s): %s" % (ev["judgement"], f["severity"], f["summary"]))
+check(idc is not None and idc["evidence"]["failures"] == 16 and "reverse DNS (PTR)" in f["advice"],
+      "identity: 16 failures of cause sender_identity, the advice names the PTR (%s)" % (idc and idc["evidence"]))
+check(ev.get("since") == "2024-03-01T06:00:00Z" and "16 deliveries to 2 domains were rejected" in f["explanation"],
+      "identity: since 06:00, counts in the explanation: %s" % f["explanation"])
+rr = finding(doc, "logs.cause_rcpt_reject")
+check(rr is not None and rr["evidence"]["failures"] == 1 and "1 rejected or invalid recipient" in f["explanation"],
+      "identity: an unknown user answered after DATA is a rejected recipient, left out of the verdict")
+no_nonsense("identity", doc)
+
+# two destinations failing: since the first failure of either; successes only
+# before the failures are not "meanwhile"
+rc, doc = run("two_fail_before")
+f, ev = scope(doc)
+check(ev["judgement"] == "their_side" and ev.get("since") == "2024-03-01T02:00:00Z" and "since 02:00 UTC" in f["summary"],
+      "two_fail_before: since the earliest failure (%s): %s" % (ev.get("since"), f["summary"]))
+check("meanwhile" not in f["explanation"] and "before these failures began" in f["explanation"]
+      and "accepted your mail before that" in f["summary"],
+      "two_fail_before: successes before the failures are not 'meanwhile': %s" % f["explanation"])
+no_nonsense("two_fail_before", doc)
+rc, doc = run("their_side")
+f, ev = scope(doc)
+check("succeeded meanwhile" in f["explanation"], "their_side: successes after the failures began are 'meanwhile'")
+
 # permanent non-existence apart from a temporary lookup failure
 rc, doc = run("dns_kinds")
 nx, tf = finding(doc, "logs.cause_domain_not_found"), finding(doc, "logs.cause_dns_fail")

@@ -65,6 +65,29 @@ class Log:
                  "said: 554 5.7.1 Service unavailable; Client host [203.0.113.5] blocked using zen.spamhaus.org (in reply "
                  "to RCPT TO command))" % (self.qid(), dom, dom, a, dom, a))
 
+    def ptr_reject(self, t, dom, gmail=False):
+        a = self.addr(dom)
+        if gmail:
+            said = ("550-5.7.25 [203.0.113.5] The IP address sending this message does not have a PTR record setup, "
+                    "or the corresponding forward DNS entry does not point to the sending IP. (in reply to end of "
+                    "DATA command)")
+        else:
+            said = "450 4.7.25 Client host rejected: cannot find your hostname, [203.0.113.5] (in reply to RCPT TO command)"
+        self.add(t, "postfix/smtp", "%s: to=<u@%s>, relay=mx.%s[%s]:25, delay=1, dsn=5.7.25, status=%s (host mx.%s[%s] "
+                 "said: %s)" % (self.qid(), dom, dom, a, "bounced" if gmail else "deferred", dom, a, said))
+
+    def no_such_user(self, t, dom):
+        a = self.addr(dom)
+        self.add(t, "postfix/smtp", "%s: to=<gone@%s>, relay=mx.%s[%s]:25, delay=1, dsn=5.0.0, status=bounced (host "
+                 "mx.%s[%s] said: 554 delivery error: dd This user doesn't have a %s account (in reply to end of "
+                 "DATA command))" % (self.qid(), dom, dom, a, dom, a, dom))
+
+    def rejected(self, t, dom):
+        a = self.addr(dom)
+        self.add(t, "postfix/smtp", "%s: to=<u@%s>, relay=mx.%s[%s]:25, delay=1, dsn=5.3.0, status=bounced (host "
+                 "mx.%s[%s] said: 552 5.3.4 Message size exceeds fixed limit (in reply to end of DATA command))"
+                 % (self.qid(), dom, dom, a, dom, a))
+
     def throttled(self, t, dom):
         a = "142.250.1.%d" % (t % 200 + 1)
         self.add(t, "postfix/smtp", "%s: to=<u@%s>, relay=gmail-smtp-in.l.google.com[%s]:25, delay=2, dsn=4.7.28, "
@@ -218,6 +241,32 @@ def blocklisted():
     return g
 
 
+def identity():
+    """Two receivers refuse our IP for its missing reverse DNS (Gmail's 5.7.25
+    after DATA, a Postfix reject_unknown_client_hostname); others accept; one
+    recipient unknown (after DATA, as Yahoo says it) is no verdict of ours."""
+    g = Log(15)
+    for i in range(8):
+        g.ptr_reject(6 * 3600 + i * 600, "gmail.example", gmail=True)
+        g.ptr_reject(6 * 3600 + i * 600 + 60, "strict.example")
+    for i in range(10):
+        g.sent(6 * 3600 + i * 300 + 30, DOMS[i])
+    g.no_such_user(6 * 3600 + 90, "yahoo.example")
+    return g
+
+
+def two_fail_before():
+    """Two destinations fail, the lower-ranked one first (at 02:00); every
+    success was logged before either began."""
+    g = Log(16)
+    for i in range(20):
+        g.sent(3600 + i * 120, DOMS[i % 6])
+    g.rejected(2 * 3600, "early.example")
+    for i in range(5):
+        g.timeout(3 * 3600 + i * 600, "late.example")
+    return g
+
+
 def dns_kinds():
     """A temporary lookup failure (try again) beside a permanent one (Host not found)."""
     g = Log(12)
@@ -255,7 +304,8 @@ def throttled():
 
 
 SCENARIOS = {f.__name__: f for f in (webapp, throttled, intermittent, attempts, only_one_fails, nothing_succeeds, no_remote,
-                                     ranking, cutover, their_side, blocklisted, dns_kinds, local_and_remote)}
+                                     ranking, cutover, their_side, blocklisted, identity, two_fail_before, dns_kinds,
+                                     local_and_remote)}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
