@@ -208,6 +208,20 @@ return {
     local aside_text = #aside > 0 and (" Left out of this verdict: " .. table.concat(aside, ", ")
       .. " (their own findings).") or ""
 
+    if fail_total == 0 and total.successes == 0 then
+      -- every outcome at a remote server was the recipient's own failure
+      return finish("ok", "info",
+        string.format("no delivery failure points at the network or the receivers: %s, for the %s "
+          .. "themselves; no remote delivery succeeded to compare",
+          util.n(total.failures, "failed delivery", "failed deliveries"),
+          total.failures == 1 and "recipient" or "recipients"),
+        string.format("%s at remote servers failed because of the recipient (a rejected address, a domain that "
+          .. "does not exist or accepts no mail: the cause findings name them); none failed for the network, DNS "
+          .. "or a receiver's policy, but no success is logged either.",
+          util.n(total.failures, "recipient outcome")) .. aside_text,
+        "Fix the recipient addresses named in the cause findings; to judge outbound delivery itself, read logs in "
+          .. "which this server also delivered mail.")
+    end
     if fail_total == 0 then
       return finish("ok", "ok",
         string.format("no delivery failures to remote servers (%s to %s)",
@@ -381,7 +395,8 @@ return {
           .. "texts in the per-cause findings.", util.n(others_ok, "other domain"), util.iso(T), util.iso(first))
       return finish("their_side", "warn",
         string.format("%s (their side) since %s; %s %s", which, util.when(first, now),
-          util.n(others_ok, "other domain"), meanwhile and "accept your mail" or "accepted your mail before that"),
+          util.n(others_ok, "other domain"), meanwhile and (others_ok == 1 and "accepts your mail" or
+          "accept your mail") or "accepted your mail before that"),
         string.format("%s, mostly '%s'. %s", counts, f.cause, others) .. aside_text,
         "Wait for the destination to recover (deferred mail is retried), or contact its postmaster with the reply "
           .. "text quoted in the per-cause findings. " .. causes.get(f.cause).advice)

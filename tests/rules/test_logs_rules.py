@@ -199,6 +199,18 @@ rc, doc = run("their_side")
 f, ev = scope(doc)
 check("succeeded meanwhile" in f["explanation"], "their_side: successes after the failures began are 'meanwhile'")
 
+# only the recipients' own failures and no success: not "ok" with "0 successful deliveries"
+rc, doc = run("recipients_only")
+f, ev = scope(doc)
+check(ev["judgement"] == "ok" and f["severity"] == "info" and "no remote delivery succeeded" in f["summary"]
+      and "0 successful" not in f["summary"],
+      "recipients_only: info, says nothing succeeded (%s): %s" % (f["severity"], f["summary"]))
+no_nonsense("recipients_only", doc)
+rc, doc = run("one_other_accepts")
+f, ev = scope(doc)
+check(ev["judgement"] == "their_side" and "1 other domain accepts your mail" in f["summary"],
+      "one_other_accepts: '1 other domain accepts': %s" % f["summary"])
+
 # permanent non-existence apart from a temporary lookup failure
 rc, doc = run("dns_kinds")
 nx, tf = finding(doc, "logs.cause_domain_not_found"), finding(doc, "logs.cause_dns_fail")

@@ -267,6 +267,25 @@ def two_fail_before():
     return g
 
 
+def recipients_only():
+    """Nothing but recipients' own failures (an unknown user, a domain that does
+    not exist), no success at all, and one success to one domain in
+    one_success_more (the verdict's grammar)."""
+    g = Log(17)
+    g.no_such_user(7 * 3600, "bigmail.example")
+    g.nxdomain(7 * 3600 + 60, "no-such-domain.example")
+    return g
+
+
+def one_other_accepts():
+    """One destination times out; one other domain accepts, after."""
+    g = Log(18)
+    for i in range(3):
+        g.timeout(3600 + i * 600, "broken.example")
+    g.sent(3 * 3600, DOMS[0])
+    return g
+
+
 def dns_kinds():
     """A temporary lookup failure (try again) beside a permanent one (Host not found)."""
     g = Log(12)
@@ -304,7 +323,8 @@ def throttled():
 
 
 SCENARIOS = {f.__name__: f for f in (webapp, throttled, intermittent, attempts, only_one_fails, nothing_succeeds, no_remote,
-                                     ranking, cutover, their_side, blocklisted, identity, two_fail_before, dns_kinds,
+                                     ranking, cutover, their_side, blocklisted, identity, two_fail_before, recipients_only,
+                                     one_other_accepts, dns_kinds,
                                      local_and_remote)}
 
 if __name__ == "__main__":
