@@ -128,6 +128,14 @@ return {
       end
     end
     util.rank(failing)
+    -- the first failure that counts for the verdict: of a failing destination,
+    -- not a rejected recipient or an invalid domain (the whole log's when
+    -- every destination fell into the "(other)" group)
+    local first_fail
+    for _, f in ipairs(failing) do
+      if f.first_failure and (not first_fail or f.first_failure < first_fail) then first_fail = f.first_failure end
+    end
+    first_fail = first_fail or total.first_failure
     -- `mxdiag watch` (target.options.watch): every destination's state, so
     -- that watch tells a destination starting to fail or recovering from the
     -- rules' verdict, not from a judgement of its own. Failing: its latest
@@ -308,7 +316,7 @@ return {
     end
 
     if total.successes == 0 then
-      ev.since = util.iso(total.first_failure)
+      ev.since = util.iso(first_fail)
       if #failing == 1 then
         local f = failing[1]
         return finish("one_fails_unverified", "warn",
@@ -324,7 +332,7 @@ return {
       return finish("nothing_succeeds", "crit",
         string.format("no remote delivery succeeded: %s to %s failed (%s; your side or upstream) since at least %s",
           util.n(fail_total, "delivery", "deliveries"), util.n(#failing, "destination"),
-          causes.get(dominant).title, util.when(total.first_failure, now)),
+          causes.get(dominant).title, util.when(first_fail, now)),
         string.format("Not one delivery to a remote server succeeded in the logs read; %s, mostly '%s': %s.",
           counts, dominant, names(failing, TOP)) .. aside_text,
         (CUTOVER_ADVICE[cls] or CUTOVER_ADVICE.other) .. " " .. causes.get(dominant).advice)
@@ -335,7 +343,7 @@ return {
     if route * 2 >= fail_total then
       local where = {}
       for _, f in ipairs(failing) do if causes.class(f.cause) == "route" then where[#where + 1] = f end end
-      ev.since = util.iso(total.first_failure)
+      ev.since = util.iso(first_fail)
       return finish("no_route", "warn",
         string.format("this server has no route to %s (network unreachable: mostly IPv6; your side): %s",
           util.n(#where, "destination"), names(where, TOP)),
@@ -377,10 +385,7 @@ return {
     if few and others_ok > 0 then
       local f = failing[1]
       -- since the first failure of any of them, not of the one ranked first
-      local first = f.first_failure
-      for _, g in ipairs(failing) do
-        if g.first_failure and (not first or g.first_failure < first) then first = g.first_failure end
-      end
+      local first = first_fail
       ev.since = util.iso(first)
       local which = #failing == 1 and ("deliveries to " .. f.name .. " fail")
         or (util.n(#failing, "destination") .. " fail: " .. names(failing, TOP))
@@ -401,7 +406,7 @@ return {
         "Wait for the destination to recover (deferred mail is retried), or contact its postmaster with the reply "
           .. "text quoted in the per-cause findings. " .. causes.get(f.cause).advice)
     end
-    ev.since = util.iso(total.first_failure)
+    ev.since = util.iso(first_fail)
     return finish("mixed", "warn",
       string.format("%s fail for different reasons (mixed)%s", util.n(#failing, "destination"),
         others_ok > 0 and string.format(" while %s accept mail", util.n(others_ok, "other domain")) or ""),

@@ -211,6 +211,13 @@ f, ev = scope(doc)
 check(ev["judgement"] == "their_side" and "1 other domain accepts your mail" in f["summary"],
       "one_other_accepts: '1 other domain accepts': %s" % f["summary"])
 
+# "since" is the first failure that counts for the verdict, not a rejected recipient's
+rc, doc = run("recipient_first")
+f, ev = scope(doc)
+check(ev["judgement"] == "nothing_succeeds" and ev.get("since") == "2024-03-01T02:00:00Z"
+      and "since at least 02:00 UTC" in f["summary"],
+      "recipient_first: since 02:00, not the unknown user's 01:00 (%s): %s" % (ev.get("since"), f["summary"]))
+
 # permanent non-existence apart from a temporary lookup failure
 rc, doc = run("dns_kinds")
 nx, tf = finding(doc, "logs.cause_domain_not_found"), finding(doc, "logs.cause_dns_fail")

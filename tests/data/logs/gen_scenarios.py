@@ -286,6 +286,17 @@ def one_other_accepts():
     return g
 
 
+def recipient_first():
+    """An unknown user bounces at 01:00; from 02:00 two destinations time out
+    and nothing succeeds: the verdict is since 02:00, not 01:00."""
+    g = Log(19)
+    g.no_such_user(3600, "bigmail.example")
+    for i in range(3):
+        g.timeout(2 * 3600 + i * 600, "a.example")
+        g.timeout(2 * 3600 + i * 600 + 60, "b.example")
+    return g
+
+
 def dns_kinds():
     """A temporary lookup failure (try again) beside a permanent one (Host not found)."""
     g = Log(12)
@@ -324,7 +335,7 @@ def throttled():
 
 SCENARIOS = {f.__name__: f for f in (webapp, throttled, intermittent, attempts, only_one_fails, nothing_succeeds, no_remote,
                                      ranking, cutover, their_side, blocklisted, identity, two_fail_before, recipients_only,
-                                     one_other_accepts, dns_kinds,
+                                     one_other_accepts, recipient_first, dns_kinds,
                                      local_and_remote)}
 
 if __name__ == "__main__":
