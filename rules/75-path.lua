@@ -16,6 +16,12 @@ local WINDOW = 8      -- probes of one trace in flight at once (traceroute: 16)
 -- TTLs draw from the same budget. As traceroute: PROBES per hop, spread.
 local PROBES = 3      -- probes per hop (traceroute -q 3)
 local PACE = 1        -- s at least between two probes to one hop
+-- When not even hop 1 answers a probe to the mail port, one probe with TTL 1
+-- to this port of the same address tells a first router that answers only
+-- for other ports (the block is on this side of it) from an MX host that is
+-- itself hop 1 (nothing lies between) and from a first hop that answers
+-- nothing at all (the trace cannot say where the packets stop).
+local COMPARE_PORT, COMPARE_PORT_ALT = 443, 80
 local STAGGER = 0.25  -- s between the probes of one retry round (lowest TTL first)
 
 local function is_v6(a) return a:find(":", 1, true) ~= nil end
@@ -266,15 +272,28 @@ return {
       -- one trace per address, port and source for the whole run (batch)
       local key = table.concat({ "path", r.address, r.port or 25, tostring(r.source), probe_timeout }, "|")
       jobs[i] = { key, function()
-        local hops, outcome, stats = trace(r.address, r.port or 25, probe_timeout, retry_timeout, budget, r.source)
-        return { hops = hops, outcome = outcome, stats = stats }
+        local port = r.port or 25
+        local hops, outcome, stats = trace(r.address, port, probe_timeout, retry_timeout, budget, r.source)
+        local compare
+        local any = false
+        for _, h in ipairs(hops) do if h.address then any = true end end
+        -- only when nothing else can tell: no control host (--control), no other address family that works
+        if not any and not r.other_family_ok and #(target.options.control_hosts or {}) == 0
+            and (outcome.kind == "silent" or outcome.kind == "budget" or outcome.kind == "incomplete") then
+          local cport = port == COMPARE_PORT and COMPARE_PORT_ALT or COMPARE_PORT
+          local h = classify(r.address, 1, probe(r.address, cport, 1, probe_timeout, r.source), is_v6(r.address))
+          stats.sent = stats.sent + 1
+          compare = { port = cport, answered = h ~= nil, address = h and h.address or nil,
+                      host_itself = h ~= nil and h.terminal ~= nil and h.terminal.kind == "reached" }
+        end
+        return { hops = hops, outcome = outcome, stats = stats, compare = compare }
       end }
     end
     local traces = shared.all(jobs)
     local published = {}
     for i, r in ipairs(todo) do
       local t = traces[i]
-      local hops, o, stats = t.hops, t.outcome, t.stats
+      local hops, o, stats, cmp = t.hops, t.outcome, t.stats, t.compare
       local ev = { host = r.host, preference = r.preference, address = r.address, port = r.port, source = r.source,
                    hops = render(hops), probe_timeout_s = probe_timeout, probes_per_hop = PROBES,
                    probes_sent = stats.sent }
@@ -367,15 +386,51 @@ return {
         end
         -- one story: when a control mail host accepts port 25 from here, outbound port 25 is not blocked
         -- on this host or by its provider, whatever the silent first hops suggest
-        local leaves = (r.port or 25) == 25 and not r.other_family_ok and port25_leaves(target, r.source) or nil
+        local leaves_known  -- a control host's answer: where it accepts, who to accept; false: it fails too
+        if (r.port or 25) == 25 and not r.other_family_ok then leaves_known = port25_leaves(target, r.source) end
+        local leaves = leaves_known or nil
         if leaves then ev.port25_leaves_via = leaves end
         local limited = #retried > 0 and (" Some hops answered only when asked again (" .. ev.answered_on_retry
           .. "): the routers on this path limit their ICMP errors, which is why each silent hop was asked "
           .. PROBES .. " times, paced, before counting as silent.") or ""
+        -- the comparison probe (port 443, TTL 1) when not even hop 1 answered port 25
+        local alone = not last and leaves_known == nil and not r.other_family_ok and cmp
+        if cmp then ev.compare_port = cmp.port; ev.compare_answered_by = cmp.address end
+        if alone and not cmp.answered then
+          report:finding {
+            code = "path.no_answer",
+            summary = string.format("%s: no hop answers, to port %d either: the first router sends no ICMP, so the "
+              .. "trace cannot show where the packets stop (%s)", endpoint(r.address, r.port or 25), cmp.port, counted),
+            explanation = "Probes to port " .. (r.port or 25) .. " with every TTL went unanswered, and so did a probe "
+              .. "to port " .. cmp.port .. " with a TTL of 1. A first router that answers nothing is usual (many "
+              .. "providers send no ICMP time-exceeded), so silence here does not say the packets die before it.",
+            advice = "Use --control HOST (a mail host known to accept port 25) to tell a block on this side from one "
+              .. "at the receiver; `mxdiag local` reads this host's firewall.",
+            evidence = ev,
+          }
+        else
+        if alone and cmp.host_itself then
+          summary = string.format("%s: no answer to port %d at any TTL, while the MX host itself answers port %d at "
+            .. "hop 1 (%s)", endpoint(r.address, r.port or 25), r.port or 25, cmp.port, counted)
+        elseif alone then
+          summary = string.format("%s: hop 1 (%s) answers a probe to port %d but never one to port %d: it is dropped "
+            .. "on this host or by that first router (%s)", endpoint(r.address, r.port or 25), tostring(cmp.address),
+            cmp.port, r.port or 25, counted)
+        end
         report:finding {
           code = "path.dies_at_hop",
           summary = summary,
-          explanation = (leaves and ("Probes to port 25 " .. (last and ("die after hop " .. last.ttl .. " (" .. last.address
+          explanation = (alone and cmp.host_itself and ("The MX host answered a probe to port " .. cmp.port
+              .. " sent with a TTL of 1, so no router lies between this host and it; probes to port "
+              .. (r.port or 25) .. " with every TTL went unanswered. Port " .. (r.port or 25) .. " is dropped either "
+              .. "by this host's own output firewall or by the MX host's input firewall: the trace cannot tell "
+              .. "the two apart."))
+            or (alone and ("A probe to port " .. cmp.port .. " with a TTL of 1 came back as ICMP time-exceeded from "
+              .. tostring(cmp.address) .. ", the first router; probes to port " .. (r.port or 25) .. " with the "
+              .. "same TTL never did. Something at or before that router drops this port only: an output "
+              .. "firewall rule on this host, or the provider's port-25 block (most cloud providers block it by "
+              .. "default)."))
+            or (leaves and ("Probes to port 25 " .. (last and ("die after hop " .. last.ttl .. " (" .. last.address
               .. ")") or "get no answer from any router, not even the first") .. ", but " .. leaves .. " accepts "
               .. "port 25 from here: this host and its provider do not block outbound SMTP. The packets to "
               .. r.address .. " are dropped further on, by a filter for this destination only (the receiver's "
@@ -391,7 +446,10 @@ return {
             .. limited
             .. (r.other_family_ok and (" The same host answers port 25 over " .. r.other_family_ok .. ", so "
               .. "this is not a block of all outbound SMTP.") or ""),
-          advice = leaves and ("Nothing to change on this host: contact the recipient domain's postmaster "
+          advice = (alone and cmp.host_itself and ("Run mxdiag local to read this host's firewall rules; if they do "
+              .. "not drop port " .. (r.port or 25) .. ", the MX host's firewall does: ask whoever runs it. "
+              .. "--control HOST (a mail host known to accept port 25) tells the two apart."))
+            or leaves and ("Nothing to change on this host: contact the recipient domain's postmaster "
               .. "(through another channel: its website or the abuse contact in whois) with the time and your "
               .. "sending address.")
             or r.other_family_ok and ("Port 25 to the same host over " .. r.other_family_ok .. " works from "
@@ -406,6 +464,7 @@ return {
               .. "whether outbound port 25 is blocked (most clouds block it by default).",
           evidence = ev,
         }
+        end
       elseif o.kind == "reached" then
         ev.hops_to_host = o.ttl
         report:finding {
