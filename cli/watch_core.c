@@ -668,6 +668,9 @@ static void judge(watch *w) {
     memset(w->counts.in_window, 0, sizeof w->counts.in_window);
     for (size_t i = 0; i < w->count; i++) {
         wline *l = &w->ring[(w->head + i) % (size_t)w->max_lines];
+        /* the ring is in reading order: a line logged out of order (older than
+         * the window) can sit behind newer ones until they are evicted */
+        if (l->t < now - w->window) continue;
         mx_log_event ev;
         stats.lines++;
         if (mx_log_parse_line(&p, l->s, l->n, &ev) != MX_LOG_EVENT) continue;
