@@ -7,9 +7,10 @@ down across a rename rotation, a copytruncate and SIGHUP, while the window
 gauges fall as lines age out of a short --window; a hostile domain (quotes,
 backslash, braces, a control byte, invalid UTF-8) is escaped and promtool
 accepts every scrape; more than 20 failing destinations give 20 by name and
-one domain="(other)"; --watch-output gets watch's events; watch options
+one domain="(other)"; a probe in flight while the window is judged answers;
+--watch-output gets watch's events; watch options
 without --watch are a usage error."""
-import datetime, json, os, shutil, signal, subprocess, sys, tempfile, time, urllib.request
+import datetime, json, os, shutil, signal, socket, subprocess, sys, tempfile, threading, time, urllib.request
 
 MXDIAG = sys.argv[1]
 fails = []
@@ -102,7 +103,10 @@ tmp = tempfile.mkdtemp(prefix="mx-servewatch-")
 log = os.path.join(tmp, "mail.log")
 events = os.path.join(tmp, "events.jsonl")
 append(log, "".join(line("ok", "ok.example") for _ in range(3)), "w")
-p = subprocess.Popen([MXDIAG, "serve", "--no-config", "--listen", "127.0.0.1:0", "--watch-file", log,
+silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # a resolver that never answers: a probe waits
+silent.bind(("127.0.0.1", 0))
+p = subprocess.Popen([MXDIAG, "serve", "--no-config", "--listen", "127.0.0.1:0", "--allow-reserved",
+                      "--resolver", "127.0.0.1:%d" % silent.getsockname()[1], "--timeout", "2", "--watch-file", log,
                       "--from", "1h", "--utc", "--window", "20s", "--interval", "2s", "--watch-output", events],
                      stderr=subprocess.PIPE, text=True)
 first = p.stderr.readline()
@@ -116,7 +120,16 @@ try:
     check(s.get('mxdiag_log_scope{judgement="ok",severity="ok"}') == 1, "scope judgement ok")
     check(s.get("mxdiag_log_window_seconds") == 20, "window 20 s")
 
-    # one destination fails
+    # one destination fails, judged while a probe is in flight on the same loop
+    probe = {}
+
+    def run_probe():
+        with urllib.request.urlopen(base + "/probe?target=slow.example&timeout=5", timeout=20) as r:
+            probe["status"], probe["body"] = r.status, r.read().decode()
+
+    pt = threading.Thread(target=run_probe, daemon=True)
+    pt.start()
+    time.sleep(0.3)
     append(log, "".join(line("refused", "bad.example") for _ in range(4)))
     s, t = wait_for(base, lambda s: s.get(TOTAL + REFUSED) == 4 and
                     s.get('mxdiag_log_destinations{state="failing"}') == 1)
@@ -130,6 +143,11 @@ try:
     check(since is not None and abs(since - time.time()) < 30, "bad.example failing since now-ish (%s)" % since)
     check(s.get('mxdiag_log_destinations{state="ok"}') == 1, "one destination ok")
     check(s.get("mxdiag_log_lines_read_total") == 7, "7 lines read (%s)" % s.get("mxdiag_log_lines_read_total"))
+    check(s.get("mxdiag_exporter_probes_in_flight") == 1, "judged while the probe was in flight (%s)"
+          % s.get("mxdiag_exporter_probes_in_flight"))
+    pt.join(20)
+    check(probe.get("status") == 200 and "mxdiag_probe_status 3" in probe.get("body", ""),
+          "the probe answered (unknown: the resolver never answers) %s" % probe.get("status"))
     promcheck(scrape(base), "after the failures")
     before = s
 
