@@ -1,7 +1,9 @@
 /* mxdiag serve: a Prometheus exporter. /probe?target=DOMAIN&module=NAME runs
  * one check through the runtime (as check does; a module is a named set of
  * per-check options from the configuration file's modules:) and answers its
- * metrics in the exposition format; /metrics answers the exporter's own.
+ * metrics in the exposition format; /metrics answers the exporter's own and,
+ * with --watch, the log-derived series: watch's follower, window and
+ * judgement (cli/watch_core.c) run from a timer of the same loop.
  * HTTP is engine/http.c (libmicrohttpd driven from the runtime's loop). */
 #include <ctype.h>
 #include <errno.h>
@@ -15,11 +17,18 @@
 #include "cli.h"
 #include "escape.h"
 #include "http.h"
+#include "logs_report.h"
+#include "logparse.h"
+#include "watch_core.h"
 
 #define SERVE_DEFAULT_LISTEN "127.0.0.1:9125"
+#define SERVE_WATCH_TICK_MS 200
+#define SERVE_WATCH_TOP 20 /* failing destinations with their own series; the rest are domain="(other)" */
+#define SERVE_WATCH_TOP_S "20"
 
-static volatile sig_atomic_t serve_stop;
+static volatile sig_atomic_t serve_stop, serve_hup;
 static void on_signal(int sig) { (void)sig; serve_stop++; }
+static void on_hup(int sig) { (void)sig; serve_hup = 1; }
 
 typedef struct serve serve;
 
@@ -46,6 +55,7 @@ struct serve {
     double default_timeout;      /* seconds, a probe's whole deadline */
     int inflight;
     probe *probes;               /* running (answered or not) */
+    mx_watch *watch;             /* --watch, else NULL */
     /* own metrics */
     unsigned long long requests[6]; /* by endpoint: probe, metrics, other */
     unsigned long long responses_by_code[600];
@@ -409,6 +419,130 @@ static void write_metrics(serve *sv, mx_buf *b) {
     mx_buf_printf(b, "mxdiag_exporter_probe_duration_seconds_count %llu\n", sv->probe_seconds_bucket[8]);
 }
 
+/* "2024-03-01T10:42:30Z" (the logs rules' times) -> epoch seconds; 0 unreadable */
+static int64_t iso_time(const char *s) {
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *end = s ? strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
+    if (!end || *end) return 0;
+    return (int64_t)timegm(&tm);
+}
+
+static int by_failures(const void *a, const void *b) {
+    const mx_json *x = *(const mx_json *const *)a, *y = *(const mx_json *const *)b;
+    double fx = 0, fy = 0;
+    ev_num(x, "failures", &fx);
+    ev_num(y, "failures", &fy);
+    if (fx != fy) return fx < fy ? 1 : -1;
+    const char *dx = mx_json_get_str(x, "domain"), *dy = mx_json_get_str(y, "domain");
+    return strcmp(dx ? dx : "", dy ? dy : "");
+}
+
+/* The log-derived series of serve --watch (RULES.md "Command mxdiag serve"). */
+static void write_watch_metrics(serve *sv, mx_buf *b) {
+    const mx_watch_counts *c = mx_watch_get_counts(sv->watch);
+    mx_json *seen = mx_json_obj();
+    help(b, "mxdiag_log_lines_read_total", "counter", "Log lines read since serve started (every line, across rotation).");
+    mx_buf_printf(b, "mxdiag_log_lines_read_total %llu\n", (unsigned long long)c->lines_read);
+    help(b, "mxdiag_log_lines_unparsed_total", "counter", "Log lines read that were garbled (no header, binary, over-long).");
+    mx_buf_printf(b, "mxdiag_log_lines_unparsed_total %llu\n", (unsigned long long)c->unparsed);
+    /* a (result, cause) pair once seen stays, so the window gauge goes to 0 rather than away */
+    help(b, "mxdiag_log_deliveries_total", "counter",
+         "Recipient outcomes read since serve started, by result (sent, deferred, bounced, expired; attempt: a failed connection) and cause (none: delivered).");
+    for (int st = 0; st < MX_LOG_STATUS__COUNT; st++)
+        for (int ca = 0; ca < MX_LOG_CAUSE_MAX; ca++)
+            if (c->total[st][ca]) {
+                const char *l[] = {"result", mx_log_status_name((mx_log_status)st), "cause", mx_log_cause_name((mx_log_cause)ca), NULL};
+                series(b, seen, "mxdiag_log_deliveries_total", l, (double)c->total[st][ca]);
+            }
+    help(b, "mxdiag_log_window_deliveries", "gauge", "Recipient outcomes in the sliding window at the last judgement, by result and cause.");
+    for (int st = 0; st < MX_LOG_STATUS__COUNT; st++)
+        for (int ca = 0; ca < MX_LOG_CAUSE_MAX; ca++)
+            if (c->total[st][ca] || c->in_window[st][ca]) {
+                const char *l[] = {"result", mx_log_status_name((mx_log_status)st), "cause", mx_log_cause_name((mx_log_cause)ca), NULL};
+                series(b, seen, "mxdiag_log_window_deliveries", l, (double)c->in_window[st][ca]);
+            }
+    help(b, "mxdiag_log_window_seconds", "gauge", "The sliding window judged (--window).");
+    mx_buf_printf(b, "mxdiag_log_window_seconds %ld\n", c->window);
+    help(b, "mxdiag_log_window_lines", "gauge", "Delivery lines held in the window (at most --max-lines).");
+    mx_buf_printf(b, "mxdiag_log_window_lines %zu\n", c->window_lines);
+    if (c->last_event_time) {
+        help(b, "mxdiag_log_last_line_timestamp_seconds", "gauge", "Log time of the newest delivery line read.");
+        mx_buf_printf(b, "mxdiag_log_last_line_timestamp_seconds %lld\n", (long long)c->last_event_time);
+    }
+    if (c->judged_at) {
+        help(b, "mxdiag_log_judged_timestamp_seconds", "gauge", "When the logs rules last judged the window.");
+        mx_buf_printf(b, "mxdiag_log_judged_timestamp_seconds %lld\n", (long long)c->judged_at);
+    }
+    const mx_json *scope = c->scope, *ev = scope ? mx_json_get(scope, "evidence") : NULL;
+    const char *j = ev_str(ev, "judgement");
+    if (j) {
+        help(b, "mxdiag_log_scope", "gauge", "1 for the current scope judgement of the logs rules (logs.scope: ok, cutover, one_fails_unverified, intermittent, their_side, ...).");
+        const char *l[] = {"judgement", j, "severity", ev_str(scope, "severity"), NULL};
+        series(b, seen, "mxdiag_log_scope", l, 1);
+        help(b, "mxdiag_log_scope_status", "gauge", "The scope judgement's severity: 0 ok, 1 warn, 2 crit, 3 unknown.");
+        const char *sev = ev_str(scope, "severity");
+        mx_buf_printf(b, "mxdiag_log_scope_status %d\n", sev && !strcmp(sev, "info") ? 0 : status_num(sev));
+        int64_t since = iso_time(ev_str(ev, "since"));
+        if (since) {
+            help(b, "mxdiag_log_scope_since_timestamp_seconds", "gauge", "When the judged trouble started (evidence since), where the rules know it.");
+            mx_buf_printf(b, "mxdiag_log_scope_since_timestamp_seconds %lld\n", (long long)since);
+        }
+    }
+    const mx_json *ds = ev ? mx_json_get(ev, "destinations") : NULL;
+    size_t nd = ds && ds->type == MX_JARR ? ds->u.c.len : 0;
+    if (j) {
+        size_t nfail = 0, nok = 0;
+        for (size_t i = 0; i < nd; i++) {
+            const char *st = mx_json_get_str(ds->u.c.items[i], "state");
+            nfail += st && !strcmp(st, "failing");
+            nok += st && !strcmp(st, "ok");
+        }
+        help(b, "mxdiag_log_destinations", "gauge", "Destination domains in the window by state: failing (latest outcome a delivery failure), ok (latest a success).");
+        mx_buf_printf(b, "mxdiag_log_destinations{state=\"failing\"} %zu\n", nfail);
+        mx_buf_printf(b, "mxdiag_log_destinations{state=\"ok\"} %zu\n", nok);
+    }
+    /* the failing destinations, most failures first: SERVE_WATCH_TOP of them by name, the rest as one */
+    const mx_json **fail = mx_xcalloc(nd + 1, sizeof *fail);
+    size_t nf = 0;
+    for (size_t i = 0; i < nd; i++) {
+        const char *st = mx_json_get_str(ds->u.c.items[i], "state");
+        if (st && !strcmp(st, "failing") && mx_json_get_str(ds->u.c.items[i], "domain")) fail[nf++] = ds->u.c.items[i];
+    }
+    qsort(fail, nf, sizeof *fail, by_failures);
+    if (j) {
+        help(b, "mxdiag_log_destination_failures", "gauge",
+             "Delivery failures in the window to a failing destination, with its dominant cause; the " SERVE_WATCH_TOP_S " with the most by name, the others summed as domain=\"(other)\".");
+        double other = 0;
+        for (size_t i = 0; i < nf; i++) {
+            double f = 0;
+            ev_num(fail[i], "failures", &f);
+            if (i >= SERVE_WATCH_TOP) {
+                other += f;
+                continue;
+            }
+            const char *cause = ev_str(fail[i], "cause");
+            const char *l[] = {"domain", ev_str(fail[i], "domain"), "cause", cause ? cause : "", NULL};
+            series(b, seen, "mxdiag_log_destination_failures", l, f);
+        }
+        if (nf > SERVE_WATCH_TOP) {
+            const char *l[] = {"domain", "(other)", "cause", "", NULL};
+            series(b, seen, "mxdiag_log_destination_failures", l, other);
+        }
+        help(b, "mxdiag_log_destination_failing_since_timestamp_seconds", "gauge",
+             "When a failing destination's current run of failures started (its first failure after its last success), for the same destinations by name.");
+        for (size_t i = 0; i < nf && i < SERVE_WATCH_TOP; i++) {
+            int64_t t = iso_time(ev_str(fail[i], "first_failure_since_success"));
+            if (!t) t = iso_time(ev_str(fail[i], "first_failure"));
+            if (!t) continue;
+            const char *l[] = {"domain", ev_str(fail[i], "domain"), NULL};
+            series(b, seen, "mxdiag_log_destination_failing_since_timestamp_seconds", l, (double)t);
+        }
+    }
+    free(fail);
+    mx_json_free(seen);
+}
+
 static void on_http(mx_http_req *r, void *ud) {
     serve *sv = ud;
     const char *path = mx_http_path(r), *method = mx_http_method(r);
@@ -419,13 +553,15 @@ static void on_http(mx_http_req *r, void *ud) {
     if (ep == 1) {
         mx_buf b = MX_BUF_INIT;
         write_metrics(sv, &b);
+        if (sv->watch) write_watch_metrics(sv, &b);
         respond(sv, r, 200, "text/plain; version=0.0.4; charset=utf-8", mx_buf_cstr(&b));
         mx_buf_free(&b);
         return;
     }
     if (!strcmp(path, "/")) {
         respond(sv, r, 200, "text/plain; charset=utf-8",
-                "mxdiag serve: /probe?target=DOMAIN&module=NAME (a diagnosis as metrics), /metrics (the exporter's own)\n");
+                "mxdiag serve: /probe?target=DOMAIN&module=NAME (a diagnosis as metrics), /metrics (the exporter's own; "
+                "with --watch the log-derived series)\n");
         return;
     }
     bad(sv, r, 404, "no such endpoint (/probe, /metrics)%s", NULL);
@@ -435,9 +571,9 @@ static void on_http(mx_http_req *r, void *ud) {
 
 static void serve_usage(FILE *f) {
     fputs("Usage: mxdiag serve [--listen ADDR:PORT] [--allow-target SUFFIX]... [--max-probes N] [--max-rate N]\n"
-          "                    [check options]\n"
+          "                    [--watch [--watch-file FILE]... [WATCH OPTIONS]] [check options]\n"
           "A Prometheus exporter: GET /probe?target=DOMAIN&module=NAME runs one diagnosis and answers its metrics;\n"
-          "GET /metrics answers the exporter's own.\n"
+          "GET /metrics answers the exporter's own and, with --watch, the log-derived series.\n"
           "  --listen ADDR:PORT    where to listen (default " SERVE_DEFAULT_LISTEN "; [V6]:PORT for IPv6)\n"
           "  --allow-target SUFFIX only probe targets equal to or under SUFFIX (repeatable; also serve_targets: in\n"
           "                        the configuration file). Without it anyone who reaches the port can make this\n"
@@ -446,6 +582,15 @@ static void serve_usage(FILE *f) {
           "  --max-rate N          diagnoses started per second (default 10; 0: no bound); beyond it 429\n"
           "  --probe-timeout S     a probe's deadline in seconds (default 30; a module's timeout:, the timeout=\n"
           "                        parameter and X-Prometheus-Scrape-Timeout-Seconds lower it)\n"
+          "  --watch               also follow the mail log as `mxdiag watch` does (no live checks: /probe is\n"
+          "                        the live check) and serve the log-derived series on /metrics\n"
+          "  --watch-file FILE     the log to follow (repeatable; implies --watch; default: watch's, the first\n"
+          "                        of /var/log/mail.log, /var/log/maillog, /var/log/exim4/mainlog,\n"
+          "                        /var/log/exim/main.log that exists)\n"
+          "  --window DUR, --interval DUR, --max-lines N, --from WHEN, --utc   as for mxdiag watch\n"
+          "  --watch-output FILE   append watch's events (JSON lines) to FILE; default: none\n"
+          "  --rules-dir DIR       site rules for the probes and the logs rules alike\n"
+          "SIGHUP reopens the followed files and the events' file.\n"
           "Modules are the configuration file's modules: map, e.g. modules: {smtp: {only: [mx, tcp, smtp], timeout: 5}}.\n"
           "Every option of `mxdiag check` applies to every probe (--timeout, --resolver, --allow-reserved, ...).\n",
           f);
@@ -482,6 +627,20 @@ static void stop_tick(mx_loop *loop, void *ud) {
     tick = mx_loop_timer(loop, 100, stop_tick, sv);
 }
 
+/* serve --watch: watch's turn, from the loop (HTTP answers wait at most one turn) */
+static mx_timer *watch_tick;
+static void on_watch_tick(mx_loop *loop, void *ud) {
+    serve *sv = ud;
+    watch_tick = NULL;
+    if (serve_hup) {
+        serve_hup = 0;
+        mx_watch_reopen(sv->watch);
+        fprintf(stderr, "mxdiag serve: SIGHUP: followed files reopened\n");
+    }
+    mx_watch_step(sv->watch);
+    watch_tick = mx_loop_timer(loop, SERVE_WATCH_TICK_MS, on_watch_tick, sv);
+}
+
 int mx_cmd_serve(int argc, char **argv) {
     serve sv;
     memset(&sv, 0, sizeof sv);
@@ -491,8 +650,32 @@ int mx_cmd_serve(int argc, char **argv) {
     const char *listen = SERVE_DEFAULT_LISTEN;
     mx_argv rest = {0};
     mx_argv_push(&rest, "serve");
+    mx_watch *w = mx_watch_new("mxdiag serve", 0);
+    int watching = 0;
+    const char **wpaths = mx_xcalloc((size_t)argc + 1, sizeof *wpaths);
+    size_t nwp = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        int took = mx_watch_option(w, argc, argv, &i, "--watch-output");
+        if (took < 0) exit(3);
+        if (took) {
+            watching |= 2; /* a watch option: only with --watch */
+            continue;
+        }
+        if (!strcmp(a, "--watch")) {
+            watching |= 1;
+            continue;
+        }
+        if (!strcmp(a, "--watch-file")) {
+            if (i + 1 >= argc) mx_cli_cmd_usage_error("serve", "option %s needs a value", a);
+            wpaths[nwp++] = argv[++i];
+            watching |= 1;
+            continue;
+        }
+        if (mx_logs_judge_option(a)) { /* for the probes and the logs rules alike */
+            char *v = !strchr(a, '=') && mx_check_opt_takes_value(a) && i + 1 < argc ? argv[i + 1] : NULL;
+            mx_watch_rule_option(w, argv[i], v);
+        }
         const char *val = NULL;
         const char *names[] = {"--listen", "--allow-target", "--max-probes", "--max-rate", "--probe-timeout", NULL};
         int which = -1;
@@ -507,7 +690,6 @@ int mx_cmd_serve(int argc, char **argv) {
             }
         }
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { serve_usage(stdout); return 0; }
-        if (!strcmp(a, "--watch")) mx_cli_cmd_usage_error("serve", "%s is not there yet: run `mxdiag watch` on its own", a);
         if (which < 0) {
             mx_argv_push(&rest, a);
             if (a[0] == '-' && !strchr(a, '=') && mx_check_opt_takes_value(a) && i + 1 < argc) mx_argv_push(&rest, argv[++i]);
@@ -542,6 +724,7 @@ int mx_cmd_serve(int argc, char **argv) {
             break;
         }
     }
+    if (watching == 2) mx_cli_cmd_usage_error("serve", "%s", "--window, --interval, --max-lines, --from, --utc and --watch-output go with --watch");
     char addr[128];
     int port = 0;
     if (parse_listen(listen, addr, sizeof addr, &port) != 0)
@@ -572,6 +755,14 @@ int mx_cmd_serve(int argc, char **argv) {
         fprintf(stderr, "mxdiag serve: %s\n", err);
         return 3;
     }
+    if (watching & 1) {
+        if (mx_watch_start(w, wpaths, nwp) != 0) {
+            mx_http_free(sv.http);
+            return 3;
+        }
+        sv.watch = w;
+        watch_tick = mx_loop_timer(loop, SERVE_WATCH_TICK_MS, on_watch_tick, &sv);
+    }
     sv.tokens = sv.max_rate < 1 ? 1 : sv.max_rate;
     sv.tokens_ms = mx_now_ms();
     struct sigaction sa;
@@ -579,6 +770,8 @@ int mx_cmd_serve(int argc, char **argv) {
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     fprintf(stderr, "mxdiag serve: listening on %s%s%s:%d%s\n", strchr(addr, ':') ? "[" : "", addr,
             strchr(addr, ':') ? "]" : "", mx_http_port(sv.http), sv.allow.n ? "" : " (no target allow-list)");
@@ -605,6 +798,9 @@ int mx_cmd_serve(int argc, char **argv) {
     }
     for (int i = 0; i < 5; i++) mx_loop_run_once(loop, 10); /* the last answers out */
     if (tick) mx_timer_cancel(loop, tick);
+    if (watch_tick) mx_timer_cancel(loop, watch_tick);
+    watch_tick = NULL;
+    if (sv.watch) mx_watch_finish(sv.watch); /* the events still pending go to --watch-output */
     mx_http_free(sv.http);
     fprintf(stderr, "mxdiag serve: stopped\n");
     if (sv.inflight) return 0; /* the runtime still has checks: left to the process exit */
@@ -614,5 +810,7 @@ int mx_cmd_serve(int argc, char **argv) {
     mx_argv_release(&rest);
     for (size_t i = 0; i < sv.allow.n; i++) free((char *)sv.allow.v[i]);
     free(sv.allow.v);
+    mx_watch_free(w);
+    free(wpaths);
     return 0;
 }
