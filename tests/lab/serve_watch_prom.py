@@ -22,8 +22,8 @@ BOUND = 25  # reject -> Postfix logs at once -> judged within ~1 s -> scraped ev
 BREAK = """table inet mxservewatch {
   chain out {
     type filter hook output priority 0;
-    ip daddr 192.0.2.10 tcp dport 25 reject with tcp reset
-    ip6 daddr 2001:db8::10 tcp dport 25 reject with tcp reset
+    ip daddr 192.0.2.10 tcp dport 25 tcp flags & (syn|ack) == syn reject with tcp reset
+    ip6 daddr 2001:db8::10 tcp dport 25 tcp flags & (syn|ack) == syn reject with tcp reset
   }
 }
 """

@@ -34,11 +34,13 @@ DOMAINS = ["healthy.test", "backup.test", "srcblock.test"]
 BOUND_FAIL = 20  # reject -> Postfix logs at once; watch judges within ~1 s; the live check takes seconds
 BOUND_OK = 20    # repair -> flush -> delivered -> judged
 BOUND_CUT = 25   # block -> 5 s connect timeouts (smtp_connect_timeout) -> 3 failures -> judged
+# new connections only: a delivery in flight when the rule goes in ends as it would (else its
+# "lost connection ... while sending EHLO" can be the first failure the log shows, not a refusal)
 BREAK = """table inet mxwatch {
   chain out {
     type filter hook output priority 0;
-    ip daddr 192.0.2.10 tcp dport 25 reject with tcp reset
-    ip6 daddr 2001:db8::10 tcp dport 25 reject with tcp reset
+    ip daddr 192.0.2.10 tcp dport 25 tcp flags & (syn|ack) == syn reject with tcp reset
+    ip6 daddr 2001:db8::10 tcp dport 25 tcp flags & (syn|ack) == syn reject with tcp reset
   }
 }
 """
