@@ -34,6 +34,16 @@ typedef struct agg_dim {
  * and is then replaced by 256 HLL registers, thousands of times over a log
  * with many groups.  Blocks of those six sizes come from 64 KiB chunks and go
  * back to a free list per size, instead of a malloc/free per growth step. */
+#if defined(__SANITIZE_ADDRESS__)
+#define MX_AGG_ARENA 0 /* sanitizer builds: a malloc per block, so ASan sees each */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MX_AGG_ARENA 0
+#endif
+#endif
+#ifndef MX_AGG_ARENA
+#define MX_AGG_ARENA 1
+#endif
 #define ARENA_CLASSES 6
 #define ARENA_CHUNK (64 * 1024)
 typedef struct mx_agg_arena {
@@ -52,6 +62,7 @@ static int arena_class(size_t bytes) {
 }
 
 static void *arena_get(mx_agg_arena *A, size_t bytes) {
+    if (!MX_AGG_ARENA) return mx_xcalloc(1, bytes);
     int c = arena_class(bytes);
     size_t sz = (size_t)64 << c;
     void *b = A->free[c];
@@ -77,6 +88,10 @@ static void *arena_get(mx_agg_arena *A, size_t bytes) {
 
 static void arena_put(mx_agg_arena *A, void *b, size_t bytes) {
     if (!b) return;
+    if (!MX_AGG_ARENA) {
+        free(b);
+        return;
+    }
     int c = arena_class(bytes);
     *(void **)b = A->free[c];
     A->free[c] = b;
@@ -304,7 +319,8 @@ mx_log_agg *mx_log_agg_new(size_t max_groups) {
 
 /* n bytes for a group key, packed with the others (never freed alone). */
 static char *key_alloc(mx_log_agg *a, size_t n) {
-    if (n > 4096) { /* a key this long (it is from the log) gets a chunk of its own */
+    if (n > 4096 || !MX_AGG_ARENA) { /* a key this long (from the log) gets a block of its own; so does every
+                                       * key in sanitizer builds */
         if (a->nkey_chunks == a->cap_key_chunks) {
             a->cap_key_chunks = a->cap_key_chunks ? a->cap_key_chunks * 2 : 16;
             a->key_chunks = mx_xrealloc(a->key_chunks, a->cap_key_chunks * sizeof *a->key_chunks);
@@ -687,13 +703,26 @@ uint64_t mx_log_agg_dropped(const mx_log_agg *a, mx_agg_dim dim) {
     return a->dims[dim].other ? a->dims[dim].other->events : 0;
 }
 
-static void group_free(mx_agg_group *g) { free(g->key); }
+/* The distinct sets' blocks, when each is its own malloc (no arena). */
+static void group_release_sets(mx_agg_group *g) {
+    if (MX_AGG_ARENA) return;
+    mx_agg_distinct *ds[4] = {&g->msgs, &g->rcpts, &g->domains, &g->addrs};
+    for (int i = 0; i < 4; i++) {
+        free(ds[i]->set);
+        free(ds[i]->hll);
+    }
+}
+
+static void group_free(mx_agg_group *g) {
+    group_release_sets(g);
+    free(g->key);
+}
 
 void mx_log_agg_free(mx_log_agg *a) {
     if (!a) return;
     for (int d = 0; d < MX_AGG__DIMS; d++) {
         agg_dim *D = &a->dims[d];
-
+        for (size_t i = 0; i < D->n; i++) group_release_sets(&D->pool[i]); /* keys: in key_chunks */
         if (D->other) {
             group_free(D->other);
             free(D->other);
