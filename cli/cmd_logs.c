@@ -369,8 +369,7 @@ static void render_text(mx_buf *b, mx_json *root, const text_style *ts) {
 
 /* One event into the report: aggregate, and keep the latest remote reply per
  * cause (external ones preferred). */
-static void report_event(report *rep, const mx_log_event *ev) {
-    mx_log_agg_add(rep->agg, ev);
+static void report_sample(report *rep, const mx_log_event *ev) {
     if (ev->cause != MX_LOG_CAUSE_NONE && ev->text.n && (!ev->local || !rep->sample[ev->cause][0])) {
         size_t n = ev->text.n < SAMPLE_LEN - 1 ? ev->text.n : SAMPLE_LEN - 1;
         memcpy(rep->sample[ev->cause], ev->text.p, n);
@@ -422,7 +421,8 @@ static void *par_worker(void *arg) {
         }
         pthread_mutex_lock(&ps->agg_mu);
         while (ps->turn != seq) pthread_cond_wait(&ps->turn_cv, &ps->agg_mu);
-        for (size_t i = 0; i < n; i++) report_event(ps->rep, &evs[i]);
+        mx_log_agg_add_batch(ps->rep->agg, evs, n);
+        for (size_t i = 0; i < n; i++) report_sample(ps->rep, &evs[i]);
         ps->turn++;
         pthread_cond_broadcast(&ps->turn_cv);
         pthread_mutex_unlock(&ps->agg_mu);
@@ -473,42 +473,39 @@ static void *par_worker_thread(void *arg) {
 }
 
 static void read_all(mx_log_stream *st, report *rep, int threads) {
-    if (threads >= 2) {
-        par_state ps;
-        memset(&ps, 0, sizeof ps);
-        ps.st = st;
-        ps.rep = rep;
-        pthread_mutex_init(&ps.fill_mu, NULL);
-        pthread_mutex_init(&ps.agg_mu, NULL);
-        pthread_cond_init(&ps.turn_cv, NULL);
-        pthread_t t;
-        worker_start ws;
-        ws.ps = &ps;
-        sem_init(&ws.known, 0, 0);
-        sigset_t block;
-        sigemptyset(&block);
-        sigaddset(&block, SIGINT);
-        sigaddset(&block, SIGTERM);
-        pthread_sigmask(SIG_BLOCK, &block, &ws.old);
-        int started = pthread_create(&t, NULL, par_worker_thread, &ws) == 0;
-        if (started) {
-            logs_main_thread = pthread_self();
-            logs_worker_thread = t;
-            logs_two_threads = 1;
-            sem_post(&ws.known);
-        }
-        pthread_sigmask(SIG_SETMASK, &ws.old, NULL);
-        par_worker(&ps); /* this thread is the other worker (alone if create failed) */
-        logs_two_threads = 0; /* before the join: the handler must not signal a joined thread */
-        if (started) pthread_join(t, NULL);
-        sem_destroy(&ws.known);
-        pthread_cond_destroy(&ps.turn_cv);
-        pthread_mutex_destroy(&ps.agg_mu);
-        pthread_mutex_destroy(&ps.fill_mu);
-        return;
+    /* One thread reads batches too: a batch's events are aggregated together
+     * (mx_log_agg_add_batch asks for the memory of the events ahead). */
+    par_state ps;
+    memset(&ps, 0, sizeof ps);
+    ps.st = st;
+    ps.rep = rep;
+    pthread_mutex_init(&ps.fill_mu, NULL);
+    pthread_mutex_init(&ps.agg_mu, NULL);
+    pthread_cond_init(&ps.turn_cv, NULL);
+    pthread_t t;
+    worker_start ws;
+    ws.ps = &ps;
+    sem_init(&ws.known, 0, 0);
+    sigset_t block;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &block, &ws.old);
+    int started = threads >= 2 && pthread_create(&t, NULL, par_worker_thread, &ws) == 0;
+    if (started) {
+        logs_main_thread = pthread_self();
+        logs_worker_thread = t;
+        logs_two_threads = 1;
+        sem_post(&ws.known);
     }
-    mx_log_event ev;
-    while (mx_log_stream_next(st, &ev) == 1) report_event(rep, &ev);
+    pthread_sigmask(SIG_SETMASK, &ws.old, NULL);
+    par_worker(&ps); /* this thread is the other worker (alone with one thread, or if create failed) */
+    logs_two_threads = 0; /* before the join: the handler must not signal a joined thread */
+    if (started) pthread_join(t, NULL);
+    sem_destroy(&ws.known);
+    pthread_cond_destroy(&ps.turn_cv);
+    pthread_mutex_destroy(&ps.agg_mu);
+    pthread_mutex_destroy(&ps.fill_mu);
 }
 
 /* Does --option a stand alone (check's options without a value, and

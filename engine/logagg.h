@@ -90,6 +90,10 @@ typedef struct mx_log_agg mx_log_agg;
 
 mx_log_agg *mx_log_agg_new(size_t max_groups_per_dim); /* 0 = default */
 void mx_log_agg_add(mx_log_agg *a, const mx_log_event *ev);
+/* The same as mx_log_agg_add on each of evs[0..n) in order (same result),
+ * faster on a big log: the groups of the events ahead are looked up and their
+ * memory asked for while the current one is counted. */
+void mx_log_agg_add_batch(mx_log_agg *a, const mx_log_event *evs, size_t n);
 const mx_agg_group *mx_log_agg_total(const mx_log_agg *a);
 const mx_agg_hist *mx_log_agg_hist(const mx_log_agg *a);
 /* Groups of a dimension sorted by events (desc), key asc; the "(other)"

@@ -3,15 +3,18 @@
 
 #include <string.h>
 
+/* A group's object is built with keys that are all different (the names
+ * below, status and cause names): appended, not looked up first (thousands
+ * of groups make the `logs` fact). */
 static void set_t(mx_json *o, const char *key, int64_t t) {
-    if (t != INT64_MAX && t != INT64_MIN) mx_json_set(o, key, mx_json_int((long long)t));
+    if (t != INT64_MAX && t != INT64_MIN) mx_json_append(o, key, mx_json_int((long long)t));
 }
 
-static void set_n(mx_json *o, const char *key, uint64_t n) { mx_json_set(o, key, mx_json_int((long long)n)); }
+static void set_n(mx_json *o, const char *key, uint64_t n) { mx_json_append(o, key, mx_json_int((long long)n)); }
 
 mx_json *mx_log_group_json(const mx_agg_group *g) {
     mx_json *o = mx_json_obj();
-    mx_json_set(o, "key", mx_json_str(g->key));
+    mx_json_append(o, "key", mx_json_str(g->key));
     set_n(o, "events", g->events);
     set_n(o, "attempts", g->attempts);
     set_n(o, "failed_attempts", g->att_fail);
@@ -23,7 +26,7 @@ mx_json *mx_log_group_json(const mx_agg_group *g) {
     set_n(o, "recipients", mx_agg_distinct_count(&g->rcpts));
     set_n(o, "domains", mx_agg_distinct_count(&g->domains));
     set_n(o, "addresses", mx_agg_distinct_count(&g->addrs));
-    mx_json_set(o, "exact", mx_json_bool(mx_agg_distinct_exact(&g->msgs) && mx_agg_distinct_exact(&g->rcpts) &&
+    mx_json_append(o, "exact", mx_json_bool(mx_agg_distinct_exact(&g->msgs) && mx_agg_distinct_exact(&g->rcpts) &&
                                          mx_agg_distinct_exact(&g->domains) && mx_agg_distinct_exact(&g->addrs)));
     set_t(o, "first_seen", g->first);
     set_t(o, "last_seen", g->last);
@@ -32,16 +35,16 @@ mx_json *mx_log_group_json(const mx_agg_group *g) {
     set_t(o, "first_success", g->first_ok);
     set_t(o, "last_success", g->last_ok);
     if (g->last_outcome)
-        mx_json_set(o, "last_outcome", mx_json_str(g->last_outcome == 1 ? "success" : "failure"));
-    if (g->last_cause > 0) mx_json_set(o, "last_cause", mx_json_str(mx_log_cause_name((mx_log_cause)g->last_cause)));
+        mx_json_append(o, "last_outcome", mx_json_str(g->last_outcome == 1 ? "success" : "failure"));
+    if (g->last_cause > 0) mx_json_append(o, "last_cause", mx_json_str(mx_log_cause_name((mx_log_cause)g->last_cause)));
     set_n(o, "failures_since_success", g->fail_since_ok);
     if (g->fail_since_ok) set_t(o, "first_failure_since_success", g->first_fail_since_ok);
     if (g->ext_ok + g->ext_fail)
-        mx_json_set(o, "success_ratio", mx_json_num((double)g->ext_ok / (double)(g->ext_ok + g->ext_fail)));
-    mx_json *st = mx_json_set(o, "by_status", mx_json_obj());
+        mx_json_append(o, "success_ratio", mx_json_num((double)g->ext_ok / (double)(g->ext_ok + g->ext_fail)));
+    mx_json *st = mx_json_append(o, "by_status", mx_json_obj());
     for (int s = 0; s < MX_LOG_STATUS__COUNT; s++)
         if (g->by_status[s]) set_n(st, mx_log_status_name((mx_log_status)s), g->by_status[s]);
-    mx_json *bc = mx_json_set(o, "by_cause", mx_json_obj());
+    mx_json *bc = mx_json_append(o, "by_cause", mx_json_obj());
     for (int c = 1; c < MX_LOG_CAUSE_MAX; c++)
         if (g->by_cause[c]) set_n(bc, mx_log_cause_name((mx_log_cause)c), g->by_cause[c]);
     return o;

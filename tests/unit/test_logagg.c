@@ -1,0 +1,247 @@
+/* Aggregator internals (engine/logagg.c): the cause x key groups found by
+ * the parent key's index, the caps, the distinct counters' growth from a
+ * small set to HyperLogLog (blocks reused from the arena), long keys, and
+ * mx_log_agg_add_batch giving exactly what mx_log_agg_add gives. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "logagg.h"
+#include "logparse.h"
+
+static mx_log_str S(const char *s) {
+    mx_log_str r = {s, strlen(s)};
+    return r;
+}
+
+/* A remote delivery outcome (or an attempt, status NONE) for rcpt@domain. */
+static mx_log_event ev_of(const char *qid, const char *rcpt, const char *domain, const char *addr, int cause,
+                          mx_log_status st, int64_t t) {
+    mx_log_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.time = t;
+    ev.mta = MX_LOG_MTA_POSTFIX;
+    ev.status = st;
+    ev.cause = (mx_log_cause)cause;
+    ev.queue_id = S(qid);
+    ev.recipient = S(rcpt);
+    ev.domain = S(domain);
+    ev.relay_addr = S(addr);
+    return ev;
+}
+
+static void test_cause_key_by_index(void **state) {
+    (void)state;
+    mx_log_agg *a = mx_log_agg_new(0);
+    mx_log_event e1 = ev_of("Q1", "a@Example.COM", "Example.COM", "192.0.2.1", MX_LOG_CAUSE_REFUSED,
+                            MX_LOG_STATUS_DEFERRED, 100);
+    mx_log_event e2 = ev_of("Q2", "b@example.com", "example.com", "192.0.2.1", MX_LOG_CAUSE_REFUSED,
+                            MX_LOG_STATUS_DEFERRED, 200);
+    mx_log_event e3 = ev_of("Q3", "c@example.com", "EXAMPLE.com", "192.0.2.2", MX_LOG_CAUSE_TIMEOUT,
+                            MX_LOG_STATUS_DEFERRED, 300);
+    mx_log_event e4 = ev_of("Q4", "d@other.test", "other.test", "192.0.2.2", MX_LOG_CAUSE_REFUSED,
+                            MX_LOG_STATUS_BOUNCED, 400);
+    mx_log_agg_add(a, &e1);
+    mx_log_agg_add(a, &e2);
+    mx_log_agg_add(a, &e3);
+    mx_log_agg_add(a, &e4);
+    const mx_agg_group *g = mx_log_agg_find(a, MX_AGG_CAUSE_DOMAIN, "refused/example.com");
+    assert_non_null(g);
+    assert_int_equal(g->events, 2); /* the same group whatever the case of the key */
+    assert_int_equal(mx_agg_distinct_count(&g->msgs), 2);
+    assert_string_equal(g->sub, "example.com");
+    g = mx_log_agg_find(a, MX_AGG_CAUSE_DOMAIN, "timeout/example.com");
+    assert_non_null(g);
+    assert_int_equal(g->events, 1);
+    g = mx_log_agg_find(a, MX_AGG_CAUSE_DOMAIN, "refused/other.test");
+    assert_non_null(g);
+    assert_int_equal(g->events, 1);
+    g = mx_log_agg_find(a, MX_AGG_CAUSE_ADDR, "refused/192.0.2.2");
+    assert_non_null(g);
+    assert_int_equal(g->events, 1);
+    g = mx_log_agg_find(a, MX_AGG_CAUSE_ADDR, "refused/192.0.2.1");
+    assert_non_null(g);
+    assert_int_equal(g->events, 2);
+    const mx_agg_group *const *gs;
+    assert_int_equal(mx_log_agg_list(a, MX_AGG_CAUSE_DOMAIN, &gs), 3);
+    assert_int_equal(mx_log_agg_list(a, MX_AGG_DOMAIN, &gs), 2);
+    mx_log_agg_free(a);
+}
+
+/* With a cap of 3 groups: a key that comes when its dimension is full goes
+ * to "(other)", in the cause x key dimension too, and stays there; keys
+ * already in keep their own group. */
+static void test_caps(void **state) {
+    (void)state;
+    mx_log_agg *a = mx_log_agg_new(3);
+    char dom[32], rcpt[64], q[16];
+    for (int i = 0; i < 5; i++) {
+        snprintf(dom, sizeof dom, "d%d.test", i);
+        snprintf(rcpt, sizeof rcpt, "u@%s", dom);
+        snprintf(q, sizeof q, "Q%d", i);
+        mx_log_event e = ev_of(q, rcpt, dom, "192.0.2.9", MX_LOG_CAUSE_REFUSED, MX_LOG_STATUS_DEFERRED, 10 + i);
+        mx_log_agg_add(a, &e);
+    }
+    /* d0..d2 in; d3, d4 in "(other)"; cause x domain: refused/d0..d2 */
+    assert_non_null(mx_log_agg_find(a, MX_AGG_DOMAIN, "d2.test"));
+    assert_null(mx_log_agg_find(a, MX_AGG_DOMAIN, "d3.test"));
+    assert_int_equal(mx_log_agg_dropped(a, MX_AGG_DOMAIN), 2);
+    assert_int_equal(mx_log_agg_dropped(a, MX_AGG_CAUSE_DOMAIN), 2);
+    /* a new cause for a domain that is in: the cause x domain dimension is full */
+    mx_log_event e = ev_of("Q9", "u@d1.test", "d1.test", "192.0.2.9", MX_LOG_CAUSE_TIMEOUT, MX_LOG_STATUS_DEFERRED, 50);
+    mx_log_agg_add(a, &e);
+    assert_null(mx_log_agg_find(a, MX_AGG_CAUSE_DOMAIN, "timeout/d1.test"));
+    assert_int_equal(mx_log_agg_dropped(a, MX_AGG_CAUSE_DOMAIN), 3);
+    assert_int_equal(mx_log_agg_find(a, MX_AGG_DOMAIN, "d1.test")->events, 2);
+    /* an old pair still finds its own group */
+    e = ev_of("Q10", "v@D0.test", "D0.test", "192.0.2.9", MX_LOG_CAUSE_REFUSED, MX_LOG_STATUS_DEFERRED, 60);
+    mx_log_agg_add(a, &e);
+    assert_int_equal(mx_log_agg_find(a, MX_AGG_CAUSE_DOMAIN, "refused/d0.test")->events, 2);
+    const mx_agg_group *const *gs;
+    size_t n = mx_log_agg_list(a, MX_AGG_CAUSE_DOMAIN, &gs);
+    assert_int_equal(n, 4);
+    assert_string_equal(gs[n - 1]->key, "(other)");
+    mx_log_agg_free(a);
+}
+
+/* Distinct counts are exact through every growth of the set (8, 16, ...,
+ * 128 slots) up to MX_AGG_EXACT_MAX, then an estimate; many groups growing
+ * and overflowing at once reuse the blocks given back. */
+static void test_distinct_growth(void **state) {
+    (void)state;
+    mx_log_agg *a = mx_log_agg_new(0);
+    char dom[32], q[32];
+    for (int i = 0; i < 200; i++) {
+        for (int d = 0; d < 40; d++) {
+            snprintf(dom, sizeof dom, "g%d.test", d);
+            snprintf(q, sizeof q, "QID%d", i);
+            mx_log_event e = ev_of(q, "x@y.test", dom, "192.0.2.3", MX_LOG_CAUSE_NONE, MX_LOG_STATUS_SENT, i);
+            mx_log_agg_add(a, &e);
+        }
+        const mx_agg_group *g = mx_log_agg_find(a, MX_AGG_DOMAIN, "g7.test");
+        assert_non_null(g);
+        if (i + 1 <= MX_AGG_EXACT_MAX) {
+            assert_true(mx_agg_distinct_exact(&g->msgs));
+            assert_int_equal(mx_agg_distinct_count(&g->msgs), (uint64_t)(i + 1));
+        } else {
+            assert_false(mx_agg_distinct_exact(&g->msgs));
+            uint64_t c = mx_agg_distinct_count(&g->msgs);
+            assert_true(c >= MX_AGG_EXACT_MAX && c <= (uint64_t)(i + 1) * 13 / 10 + 5);
+        }
+        /* the same value again changes nothing */
+        assert_int_equal(mx_agg_distinct_count(&g->rcpts), 1);
+    }
+    mx_log_agg_free(a);
+}
+
+/* A key longer than the key chunks is kept whole. */
+static void test_long_key(void **state) {
+    (void)state;
+    mx_log_agg *a = mx_log_agg_new(0);
+    size_t n = 9000;
+    char *dom = malloc(n + 1);
+    for (size_t i = 0; i < n; i++) dom[i] = (char)('A' + i % 26);
+    dom[n] = 0;
+    mx_log_event e = ev_of("Q", "u@x", dom, "192.0.2.5", MX_LOG_CAUSE_REFUSED, MX_LOG_STATUS_DEFERRED, 1);
+    mx_log_agg_add(a, &e);
+    mx_log_agg_add(a, &e);
+    const mx_agg_group *const *gs;
+    assert_int_equal(mx_log_agg_list(a, MX_AGG_DOMAIN, &gs), 1);
+    assert_int_equal(strlen(gs[0]->key), n);
+    assert_int_equal(gs[0]->key[0], 'a');
+    assert_int_equal(gs[0]->events, 2);
+    assert_int_equal(mx_log_agg_list(a, MX_AGG_CAUSE_DOMAIN, &gs), 1);
+    assert_int_equal(strlen(gs[0]->key), n + strlen("refused/"));
+    free(dom);
+    mx_log_agg_free(a);
+}
+
+/* Every counter a group has, compared between two aggregations. */
+static void assert_groups_equal(const mx_agg_group *x, const mx_agg_group *y) {
+    assert_string_equal(x->key, y->key);
+    assert_int_equal(x->events, y->events);
+    assert_int_equal(x->attempts, y->attempts);
+    assert_int_equal(x->att_fail, y->att_fail);
+    assert_int_equal(x->external, y->external);
+    assert_int_equal(x->local, y->local);
+    assert_memory_equal(x->by_status, y->by_status, sizeof x->by_status);
+    assert_memory_equal(x->by_cause, y->by_cause, sizeof x->by_cause);
+    assert_int_equal(x->ext_ok, y->ext_ok);
+    assert_int_equal(x->ext_fail, y->ext_fail);
+    assert_int_equal(x->first, y->first);
+    assert_int_equal(x->last, y->last);
+    assert_int_equal(x->first_fail, y->first_fail);
+    assert_int_equal(x->last_fail, y->last_fail);
+    assert_int_equal(x->first_ok, y->first_ok);
+    assert_int_equal(x->last_ok, y->last_ok);
+    assert_int_equal(x->fail_since_ok, y->fail_since_ok);
+    assert_int_equal(x->first_fail_since_ok, y->first_fail_since_ok);
+    assert_int_equal(x->last_outcome, y->last_outcome);
+    assert_int_equal(x->last_cause, y->last_cause);
+    assert_int_equal(x->local_fail, y->local_fail);
+    assert_int_equal(mx_agg_distinct_count(&x->msgs), mx_agg_distinct_count(&y->msgs));
+    assert_int_equal(mx_agg_distinct_count(&x->rcpts), mx_agg_distinct_count(&y->rcpts));
+    assert_int_equal(mx_agg_distinct_count(&x->domains), mx_agg_distinct_count(&y->domains));
+    assert_int_equal(mx_agg_distinct_count(&x->addrs), mx_agg_distinct_count(&y->addrs));
+}
+
+/* The batch (which finds the groups of events ahead before counting) gives
+ * the single-event result: same groups in the same order under a cap that
+ * overflows, same counters, same histogram. */
+static void test_batch_same(void **state) {
+    (void)state;
+    enum { N = 20000 };
+    mx_log_event *evs = calloc(N, sizeof *evs);
+    char (*strs)[4][40] = calloc(N, sizeof *strs);
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < N; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        snprintf(strs[i][0], 40, "Q%llu", (unsigned long long)(x % 5000));
+        snprintf(strs[i][2], 40, "D%llu.test", (unsigned long long)((x >> 16) % 300));
+        snprintf(strs[i][1], 40, "u%llu@%s", (unsigned long long)((x >> 24) % 7), strs[i][2]);
+        snprintf(strs[i][3], 40, "192.0.2.%llu", (unsigned long long)((x >> 32) % 200));
+        int cause = (int)((x >> 40) % 6);
+        mx_log_status st = cause == 0 ? MX_LOG_STATUS_SENT : (mx_log_status)((x >> 44) % 3);
+        evs[i] = ev_of(strs[i][0], strs[i][1], strs[i][2], (x >> 50) % 5 ? strs[i][3] : "", cause, st,
+                       1700000000 + i * 7);
+        evs[i].local = (x >> 56) % 9 == 0;
+    }
+    mx_log_agg *a = mx_log_agg_new(100), *b = mx_log_agg_new(100);
+    for (int i = 0; i < N; i++) mx_log_agg_add(a, &evs[i]);
+    for (int i = 0; i < N;) { /* uneven batch sizes, 1 and 0 included */
+        int k = i % 3 == 0 ? 1 : 777;
+        if (k > N - i) k = N - i;
+        mx_log_agg_add_batch(b, &evs[i], (size_t)k);
+        mx_log_agg_add_batch(b, &evs[i], 0);
+        i += k;
+    }
+    assert_groups_equal(mx_log_agg_total(a), mx_log_agg_total(b));
+    for (int d = 0; d < MX_AGG__DIMS; d++) {
+        const mx_agg_group *const *ga, *const *gb;
+        size_t na = mx_log_agg_list(a, (mx_agg_dim)d, &ga), nb = mx_log_agg_list(b, (mx_agg_dim)d, &gb);
+        assert_int_equal(na, nb);
+        for (size_t i = 0; i < na; i++) assert_groups_equal(ga[i], gb[i]);
+        assert_int_equal(mx_log_agg_dropped(a, (mx_agg_dim)d), mx_log_agg_dropped(b, (mx_agg_dim)d));
+    }
+    assert_true(mx_log_agg_dropped(a, MX_AGG_DOMAIN) > 0); /* the cap was reached */
+    assert_memory_equal(mx_log_agg_hist(a), mx_log_agg_hist(b), sizeof(mx_agg_hist));
+    mx_log_agg_free(a);
+    mx_log_agg_free(b);
+    free(strs);
+    free(evs);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cause_key_by_index), cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_distinct_growth),    cmocka_unit_test(test_long_key),
+        cmocka_unit_test(test_batch_same),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
