@@ -198,14 +198,14 @@ static void test_batch_same(void **state) {
     (void)state;
     enum { N = 20000 };
     mx_log_event *evs = calloc(N, sizeof *evs);
-    char (*strs)[4][40] = calloc(N, sizeof *strs);
+    char (*strs)[4][64] = calloc(N, sizeof *strs);
     uint64_t x = 88172645463325252ULL;
     for (int i = 0; i < N; i++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        snprintf(strs[i][0], 40, "Q%llu", (unsigned long long)(x % 5000));
-        snprintf(strs[i][2], 40, "D%llu.test", (unsigned long long)((x >> 16) % 300));
-        snprintf(strs[i][1], 40, "u%llu@%s", (unsigned long long)((x >> 24) % 7), strs[i][2]);
-        snprintf(strs[i][3], 40, "192.0.2.%llu", (unsigned long long)((x >> 32) % 200));
+        snprintf(strs[i][0], 64, "Q%llu", (unsigned long long)(x % 5000));
+        snprintf(strs[i][2], 64, "D%llu.test", (unsigned long long)((x >> 16) % 300));
+        snprintf(strs[i][1], 64, "u%llu@%.40s", (unsigned long long)((x >> 24) % 7), strs[i][2]);
+        snprintf(strs[i][3], 64, "192.0.2.%llu", (unsigned long long)((x >> 32) % 200));
         int cause = (int)((x >> 40) % 6);
         mx_log_status st = cause == 0 ? MX_LOG_STATUS_SENT : (mx_log_status)((x >> 44) % 3);
         evs[i] = ev_of(strs[i][0], strs[i][1], strs[i][2], (x >> 50) % 5 ? strs[i][3] : "", cause, st,
