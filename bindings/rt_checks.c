@@ -126,14 +126,11 @@ static int fact_present(mx_rt *rt, mx_check *c, const char *name) {
     return present;
 }
 
-static int fact_pending(mx_rt *rt, mx_check *c, const char *name) {
-    /* can some enabled, unfinished rule still publish it? */
-    for (int k = 0; k < rt->nrules; k++) {
-        /* a rule not selected for this check is RULE_SKIPPED from the start */
-        if (c->runs[k].state != RULE_PENDING && c->runs[k].state != RULE_RUNNING) continue;
-        for (size_t p = 0; p < rt->rules[k].nprovides; p++)
-            if (strcmp(rt->rules[k].provides[p], name) == 0) return 1;
-    }
+static int fact_pending(mx_check *c, const rt_providers *p) {
+    /* can some enabled, unfinished rule still publish it? (a rule not
+     * selected for this check is RULE_SKIPPED from the start) */
+    for (int i = 0; i < p->n; i++)
+        if (c->runs[p->rule[i]].state == RULE_PENDING || c->runs[p->rule[i]].state == RULE_RUNNING) return 1;
     return 0;
 }
 
@@ -233,12 +230,12 @@ void rt_advance(mx_check *c) {
                 const char *f = rt->rules[i].requires[q];
                 if (fact_present(rt, c, f)) continue;
                 ready = 0;
-                if (!fact_pending(rt, c, f)) { impossible = 1; missing = f; }
+                if (!fact_pending(c, &rt->rules[i].req_prov[q])) { impossible = 1; missing = f; }
             }
             /* optional facts: wait only while some rule may still publish them */
             for (size_t q = 0; ready && q < rt->rules[i].nwants; q++) {
                 const char *f = rt->rules[i].wants[q];
-                if (!fact_present(rt, c, f) && fact_pending(rt, c, f)) ready = 0;
+                if (!fact_present(rt, c, f) && fact_pending(c, &rt->rules[i].want_prov[q])) ready = 0;
             }
             if (ready) { start_rule(c, i); progress = 1; }
             else if (impossible) {
@@ -417,6 +414,7 @@ static mx_check *check_new(mx_rt *rt, const mx_target *t, const mx_json *options
     push_target(rt, c, options);
     c->target_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
     c->runs = mx_xcalloc((size_t)(rt->nrules ? rt->nrules : 1), sizeof *c->runs);
+    rt_deps_index(rt);
     /* a check's own resolvers (a batch entry's `resolver`, already normalised) */
     const mx_json *own_res = mx_json_get(options, "resolver");
     if (own_res && !rt->replay) c->resolvers = strings_csv(own_res);
@@ -573,6 +571,7 @@ void mx_check_free(mx_check *c) {
     for (int i = 0; i < rt->nrules; i++) {
         if (c->runs[i].deadline) { mx_timer_cancel(rt->loop, c->runs[i].deadline); free(c->runs[i].deadline_ud); }
         free(c->runs[i].why);
+        free(c->runs[i].err_src);
         mx_json_free(c->runs[i].debug);
     }
     for (int i = 0; i < rt->ntasks && c->ntasks > 0; i++)

@@ -37,6 +37,11 @@ extern char rt_engine_marker; /* rt_sched.c */
 
 enum { RULE_PENDING, RULE_RUNNING, RULE_DONE, RULE_SKIPPED, RULE_FAILED };
 
+typedef struct rt_providers {
+    int n;
+    int *rule;              /* indices into rt->rules */
+} rt_providers;
+
 typedef struct mx_rule {
     char *id;
     char *file;
@@ -48,6 +53,9 @@ typedef struct mx_rule {
     size_t nprovides;
     char **wants;           /* optional facts: waited for while a rule may still publish them */
     size_t nwants;
+    /* the rules providing each of requires[] and wants[] (rt_deps_index):
+     * rt_advance asks "may this fact still come?" without comparing names */
+    struct rt_providers *req_prov, *want_prov;
     char **categories;
     size_t ncategories;
     int timeout_ms;         /* 0: derived from the network timeout */
@@ -78,8 +86,10 @@ typedef struct rule_run {
     int64_t queued_since;
     mx_json *debug;         /* report:debug lines (array of strings) or NULL */
     int err_line;           /* where the rule failed (0: unknown) */
-    char err_src[512];
+    char *err_src;          /* with err_line: its file (at most MX_ERR_SRC_MAX - 1 bytes), else NULL;
+                             * not inline: every check allocates a rule_run per rule */
 } rule_run;
+#define MX_ERR_SRC_MAX 512
 
 typedef struct mx_task mx_task;
 struct mx_task {
@@ -194,6 +204,7 @@ struct mx_rt {
     int ntasks, tasks_cap;
     int *free_slots;
     int nfree;
+    int deps_nrules;        /* nrules when req_prov/want_prov were built (rt_deps_index) */
     /* finished coroutines kept for new tasks (rt_task_new/rt_task_kill):
      * creating a thread per rule and task.all child, and collecting it, was
      * ~4% of a domain's instructions */
@@ -279,6 +290,7 @@ void rt_push_env(mx_rt *rt, int libs_idx);
 int rt_ro_kind(lua_State *L, int idx);
 void rt_push_readonly(lua_State *L, int idx);
 void rt_count_hook(lua_State *L, lua_Debug *ar);
+void rt_deps_index(mx_rt *rt); /* rt_loader.c: mx_rule's req_prov/want_prov */
 int64_t rt_now_us(void);
 int64_t rt_others_ms(mx_rt *rt, rule_run *run);
 

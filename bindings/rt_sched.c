@@ -141,17 +141,19 @@ void rt_error_location(mx_rt *rt, lua_State *co, rule_run *run, const char *rule
     if (run->err_line) return;
     lua_Debug ar;
     int any_line = 0;
-    char any_src[sizeof run->err_src] = "";
+    char any_src[MX_ERR_SRC_MAX] = "";
     for (int level = 0; lua_getstack(co, level, &ar); level++) {
         if (!lua_getinfo(co, "Sl", &ar) || ar.currentline <= 0 || ar.source[0] != '@') continue;
         if (!any_line) { any_line = ar.currentline; snprintf(any_src, sizeof any_src, "%s", ar.source + 1); }
         if (strcmp(ar.source + 1, rule_file) == 0) {
+            char src[MX_ERR_SRC_MAX];
+            snprintf(src, sizeof src, "%s", rule_file);
             run->err_line = ar.currentline;
-            snprintf(run->err_src, sizeof run->err_src, "%s", rule_file);
+            run->err_src = mx_xstrdup(src);
             return;
         }
     }
-    if (any_line) { run->err_line = any_line; snprintf(run->err_src, sizeof run->err_src, "%s", any_src); }
+    if (any_line) { run->err_line = any_line; run->err_src = mx_xstrdup(any_src); }
 }
 
 static void resume_task(mx_rt *rt, mx_task *t) {
