@@ -111,6 +111,7 @@ struct mx_task {
     int queued;
     int nargs_fixed;        /* resume with this many values pushed by push */
     mx_json *result;
+    int result_borrowed;    /* result is a replayed answer, owned by the recording: not freed */
     void *handle;
     mx_push_fn push;
     mx_discard_fn discard;
@@ -204,6 +205,7 @@ struct mx_rt {
     int ntasks, tasks_cap;
     int *free_slots;
     int nfree;
+    int pushing_borrowed;   /* resume_task is pushing a borrowed result (mx_rt_result_borrowed) */
     int deps_nrules;        /* nrules when req_prov/want_prov were built (rt_deps_index) */
     /* finished coroutines kept for new tasks (rt_task_new/rt_task_kill):
      * creating a thread per rule and task.all child, and collecting it, was

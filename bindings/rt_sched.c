@@ -59,7 +59,8 @@ void rt_task_kill(mx_rt *rt, mx_task *t) {
     t->alive = 0;
     t->check->runs[t->rule].ntasks--;
     t->check->ntasks--;
-    if (t->result) { mx_json_free(t->result); t->result = NULL; }
+    if (t->result && !t->result_borrowed) mx_json_free(t->result);
+    t->result = NULL;
     if (t->handle && t->discard) t->discard(t->handle);
     t->handle = NULL;
     /* A coroutine that returned (status OK, no call frame left) is as good as
@@ -168,13 +169,17 @@ static void resume_task(mx_rt *rt, mx_task *t) {
         }
     } else if (t->push) {
         mx_json *res = t->result;
+        int borrowed = t->result_borrowed;
         void *h = t->handle;
         mx_push_fn push = t->push;
         t->result = NULL;
+        t->result_borrowed = 0;
         t->handle = NULL;
         t->push = NULL;
+        rt->pushing_borrowed = borrowed;
         nargs = push(co, res, h);
-        mx_json_free(res);
+        rt->pushing_borrowed = 0;
+        if (!borrowed) mx_json_free(res);
     } else {
         /* children finished: results table, error or nil */
         lua_rawgeti(rt->L, LUA_REGISTRYINDEX, t->results_ref);
@@ -249,6 +254,8 @@ static void run_ready(mx_rt *rt) {
     }
 }
 
+
+int mx_rt_result_borrowed(lua_State *L) { return mx_rt_from_L(L)->pushing_borrowed; }
 
 void mx_rt_stop(mx_rt *rt) { rt->stopping = 1; }
 
