@@ -207,12 +207,6 @@ struct mx_rt {
     int nfree;
     int pushing_borrowed;   /* resume_task is pushing a borrowed result (mx_rt_result_borrowed) */
     int deps_nrules;        /* nrules when req_prov/want_prov were built (rt_deps_index) */
-    /* finished coroutines kept for new tasks (rt_task_new/rt_task_kill):
-     * creating a thread per rule and task.all child, and collecting it, was
-     * ~4% of a domain's instructions */
-    lua_State *co_pool[64];
-    int co_pool_ref[64];
-    int nco_pool;
     int *ready;             /* slots */
     uint32_t *ready_gen;
     int nready, ready_cap;

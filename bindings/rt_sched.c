@@ -41,16 +41,8 @@ mx_task *rt_task_new(mx_rt *rt, mx_check *c, int rule) {
     t->parent_slot = -1;
     t->results_ref = LUA_NOREF;
     t->start_fn_ref = LUA_NOREF;
-    if (rt->nco_pool) {
-        rt->nco_pool--;
-        t->co = rt->co_pool[rt->nco_pool];
-        t->co_ref = rt->co_pool_ref[rt->nco_pool];
-        /* as a new thread: the instruction count starts afresh */
-        lua_sethook(t->co, rt_count_hook, LUA_MASKCOUNT, HOOK_EVERY);
-    } else {
-        t->co = lua_newthread(rt->L);
-        t->co_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
-    }
+    t->co = lua_newthread(rt->L);
+    t->co_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
     return t;
 }
 
@@ -63,20 +55,7 @@ void rt_task_kill(mx_rt *rt, mx_task *t) {
     t->result = NULL;
     if (t->handle && t->discard) t->discard(t->handle);
     t->handle = NULL;
-    /* A coroutine that returned (status OK, no call frame left) is as good as
-     * a new one: pooled. One killed while suspended (a deadline, a rule that
-     * finished with children waiting), one that failed or one still running
-     * is dropped to the collector, as before. */
-    lua_Debug ar;
-    if (t->co && rt->nco_pool < (int)(sizeof rt->co_pool / sizeof rt->co_pool[0]) &&
-        lua_status(t->co) == LUA_OK && !lua_getstack(t->co, 0, &ar)) {
-        lua_settop(t->co, 0);
-        rt->co_pool[rt->nco_pool] = t->co;
-        rt->co_pool_ref[rt->nco_pool] = t->co_ref;
-        rt->nco_pool++;
-    } else {
-        luaL_unref(rt->L, LUA_REGISTRYINDEX, t->co_ref);
-    }
+    luaL_unref(rt->L, LUA_REGISTRYINDEX, t->co_ref);
     luaL_unref(rt->L, LUA_REGISTRYINDEX, t->results_ref);
     luaL_unref(rt->L, LUA_REGISTRYINDEX, t->start_fn_ref);
     free(t->child_error);
