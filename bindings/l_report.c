@@ -100,13 +100,16 @@ static int l_report_publish(lua_State *L) {
     mx_rt *rt = c->rt;
     const char *name = luaL_checkstring(L, 2);
     luaL_checkany(L, 3);
-    int ok = 0;
-    for (size_t i = 0; i < rt->rules[rule].nprovides; i++) if (strcmp(rt->rules[rule].provides[i], name) == 0) ok = 1;
-    if (!ok) return luaL_error(L, "report:publish: rule '%s' does not list '%s' in its 'provides'", rt->rules[rule].id, name);
+    int fact = -2;
+    for (size_t i = 0; i < rt->rules[rule].nprovides; i++)
+        if (strcmp(rt->rules[rule].provides[i], name) == 0) fact = rt->rules[rule].prov_fact ? rt->rules[rule].prov_fact[i] : -1;
+    if (fact == -2) return luaL_error(L, "report:publish: rule '%s' does not list '%s' in its 'provides'", rt->rules[rule].id, name);
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->facts_ref);
     lua_pushvalue(L, 3);
     lua_setfield(L, -2, name);
     lua_pop(L, 1);
+    /* what rt_advance reads instead of the table (publishing nil takes a fact back) */
+    if (fact >= 0 && fact < c->nhave) c->have[fact] = !lua_isnil(L, 3);
     mx_rt_trace(rt, "fact %s published by %s", name, rt->rules[rule].id);
     rt_advance(c);
     return 0;

@@ -150,6 +150,7 @@ static void providers_free(rt_providers *p, size_t n) {
 void rt_rule_clear(lua_State *L, mx_rule *r) {
     providers_free(r->req_prov, r->nrequires);
     providers_free(r->want_prov, r->nwants);
+    free(r->prov_fact);
     free(r->id); free(r->file); free(r->description);
     for (size_t i = 0; i < r->nrequires; i++) free(r->requires[i]);
     for (size_t i = 0; i < r->nprovides; i++) free(r->provides[i]);
@@ -776,10 +777,25 @@ out:
 
 /* which rules provide each fact a rule requires or wants, by index: built once
  * the rules are loaded (again if more are loaded) */
+int rt_fact_index(mx_rt *rt, const char *name) {
+    for (int i = 0; i < rt->nfacts; i++)
+        if (strcmp(rt->fact_names[i], name) == 0) return i;
+    return -1;
+}
+
+static int fact_intern(mx_rt *rt, const char *name) {
+    int i = rt_fact_index(rt, name);
+    if (i >= 0) return i;
+    rt->fact_names = mx_xrealloc(rt->fact_names, (size_t)(rt->nfacts + 1) * sizeof *rt->fact_names);
+    rt->fact_names[rt->nfacts] = name;
+    return rt->nfacts++;
+}
+
 static rt_providers *providers_of(mx_rt *rt, char **facts, size_t n) {
     if (!n) return NULL;
     rt_providers *p = mx_xcalloc(n, sizeof *p);
     for (size_t q = 0; q < n; q++) {
+        p[q].fact = fact_intern(rt, facts[q]);
         for (int k = 0; k < rt->nrules; k++)
             for (size_t i = 0; i < rt->rules[k].nprovides; i++)
                 if (strcmp(rt->rules[k].provides[i], facts[q]) == 0) {
@@ -793,12 +809,18 @@ static rt_providers *providers_of(mx_rt *rt, char **facts, size_t n) {
 
 void rt_deps_index(mx_rt *rt) {
     if (rt->deps_nrules == rt->nrules) return;
+    free(rt->fact_names);
+    rt->fact_names = NULL;
+    rt->nfacts = 0;
     for (int i = 0; i < rt->nrules; i++) {
         mx_rule *r = &rt->rules[i];
         providers_free(r->req_prov, r->nrequires);
         providers_free(r->want_prov, r->nwants);
+        free(r->prov_fact);
         r->req_prov = providers_of(rt, r->requires, r->nrequires);
         r->want_prov = providers_of(rt, r->wants, r->nwants);
+        r->prov_fact = r->nprovides ? mx_xcalloc(r->nprovides, sizeof *r->prov_fact) : NULL;
+        for (size_t p = 0; p < r->nprovides; p++) r->prov_fact[p] = fact_intern(rt, r->provides[p]);
     }
     rt->deps_nrules = rt->nrules;
 }
