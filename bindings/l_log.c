@@ -405,11 +405,16 @@ static int push_events(lua_State *L, mx_json *res, void *h) {
     it->events = NULL;
     it->next = 0;
     luaL_setmetatable(L, ITER_MT);
-    /* take the events array out of the result (freed by the caller) */
+    /* take the events array out of the result (freed by the caller); a
+     * replayed result is the recording's: copied */
+    int borrowed = mx_rt_result_borrowed(L);
     for (size_t i = 0; i < res->u.c.len; i++)
         if (strcmp(res->u.c.keys[i], "events") == 0 && res->u.c.items[i]->type == MX_JARR) {
-            it->events = res->u.c.items[i];
-            res->u.c.items[i] = mx_json_null();
+            if (borrowed) it->events = mx_json_clone(res->u.c.items[i]);
+            else {
+                it->events = res->u.c.items[i];
+                res->u.c.items[i] = mx_json_null();
+            }
         }
     lua_pushcclosure(L, iter_next, 1);
     lua_createtable(L, 0, 6);

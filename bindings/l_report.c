@@ -26,6 +26,19 @@ static const char *opt_field_string(lua_State *L, int t, const char *field, int 
     return s;
 }
 
+/* a field report:finding knows (strcmp's equality: the name up to a NUL) */
+static int known_finding_field(const char *k) {
+    switch (strlen(k)) {
+    case 4: return memcmp(k, "code", 4) == 0;
+    case 6: return memcmp(k, "advice", 6) == 0;
+    case 7: return memcmp(k, "summary", 7) == 0;
+    case 8: return memcmp(k, "severity", 8) == 0 || memcmp(k, "evidence", 8) == 0;
+    case 10: return memcmp(k, "conclusion", 10) == 0;
+    case 11: return memcmp(k, "explanation", 11) == 0;
+    default: return 0;
+    }
+}
+
 /* report:finding{code=, severity=?, summary=, explanation=?, advice=?, evidence=?, conclusion=?} [-0,+0,e]
  * conclusion = true marks a finding drawn from the others (delivery.none from
  * the per-address refusals): the verdict line names its cause instead. */
@@ -39,9 +52,7 @@ static int l_report_finding(lua_State *L) {
     while (lua_next(L, 2)) {
         lua_pop(L, 1);
         const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-        int ok = 0;
-        for (const char *const *p = known; k && *p; p++) if (strcmp(*p, k) == 0) ok = 1;
-        if (!ok) {
+        if (!k || !known_finding_field(k)) {
             const char *dym = k ? rt_did_you_mean(k, known) : NULL;
             if (dym) return luaL_error(L, "report:finding: unknown field '%s' (did you mean '%s'?)", k, dym);
             return luaL_error(L, "report:finding: unknown field '%s' (fields: code, severity, summary, explanation, advice, evidence)", k ? k : "?");
@@ -89,13 +100,16 @@ static int l_report_publish(lua_State *L) {
     mx_rt *rt = c->rt;
     const char *name = luaL_checkstring(L, 2);
     luaL_checkany(L, 3);
-    int ok = 0;
-    for (size_t i = 0; i < rt->rules[rule].nprovides; i++) if (strcmp(rt->rules[rule].provides[i], name) == 0) ok = 1;
-    if (!ok) return luaL_error(L, "report:publish: rule '%s' does not list '%s' in its 'provides'", rt->rules[rule].id, name);
+    int fact = -2;
+    for (size_t i = 0; i < rt->rules[rule].nprovides; i++)
+        if (strcmp(rt->rules[rule].provides[i], name) == 0) fact = rt->rules[rule].prov_fact ? rt->rules[rule].prov_fact[i] : -1;
+    if (fact == -2) return luaL_error(L, "report:publish: rule '%s' does not list '%s' in its 'provides'", rt->rules[rule].id, name);
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->facts_ref);
     lua_pushvalue(L, 3);
     lua_setfield(L, -2, name);
     lua_pop(L, 1);
+    /* what rt_advance reads instead of the table (publishing nil takes a fact back) */
+    if (fact >= 0 && fact < c->nhave) c->have[fact] = !lua_isnil(L, 3);
     mx_rt_trace(rt, "fact %s published by %s", name, rt->rules[rule].id);
     rt_advance(c);
     return 0;
@@ -160,7 +174,7 @@ static int l_report_debug(lua_State *L) {
 
 void rt_push_report(mx_rt *rt, mx_check *c, int rule) {
     lua_State *L = rt->L;
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, 5); /* debug, finding, publish, pending, options: no rehash */
     lua_pushinteger(L, c->id);
     lua_pushinteger(L, rule);
     lua_pushcclosure(L, l_report_debug, 2);

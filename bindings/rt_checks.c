@@ -118,22 +118,15 @@ int rt_rule_timeout_ms(mx_rt *rt, int rule) {
     return rt->opts.timeout_ms * 6 + 2000;
 }
 
-static int fact_present(mx_rt *rt, mx_check *c, const char *name) {
-    lua_rawgeti(rt->L, LUA_REGISTRYINDEX, c->facts_ref);
-    lua_getfield(rt->L, -1, name);
-    int present = !lua_isnil(rt->L, -1);
-    lua_pop(rt->L, 2);
-    return present;
+static int fact_present(const mx_check *c, int fact) {
+    return fact >= 0 && fact < c->nhave && c->have[fact];
 }
 
-static int fact_pending(mx_rt *rt, mx_check *c, const char *name) {
-    /* can some enabled, unfinished rule still publish it? */
-    for (int k = 0; k < rt->nrules; k++) {
-        /* a rule not selected for this check is RULE_SKIPPED from the start */
-        if (c->runs[k].state != RULE_PENDING && c->runs[k].state != RULE_RUNNING) continue;
-        for (size_t p = 0; p < rt->rules[k].nprovides; p++)
-            if (strcmp(rt->rules[k].provides[p], name) == 0) return 1;
-    }
+static int fact_pending(mx_check *c, const rt_providers *p) {
+    /* can some enabled, unfinished rule still publish it? (a rule not
+     * selected for this check is RULE_SKIPPED from the start) */
+    for (int i = 0; i < p->n; i++)
+        if (c->runs[p->rule[i]].state == RULE_PENDING || c->runs[p->rule[i]].state == RULE_RUNNING) return 1;
     return 0;
 }
 
@@ -231,14 +224,13 @@ void rt_advance(mx_check *c) {
             const char *missing = NULL;
             for (size_t q = 0; q < rt->rules[i].nrequires; q++) {
                 const char *f = rt->rules[i].requires[q];
-                if (fact_present(rt, c, f)) continue;
+                if (fact_present(c, rt->rules[i].req_prov[q].fact)) continue;
                 ready = 0;
-                if (!fact_pending(rt, c, f)) { impossible = 1; missing = f; }
+                if (!fact_pending(c, &rt->rules[i].req_prov[q])) { impossible = 1; missing = f; }
             }
             /* optional facts: wait only while some rule may still publish them */
             for (size_t q = 0; ready && q < rt->rules[i].nwants; q++) {
-                const char *f = rt->rules[i].wants[q];
-                if (!fact_present(rt, c, f) && fact_pending(rt, c, f)) ready = 0;
+                if (!fact_present(c, rt->rules[i].want_prov[q].fact) && fact_pending(c, &rt->rules[i].want_prov[q])) ready = 0;
             }
             if (ready) { start_rule(c, i); progress = 1; }
             else if (impossible) {
@@ -417,6 +409,14 @@ static mx_check *check_new(mx_rt *rt, const mx_target *t, const mx_json *options
     push_target(rt, c, options);
     c->target_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
     c->runs = mx_xcalloc((size_t)(rt->nrules ? rt->nrules : 1), sizeof *c->runs);
+    rt_deps_index(rt);
+    c->nhave = rt->nfacts;
+    c->have = mx_xcalloc((size_t)(rt->nfacts ? rt->nfacts : 1), 1);
+    /* the facts the check starts with (as pushed above: a JSON null is no fact) */
+    for (size_t i = 0; rt->opts.facts && rt->opts.facts->type == MX_JOBJ && i < rt->opts.facts->u.c.len; i++) {
+        int f = rt_fact_index(rt, rt->opts.facts->u.c.keys[i]);
+        if (f >= 0) c->have[f] = rt->opts.facts->u.c.items[i]->type != MX_JNULL;
+    }
     /* a check's own resolvers (a batch entry's `resolver`, already normalised) */
     const mx_json *own_res = mx_json_get(options, "resolver");
     if (own_res && !rt->replay) c->resolvers = strings_csv(own_res);
@@ -573,6 +573,7 @@ void mx_check_free(mx_check *c) {
     for (int i = 0; i < rt->nrules; i++) {
         if (c->runs[i].deadline) { mx_timer_cancel(rt->loop, c->runs[i].deadline); free(c->runs[i].deadline_ud); }
         free(c->runs[i].why);
+        free(c->runs[i].err_src);
         mx_json_free(c->runs[i].debug);
     }
     for (int i = 0; i < rt->ntasks && c->ntasks > 0; i++)
@@ -581,6 +582,7 @@ void mx_check_free(mx_check *c) {
     luaL_unref(rt->L, LUA_REGISTRYINDEX, c->target_ref);
     if (c->id >= 0 && c->id < rt->nchecks) rt->checks[c->id] = NULL;
     free(c->runs);
+    free(c->have);
     free(c->resolvers);
     mx_json_free(c->rule_opts);
     mx_report_free(&c->report);

@@ -99,7 +99,9 @@ static void cache_put(mx_rt *rt, const char *key, const char *text) {
     rt->cache_head = (rt->cache_head + 1) % GATE_CACHE_MAX;
 }
 
-void mx_gate_done(mx_gate_req *req, mx_json *result, void *handle) {
+/* borrowed: result is a replayed answer, owned by the recording (rt->replay):
+ * pushed as it is, never freed or changed here (push functions only read) */
+static void gate_done(mx_gate_req *req, mx_json *result, void *handle, int borrowed) {
     mx_rt *rt = req->rt;
     rt->pending_calls--;
     trace_result(rt, req->key, result, "");
@@ -126,6 +128,7 @@ void mx_gate_done(mx_gate_req *req, mx_json *result, void *handle) {
             mx_task *wt = rt_task_get(rt, w->slot, w->gen);
             if (!wt) continue;
             wt->result = mx_json_clone(result);
+            wt->result_borrowed = 0;
             wt->handle = NULL;
             wt->push = w->push;
             wt->discard = w->discard;
@@ -136,10 +139,12 @@ void mx_gate_done(mx_gate_req *req, mx_json *result, void *handle) {
     mx_task *t = rt_task_get(rt, req->slot, req->gen);
     if (!t) {
         /* The task was killed (deadline): drop the result. */
-        mx_json_free(result);
+        if (!borrowed) mx_json_free(result);
         if (handle && req->discard) req->discard(handle);
     } else {
+        if (t->result && !t->result_borrowed) mx_json_free(t->result);
         t->result = result;
+        t->result_borrowed = borrowed;
         t->handle = handle;
         t->push = req->push;
         t->discard = req->discard;
@@ -151,15 +156,18 @@ void mx_gate_done(mx_gate_req *req, mx_json *result, void *handle) {
     free(req);
 }
 
+void mx_gate_done(mx_gate_req *req, mx_json *result, void *handle) { gate_done(req, result, handle, 0); }
+
 typedef struct immediate {
     mx_gate_req *req;
     mx_json *result;
+    int borrowed;
 } immediate;
 
 static void immediate_cb(mx_loop *loop, void *ud) {
     (void)loop;
     immediate *im = ud;
-    mx_gate_done(im->req, im->result, NULL);
+    gate_done(im->req, im->result, NULL, im->borrowed);
     free(im);
 }
 
@@ -169,6 +177,7 @@ void mx_gate_done_later(mx_gate_req *req, mx_json *result) {
     immediate *im = mx_xmalloc(sizeof *im);
     im->req = req;
     im->result = result;
+    im->borrowed = 0;
     mx_loop_defer(req->rt->loop, immediate_cb, im);
 }
 
@@ -199,6 +208,7 @@ static int gate_call(lua_State *L, const char *prim, mx_json *args, int cacheabl
     req->start = mx_now_ms();
     mx_rt_trace(rt, "-> %s", req->key);
     mx_json *answer = NULL;
+    int borrowed = 0; /* a replayed answer is pushed from the recording itself, not a copy */
     if (rt->replay) {
         /* the first unused entry with this key; a cacheable call asked more
          * often than it was recorded gets the key's first answer again */
@@ -206,9 +216,11 @@ static int gate_call(lua_State *L, const char *prim, mx_json *args, int cacheabl
         if (rk && rk->next_unused) {
             replay_entry *e = &rt->replay[rk->next_unused - 1];
             rk->next_unused = e->next_same;
-            answer = mx_json_clone(e->result);
+            answer = e->result;
+            borrowed = 1;
         } else if (rk && cacheable) {
-            answer = mx_json_clone(rt->replay[rk->first - 1].result);
+            answer = rt->replay[rk->first - 1].result;
+            borrowed = 1;
         }
         if (!answer) {
             rt->replay_misses++;
@@ -270,6 +282,7 @@ static int gate_call(lua_State *L, const char *prim, mx_json *args, int cacheabl
         immediate *im = mx_xmalloc(sizeof *im);
         im->req = req;
         im->result = answer;
+        im->borrowed = borrowed;
         mx_loop_defer(rt->loop, immediate_cb, im);
     } else {
         if (start_ctx) start_ctx(rt, req->args, req, ctx);

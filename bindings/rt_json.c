@@ -33,6 +33,42 @@ void mx_lua_push_json(lua_State *L, const mx_json *v) {
 
 static int keycmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+static mx_json *to_json_rec(lua_State *L, int idx, int depth);
+
+typedef struct kv { const char *k; mx_json *v; } kv;
+static int kvcmp(const void *a, const void *b) { return strcmp(((const kv *)a)->k, ((const kv *)b)->k); }
+
+/* an object whose keys are all strings (evidence, facts: nearly every one):
+ * each value converted as lua_next meets it, the pairs sorted by key. The
+ * keys are the table's own strings, alive while it is converted; distinct,
+ * so the order is the one the general path below gives. */
+static mx_json *string_keyed_object(lua_State *L, int idx, size_t count, int depth) {
+    kv small[16];
+    kv *p = count <= 16 ? small : mx_xcalloc(count, sizeof *p);
+    size_t k = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (k < count) {
+            p[k].k = lua_tostring(L, -2);
+            p[k].v = to_json_rec(L, -1, depth + 1);
+            k++;
+        }
+        lua_pop(L, 1);
+    }
+    if (k > 16) qsort(p, k, sizeof *p, kvcmp);
+    else
+        for (size_t i = 1; i < k; i++) {
+            kv x = p[i];
+            size_t j = i;
+            for (; j > 0 && strcmp(p[j - 1].k, x.k) > 0; j--) p[j] = p[j - 1];
+            p[j] = x;
+        }
+    mx_json *o = mx_json_obj();
+    for (size_t i = 0; i < k; i++) mx_json_append(o, p[i].k, p[i].v);
+    if (p != small) free(p);
+    return o;
+}
+
 static mx_json *to_json_rec(lua_State *L, int idx, int depth) {
     idx = lua_absindex(L, idx);
     switch (lua_type(L, idx)) {
@@ -58,8 +94,9 @@ static mx_json *to_json_rec(lua_State *L, int idx, int depth) {
         lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
         /* A sequence 1..n with nothing else is an array. */
         size_t count = 0;
+        int string_keys = 1;
         lua_pushnil(L);
-        while (lua_next(L, idx)) { count++; lua_pop(L, 1); }
+        while (lua_next(L, idx)) { count++; string_keys &= lua_type(L, -2) == LUA_TSTRING; lua_pop(L, 1); }
         if (count == 0) {
             /* empty: arrays are more common in evidence lists; a table marked
              * with __json = "object" stays an object */
@@ -75,6 +112,7 @@ static mx_json *to_json_rec(lua_State *L, int idx, int depth) {
             }
             return a;
         }
+        if (string_keys) return string_keyed_object(L, idx, count, depth);
         char **keys = mx_xcalloc(count, sizeof *keys);
         size_t k = 0;
         lua_pushnil(L);

@@ -142,7 +142,15 @@ static char **string_list(lua_State *L, int idx, const char *field, size_t *n, c
     return list;
 }
 
+static void providers_free(rt_providers *p, size_t n) {
+    for (size_t i = 0; p && i < n; i++) free(p[i].rule);
+    free(p);
+}
+
 void rt_rule_clear(lua_State *L, mx_rule *r) {
+    providers_free(r->req_prov, r->nrequires);
+    providers_free(r->want_prov, r->nwants);
+    free(r->prov_fact);
     free(r->id); free(r->file); free(r->description);
     for (size_t i = 0; i < r->nrequires; i++) free(r->requires[i]);
     for (size_t i = 0; i < r->nprovides; i++) free(r->provides[i]);
@@ -433,10 +441,12 @@ static int load_dir(mx_rt *rt, const char *dir, int required, int shipped, char 
             r.order = rt->rules[slot].order;
             rt_rule_clear(L, &rt->rules[slot]);
             rt->rules[slot] = r;
+            rt->deps_nrules = -1; /* its requires/provides may differ: the providers' index is built again */
         } else {
             if (rt->nrules == MAX_RULES) { snprintf(err, errlen, "too many rules (limit %d)", MAX_RULES); rt_rule_clear(L, &r); rc = -1; break; }
             r.order = rt->nrules;
             rt->rules[rt->nrules++] = r;
+            rt->deps_nrules = -1; /* the providers' index is built again */
         }
     }
     for (size_t i = 0; i < n; i++) free(names[i]);
@@ -763,4 +773,54 @@ mx_cause_matcher *mx_rt_log_patterns(mx_rt *rt, char *err, size_t errlen) {
 out:
     lua_settop(L, top);
     return m;
+}
+
+/* which rules provide each fact a rule requires or wants, by index: built once
+ * the rules are loaded (again if more are loaded) */
+int rt_fact_index(mx_rt *rt, const char *name) {
+    for (int i = 0; i < rt->nfacts; i++)
+        if (strcmp(rt->fact_names[i], name) == 0) return i;
+    return -1;
+}
+
+static int fact_intern(mx_rt *rt, const char *name) {
+    int i = rt_fact_index(rt, name);
+    if (i >= 0) return i;
+    rt->fact_names = mx_xrealloc(rt->fact_names, (size_t)(rt->nfacts + 1) * sizeof *rt->fact_names);
+    rt->fact_names[rt->nfacts] = name;
+    return rt->nfacts++;
+}
+
+static rt_providers *providers_of(mx_rt *rt, char **facts, size_t n) {
+    if (!n) return NULL;
+    rt_providers *p = mx_xcalloc(n, sizeof *p);
+    for (size_t q = 0; q < n; q++) {
+        p[q].fact = fact_intern(rt, facts[q]);
+        for (int k = 0; k < rt->nrules; k++)
+            for (size_t i = 0; i < rt->rules[k].nprovides; i++)
+                if (strcmp(rt->rules[k].provides[i], facts[q]) == 0) {
+                    p[q].rule = mx_xrealloc(p[q].rule, (size_t)(p[q].n + 1) * sizeof *p[q].rule);
+                    p[q].rule[p[q].n++] = k;
+                    break;
+                }
+    }
+    return p;
+}
+
+void rt_deps_index(mx_rt *rt) {
+    if (rt->deps_nrules == rt->nrules) return;
+    free(rt->fact_names);
+    rt->fact_names = NULL;
+    rt->nfacts = 0;
+    for (int i = 0; i < rt->nrules; i++) {
+        mx_rule *r = &rt->rules[i];
+        providers_free(r->req_prov, r->nrequires);
+        providers_free(r->want_prov, r->nwants);
+        free(r->prov_fact);
+        r->req_prov = providers_of(rt, r->requires, r->nrequires);
+        r->want_prov = providers_of(rt, r->wants, r->nwants);
+        r->prov_fact = r->nprovides ? mx_xcalloc(r->nprovides, sizeof *r->prov_fact) : NULL;
+        for (size_t p = 0; p < r->nprovides; p++) r->prov_fact[p] = fact_intern(rt, r->provides[p]);
+    }
+    rt->deps_nrules = rt->nrules;
 }

@@ -37,6 +37,12 @@ extern char rt_engine_marker; /* rt_sched.c */
 
 enum { RULE_PENDING, RULE_RUNNING, RULE_DONE, RULE_SKIPPED, RULE_FAILED };
 
+typedef struct rt_providers {
+    int fact;               /* the fact's index (rt->fact_names, a check's have[]) */
+    int n;
+    int *rule;              /* indices into rt->rules */
+} rt_providers;
+
 typedef struct mx_rule {
     char *id;
     char *file;
@@ -48,6 +54,10 @@ typedef struct mx_rule {
     size_t nprovides;
     char **wants;           /* optional facts: waited for while a rule may still publish them */
     size_t nwants;
+    /* the rules providing each of requires[] and wants[] (rt_deps_index):
+     * rt_advance asks "may this fact still come?" without comparing names */
+    struct rt_providers *req_prov, *want_prov;
+    int *prov_fact;         /* the index of each of provides[] */
     char **categories;
     size_t ncategories;
     int timeout_ms;         /* 0: derived from the network timeout */
@@ -78,8 +88,10 @@ typedef struct rule_run {
     int64_t queued_since;
     mx_json *debug;         /* report:debug lines (array of strings) or NULL */
     int err_line;           /* where the rule failed (0: unknown) */
-    char err_src[512];
+    char *err_src;          /* with err_line: its file (at most MX_ERR_SRC_MAX - 1 bytes), else NULL;
+                             * not inline: every check allocates a rule_run per rule */
 } rule_run;
+#define MX_ERR_SRC_MAX 512
 
 typedef struct mx_task mx_task;
 struct mx_task {
@@ -101,6 +113,7 @@ struct mx_task {
     int queued;
     int nargs_fixed;        /* resume with this many values pushed by push */
     mx_json *result;
+    int result_borrowed;    /* result is a replayed answer, owned by the recording: not freed */
     void *handle;
     mx_push_fn push;
     mx_discard_fn discard;
@@ -126,6 +139,8 @@ struct mx_check {
     mx_json *rule_opts;     /* this check's rule options (a batch entry's merged over the run's), or NULL: the run's */
     int run_level;          /* the run-level check: only scope = "run" rules (rt_site.c) */
     unsigned epoch;         /* rt->epoch at its start: cached answers and shared work are kept per epoch */
+    unsigned char *have;    /* have[fact index]: the fact is in its facts table (set where that table is written) */
+    int nhave;
 };
 
 struct mx_gate_req {
@@ -194,6 +209,10 @@ struct mx_rt {
     int ntasks, tasks_cap;
     int *free_slots;
     int nfree;
+    int pushing_borrowed;   /* resume_task is pushing a borrowed result (mx_rt_result_borrowed) */
+    int deps_nrules;        /* nrules when req_prov/want_prov were built (rt_deps_index) */
+    const char **fact_names; /* every fact a rule requires, wants or provides (the rules' strings) */
+    int nfacts;
     int *ready;             /* slots */
     uint32_t *ready_gen;
     int nready, ready_cap;
@@ -273,6 +292,8 @@ void rt_push_env(mx_rt *rt, int libs_idx);
 int rt_ro_kind(lua_State *L, int idx);
 void rt_push_readonly(lua_State *L, int idx);
 void rt_count_hook(lua_State *L, lua_Debug *ar);
+void rt_deps_index(mx_rt *rt); /* rt_loader.c: mx_rule's req_prov/want_prov, rt->fact_names */
+int rt_fact_index(mx_rt *rt, const char *name); /* -1: no rule names it */
 int64_t rt_now_us(void);
 int64_t rt_others_ms(mx_rt *rt, rule_run *run);
 

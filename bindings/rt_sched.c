@@ -51,7 +51,8 @@ void rt_task_kill(mx_rt *rt, mx_task *t) {
     t->alive = 0;
     t->check->runs[t->rule].ntasks--;
     t->check->ntasks--;
-    if (t->result) { mx_json_free(t->result); t->result = NULL; }
+    if (t->result && !t->result_borrowed) mx_json_free(t->result);
+    t->result = NULL;
     if (t->handle && t->discard) t->discard(t->handle);
     t->handle = NULL;
     luaL_unref(rt->L, LUA_REGISTRYINDEX, t->co_ref);
@@ -120,17 +121,19 @@ void rt_error_location(mx_rt *rt, lua_State *co, rule_run *run, const char *rule
     if (run->err_line) return;
     lua_Debug ar;
     int any_line = 0;
-    char any_src[sizeof run->err_src] = "";
+    char any_src[MX_ERR_SRC_MAX] = "";
     for (int level = 0; lua_getstack(co, level, &ar); level++) {
         if (!lua_getinfo(co, "Sl", &ar) || ar.currentline <= 0 || ar.source[0] != '@') continue;
         if (!any_line) { any_line = ar.currentline; snprintf(any_src, sizeof any_src, "%s", ar.source + 1); }
         if (strcmp(ar.source + 1, rule_file) == 0) {
+            char src[MX_ERR_SRC_MAX];
+            snprintf(src, sizeof src, "%s", rule_file);
             run->err_line = ar.currentline;
-            snprintf(run->err_src, sizeof run->err_src, "%s", rule_file);
+            run->err_src = mx_xstrdup(src);
             return;
         }
     }
-    if (any_line) { run->err_line = any_line; snprintf(run->err_src, sizeof run->err_src, "%s", any_src); }
+    if (any_line) { run->err_line = any_line; run->err_src = mx_xstrdup(any_src); }
 }
 
 static void resume_task(mx_rt *rt, mx_task *t) {
@@ -145,13 +148,17 @@ static void resume_task(mx_rt *rt, mx_task *t) {
         }
     } else if (t->push) {
         mx_json *res = t->result;
+        int borrowed = t->result_borrowed;
         void *h = t->handle;
         mx_push_fn push = t->push;
         t->result = NULL;
+        t->result_borrowed = 0;
         t->handle = NULL;
         t->push = NULL;
+        rt->pushing_borrowed = borrowed;
         nargs = push(co, res, h);
-        mx_json_free(res);
+        rt->pushing_borrowed = 0;
+        if (!borrowed) mx_json_free(res);
     } else {
         /* children finished: results table, error or nil */
         lua_rawgeti(rt->L, LUA_REGISTRYINDEX, t->results_ref);
@@ -226,6 +233,8 @@ static void run_ready(mx_rt *rt) {
     }
 }
 
+
+int mx_rt_result_borrowed(lua_State *L) { return mx_rt_from_L(L)->pushing_borrowed; }
 
 void mx_rt_stop(mx_rt *rt) { rt->stopping = 1; }
 

@@ -99,5 +99,6 @@ void mx_rt_free(mx_rt *rt) {
     rt_sched_free(rt);
     rt_site_free(rt);
     free(rt->checks);
+    free(rt->fact_names);
     free(rt);
 }

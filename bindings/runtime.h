@@ -192,6 +192,10 @@ int mx_rt_per_host(mx_rt *rt);
  * open-files limit, see mx_net_connection_cap). */
 int mx_rt_max_connections(mx_rt *rt);
 mx_rt *mx_rt_from_L(lua_State *L);
+/* In a push function: 1 when its result is borrowed (a replayed answer, owned
+ * by the recording and pushed again for the next caller): read it, never take
+ * or change parts of it. Otherwise the result is the push's to take apart. */
+int mx_rt_result_borrowed(lua_State *L);
 /* The run's connection slots (l_net.c). */
 mx_net_conns *mx_rt_net_conns(mx_rt *rt);
 /* The runtime a call belongs to (for completions that need its state). */

@@ -1,6 +1,7 @@
 #include "json.h"
 #include "escape.h"
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +146,18 @@ static const unsigned char plain[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
 
+/* Whether any of 8 bytes may not be plain (above): a control byte, '"', '\\',
+ * DEL or a byte >= 0x80. It may say so of a plain byte after one that is not
+ * (the borrow of the zero-byte test), never the other way: the bytes are then
+ * looked at one by one. */
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+#define HAS_ZERO(v) (((v) - ONES) & ~(v) & HIGHS)
+static int maybe_special8(uint64_t x) {
+    return ((x - ONES * 0x20) & ~x & HIGHS) || HAS_ZERO(x ^ (ONES * '"')) || HAS_ZERO(x ^ (ONES * '\\')) ||
+           HAS_ZERO(x ^ (ONES * 0x7F)) || (x & HIGHS);
+}
+
 static void write_string_l(mx_buf *b, const char *s, size_t n, int *lossy) {
     const unsigned char *p = (const unsigned char *)s;
     mx_buf_putc(b, '"');
@@ -152,6 +165,10 @@ static void write_string_l(mx_buf *b, const char *s, size_t n, int *lossy) {
     while (i < n) {
         /* copy a run of printable ASCII that needs no escape at once */
         size_t j = i;
+        for (uint64_t x; j + 8 <= n; j += 8) {
+            memcpy(&x, p + j, 8);
+            if (maybe_special8(x)) break;
+        }
         while (j < n && plain[p[j]]) j++;
         if (j > i) {
             mx_buf_put(b, p + i, j - i);

@@ -143,9 +143,41 @@ static void parse_values(void **state) {
     mx_json_free(v);
 }
 
+/* Every byte value at every place of a 24-byte string of plain letters (the
+ * writer scans plain bytes 8 at a time): written as the bytes before it, the
+ * byte alone, the bytes after it. */
+static void escaping_in_runs(void **state) {
+    (void)state;
+    for (int c = 0; c < 256; c++) {
+        char one[1] = {(char)c};
+        char *alone = write_str(one, 1);
+        size_t al = strlen(alone);
+        for (size_t at = 0; at < 24; at++) {
+            char s[24];
+            memset(s, 'a', sizeof s);
+            s[at] = (char)c;
+            char *o = write_str(s, sizeof s);
+            char want[64];
+            size_t w = 0;
+            want[w++] = '"';
+            memset(want + w, 'a', at);
+            w += at;
+            memcpy(want + w, alone + 1, al - 2);
+            w += al - 2;
+            memset(want + w, 'a', sizeof s - at - 1);
+            w += sizeof s - at - 1;
+            want[w++] = '"';
+            want[w] = 0;
+            if (strcmp(o, want) != 0) fail_msg("byte 0x%02x at %zu: %s, not %s", c, at, o, want);
+            free(o);
+        }
+        free(alone);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(escaping), cmocka_unit_test(roundtrip_binary), cmocka_unit_test(tree_write),
+        cmocka_unit_test(escaping), cmocka_unit_test(escaping_in_runs), cmocka_unit_test(roundtrip_binary), cmocka_unit_test(tree_write),
         cmocka_unit_test(int_write), cmocka_unit_test(append_clone),
         cmocka_unit_test(parse_errors), cmocka_unit_test(parse_values),
     };
