@@ -235,6 +235,23 @@ void mx_rt_status_clear(mx_rt *rt);
 void mx_lua_push_json(lua_State *L, const mx_json *v);
 mx_json *mx_lua_to_json(lua_State *L, int idx);
 
+/* ---- batch workers: Lua values across runtimes (rt_share.c) ---- */
+/* A userdata the caller knows how to hand over (a socket): appends its
+ * bytes to out and returns 0, or -1 when it cannot be shared. */
+typedef int (*mx_share_udata_fn)(lua_State *L, int idx, mx_buf *out, void *ud);
+/* Pushes the value those bytes stand for; 0, or -1 with nothing pushed. */
+typedef int (*mx_share_udata_dec_fn)(lua_State *L, const char *p, size_t n, void *ud);
+/* Appends the value at idx to out so that mx_share_decode rebuilds it exactly
+ * in another Lua state: integers stay integers, floats floats, keys keep
+ * their types, an empty table marked __json = "object" its mark; read-only
+ * views are copied as their tables. A function, a thread or a userdata the
+ * hook (may be NULL) refuses, or nesting deeper than 32 (a cycle): -1 with
+ * err, out unchanged. [-0, +0, m] */
+int mx_share_encode(lua_State *L, int idx, mx_buf *out, mx_share_udata_fn hook, void *ud, char *err, size_t errlen);
+/* Pushes the value data encodes; -1 (nothing pushed) when data is not a
+ * whole encoding. [-0, +(0|1), m] */
+int mx_share_decode(lua_State *L, const char *data, size_t len, mx_share_udata_dec_fn hook, void *ud);
+
 /* Module openers, one per binding file. */
 int luaopen_mx_dns(lua_State *L);
 int luaopen_mx_net(lua_State *L);
