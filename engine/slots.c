@@ -29,6 +29,7 @@ typedef struct sl_wakes {
 struct mx_slots {
     pthread_mutex_t mu;
     int per_host, total_limit, total_active;
+    int total_only;          /* granted without an address (TTL probes) */
     mx_strmap addrs;         /* addr -> sl_addr, kept for the counts */
     sl_total_wait *tq;       /* waiting for a total slot, FIFO */
     size_t tq_n, tq_cap;
@@ -84,10 +85,11 @@ static void wakes_run(sl_wakes *wk) {
 
 static void grant(mx_slots *s, sl_addr *p) {
     s->total_active++;
-    p->open++;
-    p->connects++;
     s->st.connects++;
     if (s->total_active > s->st.peak) s->st.peak = s->total_active;
+    if (!p) { s->total_only++; return; }
+    p->open++;
+    p->connects++;
     if (p->open > p->peak) p->peak = p->open;
     if (p->peak > s->st.peak_per_host) s->st.peak_per_host = p->peak;
     if (p->connects > s->st.max_connects_per_address) s->st.max_connects_per_address = p->connects;
@@ -111,9 +113,11 @@ static int total_step(mx_slots *s, sl_addr *p, const mx_slots_waiter *w) {
 
 int mx_slots_acquire(mx_slots *s, const char *addr, const mx_slots_waiter *w) {
     pthread_mutex_lock(&s->mu);
-    sl_addr *p = addr_get(s, addr);
+    sl_addr *p = addr ? addr_get(s, addr) : NULL;
     int r;
-    if (p->active < s->per_host) {
+    if (!p) {
+        r = total_step(s, NULL, w);
+    } else if (p->active < s->per_host) {
         p->active++;
         r = total_step(s, p, w);
     } else {
@@ -153,8 +157,12 @@ static void hand_on(mx_slots *s, sl_addr *p, sl_wakes *wk) {
 void mx_slots_release(mx_slots *s, const char *addr) {
     sl_wakes wk = {0};
     pthread_mutex_lock(&s->mu);
-    sl_addr *p = mx_strmap_get(&s->addrs, addr);
-    if (p && p->open > 0) {
+    sl_addr *p = addr ? mx_strmap_get(&s->addrs, addr) : NULL;
+    if (!addr && s->total_only > 0) {
+        s->total_only--;
+        s->total_active--;
+        hand_on(s, NULL, &wk);
+    } else if (p && p->open > 0) {
         p->open--;
         p->active--;
         s->total_active--;
@@ -168,7 +176,7 @@ int mx_slots_cancel(mx_slots *s, const char *addr, void *ctx, uint64_t ticket) {
     sl_wakes wk = {0};
     int found = 0;
     pthread_mutex_lock(&s->mu);
-    sl_addr *p = mx_strmap_get(&s->addrs, addr);
+    sl_addr *p = addr ? mx_strmap_get(&s->addrs, addr) : NULL;
     for (size_t i = 0; p && i < p->nq; i++) {
         if (p->q[i].ctx != ctx || p->q[i].ticket != ticket) continue;
         memmove(p->q + i, p->q + i + 1, (p->nq - i - 1) * sizeof *p->q);
@@ -183,7 +191,7 @@ int mx_slots_cancel(mx_slots *s, const char *addr, void *ctx, uint64_t ticket) {
         s->tq_n--;
         found = 1;
         /* it held p's per-address slot: the next one may have it */
-        tp->active--;
+        if (tp) tp->active--;
         hand_on(s, tp, &wk);
     }
     pthread_mutex_unlock(&s->mu);

@@ -35,7 +35,9 @@ typedef struct mx_slots_stats {
 
 mx_slots *mx_slots_new(int per_host, int total_limit);
 void mx_slots_free(mx_slots *s);
-/* 1: both slots taken now; 0: queued, w->wake is called once they are. */
+/* 1: both slots taken now; 0: queued, w->wake is called once they are.
+ * addr NULL: a total slot only (a TTL-limited probe, which mostly never
+ * reaches an address); released with addr NULL. */
 int mx_slots_acquire(mx_slots *s, const char *addr, const mx_slots_waiter *w);
 /* A connection to addr ended: its slots go to the next waiters. */
 void mx_slots_release(mx_slots *s, const char *addr);

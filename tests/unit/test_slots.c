@@ -85,7 +85,18 @@ static void test_total(void **st) {
     assert_int_equal(stt.peak, 2);
     assert_int_equal(stt.connects, 4);
     mx_slots_release(s, "c");
+    /* a TTL probe: a total slot, no address's */
+    assert_int_equal(mx_slots_acquire(s, NULL, &w[0]), 1);
+    assert_int_equal(mx_slots_acquire(s, "e", &w[1]), 0); /* the cap: d and the probe */
+    mx_slots_release(s, NULL);
+    assert_int_equal(l.n, 3);
+    assert_int_equal(l.order[2], 1);
+    mx_slots_release(s, NULL); /* none held: nothing */
+    mx_slots_get_stats(s, &stt);
+    assert_int_equal(stt.peak, 2);
+    assert_int_equal(stt.addresses, 5);
     mx_slots_release(s, "d");
+    mx_slots_release(s, "e");
     mx_slots_free(s);
 }
 
