@@ -12,6 +12,8 @@
 #include "loop.h"
 #include "report.h"
 #include "l_net.h" /* mx_net_conn_stats, for batch */
+#include "shstore.h"
+#include "slots.h"
 
 #define MX_RULE_INSTR_LIMIT 200000000L   /* Lua instructions per rule run */
 #define MX_RULE_MEM_LIMIT (64u << 20)    /* bytes a rule may grow the heap by in one slice */
@@ -136,6 +138,14 @@ const mx_json *mx_rt_overrides(mx_rt *rt);
 /* The facts a finished check's rules published, {name: value} (caller owns;
  * `mxdiag rules facts`). */
 mx_json *mx_check_facts_json(mx_check *c);
+
+/* batch -P N: this runtime is worker id of N, one thread each; shared.once
+ * results go through store and connections take their slots from slots (both
+ * shared by the workers, owned by the caller, outliving the runtimes). Call
+ * before the first check; the runtime is then used by one thread only. */
+int mx_rt_set_worker(mx_rt *rt, mx_shstore *store, mx_slots *slots, int id, char *err, size_t errlen);
+/* The store shared with the other workers, or NULL (one worker). */
+mx_shstore *mx_rt_share_store(mx_rt *rt);
 
 /* Writes the recording (if --record) at the end of a run. */
 int mx_rt_finish(mx_rt *rt, char *err, size_t errlen);

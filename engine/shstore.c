@@ -23,6 +23,7 @@ typedef struct sh_entry {
 struct mx_shstore {
     pthread_mutex_t mu;
     mx_strmap keys;          /* key -> sh_entry */
+    mx_strmap parked;        /* key -> sh_parked */
     mx_shstore_stats stats;
 };
 
@@ -40,9 +41,21 @@ static void entry_free(void *v) {
     free(e);
 }
 
+typedef struct sh_parked {
+    char *data;
+    size_t len;
+} sh_parked;
+
+static void parked_free(void *v) {
+    sh_parked *p = v;
+    free(p->data);
+    free(p);
+}
+
 void mx_shstore_free(mx_shstore *s) {
     if (!s) return;
     mx_strmap_free(&s->keys, entry_free);
+    mx_strmap_free(&s->parked, parked_free);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
@@ -170,6 +183,31 @@ int mx_shstore_done(mx_shstore *s, const char *key) {
     int d = e && e->state == MX_SHSTORE_DONE;
     pthread_mutex_unlock(&s->mu);
     return d;
+}
+
+int mx_shstore_park(mx_shstore *s, const char *key, const void *data, size_t len) {
+    pthread_mutex_lock(&s->mu);
+    int r = -1;
+    if (!mx_strmap_has(&s->parked, key)) {
+        sh_parked *p = mx_xcalloc(1, sizeof *p);
+        p->data = copy_bytes(data, len);
+        p->len = len;
+        mx_strmap_put(&s->parked, key, p);
+        r = 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return r;
+}
+
+int mx_shstore_unpark(mx_shstore *s, const char *key, char **data, size_t *len) {
+    pthread_mutex_lock(&s->mu);
+    sh_parked *p = mx_strmap_del(&s->parked, key);
+    pthread_mutex_unlock(&s->mu);
+    if (!p) return 0;
+    *data = p->data;
+    *len = p->len;
+    free(p);
+    return 1;
 }
 
 void mx_shstore_get_stats(mx_shstore *s, mx_shstore_stats *out) {

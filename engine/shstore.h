@@ -63,5 +63,12 @@ int mx_shstore_unwait(mx_shstore *s, const char *key, int worker);
 /* 1 when key is DONE (shared.done). */
 int mx_shstore_done(mx_shstore *s, const char *key);
 void mx_shstore_get_stats(mx_shstore *s, mx_shstore_stats *out);
+/* Something handed over once (a held connection: its fd and what goes with
+ * it, as bytes): parked under key by one worker, taken by the first worker
+ * that asks. park: 0, or -1 when key is parked already (nothing changed).
+ * unpark: 1 with *data (caller frees) and *len, the key then free; 0 when
+ * nothing is parked under it. */
+int mx_shstore_park(mx_shstore *s, const char *key, const void *data, size_t len);
+int mx_shstore_unpark(mx_shstore *s, const char *key, char **data, size_t *len);
 
 #endif

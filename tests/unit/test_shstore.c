@@ -196,8 +196,27 @@ static void test_threads(void **st) {
     mx_shstore_free(s);
 }
 
+static void test_park(void **st) {
+    (void)st;
+    mx_shstore *s = mx_shstore_new();
+    char *d = NULL;
+    size_t n = 0;
+    assert_int_equal(mx_shstore_unpark(s, "conn|0|192.0.2.1", &d, &n), 0);
+    assert_int_equal(mx_shstore_park(s, "conn|0|192.0.2.1", "fd=7", 4), 0);
+    assert_int_equal(mx_shstore_park(s, "conn|0|192.0.2.1", "fd=8", 4), -1); /* one at a time */
+    assert_int_equal(mx_shstore_unpark(s, "conn|0|192.0.2.1", &d, &n), 1);
+    assert_int_equal(n, 4);
+    assert_string_equal(d, "fd=7");
+    free(d);
+    /* taken once */
+    assert_int_equal(mx_shstore_unpark(s, "conn|0|192.0.2.1", &d, &n), 0);
+    assert_int_equal(mx_shstore_park(s, "conn|0|192.0.2.1", "fd=9", 4), 0);
+    mx_shstore_free(s); /* a parked leftover is freed */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_park),
         cmocka_unit_test(test_claim_publish),
         cmocka_unit_test(test_error_and_abandon),
         cmocka_unit_test(test_threads),
