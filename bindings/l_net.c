@@ -59,6 +59,14 @@ struct mx_net_conns {
     int total_limit, total_active;
     polite_wait *total_q;
     size_t total_head, total_nq, total_capq;
+    /* batch -P: the slots of the whole process instead (engine/slots.c);
+     * connects waiting for a grant, by ticket */
+    mx_slots *shared;
+    mx_slots_wake_fn wake;
+    void *wake_ctx;
+    struct shared_wait { uint64_t ticket; polite_wait w; } *sw;
+    size_t nsw, capsw;
+    uint64_t next_ticket;
 };
 
 /* What the process's runs did, for batch's summary (read after the run). */
@@ -82,6 +90,7 @@ void mx_net_conns_free(mx_net_conns *nc) {
     if (!nc) return;
     mx_strmap_free(&nc->polite, free_polite);
     free(nc->total_q);
+    free(nc->sw);
     free(nc);
 }
 
@@ -133,6 +142,7 @@ static void total_acquire(polite_wait w) {
 
 /* A socket counted against the total cap is gone: start the oldest waiters. */
 static void total_release(mx_net_conns *nc) {
+    if (nc->shared) { mx_slots_release(nc->shared, NULL); return; }
     if (nc->total_active > 0) nc->total_active--;
     while (nc->total_nq && nc->total_active < nc->total_limit) {
         polite_wait w = nc->total_q[nc->total_head++];
@@ -145,6 +155,7 @@ static void total_release(mx_net_conns *nc) {
 /* A connection to addr ended (or never connected): free its total slot and
  * its address's slot, and wake the next waiters. */
 static void polite_release(mx_net_conns *nc, const char *addr) {
+    if (nc->shared) { mx_slots_release(nc->shared, addr); return; }
     total_release(nc);
     polite_addr *p = polite_get(nc, addr);
     if (p->active > 0) p->active--;
@@ -259,10 +270,50 @@ static void real_connect(mx_rt *rt, mx_json *args, mx_gate_req *req) {
                    ttl ? (int)ttl->u.i : 0, ttl ? on_connect_probe : on_connect, req);
 }
 
+void mx_net_conns_share(mx_net_conns *nc, mx_slots *slots, mx_slots_wake_fn wake, void *ctx) {
+    nc->shared = slots;
+    nc->wake = wake;
+    nc->wake_ctx = ctx;
+}
+
+/* batch -P: both slots from the process's, or wait (in this worker's list)
+ * for the grant that another worker's close makes. */
+static void shared_acquire(mx_rt *rt, mx_net_conns *nc, mx_json *args, mx_gate_req *req) {
+    const char *addr = mx_json_get(args, "ttl") ? NULL : mx_json_get_str(args, "address");
+    mx_slots_waiter w = {nc->wake, nc->wake_ctx, ++nc->next_ticket};
+    if (nc->nsw == nc->capsw) {
+        nc->capsw = nc->capsw ? nc->capsw * 2 : 16;
+        nc->sw = mx_xrealloc(nc->sw, nc->capsw * sizeof *nc->sw);
+    }
+    /* listed before asking: the grant can only arrive through this loop, later */
+    nc->sw[nc->nsw].ticket = w.ticket;
+    nc->sw[nc->nsw].w = (polite_wait){rt, args, req};
+    if (mx_slots_acquire(nc->shared, addr, &w)) {
+        real_connect(rt, args, req);
+        return;
+    }
+    nc->nsw++;
+    mx_rt_trace(rt, "net.connect %s: waiting for a connection slot (--per-host or the total cap, all workers)",
+                addr ? addr : "(probe)");
+    mx_gate_wait_begin(req);
+}
+
+void mx_net_conns_granted(mx_net_conns *nc, uint64_t ticket) {
+    for (size_t i = 0; i < nc->nsw; i++) {
+        if (nc->sw[i].ticket != ticket) continue;
+        polite_wait w = nc->sw[i].w;
+        nc->sw[i] = nc->sw[--nc->nsw];
+        mx_gate_wait_end(w.req);
+        real_connect(w.rt, w.args, w.req);
+        return;
+    }
+}
+
 static void start_connect(mx_rt *rt, mx_json *args, mx_gate_req *req) {
     struct rlimit rl;
     long long nofile = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long long)rl.rlim_cur : 1LL << 40;
     mx_net_conns *nc = mx_rt_net_conns(rt);
+    if (nc->shared) { shared_acquire(rt, nc, args, req); return; }
     nc->total_limit = mx_net_connection_cap(nofile, mx_rt_max_connections(rt));
     total_stats.limit = nc->total_limit;
     if (mx_json_get(args, "ttl")) {
@@ -792,8 +843,98 @@ static int l_is_reserved(lua_State *L) {
     return 1;
 }
 
+/* ---- batch -P: a held connection handed to whichever worker takes it ---- */
+
+/* What travels with a parked fd (then the detail, rt_share-encoded). */
+typedef struct parked_sock {
+    int fd, port, holds_slot;
+    char peer[64], source[64], conn[200];
+} parked_sock;
+
+/* Closes a parked connection nobody took and frees its slots. */
+static void parked_close(mx_rt *rt, const char *data, size_t len) {
+    parked_sock ps;
+    if (len < sizeof ps) return;
+    memcpy(&ps, data, sizeof ps);
+    close(ps.fd);
+    if (ps.holds_slot == 1) polite_release(mx_rt_net_conns(rt), ps.peer);
+    else if (ps.holds_slot == 2) total_release(mx_rt_net_conns(rt));
+}
+
+/* net.park(key, sock, detail) -> boolean: with several workers, the
+ * connection (open, nothing sent or read yet) leaves this Lua state for the
+ * process, under key, with its slot: the first worker to ask takes it
+ * (net.unpark). false (sock untouched) with one worker or a used socket.
+ * [-3, +1, e] */
+static int l_park(lua_State *L) {
+    const char *key = luaL_checkstring(L, 1);
+    l_socket *s = check_socket(L, 2);
+    mx_rt *rt = mx_rt_from_L(L);
+    mx_shstore *store = mx_rt_share_store(rt);
+    if (!store || s->closed || s->replay || !s->st) { lua_pushboolean(L, 0); return 1; }
+    mx_buf b = MX_BUF_INIT;
+    parked_sock ps;
+    memset(&ps, 0, sizeof ps);
+    mx_buf_put(&b, &ps, sizeof ps);
+    char err[200];
+    if (mx_share_encode(L, 3, &b, NULL, NULL, err, sizeof err) != 0) mx_buf_putc(&b, 'n');
+    int fd = mx_stream_detach(s->st);
+    if (fd < 0) { mx_buf_free(&b); lua_pushboolean(L, 0); return 1; }
+    ps.fd = fd;
+    ps.port = s->port;
+    ps.holds_slot = s->holds_slot;
+    memcpy(ps.peer, s->peer, sizeof ps.peer);
+    memcpy(ps.source, s->source, sizeof ps.source);
+    memcpy(ps.conn, s->conn, sizeof ps.conn);
+    memcpy(b.data, &ps, sizeof ps);
+    s->st = NULL; /* its fd and slot are the parked connection's now */
+    s->holds_slot = 0;
+    s->closed = 1;
+    if (mx_shstore_park(store, key, b.data, b.len) != 0) {
+        /* one held under key already (conn.hold replaces): close that one */
+        char *od;
+        size_t on;
+        if (mx_shstore_unpark(store, key, &od, &on)) { parked_close(rt, od, on); free(od); }
+        mx_shstore_park(store, key, b.data, b.len);
+    }
+    mx_buf_free(&b);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* net.unpark(key) -> sock, detail | nil: the connection parked under key, now
+ * this runtime's (its loop, its Lua state), once. [-1, +(1|2), m] */
+static int l_unpark(lua_State *L) {
+    const char *key = luaL_checkstring(L, 1);
+    mx_rt *rt = mx_rt_from_L(L);
+    mx_shstore *store = mx_rt_share_store(rt);
+    char *data;
+    size_t len;
+    if (!store || !mx_shstore_unpark(store, key, &data, &len)) { lua_pushnil(L); return 1; }
+    parked_sock ps;
+    if (len < sizeof ps) { free(data); lua_pushnil(L); return 1; }
+    memcpy(&ps, data, sizeof ps);
+    l_socket *s = lua_newuserdatauv(L, sizeof *s, 0);
+    memset(s, 0, sizeof *s);
+    s->closed = 1;
+    luaL_setmetatable(L, SOCKET_MT);
+    memcpy(s->peer, ps.peer, sizeof s->peer);
+    memcpy(s->source, ps.source, sizeof s->source);
+    memcpy(s->conn, ps.conn, sizeof s->conn);
+    s->port = ps.port;
+    s->st = mx_stream_new(mx_rt_loop(rt), ps.fd, NULL);
+    s->holds_slot = ps.holds_slot;
+    s->nc = mx_rt_net_conns(rt);
+    s->closed = 0;
+    if (mx_share_decode(L, data + sizeof ps, len - sizeof ps, NULL, NULL) != 0) lua_pushnil(L);
+    free(data);
+    return 2;
+}
+
 static const luaL_Reg net_funcs[] = {
     {"connect", l_connect},
+    {"park", l_park},
+    {"unpark", l_unpark},
     {"hostname", l_hostname},
     {"parse_address", l_parse_address},
     {"is_reserved", l_is_reserved},

@@ -37,9 +37,10 @@ typedef struct sm_state {
     } cap[SM_MAXCAPTURES];
 } sm_state;
 
-/* Steps not yet charged. One process, one Lua state: a plain counter; what a
- * rule leaves here (under STEP_CHARGE) goes to the next one that matches. */
-static uint64_t pending_steps;
+/* Steps not yet charged: what a rule leaves here (under STEP_CHARGE) goes to
+ * the next one that matches. One per thread: `batch -P` runs a Lua state in
+ * each worker thread (ThreadSanitizer found the shared counter). */
+static _Thread_local uint64_t pending_steps;
 
 static void step(sm_state *ms, uint64_t n) {
     pending_steps += n;

@@ -262,6 +262,7 @@ struct mx_rt {
     mx_json *rule_opts;      /* rule options: {rule id: {key: value}} (rt_site.c) */
     mx_json *overrides;      /* site overrides: [{code, severity?, domains?, summary?, ...}] (rt_site.c) */
     int empty_ro_ref;        /* a read-only empty table (report.options of a rule without options) */
+    struct rt_worker *worker; /* batch -P: what it shares with the other workers (NULL: one worker) */
 };
 
 /* ---- rt_mem.c */
@@ -279,6 +280,14 @@ mx_task *rt_task_get(mx_rt *rt, int slot, uint32_t gen);
 mx_task *rt_task_new(mx_rt *rt, mx_check *c, int rule);
 void rt_task_kill(mx_rt *rt, mx_task *t);
 void rt_make_ready(mx_rt *rt, mx_task *t);
+/* task.event() (owned by the running rule) / task.signal(id) from C. */
+int mx_task_event_new(lua_State *L);
+void rt_event_signal(mx_rt *rt, int id);
+
+/* ---- rt_workers.c (batch -P) */
+typedef struct rt_worker rt_worker;
+void rt_worker_free(mx_rt *rt);
+void rt_worker_register(lua_State *L);
 void rt_error_location(mx_rt *rt, lua_State *co, rule_run *run, const char *rule_file);
 /* Frees the task table, the ready queue and the events. */
 void rt_sched_free(mx_rt *rt);

@@ -317,7 +317,7 @@ static rt_event *event_get(lua_State *L, mx_rt *rt, int arg) {
 }
 
 /* task.event() -> id [-0, +1, m] */
-static int mx_task_event_new(lua_State *L) {
+int mx_task_event_new(lua_State *L) {
     mx_rt *rt = mx_rt_from_L(L);
     if (rt->nevents == rt->events_cap) {
         rt->events_cap = rt->events_cap ? rt->events_cap * 2 : 64;
@@ -354,8 +354,15 @@ static int mx_task_event_wait(lua_State *L) {
 /* task.signal(id): wakes every waiter (later, from the scheduler) [-1, +0, e] */
 static int mx_task_event_signal(lua_State *L) {
     mx_rt *rt = mx_rt_from_L(L);
-    rt_event *e = event_get(L, rt, 1);
-    if (e->signalled) return 0;
+    event_get(L, rt, 1);
+    rt_event_signal(rt, (int)lua_tointeger(L, 1));
+    return 0;
+}
+
+void rt_event_signal(mx_rt *rt, int id) {
+    if (id < 1 || id > rt->nevents) return;
+    rt_event *e = &rt->events[id - 1];
+    if (e->signalled) return;
     e->signalled = 1;
     for (int i = 0; i < e->n; i++) {
         mx_task *w = rt_task_get(rt, e->slots[i], e->gens[i]);
@@ -366,7 +373,6 @@ static int mx_task_event_signal(lua_State *L) {
     e->slots = NULL;
     e->gens = NULL;
     e->n = e->cap = 0;
-    return 0;
 }
 
 
@@ -437,5 +443,6 @@ static const luaL_Reg task_funcs[] = {
 
 int luaopen_mx_task(lua_State *L) {
     luaL_newlib(L, task_funcs);
+    rt_worker_register(L);
     return 1;
 }

@@ -89,6 +89,7 @@ void mx_rt_free(mx_rt *rt) {
      * timeout) so their sockets and memory are released. */
     int64_t until = mx_now_ms() + rt->opts.timeout_ms + 1000;
     while (rt->pending_calls > 0 && mx_now_ms() < until) mx_loop_run_once(rt->loop, 100);
+    rt_worker_free(rt);
     mx_dns_free(rt->dns);
     mx_strmap_free(&rt->dns_by_resolvers, free_dns);
     mx_loop_free(rt->loop);

@@ -12,6 +12,8 @@
 #include "loop.h"
 #include "report.h"
 #include "l_net.h" /* mx_net_conn_stats, for batch */
+#include "shstore.h"
+#include "slots.h"
 
 #define MX_RULE_INSTR_LIMIT 200000000L   /* Lua instructions per rule run */
 #define MX_RULE_MEM_LIMIT (64u << 20)    /* bytes a rule may grow the heap by in one slice */
@@ -137,6 +139,14 @@ const mx_json *mx_rt_overrides(mx_rt *rt);
  * `mxdiag rules facts`). */
 mx_json *mx_check_facts_json(mx_check *c);
 
+/* batch -P N: this runtime is worker id of N, one thread each; shared.once
+ * results go through store and connections take their slots from slots (both
+ * shared by the workers, owned by the caller, outliving the runtimes). Call
+ * before the first check; the runtime is then used by one thread only. */
+int mx_rt_set_worker(mx_rt *rt, mx_shstore *store, mx_slots *slots, int id, char *err, size_t errlen);
+/* The store shared with the other workers, or NULL (one worker). */
+mx_shstore *mx_rt_share_store(mx_rt *rt);
+
 /* Writes the recording (if --record) at the end of a run. */
 int mx_rt_finish(mx_rt *rt, char *err, size_t errlen);
 
@@ -238,6 +248,23 @@ void mx_rt_status_clear(mx_rt *rt);
  * deterministic. [-0, +1, m] / [-0, +0, m] */
 void mx_lua_push_json(lua_State *L, const mx_json *v);
 mx_json *mx_lua_to_json(lua_State *L, int idx);
+
+/* ---- batch workers: Lua values across runtimes (rt_share.c) ---- */
+/* A userdata the caller knows how to hand over (a socket): appends its
+ * bytes to out and returns 0, or -1 when it cannot be shared. */
+typedef int (*mx_share_udata_fn)(lua_State *L, int idx, mx_buf *out, void *ud);
+/* Pushes the value those bytes stand for; 0, or -1 with nothing pushed. */
+typedef int (*mx_share_udata_dec_fn)(lua_State *L, const char *p, size_t n, void *ud);
+/* Appends the value at idx to out so that mx_share_decode rebuilds it exactly
+ * in another Lua state: integers stay integers, floats floats, keys keep
+ * their types, an empty table marked __json = "object" its mark; read-only
+ * views are copied as their tables. A function, a thread or a userdata the
+ * hook (may be NULL) refuses, or nesting deeper than 32 (a cycle): -1 with
+ * err, out unchanged. [-0, +0, m] */
+int mx_share_encode(lua_State *L, int idx, mx_buf *out, mx_share_udata_fn hook, void *ud, char *err, size_t errlen);
+/* Pushes the value data encodes; -1 (nothing pushed) when data is not a
+ * whole encoding. [-0, +(0|1), m] */
+int mx_share_decode(lua_State *L, const char *data, size_t len, mx_share_udata_dec_fn hook, void *ud);
 
 /* Module openers, one per binding file. */
 int luaopen_mx_dns(lua_State *L);

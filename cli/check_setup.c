@@ -104,7 +104,7 @@ static void bad_option(int ch, int argc, char **argv) {
     if (optopt > 0 && optopt < 256 && strncmp(arg, "--", 2) != 0) arg = shortopt; /* one of a cluster (-xv) */
     if (ch == ':') mx_cli_cmd_usage_error(cmd, "option %s needs a value", arg);
     /* batch's and logs' own options: they reach this parser only when misspelt */
-    static const char *const batch_opts[] = {"concurrency", "output", "resume", "shard", "plain", "progress",
+    static const char *const batch_opts[] = {"concurrency", "workers", "output", "resume", "shard", "plain", "progress",
                                              "no-progress", "quiet", NULL};
     static const char *const logs_opts[] = {"since", "until", "domain", "now", "utc", "probe", NULL};
     const char *near = mx_cli_suggest_option(arg, cmd && !strcmp(cmd, "batch") ? batch_opts

@@ -3,11 +3,13 @@
  * up (constant memory); identical DNS questions are answered once per run by
  * the call gate. */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,10 +17,13 @@
 #include "cli.h"
 #include "formats.h"
 #include "escape.h"
+#include "net.h"
 #include "outfile.h"
 #include "strmap.h"
 
 #define DEFAULT_CONCURRENCY 256
+#define MAX_WORKERS 64
+#define MAX_WORKERS_S "64"
 #define FLUSH_AT (64 * 1024)
 
 static const char *batch_usage =
@@ -30,7 +35,13 @@ static const char *batch_usage =
     "or .list); '-' reads standard input.\n"
     "\n"
     "Options:\n"
-    "  -j, --concurrency N   domains in flight at once (default 256)\n"
+    "  -j, --concurrency N   domains in flight at once (default 256), shared out\n"
+    "                        among the workers\n"
+    "  -P, --workers N       worker threads, each with its own event loop and\n"
+    "                        rules (default: the number of CPUs; 1 to 64). Each\n"
+    "                        address is still probed once per run and --per-host\n"
+    "                        and the total cap hold across them; --record and\n"
+    "                        --replay run one\n"
     "  --format F            jsonl (default): one mxdiag.check/1 object per line,\n"
     "                        with \"index\" (the entry's position in FILE);\n"
     "                        csv: index,domain,status,exit_code,duration_ms,crit,\n"
@@ -74,19 +85,45 @@ static const char *batch_usage =
 enum { FMT_JSONL, FMT_CSV, FMT_SUMMARY, FMT_PROM };
 
 typedef struct batch batch;
+typedef struct worker worker;
 typedef struct slot {
-    batch *b;
+    worker *w;
     mx_check *chk;
     size_t index;
-    int pos;                 /* in b->active */
+    int pos;                 /* in w->active */
     int64_t started;         /* mx_now_ms() */
     char *target;            /* as the list has it: named when interrupted */
     struct slot *next_done;
 } slot;
 
-struct batch {
+/* One worker (-P N): a thread with its own runtime (event loop, DNS channel,
+ * Lua state) running up to its share of the checks in flight. Workers share
+ * the list, the output and the counts (batch, under b->mu), and through their
+ * runtimes the once-per-run work and the connection slots (mx_rt_set_worker). */
+struct worker {
+    batch *b;
+    int id;
+    mx_check_setup setup;
     mx_rt *rt;
     mx_loop *loop;
+    slot **active;
+    int inflight, concurrency;
+    slot *done_head, *done_tail;
+    int pump_scheduled;
+    mx_timer *tick;
+    mx_check *runchk;        /* worker 0: the run-level check */
+    mx_buf line;             /* a result's line, built before b->mu is taken */
+    mx_buf bl;
+    pthread_t th;
+};
+
+struct batch {
+    pthread_mutex_t mu;      /* the list, the output and the counts below */
+    worker *workers;
+    int nworkers;
+    int inflight;            /* all workers' */
+    mx_shstore *store;       /* -P > 1: shared.once across workers */
+    mx_slots *slots;         /* every worker's connection slots */
     mx_batch_input *in;
     int format, concurrency, progress, quiet;
     unsigned shard_k, shard_n;
@@ -97,10 +134,7 @@ struct batch {
     char *out_path, *tmp_path;
     mx_buf out;
     FILE *prom_status, *prom_dur;
-    slot **active;
-    int inflight;
-    slot *done_head, *done_tail;
-    int input_done, input_fatal, stopping, write_failed, pump_scheduled;
+    int input_done, input_fatal, stopping, write_failed;
     mx_batch_stats stats;
     int worst;               /* severity rank of the worst exit code */
     long total;
@@ -109,8 +143,11 @@ struct batch {
     long long nbroken;       /* checks with a broken site rule */
     int strict_rules;        /* --strict-rules */
     int64_t t0;
-    mx_timer *tick;
 };
+
+/* b->stopping is set by any worker (a write error) and read by all */
+static int is_stopping(batch *b) { return __atomic_load_n(&b->stopping, __ATOMIC_RELAXED); }
+static void set_stopping(batch *b) { __atomic_store_n(&b->stopping, 1, __ATOMIC_RELAXED); }
 
 static volatile sig_atomic_t got_signal;
 
@@ -123,10 +160,11 @@ static volatile sig_atomic_t got_signal;
  * bound is already above a list's daily free volume is warned about before it
  * starts, on stderr and in the summary. */
 static void usage_warning(batch *b, long domains) {
-    if (domains <= 0 || !mx_rt_rule_enabled(b->rt, "dnsbl-mx")) return;
+    mx_rt *rt = b->workers[0].rt;
+    if (domains <= 0 || !mx_rt_rule_enabled(rt, "dnsbl-mx")) return;
     if (b->shard_n > 1) domains = (domains + (long)b->shard_n - 1) / (long)b->shard_n;
     char err[512];
-    mx_json *lists = mx_rt_dnsbl_usage(b->rt, err, sizeof err);
+    mx_json *lists = mx_rt_dnsbl_usage(rt, err, sizeof err);
     if (!lists) { fprintf(stderr, "mxdiag batch: cannot read the blocklist usage limits: %s\n", err); return; }
     long long queries = (long long)domains * 2;
     for (size_t i = 0; i < lists->u.c.len; i++) {
@@ -174,7 +212,7 @@ static void out_flush(batch *b) {
             /* a closed pipe (| head) is a normal way to stop reading: quietly */
             if (errno != EPIPE) mx_errf("mxdiag batch: write error: %s", strerror(errno));
             b->write_failed = errno == EPIPE ? 2 : 1;
-            b->stopping = 1;
+            set_stopping(b);
             break;
         }
         off += (size_t)n;
@@ -203,68 +241,75 @@ static void jsonl_line(mx_buf *out, mx_check *chk, const mx_json *lean, size_t i
     mx_buf_printf(out, ",\"index\":%zu}\n", index);
 }
 
-static void write_result(batch *b, mx_check *chk, size_t index) {
+/* A finished check's line is built in the worker's own buffer; the shared
+ * counts and the output are touched under b->mu, so lines never interleave. */
+static void write_result(worker *w, mx_check *chk, size_t index) {
+    batch *b = w->b;
     /* written out at once: the document shares the check's findings */
     mx_json *doc = mx_check_json_borrowed_lean(chk); /* no "rules": jsonl_line writes them */
-    mx_stats_add(&b->stats, doc);
     int code = mx_check_exit_code(chk);
     /* a site rule that reached no verdict: named in the summary, and a
      * failure of the run with --strict-rules */
-    mx_buf bl = MX_BUF_INIT;
-    if (mx_check_broken_rules(chk, &bl)) {
-        if (b->nbroken++ < 10) {
-            const mx_json *tg = mx_json_get(doc, "target");
-            const char *in = mx_json_get_str(tg, "input");
-            const char *p = mx_buf_cstr(&bl);
-            while (*p) {
-                const char *nl = strchr(p, '\n');
-                mx_buf_printf(&b->broken, "    %s: ", in ? in : "?");
-                mx_buf_put(&b->broken, p, (size_t)(nl - p) + 1);
-                p = nl + 1;
-            }
-        }
-        if (b->strict_rules && code != 2) code = 3;
-    }
-    mx_buf_free(&bl);
-    if (code_rank(code) > b->worst) b->worst = code_rank(code);
+    mx_buf_reset(&w->bl);
+    size_t nbroken = mx_check_broken_rules(chk, &w->bl);
+    if (nbroken && b->strict_rules && code != 2) code = 3;
+    mx_buf_reset(&w->line);
+    mx_buf st = MX_BUF_INIT, du = MX_BUF_INIT;
     switch (b->format) {
-    case FMT_JSONL: jsonl_line(&b->out, chk, doc, index); break;
-    case FMT_CSV: mx_fmt_csv_row(&b->out, doc, index); break;
-    case FMT_PROM: {
-        mx_buf st = MX_BUF_INIT, du = MX_BUF_INIT;
-        mx_fmt_prom_domain(&st, &du, doc);
-        fwrite(st.data ? st.data : "", 1, st.len, b->prom_status);
-        fwrite(du.data ? du.data : "", 1, du.len, b->prom_dur);
-        mx_buf_free(&st);
-        mx_buf_free(&du);
-        break;
-    }
+    case FMT_JSONL: jsonl_line(&w->line, chk, doc, index); break;
+    case FMT_CSV: mx_fmt_csv_row(&w->line, doc, index); break;
+    case FMT_PROM: mx_fmt_prom_domain(&st, &du, doc); break;
     default: break;
     }
-    mx_check_json_release(doc);
+    pthread_mutex_lock(&b->mu);
+    mx_stats_add(&b->stats, doc);
+    if (nbroken && b->nbroken++ < 10) {
+        const mx_json *tg = mx_json_get(doc, "target");
+        const char *in = mx_json_get_str(tg, "input");
+        const char *p = mx_buf_cstr(&w->bl);
+        while (*p) {
+            const char *nl = strchr(p, '\n');
+            mx_buf_printf(&b->broken, "    %s: ", in ? in : "?");
+            mx_buf_put(&b->broken, p, (size_t)(nl - p) + 1);
+            p = nl + 1;
+        }
+    }
+    if (code_rank(code) > b->worst) b->worst = code_rank(code);
+    if (w->line.len) mx_buf_put(&b->out, w->line.data, w->line.len);
+    if (b->format == FMT_PROM) {
+        fwrite(st.data ? st.data : "", 1, st.len, b->prom_status);
+        fwrite(du.data ? du.data : "", 1, du.len, b->prom_dur);
+    }
     if (b->out.len >= FLUSH_AT) out_flush(b);
+    pthread_mutex_unlock(&b->mu);
+    mx_buf_free(&st);
+    mx_buf_free(&du);
+    mx_check_json_release(doc);
 }
 
 /* ------------------------------------------------------------ progress */
 
-static void progress_line(batch *b, int final) {
+/* Under b->mu (or after the workers are done); w: whose oldest check is
+ * named at the end (worker 0's: the others' are theirs to read). */
+static void progress_line(batch *b, worker *w, int final) {
     if (!b->progress) return;
     double el = (double)(mx_now_ms() - b->t0) / 1000.0;
     long long done = b->stats.done;
     double rate = el > 0 ? (double)done / el : 0;
     char eta[64] = "";
     long todo = b->total >= 0 ? b->total - (long)(done + b->stats.bad_entries + b->resumed + b->sharded_out) : -1;
-    long unstarted = todo >= 0 ? todo - b->inflight : -1;
+    int inflight = __atomic_load_n(&b->inflight, __ATOMIC_RELAXED);
+    long unstarted = todo >= 0 ? todo - inflight : -1;
     if (final) {
-    } else if (b->stopping || got_signal) {
+    } else if (is_stopping(b) || got_signal) {
         snprintf(eta, sizeof eta, " stopping");
-    } else if ((b->input_done || unstarted == 0) && b->inflight > 0) {
+    } else if ((b->input_done || unstarted == 0) && inflight > 0) {
         /* the rate says nothing about the last ones: they wait on their own
          * timeouts; say how long the oldest has been running */
         int64_t oldest = 0, now = mx_now_ms();
-        for (int i = 0; i < b->inflight; i++)
-            if (now - b->active[i]->started > oldest) oldest = now - b->active[i]->started;
-        snprintf(eta, sizeof eta, " waiting for the last %d (oldest %.0fs)", b->inflight, (double)oldest / 1000.0);
+        for (int i = 0; w && i < w->inflight; i++)
+            if (now - w->active[i]->started > oldest) oldest = now - w->active[i]->started;
+        snprintf(eta, sizeof eta, " waiting for the last %d (oldest %.0fs)", inflight, (double)oldest / 1000.0);
     } else if (todo > 0 && rate > 0) {
         /* never "0s" while work is in flight: at least a second */
         double s = (double)todo / rate;
@@ -273,30 +318,35 @@ static void progress_line(batch *b, int final) {
     char tot[32] = "";
     if (b->total >= 0) snprintf(tot, sizeof tot, "/%ld", b->total);
     fprintf(stderr, "\r\033[K%lld%s done, %d in flight, %.0f/s%s  ok %lld warn %lld crit %lld unknown %lld%s",
-            done + b->resumed, tot, b->inflight, rate, eta, b->stats.by_status[0], b->stats.by_status[1],
+            done + b->resumed, tot, inflight, rate, eta, b->stats.by_status[0], b->stats.by_status[1],
             b->stats.by_status[2], b->stats.by_status[3], final ? "\n" : "");
     fflush(stderr);
 }
 
 static void on_tick(mx_loop *loop, void *ud) {
-    batch *b = ud;
-    b->tick = NULL;
-    if (got_signal && !b->stopping) b->stopping = 1;
-    if (b->stopping) { mx_rt_stop(b->rt); return; }
-    progress_line(b, 0);
-    if (b->out.len) out_flush(b); /* keep `tail -f` current */
-    b->tick = mx_loop_timer(loop, 250, on_tick, b);
+    worker *w = ud;
+    batch *b = w->b;
+    w->tick = NULL;
+    if (got_signal && !is_stopping(b)) set_stopping(b);
+    if (is_stopping(b)) { mx_rt_stop(w->rt); return; }
+    if (w->id == 0) {
+        pthread_mutex_lock(&b->mu);
+        progress_line(b, w, 0);
+        if (b->out.len) out_flush(b); /* keep `tail -f` current */
+        pthread_mutex_unlock(&b->mu);
+    }
+    w->tick = mx_loop_timer(loop, 250, on_tick, w);
 }
 
 /* ------------------------------------------------------------ the pump */
 
-static void pump(batch *b);
+static void pump(worker *w);
 static void pump_cb(mx_loop *loop, void *ud) {
     (void)loop;
-    batch *b = ud;
-    b->pump_scheduled = 0;
-    pump(b);
-    if (b->stopping) mx_rt_stop(b->rt);
+    worker *w = ud;
+    w->pump_scheduled = 0;
+    pump(w);
+    if (is_stopping(w->b)) mx_rt_stop(w->rt);
 }
 
 /* Completion: only queue; the check cannot be freed while the runtime is
@@ -304,14 +354,14 @@ static void pump_cb(mx_loop *loop, void *ud) {
 static void on_done(mx_check *c, void *ud) {
     (void)c;
     slot *s = ud;
-    batch *b = s->b;
+    worker *w = s->w;
     s->next_done = NULL;
-    if (b->done_tail) b->done_tail->next_done = s;
-    else b->done_head = s;
-    b->done_tail = s;
-    if (!b->pump_scheduled) {
-        b->pump_scheduled = 1;
-        mx_loop_defer(b->loop, pump_cb, b);
+    if (w->done_tail) w->done_tail->next_done = s;
+    else w->done_head = s;
+    w->done_tail = s;
+    if (!w->pump_scheduled) {
+        w->pump_scheduled = 1;
+        mx_loop_defer(w->loop, pump_cb, w);
     }
 }
 
@@ -332,13 +382,14 @@ static void batch_run_summary(mx_buf *out, mx_check *run) {
     mx_json_free(doc);
 }
 
-static void slot_release(batch *b, slot *s) {
-    int last = --b->inflight;
+static void slot_release(worker *w, slot *s) {
+    int last = --w->inflight;
     if (s->pos != last) {
-        b->active[s->pos] = b->active[last];
-        b->active[s->pos]->pos = s->pos;
+        w->active[s->pos] = w->active[last];
+        w->active[s->pos]->pos = s->pos;
     }
-    b->active[last] = NULL;
+    w->active[last] = NULL;
+    __atomic_sub_fetch(&w->b->inflight, 1, __ATOMIC_RELAXED);
     mx_check_free(s->chk);
     free(s->target);
     free(s);
@@ -362,12 +413,23 @@ static mx_json *entry_options(batch *b, const mx_json *own) {
     return o;
 }
 
-static void refill(batch *b) {
-    while (!b->input_done && !b->stopping && b->inflight < b->concurrency) {
-        if (got_signal) { b->stopping = 1; break; }
-        mx_batch_entry e;
+/* A bad entry: named, counted, UNKNOWN for the run (under b->mu). */
+static void bad_entry(batch *b) {
+    b->stats.bad_entries++;
+    if (code_rank(3) > b->worst) b->worst = code_rank(3);
+}
+
+/* The next entry of the list this worker is to run, read under b->mu: the
+ * workers take from one list, so --shard and --resume skip exactly what they
+ * skip with one worker. 1: e and t set; 0: nothing more now. */
+static int next_entry(worker *w, mx_batch_entry *e, mx_target *t, mx_json **opts) {
+    batch *b = w->b;
+    int got = 0;
+    pthread_mutex_lock(&b->mu);
+    while (!b->input_done && !is_stopping(b)) {
+        if (got_signal) { set_stopping(b); break; }
         char err[1024];
-        int rc = mx_batch_next(b->in, &e, err, sizeof err);
+        int rc = mx_batch_next(b->in, e, err, sizeof err);
         if (rc == MX_BATCH_END) { b->input_done = 1; break; }
         if (rc == MX_BATCH_FATAL) {
             mx_errf("mxdiag batch: %s", err);
@@ -377,66 +439,76 @@ static void refill(batch *b) {
         }
         if (rc == MX_BATCH_BAD) {
             /* every shard reads the whole file: report a bad entry in the shard its text hashes to */
-            if (e.index == (size_t)-1 || in_shard(b, e.target[0] ? e.target : err)) {
+            if (e->index == (size_t)-1 || in_shard(b, e->target[0] ? e->target : err)) {
                 mx_errf("mxdiag batch: %s (entry skipped)", err);
-                b->stats.bad_entries++;
-                if (code_rank(3) > b->worst) b->worst = code_rank(3);
+                bad_entry(b);
             }
             continue;
         }
-        if (!in_shard(b, e.target)) { b->sharded_out++; mx_batch_entry_clear(&e); continue; }
-        if (b->resume.len && mx_strmap_has(&b->resume, e.target)) { b->resumed++; mx_batch_entry_clear(&e); continue; }
-        mx_target t;
+        if (!in_shard(b, e->target)) { b->sharded_out++; mx_batch_entry_clear(e); continue; }
+        if (b->resume.len && mx_strmap_has(&b->resume, e->target)) { b->resumed++; mx_batch_entry_clear(e); continue; }
         const char *why;
-        if (mx_target_parse(e.target, &t, &why) != 0) { mx_batch_entry_clear(&e); continue; } /* validated already */
-        mx_json *opts = entry_options(b, e.options);
-        if ((mx_json_get(opts, "only") || mx_json_get(opts, "skip")) && mx_rt_check_selects(b->rt, opts) == 0) {
+        if (mx_target_parse(e->target, t, &why) != 0) { mx_batch_entry_clear(e); continue; } /* validated already */
+        *opts = entry_options(b, e->options);
+        if ((mx_json_get(*opts, "only") || mx_json_get(*opts, "skip")) && mx_rt_check_selects(w->rt, *opts) == 0) {
             mx_errf("mxdiag batch: %s:%ld:%ld: %s: 'only'/'skip' leave no rule to run (entry skipped)",
-                    mx_batch_path(b->in), e.line, e.column, e.target);
-            b->stats.bad_entries++;
-            if (code_rank(3) > b->worst) b->worst = code_rank(3);
-            mx_json_free(opts);
-            mx_batch_entry_clear(&e);
+                    mx_batch_path(b->in), e->line, e->column, e->target);
+            bad_entry(b);
+            mx_json_free(*opts);
+            mx_batch_entry_clear(e);
             continue;
         }
         char oerr[1024];
-        if (mx_rt_rule_options_check(b->rt, mx_json_get(opts, "rule_options"), oerr, sizeof oerr) != 0) {
-            mx_errf("mxdiag batch: %s:%ld:%ld: %s: %s (entry skipped)", mx_batch_path(b->in), e.line, e.column, e.target, oerr);
-            b->stats.bad_entries++;
-            if (code_rank(3) > b->worst) b->worst = code_rank(3);
-            mx_json_free(opts);
-            mx_batch_entry_clear(&e);
+        if (mx_rt_rule_options_check(w->rt, mx_json_get(*opts, "rule_options"), oerr, sizeof oerr) != 0) {
+            mx_errf("mxdiag batch: %s:%ld:%ld: %s: %s (entry skipped)", mx_batch_path(b->in), e->line, e->column, e->target, oerr);
+            bad_entry(b);
+            mx_json_free(*opts);
+            mx_batch_entry_clear(e);
             continue;
         }
+        __atomic_add_fetch(&b->inflight, 1, __ATOMIC_RELAXED);
+        got = 1;
+        break;
+    }
+    pthread_mutex_unlock(&b->mu);
+    return got;
+}
+
+static void refill(worker *w) {
+    while (w->inflight < w->concurrency) {
+        mx_batch_entry e;
+        mx_target t;
+        mx_json *opts = NULL;
+        if (!next_entry(w, &e, &t, &opts)) break;
         slot *s = mx_xcalloc(1, sizeof *s);
-        s->b = b;
+        s->w = w;
         s->index = e.index;
         s->started = mx_now_ms();
         s->target = mx_xstrdup(e.target);
-        s->pos = b->inflight++;
-        b->active[s->pos] = s;
-        s->chk = mx_check_start_opts(b->rt, &t, opts, on_done, s);
+        s->pos = w->inflight++;
+        w->active[s->pos] = s;
+        s->chk = mx_check_start_opts(w->rt, &t, opts, on_done, s);
         mx_json_free(opts);
         mx_batch_entry_clear(&e);
     }
 }
 
-static void drain(batch *b) {
-    while (b->done_head) {
-        slot *s = b->done_head;
-        b->done_head = s->next_done;
-        if (!b->done_head) b->done_tail = NULL;
-        if (!b->write_failed) write_result(b, s->chk, s->index);
-        slot_release(b, s);
+static void drain(worker *w) {
+    while (w->done_head) {
+        slot *s = w->done_head;
+        w->done_head = s->next_done;
+        if (!w->done_head) w->done_tail = NULL;
+        if (!__atomic_load_n(&w->b->write_failed, __ATOMIC_RELAXED)) write_result(w, s->chk, s->index);
+        slot_release(w, s);
     }
 }
 
-static void pump(batch *b) {
+static void pump(worker *w) {
     do {
-        drain(b);
-        refill(b);
-    } while (b->done_head && !b->stopping);
-    drain(b);
+        drain(w);
+        refill(w);
+    } while (w->done_head && !is_stopping(w->b));
+    drain(w);
 }
 
 /* ------------------------------------------------------------ resume */
@@ -597,10 +669,14 @@ static void interrupted_note(batch *b, mx_buf *o, const char *file, int plain, c
                   b->stats.done == 1 ? "" : "s");
     if (b->inflight) mx_buf_printf(o, "; %d in flight %s dropped:", b->inflight, b->inflight == 1 ? "was" : "were");
     mx_buf_putc(o, '\n');
-    for (int i = 0; i < b->inflight && i < SHOW; i++) {
-        mx_buf_puts(o, "    ");
-        mx_esc_text(o, b->active[i]->target, 0);
-        mx_buf_putc(o, '\n');
+    int shown = 0;
+    for (int k = 0; k < b->nworkers; k++) {
+        worker *w = &b->workers[k];
+        for (int i = 0; i < w->inflight && shown < SHOW; i++, shown++) {
+            mx_buf_puts(o, "    ");
+            mx_esc_text(o, w->active[i]->target, 0);
+            mx_buf_putc(o, '\n');
+        }
     }
     if (b->inflight > SHOW) mx_buf_printf(o, "    ... and %d more\n", b->inflight - SHOW);
     long total = b->total >= 0 ? b->total : strcmp(file, "-") ? mx_batch_count(file, plain) : -1;
@@ -640,6 +716,29 @@ static void interrupted_note(batch *b, mx_buf *o, const char *file, int plain, c
     free(path);
 }
 
+/* ------------------------------------------------------------ a worker */
+
+/* Runs this worker's share of the list on its own runtime until the list is
+ * done (or the run stops): the checks it finished are written, the ones it
+ * has in flight when stopped stay in w->active for the interrupted note. */
+static void *worker_main(void *arg) {
+    worker *w = arg;
+    batch *b = w->b;
+    w->tick = mx_loop_timer(w->loop, 250, on_tick, w);
+    /* scope = "run" rules (e.g. our senders' reputation): once, beside the domains */
+    if (w->id == 0) w->runchk = mx_check_start_run(w->rt, NULL, NULL);
+    pump(w);
+    while (w->inflight > 0 && !is_stopping(b)) {
+        mx_rt_run(w->rt);
+        if (got_signal) set_stopping(b);
+        pump(w);
+    }
+    if (w->runchk && !is_stopping(b) && !got_signal) mx_rt_run(w->rt); /* until the run-level check is done */
+    /* stopped early: what finished is written, what runs is dropped */
+    drain(w);
+    return NULL;
+}
+
 /* ------------------------------------------------------------ main */
 
 int mx_batch_main(int argc, char **argv) {
@@ -653,6 +752,9 @@ int mx_batch_main(int argc, char **argv) {
     b->total = -1;
     const char *out_path = NULL, *resume_path = NULL, *file = NULL;
     int plain = 0;
+    /* -P: every core by default */
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int nworkers = ncpu < 1 ? 1 : ncpu > MAX_WORKERS ? MAX_WORKERS : (int)ncpu, workers_given = 0;
     mx_argv rest = {0};
     mx_argv_push(&rest, "batch");
     /* batch options out; everything else is check's */
@@ -671,6 +773,18 @@ int mx_batch_main(int argc, char **argv) {
             long n = strtol(a + 2, NULL, 10);
             if (n < 1 || n > 100000) die_usage("--concurrency must be from 1 to 100000, not '%s'", a + 2);
             b->concurrency = (int)n;
+        } else if (OPTVAL("-P") || OPTVAL("--workers")) {
+            char *end;
+            long n = strtol(val, &end, 10);
+            if (*end || n < 1 || n > MAX_WORKERS) die_usage("--workers must be from 1 to " MAX_WORKERS_S ", not '%s'", val);
+            nworkers = (int)n;
+            workers_given = 1;
+        } else if (!strncmp(a, "-P", 2) && a[2] >= '0' && a[2] <= '9') {
+            char *end;
+            long n = strtol(a + 2, &end, 10);
+            if (*end || n < 1 || n > MAX_WORKERS) die_usage("--workers must be from 1 to " MAX_WORKERS_S ", not '%s'", a + 2);
+            nworkers = (int)n;
+            workers_given = 1;
         } else if (OPTVAL("--format")) {
             if (!strcmp(val, "jsonl") || !strcmp(val, "json")) b->format = FMT_JSONL;
             else if (!strcmp(val, "csv")) b->format = FMT_CSV;
@@ -694,7 +808,7 @@ int mx_batch_main(int argc, char **argv) {
         else {
             if (a[0] == '-' && a[1] && !mx_check_opt_find(a)) {
                 /* before the list is opened: a typo is named first */
-                static const char *const own[] = {"concurrency", "output", "resume", "shard", "plain", "progress",
+                static const char *const own[] = {"concurrency", "workers", "output", "resume", "shard", "plain", "progress",
                                                   "no-progress", "quiet", NULL};
                 const char *near = a[1] == '-' ? mx_cli_suggest_option(a, own) : NULL;
                 if (near) {
@@ -745,9 +859,42 @@ int mx_batch_main(int argc, char **argv) {
     mx_check_setup setup;
     mx_check_setup_new(full.n, full.v, &setup);
     if (setup.nrest != 1) die_usage("batch takes exactly one FILE%s", setup.nrest > 1 ? " (got more)" : "");
-    b->rt = setup.rt;
-    b->loop = mx_rt_loop(b->rt);
     b->strict_rules = setup.cli->strict_rules;
+    if (nworkers > 1 && (setup.cli->record || setup.cli->replay)) {
+        /* a recording is one runtime's calls in order: one worker */
+        if (workers_given) fprintf(stderr, "mxdiag batch: --record and --replay run one worker (-P 1)\n");
+        nworkers = 1;
+    }
+    if (nworkers > b->concurrency) nworkers = b->concurrency;
+    pthread_mutex_init(&b->mu, NULL);
+    b->nworkers = nworkers;
+    b->workers = mx_xcalloc((size_t)nworkers, sizeof *b->workers);
+    {
+        /* the slots of the whole process: --per-host and the total cap hold
+         * whichever worker connects, and connections are counted per address */
+        struct rlimit rl;
+        long long nofile = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long long)rl.rlim_cur : 1LL << 40;
+        b->slots = mx_slots_new(setup.cli->per_host > 0 ? setup.cli->per_host : 2,
+                                mx_net_connection_cap(nofile, setup.cli->max_connections));
+        if (nworkers > 1) b->store = mx_shstore_new();
+    }
+    for (int i = 0; i < nworkers; i++) {
+        worker *w = &b->workers[i];
+        w->b = b;
+        w->id = i;
+        if (i == 0) w->setup = setup;
+        else mx_check_setup_new(full.n, full.v, &w->setup);
+        w->rt = w->setup.rt;
+        w->loop = mx_rt_loop(w->rt);
+        /* the -j checks in flight, shared out */
+        w->concurrency = b->concurrency / nworkers + (i < b->concurrency % nworkers ? 1 : 0);
+        w->active = mx_xcalloc((size_t)w->concurrency, sizeof *w->active);
+        char werr[256];
+        if (mx_rt_set_worker(w->rt, b->store, b->slots, i, werr, sizeof werr) != 0) {
+            mx_errf("mxdiag batch: %s", werr);
+            return EXIT_USAGE;
+        }
+    }
 
     int rc_setup = 0;
     if (resume_path) {
@@ -774,7 +921,7 @@ int mx_batch_main(int argc, char **argv) {
     }
     if (rc_setup) {
         mx_batch_close(b->in);
-        mx_check_setup_free(&setup);
+        for (int i = 0; i < b->nworkers; i++) mx_check_setup_free(&b->workers[i].setup);
         mx_json_free(b->base_opts);
         mx_strmap_free(&b->resume, NULL);
         mx_argv_release(&rest);
@@ -798,26 +945,27 @@ int mx_batch_main(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    b->active = mx_xcalloc((size_t)b->concurrency, sizeof *b->active);
     b->t0 = mx_now_ms();
-    b->tick = mx_loop_timer(b->loop, 250, on_tick, b);
-    /* scope = "run" rules (e.g. our senders' reputation): once, beside the domains */
-    mx_check *runchk = mx_check_start_run(b->rt, NULL, NULL);
-    pump(b);
-    while (b->inflight > 0 && !b->stopping) {
-        mx_rt_run(b->rt);
-        if (got_signal) b->stopping = 1;
-        pump(b);
+    if (nworkers == 1) {
+        worker_main(&b->workers[0]);
+    } else {
+        for (int i = 0; i < nworkers; i++)
+            if (pthread_create(&b->workers[i].th, NULL, worker_main, &b->workers[i]) != 0) {
+                mx_errf("mxdiag batch: cannot start worker %d: %s", i + 1, strerror(errno));
+                _exit(EXIT_USAGE);
+            }
+        for (int i = 0; i < nworkers; i++) pthread_join(b->workers[i].th, NULL);
     }
-    if (runchk && !b->stopping && !got_signal) mx_rt_run(b->rt); /* until the run-level check is done */
-    /* stopped early: what finished is written, what runs is dropped */
-    drain(b);
+    mx_check *runchk = b->workers[0].runchk;
     mx_buf unfinished = MX_BUF_INIT;
     if (got_signal) interrupted_note(b, &unfinished, file, plain, out_path);
-    while (b->inflight > 0) slot_release(b, b->active[b->inflight - 1]);
-    if (b->tick) mx_timer_cancel(b->loop, b->tick);
+    for (int i = 0; i < nworkers; i++) {
+        worker *w = &b->workers[i];
+        while (w->inflight > 0) slot_release(w, w->active[w->inflight - 1]);
+        if (w->tick) mx_timer_cancel(w->loop, w->tick);
+    }
     double elapsed = (double)(mx_now_ms() - b->t0) / 1000.0;
-    progress_line(b, 1);
+    progress_line(b, NULL, 1);
 
     if (b->format == FMT_PROM && !b->write_failed) {
         mx_fmt_prom_head(&b->out, "status");
@@ -838,12 +986,22 @@ int mx_batch_main(int argc, char **argv) {
         if (b->nbroken > 10) mx_buf_printf(&summary, "    (and %lld more checks)\n", b->nbroken - 10);
     }
     if (b->resumed) mx_buf_printf(&summary, "  resumed: %lld domain%s already done were skipped\n", b->resumed, b->resumed == 1 ? "" : "s");
-    mx_conn_stats cs;
-    mx_net_conn_stats(&cs);
-    if (cs.connects)
+    mx_slots_stats cs;
+    mx_slots_get_stats(b->slots, &cs);
+    if (cs.connects) {
         mx_buf_printf(&summary, "  connections: %lld made, at most %d open at once (limit %d, --max-connections); %lld waited for a slot\n",
-                      cs.connects, cs.peak, cs.limit, cs.waited);
-    if (runchk && !b->stopping && !got_signal) {
+                      cs.connects, cs.peak, cs.total_limit, cs.waited);
+        mx_buf_printf(&summary, "  connections per address: %lld addresses, at most %lld connections to one in the run, "
+                      "at most %d at once to one (limit %d, --per-host)\n",
+                      cs.addresses, cs.max_connects_per_address, cs.peak_per_host, cs.per_host);
+    }
+    if (b->store) {
+        mx_shstore_stats ss;
+        mx_shstore_get_stats(b->store, &ss);
+        mx_buf_printf(&summary, "  workers: %d; work shared once per run: %lld results worked out, %lld read by "
+                      "another worker, %lld waited for\n", nworkers, ss.runs, ss.hits, ss.waits);
+    }
+    if (runchk && !is_stopping(b) && !got_signal) {
         batch_run_summary(&summary, runchk);
         int rc = mx_check_exit_code(runchk);
         if (code_rank(rc) > b->worst) b->worst = code_rank(rc);
@@ -873,7 +1031,7 @@ int mx_batch_main(int argc, char **argv) {
     if (b->prom_status) fclose(b->prom_status);
     if (b->prom_dur) fclose(b->prom_dur);
     char ferr[512];
-    if (mx_rt_finish(b->rt, ferr, sizeof ferr) != 0) { mx_errf("mxdiag batch: %s", ferr); code = EXIT_USAGE; }
+    if (mx_rt_finish(b->workers[0].rt, ferr, sizeof ferr) != 0) { mx_errf("mxdiag batch: %s", ferr); code = EXIT_USAGE; }
     if (got_signal) {
         /* everything is written; freeing the runtime would wait for the
          * dropped checks' DNS queries and connections (up to --timeout) */
@@ -882,14 +1040,22 @@ int mx_batch_main(int argc, char **argv) {
         _exit(code);
     }
     mx_batch_close(b->in);
-    mx_check_setup_free(&setup);
+    for (int i = 0; i < nworkers; i++) {
+        mx_check_setup_free(&b->workers[i].setup); /* closes its sockets: before the slots */
+        mx_buf_free(&b->workers[i].line);
+        mx_buf_free(&b->workers[i].bl);
+        free(b->workers[i].active);
+    }
+    free(b->workers);
+    mx_slots_free(b->slots);
+    mx_shstore_free(b->store);
+    pthread_mutex_destroy(&b->mu);
     mx_json_free(b->base_opts);
     mx_strmap_free(&b->resume, NULL);
     mx_stats_free(&b->stats);
     mx_buf_free(&b->out);
     mx_buf_free(&b->usage_note);
     mx_buf_free(&b->broken);
-    free(b->active);
     free(b->tmp_path);
     mx_argv_release(&rest);
     for (int i = 0; i < full.n; i++) free(full.v[i]);

@@ -113,6 +113,18 @@ static void free_now(mx_stream *s) {
     free(s);
 }
 
+int mx_stream_detach(mx_stream *s) {
+    /* only a stream nothing has happened on yet: no operation, no TLS, no
+     * bytes read, nothing deferred (the connection a tcp probe hands on) */
+    if (!s || s->op != MX_STREAM_IDLE || s->tls || s->ndeferred || s->bytes_in || s->bytes_out || s->rbuf.len > s->roff)
+        return -1;
+    stop_waiting(s);
+    int fd = s->fd;
+    s->fd = -1;
+    free_now(s);
+    return fd;
+}
+
 void mx_stream_free(mx_stream *s) {
     if (!s) return;
     if (s->op != MX_STREAM_IDLE) failf(s, MX_STREAM_CLOSED, NULL, "connection closed locally while %s was pending",

@@ -52,6 +52,10 @@ mx_stream *mx_stream_new(mx_loop *loop, int fd, const mx_stream_limits *lim);
 /* Closes the fd. A pending operation completes at once with
  * MX_STREAM_CLOSED ("closed locally"), so nobody waits forever. */
 void mx_stream_free(mx_stream *s);
+/* Frees a stream nothing has happened on yet (no operation, TLS or bytes)
+ * without closing its fd, which it returns (to be carried on another loop:
+ * batch -P); -1 (and s untouched) otherwise. */
+int mx_stream_detach(mx_stream *s);
 
 int mx_stream_busy(const mx_stream *s);
 mx_stream_op mx_stream_current_op(const mx_stream *s);

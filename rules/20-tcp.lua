@@ -94,11 +94,14 @@ return {
           -- one probe per address, port and source for the whole run (batch)
           local key = table.concat({ "tcp", a.address, port, tostring(src), tostring(timeout) }, "|")
           keys[#keys + 1] = conn.key(a.address, port, src or nil, timeout)
+          local ckey = keys[#keys]
           jobs[#jobs + 1] = { key, function()
             local sock, verdict, detail = net.connect(a.address, port, { timeout = timeout, source = src or nil })
             if sock then
-              -- kept open: the first check to read this result hands it to its smtp rule
-              return { verdict = "connected", detail = verdict, sock = sock }
+              -- kept open, before any other check (or worker) reads this result: the smtp rule that
+              -- carries the run's dialogue with this address takes it
+              conn.hold(ckey, sock, verdict)
+              return { verdict = "connected", detail = verdict, held = ckey }
             end
             return { verdict = verdict, detail = detail }
           end }
@@ -113,11 +116,9 @@ return {
       p.verdict = r.verdict
       p.port = port
       p.elapsed_ms = d.elapsed_ms
-      if r.sock then
-        conn.hold(keys[i], r.sock, d)
-        r.sock = nil
-        p.conn_key = keys[i]
-        held[#held + 1] = keys[i]
+      if r.held then
+        p.conn_key = r.held
+        held[#held + 1] = r.held
       end
       -- who sent an ICMP error: the path rule traces only when it was not the MX host
       if d.icmp then

@@ -18,15 +18,23 @@ function M.key(address, port, source, timeout)
   return table.concat({ "conn", task.epoch(), address, port, tostring(source), tostring(timeout) }, "|")
 end
 
+-- With several workers (batch -P N, a Lua state each) a held connection is
+-- parked with the process (net.park) and taken by whichever worker's smtp
+-- rule carries the dialogue (net.unpark), so each address still gets one
+-- connection per run. With one worker it stays here.
 function M.hold(key, sock, detail)
   local old = held[key]
-  if old then old.sock:close() end
+  if old then
+    held[key] = nil
+    old.sock:close()
+  end
+  if net.park(key, sock, detail) then return end
   held[key] = { sock = sock, detail = detail }
 end
 
 function M.take(key)
   local h = held[key]
-  if not h then return nil end
+  if not h then return net.unpark(key) end
   held[key] = nil
   return h.sock, h.detail
 end

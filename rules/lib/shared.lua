@@ -27,13 +27,30 @@ local function current()
   return t
 end
 
+-- With several workers (batch -P N: a Lua state each) the first worker to
+-- ask works a key out for all of them (task.share: a process-wide store);
+-- the others wait for it and read a copy. The checks of one worker still
+-- wait for each other here, as with one worker.
+local function run_shared(key, fn)
+  local skey = task.epoch() .. "|" .. key
+  local st, a, b = task.share(skey)
+  while st == "wait" do
+    task.wait(a)
+    st, a, b = task.share(skey)
+  end
+  if st == "done" then return b end
+  local r = table.pack(pcall(fn))
+  if st == "run" then task.share_publish(skey, r[1], r) end
+  return r
+end
+
 function M.once(key, fn)
   local entries = current()
   local e = entries[key]
   if not e then
     e = { event = task.event() }
     entries[key] = e
-    local r = table.pack(pcall(fn))
+    local r = run_shared(key, fn)
     e.ok = r[1]
     e.values = r
     e.done = true
@@ -49,7 +66,7 @@ end
 -- caller gets it without running fn).
 function M.done(key)
   local e = current()[key]
-  return e ~= nil and e.done == true
+  return (e ~= nil and e.done == true) or task.share_done(task.epoch() .. "|" .. key)
 end
 
 -- shared.all(jobs): jobs = {{key, fn}, ...}. Like task.all over

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Lab tests for `mxdiag batch` (run inside the lab: tests/lab/lab exec).
 
-  lab_batch.py MXDIAG CASE      CASE: same | broken | shard | resume | interrupt | nagios | prometheus | maxconn | perdomain | resolver | zones | config | ratelimit
+  lab_batch.py MXDIAG CASE      CASE: same | broken | shard | resume | interrupt | nagios | prometheus | maxconn | perdomain | resolver | zones | config | ratelimit | workers
 Exit 0 pass, 1 fail. Only lab scenario domains (*.test) are used."""
 import json, os, re, signal, subprocess, sys, tempfile, time
 
@@ -508,7 +508,76 @@ def case_ratelimit():
     print("ok: 3 domains on one MX limited to 1 connection/min: 1 connection, every session greeted")
 
 
+WORKERS_RE = re.compile(r"connections per address: (\d+) addresses, at most (\d+) connections to one in the run, "
+                        r"at most (\d+) at once to one \(limit (\d+), --per-host\)")
+SHARED_RE = re.compile(r"workers: (\d+); work shared once per run: (\d+) results worked out, (\d+) read by another "
+                       r"worker, (\d+) waited for")
+
+
+def case_workers():
+    """-P 2 against -P 1 (issue 21): a few hundred checks over the scenarios' few MX addresses give the
+    same statuses and codes per domain, the same connections (each address probed once per run: the
+    same count per address), --per-host 1 never exceeded across workers; the shared work is counted;
+    an interrupted -P 2 run resumes without duplicates."""
+    doms = SCENARIOS * 15
+    lst = write("workers.txt", "\n".join(doms) + "\n")
+    got = {}
+    for p in (1, 2):
+        t0 = time.time()
+        r = run(["batch", "-j", "64", "-P", str(p), "--per-host", "1"] + COMMON + [lst])
+        took = time.time() - t0
+        lines = jsonl(r.stdout, True)
+        if sorted(d["index"] for d in lines) != list(range(len(doms))):
+            fail("-P %d: %d lines, indexes not each entry once" % (p, len(lines)))
+        m = WORKERS_RE.search(r.stderr)
+        if not m:
+            fail("-P %d: no per-address connections line:\n%s" % (p, r.stderr[-2000:]))
+        got[p] = (by_domain(r.stdout), conn_stats(r.stderr), [int(x) for x in m.groups()], r, took)
+    ref, ref_conn, ref_addr, ref_r, t1 = got[1]
+    two, two_conn, two_addr, two_r, t2 = got[2]
+    compare(ref, two, "-P 2")
+    if ref_r.returncode != two_r.returncode:
+        fail("exit %d with -P 2, %d with -P 1" % (two_r.returncode, ref_r.returncode))
+    if ref_conn[0] != two_conn[0] or ref_addr[:2] != two_addr[:2]:
+        fail("connections differ: -P 1 made %d to %d addresses (at most %d to one), -P 2 made %d to %d (at most %d)"
+             % (ref_conn[0], ref_addr[0], ref_addr[1], two_conn[0], two_addr[0], two_addr[1]))
+    if two_addr[2] > 1 or two_addr[3] != 1:
+        fail("-P 2: %d connections at once to one address with --per-host %d" % (two_addr[2], two_addr[3]))
+    sm = SHARED_RE.search(two_r.stderr)
+    if not sm or int(sm.group(1)) != 2 or int(sm.group(3)) == 0:
+        fail("-P 2: the summary does not show two workers sharing work:\n%s" % two_r.stderr[-2000:])
+    if SHARED_RE.search(ref_r.stderr):
+        fail("-P 1 names workers sharing work")
+    print("ok: %d checks, -P 1 %.1f s / -P 2 %.1f s: same codes per domain, %d connections to %d addresses "
+          "(at most %d to one in the run) both ways, at most %d at once to one; -P 2 shared %s results, %s read "
+          "across, %s waited" % (len(doms), t1, t2, two_conn[0], two_addr[0], two_addr[1], two_addr[2], sm.group(2),
+                                 sm.group(3), sm.group(4)))
+    # an interrupted -P 2 run, resumed
+    rdoms = names(40)
+    lst = write("wres.txt", "\n".join(rdoms) + "\n")
+    out = os.path.join(TMP, "wres.jsonl")
+    args = [MX, "batch", "-q", "-P", "2", "-j", "4", "--timeout", "3", "--allow-reserved", "-o", out, "--resume", out, lst]
+    pr = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        time.sleep(0.1)
+        if os.path.exists(out) and len(open(out).read().splitlines()) >= 5:
+            break
+    pr.send_signal(signal.SIGINT)
+    _, err = pr.communicate(timeout=30)
+    if pr.returncode != 130:
+        fail("-P 2 interrupted: exit %d, want 130: %s" % (pr.returncode, err))
+    first = jsonl(out)
+    if not (0 < len(first) < len(rdoms)):
+        fail("-P 2 interrupted run wrote %d of %d" % (len(first), len(rdoms)))
+    subprocess.run(args, capture_output=True, text=True, timeout=300)
+    final = [d["target"]["input"] for d in jsonl(out)]
+    if sorted(final) != sorted(rdoms):
+        fail("-P 2 after resume: %d lines for %d domains" % (len(final), len(rdoms)))
+    print("ok: -P 2 interrupted after %d, resumed to %d without duplicates" % (len(first), len(final)))
+
+
 {"same": case_same, "perdomain": case_perdomain, "resolver": case_resolver, "zones": case_zones,
  "config": case_config, "broken": case_broken, "shard": case_shard, "resume": case_resume, "interrupt": case_interrupt,
  "nagios": case_nagios,
- "prometheus": case_prometheus, "maxconn": case_maxconn, "ratelimit": case_ratelimit}[CASE]()
+ "prometheus": case_prometheus, "maxconn": case_maxconn, "ratelimit": case_ratelimit, "workers": case_workers}[CASE]()
