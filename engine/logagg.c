@@ -148,22 +148,6 @@ static char lc(char c) { return (char)lc_tab[(unsigned char)c]; }
 
 /* FNV-1a over lower-cased bytes, finished with a murmur-style mix so the
  * high bits are good enough for HLL register selection. */
-static uint64_t hash_lc(const char *p, size_t n, uint64_t seed) {
-    uint64_t h = 1469598103934665603ULL ^ seed;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)lc(p[i]);
-        h *= 1099511628211ULL;
-    }
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
-}
-
-static inline uint64_t fnv_lc(uint64_t h, char c) { return (h ^ lc_tab[(unsigned char)c]) * 1099511628211ULL; }
-
 static inline uint64_t hash_mix(uint64_t h) {
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;
@@ -172,6 +156,17 @@ static inline uint64_t hash_mix(uint64_t h) {
     h ^= h >> 33;
     return h;
 }
+
+static uint64_t hash_lc(const char *p, size_t n, uint64_t seed) {
+    uint64_t h = 1469598103934665603ULL ^ seed;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)lc(p[i]);
+        h *= 1099511628211ULL;
+    }
+    return hash_mix(h);
+}
+
+static inline uint64_t fnv_lc(uint64_t h, char c) { return (h ^ lc_tab[(unsigned char)c]) * 1099511628211ULL; }
 
 /* hash_lc of four slices at once (out[k] == hash_lc(p[k], n[k], k + 1) | 1,
  * 0 for an empty slice): FNV-1a is one multiply after another per byte, so
