@@ -20,6 +20,7 @@
 #include "net.h"
 #include "outfile.h"
 #include "strmap.h"
+#include "tls.h"
 
 #define DEFAULT_CONCURRENCY 256
 #define MAX_WORKERS 64
@@ -114,6 +115,7 @@ struct worker {
     mx_check *runchk;        /* worker 0: the run-level check */
     mx_buf line;             /* a result's line, built before b->mu is taken */
     mx_buf bl;
+    int64_t oldest_started;  /* its oldest check in flight (mx_now_ms), 0: none; set by its tick, read by worker 0's */
     pthread_t th;
 };
 
@@ -307,8 +309,12 @@ static void progress_line(batch *b, worker *w, int final) {
         /* the rate says nothing about the last ones: they wait on their own
          * timeouts; say how long the oldest has been running */
         int64_t oldest = 0, now = mx_now_ms();
-        for (int i = 0; w && i < w->inflight; i++)
-            if (now - w->active[i]->started > oldest) oldest = now - w->active[i]->started;
+        (void)w;
+        /* every worker's oldest, as its own tick last saw it (never its slots from here) */
+        for (int i = 0; i < b->nworkers; i++) {
+            int64_t st = __atomic_load_n(&b->workers[i].oldest_started, __ATOMIC_RELAXED);
+            if (st > 0 && now - st > oldest) oldest = now - st;
+        }
         snprintf(eta, sizeof eta, " waiting for the last %d (oldest %.0fs)", inflight, (double)oldest / 1000.0);
     } else if (todo > 0 && rate > 0) {
         /* never "0s" while work is in flight: at least a second */
@@ -329,6 +335,10 @@ static void on_tick(mx_loop *loop, void *ud) {
     w->tick = NULL;
     if (got_signal && !is_stopping(b)) set_stopping(b);
     if (is_stopping(b)) { mx_rt_stop(w->rt); return; }
+    int64_t oldest = 0;
+    for (int i = 0; i < w->inflight; i++)
+        if (!oldest || w->active[i]->started < oldest) oldest = w->active[i]->started;
+    __atomic_store_n(&w->oldest_started, oldest, __ATOMIC_RELAXED);
     if (w->id == 0) {
         pthread_mutex_lock(&b->mu);
         progress_line(b, w, 0);
@@ -733,13 +743,38 @@ static void *worker_main(void *arg) {
         if (got_signal) set_stopping(b);
         pump(w);
     }
+    /* worker 0 keeps the progress line and the signal check going (its tick)
+     * until every worker is done: the last checks may all be another's */
+    while (w->id == 0 && !is_stopping(b) && !got_signal && __atomic_load_n(&b->inflight, __ATOMIC_RELAXED) > 0)
+        mx_loop_run_once(w->loop, 250);
+    if (got_signal) set_stopping(b);
     if (w->runchk && !is_stopping(b) && !got_signal) mx_rt_run(w->rt); /* until the run-level check is done */
     /* stopped early: what finished is written, what runs is dropped */
     drain(w);
+    if (b->nworkers > 1) mx_tls_thread_done(); /* a thread of its own, ending */
     return NULL;
 }
 
 /* ------------------------------------------------------------ main */
+
+/* The workers' runtimes (each closes its sockets: before the slots), their
+ * buffers, and the state they share; workers never set up are all zero. */
+static void free_workers(batch *b) {
+    for (int i = 0; i < b->nworkers; i++) {
+        worker *w = &b->workers[i];
+        if (w->setup.dirs) mx_check_setup_free(&w->setup);
+        mx_buf_free(&w->line);
+        mx_buf_free(&w->bl);
+        free(w->active);
+    }
+    free(b->workers);
+    b->workers = NULL;
+    mx_slots_free(b->slots);
+    mx_shstore_free(b->store);
+    b->slots = NULL;
+    b->store = NULL;
+    pthread_mutex_destroy(&b->mu);
+}
 
 int mx_batch_main(int argc, char **argv) {
     batch B;
@@ -878,7 +913,8 @@ int mx_batch_main(int argc, char **argv) {
                                 mx_net_connection_cap(nofile, setup.cli->max_connections));
         if (nworkers > 1) b->store = mx_shstore_new();
     }
-    for (int i = 0; i < nworkers; i++) {
+    int rc_setup = 0;
+    for (int i = 0; i < nworkers && !rc_setup; i++) {
         worker *w = &b->workers[i];
         w->b = b;
         w->id = i;
@@ -892,12 +928,11 @@ int mx_batch_main(int argc, char **argv) {
         char werr[256];
         if (mx_rt_set_worker(w->rt, b->store, b->slots, i, werr, sizeof werr) != 0) {
             mx_errf("mxdiag batch: %s", werr);
-            return EXIT_USAGE;
+            rc_setup = EXIT_USAGE;
         }
     }
 
-    int rc_setup = 0;
-    if (resume_path) {
+    if (!rc_setup && resume_path) {
         int same = out_path && !strcmp(resume_path, out_path);
         if (load_resume(b, resume_path, same) != 0) rc_setup = EXIT_USAGE;
     }
@@ -921,7 +956,7 @@ int mx_batch_main(int argc, char **argv) {
     }
     if (rc_setup) {
         mx_batch_close(b->in);
-        for (int i = 0; i < b->nworkers; i++) mx_check_setup_free(&b->workers[i].setup);
+        free_workers(b);
         mx_json_free(b->base_opts);
         mx_strmap_free(&b->resume, NULL);
         mx_argv_release(&rest);
@@ -1040,16 +1075,7 @@ int mx_batch_main(int argc, char **argv) {
         _exit(code);
     }
     mx_batch_close(b->in);
-    for (int i = 0; i < nworkers; i++) {
-        mx_check_setup_free(&b->workers[i].setup); /* closes its sockets: before the slots */
-        mx_buf_free(&b->workers[i].line);
-        mx_buf_free(&b->workers[i].bl);
-        free(b->workers[i].active);
-    }
-    free(b->workers);
-    mx_slots_free(b->slots);
-    mx_shstore_free(b->store);
-    pthread_mutex_destroy(&b->mu);
+    free_workers(b);
     mx_json_free(b->base_opts);
     mx_strmap_free(&b->resume, NULL);
     mx_stats_free(&b->stats);

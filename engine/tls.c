@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include "buf.h"
@@ -346,4 +347,9 @@ mx_json *mx_tls_facts(mx_tls *t, time_t now) {
     mx_json_set(o, "trust_code", mx_json_int(tc));
     mx_json_set(o, "trust_result", mx_json_str(X509_verify_cert_error_string(tc)));
     return o;
+}
+
+void mx_tls_thread_done(void) {
+    ERR_clear_error();
+    OPENSSL_thread_stop();
 }

@@ -63,4 +63,9 @@ mx_json *mx_tls_facts(mx_tls *t, time_t now);
 
 void mx_tls_free(mx_tls *t);
 
+/* A thread that used TLS and is about to end (batch's worker threads):
+ * OpenSSL's per-thread state (error queue, random generators) is released
+ * now rather than left to the library's thread-exit hook. */
+void mx_tls_thread_done(void);
+
 #endif
