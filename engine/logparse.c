@@ -184,7 +184,7 @@ static mx_log_cause classify_builtin(const char *text, size_t n) {
     /* Refused for how we identify ourselves (no PTR, a bad HELO name,
      * SPF/DKIM/DMARC): fixed on the sending side. */
     if (HAS("reverse DNS") || HAS("reverse dns") || HAS("Reverse DNS") || HAS("reverse hostname") ||
-        HAS("cannot find your hostname") || HAS("PTR record") || HAS("no PTR") || HAS("rDNS") ||
+        HAS("cannot find your hostname") || HAS("PTR record") || HAS("no PTR") || HAS(" PTR") || HAS("rDNS") ||
         HAS("Helo command rejected") || HAS("HELO command rejected") || HAS("need fully-qualified hostname") ||
         HAS("Sender Policy Framework") || HAS("SPF") || HAS("DMARC") || HAS("DKIM") || HAS("unauthenticated"))
         return MX_LOG_CAUSE_SENDER_IDENTITY;
@@ -239,7 +239,7 @@ static mx_log_cause classify_builtin(const char *text, size_t n) {
         HAS("Mailbox unavailable") || HAS("mailbox unavailable") || HAS("Mailbox not found") ||
         HAS("mailbox not found") || HAS("Invalid recipient") || HAS("invalid recipient") ||
         HAS("Recipient not found") || HAS("recipient not found") || HAS("does not exist") || HAS("doesn't exist") ||
-        HAS("doesn't have a") || HAS(" 5.1.1 ") || HAS("-5.1.1 "))
+        HAS("This user doesn't have a") || HAS(" 5.1.1 ") || HAS("-5.1.1 "))
         return MX_LOG_CAUSE_RCPT_REJECT;
     return MX_LOG_CAUSE_OTHER;
 }

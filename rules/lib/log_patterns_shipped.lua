@@ -32,7 +32,7 @@ return {
     -- SPF, DKIM or DMARC failing for the sender's domain. The fix is on the
     -- sending side. After the blocklists: a reply naming a list is that.
     { cause = "sender_identity", match = { "reverse DNS", "reverse dns", "Reverse DNS", "reverse hostname",
-      "cannot find your hostname", "PTR record", "no PTR", "rDNS", "Helo command rejected", "HELO command rejected",
+      "cannot find your hostname", "PTR record", "no PTR", " PTR", "rDNS", "Helo command rejected", "HELO command rejected",
       "need fully-qualified hostname", "Sender Policy Framework", "SPF", "DMARC", "DKIM", "unauthenticated" } },
     { cause = "tls_fail", match = { "Cannot start TLS", "TLS is required", "certificate verification failed",
       "certificate not verified", "SSL_connect", "TLS error", "TLS negotiation", "TLS session", "handshake failure",
@@ -64,6 +64,6 @@ return {
       "User unknown", "user unknown", "Unknown user", "unknown user", "No such user", "no such user",
       "Recipient address rejected", "Mailbox unavailable", "mailbox unavailable", "Mailbox not found",
       "mailbox not found", "Invalid recipient", "invalid recipient", "Recipient not found", "recipient not found",
-      "does not exist", "doesn't exist", "doesn't have a", " 5.1.1 ", "-5.1.1 " } },
+      "does not exist", "doesn't exist", "This user doesn't have a", " 5.1.1 ", "-5.1.1 " } },
   },
 }
