@@ -2,6 +2,7 @@
 #include "addr.h"
 #include "dnsmsg.h"
 #include <ares.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,12 +230,13 @@ void mx_dns_query(mx_dns *d, const char *name, int type, mx_dns_cb cb, void *ud)
     }
 }
 
+static pthread_once_t ares_once = PTHREAD_ONCE_INIT;
+static int ares_init_rc = -1;
+static void ares_init_once(void) { ares_init_rc = ares_library_init(ARES_LIB_INIT_ALL); }
+
 mx_dns *mx_dns_new(mx_loop *loop, const mx_dns_opts *opts, char *err, size_t errlen) {
-    static int inited;
-    if (!inited) {
-        if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS) { snprintf(err, errlen, "c-ares init failed"); return NULL; }
-        inited = 1;
-    }
+    pthread_once(&ares_once, ares_init_once); /* batch's workers make channels in their threads */
+    if (ares_init_rc != ARES_SUCCESS) { snprintf(err, errlen, "c-ares init failed"); return NULL; }
     mx_dns *d = mx_xcalloc(1, sizeof *d);
     d->loop = loop;
     d->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 5000;

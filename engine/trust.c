@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,22 +21,23 @@ int mx_trust_strict(void) { return forced >= 0 ? forced : geteuid() == 0; }
 /* The owner of the running binary: whoever can replace it already decides
  * what runs, so trusting their files adds nothing (a build tree run with
  * sudo). (uid_t)-1 when unknown. */
+static uid_t exe_uid = (uid_t)-1;
+static pthread_once_t exe_once = PTHREAD_ONCE_INIT;
+static void exe_owner_once(void) {
+    struct stat st;
+    if (stat("/proc/self/exe", &st) == 0) exe_uid = st.st_uid;
+}
 static uid_t exe_owner(void) {
-    static int done;
-    static uid_t uid = (uid_t)-1;
-    if (!done) {
-        struct stat st;
-        if (stat("/proc/self/exe", &st) == 0) uid = st.st_uid;
-        done = 1;
-    }
-    return uid;
+    pthread_once(&exe_once, exe_owner_once); /* rules load in batch's worker threads */
+    return exe_uid;
 }
 
 static int owner_ok(uid_t u) { return u == 0 || u == exe_owner(); }
 
 static const char *user_name(uid_t u, char *buf, size_t n) {
-    struct passwd *pw = getpwuid(u);
-    if (pw && pw->pw_name) snprintf(buf, n, "%s", pw->pw_name);
+    struct passwd pwd, *pw = NULL;
+    char pwbuf[1024];
+    if (getpwuid_r(u, &pwd, pwbuf, sizeof pwbuf, &pw) == 0 && pw && pw->pw_name) snprintf(buf, n, "%s", pw->pw_name);
     else snprintf(buf, n, "uid %u", (unsigned)u);
     return buf;
 }
