@@ -377,19 +377,24 @@ return {
         ev.probes_unanswered = stats.unanswered
         local summary
         local counted = string.format("%d probes, %d per hop, none answered", stats.unanswered, PROBES)
-        if last then
-          summary = string.format("%s: packets die after hop %d (%s); hop %d and beyond never answer (%s)",
-            endpoint(r.address, r.port or 25), last.ttl, last.address, first_silent, counted)
-        else
-          summary = string.format("%s: packets die before the first hop: not even hop 1 answers (%s)",
-            endpoint(r.address, r.port or 25), counted)
-        end
         -- one story: when a control mail host accepts port 25 from here, outbound port 25 is not blocked
         -- on this host or by its provider, whatever the silent first hops suggest
         local leaves_known  -- a control host's answer: where it accepts, who to accept; false: it fails too
         if (r.port or 25) == 25 and not r.other_family_ok then leaves_known = port25_leaves(target, r.source) end
         local leaves = leaves_known or nil
         if leaves then ev.port25_leaves_via = leaves end
+        if last then
+          summary = string.format("%s: packets die after hop %d (%s); hop %d and beyond never answer (%s)",
+            endpoint(r.address, r.port or 25), last.ttl, last.address, first_silent, counted)
+        elseif leaves then
+          -- silence from hop 1 on, yet port 25 leaves: not "before the first hop" (the MX may be hop 1)
+          summary = string.format("%s: no hop answers a probe to port 25, while %s accepts port 25 from here: "
+            .. "they are dropped for this destination, not on this side (%s)", endpoint(r.address, r.port or 25),
+            leaves, counted)
+        else
+          summary = string.format("%s: packets die before the first hop: not even hop 1 answers (%s)",
+            endpoint(r.address, r.port or 25), counted)
+        end
         local limited = #retried > 0 and (" Some hops answered only when asked again (" .. ev.answered_on_retry
           .. "): the routers on this path limit their ICMP errors, which is why each silent hop was asked "
           .. PROBES .. " times, paced, before counting as silent.") or ""
