@@ -33,21 +33,25 @@ static int known_finding_field(const char *k) {
     case 6: return memcmp(k, "advice", 6) == 0;
     case 7: return memcmp(k, "summary", 7) == 0;
     case 8: return memcmp(k, "severity", 8) == 0 || memcmp(k, "evidence", 8) == 0;
+    case 9: return memcmp(k, "next_step", 9) == 0;
     case 10: return memcmp(k, "conclusion", 10) == 0;
     case 11: return memcmp(k, "explanation", 11) == 0;
     default: return 0;
     }
 }
 
-/* report:finding{code=, severity=?, summary=, explanation=?, advice=?, evidence=?, conclusion=?} [-0,+0,e]
+/* report:finding{code=, severity=?, summary=, explanation=?, advice=?, evidence=?, conclusion=?, next_step=?} [-0,+0,e]
  * conclusion = true marks a finding drawn from the others (delivery.none from
- * the per-address refusals): the verdict line names its cause instead. */
+ * the per-address refusals): the verdict line names its cause instead.
+ * next_step = true marks a finding that settles what to do about the cause
+ * (outbound.remote_filtered: a control host accepts, so the block is theirs):
+ * the verdict line's "->" is its advice instead of the cause's. */
 static int l_report_finding(lua_State *L) {
     int rule;
     mx_check *c = report_check(L, &rule);
     mx_rt *rt = c->rt;
     luaL_checktype(L, 2, LUA_TTABLE);
-    static const char *const known[] = {"code", "severity", "summary", "explanation", "advice", "evidence", "conclusion", NULL};
+    static const char *const known[] = {"code", "severity", "summary", "explanation", "advice", "evidence", "conclusion", "next_step", NULL};
     lua_pushnil(L);
     while (lua_next(L, 2)) {
         lua_pop(L, 1);
@@ -55,7 +59,7 @@ static int l_report_finding(lua_State *L) {
         if (!k || !known_finding_field(k)) {
             const char *dym = k ? rt_did_you_mean(k, known) : NULL;
             if (dym) return luaL_error(L, "report:finding: unknown field '%s' (did you mean '%s'?)", k, dym);
-            return luaL_error(L, "report:finding: unknown field '%s' (fields: code, severity, summary, explanation, advice, evidence)", k ? k : "?");
+            return luaL_error(L, "report:finding: unknown field '%s' (fields: code, severity, summary, explanation, advice, evidence, conclusion, next_step)", k ? k : "?");
         }
     }
     const char *code = opt_field_string(L, 2, "code", 1);
@@ -89,6 +93,10 @@ static int l_report_finding(lua_State *L) {
     int concl = lua_toboolean(L, -1);
     lua_pop(L, 1);
     if (concl) mx_json_append(o, "conclusion", mx_json_bool(1));
+    lua_getfield(L, 2, "next_step");
+    int next = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (next) mx_json_append(o, "next_step", mx_json_bool(1));
     rt_add_finding(c, rule, sev, o);
     return 0;
 }

@@ -305,7 +305,7 @@ static void verdict_line(mx_buf *out, const mx_finding *const *f, size_t n, mx_s
     mx_buf_putc(out, '\n');
     if (with_next && pick >= 0 && st != MX_SEV_OK && st != MX_SEV_INFO) {
         mx_buf_reset(&t);
-        mx_verdict_next(&t, objs[pick]);
+        mx_verdict_next(&t, objs[mx_verdict_next_pick(objs, n, pick)]);
         if (t.len) {
             mx_buf_puts(out, "  -> ");
             mx_text_wrap(out, mx_buf_cstr(&t), 5, 5, width);

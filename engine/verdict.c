@@ -46,6 +46,19 @@ long mx_verdict_pick(const mx_json *const *f, size_t n, mx_severity status) {
     return best >= 0 ? best : best_concl;
 }
 
+long mx_verdict_next_pick(const mx_json *const *f, size_t n, long pick) {
+    long best = -1;
+    int br = 0;
+    for (size_t i = 0; i < n; i++) {
+        const mx_json *m = mx_json_get(f[i], "next_step");
+        if (!m || m->type != MX_JBOOL || !m->u.b) continue;
+        const char *adv = mx_json_get_str(f[i], "advice");
+        int r = mx_verdict_rank(f[i]);
+        if (r > br && adv && *adv) { br = r; best = (long)i; }
+    }
+    return best >= 0 ? best : pick;
+}
+
 static int contains_ci(const char *hay, const char *needle) {
     size_t n = strlen(needle);
     if (!n) return 1;

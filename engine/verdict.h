@@ -21,6 +21,11 @@ long mx_verdict_pick(const mx_json *const *f, size_t n, mx_severity status);
 /* "HOST: SUMMARY" of the finding (HOST when the evidence names a host the
  * summary does not), unescaped; "no findings" for NULL. */
 void mx_verdict_text(mx_buf *out, const mx_json *finding);
+/* Index of the finding whose advice is the verdict's next step: the worst
+ * problem marked "next_step" (a finding that settles what to do about the
+ * cause, e.g. a control host that accepts: the block is theirs) when there is
+ * one, else pick (the cause itself). */
+long mx_verdict_next_pick(const mx_json *const *f, size_t n, long pick);
 /* The first sentence of the finding's advice (the one next step), unescaped;
  * nothing when it has none. */
 void mx_verdict_next(mx_buf *out, const mx_json *finding);

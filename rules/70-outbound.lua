@@ -179,9 +179,11 @@ return {
         explanation = "Port 25 leaves this host fine (a control mail host accepted the connection), so the block "
           .. "is on the receiving side: their firewall, their provider, or a rule that drops or refuses your "
           .. "address.",
-        advice = "Contact the recipient domain's postmaster (through another channel) with the time and your "
-          .. "sending address; check your address's reputation (--sender-ip); compare from another address "
-          .. "(--source-ip A --source-ip B).",
+        advice = "A control mail host accepts port 25 from here, so the block is on their side: contact the "
+          .. "recipient domain's postmaster (through another channel) with the time and your sending address. "
+          .. "Check your address's reputation (--sender-ip) and compare from another address (--source-ip A "
+          .. "--source-ip B).",
+        next_step = true,
         evidence = ev,
       }
     elseif #ctl_bad > 0 and #other_ok > 0 then
@@ -194,9 +196,11 @@ return {
           .. "yet the same hosts answer on other ports. Something between this host and the internet blocks "
           .. "outbound SMTP: this host's own firewall (output chain), the local network's firewall, or the ISP "
           .. "(residential and many cloud providers block port 25 by default).",
-        advice = "Check this host's output rules (nft list ruleset; iptables -S OUTPUT), then the network "
-          .. "firewall; if neither blocks, ask the provider to open port 25 (cloud providers: a support "
-          .. "request), or relay through a smarthost on port 587 with authentication.",
+        advice = "No host accepts port 25 from here, control hosts included, so the block is on this side: "
+          .. "check this host's output rules (nft list ruleset; iptables -S OUTPUT), then the network firewall. "
+          .. "If neither blocks, ask the provider to open port 25 (cloud providers: a support request), or relay "
+          .. "through a smarthost on port 587 with authentication.",
+        next_step = true,
         evidence = ev,
       }
     else

@@ -109,8 +109,9 @@ function M.finding(p, d, timeout)
           .. "blocked in general: the drop is specific to this address family, on the receiver's side (a firewall "
           .. "for it, often forgotten) or on the " .. (p.address:find(":", 1, true) and "IPv6" or "IPv4")
           .. " path (this host's firewall or provider for that family). See the tcp.family_fails finding.")
-        or ("Test another destination on port 25 and another port on this host: if port 25 fails everywhere, "
-          .. "the block is on your side (local firewall or provider). If only this host fails, it is theirs."),
+        or ("Tell whose side drops it with --control HOST (a mail host known to accept port 25): if port 25 "
+          .. "fails there too, the block is on your side (local firewall or provider); if only this host fails, "
+          .. "it is theirs."),
       evidence = ev,
     }
   elseif v == "local" then

@@ -164,6 +164,30 @@ static void verdict_pick(void **state) {
     assert_string_equal(mx_buf_cstr(&b), "Use a relay, e.g. a smarthost.");
     mx_buf_free(&b);
     mx_json_free(f);
+    /* a finding marked next_step gives the next step; the cause stays the verdict */
+    mx_report ns = {0};
+    refused_report(&ns);
+    mx_json *nf = sfinding("outbound.remote_filtered", "warn", "Only this target fails", NULL, NULL, 0);
+    mx_json_set(nf, "advice", mx_json_str("The block is theirs: contact their postmaster. Then retry."));
+    mx_json_set(nf, "next_step", mx_json_bool(1));
+    mx_report_add(&ns, 4, MX_SEV_WARN, nf);
+    const mx_json *nobjs[8];
+    for (size_t i = 0; i < ns.len; i++) nobjs[i] = ns.items[i].obj;
+    long cause = mx_verdict_pick(nobjs, ns.len, MX_SEV_CRIT);
+    assert_string_equal(mx_json_get_str(nobjs[cause], "code"), "tcp.refused");
+    long next = mx_verdict_next_pick(nobjs, ns.len, cause);
+    assert_string_equal(mx_json_get_str(nobjs[next], "code"), "outbound.remote_filtered");
+    assert_int_equal(mx_verdict_next_pick(nobjs, ns.len - 1, cause), cause); /* without it: the cause's advice */
+    mx_json *target = mx_json_obj();
+    mx_json_set(target, "input", mx_json_str("example"));
+    mx_json_set(target, "kind", mx_json_str("domain"));
+    mx_report_text_v(&b, &ns, target, 3, 0, 0);
+    const char *want = "CRITICAL example: mx1.example: 192.0.2.1:25 refused the connection\n"
+                       "  -> The block is theirs: contact their postmaster.\n";
+    assert_memory_equal(b.data, want, strlen(want));
+    mx_buf_free(&b);
+    mx_json_free(target);
+    mx_report_free(&ns);
     mx_report_free(&r);
     mx_report_free(&ok);
     mx_report_free(&only);
