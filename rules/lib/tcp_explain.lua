@@ -59,8 +59,16 @@ function M.finding(p, d, timeout)
         .. "TCP stacks answer closed ports with a reset; ICMP port-unreachable for TCP is what a firewall's "
         .. "REJECT rule sends. It came from " .. w .. ". A plain 'Connection refused' in mail logs "
         .. "looks the same for both.",
-      advice = "A firewall rule blocks port " .. p.port .. " to this host. If the ICMP came from the MX itself, "
-        .. "its own firewall (iptables/nft REJECT) blocks SMTP; if from another address, that device filters it.",
+      advice = (d.icmp and d.icmp.from and d.icmp.from_destination)
+          and ("The MX host's own firewall rejects port " .. p.port .. " (an iptables/nft REJECT rule on "
+            .. p.address .. "): if it is your server, allow the port in its input rules; if it is theirs, the rule "
+            .. "may be aimed at your address, so compare from another source address (--source-ip) and tell their "
+            .. "postmaster.")
+        or (d.icmp and d.icmp.from)
+          and (d.icmp.from .. ", a device on the path, rejects port " .. p.port .. " to " .. p.address
+            .. ": whoever runs it (a router ACL or firewall) must allow SMTP; if it is in your network, fix its rule.")
+        or ("A firewall rule blocks port " .. p.port .. " to this host: the MX host's own firewall or a device on "
+          .. "the path (the ICMP's sender is unknown); ask whoever runs it to allow SMTP."),
       evidence = ev,
     }
   elseif v == "prohibited" then

@@ -5,7 +5,7 @@ usage: expect-local.py NAME [--exit N] [--has c1,c2] [--lacks c3]
                        [--evidence CODE:KEY=VALUE ...] [--wrap CMD...] -- MXDIAG ARGS...
 
 --evidence CODE:KEY=VALUE: some finding with CODE has evidence[KEY] whose
-text contains VALUE. --wrap: a command prefix (e.g. `path-lab exec mxp-c`);
+text contains VALUE (KEY ".summary" or ".advice": the finding's own text). --wrap: a command prefix (e.g. `path-lab exec mxp-c`);
 its exit 77 (skip) is passed through. Prints PASS/FAIL; exit 0/1/77.
 """
 import json, subprocess, sys
@@ -48,7 +48,9 @@ def main():
     for e in evid:
         code, kv = e.split(":", 1)
         key, val = kv.split("=", 1)
-        ok = any(f["code"] == code and val in json.dumps(f.get("evidence", {}).get(key, ""))
+        # ".summary" / ".advice": the finding's own text, not an evidence key
+        ok = any(f["code"] == code and val in (f.get(key[1:], "") if key.startswith(".")
+                                               else json.dumps(f.get("evidence", {}).get(key, "")))
                  for f in finds)
         if not ok: problems.append("no %s finding with evidence %s containing %r" % (code, key, val))
     if problems:
