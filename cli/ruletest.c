@@ -204,13 +204,17 @@ static int run_test(const run_ctx *ctx, const char *dir, FILE *out) {
     if (ctx->extra_site) sites[nsites++] = ctx->extra_site;
     /* the rules a test is for sit above it (contrib/rules/tests/NAME): the
      * nearest directory above the test holding rule files is loaded, so a
-     * test run alone tests the same rules as its whole directory */
+     * test run alone tests the same rules as its whole directory. The climb
+     * stops at a directory anyone can write (/tmp, /var/tmp): whatever *.lua
+     * lies there is nobody's rules (a test made under /tmp loaded them) */
     char anc[PATH_MAX];
     if (realpath(dir, anc)) {
         for (int up = 0; up < MAX_DEPTH; up++) {
             char *sl = strrchr(anc, '/');
             if (!sl || sl == anc) break;
             *sl = 0;
+            struct stat ast;
+            if (stat(anc, &ast) != 0 || (ast.st_mode & S_IWOTH)) break;
             if (has_rule_files(anc)) { sites[nsites++] = anc; break; }
         }
     }

@@ -19,6 +19,15 @@ print(p.stdout)
 assert p.returncode == 1, "a broken expectation must fail"
 assert "FAIL" in p.stdout and "- tcp tcp.connected ok" in p.stdout and "+ tcp tcp.refused warn" in p.stdout, "no readable diff"
 assert "0 of 1 rule test passed" in p.stdout
+# *.lua lying in a directory anyone can write (like /tmp) above a test is nobody's rules: not loaded
+ww = os.path.join(tmp, "anyone")
+os.mkdir(ww)
+os.chmod(ww, 0o1777)
+with open(os.path.join(ww, "stray.lua"), "w") as fh:
+    fh.write("this is not a rule (\n")
+shutil.copytree(base, os.path.join(ww, "refused"))
+p = subprocess.run([mx, "rules", "test", os.path.join(ww, "refused")], capture_output=True, text=True, env=env)
+assert p.returncode == 0 and "PASS" in p.stdout, "stray.lua in a world-writable parent was loaded:\n" + p.stdout + p.stderr
 # a missing recording is a failure, not a crash
 os.remove(os.path.join(t, "recording.json"))
 p = subprocess.run([mx, "rules", "test", t], capture_output=True, text=True, env=env)
