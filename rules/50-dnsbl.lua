@@ -103,6 +103,7 @@ local function collect_untrusted(pending, lists, trust, subjects)
       end
       pending.untrusted[#pending.untrusted + 1] = {
         label = list_label(list), reason = t.reason, note = list.note,
+        keyed_zone = list.keyed_zone and not list.keyed and list.keyed_zone or nil,
         summary = string.format("%s cannot be trusted%s through resolver %s: %s", list_label(list),
           scope_of_failure(t), dns.servers(), t.reason),
         explanation = "Before believing a blocklist, mxdiag asks it about its own test points (RFC 5782: "
@@ -131,28 +132,59 @@ local function report_unreliable(report, pending, verified)
   local u = pending.untrusted
   if #u == 1 then
     u[1].code, u[1].severity, u[1].label = "dnsbl.unreliable", sev, nil
-    u[1].reason, u[1].note = nil, nil
+    u[1].reason, u[1].note, u[1].keyed_zone = nil, nil, nil
     report:finding(u[1])
   elseif #u > 1 then
-    local names, zones, reasons, advice, seen, details = {}, {}, {}, {}, {}, {}
+    local names, zones, reasons, details = {}, {}, {}, {}
+    -- the explanation groups the lists by reason (nine lists refusing one resolver is one sentence, not nine)
+    local groups, by_reason = {}, {}
+    local keyed, same_skipped = {}, nil
     for _, e in ipairs(u) do
       names[#names + 1] = e.label
       zones[#zones + 1] = e.evidence.zone
       details[#details + 1] = e.evidence
-      local skipped = #e.evidence.not_checked > 0 and (" (not checked on it: "
-        .. table.concat(e.evidence.not_checked, ", ") .. ")") or ""
-      reasons[#reasons + 1] = e.label .. ": " .. e.reason .. skipped .. (e.note and (". " .. e.note) or "")
-      if not seen[e.advice] then seen[e.advice] = true; advice[#advice + 1] = e.advice end
+      local skipped = #e.evidence.not_checked > 0 and table.concat(e.evidence.not_checked, ", ") or ""
+      reasons[#reasons + 1] = e.label .. ": " .. e.reason .. (skipped ~= "" and (" (not checked on it: " .. skipped
+        .. ")") or "") .. (e.note and (". " .. e.note) or "")
+      -- lists that serve none of the subjects skip nothing: they do not break "the same ones everywhere"
+      if skipped ~= "" then
+        if same_skipped == nil then same_skipped = skipped elseif same_skipped ~= skipped then same_skipped = false end
+      end
+      local g = by_reason[e.reason]
+      if not g then g = { reason = e.reason, labels = {}, notes = {} }; by_reason[e.reason] = g; groups[#groups + 1] = g end
+      g.labels[#g.labels + 1] = e.label
+      if e.note then g.notes[#g.notes + 1] = e.note end
+      if e.keyed_zone then keyed[#keyed + 1] = e.keyed_zone end
     end
+    local parts = {}
+    for _, g in ipairs(groups) do
+      parts[#parts + 1] = table.concat(g.labels, ", ") .. ": " .. g.reason
+        .. (#g.notes > 0 and (". " .. (table.concat(g.notes, " "):gsub("%.$", ""))) or "")
+    end
+    if same_skipped == false then
+      parts = {}
+      for i, r in ipairs(reasons) do parts[i] = (r:gsub("%.$", "")) end
+    end
+    local skipped_once = same_skipped and (" Not checked on them: " .. same_skipped .. ".") or ""
+    -- every list refused this resolver's queries: the summary says so (the cause, not just the count)
+    local refused = true
+    for _, e in ipairs(u) do if not e.reason:find("refused", 1, true) then refused = false end end
     report:finding {
       code = "dnsbl.unreliable",
       severity = sev,
-      summary = string.format("%d blocklists could not be queried through resolver %s: %s%s", #u, dns.servers(),
-        table.concat(names, ", "), verified and "; the verdicts of the verified lists stand" or ""),
+      summary = string.format("%d blocklists could not be queried through resolver %s%s: %s%s", #u, dns.servers(),
+        refused and " (each refused its queries)" or "", table.concat(names, ", "),
+        verified and "; the verdicts of the verified lists stand" or ""),
       explanation = "Before believing a blocklist, mxdiag asks it about its own test points (RFC 5782: "
         .. "the listed one must be listed, the unlisted one must not). These lists failed, so nothing they say "
-        .. "about your addresses counts: neither listed nor clean. " .. table.concat(reasons, "; ") .. ".",
-      advice = table.concat(advice, " "),
+        .. "about your addresses counts: neither listed nor clean. " .. table.concat(parts, "; ") .. "."
+        .. skipped_once,
+      advice = "Use your own recursive resolver (--resolver), not a public or forwarding one; if it is "
+        .. "already yours, check that it is not rate-limited or blocked by the lists, and that it returns "
+        .. "real answers (no NXDOMAIN rewriting)."
+        .. (#keyed > 0 and (" Or use a free Spamhaus DQS key (same terms as the public mirrors): --dnsbl-key KEY, "
+          .. "or dnsbl_key in the configuration file; mxdiag then asks " .. table.concat(keyed, " and ")
+          .. " and never shows the key.") or ""),
       evidence = { resolver = dns.servers(), zones = zones, lists = names,
                    reasons = reasons, count = #u, details = details },
     }
