@@ -49,7 +49,9 @@ local function protocol_error(report, p, s, timeout)
   elseif f.status == "closed" then
     what = string.format("the connection closed in the middle of %s (%s)", stage, f.error or "closed")
   elseif f.limit then
-    what = string.format("%s sent %s: %s", label(p), LIMITS[f.limit] or f.limit, f.error or "")
+    -- (the summary starts with the label already: "HOST[ADDR]:25: HOST[ADDR]:25 sent ..." said it twice)
+    what = string.format("the server sent %s%s: %s", LIMITS[f.limit] or f.limit,
+      stage and (" as " .. stage) or "", f.error or "")
   else
     what = string.format("%s is not a valid SMTP reply: %s", stage, f.error or "malformed")
   end

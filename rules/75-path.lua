@@ -391,6 +391,10 @@ return {
           summary = string.format("%s: no hop answers a probe to port 25, while %s accepts port 25 from here: "
             .. "they are dropped for this destination, not on this side (%s)", endpoint(r.address, r.port or 25),
             leaves, counted)
+        elseif r.other_family_ok then
+          -- the same host answers over the other family: hop 1 may be the MX itself; nothing says where they stop
+          summary = string.format("%s: no hop answers a probe to port %d, not even hop 1, while the same host "
+            .. "answers over %s (%s)", endpoint(r.address, r.port or 25), r.port or 25, r.other_family_ok, counted)
         else
           summary = string.format("%s: packets die before the first hop: not even hop 1 answers (%s)",
             endpoint(r.address, r.port or 25), counted)
@@ -445,6 +449,9 @@ return {
               .. "time-exceeded, so the path works up to " .. last.address .. ". From hop " .. first_silent
               .. " on, nothing answers: a device at or right after " .. last.address .. " silently drops SMTP "
               .. "(a provider's port-25 block or a firewall's drop rule), or the next routers do not send ICMP.")
+            or (r.other_family_ok and ("Not even the first hop answered a probe to port " .. (r.port or 25)
+              .. " over this address family, so the trace cannot show where the packets stop: the first hop may be "
+              .. "the MX host itself (its firewall for this family), or routers that send no ICMP for it."))
             or ("Not even the first router answered a probe to port " .. (r.port or 25) .. ". Packets are dropped "
               .. "on this host (an output firewall rule) or by the first router (a provider or cloud security "
               .. "group blocking port 25)."))
