@@ -14,6 +14,7 @@
 --   nothing_succeeds                    several destinations fail, none ever succeeded
 --   their_side                          one or a few destinations fail, others accept
 --   one_fails_unverified                one destination fails and nothing else was tried
+--   several_fail_unverified             several fail, none succeeded, no cause shared by two of them
 --   no_route                            this server has no route to some destinations (IPv6): our side
 --   intermittent                        failures spread among continuing successes
 --   mixed                               anything else
@@ -327,6 +328,25 @@ return {
             util.n(f.failures, "delivery", "deliveries"), f.name, util.iso(f.first_failure), f.cause) .. aside_text,
           "Send a test message to a large provider (or run `mxdiag check " .. f.name .. "` and `mxdiag check "
             .. "gmail.com` from this host) to tell the two apart. " .. causes.get(f.cause).advice)
+      end
+      -- a cause shared by two destinations can be this side's; when each destination fails its own way
+      -- (one domain's broken name servers, another's reputation deferral), nothing points at this server
+      local sharing = 0
+      for _, f in ipairs(failing) do if f.cause == dominant then sharing = sharing + 1 end end
+      if sharing < 2 then
+        local each = {}
+        for i = 1, math.min(#failing, TOP) do
+          each[#each + 1] = string.format("%s: %s", failing[i].name, causes.get(failing[i].cause).title)
+        end
+        if #failing > TOP then each[#each + 1] = string.format("and %d more", #failing - TOP) end
+        return finish("several_fail_unverified", "warn",
+          string.format("deliveries to %s fail, each for its own reason (%s); no remote delivery succeeded to "
+            .. "compare", util.n(#failing, "destination"), table.concat(each, "; ")),
+          string.format("Not one delivery to a remote server succeeded in the logs read (%s), but no cause is "
+            .. "shared by two destinations, so the logs do not point at this server or its network: each "
+            .. "destination's cause finding quotes what went wrong there.", counts) .. aside_text,
+          "Run `mxdiag check DOMAIN` for each failing destination, and `mxdiag check gmail.com` from this host to "
+            .. "see whether delivery works at all; then follow each cause finding's advice.")
       end
       local cls = causes.class(dominant)
       return finish("nothing_succeeds", "crit",

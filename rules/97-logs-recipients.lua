@@ -106,12 +106,15 @@ return {
       local g = cands[i]
       local d = g.key
       local like
-      -- a server that answered and refused us (blocklist, greeting) exists: no typo;
-      -- a lookalike of a domain of ours must fail like a wrong address (it does not
-      -- exist, no mail server); of a large provider, any way (squatted lookalikes
-      -- often run no mail server at all)
+      -- a server that answered and refused us (blocklist, greeting, our identity, or any
+      -- reply no pattern names: Yahoo's "421 [TSS04] … deferred due to user complaints"
+      -- from yahoo.com.mx's MX) exists: no typo (calling a working domain "mistyped" is
+      -- the worse mistake); a lookalike of a domain of ours must fail like a wrong
+      -- address (it does not exist, no mail server); of a large provider, any way
+      -- but those (squatted lookalikes often run no mail server at all)
       local cls = util.by_class(g)
-      local answered = (cls.reputation or 0) + (cls.policy or 0) + (cls.tls or 0) > 0
+      local answered = (cls.reputation or 0) + (cls.policy or 0) + (cls.tls or 0) + (cls.identity or 0)
+        + (cls.other or 0) > 0
       local wrong = (cls.recipient or 0) + (cls.dns or 0)
       if not is_ref[d] and not answered then
         local best

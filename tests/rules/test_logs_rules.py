@@ -132,6 +132,17 @@ check(ev["judgement"] == "nothing_succeeds" and f["severity"] == "crit" and rc =
       "nothing_succeeds: crit, exit 2 (%s)" % ev["judgement"])
 check("30 deliveries to 8 destinations" in f["summary"], "nothing_succeeds: counts in the summary: %s" % f["summary"])
 no_nonsense("nothing_succeeds", doc)
+# no success, but each destination fails its own way: nothing points at this side, and a real domain
+# whose server answered (yahoo.com.mx, deferred for complaints) is not "mistyped" (like yahoo.com.br)
+rc, doc = run("each_own_reason")
+f, ev = scope(doc)
+check(ev["judgement"] == "several_fail_unverified" and f["severity"] == "warn" and rc == 1,
+      "each_own_reason: several_fail_unverified, warn, exit 1 (%s, %s, %d)" % (ev["judgement"], f["severity"], rc))
+check("broken-ns.example" in f["summary"] and "yahoo.com.mx" in f["summary"] and "resolver" not in f["advice"],
+      "each_own_reason: names both, no resolver advice: %s / %s" % (f["summary"], f["advice"]))
+check(not [x for x in doc["findings"] if x["code"] == "logs.invalid_recipients"],
+      "each_own_reason: yahoo.com.mx answered, so it is not a mistyped domain")
+no_nonsense("each_own_reason", doc)
 
 # no remote delivery at all: say so
 rc, doc = run("no_remote")

@@ -88,6 +88,13 @@ class Log:
                  "mx.%s[%s] said: 552 5.3.4 Message size exceeds fixed limit (in reply to end of DATA command))"
                  % (self.qid(), dom, dom, a, dom, a))
 
+    def complaints(self, t, dom):
+        a = self.addr(dom)
+        self.add(t, "postfix/smtp", "%s: to=<u@%s>, relay=mta5.am0.yahoodns.example[%s]:25, delay=3, dsn=4.7.0, "
+                 "status=deferred (host mta5.am0.yahoodns.example[%s] said: 421 4.7.0 [TSS04] Messages from "
+                 "203.0.113.5 temporarily deferred due to user complaints - 4.16.55.1 (in reply to MAIL FROM command))"
+                 % (self.qid(), dom, a, a))
+
     def throttled(self, t, dom):
         a = "142.250.1.%d" % (t % 200 + 1)
         self.add(t, "postfix/smtp", "%s: to=<u@%s>, relay=gmail-smtp-in.l.google.com[%s]:25, delay=2, dsn=4.7.28, "
@@ -182,6 +189,16 @@ def nothing_succeeds():
     g = Log(6)
     for i in range(30):
         g.timeout(9 * 3600 + i * 300, DOMS[i % 8], attempts=1)
+    return g
+
+
+def each_own_reason():
+    """No success; broken-ns.example's name servers fail (2), yahoo.com.mx (a real provider domain that
+    looks like yahoo.com.br) defers us for complaints (1): no cause shared by two destinations."""
+    g = Log(19)
+    g.dns_tempfail(9 * 3600, "broken-ns.example")
+    g.dns_tempfail(9 * 3600 + 60, "broken-ns.example")
+    g.complaints(9 * 3600 + 30, "yahoo.com.mx")
     return g
 
 
@@ -333,7 +350,7 @@ def throttled():
     return g
 
 
-SCENARIOS = {f.__name__: f for f in (webapp, throttled, intermittent, attempts, only_one_fails, nothing_succeeds, no_remote,
+SCENARIOS = {f.__name__: f for f in (webapp, throttled, intermittent, attempts, only_one_fails, nothing_succeeds, each_own_reason, no_remote,
                                      ranking, cutover, their_side, blocklisted, identity, two_fail_before, recipients_only,
                                      one_other_accepts, recipient_first, dns_kinds,
                                      local_and_remote)}
