@@ -14,7 +14,7 @@
 --   nothing_succeeds                    several destinations fail, none ever succeeded
 --   their_side                          one or a few destinations fail, others accept
 --   one_fails_unverified                one destination fails and nothing else was tried
---   several_fail_unverified             several fail, none succeeded, no cause shared by two of them
+--   several_fail_unverified             several fail, none succeeded, no kind of failure shared by two
 --   no_route                            this server has no route to some destinations (IPv6): our side
 --   intermittent                        failures spread among continuing successes
 --   mixed                               anything else
@@ -329,10 +329,17 @@ return {
           "Send a test message to a large provider (or run `mxdiag check " .. f.name .. "` and `mxdiag check "
             .. "gmail.com` from this host) to tell the two apart. " .. causes.get(f.cause).advice)
       end
-      -- a cause shared by two destinations can be this side's; when each destination fails its own way
-      -- (one domain's broken name servers, another's reputation deferral), nothing points at this server
-      local sharing = 0
-      for _, f in ipairs(failing) do if f.cause == dominant then sharing = sharing + 1 end end
+      -- a kind of failure shared by two destinations can be this side's (connection failures of any
+      -- sort count as one kind: an IPv4 timeout and an IPv6 "network unreachable" to two hosts are one
+      -- blocked port 25); when each destination fails its own way (one domain's broken name servers,
+      -- another's reputation deferral), nothing points at this server
+      local per_kind, sharing = {}, 0
+      for _, f in ipairs(failing) do
+        local k = causes.class(f.cause)
+        if k == "route" then k = "network" end
+        per_kind[k] = (per_kind[k] or 0) + 1
+        if per_kind[k] > sharing then sharing = per_kind[k] end
+      end
       if sharing < 2 then
         local each = {}
         for i = 1, math.min(#failing, TOP) do

@@ -143,6 +143,10 @@ check("broken-ns.example" in f["summary"] and "yahoo.com.mx" in f["summary"] and
 check(not [x for x in doc["findings"] if x["code"] == "logs.invalid_recipients"],
       "each_own_reason: yahoo.com.mx answered, so it is not a mistyped domain")
 no_nonsense("each_own_reason", doc)
+rc, doc = run("blocked_mixed")
+f, ev = scope(doc)
+check(ev["judgement"] == "nothing_succeeds" and f["severity"] == "crit",
+      "blocked_mixed: a timeout and an IPv6 'network unreachable' are one kind: nothing_succeeds (%s)" % ev["judgement"])
 
 # no remote delivery at all: say so
 rc, doc = run("no_remote")

@@ -202,6 +202,15 @@ def each_own_reason():
     return g
 
 
+def blocked_mixed():
+    """No success; one destination times out, the other's last address is IPv6 and unreachable:
+    connection failures both, one kind (a blocked port 25 looks like this)."""
+    g = Log(20)
+    g.timeout(9 * 3600, "a.example", attempts=1)
+    g.v6_deferred(9 * 3600 + 60, "b.example")
+    return g
+
+
 def no_remote():
     """Local deliveries only (LMTP), some failing: no remote delivery at all."""
     g = Log(7)
@@ -350,7 +359,7 @@ def throttled():
     return g
 
 
-SCENARIOS = {f.__name__: f for f in (webapp, throttled, intermittent, attempts, only_one_fails, nothing_succeeds, each_own_reason, no_remote,
+SCENARIOS = {f.__name__: f for f in (webapp, throttled, intermittent, attempts, only_one_fails, nothing_succeeds, each_own_reason, blocked_mixed, no_remote,
                                      ranking, cutover, their_side, blocklisted, identity, two_fail_before, recipients_only,
                                      one_other_accepts, recipient_first, dns_kinds,
                                      local_and_remote)}
