@@ -427,30 +427,45 @@ int mx_log_parse_syslog_time(mx_log_parser *p, const char *s, size_t n, int64_t 
 /* "2024-03-01T10:42:00.123456+01:00", "2024-03-01 10:42:00", Exim
  * "2024-03-01 10:42:00.123 +0100" (zone after a space, log_timezone). */
 int mx_log_parse_iso_time(mx_log_parser *p, const char *s, size_t n, int64_t *out, size_t *used) {
-    if (n < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ')) return -1;
-    /* A log has few distinct dates: the last valid "YYYY-MM-DD" and its
-     * epoch day are remembered, so most lines skip the calendar work. */
-    int64_t days;
-    if (p->iso_day_ok && memcmp(s, p->iso_day, 10) == 0) {
-        days = p->iso_days;
+    if (n < 19) return -1;
+    int64_t t;
+    if (p->iso_min_ok && memcmp(s, p->iso_min, 16) == 0) {
+        /* Same date, hour and minute as the last valid timestamp (so the
+         * separators, date, hour and minute are valid): only ":SS" is left
+         * to check, as hms() would (0..60). Most lines of a busy log. */
+        if (s[16] != ':' || !is_digit(s[17]) || !is_digit(s[18])) return -1;
+        int sec = (s[17] - '0') * 10 + (s[18] - '0');
+        if (sec > 60) return -1;
+        t = p->iso_min_t + sec;
     } else {
-        int y = dig2(s) * 100 + dig2(s + 2);
-        int mo = dig2(s + 5), d = dig2(s + 8);
-        if (dig2(s) < 0 || dig2(s + 2) < 0 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
-            return -1;
-        days = mx_log_days_from_civil(y, mo, d);
-        memcpy(p->iso_day, s, 10);
-        p->iso_days = days;
-        p->iso_day_ok = 1;
+        if (s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ')) return -1;
+        /* A log has few distinct dates: the last valid "YYYY-MM-DD" and its
+         * epoch day are remembered, so most lines skip the calendar work. */
+        int64_t days;
+        if (p->iso_day_ok && memcmp(s, p->iso_day, 10) == 0) {
+            days = p->iso_days;
+        } else {
+            int y = dig2(s) * 100 + dig2(s + 2);
+            int mo = dig2(s + 5), d = dig2(s + 8);
+            if (dig2(s) < 0 || dig2(s + 2) < 0 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
+                return -1;
+            days = mx_log_days_from_civil(y, mo, d);
+            memcpy(p->iso_day, s, 10);
+            p->iso_days = days;
+            p->iso_day_ok = 1;
+        }
+        int h, mi, sec;
+        if (hms(s + 11, &h, &mi, &sec) < 0) return -1;
+        t = days * 86400 + h * 3600 + mi * 60 + sec;
+        memcpy(p->iso_min, s, 16);
+        p->iso_min_t = t - sec;
+        p->iso_min_ok = 1;
     }
-    int h, mi, sec;
-    if (hms(s + 11, &h, &mi, &sec) < 0) return -1;
     size_t i = 19;
     if (i < n && (s[i] == '.' || s[i] == ',')) {
         i++;
         while (i < n && is_digit(s[i])) i++;
     }
-    int64_t t = days * 86400 + h * 3600 + mi * 60 + sec;
     /* Zone: directly after the time (RFC 3339), or after one space (Exim). */
     size_t z = i;
     if (z < n && s[z] == ' ' && s[10] == ' ' && z + 5 < n + 0 && (s[z + 1] == '+' || s[z + 1] == '-') &&

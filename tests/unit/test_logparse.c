@@ -595,6 +595,31 @@ static void test_iso_times(void **state) {
     s = "2024-03-01T00:00:00Z";
     assert_int_equal(mx_log_parse_iso_time(&p, s, strlen(s), &t, &used), 0);
     assert_int_equal(t, utc(2024, 3, 1, 0, 0, 0));
+    /* The remembered minute ("YYYY-MM-DDTHH:MM" of the last valid time):
+     * the same minute with other seconds, fraction and zone; seconds that
+     * are not a valid ":SS" after it (the memory must not accept them); the
+     * same minute with ' ' for 'T' is another prefix; a minute later. */
+    s = "2024-03-01T00:00:59.5-01:00";
+    assert_int_equal(mx_log_parse_iso_time(&p, s, strlen(s), &t, &used), 0);
+    assert_int_equal(t, utc(2024, 3, 1, 1, 0, 59));
+    assert_int_equal(used, strlen(s));
+    s = "2024-03-01T00:00:60Z"; /* a leap second, as hms() takes it */
+    assert_int_equal(mx_log_parse_iso_time(&p, s, strlen(s), &t, &used), 0);
+    assert_int_equal(t, utc(2024, 3, 1, 0, 1, 0));
+    const char *bad[] = {"2024-03-01T00:00:61Z", "2024-03-01T00:00:9xZ", "2024-03-01T00:00x12Z",
+                         "2024-03-01T00:00:a0Z", "2024-03-01T00:00"};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++)
+        assert_int_equal(mx_log_parse_iso_time(&p, bad[k], strlen(bad[k]), &t, &used), -1);
+    s = "2024-03-01 00:00:07 rest";
+    assert_int_equal(mx_log_parse_iso_time(&p, s, strlen(s), &t, &used), 0);
+    assert_int_equal(t, utc(2024, 3, 1, 0, 0, 7));
+    assert_int_equal(used, 19);
+    s = "2024-03-01 00:01:02";
+    assert_int_equal(mx_log_parse_iso_time(&p, s, strlen(s), &t, &used), 0);
+    assert_int_equal(t, utc(2024, 3, 1, 0, 1, 2));
+    s = "2024-03-01 00:01:03";
+    assert_int_equal(mx_log_parse_iso_time(&p, s, strlen(s), &t, &used), 0);
+    assert_int_equal(t, utc(2024, 3, 1, 0, 1, 3));
 }
 
 static void test_garbled(void **state) {
