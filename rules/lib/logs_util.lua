@@ -65,8 +65,12 @@ end
 -- Sorts a list of {name=, failures=, successes=} by impact (then failures,
 -- then name); returns it.
 function M.rank(list)
+  -- each entry's impact computed once, not twice per comparison (a list of
+  -- 2,000 failing domains takes ~22,000 comparisons)
+  local imp = {}
+  for _, e in ipairs(list) do imp[e] = M.impact(e.failures, e.successes) end
   table.sort(list, function(a, b)
-    local ia, ib = M.impact(a.failures, a.successes), M.impact(b.failures, b.successes)
+    local ia, ib = imp[a], imp[b]
     if ia ~= ib then return ia > ib end
     if a.failures ~= b.failures then return a.failures > b.failures end
     return a.name < b.name
