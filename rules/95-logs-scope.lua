@@ -109,8 +109,11 @@ return {
       if invalid[g.key] and not g.other then
         invalid_fail = invalid_fail + g.failures
       else
-        local df = util.delivery_failures(g)
-        recipient_fail = recipient_fail + (g.failures - df)
+        -- without failures nothing to classify (most domains: their by_cause
+        -- is not walked through the fact's proxy)
+        local gf = g.failures
+        local df = gf > 0 and util.delivery_failures(g) or 0
+        recipient_fail = recipient_fail + (gf - df)
         if g.successes > 0 and not g.other then ok_domains = ok_domains + 1 end
         if df > 0 then
           fail_total = fail_total + df
