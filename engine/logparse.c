@@ -424,6 +424,26 @@ int mx_log_parse_syslog_time(mx_log_parser *p, const char *s, size_t n, int64_t 
     return 0;
 }
 
+/* Index of the first byte from i on (below n) that is not a digit: eight
+ * bytes at a time (an RFC 3339 fraction is usually six digits). */
+static inline size_t skip_digits(const char *s, size_t i, size_t n) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    while (n - i >= 8) {
+        uint64_t v;
+        memcpy(&v, s + i, 8);
+        /* a digit byte is 0x00..0x09 after ^ 0x30: high nibble 0, and low
+         * nibble + 6 < 16; a byte failing either is flagged in its high nibble */
+        uint64_t a = v ^ 0x3030303030303030ULL;
+        uint64_t bad = (a & 0xF0F0F0F0F0F0F0F0ULL) |
+                       (((a & 0x0F0F0F0F0F0F0F0FULL) + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL);
+        if (bad) return i + (size_t)(__builtin_ctzll(bad) >> 3);
+        i += 8;
+    }
+#endif
+    while (i < n && is_digit(s[i])) i++;
+    return i;
+}
+
 /* "2024-03-01T10:42:00.123456+01:00", "2024-03-01 10:42:00", Exim
  * "2024-03-01 10:42:00.123 +0100" (zone after a space, log_timezone). */
 int mx_log_parse_iso_time(mx_log_parser *p, const char *s, size_t n, int64_t *out, size_t *used) {
@@ -462,15 +482,19 @@ int mx_log_parse_iso_time(mx_log_parser *p, const char *s, size_t n, int64_t *ou
         p->iso_min_ok = 1;
     }
     size_t i = 19;
-    if (i < n && (s[i] == '.' || s[i] == ',')) {
-        i++;
-        while (i < n && is_digit(s[i])) i++;
-    }
+    if (i < n && (s[i] == '.' || s[i] == ',')) i = skip_digits(s, i + 1, n);
     /* Zone: directly after the time (RFC 3339), or after one space (Exim). */
     size_t z = i;
     if (z < n && s[z] == ' ' && s[10] == ' ' && z + 5 < n + 0 && (s[z + 1] == '+' || s[z + 1] == '-') &&
         is_digit(s[z + 2]))
         z++;
+    /* the same "+HH:MM" as the last valid one: what the parse below would
+     * find for these bytes (a log has one zone, two around a DST change) */
+    if (p->iso_zone_ok && z + 6 <= n && memcmp(s + z, p->iso_zone, 6) == 0) {
+        *out = t - p->iso_zone_off;
+        *used = z + 6;
+        return 0;
+    }
     if (z < n && s[z] == 'Z') {
         *out = t;
         *used = z + 1;
@@ -488,6 +512,11 @@ int mx_log_parse_iso_time(mx_log_parser *p, const char *s, size_t n, int64_t *ou
         }
         if (zh >= 0 && zm >= 0 && zh <= 23 && zm <= 59) {
             int64_t off = (int64_t)zh * 3600 + zm * 60;
+            if (zend == z + 6) {
+                memcpy(p->iso_zone, s + z, 6);
+                p->iso_zone_off = s[z] == '+' ? off : -off;
+                p->iso_zone_ok = 1;
+            }
             *out = s[z] == '+' ? t - off : t + off;
             *used = zend;
             return 0;
