@@ -138,6 +138,12 @@ typedef struct mx_log_parser {
     char iso_day[10];   /* "YYYY-MM-DD" of the last valid ISO timestamp, and its epoch day */
     int iso_day_ok;
     int64_t iso_days;
+    char iso_min[16];   /* "YYYY-MM-DDTHH:MM" (or ' ' for 'T') of the last valid ISO timestamp */
+    int iso_min_ok;
+    int64_t iso_min_t;  /* its naive epoch seconds at second 0 */
+    char iso_zone[6];   /* the last valid "+HH:MM" zone, and its offset (seconds to subtract) */
+    int iso_zone_ok;
+    int64_t iso_zone_off;
     long tz_off;
 } mx_log_parser;
 

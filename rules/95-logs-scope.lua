@@ -110,8 +110,11 @@ return {
       if invalid[g.key] and not g.other then
         invalid_fail = invalid_fail + g.failures
       else
-        local df = util.delivery_failures(g)
-        recipient_fail = recipient_fail + (g.failures - df)
+        -- without failures nothing to classify (most domains: their by_cause
+        -- is not walked through the fact's proxy)
+        local gf = g.failures
+        local df = gf > 0 and util.delivery_failures(g) or 0
+        recipient_fail = recipient_fail + (gf - df)
         if g.successes > 0 and not g.other then ok_domains = ok_domains + 1 end
         if df > 0 then
           fail_total = fail_total + df
@@ -389,12 +392,14 @@ return {
     local active = ok_domains + #failing
     ev.recovered_domains = recovered
     local few = #failing <= 3 or #failing * 10 <= active
-    local others_ok = 0
+    -- a set of the failing names, not a scan of `failing` per domain (it was
+    -- domains x failing reads of g.key through the fact's proxy)
+    local others_ok, is_failing = 0, {}
+    for _, f in ipairs(failing) do is_failing[f.name] = true end
     for _, g in ipairs(L.domains) do
-      if not g.other and g.successes > 0 and not invalid[g.key] then
-        local fails_here = false
-        for _, f in ipairs(failing) do if f.name == g.key then fails_here = true; break end end
-        if not fails_here then others_ok = others_ok + 1 end
+      if g.successes > 0 and not g.other then
+        local key = g.key
+        if not invalid[key] and not is_failing[key] then others_ok = others_ok + 1 end
       end
     end
     ev.other_accepting_domains = others_ok

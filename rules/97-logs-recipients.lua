@@ -13,37 +13,12 @@ local providers = require("mailbox_providers")
 local MAX_CANDIDATES = 1000 -- failing domains examined, most failures first
 local MAX_REFERENCES = 50   -- domains this server delivers to most, beside the providers
 
--- Damerau-Levenshtein (optimal string alignment) distance, giving up above max.
-local function distance(a, b, max)
-  local la, lb = #a, #b
-  if math.abs(la - lb) > max then return max + 1 end
-  local prev2, prev, cur = {}, {}, {}
-  for j = 0, lb do prev[j] = j end
-  for i = 1, la do
-    cur = { [0] = i }
-    local row_min = i
-    local ai = a:byte(i)
-    for j = 1, lb do
-      local bj = b:byte(j)
-      local cost = ai == bj and 0 or 1
-      local v = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-      if i > 1 and j > 1 and ai == b:byte(j - 1) and a:byte(i - 1) == bj then
-        v = math.min(v, prev2[j - 2] + 1)
-      end
-      cur[j] = v
-      if v < row_min then row_min = v end
-    end
-    if row_min > max then return max + 1 end
-    prev2, prev = prev, cur
-  end
-  return prev[lb]
-end
-
 -- A name taken apart once: the name, its first label, the rest, and the name
 -- without digits (nil when it has none).
 local function parts(d)
   local label, rest = d:match("^([^.]+)%.(.+)$")
-  return { d = d, label = label or d, tld = rest or "", nodigits = d:find("%d") and d:gsub("%d", "") or nil }
+  return { d = d, b = util.bytes(d), label = label or d, tld = rest or "",
+    nodigits = d:find("%d") and d:gsub("%d", "") or nil }
 end
 
 -- How much candidate c looks like a misspelling of reference r (parts, c ~= r):
@@ -56,11 +31,11 @@ local function looks_like(c, r)
   -- the provider's name with digits or a few letters glued in front: "2012gmail.com"
   if ct == rt and #cl > #rl and #rl >= 4 and #cl - #rl <= 6 and cl:sub(-#rl) == rl then return #cl - #rl end
   -- same name, wrong or cut top-level domain: "hotmail.co", "gmail.cm", "yahoo.om"
-  if cl == rl and ct ~= rt and distance(ct, rt, 1) <= 1 then return 1 end
+  if cl == rl and ct ~= rt and util.distance(util.bytes(ct), #ct, util.bytes(rt), #rt, 1) <= 1 then return 1 end
   -- a letter dropped, added, changed or two swapped; two edits for longer names
   local max = #r.d >= 9 and 2 or 1
   if #c.d < 6 or math.abs(#c.d - #r.d) > max then return nil end
-  local d = distance(c.d, r.d, max)
+  local d = util.distance(c.b, #c.d, r.b, #r.d, max)
   if d <= max then return d end
   return nil
 end
@@ -78,9 +53,12 @@ return {
     for _, d in ipairs(providers) do
       if not is_ref[d] then refs[#refs + 1] = d; is_ref[d] = true; is_provider[d] = true end
     end
+    -- sorted as plain records, not the fact's read-only groups: every field
+    -- read of a group is a call, and a sort of 2,000 groups reads ~80,000
     local busiest = {}
     for _, g in ipairs(L.domains) do
-      if not g.other and g.successes > 0 then busiest[#busiest + 1] = g end
+      local ok = g.successes
+      if ok > 0 and not g.other then busiest[#busiest + 1] = { key = g.key, successes = ok } end
     end
     table.sort(busiest, function(a, b)
       if a.successes ~= b.successes then return a.successes > b.successes end
@@ -95,7 +73,8 @@ return {
     -- candidates: external failures, never a success
     local cands = {}
     for _, g in ipairs(L.domains) do
-      if not g.other and g.failures > 0 and g.successes == 0 then cands[#cands + 1] = g end
+      local f = g.failures
+      if f > 0 and g.successes == 0 and not g.other then cands[#cands + 1] = { g = g, key = g.key, failures = f } end
     end
     table.sort(cands, function(a, b)
       if a.failures ~= b.failures then return a.failures > b.failures end
@@ -103,7 +82,7 @@ return {
     end)
     local invalid, list = {}, {}
     for i = 1, math.min(#cands, MAX_CANDIDATES) do
-      local g = cands[i]
+      local g = cands[i].g
       local d = g.key
       local like
       -- a server that answered and refused us (blocklist, greeting, our identity, or any

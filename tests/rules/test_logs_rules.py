@@ -396,5 +396,84 @@ def probe_pick():
 
 probe_pick()
 
+# logs_util.distance (banded, capped, rows reused; 97-logs-recipients' typo
+# search) against the plain full-table optimal string alignment distance, on
+# pseudo-random pairs (near copies with swaps and edits, and unrelated names),
+# through a site logs rule that requires the shipped lib.
+DISTANCE_RULE = r"""
+local util = require("logs_util")
+local function plain(a, b)
+  local la, lb = #a, #b
+  local d = {}
+  for i = 0, la do d[i] = { [0] = i } end
+  for j = 0, lb do d[0][j] = j end
+  for i = 1, la do
+    for j = 1, lb do
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
+      local v = math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+      if i > 1 and j > 1 and a:byte(i) == b:byte(j - 1) and a:byte(i - 1) == b:byte(j) then
+        v = math.min(v, d[i - 2][j - 2] + 1)
+      end
+      d[i][j] = v
+    end
+  end
+  return d[la][lb]
+end
+return {
+  id = "test-distance", kind = "logs", description = "logs_util.distance against the plain computation",
+  categories = { "logs" }, codes = { ["test.distance"] = "info" },
+  run = function(target, report)
+    local seed = 12345
+    local function rnd(n) seed = (seed * 1103515245 + 12345) % 2147483648; return (seed // 65536) % n + 1 end
+    local alpha = "abcab.-1"
+    local function rs()
+      local t = {}
+      for k = 1, rnd(10) - 1 do local r = rnd(#alpha); t[k] = alpha:sub(r, r) end
+      return table.concat(t)
+    end
+    local pairs_n, differ, within, first = 0, 0, 0, nil
+    for _ = 1, 20000 do
+      local a, b = rs(), rs()
+      if rnd(2) == 1 then
+        b = a
+        for _ = 1, rnd(4) - 1 do
+          local p, r = rnd(#b + 1), rnd(4)
+          if r == 1 and p <= #b then b = b:sub(1, p - 1) .. b:sub(p + 1)
+          elseif r == 2 then b = b:sub(1, p - 1) .. "x" .. b:sub(p)
+          elseif r == 3 and p < #b then b = b:sub(1, p - 1) .. b:sub(p + 1, p + 1) .. b:sub(p, p) .. b:sub(p + 2)
+          elseif p <= #b then b = b:sub(1, p - 1) .. "y" .. b:sub(p + 1) end
+        end
+      end
+      local want = plain(a, b)
+      for max = 1, 2 do
+        local got = util.distance(util.bytes(a), #a, util.bytes(b), #b, max)
+        pairs_n = pairs_n + 1
+        if want <= max then within = within + 1 end
+        if (want <= max and got ~= want) or (want > max and got <= max) then
+          differ = differ + 1
+          first = first or string.format("%q %q max %d: %d, plain %d", a, b, max, got, want)
+        end
+      end
+    end
+    report:finding { code = "test.distance", severity = "info", summary = "distance checked",
+      evidence = { pairs = pairs_n, differ = differ, within = within, first = first } }
+  end,
+}
+"""
+
+
+def distance_check():
+    d = tempfile.mkdtemp(prefix="mxdiag-logsdist-")
+    with open(os.path.join(d, "99-test-distance.lua"), "w") as f:
+        f.write(DISTANCE_RULE)
+    rc, doc = run("webapp", "--rules-dir", d)
+    f = finding(doc, "test.distance")
+    ev = f["evidence"] if f else {}
+    check(f is not None and ev.get("pairs") == 40000 and ev.get("within", 0) > 5000 and ev.get("differ") == 0,
+          "logs_util.distance agrees with the plain computation on 40,000 pairs: %s" % ev)
+
+
+distance_check()
+
 print("%d failure(s)" % len(failures))
 sys.exit(1 if failures else 0)

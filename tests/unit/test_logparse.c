@@ -595,6 +595,74 @@ static void test_iso_times(void **state) {
     s = "2024-03-01T00:00:00Z";
     assert_int_equal(mx_log_parse_iso_time(&p, s, strlen(s), &t, &used), 0);
     assert_int_equal(t, utc(2024, 3, 1, 0, 0, 0));
+    /* The remembered minute ("YYYY-MM-DDTHH:MM" of the last valid time):
+     * the same minute with other seconds, fraction and zone; seconds that
+     * are not a valid ":SS" after it (the memory must not accept them); the
+     * same minute with ' ' for 'T' is another prefix; a minute later. */
+    s = "2024-03-01T00:00:59.5-01:00";
+    assert_int_equal(mx_log_parse_iso_time(&p, s, strlen(s), &t, &used), 0);
+    assert_int_equal(t, utc(2024, 3, 1, 1, 0, 59));
+    assert_int_equal(used, strlen(s));
+    s = "2024-03-01T00:00:60Z"; /* a leap second, as hms() takes it */
+    assert_int_equal(mx_log_parse_iso_time(&p, s, strlen(s), &t, &used), 0);
+    assert_int_equal(t, utc(2024, 3, 1, 0, 1, 0));
+    const char *bad[] = {"2024-03-01T00:00:61Z", "2024-03-01T00:00:9xZ", "2024-03-01T00:00x12Z",
+                         "2024-03-01T00:00:a0Z", "2024-03-01T00:00"};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++)
+        assert_int_equal(mx_log_parse_iso_time(&p, bad[k], strlen(bad[k]), &t, &used), -1);
+    s = "2024-03-01 00:00:07 rest";
+    assert_int_equal(mx_log_parse_iso_time(&p, s, strlen(s), &t, &used), 0);
+    assert_int_equal(t, utc(2024, 3, 1, 0, 0, 7));
+    assert_int_equal(used, 19);
+    s = "2024-03-01 00:01:02";
+    assert_int_equal(mx_log_parse_iso_time(&p, s, strlen(s), &t, &used), 0);
+    assert_int_equal(t, utc(2024, 3, 1, 0, 1, 2));
+    s = "2024-03-01 00:01:03";
+    assert_int_equal(mx_log_parse_iso_time(&p, s, strlen(s), &t, &used), 0);
+    assert_int_equal(t, utc(2024, 3, 1, 0, 1, 3));
+}
+
+/* The fraction's digits skipped eight at a time, and the remembered zone
+ * ("+HH:MM" of the last valid timestamp): each case against its own
+ * expected time and length, after the memory was set by another line. */
+static void test_iso_fraction_zone(void **state) {
+    (void)state;
+    mx_log_parser p;
+    int64_t t;
+    size_t used;
+    mx_log_parser_init(&p, utc(2025, 1, 15, 12, 0, 0), 1);
+    static const struct {
+        const char *s;
+        int64_t t; /* expected, or -1 for a failure */
+        size_t used;
+    } cases[] = {
+        {"2024-03-01T10:42:00.123456+01:00 host", 0, 32},   /* sets the zone memory */
+        {"2024-03-01T10:42:05.123456+01:00 host", 5, 32},   /* remembered zone */
+        {"2024-03-01T10:42:05.1+01:00", 5, 27},             /* short fraction, same zone */
+        {"2024-03-01T10:42:05.123456789012+01:00", 5, 38},  /* over eight digits */
+        {"2024-03-01T10:42:05.12345678+01:00", 5, 34},      /* exactly eight */
+        {"2024-03-01T10:42:05.12345678", 5 + 3600, 28},     /* digits to the end: naive (UTC here) */
+        {"2024-03-01T10:42:05.1234567", 5 + 3600, 27},
+        {"2024-03-01T10:42:05.+01:00", 5, 26},              /* no digits */
+        {"2024-03-01T10:42:05.123:56+01:00", 5 + 3600, 23}, /* ':' ends the fraction: no zone there */
+        {"2024-03-01T10:42:05.123456+02:00", 5 - 3600, 32}, /* another zone: parsed, remembered */
+        {"2024-03-01T10:42:05.123456+01:00", 5, 32},        /* the first again */
+        {"2024-03-01T10:42:05.123456-01:30", 5 + 3600 + 5400, 32},
+        {"2024-03-01T10:42:05.123456-01:30", 5 + 3600 + 5400, 32},
+        {"2024-03-01T10:42:05.123456+01:0x", 5 + 3600, 26},  /* bad zone: naive, its length ends at the time */
+        {"2024-03-01T10:42:05.123456+01:3", 5 + 3600, 26},   /* cut zone */
+        {"2024-03-01T10:42:05.123456+0130", 5 + 3600 - 5400, 31},
+        {"2024-03-01T10:42:05.123456Z", 5 + 3600, 27},
+        {"2024-03-01 10:42:05.123 +01:00", 5, 30},          /* Exim's zone after a space */
+        {"2024-03-01T10:42:05.123 +01:00", 5 + 3600, 23},   /* not after a 'T' time */
+    };
+    int64_t base = utc(2024, 3, 1, 9, 42, 0);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const char *s = cases[k].s;
+        assert_int_equal(mx_log_parse_iso_time(&p, s, strlen(s), &t, &used), 0);
+        assert_int_equal(t, base + cases[k].t);
+        assert_int_equal(used, cases[k].used);
+    }
 }
 
 static void test_garbled(void **state) {
@@ -649,7 +717,7 @@ int main(void) {
         cmocka_unit_test(test_lines_table), cmocka_unit_test(test_lines_cover_enums),
         cmocka_unit_test(test_lines_stream), cmocka_unit_test(test_event_fields),
         cmocka_unit_test(test_classify),     cmocka_unit_test(test_year_inference),
-        cmocka_unit_test(test_iso_times),    cmocka_unit_test(test_garbled),
+        cmocka_unit_test(test_iso_times),    cmocka_unit_test(test_iso_fraction_zone),    cmocka_unit_test(test_garbled),
     };
     return cmocka_run_group_tests(tests, load_rows, free_rows);
 }
