@@ -293,7 +293,7 @@ static const char *filter_field(lua_State *L, mx_json *a, const char *k, int agg
     if (strcmp(k, "cause") == 0) {
         if (t != LUA_TSTRING || mx_log_cause_from_name(lua_tostring(L, -1)) < 0)
             return "cause: refused, timeout, unreachable, net_unreachable, greeting_lost, greeting_reject, "
-                   "rcpt_reject, dns_fail, domain_not_found, null_mx, tls_fail, rbl_reject, sender_identity or other";
+                   "rcpt_reject, dns_fail, domain_not_found, null_mx, tls_fail, rbl_reject, sender_identity, sender_reputation or other";
         mx_json_set(a, k, mx_json_str(lua_tostring(L, -1)));
         return NULL;
     }

@@ -21,7 +21,8 @@ static int is_digit_c(char c) { return c >= '0' && c <= '9'; }
 
 static const char *cause_names[MX_LOG_CAUSE_MAX] = {
     "none", "refused", "timeout", "unreachable", "net_unreachable", "greeting_lost",
-    "greeting_reject", "rcpt_reject", "dns_fail", "domain_not_found", "null_mx", "tls_fail", "rbl_reject", "sender_identity", "other",
+    "greeting_reject", "rcpt_reject", "dns_fail", "domain_not_found", "null_mx", "tls_fail", "rbl_reject", "sender_identity",
+    "sender_reputation", "other",
 };
 static const char *const status_names[MX_LOG_STATUS__COUNT] = {
     "attempt", "sent", "deferred", "bounced", "expired",
@@ -188,6 +189,13 @@ static mx_log_cause classify_builtin(const char *text, size_t n) {
         HAS("Helo command rejected") || HAS("HELO command rejected") || HAS("need fully-qualified hostname") ||
         HAS("Sender Policy Framework") || HAS("SPF") || HAS("DMARC") || HAS("DKIM") || HAS("unauthenticated"))
         return MX_LOG_CAUSE_SENDER_IDENTITY;
+    /* Deferred or refused for our reputation without a list named: Yahoo's
+     * "[TSS04] ... deferred due to user complaints", Gmail's "unusual rate of
+     * unsolicited mail" and "very low reputation of the sending IP". Before
+     * the greeting rejects: Yahoo says it there too. */
+    if (HAS("[TSS0") || HAS("[TS0") || HAS("user complaints") || HAS("unsolicited mail") || HAS("reputation") ||
+        HAS("Reputation"))
+        return MX_LOG_CAUSE_SENDER_REPUTATION;
     if (HAS("Cannot start TLS") || HAS("TLS is required") || HAS("certificate verification failed") ||
         HAS("certificate not verified") || HAS("SSL_connect") || HAS("TLS error") ||
         HAS("TLS negotiation") || HAS("TLS session") || HAS("handshake failure") || HAS("TLS handshake failed") ||

@@ -38,6 +38,7 @@ typedef enum {
     MX_LOG_CAUSE_TLS_FAIL,        /* handshake / required TLS / verification */
     MX_LOG_CAUSE_RBL_REJECT,      /* our IP is on a blocklist at the remote side */
     MX_LOG_CAUSE_SENDER_IDENTITY, /* refused for our reverse DNS, HELO name or SPF/DKIM/DMARC */
+    MX_LOG_CAUSE_SENDER_REPUTATION, /* deferred/refused for our reputation: complaints, spam rate (Yahoo TSS) */
     MX_LOG_CAUSE_OTHER,
     MX_LOG_CAUSE__COUNT           /* the built-in causes; a catalog adds its own after them (registry below) */
 } mx_log_cause;

@@ -7,6 +7,7 @@
 --   no_lines, no_events, no_remote      nothing to judge: say what there is
 --   ok                                  no delivery failure to a remote server
 --   blocklisted                         remote servers reject our IP as listed (your side)
+--   reputation                          remote servers defer us for our reputation, no list named (your side)
 --   identity                            remote servers reject us for our reverse DNS, HELO name or
 --                                       sender authentication (your side)
 --   cutover                             everything external stopped succeeding at a moment
@@ -279,6 +280,24 @@ return {
           .. "in the cause's finding); %s.", util.n(id_cause.failures, "delivery", "deliveries"),
           util.n(doms, "domain"), id_cause.failures == 1 and "was" or "were", counts) .. aside_text,
         causes.get(id_cause.key).advice)
+    end
+
+    -- deferred or refused for this server's reputation without a list named (Yahoo's complaints
+    -- deferrals, Gmail's spam-rate limits): the sending side's reputation, whatever others do
+    local rep_cause
+    for _, c in ipairs(L.causes) do
+      if c.key == "sender_reputation" and c.failures > 0 then rep_cause = c end
+    end
+    if rep_cause and (rep_cause.failures * 2 >= fail_total or (rep_cause.domains or 0) >= 2) then
+      ev.since = util.iso(rep_cause.first_failure)
+      local doms = rep_cause.domains or 0
+      return finish("reputation", doms >= 2 and "crit" or "warn",
+        string.format("remote servers defer or refuse this server for its reputation (complaints, spam rate; your "
+          .. "side) since %s", util.when(rep_cause.first_failure, now)),
+        string.format("%s to %s %s deferred or refused for this server's reputation, no blocklist named (the reply "
+          .. "texts are quoted in the cause's finding); %s.", util.n(rep_cause.failures, "delivery", "deliveries"),
+          util.n(doms, "domain"), rep_cause.failures == 1 and "was" or "were", counts) .. aside_text,
+        causes.get("sender_reputation").advice)
     end
 
     -- cutover: after the last success, only failures, to several destinations

@@ -6,7 +6,8 @@ local causes = require("logs_causes")
 local util = require("logs_util")
 
 local CAUSE_NAMES = { "refused", "timeout", "unreachable", "net_unreachable", "greeting_lost", "greeting_reject",
-  "rcpt_reject", "dns_fail", "domain_not_found", "null_mx", "tls_fail", "rbl_reject", "sender_identity", "other" }
+  "rcpt_reject", "dns_fail", "domain_not_found", "null_mx", "tls_fail", "rbl_reject", "sender_identity",
+  "sender_reputation", "other" }
 local PREFIX = "logs.cause_"
 local codes = {}
 for _, n in ipairs(CAUSE_NAMES) do codes[PREFIX .. n] = "warn" end

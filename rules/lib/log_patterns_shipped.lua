@@ -34,6 +34,11 @@ return {
     { cause = "sender_identity", match = { "reverse DNS", "reverse dns", "Reverse DNS", "reverse hostname",
       "cannot find your hostname", "PTR record", "no PTR", " PTR", "rDNS", "Helo command rejected", "HELO command rejected",
       "need fully-qualified hostname", "Sender Policy Framework", "SPF", "DMARC", "DKIM", "unauthenticated" } },
+    -- Deferred or refused for this server's reputation without a list named: Yahoo's "[TSS04] ... deferred
+    -- due to user complaints", Gmail's "unusual rate of unsolicited mail" and "very low reputation of the
+    -- sending IP". Before the greeting rejects: Yahoo says it at the greeting too.
+    { cause = "sender_reputation", match = { "[TSS0", "[TS0", "user complaints", "unsolicited mail", "reputation",
+      "Reputation" } },
     { cause = "tls_fail", match = { "Cannot start TLS", "TLS is required", "certificate verification failed",
       "certificate not verified", "SSL_connect", "TLS error", "TLS negotiation", "TLS session", "handshake failure",
       "TLS handshake failed", "in response to TLS-on-connect" } },

@@ -93,6 +93,14 @@ M.causes = {
       .. "and sign with DKIM aligned with the From domain (DMARC). `mxdiag check --sender-ip YOUR_IP DOMAIN` "
       .. "checks the reverse DNS.",
   },
+  sender_reputation = {
+    title = "deferred for this server's reputation", class = "reputation",
+    advice = "Receivers defer or refuse this server for its reputation (complaints, an unusual rate of spam-like "
+      .. "mail; the reply texts say which): find what is sending (a compromised account, a form or list without "
+      .. "confirmed opt-in), stop it, then follow the receiver's postmaster pages (Yahoo: "
+      .. "https://senders.yahooinc.com/, Gmail: https://support.google.com/mail/answer/81126) and their "
+      .. "feedback loops. `mxdiag check --sender-ip YOUR_IP DOMAIN` looks the IP up on the blocklists.",
+  },
   other = {
     title = "other failure", class = "other",
     advice = "Read the remote reply text quoted in the evidence.",

@@ -143,6 +143,14 @@ check("broken-ns.example" in f["summary"] and "yahoo.com.mx" in f["summary"] and
 check(not [x for x in doc["findings"] if x["code"] == "logs.invalid_recipients"],
       "each_own_reason: yahoo.com.mx answered, so it is not a mistyped domain")
 no_nonsense("each_own_reason", doc)
+rc, doc = run("complained")
+f, ev = scope(doc)
+check(ev["judgement"] == "reputation" and f["severity"] == "crit" and "your side" in f["summary"],
+      "complained: two receivers defer us for complaints: reputation, crit, your side (%s: %s)"
+      % (ev["judgement"], f["summary"]))
+check([x for x in doc["findings"] if x["code"] == "logs.cause_sender_reputation"],
+      "complained: a logs.cause_sender_reputation finding")
+no_nonsense("complained", doc)
 rc, doc = run("blocked_mixed")
 f, ev = scope(doc)
 check(ev["judgement"] == "nothing_succeeds" and f["severity"] == "crit",

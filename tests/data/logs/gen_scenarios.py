@@ -211,6 +211,16 @@ def blocked_mixed():
     return g
 
 
+def complained():
+    """Two large receivers defer us for complaints (Yahoo's [TSS04]) while others accept: our reputation."""
+    g = Log(21)
+    for i in range(20):
+        g.sent(8 * 3600 + i * 300, DOMS[i % 6])
+    for i in range(6):
+        g.complaints(9 * 3600 + i * 600, ("ymail.example", "rocketmail.example")[i % 2])
+    return g
+
+
 def no_remote():
     """Local deliveries only (LMTP), some failing: no remote delivery at all."""
     g = Log(7)
@@ -359,7 +369,7 @@ def throttled():
     return g
 
 
-SCENARIOS = {f.__name__: f for f in (webapp, throttled, intermittent, attempts, only_one_fails, nothing_succeeds, each_own_reason, blocked_mixed, no_remote,
+SCENARIOS = {f.__name__: f for f in (webapp, throttled, intermittent, attempts, only_one_fails, nothing_succeeds, each_own_reason, blocked_mixed, complained, no_remote,
                                      ranking, cutover, their_side, blocklisted, identity, two_fail_before, recipients_only,
                                      one_other_accepts, recipient_first, dns_kinds,
                                      local_and_remote)}
