@@ -76,7 +76,9 @@ typedef struct rule_run {
     mx_timer *deadline;
     int64_t started, ended;
     uint64_t instructions;
-    char *why;              /* skip or failure reason */
+    const char *why;        /* skip or failure reason: a static sentence (never freed), or NULL */
+    const char *why_fact;   /* with why == NULL: skipped because this fact (a rule's requires[] string)
+                             * cannot come; the sentence is formatted where it is written (rt_rule_reason) */
     void *deadline_ud;      /* freed when the deadline timer is cancelled */
     const char *aborted;    /* budget/deadline/memory: pcall may not catch it */
     int64_t own_us;         /* time spent running this rule's Lua code */
@@ -318,6 +320,7 @@ mx_check *rt_check_by_id(mx_rt *rt, int id);
 void rt_add_finding(mx_check *c, int rule, mx_severity sev, mx_json *obj);
 void rt_rule_error_finding(mx_check *c, int rule, const char *summary, const char *detail);
 void rt_rule_finish(mx_check *c, int rule, int state, const char *why);
+const char *rt_rule_reason(const rule_run *run, char *buf, size_t n);
 void rt_advance(mx_check *c);
 int64_t rt_queued_ms(const rule_run *run);
 int rt_rule_timeout_ms(mx_rt *rt, int rule);
