@@ -100,8 +100,7 @@ struct mx_task {
     int alive;
     uint32_t gen;
     int slot;
-    lua_State *co;
-    int co_ref;
+    lua_State *co;          /* anchored at [slot + 1] of the runtime's thread table (co_tab_ref) */
     mx_check *check;
     int rule;
     int parent_slot;        /* -1 for a rule's root task */
@@ -119,7 +118,7 @@ struct mx_task {
     void *handle;
     mx_push_fn push;
     mx_discard_fn discard;
-    int start_fn_ref;       /* child: the function to call first */
+    int first;              /* task.all child not yet resumed: its function is on its stack */
 };
 
 struct mx_check {
@@ -209,6 +208,7 @@ struct mx_rt {
     int nrules;
     mx_task *tasks;
     int ntasks, tasks_cap;
+    int co_tab_ref;         /* registry table: each live task's thread at [slot + 1] (0: not made yet) */
     int *free_slots;
     int nfree;
     int pushing_borrowed;   /* resume_task is pushing a borrowed result (mx_rt_result_borrowed) */
