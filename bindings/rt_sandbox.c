@@ -328,16 +328,12 @@ void rt_build_env_proto(mx_rt *rt) {
     if (luaL_loadbufferx(L, prelude, strlen(prelude), "=prelude", "t") != LUA_OK) lua_error(L);
     lua_pushlightuserdata(L, MARKER);
     lua_getglobal(L, "coroutine");
-    /* resume: the watchdog's wrapper around it, in Lua's own table so that
-     * tracebacks name it as before ('coroutine.resume') */
-    lua_getfield(L, -1, "resume");
-    if (lua_tocfunction(L, -1) != sb_co_resume) {
-        lua_pushcclosure(L, sb_co_resume, 1);
-        lua_setfield(L, -2, "resume");
-    } else lua_pop(L, 1);
     static const char *const cof[] = {"create", "resume", "yield", "status", "running", "isyieldable", "close"};
     for (int i = 0; i < 7; i++) lua_getfield(L, -1 - i, cof[i]);
     lua_remove(L, -8);
+    lua_pushvalue(L, -6); /* resume: the watchdog's wrapper around it */
+    lua_pushcclosure(L, sb_co_resume, 1);
+    lua_replace(L, -7);
     lua_pushcfunction(L, sb_aborted);
     lua_pushcfunction(L, sb_pcall);
     lua_call(L, 10, 2);
@@ -719,7 +715,6 @@ void rt_watchdog_leave(mx_rt *rt, lua_State *co) {
  * coroutine.resume. [-?, +?, e] */
 static int sb_co_resume(lua_State *L) {
     mx_rt *rt = mx_rt_from_L(L);
-    luaL_checktype(L, 1, LUA_TTHREAD); /* Lua's own check and message, named as before */
     lua_State *co = lua_tothread(L, 1);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
