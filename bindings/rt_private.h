@@ -351,7 +351,6 @@ void rt_site_free(mx_rt *rt);
 /* ---- l_report.c */
 void rt_push_report(mx_rt *rt, mx_check *c, int rule);
 void rt_watchdog_register(mx_rt *rt);
-int rt_watchdog_on(void);
 void rt_watchdog_unregister(mx_rt *rt);
 void rt_watchdog_enter(mx_rt *rt, lua_State *co, int aborted);
 void rt_watchdog_leave(mx_rt *rt, lua_State *co);

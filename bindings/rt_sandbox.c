@@ -588,8 +588,6 @@ static pthread_cond_t wd_cond = PTHREAD_COND_INITIALIZER;
 static mx_rt **wd_rts;
 static int wd_n, wd_cap;
 static _Thread_local mx_rt *wd_self; /* the runtime whose task this thread resumes */
-static _Thread_local int wd_unblocked; /* WATCHDOG_SIGNAL unblocked on this thread */
-static int wd_running;                 /* the watchdog thread started: else tasks keep the hook */
 
 static long long mono_ns(void) {
     struct timespec ts;
@@ -644,18 +642,8 @@ static void wd_start(void) {
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
     pthread_t t;
-    if (pthread_create(&t, NULL, wd_main, NULL) == 0) {
-        pthread_detach(t);
-        wd_running = 1;
-    }
+    if (pthread_create(&t, NULL, wd_main, NULL) == 0) pthread_detach(t);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-}
-
-/* Whether a new task's thread may run without the count hook: only when the
- * watchdog runs (it could not start: every task counts, as before). */
-int rt_watchdog_on(void) {
-    pthread_once(&wd_once, wd_start);
-    return wd_running;
 }
 
 void rt_watchdog_register(mx_rt *rt) {
@@ -683,14 +671,6 @@ void rt_watchdog_unregister(mx_rt *rt) {
 /* Around the resume of a task's thread co. A rule already aborted (budget,
  * deadline, memory) gets the hook at once: every charge raises again. */
 void rt_watchdog_enter(mx_rt *rt, lua_State *co, int aborted) {
-    if (!wd_unblocked) {
-        /* a mask inherited from whoever started mxdiag must not hold the signal back */
-        sigset_t s;
-        sigemptyset(&s);
-        sigaddset(&s, WATCHDOG_SIGNAL);
-        pthread_sigmask(SIG_UNBLOCK, &s, NULL);
-        wd_unblocked = 1;
-    }
     if (aborted) lua_sethook(co, rt_count_hook, LUA_MASKCOUNT, HOOK_EVERY);
     wd_self = rt;
     rt->running = co;

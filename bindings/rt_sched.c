@@ -55,7 +55,7 @@ mx_task *rt_task_new(mx_rt *rt, mx_check *c, int rule) {
     lua_State *L = rt->L;
     lua_rawgeti(L, LUA_REGISTRYINDEX, rt->co_tab_ref);
     t->co = lua_newthread(L);
-    if (rt_watchdog_on()) lua_sethook(t->co, NULL, 0, 0); /* the watchdog gives it the count hook when needed (rt_sandbox.c) */
+    lua_sethook(t->co, NULL, 0, 0); /* the watchdog gives it the count hook when needed (rt_sandbox.c) */
     lua_rawseti(L, -2, slot + 1);
     lua_pop(L, 1);
     return t;
