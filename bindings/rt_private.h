@@ -26,7 +26,6 @@
 #include "runtime.h"
 #include "strmap.h"
 #include <openssl/ssl.h>
-#include <pthread.h>
 
 #define MAX_RULES 512
 #define HOOK_EVERY 1000
@@ -210,14 +209,6 @@ struct mx_rt {
     mx_task *tasks;
     int ntasks, tasks_cap;
     int co_tab_ref;         /* registry table: each live task's thread at [slot + 1] (0: not made yet) */
-    /* The watchdog (rt_sandbox.c): a task's thread runs without the count
-     * hook; one that computes for WATCHDOG_MS without returning to the
-     * scheduler gets it, from a signal on its own thread. */
-    lua_State *volatile running;  /* the innermost thread of the task being resumed (or of its own coroutines), or NULL */
-    _Atomic long long task_since_ns; /* when the resume began (CLOCK_MONOTONIC), 0: no task is running */
-    _Atomic int armed;      /* the watchdog has signalled this resume */
-    pthread_t tid;          /* the thread resuming it (valid while task_since_ns != 0) */
-    int wd_registered;
     int *free_slots;
     int nfree;
     int pushing_borrowed;   /* resume_task is pushing a borrowed result (mx_rt_result_borrowed) */
@@ -350,10 +341,6 @@ void rt_site_free(mx_rt *rt);
 
 /* ---- l_report.c */
 void rt_push_report(mx_rt *rt, mx_check *c, int rule);
-void rt_watchdog_register(mx_rt *rt);
-void rt_watchdog_unregister(mx_rt *rt);
-void rt_watchdog_enter(mx_rt *rt, lua_State *co, int aborted);
-void rt_watchdog_leave(mx_rt *rt, lua_State *co);
 
 /* rt_hints.c: the closest of known (NULL-terminated) to word, or NULL;
  * the line where `field =` is first written in src, or 0 */

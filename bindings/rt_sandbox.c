@@ -207,7 +207,6 @@ void mx_lua_seal(lua_State *L, int idx) {
 }
 
 static int sb_pcall(lua_State *L);
-static int sb_co_resume(lua_State *L);
 static mx_json *table_names(lua_State *L, int idx, int functions_only);
 static int sb_rawset(lua_State *L);
 static int sb_setmetatable(lua_State *L);
@@ -331,9 +330,6 @@ void rt_build_env_proto(mx_rt *rt) {
     static const char *const cof[] = {"create", "resume", "yield", "status", "running", "isyieldable", "close"};
     for (int i = 0; i < 7; i++) lua_getfield(L, -1 - i, cof[i]);
     lua_remove(L, -8);
-    lua_pushvalue(L, -6); /* resume: the watchdog's wrapper around it */
-    lua_pushcclosure(L, sb_co_resume, 1);
-    lua_replace(L, -7);
     lua_pushcfunction(L, sb_aborted);
     lua_pushcfunction(L, sb_pcall);
     lua_call(L, 10, 2);
@@ -558,159 +554,4 @@ mx_json *mx_rt_api_json(mx_rt *rt) {
     mx_json_set(doc, "std", stdm);
     mx_json_set(doc, "types", types);
     return doc;
-}
-
-/* ------------------------------------------------------------ watchdog */
-
-/* The count hook makes Lua stop at every VM instruction (luaG_traceexec:
- * about 12% of a batch's instructions), whatever its count. So the threads of
- * tasks (rules' run(), task.all functions, and the coroutines they make) run
- * without it, and a watchdog thread gives it to a task that computes for
- * WATCHDOG_MS without returning to the scheduler: a signal to the thread
- * running it, whose handler sets the hook on the innermost thread running
- * (lua_sethook is made to be called from a signal handler). From then on the
- * budget and the deadline are checked as before (charge). A rule's
- * instructions are counted from there: the budget of 200 million is counted
- * after the first WATCHDOG_MS of each stretch of computing; a rule that
- * yields often returns to the scheduler, where its deadline's timer runs.
- * Loading rule files and applies() run on the main thread, which keeps the
- * hook. */
-#include <signal.h>
-#include <stdatomic.h>
-#include <errno.h>
-
-#define WATCHDOG_MS 10
-#define WATCHDOG_SIGNAL SIGURG
-
-static pthread_once_t wd_once = PTHREAD_ONCE_INIT;
-static pthread_mutex_t wd_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wd_cond = PTHREAD_COND_INITIALIZER;
-static mx_rt **wd_rts;
-static int wd_n, wd_cap;
-static _Thread_local mx_rt *wd_self; /* the runtime whose task this thread resumes */
-
-static long long mono_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static void wd_handler(int sig) {
-    (void)sig;
-    int e = errno;
-    mx_rt *rt = wd_self;
-    lua_State *co = rt ? rt->running : NULL;
-    if (co) lua_sethook(co, rt_count_hook, LUA_MASKCOUNT, HOOK_EVERY);
-    errno = e;
-}
-
-static void *wd_main(void *arg) {
-    (void)arg;
-    pthread_mutex_lock(&wd_lock);
-    for (;;) {
-        while (wd_n == 0) pthread_cond_wait(&wd_cond, &wd_lock);
-        long long now = mono_ns();
-        for (int i = 0; i < wd_n; i++) {
-            mx_rt *rt = wd_rts[i];
-            long long since = atomic_load(&rt->task_since_ns);
-            /* since != 0 under the lock: the thread is inside its resume
-             * (rt_watchdog_leave takes the lock to clear it), so alive */
-            if (since && !atomic_load(&rt->armed) && now - since >= WATCHDOG_MS * 1000000LL) {
-                atomic_store(&rt->armed, 1);
-                pthread_kill(rt->tid, WATCHDOG_SIGNAL);
-            }
-        }
-        pthread_mutex_unlock(&wd_lock);
-        /* a task computing for WATCHDOG_MS is seen within 2 * WATCHDOG_MS;
-         * 100 wake-ups a second while a runtime exists (serve, watch: idle) */
-        struct timespec d = {0, WATCHDOG_MS * 1000000L};
-        nanosleep(&d, NULL);
-        pthread_mutex_lock(&wd_lock);
-    }
-    return NULL;
-}
-
-static void wd_start(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = wd_handler;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigaction(WATCHDOG_SIGNAL, &sa, NULL);
-    /* the watchdog takes none of the process's signals (SIGINT, SIGTERM: the commands' handlers) */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    pthread_t t;
-    if (pthread_create(&t, NULL, wd_main, NULL) == 0) pthread_detach(t);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-}
-
-void rt_watchdog_register(mx_rt *rt) {
-    pthread_once(&wd_once, wd_start);
-    pthread_mutex_lock(&wd_lock);
-    if (wd_n == wd_cap) {
-        wd_cap = wd_cap ? wd_cap * 2 : 8;
-        wd_rts = mx_xrealloc(wd_rts, (size_t)wd_cap * sizeof *wd_rts);
-    }
-    wd_rts[wd_n++] = rt;
-    rt->wd_registered = 1;
-    pthread_cond_signal(&wd_cond);
-    pthread_mutex_unlock(&wd_lock);
-}
-
-void rt_watchdog_unregister(mx_rt *rt) {
-    if (!rt->wd_registered) return;
-    pthread_mutex_lock(&wd_lock);
-    for (int i = 0; i < wd_n; i++)
-        if (wd_rts[i] == rt) { wd_rts[i] = wd_rts[--wd_n]; break; }
-    rt->wd_registered = 0;
-    pthread_mutex_unlock(&wd_lock);
-}
-
-/* Around the resume of a task's thread co. A rule already aborted (budget,
- * deadline, memory) gets the hook at once: every charge raises again. */
-void rt_watchdog_enter(mx_rt *rt, lua_State *co, int aborted) {
-    if (aborted) lua_sethook(co, rt_count_hook, LUA_MASKCOUNT, HOOK_EVERY);
-    wd_self = rt;
-    rt->running = co;
-    rt->tid = pthread_self();
-    atomic_store(&rt->armed, 0);
-    atomic_store(&rt->task_since_ns, mono_ns());
-}
-
-void rt_watchdog_leave(mx_rt *rt, lua_State *co) {
-    pthread_mutex_lock(&wd_lock);
-    atomic_store(&rt->task_since_ns, 0);
-    pthread_mutex_unlock(&wd_lock);
-    rt->running = NULL;
-    /* a signal still on its way finds nothing running; the next resume starts without the hook */
-    if (lua_gethook(co)) lua_sethook(co, NULL, 0, 0);
-}
-
-/* coroutine.resume as the prelude calls it: within a task, the thread it
- * resumes is the innermost one running (what the watchdog's signal gives the
- * hook to); a hook given to either side is passed on to the other, so a loop
- * that resumes coroutines again and again stays counted. Upvalue 1: Lua's
- * coroutine.resume. [-?, +?, e] */
-static int sb_co_resume(lua_State *L) {
-    mx_rt *rt = mx_rt_from_L(L);
-    lua_State *co = lua_tothread(L, 1);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    if (!rt || !co || rt->running != L) {
-        lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-        return lua_gettop(L);
-    }
-    if (lua_gethook(L) && !lua_gethook(co)) lua_sethook(co, rt_count_hook, LUA_MASKCOUNT, HOOK_EVERY);
-    rt->running = co;
-    int st = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
-    rt->running = L;
-    if (lua_gethook(co) && !lua_gethook(L)) lua_sethook(L, rt_count_hook, LUA_MASKCOUNT, HOOK_EVERY);
-    if (st != LUA_OK) {
-        /* as a memory error raised through here would have been (abort_reason) */
-        if (st == LUA_ERRMEM && rt->acct && !rt->acct->aborted) rt->acct->aborted = "memory limit exceeded";
-        return lua_error(L);
-    }
-    return lua_gettop(L);
 }

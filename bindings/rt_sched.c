@@ -55,7 +55,6 @@ mx_task *rt_task_new(mx_rt *rt, mx_check *c, int rule) {
     lua_State *L = rt->L;
     lua_rawgeti(L, LUA_REGISTRYINDEX, rt->co_tab_ref);
     t->co = lua_newthread(L);
-    lua_sethook(t->co, NULL, 0, 0); /* the watchdog gives it the count hook when needed (rt_sandbox.c) */
     lua_rawseti(L, -2, slot + 1);
     lua_pop(L, 1);
     return t;
@@ -193,9 +192,7 @@ static void resume_task(mx_rt *rt, mx_task *t) {
     int slot = t->slot;
     uint32_t gen = t->gen;
     int64_t t0 = rt_now_us();
-    rt_watchdog_enter(rt, co, run->aborted != NULL);
     int st = lua_resume(co, rt->L, nargs, &nres);
-    rt_watchdog_leave(rt, co);
     int64_t dt = rt_now_us() - t0;
     rt->lua_us += dt;
     run->own_us += dt;

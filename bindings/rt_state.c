@@ -70,14 +70,12 @@ mx_rt *mx_rt_new(const mx_rt_opts *opts, char *err, size_t errlen) {
     if (!rt->L) { snprintf(err, errlen, "cannot create the Lua state"); mx_rt_free(rt); return NULL; }
     luaL_openlibs(rt->L);
     lua_sethook(rt->L, rt_count_hook, LUA_MASKCOUNT, HOOK_EVERY);
-    rt_watchdog_register(rt);
     rt_build_env_proto(rt);
     return rt;
 }
 
 void mx_rt_free(mx_rt *rt) {
     if (!rt) return;
-    rt_watchdog_unregister(rt);
     if (rt->L) {
         for (int i = 0; i < rt->ntasks; i++) if (rt->tasks[i].alive) rt_task_kill(rt, &rt->tasks[i]);
         for (int i = 0; i < rt->nrules; i++) rt_rule_clear(rt->L, &rt->rules[i]);
