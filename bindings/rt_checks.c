@@ -55,7 +55,21 @@ static void kill_rule_tasks(mx_rt *rt, mx_check *c, int rule) {
     }
 }
 
-void rt_rule_finish(mx_check *c, int rule, int state, const char *why) {
+/* A skipped or failed rule's reason as written in the output: the static
+ * sentence, or the missing fact's sentence formatted into buf (at most n - 1
+ * bytes, as when it was formatted at the skip). NULL: none. */
+#define RULE_REASON_MAX 300
+const char *rt_rule_reason(const rule_run *run, char *buf, size_t n) {
+    if (run->why || !run->why_fact) return run->why;
+    snprintf(buf, n, "fact '%s' is not available for this target", run->why_fact);
+    return buf;
+}
+
+static void rule_finish(mx_check *c, int rule, int state, const char *why, const char *why_fact);
+/* why: a static sentence (kept, never freed) or NULL */
+void rt_rule_finish(mx_check *c, int rule, int state, const char *why) { rule_finish(c, rule, state, why, NULL); }
+
+static void rule_finish(mx_check *c, int rule, int state, const char *why, const char *why_fact) {
     rule_run *run = &c->runs[rule];
     if (run->state != RULE_RUNNING && run->state != RULE_PENDING) return;
     if (run->deadline) {
@@ -66,9 +80,13 @@ void rt_rule_finish(mx_check *c, int rule, int state, const char *why) {
     run->deadline_ud = NULL;
     run->state = state;
     run->ended = mx_now_ms();
-    if (why) { free(run->why); run->why = mx_xstrdup(why); }
+    if (why || why_fact) { run->why = why; run->why_fact = why_fact; }
     c->remaining--;
-    mx_rt_trace(c->rt, "rule %s %s%s%s", c->rt->rules[rule].id, rule_state_names[state], why ? ": " : "", why ? why : "");
+    if (c->rt->opts.trace) {
+        char rb[RULE_REASON_MAX];
+        const char *r = why || why_fact ? rt_rule_reason(run, rb, sizeof rb) : NULL;
+        mx_rt_trace(c->rt, "rule %s %s%s%s", c->rt->rules[rule].id, rule_state_names[state], r ? ": " : "", r ? r : "");
+    }
     kill_rule_tasks(c->rt, c, rule);
     rt_advance(c);
 }
@@ -234,9 +252,8 @@ void rt_advance(mx_check *c) {
             }
             if (ready) { start_rule(c, i); progress = 1; }
             else if (impossible) {
-                char why[300];
-                snprintf(why, sizeof why, "fact '%s' is not available for this target", missing);
-                rt_rule_finish(c, i, RULE_SKIPPED, why);
+                /* the sentence is formatted only where it is written (rt_rule_reason) */
+                rule_finish(c, i, RULE_SKIPPED, NULL, missing);
                 progress = 1;
             }
         }
@@ -254,7 +271,7 @@ void rt_advance(mx_check *c) {
                          rt->rules[i].id);
                 rt_rule_error_finding(c, i, msg, "dependency cycle");
                 c->runs[i].state = RULE_FAILED;
-                c->runs[i].why = mx_xstrdup("dependency cycle");
+                c->runs[i].why = "dependency cycle";
                 c->remaining--;
             }
         }
@@ -435,7 +452,7 @@ static mx_check *check_new(mx_rt *rt, const mx_target *t, const mx_json *options
         /* a run-level rule is not part of a target's check, nor a target's rule of the run's */
         if (rt->rules[i].scope_run != run_level) { c->runs[i].state = RULE_SKIPPED; continue; }
         c->runs[i].state = on[i] ? RULE_PENDING : RULE_SKIPPED;
-        if (!on[i]) c->runs[i].why = mx_xstrdup(own_only || own_skip ? "not selected (only/skip of this entry)" : "not selected (--only/--skip)");
+        if (!on[i]) c->runs[i].why = own_only || own_skip ? "not selected (only/skip of this entry)" : "not selected (--only/--skip)";
         else c->remaining++;
     }
     rt_advance(c);
@@ -473,9 +490,11 @@ void mx_check_rules_write(mx_check *c, mx_buf *out) {
         mx_buf_puts(out, ",\"status\":");
         const char *st = rule_state_names[c->runs[i].state];
         mx_json_write_string(out, st, strlen(st));
-        if (c->runs[i].why) {
+        char rb[RULE_REASON_MAX];
+        const char *why = rt_rule_reason(&c->runs[i], rb, sizeof rb);
+        if (why) {
             mx_buf_puts(out, ",\"reason\":");
-            mx_json_write_string(out, c->runs[i].why, strlen(c->runs[i].why));
+            mx_json_write_string(out, why, strlen(why));
         }
         if (c->runs[i].debug) {
             mx_buf_puts(out, ",\"debug\":");
@@ -494,7 +513,9 @@ static mx_json *check_json(mx_check *c, int borrow, int with_rules) {
         mx_json *o = mx_json_obj();
         mx_json_append(o, "id", mx_json_str(rt->rules[i].id));
         mx_json_append(o, "status", mx_json_str(rule_state_names[c->runs[i].state]));
-        if (c->runs[i].why) mx_json_append(o, "reason", mx_json_str(c->runs[i].why));
+        char rb[RULE_REASON_MAX];
+        const char *why = rt_rule_reason(&c->runs[i], rb, sizeof rb);
+        if (why) mx_json_append(o, "reason", mx_json_str(why));
         if (c->runs[i].debug) mx_json_append(o, "debug", mx_json_clone(c->runs[i].debug));
         mx_json_push(rules, o);
     }
@@ -512,12 +533,14 @@ size_t mx_check_broken_rules(mx_check *c, mx_buf *out) {
     for (int i = 0; i < rt->nrules; i++) {
         rule_run *run = &c->runs[i];
         if (!rt->rules[i].site || rt->rules[i].scope_run != c->run_level) continue; /* the other check's */
-        if (run->state == RULE_SKIPPED && run->why &&
-            (strncmp(run->why, "not selected", 12) == 0 || strcmp(run->why, "does not apply to this target") == 0)) continue;
+        char rb[RULE_REASON_MAX];
+        const char *why = rt_rule_reason(run, rb, sizeof rb);
+        if (run->state == RULE_SKIPPED && why &&
+            (strncmp(why, "not selected", 12) == 0 || strcmp(why, "does not apply to this target") == 0)) continue;
         if (run->state != RULE_FAILED && run->state != RULE_SKIPPED) continue;
         n++;
         if (!out) continue;
-        mx_buf_printf(out, "%s %s: %s", rt->rules[i].id, rule_state_names[run->state], run->why ? run->why : "?");
+        mx_buf_printf(out, "%s %s: %s", rt->rules[i].id, rule_state_names[run->state], why ? why : "?");
         if (run->state == RULE_FAILED)
             mx_buf_printf(out, " (%s%s%.0d; rule.error above)", run->err_line ? run->err_src : rt->rules[i].file,
                           run->err_line ? ":" : "", run->err_line);
@@ -572,7 +595,6 @@ void mx_check_free(mx_check *c) {
     mx_rt *rt = c->rt;
     for (int i = 0; i < rt->nrules; i++) {
         if (c->runs[i].deadline) { mx_timer_cancel(rt->loop, c->runs[i].deadline); free(c->runs[i].deadline_ud); }
-        free(c->runs[i].why);
         free(c->runs[i].err_src);
         mx_json_free(c->runs[i].debug);
     }

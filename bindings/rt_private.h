@@ -76,7 +76,9 @@ typedef struct rule_run {
     mx_timer *deadline;
     int64_t started, ended;
     uint64_t instructions;
-    char *why;              /* skip or failure reason */
+    const char *why;        /* skip or failure reason: a static sentence (never freed), or NULL */
+    const char *why_fact;   /* with why == NULL: skipped because this fact (a rule's requires[] string)
+                             * cannot come; the sentence is formatted where it is written (rt_rule_reason) */
     void *deadline_ud;      /* freed when the deadline timer is cancelled */
     const char *aborted;    /* budget/deadline/memory: pcall may not catch it */
     int64_t own_us;         /* time spent running this rule's Lua code */
@@ -98,8 +100,7 @@ struct mx_task {
     int alive;
     uint32_t gen;
     int slot;
-    lua_State *co;
-    int co_ref;
+    lua_State *co;          /* anchored at [slot + 1] of the runtime's thread table (co_tab_ref) */
     mx_check *check;
     int rule;
     int parent_slot;        /* -1 for a rule's root task */
@@ -117,7 +118,7 @@ struct mx_task {
     void *handle;
     mx_push_fn push;
     mx_discard_fn discard;
-    int start_fn_ref;       /* child: the function to call first */
+    int first;              /* task.all child not yet resumed: its function is on its stack */
 };
 
 struct mx_check {
@@ -207,6 +208,7 @@ struct mx_rt {
     int nrules;
     mx_task *tasks;
     int ntasks, tasks_cap;
+    int co_tab_ref;         /* registry table: each live task's thread at [slot + 1] (0: not made yet) */
     int *free_slots;
     int nfree;
     int pushing_borrowed;   /* resume_task is pushing a borrowed result (mx_rt_result_borrowed) */
@@ -318,6 +320,7 @@ mx_check *rt_check_by_id(mx_rt *rt, int id);
 void rt_add_finding(mx_check *c, int rule, mx_severity sev, mx_json *obj);
 void rt_rule_error_finding(mx_check *c, int rule, const char *summary, const char *detail);
 void rt_rule_finish(mx_check *c, int rule, int state, const char *why);
+const char *rt_rule_reason(const rule_run *run, char *buf, size_t n);
 void rt_advance(mx_check *c);
 int64_t rt_queued_ms(const rule_run *run);
 int rt_rule_timeout_ms(mx_rt *rt, int rule);
