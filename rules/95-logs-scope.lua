@@ -371,8 +371,8 @@ return {
         return finish("several_fail_unverified", "warn",
           string.format("deliveries to %s fail, each for its own reason (%s); no remote delivery succeeded to "
             .. "compare", util.n(#failing, "destination"), table.concat(each, "; ")),
-          string.format("Not one delivery to a remote server succeeded in the logs read (%s), but no cause is "
-            .. "shared by two destinations, so the logs do not point at this server or its network: each "
+          string.format("Not one delivery to a remote server succeeded in the logs read (%s), but no kind of "
+            .. "failure is shared by two destinations, so the logs do not point at this server or its network: each "
             .. "destination's cause finding quotes what went wrong there.", counts) .. aside_text,
           "Run `mxdiag check DOMAIN` for each failing destination, and `mxdiag check gmail.com` from this host to "
             .. "see whether delivery works at all; then follow each cause finding's advice.")
