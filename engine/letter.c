@@ -58,6 +58,35 @@ static const mx_json *find_code(const mx_json *fs, const char *code) {
     return NULL;
 }
 
+/* A tcp.family_fails finding whose remedy is on our side (this host has no
+ * route for the family), or NULL. */
+static const mx_json *our_family_failure(const mx_json *fs) {
+    for (size_t i = 0; i < fs->u.c.len; i++) {
+        const mx_json *f = fs->u.c.items[i];
+        const char *c = mx_json_get_str(f, "code"), *side = ev_str(f, "remedy_side");
+        if (c && strcmp(c, "tcp.family_fails") == 0 && side && strcmp(side, "sender") == 0) return f;
+    }
+    return NULL;
+}
+
+/* Is this finding about one of their addresses a failure of ours: an
+ * address of a family this host has no route for (tcp.family_fails with
+ * remedy_side "sender" for the same host)? */
+static int our_side_failure(const mx_json *fs, const mx_json *f) {
+    const char *a = ev_str(f, "address"), *h = ev_str(f, "host");
+    if (!a || !h) return 0;
+    const char *fam = strchr(a, ':') ? "IPv6" : "IPv4";
+    for (size_t i = 0; i < fs->u.c.len; i++) {
+        const mx_json *g = fs->u.c.items[i];
+        const char *c = mx_json_get_str(g, "code"), *side = ev_str(g, "remedy_side");
+        const char *gh = ev_str(g, "host"), *gf = ev_str(g, "family");
+        if (c && strcmp(c, "tcp.family_fails") == 0 && side && strcmp(side, "sender") == 0 && gh && gf &&
+            strcmp(gh, h) == 0 && strcmp(gf, fam) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* Is there a reason not to write at all? Then says it in `out` (a note for
  * our administrator, not a letter) and returns 1. A letter helps only when
  * the problem is theirs and someone there can read it. */
@@ -101,6 +130,15 @@ static int no_letter(mx_buf *out, const mx_json *fs, const char *name, const cha
                            "  cause, fix it, and request removal (above). Write to the receiver only if it still\n"
                            "  refuses our mail after the listing is gone.\n",
                       name);
+    } else if (nbad == 0 && !find_code(fs, "delivery.none") && !find_code(fs, "delivery.delayed") &&
+               (f = our_family_failure(fs))) {
+        /* their only failing addresses are of a family this host cannot route */
+        mx_buf_printf(out, "No letter to %s: the problem is on our side.\n\n"
+                           "  %s\n\n"
+                           "  %s\n\n"
+                           "  The same mail server accepts connections from here over the other address family;\n"
+                           "  the receiver can do nothing about a route that this host lacks.\n",
+                      rcpt, mx_json_get_str(f, "summary"), mx_json_get_str(f, "advice"));
     } else if (nbad == 0 && !find_code(fs, "delivery.none") && !find_code(fs, "delivery.delayed")) {
         mx_buf_printf(out, "No letter to %s: this check found no failure.\n\n"
                            "  Every mail server of %s that was tested accepted the connection, so there is\n"
@@ -139,7 +177,7 @@ static void letter_body(mx_buf *out, const mx_json *doc, const char *started, co
         const char *a = ev_str(f, "address"), *s = ev_str(f, "source");
         if (a && !seen(addrs, naddrs, a) && naddrs < 256) addrs[naddrs++] = (char *)a;
         if (a && s && !seen(sources, nsources, s) && nsources < 64) sources[nsources++] = (char *)s;
-        if (a && bad(f)) nbad++;
+        if (a && bad(f) && !our_side_failure(fs, f)) nbad++;
     }
 
     if (no_letter(out, fs, name, rcpt, nbad)) return;

@@ -8,6 +8,8 @@
 - nobody to write to (NXDOMAIN, null MX): no letter, why.
 - no failure found (healthy): no letter, why.
 - a backup MX still accepts mail: a letter, without the other-channel note.
+- only addresses of a family this host has no route for fail (tcp.family_fails remedy_side
+  "sender"): the problem is ours, no letter; the receiver's IPv6 dropping port 25: a letter.
 - never a finding code ("[tcp.refused]", "dnsbl.listed") in any of it.
 Replays are deterministic: the same recording gives the same text twice."""
 import os, re, subprocess, sys
@@ -67,6 +69,15 @@ case("nullmx", os.path.join(shipped, "nullmx", "recording.json"),
 case("healthy", os.path.join(shipped, "healthy", "recording.json"),
      has=("No letter to postmaster@healthy.test: this check found no failure",),
      lacks=("To: ", "Subject:", "(no failure observed)"))
+# our host has no IPv6 route (remedy_side "sender"), IPv4 works: the problem is ours, no letter
+case("no IPv6 route here", os.path.join(shipped, "v6noroute", "recording.json"),
+     has=("No letter to postmaster@v6noroute.test: the problem is on our side",
+          "port 25 fails over IPv6", "no IPv6 route", "the receiver can do nothing"),
+     lacks=("To: ", "Subject:", "at your servers' addresses"))
+# their IPv6 address drops port 25 (remedy_side "receiver"): a letter
+case("their IPv6 drops", os.path.join(shipped, "v6drop", "recording.json"),
+     has=("To: postmaster@v6drop.test", "[2001:db8::38]:25 did not answer"),
+     lacks=("No letter",))
 # recorded in the lab: check --sender-ip 198.51.100.1 reject554.test (on Spamhaus ZEN and UCEPROTECT 1)
 case("listed sender", os.path.join(letters, "listed-sender.json"),
      has=("No letter to postmaster@reject554.test: the problem is on our side",
