@@ -195,13 +195,34 @@ static void letter_body(mx_buf *out, const mx_json *doc, const char *started, co
             mx_buf_printf(out, " the abuse contact of the network that holds\n their server (`whois %s`),", addrs[0]);
         mx_buf_puts(out, " or a phone number you have for them.]\n\n");
     }
+    /* what happens to the mail, as the delivery rule concluded: "cannot be
+     * delivered" only when no server of theirs accepts it */
     mx_buf_printf(out, "To: %s\n", rcpt);
-    mx_buf_printf(out, "Subject: Mail to %s cannot be delivered from our servers\n\n", name);
-    mx_buf_printf(out, "Hello,\n\n");
-    mx_buf_printf(out,
-                  "we write to the postmaster address of %s (RFC 2142) because mail from our servers to\n"
-                  "recipients at %s is not being delivered. Below are the facts we observed; we would\n"
-                  "be grateful if you could check them on your side.\n\n", name, name);
+    if (find_code(fs, "delivery.none")) {
+        mx_buf_printf(out, "Subject: Mail to %s cannot be delivered from our servers\n\n", name);
+        mx_buf_printf(out, "Hello,\n\n");
+        mx_buf_printf(out,
+                      "we write to the postmaster address of %s (RFC 2142) because mail from our servers to\n"
+                      "recipients at %s is not being delivered. Below are the facts we observed; we would\n"
+                      "be grateful if you could check them on your side.\n\n", name, name);
+    } else if (find_code(fs, "delivery.delayed")) {
+        mx_buf_printf(out, "Subject: Mail to %s from our servers is being delayed\n\n", name);
+        mx_buf_printf(out, "Hello,\n\n");
+        mx_buf_printf(out,
+                      "we write to the postmaster address of %s (RFC 2142) because mail from our servers to\n"
+                      "recipients at %s is being delayed: your mail servers answer our connections with a\n"
+                      "temporary refusal. Below are the facts we observed; we would be grateful if you could\n"
+                      "check them on your side.\n\n", name, name);
+    } else {
+        /* some address of theirs fails, another accepts: the mail arrives, later or not every time */
+        mx_buf_printf(out, "Subject: Mail to %s from our servers fails at some of your mail servers\n\n", name);
+        mx_buf_printf(out, "Hello,\n\n");
+        mx_buf_printf(out,
+                      "we write to the postmaster address of %s (RFC 2142) because some of the mail server\n"
+                      "addresses of %s fail for mail from our servers. Others accept it, so our mail still\n"
+                      "arrives, but later or not at every attempt. Below are the facts we observed; we would\n"
+                      "be grateful if you could check them on your side.\n\n", name, name);
+    }
     mx_buf_printf(out, "Time of the test (UTC): %s\n", started ? started : "unknown");
     mx_buf_printf(out, "Tested with: mxdiag %s\n\n", version ? version : "");
 

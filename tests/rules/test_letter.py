@@ -7,7 +7,10 @@
 - the problem is ours (our sender address blocklisted; outbound port 25 blocked): no letter, why.
 - nobody to write to (NXDOMAIN, null MX): no letter, why.
 - no failure found (healthy): no letter, why.
-- a backup MX still accepts mail: a letter, without the other-channel note.
+- a backup MX still accepts mail: a letter, without the other-channel note; its subject and first
+  paragraph say what happens to the mail as the delivery rule concluded: "cannot be delivered"
+  only with delivery.none, "is being delayed" with delivery.delayed, else "fails at some of your
+  mail servers" (the mail still arrives).
 - only addresses of a family this host has no route for fail (tcp.family_fails remedy_side
   "sender"): the problem is ours, no letter; the receiver's IPv6 dropping port 25: a letter.
 - never a finding code ("[tcp.refused]", "dnsbl.listed") in any of it.
@@ -58,8 +61,20 @@ case("refused", os.path.join(shipped, "refused", "recording.json"),
      has=("To: postmaster@refused.test", "refused the connection", "whois 192.0.2.11"),
      lacks=("[tcp.refused]",))
 case("backup", os.path.join(shipped, "backup", "recording.json"),
-     has=("To: postmaster@backup.test", "MX 20 mx2.backup.test"),
-     lacks=("Note for you", "No letter"))
+     has=("To: postmaster@backup.test", "MX 20 mx2.backup.test",
+          # the backup accepts: the mail arrives, so the letter must not say it does not
+          "Subject: Mail to backup.test from our servers fails at some of your mail servers", "still\narrives"),
+     lacks=("Note for you", "No letter", "cannot be delivered", "is not being delivered"))
+case("their IPv6 drops", os.path.join(shipped, "v6drop", "recording.json"),
+     has=("To: postmaster@v6drop.test", "[2001:db8::38]:25 did not answer", "fails at some of your mail servers"),
+     lacks=("No letter", "cannot be delivered", "is not being delivered"))
+for name in ("tempfail421", "ratelimited"):
+    case(name, os.path.join(shipped, name, "recording.json"),
+         has=("Subject: Mail to %s.test from our servers is being delayed" % name, "is being delayed",
+              "temporary refusal"),
+         lacks=("No letter", "cannot be delivered", "is not being delivered"))
+case("refused, subject", os.path.join(shipped, "refused", "recording.json"),
+     has=("Subject: Mail to refused.test cannot be delivered from our servers", "is not being delivered"))
 case("nxdomain", os.path.join(shipped, "nonexistent", "recording.json"),
      has=("No letter to postmaster@nonexistent.test: there is nobody to write to", "does not exist (the DNS answers NXDOMAIN)"),
      lacks=("To: ", "Subject:", "Hello"))
@@ -74,10 +89,6 @@ case("no IPv6 route here", os.path.join(shipped, "v6noroute", "recording.json"),
      has=("No letter to postmaster@v6noroute.test: the problem is on our side",
           "port 25 fails over IPv6", "no IPv6 route", "the receiver can do nothing"),
      lacks=("To: ", "Subject:", "at your servers' addresses"))
-# their IPv6 address drops port 25 (remedy_side "receiver"): a letter
-case("their IPv6 drops", os.path.join(shipped, "v6drop", "recording.json"),
-     has=("To: postmaster@v6drop.test", "[2001:db8::38]:25 did not answer"),
-     lacks=("No letter",))
 # recorded in the lab: check --sender-ip 198.51.100.1 reject554.test (on Spamhaus ZEN and UCEPROTECT 1)
 case("listed sender", os.path.join(letters, "listed-sender.json"),
      has=("No letter to postmaster@reject554.test: the problem is on our side",
