@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""batch output formats read against their own evidence, from shipped recordings (no network).
+
+- prometheus: a domain listed more than once (a YAML list may check it with different settings)
+  gets one sample per family, the worst status with its own duration: two samples with the same
+  labels make node_exporter reject the whole textfile."""
+import os, re, subprocess, sys, tempfile
+
+mx, src = sys.argv[1], sys.argv[2]
+env = dict(os.environ, MXDIAG_RULES_PATH="", NO_COLOR="1")
+shipped = os.path.join(src, "tests", "rules", "shipped")
+tmp = tempfile.mkdtemp(prefix="mxdiag-batchfmt-")
+failures = []
+
+
+def batch(rec, lst, *args):
+    p = subprocess.run([mx, "--no-config", "batch", "--replay", rec, "--allow-reserved", "--timeout", "3", "-q",
+                        *args, lst], capture_output=True, text=True, env=env, timeout=120)
+    return p.stdout
+
+
+# ---- prometheus: one series per domain, the worst of its entries
+healthy = os.path.join(shipped, "healthy", "recording.json")
+lst = os.path.join(tmp, "dup.yaml")
+open(lst, "w").write("domains:\n  - healthy.test\n  - domain: healthy.test\n    expect:\n"
+                     "      mx: [mx.other.test]\n  - healthy.test\n")
+csv = batch(healthy, lst, "--format", "csv").replace("\r\n", "\n").strip().split("\n")[1:]
+rows = {int(r.split(",")[0]): r.split(",") for r in csv}
+if sorted(rows) != [0, 1, 2] or rows[1][2] != "warn" or rows[0][2] != "ok":
+    failures.append("csv: the three entries are not ok, warn, ok: %r" % csv)
+for workers in ("1", "2"):
+    prom = batch(healthy, lst, "--format", "prometheus", "-P", workers)
+    samples = [l for l in prom.split("\n") if l and not l.startswith("#")]
+    keys = [l.rsplit(" ", 1)[0] for l in samples]
+    dups = sorted(set(k for k in keys if keys.count(k) > 1))
+    if dups:
+        failures.append("prometheus -P %s: series written more than once: %s" % (workers, dups))
+    st = [l for l in samples if l.startswith("mxdiag_domain_status{")]
+    if st != ['mxdiag_domain_status{domain="healthy.test"} 1']:
+        failures.append("prometheus -P %s: want the worst status (1, the entry with expect.mx) once: %r"
+                        % (workers, st))
+    du = [l for l in samples if l.startswith("mxdiag_domain_check_duration_seconds{")]
+    warn_ms = int(rows[1][4]) if 1 in rows else -1
+    if du != ['mxdiag_domain_check_duration_seconds{domain="healthy.test"} %.3f' % (warn_ms / 1000.0)]:
+        failures.append("prometheus -P %s: want the duration of that same entry (%d ms) once: %r"
+                        % (workers, warn_ms, du))
+    if 'mxdiag_batch_domains{status="ok"} 2' not in samples or 'mxdiag_batch_domains{status="warn"} 1' not in samples:
+        failures.append("prometheus -P %s: the totals must still count every entry: %r" % (workers, samples))
+print("prometheus: a domain listed 3 times, one series, the worst status")
+
+if failures:
+    print("FAIL:\n  " + "\n  ".join(failures))
+    sys.exit(1)
+print("ok")
