@@ -116,6 +116,17 @@ static int no_letter(mx_buf *out, const mx_json *fs, const char *name, const cha
                            "  can do nothing about it. Open outbound port 25 (this host's firewall, the network's,\n"
                            "  or ask the provider), or relay through a smarthost on port 587.\n",
                       rcpt, mx_json_get_str(f, "summary"));
+    } else if ((f = find_code(fs, "outbound.no_control"))) {
+        /* every address of theirs fails on port 25 and nothing was compared: a block
+         * of outbound port 25 on our side looks the same */
+        mx_buf_printf(out, "No letter to %s yet: whose side blocks is not known.\n\n"
+                           "  %s\n\n"
+                           "  A block of outbound port 25 on our side (this host's firewall, or a provider that\n"
+                           "  blocks port 25) looks exactly like a receiver that drops or refuses us, so the\n"
+                           "  letter could blame them for our block. Check again with --control HOST (a mail\n"
+                           "  host known to accept port 25): if port 25 fails there too, the block is ours; if\n"
+                           "  only theirs fails, --letter writes the letter.\n",
+                      rcpt, mx_json_get_str(f, "summary"));
     } else if ((f = find_code(fs, "dnsbl.listed")) && bad(f)) {
         mx_buf_printf(out, "No letter to %s: the problem is on our side.\n\n", rcpt);
         for (size_t i = 0; i < fs->u.c.len; i++) {
