@@ -1057,7 +1057,9 @@ int mx_batch_main(int argc, char **argv) {
         mx_esc_text_n(&summary, b->broken.data ? b->broken.data : "", b->broken.len, MX_ESC_NL);
         if (b->nbroken > 10) mx_buf_printf(&summary, "    (and %lld more checks)\n", b->nbroken - 10);
     }
-    if (b->resumed) mx_buf_printf(&summary, "  resumed: %lld domain%s already done were skipped\n", b->resumed, b->resumed == 1 ? "" : "s");
+    if (b->resumed)
+        mx_buf_printf(&summary, "  resumed: %lld domain%s already done %s skipped\n", b->resumed, b->resumed == 1 ? "" : "s",
+                      b->resumed == 1 ? "was" : "were");
     mx_slots_stats cs;
     mx_slots_get_stats(b->slots, &cs);
     if (cs.connects) {

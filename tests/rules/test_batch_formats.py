@@ -3,7 +3,8 @@
 
 - prometheus: a domain listed more than once (a YAML list may check it with different settings)
   gets one sample per family, the worst status with its own duration: two samples with the same
-  labels make node_exporter reject the whole textfile."""
+  labels make node_exporter reject the whole textfile.
+- summary: "resumed: 1 domain already done was skipped" (singular verb with a count of 1)."""
 import os, re, subprocess, sys, tempfile
 
 mx, src = sys.argv[1], sys.argv[2]
@@ -47,6 +48,19 @@ for workers in ("1", "2"):
     if 'mxdiag_batch_domains{status="ok"} 2' not in samples or 'mxdiag_batch_domains{status="warn"} 1' not in samples:
         failures.append("prometheus -P %s: the totals must still count every entry: %r" % (workers, samples))
 print("prometheus: a domain listed 3 times, one series, the worst status")
+
+# ---- summary: counts agree with their nouns and verbs ("1 domain ... was", not "were")
+one = os.path.join(tmp, "one.list")
+open(one, "w").write("healthy.test\n")
+out = os.path.join(tmp, "one.csv")
+subprocess.run([mx, "--no-config", "batch", "--replay", healthy, "--allow-reserved", "--timeout", "3", "-q",
+                "--format", "csv", "-o", out, one], capture_output=True, text=True, env=env, timeout=120)
+r = subprocess.run([mx, "--no-config", "batch", "--replay", healthy, "--allow-reserved", "--timeout", "3",
+                    "--format", "csv", "-o", out, "--resume", out, one], capture_output=True, text=True, env=env,
+                   timeout=120)
+if "resumed: 1 domain already done was skipped" not in r.stderr:
+    failures.append("summary after --resume of 1 domain: %r" % r.stderr)
+print("summary: resumed 1 domain, singular")
 
 if failures:
     print("FAIL:\n  " + "\n  ".join(failures))
