@@ -304,10 +304,19 @@ static void letter_body(mx_buf *out, const mx_json *doc, const char *started, co
     if (!logs) mx_buf_puts(out, "  unknown (our mail logs were not examined for this letter)\n");
 
     mx_buf_puts(out, "\nWhy we are writing\n");
-    mx_buf_printf(out,
-                  "  The failures above happen at your servers' addresses, so we cannot resolve them from our\n"
-                  "  side alone. If our addresses are blocked on purpose, please tell us why, so that we can fix\n"
-                  "  the cause; if not, please lift the block or tell us whom to contact.\n");
+    if (find_code(fs, "smtp.rate_limited") && !find_code(fs, "delivery.none")) {
+        /* their limit counts our own connections: ask for the limit, not for a block to be lifted */
+        mx_buf_printf(out,
+                      "  Your servers limit the connections from our address, and we want to stay within your\n"
+                      "  limits. Please tell us the limit that applies to our addresses, so that we can spread our\n"
+                      "  deliveries accordingly; if it is too strict for our legitimate volume, please consider\n"
+                      "  raising it for our addresses.\n");
+    } else {
+        mx_buf_printf(out,
+                      "  The failures above happen at your servers' addresses, so we cannot resolve them from our\n"
+                      "  side alone. If our addresses are blocked on purpose, please tell us why, so that we can fix\n"
+                      "  the cause; if not, please lift the block or tell us whom to contact.\n");
+    }
     mx_buf_puts(out,
                 "  [Describe the mail you send to " );
     mx_buf_puts(out, name);
