@@ -190,6 +190,13 @@ static void letter_body(mx_buf *out, const mx_json *doc, const char *started, co
         if (a && s && !seen(sources, nsources, s) && nsources < 64) sources[nsources++] = (char *)s;
         if (a && bad(f) && !our_side_failure(fs, f)) nbad++;
     }
+    /* a connection whose local address is one of theirs (a check run on or beside their
+     * host, as in the lab) says nothing about where our mail comes from */
+    size_t kept = 0;
+    for (size_t i = 0; i < nsources; i++)
+        if (!seen(addrs, naddrs, sources[i])) sources[kept++] = sources[i];
+    int own_only = nsources > 0 && kept == 0;
+    nsources = kept;
 
     if (no_letter(out, fs, name, rcpt, nbad)) return;
 
@@ -238,7 +245,9 @@ static void letter_body(mx_buf *out, const mx_json *doc, const char *started, co
     mx_buf_printf(out, "Tested with: mxdiag %s\n\n", version ? version : "");
 
     mx_buf_puts(out, "Our sending addresses\n");
-    if (nsources == 0) mx_buf_puts(out, "  unknown (no connection attempt recorded its source address)\n");
+    if (nsources == 0)
+        mx_buf_puts(out, own_only ? "  unknown (the connections went out from addresses of your own servers)\n"
+                                  : "  unknown (no connection attempt recorded its source address)\n");
     static const char *const ptr_codes[] = {"ptr", "rdns", NULL};
     static const char *const bl_codes[] = {"dnsbl.", "blocklist", NULL};
     for (size_t i = 0; i < nsources; i++) {

@@ -50,14 +50,26 @@ def case(name, rec, has=(), lacks=()):
     return out
 
 
-case("reject554", os.path.join(shipped, "reject554", "recording.json"),
-     has=("To: postmaster@reject554.test", "Time of the test (UTC): 20", "Our sending addresses",
-          "reverse DNS (PTR): unknown", "blocklists: unknown", "MX 10 mx.reject554.test: 192.0.2.30",
+# the lab's connections go out from the MX address itself: as if from elsewhere, 198.51.100.7
+import json, tempfile
+# (the connect's "source", and the connection name "ADDRESS:PORT/SOURCE#N" of the dialogue)
+text = open(os.path.join(shipped, "reject554", "recording.json")).read()
+text = text.replace('"source": "192.0.2.30"', '"source": "198.51.100.7"').replace(":25/192.0.2.30#", ":25/198.51.100.7#")
+moved = os.path.join(tempfile.mkdtemp(prefix="mxdiag-letter-"), "reject554-from-elsewhere.json")
+open(moved, "w").write(text)
+case("reject554", moved,
+     has=("To: postmaster@reject554.test", "Time of the test (UTC): 20",
+          "Our sending addresses\n  198.51.100.7\n    reverse DNS (PTR): unknown", "blocklists: unknown",
+          "MX 10 mx.reject554.test: 192.0.2.30",
           "554 5.7.1", "Since when", "unknown (our mail logs",
           # their only MX refuses us: postmaster@ goes there too
           "Note for you, not part of the letter", "another\n channel", "whois reject554.test", "https://reject554.test/",
           "whois 192.0.2.30"),
      lacks=("[smtp.", "[tcp.", "(no failure observed)", "No letter"))
+# as recorded: the local address of each connection is their MX address, not one of ours
+case("reject554, their address as source", os.path.join(shipped, "reject554", "recording.json"),
+     has=("Our sending addresses\n  unknown (the connections went out from addresses of your own servers)",),
+     lacks=("Our sending addresses\n  192.0.2.30",))
 # every MX refuses port 25 and no control host was asked: a block on our side looks the same
 for name, how in (("refused", "refuses on port 25"), ("dropped", "times out on port 25")):
     case(name, os.path.join(shipped, name, "recording.json"),
@@ -65,7 +77,10 @@ for name, how in (("refused", "refuses on port 25"), ("dropped", "times out on p
               "--control HOST", "the block is ours"),
          lacks=("To: ", "Subject:", "at your servers' addresses", "[tcp."))
 case("backup", os.path.join(shipped, "backup", "recording.json"),
+     # recorded in the lab, where each connection's local address is the MX address itself:
+     # their addresses are not listed as ours
      has=("To: postmaster@backup.test", "MX 20 mx2.backup.test",
+          "Our sending addresses\n  unknown (the connections went out from addresses of your own servers)",
           # the backup accepts: the mail arrives, so the letter must not say it does not
           "Subject: Mail to backup.test from our servers fails at some of your mail servers", "still\narrives"),
      lacks=("Note for you", "No letter", "cannot be delivered", "is not being delivered"))
