@@ -4,7 +4,8 @@
 - prometheus: a domain listed more than once (a YAML list may check it with different settings)
   gets one sample per family, the worst status with its own duration: two samples with the same
   labels make node_exporter reject the whole textfile.
-- summary: "resumed: 1 domain already done was skipped" (singular verb with a count of 1)."""
+- summary: "resumed: 1 domain already done was skipped" (singular verb with a count of 1); the
+  rate agrees with the count and the time, and a time under a second is not shown as "0.0 s"."""
 import os, re, subprocess, sys, tempfile
 
 mx, src = sys.argv[1], sys.argv[2]
@@ -61,6 +62,27 @@ r = subprocess.run([mx, "--no-config", "batch", "--replay", healthy, "--allow-re
 if "resumed: 1 domain already done was skipped" not in r.stderr:
     failures.append("summary after --resume of 1 domain: %r" % r.stderr)
 print("summary: resumed 1 domain, singular")
+
+# ---- summary: the rate agrees with the count and the time it names
+allrec = os.path.join(shipped, "refused", "recording.json")
+lst3 = os.path.join(tmp, "three.list")
+open(lst3, "w").write("refused.test\n" * 3)
+s = batch(allrec, lst3, "--format", "summary")
+m = re.match(r"mxdiag batch: (\d+) domains? checked in ([0-9.]+) s \((\d+)/s\)", s)
+if not m:
+    failures.append("summary: no first line: %r" % s[:200])
+else:
+    n, el, rate = int(m.group(1)), float(m.group(2)), int(m.group(3))
+    decimals = len(m.group(2).split(".")[1]) if "." in m.group(2) else 0
+    half = 0.5 * 10 ** -decimals  # the time as printed is rounded
+    lo = n / (el + half) if el + half > 0 else 0
+    hi = n / (el - half) if el - half > 0 else float("inf")
+    if not (lo - 1 <= rate <= hi + 1):
+        failures.append("summary: %d domains in %s s cannot be %d/s" % (n, m.group(2), rate))
+    # a replay takes milliseconds: "checked in 0.0 s (1500/s)" divides by a time it shows as zero
+    if rate > 0 and el == 0:
+        failures.append("summary: %d/s, but the time is shown as %s s" % (rate, m.group(2)))
+    print("summary: %d domains in %s s (%d/s)" % (n, m.group(2), rate))
 
 if failures:
     print("FAIL:\n  " + "\n  ".join(failures))
