@@ -283,6 +283,8 @@ static void letter_body(mx_buf *out, const mx_json *doc, const char *started, co
             const mx_json *f = fs->u.c.items[i];
             const char *a = ev_str(f, "address");
             if (!a || strcmp(a, addrs[k]) != 0) continue;
+            /* our missing route to their address is not theirs to fix: not in their letter */
+            if (bad(f) && our_side_failure(fs, f)) continue;
             mx_buf_printf(out, "    - %s\n", mx_json_get_str(f, "summary"));
             for (const char *const *key = exact_keys; *key; key++) {
                 const char *t = ev_str(f, *key);
@@ -297,6 +299,7 @@ static void letter_body(mx_buf *out, const mx_json *doc, const char *started, co
         if (ev_str(f, "address") || !bad(f)) continue;
         const char *code = mx_json_get_str(f, "code");
         if (code && (strncmp(code, "delivery.", 9) == 0 || strncmp(code, "rule.", 5) == 0)) continue;
+        if (f == our_family_failure(fs)) continue;
         if (!hdr) { mx_buf_puts(out, "\nOther observations\n"); hdr = 1; }
         mx_buf_printf(out, "  - %s\n", mx_json_get_str(f, "summary"));
     }

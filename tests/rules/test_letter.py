@@ -112,6 +112,19 @@ case("no IPv6 route here", os.path.join(shipped, "v6noroute", "recording.json"),
      has=("No letter to postmaster@v6noroute.test: the problem is on our side",
           "port 25 fails over IPv6", "no IPv6 route", "the receiver can do nothing"),
      lacks=("To: ", "Subject:", "at your servers' addresses"))
+# the same, but their IPv4 address refuses us at the greeting (554): a letter about that, without
+# our missing IPv6 route among "the failures above happen at your servers' addresses"
+doc = json.load(open(os.path.join(shipped, "v6noroute", "recording.json")))
+greet = [c for c in doc["calls"] if c.get("call") == "net.read_reply" and c["result"].get("code") == 220]
+if not greet:
+    failures.append("v6noroute recording: no 220 greeting to turn into a 554")
+else:
+    greet[0]["result"].update(code=554, enhanced="5.7.1", lines=["5.7.1 Access denied"], text="5.7.1 Access denied")
+mixed = os.path.join(tempfile.mkdtemp(prefix="mxdiag-letter-"), "v6noroute-554.json")
+json.dump(doc, open(mixed, "w"))
+case("no IPv6 route here, IPv4 refuses", mixed,
+     has=("To: postmaster@v6noroute.test", "554 5.7.1 Access denied", "  2001:db8:ffff::25\n"),
+     lacks=("No letter", "no route from this host", "Network is unreachable", "fails over IPv6"))
 # recorded in the lab: check --sender-ip 198.51.100.1 reject554.test (on Spamhaus ZEN and UCEPROTECT 1)
 case("listed sender", os.path.join(letters, "listed-sender.json"),
      has=("No letter to postmaster@reject554.test: the problem is on our side",
