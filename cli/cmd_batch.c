@@ -1049,7 +1049,7 @@ int mx_batch_main(int argc, char **argv) {
         mx_fmt_prom_totals(&b->out, &b->stats, elapsed, (double)time(NULL));
     }
     mx_buf summary = MX_BUF_INIT;
-    mx_fmt_summary(&summary, &b->stats, elapsed, got_signal != 0);
+    mx_fmt_summary(&summary, &b->stats, elapsed, got_signal != 0, b->format != FMT_SUMMARY);
     if (b->usage_note.len) mx_buf_put(&summary, b->usage_note.data, b->usage_note.len);
     if (b->nbroken) {
         mx_buf_printf(&summary, "  site rules that reached no verdict: in %lld check%s%s\n", b->nbroken, b->nbroken == 1 ? "" : "s",
