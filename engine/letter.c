@@ -92,6 +92,12 @@ static int our_side_failure(const mx_json *fs, const mx_json *f) {
  * the problem is theirs and someone there can read it. */
 static int no_letter(mx_buf *out, const mx_json *fs, const char *name, const char *rcpt, size_t nbad) {
     const mx_json *f;
+    /* was any mail server of theirs connected to at all (the tcp rule's findings)? */
+    int tested = 0;
+    for (size_t i = 0; i < fs->u.c.len && !tested; i++) {
+        const char *c = mx_json_get_str(fs->u.c.items[i], "code");
+        tested = c && strncmp(c, "tcp.", 4) == 0;
+    }
     if ((f = find_code(fs, "dns.nxdomain"))) {
         mx_buf_printf(out, "No letter to %s: there is nobody to write to.\n\n"
                            "  %s does not exist (the DNS answers NXDOMAIN), so it has no postmaster and no mail\n"
@@ -150,6 +156,13 @@ static int no_letter(mx_buf *out, const mx_json *fs, const char *name, const cha
                            "  The same mail server accepts connections from here over the other address family;\n"
                            "  the receiver can do nothing about a route that this host lacks.\n",
                       rcpt, mx_json_get_str(f, "summary"), mx_json_get_str(f, "advice"));
+    } else if (nbad == 0 && !find_code(fs, "delivery.none") && !find_code(fs, "delivery.delayed") && !tested) {
+        /* "every server that was tested accepted" would be true of none tested */
+        mx_buf_printf(out, "No letter to %s: this check tested none of their mail servers.\n\n"
+                           "  This check made no connection to a mail server of %s (rules left out with --only\n"
+                           "  or --skip, or the check stopped before), so there is nothing to report to them.\n"
+                           "  Check again with the network rules (the default selection).\n",
+                      rcpt, name);
     } else if (nbad == 0 && !find_code(fs, "delivery.none") && !find_code(fs, "delivery.delayed")) {
         mx_buf_printf(out, "No letter to %s: this check found no failure.\n\n"
                            "  Every mail server of %s that was tested accepted the connection, so there is\n"

@@ -125,6 +125,10 @@ json.dump(doc, open(mixed, "w"))
 case("no IPv6 route here, IPv4 refuses", mixed,
      has=("To: postmaster@v6noroute.test", "554 5.7.1 Access denied", "  2001:db8:ffff::25\n"),
      lacks=("No letter", "no route from this host", "Network is unreachable", "fails over IPv6"))
+# only the blocklist rule ran: no server of theirs was tested, so "every server tested accepted" is hollow
+case("no server tested", os.path.join(shipped, "dnsblnone", "recording.json"),
+     has=("No letter to postmaster@healthy.test: this check tested none of their mail servers",),
+     lacks=("To: ", "Subject:", "accepted the connection"))
 # recorded in the lab: check --sender-ip 198.51.100.1 reject554.test (on Spamhaus ZEN and UCEPROTECT 1)
 case("listed sender", os.path.join(letters, "listed-sender.json"),
      has=("No letter to postmaster@reject554.test: the problem is on our side",
