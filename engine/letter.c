@@ -244,6 +244,14 @@ static void letter_body(mx_buf *out, const mx_json *doc, const char *started, co
                       "recipients at %s is being delayed: your mail servers answer our connections with a\n"
                       "temporary refusal. Below are the facts we observed; we would be grateful if you could\n"
                       "check them on your side.\n\n", name, name);
+    } else if (!find_code(fs, "delivery.ok") && !find_code(fs, "delivery.backup_only")) {
+        /* no delivery conclusion (the rule left out): say only what the findings show */
+        mx_buf_printf(out, "Subject: Mail to %s from our servers: failures at your mail servers\n\n", name);
+        mx_buf_printf(out, "Hello,\n\n");
+        mx_buf_printf(out,
+                      "we write to the postmaster address of %s (RFC 2142) because connections from our servers\n"
+                      "to the mail servers of %s fail. Below are the facts we observed; we would be grateful if\n"
+                      "you could check them on your side.\n\n", name, name);
     } else {
         /* some address of theirs fails, another accepts: the mail arrives, later or not every time */
         mx_buf_printf(out, "Subject: Mail to %s from our servers fails at some of your mail servers\n\n", name);

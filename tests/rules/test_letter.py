@@ -96,6 +96,15 @@ for name in ("tempfail421", "ratelimited"):
     limited = name == "ratelimited"
     if ("lift the block" in out) == limited or ("tell us the limit" in out) != limited:
         failures.append("%s: the reason for writing does not fit a %s" % (name, "rate limit" if limited else "4xx"))
+# the delivery rule left out (skip recorded): no conclusion to state, so neither "cannot be
+# delivered" nor "others accept it"
+doc = json.load(open(os.path.join(shipped, "reject554", "recording.json")))
+doc["skip"] = "delivery"
+nodeliv = os.path.join(tempfile.mkdtemp(prefix="mxdiag-letter-"), "reject554-skip-delivery.json")
+json.dump(doc, open(nodeliv, "w"))
+case("reject554, delivery skipped", nodeliv,
+     has=("Subject: Mail to reject554.test from our servers: failures at your mail servers", "554 5.7.1"),
+     lacks=("cannot be delivered", "is not being delivered", "still\narrives", "Others accept"))
 case("reject554, subject", os.path.join(shipped, "reject554", "recording.json"),
      has=("Subject: Mail to reject554.test cannot be delivered from our servers", "is not being delivered"))
 case("nxdomain", os.path.join(shipped, "nonexistent", "recording.json"),
