@@ -175,6 +175,25 @@ static int no_letter(mx_buf *out, const mx_json *fs, const char *name, const cha
     return 1;
 }
 
+/* Is `a` an address of one of their MX hosts (mx.ok's evidence)? When no
+ * mx.ok finding lists them (a host or address target), every address is. A
+ * site rule's finding about our own smarthost or relay has an address too:
+ * it is not theirs to hear about. */
+static int their_address(const mx_json *fs, const char *a) {
+    const mx_json *hosts = NULL;
+    for (size_t i = 0; i < fs->u.c.len && !hosts; i++) {
+        const char *code = mx_json_get_str(fs->u.c.items[i], "code");
+        if (code && strcmp(code, "mx.ok") == 0) hosts = mx_json_get(mx_json_get(fs->u.c.items[i], "evidence"), "hosts");
+    }
+    if (!hosts || hosts->type != MX_JARR) return 1;
+    for (size_t i = 0; i < hosts->u.c.len; i++) {
+        const mx_json *as = mx_json_get(hosts->u.c.items[i], "addresses");
+        for (size_t k = 0; as && as->type == MX_JARR && k < as->u.c.len; k++)
+            if (as->u.c.items[k]->type == MX_JSTR && strcmp(as->u.c.items[k]->u.str.s, a) == 0) return 1;
+    }
+    return 0;
+}
+
 static const char *const exact_keys[] = {"reply", "response", "greeting", "text", "line", "banner", NULL};
 
 static void letter_body(mx_buf *out, const mx_json *doc, const char *started, const char *version) {
@@ -199,8 +218,9 @@ static void letter_body(mx_buf *out, const mx_json *doc, const char *started, co
     for (size_t i = 0; i < fs->u.c.len; i++) {
         const mx_json *f = fs->u.c.items[i];
         const char *a = ev_str(f, "address"), *s = ev_str(f, "source");
-        if (a && !seen(addrs, naddrs, a) && naddrs < 256) addrs[naddrs++] = (char *)a;
         if (a && s && !seen(sources, nsources, s) && nsources < 64) sources[nsources++] = (char *)s;
+        if (a && !their_address(fs, a)) continue;
+        if (a && !seen(addrs, naddrs, a) && naddrs < 256) addrs[naddrs++] = (char *)a;
         if (a && bad(f) && !our_side_failure(fs, f)) nbad++;
     }
     /* a connection whose local address is one of theirs (a check run on or beside their
