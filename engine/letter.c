@@ -273,13 +273,15 @@ static void letter_body(mx_buf *out, const mx_json *doc, const char *started, co
                       "to the mail servers of %s fail. Below are the facts we observed; we would be grateful if\n"
                       "you could check them on your side.\n\n", name, name);
     } else {
-        /* some address of theirs fails, another accepts: the mail arrives, later or not every time */
-        mx_buf_printf(out, "Subject: Mail to %s from our servers fails at some of your mail servers\n\n", name);
+        /* some connection fails (another address of theirs, or another source of ours, is
+         * accepted): the mail arrives, later or not every time */
+        mx_buf_printf(out, "Subject: Mail to %s from our servers: some connections to your mail servers fail\n\n",
+                      name);
         mx_buf_printf(out, "Hello,\n\n");
         mx_buf_printf(out,
-                      "we write to the postmaster address of %s (RFC 2142) because some of the mail server\n"
-                      "addresses of %s fail for mail from our servers. Others accept it, so our mail still\n"
-                      "arrives, but later or not at every attempt. Below are the facts we observed; we would\n"
+                      "we write to the postmaster address of %s (RFC 2142) because some connections from our\n"
+                      "servers to the mail servers of %s fail, while others are accepted: our mail can still\n"
+                      "arrive, but later or not at every attempt. Below are the facts we observed; we would\n"
                       "be grateful if you could check them on your side.\n\n", name, name);
     }
     mx_buf_printf(out, "Time of the test (UTC): %s\n", started ? started : "unknown");
