@@ -136,6 +136,7 @@ struct batch {
     char *out_path, *tmp_path;
     mx_buf out;
     FILE *prom_status, *prom_dur;
+    mx_strmap prom_seen;     /* a domain's label -> prom_dup: one series per domain */
     int input_done, input_fatal, stopping, write_failed;
     mx_batch_stats stats;
     int worst;               /* severity rank of the worst exit code */
@@ -222,14 +223,49 @@ static void out_flush(batch *b) {
     mx_buf_reset(&b->out);
 }
 
-static void spool_copy(batch *b, FILE *f) {
-    char chunk[65536];
-    size_t n;
-    rewind(f);
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        mx_buf_put(&b->out, chunk, n);
-        out_flush(b);
+/* A domain listed more than once gets one series per family: two samples
+ * with the same labels make the whole textfile invalid (node_exporter drops
+ * it). The worst status wins (the first of equals, in finishing order). */
+typedef struct { int n, win, rank, copied[2]; } prom_dup;
+
+/* The label part of a spooled sample line: after '{' up to the last '}'. */
+static int prom_key(const char *line, size_t len, mx_buf *key) {
+    const char *o = memchr(line, '{', len), *c = NULL;
+    for (const char *p = line + len; p > line; p--) if (p[-1] == '}') { c = p - 1; break; }
+    if (!o || !c || c < o) return -1;
+    mx_buf_reset(key);
+    mx_buf_put(key, o + 1, (size_t)(c - o - 1));
+    return 0;
+}
+
+/* Under b->mu: one more finished check of a domain; whether it is the worst so far. */
+static void prom_note(batch *b, const mx_buf *status_line, int rank) {
+    mx_buf key = MX_BUF_INIT;
+    if (prom_key(status_line->data ? status_line->data : "", status_line->len, &key) == 0) {
+        prom_dup *d = mx_strmap_get(&b->prom_seen, mx_buf_cstr(&key));
+        if (!d) { d = mx_xcalloc(1, sizeof *d); d->rank = -1; mx_strmap_put(&b->prom_seen, mx_buf_cstr(&key), d); }
+        d->n++;
+        if (rank > d->rank) { d->rank = rank; d->win = d->n; }
     }
+    mx_buf_free(&key);
+}
+
+/* The spooled family `which` (0 status, 1 duration), one sample per domain. */
+static void spool_copy(batch *b, FILE *f, int which) {
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    mx_buf key = MX_BUF_INIT;
+    rewind(f);
+    while ((n = getline(&line, &cap, f)) > 0) {
+        prom_dup *d = prom_key(line, (size_t)n, &key) == 0 ? mx_strmap_get(&b->prom_seen, mx_buf_cstr(&key)) : NULL;
+        if (d && ++d->copied[which] != d->win) continue;
+        mx_buf_put(&b->out, line, (size_t)n);
+        if (b->out.len >= FLUSH_AT) out_flush(b);
+    }
+    out_flush(b);
+    free(line);
+    mx_buf_free(&key);
 }
 
 /* The line mx_fmt_jsonl writes for the whole document (mx_check_json), with
@@ -279,6 +315,7 @@ static void write_result(worker *w, mx_check *chk, size_t index) {
     if (code_rank(code) > b->worst) b->worst = code_rank(code);
     if (w->line.len) mx_buf_put(&b->out, w->line.data, w->line.len);
     if (b->format == FMT_PROM) {
+        prom_note(b, &st, code_rank((int)mx_check_exit_code(chk)));
         fwrite(st.data ? st.data : "", 1, st.len, b->prom_status);
         fwrite(du.data ? du.data : "", 1, du.len, b->prom_dur);
     }
@@ -1005,14 +1042,14 @@ int mx_batch_main(int argc, char **argv) {
     if (b->format == FMT_PROM && !b->write_failed) {
         mx_fmt_prom_head(&b->out, "status");
         out_flush(b);
-        spool_copy(b, b->prom_status);
+        spool_copy(b, b->prom_status, 0);
         mx_fmt_prom_head(&b->out, "duration");
         out_flush(b);
-        spool_copy(b, b->prom_dur);
+        spool_copy(b, b->prom_dur, 1);
         mx_fmt_prom_totals(&b->out, &b->stats, elapsed, (double)time(NULL));
     }
     mx_buf summary = MX_BUF_INIT;
-    mx_fmt_summary(&summary, &b->stats, elapsed, got_signal != 0);
+    mx_fmt_summary(&summary, &b->stats, elapsed, got_signal != 0, b->format != FMT_SUMMARY);
     if (b->usage_note.len) mx_buf_put(&summary, b->usage_note.data, b->usage_note.len);
     if (b->nbroken) {
         mx_buf_printf(&summary, "  site rules that reached no verdict: in %lld check%s%s\n", b->nbroken, b->nbroken == 1 ? "" : "s",
@@ -1020,7 +1057,9 @@ int mx_batch_main(int argc, char **argv) {
         mx_esc_text_n(&summary, b->broken.data ? b->broken.data : "", b->broken.len, MX_ESC_NL);
         if (b->nbroken > 10) mx_buf_printf(&summary, "    (and %lld more checks)\n", b->nbroken - 10);
     }
-    if (b->resumed) mx_buf_printf(&summary, "  resumed: %lld domain%s already done were skipped\n", b->resumed, b->resumed == 1 ? "" : "s");
+    if (b->resumed)
+        mx_buf_printf(&summary, "  resumed: %lld domain%s already done %s skipped\n", b->resumed, b->resumed == 1 ? "" : "s",
+                      b->resumed == 1 ? "was" : "were");
     mx_slots_stats cs;
     mx_slots_get_stats(b->slots, &cs);
     if (cs.connects) {
@@ -1065,6 +1104,7 @@ int mx_batch_main(int argc, char **argv) {
     }
     if (b->prom_status) fclose(b->prom_status);
     if (b->prom_dur) fclose(b->prom_dur);
+    mx_strmap_free(&b->prom_seen, free);
     char ferr[512];
     if (mx_rt_finish(b->workers[0].rt, ferr, sizeof ferr) != 0) { mx_errf("mxdiag batch: %s", ferr); code = EXIT_USAGE; }
     if (got_signal) {

@@ -52,7 +52,9 @@ int mx_status_index(const char *status);
 /* The end-of-run table: status counts, the failing domains worst first, the
  * most frequent problem codes (warn, crit, unknown: ok and info codes are
  * counted for Prometheus but not listed), the slowest domains. */
-void mx_fmt_summary(mx_buf *b, const mx_batch_stats *s, double elapsed_s, int interrupted);
+/* lists_all: the run's output has every domain (jsonl, csv, prometheus), so
+ * the failing domains left out of the table are there; not with --format summary */
+void mx_fmt_summary(mx_buf *b, const mx_batch_stats *s, double elapsed_s, int interrupted, int lists_all);
 /* Prometheus: per-domain samples are collected in two buffers (status and
  * duration families must each be contiguous); the totals come at the end. */
 void mx_fmt_prom_domain(mx_buf *status_fam, mx_buf *duration_fam, const mx_json *doc);

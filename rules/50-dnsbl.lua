@@ -31,7 +31,12 @@ local function subjects_of(target)
   return subs
 end
 
-local function list_label(list) return string.format("%s (%s)", list.name, list.zone) end
+-- "Spamhaus ZEN (zen.spamhaus.org)"; a list outside the catalog (--dnsbl-zone) is named by its
+-- zone alone, not "dead.example (dead.example)"
+local function list_label(list)
+  if list.name == list.zone then return list.zone end
+  return string.format("%s (%s)", list.name, list.zone)
+end
 
 -- " for IPv6 subjects" when only some kinds of test point failed (an IPv6
 -- failure leaves the IPv4 verdicts standing), "" when all failed.

@@ -68,8 +68,9 @@ return {
         end
         report:finding {
           code = "dnsbl.mx_listed",
-          summary = string.format("The recipient's MX address %s is listed on %s (%s): %s", p.a.address,
-            p.list.name, p.list.zone, table.concat(meanings, "; ")),
+          summary = string.format("The recipient's MX address %s is listed on %s: %s", p.a.address,
+            p.list.name == p.list.zone and p.list.zone or (p.list.name .. " (" .. p.list.zone .. ")"),
+            table.concat(meanings, "; ")),
           -- a policy listing (Spamhaus PBL) is about sending directly to MX
           -- hosts: it says nothing against a host that receives mail
           explanation = policy

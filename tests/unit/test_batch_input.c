@@ -659,7 +659,7 @@ static void test_escaping(void **st) {
     assert_string_equal(stats.failing[3].domain, "slow.test");    /* warn after every crit */
     assert_string_equal(stats.failing[3].code, "smtp.tempfail");
     mx_buf_reset(&b);
-    mx_fmt_summary(&b, &stats, 1.0, 0);
+    mx_fmt_summary(&b, &stats, 1.0, 0, 1);
     const char *sum = mx_buf_cstr(&b);
     assert_non_null(strstr(sum, "failing domains (worst first)\n    crit    x,y.test"));
     assert_true(strstr(sum, "crit    x,y.test") < strstr(sum, "warn    slow.test"));
@@ -674,8 +674,13 @@ static void test_escaping(void **st) {
     for (int i = 0; i < MX_STATS_FAILING; i++) mx_stats_add(&stats, wd);
     assert_int_equal(stats.nfailing, MX_STATS_FAILING);
     mx_buf_reset(&b);
-    mx_fmt_summary(&b, &stats, 1.0, 0);
-    assert_non_null(strstr(mx_buf_cstr(&b), "... and 4 more"));
+    mx_fmt_summary(&b, &stats, 1.0, 0, 1);
+    assert_non_null(strstr(mx_buf_cstr(&b), "... and 4 more (the output has every domain)"));
+    /* --format summary: the output is this table, it has not every domain */
+    mx_buf_reset(&b);
+    mx_fmt_summary(&b, &stats, 1.0, 0, 0);
+    assert_non_null(strstr(mx_buf_cstr(&b), "... and 4 more (--format jsonl or csv lists every domain)"));
+    assert_null(strstr(mx_buf_cstr(&b), "the output has every domain"));
     assert_string_equal(stats.failing[0].domain, "x,y.test"); /* still first: worse than any warn */
     mx_json_free(okd);
     mx_json_free(wd);
