@@ -30,6 +30,15 @@ local function time_exceeded(d, v6)
   return d and d.icmp and d.icmp.type == (v6 and 3 or 11)
 end
 
+-- Does an ICMP destination-unreachable say that a filter stopped the packet on purpose (port unreachable
+-- from a device that is not the MX host, administratively prohibited, a reject route), rather than that the
+-- router has no way on (network/host/address unreachable, no route: a host that is down, a routing fault)?
+local FILTER_CODES = { [false] = { [3] = true, [9] = true, [10] = true, [13] = true },
+                       [true] = { [1] = true, [4] = true, [5] = true, [6] = true } }
+local function deliberate(icmp, v6)
+  return icmp ~= nil and icmp.type == (v6 and 1 or 3) and FILTER_CODES[v6][icmp.code] == true
+end
+
 -- Needs a trace: a timeout, or an ICMP error from someone other than the MX.
 local function wants_trace(r)
   if r.verdict == "timeout" then return true end
@@ -326,11 +335,19 @@ return {
         local where = o.ttl and string.format("at hop %d", o.ttl)
           or (o.after and string.format("after hop %d (%s)", o.after.ttl, o.after.address) or "on the path")
         local icmp_text = o.icmp.text or "an ICMP error"
-        local summary = string.format("%s: the connection is rejected %s by %s (%s), not by the MX host",
-          endpoint(r.address, r.port or 25), where, tostring(o.from), icmp_text)
+        local on_purpose = deliberate(o.icmp, is_v6(r.address))
+        -- what the ICMP type says: a filter, or a router with no way on (the MX host down, a routing fault)
+        local meaning = on_purpose
+          and ("The device filters SMTP on purpose (a router ACL or a firewall's reject rule): the MX host never "
+            .. "sees the connection.")
+          or ("A router sends this when it has no route onward (network unreachable) or when the MX host does not "
+            .. "answer on its last network (host or address unreachable: the host is down or its address is not "
+            .. "configured there); some firewalls send it from a reject rule too. Either way the MX host never "
+            .. "sees the connection.")
+        local summary = string.format("%s: the connection is %s %s by %s (%s), not by the MX host",
+          endpoint(r.address, r.port or 25), on_purpose and "rejected" or "stopped", where, tostring(o.from), icmp_text)
         local explanation = "The TCP traceroute reached hop " .. tostring(o.ttl) .. ", where the device " .. tostring(o.from)
-          .. " answered with an ICMP error instead of forwarding the connection. That device filters SMTP "
-          .. "on purpose (a router ACL or a firewall's reject rule): the MX host never sees the connection."
+          .. " answered with an ICMP error instead of forwarding the connection. " .. meaning
         if o.seen_by_connect then
           ev.seen_by = "connect"
           ev.probes_unanswered = stats.unanswered
@@ -341,15 +358,17 @@ return {
             .. stats.unanswered .. " probes " .. (o.after and ("beyond hop " .. o.after.ttl .. " ") or "")
             .. "got no answer: routers limit how many ICMP errors they send (Linux about one per second per "
             .. "destination after a small burst; many internet routers a few per second in total), and the "
-            .. "connect had used that allowance. The device filters SMTP on purpose (a router ACL or a "
-            .. "firewall's reject rule): the MX host never sees the connection."
+            .. "connect had used that allowance. " .. meaning
         end
         report:finding {
           code = "path.rejected_at",
           summary = summary,
           explanation = explanation,
-          advice = "Find out who runs " .. tostring(o.from) .. " (whois " .. tostring(o.from) .. "; if it is your "
-            .. "own network or your provider's, ask them to allow TCP port 25 to " .. r.address .. ").",
+          advice = on_purpose and ("Find out who runs " .. tostring(o.from) .. " (whois " .. tostring(o.from) .. "; if it "
+            .. "is your own network or your provider's, ask them to allow TCP port 25 to " .. r.address .. ").")
+            or ("Ask the recipient domain's postmaster (through another channel) whether " .. r.address .. " is up; "
+              .. "if " .. tostring(o.from) .. " is in your network or your provider's, check its route to "
+              .. r.address .. " (whois " .. tostring(o.from) .. ")."),
           evidence = ev,
         }
       elseif silent and stats.short then
