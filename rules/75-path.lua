@@ -405,7 +405,8 @@ return {
         local leaves = leaves_known or nil
         if leaves then ev.port25_leaves_via = leaves end
         if last then
-          summary = string.format("%s: packets die after hop %d (%s); hop %d and beyond never answer (%s)",
+          -- hop N answering its TTL says the packets reached it, not that it forwarded them: it may be the dropper
+          summary = string.format("%s: packets stop at or after hop %d (%s); hop %d and beyond never answer (%s)",
             endpoint(r.address, r.port or 25), last.ttl, last.address, first_silent, counted)
         elseif leaves and cmp and cmp.answered and not cmp.host_itself then
           -- port 25 leaves, but not to this address: hop 1 answers another port, never this one
@@ -473,9 +474,9 @@ return {
               .. "port 25 to " .. r.address .. " is dropped at or before that first router: a rule for this "
               .. "address on this host (an output rule or a deny-list entry) or in this network, not at the "
               .. "receiver."))
-            or (leaves and last and ("Probes to port 25 die after hop " .. last.ttl .. " (" .. last.address .. "), "
-              .. "but " .. leaves .. " accepts port 25 from here: outbound SMTP is not blocked as a whole, and the "
-              .. "packets to " .. r.address .. " left this host and passed " .. last.address .. ". A filter for "
+            or (leaves and last and ("Probes to port 25 stop at or after hop " .. last.ttl .. " (" .. last.address
+              .. "), but " .. leaves .. " accepts port 25 from here: outbound SMTP is not blocked as a whole, and the "
+              .. "packets to " .. r.address .. " left this host and reached " .. last.address .. ". A filter for "
               .. "this destination only drops them at or after that hop, most likely the receiver's firewall or "
               .. "its provider; the routers after it send no ICMP time-exceeded, so the trace cannot show exactly "
               .. "where."))
