@@ -151,7 +151,8 @@ return {
       out[#out + 1] = p
     end
     for i, p in ipairs(probes) do
-      report:finding(explain.finding(p, results[i].detail or {}, timeout))
+      report:finding(explain.finding(p, results[i].detail or {}, timeout,
+        { controls = #(target.options.control_hosts or {}) }))
     end
     for _, b in ipairs(bad_by) do
       report:finding(family_finding(b.host, b.family, b.list, works[b.host][b.family == 6 and 4 or 6]))

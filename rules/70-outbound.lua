@@ -176,13 +176,16 @@ return {
         code = "outbound.remote_filtered",
         summary = string.format("Only this target fails: every MX address %s on port %d while the control "
           .. "host %s accepts port 25", mode == "timeout" and "times out" or "refuses", port, ctl_ok_host),
-        explanation = "Port 25 leaves this host fine (a control mail host accepted the connection), so the block "
-          .. "is on the receiving side: their firewall, their provider, or a rule that drops or refuses your "
-          .. "address.",
-        advice = "A control mail host accepts port 25 from here, so the block is on their side: contact the "
-          .. "recipient domain's postmaster (through another channel) with the time and your sending address. "
-          .. "Check your address's reputation (--sender-ip) and compare from another address (--source-ip A "
-          .. "--source-ip B).",
+        explanation = "Port 25 leaves this host (a control mail host accepted the connection), so outbound SMTP "
+          .. "is not blocked as a whole: the block is aimed at this destination. Most often it is on the "
+          .. "receiving side (their firewall, their provider, or a rule that drops or refuses your address); "
+          .. "a rule for these addresses on this host or in this network (an output rule, a deny-list entry) "
+          .. "looks the same from here. The path finding, when there is one, says how far the packets get.",
+        advice = "A control mail host accepts port 25 from here, so the block is aimed at this destination, most "
+          .. "likely on their side: contact the recipient domain's postmaster (through another channel) with the "
+          .. "time and your sending address. First check that no rule on this host names these addresses "
+          .. "(mxdiag local). Check your address's reputation (--sender-ip) and compare from another address "
+          .. "(--source-ip A --source-ip B).",
         next_step = true,
         evidence = ev,
       }

@@ -30,6 +30,15 @@ local function time_exceeded(d, v6)
   return d and d.icmp and d.icmp.type == (v6 and 3 or 11)
 end
 
+-- Does an ICMP destination-unreachable say that a filter stopped the packet on purpose (port unreachable
+-- from a device that is not the MX host, administratively prohibited, a reject route), rather than that the
+-- router has no way on (network/host/address unreachable, no route: a host that is down, a routing fault)?
+local FILTER_CODES = { [false] = { [3] = true, [9] = true, [10] = true, [13] = true },
+                       [true] = { [1] = true, [4] = true, [5] = true, [6] = true } }
+local function deliberate(icmp, v6)
+  return icmp ~= nil and icmp.type == (v6 and 1 or 3) and FILTER_CODES[v6][icmp.code] == true
+end
+
 -- Needs a trace: a timeout, or an ICMP error from someone other than the MX.
 local function wants_trace(r)
   if r.verdict == "timeout" then return true end
@@ -277,8 +286,10 @@ return {
         local compare
         local any = false
         for _, h in ipairs(hops) do if h.address then any = true end end
-        -- only when nothing else can tell: no control host (--control), no other address family that works
-        if not any and not r.other_family_ok and #(target.options.control_hosts or {}) == 0
+        -- only when the family is not known to work: without a control host it tells a block at the first
+        -- router from silence; with one that accepts port 25, a block for this destination at the first
+        -- router (this side) from one further on
+        if not any and not r.other_family_ok
             and (outcome.kind == "silent" or outcome.kind == "budget" or outcome.kind == "incomplete") then
           local cport = port == COMPARE_PORT and COMPARE_PORT_ALT or COMPARE_PORT
           local h = classify(r.address, 1, probe(r.address, cport, 1, probe_timeout, r.source), is_v6(r.address))
@@ -324,11 +335,19 @@ return {
         local where = o.ttl and string.format("at hop %d", o.ttl)
           or (o.after and string.format("after hop %d (%s)", o.after.ttl, o.after.address) or "on the path")
         local icmp_text = o.icmp.text or "an ICMP error"
-        local summary = string.format("%s: the connection is rejected %s by %s (%s), not by the MX host",
-          endpoint(r.address, r.port or 25), where, tostring(o.from), icmp_text)
+        local on_purpose = deliberate(o.icmp, is_v6(r.address))
+        -- what the ICMP type says: a filter, or a router with no way on (the MX host down, a routing fault)
+        local meaning = on_purpose
+          and ("The device filters SMTP on purpose (a router ACL or a firewall's reject rule): the MX host never "
+            .. "sees the connection.")
+          or ("A router sends this when it has no route onward (network unreachable) or when the MX host does not "
+            .. "answer on its last network (host or address unreachable: the host is down or its address is not "
+            .. "configured there); some firewalls send it from a reject rule too. Either way the MX host never "
+            .. "sees the connection.")
+        local summary = string.format("%s: the connection is %s %s by %s (%s), not by the MX host",
+          endpoint(r.address, r.port or 25), on_purpose and "rejected" or "stopped", where, tostring(o.from), icmp_text)
         local explanation = "The TCP traceroute reached hop " .. tostring(o.ttl) .. ", where the device " .. tostring(o.from)
-          .. " answered with an ICMP error instead of forwarding the connection. That device filters SMTP "
-          .. "on purpose (a router ACL or a firewall's reject rule): the MX host never sees the connection."
+          .. " answered with an ICMP error instead of forwarding the connection. " .. meaning
         if o.seen_by_connect then
           ev.seen_by = "connect"
           ev.probes_unanswered = stats.unanswered
@@ -339,15 +358,17 @@ return {
             .. stats.unanswered .. " probes " .. (o.after and ("beyond hop " .. o.after.ttl .. " ") or "")
             .. "got no answer: routers limit how many ICMP errors they send (Linux about one per second per "
             .. "destination after a small burst; many internet routers a few per second in total), and the "
-            .. "connect had used that allowance. The device filters SMTP on purpose (a router ACL or a "
-            .. "firewall's reject rule): the MX host never sees the connection."
+            .. "connect had used that allowance. " .. meaning
         end
         report:finding {
           code = "path.rejected_at",
           summary = summary,
           explanation = explanation,
-          advice = "Find out who runs " .. tostring(o.from) .. " (whois " .. tostring(o.from) .. "; if it is your "
-            .. "own network or your provider's, ask them to allow TCP port 25 to " .. r.address .. ").",
+          advice = on_purpose and ("Find out who runs " .. tostring(o.from) .. " (whois " .. tostring(o.from) .. "; if it "
+            .. "is your own network or your provider's, ask them to allow TCP port 25 to " .. r.address .. ").")
+            or ("Ask the recipient domain's postmaster (through another channel) whether " .. r.address .. " is up; "
+              .. "if " .. tostring(o.from) .. " is in your network or your provider's, check its route to "
+              .. r.address .. " (whois " .. tostring(o.from) .. ")."),
           evidence = ev,
         }
       elseif silent and stats.short then
@@ -384,13 +405,19 @@ return {
         local leaves = leaves_known or nil
         if leaves then ev.port25_leaves_via = leaves end
         if last then
-          summary = string.format("%s: packets die after hop %d (%s); hop %d and beyond never answer (%s)",
+          -- hop N answering its TTL says the packets reached it, not that it forwarded them: it may be the dropper
+          summary = string.format("%s: packets stop at or after hop %d (%s); hop %d and beyond never answer (%s)",
             endpoint(r.address, r.port or 25), last.ttl, last.address, first_silent, counted)
+        elseif leaves and cmp and cmp.answered and not cmp.host_itself then
+          -- port 25 leaves, but not to this address: hop 1 answers another port, never this one
+          summary = string.format("%s: hop 1 (%s) answers a probe to port %d but never one to port 25, while %s "
+            .. "accepts port 25 from here: port 25 to this address only is dropped on this host or by that first "
+            .. "router (%s)", endpoint(r.address, r.port or 25), tostring(cmp.address), cmp.port, leaves, counted)
         elseif leaves then
-          -- silence from hop 1 on, yet port 25 leaves: not "before the first hop" (the MX may be hop 1)
+          -- silence from hop 1 on, yet port 25 leaves: a drop for this destination, anywhere from this host on
           summary = string.format("%s: no hop answers a probe to port 25, while %s accepts port 25 from here: "
-            .. "they are dropped for this destination, not on this side (%s)", endpoint(r.address, r.port or 25),
-            leaves, counted)
+            .. "they are dropped for this destination only, and the trace cannot show where (%s)",
+            endpoint(r.address, r.port or 25), leaves, counted)
         elseif r.other_family_ok then
           -- the same host answers over the other family: hop 1 may be the MX itself; nothing says where they stop
           summary = string.format("%s: no hop answers a probe to port %d, not even hop 1, while the same host "
@@ -404,6 +431,8 @@ return {
           .. PROBES .. " times, paced, before counting as silent.") or ""
         -- the comparison probe (port 443, TTL 1) when not even hop 1 answered port 25
         local alone = not last and leaves_known == nil and not r.other_family_ok and cmp
+        -- a control accepts port 25, yet the first router answers only another port to this address
+        local first_side = not last and leaves and cmp and cmp.answered and not cmp.host_itself
         if cmp then ev.compare_port = cmp.port; ev.compare_answered_by = cmp.address end
         if alone and not cmp.answered then
           report:finding {
@@ -439,12 +468,23 @@ return {
               .. "same TTL never did. Something at or before that router drops this port only: an output "
               .. "firewall rule on this host, or the provider's port-25 block (most cloud providers block it by "
               .. "default)."))
-            or (leaves and ("Probes to port 25 " .. (last and ("die after hop " .. last.ttl .. " (" .. last.address
-              .. ")") or "get no answer from any router, not even the first") .. ", but " .. leaves .. " accepts "
-              .. "port 25 from here: this host and its provider do not block outbound SMTP. The packets to "
-              .. r.address .. " are dropped further on, by a filter for this destination only (the receiver's "
-              .. "firewall or its provider), and the routers on the way send no ICMP time-exceeded for them, so "
-              .. "the trace cannot show where. The block is on the receiving side.")
+            or (first_side and ("A probe to port " .. cmp.port .. " with a TTL of 1 came back as ICMP time-exceeded "
+              .. "from " .. tostring(cmp.address) .. ", the first router; probes to port 25 with the same TTL never "
+              .. "did, and " .. leaves .. " accepts port 25 from here. So port 25 leaves this host in general, but "
+              .. "port 25 to " .. r.address .. " is dropped at or before that first router: a rule for this "
+              .. "address on this host (an output rule or a deny-list entry) or in this network, not at the "
+              .. "receiver."))
+            or (leaves and last and ("Probes to port 25 stop at or after hop " .. last.ttl .. " (" .. last.address
+              .. "), but " .. leaves .. " accepts port 25 from here: outbound SMTP is not blocked as a whole, and the "
+              .. "packets to " .. r.address .. " left this host and reached " .. last.address .. ". A filter for "
+              .. "this destination only drops them at or after that hop, most likely the receiver's firewall or "
+              .. "its provider; the routers after it send no ICMP time-exceeded, so the trace cannot show exactly "
+              .. "where."))
+            or (leaves and ("Probes to port 25 get no answer from any router, not even the first, but " .. leaves
+              .. " accepts port 25 from here: outbound SMTP is not blocked as a whole, only to " .. r.address
+              .. ". A filter for this destination drops the packets, most often the receiver's firewall or its "
+              .. "provider, but it may be a rule for this address on this host or in this network: no router "
+              .. "on the way sent ICMP time-exceeded, so the trace cannot show where."))
             or last and ("Probes to port " .. (r.port or 25) .. " with a TTL up to " .. last.ttl .. " came back as ICMP "
               .. "time-exceeded, so the path works up to " .. last.address .. ". From hop " .. first_silent
               .. " on, nothing answers: a device at or right after " .. last.address .. " silently drops SMTP "
@@ -454,16 +494,22 @@ return {
               .. "the MX host itself (its firewall for this family), or routers that send no ICMP for it."))
             or ("Not even the first router answered a probe to port " .. (r.port or 25) .. ". Packets are dropped "
               .. "on this host (an output firewall rule) or by the first router (a provider or cloud security "
-              .. "group blocking port 25)."))
+              .. "group blocking port 25).")
             .. limited
             .. (r.other_family_ok and (" The same host answers port 25 over " .. r.other_family_ok .. ", so "
               .. "this is not a block of all outbound SMTP.") or ""),
           advice = (alone and cmp.host_itself and ("Run mxdiag local to read this host's firewall rules; if they do "
               .. "not drop port " .. (r.port or 25) .. ", the MX host's firewall does: ask whoever runs it. "
               .. "--control HOST (a mail host known to accept port 25) tells the two apart."))
-            or leaves and ("Nothing to change on this host: contact the recipient domain's postmaster "
+            or first_side and ("Look for a rule naming " .. r.address .. " on this host (mxdiag local; nft list "
+              .. "ruleset; csf -g " .. r.address .. ") and then on the first router " .. tostring(cmp.address)
+              .. " or your network's firewall: the receiver never sees these connections.")
+            or leaves and last and ("Nothing to change on this host: contact the recipient domain's postmaster "
               .. "(through another channel: its website or the abuse contact in whois) with the time and your "
               .. "sending address.")
+            or leaves and ("Check that no rule on this host names " .. r.address .. " (mxdiag local); if none "
+              .. "does, contact the recipient domain's postmaster (through another channel: its website or the "
+              .. "abuse contact in whois) with the time and your sending address.")
             or r.other_family_ok and ("Port 25 to the same host over " .. r.other_family_ok .. " works from "
               .. "here, so outbound port 25 is not blocked in general: the drop is specific to this address "
               .. "family, at or after " .. (last and last.address or "this host's own network") .. " (a firewall "

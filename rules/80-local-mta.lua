@@ -91,7 +91,11 @@ local function exim_loopback_only(v)
   if v:match("^<;") then sep = ";"; v = v:sub(3) end
   local any = false
   for item in v:gmatch("[^" .. sep:gsub("%p", "%%%0") .. "]+") do
-    item = item:match("^%s*(.-)%s*$"):gsub("%.%d+$", "")
+    item = item:match("^%s*(.-)%s*$")
+    -- a port after the address: "[127.0.0.1]:2525", or Exim's dot form "127.0.0.1.2525" / "::1.2525"
+    -- (only a fifth IPv4 component is a port: "127.0.0.1" itself keeps its last octet)
+    item = item:match("^%[(.-)%]:%d+$") or item:match("^%[(.-)%]$") or item
+    if item:find(":", 1, true) or select(2, item:gsub("%.", "")) == 4 then item = item:gsub("%.%d+$", "") end
     if item ~= "" then
       any = true
       if item ~= "127.0.0.1" and item ~= "::1" and item ~= "::0:1" then return false end
@@ -175,12 +179,22 @@ return {
         evidence = { listeners = ev_list, notes = notes, port = 25 },
       }
     elseif #public25 == 0 then
-      local cause = ""
+      local cause, which = "", mta
       if pf and pf.values.inet_interfaces and pf_loopback_only(pf.values.inet_interfaces.value) then
         cause = string.format(" Postfix's inet_interfaces = %s (%s) is why.", pf.values.inet_interfaces.value, pf.source)
+        which = "Postfix"
       elseif ex and ex.values.local_interfaces and exim_loopback_only(ex.values.local_interfaces.value) then
         cause = string.format(" Exim's local_interfaces = %s (%s) is why.", ex.values.local_interfaces.value, ex.source)
+        which = "Exim"
       end
+      -- the fix for the MTA that listens (its process, or the setting found), the other's only when unknown:
+      -- the verdict line quotes the first sentence, which must not tell an Exim host to run postconf
+      local fix_pf = "Postfix: postconf -e inet_interfaces=all && systemctl restart postfix."
+      local fix_ex = "Exim (Debian): set dc_local_interfaces='' in /etc/exim4/update-exim4.conf.conf, then "
+        .. "update-exim4.conf && systemctl restart exim4."
+      local advice = which == "Postfix" and fix_pf or which == "Exim" and fix_ex
+        or (which and ("Make " .. which .. " listen on the public address (or all addresses), then restart it."))
+        or (fix_pf .. " " .. fix_ex)
       local l25 = {}
       for _, l in ipairs(on25) do l25[#l25 + 1] = label(l) end
       report:finding {
@@ -189,8 +203,7 @@ return {
         explanation = "A listener on 127.0.0.1 or ::1 accepts connections from this host only. Other servers "
           .. "connecting to this host's public address get 'Connection refused'. Debian installs Postfix this way "
           .. "for 'local only' and Exim with local_interfaces = 127.0.0.1 ; ::1 unless told otherwise." .. cause,
-        advice = "Postfix: postconf -e inet_interfaces=all && systemctl restart postfix. Exim (Debian): set "
-          .. "dc_local_interfaces='' in /etc/exim4/update-exim4.conf.conf, then update-exim4.conf && systemctl restart exim4.",
+        advice = advice,
         evidence = { listeners = l25, notes = notes, port = 25, mta = mta },
       }
     else

@@ -146,11 +146,21 @@ return {
       report:finding {
         code = "local.firewall_blocks_out25",
         severity = v.partial and "warn" or nil,
-        summary = string.format("This host's %s firewall blocks outgoing SMTP (TCP port 25)%s: %s — %s",
-          v.source, v.partial and (" for some traffic (" .. v.partial .. ")") or "", v.where, v.rule),
-        explanation = "Connections from this host to other mail servers on port 25 never leave the machine: "
-          .. how .. ". Mail stays in the queue and is eventually bounced; the logs show 'Connection timed out' "
-          .. "(drop) or 'Connection refused'/'Network is unreachable' (reject) for every destination."
+        -- partial: the rule has conditions besides port 25 (addresses, a set or map entry not read):
+        -- it stops the connections they match, which may be some destinations or none
+        summary = v.partial
+          and string.format("This host's %s firewall may block outgoing SMTP (TCP port 25): a rule drops or rejects "
+            .. "it when its other conditions also match (%s): %s — %s", v.source, v.partial, v.where, v.rule)
+          or string.format("This host's %s firewall blocks outgoing SMTP (TCP port 25): %s — %s",
+            v.source, v.where, v.rule),
+        explanation = (v.partial
+          and ("Connections from this host to port 25 that also match " .. v.partial .. " never leave the "
+            .. "machine; mxdiag cannot tell which destinations that covers, so some, all or none of them may be "
+            .. "blocked. Mail to a blocked destination stays in the queue and is eventually bounced; the logs show ")
+          or ("Connections from this host to other mail servers on port 25 never leave the machine: "
+            .. how .. ". Mail stays in the queue and is eventually bounced; the logs show "))
+          .. "'Connection timed out' (drop) or 'Connection refused', 'No route to host' or 'Network is "
+          .. "unreachable' (reject, depending on its type)" .. (v.partial and " for those destinations." or " for every destination.")
           .. (v.source == "csf" and " In CSF, TCP_OUT lists the ports this host may connect to; 25 is not among them." or ""),
         advice = v.source == "csf" and ("Add 25 to " .. (v.key or "TCP_OUT") .. " in /etc/csf/csf.conf and run csf -r.")
           or v.source == "ufw" and (v.policy and "Allow SMTP out: ufw allow out 25/tcp (the default outgoing policy denies it)."
@@ -219,7 +229,13 @@ return {
     if #blocks_out == 0 and #read > 0 and not (sb and sb.covers) then
       report:finding {
         code = "local.firewall_ok",
-        summary = "No local firewall rule blocks outgoing SMTP (port 25)" .. " (read: " .. table.concat(read, ", ") .. ")"
+        -- only what was read: a rule set that could not be read (not root) is named, not vouched for
+        summary = "No local firewall rule that was read blocks outgoing SMTP (port 25)" .. " (read: "
+          .. table.concat(read, ", ") .. (#unread > 0 and ("; not read: " .. table.concat((function()
+            local n = {}
+            for _, u in ipairs(unread) do n[#n + 1] = u.source end
+            return n
+          end)(), ", ")) or "") .. ")"
           .. (#blocks_in > 0 and "; incoming port 25 is blocked, see above" or ""),
         evidence = { read = read, ufw_enabled = info.ufw_enabled },
       }

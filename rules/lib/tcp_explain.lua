@@ -19,7 +19,8 @@ local function who(p, d)
   return nil
 end
 
-function M.finding(p, d, timeout)
+-- opts (optional): {controls = n}, the number of --control hosts the check was given
+function M.finding(p, d, timeout, opts)
   local src = p.source and (" from " .. p.source) or ""
   local target = M.endpoint(p.address, p.port)
   local ev = {
@@ -117,9 +118,13 @@ function M.finding(p, d, timeout)
           .. "blocked in general: the drop is specific to this address family, on the receiver's side (a firewall "
           .. "for it, often forgotten) or on the " .. (p.address:find(":", 1, true) and "IPv6" or "IPv4")
           .. " path (this host's firewall or provider for that family). See the tcp.family_fails finding.")
-        or ("Tell whose side drops it with --control HOST (a mail host known to accept port 25): if port 25 "
-          .. "fails there too, the block is on your side (local firewall or provider); if only this host fails, "
-          .. "it is theirs."),
+        or ((opts and (opts.controls or 0) > 0)
+          -- the control hosts were given: the outbound rule has probed them, do not ask for them again
+          and ("The --control hosts given answer whose side drops it: see the outbound.* finding (made when "
+            .. "every MX address fails the same way) and the path.* finding.")
+          or ("Tell whose side drops it with --control HOST (a mail host known to accept port 25): if port 25 "
+            .. "fails there too, the block is on your side (local firewall or provider); if only this host fails, "
+            .. "it is theirs.")),
       evidence = ev,
     }
   elseif v == "local" then

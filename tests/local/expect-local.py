@@ -5,7 +5,8 @@ usage: expect-local.py NAME [--exit N] [--has c1,c2] [--lacks c3]
                        [--evidence CODE:KEY=VALUE ...] [--wrap CMD...] -- MXDIAG ARGS...
 
 --evidence CODE:KEY=VALUE: some finding with CODE has evidence[KEY] whose
-text contains VALUE (KEY ".summary" or ".advice": the finding's own text). --wrap: a command prefix (e.g. `path-lab exec mxp-c`);
+text contains VALUE (KEY ".summary" or ".advice": the finding's own text; VALUE
+"!TEXT": such findings exist and none contains TEXT). --wrap: a command prefix (e.g. `path-lab exec mxp-c`);
 its exit 77 (skip) is passed through. Prints PASS/FAIL; exit 0/1/77.
 """
 import json, subprocess, sys
@@ -49,9 +50,15 @@ def main():
         code, kv = e.split(":", 1)
         key, val = kv.split("=", 1)
         # ".summary" / ".advice": the finding's own text, not an evidence key
-        ok = any(f["code"] == code and val in (f.get(key[1:], "") if key.startswith(".")
-                                               else json.dumps(f.get("evidence", {}).get(key, "")))
-                 for f in finds)
+        def text(f):
+            return f.get(key[1:], "") if key.startswith(".") else json.dumps(f.get("evidence", {}).get(key, ""))
+        if val.startswith("!"):
+            # "!TEXT": there is a finding with CODE, and none of them has TEXT in KEY
+            mine = [f for f in finds if f["code"] == code]
+            if not mine or any(val[1:] in text(f) for f in mine):
+                problems.append("%s: wanted such a finding whose %s does not contain %r" % (code, key, val[1:]))
+            continue
+        ok = any(f["code"] == code and val in text(f) for f in finds)
         if not ok: problems.append("no %s finding with evidence %s containing %r" % (code, key, val))
     if problems:
         print("FAIL %s: %s\n  command: %s\n  codes: %s" % (name, "; ".join(problems), " ".join(cmd), codes))
