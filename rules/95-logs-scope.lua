@@ -260,45 +260,34 @@ return {
         causes.get("rbl_reject").advice)
     end
 
-    -- rejected for this server's identity (reverse DNS, HELO name, SPF/DKIM/
-    -- DMARC): fixed on the sending side, whatever other receivers do
-    local idf = class_fail.identity or 0
-    local id_cause
+    -- Refused for something of the sending side's own, whatever other receivers do: its identity
+    -- (reverse DNS, HELO name, SPF/DKIM/DMARC: any cause of class identity), or its reputation
+    -- without a list named (sender_reputation: Yahoo's complaints deferrals, Gmail's spam-rate
+    -- limits). The judgement when such a cause makes half the failures or hits two domains; one
+    -- receiver may be stricter than most: crit when two or more refuse.
+    local function own_side(judgement, cause, what, which, done)
+      if not (cause and ((cause.failures * 2 >= fail_total) or (cause.domains or 0) >= 2)) then return nil end
+      ev.since = util.iso(cause.first_failure)
+      local doms = cause.domains or 0
+      finish(judgement, doms >= 2 and "crit" or "warn",
+        string.format("remote servers %s (%s; your side) since %s", what, which, util.when(cause.first_failure, now)),
+        string.format("%s to %s %s %s (the reply texts are quoted in the cause's finding); %s.",
+          util.n(cause.failures, "delivery", "deliveries"), util.n(doms, "domain"),
+          cause.failures == 1 and "was" or "were", done, counts) .. aside_text,
+        causes.get(cause.key).advice)
+      return true
+    end
+    local id_cause, rep_cause
     for _, c in ipairs(L.causes) do
-      if causes.class(c.key) == "identity" and c.failures > 0 and (not id_cause or c.failures > id_cause.failures) then
-        id_cause = c
+      if c.failures > 0 then
+        if causes.class(c.key) == "identity" and (not id_cause or c.failures > id_cause.failures) then id_cause = c end
+        if c.key == "sender_reputation" then rep_cause = c end
       end
     end
-    if id_cause and (idf * 2 >= fail_total or (id_cause.domains or 0) >= 2) then
-      ev.since = util.iso(id_cause.first_failure)
-      local doms = id_cause.domains or 0
-      -- one receiver may be stricter than most: crit when two or more refuse
-      return finish("identity", doms >= 2 and "crit" or "warn",
-        string.format("remote servers refuse this server's identity (reverse DNS, HELO name or sender "
-          .. "authentication; your side) since %s", util.when(id_cause.first_failure, now)),
-        string.format("%s to %s %s rejected for how this server identifies itself (the reply texts are quoted "
-          .. "in the cause's finding); %s.", util.n(id_cause.failures, "delivery", "deliveries"),
-          util.n(doms, "domain"), id_cause.failures == 1 and "was" or "were", counts) .. aside_text,
-        causes.get(id_cause.key).advice)
-    end
-
-    -- deferred or refused for this server's reputation without a list named (Yahoo's complaints
-    -- deferrals, Gmail's spam-rate limits): the sending side's reputation, whatever others do
-    local rep_cause
-    for _, c in ipairs(L.causes) do
-      if c.key == "sender_reputation" and c.failures > 0 then rep_cause = c end
-    end
-    if rep_cause and (rep_cause.failures * 2 >= fail_total or (rep_cause.domains or 0) >= 2) then
-      ev.since = util.iso(rep_cause.first_failure)
-      local doms = rep_cause.domains or 0
-      return finish("reputation", doms >= 2 and "crit" or "warn",
-        string.format("remote servers defer or refuse this server for its reputation (complaints, spam rate; your "
-          .. "side) since %s", util.when(rep_cause.first_failure, now)),
-        string.format("%s to %s %s deferred or refused for this server's reputation, no blocklist named (the reply "
-          .. "texts are quoted in the cause's finding); %s.", util.n(rep_cause.failures, "delivery", "deliveries"),
-          util.n(doms, "domain"), rep_cause.failures == 1 and "was" or "were", counts) .. aside_text,
-        causes.get("sender_reputation").advice)
-    end
+    if own_side("identity", id_cause, "refuse this server's identity", "reverse DNS, HELO name or sender "
+      .. "authentication", "rejected for how this server identifies itself") then return end
+    if own_side("reputation", rep_cause, "defer or refuse this server for its reputation", "complaints, spam rate",
+      "deferred or refused for this server's reputation, no blocklist named") then return end
 
     -- cutover: after the last success, only failures, to several destinations
     if T then
