@@ -58,31 +58,31 @@ static const mx_json *find_code(const mx_json *fs, const char *code) {
     return NULL;
 }
 
-/* A tcp.family_fails finding whose remedy is on our side (this host has no
- * route for the family), or NULL. */
+/* Is g a tcp.family_fails finding whose remedy is on our side (this host
+ * has no route for the family)? */
+static int our_route_missing(const mx_json *g) {
+    const char *c = mx_json_get_str(g, "code"), *side = ev_str(g, "remedy_side");
+    return c && strcmp(c, "tcp.family_fails") == 0 && side && strcmp(side, "sender") == 0;
+}
+
+/* The first such finding, or NULL. */
 static const mx_json *our_family_failure(const mx_json *fs) {
-    for (size_t i = 0; i < fs->u.c.len; i++) {
-        const mx_json *f = fs->u.c.items[i];
-        const char *c = mx_json_get_str(f, "code"), *side = ev_str(f, "remedy_side");
-        if (c && strcmp(c, "tcp.family_fails") == 0 && side && strcmp(side, "sender") == 0) return f;
-    }
+    for (size_t i = 0; i < fs->u.c.len; i++)
+        if (our_route_missing(fs->u.c.items[i])) return fs->u.c.items[i];
     return NULL;
 }
 
 /* Is this finding about one of their addresses a failure of ours: an
- * address of a family this host has no route for (tcp.family_fails with
- * remedy_side "sender" for the same host)? */
+ * address of a family this host has no route for (such a finding for the
+ * same host and family)? */
 static int our_side_failure(const mx_json *fs, const mx_json *f) {
     const char *a = ev_str(f, "address"), *h = ev_str(f, "host");
     if (!a || !h) return 0;
     const char *fam = strchr(a, ':') ? "IPv6" : "IPv4";
     for (size_t i = 0; i < fs->u.c.len; i++) {
         const mx_json *g = fs->u.c.items[i];
-        const char *c = mx_json_get_str(g, "code"), *side = ev_str(g, "remedy_side");
         const char *gh = ev_str(g, "host"), *gf = ev_str(g, "family");
-        if (c && strcmp(c, "tcp.family_fails") == 0 && side && strcmp(side, "sender") == 0 && gh && gf &&
-            strcmp(gh, h) == 0 && strcmp(gf, fam) == 0)
-            return 1;
+        if (our_route_missing(g) && gh && gf && strcmp(gh, h) == 0 && strcmp(gf, fam) == 0) return 1;
     }
     return 0;
 }
@@ -337,12 +337,13 @@ static void letter_body(mx_buf *out, const mx_json *doc, const char *started, co
     }
     /* findings about the domain as a whole (DNS) that are not about an address */
     int hdr = 0;
+    const mx_json *ours = our_family_failure(fs); /* our route, not theirs: not among their observations */
     for (size_t i = 0; i < fs->u.c.len; i++) {
         const mx_json *f = fs->u.c.items[i];
         if (ev_str(f, "address") || !bad(f)) continue;
         const char *code = mx_json_get_str(f, "code");
         if (code && (strncmp(code, "delivery.", 9) == 0 || strncmp(code, "rule.", 5) == 0)) continue;
-        if (f == our_family_failure(fs)) continue;
+        if (f == ours) continue;
         if (!hdr) { mx_buf_puts(out, "\nOther observations\n"); hdr = 1; }
         mx_buf_printf(out, "  - %s\n", mx_json_get_str(f, "summary"));
     }

@@ -227,15 +227,14 @@ return {
       }
     end
     if #blocks_out == 0 and #read > 0 and not (sb and sb.covers) then
+      local unread_names = {}
+      for _, u in ipairs(unread) do unread_names[#unread_names + 1] = u.source end
       report:finding {
         code = "local.firewall_ok",
         -- only what was read: a rule set that could not be read (not root) is named, not vouched for
         summary = "No local firewall rule that was read blocks outgoing SMTP (port 25)" .. " (read: "
-          .. table.concat(read, ", ") .. (#unread > 0 and ("; not read: " .. table.concat((function()
-            local n = {}
-            for _, u in ipairs(unread) do n[#n + 1] = u.source end
-            return n
-          end)(), ", ")) or "") .. ")"
+          .. table.concat(read, ", ") .. (#unread > 0 and ("; not read: " .. table.concat(unread_names, ", ")) or "")
+          .. ")"
           .. (#blocks_in > 0 and "; incoming port 25 is blocked, see above" or ""),
         evidence = { read = read, ufw_enabled = info.ufw_enabled },
       }
