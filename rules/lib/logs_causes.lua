@@ -94,7 +94,7 @@ M.causes = {
       .. "checks the reverse DNS.",
   },
   sender_reputation = {
-    title = "deferred for this server's reputation", class = "reputation",
+    title = "deferred or refused for this server's reputation", class = "reputation",
     advice = "Receivers defer or refuse this server for its reputation (complaints, an unusual rate of spam-like "
       .. "mail; the reply texts say which): find what is sending (a compromised account, a form or list without "
       .. "confirmed opt-in), stop it, then follow the receiver's postmaster pages (Yahoo: "
