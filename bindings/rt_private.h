@@ -119,6 +119,15 @@ struct mx_task {
     mx_push_fn push;
     mx_discard_fn discard;
     int first;              /* task.all child not yet resumed: its function is on its stack */
+    /* What others may be waiting for from this task: the task.event ids it
+     * made (signalled or not) and the task.share keys it works out for the
+     * other workers. When it ends without signalling or publishing one (its
+     * rule's deadline stopped it), the waiters are released, not left to wait
+     * for their own deadlines (rt_task_kill). */
+    int *made;
+    int nmade, made_cap;
+    char **keys;
+    int nkeys, keys_cap;
 };
 
 struct mx_check {
@@ -290,6 +299,9 @@ void rt_event_signal(mx_rt *rt, int id);
 typedef struct rt_worker rt_worker;
 void rt_worker_free(mx_rt *rt);
 void rt_worker_register(lua_State *L);
+/* A key task t claimed with task.share ("run") and has not published: given
+ * up in the process-wide store, so another worker's waiter works it out. */
+void rt_worker_abandon(mx_rt *rt, const char *key);
 void rt_error_location(mx_rt *rt, lua_State *co, rule_run *run, const char *rule_file);
 /* Frees the task table, the ready queue and the events. */
 void rt_sched_free(mx_rt *rt);
