@@ -124,7 +124,9 @@ struct mx_task {
      * other workers. When it ends without signalling or publishing one (its
      * rule's deadline stopped it), the waiters are released, not left to wait
      * for their own deadlines (rt_task_kill). */
-    int *made;
+#define MX_TASK_MADE_IN 4
+    int made_in[MX_TASK_MADE_IN]; /* the first ids (in the struct: the task array may move) */
+    int *made;              /* all of them, once there are more (NULL until then) */
     int nmade, made_cap;
     char **keys;
     int nkeys, keys_cap;

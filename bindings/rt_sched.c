@@ -346,11 +346,19 @@ int mx_task_event_new(lua_State *L) {
     lua_pushinteger(L, ++rt->nevents);
     mx_task *t = rt->current;
     if (t) {
-        if (t->nmade == t->made_cap) {
-            t->made_cap = t->made_cap ? t->made_cap * 2 : 2;
-            t->made = mx_xrealloc(t->made, (size_t)t->made_cap * sizeof *t->made);
+        if (t->nmade < MX_TASK_MADE_IN && !t->made) {
+            t->made_in[t->nmade++] = rt->nevents;
+        } else {
+            if (!t->made) {
+                t->made_cap = MX_TASK_MADE_IN * 2;
+                t->made = mx_xmalloc((size_t)t->made_cap * sizeof *t->made);
+                memcpy(t->made, t->made_in, sizeof t->made_in);
+            } else if (t->nmade == t->made_cap) {
+                t->made_cap *= 2;
+                t->made = mx_xrealloc(t->made, (size_t)t->made_cap * sizeof *t->made);
+            }
+            t->made[t->nmade++] = rt->nevents;
         }
-        t->made[t->nmade++] = rt->nevents;
     }
     return 1;
 }
@@ -372,8 +380,9 @@ static int push_wait(lua_State *L, mx_json *res, void *h) {
  * until its own deadline. Waiters only become ready here: none is resumed
  * inline. */
 static void release_waiters(mx_rt *rt, mx_task *t) {
+    const int *made = t->made ? t->made : t->made_in;
     for (int i = 0; i < t->nmade; i++) {
-        int id = t->made[i];
+        int id = made[i];
         if (id < 1 || id > rt->nevents || rt->events[id - 1].signalled) continue;
         rt->events[id - 1].abandoned = 1;
         rt_event_signal(rt, id);

@@ -51,6 +51,8 @@ return {
   codes = { ["slowshare.value"] = "ok" },
   run = function(target, report)
     local me = target.address
+    -- five keys first: the stopped task has made more events than a task keeps inline
+    for i = 1, 5 do shared.once("pre" .. i, function() return i end) end
     local v = shared.once("k", function()
       if me == "192.0.2.1" then task.sleep(10) end
       return "worked out by " .. me
