@@ -269,6 +269,9 @@ struct mx_rt {
     rt_slab slab;           /* small Lua objects, see rt_alloc */
     int options_ro_ref;     /* read-only view of the run's options (has_options_ro) */
     mx_json *pushing_hit;   /* a cached answer being pushed (see mx_gate_call) */
+    const char *fact_build_name; /* mx_rt_set_fact_builder: this run fact is built into Lua */
+    mx_fact_build_fn fact_build;
+    void *fact_build_ud;
     mx_strmap dns_by_resolvers; /* c-ares CSV -> mx_dns, for checks with their own resolvers */
     int has_options_ro;
     mx_net_conns *net_conns; /* net.connect's slots and queues (l_net.c) */
