@@ -631,7 +631,14 @@ const char *mx_check_started_utc(mx_check *c, char *buf, size_t n) {
  * new epoch gives the checks started after it their own gate cache entries
  * and shared.once results (task.epoch()), so a probe never reports an earlier
  * probe's connection or answer; checks still running keep theirs. */
-unsigned mx_rt_new_epoch(mx_rt *rt) { return ++rt->epoch; }
+unsigned mx_rt_new_epoch(mx_rt *rt) {
+    /* No check runs, so no task waits on a task.event and none will signal
+     * one: the events of earlier epochs are dropped (a long-lived serve would
+     * otherwise keep every probe's). Their ids are never asked about again:
+     * shared.once keys its results by epoch. */
+    if (rt->active_checks == 0 && rt->ntasks == rt->nfree) rt_events_reset(rt);
+    return ++rt->epoch;
+}
 
 void mx_rt_set_fact_builder(mx_rt *rt, const char *name, mx_fact_build_fn build, void *ud) {
     rt->fact_build_name = name;

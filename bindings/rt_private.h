@@ -299,6 +299,8 @@ void rt_make_ready(mx_rt *rt, mx_task *t);
 /* task.event() (owned by the running rule) / task.signal(id) from C. */
 int mx_task_event_new(lua_State *L);
 void rt_event_signal(mx_rt *rt, int id);
+/* Forgets every event (ids start again from 1): only when no task is alive. */
+void rt_events_reset(mx_rt *rt);
 
 /* ---- rt_workers.c (batch -P) */
 typedef struct rt_worker rt_worker;

@@ -447,6 +447,11 @@ void rt_event_signal(mx_rt *rt, int id) {
 }
 
 
+void rt_events_reset(mx_rt *rt) {
+    for (int i = 0; i < rt->nevents; i++) { free(rt->events[i].slots); free(rt->events[i].gens); }
+    rt->nevents = 0;
+}
+
 void rt_sched_free(mx_rt *rt) {
     free(rt->tasks);
     free(rt->free_slots);
