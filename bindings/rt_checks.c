@@ -635,8 +635,13 @@ unsigned mx_rt_new_epoch(mx_rt *rt) {
     /* No check runs, so no task waits on a task.event and none will signal
      * one: the events of earlier epochs are dropped (a long-lived serve would
      * otherwise keep every probe's). Their ids are never asked about again:
-     * shared.once keys its results by epoch. */
-    if (rt->active_checks == 0 && rt->ntasks == rt->nfree) rt_events_reset(rt);
+     * shared.once keys its results by epoch. So are the gate's cached
+     * answers, whose keys carry their epoch: no later probe can use them
+     * (serve kept 65,536 of them, ~25 MB, for nothing). */
+    if (rt->active_checks == 0 && rt->ntasks == rt->nfree) {
+        rt_events_reset(rt);
+        rt_gate_cache_clear(rt);
+    }
     return ++rt->epoch;
 }
 

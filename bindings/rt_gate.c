@@ -422,10 +422,16 @@ int mx_rt_finish(mx_rt *rt, char *err, size_t errlen) {
     return rc;
 }
 
-void rt_gate_free(mx_rt *rt) {
+void rt_gate_cache_clear(mx_rt *rt) {
     mx_strmap_free(&rt->cache, free);
     if (rt->cache_fifo) for (size_t i = 0; i < GATE_CACHE_MAX; i++) free(rt->cache_fifo[i]);
     free(rt->cache_fifo);
+    rt->cache_fifo = NULL;
+    rt->cache_head = 0;
+}
+
+void rt_gate_free(mx_rt *rt) {
+    rt_gate_cache_clear(rt);
     mx_strmap_free(&rt->inflight, NULL);
     mx_json_free(rt->recording);
     for (size_t i = 0; i < rt->nreplay; i++) { free(rt->replay[i].key); mx_json_free(rt->replay[i].result); }

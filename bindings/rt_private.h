@@ -288,6 +288,9 @@ void rt_slab_release(rt_slab *sl);
 /* ---- rt_gate.c */
 /* Frees the cache, the recording and the replay. */
 void rt_gate_free(mx_rt *rt);
+/* Drops every cached answer (serve, between probes: their keys carry the
+ * epoch, so no later probe could use them). */
+void rt_gate_cache_clear(mx_rt *rt);
 /* --replay PATH: reads the recording into rt. */
 int rt_load_replay(mx_rt *rt, const char *path, char *err, size_t errlen);
 
