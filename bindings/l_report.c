@@ -78,25 +78,29 @@ static int l_report_finding(lua_State *L) {
     const char *adv = opt_field_string(L, 2, "advice", 0);
     lua_getfield(L, 2, "evidence");
     if (!lua_isnil(L, -1) && !lua_istable(L, -1)) return luaL_error(L, "report:finding: field 'evidence' must be a table");
-    mx_json *evd = lua_isnil(L, -1) ? mx_json_obj() : mx_lua_to_json(L, -1);
+    /* the finding's tree in the check's arena: freed with the check at once,
+     * not node by node (an error below leaves its pieces there, not leaked) */
+    if (!c->arena) c->arena = mx_jarena_new();
+    mx_jarena *a = c->arena;
+    mx_json *evd = lua_isnil(L, -1) ? mx_json_obj_in(a) : mx_lua_to_json_in(L, -1, a);
     lua_pop(L, 1);
-    if (evd->type != MX_JOBJ) { mx_json *o = mx_json_obj(); mx_json_set(o, "items", evd); evd = o; }
-    mx_json *o = mx_json_obj();
-    mx_json_append(o, "rule", mx_json_str(rt->rules[rule].id));
-    mx_json_append(o, "code", mx_json_str(code));
-    mx_json_append(o, "severity", mx_json_str(mx_severity_name(sev)));
-    mx_json_append(o, "summary", mx_json_str(summary));
-    mx_json_append(o, "explanation", mx_json_str(expl ? expl : ""));
-    mx_json_append(o, "advice", mx_json_str(adv ? adv : ""));
-    mx_json_append(o, "evidence", evd);
+    if (evd->type != MX_JOBJ) { mx_json *o = mx_json_obj_in(a); mx_json_append_in(a, o, "items", evd); evd = o; }
+    mx_json *o = mx_json_obj_in(a);
+    mx_json_append_in(a, o, "rule", mx_json_str_in(a, rt->rules[rule].id));
+    mx_json_append_in(a, o, "code", mx_json_str_in(a, code));
+    mx_json_append_in(a, o, "severity", mx_json_str_in(a, mx_severity_name(sev)));
+    mx_json_append_in(a, o, "summary", mx_json_str_in(a, summary));
+    mx_json_append_in(a, o, "explanation", mx_json_str_in(a, expl ? expl : ""));
+    mx_json_append_in(a, o, "advice", mx_json_str_in(a, adv ? adv : ""));
+    mx_json_append_in(a, o, "evidence", evd);
     lua_getfield(L, 2, "conclusion");
     int concl = lua_toboolean(L, -1);
     lua_pop(L, 1);
-    if (concl) mx_json_append(o, "conclusion", mx_json_bool(1));
+    if (concl) mx_json_append_in(a, o, "conclusion", mx_json_bool_in(a, 1));
     lua_getfield(L, 2, "next_step");
     int next = lua_toboolean(L, -1);
     lua_pop(L, 1);
-    if (next) mx_json_append(o, "next_step", mx_json_bool(1));
+    if (next) mx_json_append_in(a, o, "next_step", mx_json_bool_in(a, 1));
     rt_add_finding(c, rule, sev, o);
     return 0;
 }

@@ -248,6 +248,8 @@ void mx_rt_status_clear(mx_rt *rt);
  * deterministic. [-0, +1, m] / [-0, +0, m] */
 void mx_lua_push_json(lua_State *L, const mx_json *v);
 mx_json *mx_lua_to_json(lua_State *L, int idx);
+/* The same, its nodes in the arena a (json.h; NULL: the heap). */
+mx_json *mx_lua_to_json_in(lua_State *L, int idx, mx_jarena *a);
 
 /* ---- batch workers: Lua values across runtimes (rt_share.c) ---- */
 /* A userdata the caller knows how to hand over (a socket): appends its
