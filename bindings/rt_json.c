@@ -38,23 +38,38 @@ static mx_json *to_json_rec(lua_State *L, int idx, int depth, mx_jarena *a);
 typedef struct kv { const char *k; mx_json *v; } kv;
 static int kvcmp(const void *a, const void *b) { return strcmp(((const kv *)a)->k, ((const kv *)b)->k); }
 
-/* an object whose keys are all strings (evidence, facts: nearly every one):
- * each value converted as lua_next meets it, the pairs sorted by key. The
- * keys are the table's own strings, alive while it is converted; distinct,
- * so the order is the one the general path below gives. */
-static mx_json *string_keyed_object(lua_State *L, int idx, size_t count, int depth, mx_jarena *a) {
+/* an object whose keys are all strings (evidence, facts: nearly every one),
+ * in one pass over the table: each value converted as lua_next meets it, the
+ * pairs sorted by key. The keys are the table's own strings, alive while it
+ * is converted; distinct, so the order is the one the general path below
+ * gives. NULL (nothing kept) when the table is empty or a key is not a
+ * string: the caller then counts and converts as before. A table with only
+ * string keys has length 0, so it is never one the caller makes an array. */
+static mx_json *string_keyed_object(lua_State *L, int idx, int depth, mx_jarena *a) {
     kv small[16];
-    kv *p = count <= 16 ? small : mx_xcalloc(count, sizeof *p);
-    size_t k = 0;
+    kv *p = small;
+    size_t k = 0, cap = 16;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
-        if (k < count) {
-            p[k].k = lua_tostring(L, -2);
-            p[k].v = to_json_rec(L, -1, depth + 1, a);
-            k++;
+        if (lua_type(L, -2) != LUA_TSTRING) {
+            lua_pop(L, 2);
+            for (size_t i = 0; i < k; i++) mx_json_free(p[i].v);
+            if (p != small) free(p);
+            return NULL;
         }
+        if (k == cap) {
+            kv *q = mx_xmalloc(2 * cap * sizeof *q);
+            memcpy(q, p, k * sizeof *q);
+            if (p != small) free(p);
+            p = q;
+            cap *= 2;
+        }
+        p[k].k = lua_tostring(L, -2);
+        p[k].v = to_json_rec(L, -1, depth + 1, a);
+        k++;
         lua_pop(L, 1);
     }
+    if (k == 0) return NULL;
     if (k > 16) qsort(p, k, sizeof *p, kvcmp);
     else
         for (size_t i = 1; i < k; i++) {
@@ -91,12 +106,13 @@ static mx_json *to_json_rec(lua_State *L, int idx, int depth, mx_jarena *a) {
             return j;
         }
         luaL_checkstack(L, 6, "json conversion");
+        mx_json *so = string_keyed_object(L, idx, depth, a);
+        if (so) return so;
         lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
         /* A sequence 1..n with nothing else is an array. */
         size_t count = 0;
-        int string_keys = 1;
         lua_pushnil(L);
-        while (lua_next(L, idx)) { count++; string_keys &= lua_type(L, -2) == LUA_TSTRING; lua_pop(L, 1); }
+        while (lua_next(L, idx)) { count++; lua_pop(L, 1); }
         if (count == 0) {
             /* empty: arrays are more common in evidence lists; a table marked
              * with __json = "object" stays an object */
@@ -112,7 +128,6 @@ static mx_json *to_json_rec(lua_State *L, int idx, int depth, mx_jarena *a) {
             }
             return arr;
         }
-        if (string_keys) return string_keyed_object(L, idx, count, depth, a);
         char **keys = mx_xcalloc(count, sizeof *keys);
         size_t k = 0;
         lua_pushnil(L);
