@@ -286,8 +286,24 @@ static int maybe_special8(uint64_t x) {
 
 static void write_string_l(mx_buf *b, const char *s, size_t n, int *lossy) {
     const unsigned char *p = (const unsigned char *)s;
-    mx_buf_putc(b, '"');
+    /* most strings (keys, codes, sentences) need no escape: found by one
+     * scan and written with one reserve and one copy */
     size_t i = 0;
+    for (uint64_t x; i + 8 <= n; i += 8) {
+        memcpy(&x, p + i, 8);
+        if (maybe_special8(x)) break;
+    }
+    while (i < n && plain[p[i]]) i++;
+    mx_buf_reserve(b, i + 2);
+    b->data[b->len++] = '"';
+    if (i) memcpy(b->data + b->len, p, i);
+    b->len += i;
+    if (i == n) {
+        b->data[b->len++] = '"';
+        b->data[b->len] = 0;
+        return;
+    }
+    b->data[b->len] = 0;
     while (i < n) {
         /* copy a run of printable ASCII that needs no escape at once */
         size_t j = i;
@@ -366,7 +382,8 @@ static void write_rec(mx_buf *b, const mx_json *v, int indent, int depth, int *l
             indent_to(b, indent, depth + 1);
             if (obj) {
                 write_string_l(b, v->u.c.keys[i], strlen(v->u.c.keys[i]), lossy);
-                mx_buf_puts(b, indent < 0 ? ":" : ": ");
+                if (indent < 0) mx_buf_putc(b, ':');
+                else mx_buf_puts(b, ": ");
             }
             write_rec(b, v->u.c.items[i], indent, depth + 1, lossy);
         }
