@@ -20,6 +20,27 @@ struct mx_jarena {
 #define ARENA_FIRST 8192 /* a domain's findings fit in one block (about 6 KB) */
 #define ARENA_NEXT 16384
 
+/* Under AddressSanitizer a block is poisoned but for the pieces handed out,
+ * each followed by a poisoned gap of 8 bytes: reading or writing past a node,
+ * a string or an array is reported as with malloc. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ARENA_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ARENA_ASAN 1
+#endif
+#endif
+#ifdef ARENA_ASAN
+#include <sanitizer/asan_interface.h>
+#define ARENA_GAP 8
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define ARENA_GAP 0
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 mx_jarena *mx_jarena_new(void) {
     /* the arena and its first block: one allocation */
     mx_jarena *a = mx_xmalloc(sizeof *a + sizeof(ablk) + ARENA_FIRST);
@@ -27,6 +48,7 @@ mx_jarena *mx_jarena_new(void) {
     b->next = NULL;
     b->cap = ARENA_FIRST;
     b->used = 0;
+    POISON(b->data, b->cap);
     a->head = b;
     return a;
 }
@@ -35,12 +57,13 @@ void mx_jarena_free(mx_jarena *a) {
     ablk *first = (ablk *)(a + 1);
     for (ablk *b = a->head, *n; b; b = n) {
         n = b->next;
+        UNPOISON(b->data, b->cap);
         if (b != first) free(b);
     }
     free(a);
 }
-static void *aalloc(mx_jarena *a, size_t n) {
-    n = (n + 7) & ~(size_t)7;
+static void *aalloc(mx_jarena *a, size_t want) {
+    size_t n = ((want + 7) & ~(size_t)7) + ARENA_GAP;
     ablk *b = a->head;
     if (b->cap - b->used < n) {
         size_t cap = n > ARENA_NEXT / 4 ? n : ARENA_NEXT;
@@ -52,13 +75,17 @@ static void *aalloc(mx_jarena *a, size_t n) {
             nb->next = b->next;
             b->next = nb;
             nb->used = n;
+            POISON(nb->data, nb->cap);
+            UNPOISON(nb->data, want);
             return nb->data;
         }
         nb->next = b;
+        POISON(nb->data, nb->cap);
         a->head = b = nb;
     }
     void *p = b->data + b->used;
     b->used += n;
+    UNPOISON(p, want);
     return p;
 }
 
