@@ -13,31 +13,34 @@ static mx_check *report_check(lua_State *L, int *rule) {
     return c;
 }
 
-static const char *opt_field_string(lua_State *L, int t, const char *field, int required) {
-    lua_getfield(L, t, field);
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        if (required) luaL_error(L, "report:finding: field '%s' is required", field);
-        return NULL;
+/* report:finding's fields, as read in its one pass over the table */
+enum { F_CODE, F_SEVERITY, F_SUMMARY, F_EXPLANATION, F_ADVICE, F_EVIDENCE, F_CONCLUSION, F_NEXT_STEP, F_N };
+
+/* which field k names (strcmp's equality: the name up to a NUL), -1 none */
+static int finding_field(const char *k) {
+    switch (strlen(k)) {
+    case 4: return memcmp(k, "code", 4) == 0 ? F_CODE : -1;
+    case 6: return memcmp(k, "advice", 6) == 0 ? F_ADVICE : -1;
+    case 7: return memcmp(k, "summary", 7) == 0 ? F_SUMMARY : -1;
+    case 8: return memcmp(k, "severity", 8) == 0 ? F_SEVERITY : memcmp(k, "evidence", 8) == 0 ? F_EVIDENCE : -1;
+    case 9: return memcmp(k, "next_step", 9) == 0 ? F_NEXT_STEP : -1;
+    case 10: return memcmp(k, "conclusion", 10) == 0 ? F_CONCLUSION : -1;
+    case 11: return memcmp(k, "explanation", 11) == 0 ? F_EXPLANATION : -1;
+    default: return -1;
     }
-    if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "report:finding: field '%s' must be a string", field);
-    const char *s = lua_tostring(L, -1);
-    lua_pop(L, 1); /* string stays alive: it is referenced by the table */
-    return s;
 }
 
-/* a field report:finding knows (strcmp's equality: the name up to a NUL) */
-static int known_finding_field(const char *k) {
-    switch (strlen(k)) {
-    case 4: return memcmp(k, "code", 4) == 0;
-    case 6: return memcmp(k, "advice", 6) == 0;
-    case 7: return memcmp(k, "summary", 7) == 0;
-    case 8: return memcmp(k, "severity", 8) == 0 || memcmp(k, "evidence", 8) == 0;
-    case 9: return memcmp(k, "next_step", 9) == 0;
-    case 10: return memcmp(k, "conclusion", 10) == 0;
-    case 11: return memcmp(k, "explanation", 11) == 0;
-    default: return 0;
+static const char *const field_names[F_N] = {"code", "severity", "summary", "explanation", "advice", "evidence", "conclusion", "next_step"};
+
+/* a string field's value read in the pass (NULL: absent), with the same
+ * errors, in the same order, as reading the fields one by one */
+static const char *field_string(lua_State *L, const int *type, const char *const *str, int f, int required) {
+    if (type[f] == LUA_TNIL) {
+        if (required) luaL_error(L, "report:finding: field '%s' is required", field_names[f]);
+        return NULL;
     }
+    if (type[f] != LUA_TSTRING) luaL_error(L, "report:finding: field '%s' must be a string", field_names[f]);
+    return str[f];
 }
 
 /* report:finding{code=, severity=?, summary=, explanation=?, advice=?, evidence=?, conclusion=?, next_step=?} [-0,+0,e]
@@ -52,17 +55,36 @@ static int l_report_finding(lua_State *L) {
     mx_rt *rt = c->rt;
     luaL_checktype(L, 2, LUA_TTABLE);
     static const char *const known[] = {"code", "severity", "summary", "explanation", "advice", "evidence", "conclusion", "next_step", NULL};
+    /* one pass: unknown fields are errors, known ones are noted (their
+     * strings stay alive: the table references them); type errors are
+     * raised after it, in the order of the fields below */
+    int type[F_N] = {0}, truth[F_N] = {0};
+    const char *str[F_N] = {0};
     lua_pushnil(L);
     while (lua_next(L, 2)) {
-        lua_pop(L, 1);
-        const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-        if (!k || !known_finding_field(k)) {
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        int f = k ? finding_field(k) : -1;
+        if (f < 0) {
             const char *dym = k ? rt_did_you_mean(k, known) : NULL;
             if (dym) return luaL_error(L, "report:finding: unknown field '%s' (did you mean '%s'?)", k, dym);
             return luaL_error(L, "report:finding: unknown field '%s' (fields: code, severity, summary, explanation, advice, evidence, conclusion, next_step)", k ? k : "?");
         }
+        type[f] = lua_type(L, -1);
+        if (type[f] == LUA_TSTRING) str[f] = lua_tostring(L, -1);
+        truth[f] = lua_toboolean(L, -1);
+        lua_pop(L, 1);
     }
-    const char *code = opt_field_string(L, 2, "code", 1);
+    if (lua_getmetatable(L, 2)) {
+        /* fields an __index may give: read them as lua_getfield does (the
+         * values stay on the stack, alive, until the call returns) */
+        lua_pop(L, 1);
+        for (int f = 0; f < F_N; f++) {
+            type[f] = lua_getfield(L, 2, field_names[f]);
+            str[f] = type[f] == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+            truth[f] = lua_toboolean(L, -1);
+        }
+    }
+    const char *code = field_string(L, type, str, F_CODE, 1);
     lua_rawgeti(L, LUA_REGISTRYINDEX, rt->rules[rule].ref);
     lua_getfield(L, -1, "codes");
     lua_getfield(L, -1, code);
@@ -70,33 +92,31 @@ static int l_report_finding(lua_State *L) {
     mx_severity sev;
     mx_severity_parse(lua_tostring(L, -1), &sev);
     lua_pop(L, 3);
-    const char *sevs = opt_field_string(L, 2, "severity", 0);
+    const char *sevs = field_string(L, type, str, F_SEVERITY, 0);
     if (sevs && mx_severity_parse(sevs, &sev) != 0)
         return luaL_error(L, "report:finding: severity '%s' is not one of ok, info, warn, crit, unknown", sevs);
-    const char *summary = opt_field_string(L, 2, "summary", 1);
-    const char *expl = opt_field_string(L, 2, "explanation", 0);
-    const char *adv = opt_field_string(L, 2, "advice", 0);
+    const char *summary = field_string(L, type, str, F_SUMMARY, 1);
+    const char *expl = field_string(L, type, str, F_EXPLANATION, 0);
+    const char *adv = field_string(L, type, str, F_ADVICE, 0);
     lua_getfield(L, 2, "evidence");
     if (!lua_isnil(L, -1) && !lua_istable(L, -1)) return luaL_error(L, "report:finding: field 'evidence' must be a table");
-    mx_json *evd = lua_isnil(L, -1) ? mx_json_obj() : mx_lua_to_json(L, -1);
+    /* the finding's tree in the check's arena: freed with the check at once,
+     * not node by node (an error below leaves its pieces there, not leaked) */
+    if (!c->arena) c->arena = mx_jarena_new();
+    mx_jarena *a = c->arena;
+    mx_json *evd = lua_isnil(L, -1) ? mx_json_obj_in(a) : mx_lua_to_json_in(L, -1, a);
     lua_pop(L, 1);
-    if (evd->type != MX_JOBJ) { mx_json *o = mx_json_obj(); mx_json_set(o, "items", evd); evd = o; }
-    mx_json *o = mx_json_obj();
-    mx_json_append(o, "rule", mx_json_str(rt->rules[rule].id));
-    mx_json_append(o, "code", mx_json_str(code));
-    mx_json_append(o, "severity", mx_json_str(mx_severity_name(sev)));
-    mx_json_append(o, "summary", mx_json_str(summary));
-    mx_json_append(o, "explanation", mx_json_str(expl ? expl : ""));
-    mx_json_append(o, "advice", mx_json_str(adv ? adv : ""));
-    mx_json_append(o, "evidence", evd);
-    lua_getfield(L, 2, "conclusion");
-    int concl = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    if (concl) mx_json_append(o, "conclusion", mx_json_bool(1));
-    lua_getfield(L, 2, "next_step");
-    int next = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    if (next) mx_json_append(o, "next_step", mx_json_bool(1));
+    if (evd->type != MX_JOBJ) { mx_json *o = mx_json_obj_in(a); mx_json_append_in(a, o, "items", evd); evd = o; }
+    mx_json *o = mx_json_obj_in(a);
+    mx_json_append_in(a, o, "rule", mx_json_str_in(a, rt->rules[rule].id));
+    mx_json_append_in(a, o, "code", mx_json_str_in(a, code));
+    mx_json_append_in(a, o, "severity", mx_json_str_in(a, mx_severity_name(sev)));
+    mx_json_append_in(a, o, "summary", mx_json_str_in(a, summary));
+    mx_json_append_in(a, o, "explanation", mx_json_str_in(a, expl ? expl : ""));
+    mx_json_append_in(a, o, "advice", mx_json_str_in(a, adv ? adv : ""));
+    mx_json_append_in(a, o, "evidence", evd);
+    if (truth[F_CONCLUSION]) mx_json_append_in(a, o, "conclusion", mx_json_bool_in(a, 1));
+    if (truth[F_NEXT_STEP]) mx_json_append_in(a, o, "next_step", mx_json_bool_in(a, 1));
     rt_add_finding(c, rule, sev, o);
     return 0;
 }

@@ -610,6 +610,7 @@ void mx_check_free(mx_check *c) {
     free(c->resolvers);
     mx_json_free(c->rule_opts);
     mx_report_free(&c->report);
+    mx_jarena_free(c->arena); /* after the findings that live in it */
     mx_json_free(c->target_json);
     free(c);
 }

@@ -33,28 +33,43 @@ void mx_lua_push_json(lua_State *L, const mx_json *v) {
 
 static int keycmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static mx_json *to_json_rec(lua_State *L, int idx, int depth);
+static mx_json *to_json_rec(lua_State *L, int idx, int depth, mx_jarena *a);
 
 typedef struct kv { const char *k; mx_json *v; } kv;
 static int kvcmp(const void *a, const void *b) { return strcmp(((const kv *)a)->k, ((const kv *)b)->k); }
 
-/* an object whose keys are all strings (evidence, facts: nearly every one):
- * each value converted as lua_next meets it, the pairs sorted by key. The
- * keys are the table's own strings, alive while it is converted; distinct,
- * so the order is the one the general path below gives. */
-static mx_json *string_keyed_object(lua_State *L, int idx, size_t count, int depth) {
+/* an object whose keys are all strings (evidence, facts: nearly every one),
+ * in one pass over the table: each value converted as lua_next meets it, the
+ * pairs sorted by key. The keys are the table's own strings, alive while it
+ * is converted; distinct, so the order is the one the general path below
+ * gives. NULL (nothing kept) when the table is empty or a key is not a
+ * string: the caller then counts and converts as before. A table with only
+ * string keys has length 0, so it is never one the caller makes an array. */
+static mx_json *string_keyed_object(lua_State *L, int idx, int depth, mx_jarena *a) {
     kv small[16];
-    kv *p = count <= 16 ? small : mx_xcalloc(count, sizeof *p);
-    size_t k = 0;
+    kv *p = small;
+    size_t k = 0, cap = 16;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
-        if (k < count) {
-            p[k].k = lua_tostring(L, -2);
-            p[k].v = to_json_rec(L, -1, depth + 1);
-            k++;
+        if (lua_type(L, -2) != LUA_TSTRING) {
+            lua_pop(L, 2);
+            for (size_t i = 0; i < k; i++) mx_json_free(p[i].v);
+            if (p != small) free(p);
+            return NULL;
         }
+        if (k == cap) {
+            kv *q = mx_xmalloc(2 * cap * sizeof *q);
+            memcpy(q, p, k * sizeof *q);
+            if (p != small) free(p);
+            p = q;
+            cap *= 2;
+        }
+        p[k].k = lua_tostring(L, -2);
+        p[k].v = to_json_rec(L, -1, depth + 1, a);
+        k++;
         lua_pop(L, 1);
     }
+    if (k == 0) return NULL;
     if (k > 16) qsort(p, k, sizeof *p, kvcmp);
     else
         for (size_t i = 1; i < k; i++) {
@@ -63,56 +78,56 @@ static mx_json *string_keyed_object(lua_State *L, int idx, size_t count, int dep
             for (; j > 0 && strcmp(p[j - 1].k, x.k) > 0; j--) p[j] = p[j - 1];
             p[j] = x;
         }
-    mx_json *o = mx_json_obj();
-    for (size_t i = 0; i < k; i++) mx_json_append(o, p[i].k, p[i].v);
+    mx_json *o = mx_json_obj_in(a);
+    for (size_t i = 0; i < k; i++) mx_json_append_in(a, o, p[i].k, p[i].v);
     if (p != small) free(p);
     return o;
 }
 
-static mx_json *to_json_rec(lua_State *L, int idx, int depth) {
+static mx_json *to_json_rec(lua_State *L, int idx, int depth, mx_jarena *a) {
     idx = lua_absindex(L, idx);
     switch (lua_type(L, idx)) {
-    case LUA_TNIL: return mx_json_null();
-    case LUA_TBOOLEAN: return mx_json_bool(lua_toboolean(L, idx));
+    case LUA_TNIL: return mx_json_null_in(a);
+    case LUA_TBOOLEAN: return mx_json_bool_in(a, lua_toboolean(L, idx));
     case LUA_TNUMBER:
-        if (lua_isinteger(L, idx)) return mx_json_int((long long)lua_tointeger(L, idx));
-        return mx_json_num(lua_tonumber(L, idx));
+        if (lua_isinteger(L, idx)) return mx_json_int_in(a, (long long)lua_tointeger(L, idx));
+        return mx_json_num_in(a, lua_tonumber(L, idx));
     case LUA_TSTRING: {
         size_t n;
         const char *s = lua_tolstring(L, idx, &n);
-        return mx_json_strn(s, n);
+        return mx_json_strn_in(a, s, n);
     }
     case LUA_TTABLE: {
-        if (depth > 32) return mx_json_str("(nested too deep)");
+        if (depth > 32) return mx_json_str_in(a, "(nested too deep)");
         if (rt_ro_kind(L, idx) == 2) {
             /* a read-only view (a fact, an option) converts as its table */
-            mx_json *j = to_json_rec(L, -1, depth);
+            mx_json *j = to_json_rec(L, -1, depth, a);
             lua_pop(L, 1);
             return j;
         }
         luaL_checkstack(L, 6, "json conversion");
+        mx_json *so = string_keyed_object(L, idx, depth, a);
+        if (so) return so;
         lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
         /* A sequence 1..n with nothing else is an array. */
         size_t count = 0;
-        int string_keys = 1;
         lua_pushnil(L);
-        while (lua_next(L, idx)) { count++; string_keys &= lua_type(L, -2) == LUA_TSTRING; lua_pop(L, 1); }
+        while (lua_next(L, idx)) { count++; lua_pop(L, 1); }
         if (count == 0) {
             /* empty: arrays are more common in evidence lists; a table marked
              * with __json = "object" stays an object */
-            if (luaL_getmetafield(L, idx, "__json") != LUA_TNIL) { lua_pop(L, 1); return mx_json_obj(); }
-            return mx_json_arr();
+            if (luaL_getmetafield(L, idx, "__json") != LUA_TNIL) { lua_pop(L, 1); return mx_json_obj_in(a); }
+            return mx_json_arr_in(a);
         }
         if (n > 0 && (size_t)n == count) {
-            mx_json *a = mx_json_arr();
+            mx_json *arr = mx_json_arr_in(a);
             for (lua_Integer i = 1; i <= n; i++) {
                 lua_rawgeti(L, idx, i);
-                mx_json_push(a, to_json_rec(L, -1, depth + 1));
+                mx_json_push_in(a, arr, to_json_rec(L, -1, depth + 1, a));
                 lua_pop(L, 1);
             }
-            return a;
+            return arr;
         }
-        if (string_keys) return string_keyed_object(L, idx, count, depth);
         char **keys = mx_xcalloc(count, sizeof *keys);
         size_t k = 0;
         lua_pushnil(L);
@@ -123,7 +138,7 @@ static mx_json *to_json_rec(lua_State *L, int idx, int depth) {
         }
         if (k < count) lua_pop(L, 2);
         if (k > 1) qsort(keys, k, sizeof *keys, keycmp);
-        mx_json *o = mx_json_obj();
+        mx_json *o = mx_json_obj_in(a);
         for (size_t i = 0; i < k; i++) {
             /* numeric keys were stringified; look up both ways */
             lua_getfield(L, idx, keys[i]);
@@ -134,7 +149,7 @@ static mx_json *to_json_rec(lua_State *L, int idx, int depth) {
                 if (*end == 0) lua_rawgeti(L, idx, (lua_Integer)iv);
                 else lua_pushnil(L);
             }
-            mx_json *item = to_json_rec(L, -1, depth + 1);
+            mx_json *item = to_json_rec(L, -1, depth + 1, a);
             lua_pop(L, 1);
             /* sorted, so a key met twice (1 and "1" both read as "1") is
              * the last one set: it keeps its place, the later value wins */
@@ -142,15 +157,19 @@ static mx_json *to_json_rec(lua_State *L, int idx, int depth) {
                 mx_json_free(o->u.c.items[o->u.c.len - 1]);
                 o->u.c.items[o->u.c.len - 1] = item;
                 free(keys[i]);
-            } else {
+            } else if (!a) {
                 mx_json_append_owned(o, keys[i], item);
+            } else {
+                mx_json_append_in(a, o, keys[i], item);
+                free(keys[i]);
             }
         }
         free(keys);
         return o;
     }
     default:
-        return mx_json_str(luaL_typename(L, idx));
+        return mx_json_str_in(a, luaL_typename(L, idx));
     }
 }
-mx_json *mx_lua_to_json(lua_State *L, int idx) { return to_json_rec(L, idx, 0); }
+mx_json *mx_lua_to_json(lua_State *L, int idx) { return to_json_rec(L, idx, 0, NULL); }
+mx_json *mx_lua_to_json_in(lua_State *L, int idx, mx_jarena *a) { return to_json_rec(L, idx, 0, a); }

@@ -138,6 +138,7 @@ struct mx_check {
     int ntasks;             /* live tasks of this check */
     mx_target target;
     mx_json *target_json;
+    mx_jarena *arena;       /* the findings' trees (report:finding), freed with the check */
     int target_ref, facts_ref;
     char *resolvers;        /* this check's own resolvers (c-ares CSV), or NULL: the run's */
     rule_run *runs;

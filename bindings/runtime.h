@@ -249,6 +249,8 @@ void mx_rt_status_clear(mx_rt *rt);
  * deterministic. [-0, +1, m] / [-0, +0, m] */
 void mx_lua_push_json(lua_State *L, const mx_json *v);
 mx_json *mx_lua_to_json(lua_State *L, int idx);
+/* The same, its nodes in the arena a (json.h; NULL: the heap). */
+mx_json *mx_lua_to_json_in(lua_State *L, int idx, mx_jarena *a);
 /* Runs build with a sink that makes Lua tables (rt_factsink.c): pushes the
  * value it built, as mx_lua_push_json would push its mx_json. [-0, +1, m] */
 void mx_lua_push_built(lua_State *L, mx_fact_build_fn build, void *ud);

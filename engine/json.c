@@ -8,29 +8,125 @@
 
 #define MX_JSON_MAX_DEPTH 64
 
+/* ---- arena ---- */
+typedef struct ablk {
+    struct ablk *next;
+    size_t cap, used;
+    unsigned char data[]; /* 8-aligned: after three words */
+} ablk;
+struct mx_jarena {
+    ablk *head;
+};
+#define ARENA_FIRST 8192 /* a domain's findings fit in one block (about 6 KB) */
+#define ARENA_NEXT 16384
+
+/* Under AddressSanitizer a block is poisoned but for the pieces handed out,
+ * each followed by a poisoned gap of 8 bytes: reading or writing past a node,
+ * a string or an array is reported as with malloc. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ARENA_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ARENA_ASAN 1
+#endif
+#endif
+#ifdef ARENA_ASAN
+#include <sanitizer/asan_interface.h>
+#define ARENA_GAP 8
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define ARENA_GAP 0
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+mx_jarena *mx_jarena_new(void) {
+    /* the arena and its first block: one allocation */
+    mx_jarena *a = mx_xmalloc(sizeof *a + sizeof(ablk) + ARENA_FIRST);
+    ablk *b = (ablk *)(a + 1);
+    b->next = NULL;
+    b->cap = ARENA_FIRST;
+    b->used = 0;
+    POISON(b->data, b->cap);
+    a->head = b;
+    return a;
+}
+void mx_jarena_free(mx_jarena *a) {
+    if (!a) return;
+    ablk *first = (ablk *)(a + 1);
+    for (ablk *b = a->head, *n; b; b = n) {
+        n = b->next;
+        UNPOISON(b->data, b->cap);
+        if (b != first) free(b);
+    }
+    free(a);
+}
+static void *aalloc(mx_jarena *a, size_t want) {
+    size_t n = ((want + 7) & ~(size_t)7) + ARENA_GAP;
+    ablk *b = a->head;
+    if (b->cap - b->used < n) {
+        size_t cap = n > ARENA_NEXT / 4 ? n : ARENA_NEXT;
+        ablk *nb = mx_xmalloc(sizeof *nb + cap);
+        nb->cap = cap;
+        nb->used = 0;
+        if (cap != ARENA_NEXT) {
+            /* a large piece gets a block of its own, behind the current one */
+            nb->next = b->next;
+            b->next = nb;
+            nb->used = n;
+            POISON(nb->data, nb->cap);
+            UNPOISON(nb->data, want);
+            return nb->data;
+        }
+        nb->next = b;
+        POISON(nb->data, nb->cap);
+        a->head = b = nb;
+    }
+    void *p = b->data + b->used;
+    b->used += n;
+    UNPOISON(p, want);
+    return p;
+}
+
 static mx_json *jnew(mx_jtype t) {
     mx_json *v = mx_xcalloc(1, sizeof *v);
     v->type = t;
+    return v;
+}
+static mx_json *jnew_in(mx_jarena *a, mx_jtype t) {
+    if (!a) return jnew(t);
+    mx_json *v = aalloc(a, sizeof *v);
+    memset(v, 0, sizeof *v);
+    v->type = t;
+    v->arena = MX_JA_NODE | (t == MX_JARR || t == MX_JOBJ ? MX_JA_ARR : 0);
     return v;
 }
 mx_json *mx_json_null(void) { return jnew(MX_JNULL); }
 mx_json *mx_json_bool(int b) { mx_json *v = jnew(MX_JBOOL); v->u.b = !!b; return v; }
 mx_json *mx_json_int(long long i) { mx_json *v = jnew(MX_JINT); v->u.i = i; return v; }
 mx_json *mx_json_num(double n) { mx_json *v = jnew(MX_JNUM); v->u.n = n; return v; }
+mx_json *mx_json_null_in(mx_jarena *a) { return jnew_in(a, MX_JNULL); }
+mx_json *mx_json_bool_in(mx_jarena *a, int b) { mx_json *v = jnew_in(a, MX_JBOOL); v->u.b = !!b; return v; }
+mx_json *mx_json_int_in(mx_jarena *a, long long i) { mx_json *v = jnew_in(a, MX_JINT); v->u.i = i; return v; }
+mx_json *mx_json_num_in(mx_jarena *a, double n) { mx_json *v = jnew_in(a, MX_JNUM); v->u.n = n; return v; }
 /* A string's bytes live in the node's own allocation, right after it: one
  * malloc and one free per string instead of two (trees are built and freed
  * for every answer, finding and result written). */
 #define INLINE_STR(v) ((char *)((v) + 1))
-mx_json *mx_json_strn(const char *s, size_t n) {
-    mx_json *v = mx_xmalloc(sizeof *v + n + 1);
+mx_json *mx_json_strn_in(mx_jarena *a, const char *s, size_t n) {
+    mx_json *v = a ? aalloc(a, sizeof *v + n + 1) : mx_xmalloc(sizeof *v + n + 1);
     memset(v, 0, sizeof *v);
     v->type = MX_JSTR;
+    v->arena = a ? MX_JA_NODE : 0;
     v->u.str.s = INLINE_STR(v);
     memcpy(v->u.str.s, s, n);
     v->u.str.s[n] = 0;
     v->u.str.len = n;
     return v;
 }
+mx_json *mx_json_strn(const char *s, size_t n) { return mx_json_strn_in(NULL, s, n); }
+mx_json *mx_json_str_in(mx_jarena *a, const char *s) { return mx_json_strn_in(a, s ? s : "", s ? strlen(s) : 0); }
 void mx_json_str_replace(mx_json *v, char *s) {
     if (v->u.str.s != INLINE_STR(v)) free(v->u.str.s);
     v->u.str.s = s;
@@ -39,16 +135,56 @@ void mx_json_str_replace(mx_json *v, char *s) {
 mx_json *mx_json_str(const char *s) { return mx_json_strn(s ? s : "", s ? strlen(s) : 0); }
 mx_json *mx_json_arr(void) { return jnew(MX_JARR); }
 mx_json *mx_json_obj(void) { return jnew(MX_JOBJ); }
+mx_json *mx_json_arr_in(mx_jarena *a) { return jnew_in(a, MX_JARR); }
+mx_json *mx_json_obj_in(mx_jarena *a) { return jnew_in(a, MX_JOBJ); }
 
 static void cgrow(mx_json *c) {
+    if (c->arena & MX_JA_ARR) {
+        /* grown by a plain call (a site override adding a field): the arrays
+         * and keys move to the heap, where mx_json_free frees them */
+        size_t cap = c->u.c.cap ? c->u.c.cap * 2 : 4;
+        mx_json **items = mx_xmalloc(cap * sizeof *items);
+        if (c->u.c.len) memcpy(items, c->u.c.items, c->u.c.len * sizeof *items);
+        char **keys = NULL;
+        if (c->type == MX_JOBJ) {
+            keys = mx_xmalloc(cap * sizeof *keys);
+            for (size_t i = 0; i < c->u.c.len; i++) keys[i] = mx_xstrdup(c->u.c.keys[i]);
+        }
+        c->u.c.items = items;
+        c->u.c.keys = keys;
+        c->u.c.cap = cap;
+        c->arena &= (unsigned char)~MX_JA_ARR;
+        return;
+    }
     if (c->u.c.len < c->u.c.cap) return;
     size_t cap = c->u.c.cap ? c->u.c.cap * 2 : 4;
     c->u.c.items = mx_xrealloc(c->u.c.items, cap * sizeof *c->u.c.items);
     if (c->type == MX_JOBJ) c->u.c.keys = mx_xrealloc(c->u.c.keys, cap * sizeof *c->u.c.keys);
     c->u.c.cap = cap;
 }
+/* 1 when c's arrays are (and stay) in a */
+static int cgrow_in(mx_jarena *a, mx_json *c) {
+    if (!a || !(c->arena & MX_JA_ARR)) { cgrow(c); return 0; }
+    if (c->u.c.len < c->u.c.cap) return 1;
+    size_t cap = c->u.c.cap ? c->u.c.cap * 2 : 4;
+    mx_json **items = aalloc(a, cap * sizeof *items);
+    if (c->u.c.len) memcpy(items, c->u.c.items, c->u.c.len * sizeof *items);
+    c->u.c.items = items;
+    if (c->type == MX_JOBJ) {
+        char **keys = aalloc(a, cap * sizeof *keys);
+        if (c->u.c.len) memcpy(keys, c->u.c.keys, c->u.c.len * sizeof *keys);
+        c->u.c.keys = keys;
+    }
+    c->u.c.cap = cap;
+    return 1;
+}
 mx_json *mx_json_push(mx_json *arr, mx_json *v) {
     cgrow(arr);
+    arr->u.c.items[arr->u.c.len++] = v;
+    return v;
+}
+mx_json *mx_json_push_in(mx_jarena *a, mx_json *arr, mx_json *v) {
+    cgrow_in(a, arr);
     arr->u.c.items[arr->u.c.len++] = v;
     return v;
 }
@@ -73,6 +209,19 @@ mx_json *mx_json_append_owned(mx_json *obj, char *key, mx_json *v) {
 }
 mx_json *mx_json_append(mx_json *obj, const char *key, mx_json *v) {
     return mx_json_append_owned(obj, mx_xstrdup(key), v);
+}
+mx_json *mx_json_append_in(mx_jarena *a, mx_json *obj, const char *key, mx_json *v) {
+    char *k;
+    if (cgrow_in(a, obj)) {
+        size_t n = strlen(key) + 1;
+        k = aalloc(a, n);
+        memcpy(k, key, n);
+    } else {
+        k = mx_xstrdup(key);
+    }
+    obj->u.c.keys[obj->u.c.len] = k;
+    obj->u.c.items[obj->u.c.len++] = v;
+    return v;
 }
 mx_json *mx_json_get(const mx_json *obj, const char *key) {
     if (!obj || obj->type != MX_JOBJ) return NULL;
@@ -111,14 +260,18 @@ void mx_json_free(mx_json *v) {
     if (!v) return;
     if (v->type == MX_JSTR && v->u.str.s != INLINE_STR(v)) free(v->u.str.s);
     if (v->type == MX_JARR || v->type == MX_JOBJ) {
+        /* an arena node's children may be heap nodes (attached later) */
+        int heap = !(v->arena & MX_JA_ARR);
         for (size_t i = 0; i < v->u.c.len; i++) {
             mx_json_free(v->u.c.items[i]);
-            if (v->u.c.keys) free(v->u.c.keys[i]);
+            if (heap && v->u.c.keys) free(v->u.c.keys[i]);
         }
-        free(v->u.c.items);
-        free(v->u.c.keys);
+        if (heap) {
+            free(v->u.c.items);
+            free(v->u.c.keys);
+        }
     }
-    free(v);
+    if (!(v->arena & MX_JA_NODE)) free(v);
 }
 
 
@@ -160,8 +313,24 @@ static int maybe_special8(uint64_t x) {
 
 static void write_string_l(mx_buf *b, const char *s, size_t n, int *lossy) {
     const unsigned char *p = (const unsigned char *)s;
-    mx_buf_putc(b, '"');
+    /* most strings (keys, codes, sentences) need no escape: found by one
+     * scan and written with one reserve and one copy */
     size_t i = 0;
+    for (uint64_t x; i + 8 <= n; i += 8) {
+        memcpy(&x, p + i, 8);
+        if (maybe_special8(x)) break;
+    }
+    while (i < n && plain[p[i]]) i++;
+    mx_buf_reserve(b, i + 2);
+    b->data[b->len++] = '"';
+    if (i) memcpy(b->data + b->len, p, i);
+    b->len += i;
+    if (i == n) {
+        b->data[b->len++] = '"';
+        b->data[b->len] = 0;
+        return;
+    }
+    b->data[b->len] = 0;
     while (i < n) {
         /* copy a run of printable ASCII that needs no escape at once */
         size_t j = i;
@@ -240,7 +409,8 @@ static void write_rec(mx_buf *b, const mx_json *v, int indent, int depth, int *l
             indent_to(b, indent, depth + 1);
             if (obj) {
                 write_string_l(b, v->u.c.keys[i], strlen(v->u.c.keys[i]), lossy);
-                mx_buf_puts(b, indent < 0 ? ":" : ": ");
+                if (indent < 0) mx_buf_putc(b, ':');
+                else mx_buf_puts(b, ": ");
             }
             write_rec(b, v->u.c.items[i], indent, depth + 1, lossy);
         }

@@ -86,14 +86,35 @@ typedef struct finding_key {
 static void finding_key_of(const mx_finding *f, finding_key *k) {
     const mx_json *e = mx_json_get(f->obj, "evidence");
     k->f = f;
-    k->host = mx_json_get(e, "host");
-    k->address = mx_json_get(e, "address");
     k->code = mx_json_get(f->obj, "code");
-    k->source = mx_json_get(e, "source");
-    k->zone = mx_json_get(e, "zone");
-    k->subject = mx_json_get(e, "subject");
-    k->preference = num_or(mx_json_get(e, "preference"), 1LL << 40);
-    k->port = num_or(mx_json_get(e, "port"), 0);
+    /* the evidence's keys looked at once (an object's keys are distinct, so
+     * this finds what mx_json_get would), not scanned once per key wanted */
+    const mx_json *host = NULL, *address = NULL, *source = NULL, *zone = NULL, *subject = NULL, *pref = NULL, *port = NULL;
+    for (size_t i = 0; e && e->type == MX_JOBJ && i < e->u.c.len; i++) {
+        const char *key = e->u.c.keys[i];
+        const mx_json *v = e->u.c.items[i];
+        switch (key[0]) {
+        case 'a': if (!address && !strcmp(key, "address")) address = v; break;
+        case 'h': if (!host && !strcmp(key, "host")) host = v; break;
+        case 'p':
+            if (!pref && !strcmp(key, "preference")) pref = v;
+            else if (!port && !strcmp(key, "port")) port = v;
+            break;
+        case 's':
+            if (!source && !strcmp(key, "source")) source = v;
+            else if (!subject && !strcmp(key, "subject")) subject = v;
+            break;
+        case 'z': if (!zone && !strcmp(key, "zone")) zone = v; break;
+        default: break;
+        }
+    }
+    k->host = host;
+    k->address = address;
+    k->source = source;
+    k->zone = zone;
+    k->subject = subject;
+    k->preference = num_or(pref, 1LL << 40);
+    k->port = num_or(port, 0);
 }
 
 static int finding_key_cmp(const finding_key *ka, const finding_key *kb) {

@@ -175,11 +175,77 @@ static void escaping_in_runs(void **state) {
     }
 }
 
+/* A tree in an arena writes as the same tree on the heap, across several
+ * blocks and a piece larger than a block; heap nodes attached to it later (a
+ * replaced value, a key added by mx_json_set, an item pushed, a replaced
+ * string) are freed by mx_json_free, the rest by mx_jarena_free (the ASan
+ * build's leak check and poisoned gaps watch both). */
+static mx_json *sample(mx_jarena *a, int i) {
+    mx_json *o = mx_json_obj_in(a);
+    char k[16];
+    for (int j = 0; j < 9; j++) { /* grows past the first 4 slots twice */
+        snprintf(k, sizeof k, "k%d", j);
+        mx_json_append_in(a, o, k, j % 3 ? mx_json_int_in(a, i * 10 + j) : mx_json_str_in(a, "v\"\n"));
+    }
+    mx_json *arr = mx_json_append_in(a, o, "list", mx_json_arr_in(a));
+    for (int j = 0; j < 6; j++) mx_json_push_in(a, arr, j % 2 ? mx_json_bool_in(a, j) : mx_json_null_in(a));
+    mx_json_append_in(a, o, "n", mx_json_num_in(a, 1.5));
+    return o;
+}
+static void arena_trees(void **state) {
+    (void)state;
+    mx_jarena *a = mx_jarena_new();
+    mx_json *ar = mx_json_arr_in(a), *heap = mx_json_arr();
+    for (int i = 0; i < 200; i++) { /* ~60 KB: several blocks */
+        mx_json_push_in(a, ar, sample(a, i));
+        mx_json_push(heap, sample(NULL, i));
+    }
+    char *big = malloc(20000); /* larger than a block's quarter: a block of its own */
+    memset(big, 'x', 19999);
+    big[19999] = 0;
+    mx_json_push_in(a, ar, mx_json_str_in(a, big));
+    mx_json_push(heap, mx_json_str(big));
+    mx_buf wa = MX_BUF_INIT, wh = MX_BUF_INIT;
+    mx_json_write(&wa, ar, -1);
+    mx_json_write(&wh, heap, -1);
+    assert_string_equal(mx_buf_cstr(&wa), mx_buf_cstr(&wh));
+    /* heap parts attached later, to the arena tree and to the heap one alike */
+    mx_json *targets[2] = {ar, heap};
+    for (int t = 0; t < 2; t++) {
+        mx_json *o = targets[t]->u.c.items[3];
+        mx_json_set(o, "k1", mx_json_str("replaced"));   /* an arena item freed, a heap one in */
+        mx_json_set(o, "added", mx_json_str("new"));     /* the arrays and keys move to the heap */
+        mx_json_append(o, "added2", mx_json_obj());
+        mx_json_push(mx_json_get(targets[t]->u.c.items[4], "list"), mx_json_str("pushed"));
+        mx_json_str_replace(mx_json_get(targets[t]->u.c.items[5], "k0"), strdup("a heap string"));
+        mx_json_set(mx_json_get(o, "added2"), "deep", mx_json_int(7));
+    }
+    mx_buf_reset(&wa);
+    mx_buf_reset(&wh);
+    mx_json_write(&wa, ar, -1);
+    mx_json_write(&wh, heap, -1);
+    assert_string_equal(mx_buf_cstr(&wa), mx_buf_cstr(&wh));
+    assert_non_null(strstr(mx_buf_cstr(&wa), "\"k1\":\"replaced\""));
+    assert_non_null(strstr(mx_buf_cstr(&wa), "\"added2\":{\"deep\":7}"));
+    mx_json *cl = mx_json_clone(ar); /* a clone is all heap: outlives the arena */
+    mx_json_free(ar);
+    mx_jarena_free(a);
+    mx_buf_reset(&wa);
+    mx_json_write(&wa, cl, -1);
+    assert_string_equal(mx_buf_cstr(&wa), mx_buf_cstr(&wh));
+    mx_json_free(cl);
+    mx_json_free(heap);
+    mx_buf_free(&wa);
+    mx_buf_free(&wh);
+    free(big);
+    mx_jarena_free(NULL);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(escaping), cmocka_unit_test(escaping_in_runs), cmocka_unit_test(roundtrip_binary), cmocka_unit_test(tree_write),
         cmocka_unit_test(int_write), cmocka_unit_test(append_clone),
-        cmocka_unit_test(parse_errors), cmocka_unit_test(parse_values),
+        cmocka_unit_test(parse_errors), cmocka_unit_test(parse_values), cmocka_unit_test(arena_trees),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
