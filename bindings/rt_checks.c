@@ -308,7 +308,7 @@ static void push_target(mx_rt *rt, mx_check *c, const mx_json *overrides) {
             mx_lua_push_json(L, overrides->u.c.items[i]);
             lua_setfield(L, -2, overrides->u.c.keys[i]);
         }
-        rt_push_readonly(L, -1);
+        rt_push_adopted(L, -1);
         lua_setfield(L, -3, "options");
         lua_pop(L, 1);
     } else {
@@ -316,7 +316,7 @@ static void push_target(mx_rt *rt, mx_check *c, const mx_json *overrides) {
         if (!rt->has_options_ro) {
             mx_lua_push_json(L, rt->opts.options);
             if (lua_isnil(L, -1)) { lua_pop(L, 1); lua_newtable(L); }
-            rt_push_readonly(L, -1);
+            rt_push_adopted(L, -1);
             rt->options_ro_ref = luaL_ref(L, LUA_REGISTRYINDEX);
             lua_pop(L, 1);
             rt->has_options_ro = 1;
@@ -324,12 +324,14 @@ static void push_target(mx_rt *rt, mx_check *c, const mx_json *overrides) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, rt->options_ro_ref);
         lua_setfield(L, -2, "options");
     }
+    /* the facts: a sealed view of the check's facts table, which
+     * report:publish fills with sealed values */
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->facts_ref);
-    rt_push_readonly(L, -1);
+    rt_push_sealed_view(L, -1);
     lua_setfield(L, -3, "facts");
     lua_pop(L, 1);
     int tbl = lua_gettop(L);
-    rt_push_readonly(L, tbl);
+    rt_push_adopted(L, tbl);
     lua_remove(L, tbl);
 }
 
@@ -419,6 +421,8 @@ static mx_check *check_new(mx_rt *rt, const mx_target *t, const mx_json *options
     /* facts every check of the run starts with (mxdiag logs: `logs`) */
     for (size_t i = 0; rt->opts.facts && rt->opts.facts->type == MX_JOBJ && i < rt->opts.facts->u.c.len; i++) {
         mx_lua_push_json(rt->L, rt->opts.facts->u.c.items[i]);
+        rt_push_adopted(rt->L, -1); /* sealed as report:publish seals */
+        lua_remove(rt->L, -2);
         lua_setfield(rt->L, -2, rt->opts.facts->u.c.keys[i]);
     }
     c->facts_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);

@@ -110,7 +110,14 @@ static void ro_unwrap(lua_State *L, int idx) {
 }
 static void push_ro_value(lua_State *L, int idx);
 static int ro_newindex(lua_State *L) { return luaL_error(L, "attempt to modify a read-only table (field '%s')", luaL_tolstring(L, 2, NULL)); }
-static int ro_len(lua_State *L) { lua_pushinteger(L, (lua_Integer)luaL_len(L, lua_upvalueindex(1))); return 1; }
+/* __len of a proxy or a sealed table: the length of the table behind (its
+ * metatable's RO_KEY; only # reaches it, with the table it belongs to) */
+static int ro_len(lua_State *L) {
+    lua_getmetatable(L, 1);
+    lua_rawgetp(L, -1, RO_KEY);
+    lua_pushinteger(L, (lua_Integer)luaL_len(L, -1));
+    return 1;
+}
 /* __index(proxy, key) [-0, +1, e] */
 static int ro_index(lua_State *L) {
     lua_settop(L, 2);
@@ -151,8 +158,7 @@ static void new_proxy(lua_State *L, int idx, int flat) {
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, ro_newindex);
     lua_setfield(L, -2, "__newindex");
-    lua_pushvalue(L, idx);
-    lua_pushcclosure(L, ro_len, 1);
+    lua_pushcfunction(L, ro_len);
     lua_setfield(L, -2, "__len");
     lua_pushcfunction(L, ro_pairs);
     lua_setfield(L, -2, "__pairs");
@@ -193,6 +199,152 @@ static void push_ro_value(lua_State *L, int idx) {
     lua_remove(L, -2);
 }
 void rt_push_readonly(lua_State *L, int idx) { push_ro_value(L, idx); }
+
+/* Sealed tables. A sealed table is empty; its metatable's __index is a
+ * TABLE, its shadow, which holds the contents with every table among them
+ * (keys too) sealed in turn, so a read is the VM's own lookup (no C call, no
+ * proxy per table read) and no path through it leads to a writable table.
+ * RO_KEY is the shadow: rt_ro_kind answers 2 with it, as for a proxy, so the
+ * JSON conversion and task.share read the contents. rawget, next and rawlen
+ * see an empty table, as they see a proxy. Facts are sealed when published
+ * (a copy: what others read is the value at report:publish; the publisher's
+ * own table stays its own); the target, its options and facts made from JSON
+ * are sealed in place (nobody else holds them). */
+
+/* the iterator of a sealed table's __pairs: next over its shadow (upvalue 1),
+ * whose keys and values are sealed already [-2, +(1|2), e] */
+static int sealed_iter(lua_State *L) {
+    lua_settop(L, 2);
+    if (!lua_next(L, lua_upvalueindex(1))) {
+        lua_pushnil(L);
+        return 1;
+    }
+    return 2;
+}
+static int sealed_pairs(lua_State *L) {
+    lua_getmetatable(L, 1);
+    lua_rawgetp(L, -1, RO_KEY);
+    lua_pushcclosure(L, sealed_iter, 1);
+    lua_pushvalue(L, 1); /* the sealed table as the state: never its shadow */
+    lua_pushnil(L);
+    return 3;
+}
+/* makes the table at fidx (empty) a sealed table whose contents are the
+ * table at sidx [-0, +0, m] */
+static void seal_front(lua_State *L, int fidx, int sidx) {
+    lua_createtable(L, 0, 6);
+    lua_pushvalue(L, sidx);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, ro_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcfunction(L, ro_len);
+    lua_setfield(L, -2, "__len");
+    lua_pushcfunction(L, sealed_pairs);
+    lua_setfield(L, -2, "__pairs");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_pushvalue(L, sidx);
+    lua_rawsetp(L, -2, RO_KEY);
+    lua_setmetatable(L, fidx);
+}
+/* [-0, +1, m] a new sealed table whose contents are the table at sidx (which
+ * the engine may go on writing: a check's facts) */
+void rt_push_sealed_view(lua_State *L, int sidx) {
+    sidx = lua_absindex(L, sidx);
+    lua_newtable(L);
+    seal_front(L, lua_gettop(L), sidx);
+}
+/* 1 when the table at idx has no metatable or one with __json only (a rule's
+ * mark for an empty object), which its sealed copy keeps; any other metatable
+ * (methods, __index) keeps the old proxy, read through it [-0, +0, -] */
+static int plain_table(lua_State *L, int idx) {
+    if (!lua_getmetatable(L, idx)) return 1;
+    int ok = 1;
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING || strcmp(lua_tostring(L, -1), "__json") != 0) {
+            ok = 0;
+            lua_pop(L, 1);
+            break;
+        }
+    }
+    lua_pop(L, 1);
+    return ok;
+}
+/* Sealing one value: seen maps each original table met to its sealed table
+ * (a table met twice, or a cycle, is sealed once); depth beyond
+ * SEAL_DEPTH is read through the old proxy instead (still read-only). */
+#define SEAL_DEPTH 64
+/* [-0, +1, m] the sealed form of the value at idx */
+static void seal_value(lua_State *L, int idx, int seen, int depth) {
+    if (lua_type(L, idx) != LUA_TTABLE) { lua_pushvalue(L, idx); return; }
+    idx = lua_absindex(L, idx);
+    if (lua_getmetatable(L, idx)) {
+        int t = lua_rawgetp(L, -1, RO_KEY);
+        lua_pop(L, 2);
+        if (t != LUA_TNIL) { lua_pushvalue(L, idx); return; } /* read-only already: as it is */
+        if (!plain_table(L, idx)) { push_ro_value(L, idx); return; }
+    }
+    lua_pushvalue(L, idx);
+    if (lua_rawget(L, seen) != LUA_TNIL) return;
+    lua_pop(L, 1);
+    if (depth > SEAL_DEPTH) { push_ro_value(L, idx); return; }
+    luaL_checkstack(L, 8, "sealing a fact");
+    lua_newtable(L);
+    int f = lua_gettop(L);
+    lua_Integer narr = (lua_Integer)lua_rawlen(L, idx), count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) { count++; lua_pop(L, 1); }
+    lua_createtable(L, (int)narr, (int)(count > narr ? count - narr : 0));
+    int sh = f + 1;
+    if (lua_getmetatable(L, idx)) lua_setmetatable(L, sh); /* __json only */
+    seal_front(L, f, sh);
+    lua_pushvalue(L, idx);
+    lua_pushvalue(L, f);
+    lua_rawset(L, seen);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        seal_value(L, -2, seen, depth + 1);
+        seal_value(L, -2, seen, depth + 1);
+        lua_rawset(L, sh);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1); /* the shadow: the front holds it */
+}
+/* [-0, +1, m] a sealed copy of the value at idx (report:publish): tables
+ * copied into sealed tables, shared ones once, cycles kept; values already
+ * read-only as they are. */
+void rt_push_sealed(lua_State *L, int idx) {
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) != LUA_TTABLE) { lua_pushvalue(L, idx); return; }
+    lua_createtable(L, 0, 8);
+    int seen = lua_gettop(L);
+    seal_value(L, idx, seen, 0);
+    lua_remove(L, seen);
+}
+/* [-0, +1, m] seals in place a table only the engine holds (made from JSON:
+ * the target, options, the facts a check starts with): it becomes the shadow
+ * of a new sealed table, and the tables in it the same way. */
+void rt_push_adopted(lua_State *L, int idx) {
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) != LUA_TTABLE || rt_ro_kind(L, idx) == 1) { lua_pushvalue(L, idx); return; }
+    if (rt_ro_kind(L, idx) == 2) { lua_pop(L, 1); lua_pushvalue(L, idx); return; }
+    luaL_checkstack(L, 6, "sealing a table");
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (lua_type(L, -1) == LUA_TTABLE) {
+            if (lua_getmetatable(L, -1)) lua_pop(L, 1); /* read-only already (options, facts) */
+            else {
+                lua_pushvalue(L, -2);
+                rt_push_adopted(L, -2);
+                lua_rawset(L, idx); /* an existing field: allowed while traversing */
+            }
+        }
+        lua_pop(L, 1);
+    }
+    rt_push_sealed_view(L, idx);
+}
 
 void mx_lua_seal(lua_State *L, int idx) {
     idx = lua_absindex(L, idx);
