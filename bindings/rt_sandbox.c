@@ -14,7 +14,7 @@
 /* no load/loadstring/dofile/loadfile (binary chunks, unsandboxed code),
  * collectgarbage, print, io, debug, package */
 static const char *const base[] = {"assert", "error", "ipairs", "next", "pairs", "select", "tonumber",
-                                   "tostring", "type", "rawequal", "rawget", "rawlen", "getmetatable", NULL};
+                                   "tostring", "type", "rawequal", "rawget", "rawlen", NULL};
 /* string: these, plus find/match/gmatch/gsub/rep from the bounded matcher
  * (l_strmatch.c) */
 static const char *const string_f[] = {"byte", "char", "format", "len", "lower", "rep", "reverse", "sub",
@@ -96,11 +96,28 @@ static char ro_key, ro_cache_key;
 #define RO_KEY ((void *)&ro_key)
 
 /* 0: not read-only; 1: sealed; 2: a proxy, and its hidden table is pushed. [-0, +(0|1), -] */
+static int ro_newindex(lua_State *L);
+/* 1 when the metatable at idx is one of the engine's read-only values' (its
+ * __newindex is ro_newindex: no rule can reach that function) [-0, +0, -] */
+static int engine_mt(lua_State *L, int idx) {
+    lua_pushliteral(L, "__newindex");
+    int yes = lua_rawget(L, idx < 0 ? idx - 1 : idx) == LUA_TFUNCTION && lua_tocfunction(L, -1) == ro_newindex;
+    lua_pop(L, 1);
+    return yes;
+}
 int rt_ro_kind(lua_State *L, int idx) {
     if (lua_type(L, idx) != LUA_TTABLE || !lua_getmetatable(L, idx)) return 0;
     int t = lua_rawgetp(L, -1, RO_KEY);
     if (t == LUA_TTABLE) { lua_remove(L, -2); return 2; }
-    lua_pop(L, 2);
+    lua_pop(L, 1);
+    if (t == LUA_TNIL && engine_mt(L, -1)) {
+        /* a sealed table: its shadow is its __index */
+        lua_pushliteral(L, "__index");
+        lua_rawget(L, -2);
+        lua_remove(L, -2);
+        return 2;
+    }
+    lua_pop(L, 1);
     return t == LUA_TNIL ? 0 : 1;
 }
 /* replaces a proxy at idx by its hidden table (keys given back by a rule) [-0, +0, -] */
@@ -221,9 +238,18 @@ static int sealed_iter(lua_State *L) {
     }
     return 2;
 }
+/* __len of a sealed table: its shadow's length (only # reaches it) */
+static int sealed_len(lua_State *L) {
+    lua_getmetatable(L, 1);
+    lua_pushliteral(L, "__index");
+    lua_rawget(L, -2);
+    lua_pushinteger(L, (lua_Integer)luaL_len(L, -1));
+    return 1;
+}
 static int sealed_pairs(lua_State *L) {
     lua_getmetatable(L, 1);
-    lua_rawgetp(L, -1, RO_KEY);
+    lua_pushliteral(L, "__index");
+    lua_rawget(L, -2);
     lua_pushcclosure(L, sealed_iter, 1);
     lua_pushvalue(L, 1); /* the sealed table as the state: never its shadow */
     lua_pushnil(L);
@@ -231,20 +257,19 @@ static int sealed_pairs(lua_State *L) {
 }
 /* makes the table at fidx (empty) a sealed table whose contents are the
  * table at sidx [-0, +0, m] */
+/* Four fields (four hash nodes): no __metatable and no RO_KEY; __newindex
+ * being ro_newindex marks it (engine_mt), and the sandbox's getmetatable
+ * and setmetatable treat it as protected (sb_getmetatable, sb_setmetatable). */
 static void seal_front(lua_State *L, int fidx, int sidx) {
-    lua_createtable(L, 0, 6);
+    lua_createtable(L, 0, 4);
     lua_pushvalue(L, sidx);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, ro_newindex);
     lua_setfield(L, -2, "__newindex");
-    lua_pushcfunction(L, ro_len);
+    lua_pushcfunction(L, sealed_len);
     lua_setfield(L, -2, "__len");
     lua_pushcfunction(L, sealed_pairs);
     lua_setfield(L, -2, "__pairs");
-    lua_pushboolean(L, 0);
-    lua_setfield(L, -2, "__metatable");
-    lua_pushvalue(L, sidx);
-    lua_rawsetp(L, -2, RO_KEY);
     lua_setmetatable(L, fidx);
 }
 /* [-0, +1, m] a new sealed table whose contents are the table at sidx (which
@@ -361,6 +386,7 @@ void mx_lua_seal(lua_State *L, int idx) {
 static int sb_pcall(lua_State *L);
 static mx_json *table_names(lua_State *L, int idx, int functions_only);
 static int sb_rawset(lua_State *L);
+static int sb_getmetatable(lua_State *L);
 static int sb_setmetatable(lua_State *L);
 static int sb_aborted(lua_State *L);
 
@@ -442,7 +468,7 @@ void rt_build_env_proto(mx_rt *rt) {
         lua_getglobal(L, *f);
         lua_setfield(L, proto, *f);
     }
-    static const luaL_Reg wrapped[] = {{"pcall", sb_pcall}, {"rawset", sb_rawset}, {NULL, NULL}};
+    static const luaL_Reg wrapped[] = {{"pcall", sb_pcall}, {"rawset", sb_rawset}, {"getmetatable", sb_getmetatable}, {NULL, NULL}};
     for (const luaL_Reg *w = wrapped; w->name; w++) {
         lua_pushcfunction(L, w->func);
         lua_setfield(L, proto, w->name);
@@ -617,6 +643,10 @@ static int sb_aborted(lua_State *L) {
 /* setmetatable without __gc: a finalizer would run at some later collection,
  * outside its rule's budget and deadline. [-0, +1, e] */
 static int sb_setmetatable(lua_State *L) {
+    if (lua_type(L, 1) == LUA_TTABLE && lua_getmetatable(L, 1)) {
+        if (engine_mt(L, -1)) return luaL_error(L, "cannot change a protected metatable");
+        lua_pop(L, 1);
+    }
     if (lua_type(L, 2) == LUA_TTABLE) {
         lua_pushliteral(L, "__gc");
         if (lua_rawget(L, 2) != LUA_TNIL) return luaL_error(L, "setmetatable: __gc finalizers are not allowed in rules");
@@ -626,6 +656,21 @@ static int sb_setmetatable(lua_State *L) {
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     lua_call(L, 2, 1);
+    return 1;
+}
+/* getmetatable as Lua's, with the engine's read-only values' metatables
+ * protected (a sealed table's has no __metatable field) [-0, +1, -] */
+static int sb_getmetatable(lua_State *L) {
+    luaL_checkany(L, 1);
+    if (!lua_getmetatable(L, 1)) {
+        lua_pushnil(L);
+        return 1;
+    }
+    if (engine_mt(L, -1)) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    luaL_getmetafield(L, 1, "__metatable");
     return 1;
 }
 /* rawset that refuses the engine's read-only values (modules, target, util.null). */
