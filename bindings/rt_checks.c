@@ -282,7 +282,7 @@ void rt_advance(mx_check *c) {
 static void push_target(mx_rt *rt, mx_check *c, const mx_json *overrides) {
     lua_State *L = rt->L;
     mx_target *t = &c->target;
-    lua_newtable(L);
+    lua_createtable(L, 0, 8); /* input kind domain|host|address local_part port unicode options facts: no rehash */
     lua_pushstring(L, t->input);
     lua_setfield(L, -2, "input");
     lua_pushstring(L, c->run_level ? "run" : mx_target_kind_name(t->kind));
@@ -417,7 +417,9 @@ static mx_check *check_new(mx_rt *rt, const mx_target *t, const mx_json *options
     }
     if (t->port) mx_json_set(c->target_json, "port", mx_json_int(t->port));
     if (t->unicode[0]) mx_json_set(c->target_json, "unicode", mx_json_str(t->unicode));
-    lua_newtable(rt->L);
+    rt_deps_index(rt);
+    /* the facts table, sized for every fact a rule names (no rehash as they come) */
+    lua_createtable(rt->L, 0, rt->nfacts + (rt->opts.facts && rt->opts.facts->type == MX_JOBJ ? (int)rt->opts.facts->u.c.len : 0));
     /* facts every check of the run starts with (mxdiag logs: `logs`) */
     for (size_t i = 0; rt->opts.facts && rt->opts.facts->type == MX_JOBJ && i < rt->opts.facts->u.c.len; i++) {
         mx_lua_push_json(rt->L, rt->opts.facts->u.c.items[i]);
