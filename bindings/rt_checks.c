@@ -422,10 +422,14 @@ static mx_check *check_new(mx_rt *rt, const mx_target *t, const mx_json *options
     lua_createtable(rt->L, 0, rt->nfacts + (rt->opts.facts && rt->opts.facts->type == MX_JOBJ ? (int)rt->opts.facts->u.c.len : 0));
     /* facts every check of the run starts with (mxdiag logs: `logs`) */
     for (size_t i = 0; rt->opts.facts && rt->opts.facts->type == MX_JOBJ && i < rt->opts.facts->u.c.len; i++) {
-        mx_lua_push_json(rt->L, rt->opts.facts->u.c.items[i]);
-        rt_push_adopted(rt->L, -1); /* sealed as report:publish seals */
+        const char *k = rt->opts.facts->u.c.keys[i];
+        if (rt->fact_build && strcmp(k, rt->fact_build_name) == 0) mx_lua_push_built(rt->L, rt->fact_build, rt->fact_build_ud);
+        else mx_lua_push_json(rt->L, rt->opts.facts->u.c.items[i]);
+        /* read through a proxy, made per table read: the rules read a small part of
+         * the logs fact (sealing all of it in place: +2% instructions on a 30 MB log) */
+        rt_push_readonly(rt->L, -1);
         lua_remove(rt->L, -2);
-        lua_setfield(rt->L, -2, rt->opts.facts->u.c.keys[i]);
+        lua_setfield(rt->L, -2, k);
     }
     c->facts_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
     rt_check_rule_options(c, options);
@@ -636,3 +640,9 @@ const char *mx_check_started_utc(mx_check *c, char *buf, size_t n) {
  * and shared.once results (task.epoch()), so a probe never reports an earlier
  * probe's connection or answer; checks still running keep theirs. */
 unsigned mx_rt_new_epoch(mx_rt *rt) { return ++rt->epoch; }
+
+void mx_rt_set_fact_builder(mx_rt *rt, const char *name, mx_fact_build_fn build, void *ud) {
+    rt->fact_build_name = name;
+    rt->fact_build = build;
+    rt->fact_build_ud = ud;
+}

@@ -370,6 +370,10 @@ static int load_dir(mx_rt *rt, const char *dir, int required, int shipped, char 
     for (size_t i = 0; i < n && rc == 0; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        /* the shipped logs rules are the files named *-logs-*.lua (checked
+         * below when the check rules load): `mxdiag logs` compiles only them */
+        int logs_name = strstr(names[i], "-logs-") != NULL;
+        if (shipped && rt->opts.logs_rules && !logs_name) continue;
         mx_buf code = MX_BUF_INIT;
         if (mx_trust_read_at(dfd, dir, names[i], MX_TRUST_CODE_MAX, &code, err, errlen) != 0) {
             mx_buf_free(&code);
@@ -423,6 +427,13 @@ static int load_dir(mx_rt *rt, const char *dir, int required, int shipped, char 
         mx_buf_free(&code);
         if (vr != 0) { lua_pop(L, 1); rc = -1; break; }
         lua_pop(L, 1);
+        if (shipped && r.logs != logs_name) {
+            snprintf(err, errlen, "%s: a shipped %s rule in a file %s '-logs-' in its name (mxdiag logs loads only those files)",
+                     path, r.logs ? "logs" : "check", r.logs ? "without" : "with");
+            rt_rule_clear(L, &r);
+            rc = -1;
+            break;
+        }
         /* a run has one kind of rules: check rules, or (mxdiag logs) logs rules */
         if (r.logs != (rt->opts.logs_rules != 0)) { rt_rule_clear(L, &r); continue; }
         r.site = !shipped;

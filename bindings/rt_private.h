@@ -119,6 +119,17 @@ struct mx_task {
     mx_push_fn push;
     mx_discard_fn discard;
     int first;              /* task.all child not yet resumed: its function is on its stack */
+    /* What others may be waiting for from this task: the task.event ids it
+     * made (signalled or not) and the task.share keys it works out for the
+     * other workers. When it ends without signalling or publishing one (its
+     * rule's deadline stopped it), the waiters are released, not left to wait
+     * for their own deadlines (rt_task_kill). */
+#define MX_TASK_MADE_IN 4
+    int made_in[MX_TASK_MADE_IN]; /* the first ids (in the struct: the task array may move) */
+    int *made;              /* all of them, once there are more (NULL until then) */
+    int nmade, made_cap;
+    char **keys;
+    int nkeys, keys_cap;
 };
 
 struct mx_check {
@@ -258,6 +269,9 @@ struct mx_rt {
     rt_slab slab;           /* small Lua objects, see rt_alloc */
     int options_ro_ref;     /* read-only view of the run's options (has_options_ro) */
     mx_json *pushing_hit;   /* a cached answer being pushed (see mx_gate_call) */
+    const char *fact_build_name; /* mx_rt_set_fact_builder: this run fact is built into Lua */
+    mx_fact_build_fn fact_build;
+    void *fact_build_ud;
     mx_strmap dns_by_resolvers; /* c-ares CSV -> mx_dns, for checks with their own resolvers */
     int has_options_ro;
     mx_net_conns *net_conns; /* net.connect's slots and queues (l_net.c) */
@@ -290,6 +304,9 @@ void rt_event_signal(mx_rt *rt, int id);
 typedef struct rt_worker rt_worker;
 void rt_worker_free(mx_rt *rt);
 void rt_worker_register(lua_State *L);
+/* A key task t claimed with task.share ("run") and has not published: given
+ * up in the process-wide store, so another worker's waiter works it out. */
+void rt_worker_abandon(mx_rt *rt, const char *key);
 void rt_error_location(mx_rt *rt, lua_State *co, rule_run *run, const char *rule_file);
 /* Frees the task table, the ready queue and the events. */
 void rt_sched_free(mx_rt *rt);

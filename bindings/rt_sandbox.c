@@ -359,7 +359,8 @@ void rt_push_adopted(lua_State *L, int idx) {
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         if (lua_type(L, -1) == LUA_TTABLE) {
-            if (lua_getmetatable(L, -1)) lua_pop(L, 1); /* read-only already (options, facts) */
+            int kind = rt_ro_kind(L, -1);
+            if (kind) lua_pop(L, kind == 2); /* read-only already (options, facts) */
             else {
                 lua_pushvalue(L, -2);
                 rt_push_adopted(L, -2);

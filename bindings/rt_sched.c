@@ -4,6 +4,7 @@
  * (rt_make_ready), and mx_rt_run resumes ready tasks (resume_task) between
  * turns of the loop. Also the Lua module `task`. */
 #include "rt_private.h"
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,9 +61,12 @@ mx_task *rt_task_new(mx_rt *rt, mx_check *c, int rule) {
     return t;
 }
 
+static void release_waiters(mx_rt *rt, mx_task *t);
+
 void rt_task_kill(mx_rt *rt, mx_task *t) {
     if (!t->alive) return;
     t->alive = 0;
+    release_waiters(rt, t);
     t->check->runs[t->rule].ntasks--;
     t->check->ntasks--;
     if (t->result && !t->result_borrowed) mx_json_free(t->result);
@@ -308,6 +312,7 @@ int mx_task_spawn_all(lua_State *L, lua_KFunction k) {
  * domains) runs once while the others wait for its result. ---- */
 typedef struct rt_event {
     int signalled;
+    int abandoned;          /* released because the task that made it ended first */
     int owner;              /* the rule that made it: only it may wait or signal */
     int n, cap;
     int *slots;
@@ -339,14 +344,66 @@ int mx_task_event_new(lua_State *L) {
     memset(&rt->events[rt->nevents], 0, sizeof rt->events[0]);
     rt->events[rt->nevents].owner = rt->current ? rt->current->rule : -1;
     lua_pushinteger(L, ++rt->nevents);
+    mx_task *t = rt->current;
+    if (t) {
+        if (t->nmade < MX_TASK_MADE_IN && !t->made) {
+            t->made_in[t->nmade++] = rt->nevents;
+        } else {
+            if (!t->made) {
+                t->made_cap = MX_TASK_MADE_IN * 2;
+                t->made = mx_xmalloc((size_t)t->made_cap * sizeof *t->made);
+                memcpy(t->made, t->made_in, sizeof t->made_in);
+            } else if (t->nmade == t->made_cap) {
+                t->made_cap *= 2;
+                t->made = mx_xrealloc(t->made, (size_t)t->made_cap * sizeof *t->made);
+            }
+            t->made[t->nmade++] = rt->nevents;
+        }
+    }
     return 1;
+}
+
+/* What a waiter resumes with: true when the event was signalled, false when
+ * it was released because the task that made it ended first. */
+static int push_wait(lua_State *L, mx_json *res, void *h) {
+    (void)res;
+    mx_rt *rt = mx_rt_from_L(L);
+    int id = (int)(intptr_t)h;
+    lua_pushboolean(L, !(id >= 1 && id <= rt->nevents && rt->events[id - 1].abandoned));
+    return 1;
+}
+
+/* A task ends (finished, failed, or stopped by its rule's deadline): the
+ * events it made and never signalled are released (their waiters resume and
+ * task.wait returns false), and the shared keys it never published are given
+ * up, so that a check waiting for this task's work does not wait for nothing
+ * until its own deadline. Waiters only become ready here: none is resumed
+ * inline. */
+static void release_waiters(mx_rt *rt, mx_task *t) {
+    const int *made = t->made ? t->made : t->made_in;
+    for (int i = 0; i < t->nmade; i++) {
+        int id = made[i];
+        if (id < 1 || id > rt->nevents || rt->events[id - 1].signalled) continue;
+        rt->events[id - 1].abandoned = 1;
+        rt_event_signal(rt, id);
+    }
+    free(t->made);
+    t->made = NULL;
+    t->nmade = t->made_cap = 0;
+    for (int i = 0; i < t->nkeys; i++) {
+        rt_worker_abandon(rt, t->keys[i]);
+        free(t->keys[i]);
+    }
+    free(t->keys);
+    t->keys = NULL;
+    t->nkeys = t->keys_cap = 0;
 }
 
 /* task.wait(id): returns at once if signalled, else yields until it is [-1, +0, e] */
 static int mx_task_event_wait(lua_State *L) {
     mx_rt *rt = mx_rt_from_L(L);
     rt_event *e = event_get(L, rt, 1);
-    if (e->signalled) return 0;
+    if (e->signalled) { lua_pushboolean(L, !e->abandoned); return 1; }
     mx_task *t = rt->current;
     if (!t || !lua_isyieldable(L)) return luaL_error(L, "task.wait: only possible while a rule runs");
     if (e->n == e->cap) {
@@ -357,9 +414,10 @@ static int mx_task_event_wait(lua_State *L) {
     e->slots[e->n] = t->slot;
     e->gens[e->n] = t->gen;
     e->n++;
-    t->push = push_none;
+    t->push = push_wait;
     t->result = NULL;
-    t->handle = NULL;
+    t->handle = (void *)(intptr_t)lua_tointeger(L, 1);
+    t->discard = NULL;
     lua_pushlightuserdata(L, MARKER);
     return lua_yield(L, 1);
 }

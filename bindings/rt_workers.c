@@ -137,6 +137,13 @@ static int l_share(lua_State *L) {
     size_t len = 0;
     int r = mx_shstore_claim(w->store, key, w->id, &wt, &ok, &val, &len);
     if (r == MX_SHSTORE_RUN) {
+        /* this task owes the other workers the key: given up if it ends first */
+        mx_task *t = rt->current;
+        if (t->nkeys == t->keys_cap) {
+            t->keys_cap = t->keys_cap ? t->keys_cap * 2 : 2;
+            t->keys = mx_xrealloc(t->keys, (size_t)t->keys_cap * sizeof *t->keys);
+        }
+        t->keys[t->nkeys++] = mx_xstrdup(key);
         lua_pushliteral(L, "run");
         return 1;
     }
@@ -186,6 +193,14 @@ static int l_share_publish(lua_State *L) {
     }
     mx_buf_free(&b);
     if (pr != 0) return luaL_error(L, "task.share_publish: '%s' is not this worker's to publish", key);
+    mx_task *t = rt->current;
+    for (int i = 0; t && i < t->nkeys; i++) {
+        if (strcmp(t->keys[i], key) == 0) {
+            free(t->keys[i]);
+            t->keys[i] = t->keys[--t->nkeys];
+            break;
+        }
+    }
     if (er != 0) {
         lua_pushboolean(L, 0);
         lua_pushstring(L, err);
@@ -201,6 +216,10 @@ static int l_share_done(lua_State *L) {
     const char *key = luaL_checkstring(L, 1);
     lua_pushboolean(L, rt->worker && rt->worker->store && mx_shstore_done(rt->worker->store, key));
     return 1;
+}
+
+void rt_worker_abandon(mx_rt *rt, const char *key) {
+    if (rt->worker && rt->worker->store) mx_shstore_abandon(rt->worker->store, key, rt->worker->id);
 }
 
 /* Adds task.share, task.share_publish and task.share_done to the table at

@@ -9,6 +9,7 @@
 #include "addr.h"
 #include "dns.h"
 #include "json.h"
+#include "factsink.h"
 #include "loop.h"
 #include "report.h"
 #include "l_net.h" /* mx_net_conn_stats, for batch */
@@ -248,6 +249,14 @@ void mx_rt_status_clear(mx_rt *rt);
  * deterministic. [-0, +1, m] / [-0, +0, m] */
 void mx_lua_push_json(lua_State *L, const mx_json *v);
 mx_json *mx_lua_to_json(lua_State *L, int idx);
+/* Runs build with a sink that makes Lua tables (rt_factsink.c): pushes the
+ * value it built, as mx_lua_push_json would push its mx_json. [-0, +1, m] */
+void mx_lua_push_built(lua_State *L, mx_fact_build_fn build, void *ud);
+/* The run's fact `name` (a key of opts.facts, whose value there only says it
+ * is given: not null) is built by build(sink, ud) straight into Lua tables
+ * when a check starts, not pushed from opts.facts (mxdiag logs: its
+ * aggregates, without a JSON tree). ud must live as long as rt's checks. */
+void mx_rt_set_fact_builder(mx_rt *rt, const char *name, mx_fact_build_fn build, void *ud);
 
 /* ---- batch workers: Lua values across runtimes (rt_share.c) ---- */
 /* A userdata the caller knows how to hand over (a socket): appends its

@@ -202,13 +202,15 @@ mx_json *mx_logs_probe(int argc, char **argv, const char *const *domains, size_t
 /* Was a probe interrupted, its runtime left to the process exit? */
 int mx_logs_probe_abandoned(void);
 
-/* logs_judge.c: runs the logs rules (kind = "logs") with the facts run_facts
- * ({"logs": the aggregates, see logfacts.h}) with argv parsed as check's
- * options (--rules-dir, --trace) and options (may be NULL) as
- * target.options. Returns the findings (mxdiag.check/1 findings, caller
- * frees), or NULL when the rules did not finish (interrupted). A rule that
- * fails to load exits with status 3. */
-mx_json *mx_logs_judge(int argc, char **argv, const mx_json *run_facts, const mx_json *options);
+/* logs_judge.c: runs the logs rules (kind = "logs") over the run's fact
+ * `logs` (the aggregates in facts, built straight into Lua tables by
+ * logfacts.h's mx_log_facts_build) with argv parsed as check's options
+ * (--rules-dir, --trace) and options (may be NULL) as target.options.
+ * Returns the findings (mxdiag.check/1 findings, caller frees), or NULL when
+ * the rules did not finish (interrupted). A rule that fails to load exits
+ * with status 3. */
+struct mx_log_facts_in;
+mx_json *mx_logs_judge(int argc, char **argv, const struct mx_log_facts_in *facts, const mx_json *options);
 struct mx_cause_matcher *mx_logs_patterns(int argc, char **argv, char *err, size_t errlen);
 
 #endif

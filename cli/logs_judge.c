@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "escape.h"
 #include "causematch.h"
+#include "logfacts.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,14 +16,19 @@ static void judge_done(mx_check *c, void *ud) {
     *(int *)ud = 1;
 }
 
-mx_json *mx_logs_judge(int argc, char **argv, const mx_json *run_facts, const mx_json *options) {
+mx_json *mx_logs_judge(int argc, char **argv, const mx_log_facts_in *facts, const mx_json *options) {
     /* the configuration file's settings (rules_dir) under the command line's */
     mx_argv full = {0};
     mx_argv_push(&full, argc > 0 ? argv[0] : "logs");
     mx_settings_to_args(mx_config_settings, argc, argv, &full, NULL);
     for (int i = 1; i < argc; i++) mx_argv_push(&full, argv[i]);
+    /* the run's fact `logs`: given (the runtime's dependency check sees it),
+     * built straight into Lua tables when the check starts, no JSON tree */
+    mx_json *run_facts = mx_json_obj();
+    mx_json_set(run_facts, "logs", mx_json_bool(1));
     mx_check_setup s;
     mx_check_setup_logs(full.n, full.v, run_facts, &s);
+    mx_rt_set_fact_builder(s.rt, "logs", mx_log_facts_build, (void *)facts);
     /* the logs rules judge the logs, not a target: target.input is "logs" */
     mx_target t;
     memset(&t, 0, sizeof t);
@@ -43,6 +49,7 @@ mx_json *mx_logs_judge(int argc, char **argv, const mx_json *run_facts, const mx
     if (mx_rt_finish(s.rt, err, sizeof err) != 0) mx_errf("mxdiag logs: %s", err);
     mx_check_free(c);
     mx_check_setup_free(&s);
+    mx_json_free(run_facts);
     for (int i = 0; i < full.n; i++) free(full.v[i]);
     free(full.v);
     return out;

@@ -687,13 +687,10 @@ static void judge(watch *w) {
         } while (mx_log_event_next_recipient(&ev));
     }
     mx_log_facts_in in = {agg, &stats, sp, now, now - w->window, INT64_MAX, NULL};
-    mx_json *run_facts = mx_json_obj();
-    mx_json_set(run_facts, "logs", mx_log_facts_json(&in));
     mx_json *opts = mx_json_obj();
     mx_json_set(opts, "watch", mx_json_bool(1));
     mx_json_set(opts, "log_files", mx_json_arr());
-    mx_json *fs = mx_logs_judge(w->jargc, w->jargv, run_facts, opts);
-    mx_json_free(run_facts);
+    mx_json *fs = mx_logs_judge(w->jargc, w->jargv, &in, opts);
     mx_json_free(opts);
     mx_log_agg_free(agg);
     const mx_json *scope = NULL;

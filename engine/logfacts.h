@@ -5,6 +5,7 @@
 #define MX_LOGFACTS_H
 #include <stdint.h>
 #include "json.h"
+#include "factsink.h"
 #include "logagg.h"
 #include "logread.h"
 
@@ -19,7 +20,12 @@ typedef struct mx_log_facts_in {
     const char *domain;         /* --domain, or NULL */
 } mx_log_facts_in;
 
+/* Builds the fact through s (an mx_fact_build_fn; ud: const mx_log_facts_in *):
+ * straight into Lua tables for the rules (logs_judge.c). */
+void mx_log_facts_build(const mx_fact_sink *s, void *ud);
 mx_json *mx_log_facts_json(const mx_log_facts_in *in);
+/* The histogram (the fact's "histogram"; caller frees). */
+mx_json *mx_log_hist_json(const mx_agg_hist *h);
 /* One group as the rules see it (also for log.aggregate). */
 mx_json *mx_log_group_json(const mx_agg_group *g);
 

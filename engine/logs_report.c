@@ -16,23 +16,16 @@ mx_json *mx_logs_judgement(mx_log_agg *agg, const mx_log_stats *stats, const cha
                            const mx_log_file_stat *files, size_t nf, const mx_log_filter *filter, int64_t now,
                            mx_logs_judge_fn judge, int argc, char **argv, mx_json *root) {
     mx_log_facts_in in = {agg, stats, samples, now, filter->since, filter->until, filter->domain};
-    mx_json *facts = mx_log_facts_json(&in);
-    mx_json_set(root, "histogram", mx_json_clone(mx_json_get(facts, "histogram")));
+    mx_json_set(root, "histogram", mx_log_hist_json(mx_log_agg_hist(agg)));
     mx_json *out = NULL;
     if (judge) {
         /* rules that read the logs themselves (log.events) read the same files */
         mx_json *opts = mx_json_obj();
         mx_json *lf = mx_json_set(opts, "log_files", mx_json_arr());
         for (size_t i = 0; i < nf; i++) mx_json_push(lf, mx_json_str(files[i].path));
-        /* the run's facts: {"logs": facts} (moved in, not copied: it is big) */
-        mx_json *run_facts = mx_json_obj();
-        mx_json_set(run_facts, "logs", facts);
-        facts = NULL;
-        out = judge(argc, argv, run_facts, opts);
-        mx_json_free(run_facts);
+        out = judge(argc, argv, &in, opts);
         mx_json_free(opts);
     }
-    mx_json_free(facts);
     return out;
 }
 

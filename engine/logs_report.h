@@ -8,11 +8,14 @@
 #include "logagg.h"
 #include "logread.h"
 
-/* Runs the logs rules with the run's facts ({"logs": the aggregates, see
- * logfacts.h}), argv (the rules' options) and options (target.options, may
- * be NULL); returns their findings (caller frees) or NULL. The command line
- * (cli/logs_judge.c) provides it: the engine knows nothing of the rules. */
-typedef mx_json *(*mx_logs_judge_fn)(int argc, char **argv, const mx_json *run_facts, const mx_json *options);
+/* Runs the logs rules with the run's fact `logs` (the aggregates in facts,
+ * built by the judge through logfacts.h's mx_log_facts_build), argv (the
+ * rules' options) and options (target.options, may be NULL); returns their
+ * findings (caller frees) or NULL. The command line (cli/logs_judge.c)
+ * provides it: the engine knows nothing of the rules. */
+struct mx_log_facts_in;
+typedef mx_json *(*mx_logs_judge_fn)(int argc, char **argv, const struct mx_log_facts_in *facts,
+                                     const mx_json *options);
 
 /* Options of `mxdiag logs` that belong to the logs rules (--rules-dir DIR,
  * --trace): also passed to the probe. */

@@ -44,9 +44,20 @@ local function run_shared(key, fn)
   return r
 end
 
+-- A caller that waits for another check's work and sees it given up (that
+-- check's rule was stopped by its deadline while working the key out: its
+-- event is released with task.wait returning false) works the key out
+-- itself; the first such caller does, later ones wait for it. Each round
+-- follows one owner stopped by its deadline, and this caller's own deadline
+-- still bounds the whole.
 function M.once(key, fn)
   local entries = current()
   local e = entries[key]
+  while e and not e.done do
+    if task.wait(e.event) ~= false then break end
+    if entries[key] == e then entries[key] = nil end
+    e = entries[key]
+  end
   if not e then
     e = { event = task.event() }
     entries[key] = e
@@ -55,8 +66,6 @@ function M.once(key, fn)
     e.values = r
     e.done = true
     task.signal(e.event)
-  elseif not e.done then
-    task.wait(e.event)
   end
   if not e.ok then error(e.values[2], 0) end
   return table.unpack(e.values, 2, e.values.n)

@@ -1,0 +1,186 @@
+/* The fact sinks (engine/factsink.h, bindings/rt_factsink.c): the fact
+ * `logs` built straight into Lua tables must be the tables mx_lua_push_json
+ * makes from the same fact built as an mx_json: the same values, and the
+ * same order of pairs() (sizes and insertion order), so rules see no
+ * difference. Also empty containers, a lone scalar, the stack left as found. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "logfacts.h"
+#include "runtime.h"
+
+/* a and b (absolute indices) hold the same value, tables visited in the same order */
+static void assert_same(lua_State *L, int a, int b, int depth) {
+    assert_true(depth < 20);
+    assert_int_equal(lua_type(L, a), lua_type(L, b));
+    switch (lua_type(L, a)) {
+    case LUA_TNUMBER:
+        assert_int_equal(lua_isinteger(L, a), lua_isinteger(L, b));
+        assert_true(lua_rawequal(L, a, b));
+        break;
+    case LUA_TSTRING:
+    case LUA_TBOOLEAN: assert_true(lua_rawequal(L, a, b)); break;
+    case LUA_TTABLE: {
+        assert_int_equal(lua_rawlen(L, a), lua_rawlen(L, b));
+        lua_pushnil(L);
+        lua_pushnil(L);
+        for (;;) {
+            /* stack: ... ka kb */
+            int ka = lua_gettop(L) - 1, kb = lua_gettop(L);
+            lua_pushvalue(L, ka);
+            int ma = lua_next(L, a); /* ka' va */
+            lua_pushvalue(L, kb);
+            int mb = ma ? lua_next(L, b) : lua_next(L, b); /* kb' vb */
+            assert_int_equal(ma, mb);
+            if (!ma) {
+                lua_pop(L, 2);
+                break;
+            }
+            int top = lua_gettop(L);
+            assert_true(lua_rawequal(L, top - 3, top - 1)); /* same key at the same step */
+            assert_same(L, top - 2, top, depth + 1);
+            /* keep the new keys: ka kb ka' va kb' vb -> ka' kb' */
+            lua_pop(L, 1);      /* ka kb ka' va kb' */
+            lua_replace(L, kb); /* ka kb' ka' va */
+            lua_pop(L, 1);      /* ka kb' ka' */
+            lua_replace(L, ka); /* ka' kb' */
+        }
+        break;
+    }
+    default: fail_msg("unexpected Lua type %s", lua_typename(L, lua_type(L, a)));
+    }
+}
+
+static mx_log_str S(const char *s) {
+    mx_log_str r = {s, strlen(s)};
+    return r;
+}
+
+static void check_facts(lua_State *L, mx_log_agg *agg, const mx_log_stats *st, const char *const *samples) {
+    mx_log_facts_in in = {agg, st, samples, 1700100000, INT64_MIN, INT64_MAX, NULL};
+    mx_json *j = mx_log_facts_json(&in);
+    int top = lua_gettop(L);
+    mx_lua_push_json(L, j);
+    mx_lua_push_built(L, mx_log_facts_build, &in);
+    assert_int_equal(lua_gettop(L), top + 2);
+    assert_same(L, top + 1, top + 2, 0);
+    /* and the built tables back to JSON: the same document */
+    mx_json *back = mx_lua_to_json(L, top + 2);
+    mx_json *orig = mx_lua_to_json(L, top + 1);
+    mx_buf x = MX_BUF_INIT, y = MX_BUF_INIT;
+    mx_json_write(&x, back, 0);
+    mx_json_write(&y, orig, 0);
+    assert_true(x.len > 100);
+    assert_string_equal(mx_buf_cstr(&x), mx_buf_cstr(&y));
+    mx_buf_free(&x);
+    mx_buf_free(&y);
+    mx_json_free(back);
+    mx_json_free(orig);
+    mx_json_free(j);
+    lua_settop(L, top);
+}
+
+static void test_logs_fact_same(void **state) {
+    (void)state;
+    lua_State *L = luaL_newstate();
+    mx_log_stats st;
+    memset(&st, 0, sizeof st);
+    const char *samples[MX_LOG_CAUSE_MAX] = {0};
+    samples[1] = "421 try later";
+    /* no event: empty lists and objects */
+    mx_log_agg *a = mx_log_agg_new(50);
+    check_facts(L, a, &st, samples);
+    /* pseudo-random events over more domains than the cap ("(other)") */
+    enum { N = 5000 };
+    static char strs[N][4][64];
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < N; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        snprintf(strs[i][0], 64, "Q%llu", (unsigned long long)(x % 900));
+        snprintf(strs[i][2], 64, "d%llu.test", (unsigned long long)((x >> 16) % 120));
+        snprintf(strs[i][1], 64, "u%llu@%.40s", (unsigned long long)((x >> 24) % 7), strs[i][2]);
+        snprintf(strs[i][3], 64, "192.0.2.%llu", (unsigned long long)((x >> 32) % 200));
+        mx_log_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.time = 1700000000 + i * 13;
+        ev.mta = MX_LOG_MTA_POSTFIX;
+        ev.cause = (mx_log_cause)((x >> 40) % 6);
+        ev.status = ev.cause == 0 ? MX_LOG_STATUS_SENT : (mx_log_status)((x >> 44) % 3);
+        ev.queue_id = S(strs[i][0]);
+        ev.recipient = S(strs[i][1]);
+        ev.domain = S(strs[i][2]);
+        ev.relay_addr = S((x >> 50) % 5 ? strs[i][3] : "");
+        ev.local = (x >> 56) % 9 == 0;
+        mx_log_agg_add(a, &ev);
+        st.lines++;
+        st.events++;
+    }
+    assert_true(mx_log_agg_dropped(a, MX_AGG_DOMAIN) > 0);
+    check_facts(L, a, &st, samples);
+    mx_log_agg_free(a);
+    lua_close(L);
+}
+
+/* one scalar, nested empty containers, a deep array */
+static void build_small(const mx_fact_sink *s, void *ud) {
+    int which = *(int *)ud;
+    if (which == 0) {
+        s->integer(s->ud, 7);
+        return;
+    }
+    s->obj(s->ud);
+    s->key(s->ud, "e");
+    s->arr(s->ud);
+    s->end(s->ud);
+    s->key(s->ud, "o");
+    s->obj(s->ud);
+    s->end(s->ud);
+    s->key(s->ud, "l");
+    s->arr(s->ud);
+    for (int i = 0; i < 3000; i++) s->integer(s->ud, i);
+    s->end(s->ud);
+    s->key(s->ud, "x");
+    s->number(s->ud, 0.5);
+    s->key(s->ud, "s");
+    s->str(s->ud, "a\0b", 3);
+    s->end(s->ud);
+}
+
+static void test_small(void **state) {
+    (void)state;
+    lua_State *L = luaL_newstate();
+    for (int which = 0; which < 2; which++) {
+        mx_fact_json j;
+        mx_fact_sink s;
+        mx_fact_json_sink(&j, &s);
+        build_small(&s, &which);
+        mx_json *v = mx_fact_json_take(&j);
+        lua_pushinteger(L, 99); /* below: must stay */
+        mx_lua_push_json(L, v);
+        mx_lua_push_built(L, build_small, &which);
+        assert_int_equal(lua_gettop(L), 3);
+        assert_same(L, 2, 3, 0);
+        assert_int_equal(lua_tointeger(L, 1), 99);
+        lua_settop(L, 0);
+        mx_json_free(v);
+    }
+    lua_close(L);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_logs_fact_same),
+        cmocka_unit_test(test_small),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
