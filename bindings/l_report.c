@@ -121,6 +121,14 @@ static int l_report_finding(lua_State *L) {
     return 0;
 }
 
+/* 1 while a rule of the check other than `rule` has not finished: it may
+ * read target.facts (now or when it starts) */
+static int others_may_read(mx_check *c, int rule) {
+    for (int k = 0; k < c->rt->nrules; k++)
+        if (k != rule && (c->runs[k].state == RULE_PENDING || c->runs[k].state == RULE_RUNNING)) return 1;
+    return 0;
+}
+
 /* report:publish(name, value) [-0,+0,e] */
 static int l_report_publish(lua_State *L) {
     int rule;
@@ -132,8 +140,13 @@ static int l_report_publish(lua_State *L) {
     for (size_t i = 0; i < rt->rules[rule].nprovides; i++)
         if (strcmp(rt->rules[rule].provides[i], name) == 0) fact = rt->rules[rule].prov_fact ? rt->rules[rule].prov_fact[i] : -1;
     if (fact == -2) return luaL_error(L, "report:publish: rule '%s' does not list '%s' in its 'provides'", rt->rules[rule].id, name);
+    /* sealed: what the other rules read is the value as published, through
+     * tables whose reads need no C call (rt_push_sealed). With no other rule
+     * left to read it (--only mx), the value is kept as it is: only the
+     * publisher itself and the facts' JSON (--record) still see it. */
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->facts_ref);
-    lua_pushvalue(L, 3);
+    if (others_may_read(c, rule)) rt_push_sealed(L, 3);
+    else lua_pushvalue(L, 3);
     lua_setfield(L, -2, name);
     lua_pop(L, 1);
     /* what rt_advance reads instead of the table (publishing nil takes a fact back) */

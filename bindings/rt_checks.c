@@ -282,7 +282,7 @@ void rt_advance(mx_check *c) {
 static void push_target(mx_rt *rt, mx_check *c, const mx_json *overrides) {
     lua_State *L = rt->L;
     mx_target *t = &c->target;
-    lua_newtable(L);
+    lua_createtable(L, 0, 8); /* input kind domain|host|address local_part port unicode options facts: no rehash */
     lua_pushstring(L, t->input);
     lua_setfield(L, -2, "input");
     lua_pushstring(L, c->run_level ? "run" : mx_target_kind_name(t->kind));
@@ -308,7 +308,7 @@ static void push_target(mx_rt *rt, mx_check *c, const mx_json *overrides) {
             mx_lua_push_json(L, overrides->u.c.items[i]);
             lua_setfield(L, -2, overrides->u.c.keys[i]);
         }
-        rt_push_readonly(L, -1);
+        rt_push_adopted(L, -1);
         lua_setfield(L, -3, "options");
         lua_pop(L, 1);
     } else {
@@ -316,7 +316,7 @@ static void push_target(mx_rt *rt, mx_check *c, const mx_json *overrides) {
         if (!rt->has_options_ro) {
             mx_lua_push_json(L, rt->opts.options);
             if (lua_isnil(L, -1)) { lua_pop(L, 1); lua_newtable(L); }
-            rt_push_readonly(L, -1);
+            rt_push_adopted(L, -1);
             rt->options_ro_ref = luaL_ref(L, LUA_REGISTRYINDEX);
             lua_pop(L, 1);
             rt->has_options_ro = 1;
@@ -324,12 +324,14 @@ static void push_target(mx_rt *rt, mx_check *c, const mx_json *overrides) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, rt->options_ro_ref);
         lua_setfield(L, -2, "options");
     }
+    /* the facts: a sealed view of the check's facts table, which
+     * report:publish fills with sealed values */
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->facts_ref);
-    rt_push_readonly(L, -1);
+    rt_push_sealed_view(L, -1);
     lua_setfield(L, -3, "facts");
     lua_pop(L, 1);
     int tbl = lua_gettop(L);
-    rt_push_readonly(L, tbl);
+    rt_push_adopted(L, tbl);
     lua_remove(L, tbl);
 }
 
@@ -415,12 +417,18 @@ static mx_check *check_new(mx_rt *rt, const mx_target *t, const mx_json *options
     }
     if (t->port) mx_json_set(c->target_json, "port", mx_json_int(t->port));
     if (t->unicode[0]) mx_json_set(c->target_json, "unicode", mx_json_str(t->unicode));
-    lua_newtable(rt->L);
+    rt_deps_index(rt);
+    /* the facts table, sized for every fact a rule names (no rehash as they come) */
+    lua_createtable(rt->L, 0, rt->nfacts + (rt->opts.facts && rt->opts.facts->type == MX_JOBJ ? (int)rt->opts.facts->u.c.len : 0));
     /* facts every check of the run starts with (mxdiag logs: `logs`) */
     for (size_t i = 0; rt->opts.facts && rt->opts.facts->type == MX_JOBJ && i < rt->opts.facts->u.c.len; i++) {
         const char *k = rt->opts.facts->u.c.keys[i];
         if (rt->fact_build && strcmp(k, rt->fact_build_name) == 0) mx_lua_push_built(rt->L, rt->fact_build, rt->fact_build_ud);
         else mx_lua_push_json(rt->L, rt->opts.facts->u.c.items[i]);
+        /* read through a proxy, made per table read: the rules read a small part of
+         * the logs fact (sealing all of it in place: +2% instructions on a 30 MB log) */
+        rt_push_readonly(rt->L, -1);
+        lua_remove(rt->L, -2);
         lua_setfield(rt->L, -2, k);
     }
     c->facts_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);

@@ -325,6 +325,9 @@ void rt_build_env_proto(mx_rt *rt);
 void rt_push_env(mx_rt *rt, int libs_idx);
 int rt_ro_kind(lua_State *L, int idx);
 void rt_push_readonly(lua_State *L, int idx);
+void rt_push_sealed(lua_State *L, int idx);
+void rt_push_adopted(lua_State *L, int idx);
+void rt_push_sealed_view(lua_State *L, int sidx);
 void rt_count_hook(lua_State *L, lua_Debug *ar);
 void rt_deps_index(mx_rt *rt); /* rt_loader.c: mx_rule's req_prov/want_prov, rt->fact_names */
 int rt_fact_index(mx_rt *rt, const char *name); /* -1: no rule names it */

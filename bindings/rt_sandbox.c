@@ -14,7 +14,7 @@
 /* no load/loadstring/dofile/loadfile (binary chunks, unsandboxed code),
  * collectgarbage, print, io, debug, package */
 static const char *const base[] = {"assert", "error", "ipairs", "next", "pairs", "select", "tonumber",
-                                   "tostring", "type", "rawequal", "rawget", "rawlen", "getmetatable", NULL};
+                                   "tostring", "type", "rawequal", "rawget", "rawlen", NULL};
 /* string: these, plus find/match/gmatch/gsub/rep from the bounded matcher
  * (l_strmatch.c) */
 static const char *const string_f[] = {"byte", "char", "format", "len", "lower", "rep", "reverse", "sub",
@@ -96,11 +96,28 @@ static char ro_key, ro_cache_key;
 #define RO_KEY ((void *)&ro_key)
 
 /* 0: not read-only; 1: sealed; 2: a proxy, and its hidden table is pushed. [-0, +(0|1), -] */
+static int ro_newindex(lua_State *L);
+/* 1 when the metatable at idx is one of the engine's read-only values' (its
+ * __newindex is ro_newindex: no rule can reach that function) [-0, +0, -] */
+static int engine_mt(lua_State *L, int idx) {
+    lua_pushliteral(L, "__newindex");
+    int yes = lua_rawget(L, idx < 0 ? idx - 1 : idx) == LUA_TFUNCTION && lua_tocfunction(L, -1) == ro_newindex;
+    lua_pop(L, 1);
+    return yes;
+}
 int rt_ro_kind(lua_State *L, int idx) {
     if (lua_type(L, idx) != LUA_TTABLE || !lua_getmetatable(L, idx)) return 0;
     int t = lua_rawgetp(L, -1, RO_KEY);
     if (t == LUA_TTABLE) { lua_remove(L, -2); return 2; }
-    lua_pop(L, 2);
+    lua_pop(L, 1);
+    if (t == LUA_TNIL && engine_mt(L, -1)) {
+        /* a sealed table: its shadow is its __index */
+        lua_pushliteral(L, "__index");
+        lua_rawget(L, -2);
+        lua_remove(L, -2);
+        return 2;
+    }
+    lua_pop(L, 1);
     return t == LUA_TNIL ? 0 : 1;
 }
 /* replaces a proxy at idx by its hidden table (keys given back by a rule) [-0, +0, -] */
@@ -110,7 +127,14 @@ static void ro_unwrap(lua_State *L, int idx) {
 }
 static void push_ro_value(lua_State *L, int idx);
 static int ro_newindex(lua_State *L) { return luaL_error(L, "attempt to modify a read-only table (field '%s')", luaL_tolstring(L, 2, NULL)); }
-static int ro_len(lua_State *L) { lua_pushinteger(L, (lua_Integer)luaL_len(L, lua_upvalueindex(1))); return 1; }
+/* __len of a proxy or a sealed table: the length of the table behind (its
+ * metatable's RO_KEY; only # reaches it, with the table it belongs to) */
+static int ro_len(lua_State *L) {
+    lua_getmetatable(L, 1);
+    lua_rawgetp(L, -1, RO_KEY);
+    lua_pushinteger(L, (lua_Integer)luaL_len(L, -1));
+    return 1;
+}
 /* __index(proxy, key) [-0, +1, e] */
 static int ro_index(lua_State *L) {
     lua_settop(L, 2);
@@ -151,8 +175,7 @@ static void new_proxy(lua_State *L, int idx, int flat) {
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, ro_newindex);
     lua_setfield(L, -2, "__newindex");
-    lua_pushvalue(L, idx);
-    lua_pushcclosure(L, ro_len, 1);
+    lua_pushcfunction(L, ro_len);
     lua_setfield(L, -2, "__len");
     lua_pushcfunction(L, ro_pairs);
     lua_setfield(L, -2, "__pairs");
@@ -194,6 +217,161 @@ static void push_ro_value(lua_State *L, int idx) {
 }
 void rt_push_readonly(lua_State *L, int idx) { push_ro_value(L, idx); }
 
+/* Sealed tables. A sealed table is empty; its metatable's __index is a
+ * TABLE, its shadow, which holds the contents with every table among them
+ * (keys too) sealed in turn, so a read is the VM's own lookup (no C call, no
+ * proxy per table read) and no path through it leads to a writable table.
+ * RO_KEY is the shadow: rt_ro_kind answers 2 with it, as for a proxy, so the
+ * JSON conversion and task.share read the contents. rawget, next and rawlen
+ * see an empty table, as they see a proxy. Facts are sealed when published
+ * (a copy: what others read is the value at report:publish; the publisher's
+ * own table stays its own); the target, its options and facts made from JSON
+ * are sealed in place (nobody else holds them). */
+
+/* the iterator of a sealed table's __pairs: next over its shadow (upvalue 1),
+ * whose keys and values are sealed already [-2, +(1|2), e] */
+static int sealed_iter(lua_State *L) {
+    lua_settop(L, 2);
+    if (!lua_next(L, lua_upvalueindex(1))) {
+        lua_pushnil(L);
+        return 1;
+    }
+    return 2;
+}
+/* __len of a sealed table: its shadow's length (only # reaches it) */
+static int sealed_len(lua_State *L) {
+    lua_getmetatable(L, 1);
+    lua_pushliteral(L, "__index");
+    lua_rawget(L, -2);
+    lua_pushinteger(L, (lua_Integer)luaL_len(L, -1));
+    return 1;
+}
+static int sealed_pairs(lua_State *L) {
+    lua_getmetatable(L, 1);
+    lua_pushliteral(L, "__index");
+    lua_rawget(L, -2);
+    lua_pushcclosure(L, sealed_iter, 1);
+    lua_pushvalue(L, 1); /* the sealed table as the state: never its shadow */
+    lua_pushnil(L);
+    return 3;
+}
+/* makes the table at fidx (empty) a sealed table whose contents are the
+ * table at sidx [-0, +0, m] */
+/* Four fields (four hash nodes): no __metatable and no RO_KEY; __newindex
+ * being ro_newindex marks it (engine_mt), and the sandbox's getmetatable
+ * and setmetatable treat it as protected (sb_getmetatable, sb_setmetatable). */
+static void seal_front(lua_State *L, int fidx, int sidx) {
+    lua_createtable(L, 0, 4);
+    lua_pushvalue(L, sidx);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, ro_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcfunction(L, sealed_len);
+    lua_setfield(L, -2, "__len");
+    lua_pushcfunction(L, sealed_pairs);
+    lua_setfield(L, -2, "__pairs");
+    lua_setmetatable(L, fidx);
+}
+/* [-0, +1, m] a new sealed table whose contents are the table at sidx (which
+ * the engine may go on writing: a check's facts) */
+void rt_push_sealed_view(lua_State *L, int sidx) {
+    sidx = lua_absindex(L, sidx);
+    lua_newtable(L);
+    seal_front(L, lua_gettop(L), sidx);
+}
+/* 1 when the table at idx has no metatable or one with __json only (a rule's
+ * mark for an empty object), which its sealed copy keeps; any other metatable
+ * (methods, __index) keeps the old proxy, read through it [-0, +0, -] */
+static int plain_table(lua_State *L, int idx) {
+    if (!lua_getmetatable(L, idx)) return 1;
+    int ok = 1;
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING || strcmp(lua_tostring(L, -1), "__json") != 0) {
+            ok = 0;
+            lua_pop(L, 1);
+            break;
+        }
+    }
+    lua_pop(L, 1);
+    return ok;
+}
+/* Sealing one value: seen maps each original table met to its sealed table
+ * (a table met twice, or a cycle, is sealed once); depth beyond
+ * SEAL_DEPTH is read through the old proxy instead (still read-only). */
+#define SEAL_DEPTH 64
+/* [-0, +1, m] the sealed form of the value at idx */
+static void seal_value(lua_State *L, int idx, int seen, int depth) {
+    if (lua_type(L, idx) != LUA_TTABLE) { lua_pushvalue(L, idx); return; }
+    idx = lua_absindex(L, idx);
+    if (lua_getmetatable(L, idx)) {
+        int t = lua_rawgetp(L, -1, RO_KEY);
+        lua_pop(L, 2);
+        if (t != LUA_TNIL) { lua_pushvalue(L, idx); return; } /* read-only already: as it is */
+        if (!plain_table(L, idx)) { push_ro_value(L, idx); return; }
+    }
+    lua_pushvalue(L, idx);
+    if (lua_rawget(L, seen) != LUA_TNIL) return;
+    lua_pop(L, 1);
+    if (depth > SEAL_DEPTH) { push_ro_value(L, idx); return; }
+    luaL_checkstack(L, 8, "sealing a fact");
+    lua_newtable(L);
+    int f = lua_gettop(L);
+    lua_Integer narr = (lua_Integer)lua_rawlen(L, idx), count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) { count++; lua_pop(L, 1); }
+    lua_createtable(L, (int)narr, (int)(count > narr ? count - narr : 0));
+    int sh = f + 1;
+    if (lua_getmetatable(L, idx)) lua_setmetatable(L, sh); /* __json only */
+    seal_front(L, f, sh);
+    lua_pushvalue(L, idx);
+    lua_pushvalue(L, f);
+    lua_rawset(L, seen);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        seal_value(L, -2, seen, depth + 1);
+        seal_value(L, -2, seen, depth + 1);
+        lua_rawset(L, sh);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1); /* the shadow: the front holds it */
+}
+/* [-0, +1, m] a sealed copy of the value at idx (report:publish): tables
+ * copied into sealed tables, shared ones once, cycles kept; values already
+ * read-only as they are. */
+void rt_push_sealed(lua_State *L, int idx) {
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) != LUA_TTABLE) { lua_pushvalue(L, idx); return; }
+    lua_createtable(L, 0, 8);
+    int seen = lua_gettop(L);
+    seal_value(L, idx, seen, 0);
+    lua_remove(L, seen);
+}
+/* [-0, +1, m] seals in place a table only the engine holds (made from JSON:
+ * the target, options, the facts a check starts with): it becomes the shadow
+ * of a new sealed table, and the tables in it the same way. */
+void rt_push_adopted(lua_State *L, int idx) {
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) != LUA_TTABLE || rt_ro_kind(L, idx) == 1) { lua_pushvalue(L, idx); return; }
+    if (rt_ro_kind(L, idx) == 2) { lua_pop(L, 1); lua_pushvalue(L, idx); return; }
+    luaL_checkstack(L, 6, "sealing a table");
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (lua_type(L, -1) == LUA_TTABLE) {
+            int kind = rt_ro_kind(L, -1);
+            if (kind) lua_pop(L, kind == 2); /* read-only already (options, facts) */
+            else {
+                lua_pushvalue(L, -2);
+                rt_push_adopted(L, -2);
+                lua_rawset(L, idx); /* an existing field: allowed while traversing */
+            }
+        }
+        lua_pop(L, 1);
+    }
+    rt_push_sealed_view(L, idx);
+}
+
 void mx_lua_seal(lua_State *L, int idx) {
     idx = lua_absindex(L, idx);
     lua_createtable(L, 0, 3);
@@ -209,6 +387,7 @@ void mx_lua_seal(lua_State *L, int idx) {
 static int sb_pcall(lua_State *L);
 static mx_json *table_names(lua_State *L, int idx, int functions_only);
 static int sb_rawset(lua_State *L);
+static int sb_getmetatable(lua_State *L);
 static int sb_setmetatable(lua_State *L);
 static int sb_aborted(lua_State *L);
 
@@ -290,7 +469,7 @@ void rt_build_env_proto(mx_rt *rt) {
         lua_getglobal(L, *f);
         lua_setfield(L, proto, *f);
     }
-    static const luaL_Reg wrapped[] = {{"pcall", sb_pcall}, {"rawset", sb_rawset}, {NULL, NULL}};
+    static const luaL_Reg wrapped[] = {{"pcall", sb_pcall}, {"rawset", sb_rawset}, {"getmetatable", sb_getmetatable}, {NULL, NULL}};
     for (const luaL_Reg *w = wrapped; w->name; w++) {
         lua_pushcfunction(L, w->func);
         lua_setfield(L, proto, w->name);
@@ -465,6 +644,10 @@ static int sb_aborted(lua_State *L) {
 /* setmetatable without __gc: a finalizer would run at some later collection,
  * outside its rule's budget and deadline. [-0, +1, e] */
 static int sb_setmetatable(lua_State *L) {
+    if (lua_type(L, 1) == LUA_TTABLE && lua_getmetatable(L, 1)) {
+        if (engine_mt(L, -1)) return luaL_error(L, "cannot change a protected metatable");
+        lua_pop(L, 1);
+    }
     if (lua_type(L, 2) == LUA_TTABLE) {
         lua_pushliteral(L, "__gc");
         if (lua_rawget(L, 2) != LUA_TNIL) return luaL_error(L, "setmetatable: __gc finalizers are not allowed in rules");
@@ -474,6 +657,21 @@ static int sb_setmetatable(lua_State *L) {
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     lua_call(L, 2, 1);
+    return 1;
+}
+/* getmetatable as Lua's, with the engine's read-only values' metatables
+ * protected (a sealed table's has no __metatable field) [-0, +1, -] */
+static int sb_getmetatable(lua_State *L) {
+    luaL_checkany(L, 1);
+    if (!lua_getmetatable(L, 1)) {
+        lua_pushnil(L);
+        return 1;
+    }
+    if (engine_mt(L, -1)) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    luaL_getmetafield(L, 1, "__metatable");
     return 1;
 }
 /* rawset that refuses the engine's read-only values (modules, target, util.null). */

@@ -315,13 +315,13 @@ void rt_push_rule_options(mx_rt *rt, mx_check *c, int rule) {
     const mx_json *mine = mx_json_get(all, rt->rules[rule].id);
     if (mine && mine->u.c.len) {
         mx_lua_push_json(L, mine);
-        rt_push_readonly(L, -1);
+        rt_push_adopted(L, -1);
         lua_remove(L, -2);
         return;
     }
     if (!rt->empty_ro_ref) {
         lua_newtable(L);
-        rt_push_readonly(L, -1);
+        rt_push_adopted(L, -1);
         rt->empty_ro_ref = luaL_ref(L, LUA_REGISTRYINDEX);
         lua_pop(L, 1);
     }
