@@ -3,7 +3,6 @@
 #include "buf.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -11,49 +10,7 @@
 #define HLL_M 256
 #define OTHER_KEY "(other)"
 
-/* Hot/cold split.  What one event changes in a group (its counters, times
- * and the outcome sequence) is kept in a 64-byte record of its own, in one
- * array per dimension, as 16-bit deltas and 32-bit times relative to the
- * aggregation's first time; the heads of its four distinct sets in a second
- * 64-byte record.  The public mx_agg_group (keys, 64-bit counters, by_cause)
- * is the cold part: the hot deltas are folded into it when a reader asks
- * (agg_sync), when a delta could overflow (65,535 events since the last
- * fold) and before an event whose time does not fit 32 bits (that event is
- * then counted in the cold group directly).  An event thus touches one hot
- * line, one set-head line and one by_cause line of a group, instead of the
- * 5-6 lines its counters spanned in the 552-byte group. */
-enum { HOT_OK = 1, HOT_FAIL = 2 }; /* a success / failure seen since the last fold */
-typedef struct __attribute__((aligned(64))) agg_hot {
-    int32_t first, last, first_fail, last_fail, first_ok, last_ok; /* INT32_MAX / INT32_MIN: none */
-    int32_t ffso;      /* first_fail_since_ok; absolute when HOT_OK, else min with the cold one */
-    uint16_t n;        /* events since the last fold (every delta below is <= n) */
-    uint16_t attempts, att_fail, local, local_fail, ext_ok, ext_fail;
-    uint16_t by_status[MX_LOG_STATUS__COUNT];
-    uint16_t fso;      /* fail_since_ok: absolute when HOT_OK, else added */
-    uint8_t last_outcome, last_cause, flags;
-} agg_hot;
-
-/* A distinct set's head: p is the hash set (cap slots) or, with cap == 0,
- * the HLL registers (NULL: empty). */
-typedef struct agg_set {
-    void *p;
-    uint32_t n, cap;
-} agg_set;
-typedef struct __attribute__((aligned(64))) agg_sets {
-    agg_set s[4]; /* msgs, rcpts, domains, addrs */
-} agg_sets;
-/* A group's hot record and set heads side by side: two adjacent lines of
- * one page (one TLB entry; the adjacent-line prefetcher fetches pairs). */
-typedef struct agg_rec {
-    agg_hot h;
-    agg_sets s;
-} agg_rec;
-_Static_assert(sizeof(agg_hot) == 64, "one cache line");
-_Static_assert(sizeof(agg_sets) == 64, "one cache line");
-_Static_assert(sizeof(agg_rec) == 128, "two cache lines");
-
 typedef struct agg_dim {
-    agg_rec *rec;          /* max_groups + 1 (the last: "(other)"), 64-byte aligned */
     mx_agg_group *pool;    /* max_groups groups, allocated once (pages touched as used) */
     mx_agg_group **groups; /* insertion order; sorted copy in `sorted` */
     size_t n;
@@ -153,11 +110,7 @@ struct mx_log_agg {
     size_t max_groups;
     agg_dim dims[MX_AGG__DIMS];
     mx_agg_group total;
-    agg_rec *total_rec;
-    int64_t tbase;                               /* the hot records' times are relative to it */
-    int has_tbase;
     uint64_t gen;                                /* bumped by every add */
-    uint64_t synced_gen;                         /* the cold groups are up to date at this gen */
     mx_agg_group *cause_group[MX_LOG_CAUSE_MAX]; /* MX_AGG_CAUSE lookups, memoised */
     mx_agg_group *src_group;
     size_t src_n;
@@ -272,43 +225,41 @@ static void set_insert(uint64_t *set, uint32_t cap, uint64_t h) {
 /* Exact phase: small open-addressed set of hashes (0 = empty; hashes are
  * odd), grown by doubling so that most groups, which see few distinct
  * values, stay tiny. */
-static void distinct_add_slow(mx_agg_arena *A, agg_set *d, uint64_t h) {
-    if (!d->cap) {
-        if (d->p) {
-            hll_add(d->p, h);
-            return;
-        }
-        d->cap = 8;
-        d->p = arena_get(A, d->cap * sizeof(uint64_t));
+static void distinct_add(mx_agg_arena *A, mx_agg_distinct *d, uint64_t h) {
+    if (d->hll) {
+        hll_add(d->hll, h);
+        return;
     }
-    uint64_t *set = d->p;
+    if (!d->set) {
+        d->cap = 8;
+        d->set = arena_get(A, d->cap * sizeof *d->set);
+    }
     size_t i = (size_t)(h ^ (h >> 29)) & (d->cap - 1);
     for (;; i = (i + 1) & (d->cap - 1)) {
-        if (set[i] == h) return;
-        if (!set[i]) break;
+        if (d->set[i] == h) return;
+        if (!d->set[i]) break;
     }
     if (d->n < MX_AGG_EXACT_MAX) {
-        set[i] = h;
+        d->set[i] = h;
         d->n++;
         if (d->n * 2 > d->cap && d->cap < SET_SLOTS) {
             uint32_t nc = d->cap * 2;
             uint64_t *ns = arena_get(A, nc * sizeof *ns);
             for (uint32_t k = 0; k < d->cap; k++)
-                if (set[k]) set_insert(ns, nc, set[k]);
-            arena_put(A, set, d->cap * sizeof *set);
-            d->p = ns;
+                if (d->set[k]) set_insert(ns, nc, d->set[k]);
+            arena_put(A, d->set, d->cap * sizeof *d->set);
+            d->set = ns;
             d->cap = nc;
         }
         return;
     }
     /* Overflow: switch to a HyperLogLog seeded with what we knew. */
-    uint8_t *hll = arena_get(A, HLL_M);
+    d->hll = arena_get(A, HLL_M);
     for (size_t k = 0; k < d->cap; k++)
-        if (set[k]) hll_add(hll, set[k]);
-    hll_add(hll, h);
-    arena_put(A, set, d->cap * sizeof *set);
-    d->p = hll;
-    d->cap = 0;
+        if (d->set[k]) hll_add(d->hll, d->set[k]);
+    hll_add(d->hll, h);
+    arena_put(A, d->set, d->cap * sizeof *d->set);
+    d->set = NULL;
 }
 
 uint64_t mx_agg_distinct_count(const mx_agg_distinct *d) {
@@ -341,22 +292,6 @@ static void group_init(mx_agg_group *g, char *key, int cause) {
     }
 }
 
-static void hot_init(agg_hot *h) {
-    memset(h, 0, sizeof *h);
-    h->first = h->first_fail = h->first_ok = h->ffso = INT32_MAX;
-    h->last = h->last_fail = h->last_ok = INT32_MIN;
-}
-
-/* n 64-byte records (hot or set heads), initialised as groups are made. */
-static void *lines_alloc(size_t n) {
-    void *p = aligned_alloc(64, n * 64);
-    if (!p) { /* as mx_xmalloc */
-        fputs("mxdiag: out of memory\n", stderr);
-        abort();
-    }
-    return p;
-}
-
 mx_log_agg *mx_log_agg_new(size_t max_groups) {
     mx_log_agg *a = mx_xcalloc(1, sizeof *a);
     a->max_groups = max_groups ? max_groups : MX_AGG_DEFAULT_MAX_GROUPS;
@@ -370,14 +305,10 @@ mx_log_agg *mx_log_agg_new(size_t max_groups) {
         a->dims[d].kcmp = mx_xcalloc(a->max_groups, sizeof *a->dims[d].kcmp);
         a->dims[d].groups = mx_xcalloc(a->max_groups, sizeof *a->dims[d].groups);
         a->dims[d].pool = mx_xcalloc(a->max_groups, sizeof *a->dims[d].pool);
-        a->dims[d].rec = lines_alloc(2 * (a->max_groups + 1));
         if (d == MX_AGG_CAUSE_DOMAIN || d == MX_AGG_CAUSE_ADDR)
             a->dims[d].pair = mx_xcalloc(a->max_groups * MX_LOG_CAUSE_MAX, sizeof *a->dims[d].pair);
     }
     group_init(&a->total, mx_xstrdup("(total)"), -1);
-    a->total_rec = lines_alloc(2);
-    hot_init(&a->total_rec->h);
-    memset(&a->total_rec->s, 0, sizeof a->total_rec->s);
     return a;
 }
 
@@ -434,8 +365,6 @@ static mx_agg_group *lookup(mx_log_agg *a, mx_agg_dim dim, int cause, const char
         if (!D->other) {
             D->other = mx_xmalloc(sizeof *D->other);
             group_init(D->other, mx_xstrdup(OTHER_KEY), -1);
-            hot_init(&D->rec[a->max_groups].h);
-            memset(&D->rec[a->max_groups].s, 0, sizeof D->rec[0].s);
         }
         return D->other;
     }
@@ -451,8 +380,6 @@ static mx_agg_group *lookup(mx_log_agg *a, mx_agg_dim dim, int cause, const char
     key[o + n] = 0;
     mx_agg_group *g = &D->pool[D->n];
     group_init(g, key, cause);
-    hot_init(&D->rec[D->n].h);
-    memset(&D->rec[D->n].s, 0, sizeof D->rec[0].s);
     D->groups[D->n] = g;
     D->hashes[D->n] = h;
     /* what the probe above compares: strlen of sub (cause x key) or key */
@@ -468,9 +395,12 @@ static mx_agg_group *lookup(mx_log_agg *a, mx_agg_dim dim, int cause, const char
     return g;
 }
 
-/* An event counted in the cold group itself (the slow path: its time does
- * not fit the hot record's 32 bits; the hot deltas were folded first). */
-static void cold_add(mx_agg_group *g, const mx_log_event *ev) {
+/* Which distinct counters a dimension maintains: each costs a hash-set
+ * probe per event, so only those the report reads are kept. */
+enum { D_MSGS = 1, D_RCPTS = 2, D_DOMS = 4, D_ADDRS = 8, D_ALL = 15 };
+
+static inline __attribute__((always_inline)) void group_add(mx_agg_arena *A, mx_agg_group *g, const mx_log_event *ev,
+                                                           uint64_t hq, uint64_t hr, uint64_t hd, uint64_t ha, int which) {
     int fail = ev->cause != MX_LOG_CAUSE_NONE;
     int attempt = ev->status == MX_LOG_STATUS_NONE;
     g->events++;
@@ -511,150 +441,10 @@ static void cold_add(mx_agg_group *g, const mx_log_event *ev) {
             if (ev->time < g->first_ok) g->first_ok = ev->time;
         }
     }
-}
-
-static inline void fold_min(int64_t *c, int32_t h, int64_t base) {
-    if (h != INT32_MAX && base + h < *c) *c = base + h;
-}
-static inline void fold_max(int64_t *c, int32_t h, int64_t base) {
-    if (h != INT32_MIN && base + h > *c) *c = base + h;
-}
-
-/* Adds the hot deltas into the cold group and clears them: the result is
- * what cold_add of every event since the last fold would have given. */
-static void hot_fold(const mx_log_agg *a, mx_agg_group *g, agg_hot *h) {
-    if (!h->n) return;
-    int64_t b = a->tbase;
-    g->events += h->n;
-    g->attempts += h->attempts;
-    g->att_fail += h->att_fail;
-    g->local += h->local;
-    g->local_fail += h->local_fail;
-    g->ext_ok += h->ext_ok;
-    g->ext_fail += h->ext_fail;
-    g->external += (uint64_t)h->ext_ok + h->ext_fail;
-    for (int i = 0; i < MX_LOG_STATUS__COUNT; i++) g->by_status[i] += h->by_status[i];
-    fold_min(&g->first, h->first, b);
-    fold_max(&g->last, h->last, b);
-    fold_min(&g->first_fail, h->first_fail, b);
-    fold_max(&g->last_fail, h->last_fail, b);
-    fold_min(&g->first_ok, h->first_ok, b);
-    fold_max(&g->last_ok, h->last_ok, b);
-    if (h->flags & HOT_OK) { /* a success since the fold: the run restarted there */
-        g->fail_since_ok = h->fso;
-        g->first_fail_since_ok = h->ffso == INT32_MAX ? INT64_MAX : b + h->ffso;
-    } else {
-        g->fail_since_ok += h->fso;
-        fold_min(&g->first_fail_since_ok, h->ffso, b);
-    }
-    if (h->last_outcome) g->last_outcome = h->last_outcome;
-    if (h->flags & HOT_FAIL) g->last_cause = h->last_cause;
-    hot_init(h);
-}
-
-/* The common cases inline: the value is in the set's first slot probed, or
- * the set is an HLL already. */
-static inline __attribute__((always_inline)) void distinct_add(mx_agg_arena *A, agg_set *d, uint64_t h) {
-    if (d->cap) {
-        if (((const uint64_t *)d->p)[(size_t)(h ^ (h >> 29)) & (d->cap - 1)] == h) return;
-    } else if (d->p) {
-        hll_add(d->p, h);
-        return;
-    }
-    distinct_add_slow(A, d, h);
-}
-
-/* The public view of a set head. */
-static void set_out(mx_agg_distinct *d, const agg_set *s) {
-    d->n = s->n;
-    d->cap = s->cap;
-    d->set = s->cap ? s->p : NULL;
-    d->hll = s->cap ? NULL : s->p;
-}
-
-static void group_sync(const mx_log_agg *a, mx_agg_group *g, agg_hot *h, const agg_sets *s) {
-    hot_fold(a, g, h);
-    set_out(&g->msgs, &s->s[0]);
-    set_out(&g->rcpts, &s->s[1]);
-    set_out(&g->domains, &s->s[2]);
-    set_out(&g->addrs, &s->s[3]);
-}
-
-/* Brings every cold group up to date (readers only see those). */
-static void agg_sync(const mx_log_agg *ca) {
-    mx_log_agg *a = (mx_log_agg *)ca; /* the aggregate is never a const object: the readers' view is */
-    if (a->synced_gen == a->gen) return;
-    for (int d = 0; d < MX_AGG__DIMS; d++) {
-        agg_dim *D = &a->dims[d];
-        for (size_t i = 0; i < D->n; i++) group_sync(a, &D->pool[i], &D->rec[i].h, &D->rec[i].s);
-        if (D->other) group_sync(a, D->other, &D->rec[a->max_groups].h, &D->rec[a->max_groups].s);
-    }
-    group_sync(a, &a->total, &a->total_rec->h, &a->total_rec->s);
-    a->synced_gen = a->gen;
-}
-
-/* Which distinct counters a dimension maintains: each costs a hash-set
- * probe per event, so only those the report reads are kept. */
-enum { D_MSGS = 1, D_RCPTS = 2, D_DOMS = 4, D_ADDRS = 8, D_ALL = 15 };
-
-static inline __attribute__((always_inline)) void group_add(mx_log_agg *a, mx_agg_group *g, agg_hot *h, agg_sets *s,
-                                                           const mx_log_event *ev, uint64_t hq, uint64_t hr,
-                                                           uint64_t hd, uint64_t ha, int which) {
-    int fail = ev->cause != MX_LOG_CAUSE_NONE;
-    int attempt = ev->status == MX_LOG_STATUS_NONE;
-    int timed = ev->time != MX_LOG_TIME_UNKNOWN;
-    int32_t t = 0;
-    if (timed) {
-        int64_t d; /* from tbase, the first time seen (set by agg_apply); the sentinels excluded */
-        if (__builtin_sub_overflow(ev->time, a->tbase, &d) || d <= INT32_MIN || d >= INT32_MAX) {
-            hot_fold(a, g, h);
-            cold_add(g, ev);
-            goto sets;
-        }
-        t = (int32_t)d;
-    }
-    if (h->n == UINT16_MAX) hot_fold(a, g, h);
-    h->n++;
-    h->by_status[ev->status]++;
-    if (attempt) {
-        h->attempts++;
-        if (!ev->local) h->att_fail++;
-    } else {
-        g->by_cause[ev->cause]++;
-        if (ev->local) {
-            h->local++;
-            if (fail) h->local_fail++;
-        } else if (fail) {
-            h->ext_fail++;
-            h->fso++;
-            if (timed && t < h->ffso) h->ffso = t;
-            h->last_outcome = 2;
-            h->last_cause = (uint8_t)ev->cause;
-            h->flags |= HOT_FAIL;
-        } else {
-            h->ext_ok++;
-            h->fso = 0;
-            h->ffso = INT32_MAX;
-            h->last_outcome = 1;
-            h->flags |= HOT_OK;
-        }
-    }
-    if (timed) {
-        if (t < h->first) h->first = t;
-        if (t > h->last) h->last = t;
-        if (fail) {
-            if (t < h->first_fail) h->first_fail = t;
-            if (t > h->last_fail) h->last_fail = t;
-        } else if (!ev->local && !attempt) {
-            if (t > h->last_ok) h->last_ok = t;
-            if (t < h->first_ok) h->first_ok = t;
-        }
-    }
-sets:
-    if (hq && (which & D_MSGS)) distinct_add(&a->arena, &s->s[0], hq);
-    if (hr && (which & D_RCPTS)) distinct_add(&a->arena, &s->s[1], hr);
-    if (hd && (which & D_DOMS)) distinct_add(&a->arena, &s->s[2], hd);
-    if (ha && (which & D_ADDRS)) distinct_add(&a->arena, &s->s[3], ha);
+    if (hq && (which & D_MSGS)) distinct_add(A, &g->msgs, hq);
+    if (hr && (which & D_RCPTS)) distinct_add(A, &g->rcpts, hr);
+    if (hd && (which & D_DOMS)) distinct_add(A, &g->domains, hd);
+    if (ha && (which & D_ADDRS)) distinct_add(A, &g->addrs, ha);
 }
 
 /* The width ladder: each a multiple of the one before. */
@@ -727,8 +517,6 @@ static mx_agg_group *pair_lookup(mx_log_agg *a, mx_agg_dim dim, mx_agg_dim paren
 typedef struct agg_res {
     uint64_t hq, hr, hd, ha;
     mx_agg_group *g[6]; /* cause, domain, cause x domain, addr, cause x addr, source; NULL: none */
-    agg_hot *h[6];      /* their hot records and set heads */
-    agg_sets *s[6];
 } agg_res;
 enum { G_CAUSE, G_DOM, G_CDOM, G_ADDR, G_CADDR, G_SRC };
 
@@ -784,41 +572,27 @@ static void agg_resolve(mx_log_agg *a, const mx_log_event *ev, agg_res *r) {
         }
     }
     r->g[G_SRC] = sg;
-    static const mx_agg_dim dim_of[6] = {MX_AGG_CAUSE, MX_AGG_DOMAIN, MX_AGG_CAUSE_DOMAIN,
-                                         MX_AGG_ADDR, MX_AGG_CAUSE_ADDR, MX_AGG_SOURCE};
-    for (int k = 0; k < 6; k++) {
-        if (!r->g[k]) continue;
-        const agg_dim *D = &a->dims[dim_of[k]];
-        size_t i = r->g[k] == D->other ? a->max_groups : (size_t)(r->g[k] - D->pool);
-        r->h[k] = &D->rec[i].h;
-        r->s[k] = &D->rec[i].s;
-    }
 }
 
 /* Updates the counters of ev's groups (found by agg_resolve). */
 static void agg_apply(mx_log_agg *a, const mx_log_event *ev, const agg_res *r) {
+    mx_agg_arena *A = &a->arena;
     a->gen++;
-    if (ev->time != MX_LOG_TIME_UNKNOWN && !a->has_tbase) {
-        a->tbase = ev->time;
-        a->has_tbase = 1;
-    }
     if (ev->status != MX_LOG_STATUS_NONE && !ev->local && ev->time != MX_LOG_TIME_UNKNOWN &&
         (unsigned)ev->cause < MX_LOG_CAUSE_MAX)
         hist_add(a, ev->time, (int)ev->cause);
     uint64_t hq = r->hq, hr = r->hr, hd = r->hd, ha = r->ha;
-    group_add(a, &a->total, &a->total_rec->h, &a->total_rec->s, ev, hq, hr, hd, ha, D_ALL);
-#define GA(k, which) group_add(a, r->g[k], r->h[k], r->s[k], ev, hq, hr, hd, ha, which)
-    GA(G_CAUSE, D_ALL);
+    group_add(A, &a->total, ev, hq, hr, hd, ha, D_ALL);
+    group_add(A, r->g[G_CAUSE], ev, hq, hr, hd, ha, D_ALL);
     if (hd) {
-        GA(G_DOM, D_MSGS | D_RCPTS | D_ADDRS);
-        GA(G_CDOM, D_MSGS);
+        group_add(A, r->g[G_DOM], ev, hq, hr, hd, ha, D_MSGS | D_RCPTS | D_ADDRS);
+        group_add(A, r->g[G_CDOM], ev, hq, hr, hd, ha, D_MSGS);
     }
     if (ha) {
-        GA(G_ADDR, D_MSGS | D_DOMS);
-        GA(G_CADDR, D_MSGS);
+        group_add(A, r->g[G_ADDR], ev, hq, hr, hd, ha, D_MSGS | D_DOMS);
+        group_add(A, r->g[G_CADDR], ev, hq, hr, hd, ha, D_MSGS);
     }
-    GA(G_SRC, D_MSGS);
-#undef GA
+    group_add(A, r->g[G_SRC], ev, hq, hr, hd, ha, D_MSGS);
 }
 
 void mx_log_agg_add(mx_log_agg *a, const mx_log_event *ev) {
@@ -828,41 +602,41 @@ void mx_log_agg_add(mx_log_agg *a, const mx_log_event *ev) {
 }
 
 /* Prefetching for mx_log_agg_add_batch.  On a log with thousands of domains
- * and addresses, the groups an event updates (a hot record, its set heads
- * and a by_cause counter each, a few groups per event) and the hash sets of
- * their distinct counters are rarely in cache: measured, most of the
- * aggregation's time was those loads.  The batch finds the groups of event
- * i + 2*PF_DIST and asks for those lines, asks for the set slots event
- * i + PF_DIST will probe (the set pointers are in the lines asked for
- * before), and updates event i. */
+ * and addresses, the groups an event updates (552 bytes each, a few per
+ * event) and the hash sets of their distinct counters are rarely in cache:
+ * measured, most of the aggregation's time was those loads.  The batch
+ * finds the groups of event i + 2*PF_DIST and asks for their counters' cache
+ * lines, asks for the set slots event i + PF_DIST will probe (the set
+ * pointers are in the lines asked for before), and updates event i. */
 #define PF_DIST 4
 #define PF_RING (4 * PF_DIST) /* a power of two above 2 * PF_DIST */
 
-static void pf_group(const agg_res *r, int k, int cause) {
-    __builtin_prefetch(r->h[k], 1, 3);
-    __builtin_prefetch(r->s[k], 1, 3);
-    if ((unsigned)cause < MX_LOG_CAUSE_MAX) __builtin_prefetch(&r->g[k]->by_cause[cause], 1, 3);
+static void pf_group(const mx_agg_group *g, int cause) {
+    const char *p = (const char *)&g->events, *e = (const char *)&g->by_cause[0];
+    for (; p < e; p += 64) __builtin_prefetch(p, 1, 3);
+    __builtin_prefetch(e - 1, 1, 3);
+    if ((unsigned)cause < MX_LOG_CAUSE_MAX) __builtin_prefetch(&g->by_cause[cause], 1, 3);
 }
 
-static void pf_set(const agg_set *d, uint64_t h) {
-    if (!h || !d->p) return;
-    if (!d->cap) __builtin_prefetch((const uint8_t *)d->p + (h >> 56), 1, 3);
-    else __builtin_prefetch((const uint64_t *)d->p + ((size_t)(h ^ (h >> 29)) & (d->cap - 1)), 1, 3);
+static void pf_set(const mx_agg_distinct *d, uint64_t h) {
+    if (!h) return;
+    if (d->hll) __builtin_prefetch(&d->hll[h >> 56], 1, 3);
+    else if (d->set) __builtin_prefetch(&d->set[(size_t)(h ^ (h >> 29)) & (d->cap - 1)], 1, 3);
 }
 
 static void pf_sets(const agg_res *r) {
-    const agg_sets *s;
-    if (r->g[G_DOM] && (s = r->s[G_DOM])) {
-        pf_set(&s->s[0], r->hq);
-        pf_set(&s->s[1], r->hr);
-        pf_set(&s->s[3], r->ha);
+    const mx_agg_group *g;
+    if ((g = r->g[G_DOM])) {
+        pf_set(&g->msgs, r->hq);
+        pf_set(&g->rcpts, r->hr);
+        pf_set(&g->addrs, r->ha);
     }
-    if (r->g[G_CDOM]) pf_set(&r->s[G_CDOM]->s[0], r->hq);
-    if (r->g[G_ADDR] && (s = r->s[G_ADDR])) {
-        pf_set(&s->s[0], r->hq);
-        pf_set(&s->s[2], r->hd);
+    if ((g = r->g[G_CDOM])) pf_set(&g->msgs, r->hq);
+    if ((g = r->g[G_ADDR])) {
+        pf_set(&g->msgs, r->hq);
+        pf_set(&g->domains, r->hd);
     }
-    if (r->g[G_CADDR]) pf_set(&r->s[G_CADDR]->s[0], r->hq);
+    if ((g = r->g[G_CADDR])) pf_set(&g->msgs, r->hq);
 }
 
 void mx_log_agg_add_batch(mx_log_agg *a, const mx_log_event *evs, size_t n) {
@@ -871,7 +645,7 @@ void mx_log_agg_add_batch(mx_log_agg *a, const mx_log_event *evs, size_t n) {
     for (size_t j = 0; j < ahead; j++) {
         agg_resolve(a, &evs[j], &ring[j % PF_RING]);
         for (int k = G_DOM; k <= G_CADDR; k++)
-            if (ring[j % PF_RING].g[k]) pf_group(&ring[j % PF_RING], k, (int)evs[j].cause);
+            if (ring[j % PF_RING].g[k]) pf_group(ring[j % PF_RING].g[k], (int)evs[j].cause);
     }
     for (size_t i = 0; i < n; i++) {
         size_t j = i + 2 * PF_DIST;
@@ -879,17 +653,14 @@ void mx_log_agg_add_batch(mx_log_agg *a, const mx_log_event *evs, size_t n) {
             agg_res *r = &ring[j % PF_RING];
             agg_resolve(a, &evs[j], r);
             for (int k = G_DOM; k <= G_CADDR; k++)
-                if (r->g[k]) pf_group(r, k, (int)evs[j].cause);
+                if (r->g[k]) pf_group(r->g[k], (int)evs[j].cause);
         }
         if (i + PF_DIST < n) pf_sets(&ring[(i + PF_DIST) % PF_RING]);
         agg_apply(a, &evs[i], &ring[i % PF_RING]);
     }
 }
 
-const mx_agg_group *mx_log_agg_total(const mx_log_agg *a) {
-    agg_sync(a);
-    return &a->total;
-}
+const mx_agg_group *mx_log_agg_total(const mx_log_agg *a) { return &a->total; }
 
 static int cmp_group(const void *x, const void *y) {
     const mx_agg_group *a = *(const mx_agg_group *const *)x, *b = *(const mx_agg_group *const *)y;
@@ -898,7 +669,6 @@ static int cmp_group(const void *x, const void *y) {
 }
 
 size_t mx_log_agg_list(mx_log_agg *a, mx_agg_dim dim, const mx_agg_group *const **out) {
-    agg_sync(a);
     agg_dim *D = &a->dims[dim];
     size_t n = D->n + (D->other ? 1 : 0);
     /* The report lists a dimension many times (once per cause): sort only
@@ -918,7 +688,6 @@ size_t mx_log_agg_list(mx_log_agg *a, mx_agg_dim dim, const mx_agg_group *const 
 }
 
 const mx_agg_group *mx_log_agg_find(const mx_log_agg *a, mx_agg_dim dim, const char *key) {
-    agg_sync(a);
     const agg_dim *D = &a->dims[dim];
     for (size_t i = 0; i < D->n; i++)
         if (strcasecmp(D->groups[i]->key, key) == 0) return D->groups[i];
@@ -926,26 +695,33 @@ const mx_agg_group *mx_log_agg_find(const mx_log_agg *a, mx_agg_dim dim, const c
 }
 
 uint64_t mx_log_agg_dropped(const mx_log_agg *a, mx_agg_dim dim) {
-    agg_sync(a);
     return a->dims[dim].other ? a->dims[dim].other->events : 0;
 }
 
 /* The distinct sets' blocks, when each is its own malloc (no arena). */
-static void sets_release(agg_sets *s) {
+static void group_release_sets(mx_agg_group *g) {
     if (MX_AGG_ARENA) return;
-    for (int i = 0; i < 4; i++) free(s->s[i].p);
+    mx_agg_distinct *ds[4] = {&g->msgs, &g->rcpts, &g->domains, &g->addrs};
+    for (int i = 0; i < 4; i++) {
+        free(ds[i]->set);
+        free(ds[i]->hll);
+    }
 }
+
+static void group_free(mx_agg_group *g) {
+    group_release_sets(g);
+    free(g->key);
+}
+
 void mx_log_agg_free(mx_log_agg *a) {
     if (!a) return;
     for (int d = 0; d < MX_AGG__DIMS; d++) {
         agg_dim *D = &a->dims[d];
-        for (size_t i = 0; i < D->n; i++) sets_release(&D->rec[i].s); /* keys: in key_chunks */
+        for (size_t i = 0; i < D->n; i++) group_release_sets(&D->pool[i]); /* keys: in key_chunks */
         if (D->other) {
-            sets_release(&D->rec[a->max_groups].s);
-            free(D->other->key);
+            group_free(D->other);
             free(D->other);
         }
-        free(D->rec);
         free(D->groups);
         free(D->pool);
         free(D->pair);
@@ -955,9 +731,7 @@ void mx_log_agg_free(mx_log_agg *a) {
         free(D->kcmp);
         free(D->sorted);
     }
-    sets_release(&a->total_rec->s);
-    free(a->total.key);
-    free(a->total_rec);
+    group_free(&a->total);
     arena_free(&a->arena);
     for (size_t i = 0; i < a->nkey_chunks; i++) free(a->key_chunks[i]);
     free(a->key_chunks);

@@ -1,10 +1,10 @@
 /* Aggregator internals (engine/logagg.c): the cause x key groups found by
  * the parent key's index, the caps, the distinct counters' growth from a
  * small set to HyperLogLog (blocks reused from the arena), long keys,
- * mx_log_agg_add_batch giving exactly what mx_log_agg_add gives, and the
- * hot/cold split (16-bit deltas folded on overflow, on a read and before an
- * event whose time does not fit 32 bits) giving what plain 64-bit counters
- * give. */
+ * mx_log_agg_add_batch giving exactly what mx_log_agg_add gives, and every
+ * counter of a group equal to a plain 64-bit reference model's, read at any
+ * point (written for a hot/cold layout with folded 16-bit deltas, measured
+ * and reverted: it fails when such a fold is broken). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
