@@ -1247,6 +1247,40 @@ static inline const char *find_byte(const char *s, const char *e, char c) {
     return NULL;
 }
 
+/* The program tag's parts in one pass: *pe = the first '[' in [s, e) (e if
+ * none), *slash = the last '/' before it (NULL if none).  Eight bytes at a
+ * time: both bytes are looked for in the same word, with an exact per-byte
+ * zero test (no borrow between bytes), so the last '/' below the first '['
+ * is read off the word's masks. */
+static inline void scan_tag(const char *s, const char *e, const char **pe, const char **slash) {
+    const char *sl = NULL;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t lo7 = 0x7f7f7f7f7f7f7f7fULL, pb = 0x5b5b5b5b5b5b5b5bULL /* '[' */,
+                   ps = 0x2f2f2f2f2f2f2f2fULL /* '/' */;
+    while (e - s >= 8) {
+        uint64_t v;
+        memcpy(&v, s, 8);
+        uint64_t xb = v ^ pb, xs = v ^ ps;
+        uint64_t zb = ~(((xb & lo7) + lo7) | xb | lo7); /* 0x80 in each byte equal to '[' */
+        uint64_t zs = ~(((xs & lo7) + lo7) | xs | lo7); /* ... to '/' */
+        if (zb) {
+            int i = __builtin_ctzll(zb) >> 3;
+            zs &= i ? ~0ULL >> (64 - 8 * i) : 0; /* the '/'s before the '[' */
+            if (zs) sl = s + ((63 - __builtin_clzll(zs)) >> 3);
+            *pe = s + i;
+            *slash = sl;
+            return;
+        }
+        if (zs) sl = s + ((63 - __builtin_clzll(zs)) >> 3);
+        s += 8;
+    }
+#endif
+    for (; s < e && *s != '['; s++)
+        if (*s == '/') sl = s;
+    *pe = s;
+    *slash = sl;
+}
+
 /* A line with no header: is it the rest of an Exim rejectlog entry?  After
  * the timestamped "rejected ..." line, the rejectlog copies the envelope and
  * the message's headers as the spool has them:
@@ -1331,14 +1365,9 @@ again:
         s = te;
     }
     if (!tag) return no_header(line, e, ev);
-    /* program ends at the first '['; note its last '/' on the way */
-    const char *pe = find_byte(tag, tag_end, '['), *slash = NULL;
-    if (!pe) pe = tag_end;
-    for (const char *q = pe; q > tag;)
-        if (*--q == '/') {
-            slash = q;
-            break;
-        }
+    /* program ends at the first '['; its last '/' before that */
+    const char *pe, *slash;
+    scan_tag(tag, tag_end, &pe, &slash);
     if (ev->time == MX_LOG_TIME_UNKNOWN && pe == tag_end)
         return no_header(line, e, ev);
     ev->program = mkstr(tag, pe);
