@@ -375,6 +375,21 @@ int mx_log_parse_syslog_time(mx_log_parser *p, const char *s, size_t n, int64_t 
     if (n < 14) return -1;
     size_t i;
     int h, mi, sec;
+    /* Fastest path: same "Mmm dd HH:MM" as the last valid timestamp (so
+     * month, day, hour and minute are valid): only ":SS" is left to check,
+     * as hms() would.  Seconds 0-59 share the minute's hour, so its offset
+     * from UTC (naive_to_utc, per hour); 60 takes the path below. */
+    if (p->sl_min_ok && n >= 15 && memcmp(s, p->sl_min, 12) == 0 && s[12] == ':' && is_digit(s[13]) &&
+        is_digit(s[14]) && s[13] < '6') {
+        i = 15;
+        if (i < n && s[i] == '.') {
+            i++;
+            while (i < n && is_digit(s[i])) i++;
+        }
+        *out = p->sl_min_t + (s[13] - '0') * 10 + (s[14] - '0');
+        *used = i;
+        return 0;
+    }
     /* Fast path: same "Mmm dd " as the day cached below (already validated);
      * the full path would reach the same hms() at byte 7. */
     if (p->day_prefix_ok && n >= 15 && memcmp(s, p->day_prefix, 7) == 0) {
@@ -384,7 +399,11 @@ int mx_log_parse_syslog_time(mx_log_parser *p, const char *s, size_t n, int64_t 
             i++;
             while (i < n && is_digit(s[i])) i++;
         }
-        *out = naive_to_utc(p, p->day_days * 86400 + h * 3600 + mi * 60 + sec);
+        int64_t naive_min = p->day_days * 86400 + h * 3600 + mi * 60;
+        *out = naive_to_utc(p, naive_min + sec);
+        memcpy(p->sl_min, s, 12);
+        p->sl_min_t = naive_to_utc(p, naive_min);
+        p->sl_min_ok = 1;
         *used = i;
         return 0;
     }
@@ -421,13 +440,17 @@ int mx_log_parse_syslog_time(mx_log_parser *p, const char *s, size_t n, int64_t 
         p->day_key = key;
         p->day_days = mx_log_days_from_civil(y, mon, day);
     }
+    int64_t naive_min = p->day_days * 86400 + h * 3600 + mi * 60;
     if (day_end == 6) {
         memcpy(p->day_prefix, s, 7);
         p->day_prefix_ok = 1;
+        memcpy(p->sl_min, s, 12);
+        p->sl_min_t = naive_to_utc(p, naive_min);
+        p->sl_min_ok = 1;
     } else {
         p->day_prefix_ok = 0;
     }
-    *out = naive_to_utc(p, p->day_days * 86400 + h * 3600 + mi * 60 + sec);
+    *out = naive_to_utc(p, naive_min + sec);
     *used = i;
     return 0;
 }
