@@ -389,6 +389,7 @@ typedef struct par_state {
     pthread_mutex_t fill_mu, agg_mu;
     pthread_cond_t turn_cv;
     uint64_t next_seq, turn;
+    int alone; /* one worker: its batches borrow the stream's buffer (no copy) */
 } par_state;
 
 static void *par_worker(void *arg) {
@@ -397,7 +398,10 @@ static void *par_worker(void *arg) {
     mx_log_filter filter;
     mx_log_stats stats;
     memset(&stats, 0, sizeof stats);
-    mx_log_batch *b = mx_log_batch_new();
+    /* Alone, nothing reads the stream between this worker's fill and its
+     * next one (parse, aggregate and sample in between), so the lines need
+     * not be copied out of the read buffer. */
+    mx_log_batch *b = ps->alone ? mx_log_batch_new_borrowing() : mx_log_batch_new();
     size_t cap = 1024;
     mx_log_event *evs = mx_xmalloc(cap * sizeof *evs);
     pthread_mutex_lock(&ps->fill_mu);
@@ -479,6 +483,7 @@ static void read_all(mx_log_stream *st, report *rep, int threads) {
     memset(&ps, 0, sizeof ps);
     ps.st = st;
     ps.rep = rep;
+    ps.alone = threads < 2; /* set before a second worker could read it */
     pthread_mutex_init(&ps.fill_mu, NULL);
     pthread_mutex_init(&ps.agg_mu, NULL);
     pthread_cond_init(&ps.turn_cv, NULL);

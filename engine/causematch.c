@@ -13,8 +13,13 @@ typedef struct pat {
     char *s;
     size_t n;
     int anchor;
-    unsigned bg_first, bg_last; /* bigram indexes, n >= 2 */
+    /* Bigram indexes of the pattern (n >= 2): the first and last pairs and
+     * up to PAT_BGS - 2 more spread between them, distinct.  A text lacking
+     * any of them cannot contain the pattern, so memmem is not called. */
+    uint16_t bg[8];
+    unsigned nbg;
 } pat;
+#define PAT_BGS 8
 
 typedef struct entry {
     int cause;
@@ -102,9 +107,17 @@ static int intern(mx_cause_matcher *m, const char *src, uint16_t *out, size_t *a
         return snprintf(err, errlen, "too many patterns (at most %d distinct)", MX_CAUSEMATCH_MAX_PATTERNS), -1;
     }
     p.s = s;
+    p.nbg = 0;
     if (p.n >= 2) {
-        p.bg_first = bg_idx((unsigned char)s[0], (unsigned char)s[1]);
-        p.bg_last = bg_idx((unsigned char)s[p.n - 2], (unsigned char)s[p.n - 1]);
+        size_t pairs = p.n - 1; /* pair k is s[k], s[k + 1] */
+        size_t want = pairs < PAT_BGS ? pairs : PAT_BGS;
+        for (size_t i = 0; i < want; i++) {
+            size_t k = want == 1 ? 0 : i * (pairs - 1) / (want - 1); /* 0 and pairs - 1 included */
+            unsigned b = bg_idx((unsigned char)s[k], (unsigned char)s[k + 1]);
+            unsigned j = 0;
+            while (j < p.nbg && p.bg[j] != b) j++;
+            if (j == p.nbg) p.bg[p.nbg++] = (uint16_t)b;
+        }
     }
     size_t k = m->npats + (*added)++;
     m->pats[k] = p;
@@ -165,7 +178,8 @@ static int pat_match(const pat *p, const char *s, size_t n, lazy_bg *lb) {
     default:
         if (p->n >= 2) {
             if (!lb->built) bg_build(&lb->bg, s, s + n), lb->built = 1;
-            if (!bg_has_idx(&lb->bg, p->bg_first) || !bg_has_idx(&lb->bg, p->bg_last)) return 0;
+            for (unsigned i = 0; i < p->nbg; i++)
+                if (!bg_has_idx(&lb->bg, p->bg[i])) return 0;
         }
         return memmem(s, n, p->s, p->n) != NULL;
     }

@@ -375,6 +375,21 @@ int mx_log_parse_syslog_time(mx_log_parser *p, const char *s, size_t n, int64_t 
     if (n < 14) return -1;
     size_t i;
     int h, mi, sec;
+    /* Fastest path: same "Mmm dd HH:MM" as the last valid timestamp (so
+     * month, day, hour and minute are valid): only ":SS" is left to check,
+     * as hms() would.  Seconds 0-59 share the minute's hour, so its offset
+     * from UTC (naive_to_utc, per hour); 60 takes the path below. */
+    if (p->sl_min_ok && n >= 15 && memcmp(s, p->sl_min, 12) == 0 && s[12] == ':' && is_digit(s[13]) &&
+        is_digit(s[14]) && s[13] < '6') {
+        i = 15;
+        if (i < n && s[i] == '.') {
+            i++;
+            while (i < n && is_digit(s[i])) i++;
+        }
+        *out = p->sl_min_t + (s[13] - '0') * 10 + (s[14] - '0');
+        *used = i;
+        return 0;
+    }
     /* Fast path: same "Mmm dd " as the day cached below (already validated);
      * the full path would reach the same hms() at byte 7. */
     if (p->day_prefix_ok && n >= 15 && memcmp(s, p->day_prefix, 7) == 0) {
@@ -384,7 +399,11 @@ int mx_log_parse_syslog_time(mx_log_parser *p, const char *s, size_t n, int64_t 
             i++;
             while (i < n && is_digit(s[i])) i++;
         }
-        *out = naive_to_utc(p, p->day_days * 86400 + h * 3600 + mi * 60 + sec);
+        int64_t naive_min = p->day_days * 86400 + h * 3600 + mi * 60;
+        *out = naive_to_utc(p, naive_min + sec);
+        memcpy(p->sl_min, s, 12);
+        p->sl_min_t = naive_to_utc(p, naive_min);
+        p->sl_min_ok = 1;
         *used = i;
         return 0;
     }
@@ -421,13 +440,17 @@ int mx_log_parse_syslog_time(mx_log_parser *p, const char *s, size_t n, int64_t 
         p->day_key = key;
         p->day_days = mx_log_days_from_civil(y, mon, day);
     }
+    int64_t naive_min = p->day_days * 86400 + h * 3600 + mi * 60;
     if (day_end == 6) {
         memcpy(p->day_prefix, s, 7);
         p->day_prefix_ok = 1;
+        memcpy(p->sl_min, s, 12);
+        p->sl_min_t = naive_to_utc(p, naive_min);
+        p->sl_min_ok = 1;
     } else {
         p->day_prefix_ok = 0;
     }
-    *out = naive_to_utc(p, p->day_days * 86400 + h * 3600 + mi * 60 + sec);
+    *out = naive_to_utc(p, naive_min + sec);
     *used = i;
     return 0;
 }
@@ -1247,6 +1270,40 @@ static inline const char *find_byte(const char *s, const char *e, char c) {
     return NULL;
 }
 
+/* The program tag's parts in one pass: *pe = the first '[' in [s, e) (e if
+ * none), *slash = the last '/' before it (NULL if none).  Eight bytes at a
+ * time: both bytes are looked for in the same word, with an exact per-byte
+ * zero test (no borrow between bytes), so the last '/' below the first '['
+ * is read off the word's masks. */
+static inline void scan_tag(const char *s, const char *e, const char **pe, const char **slash) {
+    const char *sl = NULL;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t lo7 = 0x7f7f7f7f7f7f7f7fULL, pb = 0x5b5b5b5b5b5b5b5bULL /* '[' */,
+                   ps = 0x2f2f2f2f2f2f2f2fULL /* '/' */;
+    while (e - s >= 8) {
+        uint64_t v;
+        memcpy(&v, s, 8);
+        uint64_t xb = v ^ pb, xs = v ^ ps;
+        uint64_t zb = ~(((xb & lo7) + lo7) | xb | lo7); /* 0x80 in each byte equal to '[' */
+        uint64_t zs = ~(((xs & lo7) + lo7) | xs | lo7); /* ... to '/' */
+        if (zb) {
+            int i = __builtin_ctzll(zb) >> 3;
+            zs &= i ? ~0ULL >> (64 - 8 * i) : 0; /* the '/'s before the '[' */
+            if (zs) sl = s + ((63 - __builtin_clzll(zs)) >> 3);
+            *pe = s + i;
+            *slash = sl;
+            return;
+        }
+        if (zs) sl = s + ((63 - __builtin_clzll(zs)) >> 3);
+        s += 8;
+    }
+#endif
+    for (; s < e && *s != '['; s++)
+        if (*s == '/') sl = s;
+    *pe = s;
+    *slash = sl;
+}
+
 /* A line with no header: is it the rest of an Exim rejectlog entry?  After
  * the timestamped "rejected ..." line, the rejectlog copies the envelope and
  * the message's headers as the spool has them:
@@ -1331,14 +1388,9 @@ again:
         s = te;
     }
     if (!tag) return no_header(line, e, ev);
-    /* program ends at the first '['; note its last '/' on the way */
-    const char *pe = find_byte(tag, tag_end, '['), *slash = NULL;
-    if (!pe) pe = tag_end;
-    for (const char *q = pe; q > tag;)
-        if (*--q == '/') {
-            slash = q;
-            break;
-        }
+    /* program ends at the first '['; its last '/' before that */
+    const char *pe, *slash;
+    scan_tag(tag, tag_end, &pe, &slash);
     if (ev->time == MX_LOG_TIME_UNKNOWN && pe == tag_end)
         return no_header(line, e, ev);
     ev->program = mkstr(tag, pe);

@@ -136,6 +136,9 @@ typedef struct mx_log_parser {
     int64_t day_days;
     char day_prefix[8]; /* "Mmm dd " of the cached day when the day field ends at byte 6 */
     int day_prefix_ok;
+    char sl_min[12];    /* "Mmm dd HH:MM" of the last valid syslog timestamp of that form */
+    int sl_min_ok;
+    int64_t sl_min_t;   /* its UTC epoch seconds at second 0 */
     char iso_day[10];   /* "YYYY-MM-DD" of the last valid ISO timestamp, and its epoch day */
     int iso_day_ok;
     int64_t iso_days;

@@ -265,6 +265,33 @@ int mx_log_reader_next(mx_log_reader *r, const char **line, size_t *len) {
     }
 }
 
+/* The next line when it is whole in the buffer already (the branch of
+ * mx_log_reader_next that finds a '\n'); 0 when the buffer has none left:
+ * no memmove, no read, so lines returned before stay where they are. */
+static int reader_next_buffered(mx_log_reader *r, const char **line, size_t *len) {
+    for (;;) {
+        char *s = r->buf + r->start;
+        size_t avail = r->end - r->start;
+        char *nl = avail ? memchr(s, '\n', avail) : NULL;
+        if (!nl) return 0;
+        size_t n = (size_t)(nl - s);
+        r->start += n + 1;
+        r->bytes += n + 1;
+        if (r->skipping) {
+            r->skipping = 0;
+            continue;
+        }
+        if (n > MX_LOG_MAX_LINE) {
+            r->long_lines++;
+            continue;
+        }
+        r->line_nul = r->nul_end > r->start - n - 1;
+        *line = s;
+        *len = n;
+        return 1;
+    }
+}
+
 const char *mx_log_reader_error(const mx_log_reader *r) { return r->failed ? r->err : NULL; }
 int mx_log_reader_is_gzip(const mx_log_reader *r) { return r->gzip; }
 uint64_t mx_log_reader_long_lines(const mx_log_reader *r) { return r->long_lines; }
@@ -488,6 +515,16 @@ static inline __attribute__((always_inline)) int stream_next_line(mx_log_stream 
     return 0;
 }
 
+/* stream_next_line for a line already in the current file's buffer only
+ * (0: none there; the file is not left, nothing is read). */
+static inline int stream_next_buffered(mx_log_stream *s, const char **line, size_t *len, int *nul) {
+    if (s->cur >= s->nfiles || !s->rd || !reader_next_buffered(s->rd, line, len)) return 0;
+    s->stats.lines++;
+    s->files[s->cur].lines++;
+    *nul = mx_log_reader_line_may_hold_nul(s->rd);
+    return 1;
+}
+
 void mx_log_stream_set_stop(mx_log_stream *s, const volatile sig_atomic_t *stop) {
     s->stop = stop;
     if (s->rd) mx_log_reader_set_stop(s->rd, stop);
@@ -549,7 +586,8 @@ int mx_log_stream_next(mx_log_stream *s, mx_log_event *ev) {
 /* ---- batches ---------------------------------------------------------------- */
 
 typedef struct batch_line {
-    uint32_t off, len; /* len <= MX_LOG_MAX_LINE */
+    const char *p;     /* in the batch's buf, or (borrowing) the stream's */
+    uint32_t len;      /* <= MX_LOG_MAX_LINE */
     int nul;
 } batch_line;
 
@@ -560,11 +598,19 @@ struct mx_log_batch {
     size_t n, next;
     mx_log_event pend; /* as in mx_log_stream */
     int has_pend;
+    int borrow;        /* lines not copied (mx_log_batch_new_borrowing) */
 };
 
 mx_log_batch *mx_log_batch_new(void) {
     mx_log_batch *b = mx_xcalloc(1, sizeof *b);
     b->buf = mx_xmalloc(MX_LOG_BATCH_BYTES + MX_LOG_MAX_LINE + 1);
+    b->lines = mx_xmalloc(MX_LOG_BATCH_LINES * sizeof *b->lines);
+    return b;
+}
+
+mx_log_batch *mx_log_batch_new_borrowing(void) {
+    mx_log_batch *b = mx_xcalloc(1, sizeof *b);
+    b->borrow = 1;
     b->lines = mx_xmalloc(MX_LOG_BATCH_LINES * sizeof *b->lines);
     return b;
 }
@@ -582,9 +628,21 @@ size_t mx_log_stream_fill(mx_log_stream *s, mx_log_batch *b) {
     const char *line;
     size_t len;
     int nul;
+    if (b->borrow) {
+        /* the first line may read (and move the buffer's tail); the others
+         * are whole lines after it in the same buffer */
+        while (b->n < MX_LOG_BATCH_LINES && (b->n ? stream_next_buffered(s, &line, &len, &nul)
+                                                   : stream_next_line(s, &line, &len, &nul))) {
+            b->lines[b->n].p = line;
+            b->lines[b->n].len = (uint32_t)len;
+            b->lines[b->n].nul = nul;
+            b->n++;
+        }
+        return b->n;
+    }
     while (b->used < MX_LOG_BATCH_BYTES && b->n < MX_LOG_BATCH_LINES && stream_next_line(s, &line, &len, &nul)) {
         memcpy(b->buf + b->used, line, len);
-        b->lines[b->n].off = (uint32_t)b->used;
+        b->lines[b->n].p = b->buf + b->used;
         b->lines[b->n].len = (uint32_t)len;
         b->lines[b->n].nul = nul;
         b->n++;
@@ -599,7 +657,7 @@ int mx_log_batch_next(mx_log_batch *b, mx_log_parser *p, const mx_log_filter *f,
         if (b->has_pend && next_pending(&b->pend, &b->has_pend, f, st, ev)) return 1;
         if (b->next >= b->n) return 0;
         const batch_line *l = &b->lines[b->next++];
-        if (count_line(p, f, st, b->buf + l->off, l->len, l->nul, ev, &b->pend, &b->has_pend)) return 1;
+        if (count_line(p, f, st, l->p, l->len, l->nul, ev, &b->pend, &b->has_pend)) return 1;
     }
 }
 

@@ -132,6 +132,12 @@ void mx_log_stream_free(mx_log_stream *s);
 typedef struct mx_log_batch mx_log_batch;
 
 mx_log_batch *mx_log_batch_new(void);
+/* A batch whose lines are not copied: slices of the stream's read buffer,
+ * up to the last whole line in it (a fill takes at least one line, reading
+ * more if needed).  They stay valid only until the stream is read again (the
+ * next fill of any batch, mx_log_stream_next): for one thread that fills,
+ * parses and aggregates a batch before it fills the next. */
+mx_log_batch *mx_log_batch_new_borrowing(void);
 void mx_log_batch_free(mx_log_batch *b);
 /* Lines put in b (0: the stream is done); b's previous lines are dropped. */
 size_t mx_log_stream_fill(mx_log_stream *s, mx_log_batch *b);

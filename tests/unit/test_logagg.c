@@ -1,7 +1,10 @@
 /* Aggregator internals (engine/logagg.c): the cause x key groups found by
  * the parent key's index, the caps, the distinct counters' growth from a
- * small set to HyperLogLog (blocks reused from the arena), long keys, and
- * mx_log_agg_add_batch giving exactly what mx_log_agg_add gives. */
+ * small set to HyperLogLog (blocks reused from the arena), long keys,
+ * mx_log_agg_add_batch giving exactly what mx_log_agg_add gives, and every
+ * counter of a group equal to a plain 64-bit reference model's, read at any
+ * point (written for a hot/cold layout with folded 16-bit deltas, measured
+ * and reverted: it fails when such a fold is broken). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -237,11 +240,165 @@ static void test_batch_same(void **state) {
     free(evs);
 }
 
+/* The counters of one group kept the plain way (64-bit, every event applied
+ * at once): what the aggregator's hot deltas folded into its cold groups
+ * must equal, whenever a reader looks. */
+typedef struct ref_group {
+    uint64_t events, attempts, att_fail, external, local, local_fail, ext_ok, ext_fail, fail_since_ok;
+    uint64_t by_status[MX_LOG_STATUS__COUNT], by_cause[MX_LOG_CAUSE_MAX];
+    int64_t first, last, first_fail, last_fail, first_ok, last_ok, first_fail_since_ok;
+    int last_outcome, last_cause;
+} ref_group;
+
+static void ref_init(ref_group *r) {
+    memset(r, 0, sizeof *r);
+    r->first = r->first_fail = r->first_ok = r->first_fail_since_ok = INT64_MAX;
+    r->last = r->last_fail = r->last_ok = INT64_MIN;
+    r->last_cause = -1;
+}
+
+static void ref_add(ref_group *g, const mx_log_event *ev) {
+    int fail = ev->cause != MX_LOG_CAUSE_NONE, attempt = ev->status == MX_LOG_STATUS_NONE;
+    int timed = ev->time != MX_LOG_TIME_UNKNOWN;
+    g->events++;
+    g->by_status[ev->status]++;
+    if (attempt) {
+        g->attempts++;
+        if (!ev->local) g->att_fail++;
+    } else {
+        g->by_cause[ev->cause]++;
+        if (ev->local) {
+            g->local++;
+            if (fail) g->local_fail++;
+        } else {
+            g->external++;
+            if (fail) {
+                g->ext_fail++;
+                g->fail_since_ok++;
+                if (timed && ev->time < g->first_fail_since_ok) g->first_fail_since_ok = ev->time;
+                g->last_outcome = 2;
+                g->last_cause = (int)ev->cause;
+            } else {
+                g->ext_ok++;
+                g->fail_since_ok = 0;
+                g->first_fail_since_ok = INT64_MAX;
+                g->last_outcome = 1;
+            }
+        }
+    }
+    if (timed) {
+        if (ev->time < g->first) g->first = ev->time;
+        if (ev->time > g->last) g->last = ev->time;
+        if (fail) {
+            if (ev->time < g->first_fail) g->first_fail = ev->time;
+            if (ev->time > g->last_fail) g->last_fail = ev->time;
+        } else if (!ev->local && !attempt) {
+            if (ev->time > g->last_ok) g->last_ok = ev->time;
+            if (ev->time < g->first_ok) g->first_ok = ev->time;
+        }
+    }
+}
+
+static void assert_ref(const ref_group *r, const mx_agg_group *g) {
+    assert_non_null(g);
+    assert_int_equal(g->events, r->events);
+    assert_int_equal(g->attempts, r->attempts);
+    assert_int_equal(g->att_fail, r->att_fail);
+    assert_int_equal(g->external, r->external);
+    assert_int_equal(g->local, r->local);
+    assert_int_equal(g->local_fail, r->local_fail);
+    assert_int_equal(g->ext_ok, r->ext_ok);
+    assert_int_equal(g->ext_fail, r->ext_fail);
+    assert_memory_equal(g->by_status, r->by_status, sizeof r->by_status);
+    assert_memory_equal(g->by_cause, r->by_cause, sizeof r->by_cause);
+    assert_int_equal(g->first, r->first);
+    assert_int_equal(g->last, r->last);
+    assert_int_equal(g->first_fail, r->first_fail);
+    assert_int_equal(g->last_fail, r->last_fail);
+    assert_int_equal(g->first_ok, r->first_ok);
+    assert_int_equal(g->last_ok, r->last_ok);
+    assert_int_equal(g->fail_since_ok, r->fail_since_ok);
+    assert_int_equal(g->first_fail_since_ok, r->first_fail_since_ok);
+    assert_int_equal(g->last_outcome, r->last_outcome);
+    assert_int_equal(g->last_cause, r->last_cause);
+}
+
+/* 200,000 events on three domains under a cap of two (the third goes to
+ * "(other)"): more than 65,535 per group (the hot deltas overflow and are
+ * folded), runs of failures longer than that with and without successes
+ * between, times unknown, times 3e9 s before and after the first (not 32-bit
+ * offsets: counted in the cold group after a fold), and reads at uneven
+ * points (each folds), through the batch and one by one. */
+static void test_hot_cold(void **state) {
+    (void)state;
+    enum { N = 200000 };
+    static const char *doms[3] = {"a.test", "b.test", "c.test"};
+    for (int batch = 0; batch < 2; batch++) {
+        mx_log_agg *a = mx_log_agg_new(2);
+        ref_group tot, dom[3];
+        ref_init(&tot);
+        for (int d = 0; d < 3; d++) ref_init(&dom[d]);
+        mx_log_event *evs = calloc(N, sizeof *evs);
+        uint64_t x = 0x9e3779b97f4a7c15ULL;
+        for (int i = 0; i < N; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            /* [70,000, 140,000): failures only (a run longer than 65,535); [140,000, 150,000): successes
+             * only (folds that saw no failure); [150,000, 160,000): attempts and local outcomes only (no
+             * external outcome) */
+            int cause = i >= 70000 && i < 140000    ? 1 + (int)(x % 5)
+                        : i >= 140000 && i < 150000 ? 0
+                                                    : (int)((x >> 8) % 6);
+            mx_log_status st = (x >> 16) % 11 == 0 ? MX_LOG_STATUS_NONE
+                               : cause == 0        ? MX_LOG_STATUS_SENT
+                                                   : (mx_log_status)(MX_LOG_STATUS_DEFERRED + (x >> 20) % 3);
+            int64_t t = 1700000000 + i;
+            unsigned r = (unsigned)((x >> 32) % 1000);
+            if (i < 150000 && r >= 1 && r <= 3) r = 4; /* far times: after 150,000 only */
+            if (r == 0) t = MX_LOG_TIME_UNKNOWN;
+            else if (r == 1) t = 1700000000 + 3000000000LL;
+            else if (r == 2) t = 1700000000 - 3000000000LL;
+            else if (r == 3) t = 1700000000 + (int64_t)INT32_MAX; /* just out of the 32-bit range */
+            evs[i] = ev_of("Q", "r@x", doms[(x >> 40) % 3], "", cause, st, t);
+            evs[i].local = (x >> 48) % 13 == 0 || (i >= 150000 && i < 160000);
+        }
+        for (int i = 0; i < N;) {
+            int k = 1 + (int)((unsigned)(i * 2654435761u) % (i < 140000 ? 9000 : 700));
+            if (k > N - i) k = N - i;
+            if (batch) mx_log_agg_add_batch(a, &evs[i], (size_t)k);
+            else
+                for (int j = 0; j < k; j++) mx_log_agg_add(a, &evs[i + j]);
+            for (int j = i; j < i + k; j++) {
+                ref_add(&tot, &evs[j]);
+                ref_add(&dom[evs[j].domain.p[0] - 'a'], &evs[j]);
+            }
+            i += k;
+            /* a reader: compare (and fold) now; none before 140,000 (the deltas overflow) */
+            if ((i > 140000 && k % 2 == 0) || i == N) {
+                assert_ref(&tot, mx_log_agg_total(a));
+                const mx_agg_group *const *gs;
+                size_t n = mx_log_agg_list(a, MX_AGG_DOMAIN, &gs);
+                for (size_t g = 0; g < n; g++) {
+                    int d = 0; /* the group's domain; "(other)": the one of the three not in a group */
+                    if (strcmp(gs[g]->key, "(other)") == 0)
+                        while (mx_log_agg_find(a, MX_AGG_DOMAIN, doms[d])) d++;
+                    else
+                        d = gs[g]->key[0] - 'a';
+                    assert_ref(&dom[d], gs[g]);
+                }
+            }
+        }
+        assert_true(tot.events > 65535 * 2 && dom[0].events > 65535);
+        assert_true(mx_log_agg_dropped(a, MX_AGG_DOMAIN) > 65535); /* "(other)" had its deltas folded too */
+        mx_log_agg_free(a);
+        free(evs);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cause_key_by_index), cmocka_unit_test(test_caps),
         cmocka_unit_test(test_distinct_growth),    cmocka_unit_test(test_long_key),
-        cmocka_unit_test(test_batch_same),
+        cmocka_unit_test(test_batch_same),         cmocka_unit_test(test_hot_cold),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -622,6 +622,49 @@ static void test_iso_times(void **state) {
     assert_int_equal(t, utc(2024, 3, 1, 0, 1, 3));
 }
 
+/* The remembered syslog minute ("Mmm dd HH:MM" of the last valid time):
+ * a parser that has seen the lines before must give each timestamp what a
+ * fresh parser gives, in a zone with DST (local times around both changes,
+ * a leap second ":60" at the end of an hour, which belongs to the next
+ * hour's offset), with seconds that are not a valid ":SS" after a valid
+ * minute, fractions, a one-digit day and short inputs. */
+static void test_syslog_minute(void **state) {
+    (void)state;
+    const char *old_tz = getenv("TZ");
+    char *saved = old_tz ? strdup(old_tz) : NULL;
+    setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3", 1);
+    tzset();
+    static const char *ts[] = {
+        "Mar 31 01:59:58", "Mar 31 01:59:59", "Mar 31 01:59:60", "Mar 31 01:59:61", "Mar 31 01:59:6x",
+        "Mar 31 01:59:x0", "Mar 31 01:59:5x", "Mar 31 01:59:05.123456 x", "Mar 31 01:59:07", "Mar 31 02:59:59", "Mar 31 02:59:60",
+        "Mar 31 03:00:00", "Mar 31 03:00:59", "Mar 31 03:00:60", "Oct 27 01:59:59", "Oct 27 01:59:60",
+        "Oct 27 02:30:10", "Oct 27 02:30:11", "Oct 27 02:59:59", "Oct 27 02:59:60", "Oct 27 03:00:01",
+        "Mar  1 10:00:00", "Mar  1 10:00:01", "Mar 1 10:00:02", "Mar  1 10:00:03", "Mar 01 10:00:04",
+        "Mar  1 10:00:04", "Mar  1 10:00", "Mar  1 10:00:0", "Mar  1 10:00:09", "Mar  1 10:01:09",
+        "Mar  1 10:00:10", "Mar  1 10:00;10", "Mar  1 10:00:10.5", "Mar  1 10:00:10.",
+    };
+    int64_t now = utc(2024, 12, 1, 0, 0, 0);
+    mx_log_parser p;
+    mx_log_parser_init(&p, now, 0);
+    for (int round = 0; round < 2; round++) /* the second round starts with memories set */
+        for (size_t k = 0; k < sizeof ts / sizeof ts[0]; k++) {
+            mx_log_parser fresh;
+            mx_log_parser_init(&fresh, now, 0);
+            int64_t t1 = 0, t2 = 0;
+            size_t u1 = 0, u2 = 0;
+            size_t n = strlen(ts[k]);
+            int r1 = mx_log_parse_syslog_time(&p, ts[k], n, &t1, &u1);
+            int r2 = mx_log_parse_syslog_time(&fresh, ts[k], n, &t2, &u2);
+            if (r1 != r2 || (r1 == 0 && (t1 != t2 || u1 != u2)))
+                fail_msg("%s: remembered %d %lld %zu, fresh %d %lld %zu", ts[k], r1, (long long)t1, u1, r2,
+                         (long long)t2, u2);
+        }
+    if (saved) setenv("TZ", saved, 1);
+    else unsetenv("TZ");
+    tzset();
+    free(saved);
+}
+
 /* The fraction's digits skipped eight at a time, and the remembered zone
  * ("+HH:MM" of the last valid timestamp): each case against its own
  * expected time and length, after the memory was set by another line. */
@@ -717,7 +760,7 @@ int main(void) {
         cmocka_unit_test(test_lines_table), cmocka_unit_test(test_lines_cover_enums),
         cmocka_unit_test(test_lines_stream), cmocka_unit_test(test_event_fields),
         cmocka_unit_test(test_classify),     cmocka_unit_test(test_year_inference),
-        cmocka_unit_test(test_iso_times),    cmocka_unit_test(test_iso_fraction_zone),    cmocka_unit_test(test_garbled),
+        cmocka_unit_test(test_iso_times),    cmocka_unit_test(test_syslog_minute),    cmocka_unit_test(test_iso_fraction_zone),    cmocka_unit_test(test_garbled),
     };
     return cmocka_run_group_tests(tests, load_rows, free_rows);
 }

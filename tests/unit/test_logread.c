@@ -606,6 +606,88 @@ static void test_cli_threads_identical(void **state) {
     free(mixed);
 }
 
+/* FNV-1a of an event's slices and fields: what a reader of the batch sees. */
+static uint64_t ev_hash(uint64_t h, const mx_log_event *ev) {
+    const mx_log_str *strs[] = {&ev->queue_id, &ev->recipient, &ev->domain, &ev->relay_addr, &ev->text, &ev->program};
+    for (size_t k = 0; k < sizeof strs / sizeof strs[0]; k++) {
+        for (size_t i = 0; i < strs[k]->n; i++) h = (h ^ (unsigned char)strs[k]->p[i]) * 1099511628211ULL;
+        h = (h ^ 0xff) * 1099511628211ULL;
+    }
+    h = (h ^ (uint64_t)ev->time) * 1099511628211ULL;
+    return (h ^ (uint64_t)(ev->cause * 8 + ev->status)) * 1099511628211ULL;
+}
+
+/* Batches that borrow the stream's read buffer give, event by event (every
+ * slice checked once the whole batch is parsed, as the aggregator reads
+ * them), what the stream gives: lines across many 256 KiB buffers, a
+ * gzip file, an over-long line, a line with a NUL, a last line without
+ * '\n', a missing file between. */
+static void test_borrowing_batches(void **state) {
+    (void)state;
+    size_t n;
+    char *log = make_log(30000, &n);
+    char *big = malloc(n + 80000);
+    memcpy(big, log, n / 2);
+    size_t o = n / 2;
+    memset(big + o, 'x', 70000); /* over-long line */
+    o += 70000;
+    big[o++] = '\n';
+    memcpy(big + o, "Mar  1 11:00:00 mx postfix/smtp[1]: a\0b\n", 40);
+    o += 40;
+    memcpy(big + o, log + n / 2, n - n / 2);
+    o += n - n / 2;
+    char p1[300], p2[300], p3[300];
+    tpath(p1, sizeof p1, "borrow1.log");
+    tpath(p2, sizeof p2, "borrow2.log.gz");
+    tpath(p3, sizeof p3, "borrow3.log");
+    write_file(p1, big, o);
+    write_gz(p2, log, n);
+    write_file(p3, log, n - 3); /* last line cut short, no '\n' */
+    const char *paths[] = {p1, "/nonexistent/b.log", p2, p3};
+    uint64_t want = 14695981039346656037ULL, got = want;
+    mx_log_stats ws, gs;
+    mx_log_stream *st = mx_log_stream_new(paths, 4, 1709290000, 1, NULL);
+    mx_log_event ev;
+    size_t nev = 0;
+    while (mx_log_stream_next(st, &ev) == 1) want = ev_hash(want, &ev), nev++;
+    ws = *mx_log_stream_stats(st);
+    mx_log_stream_free(st);
+    assert_true(nev > 10000);
+
+    st = mx_log_stream_new(paths, 4, 1709290000, 1, NULL);
+    mx_log_batch *b = mx_log_batch_new_borrowing();
+    mx_log_parser bp;
+    mx_log_filter bf;
+    memset(&gs, 0, sizeof gs);
+    mx_log_stream_parser_init(st, &bp, &bf);
+    mx_log_event *evs = malloc(MX_LOG_BATCH_LINES * 2 * sizeof *evs);
+    size_t batches = 0;
+    while (mx_log_stream_fill(st, b)) {
+        size_t k = 0;
+        while (mx_log_batch_next(b, &bp, &bf, &gs, &evs[k]) == 1) k++;
+        for (size_t i = 0; i < k; i++) got = ev_hash(got, &evs[i]);
+        batches++;
+    }
+    mx_log_stream_add_stats(st, &gs);
+    gs = *mx_log_stream_stats(st);
+    assert_true(batches > 20); /* one buffer's lines at most per batch */
+    assert_true(got == want);
+    assert_int_equal(gs.lines, ws.lines);
+    assert_int_equal(gs.events, ws.events);
+    assert_int_equal(gs.unparsed, ws.unparsed);
+    assert_int_equal(gs.ignored, ws.ignored);
+    assert_memory_equal(gs.by_reason, ws.by_reason, sizeof ws.by_reason);
+    const mx_log_file_stat *fs;
+    assert_int_equal(mx_log_stream_files(st, &fs), 4);
+    assert_false(fs[1].ok);
+    assert_true(gs.by_reason[MX_LOG_R_TOO_LONG] == 1 && gs.by_reason[MX_LOG_R_BINARY] == 1);
+    free(evs);
+    mx_log_batch_free(b);
+    mx_log_stream_free(st);
+    free(big);
+    free(log);
+}
+
 /* A directory opens but fails at read(): it used to be reported "ok, 0 lines"
  * (and counted as a readable file).  Now an open error that names it. */
 static void test_directory_is_an_error(void **state) {
@@ -732,7 +814,7 @@ int main(void) {
         cmocka_unit_test(test_long_lines_and_binary), cmocka_unit_test(test_rotation_order),
         cmocka_unit_test(test_agg_bounds), cmocka_unit_test(test_agg_attempts_apart),
         cmocka_unit_test(test_agg_memo_and_relist), cmocka_unit_test(test_agg_time),
-        cmocka_unit_test(test_cli_outage), cmocka_unit_test(test_cli_threads_identical),
+        cmocka_unit_test(test_cli_outage), cmocka_unit_test(test_cli_threads_identical), cmocka_unit_test(test_borrowing_batches),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
