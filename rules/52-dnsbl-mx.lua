@@ -10,17 +10,22 @@ local shared = require("shared")
 -- The lists that serve addresses (ip4 or ip6), in the catalog's order. With
 -- neither dnsbl_zones nor dnsbl_key in the options they are the catalog's
 -- own lists every run (this file's copy of the catalog, which nothing
--- changes): worked out once. The table returned is only read.
-local default_lists
+-- changes): worked out once. Also returned: per list, V.serves(list, kind)
+-- for "ip4" and "ip6". The tables returned are only read.
+local default_lists, default_serves
 local function address_lists(options)
   local fixed = not (options and (options.dnsbl_zones or options.dnsbl_key))
-  if fixed and default_lists then return default_lists end
-  local lists = {}
+  if fixed and default_lists then return default_lists, default_serves end
+  local lists, serves = {}, {}
   for _, list in ipairs(V.lists_for(catalog, options)) do
-    if V.serves(list, "ip4") or V.serves(list, "ip6") then lists[#lists + 1] = list end
+    local s4, s6 = V.serves(list, "ip4"), V.serves(list, "ip6")
+    if s4 or s6 then
+      lists[#lists + 1] = list
+      serves[#lists] = { ip4 = s4, ip6 = s6 }
+    end
   end
-  if fixed then default_lists = lists end
-  return lists
+  if fixed then default_lists, default_serves = lists, serves end
+  return lists, serves
 end
 
 return {
@@ -32,7 +37,7 @@ return {
   codes = { ["dnsbl.mx_listed"] = "info" },
   run = function(target, report)
     local known = target.facts["dnsbl.trust"] or {}
-    local lists = address_lists(target.options)
+    local lists, serves = address_lists(target.options)
     local servers = dns.servers()
     -- the dnsbl rule's verdicts when it ran, else one trust test per list per run
     local trust, ask, tjobs = {}, {}, {}
@@ -57,7 +62,9 @@ return {
         seen[address] = true
         local kind = V.subject_kind(address)
         for i, list in ipairs(lists) do
-          if V.serves(list, kind) and V.trusted(trust[i], kind) then
+          local s = serves[i][kind]  -- V.serves(list, kind), kept per list for addresses
+          if s == nil then s = V.serves(list, kind) end
+          if s and V.trusted(trust[i], kind) then
             pairs_[#pairs_ + 1] = { a = a, list = list }
             local zone = list.zone
             jobs[#jobs + 1] = { "dnsbl|" .. servers .. "|" .. address .. "|" .. zone, function()
