@@ -92,7 +92,7 @@ return {
                       family = a.family }
           probes[#probes + 1] = p
           -- one probe per address, port and source for the whole run (batch)
-          local key = table.concat({ "tcp", a.address, port, tostring(src), tostring(timeout) }, "|")
+          local key = "tcp|" .. a.address .. "|" .. port .. "|" .. tostring(src) .. "|" .. tostring(timeout)
           keys[#keys + 1] = conn.key(a.address, port, src or nil, timeout)
           local ckey = keys[#keys]
           jobs[#jobs + 1] = { key, function()

@@ -13,8 +13,9 @@ return {
     local results = target.facts["tcp.results"]
     local greeting, limited = {}, {}
     for _, s in ipairs(target.facts["smtp.sessions"] or {}) do
-      greeting[s.address .. "|" .. tostring(s.source)] = s.greeting or false
-      if s.rate_limited then limited[s.address .. "|" .. tostring(s.source)] = true end
+      local k = s.address .. "|" .. tostring(s.source)
+      greeting[k] = s.greeting or false
+      if s.rate_limited then limited[k] = true end
     end
     local best = math.huge
     for _, r in ipairs(results) do
@@ -24,9 +25,10 @@ return {
     local tempfail = false
     for _, r in ipairs(results) do
       local label = string.format("%s[%s]%s", r.host, r.address, r.source and (" from " .. r.source) or "")
-      local g = greeting[r.address .. "|" .. tostring(r.source)]
+      local k = r.address .. "|" .. tostring(r.source)
+      local g = greeting[k]
       local usable = r.verdict == "connected" and (g == nil or (g and g >= 200 and g < 300) or false)
-      if r.verdict == "connected" and limited[r.address .. "|" .. tostring(r.source)] then
+      if r.verdict == "connected" and limited[k] then
         delayed[#delayed + 1] = label .. ": rate-limited (greeting " .. g .. ")"
       elseif r.verdict == "connected" and g and g >= 400 and g < 500 then
         -- a 4xx greeting is "not now": senders queue and retry

@@ -425,8 +425,8 @@ return {
         local host = p.host ~= p.address and p.host or nil
         probes[#probes + 1] = p
         -- one dialogue per address and parameters for the whole run (batch)
-        local key = table.concat({ "smtp", p.address, p.port, tostring(host), tostring(p.source), tostring(o.helo),
-          timeout, tostring(o.rcpt), tostring(o.mail_from) }, "|")
+        local key = "smtp|" .. p.address .. "|" .. p.port .. "|" .. tostring(host) .. "|" .. tostring(p.source) .. "|"
+          .. tostring(o.helo) .. "|" .. timeout .. "|" .. tostring(o.rcpt) .. "|" .. tostring(o.mail_from)
         -- a dialogue already known from another check of the run (batch) needs no connection: free
         -- the probe's at once, so it holds no per-address slot another dialogue may wait for
         if r.conn_key and shared.done(key) then conn.release(r.conn_key) end

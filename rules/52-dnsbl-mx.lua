@@ -7,6 +7,27 @@ local catalog = require("dnsbl_catalog")
 local V = require("dnsbl_verdict")
 local shared = require("shared")
 
+-- The lists that serve addresses (ip4 or ip6), in the catalog's order. With
+-- neither dnsbl_zones nor dnsbl_key in the options they are the catalog's
+-- own lists every run (this file's copy of the catalog, which nothing
+-- changes): worked out once. Also returned: per list, V.serves(list, kind)
+-- for "ip4" and "ip6". The tables returned are only read.
+local default_lists, default_serves
+local function address_lists(options)
+  local fixed = not (options and (options.dnsbl_zones or options.dnsbl_key))
+  if fixed and default_lists then return default_lists, default_serves end
+  local lists, serves = {}, {}
+  for _, list in ipairs(V.lists_for(catalog, options)) do
+    local s4, s6 = V.serves(list, "ip4"), V.serves(list, "ip6")
+    if s4 or s6 then
+      lists[#lists + 1] = list
+      serves[#lists] = { ip4 = s4, ip6 = s6 }
+    end
+  end
+  if fixed then default_lists, default_serves = lists, serves end
+  return lists, serves
+end
+
 return {
   id = "dnsbl-mx",
   description = "Looks up the target's MX addresses on IP blocklists (information only)",
@@ -16,38 +37,38 @@ return {
   codes = { ["dnsbl.mx_listed"] = "info" },
   run = function(target, report)
     local known = target.facts["dnsbl.trust"] or {}
-    local lists, tjobs = {}, {}
-    for _, list in ipairs(V.lists_for(catalog, target.options)) do
-      if V.serves(list, "ip4") or V.serves(list, "ip6") then
-        lists[#lists + 1] = list
-        local k = known[list.zone]
-        tjobs[#tjobs + 1] = { "dnsbl-trust|" .. dns.servers() .. "|" .. list.zone, function() return V.trust(list) end, known = k }
+    local lists, serves = address_lists(target.options)
+    local servers = dns.servers()
+    -- the dnsbl rule's verdicts when it ran, else one trust test per list per run
+    local trust, ask, tjobs = {}, {}, {}
+    for i, list in ipairs(lists) do
+      local k = known[list.zone]
+      if k then
+        trust[i] = k
+      else
+        ask[#ask + 1] = i
+        tjobs[#tjobs + 1] = { "dnsbl-trust|" .. servers .. "|" .. list.zone, function() return V.trust(list) end }
       end
     end
-    -- the dnsbl rule's verdicts when it ran, else one trust test per list per run
-    local trust, ask = {}, {}
-    for i, j in ipairs(tjobs) do
-      if j.known then trust[i] = j.known else ask[#ask + 1] = i end
-    end
     if #ask > 0 then
-      local got = shared.all((function()
-        local l = {}
-        for _, i in ipairs(ask) do l[#l + 1] = tjobs[i] end
-        return l
-      end)())
+      local got = shared.all(tjobs)
       for k, i in ipairs(ask) do trust[i] = got[k] end
     end
     local pairs_, jobs = {}, {}
     local seen = {}
     for _, a in ipairs(target.facts["mx.addresses"]) do
-      if not seen[a.address] then
-        seen[a.address] = true
-        local kind = V.subject_kind(a.address)
+      local address = a.address
+      if not seen[address] then
+        seen[address] = true
+        local kind = V.subject_kind(address)
         for i, list in ipairs(lists) do
-          if V.serves(list, kind) and V.trusted(trust[i], kind) then
+          local s = serves[i][kind]  -- V.serves(list, kind), kept per list for addresses
+          if s == nil then s = V.serves(list, kind) end
+          if s and V.trusted(trust[i], kind) then
             pairs_[#pairs_ + 1] = { a = a, list = list }
-            jobs[#jobs + 1] = { "dnsbl|" .. dns.servers() .. "|" .. a.address .. "|" .. list.zone, function()
-              return table.pack(dnsbl.lookup(a.address, list.zone, kind))
+            local zone = list.zone
+            jobs[#jobs + 1] = { "dnsbl|" .. servers .. "|" .. address .. "|" .. zone, function()
+              return table.pack(dnsbl.lookup(address, zone, kind))
             end }
           end
         end
@@ -56,7 +77,9 @@ return {
     local results = shared.all(jobs)
     for k, p in ipairs(pairs_) do
       local res = results[k][1]
-      local c = res and V.classify(p.list, res)
+      -- an answer with no address and nothing foreign is clean (V.classify's
+      -- first two cases): only the others are classified
+      local c = res and (res.foreign or #res.answers > 0) and V.classify(p.list, res)
       if c and c.state == "listed" then
         local meanings, policy = {}, true
         for _, h in ipairs(c.hits) do

@@ -72,7 +72,7 @@ local function port25_leaves(target, source)
       local pa = net.parse_address(a)
       if pa and (not want or pa.family == want) then
         names[#names + 1] = string.format("%s [%s]", c, a)
-        jobs[#jobs + 1] = { table.concat({ "path-control", a, tostring(source), tostring(timeout) }, "|"), function()
+        jobs[#jobs + 1] = { "path-control|" .. a .. "|" .. tostring(source) .. "|" .. tostring(timeout), function()
           local sock = net.connect(a, 25, { timeout = timeout, source = source })
           if sock then sock:close(); return true end
           return false
@@ -279,7 +279,7 @@ return {
     local jobs = {}
     for i, r in ipairs(todo) do
       -- one trace per address, port and source for the whole run (batch)
-      local key = table.concat({ "path", r.address, r.port or 25, tostring(r.source), probe_timeout }, "|")
+      local key = "path|" .. r.address .. "|" .. (r.port or 25) .. "|" .. tostring(r.source) .. "|" .. probe_timeout
       jobs[i] = { key, function()
         local port = r.port or 25
         local hops, outcome, stats = trace(r.address, port, probe_timeout, retry_timeout, budget, r.source)

@@ -15,7 +15,7 @@ local held = {}  -- key -> {sock=, detail=}
 -- The epoch (task.epoch()) keeps two serve probes of the same address from
 -- taking each other's connection.
 function M.key(address, port, source, timeout)
-  return table.concat({ "conn", task.epoch(), address, port, tostring(source), tostring(timeout) }, "|")
+  return "conn|" .. task.epoch() .. "|" .. address .. "|" .. port .. "|" .. tostring(source) .. "|" .. tostring(timeout)
 end
 
 -- With several workers (batch -P N, a Lua state each) a held connection is

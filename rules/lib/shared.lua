@@ -50,8 +50,10 @@ end
 -- itself; the first such caller does, later ones wait for it. Each round
 -- follows one owner stopped by its deadline, and this caller's own deadline
 -- still bounds the whole.
-function M.once(key, fn)
-  local entries = current()
+--
+-- once_in(entries, key, fn): that, in the current epoch's entries (current()),
+-- returning the key's entry once it is done.
+local function once_in(entries, key, fn)
   local e = entries[key]
   while e and not e.done do
     if task.wait(e.event) ~= false then break end
@@ -67,6 +69,11 @@ function M.once(key, fn)
     e.done = true
     task.signal(e.event)
   end
+  return e
+end
+
+function M.once(key, fn)
+  local e = once_in(current(), key, fn)
   if not e.ok then error(e.values[2], 0) end
   return table.unpack(e.values, 2, e.values.n)
 end
@@ -90,8 +97,14 @@ function M.all(jobs)
       if not e.ok then error(e.values[2], 0) end
       out[i] = e.values[2]
     else
+      -- shared.once(key, fn)'s first value, in this epoch's entries (the
+      -- ones read above: the job runs in this check's epoch)
       local key, fn = j[1], j[2]
-      todo[#todo + 1] = function() return M.once(key, fn) end
+      todo[#todo + 1] = function()
+        local d = once_in(entries, key, fn)
+        if not d.ok then error(d.values[2], 0) end
+        return d.values[2]
+      end
       at[#at + 1] = i
     end
   end

@@ -5,8 +5,9 @@ local M = {}
 -- "192.0.2.1:25", "[2001:db8::1]:25": an address and port as written in URLs
 -- and mail logs (a bare IPv6 address and a port would run together).
 function M.endpoint(address, port)
-  if tostring(address):find(":", 1, true) then return "[" .. tostring(address) .. "]:" .. tostring(port) end
-  return tostring(address) .. ":" .. tostring(port)
+  local a = tostring(address)
+  if a:find(":", 1, true) then return "[" .. a .. "]:" .. tostring(port) end
+  return a .. ":" .. tostring(port)
 end
 
 local function who(p, d)
