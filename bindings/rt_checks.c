@@ -389,7 +389,15 @@ mx_check *mx_check_start_run(mx_rt *rt, mx_check_done_fn done, void *ud) {
 
 static mx_check *check_new(mx_rt *rt, const mx_target *t, const mx_json *options, mx_check_done_fn done, void *ud,
                            int run_level) {
-    mx_check *c = mx_xcalloc(1, sizeof *c);
+    /* the check, its rules' runs and its facts' have[] in one allocation
+     * (one calloc and one free per check, not three) */
+    rt_deps_index(rt);
+    size_t nruns = (size_t)(rt->nrules ? rt->nrules : 1), nfacts = (size_t)(rt->nfacts ? rt->nfacts : 1);
+    size_t runs_at = (sizeof(mx_check) + _Alignof(rule_run) - 1) / _Alignof(rule_run) * _Alignof(rule_run);
+    mx_check *c = mx_xcalloc(1, runs_at + nruns * sizeof(rule_run) + nfacts);
+    c->runs = (rule_run *)(void *)((char *)c + runs_at);
+    c->have = (unsigned char *)(c->runs + nruns);
+    c->nhave = rt->nfacts;
     c->rt = rt;
     c->run_level = run_level;
     c->epoch = rt->epoch;
@@ -417,7 +425,6 @@ static mx_check *check_new(mx_rt *rt, const mx_target *t, const mx_json *options
     }
     if (t->port) mx_json_set(c->target_json, "port", mx_json_int(t->port));
     if (t->unicode[0]) mx_json_set(c->target_json, "unicode", mx_json_str(t->unicode));
-    rt_deps_index(rt);
     /* the facts table, sized for every fact a rule names (no rehash as they come) */
     lua_createtable(rt->L, 0, rt->nfacts + (rt->opts.facts && rt->opts.facts->type == MX_JOBJ ? (int)rt->opts.facts->u.c.len : 0));
     /* facts every check of the run starts with (mxdiag logs: `logs`) */
@@ -435,10 +442,6 @@ static mx_check *check_new(mx_rt *rt, const mx_target *t, const mx_json *options
     rt_check_rule_options(c, options);
     push_target(rt, c, options);
     c->target_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
-    c->runs = mx_xcalloc((size_t)(rt->nrules ? rt->nrules : 1), sizeof *c->runs);
-    rt_deps_index(rt);
-    c->nhave = rt->nfacts;
-    c->have = mx_xcalloc((size_t)(rt->nfacts ? rt->nfacts : 1), 1);
     /* the facts the check starts with (as pushed above: a JSON null is no fact) */
     for (size_t i = 0; rt->opts.facts && rt->opts.facts->type == MX_JOBJ && i < rt->opts.facts->u.c.len; i++) {
         int f = rt_fact_index(rt, rt->opts.facts->u.c.keys[i]);
@@ -613,8 +616,7 @@ void mx_check_free(mx_check *c) {
     luaL_unref(rt->L, LUA_REGISTRYINDEX, c->facts_ref);
     luaL_unref(rt->L, LUA_REGISTRYINDEX, c->target_ref);
     if (c->id >= 0 && c->id < rt->nchecks) rt->checks[c->id] = NULL;
-    free(c->runs);
-    free(c->have);
+    /* runs and have live in c's own allocation */
     free(c->resolvers);
     mx_json_free(c->rule_opts);
     mx_report_free(&c->report);
