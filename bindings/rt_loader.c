@@ -160,6 +160,7 @@ void rt_rule_clear(lua_State *L, mx_rule *r) {
     free(r->requires); free(r->provides); free(r->categories);
     mx_json_free(r->opt_schema);
     luaL_unref(L, LUA_REGISTRYINDEX, r->ref);
+    if (r->report_mt_ref) luaL_unref(L, LUA_REGISTRYINDEX, r->report_mt_ref);
     memset(r, 0, sizeof *r);
 }
 

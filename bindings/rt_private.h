@@ -64,6 +64,7 @@ typedef struct mx_rule {
     int logs;               /* kind = "logs": judges `mxdiag logs`' aggregates, never runs in a check */
     int enabled;
     int order;
+    int report_mt_ref;      /* the metatable of its report objects (methods bound to the rule), 0: not made yet */
     mx_json *opt_schema;    /* `options`: {key: type name} (rt_site.c), or NULL */
     int scope_run;          /* scope = "run": once per invocation (rt_site.c) */
     int site;               /* from a site directory, not the shipped rules */
@@ -88,6 +89,7 @@ typedef struct rule_run {
     int64_t queued_ms;      /* time its calls waited for a connection slot (mx_gate_wait_*) */
     int nqueued;            /* its calls waiting now, since queued_since */
     int64_t queued_since;
+    const void *report;     /* its report object (lua_topointer): what report methods accept as self */
     mx_json *debug;         /* report:debug lines (array of strings) or NULL */
     int err_line;           /* where the rule failed (0: unknown) */
     char *err_src;          /* with err_line: its file (at most MX_ERR_SRC_MAX - 1 bytes), else NULL;
