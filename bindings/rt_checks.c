@@ -230,13 +230,25 @@ static void check_complete(mx_check *c) {
 }
 
 /* Starts every rule whose facts are in, skips those whose facts can no longer
- * come, and finishes the check when no rule is left. */
+ * come, and finishes the check when no rule is left. Only the rules still
+ * pending are looked at (c->pend, compacted by the outermost call: a nested
+ * call, from a rule skipped or finished meanwhile, walks the same list and
+ * passes over the rules that left it), in rule order as before. */
 void rt_advance(mx_check *c) {
     mx_rt *rt = c->rt;
-    int progress = 1;
+    if (!c->advancing) {
+        int n = 0;
+        for (int k = 0; k < c->npend; k++)
+            if (c->runs[c->pend[k]].state == RULE_PENDING) c->pend[n++] = c->pend[k];
+        c->npend = n;
+    }
+    c->advancing++;
+    int progress = 1, waiting = 0;
     while (progress) {
         progress = 0;
-        for (int i = 0; i < rt->nrules; i++) {
+        waiting = 0;
+        for (int k = 0; k < c->npend; k++) {
+            int i = c->pend[k];
             if (c->runs[i].state != RULE_PENDING) continue;
             int ready = 1, impossible = 0;
             const char *missing = NULL;
@@ -255,25 +267,25 @@ void rt_advance(mx_check *c) {
                 /* the sentence is formatted only where it is written (rt_rule_reason) */
                 rule_finish(c, i, RULE_SKIPPED, NULL, missing);
                 progress = 1;
-            }
+            } else waiting++;
         }
     }
+    c->advancing--;
     /* Nothing runs and rules still wait: they wait on each other (a cycle of
-     * requires/wants). Say so instead of hanging. */
-    if (c->remaining > 0 && !c->finished) {
-        int running = 0;
-        for (int i = 0; i < rt->nrules; i++) running |= c->runs[i].state == RULE_RUNNING;
-        if (!running) {
-            for (int i = 0; i < rt->nrules; i++) {
-                if (c->runs[i].state != RULE_PENDING) continue;
-                char msg[300];
-                snprintf(msg, sizeof msg, "rule %s never started: its requires/wants form a cycle with other rules",
-                         rt->rules[i].id);
-                rt_rule_error_finding(c, i, msg, "dependency cycle");
-                c->runs[i].state = RULE_FAILED;
-                c->runs[i].why = "dependency cycle";
-                c->remaining--;
-            }
+     * requires/wants). Say so instead of hanging. The last pass changed
+     * nothing, so `waiting` counts the rules pending now; remaining counts
+     * those and the running ones. */
+    if (c->remaining > 0 && !c->finished && c->remaining == waiting) {
+        for (int k = 0; k < c->npend; k++) {
+            int i = c->pend[k];
+            if (c->runs[i].state != RULE_PENDING) continue;
+            char msg[300];
+            snprintf(msg, sizeof msg, "rule %s never started: its requires/wants form a cycle with other rules",
+                     rt->rules[i].id);
+            rt_rule_error_finding(c, i, msg, "dependency cycle");
+            c->runs[i].state = RULE_FAILED;
+            c->runs[i].why = "dependency cycle";
+            c->remaining--;
         }
     }
     if (c->remaining == 0) check_complete(c);
@@ -394,9 +406,10 @@ static mx_check *check_new(mx_rt *rt, const mx_target *t, const mx_json *options
     rt_deps_index(rt);
     size_t nruns = (size_t)(rt->nrules ? rt->nrules : 1), nfacts = (size_t)(rt->nfacts ? rt->nfacts : 1);
     size_t runs_at = (sizeof(mx_check) + _Alignof(rule_run) - 1) / _Alignof(rule_run) * _Alignof(rule_run);
-    mx_check *c = mx_xcalloc(1, runs_at + nruns * sizeof(rule_run) + nfacts);
+    mx_check *c = mx_xcalloc(1, runs_at + nruns * sizeof(rule_run) + nruns * sizeof(int) + nfacts);
     c->runs = (rule_run *)(void *)((char *)c + runs_at);
-    c->have = (unsigned char *)(c->runs + nruns);
+    c->pend = (int *)(void *)(c->runs + nruns);
+    c->have = (unsigned char *)(c->pend + nruns);
     c->nhave = rt->nfacts;
     c->rt = rt;
     c->run_level = run_level;
@@ -466,7 +479,7 @@ static mx_check *check_new(mx_rt *rt, const mx_target *t, const mx_json *options
         if (rt->rules[i].scope_run != run_level) { c->runs[i].state = RULE_SKIPPED; continue; }
         c->runs[i].state = on[i] ? RULE_PENDING : RULE_SKIPPED;
         if (!on[i]) c->runs[i].why = own_only || own_skip ? "not selected (only/skip of this entry)" : "not selected (--only/--skip)";
-        else c->remaining++;
+        else { c->remaining++; c->pend[c->npend++] = i; }
     }
     rt_advance(c);
     return c;

@@ -156,6 +156,9 @@ struct mx_check {
     unsigned epoch;         /* rt->epoch at its start: cached answers and shared work are kept per epoch */
     unsigned char *have;    /* have[fact index]: the fact is in its facts table (set where that table is written) */
     int nhave;
+    int *pend;              /* the rules that were PENDING at the last compaction, in rule order (rt_advance) */
+    int npend;
+    int advancing;          /* rt_advance calls in progress (it nests: a skipped rule's finish advances) */
 };
 
 struct mx_gate_req {
