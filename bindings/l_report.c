@@ -160,6 +160,7 @@ static int l_report_publish(lua_State *L) {
     lua_pop(L, 1);
     /* what rt_advance reads instead of the table (publishing nil takes a fact back) */
     if (fact >= 0 && fact < c->nhave) c->have[fact] = !lua_isnil(L, 3);
+    rt_fact_changed(c, fact); /* the rules waiting on it are looked at again */
     mx_rt_trace(rt, "fact %s published by %s", name, rt->rules[rule].id);
     rt_advance(c);
     return 0;

@@ -835,4 +835,5 @@ void rt_deps_index(mx_rt *rt) {
         for (size_t p = 0; p < r->nprovides; p++) r->prov_fact[p] = fact_intern(rt, r->provides[p]);
     }
     rt->deps_nrules = rt->nrules;
+    rt->deps_gen++; /* rt_checks.c's index of the rules waiting on each fact follows */
 }

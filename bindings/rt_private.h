@@ -159,6 +159,9 @@ struct mx_check {
     int *pend;              /* the rules that were PENDING at the last compaction, in rule order (rt_advance) */
     int npend;
     int advancing;          /* rt_advance calls in progress (it nests: a skipped rule's finish advances) */
+    int nruns;              /* rt->nrules at its start: the size of runs[], pend[] and dirty[] */
+    unsigned char *dirty;   /* dirty[rule]: a fact it requires or wants came, or one of their providers ended,
+                             * since rt_advance last looked at it (rt_fact_changed) */
 };
 
 struct mx_gate_req {
@@ -230,6 +233,10 @@ struct mx_rt {
     int nfree;
     int pushing_borrowed;   /* resume_task is pushing a borrowed result (mx_rt_result_borrowed) */
     int deps_nrules;        /* nrules when req_prov/want_prov were built (rt_deps_index) */
+    unsigned deps_gen;      /* counts rt_deps_index's rebuilds */
+    unsigned waiters_gen;   /* deps_gen when waiter_off/waiters were built (rt_checks.c) */
+    int *waiter_off;        /* the rules requiring or wanting fact f: waiters[waiter_off[f] .. waiter_off[f + 1]) */
+    int *waiters;
     const char **fact_names; /* every fact a rule requires, wants or provides (the rules' strings) */
     int nfacts;
     int *ready;             /* slots */
@@ -321,6 +328,7 @@ void rt_worker_abandon(mx_rt *rt, const char *key);
 void rt_error_location(mx_rt *rt, lua_State *co, rule_run *run, const char *rule_file);
 /* Frees the task table, the ready queue and the events. */
 void rt_sched_free(mx_rt *rt);
+void rt_fact_changed(mx_check *c, int fact); /* rt_checks.c: a fact came, or a rule that may publish it ended */
 /* task.all's machinery (also dnsbl.lookup's): argument 1 a list of functions,
  * run as child tasks; yields until all are done, then continues in k. */
 int mx_task_spawn_all(lua_State *L, lua_KFunction k);

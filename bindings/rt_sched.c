@@ -458,6 +458,8 @@ void rt_events_reset(mx_rt *rt) {
 }
 
 void rt_sched_free(mx_rt *rt) {
+    free(rt->waiter_off);
+    free(rt->waiters);
     free(rt->tasks);
     free(rt->free_slots);
     free(rt->ready);
