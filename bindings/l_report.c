@@ -4,12 +4,21 @@
 #include "rt_private.h"
 #include <string.h>
 
+/* The check and rule a report method acts on: the running task's, when the
+ * method is its rule's (upvalue 1: the rule index) and self is that rule
+ * run's report object. A report kept past its run, or handed to another
+ * rule's code, is refused: a rule reaches only its own running report. */
 static mx_check *report_check(lua_State *L, int *rule) {
     mx_rt *rt = mx_rt_from_L(L);
-    mx_check *c = rt_check_by_id(rt, (int)lua_tointeger(L, lua_upvalueindex(1)));
-    *rule = (int)lua_tointeger(L, lua_upvalueindex(2));
+    *rule = (int)lua_tointeger(L, lua_upvalueindex(1));
+    mx_task *t = rt->current;
+    mx_check *c = t && t->rule == *rule ? t->check : NULL;
     if (!c || c->finished || c->runs[*rule].state != RULE_RUNNING)
         luaL_error(L, "report used after its rule finished");
+    if (lua_topointer(L, 1) != c->runs[*rule].report) {
+        if (lua_type(L, 1) != LUA_TTABLE) luaL_error(L, "report methods are called with ':' (report:finding{...})");
+        luaL_error(L, "report used after its rule finished");
+    }
     return c;
 }
 
@@ -151,6 +160,7 @@ static int l_report_publish(lua_State *L) {
     lua_pop(L, 1);
     /* what rt_advance reads instead of the table (publishing nil takes a fact back) */
     if (fact >= 0 && fact < c->nhave) c->have[fact] = !lua_isnil(L, 3);
+    rt_fact_changed(c, fact); /* the rules waiting on it are looked at again */
     mx_rt_trace(rt, "fact %s published by %s", name, rt->rules[rule].id);
     rt_advance(c);
     return 0;
@@ -213,25 +223,32 @@ static int l_report_debug(lua_State *L) {
     return 0;
 }
 
+/* A rule run's report object: a table holding only `options`, whose
+ * metatable (one per rule, made at its first run, protected) gives the
+ * methods: closures bound to the rule, not to the check; the check is the
+ * running task's (report_check). Per run: one small table, no closure. */
 void rt_push_report(mx_rt *rt, mx_check *c, int rule) {
     lua_State *L = rt->L;
-    lua_createtable(L, 0, 5); /* debug, finding, publish, pending, options: no rehash */
-    lua_pushinteger(L, c->id);
-    lua_pushinteger(L, rule);
-    lua_pushcclosure(L, l_report_debug, 2);
-    lua_setfield(L, -2, "debug");
-    lua_pushinteger(L, c->id);
-    lua_pushinteger(L, rule);
-    lua_pushcclosure(L, l_report_finding, 2);
-    lua_setfield(L, -2, "finding");
-    lua_pushinteger(L, c->id);
-    lua_pushinteger(L, rule);
-    lua_pushcclosure(L, l_report_publish, 2);
-    lua_setfield(L, -2, "publish");
-    lua_pushinteger(L, c->id);
-    lua_pushinteger(L, rule);
-    lua_pushcclosure(L, l_report_pending, 2);
-    lua_setfield(L, -2, "pending");
+    if (!rt->rules[rule].report_mt_ref) {
+        static const luaL_Reg methods[] = {
+            {"debug", l_report_debug}, {"finding", l_report_finding},
+            {"publish", l_report_publish}, {"pending", l_report_pending}, {NULL, NULL}};
+        lua_createtable(L, 0, 2);
+        lua_createtable(L, 0, 4);
+        for (const luaL_Reg *m = methods; m->name; m++) {
+            lua_pushinteger(L, rule);
+            lua_pushcclosure(L, m->func, 1);
+            lua_setfield(L, -2, m->name);
+        }
+        lua_setfield(L, -2, "__index");
+        lua_pushboolean(L, 0);
+        lua_setfield(L, -2, "__metatable"); /* getmetatable(report) is false; setmetatable refused */
+        rt->rules[rule].report_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    lua_createtable(L, 0, 1); /* options */
     rt_push_rule_options(rt, c, rule); /* this rule's options only, read-only */
     lua_setfield(L, -2, "options");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->rules[rule].report_mt_ref);
+    lua_setmetatable(L, -2);
+    c->runs[rule].report = lua_topointer(L, -1);
 }

@@ -82,6 +82,9 @@ static void rule_finish(mx_check *c, int rule, int state, const char *why, const
     run->ended = mx_now_ms();
     if (why || why_fact) { run->why = why; run->why_fact = why_fact; }
     c->remaining--;
+    /* the facts it may publish can no longer come from it */
+    for (size_t p = 0; c->rt->rules[rule].prov_fact && p < c->rt->rules[rule].nprovides; p++)
+        rt_fact_changed(c, c->rt->rules[rule].prov_fact[p]);
     if (c->rt->opts.trace) {
         char rb[RULE_REASON_MAX];
         const char *r = why || why_fact ? rt_rule_reason(run, rb, sizeof rb) : NULL;
@@ -229,15 +232,64 @@ static void check_complete(mx_check *c) {
     if (c->done_fn) c->done_fn(c, c->done_ud);
 }
 
+/* The rules requiring or wanting each fact (an index of rt_deps_index's
+ * req_prov/want_prov, rebuilt with it): the ones a publish of the fact, or
+ * the end of a rule that may publish it, can make ready or impossible. */
+static void waiters_index(mx_rt *rt) {
+    if (rt->waiter_off && rt->waiters_gen == rt->deps_gen) return;
+    free(rt->waiter_off);
+    free(rt->waiters);
+    int nf = rt->nfacts;
+    int *off = mx_xcalloc((size_t)nf + 2, sizeof *off);
+    for (int i = 0; i < rt->nrules; i++) {
+        const mx_rule *r = &rt->rules[i];
+        for (size_t q = 0; q < r->nrequires; q++) if (r->req_prov[q].fact >= 0 && r->req_prov[q].fact < nf) off[r->req_prov[q].fact + 2]++;
+        for (size_t q = 0; q < r->nwants; q++) if (r->want_prov[q].fact >= 0 && r->want_prov[q].fact < nf) off[r->want_prov[q].fact + 2]++;
+    }
+    for (int f = 0; f < nf; f++) off[f + 2] += off[f + 1];
+    /* off[f + 1] is now where f's waiters start; filling moves it to where they end, = off[f + 2]'s start */
+    int *w = mx_xmalloc(((size_t)off[nf + 1] + 1) * sizeof *w);
+    for (int i = 0; i < rt->nrules; i++) {
+        const mx_rule *r = &rt->rules[i];
+        for (size_t q = 0; q < r->nrequires; q++) if (r->req_prov[q].fact >= 0 && r->req_prov[q].fact < nf) w[off[r->req_prov[q].fact + 1]++] = i;
+        for (size_t q = 0; q < r->nwants; q++) if (r->want_prov[q].fact >= 0 && r->want_prov[q].fact < nf) w[off[r->want_prov[q].fact + 1]++] = i;
+    }
+    rt->waiter_off = off;
+    rt->waiters = w;
+    rt->waiters_gen = rt->deps_gen;
+}
+
+void rt_fact_changed(mx_check *c, int fact) {
+    mx_rt *rt = c->rt;
+    if (fact < 0 || fact >= rt->nfacts || !rt->waiter_off) return;
+    for (int k = rt->waiter_off[fact]; k < rt->waiter_off[fact + 1]; k++)
+        if (rt->waiters[k] < c->nruns) c->dirty[rt->waiters[k]] = 1;
+}
+
 /* Starts every rule whose facts are in, skips those whose facts can no longer
- * come, and finishes the check when no rule is left. */
+ * come, and finishes the check when no rule is left. Only the rules still
+ * pending are looked at (c->pend, compacted by the outermost call: a nested
+ * call, from a rule skipped or finished meanwhile, walks the same list and
+ * passes over the rules that left it), in rule order as before. */
 void rt_advance(mx_check *c) {
     mx_rt *rt = c->rt;
-    int progress = 1;
+    if (!c->advancing) {
+        int n = 0;
+        for (int k = 0; k < c->npend; k++)
+            if (c->runs[c->pend[k]].state == RULE_PENDING) c->pend[n++] = c->pend[k];
+        c->npend = n;
+    }
+    c->advancing++;
+    int progress = 1, waiting = 0;
     while (progress) {
         progress = 0;
-        for (int i = 0; i < rt->nrules; i++) {
+        waiting = 0;
+        for (int k = 0; k < c->npend; k++) {
+            int i = c->pend[k];
             if (c->runs[i].state != RULE_PENDING) continue;
+            /* nothing it waits on changed since it was last looked at: it still waits */
+            if (!c->dirty[i]) { waiting++; continue; }
+            c->dirty[i] = 0;
             int ready = 1, impossible = 0;
             const char *missing = NULL;
             for (size_t q = 0; q < rt->rules[i].nrequires; q++) {
@@ -255,25 +307,25 @@ void rt_advance(mx_check *c) {
                 /* the sentence is formatted only where it is written (rt_rule_reason) */
                 rule_finish(c, i, RULE_SKIPPED, NULL, missing);
                 progress = 1;
-            }
+            } else waiting++;
         }
     }
+    c->advancing--;
     /* Nothing runs and rules still wait: they wait on each other (a cycle of
-     * requires/wants). Say so instead of hanging. */
-    if (c->remaining > 0 && !c->finished) {
-        int running = 0;
-        for (int i = 0; i < rt->nrules; i++) running |= c->runs[i].state == RULE_RUNNING;
-        if (!running) {
-            for (int i = 0; i < rt->nrules; i++) {
-                if (c->runs[i].state != RULE_PENDING) continue;
-                char msg[300];
-                snprintf(msg, sizeof msg, "rule %s never started: its requires/wants form a cycle with other rules",
-                         rt->rules[i].id);
-                rt_rule_error_finding(c, i, msg, "dependency cycle");
-                c->runs[i].state = RULE_FAILED;
-                c->runs[i].why = "dependency cycle";
-                c->remaining--;
-            }
+     * requires/wants). Say so instead of hanging. The last pass changed
+     * nothing, so `waiting` counts the rules pending now; remaining counts
+     * those and the running ones. */
+    if (c->remaining > 0 && !c->finished && c->remaining == waiting) {
+        for (int k = 0; k < c->npend; k++) {
+            int i = c->pend[k];
+            if (c->runs[i].state != RULE_PENDING) continue;
+            char msg[300];
+            snprintf(msg, sizeof msg, "rule %s never started: its requires/wants form a cycle with other rules",
+                     rt->rules[i].id);
+            rt_rule_error_finding(c, i, msg, "dependency cycle");
+            c->runs[i].state = RULE_FAILED;
+            c->runs[i].why = "dependency cycle";
+            c->remaining--;
         }
     }
     if (c->remaining == 0) check_complete(c);
@@ -389,7 +441,19 @@ mx_check *mx_check_start_run(mx_rt *rt, mx_check_done_fn done, void *ud) {
 
 static mx_check *check_new(mx_rt *rt, const mx_target *t, const mx_json *options, mx_check_done_fn done, void *ud,
                            int run_level) {
-    mx_check *c = mx_xcalloc(1, sizeof *c);
+    /* the check, its rules' runs and its facts' have[] in one allocation
+     * (one calloc and one free per check, not three) */
+    rt_deps_index(rt);
+    size_t nruns = (size_t)(rt->nrules ? rt->nrules : 1), nfacts = (size_t)(rt->nfacts ? rt->nfacts : 1);
+    size_t runs_at = (sizeof(mx_check) + _Alignof(rule_run) - 1) / _Alignof(rule_run) * _Alignof(rule_run);
+    mx_check *c = mx_xcalloc(1, runs_at + nruns * sizeof(rule_run) + nruns * sizeof(int) + nruns + nfacts);
+    c->runs = (rule_run *)(void *)((char *)c + runs_at);
+    c->pend = (int *)(void *)(c->runs + nruns);
+    c->dirty = (unsigned char *)(c->pend + nruns);
+    c->have = c->dirty + nruns;
+    c->nruns = rt->nrules;
+    waiters_index(rt);
+    c->nhave = rt->nfacts;
     c->rt = rt;
     c->run_level = run_level;
     c->epoch = rt->epoch;
@@ -417,7 +481,6 @@ static mx_check *check_new(mx_rt *rt, const mx_target *t, const mx_json *options
     }
     if (t->port) mx_json_set(c->target_json, "port", mx_json_int(t->port));
     if (t->unicode[0]) mx_json_set(c->target_json, "unicode", mx_json_str(t->unicode));
-    rt_deps_index(rt);
     /* the facts table, sized for every fact a rule names (no rehash as they come) */
     lua_createtable(rt->L, 0, rt->nfacts + (rt->opts.facts && rt->opts.facts->type == MX_JOBJ ? (int)rt->opts.facts->u.c.len : 0));
     /* facts every check of the run starts with (mxdiag logs: `logs`) */
@@ -435,10 +498,6 @@ static mx_check *check_new(mx_rt *rt, const mx_target *t, const mx_json *options
     rt_check_rule_options(c, options);
     push_target(rt, c, options);
     c->target_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
-    c->runs = mx_xcalloc((size_t)(rt->nrules ? rt->nrules : 1), sizeof *c->runs);
-    rt_deps_index(rt);
-    c->nhave = rt->nfacts;
-    c->have = mx_xcalloc((size_t)(rt->nfacts ? rt->nfacts : 1), 1);
     /* the facts the check starts with (as pushed above: a JSON null is no fact) */
     for (size_t i = 0; rt->opts.facts && rt->opts.facts->type == MX_JOBJ && i < rt->opts.facts->u.c.len; i++) {
         int f = rt_fact_index(rt, rt->opts.facts->u.c.keys[i]);
@@ -463,7 +522,7 @@ static mx_check *check_new(mx_rt *rt, const mx_target *t, const mx_json *options
         if (rt->rules[i].scope_run != run_level) { c->runs[i].state = RULE_SKIPPED; continue; }
         c->runs[i].state = on[i] ? RULE_PENDING : RULE_SKIPPED;
         if (!on[i]) c->runs[i].why = own_only || own_skip ? "not selected (only/skip of this entry)" : "not selected (--only/--skip)";
-        else c->remaining++;
+        else { c->remaining++; c->pend[c->npend++] = i; c->dirty[i] = 1; }
     }
     rt_advance(c);
     return c;
@@ -613,8 +672,7 @@ void mx_check_free(mx_check *c) {
     luaL_unref(rt->L, LUA_REGISTRYINDEX, c->facts_ref);
     luaL_unref(rt->L, LUA_REGISTRYINDEX, c->target_ref);
     if (c->id >= 0 && c->id < rt->nchecks) rt->checks[c->id] = NULL;
-    free(c->runs);
-    free(c->have);
+    /* runs and have live in c's own allocation */
     free(c->resolvers);
     mx_json_free(c->rule_opts);
     mx_report_free(&c->report);

@@ -160,6 +160,7 @@ void rt_rule_clear(lua_State *L, mx_rule *r) {
     free(r->requires); free(r->provides); free(r->categories);
     mx_json_free(r->opt_schema);
     luaL_unref(L, LUA_REGISTRYINDEX, r->ref);
+    if (r->report_mt_ref) luaL_unref(L, LUA_REGISTRYINDEX, r->report_mt_ref);
     memset(r, 0, sizeof *r);
 }
 
@@ -834,4 +835,5 @@ void rt_deps_index(mx_rt *rt) {
         for (size_t p = 0; p < r->nprovides; p++) r->prov_fact[p] = fact_intern(rt, r->provides[p]);
     }
     rt->deps_nrules = rt->nrules;
+    rt->deps_gen++; /* rt_checks.c's index of the rules waiting on each fact follows */
 }

@@ -64,6 +64,7 @@ typedef struct mx_rule {
     int logs;               /* kind = "logs": judges `mxdiag logs`' aggregates, never runs in a check */
     int enabled;
     int order;
+    int report_mt_ref;      /* the metatable of its report objects (methods bound to the rule), 0: not made yet */
     mx_json *opt_schema;    /* `options`: {key: type name} (rt_site.c), or NULL */
     int scope_run;          /* scope = "run": once per invocation (rt_site.c) */
     int site;               /* from a site directory, not the shipped rules */
@@ -88,6 +89,7 @@ typedef struct rule_run {
     int64_t queued_ms;      /* time its calls waited for a connection slot (mx_gate_wait_*) */
     int nqueued;            /* its calls waiting now, since queued_since */
     int64_t queued_since;
+    const void *report;     /* its report object (lua_topointer): what report methods accept as self */
     mx_json *debug;         /* report:debug lines (array of strings) or NULL */
     int err_line;           /* where the rule failed (0: unknown) */
     char *err_src;          /* with err_line: its file (at most MX_ERR_SRC_MAX - 1 bytes), else NULL;
@@ -154,6 +156,12 @@ struct mx_check {
     unsigned epoch;         /* rt->epoch at its start: cached answers and shared work are kept per epoch */
     unsigned char *have;    /* have[fact index]: the fact is in its facts table (set where that table is written) */
     int nhave;
+    int *pend;              /* the rules that were PENDING at the last compaction, in rule order (rt_advance) */
+    int npend;
+    int advancing;          /* rt_advance calls in progress (it nests: a skipped rule's finish advances) */
+    int nruns;              /* rt->nrules at its start: the size of runs[], pend[] and dirty[] */
+    unsigned char *dirty;   /* dirty[rule]: a fact it requires or wants came, or one of their providers ended,
+                             * since rt_advance last looked at it (rt_fact_changed) */
 };
 
 struct mx_gate_req {
@@ -225,6 +233,10 @@ struct mx_rt {
     int nfree;
     int pushing_borrowed;   /* resume_task is pushing a borrowed result (mx_rt_result_borrowed) */
     int deps_nrules;        /* nrules when req_prov/want_prov were built (rt_deps_index) */
+    unsigned deps_gen;      /* counts rt_deps_index's rebuilds */
+    unsigned waiters_gen;   /* deps_gen when waiter_off/waiters were built (rt_checks.c) */
+    int *waiter_off;        /* the rules requiring or wanting fact f: waiters[waiter_off[f] .. waiter_off[f + 1]) */
+    int *waiters;
     const char **fact_names; /* every fact a rule requires, wants or provides (the rules' strings) */
     int nfacts;
     int *ready;             /* slots */
@@ -316,6 +328,7 @@ void rt_worker_abandon(mx_rt *rt, const char *key);
 void rt_error_location(mx_rt *rt, lua_State *co, rule_run *run, const char *rule_file);
 /* Frees the task table, the ready queue and the events. */
 void rt_sched_free(mx_rt *rt);
+void rt_fact_changed(mx_check *c, int fact); /* rt_checks.c: a fact came, or a rule that may publish it ended */
 /* task.all's machinery (also dnsbl.lookup's): argument 1 a list of functions,
  * run as child tasks; yields until all are done, then continues in k. */
 int mx_task_spawn_all(lua_State *L, lua_KFunction k);

@@ -4,6 +4,7 @@
  * (rt_make_ready), and mx_rt_run resumes ready tasks (resume_task) between
  * turns of the loop. Also the Lua module `task`. */
 #include "rt_private.h"
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +34,12 @@ mx_task *rt_task_new(mx_rt *rt, mx_check *c, int rule) {
     if (rt->nfree) slot = rt->free_slots[--rt->nfree];
     else {
         if (rt->ntasks == rt->tasks_cap) {
+            /* the running task moves with the array: rt->current follows it
+             * (a rule's report:publish may start rules, growing the array) */
+            ptrdiff_t cur = rt->current ? rt->current - rt->tasks : -1;
             rt->tasks_cap = rt->tasks_cap ? rt->tasks_cap * 2 : 64;
             rt->tasks = mx_xrealloc(rt->tasks, (size_t)rt->tasks_cap * sizeof *rt->tasks);
+            if (cur >= 0) rt->current = &rt->tasks[cur];
             rt->free_slots = mx_xrealloc(rt->free_slots, (size_t)rt->tasks_cap * sizeof *rt->free_slots);
         }
         slot = rt->ntasks++;
@@ -453,6 +458,8 @@ void rt_events_reset(mx_rt *rt) {
 }
 
 void rt_sched_free(mx_rt *rt) {
+    free(rt->waiter_off);
+    free(rt->waiters);
     free(rt->tasks);
     free(rt->free_slots);
     free(rt->ready);
