@@ -1146,6 +1146,7 @@ static mx_log_result parse_exim_body(const char *s, const char *e, mx_log_event 
 /* ---- Sendmail ------------------------------------------------------------ */
 
 int mx_log_event_next_recipient(mx_log_event *ev) {
+    if (!ev->more_rcpts.p) return 0; /* none (NULL + 0 is undefined behaviour) */
     const char *s = ev->more_rcpts.p, *e = s + ev->more_rcpts.n;
     while (s < e && (*s == ',' || *s == ' ')) s++;
     if (s >= e) {
