@@ -206,28 +206,38 @@ static size_t fill(mx_log_reader *r) {
     return added;
 }
 
-int mx_log_reader_next(mx_log_reader *r, const char **line, size_t *len) {
+/* The next line when it is whole in the buffer already (the branch of
+ * mx_log_reader_next that finds a '\n'); 0 when the buffer has none left:
+ * no memmove, no read, so lines returned before stay where they are. */
+static int reader_next_buffered(mx_log_reader *r, const char **line, size_t *len) {
     for (;;) {
         char *s = r->buf + r->start;
         size_t avail = r->end - r->start;
         char *nl = avail ? memchr(s, '\n', avail) : NULL;
-        if (nl) {
-            size_t n = (size_t)(nl - s);
-            r->start += n + 1;
-            r->bytes += n + 1;
-            if (r->skipping) {
-                r->skipping = 0;
-                continue;
-            }
-            if (n > MX_LOG_MAX_LINE) {
-                r->long_lines++;
-                continue;
-            }
-            r->line_nul = r->nul_end > r->start - n - 1;
-            *line = s;
-            *len = n;
-            return 1;
+        if (!nl) return 0;
+        size_t n = (size_t)(nl - s);
+        r->start += n + 1;
+        r->bytes += n + 1;
+        if (r->skipping) {
+            r->skipping = 0;
+            continue;
         }
+        if (n > MX_LOG_MAX_LINE) {
+            r->long_lines++;
+            continue;
+        }
+        r->line_nul = r->nul_end > r->start - n - 1;
+        *line = s;
+        *len = n;
+        return 1;
+    }
+}
+
+int mx_log_reader_next(mx_log_reader *r, const char **line, size_t *len) {
+    for (;;) {
+        if (reader_next_buffered(r, line, len)) return 1;
+        char *s = r->buf + r->start;
+        size_t avail = r->end - r->start;
         /* No newline in buffer. */
         if (avail > MX_LOG_MAX_LINE) {
             /* Over-long line: drop what we have and skip to the next '\n'. */
@@ -262,33 +272,6 @@ int mx_log_reader_next(mx_log_reader *r, const char **line, size_t *len) {
             r->start = r->end = 0;
             return r->failed ? -1 : 0;
         }
-    }
-}
-
-/* The next line when it is whole in the buffer already (the branch of
- * mx_log_reader_next that finds a '\n'); 0 when the buffer has none left:
- * no memmove, no read, so lines returned before stay where they are. */
-static int reader_next_buffered(mx_log_reader *r, const char **line, size_t *len) {
-    for (;;) {
-        char *s = r->buf + r->start;
-        size_t avail = r->end - r->start;
-        char *nl = avail ? memchr(s, '\n', avail) : NULL;
-        if (!nl) return 0;
-        size_t n = (size_t)(nl - s);
-        r->start += n + 1;
-        r->bytes += n + 1;
-        if (r->skipping) {
-            r->skipping = 0;
-            continue;
-        }
-        if (n > MX_LOG_MAX_LINE) {
-            r->long_lines++;
-            continue;
-        }
-        r->line_nul = r->nul_end > r->start - n - 1;
-        *line = s;
-        *len = n;
-        return 1;
     }
 }
 
