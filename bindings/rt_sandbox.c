@@ -256,10 +256,10 @@ static int sealed_pairs(lua_State *L) {
     return 3;
 }
 /* makes the table at fidx (empty) a sealed table whose contents are the
- * table at sidx [-0, +0, m] */
-/* Four fields (four hash nodes): no __metatable and no RO_KEY; __newindex
- * being ro_newindex marks it (engine_mt), and the sandbox's getmetatable
- * and setmetatable treat it as protected (sb_getmetatable, sb_setmetatable). */
+ * table at sidx. Its metatable has four fields (four hash nodes): no
+ * __metatable and no RO_KEY; __newindex being ro_newindex marks it
+ * (engine_mt), and the sandbox's getmetatable and setmetatable treat it as
+ * protected (sb_getmetatable, sb_setmetatable). [-0, +0, m] */
 static void seal_front(lua_State *L, int fidx, int sidx) {
     lua_createtable(L, 0, 4);
     lua_pushvalue(L, sidx);
