@@ -65,6 +65,8 @@ typedef struct mx_rule {
     int enabled;
     int order;
     int report_mt_ref;      /* the metatable of its report objects (methods bound to the rule), 0: not made yet */
+    char *json_head;        /* `{"id":"ID","status":"` of its entry in a check's "rules" (mx_check_rules_write), or NULL */
+    size_t json_head_len;
     mx_json *opt_schema;    /* `options`: {key: type name} (rt_site.c), or NULL */
     int scope_run;          /* scope = "run": once per invocation (rt_site.c) */
     int site;               /* from a site directory, not the shipped rules */

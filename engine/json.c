@@ -275,8 +275,10 @@ void mx_json_free(mx_json *v) {
 }
 
 
-static void write_string_l(mx_buf *b, const char *s, size_t n, int *lossy);
-void mx_json_write_string(mx_buf *b, const char *s, size_t n) { write_string_l(b, s, n, NULL); }
+static void write_string_q(mx_buf *b, const char *s, size_t n, int *lossy, int quotes);
+#define write_string_l(b, s, n, lossy) write_string_q((b), (s), (n), (lossy), 1)
+void mx_json_write_string(mx_buf *b, const char *s, size_t n) { write_string_q(b, s, n, NULL, 1); }
+void mx_json_write_string_body(mx_buf *b, const char *s, size_t n) { write_string_q(b, s, n, NULL, 0); }
 
 /* 1 for the bytes a JSON string holds as they are: printable ASCII but '"'
  * and '\\' (one load per byte instead of four comparisons) */
@@ -311,7 +313,7 @@ static int maybe_special8(uint64_t x) {
            HAS_ZERO(x ^ (ONES * 0x7F)) || (x & HIGHS);
 }
 
-static void write_string_l(mx_buf *b, const char *s, size_t n, int *lossy) {
+static void write_string_q(mx_buf *b, const char *s, size_t n, int *lossy, int quotes) {
     const unsigned char *p = (const unsigned char *)s;
     /* most strings (keys, codes, sentences) need no escape: found by one
      * scan and written with one reserve and one copy */
@@ -322,11 +324,11 @@ static void write_string_l(mx_buf *b, const char *s, size_t n, int *lossy) {
     }
     while (i < n && plain[p[i]]) i++;
     mx_buf_reserve(b, i + 2);
-    b->data[b->len++] = '"';
+    if (quotes) b->data[b->len++] = '"';
     if (i) memcpy(b->data + b->len, p, i);
     b->len += i;
     if (i == n) {
-        b->data[b->len++] = '"';
+        if (quotes) b->data[b->len++] = '"';
         b->data[b->len] = 0;
         return;
     }
@@ -367,7 +369,7 @@ static void write_string_l(mx_buf *b, const char *s, size_t n, int *lossy) {
             }
         }
     }
-    mx_buf_putc(b, '"');
+    if (quotes) mx_buf_putc(b, '"');
 }
 
 /* %lld without vsnprintf (run twice by mx_buf_printf): numbers are in

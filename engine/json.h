@@ -78,6 +78,9 @@ int mx_json_write_check(mx_buf *b, const mx_json *v);
 /* Writes a JSON string literal (with quotes). Invalid UTF-8 bytes become U+FFFD,
  * control characters are escaped, so any byte string yields valid JSON. */
 void mx_json_write_string(mx_buf *b, const char *s, size_t n);
+/* The same without the quotes: a part of a string literal whose other parts
+ * are plain ASCII (the same bytes as the whole string written at once). */
+void mx_json_write_string_body(mx_buf *b, const char *s, size_t n);
 
 /* Parses one JSON text. On error returns NULL and writes a message with the
  * byte offset to err (if not NULL). Nesting deeper than 64 is an error. */
