@@ -20,6 +20,13 @@ void rt_add_finding(mx_check *c, int rule, mx_severity sev, mx_json *obj) {
     rt_apply_overrides(c, &sev, obj);
     mx_report_add(&c->report, c->rt->rules[rule].order, sev, obj);
 }
+void rt_add_finding_arena(mx_check *c, int rule, mx_severity sev, mx_json *obj) {
+    /* without site overrides nothing attaches a heap node to the tree (an
+     * override's replaced summary or note would): it is freed with the
+     * check's arena, not walked node by node first */
+    if (c->rt->overrides) { rt_add_finding(c, rule, sev, obj); return; }
+    mx_report_add_arena(&c->report, c->rt->rules[rule].order, sev, obj);
+}
 
 void rt_rule_error_finding(mx_check *c, int rule, const char *summary, const char *detail) {
     mx_rt *rt = c->rt;

@@ -359,6 +359,8 @@ int rt_name_cmp(const void *a, const void *b);
 /* ---- rt_checks.c */
 mx_check *rt_check_by_id(mx_rt *rt, int id);
 void rt_add_finding(mx_check *c, int rule, mx_severity sev, mx_json *obj);
+/* obj built wholly in c->arena (report:finding) */
+void rt_add_finding_arena(mx_check *c, int rule, mx_severity sev, mx_json *obj);
 void rt_rule_error_finding(mx_check *c, int rule, const char *summary, const char *detail);
 void rt_rule_finish(mx_check *c, int rule, int state, const char *why);
 const char *rt_rule_reason(const rule_run *run, char *buf, size_t n);

@@ -223,6 +223,14 @@ mx_json *mx_json_append_in(mx_jarena *a, mx_json *obj, const char *key, mx_json 
     obj->u.c.items[obj->u.c.len++] = v;
     return v;
 }
+mx_json *mx_json_append_lit_in(mx_jarena *a, mx_json *obj, const char *key, mx_json *v) {
+    /* an arena object's keys are never freed one by one, and cgrow copies
+     * them when it moves the arrays to the heap */
+    char *k = cgrow_in(a, obj) ? (char *)key : mx_xstrdup(key);
+    obj->u.c.keys[obj->u.c.len] = k;
+    obj->u.c.items[obj->u.c.len++] = v;
+    return v;
+}
 mx_json *mx_json_get(const mx_json *obj, const char *key) {
     if (!obj || obj->type != MX_JOBJ) return NULL;
     for (size_t i = 0; i < obj->u.c.len; i++)

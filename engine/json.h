@@ -46,6 +46,9 @@ mx_json *mx_json_arr_in(mx_jarena *a);
 mx_json *mx_json_obj_in(mx_jarena *a);
 mx_json *mx_json_push_in(mx_jarena *a, mx_json *arr, mx_json *v);
 mx_json *mx_json_append_in(mx_jarena *a, mx_json *obj, const char *key, mx_json *v);
+/* mx_json_append_in with a key that outlives the node (a string literal):
+ * an arena object keeps the pointer instead of a copy (a heap one copies). */
+mx_json *mx_json_append_lit_in(mx_jarena *a, mx_json *obj, const char *key, mx_json *v);
 
 mx_json *mx_json_null(void);
 mx_json *mx_json_bool(int v);
