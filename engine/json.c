@@ -89,6 +89,8 @@ static void *aalloc(mx_jarena *a, size_t want) {
     return p;
 }
 
+void *mx_jarena_alloc(mx_jarena *a, size_t n) { return aalloc(a, n); }
+
 static mx_json *jnew(mx_jtype t) {
     mx_json *v = mx_xcalloc(1, sizeof *v);
     v->type = t;
@@ -137,6 +139,14 @@ mx_json *mx_json_arr(void) { return jnew(MX_JARR); }
 mx_json *mx_json_obj(void) { return jnew(MX_JOBJ); }
 mx_json *mx_json_arr_in(mx_jarena *a) { return jnew_in(a, MX_JARR); }
 mx_json *mx_json_obj_in(mx_jarena *a) { return jnew_in(a, MX_JOBJ); }
+mx_json *mx_json_obj_sized_in(mx_jarena *a, size_t cap) {
+    mx_json *o = jnew_in(a, MX_JOBJ);
+    if (!cap) return o;
+    o->u.c.items = a ? aalloc(a, cap * sizeof *o->u.c.items) : mx_xmalloc(cap * sizeof *o->u.c.items);
+    o->u.c.keys = a ? aalloc(a, cap * sizeof *o->u.c.keys) : mx_xmalloc(cap * sizeof *o->u.c.keys);
+    o->u.c.cap = cap;
+    return o;
+}
 
 static void cgrow(mx_json *c) {
     if (c->arena & MX_JA_ARR) {
