@@ -341,7 +341,7 @@ static void write_string_q(mx_buf *b, const char *s, size_t n, int *lossy, int q
         if (maybe_special8(x)) break;
     }
     while (i < n && plain[p[i]]) i++;
-    mx_buf_reserve(b, i + 2);
+    if (b->cap - b->len < i + 3) mx_buf_reserve(b, i + 2); /* (the call only when it must grow) */
     if (quotes) b->data[b->len++] = '"';
     if (i) memcpy(b->data + b->len, p, i);
     b->len += i;
@@ -406,6 +406,22 @@ static void indent_to(mx_buf *b, int indent, int depth) {
     for (int i = 0; i < indent * depth; i++) mx_buf_putc(b, ' ');
 }
 
+/* An object's key: most are short names of plain bytes, written in one pass
+ * that also finds their end (no strlen, no scan of 8-byte words); any other
+ * through write_string_l. */
+static void write_key(mx_buf *b, const char *k, int *lossy) {
+    const unsigned char *p = (const unsigned char *)k;
+    size_t n = 0;
+    while (plain[p[n]]) n++; /* NUL is not plain */
+    if (p[n]) { write_string_l(b, k, n + strlen(k + n), lossy); return; }
+    if (b->cap - b->len < n + 3) mx_buf_reserve(b, n + 2);
+    b->data[b->len++] = '"';
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len++] = '"';
+    b->data[b->len] = 0;
+}
+
 static void write_rec(mx_buf *b, const mx_json *v, int indent, int depth, int *lossy) {
     if (!v) { mx_buf_puts(b, "null"); return; }
     switch (v->type) {
@@ -428,7 +444,7 @@ static void write_rec(mx_buf *b, const mx_json *v, int indent, int depth, int *l
             if (i) mx_buf_putc(b, ',');
             indent_to(b, indent, depth + 1);
             if (obj) {
-                write_string_l(b, v->u.c.keys[i], strlen(v->u.c.keys[i]), lossy);
+                write_key(b, v->u.c.keys[i], lossy);
                 if (indent < 0) mx_buf_putc(b, ':');
                 else mx_buf_puts(b, ": ");
             }
