@@ -116,17 +116,18 @@ static int l_report_finding(lua_State *L) {
     mx_json *evd = lua_isnil(L, -1) ? mx_json_obj_in(a) : mx_lua_to_json_in(L, -1, a);
     lua_pop(L, 1);
     if (evd->type != MX_JOBJ) { mx_json *o = mx_json_obj_in(a); mx_json_append_in(a, o, "items", evd); evd = o; }
+    /* the members' names are literals: borrowed, not copied (mx_json_lit_in) */
     mx_json *o = mx_json_obj_in(a);
-    mx_json_append_in(a, o, "rule", mx_json_str_in(a, rt->rules[rule].id));
-    mx_json_append_in(a, o, "code", mx_json_str_in(a, code));
-    mx_json_append_in(a, o, "severity", mx_json_str_in(a, mx_severity_name(sev)));
-    mx_json_append_in(a, o, "summary", mx_json_str_in(a, summary));
-    mx_json_append_in(a, o, "explanation", mx_json_str_in(a, expl ? expl : ""));
-    mx_json_append_in(a, o, "advice", mx_json_str_in(a, adv ? adv : ""));
-    mx_json_append_in(a, o, "evidence", evd);
-    if (truth[F_CONCLUSION]) mx_json_append_in(a, o, "conclusion", mx_json_bool_in(a, 1));
-    if (truth[F_NEXT_STEP]) mx_json_append_in(a, o, "next_step", mx_json_bool_in(a, 1));
-    rt_add_finding(c, rule, sev, o);
+    mx_json_append_lit_in(a, o, "rule", mx_json_str_in(a, rt->rules[rule].id));
+    mx_json_append_lit_in(a, o, "code", mx_json_str_in(a, code));
+    mx_json_append_lit_in(a, o, "severity", mx_json_str_in(a, mx_severity_name(sev)));
+    mx_json_append_lit_in(a, o, "summary", mx_json_str_in(a, summary));
+    mx_json_append_lit_in(a, o, "explanation", mx_json_str_in(a, expl ? expl : ""));
+    mx_json_append_lit_in(a, o, "advice", mx_json_str_in(a, adv ? adv : ""));
+    mx_json_append_lit_in(a, o, "evidence", evd);
+    if (truth[F_CONCLUSION]) mx_json_append_lit_in(a, o, "conclusion", mx_json_bool_in(a, 1));
+    if (truth[F_NEXT_STEP]) mx_json_append_lit_in(a, o, "next_step", mx_json_bool_in(a, 1));
+    rt_add_finding_arena(c, rule, sev, o);
     return 0;
 }
 

@@ -20,6 +20,13 @@ void rt_add_finding(mx_check *c, int rule, mx_severity sev, mx_json *obj) {
     rt_apply_overrides(c, &sev, obj);
     mx_report_add(&c->report, c->rt->rules[rule].order, sev, obj);
 }
+void rt_add_finding_arena(mx_check *c, int rule, mx_severity sev, mx_json *obj) {
+    /* without site overrides nothing attaches a heap node to the tree (an
+     * override's replaced summary or note would): it is freed with the
+     * check's arena, not walked node by node first */
+    if (c->rt->overrides) { rt_add_finding(c, rule, sev, obj); return; }
+    mx_report_add_arena(&c->report, c->rt->rules[rule].order, sev, obj);
+}
 
 void rt_rule_error_finding(mx_check *c, int rule, const char *summary, const char *detail) {
     mx_rt *rt = c->rt;
@@ -541,29 +548,92 @@ long long rt_check_duration(mx_check *c) {
 static mx_json *check_json(mx_check *c, int borrow, int rules);
 mx_json *mx_check_json(mx_check *c) { return check_json(c, 0, 1); }
 mx_json *mx_check_json_borrowed(mx_check *c) { return check_json(c, 1, 1); }
-mx_json *mx_check_json_borrowed_lean(mx_check *c) { return check_json(c, 1, 0); }
 void mx_check_json_release(mx_json *doc) { mx_report_json_release(doc); }
+
+/* The document without "rules" as a view (runtime.h): the nodes of its own
+ * fields in *v, keys pointing at literals, the target and the findings the
+ * check's. The same members in the same order as mx_report_json's. */
+const mx_json *mx_check_view_of(mx_check *c, mx_check_view *v) {
+    mx_report *r = &c->report;
+    mx_report_sort(r);
+    mx_severity st = mx_report_status(r);
+    memset(v, 0, sizeof *v);
+    v->schema.type = MX_JSTR;
+    v->schema.u.str.s = (char *)"mxdiag.check/1";
+    v->schema.u.str.len = sizeof "mxdiag.check/1" - 1;
+    v->status.type = MX_JSTR;
+    v->status.u.str.s = (char *)mx_status_name(st);
+    v->status.u.str.len = strlen(v->status.u.str.s);
+    v->exit_code.type = MX_JINT;
+    v->exit_code.u.i = mx_severity_exit(st);
+    v->duration.type = MX_JINT;
+    v->duration.u.i = rt_check_duration(c);
+    v->findings.type = MX_JARR;
+    v->findings.u.c.items = r->len ? mx_xmalloc(r->len * sizeof *v->findings.u.c.items) : NULL;
+    for (size_t i = 0; i < r->len; i++) v->findings.u.c.items[i] = r->items[i].obj;
+    v->findings.u.c.len = v->findings.u.c.cap = r->len;
+    static const char *const keys[] = {"schema", "target", "status", "exit_code", "duration_ms", "findings"};
+    mx_json *items[] = {&v->schema, c->target_json, &v->status, &v->exit_code, &v->duration, &v->findings};
+    for (int i = 0; i < 6; i++) { v->keys[i] = (char *)keys[i]; v->items[i] = items[i]; }
+    v->doc.type = MX_JOBJ;
+    v->doc.u.c.items = v->items;
+    v->doc.u.c.keys = v->keys;
+    v->doc.u.c.len = v->doc.u.c.cap = 6;
+    return &v->doc;
+}
+void mx_check_view_release(mx_check_view *v) {
+    free(v->findings.u.c.items);
+    memset(v, 0, sizeof *v);
+}
 
 /* The rules of c's report (not those of the other check: run-level or not). */
 static int check_rule_listed(const mx_check *c, int i) { return c->rt->rules[i].scope_run == c->run_level; }
 
+/* A rule's `{"id":"ID","status":"` written once per runtime (its id escaped
+ * once, not once per check). */
+static const char *rule_json_head(mx_rule *r, size_t *len) {
+    if (!r->json_head) {
+        mx_buf t = MX_BUF_INIT;
+        mx_buf_puts(&t, "{\"id\":");
+        mx_json_write_string(&t, r->id, strlen(r->id));
+        mx_buf_puts(&t, ",\"status\":\"");
+        r->json_head_len = t.len;
+        r->json_head = mx_buf_steal(&t);
+    }
+    *len = r->json_head_len;
+    return r->json_head;
+}
+
 void mx_check_rules_write(mx_check *c, mx_buf *out) {
     mx_rt *rt = c->rt;
     int n = 0;
+    static const char fact_a[] = "fact '", fact_b[] = "' is not available for this target";
     mx_buf_putc(out, '[');
     for (int i = 0; i < rt->nrules; i++) {
         if (!check_rule_listed(c, i)) continue;
         if (n++) mx_buf_putc(out, ',');
-        mx_buf_puts(out, "{\"id\":");
-        mx_json_write_string(out, rt->rules[i].id, strlen(rt->rules[i].id));
-        mx_buf_puts(out, ",\"status\":");
-        const char *st = rule_state_names[c->runs[i].state];
-        mx_json_write_string(out, st, strlen(st));
-        char rb[RULE_REASON_MAX];
-        const char *why = rt_rule_reason(&c->runs[i], rb, sizeof rb);
-        if (why) {
-            mx_buf_puts(out, ",\"reason\":");
-            mx_json_write_string(out, why, strlen(why));
+        size_t hl;
+        const char *head = rule_json_head(&rt->rules[i], &hl);
+        mx_buf_put(out, head, hl);
+        mx_buf_puts(out, rule_state_names[c->runs[i].state]); /* plain ASCII: as it is */
+        mx_buf_putc(out, '"');
+        const rule_run *run = &c->runs[i];
+        size_t fl = !run->why && run->why_fact ? strlen(run->why_fact) : 0;
+        if (fl && fl + sizeof fact_a + sizeof fact_b - 2 < RULE_REASON_MAX) {
+            /* rt_rule_reason's sentence without formatting it: its fixed
+             * parts are plain, so the fact's name escaped alone gives the
+             * same bytes (a name snprintf would cut takes the path below) */
+            mx_buf_puts(out, ",\"reason\":\"fact '");
+            mx_json_write_string_body(out, run->why_fact, fl);
+            mx_buf_put(out, fact_b, sizeof fact_b - 1);
+            mx_buf_putc(out, '"');
+        } else {
+            char rb[RULE_REASON_MAX];
+            const char *why = rt_rule_reason(run, rb, sizeof rb);
+            if (why) {
+                mx_buf_puts(out, ",\"reason\":");
+                mx_json_write_string(out, why, strlen(why));
+            }
         }
         if (c->runs[i].debug) {
             mx_buf_puts(out, ",\"debug\":");

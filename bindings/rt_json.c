@@ -75,11 +75,30 @@ static mx_json *string_keyed_object(lua_State *L, int idx, int depth, mx_jarena 
         for (size_t i = 1; i < k; i++) {
             kv x = p[i];
             size_t j = i;
-            for (; j > 0 && strcmp(p[j - 1].k, x.k) > 0; j--) p[j] = p[j - 1];
+            /* strcmp's order (bytes as unsigned char); most keys differ in the first */
+            for (; j > 0; j--) {
+                int d = (unsigned char)p[j - 1].k[0] - (unsigned char)x.k[0];
+                if (d < 0 || (d == 0 && strcmp(p[j - 1].k, x.k) <= 0)) break;
+                p[j] = p[j - 1];
+            }
             p[j] = x;
         }
-    mx_json *o = mx_json_obj_in(a);
-    for (size_t i = 0; i < k; i++) mx_json_append_in(a, o, p[i].k, p[i].v);
+    /* the object made at its size; in an arena its keys copied into one
+     * piece (each up to a NUL, as mx_json_append_in copies) */
+    mx_json *o = mx_json_obj_sized_in(a, k);
+    if (a) {
+        size_t tot = 0;
+        for (size_t i = 0; i < k; i++) tot += strlen(p[i].k) + 1;
+        char *kb = mx_jarena_alloc(a, tot);
+        for (size_t i = 0; i < k; i++) {
+            size_t l = strlen(p[i].k) + 1;
+            memcpy(kb, p[i].k, l);
+            mx_json_append_lit_in(a, o, kb, p[i].v);
+            kb += l;
+        }
+    } else {
+        for (size_t i = 0; i < k; i++) mx_json_append_in(a, o, p[i].k, p[i].v);
+    }
     if (p != small) free(p);
     return o;
 }

@@ -65,6 +65,8 @@ typedef struct mx_rule {
     int enabled;
     int order;
     int report_mt_ref;      /* the metatable of its report objects (methods bound to the rule), 0: not made yet */
+    char *json_head;        /* `{"id":"ID","status":"` of its entry in a check's "rules" (mx_check_rules_write), or NULL */
+    size_t json_head_len;
     mx_json *opt_schema;    /* `options`: {key: type name} (rt_site.c), or NULL */
     int scope_run;          /* scope = "run": once per invocation (rt_site.c) */
     int site;               /* from a site directory, not the shipped rules */
@@ -357,6 +359,8 @@ int rt_name_cmp(const void *a, const void *b);
 /* ---- rt_checks.c */
 mx_check *rt_check_by_id(mx_rt *rt, int id);
 void rt_add_finding(mx_check *c, int rule, mx_severity sev, mx_json *obj);
+/* obj built wholly in c->arena (report:finding) */
+void rt_add_finding_arena(mx_check *c, int rule, mx_severity sev, mx_json *obj);
 void rt_rule_error_finding(mx_check *c, int rule, const char *summary, const char *detail);
 void rt_rule_finish(mx_check *c, int rule, int state, const char *why);
 const char *rt_rule_reason(const rule_run *run, char *buf, size_t n);

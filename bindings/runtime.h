@@ -97,10 +97,19 @@ mx_json *mx_check_json(mx_check *c);
 /* The same, sharing the check's target and findings (no copies) for writing
  * it out at once; free with mx_check_json_release before the check. */
 mx_json *mx_check_json_borrowed(mx_check *c);
-/* The same without "rules", for a writer that writes them itself with
- * mx_check_rules_write (a batch writes a line per domain: the rules' status
- * array, built as a tree, was a tenth of a DNS-only domain's instructions). */
-mx_json *mx_check_json_borrowed_lean(mx_check *c);
+/* The same without "rules" as a view, for a writer that writes them itself
+ * with mx_check_rules_write (a batch writes a line per domain): no tree is
+ * built and freed per check; the view's own nodes live in *v (keys pointing
+ * at literals), the target and the findings are the check's (sorted here).
+ * Read-only; valid while the check is and is not changed; released with
+ * mx_check_view_release (never mx_json_free). */
+typedef struct mx_check_view {
+    mx_json doc, schema, status, exit_code, duration, findings;
+    mx_json *items[6];
+    char *keys[6];
+} mx_check_view;
+const mx_json *mx_check_view_of(mx_check *c, mx_check_view *v);
+void mx_check_view_release(mx_check_view *v);
 /* The "rules" array of mx_check_json, written compact (the same bytes). */
 void mx_check_rules_write(mx_check *c, mx_buf *out);
 void mx_check_json_release(mx_json *doc);

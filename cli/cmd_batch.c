@@ -276,15 +276,21 @@ static void jsonl_line(mx_buf *out, mx_check *chk, const mx_json *lean, size_t i
     out->len--; /* its closing '}': an object with at least schema and target */
     mx_buf_puts(out, ",\"rules\":");
     mx_check_rules_write(chk, out);
-    mx_buf_printf(out, ",\"index\":%zu}\n", index);
+    char d[32], *e = d + sizeof d, *q = e;
+    *--q = '\n';
+    *--q = '}';
+    do { *--q = (char)('0' + index % 10); index /= 10; } while (index);
+    mx_buf_puts(out, ",\"index\":");
+    mx_buf_put(out, q, (size_t)(e - q));
 }
 
 /* A finished check's line is built in the worker's own buffer; the shared
  * counts and the output are touched under b->mu, so lines never interleave. */
 static void write_result(worker *w, mx_check *chk, size_t index) {
     batch *b = w->b;
-    /* written out at once: the document shares the check's findings */
-    mx_json *doc = mx_check_json_borrowed_lean(chk); /* no "rules": jsonl_line writes them */
+    /* written out at once: a view of the check's document (no tree built) */
+    mx_check_view view;
+    const mx_json *doc = mx_check_view_of(chk, &view); /* no "rules": jsonl_line writes them */
     int code = mx_check_exit_code(chk);
     /* a site rule that reached no verdict: named in the summary, and a
      * failure of the run with --strict-rules */
@@ -323,7 +329,7 @@ static void write_result(worker *w, mx_check *chk, size_t index) {
     pthread_mutex_unlock(&b->mu);
     mx_buf_free(&st);
     mx_buf_free(&du);
-    mx_check_json_release(doc);
+    mx_check_view_release(&view);
 }
 
 /* ------------------------------------------------------------ progress */

@@ -89,6 +89,8 @@ static void *aalloc(mx_jarena *a, size_t want) {
     return p;
 }
 
+void *mx_jarena_alloc(mx_jarena *a, size_t n) { return aalloc(a, n); }
+
 static mx_json *jnew(mx_jtype t) {
     mx_json *v = mx_xcalloc(1, sizeof *v);
     v->type = t;
@@ -137,6 +139,14 @@ mx_json *mx_json_arr(void) { return jnew(MX_JARR); }
 mx_json *mx_json_obj(void) { return jnew(MX_JOBJ); }
 mx_json *mx_json_arr_in(mx_jarena *a) { return jnew_in(a, MX_JARR); }
 mx_json *mx_json_obj_in(mx_jarena *a) { return jnew_in(a, MX_JOBJ); }
+mx_json *mx_json_obj_sized_in(mx_jarena *a, size_t cap) {
+    mx_json *o = jnew_in(a, MX_JOBJ);
+    if (!cap) return o;
+    o->u.c.items = a ? aalloc(a, cap * sizeof *o->u.c.items) : mx_xmalloc(cap * sizeof *o->u.c.items);
+    o->u.c.keys = a ? aalloc(a, cap * sizeof *o->u.c.keys) : mx_xmalloc(cap * sizeof *o->u.c.keys);
+    o->u.c.cap = cap;
+    return o;
+}
 
 static void cgrow(mx_json *c) {
     if (c->arena & MX_JA_ARR) {
@@ -223,6 +233,14 @@ mx_json *mx_json_append_in(mx_jarena *a, mx_json *obj, const char *key, mx_json 
     obj->u.c.items[obj->u.c.len++] = v;
     return v;
 }
+mx_json *mx_json_append_lit_in(mx_jarena *a, mx_json *obj, const char *key, mx_json *v) {
+    /* an arena object's keys are never freed one by one, and cgrow copies
+     * them when it moves the arrays to the heap */
+    char *k = cgrow_in(a, obj) ? (char *)key : mx_xstrdup(key);
+    obj->u.c.keys[obj->u.c.len] = k;
+    obj->u.c.items[obj->u.c.len++] = v;
+    return v;
+}
 mx_json *mx_json_get(const mx_json *obj, const char *key) {
     if (!obj || obj->type != MX_JOBJ) return NULL;
     for (size_t i = 0; i < obj->u.c.len; i++)
@@ -275,8 +293,10 @@ void mx_json_free(mx_json *v) {
 }
 
 
-static void write_string_l(mx_buf *b, const char *s, size_t n, int *lossy);
-void mx_json_write_string(mx_buf *b, const char *s, size_t n) { write_string_l(b, s, n, NULL); }
+static void write_string_q(mx_buf *b, const char *s, size_t n, int *lossy, int quotes);
+#define write_string_l(b, s, n, lossy) write_string_q((b), (s), (n), (lossy), 1)
+void mx_json_write_string(mx_buf *b, const char *s, size_t n) { write_string_q(b, s, n, NULL, 1); }
+void mx_json_write_string_body(mx_buf *b, const char *s, size_t n) { write_string_q(b, s, n, NULL, 0); }
 
 /* 1 for the bytes a JSON string holds as they are: printable ASCII but '"'
  * and '\\' (one load per byte instead of four comparisons) */
@@ -311,7 +331,7 @@ static int maybe_special8(uint64_t x) {
            HAS_ZERO(x ^ (ONES * 0x7F)) || (x & HIGHS);
 }
 
-static void write_string_l(mx_buf *b, const char *s, size_t n, int *lossy) {
+static void write_string_q(mx_buf *b, const char *s, size_t n, int *lossy, int quotes) {
     const unsigned char *p = (const unsigned char *)s;
     /* most strings (keys, codes, sentences) need no escape: found by one
      * scan and written with one reserve and one copy */
@@ -321,12 +341,12 @@ static void write_string_l(mx_buf *b, const char *s, size_t n, int *lossy) {
         if (maybe_special8(x)) break;
     }
     while (i < n && plain[p[i]]) i++;
-    mx_buf_reserve(b, i + 2);
-    b->data[b->len++] = '"';
+    if (b->cap - b->len < i + 3) mx_buf_reserve(b, i + 2); /* (the call only when it must grow) */
+    if (quotes) b->data[b->len++] = '"';
     if (i) memcpy(b->data + b->len, p, i);
     b->len += i;
     if (i == n) {
-        b->data[b->len++] = '"';
+        if (quotes) b->data[b->len++] = '"';
         b->data[b->len] = 0;
         return;
     }
@@ -367,7 +387,7 @@ static void write_string_l(mx_buf *b, const char *s, size_t n, int *lossy) {
             }
         }
     }
-    mx_buf_putc(b, '"');
+    if (quotes) mx_buf_putc(b, '"');
 }
 
 /* %lld without vsnprintf (run twice by mx_buf_printf): numbers are in
@@ -384,6 +404,22 @@ static void indent_to(mx_buf *b, int indent, int depth) {
     if (indent < 0) return;
     mx_buf_putc(b, '\n');
     for (int i = 0; i < indent * depth; i++) mx_buf_putc(b, ' ');
+}
+
+/* An object's key: most are short names of plain bytes, written in one pass
+ * that also finds their end (no strlen, no scan of 8-byte words); any other
+ * through write_string_l. */
+static void write_key(mx_buf *b, const char *k, int *lossy) {
+    const unsigned char *p = (const unsigned char *)k;
+    size_t n = 0;
+    while (plain[p[n]]) n++; /* NUL is not plain */
+    if (p[n]) { write_string_l(b, k, n + strlen(k + n), lossy); return; }
+    if (b->cap - b->len < n + 3) mx_buf_reserve(b, n + 2);
+    b->data[b->len++] = '"';
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len++] = '"';
+    b->data[b->len] = 0;
 }
 
 static void write_rec(mx_buf *b, const mx_json *v, int indent, int depth, int *lossy) {
@@ -408,7 +444,7 @@ static void write_rec(mx_buf *b, const mx_json *v, int indent, int depth, int *l
             if (i) mx_buf_putc(b, ',');
             indent_to(b, indent, depth + 1);
             if (obj) {
-                write_string_l(b, v->u.c.keys[i], strlen(v->u.c.keys[i]), lossy);
+                write_key(b, v->u.c.keys[i], lossy);
                 if (indent < 0) mx_buf_putc(b, ':');
                 else mx_buf_puts(b, ": ");
             }

@@ -31,6 +31,8 @@ typedef struct mx_jarena mx_jarena;
 #define MX_JA_NODE 1 /* the node (and an inline string) is in the arena */
 #define MX_JA_ARR 2  /* its items/keys arrays and its keys are in the arena */
 mx_jarena *mx_jarena_new(void);
+/* n bytes (8-aligned, not zeroed) in a, freed with it */
+void *mx_jarena_alloc(mx_jarena *a, size_t n);
 void mx_jarena_free(mx_jarena *a);
 /* The _in constructors allocate in a (a NULL a: the heap, as without _in).
  * mx_json_append_in / mx_json_push_in grow an arena object's arrays in a and
@@ -44,8 +46,13 @@ mx_json *mx_json_strn_in(mx_jarena *a, const char *s, size_t n);
 mx_json *mx_json_str_in(mx_jarena *a, const char *s);
 mx_json *mx_json_arr_in(mx_jarena *a);
 mx_json *mx_json_obj_in(mx_jarena *a);
+/* An empty object with room for cap members (no growth while it has fewer). */
+mx_json *mx_json_obj_sized_in(mx_jarena *a, size_t cap);
 mx_json *mx_json_push_in(mx_jarena *a, mx_json *arr, mx_json *v);
 mx_json *mx_json_append_in(mx_jarena *a, mx_json *obj, const char *key, mx_json *v);
+/* mx_json_append_in with a key that outlives the node (a string literal):
+ * an arena object keeps the pointer instead of a copy (a heap one copies). */
+mx_json *mx_json_append_lit_in(mx_jarena *a, mx_json *obj, const char *key, mx_json *v);
 
 mx_json *mx_json_null(void);
 mx_json *mx_json_bool(int v);
@@ -78,6 +85,9 @@ int mx_json_write_check(mx_buf *b, const mx_json *v);
 /* Writes a JSON string literal (with quotes). Invalid UTF-8 bytes become U+FFFD,
  * control characters are escaped, so any byte string yields valid JSON. */
 void mx_json_write_string(mx_buf *b, const char *s, size_t n);
+/* The same without the quotes: a part of a string literal whose other parts
+ * are plain ASCII (the same bytes as the whole string written at once). */
+void mx_json_write_string_body(mx_buf *b, const char *s, size_t n);
 
 /* Parses one JSON text. On error returns NULL and writes a message with the
  * byte offset to err (if not NULL). Nesting deeper than 64 is an error. */

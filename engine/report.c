@@ -44,10 +44,16 @@ void mx_report_add(mx_report *r, int rule_order, mx_severity sev, mx_json *obj) 
     f->seq = r->seq++;
     f->severity = sev;
     f->obj = obj;
+    f->in_arena = 0;
+}
+void mx_report_add_arena(mx_report *r, int rule_order, mx_severity sev, mx_json *obj) {
+    mx_report_add(r, rule_order, sev, obj);
+    r->items[r->len - 1].in_arena = 1;
 }
 
 void mx_report_free(mx_report *r) {
-    for (size_t i = 0; i < r->len; i++) mx_json_free(r->items[i].obj);
+    for (size_t i = 0; i < r->len; i++)
+        if (!r->items[i].in_arena) mx_json_free(r->items[i].obj);
     free(r->items);
     memset(r, 0, sizeof *r);
 }

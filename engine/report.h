@@ -19,6 +19,7 @@ typedef struct mx_finding {
     unsigned long seq;   /* emission order, last tie-breaker */
     mx_severity severity;
     mx_json *obj;        /* {rule, code, severity, summary, explanation, advice, evidence} */
+    int in_arena;        /* obj and everything in it live in an arena: mx_report_free leaves it */
 } mx_finding;
 
 typedef struct mx_report {
@@ -28,6 +29,10 @@ typedef struct mx_report {
 } mx_report;
 
 void mx_report_add(mx_report *r, int rule_order, mx_severity sev, mx_json *obj);
+/* The same for a finding whose tree lives wholly in an arena (no heap node
+ * attached anywhere in it): mx_report_free does not walk it, the arena's
+ * owner frees it at once. */
+void mx_report_add_arena(mx_report *r, int rule_order, mx_severity sev, mx_json *obj);
 void mx_report_free(mx_report *r);
 /* Deterministic order whatever the timing: domain-level findings first, then
  * by MX preference, host, address, port; then rule order, code, emission. */

@@ -241,11 +241,68 @@ static void arena_trees(void **state) {
     mx_jarena_free(NULL);
 }
 
+/* Object keys (written by their own one-pass path), a string's body, and
+ * objects made at their size with borrowed keys: the same bytes as the
+ * general writer, whatever the key holds. */
+static void keys_and_sized_objects(void **state) {
+    (void)state;
+    static const char *const keys[] = {"host", "", "a\"b", "back\\slash", "tab\there", "\x01ctl", "caf\xc3\xa9",
+                                       "\xff bad", "c1\xc2\x9b", "del\x7f", "a_rather_long_plain_key_of_forty_bytes__", NULL};
+    for (const char *const *k = keys; *k; k++) {
+        mx_json *o = mx_json_obj();
+        mx_json_set(o, *k, mx_json_int(1));
+        mx_buf w = MX_BUF_INIT, want = MX_BUF_INIT;
+        mx_json_write(&w, o, -1);
+        mx_buf_putc(&want, '{');
+        mx_json_write_string(&want, *k, strlen(*k));
+        mx_buf_puts(&want, ":1}");
+        assert_string_equal(mx_buf_cstr(&w), mx_buf_cstr(&want));
+        /* the body: the literal without its quotes */
+        mx_buf_reset(&w);
+        mx_json_write_string_body(&w, *k, strlen(*k));
+        char *lit = write_str(*k, strlen(*k));
+        assert_int_equal(w.len, strlen(lit) - 2);
+        assert_memory_equal(w.data ? w.data : "", lit + 1, w.len);
+        free(lit);
+        mx_buf_free(&w);
+        mx_buf_free(&want);
+        mx_json_free(o);
+    }
+    /* sized objects, in an arena with borrowed keys and on the heap, grown
+     * past their size by plain calls (the arena one's keys then copied) */
+    mx_jarena *a = mx_jarena_new();
+    mx_json *ao = mx_json_obj_sized_in(a, 2), *ho = mx_json_obj_sized_in(NULL, 2), *ref = mx_json_obj();
+    mx_json *objs[3] = {ao, ho, ref};
+    for (int t = 0; t < 3; t++) {
+        if (t == 0) {
+            mx_json_append_lit_in(a, ao, "b", mx_json_str_in(a, "x"));
+            mx_json_append_lit_in(a, ao, "a\n", mx_json_int_in(a, 2));
+        } else {
+            mx_json_append_in(NULL, objs[t], "b", mx_json_str("x"));
+            mx_json_append_in(NULL, objs[t], "a\n", mx_json_int(2));
+        }
+        mx_json_set(objs[t], "c", mx_json_str("grown"));
+        mx_json_set(objs[t], "b", mx_json_bool(1));
+    }
+    assert_int_equal(ao->u.c.len, 3);
+    mx_buf w[3] = {MX_BUF_INIT, MX_BUF_INIT, MX_BUF_INIT};
+    for (int t = 0; t < 3; t++) mx_json_write(&w[t], objs[t], -1);
+    assert_string_equal(mx_buf_cstr(&w[2]), "{\"b\":true,\"a\\n\":2,\"c\":\"grown\"}");
+    assert_string_equal(mx_buf_cstr(&w[0]), mx_buf_cstr(&w[2]));
+    assert_string_equal(mx_buf_cstr(&w[1]), mx_buf_cstr(&w[2]));
+    for (int t = 0; t < 3; t++) mx_buf_free(&w[t]);
+    mx_json_free(ao);
+    mx_jarena_free(a);
+    mx_json_free(ho);
+    mx_json_free(ref);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(escaping), cmocka_unit_test(escaping_in_runs), cmocka_unit_test(roundtrip_binary), cmocka_unit_test(tree_write),
         cmocka_unit_test(int_write), cmocka_unit_test(append_clone),
         cmocka_unit_test(parse_errors), cmocka_unit_test(parse_values), cmocka_unit_test(arena_trees),
+        cmocka_unit_test(keys_and_sized_objects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
