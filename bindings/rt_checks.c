@@ -382,8 +382,10 @@ static void push_target(mx_rt *rt, mx_check *c, const mx_json *overrides) {
     rt_push_sealed_view(L, -1);
     lua_setfield(L, -3, "facts");
     lua_pop(L, 1);
+    /* its only table values are read-only already (the options above, the
+     * facts' sealed view): what rt_push_adopted would find walking it */
     int tbl = lua_gettop(L);
-    rt_push_adopted(L, tbl);
+    rt_push_sealed_view(L, tbl);
     lua_remove(L, tbl);
 }
 
