@@ -3,18 +3,6 @@
 #include "dnsmsg.h"
 #include <string.h>
 
-typedef struct dns_start {
-    mx_gate_req *req;
-} dns_start;
-
-static void on_answer(mx_json *result, void *ud) { mx_gate_done(ud, result, NULL); }
-
-static void start_query(mx_rt *rt, mx_json *args, mx_gate_req *req) {
-    const char *name = mx_json_get_str(args, "name");
-    const char *type = mx_json_get_str(args, "type");
-    mx_dns_query(mx_rt_dns_for(rt, mx_json_get_str(args, "resolver")), name, mx_dns_type_from_name(type), on_answer, req);
-}
-
 /* Pushes the answer table, or nil, status, detail when the resolver did not
  * answer at all (timeout, port closed, local error). [-0, +1|3, m] */
 static int push_answer(lua_State *L, mx_json *res, void *handle) {
@@ -30,11 +18,50 @@ static int push_answer(lua_State *L, mx_json *res, void *handle) {
     return 1;
 }
 
-/* A check with its own resolvers (batch entry) asks them: part of the
- * question, so the run's cache and a recording keep the answers apart. */
-static void add_resolver(lua_State *L, mx_json *args) {
-    const char *r = mx_rt_check_resolvers(mx_rt_from_L(L));
-    if (r) mx_json_set(args, "resolver", mx_json_str(r));
+static void on_answer(mx_json *result, void *ud) { mx_gate_done(ud, result, NULL); }
+
+/* A question: its name (normalised), type and the check's own resolvers
+ * (a batch entry's `resolver`), or NULL: the run's. Lives for the call. */
+typedef struct question {
+    const char *name;
+    int type;
+    const char *resolver;
+} question;
+
+static void start_query(mx_rt *rt, mx_json *args, mx_gate_req *req, void *ctx) {
+    (void)args;
+    const question *q = ctx;
+    mx_dns_query(mx_rt_dns_for(rt, q->resolver), q->name, q->type, on_answer, req);
+}
+
+/* the question as a call's arguments: for a recording only */
+static mx_json *question_args(void *ctx) {
+    const question *q = ctx;
+    mx_json *args = mx_json_obj();
+    mx_json_set(args, "name", mx_json_str(q->name));
+    mx_json_set(args, "type", mx_json_str(mx_dns_type_name(q->type)));
+    /* part of the question, so the run's cache and a recording keep the answers apart */
+    if (q->resolver) mx_json_set(args, "resolver", mx_json_str(q->resolver));
+    return args;
+}
+
+/* Asks q through the gate. Its key is written here as the gate would write
+ * it from question_args' JSON (the same key names, order and string
+ * escaping): no JSON tree is made unless the run records. */
+static int ask(lua_State *L, question *q) {
+    q->resolver = mx_rt_check_resolvers(mx_rt_from_L(L));
+    const char *type = mx_dns_type_name(q->type);
+    mx_buf k = MX_BUF_INIT;
+    mx_buf_puts(&k, "dns.query {\"name\":");
+    mx_json_write_string(&k, q->name, strlen(q->name));
+    mx_buf_puts(&k, ",\"type\":");
+    mx_json_write_string(&k, type, strlen(type));
+    if (q->resolver) {
+        mx_buf_puts(&k, ",\"resolver\":");
+        mx_json_write_string(&k, q->resolver, strlen(q->resolver));
+    }
+    mx_buf_putc(&k, '}');
+    return mx_gate_call_keyed(L, "dns.query", mx_buf_steal(&k), question_args, 1, start_query, q, push_answer, NULL);
 }
 
 static int invalid(lua_State *L, const char *name, const char *why) {
@@ -58,11 +85,8 @@ static int l_query(lua_State *L) {
     if (mx_domain_valid(name, &why) != 0) return invalid(L, name, why);
     char norm[MX_DOMAIN_MAX + 2];
     mx_domain_normalize(name, norm, sizeof norm);
-    mx_json *args = mx_json_obj();
-    mx_json_set(args, "name", mx_json_str(norm));
-    mx_json_set(args, "type", mx_json_str(mx_dns_type_name(t)));
-    add_resolver(L, args);
-    return mx_gate_call(L, "dns.query", args, 1, start_query, push_answer, NULL);
+    question q = {norm, t, NULL};
+    return ask(L, &q);
 }
 
 /* dns.ptr(address) -> answer | nil, status, detail */
@@ -70,11 +94,8 @@ static int l_ptr(lua_State *L) {
     const char *addr = luaL_checkstring(L, 1);
     char name[128];
     if (mx_dns_reverse_name(addr, name, sizeof name) != 0) return luaL_argerror(L, 1, "not an IPv4 or IPv6 address");
-    mx_json *args = mx_json_obj();
-    mx_json_set(args, "name", mx_json_str(name));
-    mx_json_set(args, "type", mx_json_str("PTR"));
-    add_resolver(L, args);
-    return mx_gate_call(L, "dns.query", args, 1, start_query, push_answer, NULL);
+    question q = {name, mx_dns_type_from_name("PTR"), NULL};
+    return ask(L, &q);
 }
 
 /* dns.reverse_name(address) -> "x.x.x.x.in-addr.arpa" */

@@ -3,6 +3,7 @@
  * become rule.error findings; the finished check's results. */
 #include "rt_private.h"
 #include "escape.h"
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -389,8 +390,10 @@ static void push_target(mx_rt *rt, mx_check *c, const mx_json *overrides) {
     rt_push_sealed_view(L, -1);
     lua_setfield(L, -3, "facts");
     lua_pop(L, 1);
+    /* its only table values are read-only already (the options above, the
+     * facts' sealed view): what rt_push_adopted would find walking it */
     int tbl = lua_gettop(L);
-    rt_push_adopted(L, tbl);
+    rt_push_sealed_view(L, tbl);
     lua_remove(L, tbl);
 }
 
@@ -453,7 +456,13 @@ static mx_check *check_new(mx_rt *rt, const mx_target *t, const mx_json *options
     rt_deps_index(rt);
     size_t nruns = (size_t)(rt->nrules ? rt->nrules : 1), nfacts = (size_t)(rt->nfacts ? rt->nfacts : 1);
     size_t runs_at = (sizeof(mx_check) + _Alignof(rule_run) - 1) / _Alignof(rule_run) * _Alignof(rule_run);
-    mx_check *c = mx_xcalloc(1, runs_at + nruns * sizeof(rule_run) + nruns * sizeof(int) + nruns + nfacts);
+    size_t size = runs_at + nruns * sizeof(rule_run) + nruns * sizeof(int) + nruns + nfacts;
+    mx_check *c = mx_xmalloc(size);
+    /* all zero but the target (nearly 2 KB of char arrays), copied over below:
+     * it needs no clearing first */
+    size_t t_at = offsetof(mx_check, target), t_end = t_at + sizeof c->target;
+    memset(c, 0, t_at);
+    memset((char *)c + t_end, 0, size - t_end);
     c->runs = (rule_run *)(void *)((char *)c + runs_at);
     c->pend = (int *)(void *)(c->runs + nruns);
     c->dirty = (unsigned char *)(c->pend + nruns);

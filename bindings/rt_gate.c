@@ -108,7 +108,7 @@ static void gate_done(mx_gate_req *req, mx_json *result, void *handle, int borro
     if (rt->recording) {
         mx_json *e = mx_json_obj();
         mx_json_set(e, "call", mx_json_str(req->prim));
-        mx_json_set(e, "args", mx_json_clone(req->args));
+        mx_json_set(e, "args", req->args ? mx_json_clone(req->args) : mx_json_obj());
         mx_json_set(e, "result", mx_json_clone(result));
         mx_json_push(rt->recording, e);
     }
@@ -181,14 +181,30 @@ void mx_gate_done_later(mx_gate_req *req, mx_json *result) {
     mx_loop_defer(req->rt->loop, immediate_cb, im);
 }
 
-/* start or start_ctx (with ctx) begins the real operation */
-static int gate_call(lua_State *L, const char *prim, mx_json *args, int cacheable, mx_start_fn start,
-                     mx_start_ctx_fn start_ctx, void *ctx, mx_push_fn push, mx_discard_fn discard) {
+/* start or start_ctx (with ctx) begins the real operation; key: the call's
+ * key written by the caller (taken), or NULL: written here from args; args
+ * NULL: made by make_args(ctx) when a recording needs them */
+static int gate_call(lua_State *L, const char *prim, mx_json *args, char *key, mx_args_fn make_args, int cacheable,
+                     mx_start_fn start, mx_start_ctx_fn start_ctx, void *ctx, mx_push_fn push,
+                     mx_discard_fn discard) {
     mx_rt *rt = mx_rt_from_L(L);
     mx_task *t = rt->current;
     if (!t || !lua_isyieldable(L)) {
         mx_json_free(args);
+        free(key);
         return luaL_error(L, "%s: engine calls are only possible while a rule runs", prim);
+    }
+    if (!args && rt->recording) {
+        args = make_args(ctx);
+#ifndef NDEBUG
+        /* the caller's key is the one gate_key writes (a replay finds it so) */
+        char *k = gate_key(prim, args);
+        if (strcmp(k, key) != 0) {
+            fprintf(stderr, "mxdiag: gate key mismatch: '%s' written, '%s' expected\n", key, k);
+            abort();
+        }
+        free(k);
+#endif
     }
     mx_gate_req *req = mx_xcalloc(1, sizeof *req);
     req->rt = rt;
@@ -196,7 +212,7 @@ static int gate_call(lua_State *L, const char *prim, mx_json *args, int cacheabl
     req->gen = t->gen;
     req->prim = mx_xstrdup(prim);
     req->args = args;
-    req->key = gate_key(prim, args);
+    req->key = key ? key : gate_key(prim, args);
     if (t->check && t->check->epoch) {
         mx_buf ck = MX_BUF_INIT;
         mx_buf_printf(&ck, "epoch %u %s", t->check->epoch, req->key);
@@ -294,12 +310,17 @@ static int gate_call(lua_State *L, const char *prim, mx_json *args, int cacheabl
 
 int mx_gate_call(lua_State *L, const char *prim, mx_json *args, int cacheable,
                  mx_start_fn start, mx_push_fn push, mx_discard_fn discard) {
-    return gate_call(L, prim, args, cacheable, start, NULL, NULL, push, discard);
+    return gate_call(L, prim, args, NULL, NULL, cacheable, start, NULL, NULL, push, discard);
 }
 
 int mx_gate_call_ctx(lua_State *L, const char *prim, mx_json *args, int cacheable,
                      mx_start_ctx_fn start, void *ctx, mx_push_fn push, mx_discard_fn discard) {
-    return gate_call(L, prim, args, cacheable, NULL, start, ctx, push, discard);
+    return gate_call(L, prim, args, NULL, NULL, cacheable, NULL, start, ctx, push, discard);
+}
+
+int mx_gate_call_keyed(lua_State *L, const char *prim, char *key, mx_args_fn make_args, int cacheable,
+                       mx_start_ctx_fn start, void *ctx, mx_push_fn push, mx_discard_fn discard) {
+    return gate_call(L, prim, NULL, key, make_args, cacheable, NULL, start, ctx, push, discard);
 }
 
 /* A call that waits for a local resource (a connection slot, l_net.c) before

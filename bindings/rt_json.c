@@ -5,6 +5,47 @@
 #include <string.h>
 
 
+/* The keys engine results use most (DNS answers first, then the connection
+ * and TLS primitives'), each as one C string with a fixed address: lua_setfield
+ * finds a Lua string by the address it is given in its cache (a pointer hash
+ * and one strcmp), while a result's own key (a fresh copy per object: parsed,
+ * cloned, replayed) misses it and is hashed and looked up in the string table
+ * each time. The same key either way, so the tables are the same. */
+static const char *const keys_a[] = {"aa", "answers", "address", NULL};
+static const char *const keys_b[] = {"bytes", "binary", NULL};
+static const char *const keys_c[] = {"cname", "conn", "code", NULL};
+static const char *const keys_d[] = {"data", NULL};
+static const char *const keys_e[] = {"elapsed_ms", "error", "enhanced", "errno", NULL};
+static const char *const keys_l[] = {"lines", NULL};
+static const char *const keys_n[] = {"name", NULL};
+static const char *const keys_p[] = {"preference", "port", NULL};
+static const char *const keys_r[] = {"rcode", NULL};
+static const char *const keys_s[] = {"status", "server", "source", "stage", NULL};
+static const char *const keys_t[] = {"type", "tc", "ttl", "text", NULL};
+static const char *const keys_v[] = {"verdict", NULL};
+
+static const char *known_key(const char *k) {
+    const char *const *c;
+    switch (k[0]) {
+    case 'a': c = keys_a; break;
+    case 'b': c = keys_b; break;
+    case 'c': c = keys_c; break;
+    case 'd': c = keys_d; break;
+    case 'e': c = keys_e; break;
+    case 'l': c = keys_l; break;
+    case 'n': c = keys_n; break;
+    case 'p': c = keys_p; break;
+    case 'r': c = keys_r; break;
+    case 's': c = keys_s; break;
+    case 't': c = keys_t; break;
+    case 'v': c = keys_v; break;
+    default: return k;
+    }
+    for (; *c; c++)
+        if (strcmp(*c + 1, k + 1) == 0) return *c;
+    return k;
+}
+
 void mx_lua_push_json(lua_State *L, const mx_json *v) {
     luaL_checkstack(L, 4, "json too deep");
     if (!v) { lua_pushnil(L); return; }
@@ -25,7 +66,7 @@ void mx_lua_push_json(lua_State *L, const mx_json *v) {
         lua_createtable(L, 0, (int)v->u.c.len);
         for (size_t i = 0; i < v->u.c.len; i++) {
             mx_lua_push_json(L, v->u.c.items[i]);
-            lua_setfield(L, -2, v->u.c.keys[i]);
+            lua_setfield(L, -2, known_key(v->u.c.keys[i]));
         }
         break;
     }

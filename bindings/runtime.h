@@ -194,6 +194,14 @@ int mx_gate_call(lua_State *L, const char *prim, mx_json *args, int cacheable,
 typedef void (*mx_start_ctx_fn)(mx_rt *rt, mx_json *args, mx_gate_req *req, void *ctx);
 int mx_gate_call_ctx(lua_State *L, const char *prim, mx_json *args, int cacheable,
                      mx_start_ctx_fn start, void *ctx, mx_push_fn push, mx_discard_fn discard);
+/* For hot primitives (dns.query): the caller writes the call's key itself,
+ * exactly as mx_gate_call would from prim and args (prim, a space, args as
+ * compact JSON in their order), and takes it; the args JSON is made by
+ * make_args(ctx) only for a recording, and start gets args NULL. A replayed
+ * or cached answer then costs no JSON tree nor its writing. */
+typedef mx_json *(*mx_args_fn)(void *ctx);
+int mx_gate_call_keyed(lua_State *L, const char *prim, char *key, mx_args_fn make_args, int cacheable,
+                       mx_start_ctx_fn start, void *ctx, mx_push_fn push, mx_discard_fn discard);
 /* Completion: takes result (and handle). Never resumes anything inline. */
 void mx_gate_done(mx_gate_req *req, mx_json *result, void *handle);
 /* A call about to wait for a local resource (a connection slot) / done

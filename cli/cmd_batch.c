@@ -500,8 +500,7 @@ static int next_entry(worker *w, mx_batch_entry *e, mx_target *t, mx_json **opts
         }
         if (!in_shard(b, e->target)) { b->sharded_out++; mx_batch_entry_clear(e); continue; }
         if (b->resume.len && mx_strmap_has(&b->resume, e->target)) { b->resumed++; mx_batch_entry_clear(e); continue; }
-        const char *why;
-        if (mx_target_parse(e->target, t, &why) != 0) { mx_batch_entry_clear(e); continue; } /* validated already */
+        *t = *mx_batch_target(b->in); /* parsed when it was validated: not parsed again */
         *opts = entry_options(b, e->options);
         if ((mx_json_get(*opts, "only") || mx_json_get(*opts, "skip")) && mx_rt_check_selects(w->rt, *opts) == 0) {
             mx_errf("mxdiag batch: %s:%ld:%ld: %s: 'only'/'skip' leave no rule to run (entry skipped)",

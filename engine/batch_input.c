@@ -33,6 +33,7 @@ struct mx_batch_input {
     size_t since_event;     /* YAML bytes handed to libyaml since it last returned an event */
     int token_too_big;      /* the read handler refused: since_event passed MX_BATCH_MAX_TOKEN */
     int read_errno;         /* the read handler failed on a read error */
+    mx_target target;       /* the last entry's target as validated (mx_batch_target) */
 };
 
 /* ------------------------------------------------------------------ errors */
@@ -675,18 +676,31 @@ static int yaml_begin(mx_batch_input *in, mx_json **defaults, char *err, size_t 
     }
 }
 
+/* parsed into in->target, kept for the caller (mx_batch_target): validating
+ * a target is parsing it, so the check starts from this parse */
+/* s into dst[n] as snprintf("%s") would put it (cut at n - 1 bytes), without
+ * formatting: once or twice per entry */
+static void copy_cut(char *dst, size_t n, const char *s, size_t len) {
+    if (len >= n) len = n - 1;
+    memcpy(dst, s, len);
+    dst[len] = 0;
+}
+
 static int check_target(mx_batch_input *in, mx_batch_entry *e, const char *s, char *err, size_t errlen) {
-    mx_target t;
+    mx_target *t = &in->target;
     const char *why;
-    snprintf(e->target, sizeof e->target, "%s", s);
-    if (strlen(s) >= sizeof e->target || mx_target_parse(s, &t, &why) != 0) {
-        if (strlen(s) >= sizeof e->target) why = "too long";
+    size_t len = strlen(s);
+    if (len >= sizeof e->target || mx_target_parse(s, t, &why) != 0) {
+        copy_cut(e->target, sizeof e->target, s, len);
+        if (len >= sizeof e->target) why = "too long";
         errf(in, e->line, e->column, err, errlen, "invalid domain '%.200s': %s", s, why);
         return MX_BATCH_BAD;
     }
-    snprintf(e->target, sizeof e->target, "%s", t.input); /* trimmed of surrounding whitespace */
+    copy_cut(e->target, sizeof e->target, t->input, strlen(t->input)); /* trimmed of surrounding whitespace */
     return MX_BATCH_ENTRY;
 }
+
+const mx_target *mx_batch_target(const mx_batch_input *in) { return &in->target; }
 
 static int yaml_next(mx_batch_input *in, mx_batch_entry *e, char *err, size_t errlen) {
     yaml_event_t ev;

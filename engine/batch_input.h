@@ -17,6 +17,7 @@
 #define MX_BATCH_INPUT_H
 #include <stddef.h>
 #include "json.h"
+#include "addr.h"
 
 typedef struct mx_batch_input mx_batch_input;
 
@@ -54,6 +55,10 @@ int mx_batch_begin(mx_batch_input *in, mx_json **defaults, char *err, size_t err
  * MX_BATCH_FATAL: the rest of the file cannot be read (YAML syntax error). */
 int mx_batch_next(mx_batch_input *in, mx_batch_entry *e, char *err, size_t errlen);
 void mx_batch_entry_clear(mx_batch_entry *e);
+/* The target of the entry mx_batch_next last returned MX_BATCH_ENTRY for,
+ * parsed (mx_target_parse of e->target) while it was validated; valid until
+ * the next mx_batch_next. */
+const mx_target *mx_batch_target(const mx_batch_input *in);
 void mx_batch_close(mx_batch_input *in);
 /* Entries in the file (a separate pass, for progress): -1 if unknown. */
 long mx_batch_count(const char *path, int plain);

@@ -49,6 +49,11 @@ static void read_all(const char *path, int plain, seen *s, mx_json **defaults) {
         if (rc == MX_BATCH_END) break;
         if (rc == MX_BATCH_FATAL) { s->fatal = 1; snprintf(s->fatal_err, sizeof s->fatal_err, "%s", err); break; }
         if (rc == MX_BATCH_BAD) { snprintf(s->errors[s->bad++], 512, "%s", err); continue; }
+        /* the target parsed while validating is what parsing e.target gives
+         * (cmd_batch starts the check from it instead of parsing again) */
+        mx_target t;
+        assert_int_equal(mx_target_parse(e.target, &t, NULL), 0);
+        assert_memory_equal(mx_batch_target(in), &t, sizeof t);
         snprintf(s->targets[s->n], 512, "%s", e.target);
         s->lines[s->n] = e.line;
         s->opts[s->n] = e.options;
