@@ -48,7 +48,9 @@ static const struct { const char *name; lua_CFunction open; } mods[] = {
  *
  * coroutine.close of an aborted rule raises instead of closing: a coroutine
  * that the count hook stopped is dead with hooks off, and closing it would run
- * its pending __close handlers unbounded. */
+ * its pending __close handlers unbounded. A __close handler that the budget
+ * stops while coroutine.close runs it raises too (close would return false
+ * and the error, and the rule could end as if nothing happened). */
 static const char *prelude =
     "local marker, co_create, co_resume, co_yield, co_status, co_running, co_isyieldable, co_close, aborted, pcall = ...\n"
     "local pack, unpack, type, error = table.pack, table.unpack, type, error\n"
@@ -70,7 +72,9 @@ static const char *prelude =
     "end\n"
     "local function close(co)\n"
     "  if aborted() then error(aborted(), 0) end\n"
-    "  return co_close(co)\n"
+    "  local r = pack(co_close(co))\n"
+    "  if not r[1] and aborted() then error(aborted(), 0) end\n"
+    "  return unpack(r, 1, r.n)\n"
     "end\n"
     "local function xpcall(f, msgh, ...)\n"
     "  if type(msgh) ~= 'function' then\n"
