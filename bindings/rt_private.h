@@ -26,6 +26,8 @@
 #include "runtime.h"
 #include "strmap.h"
 #include <openssl/ssl.h>
+#include <pthread.h>
+#include <time.h>
 
 #define MAX_RULES 512
 #define HOOK_EVERY 1000
@@ -231,6 +233,13 @@ struct mx_rt {
     mx_task *tasks;
     int ntasks, tasks_cap;
     int co_tab_ref;         /* registry table: each live task's thread at [slot + 1] (0: not made yet) */
+    /* The CPU timer (rt_sandbox.c, rt_cpu_*): tasks' threads run without the
+     * count hook; a task computing through CPU_SLICE_MS of the thread's CPU
+     * within one pass of the scheduler gets it from a signal. */
+    lua_State *volatile running; /* the innermost thread of the task being resumed, or NULL */
+    int cpu_state;          /* 0: timer not made yet, 1: made, -1: none (tasks keep the hook) */
+    timer_t cpu_timer;      /* CLOCK_THREAD_CPUTIME_ID of cpu_owner, signalling it */
+    pthread_t cpu_owner;    /* the thread the timer measures and signals */
     int *free_slots;
     int nfree;
     int pushing_borrowed;   /* resume_task is pushing a borrowed result (mx_rt_result_borrowed) */
@@ -344,6 +353,10 @@ void rt_push_sealed(lua_State *L, int idx);
 void rt_push_adopted(lua_State *L, int idx);
 void rt_push_sealed_view(lua_State *L, int sidx);
 void rt_count_hook(lua_State *L, lua_Debug *ar);
+void rt_cpu_init(mx_rt *rt);  /* at mx_rt_new: whether tasks may run without the hook */
+void rt_cpu_arm(mx_rt *rt);   /* rule code runs from here (a pass of the scheduler)... */
+void rt_cpu_disarm(mx_rt *rt);/* ...to here: back to the event loop */
+void rt_cpu_free(mx_rt *rt);
 void rt_deps_index(mx_rt *rt); /* rt_loader.c: mx_rule's req_prov/want_prov, rt->fact_names */
 int rt_fact_index(mx_rt *rt, const char *name); /* -1: no rule names it */
 int64_t rt_now_us(void);

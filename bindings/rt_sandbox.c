@@ -48,7 +48,9 @@ static const struct { const char *name; lua_CFunction open; } mods[] = {
  *
  * coroutine.close of an aborted rule raises instead of closing: a coroutine
  * that the count hook stopped is dead with hooks off, and closing it would run
- * its pending __close handlers unbounded. */
+ * its pending __close handlers unbounded. A __close handler that the budget
+ * stops while coroutine.close runs it raises too (close would return false
+ * and the error, and the rule could end as if nothing happened). */
 static const char *prelude =
     "local marker, co_create, co_resume, co_yield, co_status, co_running, co_isyieldable, co_close, aborted, pcall = ...\n"
     "local pack, unpack, type, error = table.pack, table.unpack, type, error\n"
@@ -70,7 +72,9 @@ static const char *prelude =
     "end\n"
     "local function close(co)\n"
     "  if aborted() then error(aborted(), 0) end\n"
-    "  return co_close(co)\n"
+    "  local r = pack(co_close(co))\n"
+    "  if not r[1] and aborted() then error(aborted(), 0) end\n"
+    "  return unpack(r, 1, r.n)\n"
     "end\n"
     "local function xpcall(f, msgh, ...)\n"
     "  if type(msgh) ~= 'function' then\n"
@@ -385,6 +389,7 @@ void mx_lua_seal(lua_State *L, int idx) {
 }
 
 static int sb_pcall(lua_State *L);
+static int sb_co_switch(lua_State *L);
 static mx_json *table_names(lua_State *L, int idx, int functions_only);
 static int sb_rawset(lua_State *L);
 static int sb_getmetatable(lua_State *L);
@@ -506,6 +511,17 @@ void rt_build_env_proto(mx_rt *rt) {
     if (luaL_loadbufferx(L, prelude, strlen(prelude), "=prelude", "t") != LUA_OK) lua_error(L);
     lua_pushlightuserdata(L, MARKER);
     lua_getglobal(L, "coroutine");
+    /* resume and close run code on another thread: the CPU timer's wrappers
+     * (sb_co_switch), put in Lua's own table so that errors and tracebacks
+     * name them as before ('coroutine.resume') */
+    static const char *const switching[] = {"resume", "close"};
+    for (int i = 0; i < 2; i++) {
+        lua_getfield(L, -1, switching[i]);
+        if (lua_tocfunction(L, -1) != sb_co_switch) {
+            lua_pushcclosure(L, sb_co_switch, 1);
+            lua_setfield(L, -2, switching[i]);
+        } else lua_pop(L, 1);
+    }
     static const char *const cof[] = {"create", "resume", "yield", "status", "running", "isyieldable", "close"};
     for (int i = 0; i < 7; i++) lua_getfield(L, -1 - i, cof[i]);
     lua_remove(L, -8);
@@ -752,4 +768,175 @@ mx_json *mx_rt_api_json(mx_rt *rt) {
     mx_json_set(doc, "std", stdm);
     mx_json_set(doc, "types", types);
     return doc;
+}
+
+/* ------------------------------------------------------------ CPU timer */
+
+/* Lua 5.4 stops at every VM instruction while a count hook is set on a
+ * thread, whatever its count (luaG_traceexec): for a batch, the largest
+ * single cost of a domain. So the threads of tasks (a rule's run(), its
+ * task.all functions, and the coroutines they make) run without the hook,
+ * and get it only when they compute for long: each runtime has a timer on
+ * the CPU clock of the thread that runs its rules (CLOCK_THREAD_CPUTIME_ID,
+ * its signal sent to that thread only), armed while a pass of the scheduler
+ * resumes tasks (run_ready) and disarmed when the runtime goes back to the
+ * event loop. An idle runtime thus gets no signal at all (a thread's CPU
+ * clock does not move while it waits), and no thread is added. Once the
+ * pass has used CPU_SLICE_MS of CPU, the handler sets the count hook on the
+ * innermost thread running rule code (rt->running, kept by resume_task and
+ * the sandbox's coroutine.resume/close), and again every CPU_SLICE_MS while
+ * the pass goes on; a thread keeps the hook for its life, so the budget,
+ * the compute deadline and an aborted rule's re-raise work as before from
+ * then on. lua_sethook is made to be called from a signal handler (ldebug.c:
+ * the hook and its mask are written as single words and read where Lua
+ * checks them).
+ *
+ * Loading rule files and applies() run on the main thread, which keeps the
+ * hook. When the timer cannot be made (or MXDIAG_TEST_NO_CPU_TIMER is set,
+ * for the tests), every task thread gets the hook, as before.
+ *
+ * What the signal may interrupt while armed: rule code, and the engine
+ * primitives rules call, which start non-blocking I/O (DNS by c-ares, connect,
+ * TLS and SMTP over non-blocking sockets) or read local files and commands
+ * (engine/sysinfo.c, whose poll and waitpid loops retry on EINTR);
+ * SA_RESTART restarts the blocking calls that allow it. The event loop's
+ * epoll_wait, which SA_RESTART does not restart, runs only while the timer
+ * is disarmed. */
+#include <errno.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define CPU_SLICE_MS 10
+#define CPU_SIGNAL SIGURG /* ignored by default; mxdiag uses INT, TERM, HUP, PIPE */
+
+#ifndef sigev_notify_thread_id
+#define sigev_notify_thread_id _sigev_un._tid
+#endif
+
+static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
+static int cpu_handler_ok;                   /* the handler is installed */
+static _Thread_local mx_rt *volatile cpu_rt; /* the runtime armed on this thread, or NULL */
+static _Thread_local int cpu_unblocked;      /* CPU_SIGNAL unblocked on this thread */
+
+static void cpu_handler(int sig) {
+    (void)sig;
+    int e = errno;
+    mx_rt *rt = cpu_rt;
+    lua_State *co = rt ? rt->running : NULL;
+    if (co && !lua_gethook(co)) lua_sethook(co, rt_count_hook, LUA_MASKCOUNT, HOOK_EVERY);
+    errno = e;
+}
+
+static void cpu_install(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = cpu_handler;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    cpu_handler_ok = sigaction(CPU_SIGNAL, &sa, NULL) == 0;
+}
+
+static int cpu_test_off(void) {
+    const char *off = getenv("MXDIAG_TEST_NO_CPU_TIMER");
+    return off && *off;
+}
+
+/* The timer of the calling thread. 0 on success. */
+static int cpu_timer_make(mx_rt *rt) {
+    if (cpu_test_off()) return -1;
+    struct sigevent sev;
+    memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = CPU_SIGNAL;
+    sev.sigev_notify_thread_id = (pid_t)syscall(SYS_gettid);
+    if (timer_create(CLOCK_THREAD_CPUTIME_ID, &sev, &rt->cpu_timer) != 0) return -1;
+    rt->cpu_owner = pthread_self();
+    rt->cpu_state = 1;
+    return 0;
+}
+
+/* No timer: every live task's thread gets the hook, and new ones keep it
+ * (rt_task_new). Coroutines they made get it from the thread that resumes
+ * them (sb_co_switch). */
+static void cpu_give_up(mx_rt *rt) {
+    if (rt->cpu_state == 1) timer_delete(rt->cpu_timer);
+    rt->cpu_state = -1;
+    for (int i = 0; i < rt->ntasks; i++)
+        if (rt->tasks[i].alive && rt->tasks[i].co && !lua_gethook(rt->tasks[i].co))
+            lua_sethook(rt->tasks[i].co, rt_count_hook, LUA_MASKCOUNT, HOOK_EVERY);
+}
+
+/* At mx_rt_new (any thread): the timer itself is made by the thread that
+ * runs the rules, at its first pass (batch -P: runtimes are made by the main
+ * thread, run by workers). */
+void rt_cpu_init(mx_rt *rt) {
+    pthread_once(&cpu_once, cpu_install);
+    rt->cpu_state = cpu_handler_ok && !cpu_test_off() ? 0 : -1;
+}
+
+void rt_cpu_arm(mx_rt *rt) {
+    if (rt->cpu_state < 0) return;
+    if (rt->cpu_state == 1 && !pthread_equal(rt->cpu_owner, pthread_self())) {
+        timer_delete(rt->cpu_timer); /* another thread runs this runtime now */
+        rt->cpu_state = 0;
+    }
+    if (rt->cpu_state == 0 && cpu_timer_make(rt) != 0) { cpu_give_up(rt); return; }
+    if (!cpu_unblocked) {
+        /* a mask inherited from whoever started mxdiag must not hold it back */
+        sigset_t s;
+        sigemptyset(&s);
+        sigaddset(&s, CPU_SIGNAL);
+        if (pthread_sigmask(SIG_UNBLOCK, &s, NULL) != 0) { cpu_give_up(rt); return; }
+        cpu_unblocked = 1;
+    }
+    cpu_rt = rt;
+    struct itimerspec its = {{0, CPU_SLICE_MS * 1000000L}, {0, CPU_SLICE_MS * 1000000L}};
+    if (timer_settime(rt->cpu_timer, 0, &its, NULL) != 0) { cpu_rt = NULL; cpu_give_up(rt); }
+}
+
+void rt_cpu_disarm(mx_rt *rt) {
+    if (rt->cpu_state != 1) return;
+    struct itimerspec its;
+    memset(&its, 0, sizeof its);
+    timer_settime(rt->cpu_timer, 0, &its, NULL);
+    /* a signal sent before it stopped was delivered at the latest on the
+     * way out of timer_settime (it is not blocked here) */
+    cpu_rt = NULL;
+}
+
+void rt_cpu_free(mx_rt *rt) {
+    if (rt->cpu_state == 1) timer_delete(rt->cpu_timer);
+    rt->cpu_state = -1;
+    if (cpu_rt == rt) cpu_rt = NULL;
+}
+
+/* coroutine.resume and coroutine.close as the prelude calls them (upvalue 1:
+ * Lua's own). Both run code on the thread co: within a task, co is the
+ * innermost thread running while they do (what the timer's signal gives the
+ * hook to). A hook on either side is passed to the other, so that code run
+ * from a counted thread is counted and a loop resuming coroutines again and
+ * again stays counted. [-?, +?, e] */
+static int sb_co_switch(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTHREAD); /* Lua's own check and message, named as before */
+    mx_rt *rt = mx_rt_from_L(L);
+    lua_State *co = lua_tothread(L, 1);
+    if (lua_gethook(L) && !lua_gethook(co)) lua_sethook(co, rt_count_hook, LUA_MASKCOUNT, HOOK_EVERY);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    if (!rt || rt->running != L) {
+        lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+        return lua_gettop(L);
+    }
+    rt->running = co;
+    /* protected: rt->running must not be left on co (it may be collected) */
+    int st = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+    rt->running = L;
+    if (lua_gethook(co) && !lua_gethook(L)) lua_sethook(L, rt_count_hook, LUA_MASKCOUNT, HOOK_EVERY);
+    if (st != LUA_OK) {
+        /* as a memory error raised through here would have been (abort_reason) */
+        if (st == LUA_ERRMEM && rt->acct && !rt->acct->aborted) rt->acct->aborted = "memory limit exceeded";
+        return lua_error(L);
+    }
+    return lua_gettop(L);
 }

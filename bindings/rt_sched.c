@@ -61,6 +61,10 @@ mx_task *rt_task_new(mx_rt *rt, mx_check *c, int rule) {
     lua_State *L = rt->L;
     lua_rawgeti(L, LUA_REGISTRYINDEX, rt->co_tab_ref);
     t->co = lua_newthread(L);
+    /* made with the main thread's count hook: without the CPU timer it
+     * keeps it, else the timer gives it when the task computes for long
+     * (rt_sandbox.c) */
+    if (rt->cpu_state >= 0) lua_sethook(t->co, NULL, 0, 0);
     lua_rawseti(L, -2, slot + 1);
     lua_pop(L, 1);
     return t;
@@ -201,7 +205,12 @@ static void resume_task(mx_rt *rt, mx_task *t) {
     int slot = t->slot;
     uint32_t gen = t->gen;
     int64_t t0 = rt_now_us();
+    /* an aborted rule's other tasks (task.all) are counted at once: every
+     * count raises again */
+    if (run->aborted && !lua_gethook(co)) lua_sethook(co, rt_count_hook, LUA_MASKCOUNT, HOOK_EVERY);
+    rt->running = co;
     int st = lua_resume(co, rt->L, nargs, &nres);
+    rt->running = NULL;
     int64_t dt = rt_now_us() - t0;
     rt->lua_us += dt;
     run->own_us += dt;
@@ -237,7 +246,13 @@ static void resume_task(mx_rt *rt, mx_task *t) {
     free(full);
 }
 
+/* One pass: the ready tasks, and those they make ready. The CPU timer is
+ * armed for it (two timer_settime calls a pass, none when nothing is
+ * ready): rule code runs only here, and in applies() and while loading, on
+ * the main thread, which keeps the count hook. */
 static void run_ready(mx_rt *rt) {
+    if (!rt->nready) return;
+    rt_cpu_arm(rt);
     while (rt->nready) {
         int n = rt->nready;
         int *slots = mx_xmalloc((size_t)n * sizeof *slots);
@@ -254,6 +269,7 @@ static void run_ready(mx_rt *rt) {
         free(slots);
         free(gens);
     }
+    rt_cpu_disarm(rt);
 }
 
 

@@ -70,6 +70,7 @@ mx_rt *mx_rt_new(const mx_rt_opts *opts, char *err, size_t errlen) {
     if (!rt->L) { snprintf(err, errlen, "cannot create the Lua state"); mx_rt_free(rt); return NULL; }
     luaL_openlibs(rt->L);
     lua_sethook(rt->L, rt_count_hook, LUA_MASKCOUNT, HOOK_EVERY);
+    rt_cpu_init(rt);
     rt_build_env_proto(rt);
     return rt;
 }
@@ -90,6 +91,7 @@ void mx_rt_free(mx_rt *rt) {
     int64_t until = mx_now_ms() + rt->opts.timeout_ms + 1000;
     while (rt->pending_calls > 0 && mx_now_ms() < until) mx_loop_run_once(rt->loop, 100);
     rt_worker_free(rt);
+    rt_cpu_free(rt);
     mx_dns_free(rt->dns);
     mx_strmap_free(&rt->dns_by_resolvers, free_dns);
     mx_loop_free(rt->loop);
