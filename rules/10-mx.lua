@@ -4,15 +4,23 @@ local function fmt_resolver()
   return dns.servers()
 end
 
+-- The sort orders, made once per file, not a closure per call (issue 21).
+local function by_preference(x, y)
+  if x.preference ~= y.preference then return x.preference < y.preference end
+  return x.host < y.host
+end
+local function ipv4_first(a, b)
+  local a6, b6 = a:find(":") ~= nil, b:find(":") ~= nil
+  if a6 ~= b6 then return b6 end
+  return a < b
+end
+
 local function sorted_hosts(answers)
   local hosts = {}
   for _, a in ipairs(answers) do
     hosts[#hosts + 1] = { host = a.data, preference = a.preference, ttl = a.ttl }
   end
-  table.sort(hosts, function(x, y)
-    if x.preference ~= y.preference then return x.preference < y.preference end
-    return x.host < y.host
-  end)
+  table.sort(hosts, by_preference)
   return hosts
 end
 
@@ -38,11 +46,7 @@ local function resolve(name)
                                   error = detail and detail.error }
     end
   end
-  table.sort(addrs, function(a, b)
-    local a6, b6 = a:find(":") ~= nil, b:find(":") ~= nil
-    if a6 ~= b6 then return b6 end
-    return a < b
-  end)
+  table.sort(addrs, ipv4_first)
   return addrs, chain, failures
 end
 
@@ -284,16 +288,22 @@ end
 
 -- Resolves every MX host concurrently: per host { literal }, { invalid } or
 -- { addrs, chain, failures }, in the order of hosts.
+local function resolve_host(h)
+  if net.parse_address(h.host) then return { literal = true } end
+  local ok, why = dns.valid_name(h.host)
+  if not ok then return { invalid = why } end
+  local addrs, chain, failures = resolve(h.host)
+  return { addrs = addrs, chain = chain, failures = failures }
+end
+
+-- One host (most domains) is resolved in the rule's own task: no closure and
+-- no task for a task.all of one function (issue 21); resolve() still asks A
+-- and AAAA concurrently.
 local function resolve_hosts(hosts)
+  if #hosts == 1 then return { resolve_host(hosts[1]) } end
   local jobs = {}
   for i, h in ipairs(hosts) do
-    jobs[i] = function()
-      if net.parse_address(h.host) then return { literal = true } end
-      local ok, why = dns.valid_name(h.host)
-      if not ok then return { invalid = why } end
-      local addrs, chain, failures = resolve(h.host)
-      return { addrs = addrs, chain = chain, failures = failures }
-    end
+    jobs[i] = function() return resolve_host(h) end
   end
   return task.all(jobs)
 end
