@@ -117,4 +117,34 @@ function M.all(jobs)
   return out
 end
 
+-- shared.memo(key, fn): fn()'s value, worked out once per key per run in
+-- this Lua state and returned as it is to every later caller. For pure
+-- computation on values already shared (the findings and published entries
+-- a probe's result gives): fn must not yield (it does no network work) and
+-- nothing waits, so two callers never see each other half done. Unlike
+-- shared.once nothing crosses workers (batch -P N: a worker works its own
+-- out; the value stays in its Lua state, never copied). An error in fn is
+-- raised and nothing is stored. The value is shared by every caller of the
+-- run: build it once and never change it afterwards (report:finding and
+-- report:publish copy what they are given, so handing it to them is safe).
+-- Keys are namespaced by the caller and must name every input fn reads.
+local memo_by_epoch, memo_order = {}, {}
+
+function M.memo(key, fn)
+  local ep = task.epoch()
+  local t = memo_by_epoch[ep]
+  if not t then
+    t = {}
+    memo_by_epoch[ep] = t
+    memo_order[#memo_order + 1] = ep
+    if #memo_order > EPOCHS_KEPT then memo_by_epoch[table.remove(memo_order, 1)] = nil end
+  end
+  local v = t[key]
+  if v == nil then
+    v = fn()
+    t[key] = v
+  end
+  return v
+end
+
 return M
