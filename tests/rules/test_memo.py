@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Per-address findings worked out once per run (shared.memo in the tcp and smtp rules, issue 21)
+are keyed by everything they read besides the probe: a batch (no network: a recording built from
+the shipped ones) in which domains share an MX address but differ in such an input must still get
+each its own finding and published entry.
+
+- preference: two domains whose MX is the same host at preference 10 and 20 (tcp and smtp evidence);
+- the host's other family: the same MX host and address checked once with a source address of each
+  family (its IPv4 connects, its IPv6 times out: "the same host answers over IPv4") and once with
+  the IPv6 source alone (nothing else to compare with: no such advice).
+With -P 1 and -P 2 (each worker has its own Lua state and its own memo)."""
+import copy, json, os, subprocess, sys, tempfile
+
+mx, src = sys.argv[1], sys.argv[2]
+env = dict(os.environ, MXDIAG_RULES_PATH="", NO_COLOR="1")
+shipped = os.path.join(src, "tests", "rules", "shipped")
+tmp = tempfile.mkdtemp(prefix="mxdiag-memo-")
+failures = []
+
+
+def batch(rec, lst, *args):
+    p = subprocess.run([mx, "--no-config", "batch", "--replay", rec, "--allow-reserved", "--timeout", "3", "-q",
+                        *args, lst], capture_output=True, text=True, env=env, timeout=120)
+    if not p.stdout.strip():
+        failures.append("batch %s wrote nothing: %s" % (" ".join(args), p.stderr[-500:]))
+        return []
+    return sorted((json.loads(l) for l in p.stdout.splitlines() if l.strip()), key=lambda o: o["index"])
+
+
+def load(name):
+    return json.load(open(os.path.join(shipped, name, "recording.json")))
+
+
+# ---- preference: pref10.test and pref20.test, both MX mx.healthy.test (192.0.2.10, 2001:db8::10)
+rec = load("healthy")
+base_mx = next(c for c in rec["calls"] if c["call"] == "dns.query" and c["args"] == {"name": "healthy.test", "type": "MX"})
+for dom, pref in (("pref10.test", 10), ("pref20.test", 20)):
+    c = copy.deepcopy(base_mx)
+    c["args"]["name"] = c["result"]["name"] = dom
+    for a in c["result"]["answers"]:
+        a["name"], a["preference"] = dom, pref
+    rec["calls"].append(c)
+    rec["checks"].append(dict(rec["checks"][0], target=dom))
+prec = os.path.join(tmp, "pref.json")
+json.dump(rec, open(prec, "w"))
+plist = os.path.join(tmp, "pref.txt")
+open(plist, "w").write("pref10.test\npref20.test\npref10.test\npref20.test\n")
+for workers in ("1", "2"):
+    for o in batch(prec, plist, "-P", workers, "--only", "smtp"):
+        want = 10 if o["target"]["domain"] == "pref10.test" else 20
+        seen = {}
+        for f in o["findings"]:
+            pr = (f.get("evidence") or {}).get("preference")
+            if f["rule"] in ("tcp", "smtp") and pr is not None:
+                seen.setdefault(f["rule"], set()).add(pr)
+        if seen != {"tcp": {want}, "smtp": {want}}:
+            failures.append("-P %s %s (entry %d): preference in tcp/smtp evidence %r, expected %d"
+                            % (workers, o["target"]["domain"], o["index"], seen, want))
+
+# ---- the host's other family: v6drop.test from an IPv4 and an IPv6 source, then from the IPv6 one alone
+rec = load("v6drop")
+S4, S6 = "192.0.2.250", "2001:db8::250"
+extra = []
+for c in rec["calls"]:
+    if c["call"] == "net.connect" and "ttl" not in c["args"] and c["args"]["timeout_ms"] == 3000:
+        s = copy.deepcopy(c)
+        a = c["args"]  # in the order the gate writes them: address, port, source, timeout_ms
+        s["args"] = {"address": a["address"], "port": a["port"], "source": S6 if ":" in a["address"] else S4,
+                     "timeout_ms": a["timeout_ms"]}
+        s["result"]["source"] = s["args"]["source"]
+        extra.append(s)
+rec["calls"] += extra
+frec = os.path.join(tmp, "family.json")
+json.dump(rec, open(frec, "w"))
+flist = os.path.join(tmp, "family.yaml")
+open(flist, "w").write("domains:\n"
+                       "  - domain: v6drop.test\n    source_ips: [%s, %s]\n"
+                       "  - domain: v6drop.test\n    source_ips: [%s]\n"
+                       "  - domain: v6drop.test\n    source_ips: [%s, %s]\n" % (S4, S6, S6, S4, S6))
+for workers in ("1", "2"):
+    out = batch(frec, flist, "-P", workers, "--only", "tcp")
+    for o in out:
+        both = o["index"] != 1
+        t = [f for f in o["findings"] if f["code"] == "tcp.timeout"]
+        if len(t) != 1:
+            failures.append("-P %s entry %d: %d tcp.timeout findings, expected 1: %r"
+                            % (workers, o["index"], len(t), [f["code"] for f in o["findings"]]))
+            continue
+        says = "over IPv4" in t[0].get("advice", "")
+        if says != both:
+            failures.append("-P %s entry %d (sources %s): tcp.timeout advice %s the IPv4 comparison: %r"
+                            % (workers, o["index"], "both" if both else "IPv6 only",
+                               "lacks" if both else "makes", t[0].get("advice")))
+        fam = [f for f in o["findings"] if f["code"] == "tcp.family_fails"]
+        if bool(fam) != both:
+            failures.append("-P %s entry %d: tcp.family_fails %s" % (workers, o["index"], "missing" if both else "made"))
+
+for f in failures:
+    print("FAIL:", f)
+print("memo: %d failures" % len(failures))
+sys.exit(1 if failures else 0)
