@@ -8,8 +8,12 @@ each its own finding and published entry.
 - the host's other family: the same MX host and address checked once with a source address of each
   family (its IPv4 connects, its IPv6 times out: "the same host answers over IPv4") and once with
   the IPv6 source alone (nothing else to compare with: no such advice).
-With -P 1 and -P 2 (each worker has its own Lua state and its own memo)."""
-import copy, json, os, subprocess, sys, tempfile
+(--replay runs one worker.) And over loopback, batch -P 2 (each worker has its own Lua state and its
+own memo) gives the same findings as -P 1: a listening SMTP server and a closed port, each listed
+several times."""
+import copy, json, os, re, socket, subprocess, sys, tempfile
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import SmtpListener
 
 mx, src = sys.argv[1], sys.argv[2]
 env = dict(os.environ, MXDIAG_RULES_PATH="", NO_COLOR="1")
@@ -31,8 +35,13 @@ def load(name):
     return json.load(open(os.path.join(shipped, name, "recording.json")))
 
 
-# ---- preference: pref10.test and pref20.test, both MX mx.healthy.test (192.0.2.10, 2001:db8::10)
+# ---- preference: pref10.test and pref20.test, both MX mx.healthy.test (192.0.2.10, 2001:db8::10),
+# which is listed on Spamhaus ZEN here (127.0.0.4, XBL): tcp, smtp and dnsbl-mx evidence
 rec = load("healthy")
+for c in rec["calls"]:
+    if c["call"] == "dns.query" and c["args"] == {"name": "10.2.0.192.zen.spamhaus.org", "type": "A"}:
+        c["result"].update(status="NOERROR", rcode="NOERROR",
+                           answers=[{"name": c["args"]["name"], "type": "A", "ttl": 30, "data": "127.0.0.4"}])
 base_mx = next(c for c in rec["calls"] if c["call"] == "dns.query" and c["args"] == {"name": "healthy.test", "type": "MX"})
 for dom, pref in (("pref10.test", 10), ("pref20.test", 20)):
     c = copy.deepcopy(base_mx)
@@ -46,15 +55,15 @@ json.dump(rec, open(prec, "w"))
 plist = os.path.join(tmp, "pref.txt")
 open(plist, "w").write("pref10.test\npref20.test\npref10.test\npref20.test\n")
 for workers in ("1", "2"):
-    for o in batch(prec, plist, "-P", workers, "--only", "smtp"):
+    for o in batch(prec, plist, "-P", workers, "--only", "smtp,dnsbl-mx"):
         want = 10 if o["target"]["domain"] == "pref10.test" else 20
         seen = {}
         for f in o["findings"]:
             pr = (f.get("evidence") or {}).get("preference")
-            if f["rule"] in ("tcp", "smtp") and pr is not None:
+            if f["rule"] in ("tcp", "smtp", "dnsbl-mx") and pr is not None:
                 seen.setdefault(f["rule"], set()).add(pr)
-        if seen != {"tcp": {want}, "smtp": {want}}:
-            failures.append("-P %s %s (entry %d): preference in tcp/smtp evidence %r, expected %d"
+        if seen != {"tcp": {want}, "smtp": {want}, "dnsbl-mx": {want}}:
+            failures.append("-P %s %s (entry %d): preference in tcp/smtp/dnsbl-mx evidence %r, expected %d"
                             % (workers, o["target"]["domain"], o["index"], seen, want))
 
 # ---- the host's other family: v6drop.test from an IPv4 and an IPv6 source, then from the IPv6 one alone
@@ -94,6 +103,41 @@ for workers in ("1", "2"):
         fam = [f for f in o["findings"] if f["code"] == "tcp.family_fails"]
         if bool(fam) != both:
             failures.append("-P %s entry %d: tcp.family_fails %s" % (workers, o["index"], "missing" if both else "made"))
+
+# ---- -P 2 against -P 1 over loopback (no DNS: the targets are addresses)
+srv = SmtpListener()
+closed = socket.socket()
+closed.bind(("127.0.0.1", 0))
+closed_port = closed.getsockname()[1]
+closed.close()  # nothing listens there now: refused
+llist = os.path.join(tmp, "loop.yaml")
+open(llist, "w").write("domains:\n" + "".join(
+    "  - 127.0.0.1:%d\n  - domain: 127.0.0.1:%d\n    helo: memo%d.example\n  - 127.0.0.1:%d\n"
+    % (srv.port, srv.port, i % 2, closed_port) for i in range(4)))
+
+
+def loop(workers):
+    p = subprocess.run([mx, "--no-config", "batch", "--allow-reserved", "--timeout", "3", "-q", "-P", workers,
+                        "-j", "4", "--only", "smtp", llist], capture_output=True, text=True, env=env, timeout=120)
+    rows = {}
+    for l in p.stdout.splitlines():
+        o = json.loads(l)
+        # timings differ between runs: masked
+        rows[o["index"]] = sorted((f["rule"], f["code"], re.sub(r"\d+ ms|\d+\.\d+ s", "T", f["summary"]))
+                                  for f in o["findings"])
+    return rows, p.stderr
+
+
+one, e1 = loop("1")
+two, e2 = loop("2")
+if len(one) != 12 or one != two:
+    failures.append("loopback batch: -P 2 differs from -P 1 (%d/%d entries)\n-P 1: %r\n-P 2: %r\n%s%s"
+                    % (len(one), len(two), one, two, e1[-300:], e2[-300:]))
+elif not any(c == "smtp.greeting_ok" for r in one.values() for _, c, _ in r) or \
+        not any(c == "tcp.refused" for r in one.values() for _, c, _ in r):
+    failures.append("loopback batch: no greeting or no refusal: %r" % one)
+else:
+    print("loopback: %d entries, the same with -P 1 and -P 2" % len(one))
 
 for f in failures:
     print("FAIL:", f)
