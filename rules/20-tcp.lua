@@ -104,7 +104,7 @@ return {
     local timeout = target.options.timeout
     local sources = target.options.source_ips or {}
     if #sources == 0 then sources = { false } end
-    local probes, jobs, keys = {}, {}, {}
+    local probes, jobs = {}, {}
     for _, a in ipairs(target.facts["mx.addresses"]) do
       for _, src in ipairs(sources) do
         local fam_ok = true
@@ -118,9 +118,8 @@ return {
           probes[#probes + 1] = p
           -- one probe per address, port and source for the whole run (batch)
           local key = "tcp|" .. a.address .. "|" .. port .. "|" .. tostring(src) .. "|" .. tostring(timeout)
-          keys[#keys + 1] = conn.key(a.address, port, src or nil, timeout)
-          local ckey = keys[#keys]
           jobs[#jobs + 1] = { key, function()
+            local ckey = conn.key(a.address, port, src or nil, timeout)
             local sock, verdict, detail = net.connect(a.address, port, { timeout = timeout, source = src or nil })
             if sock then
               -- kept open, before any other check (or worker) reads this result: the smtp rule that

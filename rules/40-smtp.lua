@@ -469,8 +469,10 @@ return {
         keys[#keys + 1] = key
         -- a dialogue already known from another check of the run (batch) needs no connection: free
         -- the probe's at once, so it holds no per-address slot another dialogue may wait for
-        if r.conn_key and shared.done(key) then conn.release(r.conn_key) end
-        held[#held + 1] = r.conn_key
+        -- (released once: not kept in held, which is released again below)
+        if r.conn_key then
+          if shared.done(key) then conn.release(r.conn_key) else held[#held + 1] = r.conn_key end
+        end
         jobs[#jobs + 1] = { key, function()
           -- the tcp rule's connection carries the dialogue: one connection per address and check
           local sock, detail
