@@ -4,7 +4,9 @@ are keyed by everything they read besides the probe: a batch (no network: a reco
 the shipped ones) in which domains share an MX address but differ in such an input must still get
 each its own finding and published entry.
 
-- preference: two domains whose MX is the same host at preference 10 and 20 (tcp and smtp evidence);
+- preference: two domains whose MX is the same host at preference 10 and 20 (tcp, smtp and dnsbl-mx evidence);
+- the dnsbl rule (the sender's reputation, no domain in it): entries with their own dnsbl_zones or
+  sender_ips;
 - the host's other family: the same MX host and address checked once with a source address of each
   family (its IPv4 connects, its IPv6 times out: "the same host answers over IPv4") and once with
   the IPv6 source alone (nothing else to compare with: no such advice).
@@ -104,6 +106,23 @@ for workers in ("1", "2"):
         if bool(fam) != both:
             failures.append("-P %s entry %d: tcp.family_fails %s" % (workers, o["index"], "missing" if both else "made"))
 
+# ---- the dnsbl rule's findings (the sender's, the same for every domain of a run) once per run for its
+# inputs: entries of one list with other dnsbl_zones or sender_ips get their own
+dlist = os.path.join(tmp, "dnsbl.yaml")
+open(dlist, "w").write("domains:\n  - healthy.test\n  - domain: healthy.test\n    dnsbl_zones: [zen.spamhaus.org]\n"
+                       "  - domain: healthy.test\n    sender_ips: [198.51.100.3]\n  - healthy.test\n")
+got = {o["index"]: [(f["code"], f["summary"]) for f in o["findings"] if f["rule"] == "dnsbl"]
+       for o in batch(os.path.join(shipped, "dnsblpartial", "recording.json"), dlist, "--sender-ip", "198.51.100.2",
+                      "--dnsbl-zone", "zen.spamhaus.org", "--dnsbl-zone", "dead.lab.test",
+                      "--dnsbl-zone", "nolist.lab.test", "--only", "dnsbl")}
+codes = {i: [c for c, _ in v] for i, v in got.items()}
+if codes.get(0) != ["dnsbl.clean", "dnsbl.unreliable"] or got.get(3) != got.get(0):
+    failures.append("dnsbl: the default entries: %r" % got)
+if codes.get(1) != ["dnsbl.clean"]:
+    failures.append("dnsbl: dnsbl_zones [zen.spamhaus.org] alone still has the other lists: %r" % got.get(1))
+if not any("198.51.100.3" in t for _, t in got.get(2, [])) or any("198.51.100.2" in t for _, t in got.get(2, [])):
+    failures.append("dnsbl: sender_ips [198.51.100.3] is not the subject: %r" % got.get(2))
+
 # ---- -P 2 against -P 1 over loopback (no DNS: the targets are addresses)
 srv = SmtpListener()
 closed = socket.socket()
@@ -138,6 +157,25 @@ elif not any(c == "smtp.greeting_ok" for r in one.values() for _, c, _ in r) or 
     failures.append("loopback batch: no greeting or no refusal: %r" % one)
 else:
     print("loopback: %d entries, the same with -P 1 and -P 2" % len(one))
+
+# the dnsbl rule's run-wide result crosses workers (shared.once: a copy): the resolver a closed loopback
+# port (every list refuses), the targets addresses (no MX query)
+lo = os.path.join(tmp, "lo.txt")
+open(lo, "w").write("127.0.0.1\n127.0.0.2\n127.0.0.3\n127.0.0.4\n")
+
+
+def dnsbl_loop(workers):
+    p = subprocess.run([mx, "--no-config", "batch", "--allow-reserved", "--timeout", "2", "-q", "-P", workers, "-j", "4",
+                        "--only", "dnsbl", "--sender-ip", "198.51.100.2", "--resolver", "127.0.0.1:%d" % closed_port,
+                        "--dnsbl-zone", "zen.spamhaus.org", "--dnsbl-zone", "dead.example", "--plain", lo],
+                       capture_output=True, text=True, env=env, timeout=120)
+    return {json.loads(l)["index"]: json.loads(l)["findings"] for l in p.stdout.splitlines() if l.strip()}
+
+
+d1, d2 = dnsbl_loop("1"), dnsbl_loop("2")
+if len(d1) != 4 or d1 != d2 or any(v != d1[0] for v in d1.values()) or \
+        [f["code"] for f in d1.get(0, [])] != ["dnsbl.unreliable"]:
+    failures.append("dnsbl over loopback: -P 1 %r\n-P 2 %r" % (d1, d2))
 
 for f in failures:
     print("FAIL:", f)
