@@ -63,6 +63,31 @@ local function family_finding(host, bad_family, bad, good)
   }
 end
 
+-- The tcp.results entry and the finding of one probe, worked out once per run
+-- (shared.memo) and submitted by every check whose MX has the address: in a
+-- batch most domains share a few providers' addresses. Besides the probe's
+-- result (its key: address, port, source, timeout) they read the MX host's
+-- name and preference, whether the host's other family connected (this
+-- check's MX set) and the number of --control hosts, so those complete the
+-- key; nothing in them names the domain. Never changed once built
+-- (report:finding and report:publish copy it).
+local function address_part(p, r, timeout, controls, key)
+  return shared.memo("tcp-part|" .. key .. "|" .. p.host .. "|" .. tostring(p.preference) .. "|"
+      .. tostring(p.other_family_ok) .. "|" .. controls, function()
+    local d = r.detail or {}
+    local e = { host = p.host, preference = p.preference, address = p.address, source = p.source,
+                family = p.family, verdict = r.verdict, port = p.port, elapsed_ms = d.elapsed_ms,
+                conn_key = r.held }
+    -- who sent an ICMP error: the path rule traces only when it was not the MX host
+    if d.icmp then
+      e.icmp_from, e.icmp_from_destination = d.icmp.from, d.icmp.from_destination
+      e.icmp_type, e.icmp_code, e.icmp_text = d.icmp.type, d.icmp.code, d.icmp.text
+    end
+    e.other_family_ok = p.other_family_ok
+    return { entry = e, finding = explain.finding(e, d, timeout, { controls = controls }) }
+  end)
+end
+
 return {
   id = "tcp",
   description = "Connects to every MX address on the SMTP port and says who answered and how",
@@ -79,7 +104,7 @@ return {
     local timeout = target.options.timeout
     local sources = target.options.source_ips or {}
     if #sources == 0 then sources = { false } end
-    local probes, jobs, keys = {}, {}, {}
+    local probes, jobs = {}, {}
     for _, a in ipairs(target.facts["mx.addresses"]) do
       for _, src in ipairs(sources) do
         local fam_ok = true
@@ -93,9 +118,8 @@ return {
           probes[#probes + 1] = p
           -- one probe per address, port and source for the whole run (batch)
           local key = "tcp|" .. a.address .. "|" .. port .. "|" .. tostring(src) .. "|" .. tostring(timeout)
-          keys[#keys + 1] = conn.key(a.address, port, src or nil, timeout)
-          local ckey = keys[#keys]
           jobs[#jobs + 1] = { key, function()
+            local ckey = conn.key(a.address, port, src or nil, timeout)
             local sock, verdict, detail = net.connect(a.address, port, { timeout = timeout, source = src or nil })
             if sock then
               -- kept open, before any other check (or worker) reads this result: the smtp rule that
@@ -112,19 +136,8 @@ return {
     local held = {}
     for i, p in ipairs(probes) do
       local r = results[i]
-      local d = r.detail or {}
-      p.verdict = r.verdict
-      p.port = port
-      p.elapsed_ms = d.elapsed_ms
-      if r.held then
-        p.conn_key = r.held
-        held[#held + 1] = r.held
-      end
-      -- who sent an ICMP error: the path rule traces only when it was not the MX host
-      if d.icmp then
-        p.icmp_from, p.icmp_from_destination = d.icmp.from, d.icmp.from_destination
-        p.icmp_type, p.icmp_code, p.icmp_text = d.icmp.type, d.icmp.code, d.icmp.text
-      end
+      p.verdict, p.port = r.verdict, port
+      if r.held then held[#held + 1] = r.held end
     end
     -- per host: which families connected at all
     local works = {}
@@ -135,25 +148,30 @@ return {
         table.insert(works[p.host][p.family], p)
       end
     end
-    local out, bad_by = {}, {}
     for _, p in ipairs(probes) do
       local other = p.family == 6 and 4 or 6
       if p.verdict ~= "connected" and p.verdict ~= "error" and works[p.host] and works[p.host][other]
         and not (works[p.host][p.family]) then
         p.other_family_ok = family_name(other)
+      end
+    end
+    -- the published entry and the finding of each probe: once per run for each address (and every input
+    -- they read), submitted by every check that has it
+    local controls = #(target.options.control_hosts or {})
+    local out, parts, bad_by = {}, {}, {}
+    for i, p in ipairs(probes) do
+      local a = address_part(p, results[i], timeout, controls, jobs[i][1])
+      parts[i], out[i] = a, a.entry
+      if p.other_family_ok then
         local k = p.host .. "|" .. p.family
         if not bad_by[k] then
           bad_by[k] = { host = p.host, family = p.family, list = {} }
           bad_by[#bad_by + 1] = bad_by[k]
         end
-        table.insert(bad_by[k].list, p)
+        table.insert(bad_by[k].list, a.entry)
       end
-      out[#out + 1] = p
     end
-    for i, p in ipairs(probes) do
-      report:finding(explain.finding(p, results[i].detail or {}, timeout,
-        { controls = #(target.options.control_hosts or {}) }))
-    end
+    for i = 1, #probes do report:finding(parts[i].finding) end
     for _, b in ipairs(bad_by) do
       report:finding(family_finding(b.host, b.family, b.list, works[b.host][b.family == 6 and 4 or 6]))
     end

@@ -396,6 +396,45 @@ local function certificate_fact(t)
   }
 end
 
+-- The findings and the smtp.sessions entry of one address, worked out once
+-- per run (shared.memo) and submitted by every check whose MX has it: in a
+-- batch most domains share a few providers' addresses. Besides the dialogue
+-- (its key: address, port, SNI name, source, helo, timeout, rcpt, mail_from)
+-- they read only the MX host's name and preference (label, evidence) and
+-- constants, so those complete the key; nothing in them names the domain.
+-- The value is shared by every check of the run: never changed once built
+-- (report:finding and report:publish copy it).
+local function address_part(p, s, timeout, opts, key)
+  return shared.memo("smtp-part|" .. key .. "|" .. tostring(p.host) .. "|" .. tostring(p.preference), function()
+    local findings = {}
+    local sink = { finding = function(_, f) findings[#findings + 1] = f end }
+    if not s.greeting then
+      no_greeting(sink, p, s, timeout)
+    else
+      greeting_findings(sink, p, s, opts)
+      if s.failure then
+        protocol_error(sink, p, s, timeout)
+      end
+      ehlo_findings(sink, p, s)
+      starttls_missing(sink, p, s)
+      capabilities_finding(sink, p, s)
+      tls_findings(sink, p, s)
+      if not s.failure then rcpt_findings(sink, p, s) end
+    end
+    local entry = {
+      host = p.host, preference = p.preference, address = p.address, port = p.port, source = p.source,
+      greeting = s.greeting and s.greeting.code, greeting_ms = s.greeting_ms,
+      greeting_text = s.greeting and s.greeting.text,
+      certificate = certificate_fact(s.tls),
+      esmtp = s.capabilities ~= nil, starttls = s.starttls_offered, tls = s.tls ~= nil,
+      tls_protocol = s.tls and s.tls.protocol, failed_stage = s.failed_stage,
+      rcpt = s.probe and s.probe.reply and s.probe.reply.code,
+      rate_limited = smtp.rate_limited(s.greeting) or nil, reused = s.reused,
+    }
+    return { findings = findings, entry = entry }
+  end)
+end
+
 return {
   id = "smtp",
   description = "SMTP dialogue with each connected MX address: greeting, EHLO, STARTTLS and certificate, "
@@ -417,7 +456,7 @@ return {
     local o = target.options
     local timeout = o.timeout or 10
     local opts = { slow_ms = smtp.DEFAULT_SLOW_GREETING_MS }
-    local probes, jobs, held = {}, {}, {}
+    local probes, jobs, held, keys = {}, {}, {}, {}
     for _, r in ipairs(target.facts["tcp.results"]) do
       if r.verdict == "connected" then
         local p = { host = r.host, preference = r.preference, address = r.address, port = r.port, source = r.source }
@@ -427,10 +466,13 @@ return {
         -- one dialogue per address and parameters for the whole run (batch)
         local key = "smtp|" .. p.address .. "|" .. p.port .. "|" .. tostring(host) .. "|" .. tostring(p.source) .. "|"
           .. tostring(o.helo) .. "|" .. timeout .. "|" .. tostring(o.rcpt) .. "|" .. tostring(o.mail_from)
+        keys[#keys + 1] = key
         -- a dialogue already known from another check of the run (batch) needs no connection: free
         -- the probe's at once, so it holds no per-address slot another dialogue may wait for
-        if r.conn_key and shared.done(key) then conn.release(r.conn_key) end
-        held[#held + 1] = r.conn_key
+        -- (released once: not kept in held, which is released again below)
+        if r.conn_key then
+          if shared.done(key) then conn.release(r.conn_key) else held[#held + 1] = r.conn_key end
+        end
         jobs[#jobs + 1] = { key, function()
           -- the tcp rule's connection carries the dialogue: one connection per address and check
           local sock, detail
@@ -447,30 +489,9 @@ return {
     for _, k in pairs(held) do conn.release(k) end
     local out = {}
     for i, p in ipairs(probes) do
-      local s = sessions[i]
-      if not s.greeting then
-        no_greeting(report, p, s, timeout)
-      else
-        greeting_findings(report, p, s, opts)
-        if s.failure then
-          protocol_error(report, p, s, timeout)
-        end
-        ehlo_findings(report, p, s)
-        starttls_missing(report, p, s)
-        capabilities_finding(report, p, s)
-        tls_findings(report, p, s)
-        if not s.failure then rcpt_findings(report, p, s) end
-      end
-      out[#out + 1] = {
-        host = p.host, preference = p.preference, address = p.address, port = p.port, source = p.source,
-        greeting = s.greeting and s.greeting.code, greeting_ms = s.greeting_ms,
-        greeting_text = s.greeting and s.greeting.text,
-        certificate = certificate_fact(s.tls),
-        esmtp = s.capabilities ~= nil, starttls = s.starttls_offered, tls = s.tls ~= nil,
-        tls_protocol = s.tls and s.tls.protocol, failed_stage = s.failed_stage,
-        rcpt = s.probe and s.probe.reply and s.probe.reply.code,
-        rate_limited = smtp.rate_limited(s.greeting) or nil, reused = s.reused,
-      }
+      local a = address_part(p, sessions[i], timeout, opts, keys[i])
+      for _, f in ipairs(a.findings) do report:finding(f) end
+      out[#out + 1] = a.entry
     end
     report:publish("smtp.sessions", out)
   end,

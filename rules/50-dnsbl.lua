@@ -356,16 +356,31 @@ return {
     return #(target.options.sender_ips or {}) + #(target.options.sender_domains or {}) > 0
   end,
   run = function(target, report)
-    warn_public_resolver(report)
-    local lists, trust = test_lists(target)
-    local subjects = subjects_of(target)
-    local pending = { untrusted = {}, subjects = {}, verified = false }
-    local published = collect_untrusted(pending, lists, trust, subjects)
-    local pairs_, results = look_up_subjects(lists, trust, subjects)
-    local clean_on, listed_any = {}, {}
-    for k, pr in ipairs(pairs_) do judge(report, pending, pr, results[k], clean_on, listed_any) end
-    report_unreliable(report, pending, pending.verified)
-    report_clean(report, subjects, clean_on, listed_any)
-    report:publish("dnsbl.trust", published)
+    -- Nothing here depends on the domain: the subjects are the sender's (options), the lists the
+    -- options', the resolver the check's. Worked out once per run for those inputs (the key names
+    -- them all; dnsbl_key too, never shown) and submitted by every check: a batch with --sender-ip
+    -- otherwise formats the same findings for every domain. (A value shared by every check: never
+    -- changed once made; report:finding copies it, report:publish seals a copy.)
+    local o = target.options
+    local key = "dnsbl-run|" .. dns.servers() .. "|" .. table.concat(o.sender_ips or {}, ",") .. "|"
+      .. table.concat(o.sender_domains or {}, ",") .. "|"
+      .. (o.dnsbl_zones and table.concat(o.dnsbl_zones, ",") or "-") .. "|" .. tostring(o.dnsbl_key)
+    local r = shared.once(key, function()
+      local findings = {}
+      local sink = { finding = function(_, f) findings[#findings + 1] = f end }
+      warn_public_resolver(sink)
+      local lists, trust = test_lists(target)
+      local subjects = subjects_of(target)
+      local pending = { untrusted = {}, subjects = {}, verified = false }
+      local published = collect_untrusted(pending, lists, trust, subjects)
+      local pairs_, results = look_up_subjects(lists, trust, subjects)
+      local clean_on, listed_any = {}, {}
+      for k, pr in ipairs(pairs_) do judge(sink, pending, pr, results[k], clean_on, listed_any) end
+      report_unreliable(sink, pending, pending.verified)
+      report_clean(sink, subjects, clean_on, listed_any)
+      return { findings = findings, published = published }
+    end)
+    for _, f in ipairs(r.findings) do report:finding(f) end
+    report:publish("dnsbl.trust", r.published)
   end,
 }

@@ -125,4 +125,41 @@ function M.all(jobs)
   return out
 end
 
+-- shared.memo(key, fn): fn()'s value, worked out once per key per run in
+-- this Lua state and returned as it is to every later caller. For pure
+-- computation on values already shared (the findings and published entries
+-- a probe's result gives): nothing waits for fn (it is meant to do no
+-- network work; a caller whose fn is interrupted just lets another work the
+-- same value out too, and the last one stored is kept). Unlike
+-- shared.once nothing crosses workers (batch -P N: a worker works its own
+-- out; the value stays in its Lua state, never copied). An error in fn is
+-- raised and nothing is stored. The value is shared by every caller of the
+-- run: build it once and never change it afterwards (report:finding copies
+-- what it is given and report:publish seals a copy for the other rules, so
+-- handing it to them is safe).
+-- Keys are namespaced by the caller and must name every input fn reads.
+local memo_by_epoch, memo_order = {}, {}
+
+local function memo_current()
+  local ep = task.epoch()
+  local t = memo_by_epoch[ep]
+  if not t then
+    t = {}
+    memo_by_epoch[ep] = t
+    memo_order[#memo_order + 1] = ep
+    if #memo_order > EPOCHS_KEPT then memo_by_epoch[table.remove(memo_order, 1)] = nil end
+  end
+  return t
+end
+
+function M.memo(key, fn)
+  local t = memo_current()
+  local v = t[key]
+  if v == nil then
+    v = fn()
+    t[key] = v
+  end
+  return v
+end
+
 return M
