@@ -303,8 +303,33 @@ static int plain_table(lua_State *L, int idx) {
 }
 /* Sealing one value: seen maps each original table met to its sealed table
  * (a table met twice, or a cycle, is sealed once); depth beyond
- * SEAL_DEPTH is read through the old proxy instead (still read-only). */
+ * SEAL_DEPTH is read through the old proxy instead (still read-only).
+ * One pass over each table: its sealed pairs wait on the stack (up to
+ * SEAL_RUN of them) until the count is known, and the shadow is then made
+ * at its size and filled in the original's order (so pairs order and # are
+ * those of a copy made with a counting pass first, without that pass). A
+ * longer table counts the rest from where it is and goes on directly. */
 #define SEAL_DEPTH 64
+#define SEAL_RUN 48
+static void seal_value(lua_State *L, int idx, int seen, int depth);
+/* [-0, +1, m] the value at idx sealed: a table through seal_value, any other value as it is */
+static inline void seal_push(lua_State *L, int idx, int seen, int depth) {
+    if (lua_type(L, idx) == LUA_TTABLE) seal_value(L, idx, seen, depth);
+    else lua_pushvalue(L, idx);
+}
+/* the shadow of the table at idx, sized as its copy with n pairs ([-0, +1, m]) */
+static void new_shadow(lua_State *L, int idx, lua_Integer n) {
+    lua_Integer narr = (lua_Integer)lua_rawlen(L, idx);
+    lua_createtable(L, (int)narr, (int)(n > narr ? n - narr : 0));
+}
+/* moves the n sealed pairs at first.. into the shadow at sh, in their order [-0, +0, m] */
+static void flush_pairs(lua_State *L, int first, int n, int sh) {
+    for (int i = 0; i < n; i++) {
+        lua_pushvalue(L, first + 2 * i);
+        lua_pushvalue(L, first + 2 * i + 1);
+        lua_rawset(L, sh);
+    }
+}
 /* [-0, +1, m] the sealed form of the value at idx */
 static void seal_value(lua_State *L, int idx, int seen, int depth) {
     if (lua_type(L, idx) != LUA_TTABLE) { lua_pushvalue(L, idx); return; }
@@ -319,27 +344,51 @@ static void seal_value(lua_State *L, int idx, int seen, int depth) {
     if (lua_rawget(L, seen) != LUA_TNIL) return;
     lua_pop(L, 1);
     if (depth > SEAL_DEPTH) { push_ro_value(L, idx); return; }
-    luaL_checkstack(L, 8, "sealing a fact");
-    lua_newtable(L);
-    int f = lua_gettop(L);
-    lua_Integer narr = (lua_Integer)lua_rawlen(L, idx), count = 0;
-    lua_pushnil(L);
-    while (lua_next(L, idx)) { count++; lua_pop(L, 1); }
-    lua_createtable(L, (int)narr, (int)(count > narr ? count - narr : 0));
-    int sh = f + 1;
-    if (lua_getmetatable(L, idx)) lua_setmetatable(L, sh); /* __json only */
-    seal_front(L, f, sh);
+    luaL_checkstack(L, 2 * SEAL_RUN + 8, "sealing a fact");
+    lua_createtable(L, 0, 0);
+    int f = lua_gettop(L), sh = 0, n = 0;
     lua_pushvalue(L, idx);
     lua_pushvalue(L, f);
     lua_rawset(L, seen);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
-        seal_value(L, -2, seen, depth + 1);
-        seal_value(L, -2, seen, depth + 1);
-        lua_rawset(L, sh);
-        lua_pop(L, 1);
+        if (sh) { /* a long table, its shadow made: [k v] -> [k] */
+            seal_push(L, -2, seen, depth + 1);
+            seal_push(L, -2, seen, depth + 1);
+            lua_rawset(L, sh);
+            lua_pop(L, 1);
+            continue;
+        }
+        /* [k v] -> [sk sv k]: the pair kept, the original key to go on from */
+        if (lua_type(L, -2) == LUA_TTABLE) {
+            seal_value(L, -2, seen, depth + 1);
+            lua_rotate(L, -3, 1);                   /* [sk k v] */
+            if (lua_type(L, -1) == LUA_TTABLE) { seal_value(L, -1, seen, depth + 1); lua_replace(L, -2); }
+            lua_rotate(L, -2, 1);                   /* [sk sv k] */
+        } else {
+            if (lua_type(L, -1) == LUA_TTABLE) { seal_value(L, -1, seen, depth + 1); lua_replace(L, -2); }
+            lua_pushvalue(L, -2);                   /* [k sv k] */
+        }
+        if (++n < SEAL_RUN) continue;
+        /* long: count the rest, make the shadow, empty the stack into it */
+        lua_Integer total = n;
+        lua_pushvalue(L, -1);
+        while (lua_next(L, idx)) { total++; lua_pop(L, 1); }
+        new_shadow(L, idx, total);
+        lua_rotate(L, f + 1, 1);                    /* [f sh pairs k] */
+        sh = f + 1;
+        flush_pairs(L, f + 2, n, sh);
+        lua_rotate(L, f + 2, 1);                    /* [f sh k pairs] */
+        lua_settop(L, f + 2);
     }
-    lua_pop(L, 1); /* the shadow: the front holds it */
+    if (!sh) {
+        new_shadow(L, idx, n);
+        sh = lua_gettop(L);
+        flush_pairs(L, f + 1, n, sh);
+    }
+    if (lua_getmetatable(L, idx)) lua_setmetatable(L, sh); /* __json only */
+    seal_front(L, f, sh);
+    lua_settop(L, f); /* the shadow: the front holds it */
 }
 /* [-0, +1, m] a sealed copy of the value at idx (report:publish): tables
  * copied into sealed tables, shared ones once, cycles kept; values already
