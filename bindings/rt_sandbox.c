@@ -259,21 +259,46 @@ static int sealed_pairs(lua_State *L) {
     lua_pushnil(L);
     return 3;
 }
-/* makes the table at fidx (empty) a sealed table whose contents are the
- * table at sidx. Its metatable has four fields (four hash nodes): no
- * __metatable and no RO_KEY; __newindex being ro_newindex marks it
- * (engine_mt), and the sandbox's getmetatable and setmetatable treat it as
- * protected (sb_getmetatable, sb_setmetatable). [-0, +0, m] */
-static void seal_front(lua_State *L, int fidx, int sidx) {
-    lua_createtable(L, 0, 4);
-    lua_pushvalue(L, sidx);
-    lua_setfield(L, -2, "__index");
+/* The metatable fields of a sealed table, pushed once per sealing (7 slots
+ * from kb): the four keys as strings already made, the three functions, so
+ * each metatable is filled with raw sets (no string lookup per field). [-0, +7, m] */
+enum { SK_INDEX, SK_NEWINDEX, SK_NEWINDEX_FN, SK_LEN, SK_LEN_FN, SK_PAIRS, SK_PAIRS_FN, SK_N };
+static void push_seal_keys(lua_State *L) {
+    lua_pushliteral(L, "__index");
+    lua_pushliteral(L, "__newindex");
     lua_pushcfunction(L, ro_newindex);
-    lua_setfield(L, -2, "__newindex");
+    lua_pushliteral(L, "__len");
     lua_pushcfunction(L, sealed_len);
-    lua_setfield(L, -2, "__len");
+    lua_pushliteral(L, "__pairs");
     lua_pushcfunction(L, sealed_pairs);
-    lua_setfield(L, -2, "__pairs");
+}
+/* makes the table at fidx (empty) a sealed table whose contents are the
+ * table at sidx (kb: push_seal_keys' slots, or 0: none, the fields named
+ * here). Its metatable has four fields (four hash nodes): no __metatable
+ * and no RO_KEY; __newindex being ro_newindex marks it (engine_mt), and the
+ * sandbox's getmetatable and setmetatable treat it as protected
+ * (sb_getmetatable, sb_setmetatable). [-0, +0, m] */
+static void seal_front(lua_State *L, int fidx, int sidx, int kb) {
+    lua_createtable(L, 0, 4);
+    if (!kb) {
+        lua_pushvalue(L, sidx);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, ro_newindex);
+        lua_setfield(L, -2, "__newindex");
+        lua_pushcfunction(L, sealed_len);
+        lua_setfield(L, -2, "__len");
+        lua_pushcfunction(L, sealed_pairs);
+        lua_setfield(L, -2, "__pairs");
+    } else {
+        lua_pushvalue(L, kb + SK_INDEX);
+        lua_pushvalue(L, sidx);
+        lua_rawset(L, -3);
+        for (int k = SK_NEWINDEX; k < SK_N; k += 2) {
+            lua_pushvalue(L, kb + k);
+            lua_pushvalue(L, kb + k + 1);
+            lua_rawset(L, -3);
+        }
+    }
     lua_setmetatable(L, fidx);
 }
 /* [-0, +1, m] a new sealed table whose contents are the table at sidx (which
@@ -281,7 +306,7 @@ static void seal_front(lua_State *L, int fidx, int sidx) {
 void rt_push_sealed_view(lua_State *L, int sidx) {
     sidx = lua_absindex(L, sidx);
     lua_newtable(L);
-    seal_front(L, lua_gettop(L), sidx);
+    seal_front(L, lua_gettop(L), sidx, 0);
 }
 /* 1 when the table at idx has no metatable or one with __json only (a rule's
  * mark for an empty object), which its sealed copy keeps; any other metatable
@@ -330,7 +355,7 @@ static void flush_pairs(lua_State *L, int first, int n, int sh) {
         lua_rawset(L, sh);
     }
 }
-/* [-0, +1, m] the sealed form of the value at idx */
+/* [-0, +1, m] the sealed form of the value at idx (seen + 1..: push_seal_keys') */
 static void seal_value(lua_State *L, int idx, int seen, int depth) {
     if (lua_type(L, idx) != LUA_TTABLE) { lua_pushvalue(L, idx); return; }
     idx = lua_absindex(L, idx);
@@ -344,7 +369,7 @@ static void seal_value(lua_State *L, int idx, int seen, int depth) {
     if (lua_rawget(L, seen) != LUA_TNIL) return;
     lua_pop(L, 1);
     if (depth > SEAL_DEPTH) { push_ro_value(L, idx); return; }
-    luaL_checkstack(L, 2 * SEAL_RUN + 8, "sealing a fact");
+    luaL_checkstack(L, 8, "sealing a fact");
     lua_createtable(L, 0, 0);
     int f = lua_gettop(L), sh = 0, n = 0;
     lua_pushvalue(L, idx);
@@ -359,7 +384,10 @@ static void seal_value(lua_State *L, int idx, int seen, int depth) {
             lua_pop(L, 1);
             continue;
         }
-        /* [k v] -> [sk sv k]: the pair kept, the original key to go on from */
+        /* [k v] -> [sk sv k]: the pair kept, the original key to go on from
+         * (the stack grown as it fills: a coroutine's is small, and growing
+         * it by the whole run for every table costs more than the check) */
+        luaL_checkstack(L, 8, "sealing a fact");
         if (lua_type(L, -2) == LUA_TTABLE) {
             seal_value(L, -2, seen, depth + 1);
             lua_rotate(L, -3, 1);                   /* [sk k v] */
@@ -387,7 +415,7 @@ static void seal_value(lua_State *L, int idx, int seen, int depth) {
         flush_pairs(L, f + 1, n, sh);
     }
     if (lua_getmetatable(L, idx)) lua_setmetatable(L, sh); /* __json only */
-    seal_front(L, f, sh);
+    seal_front(L, f, sh, seen + 1);
     lua_settop(L, f); /* the shadow: the front holds it */
 }
 /* [-0, +1, m] a sealed copy of the value at idx (report:publish): tables
@@ -398,8 +426,11 @@ void rt_push_sealed(lua_State *L, int idx) {
     if (lua_type(L, idx) != LUA_TTABLE) { lua_pushvalue(L, idx); return; }
     lua_createtable(L, 0, 8);
     int seen = lua_gettop(L);
+    luaL_checkstack(L, SK_N, "sealing a fact");
+    push_seal_keys(L); /* seen + 1.. */
     seal_value(L, idx, seen, 0);
-    lua_remove(L, seen);
+    lua_rotate(L, seen, 1); /* the sealed value where seen was */
+    lua_settop(L, seen);
 }
 /* [-0, +1, m] seals in place a table only the engine holds (made from JSON:
  * the target, options, the facts a check starts with): it becomes the shadow
