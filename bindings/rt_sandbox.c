@@ -336,10 +336,20 @@ static int plain_table(lua_State *L, int idx) {
  * longer table counts the rest from where it is and goes on directly. */
 #define SEAL_DEPTH 64
 #define SEAL_RUN 48
-static void seal_value(lua_State *L, int idx, int seen, int depth);
+/* seen: a Lua table at stack index `seen` whose array part holds the sealed
+ * tables of the first SEAL_SEEN originals met (orig[i]: the original of
+ * seen[i + 1], found by a scan: no table-keyed hash set or look-up for the
+ * few tables most facts have), and whose hash part maps any further
+ * original to its sealed table. */
+#define SEAL_SEEN 16
+typedef struct seal_ctx {
+    int seen, n;
+    const void *orig[SEAL_SEEN];
+} seal_ctx;
+static void seal_value(lua_State *L, int idx, seal_ctx *sc, int depth);
 /* [-0, +1, m] the value at idx sealed: a table through seal_value, any other value as it is */
-static inline void seal_push(lua_State *L, int idx, int seen, int depth) {
-    if (lua_type(L, idx) == LUA_TTABLE) seal_value(L, idx, seen, depth);
+static inline void seal_push(lua_State *L, int idx, seal_ctx *sc, int depth) {
+    if (lua_type(L, idx) == LUA_TTABLE) seal_value(L, idx, sc, depth);
     else lua_pushvalue(L, idx);
 }
 /* the shadow of the table at idx, sized as its copy with n pairs ([-0, +1, m]) */
@@ -355,8 +365,34 @@ static void flush_pairs(lua_State *L, int first, int n, int sh) {
         lua_rawset(L, sh);
     }
 }
-/* [-0, +1, m] the sealed form of the value at idx (seen + 1..: push_seal_keys') */
-static void seal_value(lua_State *L, int idx, int seen, int depth) {
+/* [-0, +(0|1), -] pushes the sealed table of the table at idx and gives 1
+ * when it was met before, else 0 */
+static int seen_get(lua_State *L, int idx, const seal_ctx *sc) {
+    const void *p = lua_topointer(L, idx);
+    int n = sc->n < SEAL_SEEN ? sc->n : SEAL_SEEN;
+    for (int i = 0; i < n; i++)
+        if (sc->orig[i] == p) { lua_rawgeti(L, sc->seen, i + 1); return 1; }
+    if (sc->n <= SEAL_SEEN) return 0;
+    lua_pushvalue(L, idx);
+    if (lua_rawget(L, sc->seen) != LUA_TNIL) return 1;
+    lua_pop(L, 1);
+    return 0;
+}
+/* notes f (a stack index) as the sealed table of the table at idx [-0, +0, m] */
+static void seen_put(lua_State *L, int idx, int f, seal_ctx *sc) {
+    lua_pushvalue(L, f);
+    if (sc->n < SEAL_SEEN) {
+        sc->orig[sc->n] = lua_topointer(L, idx);
+        lua_rawseti(L, sc->seen, sc->n + 1);
+    } else {
+        lua_pushvalue(L, idx);
+        lua_insert(L, -2);
+        lua_rawset(L, sc->seen);
+    }
+    sc->n++;
+}
+/* [-0, +1, m] the sealed form of the value at idx (sc->seen + 1..: push_seal_keys') */
+static void seal_value(lua_State *L, int idx, seal_ctx *sc, int depth) {
     if (lua_type(L, idx) != LUA_TTABLE) { lua_pushvalue(L, idx); return; }
     idx = lua_absindex(L, idx);
     if (lua_getmetatable(L, idx)) {
@@ -365,21 +401,17 @@ static void seal_value(lua_State *L, int idx, int seen, int depth) {
         if (t != LUA_TNIL) { lua_pushvalue(L, idx); return; } /* read-only already: as it is */
         if (!plain_table(L, idx)) { push_ro_value(L, idx); return; }
     }
-    lua_pushvalue(L, idx);
-    if (lua_rawget(L, seen) != LUA_TNIL) return;
-    lua_pop(L, 1);
+    if (seen_get(L, idx, sc)) return;
     if (depth > SEAL_DEPTH) { push_ro_value(L, idx); return; }
     luaL_checkstack(L, 8, "sealing a fact");
     lua_createtable(L, 0, 0);
     int f = lua_gettop(L), sh = 0, n = 0;
-    lua_pushvalue(L, idx);
-    lua_pushvalue(L, f);
-    lua_rawset(L, seen);
+    seen_put(L, idx, f, sc);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         if (sh) { /* a long table, its shadow made: [k v] -> [k] */
-            seal_push(L, -2, seen, depth + 1);
-            seal_push(L, -2, seen, depth + 1);
+            seal_push(L, -2, sc, depth + 1);
+            seal_push(L, -2, sc, depth + 1);
             lua_rawset(L, sh);
             lua_pop(L, 1);
             continue;
@@ -389,12 +421,12 @@ static void seal_value(lua_State *L, int idx, int seen, int depth) {
          * it by the whole run for every table costs more than the check) */
         luaL_checkstack(L, 8, "sealing a fact");
         if (lua_type(L, -2) == LUA_TTABLE) {
-            seal_value(L, -2, seen, depth + 1);
+            seal_value(L, -2, sc, depth + 1);
             lua_rotate(L, -3, 1);                   /* [sk k v] */
-            if (lua_type(L, -1) == LUA_TTABLE) { seal_value(L, -1, seen, depth + 1); lua_replace(L, -2); }
+            if (lua_type(L, -1) == LUA_TTABLE) { seal_value(L, -1, sc, depth + 1); lua_replace(L, -2); }
             lua_rotate(L, -2, 1);                   /* [sk sv k] */
         } else {
-            if (lua_type(L, -1) == LUA_TTABLE) { seal_value(L, -1, seen, depth + 1); lua_replace(L, -2); }
+            if (lua_type(L, -1) == LUA_TTABLE) { seal_value(L, -1, sc, depth + 1); lua_replace(L, -2); }
             lua_pushvalue(L, -2);                   /* [k sv k] */
         }
         if (++n < SEAL_RUN) continue;
@@ -415,7 +447,7 @@ static void seal_value(lua_State *L, int idx, int seen, int depth) {
         flush_pairs(L, f + 1, n, sh);
     }
     if (lua_getmetatable(L, idx)) lua_setmetatable(L, sh); /* __json only */
-    seal_front(L, f, sh, seen + 1);
+    seal_front(L, f, sh, sc->seen + 1);
     lua_settop(L, f); /* the shadow: the front holds it */
 }
 /* [-0, +1, m] a sealed copy of the value at idx (report:publish): tables
@@ -424,11 +456,12 @@ static void seal_value(lua_State *L, int idx, int seen, int depth) {
 void rt_push_sealed(lua_State *L, int idx) {
     idx = lua_absindex(L, idx);
     if (lua_type(L, idx) != LUA_TTABLE) { lua_pushvalue(L, idx); return; }
-    lua_createtable(L, 0, 8);
+    lua_createtable(L, SEAL_SEEN, 0);
     int seen = lua_gettop(L);
     luaL_checkstack(L, SK_N, "sealing a fact");
     push_seal_keys(L); /* seen + 1.. */
-    seal_value(L, idx, seen, 0);
+    seal_ctx sc = {.seen = seen, .n = 0};
+    seal_value(L, idx, &sc, 0);
     lua_rotate(L, seen, 1); /* the sealed value where seen was */
     lua_settop(L, seen);
 }

@@ -17,6 +17,7 @@ return { id = "sbx-pub", description = "publishes, then changes its own table",
     for i = 1, 40 do long["k" .. i] = { n = nested, i = i } end
     long[nested] = "tablekey"
     long.back = t
+    long.again = long.k40 -- met twice after the first 16 tables (the seen table's hash part)
     t.long = long
     report:publish("sbx.fact", t)
     -- the publisher's own table stays its own: it may go on changing it

@@ -22,7 +22,7 @@ return { id = "sbx-read", description = "reads a published fact",
       lp = lp + 1
       if type(k) == "number" then lsum = lsum + v
       elseif type(k) == "table" then ltkey = k == f.nested and v == "tablekey"
-      elseif k ~= "back" then lshared = lshared and v.n == f.nested and f.long["k" .. v.i] == v end
+      elseif k ~= "back" and k ~= "again" then lshared = lshared and v.n == f.nested and f.long["k" .. v.i] == v end
     end
     report:finding { code = "sbx.read", summary = "reader", evidence = {
       name = f.name, list1 = f.list[1], added = f.added == nil and "absent" or "present",
@@ -47,7 +47,7 @@ return { id = "sbx-read", description = "reads a published fact",
         v.y = 1
       end),
       long = string.format("len=%d pairs=%d sum=%d shared=%s tkey=%s back=%s", #f.long, lp, lsum,
-        tostring(lshared), tostring(ltkey), tostring(f.long.back == f)),
+        tostring(lshared), tostring(ltkey), tostring(f.long.back == f and f.long.again == f.long.k40)),
       empty = f.empty, nested = f.nested, list = f.list,
     } }
   end }
