@@ -259,21 +259,46 @@ static int sealed_pairs(lua_State *L) {
     lua_pushnil(L);
     return 3;
 }
-/* makes the table at fidx (empty) a sealed table whose contents are the
- * table at sidx. Its metatable has four fields (four hash nodes): no
- * __metatable and no RO_KEY; __newindex being ro_newindex marks it
- * (engine_mt), and the sandbox's getmetatable and setmetatable treat it as
- * protected (sb_getmetatable, sb_setmetatable). [-0, +0, m] */
-static void seal_front(lua_State *L, int fidx, int sidx) {
-    lua_createtable(L, 0, 4);
-    lua_pushvalue(L, sidx);
-    lua_setfield(L, -2, "__index");
+/* The metatable fields of a sealed table, pushed once per sealing (7 slots
+ * from kb): the four keys as strings already made, the three functions, so
+ * each metatable is filled with raw sets (no string lookup per field). [-0, +7, m] */
+enum { SK_INDEX, SK_NEWINDEX, SK_NEWINDEX_FN, SK_LEN, SK_LEN_FN, SK_PAIRS, SK_PAIRS_FN, SK_N };
+static void push_seal_keys(lua_State *L) {
+    lua_pushliteral(L, "__index");
+    lua_pushliteral(L, "__newindex");
     lua_pushcfunction(L, ro_newindex);
-    lua_setfield(L, -2, "__newindex");
+    lua_pushliteral(L, "__len");
     lua_pushcfunction(L, sealed_len);
-    lua_setfield(L, -2, "__len");
+    lua_pushliteral(L, "__pairs");
     lua_pushcfunction(L, sealed_pairs);
-    lua_setfield(L, -2, "__pairs");
+}
+/* makes the table at fidx (empty) a sealed table whose contents are the
+ * table at sidx (kb: push_seal_keys' slots, or 0: none, the fields named
+ * here). Its metatable has four fields (four hash nodes): no __metatable
+ * and no RO_KEY; __newindex being ro_newindex marks it (engine_mt), and the
+ * sandbox's getmetatable and setmetatable treat it as protected
+ * (sb_getmetatable, sb_setmetatable). [-0, +0, m] */
+static void seal_front(lua_State *L, int fidx, int sidx, int kb) {
+    lua_createtable(L, 0, 4);
+    if (!kb) {
+        lua_pushvalue(L, sidx);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, ro_newindex);
+        lua_setfield(L, -2, "__newindex");
+        lua_pushcfunction(L, sealed_len);
+        lua_setfield(L, -2, "__len");
+        lua_pushcfunction(L, sealed_pairs);
+        lua_setfield(L, -2, "__pairs");
+    } else {
+        lua_pushvalue(L, kb + SK_INDEX);
+        lua_pushvalue(L, sidx);
+        lua_rawset(L, -3);
+        for (int k = SK_NEWINDEX; k < SK_N; k += 2) {
+            lua_pushvalue(L, kb + k);
+            lua_pushvalue(L, kb + k + 1);
+            lua_rawset(L, -3);
+        }
+    }
     lua_setmetatable(L, fidx);
 }
 /* [-0, +1, m] a new sealed table whose contents are the table at sidx (which
@@ -281,7 +306,7 @@ static void seal_front(lua_State *L, int fidx, int sidx) {
 void rt_push_sealed_view(lua_State *L, int sidx) {
     sidx = lua_absindex(L, sidx);
     lua_newtable(L);
-    seal_front(L, lua_gettop(L), sidx);
+    seal_front(L, lua_gettop(L), sidx, 0);
 }
 /* 1 when the table at idx has no metatable or one with __json only (a rule's
  * mark for an empty object), which its sealed copy keeps; any other metatable
@@ -303,10 +328,71 @@ static int plain_table(lua_State *L, int idx) {
 }
 /* Sealing one value: seen maps each original table met to its sealed table
  * (a table met twice, or a cycle, is sealed once); depth beyond
- * SEAL_DEPTH is read through the old proxy instead (still read-only). */
+ * SEAL_DEPTH is read through the old proxy instead (still read-only).
+ * One pass over each table: its sealed pairs wait on the stack (up to
+ * SEAL_RUN of them) until the count is known, and the shadow is then made
+ * at its size and filled in the original's order (so pairs order and # are
+ * those of a copy made with a counting pass first, without that pass). A
+ * longer table counts the rest from where it is and goes on directly. */
 #define SEAL_DEPTH 64
-/* [-0, +1, m] the sealed form of the value at idx */
-static void seal_value(lua_State *L, int idx, int seen, int depth) {
+#define SEAL_RUN 48
+/* seen: a Lua table at stack index `seen` whose array part holds the sealed
+ * tables of the first SEAL_SEEN originals met (orig[i]: the original of
+ * seen[i + 1], found by a scan: no table-keyed hash set or look-up for the
+ * few tables most facts have), and whose hash part maps any further
+ * original to its sealed table. */
+#define SEAL_SEEN 16
+typedef struct seal_ctx {
+    int seen, n;
+    const void *orig[SEAL_SEEN];
+} seal_ctx;
+static void seal_value(lua_State *L, int idx, seal_ctx *sc, int depth);
+/* [-0, +1, m] the value at idx sealed: a table through seal_value, any other value as it is */
+static inline void seal_push(lua_State *L, int idx, seal_ctx *sc, int depth) {
+    if (lua_type(L, idx) == LUA_TTABLE) seal_value(L, idx, sc, depth);
+    else lua_pushvalue(L, idx);
+}
+/* the shadow of the table at idx, sized as its copy with n pairs ([-0, +1, m]) */
+static void new_shadow(lua_State *L, int idx, lua_Integer n) {
+    lua_Integer narr = (lua_Integer)lua_rawlen(L, idx);
+    lua_createtable(L, (int)narr, (int)(n > narr ? n - narr : 0));
+}
+/* moves the n sealed pairs at first.. into the shadow at sh, in their order [-0, +0, m] */
+static void flush_pairs(lua_State *L, int first, int n, int sh) {
+    for (int i = 0; i < n; i++) {
+        lua_pushvalue(L, first + 2 * i);
+        lua_pushvalue(L, first + 2 * i + 1);
+        lua_rawset(L, sh);
+    }
+}
+/* [-0, +(0|1), -] pushes the sealed table of the table at idx and gives 1
+ * when it was met before, else 0 */
+static int seen_get(lua_State *L, int idx, const seal_ctx *sc) {
+    const void *p = lua_topointer(L, idx);
+    int n = sc->n < SEAL_SEEN ? sc->n : SEAL_SEEN;
+    for (int i = 0; i < n; i++)
+        if (sc->orig[i] == p) { lua_rawgeti(L, sc->seen, i + 1); return 1; }
+    if (sc->n <= SEAL_SEEN) return 0;
+    lua_pushvalue(L, idx);
+    if (lua_rawget(L, sc->seen) != LUA_TNIL) return 1;
+    lua_pop(L, 1);
+    return 0;
+}
+/* notes f (a stack index) as the sealed table of the table at idx [-0, +0, m] */
+static void seen_put(lua_State *L, int idx, int f, seal_ctx *sc) {
+    lua_pushvalue(L, f);
+    if (sc->n < SEAL_SEEN) {
+        sc->orig[sc->n] = lua_topointer(L, idx);
+        lua_rawseti(L, sc->seen, sc->n + 1);
+    } else {
+        lua_pushvalue(L, idx);
+        lua_insert(L, -2);
+        lua_rawset(L, sc->seen);
+    }
+    sc->n++;
+}
+/* [-0, +1, m] the sealed form of the value at idx (sc->seen + 1..: push_seal_keys') */
+static void seal_value(lua_State *L, int idx, seal_ctx *sc, int depth) {
     if (lua_type(L, idx) != LUA_TTABLE) { lua_pushvalue(L, idx); return; }
     idx = lua_absindex(L, idx);
     if (lua_getmetatable(L, idx)) {
@@ -315,31 +401,54 @@ static void seal_value(lua_State *L, int idx, int seen, int depth) {
         if (t != LUA_TNIL) { lua_pushvalue(L, idx); return; } /* read-only already: as it is */
         if (!plain_table(L, idx)) { push_ro_value(L, idx); return; }
     }
-    lua_pushvalue(L, idx);
-    if (lua_rawget(L, seen) != LUA_TNIL) return;
-    lua_pop(L, 1);
+    if (seen_get(L, idx, sc)) return;
     if (depth > SEAL_DEPTH) { push_ro_value(L, idx); return; }
     luaL_checkstack(L, 8, "sealing a fact");
-    lua_newtable(L);
-    int f = lua_gettop(L);
-    lua_Integer narr = (lua_Integer)lua_rawlen(L, idx), count = 0;
-    lua_pushnil(L);
-    while (lua_next(L, idx)) { count++; lua_pop(L, 1); }
-    lua_createtable(L, (int)narr, (int)(count > narr ? count - narr : 0));
-    int sh = f + 1;
-    if (lua_getmetatable(L, idx)) lua_setmetatable(L, sh); /* __json only */
-    seal_front(L, f, sh);
-    lua_pushvalue(L, idx);
-    lua_pushvalue(L, f);
-    lua_rawset(L, seen);
+    lua_createtable(L, 0, 0);
+    int f = lua_gettop(L), sh = 0, n = 0;
+    seen_put(L, idx, f, sc);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
-        seal_value(L, -2, seen, depth + 1);
-        seal_value(L, -2, seen, depth + 1);
-        lua_rawset(L, sh);
-        lua_pop(L, 1);
+        if (sh) { /* a long table, its shadow made: [k v] -> [k] */
+            seal_push(L, -2, sc, depth + 1);
+            seal_push(L, -2, sc, depth + 1);
+            lua_rawset(L, sh);
+            lua_pop(L, 1);
+            continue;
+        }
+        /* [k v] -> [sk sv k]: the pair kept, the original key to go on from
+         * (the stack grown as it fills: a coroutine's is small, and growing
+         * it by the whole run for every table costs more than the check) */
+        luaL_checkstack(L, 8, "sealing a fact");
+        if (lua_type(L, -2) == LUA_TTABLE) {
+            seal_value(L, -2, sc, depth + 1);
+            lua_rotate(L, -3, 1);                   /* [sk k v] */
+            if (lua_type(L, -1) == LUA_TTABLE) { seal_value(L, -1, sc, depth + 1); lua_replace(L, -2); }
+            lua_rotate(L, -2, 1);                   /* [sk sv k] */
+        } else {
+            if (lua_type(L, -1) == LUA_TTABLE) { seal_value(L, -1, sc, depth + 1); lua_replace(L, -2); }
+            lua_pushvalue(L, -2);                   /* [k sv k] */
+        }
+        if (++n < SEAL_RUN) continue;
+        /* long: count the rest, make the shadow, empty the stack into it */
+        lua_Integer total = n;
+        lua_pushvalue(L, -1);
+        while (lua_next(L, idx)) { total++; lua_pop(L, 1); }
+        new_shadow(L, idx, total);
+        lua_rotate(L, f + 1, 1);                    /* [f sh pairs k] */
+        sh = f + 1;
+        flush_pairs(L, f + 2, n, sh);
+        lua_rotate(L, f + 2, 1);                    /* [f sh k pairs] */
+        lua_settop(L, f + 2);
     }
-    lua_pop(L, 1); /* the shadow: the front holds it */
+    if (!sh) {
+        new_shadow(L, idx, n);
+        sh = lua_gettop(L);
+        flush_pairs(L, f + 1, n, sh);
+    }
+    if (lua_getmetatable(L, idx)) lua_setmetatable(L, sh); /* __json only */
+    seal_front(L, f, sh, sc->seen + 1);
+    lua_settop(L, f); /* the shadow: the front holds it */
 }
 /* [-0, +1, m] a sealed copy of the value at idx (report:publish): tables
  * copied into sealed tables, shared ones once, cycles kept; values already
@@ -347,10 +456,14 @@ static void seal_value(lua_State *L, int idx, int seen, int depth) {
 void rt_push_sealed(lua_State *L, int idx) {
     idx = lua_absindex(L, idx);
     if (lua_type(L, idx) != LUA_TTABLE) { lua_pushvalue(L, idx); return; }
-    lua_createtable(L, 0, 8);
+    lua_createtable(L, SEAL_SEEN, 0);
     int seen = lua_gettop(L);
-    seal_value(L, idx, seen, 0);
-    lua_remove(L, seen);
+    luaL_checkstack(L, SK_N, "sealing a fact");
+    push_seal_keys(L); /* seen + 1.. */
+    seal_ctx sc = {.seen = seen, .n = 0};
+    seal_value(L, idx, &sc, 0);
+    lua_rotate(L, seen, 1); /* the sealed value where seen was */
+    lua_settop(L, seen);
 }
 /* [-0, +1, m] seals in place a table only the engine holds (made from JSON:
  * the target, options, the facts a check starts with): it becomes the shadow

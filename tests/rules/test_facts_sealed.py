@@ -34,7 +34,9 @@ want = {
     # live proxies showed: "changed", 99, "present", x = 2)
     "name": "a", "list1": 1, "added": "absent", "x": 1, "deep": "bottom",
     "len": 3, "ipairs": "1=1,2=2,3=3", "concat": "1+2+3", "sorted_copy": "3,2,1",
-    "keys": "again,empty,list,name,nested,obj,self",
+    "keys": "again,empty,list,long,name,nested,obj,self",
+    # longer than the sealing's stack run: every pair, shared tables, a table key
+    "long": "len=70 pairs=113 sum=2485 shared=true tkey=true back=true",
     "cycle": True, "shared": True, "state_is_view": True,
     "rawget": True, "next": True, "rawlen": 0, "getmetatable": False, "type": "table",
     # every write refused as a read-only table, however it is reached

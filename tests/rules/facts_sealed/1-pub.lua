@@ -10,6 +10,15 @@ return { id = "sbx-pub", description = "publishes, then changes its own table",
                 empty = setmetatable({}, { __json = "object" }),
                 obj = setmetatable({ v = 7 }, { __index = { get = function(self) return self.v end } }) }
     t.self = t
+    -- longer than the pairs sealing keeps on its stack (rt_sandbox.c SEAL_RUN):
+    -- a list part, string keys whose values share a table, a table as a key
+    local long = {}
+    for i = 1, 70 do long[i] = i end
+    for i = 1, 40 do long["k" .. i] = { n = nested, i = i } end
+    long[nested] = "tablekey"
+    long.back = t
+    long.again = long.k40 -- met twice after the first 16 tables (the seen table's hash part)
+    t.long = long
     report:publish("sbx.fact", t)
     -- the publisher's own table stays its own: it may go on changing it
     t.name = "changed"

@@ -17,6 +17,13 @@ return { id = "sbx-read", description = "reads a published fact",
     local copy = {}
     for _, v in ipairs(f.list) do copy[#copy + 1] = v end
     table.sort(copy, function(a, b) return a > b end)
+    local lp, lsum, lshared, ltkey = 0, 0, true, false
+    for k, v in pairs(f.long) do
+      lp = lp + 1
+      if type(k) == "number" then lsum = lsum + v
+      elseif type(k) == "table" then ltkey = k == f.nested and v == "tablekey"
+      elseif k ~= "back" and k ~= "again" then lshared = lshared and v.n == f.nested and f.long["k" .. v.i] == v end
+    end
     report:finding { code = "sbx.read", summary = "reader", evidence = {
       name = f.name, list1 = f.list[1], added = f.added == nil and "absent" or "present",
       x = f.nested.x, deep = f.nested.deep.y.z, obj_get = f.obj:get(),
@@ -39,6 +46,8 @@ return { id = "sbx-read", description = "reads a published fact",
         while type(v) ~= "table" do k, v = it(state, k) end
         v.y = 1
       end),
+      long = string.format("len=%d pairs=%d sum=%d shared=%s tkey=%s back=%s", #f.long, lp, lsum,
+        tostring(lshared), tostring(ltkey), tostring(f.long.back == f and f.long.again == f.long.k40)),
       empty = f.empty, nested = f.nested, list = f.list,
     } }
   end }
