@@ -15,16 +15,22 @@ local M = {}
 local EPOCHS_KEPT = 64
 local by_epoch, order = {}, {}  -- epoch -> {key -> {event=, done=, ok=, values=}}; epochs oldest first
 
-local function current()
+-- the current epoch's table in a store of the last EPOCHS_KEPT epochs
+-- (epochs: epoch -> table; order: the epochs kept, oldest first)
+local function epoch_table(epochs, order)
   local ep = task.epoch()
-  local t = by_epoch[ep]
+  local t = epochs[ep]
   if not t then
     t = {}
-    by_epoch[ep] = t
+    epochs[ep] = t
     order[#order + 1] = ep
-    if #order > EPOCHS_KEPT then by_epoch[table.remove(order, 1)] = nil end
+    if #order > EPOCHS_KEPT then epochs[table.remove(order, 1)] = nil end
   end
   return t
+end
+
+local function current()
+  return epoch_table(by_epoch, order)
 end
 
 -- With several workers (batch -P N: a Lua state each) the first worker to
@@ -140,20 +146,8 @@ end
 -- Keys are namespaced by the caller and must name every input fn reads.
 local memo_by_epoch, memo_order = {}, {}
 
-local function memo_current()
-  local ep = task.epoch()
-  local t = memo_by_epoch[ep]
-  if not t then
-    t = {}
-    memo_by_epoch[ep] = t
-    memo_order[#memo_order + 1] = ep
-    if #memo_order > EPOCHS_KEPT then memo_by_epoch[table.remove(memo_order, 1)] = nil end
-  end
-  return t
-end
-
 function M.memo(key, fn)
-  local t = memo_current()
+  local t = epoch_table(memo_by_epoch, memo_order)
   local v = t[key]
   if v == nil then
     v = fn()
