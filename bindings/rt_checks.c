@@ -67,9 +67,13 @@ static void kill_rule_tasks(mx_rt *rt, mx_check *c, int rule) {
  * sentence, or the missing fact's sentence formatted into buf (at most n - 1
  * bytes, as when it was formatted at the skip). NULL: none. */
 #define RULE_REASON_MAX 300
+/* the missing fact's sentence around its name (mx_check_rules_write writes
+ * it unformatted) */
+#define WHY_FACT_A "fact '"
+#define WHY_FACT_B "' is not available for this target"
 const char *rt_rule_reason(const rule_run *run, char *buf, size_t n) {
     if (run->why || !run->why_fact) return run->why;
-    snprintf(buf, n, "fact '%s' is not available for this target", run->why_fact);
+    snprintf(buf, n, WHY_FACT_A "%s" WHY_FACT_B, run->why_fact);
     return buf;
 }
 
@@ -616,7 +620,6 @@ static const char *rule_json_head(mx_rule *r, size_t *len) {
 void mx_check_rules_write(mx_check *c, mx_buf *out) {
     mx_rt *rt = c->rt;
     int n = 0;
-    static const char fact_a[] = "fact '", fact_b[] = "' is not available for this target";
     mx_buf_putc(out, '[');
     for (int i = 0; i < rt->nrules; i++) {
         if (!check_rule_listed(c, i)) continue;
@@ -628,13 +631,13 @@ void mx_check_rules_write(mx_check *c, mx_buf *out) {
         mx_buf_putc(out, '"');
         const rule_run *run = &c->runs[i];
         size_t fl = !run->why && run->why_fact ? strlen(run->why_fact) : 0;
-        if (fl && fl + sizeof fact_a + sizeof fact_b - 2 < RULE_REASON_MAX) {
+        if (fl && fl + sizeof WHY_FACT_A + sizeof WHY_FACT_B - 2 < RULE_REASON_MAX) {
             /* rt_rule_reason's sentence without formatting it: its fixed
              * parts are plain, so the fact's name escaped alone gives the
              * same bytes (a name snprintf would cut takes the path below) */
-            mx_buf_puts(out, ",\"reason\":\"fact '");
+            mx_buf_puts(out, ",\"reason\":\"" WHY_FACT_A);
             mx_json_write_string_body(out, run->why_fact, fl);
-            mx_buf_put(out, fact_b, sizeof fact_b - 1);
+            mx_buf_puts(out, WHY_FACT_B);
             mx_buf_putc(out, '"');
         } else {
             char rb[RULE_REASON_MAX];
