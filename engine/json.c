@@ -274,6 +274,45 @@ mx_json *mx_json_clone(const mx_json *v) {
     }
     return NULL;
 }
+/* a copy of v in a (a NULL a: mx_json_clone): arrays at their size, an
+ * object's keys copied into one piece [-, heap or arena] */
+mx_json *mx_json_clone_in(mx_jarena *a, const mx_json *v) {
+    if (!a) return mx_json_clone(v);
+    if (!v) return NULL;
+    switch (v->type) {
+    case MX_JNULL: return mx_json_null_in(a);
+    case MX_JBOOL: return mx_json_bool_in(a, v->u.b);
+    case MX_JINT: return mx_json_int_in(a, v->u.i);
+    case MX_JNUM: return mx_json_num_in(a, v->u.n);
+    case MX_JSTR: return mx_json_strn_in(a, v->u.str.s, v->u.str.len);
+    case MX_JARR: {
+        mx_json *c = jnew_in(a, MX_JARR);
+        size_t n = v->u.c.len;
+        if (!n) return c;
+        c->u.c.items = aalloc(a, n * sizeof *c->u.c.items);
+        c->u.c.cap = c->u.c.len = n;
+        for (size_t i = 0; i < n; i++) c->u.c.items[i] = mx_json_clone_in(a, v->u.c.items[i]);
+        return c;
+    }
+    case MX_JOBJ: {
+        size_t n = v->u.c.len, tot = 0;
+        mx_json *o = mx_json_obj_sized_in(a, n);
+        if (!n) return o;
+        for (size_t i = 0; i < n; i++) tot += strlen(v->u.c.keys[i]) + 1;
+        char *kb = aalloc(a, tot);
+        for (size_t i = 0; i < n; i++) {
+            size_t l = strlen(v->u.c.keys[i]) + 1;
+            memcpy(kb, v->u.c.keys[i], l);
+            o->u.c.keys[i] = kb;
+            o->u.c.items[i] = mx_json_clone_in(a, v->u.c.items[i]);
+            kb += l;
+        }
+        o->u.c.len = n;
+        return o;
+    }
+    }
+    return NULL;
+}
 void mx_json_free(mx_json *v) {
     if (!v) return;
     if (v->type == MX_JSTR && v->u.str.s != INLINE_STR(v)) free(v->u.str.s);

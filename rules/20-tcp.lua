@@ -69,8 +69,9 @@ end
 -- result (its key: address, port, source, timeout) they read the MX host's
 -- name and preference, whether the host's other family connected (this
 -- check's MX set) and the number of --control hosts, so those complete the
--- key; nothing in them names the domain. Never changed once built
--- (report:finding and report:publish copy it).
+-- key; nothing in them names the domain. shared.memo seals the value (read-only
+-- from then on): report:publish takes the entry as it is and report:finding
+-- converts the finding once per run.
 local function address_part(p, r, timeout, controls, key)
   return shared.memo("tcp-part|" .. key .. "|" .. p.host .. "|" .. tostring(p.preference) .. "|"
       .. tostring(p.other_family_ok) .. "|" .. controls, function()

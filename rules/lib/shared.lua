@@ -140,17 +140,20 @@ end
 -- shared.once nothing crosses workers (batch -P N: a worker works its own
 -- out; the value stays in its Lua state, never copied). An error in fn is
 -- raised and nothing is stored. The value is shared by every caller of the
--- run: build it once and never change it afterwards (report:finding copies
--- what it is given and report:publish seals a copy for the other rules, so
--- handing it to them is safe).
+-- run, so it is sealed when it is made (util.seal: a read-only copy, read
+-- with indexing, ipairs, pairs and # as before; writing to it raises, and
+-- rawget/next see an empty table): report:publish takes its tables as they
+-- are instead of sealing a copy for each check, and report:finding converts
+-- a finding from it once per run instead of once per check (issue 21).
 -- Keys are namespaced by the caller and must name every input fn reads.
 local memo_by_epoch, memo_order = {}, {}
+local seal = util.seal
 
 function M.memo(key, fn)
   local t = epoch_table(memo_by_epoch, memo_order)
   local v = t[key]
   if v == nil then
-    v = fn()
+    v = seal((fn()))
     t[key] = v
   end
   return v
