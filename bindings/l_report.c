@@ -139,7 +139,7 @@ static mx_json *finding_tree(lua_State *L, mx_rt *rt, int rule, int t, mx_jarena
 #define FCACHE_RULES 4
 typedef struct fcache {
     int n;
-    struct { int rule; mx_severity sev; mx_json *tree; } e[FCACHE_RULES];
+    struct { int rule; mx_severity sev; mx_json *tree; size_t size; } e[FCACHE_RULES]; /* size: mx_json_flat_size */
 } fcache;
 static char fcache_key, fcache_mt_key;
 static int fcache_gc(lua_State *L) {
@@ -203,17 +203,19 @@ static int l_report_finding(lua_State *L) {
     fcache *fc = fcache_of(L, 2);
     for (int i = 0; i < fc->n; i++)
         if (fc->e[i].rule == rule) {
-            rt_add_finding_arena(c, rule, fc->e[i].sev, mx_json_clone_in(c->arena, fc->e[i].tree));
+            rt_add_finding_arena(c, rule, fc->e[i].sev, mx_json_clone_flat_in(c->arena, fc->e[i].tree, fc->e[i].size));
             return 0;
         }
     int views = 0;
     mx_json *o = finding_tree(L, rt, rule, sh, NULL, &sev, &views);
-    rt_add_finding_arena(c, rule, sev, mx_json_clone_in(c->arena, o));
+    size_t size = mx_json_flat_size(o);
+    rt_add_finding_arena(c, rule, sev, mx_json_clone_flat_in(c->arena, o, size));
     if (views || fc->n == FCACHE_RULES) mx_json_free(o);
     else {
         fc->e[fc->n].rule = rule;
         fc->e[fc->n].sev = sev;
         fc->e[fc->n].tree = o;
+        fc->e[fc->n].size = size;
         fc->n++;
     }
     return 0;
