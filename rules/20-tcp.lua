@@ -176,7 +176,8 @@ return {
     for _, b in ipairs(bad_by) do
       report:finding(family_finding(b.host, b.family, b.list, works[b.host][b.family == 6 and 4 or 6]))
     end
-    report:publish("tcp.results", out)
+    -- one sealed list for every check with the same entries (the same addresses and inputs)
+    report:publish("tcp.results", shared.list("tcp.results", out))
     -- nobody will carry a dialogue on these connections: close them now
     if not report:pending("smtp.sessions") then
       for _, k in ipairs(held) do conn.release(k) end

@@ -494,6 +494,7 @@ return {
       for _, f in ipairs(a.findings) do report:finding(f) end
       out[#out + 1] = a.entry
     end
-    report:publish("smtp.sessions", out)
+    -- one sealed list for every check with the same entries (the same addresses and inputs)
+    report:publish("smtp.sessions", shared.list("smtp.sessions", out))
   end,
 }

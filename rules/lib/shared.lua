@@ -159,4 +159,30 @@ function M.memo(key, fn)
   return v
 end
 
+-- shared.list(ns, list): list sealed (util.seal), the same sealed table for every list of the
+-- same values in the same order in this run and Lua state (namespace ns). For a list of values
+-- that never change (shared.memo's: a published list of per-address entries), so that every check
+-- whose MX set is the same publishes one table, sealed once (issue 21). The values are looked up
+-- by identity, one level of a tree per item: no key string is built.
+local lists_by_epoch, lists_order = {}, {}
+local SEALED = {}  -- the key of a node's sealed list (no value of a list is this table)
+
+function M.list(ns, list)
+  local roots = epoch_table(lists_by_epoch, lists_order)
+  local node = roots[ns]
+  if not node then node = {}; roots[ns] = node end
+  for i = 1, #list do
+    local v = list[i]
+    local nx = node[v]
+    if not nx then nx = {}; node[v] = nx end
+    node = nx
+  end
+  local s = node[SEALED]
+  if s == nil then
+    s = seal(list)
+    node[SEALED] = s
+  end
+  return s
+end
+
 return M

@@ -4,7 +4,9 @@ are keyed by everything they read besides the probe: a batch (no network: a reco
 the shipped ones) in which domains share an MX address but differ in such an input must still get
 each its own finding and published entry.
 
-- preference: two domains whose MX is the same host at preference 10 and 20 (tcp, smtp and dnsbl-mx evidence);
+- preference: two domains whose MX is the same host at preference 10 and 20 (tcp, smtp and dnsbl-mx evidence;
+  the smtp rule reads the preference from tcp.results, which the tcp rule publishes through shared.list:
+  a list shared by the wrong checks shows there);
 - the dnsbl rule (the sender's reputation, no domain in it): entries with their own dnsbl_zones or
   sender_ips;
 - each check its own finding: two domains sharing their MX address, a site override replacing the
