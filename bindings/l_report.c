@@ -52,17 +52,16 @@ static const char *field_string(lua_State *L, const int *type, const char *const
     return str[f];
 }
 
-/* report:finding{code=, severity=?, summary=, explanation=?, advice=?, evidence=?, conclusion=?, next_step=?} [-0,+0,e]
+/* The C finding of the finding table at t, for rule: its fields checked (the
+ * errors named as report:finding raises them), its severity the rule's for
+ * its code or its own; built in a (NULL: the heap). *views as
+ * rt_lua_to_json_views sets it (NULL: not asked). [-0, +0, e]
  * conclusion = true marks a finding drawn from the others (delivery.none from
  * the per-address refusals): the verdict line names its cause instead.
  * next_step = true marks a finding that settles what to do about the cause
  * (outbound.remote_filtered: a control host accepts, so the block is theirs):
  * the verdict line's "->" is its advice instead of the cause's. */
-static int l_report_finding(lua_State *L) {
-    int rule;
-    mx_check *c = report_check(L, &rule);
-    mx_rt *rt = c->rt;
-    luaL_checktype(L, 2, LUA_TTABLE);
+static mx_json *finding_tree(lua_State *L, mx_rt *rt, int rule, int t, mx_jarena *a, mx_severity *sevp, int *views) {
     static const char *const known[] = {"code", "severity", "summary", "explanation", "advice", "evidence", "conclusion", "next_step", NULL};
     /* one pass: unknown fields are errors, known ones are noted (their
      * strings stay alive: the table references them); type errors are
@@ -70,25 +69,25 @@ static int l_report_finding(lua_State *L) {
     int type[F_N] = {0}, truth[F_N] = {0};
     const char *str[F_N] = {0};
     lua_pushnil(L);
-    while (lua_next(L, 2)) {
+    while (lua_next(L, t)) {
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
         int f = k ? finding_field(k) : -1;
         if (f < 0) {
             const char *dym = k ? rt_did_you_mean(k, known) : NULL;
-            if (dym) return luaL_error(L, "report:finding: unknown field '%s' (did you mean '%s'?)", k, dym);
-            return luaL_error(L, "report:finding: unknown field '%s' (fields: code, severity, summary, explanation, advice, evidence, conclusion, next_step)", k ? k : "?");
+            if (dym) luaL_error(L, "report:finding: unknown field '%s' (did you mean '%s'?)", k, dym);
+            luaL_error(L, "report:finding: unknown field '%s' (fields: code, severity, summary, explanation, advice, evidence, conclusion, next_step)", k ? k : "?");
         }
         type[f] = lua_type(L, -1);
         if (type[f] == LUA_TSTRING) str[f] = lua_tostring(L, -1);
         truth[f] = lua_toboolean(L, -1);
         lua_pop(L, 1);
     }
-    if (lua_getmetatable(L, 2)) {
+    if (lua_getmetatable(L, t)) {
         /* fields an __index may give: read them as lua_getfield does (the
          * values stay on the stack, alive, until the call returns) */
         lua_pop(L, 1);
         for (int f = 0; f < F_N; f++) {
-            type[f] = lua_getfield(L, 2, field_names[f]);
+            type[f] = lua_getfield(L, t, field_names[f]);
             str[f] = type[f] == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
             truth[f] = lua_toboolean(L, -1);
         }
@@ -97,23 +96,19 @@ static int l_report_finding(lua_State *L) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, rt->rules[rule].ref);
     lua_getfield(L, -1, "codes");
     lua_getfield(L, -1, code);
-    if (lua_isnil(L, -1)) return luaL_error(L, "report:finding: code '%s' is not declared in rule '%s' codes", code, rt->rules[rule].id);
+    if (lua_isnil(L, -1)) luaL_error(L, "report:finding: code '%s' is not declared in rule '%s' codes", code, rt->rules[rule].id);
     mx_severity sev;
     mx_severity_parse(lua_tostring(L, -1), &sev);
     lua_pop(L, 3);
     const char *sevs = field_string(L, type, str, F_SEVERITY, 0);
     if (sevs && mx_severity_parse(sevs, &sev) != 0)
-        return luaL_error(L, "report:finding: severity '%s' is not one of ok, info, warn, crit, unknown", sevs);
+        luaL_error(L, "report:finding: severity '%s' is not one of ok, info, warn, crit, unknown", sevs);
     const char *summary = field_string(L, type, str, F_SUMMARY, 1);
     const char *expl = field_string(L, type, str, F_EXPLANATION, 0);
     const char *adv = field_string(L, type, str, F_ADVICE, 0);
-    lua_getfield(L, 2, "evidence");
-    if (!lua_isnil(L, -1) && !lua_istable(L, -1)) return luaL_error(L, "report:finding: field 'evidence' must be a table");
-    /* the finding's tree in the check's arena: freed with the check at once,
-     * not node by node (an error below leaves its pieces there, not leaked) */
-    if (!c->arena) c->arena = mx_jarena_new();
-    mx_jarena *a = c->arena;
-    mx_json *evd = lua_isnil(L, -1) ? mx_json_obj_in(a) : mx_lua_to_json_in(L, -1, a);
+    lua_getfield(L, t, "evidence");
+    if (!lua_isnil(L, -1) && !lua_istable(L, -1)) luaL_error(L, "report:finding: field 'evidence' must be a table");
+    mx_json *evd = lua_isnil(L, -1) ? mx_json_obj_in(a) : views ? rt_lua_to_json_views(L, -1, a, views) : mx_lua_to_json_in(L, -1, a);
     lua_pop(L, 1);
     if (evd->type != MX_JOBJ) { mx_json *o = mx_json_obj_in(a); mx_json_append_in(a, o, "items", evd); evd = o; }
     /* the members' names are literals: borrowed, not copied (mx_json_lit_in) */
@@ -127,7 +122,102 @@ static int l_report_finding(lua_State *L) {
     mx_json_append_lit_in(a, o, "evidence", evd);
     if (truth[F_CONCLUSION]) mx_json_append_lit_in(a, o, "conclusion", mx_json_bool_in(a, 1));
     if (truth[F_NEXT_STEP]) mx_json_append_lit_in(a, o, "next_step", mx_json_bool_in(a, 1));
-    rt_add_finding_arena(c, rule, sev, o);
+    *sevp = sev;
+    return o;
+}
+
+/* The C findings of sealed finding tables (issue 21): shared.memo keeps the
+ * findings of an address sealed (util.seal), and in a batch every check whose
+ * MX has the address reports the same table. Converting it (reading the Lua
+ * tables, sorting the evidence's keys) is done once per table and rule; each
+ * check gets a copy of the tree in its own arena (a site override changes its
+ * copy only). A sealed copy's contents never change and the rule's codes are
+ * the engine's own copy (rt_loader.c), so (table, rule) is the whole key; a
+ * finding whose evidence reads a proxy or a view (contents that may change)
+ * is not kept. The cache is weak-keyed (an ephemeron): an entry goes with its
+ * table (shared.memo drops an epoch's values), its trees freed by __gc. */
+#define FCACHE_RULES 4
+typedef struct fcache {
+    int n;
+    struct { int rule; mx_severity sev; mx_json *tree; size_t size; } e[FCACHE_RULES]; /* size: mx_json_flat_size */
+} fcache;
+static char fcache_key, fcache_mt_key;
+static int fcache_gc(lua_State *L) {
+    fcache *fc = lua_touserdata(L, 1);
+    for (int i = 0; i < fc->n; i++) mx_json_free(fc->e[i].tree);
+    fc->n = 0;
+    return 0;
+}
+/* the cache entry of the table at idx, made (empty) when it has none [-0, +1, m] */
+static fcache *fcache_of(lua_State *L, int idx) {
+    idx = lua_absindex(L, idx);
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &fcache_key) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_createtable(L, 0, 1);
+        lua_pushliteral(L, "k");
+        lua_setfield(L, -2, "__mode");
+        lua_setmetatable(L, -2);
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &fcache_key);
+    }
+    lua_pushvalue(L, idx);
+    if (lua_rawget(L, -2) == LUA_TUSERDATA) { lua_remove(L, -2); return lua_touserdata(L, -1); }
+    lua_pop(L, 1);
+    fcache *fc = lua_newuserdatauv(L, sizeof *fc, 0);
+    fc->n = 0;
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &fcache_mt_key) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_createtable(L, 0, 1);
+        lua_pushcfunction(L, fcache_gc);
+        lua_setfield(L, -2, "__gc");
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &fcache_mt_key);
+    }
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, idx);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, -4);
+    lua_remove(L, -2);
+    return fc;
+}
+
+/* report:finding{code=, severity=?, summary=, explanation=?, advice=?, evidence=?, conclusion=?, next_step=?} [-0,+0,e]
+ * (finding_tree: the fields) */
+static int l_report_finding(lua_State *L) {
+    int rule;
+    mx_check *c = report_check(L, &rule);
+    mx_rt *rt = c->rt;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    /* the finding's tree in the check's arena: freed with the check at once,
+     * not node by node (an error leaves its pieces there, not leaked) */
+    if (!c->arena) c->arena = mx_jarena_new();
+    mx_severity sev;
+    if (!rt_sealed_copy(L, 2)) {
+        mx_json *o = finding_tree(L, rt, rule, 2, c->arena, &sev, NULL);
+        rt_add_finding_arena(c, rule, sev, o);
+        return 0;
+    }
+    /* a sealed copy (its shadow pushed: its fields read as a plain table's) */
+    int sh = lua_gettop(L);
+    fcache *fc = fcache_of(L, 2);
+    for (int i = 0; i < fc->n; i++)
+        if (fc->e[i].rule == rule) {
+            rt_add_finding_arena(c, rule, fc->e[i].sev, mx_json_clone_flat_in(c->arena, fc->e[i].tree, fc->e[i].size));
+            return 0;
+        }
+    int views = 0;
+    mx_json *o = finding_tree(L, rt, rule, sh, NULL, &sev, &views);
+    size_t size = mx_json_flat_size(o);
+    rt_add_finding_arena(c, rule, sev, mx_json_clone_flat_in(c->arena, o, size));
+    if (views || fc->n == FCACHE_RULES) mx_json_free(o);
+    else {
+        fc->e[fc->n].rule = rule;
+        fc->e[fc->n].sev = sev;
+        fc->e[fc->n].tree = o;
+        fc->e[fc->n].size = size;
+        fc->n++;
+    }
     return 0;
 }
 

@@ -1,5 +1,5 @@
 /* Lua module `util`: small pure helpers for rules (no I/O, no gate). */
-#include "runtime.h"
+#include "rt_private.h" /* rt_l_seal: the sandbox's sealed tables */
 
 #define JSON_DECODE_MAX (16u << 20)
 
@@ -38,6 +38,7 @@ static int l_json_decode(lua_State *L) {
 
 static const luaL_Reg util_funcs[] = {
     {"json_decode", l_json_decode},
+    {"seal", rt_l_seal},
     {NULL, NULL},
 };
 

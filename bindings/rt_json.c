@@ -74,7 +74,7 @@ void mx_lua_push_json(lua_State *L, const mx_json *v) {
 
 static int keycmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static mx_json *to_json_rec(lua_State *L, int idx, int depth, mx_jarena *a);
+static mx_json *to_json_rec(lua_State *L, int idx, int depth, mx_jarena *a, int *views);
 
 typedef struct kv { const char *k; mx_json *v; } kv;
 static int kvcmp(const void *a, const void *b) { return strcmp(((const kv *)a)->k, ((const kv *)b)->k); }
@@ -86,7 +86,7 @@ static int kvcmp(const void *a, const void *b) { return strcmp(((const kv *)a)->
  * gives. NULL (nothing kept) when the table is empty or a key is not a
  * string: the caller then counts and converts as before. A table with only
  * string keys has length 0, so it is never one the caller makes an array. */
-static mx_json *string_keyed_object(lua_State *L, int idx, int depth, mx_jarena *a) {
+static mx_json *string_keyed_object(lua_State *L, int idx, int depth, mx_jarena *a, int *views) {
     kv small[16];
     kv *p = small;
     size_t k = 0, cap = 16;
@@ -106,7 +106,7 @@ static mx_json *string_keyed_object(lua_State *L, int idx, int depth, mx_jarena 
             cap *= 2;
         }
         p[k].k = lua_tostring(L, -2);
-        p[k].v = to_json_rec(L, -1, depth + 1, a);
+        p[k].v = to_json_rec(L, -1, depth + 1, a, views);
         k++;
         lua_pop(L, 1);
     }
@@ -144,7 +144,7 @@ static mx_json *string_keyed_object(lua_State *L, int idx, int depth, mx_jarena 
     return o;
 }
 
-static mx_json *to_json_rec(lua_State *L, int idx, int depth, mx_jarena *a) {
+static mx_json *to_json_rec(lua_State *L, int idx, int depth, mx_jarena *a, int *views) {
     idx = lua_absindex(L, idx);
     switch (lua_type(L, idx)) {
     case LUA_TNIL: return mx_json_null_in(a);
@@ -159,14 +159,18 @@ static mx_json *to_json_rec(lua_State *L, int idx, int depth, mx_jarena *a) {
     }
     case LUA_TTABLE: {
         if (depth > 32) return mx_json_str_in(a, "(nested too deep)");
-        if (rt_ro_kind(L, idx) == 2) {
+        /* views: noting whether anything read may change later (a proxy, a
+         * view of a check's facts), unlike a sealed copy's contents */
+        int kind = views && rt_sealed_copy(L, idx) ? 2 : 0;
+        if (!kind && (kind = rt_ro_kind(L, idx)) == 2 && views) *views = 1;
+        if (kind == 2) {
             /* a read-only view (a fact, an option) converts as its table */
-            mx_json *j = to_json_rec(L, -1, depth, a);
+            mx_json *j = to_json_rec(L, -1, depth, a, views);
             lua_pop(L, 1);
             return j;
         }
         luaL_checkstack(L, 6, "json conversion");
-        mx_json *so = string_keyed_object(L, idx, depth, a);
+        mx_json *so = string_keyed_object(L, idx, depth, a, views);
         if (so) return so;
         lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
         /* A sequence 1..n with nothing else is an array. */
@@ -183,7 +187,7 @@ static mx_json *to_json_rec(lua_State *L, int idx, int depth, mx_jarena *a) {
             mx_json *arr = mx_json_arr_in(a);
             for (lua_Integer i = 1; i <= n; i++) {
                 lua_rawgeti(L, idx, i);
-                mx_json_push_in(a, arr, to_json_rec(L, -1, depth + 1, a));
+                mx_json_push_in(a, arr, to_json_rec(L, -1, depth + 1, a, views));
                 lua_pop(L, 1);
             }
             return arr;
@@ -209,7 +213,7 @@ static mx_json *to_json_rec(lua_State *L, int idx, int depth, mx_jarena *a) {
                 if (*end == 0) lua_rawgeti(L, idx, (lua_Integer)iv);
                 else lua_pushnil(L);
             }
-            mx_json *item = to_json_rec(L, -1, depth + 1, a);
+            mx_json *item = to_json_rec(L, -1, depth + 1, a, views);
             lua_pop(L, 1);
             /* sorted, so a key met twice (1 and "1" both read as "1") is
              * the last one set: it keeps its place, the later value wins */
@@ -231,5 +235,6 @@ static mx_json *to_json_rec(lua_State *L, int idx, int depth, mx_jarena *a) {
         return mx_json_str_in(a, luaL_typename(L, idx));
     }
 }
-mx_json *mx_lua_to_json(lua_State *L, int idx) { return to_json_rec(L, idx, 0, NULL); }
-mx_json *mx_lua_to_json_in(lua_State *L, int idx, mx_jarena *a) { return to_json_rec(L, idx, 0, a); }
+mx_json *mx_lua_to_json(lua_State *L, int idx) { return to_json_rec(L, idx, 0, NULL, NULL); }
+mx_json *mx_lua_to_json_in(lua_State *L, int idx, mx_jarena *a) { return to_json_rec(L, idx, 0, a, NULL); }
+mx_json *rt_lua_to_json_views(lua_State *L, int idx, mx_jarena *a, int *views) { return to_json_rec(L, idx, 0, a, views); }

@@ -352,6 +352,13 @@ void rt_push_readonly(lua_State *L, int idx);
 void rt_push_sealed(lua_State *L, int idx);
 void rt_push_adopted(lua_State *L, int idx);
 void rt_push_sealed_view(lua_State *L, int sidx);
+/* 1 and its shadow pushed when the value at idx is a sealed copy (made by
+ * rt_push_sealed or util.seal: its contents never change), else 0 [-0, +(0|1), -] */
+int rt_sealed_copy(lua_State *L, int idx);
+int rt_l_seal(lua_State *L); /* util.seal */
+/* ---- rt_json.c: mx_lua_to_json_in that sets *views when it read anything
+ * that may change later (a proxy or a view; not a sealed copy) */
+mx_json *rt_lua_to_json_views(lua_State *L, int idx, mx_jarena *a, int *views);
 void rt_count_hook(lua_State *L, lua_Debug *ar);
 void rt_cpu_init(mx_rt *rt);  /* at mx_rt_new: whether tasks may run without the hook */
 void rt_cpu_arm(mx_rt *rt);   /* rule code runs from here (a pass of the scheduler)... */

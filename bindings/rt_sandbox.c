@@ -273,14 +273,20 @@ static void push_seal_keys(lua_State *L) {
     lua_pushcfunction(L, sealed_pairs);
 }
 /* makes the table at fidx (empty) a sealed table whose contents are the
- * table at sidx (kb: push_seal_keys' slots, or 0: none, the fields named
- * here). Its metatable has four fields (four hash nodes): no __metatable
- * and no RO_KEY; __newindex being ro_newindex marks it (engine_mt), and the
+ * table at sidx (kb: push_seal_keys' slots, a sealed copy; or 0: a view, the
+ * fields named here). A copy's metatable has four fields (four hash nodes):
+ * no __metatable and no RO_KEY; __newindex being ro_newindex marks it (engine_mt), and the
  * sandbox's getmetatable and setmetatable treat it as protected
  * (sb_getmetatable, sb_setmetatable). [-0, +0, m] */
 static void seal_front(lua_State *L, int fidx, int sidx, int kb) {
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, kb ? 4 : 5);
     if (!kb) {
+        /* a view (rt_push_sealed_view): its RO_KEY is its shadow, so it is
+         * read as a proxy is (rt_ro_kind answers 2 with it), and unlike a
+         * sealed copy it is not taken as never changing (rt_sealed_copy: a
+         * check's facts change as they come) */
+        lua_pushvalue(L, sidx);
+        lua_rawsetp(L, -2, RO_KEY);
         lua_pushvalue(L, sidx);
         lua_setfield(L, -2, "__index");
         lua_pushcfunction(L, ro_newindex);
@@ -307,6 +313,25 @@ void rt_push_sealed_view(lua_State *L, int sidx) {
     sidx = lua_absindex(L, sidx);
     lua_newtable(L);
     seal_front(L, lua_gettop(L), sidx, 0);
+}
+/* 1 when the metatable at the top is a sealed copy's: the engine's (its
+ * __newindex is ro_newindex) with no RO_KEY (a proxy's and a view's have
+ * one). Pops it. [-1, +0, -] */
+static int sealed_copy_mt(lua_State *L) {
+    if (!engine_mt(L, -1)) { lua_pop(L, 1); return 0; }
+    int t = lua_rawgetp(L, -1, RO_KEY);
+    lua_pop(L, 2);
+    return t == LUA_TNIL;
+}
+int rt_sealed_copy(lua_State *L, int idx) {
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) != LUA_TTABLE || !lua_getmetatable(L, idx)) return 0;
+    if (!sealed_copy_mt(L)) return 0;
+    lua_getmetatable(L, idx);
+    lua_pushliteral(L, "__index");
+    lua_rawget(L, -2);
+    lua_remove(L, -2);
+    return 1;
 }
 /* 1 when the table at idx has no metatable or one with __json only (a rule's
  * mark for an empty object), which its sealed copy keeps; any other metatable
@@ -396,9 +421,12 @@ static void seal_value(lua_State *L, int idx, seal_ctx *sc, int depth) {
     if (lua_type(L, idx) != LUA_TTABLE) { lua_pushvalue(L, idx); return; }
     idx = lua_absindex(L, idx);
     if (lua_getmetatable(L, idx)) {
+        /* read-only already (sealed, a view, a proxy: the engine's
+         * __newindex; util.null: RO_KEY): as it is */
+        if (engine_mt(L, -1)) { lua_pop(L, 1); lua_pushvalue(L, idx); return; }
         int t = lua_rawgetp(L, -1, RO_KEY);
         lua_pop(L, 2);
-        if (t != LUA_TNIL) { lua_pushvalue(L, idx); return; } /* read-only already: as it is */
+        if (t != LUA_TNIL) { lua_pushvalue(L, idx); return; }
         if (!plain_table(L, idx)) { push_ro_value(L, idx); return; }
     }
     if (seen_get(L, idx, sc)) return;
@@ -464,6 +492,14 @@ void rt_push_sealed(lua_State *L, int idx) {
     seal_value(L, idx, &sc, 0);
     lua_rotate(L, seen, 1); /* the sealed value where seen was */
     lua_settop(L, seen);
+}
+/* util.seal(value) -> a sealed copy of value (rt_push_sealed): what
+ * shared.memo keeps, so that report:publish takes its tables as they are and
+ * report:finding converts a finding from it once (l_report.c) [-0, +1, m] */
+int rt_l_seal(lua_State *L) {
+    luaL_checkany(L, 1);
+    rt_push_sealed(L, 1);
+    return 1;
 }
 /* [-0, +1, m] seals in place a table only the engine holds (made from JSON:
  * the target, options, the facts a check starts with): it becomes the shadow

@@ -274,6 +274,71 @@ mx_json *mx_json_clone(const mx_json *v) {
     }
     return NULL;
 }
+/* The flat copy: a tree laid out in one piece (mx_json_flat_size bytes),
+ * each node as the _in constructors make it (a string inline after its node,
+ * a container's arrays and keys in the arena): one arena allocation per copy
+ * instead of one per piece. */
+#define A8(n) (((n) + 7) & ~(size_t)7)
+size_t mx_json_flat_size(const mx_json *v) {
+    switch (v->type) {
+    case MX_JSTR: return A8(sizeof *v + v->u.str.len + 1);
+    case MX_JARR: case MX_JOBJ: {
+        size_t n = v->u.c.len, s = A8(sizeof *v) + A8(n * sizeof *v->u.c.items), k = 0;
+        if (v->type == MX_JOBJ && n) {
+            for (size_t i = 0; i < n; i++) k += strlen(v->u.c.keys[i]) + 1;
+            s += A8(n * sizeof *v->u.c.keys) + A8(k);
+        }
+        for (size_t i = 0; i < n; i++) s += mx_json_flat_size(v->u.c.items[i]);
+        return s;
+    }
+    default: return A8(sizeof *v);
+    }
+}
+static mx_json *flat_copy(const mx_json *v, unsigned char **p) {
+    mx_json *c = (mx_json *)*p;
+    *c = *v;
+    c->arena = MX_JA_NODE;
+    if (v->type == MX_JSTR) {
+        c->u.str.s = INLINE_STR(c);
+        memcpy(c->u.str.s, v->u.str.s, v->u.str.len);
+        c->u.str.s[v->u.str.len] = 0;
+        *p += A8(sizeof *v + v->u.str.len + 1);
+        return c;
+    }
+    *p += A8(sizeof *v);
+    if (v->type != MX_JARR && v->type != MX_JOBJ) return c;
+    size_t n = v->u.c.len;
+    c->arena |= MX_JA_ARR;
+    c->u.c.cap = n;
+    c->u.c.items = NULL;
+    c->u.c.keys = NULL;
+    if (!n) return c;
+    c->u.c.items = (mx_json **)*p;
+    *p += A8(n * sizeof *c->u.c.items);
+    if (v->type == MX_JOBJ) {
+        c->u.c.keys = (char **)*p;
+        *p += A8(n * sizeof *c->u.c.keys);
+        char *kb = (char *)*p;
+        for (size_t i = 0; i < n; i++) {
+            size_t l = strlen(v->u.c.keys[i]) + 1;
+            memcpy(kb, v->u.c.keys[i], l);
+            c->u.c.keys[i] = kb;
+            kb += l;
+        }
+        *p += A8((size_t)(kb - (char *)*p));
+    }
+    for (size_t i = 0; i < n; i++) c->u.c.items[i] = flat_copy(v->u.c.items[i], p);
+    return c;
+}
+mx_json *mx_json_clone_flat_in(mx_jarena *a, const mx_json *v, size_t size) {
+    unsigned char *p = aalloc(a, size), *start = p;
+    mx_json *c = flat_copy(v, &p);
+    if ((size_t)(p - start) != size) { /* a size not of this tree: a bug, never an overrun ignored */
+        fputs("mxdiag: mx_json_clone_flat_in: size mismatch\n", stderr);
+        abort();
+    }
+    return c;
+}
 void mx_json_free(mx_json *v) {
     if (!v) return;
     if (v->type == MX_JSTR && v->u.str.s != INLINE_STR(v)) free(v->u.str.s);

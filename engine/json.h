@@ -75,6 +75,11 @@ mx_json *mx_json_append_owned(mx_json *obj, char *key, mx_json *v);
 mx_json *mx_json_get(const mx_json *obj, const char *key);   /* NULL if absent or not an object */
 const char *mx_json_get_str(const mx_json *obj, const char *key); /* NULL unless a string */
 mx_json *mx_json_clone(const mx_json *v);
+/* A deep copy of v in a (not NULL), in one allocation of size bytes, which
+ * mx_json_flat_size(v) gave for v as it is (a tree copied many times keeps
+ * its size); each node as the _in constructors make it. */
+size_t mx_json_flat_size(const mx_json *v);
+mx_json *mx_json_clone_flat_in(mx_jarena *a, const mx_json *v, size_t size);
 void mx_json_free(mx_json *v);
 
 /* indent < 0: compact, one line. */

@@ -69,8 +69,9 @@ end
 -- result (its key: address, port, source, timeout) they read the MX host's
 -- name and preference, whether the host's other family connected (this
 -- check's MX set) and the number of --control hosts, so those complete the
--- key; nothing in them names the domain. Never changed once built
--- (report:finding and report:publish copy it).
+-- key; nothing in them names the domain. shared.memo seals the value (read-only
+-- from then on): report:publish takes the entry as it is and report:finding
+-- converts the finding once per run.
 local function address_part(p, r, timeout, controls, key)
   return shared.memo("tcp-part|" .. key .. "|" .. p.host .. "|" .. tostring(p.preference) .. "|"
       .. tostring(p.other_family_ok) .. "|" .. controls, function()
@@ -175,7 +176,8 @@ return {
     for _, b in ipairs(bad_by) do
       report:finding(family_finding(b.host, b.family, b.list, works[b.host][b.family == 6 and 4 or 6]))
     end
-    report:publish("tcp.results", out)
+    -- one sealed list for every check with the same entries (the same addresses and inputs)
+    report:publish("tcp.results", shared.list("tcp.results", out))
     -- nobody will carry a dialogue on these connections: close them now
     if not report:pending("smtp.sessions") then
       for _, k in ipairs(held) do conn.release(k) end

@@ -402,8 +402,9 @@ end
 -- (its key: address, port, SNI name, source, helo, timeout, rcpt, mail_from)
 -- they read only the MX host's name and preference (label, evidence) and
 -- constants, so those complete the key; nothing in them names the domain.
--- The value is shared by every check of the run: never changed once built
--- (report:finding and report:publish copy it).
+-- The value is shared by every check of the run, sealed by shared.memo
+-- (read-only): report:publish takes the entry as it is and report:finding
+-- converts each finding once per run.
 local function address_part(p, s, timeout, opts, key)
   return shared.memo("smtp-part|" .. key .. "|" .. tostring(p.host) .. "|" .. tostring(p.preference), function()
     local findings = {}
@@ -493,6 +494,7 @@ return {
       for _, f in ipairs(a.findings) do report:finding(f) end
       out[#out + 1] = a.entry
     end
-    report:publish("smtp.sessions", out)
+    -- one sealed list for every check with the same entries (the same addresses and inputs)
+    report:publish("smtp.sessions", shared.list("smtp.sessions", out))
   end,
 }

@@ -360,7 +360,7 @@ return {
     -- options', the resolver the check's. Worked out once per run for those inputs (the key names
     -- them all; dnsbl_key too, never shown) and submitted by every check: a batch with --sender-ip
     -- otherwise formats the same findings for every domain. (A value shared by every check: never
-    -- changed once made; report:finding copies it, report:publish seals a copy.)
+    -- changed once made.)
     local o = target.options
     local key = "dnsbl-run|" .. dns.servers() .. "|" .. table.concat(o.sender_ips or {}, ",") .. "|"
       .. table.concat(o.sender_domains or {}, ",") .. "|"
@@ -380,6 +380,10 @@ return {
       report_clean(sink, subjects, clean_on, listed_any)
       return { findings = findings, published = published }
     end)
+    -- sealed once per run in this Lua state (shared.memo, same key: r is its key's value), so that
+    -- report:finding converts each finding and report:publish seals the trust table once, not once
+    -- per check (issue 21)
+    r = shared.memo(key, function() return r end)
     for _, f in ipairs(r.findings) do report:finding(f) end
     report:publish("dnsbl.trust", r.published)
   end,

@@ -140,20 +140,49 @@ end
 -- shared.once nothing crosses workers (batch -P N: a worker works its own
 -- out; the value stays in its Lua state, never copied). An error in fn is
 -- raised and nothing is stored. The value is shared by every caller of the
--- run: build it once and never change it afterwards (report:finding copies
--- what it is given and report:publish seals a copy for the other rules, so
--- handing it to them is safe).
+-- run, so it is sealed when it is made (util.seal: a read-only copy, read
+-- with indexing, ipairs, pairs and # as before; writing to it raises, and
+-- rawget/next see an empty table): report:publish takes its tables as they
+-- are instead of sealing a copy for each check, and report:finding converts
+-- a finding from it once per run instead of once per check (issue 21).
 -- Keys are namespaced by the caller and must name every input fn reads.
 local memo_by_epoch, memo_order = {}, {}
+local seal = util.seal
 
 function M.memo(key, fn)
   local t = epoch_table(memo_by_epoch, memo_order)
   local v = t[key]
   if v == nil then
-    v = fn()
+    v = seal((fn()))
     t[key] = v
   end
   return v
+end
+
+-- shared.list(ns, list): list sealed (util.seal), the same sealed table for every list of the
+-- same values in the same order in this run and Lua state (namespace ns). For a list of values
+-- that never change (shared.memo's: a published list of per-address entries), so that every check
+-- whose MX set is the same publishes one table, sealed once (issue 21). The values are looked up
+-- by identity, one level of a tree per item: no key string is built.
+local lists_by_epoch, lists_order = {}, {}
+local SEALED = {}  -- the key of a node's sealed list (no value of a list is this table)
+
+function M.list(ns, list)
+  local roots = epoch_table(lists_by_epoch, lists_order)
+  local node = roots[ns]
+  if not node then node = {}; roots[ns] = node end
+  for i = 1, #list do
+    local v = list[i]
+    local nx = node[v]
+    if not nx then nx = {}; node[v] = nx end
+    node = nx
+  end
+  local s = node[SEALED]
+  if s == nil then
+    s = seal(list)
+    node[SEALED] = s
+  end
+  return s
 end
 
 return M

@@ -4,9 +4,13 @@ are keyed by everything they read besides the probe: a batch (no network: a reco
 the shipped ones) in which domains share an MX address but differ in such an input must still get
 each its own finding and published entry.
 
-- preference: two domains whose MX is the same host at preference 10 and 20 (tcp, smtp and dnsbl-mx evidence);
+- preference: two domains whose MX is the same host at preference 10 and 20 (tcp, smtp and dnsbl-mx evidence;
+  the smtp rule reads the preference from tcp.results, which the tcp rule publishes through shared.list:
+  a list shared by the wrong checks shows there);
 - the dnsbl rule (the sender's reputation, no domain in it): entries with their own dnsbl_zones or
   sender_ips;
+- each check its own finding: two domains sharing their MX address, a site override replacing the
+  summary of one domain's tcp/smtp finding (memo'd, converted once per run): the other's stays its own;
 - the host's other family: the same MX host and address checked once with a source address of each
   family (its IPv4 connects, its IPv6 times out: "the same host answers over IPv4") and once with
   the IPv6 source alone (nothing else to compare with: no such advice).
@@ -67,6 +71,46 @@ for workers in ("1", "2"):
         if seen != {"tcp": {want}, "smtp": {want}, "dnsbl-mx": {want}}:
             failures.append("-P %s %s (entry %d): preference in tcp/smtp/dnsbl-mx evidence %r, expected %d"
                             % (workers, o["target"]["domain"], o["index"], seen, want))
+
+# ---- each check its own finding: a.test and b.test share their MX (the same host, address and
+# preference: one memo'd finding per address, converted once per run), and a site override of a.test's
+# tcp.connected and smtp.greeting_ok replaces their summary. b.test's must stay the rule's own (an
+# override writes into the finding of its check: never into a tree another check shares)
+rec = load("healthy")
+base_mx = next(c for c in rec["calls"] if c["call"] == "dns.query" and c["args"] == {"name": "healthy.test", "type": "MX"})
+for dom in ("a.test", "b.test"):
+    c = copy.deepcopy(base_mx)
+    c["args"]["name"] = c["result"]["name"] = dom
+    for a in c["result"]["answers"]:
+        a["name"] = dom
+    rec["calls"].append(c)
+    rec["checks"].append(dict(rec["checks"][0], target=dom))
+orec = os.path.join(tmp, "override.json")
+json.dump(rec, open(orec, "w"))
+olist = os.path.join(tmp, "override.yaml")
+open(olist, "w").write("defaults:\n  overrides:\n"
+                       "    - code: tcp.connected\n      domains: [a.test]\n      summary: overridden for a.test\n"
+                       "    - code: smtp.greeting_ok\n      domains: [a.test]\n      summary: overridden for a.test\n"
+                       "domains: [a.test, b.test, a.test, b.test, b.test, a.test]\n")
+out = batch(orec, olist, "--only", "smtp")
+if len(out) != 6:
+    failures.append("override: %d results, expected 6" % len(out))
+plain = {}
+for o in out:
+    dom = o["target"]["domain"]
+    got = [f for f in o["findings"] if f["code"] in ("tcp.connected", "smtp.greeting_ok")]
+    if len(got) < 3 or {f["code"] for f in got} != {"tcp.connected", "smtp.greeting_ok"}:
+        failures.append("override: %s (entry %d): findings %r" % (dom, o["index"], [f["code"] for f in o["findings"]]))
+    for f in got:
+        over = f["summary"] == "overridden for a.test" and "site_override" in f["evidence"]
+        if over != (dom == "a.test") or (dom == "b.test" and "overridden" in json.dumps(f)):
+            failures.append("override: %s (entry %d) %s: summary %r, evidence %r"
+                            % (dom, o["index"], f["code"], f["summary"], f["evidence"]))
+        if dom == "b.test":
+            # every b.test entry the same findings: the rule's own
+            plain.setdefault((f["code"], f["evidence"].get("address")), set()).add(json.dumps(f, sort_keys=True))
+if any(len(v) != 1 for v in plain.values()):
+    failures.append("override: b.test's findings differ between its entries: %r" % plain)
 
 # ---- the host's other family: v6drop.test from an IPv4 and an IPv6 source, then from the IPv6 one alone
 rec = load("v6drop")

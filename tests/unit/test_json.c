@@ -241,6 +241,53 @@ static void arena_trees(void **state) {
     mx_jarena_free(NULL);
 }
 
+/* A flat copy (report:finding's cached findings, one per check) writes as
+ * its source, every kind of node and an empty array and object in it, from
+ * a heap tree and from an arena one; each copy is its own (a value replaced,
+ * a key added, a string replaced in one changes neither the source nor
+ * another copy), and mx_json_free + mx_jarena_free free it all (ASan). */
+static void flat_copies(void **state) {
+    (void)state;
+    mx_jarena *src_a = mx_jarena_new(), *a = mx_jarena_new();
+    for (int from_arena = 0; from_arena < 2; from_arena++) {
+        mx_jarena *sa = from_arena ? src_a : NULL;
+        mx_json *src = sample(sa, 7);
+        mx_json_append_in(sa, src, "empty_arr", mx_json_arr_in(sa));
+        mx_json_append_in(sa, src, "empty_obj", mx_json_obj_in(sa));
+        mx_json_append_in(sa, src, "a key of some length, not a multiple of 8", mx_json_strn_in(sa, "x\0y", 3));
+        mx_json_append_in(sa, src, "nested", sample(sa, 8));
+        mx_buf want = MX_BUF_INIT, got = MX_BUF_INIT;
+        mx_json_write(&want, src, -1);
+        size_t size = mx_json_flat_size(src);
+        mx_json *c1 = mx_json_clone_flat_in(a, src, size), *c2 = mx_json_clone_flat_in(a, src, size);
+        mx_json_write(&got, c1, -1);
+        assert_string_equal(mx_buf_cstr(&got), mx_buf_cstr(&want));
+        assert_int_equal(mx_json_get(c1, "empty_arr")->u.c.len, 0);
+        /* what a site override does to its check's finding */
+        mx_json_str_replace(mx_json_get(c1, "k0"), strdup("overridden"));
+        mx_json_set(c1, "added", mx_json_str("site"));
+        mx_json_set(mx_json_get(c1, "nested"), "k1", mx_json_str("replaced"));
+        mx_json_push(mx_json_get(c1, "list"), mx_json_int(1));
+        mx_buf_reset(&got);
+        mx_json_write(&got, c2, -1);
+        assert_string_equal(mx_buf_cstr(&got), mx_buf_cstr(&want));
+        mx_buf_reset(&got);
+        mx_json_write(&got, src, -1);
+        assert_string_equal(mx_buf_cstr(&got), mx_buf_cstr(&want));
+        mx_buf_reset(&got);
+        mx_json_write(&got, c1, -1);
+        assert_non_null(strstr(mx_buf_cstr(&got), "\"k0\":\"overridden\""));
+        assert_non_null(strstr(mx_buf_cstr(&got), "\"added\":\"site\""));
+        mx_json_free(c1);
+        mx_json_free(c2);
+        mx_json_free(src);
+        mx_buf_free(&want);
+        mx_buf_free(&got);
+    }
+    mx_jarena_free(a);
+    mx_jarena_free(src_a);
+}
+
 /* Object keys (written by their own one-pass path), a string's body, and
  * objects made at their size with borrowed keys: the same bytes as the
  * general writer, whatever the key holds. */
@@ -301,7 +348,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(escaping), cmocka_unit_test(escaping_in_runs), cmocka_unit_test(roundtrip_binary), cmocka_unit_test(tree_write),
         cmocka_unit_test(int_write), cmocka_unit_test(append_clone),
-        cmocka_unit_test(parse_errors), cmocka_unit_test(parse_values), cmocka_unit_test(arena_trees),
+        cmocka_unit_test(parse_errors), cmocka_unit_test(parse_values), cmocka_unit_test(arena_trees), cmocka_unit_test(flat_copies),
         cmocka_unit_test(keys_and_sized_objects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
