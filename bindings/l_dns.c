@@ -4,7 +4,10 @@
 #include <string.h>
 
 /* Pushes the answer table, or nil, status, detail when the resolver did not
- * answer at all (timeout, port closed, local error). [-0, +1|3, m] */
+ * answer at all (timeout, port closed, local error). The answer is sealed
+ * (read-only): the gate hands the same table to every later asker of the
+ * question in the run (MX_GATE_SHARED). nil, status, detail are rare and
+ * stay fresh tables, the caller's own. [-0, +1|3, m] */
 static int push_answer(lua_State *L, mx_json *res, void *handle) {
     (void)handle;
     const char *st = mx_json_get_str(res, "status");
@@ -14,7 +17,7 @@ static int push_answer(lua_State *L, mx_json *res, void *handle) {
         mx_lua_push_json(L, res);
         return 3;
     }
-    mx_lua_push_json(L, res);
+    mx_lua_push_json_sealed(L, res);
     return 1;
 }
 
@@ -61,7 +64,8 @@ static int ask(lua_State *L, question *q) {
         mx_json_write_string(&k, q->resolver, strlen(q->resolver));
     }
     mx_buf_putc(&k, '}');
-    return mx_gate_call_keyed(L, "dns.query", mx_buf_steal(&k), question_args, 1, start_query, q, push_answer, NULL);
+    return mx_gate_call_keyed(L, "dns.query", mx_buf_steal(&k), question_args, MX_GATE_SHARED, start_query, q,
+                              push_answer, NULL);
 }
 
 static int invalid(lua_State *L, const char *name, const char *why) {

@@ -197,10 +197,30 @@ typedef struct gate_waiter {
  * batch of a million domains runs in constant memory. */
 #define GATE_CACHE_MAX 65536
 
+/* Answers handed to Lua as one sealed table shared by every later caller
+ * (rt_gate.c, answer_get/answer_put): at most GATE_ANSWERS_MAX per Lua
+ * state, the slot to reuse chosen by a clock (an answer read since the hand
+ * last passed is kept one more round). An answer's owner (a cache entry, a
+ * replayed entry) holds the tag it was stored with; a slot reused since gives
+ * another tag, so the owner then builds its answer again. */
+#define GATE_ANSWERS_MAX 4096
+typedef struct gate_answer {
+    uint64_t tag;           /* 0: none stored */
+    unsigned slot;
+    mx_push_fn push;        /* the primitive's push, which makes it (a replayed repeat: push_shared) */
+} gate_answer;
+
+/* a cached answer: its compact JSON text, and its shared Lua table if made */
+typedef struct cache_entry {
+    gate_answer ans;
+    char text[];
+} cache_entry;
+
 typedef struct replay_entry {
     char *key;
     mx_json *result;
     size_t next_same;       /* index + 1 of the next entry with this key; 0: none */
+    gate_answer ans;        /* its shared Lua table, when one was made (a cacheable repeat) */
 } replay_entry;
 
 /* The recording's entries of one key, in order: the first, and the first not
@@ -262,10 +282,18 @@ struct mx_rt {
     int in_rule;
     int64_t t0;
     /* gate */
-    mx_strmap cache;        /* key -> mx_json result */
+    mx_strmap cache;        /* key -> cache_entry */
     char **cache_fifo;      /* insertion order ring, for eviction */
     size_t cache_head;
     mx_strmap inflight;     /* key -> mx_gate_req of a cacheable call in flight */
+    /* shared answers (GATE_ANSWERS_MAX): per slot its tag and the push
+     * function that made it; the Lua tables in a registry array */
+    uint64_t *ans_tags;
+    mx_push_fn *ans_push;
+    unsigned char *ans_used;
+    unsigned ans_hand;
+    uint64_t ans_next_tag;
+    int ans_stale;          /* the epoch's cache was cleared: drop the array at the next store */
     int stopping;           /* mx_rt_stop: mx_rt_run returns */
     mx_json *recording;     /* array of calls */
     replay_entry *replay;
@@ -352,6 +380,8 @@ void rt_push_readonly(lua_State *L, int idx);
 void rt_push_sealed(lua_State *L, int idx);
 void rt_push_adopted(lua_State *L, int idx);
 void rt_push_sealed_view(lua_State *L, int sidx);
+int rt_push_seal_keys(lua_State *L); /* pushes the fields of a sealed table's metatable; gives their count */
+void rt_push_sealed_view_kb(lua_State *L, int sidx, int kb); /* rt_push_sealed_view with those fields at kb */
 void rt_count_hook(lua_State *L, lua_Debug *ar);
 void rt_cpu_init(mx_rt *rt);  /* at mx_rt_new: whether tasks may run without the hook */
 void rt_cpu_arm(mx_rt *rt);   /* rule code runs from here (a pass of the scheduler)... */

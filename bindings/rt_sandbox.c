@@ -308,6 +308,19 @@ void rt_push_sealed_view(lua_State *L, int sidx) {
     lua_newtable(L);
     seal_front(L, lua_gettop(L), sidx, 0);
 }
+/* For sealing many tables at once (engine answers, rt_json.c): the
+ * metatable fields pushed once (SK_N slots from kb), and a sealed table of
+ * the table at sidx made with them. [-0, +SK_N, m] / [-0, +1, m] */
+int rt_push_seal_keys(lua_State *L) {
+    luaL_checkstack(L, SK_N, "sealing a table");
+    push_seal_keys(L);
+    return SK_N;
+}
+void rt_push_sealed_view_kb(lua_State *L, int sidx, int kb) {
+    sidx = lua_absindex(L, sidx);
+    lua_newtable(L);
+    seal_front(L, lua_gettop(L), sidx, kb);
+}
 /* 1 when the table at idx has no metatable or one with __json only (a rule's
  * mark for an empty object), which its sealed copy keeps; any other metatable
  * (methods, __index) keeps the old proxy, read through it [-0, +0, -] */
