@@ -624,12 +624,21 @@ void mx_check_rules_write(mx_check *c, mx_buf *out) {
     for (int i = 0; i < rt->nrules; i++) {
         if (!check_rule_listed(c, i)) continue;
         if (n++) mx_buf_putc(out, ',');
+        mx_rule *r = &rt->rules[i];
+        const rule_run *run = &c->runs[i];
+        if (!run->debug && r->json_entry && r->json_entry_state == run->state && r->json_entry_why == run->why &&
+            r->json_entry_why_fact == run->why_fact) {
+            /* the same state and reason (pointers to the same static
+             * sentence or fact name) as the last check: the same bytes */
+            mx_buf_put(out, r->json_entry, r->json_entry_len);
+            continue;
+        }
+        size_t at = out->len;
         size_t hl;
-        const char *head = rule_json_head(&rt->rules[i], &hl);
+        const char *head = rule_json_head(r, &hl);
         mx_buf_put(out, head, hl);
         mx_buf_puts(out, rule_state_names[c->runs[i].state]); /* plain ASCII: as it is */
         mx_buf_putc(out, '"');
-        const rule_run *run = &c->runs[i];
         size_t fl = !run->why && run->why_fact ? strlen(run->why_fact) : 0;
         if (fl && fl + sizeof WHY_FACT_A + sizeof WHY_FACT_B - 2 < RULE_REASON_MAX) {
             /* rt_rule_reason's sentence without formatting it: its fixed
@@ -652,6 +661,15 @@ void mx_check_rules_write(mx_check *c, mx_buf *out) {
             mx_json_write(out, c->runs[i].debug, -1);
         }
         mx_buf_putc(out, '}');
+        if (!run->debug) {
+            free(r->json_entry);
+            r->json_entry_len = out->len - at;
+            r->json_entry = mx_xmalloc(r->json_entry_len);
+            memcpy(r->json_entry, out->data + at, r->json_entry_len);
+            r->json_entry_state = run->state;
+            r->json_entry_why = run->why;
+            r->json_entry_why_fact = run->why_fact;
+        }
     }
     mx_buf_putc(out, ']');
 }

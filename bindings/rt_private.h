@@ -69,6 +69,12 @@ typedef struct mx_rule {
     int report_mt_ref;      /* the metatable of its report objects (methods bound to the rule), 0: not made yet */
     char *json_head;        /* `{"id":"ID","status":"` of its entry in a check's "rules" (mx_check_rules_write), or NULL */
     size_t json_head_len;
+    /* its last whole entry written without debug lines, for the state and
+     * reason it had (most checks of a batch repeat them): written as it is */
+    char *json_entry;
+    size_t json_entry_len;
+    int json_entry_state;
+    const char *json_entry_why, *json_entry_why_fact;
     mx_json *opt_schema;    /* `options`: {key: type name} (rt_site.c), or NULL */
     int scope_run;          /* scope = "run": once per invocation (rt_site.c) */
     int site;               /* from a site directory, not the shipped rules */
