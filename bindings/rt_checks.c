@@ -489,18 +489,21 @@ static mx_check *check_new(mx_rt *rt, const mx_target *t, const mx_json *options
     c->id = rt->nchecks;
     rt->checks[rt->nchecks++] = c;
     rt->active_checks++;
-    c->target_json = mx_json_obj();
-    mx_json_set(c->target_json, "input", mx_json_str(t->input));
-    mx_json_set(c->target_json, "kind", mx_json_str(run_level ? "run" : mx_target_kind_name(t->kind)));
-    mx_json_set(c->target_json, "domain", t->kind == MX_TARGET_DOMAIN ? mx_json_str(t->domain) : mx_json_null());
-    if (t->kind == MX_TARGET_HOST && !run_level) mx_json_set(c->target_json, "host", mx_json_str(t->domain));
+    /* the target's JSON in the check's arena (every check makes one: its
+     * findings live there too), keys literal and known distinct */
+    mx_jarena *a = c->arena = mx_jarena_new();
+    mx_json *tj = c->target_json = mx_json_obj_sized_in(a, 6);
+    mx_json_append_lit_in(a, tj, "input", mx_json_str_in(a, t->input));
+    mx_json_append_lit_in(a, tj, "kind", mx_json_str_in(a, run_level ? "run" : mx_target_kind_name(t->kind)));
+    mx_json_append_lit_in(a, tj, "domain", t->kind == MX_TARGET_DOMAIN ? mx_json_str_in(a, t->domain) : mx_json_null_in(a));
+    if (t->kind == MX_TARGET_HOST && !run_level) mx_json_append_lit_in(a, tj, "host", mx_json_str_in(a, t->domain));
     if (t->kind == MX_TARGET_ADDRESS) {
-        char a[64];
-        mx_addr_format(&t->addr, a, sizeof a);
-        mx_json_set(c->target_json, "address", mx_json_str(a));
+        char ab[64];
+        mx_addr_format(&t->addr, ab, sizeof ab);
+        mx_json_append_lit_in(a, tj, "address", mx_json_str_in(a, ab));
     }
-    if (t->port) mx_json_set(c->target_json, "port", mx_json_int(t->port));
-    if (t->unicode[0]) mx_json_set(c->target_json, "unicode", mx_json_str(t->unicode));
+    if (t->port) mx_json_append_lit_in(a, tj, "port", mx_json_int_in(a, t->port));
+    if (t->unicode[0]) mx_json_append_lit_in(a, tj, "unicode", mx_json_str_in(a, t->unicode));
     /* the facts table, sized for every fact a rule names (no rehash as they come) */
     lua_createtable(rt->L, 0, rt->nfacts + (rt->opts.facts && rt->opts.facts->type == MX_JOBJ ? (int)rt->opts.facts->u.c.len : 0));
     /* facts every check of the run starts with (mxdiag logs: `logs`) */
@@ -776,8 +779,8 @@ void mx_check_free(mx_check *c) {
     free(c->resolvers);
     mx_json_free(c->rule_opts);
     mx_report_free(&c->report);
-    mx_jarena_free(c->arena); /* after the findings that live in it */
-    mx_json_free(c->target_json);
+    mx_json_free(c->target_json); /* in the arena: only what was attached from the heap since (nothing) */
+    mx_jarena_free(c->arena); /* after the findings and the target that live in it */
     free(c);
 }
 
