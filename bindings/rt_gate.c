@@ -154,37 +154,29 @@ static void gate_done(mx_gate_req *req, mx_json *result, void *handle, int borro
         rt_make_ready(rt, t);
     }
     free(req->key); free(req->cache_key);
-    free(req->prim);
     mx_json_free(req->args);
     free(req);
 }
 
 void mx_gate_done(mx_gate_req *req, mx_json *result, void *handle) { gate_done(req, result, handle, 0); }
 
-typedef struct immediate {
-    mx_gate_req *req;
-    mx_json *result;
-    void *handle;
-    int borrowed;
-} immediate;
-
+/* An answer given without I/O (a replay's, mx_gate_done_later's): done
+ * from the loop's next turn, as real I/O is; the answer waits in req. */
 static void immediate_cb(mx_loop *loop, void *ud) {
     (void)loop;
-    immediate *im = ud;
-    gate_done(im->req, im->result, im->handle, im->borrowed);
-    free(im);
+    mx_gate_req *req = ud;
+    gate_done(req, req->im_result, req->im_handle, req->im_borrowed);
+}
+static void done_later(mx_gate_req *req, mx_json *result, void *handle, int borrowed) {
+    req->im_result = result;
+    req->im_handle = handle;
+    req->im_borrowed = borrowed;
+    mx_loop_defer(req->rt->loop, immediate_cb, req);
 }
 
 mx_rt *mx_gate_rt(mx_gate_req *req) { return req->rt; }
 
-void mx_gate_done_later(mx_gate_req *req, mx_json *result) {
-    immediate *im = mx_xmalloc(sizeof *im);
-    im->req = req;
-    im->result = result;
-    im->handle = NULL;
-    im->borrowed = 0;
-    mx_loop_defer(req->rt->loop, immediate_cb, im);
-}
+void mx_gate_done_later(mx_gate_req *req, mx_json *result) { done_later(req, result, NULL, 0); }
 
 /* ------------------------------------------------------- shared answers */
 
@@ -269,7 +261,7 @@ static int answer_now(lua_State *L, mx_rt *rt, mx_gate_req *req, gate_answer *a,
         res = parsed;
     }
     trace_result(rt, req->key, res, how);
-    free(req->key); free(req->cache_key); free(req->prim); mx_json_free(req->args); free(req);
+    free(req->key); free(req->cache_key); mx_json_free(req->args); free(req);
     if (have) { mx_json_free(parsed); return 1; }
     /* held by rt while pushing: a memory error in push leaves it there,
      * freed by the next hit or mx_rt_free */
@@ -311,7 +303,7 @@ static int gate_call(lua_State *L, const char *prim, mx_json *args, char *key, m
     req->rt = rt;
     req->slot = t->slot;
     req->gen = t->gen;
-    req->prim = mx_xstrdup(prim);
+    req->prim = prim; /* a string literal: not copied */
     req->args = args;
     req->key = key ? key : gate_key(prim, args);
     if (t->check && t->check->epoch) {
@@ -390,7 +382,7 @@ static int gate_call(lua_State *L, const char *prim, mx_json *args, char *key, m
             leader->waiters = mx_xrealloc(leader->waiters, (leader->nwaiters + 1) * sizeof *leader->waiters);
             leader->waiters[leader->nwaiters++] = (gate_waiter){t->slot, t->gen, push, discard};
             mx_rt_trace(rt, "   (joins the call in flight) %s", req->key);
-            free(req->key); free(req->cache_key); free(req->prim); mx_json_free(req->args); free(req);
+            free(req->key); free(req->cache_key); mx_json_free(req->args); free(req);
             lua_pushlightuserdata(L, MARKER);
             return lua_yield(L, 1);
         }
@@ -398,12 +390,7 @@ static int gate_call(lua_State *L, const char *prim, mx_json *args, char *key, m
     }
     rt->pending_calls++;
     if (answer) {
-        immediate *im = mx_xmalloc(sizeof *im);
-        im->req = req;
-        im->result = answer;
-        im->handle = handle;
-        im->borrowed = borrowed;
-        mx_loop_defer(rt->loop, immediate_cb, im);
+        done_later(req, answer, handle, borrowed);
     } else {
         if (start_ctx) start_ctx(rt, req->args, req, ctx);
         else start(rt, req->args, req);

@@ -180,7 +180,7 @@ struct mx_gate_req {
     uint32_t gen;
     char *key;
     char *cache_key;        /* the cache's and in-flight table's key: key, prefixed by a non-zero epoch */
-    char *prim;
+    const char *prim;       /* the caller's string literal */
     mx_json *args;
     int cacheable;
     mx_push_fn push;
@@ -190,6 +190,10 @@ struct mx_gate_req {
     /* identical cacheable calls made while this one is in flight wait here */
     struct gate_waiter *waiters;
     size_t nwaiters;
+    /* an answer given without I/O, until the loop's next turn (done_later) */
+    mx_json *im_result;
+    void *im_handle;
+    int im_borrowed;
 };
 
 typedef struct gate_waiter {

@@ -185,7 +185,8 @@ typedef void (*mx_start_fn)(mx_rt *rt, mx_json *args, mx_gate_req *req);
 
 /* The one call gate. Builds the call's key from prim and args, traces it,
  * answers from the replay or the cache when it can, else starts it. Yields
- * the calling coroutine: use as `return mx_gate_call(...)`. Takes args. */
+ * the calling coroutine: use as `return mx_gate_call(...)`. Takes args;
+ * prim is a string literal (kept as it is, not copied). */
 int mx_gate_call(lua_State *L, const char *prim, mx_json *args, int cacheable,
                  mx_start_fn start, mx_push_fn push, mx_discard_fn discard);
 /* The same with a start function that receives ctx beside the args (e.g. the
