@@ -81,7 +81,7 @@ void mx_lua_push_json(lua_State *L, const mx_json *v) {
  * `cname`, many an empty `answers`): nothing can be put in it. */
 static char empty_key;
 static void push_sealed_rec(lua_State *L, const mx_json *v, int kb) {
-    if (v->type != MX_JARR && v->type != MX_JOBJ) { mx_lua_push_json(L, v); return; }
+    if (!v || (v->type != MX_JARR && v->type != MX_JOBJ)) { mx_lua_push_json(L, v); return; } /* (NULL: nil) */
     luaL_checkstack(L, 4, "json too deep");
     if (v->u.c.len == 0) {
         if (lua_rawgetp(L, LUA_REGISTRYINDEX, &empty_key) == LUA_TTABLE) return;
@@ -112,11 +112,10 @@ static void push_sealed_rec(lua_State *L, const mx_json *v, int kb) {
 void mx_lua_push_json_sealed(lua_State *L, const mx_json *v) {
     if (!v || (v->type != MX_JARR && v->type != MX_JOBJ)) { mx_lua_push_json(L, v); return; }
     int kb = lua_gettop(L) + 1;
-    int n = rt_push_seal_keys(L);
+    rt_push_seal_keys(L);
     push_sealed_rec(L, v, kb);
     lua_rotate(L, kb, 1); /* the value where the keys began */
     lua_settop(L, kb);
-    (void)n;
 }
 
 static int keycmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
