@@ -4,7 +4,10 @@
 #include <string.h>
 
 /* Pushes the answer table, or nil, status, detail when the resolver did not
- * answer at all (timeout, port closed, local error). [-0, +1|3, m] */
+ * answer at all (timeout, port closed, local error). The answer is sealed
+ * (read-only): the gate hands the same table to every later asker of the
+ * question in the run (MX_GATE_SHARED). nil, status, detail are rare and
+ * stay fresh tables, the caller's own. [-0, +1|3, m] */
 static int push_answer(lua_State *L, mx_json *res, void *handle) {
     (void)handle;
     const char *st = mx_json_get_str(res, "status");
@@ -14,7 +17,7 @@ static int push_answer(lua_State *L, mx_json *res, void *handle) {
         mx_lua_push_json(L, res);
         return 3;
     }
-    mx_lua_push_json(L, res);
+    mx_lua_push_json_sealed(L, res);
     return 1;
 }
 
@@ -51,17 +54,21 @@ static mx_json *question_args(void *ctx) {
 static int ask(lua_State *L, question *q) {
     q->resolver = mx_rt_check_resolvers(mx_rt_from_L(L));
     const char *type = mx_dns_type_name(q->type);
+    size_t nl = strlen(q->name), tl = strlen(type);
     mx_buf k = MX_BUF_INIT;
-    mx_buf_puts(&k, "dns.query {\"name\":");
-    mx_json_write_string(&k, q->name, strlen(q->name));
-    mx_buf_puts(&k, ",\"type\":");
-    mx_json_write_string(&k, type, strlen(type));
+    /* made at its size (one allocation: a name seldom needs an escape) */
+    mx_buf_reserve(&k, 40 + nl + tl + (q->resolver ? 16 + strlen(q->resolver) : 0));
+    mx_buf_put(&k, "dns.query {\"name\":", sizeof "dns.query {\"name\":" - 1);
+    mx_json_write_string(&k, q->name, nl);
+    mx_buf_put(&k, ",\"type\":", sizeof ",\"type\":" - 1);
+    mx_json_write_string(&k, type, tl);
     if (q->resolver) {
         mx_buf_puts(&k, ",\"resolver\":");
         mx_json_write_string(&k, q->resolver, strlen(q->resolver));
     }
     mx_buf_putc(&k, '}');
-    return mx_gate_call_keyed(L, "dns.query", mx_buf_steal(&k), question_args, 1, start_query, q, push_answer, NULL);
+    return mx_gate_call_keyed(L, "dns.query", mx_buf_steal(&k), question_args, MX_GATE_SHARED, start_query, q,
+                              push_answer, NULL);
 }
 
 static int invalid(lua_State *L, const char *name, const char *why) {

@@ -489,18 +489,21 @@ static mx_check *check_new(mx_rt *rt, const mx_target *t, const mx_json *options
     c->id = rt->nchecks;
     rt->checks[rt->nchecks++] = c;
     rt->active_checks++;
-    c->target_json = mx_json_obj();
-    mx_json_set(c->target_json, "input", mx_json_str(t->input));
-    mx_json_set(c->target_json, "kind", mx_json_str(run_level ? "run" : mx_target_kind_name(t->kind)));
-    mx_json_set(c->target_json, "domain", t->kind == MX_TARGET_DOMAIN ? mx_json_str(t->domain) : mx_json_null());
-    if (t->kind == MX_TARGET_HOST && !run_level) mx_json_set(c->target_json, "host", mx_json_str(t->domain));
+    /* the target's JSON in the check's arena (every check makes one: its
+     * findings live there too), keys literal and known distinct */
+    mx_jarena *a = c->arena = mx_jarena_new();
+    mx_json *tj = c->target_json = mx_json_obj_sized_in(a, 6);
+    mx_json_append_lit_in(a, tj, "input", mx_json_str_in(a, t->input));
+    mx_json_append_lit_in(a, tj, "kind", mx_json_str_in(a, run_level ? "run" : mx_target_kind_name(t->kind)));
+    mx_json_append_lit_in(a, tj, "domain", t->kind == MX_TARGET_DOMAIN ? mx_json_str_in(a, t->domain) : mx_json_null_in(a));
+    if (t->kind == MX_TARGET_HOST && !run_level) mx_json_append_lit_in(a, tj, "host", mx_json_str_in(a, t->domain));
     if (t->kind == MX_TARGET_ADDRESS) {
-        char a[64];
-        mx_addr_format(&t->addr, a, sizeof a);
-        mx_json_set(c->target_json, "address", mx_json_str(a));
+        char ab[64];
+        mx_addr_format(&t->addr, ab, sizeof ab);
+        mx_json_append_lit_in(a, tj, "address", mx_json_str_in(a, ab));
     }
-    if (t->port) mx_json_set(c->target_json, "port", mx_json_int(t->port));
-    if (t->unicode[0]) mx_json_set(c->target_json, "unicode", mx_json_str(t->unicode));
+    if (t->port) mx_json_append_lit_in(a, tj, "port", mx_json_int_in(a, t->port));
+    if (t->unicode[0]) mx_json_append_lit_in(a, tj, "unicode", mx_json_str_in(a, t->unicode));
     /* the facts table, sized for every fact a rule names (no rehash as they come) */
     lua_createtable(rt->L, 0, rt->nfacts + (rt->opts.facts && rt->opts.facts->type == MX_JOBJ ? (int)rt->opts.facts->u.c.len : 0));
     /* facts every check of the run starts with (mxdiag logs: `logs`) */
@@ -624,12 +627,21 @@ void mx_check_rules_write(mx_check *c, mx_buf *out) {
     for (int i = 0; i < rt->nrules; i++) {
         if (!check_rule_listed(c, i)) continue;
         if (n++) mx_buf_putc(out, ',');
+        mx_rule *r = &rt->rules[i];
+        const rule_run *run = &c->runs[i];
+        if (!run->debug && r->json_entry && r->json_entry_state == run->state && r->json_entry_why == run->why &&
+            r->json_entry_why_fact == run->why_fact) {
+            /* the same state and reason (pointers to the same static
+             * sentence or fact name) as the last check: the same bytes */
+            mx_buf_put(out, r->json_entry, r->json_entry_len);
+            continue;
+        }
+        size_t at = out->len;
         size_t hl;
-        const char *head = rule_json_head(&rt->rules[i], &hl);
+        const char *head = rule_json_head(r, &hl);
         mx_buf_put(out, head, hl);
         mx_buf_puts(out, rule_state_names[c->runs[i].state]); /* plain ASCII: as it is */
         mx_buf_putc(out, '"');
-        const rule_run *run = &c->runs[i];
         size_t fl = !run->why && run->why_fact ? strlen(run->why_fact) : 0;
         if (fl && fl + sizeof WHY_FACT_A + sizeof WHY_FACT_B - 2 < RULE_REASON_MAX) {
             /* rt_rule_reason's sentence without formatting it: its fixed
@@ -652,6 +664,15 @@ void mx_check_rules_write(mx_check *c, mx_buf *out) {
             mx_json_write(out, c->runs[i].debug, -1);
         }
         mx_buf_putc(out, '}');
+        if (!run->debug) {
+            free(r->json_entry);
+            r->json_entry_len = out->len - at;
+            r->json_entry = mx_xmalloc(r->json_entry_len);
+            memcpy(r->json_entry, out->data + at, r->json_entry_len);
+            r->json_entry_state = run->state;
+            r->json_entry_why = run->why;
+            r->json_entry_why_fact = run->why_fact;
+        }
     }
     mx_buf_putc(out, ']');
 }
@@ -758,8 +779,8 @@ void mx_check_free(mx_check *c) {
     free(c->resolvers);
     mx_json_free(c->rule_opts);
     mx_report_free(&c->report);
-    mx_jarena_free(c->arena); /* after the findings that live in it */
-    mx_json_free(c->target_json);
+    mx_json_free(c->target_json); /* in the arena: only what was attached from the heap since (nothing) */
+    mx_jarena_free(c->arena); /* after the findings and the target that live in it */
     free(c);
 }
 

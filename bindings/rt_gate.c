@@ -86,9 +86,12 @@ static void trace_result(mx_rt *rt, const char *key, const mx_json *res, const c
  * the text's size, and a million-domain batch keeps 65,536 answers. */
 #define CACHE_KEY(req) ((req)->cache_key ? (req)->cache_key : (req)->key)
 
-static void cache_put(mx_rt *rt, const char *key, const char *text) {
+static void cache_put(mx_rt *rt, const char *key, const char *text, size_t len) {
     if (!rt->cache_fifo) rt->cache_fifo = mx_xcalloc(GATE_CACHE_MAX, sizeof *rt->cache_fifo);
-    char *old = mx_strmap_put(&rt->cache, key, mx_xstrdup(text));
+    cache_entry *ce = mx_xmalloc(sizeof *ce + len + 1);
+    ce->ans = (gate_answer){.tag = 0};
+    memcpy(ce->text, text, len + 1);
+    cache_entry *old = mx_strmap_put(&rt->cache, key, ce);
     if (old) { free(old); return; }
     char **slot = &rt->cache_fifo[rt->cache_head];
     if (*slot) {
@@ -120,7 +123,7 @@ static void gate_done(mx_gate_req *req, mx_json *result, void *handle, int borro
             mx_json *norm = mx_json_parse(mx_buf_cstr(&b), b.len, NULL, 0);
             if (norm) { mx_json_free(result); result = norm; }
         }
-        cache_put(rt, CACHE_KEY(req), mx_buf_cstr(&b));
+        cache_put(rt, CACHE_KEY(req), mx_buf_cstr(&b), b.len);
         mx_buf_free(&b);
         if (mx_strmap_get(&rt->inflight, CACHE_KEY(req)) == req) mx_strmap_del(&rt->inflight, CACHE_KEY(req));
         for (size_t i = 0; i < req->nwaiters; i++) {
@@ -151,34 +154,124 @@ static void gate_done(mx_gate_req *req, mx_json *result, void *handle, int borro
         rt_make_ready(rt, t);
     }
     free(req->key); free(req->cache_key);
-    free(req->prim);
     mx_json_free(req->args);
     free(req);
 }
 
 void mx_gate_done(mx_gate_req *req, mx_json *result, void *handle) { gate_done(req, result, handle, 0); }
 
-typedef struct immediate {
-    mx_gate_req *req;
-    mx_json *result;
-    int borrowed;
-} immediate;
-
+/* An answer given without I/O (a replay's, mx_gate_done_later's): done
+ * from the loop's next turn, as real I/O is; the answer waits in req. */
 static void immediate_cb(mx_loop *loop, void *ud) {
     (void)loop;
-    immediate *im = ud;
-    gate_done(im->req, im->result, NULL, im->borrowed);
-    free(im);
+    mx_gate_req *req = ud;
+    gate_done(req, req->im_result, req->im_handle, req->im_borrowed);
+}
+static void done_later(mx_gate_req *req, mx_json *result, void *handle, int borrowed) {
+    req->im_result = result;
+    req->im_handle = handle;
+    req->im_borrowed = borrowed;
+    mx_loop_defer(req->rt->loop, immediate_cb, req);
 }
 
 mx_rt *mx_gate_rt(mx_gate_req *req) { return req->rt; }
 
-void mx_gate_done_later(mx_gate_req *req, mx_json *result) {
-    immediate *im = mx_xmalloc(sizeof *im);
-    im->req = req;
-    im->result = result;
-    im->borrowed = 0;
-    mx_loop_defer(req->rt->loop, immediate_cb, im);
+void mx_gate_done_later(mx_gate_req *req, mx_json *result) { done_later(req, result, NULL, 0); }
+
+/* ------------------------------------------------------- shared answers */
+
+static char answers_key; /* registry: the array of shared answers, slot + 1 */
+
+/* [-0, +(0|1), -] pushes the shared answer a holds, made by push, and gives
+ * 1; 0 when there is none (never stored, its slot reused, the epoch's cache
+ * cleared since) */
+static int answer_get(lua_State *L, mx_rt *rt, const gate_answer *a, mx_push_fn push) {
+    if (!a->tag || rt->ans_stale || rt->ans_tags[a->slot] != a->tag || rt->ans_push[a->slot] != push) return 0;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &answers_key);
+    lua_rawgeti(L, -1, (lua_Integer)a->slot + 1);
+    lua_remove(L, -2);
+    rt->ans_used[a->slot] = 1;
+    return 1;
+}
+
+/* stores the value at idx (a sealed answer push made) as a's shared answer
+ * [-0, +0, m] */
+static void answer_put(lua_State *L, mx_rt *rt, gate_answer *a, int idx, mx_push_fn push) {
+    idx = lua_absindex(L, idx);
+    if (!rt->ans_tags) {
+        rt->ans_tags = mx_xcalloc(GATE_ANSWERS_MAX, sizeof *rt->ans_tags);
+        rt->ans_push = mx_xcalloc(GATE_ANSWERS_MAX, sizeof *rt->ans_push);
+        rt->ans_used = mx_xcalloc(GATE_ANSWERS_MAX, 1);
+        rt->ans_stale = 1;
+    }
+    if (rt->ans_stale) {
+        /* the first store, or the first of a new epoch: a new array (the
+         * old one's answers go with it) */
+        lua_createtable(L, GATE_ANSWERS_MAX, 0);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &answers_key);
+        memset(rt->ans_tags, 0, GATE_ANSWERS_MAX * sizeof *rt->ans_tags);
+        memset(rt->ans_used, 0, GATE_ANSWERS_MAX);
+        rt->ans_hand = 0;
+        rt->ans_stale = 0;
+    }
+    /* the clock: a slot read since the hand last passed gets another round */
+    while (rt->ans_used[rt->ans_hand]) {
+        rt->ans_used[rt->ans_hand] = 0;
+        rt->ans_hand = (rt->ans_hand + 1) % GATE_ANSWERS_MAX;
+    }
+    unsigned slot = rt->ans_hand;
+    rt->ans_hand = (rt->ans_hand + 1) % GATE_ANSWERS_MAX;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &answers_key);
+    lua_pushvalue(L, idx);
+    lua_rawseti(L, -2, (lua_Integer)slot + 1); /* the array part is there: no allocation */
+    lua_pop(L, 1);
+    rt->ans_tags[slot] = a->tag = ++rt->ans_next_tag;
+    rt->ans_push[slot] = push;
+    a->slot = slot;
+}
+
+/* push of a replayed repeat of a shared call (handle: its entry's
+ * gate_answer): the stored answer, or the primitive's push, stored [-0, +n, m] */
+static int push_shared(lua_State *L, mx_json *res, void *handle) {
+    gate_answer *a = handle;
+    mx_rt *rt = mx_rt_from_L(L);
+    if (answer_get(L, rt, a, a->push)) return 1;
+    int n = a->push(L, res, NULL);
+    if (n == 1 && lua_type(L, -1) == LUA_TTABLE) answer_put(L, rt, a, -1, a->push);
+    return n;
+}
+
+/* A cacheable call's answer given at once, without a yield (a cache hit):
+ * the shared answer when one is stored, else push's values
+ * from res (or from text, the cache's), stored when they are one shared
+ * answer. req is freed here (after its trace line), except when text does not
+ * parse: -1, nothing pushed, and the call goes on as a miss. [-0, +n, m] */
+static int answer_now(lua_State *L, mx_rt *rt, mx_gate_req *req, gate_answer *a, const char *text,
+                      mx_json *res, const char *how) {
+    mx_push_fn push = req->push;
+    int shared = req->cacheable == MX_GATE_SHARED;
+    int have = shared && answer_get(L, rt, a, push);
+    mx_json *parsed = NULL;
+    if (text && (!have || rt->opts.trace)) {
+        parsed = mx_json_parse(text, strlen(text), NULL, 0);
+        if (!parsed) {
+            if (have) lua_pop(L, 1);
+            return -1;
+        }
+        res = parsed;
+    }
+    trace_result(rt, req->key, res, how);
+    free(req->key); free(req->cache_key); mx_json_free(req->args); free(req);
+    if (have) { mx_json_free(parsed); return 1; }
+    /* held by rt while pushing: a memory error in push leaves it there,
+     * freed by the next hit or mx_rt_free */
+    mx_json_free(rt->pushing_hit);
+    rt->pushing_hit = parsed;
+    int n = push(L, res, NULL);
+    rt->pushing_hit = NULL;
+    mx_json_free(parsed);
+    if (shared && n == 1 && lua_type(L, -1) == LUA_TTABLE) answer_put(L, rt, a, -1, push);
+    return n;
 }
 
 /* start or start_ctx (with ctx) begins the real operation; key: the call's
@@ -210,7 +303,7 @@ static int gate_call(lua_State *L, const char *prim, mx_json *args, char *key, m
     req->rt = rt;
     req->slot = t->slot;
     req->gen = t->gen;
-    req->prim = mx_xstrdup(prim);
+    req->prim = prim; /* a string literal: not copied */
     req->args = args;
     req->key = key ? key : gate_key(prim, args);
     if (t->check && t->check->epoch) {
@@ -224,6 +317,7 @@ static int gate_call(lua_State *L, const char *prim, mx_json *args, char *key, m
     req->start = mx_now_ms();
     mx_rt_trace(rt, "-> %s", req->key);
     mx_json *answer = NULL;
+    void *handle = NULL;
     int borrowed = 0; /* a replayed answer is pushed from the recording itself, not a copy */
     if (rt->replay) {
         /* the first unused entry with this key; a cacheable call asked more
@@ -235,8 +329,18 @@ static int gate_call(lua_State *L, const char *prim, mx_json *args, char *key, m
             answer = e->result;
             borrowed = 1;
         } else if (rk && cacheable) {
-            answer = rt->replay[rk->first - 1].result;
+            replay_entry *e = &rt->replay[rk->first - 1];
+            answer = e->result;
             borrowed = 1;
+            if (cacheable == MX_GATE_SHARED) {
+                /* asked before in this run: its shared answer, once made,
+                 * instead of a new one; still after a yield, as every
+                 * replayed answer, so that the order of a replay stays the
+                 * recorded run's */
+                e->ans.push = push;
+                req->push = push_shared;
+                handle = &e->ans;
+            }
         }
         if (!answer) {
             rt->replay_misses++;
@@ -262,44 +366,31 @@ static int gate_call(lua_State *L, const char *prim, mx_json *args, char *key, m
             mx_json_set(answer, "error", mx_json_str("not in the recording"));
         }
     } else if (cacheable) {
-        const char *hit_text = mx_strmap_get(&rt->cache, CACHE_KEY(req));
-        mx_json *hit = hit_text ? mx_json_parse(hit_text, strlen(hit_text), NULL, 0) : NULL;
-        mx_gate_req *leader = hit ? NULL : mx_strmap_get(&rt->inflight, CACHE_KEY(req));
+        cache_entry *ce = mx_strmap_get(&rt->cache, CACHE_KEY(req));
+        if (ce) {
+            /* Shared work: the same question in one run is asked once. A
+             * cached answer involves no I/O, so the call returns it at once,
+             * pushed as a resumed task's answer would be (no yield, nothing
+             * resumed from here). */
+            int n = answer_now(L, rt, req, &ce->ans, ce->text, NULL, "(cached) ");
+            if (n >= 0) return n;
+        }
+        mx_gate_req *leader = mx_strmap_get(&rt->inflight, CACHE_KEY(req));
         if (leader) {
             /* The same question is already on the wire: wait for its answer
              * instead of asking again (one query, many waiters). */
             leader->waiters = mx_xrealloc(leader->waiters, (leader->nwaiters + 1) * sizeof *leader->waiters);
             leader->waiters[leader->nwaiters++] = (gate_waiter){t->slot, t->gen, push, discard};
             mx_rt_trace(rt, "   (joins the call in flight) %s", req->key);
-            free(req->key); free(req->cache_key); free(req->prim); mx_json_free(req->args); free(req);
+            free(req->key); free(req->cache_key); mx_json_free(req->args); free(req);
             lua_pushlightuserdata(L, MARKER);
             return lua_yield(L, 1);
         }
-        if (!hit) mx_strmap_put(&rt->inflight, CACHE_KEY(req), req);
-        if (hit) {
-            /* Shared work: the same question in one run is asked once. A
-             * cached answer involves no I/O, so the call returns it at once,
-             * pushed as a resumed task's answer would be (no yield, nothing
-             * resumed from here). */
-            trace_result(rt, req->key, hit, "(cached) ");
-            free(req->key); free(req->cache_key); free(req->prim); mx_json_free(req->args); free(req);
-            /* held by rt while pushing: a memory error in push leaves it
-             * there, freed by the next hit or mx_rt_free */
-            mx_json_free(rt->pushing_hit);
-            rt->pushing_hit = hit;
-            int n = push(L, hit, NULL);
-            rt->pushing_hit = NULL;
-            mx_json_free(hit);
-            return n;
-        }
+        mx_strmap_put(&rt->inflight, CACHE_KEY(req), req);
     }
     rt->pending_calls++;
     if (answer) {
-        immediate *im = mx_xmalloc(sizeof *im);
-        im->req = req;
-        im->result = answer;
-        im->borrowed = borrowed;
-        mx_loop_defer(rt->loop, immediate_cb, im);
+        done_later(req, answer, handle, borrowed);
     } else {
         if (start_ctx) start_ctx(rt, req->args, req, ctx);
         else start(rt, req->args, req);
@@ -445,6 +536,7 @@ int mx_rt_finish(mx_rt *rt, char *err, size_t errlen) {
 
 void rt_gate_cache_clear(mx_rt *rt) {
     mx_strmap_free(&rt->cache, free);
+    rt->ans_stale = 1; /* the shared answers go with the epoch's cache */
     if (rt->cache_fifo) for (size_t i = 0; i < GATE_CACHE_MAX; i++) free(rt->cache_fifo[i]);
     free(rt->cache_fifo);
     rt->cache_fifo = NULL;
@@ -453,6 +545,7 @@ void rt_gate_cache_clear(mx_rt *rt) {
 
 void rt_gate_free(mx_rt *rt) {
     rt_gate_cache_clear(rt);
+    free(rt->ans_tags); free(rt->ans_push); free(rt->ans_used);
     mx_strmap_free(&rt->inflight, NULL);
     mx_json_free(rt->recording);
     for (size_t i = 0; i < rt->nreplay; i++) { free(rt->replay[i].key); mx_json_free(rt->replay[i].result); }

@@ -72,6 +72,52 @@ void mx_lua_push_json(lua_State *L, const mx_json *v) {
     }
 }
 
+/* The same as a sealed table (rt_sandbox.c): every table in it, made from
+ * JSON here and held by nobody else, becomes the shadow of a sealed one as
+ * soon as it is filled (its own tables sealed already), so no second pass
+ * over the tree is needed as rt_push_adopted would make; the metatables'
+ * fields are pushed once (kb) and set raw. Every empty array or object is
+ * one sealed empty table of the Lua state (most answers have an empty
+ * `cname`, many an empty `answers`): nothing can be put in it. */
+static char empty_key;
+static void push_sealed_rec(lua_State *L, const mx_json *v, int kb) {
+    if (!v || (v->type != MX_JARR && v->type != MX_JOBJ)) { mx_lua_push_json(L, v); return; } /* (NULL: nil) */
+    luaL_checkstack(L, 4, "json too deep");
+    if (v->u.c.len == 0) {
+        if (lua_rawgetp(L, LUA_REGISTRYINDEX, &empty_key) == LUA_TTABLE) return;
+        lua_pop(L, 1);
+        lua_newtable(L);
+        rt_push_sealed_shadow_kb(L, -1, kb);
+        lua_remove(L, -2);
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &empty_key);
+        return;
+    }
+    if (v->type == MX_JARR) {
+        lua_createtable(L, (int)v->u.c.len, 0);
+        for (size_t i = 0; i < v->u.c.len; i++) {
+            push_sealed_rec(L, v->u.c.items[i], kb);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+    } else {
+        lua_createtable(L, 0, (int)v->u.c.len);
+        for (size_t i = 0; i < v->u.c.len; i++) {
+            push_sealed_rec(L, v->u.c.items[i], kb);
+            lua_setfield(L, -2, known_key(v->u.c.keys[i]));
+        }
+    }
+    rt_push_sealed_shadow_kb(L, -1, kb);
+    lua_remove(L, -2);
+}
+void mx_lua_push_json_sealed(lua_State *L, const mx_json *v) {
+    if (!v || (v->type != MX_JARR && v->type != MX_JOBJ)) { mx_lua_push_json(L, v); return; }
+    int kb = lua_gettop(L) + 1;
+    rt_push_seal_keys(L);
+    push_sealed_rec(L, v, kb);
+    lua_rotate(L, kb, 1); /* the value where the keys began */
+    lua_settop(L, kb);
+}
+
 static int keycmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static mx_json *to_json_rec(lua_State *L, int idx, int depth, mx_jarena *a, int *views);

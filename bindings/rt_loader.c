@@ -153,6 +153,7 @@ void rt_rule_clear(lua_State *L, mx_rule *r) {
     free(r->prov_fact);
     free(r->id); free(r->file); free(r->description);
     free(r->json_head);
+    free(r->json_entry);
     for (size_t i = 0; i < r->nrequires; i++) free(r->requires[i]);
     for (size_t i = 0; i < r->nprovides; i++) free(r->provides[i]);
     for (size_t i = 0; i < r->nwants; i++) free(r->wants[i]);

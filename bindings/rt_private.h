@@ -69,6 +69,12 @@ typedef struct mx_rule {
     int report_mt_ref;      /* the metatable of its report objects (methods bound to the rule), 0: not made yet */
     char *json_head;        /* `{"id":"ID","status":"` of its entry in a check's "rules" (mx_check_rules_write), or NULL */
     size_t json_head_len;
+    /* its last whole entry written without debug lines, for the state and
+     * reason it had (most checks of a batch repeat them): written as it is */
+    char *json_entry;
+    size_t json_entry_len;
+    int json_entry_state;
+    const char *json_entry_why, *json_entry_why_fact;
     mx_json *opt_schema;    /* `options`: {key: type name} (rt_site.c), or NULL */
     int scope_run;          /* scope = "run": once per invocation (rt_site.c) */
     int site;               /* from a site directory, not the shipped rules */
@@ -174,7 +180,7 @@ struct mx_gate_req {
     uint32_t gen;
     char *key;
     char *cache_key;        /* the cache's and in-flight table's key: key, prefixed by a non-zero epoch */
-    char *prim;
+    const char *prim;       /* the caller's string literal */
     mx_json *args;
     int cacheable;
     mx_push_fn push;
@@ -184,6 +190,10 @@ struct mx_gate_req {
     /* identical cacheable calls made while this one is in flight wait here */
     struct gate_waiter *waiters;
     size_t nwaiters;
+    /* an answer given without I/O, until the loop's next turn (done_later) */
+    mx_json *im_result;
+    void *im_handle;
+    int im_borrowed;
 };
 
 typedef struct gate_waiter {
@@ -197,10 +207,30 @@ typedef struct gate_waiter {
  * batch of a million domains runs in constant memory. */
 #define GATE_CACHE_MAX 65536
 
+/* Answers handed to Lua as one sealed table shared by every later caller
+ * (rt_gate.c, answer_get/answer_put): at most GATE_ANSWERS_MAX per Lua
+ * state, the slot to reuse chosen by a clock (an answer read since the hand
+ * last passed is kept one more round). An answer's owner (a cache entry, a
+ * replayed entry) holds the tag it was stored with; a slot reused since gives
+ * another tag, so the owner then builds its answer again. */
+#define GATE_ANSWERS_MAX 4096
+typedef struct gate_answer {
+    uint64_t tag;           /* 0: none stored */
+    unsigned slot;
+    mx_push_fn push;        /* the primitive's push, which makes it (a replayed repeat: push_shared) */
+} gate_answer;
+
+/* a cached answer: its compact JSON text, and its shared Lua table if made */
+typedef struct cache_entry {
+    gate_answer ans;
+    char text[];
+} cache_entry;
+
 typedef struct replay_entry {
     char *key;
     mx_json *result;
     size_t next_same;       /* index + 1 of the next entry with this key; 0: none */
+    gate_answer ans;        /* its shared Lua table, when one was made (a cacheable repeat) */
 } replay_entry;
 
 /* The recording's entries of one key, in order: the first, and the first not
@@ -262,10 +292,18 @@ struct mx_rt {
     int in_rule;
     int64_t t0;
     /* gate */
-    mx_strmap cache;        /* key -> mx_json result */
+    mx_strmap cache;        /* key -> cache_entry */
     char **cache_fifo;      /* insertion order ring, for eviction */
     size_t cache_head;
     mx_strmap inflight;     /* key -> mx_gate_req of a cacheable call in flight */
+    /* shared answers (GATE_ANSWERS_MAX): per slot its tag and the push
+     * function that made it; the Lua tables in a registry array */
+    uint64_t *ans_tags;
+    mx_push_fn *ans_push;
+    unsigned char *ans_used;
+    unsigned ans_hand;
+    uint64_t ans_next_tag;
+    int ans_stale;          /* the epoch's cache was cleared: drop the array at the next store */
     int stopping;           /* mx_rt_stop: mx_rt_run returns */
     mx_json *recording;     /* array of calls */
     replay_entry *replay;
@@ -359,6 +397,10 @@ int rt_l_seal(lua_State *L); /* util.seal */
 /* ---- rt_json.c: mx_lua_to_json_in that sets *views when it read anything
  * that may change later (a proxy or a view; not a sealed copy) */
 mx_json *rt_lua_to_json_views(lua_State *L, int idx, mx_jarena *a, int *views);
+int rt_push_seal_keys(lua_State *L); /* pushes the fields of a sealed table's metatable; gives their count */
+/* a sealed table over the table at sidx with those fields at kb: a sealed COPY
+ * (rt_sealed_copy answers 1), so the caller never changes that table again */
+void rt_push_sealed_shadow_kb(lua_State *L, int sidx, int kb);
 void rt_count_hook(lua_State *L, lua_Debug *ar);
 void rt_cpu_init(mx_rt *rt);  /* at mx_rt_new: whether tasks may run without the hook */
 void rt_cpu_arm(mx_rt *rt);   /* rule code runs from here (a pass of the scheduler)... */

@@ -333,6 +333,21 @@ int rt_sealed_copy(lua_State *L, int idx) {
     lua_remove(L, -2);
     return 1;
 }
+/* For sealing many tables at once (engine answers, rt_json.c): the
+ * metatable fields pushed once (SK_N slots from kb), and a sealed table of
+ * the table at sidx made with them: a sealed copy, not a view (no RO_KEY:
+ * taken as never changing), so the table at sidx must never change again.
+ * [-0, +SK_N, m] / [-0, +1, m] */
+int rt_push_seal_keys(lua_State *L) {
+    luaL_checkstack(L, SK_N, "sealing a table");
+    push_seal_keys(L);
+    return SK_N;
+}
+void rt_push_sealed_shadow_kb(lua_State *L, int sidx, int kb) {
+    sidx = lua_absindex(L, sidx);
+    lua_newtable(L);
+    seal_front(L, lua_gettop(L), sidx, kb);
+}
 /* 1 when the table at idx has no metatable or one with __json only (a rule's
  * mark for an empty object), which its sealed copy keeps; any other metatable
  * (methods, __index) keeps the old proxy, read through it [-0, +0, -] */

@@ -185,7 +185,8 @@ typedef void (*mx_start_fn)(mx_rt *rt, mx_json *args, mx_gate_req *req);
 
 /* The one call gate. Builds the call's key from prim and args, traces it,
  * answers from the replay or the cache when it can, else starts it. Yields
- * the calling coroutine: use as `return mx_gate_call(...)`. Takes args. */
+ * the calling coroutine: use as `return mx_gate_call(...)`. Takes args;
+ * prim is a string literal (kept as it is, not copied). */
 int mx_gate_call(lua_State *L, const char *prim, mx_json *args, int cacheable,
                  mx_start_fn start, mx_push_fn push, mx_discard_fn discard);
 /* The same with a start function that receives ctx beside the args (e.g. the
@@ -200,6 +201,11 @@ int mx_gate_call_ctx(lua_State *L, const char *prim, mx_json *args, int cacheabl
  * make_args(ctx) only for a recording, and start gets args NULL. A replayed
  * or cached answer then costs no JSON tree nor its writing. */
 typedef mx_json *(*mx_args_fn)(void *ctx);
+/* cacheable = MX_GATE_SHARED: cacheable, and push's single value (an answer,
+ * not nil + error) is a sealed table that may be handed as it is to every
+ * later caller of the same key in the run (its epoch): a cache hit or a
+ * replayed repeat then returns that table without building it again. */
+#define MX_GATE_SHARED 2
 int mx_gate_call_keyed(lua_State *L, const char *prim, char *key, mx_args_fn make_args, int cacheable,
                        mx_start_ctx_fn start, void *ctx, mx_push_fn push, mx_discard_fn discard);
 /* Completion: takes result (and handle). Never resumes anything inline. */
@@ -265,6 +271,8 @@ void mx_rt_status_clear(mx_rt *rt);
 /* JSON <-> Lua. Object keys are sorted when converting tables, so output is
  * deterministic. [-0, +1, m] / [-0, +0, m] */
 void mx_lua_push_json(lua_State *L, const mx_json *v);
+/* the same, every table in it sealed (read-only: a write raises) [-0, +1, m] */
+void mx_lua_push_json_sealed(lua_State *L, const mx_json *v);
 mx_json *mx_lua_to_json(lua_State *L, int idx);
 /* The same, its nodes in the arena a (json.h; NULL: the heap). */
 mx_json *mx_lua_to_json_in(lua_State *L, int idx, mx_jarena *a);

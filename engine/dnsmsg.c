@@ -14,8 +14,9 @@ static const struct { const char *name; int type; } types[] = {
 };
 
 int mx_dns_type_from_name(const char *name) {
+    /* (every dns.query asks) strcasecmp only where the first letters agree */
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-        if (strcasecmp(types[i].name, name) == 0) return types[i].type;
+        if ((types[i].name[0] | 0x20) == (name[0] | 0x20) && strcasecmp(types[i].name, name) == 0) return types[i].type;
     return 0;
 }
 const char *mx_dns_type_name(int type) {

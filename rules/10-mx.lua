@@ -4,6 +4,13 @@ local function fmt_resolver()
   return dns.servers()
 end
 
+local find = string.find
+local NONE = {} -- an empty list, only ever read
+-- The summaries most domains get (mx.ok, its parts, reserved addresses,
+-- NXDOMAIN) are joined with .. rather than string.format: each %s costs a
+-- luaL_tolstring and a buffer step, ~2 k instructions a summary (issue 21).
+-- Their values are strings and integers (a preference: "%d" and .. agree).
+
 -- The sort orders, made once per file, not a closure per call (issue 21).
 local function by_preference(x, y)
   if x.preference ~= y.preference then return x.preference < y.preference end
@@ -24,29 +31,39 @@ local function sorted_hosts(answers)
   return hosts
 end
 
+-- One address query of resolve(): the answer (sealed, shared: only read
+-- here), or a failure's status and detail error as a list (answers are
+-- tables too, so a failure is told apart by its [1] == false). No
+-- table.pack of the three values for the common answer (issue 21).
+local function ask(name, rtype)
+  local ans, err, detail = dns.query(name, rtype)
+  if ans then return ans end
+  return { false, err, detail and detail.error }
+end
+
 -- Resolves A and AAAA of name concurrently; returns addresses, cname chain,
 -- and a failure ("nxdomain", "nodata", "timeout", ...) when there are none.
 local function resolve(name)
   local res = task.all {
-    function() return table.pack(dns.query(name, "A")) end,
-    function() return table.pack(dns.query(name, "AAAA")) end,
+    function() return ask(name, "A") end,
+    function() return ask(name, "AAAA") end,
   }
   local addrs, chain, failures = {}, nil, {}
-  for i, r in ipairs(res) do
-    local ans, err, detail = r[1], r[2], r[3]
-    if ans then
-      if #ans.cname > 0 then chain = ans.cname end
+  for i = 1, 2 do
+    local ans = res[i]
+    if ans[1] == false then
+      failures[#failures + 1] = { type = i == 1 and "A" or "AAAA", status = ans[2], error = ans[3] }
+    else
+      -- an answer is sealed: [1] rather than # (a read, not a call of __len)
+      if ans.cname[1] ~= nil then chain = ans.cname end
       if ans.status == "NOERROR" then
         for _, rr in ipairs(ans.answers) do addrs[#addrs + 1] = rr.data end
       else
         failures[#failures + 1] = { type = i == 1 and "A" or "AAAA", status = ans.status }
       end
-    else
-      failures[#failures + 1] = { type = i == 1 and "A" or "AAAA", status = err,
-                                  error = detail and detail.error }
     end
   end
-  table.sort(addrs, ipv4_first)
+  if addrs[2] then table.sort(addrs, ipv4_first) end
   return addrs, chain, failures
 end
 
@@ -103,7 +120,7 @@ local function rcode_failure(report, name, rtype, ans, host)
   if ans.status == "NXDOMAIN" and not host then
     report:finding {
       code = "dns.nxdomain",
-      summary = string.format("The domain %s does not exist (NXDOMAIN)", name),
+      summary = "The domain " .. name .. " does not exist (NXDOMAIN)",
       explanation = "The DNS says this domain does not exist, so no server anywhere can deliver mail to it. "
         .. "Typical causes: a typo in the address, an expired domain, or a delegation that is broken.",
       advice = "Check the spelling of the recipient's domain; if it is right, the domain's owner must fix its "
@@ -148,8 +165,8 @@ local function check_addresses(report, target, host, pref, addrs, out)
       report:finding {
         code = "mx.reserved_address",
         severity = allow and "info" or "warn",
-        summary = host == a and string.format("%s is a %s address (%s)", a, r.name, r.block)
-          or string.format("%s resolves to %s, a %s address (%s)", host, a, r.name, r.block),
+        summary = host == a and a .. " is a " .. r.name .. " address (" .. r.block .. ")"
+          or host .. " resolves to " .. a .. ", a " .. r.name .. " address (" .. r.block .. ")",
         explanation = "Addresses in special-purpose blocks (" .. r.rfc .. ") are not reachable from the "
           .. "internet: other senders cannot deliver to this MX, even if this host can.",
         advice = allow and "Reported as information because --allow-reserved was given."
@@ -157,8 +174,9 @@ local function check_addresses(report, target, host, pref, addrs, out)
         evidence = { host = host, preference = pref, address = a, block = r.block },
       }
     end
-    local p = net.parse_address(a)
-    out[#out + 1] = { host = host, preference = pref, address = a, family = p and p.family }
+    -- a is an address (an A/AAAA answer's, the target's): its family is
+    -- whether it has a colon, without net.parse_address's table (issue 21)
+    out[#out + 1] = { host = host, preference = pref, address = a, family = find(a, ":", 1, true) and 6 or 4 }
   end
 end
 
@@ -224,11 +242,11 @@ end
 -- has no route to any, and its mail bounces or waits in the queue.
 local function report_ipv6_only(report, domain, addresses)
   if #addresses == 0 then return end
-  local v6 = {}
   for _, a in ipairs(addresses) do
     if a.family ~= 6 then return end
-    v6[#v6 + 1] = a.address
   end
+  local v6 = {}
+  for i, a in ipairs(addresses) do v6[i] = a.address end
   report:finding {
     code = "mx.ipv6_only",
     summary = string.format("Every mail host address of %s is IPv6 (%s): senders with IPv4 only cannot reach it",
@@ -289,7 +307,11 @@ end
 -- Resolves every MX host concurrently: per host { literal }, { invalid } or
 -- { addrs, chain, failures }, in the order of hosts.
 local function resolve_host(h)
-  if net.parse_address(h.host) then return { literal = true } end
+  -- an IP literal has a colon (IPv6) or only digits and dots (IPv4): a name
+  -- with a letter and no colon (nearly every MX host) is none, without
+  -- net.parse_address's table (issue 21)
+  local host = h.host
+  if (find(host, ":", 1, true) or not find(host, "%a")) and net.parse_address(host) then return { literal = true } end
   local ok, why = dns.valid_name(h.host)
   if not ok then return { invalid = why } end
   local addrs, chain, failures = resolve(h.host)
@@ -313,10 +335,11 @@ end
 -- known whether any host is usable; usable hosts go to published/addresses.
 local function sort_hosts(target, report, domain, hosts, results, addresses)
   local usable, published = 0, {}
-  local unresolved, literals = {}, {}
+  local unresolved, literals -- made when there is one (most domains have neither)
   for i, h in ipairs(hosts) do
     local r = results[i]
     if r.literal then
+      literals = literals or {}
       literals[#literals + 1] = h
     elseif r.invalid then
       report:finding {
@@ -338,6 +361,7 @@ local function sort_hosts(target, report, domain, hosts, results, addresses)
         }
       end
       if #r.addrs == 0 then
+        unresolved = unresolved or {}
         unresolved[#unresolved + 1] = { h = h, failures = r.failures }
       else
         usable = usable + 1
@@ -347,7 +371,7 @@ local function sort_hosts(target, report, domain, hosts, results, addresses)
       end
     end
   end
-  return usable, published, unresolved, literals
+  return usable, published, unresolved or NONE, literals or NONE
 end
 
 -- Reported after the sorting: with no other usable MX host, mail cannot be delivered at all.
@@ -394,12 +418,12 @@ local function report_usable(target, report, domain, ans, port, published, addre
   if #published == 0 then return end
   local parts = {}
   for _, p in ipairs(published) do
-    parts[#parts + 1] = string.format("%d %s (%s)", p.preference, p.host, table.concat(p.addresses, ", "))
+    parts[#parts + 1] = p.preference .. " " .. p.host .. " (" .. table.concat(p.addresses, ", ") .. ")"
   end
   report:finding {
     code = "mx.ok",
-    summary = string.format("%s has %d usable MX host%s: %s", domain, #published, #published == 1 and "" or "s",
-      table.concat(parts, "; ")),
+    summary = domain .. " has " .. #published .. " usable MX host" .. (#published == 1 and "" or "s") .. ": "
+      .. table.concat(parts, "; "),
     evidence = { name = domain, resolver = ans.server, port = port, hosts = published },
   }
   report:publish("mx.hosts", published)

@@ -5,7 +5,9 @@
   gets one sample per family, the worst status with its own duration: two samples with the same
   labels make node_exporter reject the whole textfile.
 - summary: "resumed: 1 domain already done was skipped" (singular verb with a count of 1); the
-  rate agrees with the count and the time, and a time under a second is not shown as "0.0 s"."""
+  rate agrees with the count and the time, and a time under a second is not shown as "0.0 s".
+- jsonl: each entry's "rules" array is the one it gets alone, though the batch writes an entry a rule
+  had in the check before as it is (the same state and reason: mx_check_rules_write)."""
 import os, re, subprocess, sys, tempfile
 
 mx, src = sys.argv[1], sys.argv[2]
@@ -84,6 +86,23 @@ else:
     if rate > 0 and el == 0:
         failures.append("summary: %d/s, but the time is shown as %s s" % (rate, m.group(2)))
     print("summary: %d domains in %s s (%d/s)" % (n, m.group(2), rate))
+
+# ---- jsonl: "rules" as each entry gets it alone (reasons that differ between entries, one state)
+import json
+entries = ["healthy.test", "domain: healthy.test\n    only: [mx]", "healthy.test",
+           "domain: healthy.test\n    skip: [dnsbl]", "domain: healthy.test\n    skip: [tcp]", "healthy.test"]
+def rules_of(lines):
+    return {json.loads(l)["index"]: json.loads(l)["rules"] for l in lines.split("\n") if l}
+lst = os.path.join(tmp, "entries.yaml")
+open(lst, "w").write("domains:\n" + "".join("  - %s\n" % e for e in entries))
+together = rules_of(batch(healthy, lst, "--format", "jsonl", "-j", "1"))
+for i, e in enumerate(entries):
+    one = os.path.join(tmp, "entry%d.yaml" % i)
+    open(one, "w").write("domains:\n  - %s\n" % e)
+    alone = rules_of(batch(healthy, one, "--format", "jsonl"))
+    if together.get(i) != alone.get(0):
+        failures.append("jsonl: entry %d (%s): rules %s in the batch, %s alone" % (
+            i, e.replace("\n   ", ""), json.dumps(together.get(i)), json.dumps(alone.get(0))))
 
 if failures:
     print("FAIL:\n  " + "\n  ".join(failures))
