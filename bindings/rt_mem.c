@@ -94,8 +94,8 @@ static __attribute__((noinline)) void *alloc_other(mx_rt *rt, void *ptr, size_t 
     return p;
 }
 
-/* Most calls free a small block or make one whose size class has a free
- * block: those two are done here, without a call. (ptr NULL: osize is the
+/* Most calls free a small block or make one from its size class's free
+ * list or the current chunk: those are done here, without a call. (ptr NULL: osize is the
  * new object's type, not a size.) Lua never has a block of size 0. */
 void *rt_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     mx_rt *rt = ud;
@@ -107,12 +107,19 @@ void *rt_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
         return NULL;
     }
     if (MX_RT_SLAB && !ptr && nsize - 1 < SLAB_MAX && rt->mem_used + nsize <= rt->mem_limit) {
-        slab_free **head = &rt->slab.free[(nsize - 1) / SLAB_GRAIN];
-        slab_free *f = *head;
+        size_t k = (nsize - 1) / SLAB_GRAIN, obj = (k + 1) * SLAB_GRAIN;
+        slab_free *f = rt->slab.free[k];
         if (f) {
-            *head = f->next;
+            rt->slab.free[k] = f->next;
             rt->mem_used += nsize;
             return f;
+        }
+        if (rt->slab.left >= obj) { /* carved from the current chunk */
+            void *p = rt->slab.bump;
+            rt->slab.bump += obj;
+            rt->slab.left -= obj;
+            rt->mem_used += nsize;
+            return p;
         }
     }
     return alloc_other(rt, ptr, osize, nsize);
