@@ -167,7 +167,9 @@ struct mx_check {
     int advancing;          /* rt_advance calls in progress (it nests: a skipped rule's finish advances) */
     int nruns;              /* rt->nrules at its start: the size of runs[], pend[] and dirty[] */
     unsigned char *dirty;   /* dirty[rule]: a fact it requires or wants came, or one of their providers ended,
-                             * since rt_advance last looked at it (rt_fact_changed) */
+                             * since rt_advance last looked at it (rt_fact_changed); only pending rules are */
+    int ndirty;             /* how many pending rules are dirty: 0, and rt_advance has nothing to look at */
+    int nrunning;           /* rules RUNNING: none, and rules still pending wait on each other (a cycle) */
 };
 
 struct mx_gate_req {
