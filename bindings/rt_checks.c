@@ -90,6 +90,8 @@ static void rule_finish(mx_check *c, int rule, int state, const char *why, const
         free(run->deadline_ud);
     }
     run->deadline_ud = NULL;
+    if (run->state == RULE_RUNNING) c->nrunning--;
+    if (c->dirty[rule]) { c->dirty[rule] = 0; c->ndirty--; }
     run->state = state;
     run->ended = mx_now_ms();
     if (why || why_fact) { run->why = why; run->why_fact = why_fact; }
@@ -199,6 +201,7 @@ static void start_rule(mx_check *c, int rule) {
         rt->acct = NULL;
         if (ast != LUA_OK) {
             run->state = RULE_RUNNING;
+            c->nrunning++;
             char msg[512];
             snprintf(msg, sizeof msg, "rule %s failed in applies(): %s", rt->rules[rule].id, lua_tostring(L, -1));
             rt_rule_error_finding(c, rule, msg, lua_tostring(L, -1));
@@ -212,6 +215,7 @@ static void start_rule(mx_check *c, int rule) {
     } else lua_pop(L, 2);
 
     run->state = RULE_RUNNING;
+    c->nrunning++;
     run->started = mx_now_ms();
     if (!run->own_us) run->lua_us_at_start = rt->lua_us;
     mx_task *t = rt_task_new(rt, c, rule);
@@ -274,8 +278,10 @@ static void waiters_index(mx_rt *rt) {
 void rt_fact_changed(mx_check *c, int fact) {
     mx_rt *rt = c->rt;
     if (fact < 0 || fact >= rt->nfacts || !rt->waiter_off) return;
-    for (int k = rt->waiter_off[fact]; k < rt->waiter_off[fact + 1]; k++)
-        if (rt->waiters[k] < c->nruns) c->dirty[rt->waiters[k]] = 1;
+    for (int k = rt->waiter_off[fact]; k < rt->waiter_off[fact + 1]; k++) {
+        int w = rt->waiters[k];
+        if (w < c->nruns && !c->dirty[w] && c->runs[w].state == RULE_PENDING) { c->dirty[w] = 1; c->ndirty++; }
+    }
 }
 
 /* Starts every rule whose facts are in, skips those whose facts can no longer
@@ -285,49 +291,55 @@ void rt_fact_changed(mx_check *c, int fact) {
  * passes over the rules that left it), in rule order as before. */
 void rt_advance(mx_check *c) {
     mx_rt *rt = c->rt;
-    if (!c->advancing) {
-        int n = 0;
-        for (int k = 0; k < c->npend; k++)
-            if (c->runs[c->pend[k]].state == RULE_PENDING) c->pend[n++] = c->pend[k];
-        c->npend = n;
-    }
-    c->advancing++;
-    int progress = 1, waiting = 0;
-    while (progress) {
-        progress = 0;
-        waiting = 0;
-        for (int k = 0; k < c->npend; k++) {
-            int i = c->pend[k];
-            if (c->runs[i].state != RULE_PENDING) continue;
-            /* nothing it waits on changed since it was last looked at: it still waits */
-            if (!c->dirty[i]) { waiting++; continue; }
-            c->dirty[i] = 0;
-            int ready = 1, impossible = 0;
-            const char *missing = NULL;
-            for (size_t q = 0; q < rt->rules[i].nrequires; q++) {
-                const char *f = rt->rules[i].requires[q];
-                if (fact_present(c, rt->rules[i].req_prov[q].fact)) continue;
-                ready = 0;
-                if (!fact_pending(c, &rt->rules[i].req_prov[q])) { impossible = 1; missing = f; }
-            }
-            /* optional facts: wait only while some rule may still publish them */
-            for (size_t q = 0; ready && q < rt->rules[i].nwants; q++) {
-                if (!fact_present(c, rt->rules[i].want_prov[q].fact) && fact_pending(c, &rt->rules[i].want_prov[q])) ready = 0;
-            }
-            if (ready) { start_rule(c, i); progress = 1; }
-            else if (impossible) {
-                /* the sentence is formatted only where it is written (rt_rule_reason) */
-                rule_finish(c, i, RULE_SKIPPED, NULL, missing);
-                progress = 1;
-            } else waiting++;
+    /* no pending rule dirty: each would still wait (the usual case at a
+     * rule's end when no pending rule waits on what it provides) */
+    if (c->ndirty) {
+        if (!c->advancing) {
+            int n = 0;
+            for (int k = 0; k < c->npend; k++)
+                if (c->runs[c->pend[k]].state == RULE_PENDING) c->pend[n++] = c->pend[k];
+            c->npend = n;
         }
+        c->advancing++;
+        int progress = 1;
+        /* passes until one changes nothing or nothing dirty is left (another
+         * pass would find every pending rule waiting) */
+        while (progress && c->ndirty) {
+            progress = 0;
+            for (int k = 0; k < c->npend; k++) {
+                int i = c->pend[k];
+                if (c->runs[i].state != RULE_PENDING) continue;
+                /* nothing it waits on changed since it was last looked at: it still waits */
+                if (!c->dirty[i]) continue;
+                c->dirty[i] = 0;
+                c->ndirty--;
+                int ready = 1, impossible = 0;
+                const char *missing = NULL;
+                for (size_t q = 0; q < rt->rules[i].nrequires; q++) {
+                    const char *f = rt->rules[i].requires[q];
+                    if (fact_present(c, rt->rules[i].req_prov[q].fact)) continue;
+                    ready = 0;
+                    if (!fact_pending(c, &rt->rules[i].req_prov[q])) { impossible = 1; missing = f; }
+                }
+                /* optional facts: wait only while some rule may still publish them */
+                for (size_t q = 0; ready && q < rt->rules[i].nwants; q++) {
+                    if (!fact_present(c, rt->rules[i].want_prov[q].fact) && fact_pending(c, &rt->rules[i].want_prov[q])) ready = 0;
+                }
+                if (ready) { start_rule(c, i); progress = 1; }
+                else if (impossible) {
+                    /* the sentence is formatted only where it is written (rt_rule_reason) */
+                    rule_finish(c, i, RULE_SKIPPED, NULL, missing);
+                    progress = 1;
+                }
+            }
+        }
+        c->advancing--;
     }
-    c->advancing--;
     /* Nothing runs and rules still wait: they wait on each other (a cycle of
-     * requires/wants). Say so instead of hanging. The last pass changed
-     * nothing, so `waiting` counts the rules pending now; remaining counts
-     * those and the running ones. */
-    if (c->remaining > 0 && !c->finished && c->remaining == waiting) {
+     * requires/wants). Say so instead of hanging. No pending rule is dirty
+     * now (a pass without progress clears every one it meets; passes stop
+     * when none is left), so each would go on waiting. */
+    if (c->remaining > 0 && !c->finished && c->nrunning == 0) {
         for (int k = 0; k < c->npend; k++) {
             int i = c->pend[k];
             if (c->runs[i].state != RULE_PENDING) continue;
@@ -335,6 +347,7 @@ void rt_advance(mx_check *c) {
             snprintf(msg, sizeof msg, "rule %s never started: its requires/wants form a cycle with other rules",
                      rt->rules[i].id);
             rt_rule_error_finding(c, i, msg, "dependency cycle");
+            if (c->dirty[i]) { c->dirty[i] = 0; c->ndirty--; }
             c->runs[i].state = RULE_FAILED;
             c->runs[i].why = "dependency cycle";
             c->remaining--;
@@ -545,7 +558,7 @@ static mx_check *check_new(mx_rt *rt, const mx_target *t, const mx_json *options
         if (rt->rules[i].scope_run != run_level) { c->runs[i].state = RULE_SKIPPED; continue; }
         c->runs[i].state = on[i] ? RULE_PENDING : RULE_SKIPPED;
         if (!on[i]) c->runs[i].why = own_only || own_skip ? "not selected (only/skip of this entry)" : "not selected (--only/--skip)";
-        else { c->remaining++; c->pend[c->npend++] = i; c->dirty[i] = 1; }
+        else { c->remaining++; c->pend[c->npend++] = i; c->dirty[i] = 1; c->ndirty++; }
     }
     rt_advance(c);
     return c;

@@ -62,8 +62,10 @@ void rt_slab_release(rt_slab *sl) {
 }
 #define SLAB_SMALL(n) (MX_RT_SLAB && (n) <= SLAB_MAX)
 
-void *rt_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-    mx_rt *rt = ud;
+/* Everything but the two common cases below: blocks resized, large blocks,
+ * a size class's first blocks (carved from a chunk). Out of line, so that
+ * the common cases need no saved registers. */
+static __attribute__((noinline)) void *alloc_other(mx_rt *rt, void *ptr, size_t osize, size_t nsize) {
     if (!ptr) osize = 0;
     if (nsize == 0) {
         if (ptr && SLAB_SMALL(osize)) slab_put(&rt->slab, ptr, osize);
@@ -90,4 +92,35 @@ void *rt_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     }
     rt->mem_used = rt->mem_used - osize + nsize;
     return p;
+}
+
+/* Most calls free a small block or make one from its size class's free
+ * list or the current chunk: those are done here, without a call. (ptr NULL: osize is the
+ * new object's type, not a size.) Lua never has a block of size 0. */
+void *rt_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    mx_rt *rt = ud;
+    if (MX_RT_SLAB && ptr && nsize == 0 && osize <= SLAB_MAX) {
+        slab_free *f = ptr, **head = &rt->slab.free[(osize - 1) / SLAB_GRAIN];
+        f->next = *head;
+        *head = f;
+        rt->mem_used -= osize;
+        return NULL;
+    }
+    if (MX_RT_SLAB && !ptr && nsize - 1 < SLAB_MAX && rt->mem_used + nsize <= rt->mem_limit) {
+        size_t k = (nsize - 1) / SLAB_GRAIN, obj = (k + 1) * SLAB_GRAIN;
+        slab_free *f = rt->slab.free[k];
+        if (f) {
+            rt->slab.free[k] = f->next;
+            rt->mem_used += nsize;
+            return f;
+        }
+        if (rt->slab.left >= obj) { /* carved from the current chunk */
+            void *p = rt->slab.bump;
+            rt->slab.bump += obj;
+            rt->slab.left -= obj;
+            rt->mem_used += nsize;
+            return p;
+        }
+    }
+    return alloc_other(rt, ptr, osize, nsize);
 }

@@ -131,6 +131,8 @@ struct mx_task {
     mx_push_fn push;
     mx_discard_fn discard;
     int first;              /* task.all child not yet resumed: its function is on its stack */
+    unsigned char co_ok;    /* its thread returned (lua_resume gave LUA_OK): reusable (rt_sched.c) */
+    unsigned char co_seen;  /* coroutine.running() handed its thread to Lua: never reused */
     /* What others may be waiting for from this task: the task.event ids it
      * made (signalled or not) and the task.share keys it works out for the
      * other workers. When it ends without signalling or publishing one (its
@@ -171,7 +173,9 @@ struct mx_check {
     int advancing;          /* rt_advance calls in progress (it nests: a skipped rule's finish advances) */
     int nruns;              /* rt->nrules at its start: the size of runs[], pend[] and dirty[] */
     unsigned char *dirty;   /* dirty[rule]: a fact it requires or wants came, or one of their providers ended,
-                             * since rt_advance last looked at it (rt_fact_changed) */
+                             * since rt_advance last looked at it (rt_fact_changed); only pending rules are */
+    int ndirty;             /* how many pending rules are dirty: 0, and rt_advance has nothing to look at */
+    int nrunning;           /* rules RUNNING: none, and rules still pending wait on each other (a cycle) */
 };
 
 struct mx_gate_req {
@@ -263,6 +267,8 @@ struct mx_rt {
     mx_task *tasks;
     int ntasks, tasks_cap;
     int co_tab_ref;         /* registry table: each live task's thread at [slot + 1] (0: not made yet) */
+    int co_pool_ref;        /* registry table: the threads of finished tasks kept for reuse at [1 .. npool] */
+    int npool;
     /* The CPU timer (rt_sandbox.c, rt_cpu_*): tasks' threads run without the
      * count hook; a task computing through CPU_SLICE_MS of the thread's CPU
      * within one pass of the scheduler gets it from a signal. */
@@ -377,6 +383,9 @@ void rt_worker_abandon(mx_rt *rt, const char *key);
 void rt_error_location(mx_rt *rt, lua_State *co, rule_run *run, const char *rule_file);
 /* Frees the task table, the ready queue and the events. */
 void rt_sched_free(mx_rt *rt);
+/* At mx_rt_new, before the sandbox is built: coroutine.running that marks a
+ * task's thread held by Lua (never reused). */
+void rt_sched_open(lua_State *L);
 void rt_fact_changed(mx_check *c, int fact); /* rt_checks.c: a fact came, or a rule that may publish it ended */
 /* task.all's machinery (also dnsbl.lookup's): argument 1 a list of functions,
  * run as child tasks; yields until all are done, then continues in k. */

@@ -20,13 +20,41 @@ mx_task *rt_task_get(mx_rt *rt, int slot, uint32_t gen) {
 
 /* A task's thread is anchored in one table at [slot + 1] (a rawseti), not
  * with luaL_ref/luaL_unref: a batch starts tens of tasks per domain (each
- * rule, each function of a task.all). (Reusing the threads of finished tasks
- * saved ~5,000 instructions per domain more but raised peak RSS by 2.5 MB at
- * 13,000 domains, as session 6's pool did: not done.) */
+ * rule, each function of a task.all).
+ *
+ * The thread of a task whose function returned (lua_resume gave LUA_OK) is
+ * kept for the next task (at most CO_POOL_MAX, in a second table at [1 ..
+ * npool]): such a thread is in the state of a new one once its stack is
+ * emptied (no call frame, no open upvalue or to-be-closed variable, hooks
+ * allowed), and reusing it saves making one and the collector's work of
+ * freeing it. A thread that failed, was stopped while it waited (deadline,
+ * its rule ended) or that Lua code holds (coroutine.running() was called on
+ * it: the rule could resume it later, then running another rule's task) is
+ * never reused. Its hook is set as a new thread's would be. */
+#define CO_POOL_MAX 64
 static void co_table(mx_rt *rt) {
     if (rt->co_tab_ref) return;
     lua_newtable(rt->L);
     rt->co_tab_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
+    lua_createtable(rt->L, CO_POOL_MAX, 0);
+    rt->co_pool_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
+}
+
+/* coroutine.running(), as Lua's own, marking the running task's thread as
+ * held by Lua (not to be reused). Replaces Lua's own in its coroutine table
+ * before the sandbox copies it. [-0, +2, -] */
+static int co_running(lua_State *L) {
+    mx_rt *rt = mx_rt_from_L(L);
+    int ismain = lua_pushthread(L);
+    if (rt->current && rt->current->co == L) rt->current->co_seen = 1;
+    lua_pushboolean(L, ismain);
+    return 2;
+}
+void rt_sched_open(lua_State *L) {
+    lua_getglobal(L, "coroutine");
+    lua_pushcfunction(L, co_running);
+    lua_setfield(L, -2, "running");
+    lua_pop(L, 1);
 }
 
 mx_task *rt_task_new(mx_rt *rt, mx_check *c, int rule) {
@@ -60,11 +88,23 @@ mx_task *rt_task_new(mx_rt *rt, mx_check *c, int rule) {
     co_table(rt);
     lua_State *L = rt->L;
     lua_rawgeti(L, LUA_REGISTRYINDEX, rt->co_tab_ref);
-    t->co = lua_newthread(L);
-    /* made with the main thread's count hook: without the CPU timer it
-     * keeps it, else the timer gives it when the task computes for long
-     * (rt_sandbox.c) */
-    if (rt->cpu_state >= 0) lua_sethook(t->co, NULL, 0, 0);
+    if (rt->npool) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, rt->co_pool_ref);
+        lua_rawgeti(L, -1, rt->npool);
+        t->co = lua_tothread(L, -1);
+        lua_pushnil(L);
+        lua_rawseti(L, -3, rt->npool--);
+        lua_remove(L, -2);
+        /* as lua_newthread would have made it: the main thread's hook */
+        if (rt->cpu_state >= 0) lua_sethook(t->co, NULL, 0, 0);
+        else lua_sethook(t->co, lua_gethook(L), lua_gethookmask(L), lua_gethookcount(L));
+    } else {
+        t->co = lua_newthread(L);
+        /* made with the main thread's count hook: without the CPU timer it
+         * keeps it, else the timer gives it when the task computes for long
+         * (rt_sandbox.c) */
+        if (rt->cpu_state >= 0) lua_sethook(t->co, NULL, 0, 0);
+    }
     lua_rawseti(L, -2, slot + 1);
     lua_pop(L, 1);
     return t;
@@ -84,6 +124,13 @@ void rt_task_kill(mx_rt *rt, mx_task *t) {
     t->handle = NULL;
     lua_State *L = rt->L;
     lua_rawgeti(L, LUA_REGISTRYINDEX, rt->co_tab_ref);
+    if (t->co && t->co_ok && !t->co_seen && rt->npool < CO_POOL_MAX && lua_status(t->co) == LUA_OK) {
+        lua_settop(t->co, 0); /* its return values: not to be kept alive */
+        lua_rawgeti(L, LUA_REGISTRYINDEX, rt->co_pool_ref);
+        lua_rawgeti(L, -2, t->slot + 1);
+        lua_rawseti(L, -2, ++rt->npool);
+        lua_pop(L, 1);
+    }
     lua_pushnil(L);
     lua_rawseti(L, -2, t->slot + 1);
     lua_pop(L, 1);
@@ -231,6 +278,7 @@ static void resume_task(mx_rt *rt, mx_task *t) {
     }
     if (st == LUA_OK) {
         /* keep return values at the bottom of the stack for the parent */
+        t->co_ok = 1;
         task_finished(rt, t, 1, NULL);
         return;
     }

@@ -69,6 +69,7 @@ mx_rt *mx_rt_new(const mx_rt_opts *opts, char *err, size_t errlen) {
     rt->L = lua_newstate(rt_alloc, rt);
     if (!rt->L) { snprintf(err, errlen, "cannot create the Lua state"); mx_rt_free(rt); return NULL; }
     luaL_openlibs(rt->L);
+    rt_sched_open(rt->L);
     lua_sethook(rt->L, rt_count_hook, LUA_MASKCOUNT, HOOK_EVERY);
     rt_cpu_init(rt);
     rt_build_env_proto(rt);

@@ -11,6 +11,7 @@ healthy rule beside it still reporting:
 4. no timer (MXDIAG_TEST_NO_CPU_TIMER with --allow-env, as when
    timer_create fails): tasks keep the count hook from the start, as before
    the timer.
+In each, one loop runs on the reused thread of a finished task.all function.
 No network: the rules call nothing but task.sleep."""
 import json, os, signal, subprocess, sys, tempfile, time
 
@@ -34,6 +35,11 @@ RULES = {
     "cpu-nested": ('codes = { ["cpu.nested"] = "ok" },',
                    "coroutine.wrap(function() local co = coroutine.create(function() while true do end end)\n"
                    "      return coroutine.resume(co) end)()"),
+    # the loop runs on a thread reused from the first task.all's finished
+    # functions (rt_sched.c's pool): it must get the hook as a new one would
+    "cpu-reused": ('codes = { ["cpu.reused"] = "ok" },',
+                   "task.all({ function() return 1 end, function() return 2 end })\n"
+                   "    task.all({ function() while true do end end })"),
     "cpu-run": ('scope = "run", codes = { ["cpu.run"] = "ok" },',
                 "task.sleep(0)\n    while true do end"),
     "cpu-healthy": ('codes = { ["cpu.healthy"] = "ok" },',
@@ -45,7 +51,7 @@ for rid, (decl, body) in RULES.items():
     with open(os.path.join(D, rid + ".lua"), "w") as f:
         f.write('return { id = "%s", description = "CPU timer test", %s\n'
                 '  run = function(target, report)\n    %s\n  end }\n' % (rid, decl, body))
-LOOPS = ["cpu-loop", "cpu-task-all", "cpu-nested"]
+LOOPS = ["cpu-loop", "cpu-task-all", "cpu-nested", "cpu-reused"]
 ONLY = ",".join(LOOPS + ["cpu-run", "cpu-healthy"])
 
 
