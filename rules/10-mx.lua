@@ -5,6 +5,7 @@ local function fmt_resolver()
 end
 
 local find = string.find
+local shared = require("shared")
 local NONE = {} -- an empty list, only ever read
 -- The summaries most domains get (mx.ok, its parts, reserved addresses,
 -- NXDOMAIN) are joined with .. rather than string.format: each %s costs a
@@ -157,12 +158,21 @@ local function rcode_failure(report, name, rtype, ans, host)
   end
 end
 
-local function check_addresses(report, target, host, pref, addrs, out)
-  local allow = target.options.allow_reserved
-  for _, a in ipairs(addrs) do
+-- One address of an MX host: its mx.addresses entry and its
+-- mx.reserved_address finding (nil: a public address), worked out once per
+-- run (shared.memo) and submitted by every check whose MX host has the
+-- address: in a batch most domains share a few providers' hosts. They read
+-- the host's name, its preference, the address and --allow-reserved, the
+-- whole key; nothing in them names the domain. Sealed by shared.memo:
+-- report:finding converts the finding once per run, not once per check
+-- (issue 21).
+local function address_part(host, pref, a, allow)
+  return shared.memo("mx-addr|" .. host .. "|" .. tostring(pref) .. "|" .. a .. "|" .. (allow and "1" or "0"),
+      function()
     local r = net.is_reserved(a)
+    local f
     if r then
-      report:finding {
+      f = {
         code = "mx.reserved_address",
         severity = allow and "info" or "warn",
         summary = host == a and a .. " is a " .. r.name .. " address (" .. r.block .. ")"
@@ -176,7 +186,17 @@ local function check_addresses(report, target, host, pref, addrs, out)
     end
     -- a is an address (an A/AAAA answer's, the target's): its family is
     -- whether it has a colon, without net.parse_address's table (issue 21)
-    out[#out + 1] = { host = host, preference = pref, address = a, family = find(a, ":", 1, true) and 6 or 4 }
+    return { entry = { host = host, preference = pref, address = a, family = find(a, ":", 1, true) and 6 or 4 },
+             finding = f }
+  end)
+end
+
+local function check_addresses(report, target, host, pref, addrs, out)
+  local allow = target.options.allow_reserved
+  for _, a in ipairs(addrs) do
+    local part = address_part(host, pref, a, allow)
+    if part.finding then report:finding(part.finding) end
+    out[#out + 1] = part.entry
   end
 end
 

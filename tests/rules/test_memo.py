@@ -4,9 +4,11 @@ are keyed by everything they read besides the probe: a batch (no network: a reco
 the shipped ones) in which domains share an MX address but differ in such an input must still get
 each its own finding and published entry.
 
-- preference: two domains whose MX is the same host at preference 10 and 20 (tcp, smtp and dnsbl-mx evidence;
+- preference: two domains whose MX is the same host at preference 10 and 20 (mx, tcp, smtp and dnsbl-mx evidence;
   the smtp rule reads the preference from tcp.results, which the tcp rule publishes through shared.list:
   a list shared by the wrong checks shows there);
+- the mx rule's mx.reserved_address (memo'd per host, preference, address and allow_reserved): entries of
+  one list with and without allow_reserved get info and warn;
 - the dnsbl rule (the sender's reputation, no domain in it): entries with their own dnsbl_zones or
   sender_ips;
 - each check its own finding: two domains sharing their MX address, a site override replacing the
@@ -66,10 +68,10 @@ for workers in ("1", "2"):
         seen = {}
         for f in o["findings"]:
             pr = (f.get("evidence") or {}).get("preference")
-            if f["rule"] in ("tcp", "smtp", "dnsbl-mx") and pr is not None:
+            if f["rule"] in ("mx", "tcp", "smtp", "dnsbl-mx") and pr is not None:
                 seen.setdefault(f["rule"], set()).add(pr)
-        if seen != {"tcp": {want}, "smtp": {want}, "dnsbl-mx": {want}}:
-            failures.append("-P %s %s (entry %d): preference in tcp/smtp/dnsbl-mx evidence %r, expected %d"
+        if seen != {"mx": {want}, "tcp": {want}, "smtp": {want}, "dnsbl-mx": {want}}:
+            failures.append("-P %s %s (entry %d): preference in mx/tcp/smtp/dnsbl-mx evidence %r, expected %d"
                             % (workers, o["target"]["domain"], o["index"], seen, want))
 
 # ---- each check its own finding: a.test and b.test share their MX (the same host, address and
@@ -149,6 +151,16 @@ for workers in ("1", "2"):
         fam = [f for f in o["findings"] if f["code"] == "tcp.family_fails"]
         if bool(fam) != both:
             failures.append("-P %s entry %d: tcp.family_fails %s" % (workers, o["index"], "missing" if both else "made"))
+
+# ---- the mx rule's per-address findings (mx.reserved_address, memo'd) once per run for its inputs:
+# an entry with allow_reserved: false between two without it (the run's --allow-reserved) gets warn
+rlist = os.path.join(tmp, "reserved.yaml")
+open(rlist, "w").write("domains:\n  - healthy.test\n  - domain: healthy.test\n    allow_reserved: false\n"
+                       "  - healthy.test\n")
+got = {o["index"]: sorted({f["severity"] for f in o["findings"] if f["code"] == "mx.reserved_address"})
+       for o in batch(os.path.join(shipped, "healthy", "recording.json"), rlist, "--only", "mx")}
+if got != {0: ["info"], 1: ["warn"], 2: ["info"]}:
+    failures.append("mx: mx.reserved_address severities per entry %r, expected info, warn, info" % got)
 
 # ---- the dnsbl rule's findings (the sender's, the same for every domain of a run) once per run for its
 # inputs: entries of one list with other dnsbl_zones or sender_ips get their own
