@@ -9,6 +9,9 @@ each its own finding and published entry.
   a list shared by the wrong checks shows there);
 - the mx rule's mx.reserved_address (memo'd per host, preference, address and allow_reserved): entries of
   one list with and without allow_reserved get info and warn;
+- the mx rule's addresses, worked out once per pair of A and AAAA answers (the shared answer tables):
+  a replay whose AAAA of the MX host was recorded twice with other addresses hands the second check
+  that answer while its A is the shared one: its addresses must be its own answers';
 - the dnsbl rule (the sender's reputation, no domain in it): entries with their own dnsbl_zones or
   sender_ips;
 - each check its own finding: two domains sharing their MX address, a site override replacing the
@@ -161,6 +164,27 @@ got = {o["index"]: sorted({f["severity"] for f in o["findings"] if f["code"] == 
        for o in batch(os.path.join(shipped, "healthy", "recording.json"), rlist, "--only", "mx")}
 if got != {0: ["info"], 1: ["warn"], 2: ["info"]}:
     failures.append("mx: mx.reserved_address severities per entry %r, expected info, warn, info" % got)
+
+# ---- the mx rule's addresses per pair of answers: mx.healthy.test's AAAA recorded twice (2001:db8::10,
+# then 2001:db8::11), its A once. Check 1 gets both answers fresh; check 2 the shared A and the second
+# AAAA; checks 3 and 4 the shared A and the shared (first) AAAA. Keyed by the A alone, check 3 would
+# get check 2's addresses.
+rec = load("healthy")
+aaaa = next(c for c in rec["calls"] if c["call"] == "dns.query"
+            and c["args"] == {"name": "mx.healthy.test", "type": "AAAA"})
+second = copy.deepcopy(aaaa)
+second["result"]["answers"][0]["data"] = "2001:db8::11"
+rec["calls"].insert(rec["calls"].index(aaaa) + 1, second)
+arec = os.path.join(tmp, "answers.json")
+json.dump(rec, open(arec, "w"))
+alist = os.path.join(tmp, "answers.txt")
+open(alist, "w").write("healthy.test\n" * 4)
+got = {o["index"]: [h["addresses"] for f in o["findings"] if f["code"] == "mx.ok" for h in f["evidence"]["hosts"]]
+       for o in batch(arec, alist, "--only", "mx", "-j", "1")}
+want = {0: [["192.0.2.10", "2001:db8::10"]], 1: [["192.0.2.10", "2001:db8::11"]],
+        2: [["192.0.2.10", "2001:db8::10"]], 3: [["192.0.2.10", "2001:db8::10"]]}
+if got != want:
+    failures.append("mx: addresses per check %r, expected %r" % (got, want))
 
 # ---- the dnsbl rule's findings (the sender's, the same for every domain of a run) once per run for its
 # inputs: entries of one list with other dnsbl_zones or sender_ips get their own
