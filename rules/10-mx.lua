@@ -5,6 +5,7 @@ local function fmt_resolver()
 end
 
 local find = string.find
+local shared = require("shared")
 local NONE = {} -- an empty list, only ever read
 -- The summaries most domains get (mx.ok, its parts, reserved addresses,
 -- NXDOMAIN) are joined with .. rather than string.format: each %s costs a
@@ -41,6 +42,34 @@ local function ask(name, rtype)
   return { false, err, detail and detail.error }
 end
 
+-- What resolve() makes of two answers, worked out once per pair: the
+-- answers are sealed and shared (the gate hands every asker of a question in
+-- the run the same table), so in a batch every domain whose MX host is a
+-- provider's gets the same pair, and the same addresses, chain and failures
+-- (only read from then on: published and put in evidence as they are). Keyed
+-- by the answers themselves, weakly: an entry goes with its answers (the
+-- epoch's cache), and an answer asked again after that is a new table, a new
+-- key (issue 21).
+local by_answers = setmetatable({}, { __mode = "k" })
+
+local function from_answers(a, aaaa)
+  local addrs, chain, failures = {}, nil, nil
+  local res = { a, aaaa }
+  for i = 1, 2 do
+    local ans = res[i]
+    -- an answer is sealed: [1] rather than # (a read, not a call of __len)
+    if ans.cname[1] ~= nil then chain = ans.cname end
+    if ans.status == "NOERROR" then
+      for _, rr in ipairs(ans.answers) do addrs[#addrs + 1] = rr.data end
+    else
+      failures = failures or {}
+      failures[#failures + 1] = { type = i == 1 and "A" or "AAAA", status = ans.status }
+    end
+  end
+  if addrs[2] then table.sort(addrs, ipv4_first) end
+  return { addrs, chain, failures or {} }
+end
+
 -- Resolves A and AAAA of name concurrently; returns addresses, cname chain,
 -- and a failure ("nxdomain", "nodata", "timeout", ...) when there are none.
 local function resolve(name)
@@ -48,13 +77,20 @@ local function resolve(name)
     function() return ask(name, "A") end,
     function() return ask(name, "AAAA") end,
   }
+  local a, aaaa = res[1], res[2]
+  if a[1] ~= false and aaaa[1] ~= false then
+    local inner = by_answers[a]
+    if not inner then inner = setmetatable({}, { __mode = "k" }); by_answers[a] = inner end
+    local r = inner[aaaa]
+    if not r then r = from_answers(a, aaaa); inner[aaaa] = r end
+    return r[1], r[2], r[3]
+  end
   local addrs, chain, failures = {}, nil, {}
   for i = 1, 2 do
     local ans = res[i]
     if ans[1] == false then
       failures[#failures + 1] = { type = i == 1 and "A" or "AAAA", status = ans[2], error = ans[3] }
     else
-      -- an answer is sealed: [1] rather than # (a read, not a call of __len)
       if ans.cname[1] ~= nil then chain = ans.cname end
       if ans.status == "NOERROR" then
         for _, rr in ipairs(ans.answers) do addrs[#addrs + 1] = rr.data end
@@ -157,12 +193,21 @@ local function rcode_failure(report, name, rtype, ans, host)
   end
 end
 
-local function check_addresses(report, target, host, pref, addrs, out)
-  local allow = target.options.allow_reserved
-  for _, a in ipairs(addrs) do
+-- One address of an MX host: its mx.addresses entry and its
+-- mx.reserved_address finding (nil: a public address), worked out once per
+-- run (shared.memo) and submitted by every check whose MX host has the
+-- address: in a batch most domains share a few providers' hosts. They read
+-- the host's name, its preference, the address and --allow-reserved, the
+-- whole key; nothing in them names the domain. Sealed by shared.memo:
+-- report:finding converts the finding once per run, not once per check
+-- (issue 21).
+local function address_part(host, pref, a, allow)
+  return shared.memo("mx-addr|" .. host .. "|" .. tostring(pref) .. "|" .. a .. "|" .. (allow and "1" or "0"),
+      function()
     local r = net.is_reserved(a)
+    local f
     if r then
-      report:finding {
+      f = {
         code = "mx.reserved_address",
         severity = allow and "info" or "warn",
         summary = host == a and a .. " is a " .. r.name .. " address (" .. r.block .. ")"
@@ -176,7 +221,17 @@ local function check_addresses(report, target, host, pref, addrs, out)
     end
     -- a is an address (an A/AAAA answer's, the target's): its family is
     -- whether it has a colon, without net.parse_address's table (issue 21)
-    out[#out + 1] = { host = host, preference = pref, address = a, family = find(a, ":", 1, true) and 6 or 4 }
+    return { entry = { host = host, preference = pref, address = a, family = find(a, ":", 1, true) and 6 or 4 },
+             finding = f }
+  end)
+end
+
+local function check_addresses(report, target, host, pref, addrs, out)
+  local allow = target.options.allow_reserved
+  for _, a in ipairs(addrs) do
+    local part = address_part(host, pref, a, allow)
+    if part.finding then report:finding(part.finding) end
+    out[#out + 1] = part.entry
   end
 end
 

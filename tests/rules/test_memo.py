@@ -4,9 +4,14 @@ are keyed by everything they read besides the probe: a batch (no network: a reco
 the shipped ones) in which domains share an MX address but differ in such an input must still get
 each its own finding and published entry.
 
-- preference: two domains whose MX is the same host at preference 10 and 20 (tcp, smtp and dnsbl-mx evidence;
+- preference: two domains whose MX is the same host at preference 10 and 20 (mx, tcp, smtp and dnsbl-mx evidence;
   the smtp rule reads the preference from tcp.results, which the tcp rule publishes through shared.list:
   a list shared by the wrong checks shows there);
+- the mx rule's mx.reserved_address (memo'd per host, preference, address and allow_reserved): entries of
+  one list with and without allow_reserved get info and warn;
+- the mx rule's addresses, worked out once per pair of A and AAAA answers (the shared answer tables):
+  a replay whose AAAA of the MX host was recorded twice with other addresses hands the second check
+  that answer while its A is the shared one: its addresses must be its own answers';
 - the dnsbl rule (the sender's reputation, no domain in it): entries with their own dnsbl_zones or
   sender_ips;
 - each check its own finding: two domains sharing their MX address, a site override replacing the
@@ -66,10 +71,10 @@ for workers in ("1", "2"):
         seen = {}
         for f in o["findings"]:
             pr = (f.get("evidence") or {}).get("preference")
-            if f["rule"] in ("tcp", "smtp", "dnsbl-mx") and pr is not None:
+            if f["rule"] in ("mx", "tcp", "smtp", "dnsbl-mx") and pr is not None:
                 seen.setdefault(f["rule"], set()).add(pr)
-        if seen != {"tcp": {want}, "smtp": {want}, "dnsbl-mx": {want}}:
-            failures.append("-P %s %s (entry %d): preference in tcp/smtp/dnsbl-mx evidence %r, expected %d"
+        if seen != {"mx": {want}, "tcp": {want}, "smtp": {want}, "dnsbl-mx": {want}}:
+            failures.append("-P %s %s (entry %d): preference in mx/tcp/smtp/dnsbl-mx evidence %r, expected %d"
                             % (workers, o["target"]["domain"], o["index"], seen, want))
 
 # ---- each check its own finding: a.test and b.test share their MX (the same host, address and
@@ -149,6 +154,37 @@ for workers in ("1", "2"):
         fam = [f for f in o["findings"] if f["code"] == "tcp.family_fails"]
         if bool(fam) != both:
             failures.append("-P %s entry %d: tcp.family_fails %s" % (workers, o["index"], "missing" if both else "made"))
+
+# ---- the mx rule's per-address findings (mx.reserved_address, memo'd) once per run for its inputs:
+# an entry with allow_reserved: false between two without it (the run's --allow-reserved) gets warn
+rlist = os.path.join(tmp, "reserved.yaml")
+open(rlist, "w").write("domains:\n  - healthy.test\n  - domain: healthy.test\n    allow_reserved: false\n"
+                       "  - healthy.test\n")
+got = {o["index"]: sorted({f["severity"] for f in o["findings"] if f["code"] == "mx.reserved_address"})
+       for o in batch(os.path.join(shipped, "healthy", "recording.json"), rlist, "--only", "mx")}
+if got != {0: ["info"], 1: ["warn"], 2: ["info"]}:
+    failures.append("mx: mx.reserved_address severities per entry %r, expected info, warn, info" % got)
+
+# ---- the mx rule's addresses per pair of answers: mx.healthy.test's AAAA recorded twice (2001:db8::10,
+# then 2001:db8::11), its A once. Check 1 gets both answers fresh; check 2 the shared A and the second
+# AAAA; checks 3 and 4 the shared A and the shared (first) AAAA. Keyed by the A alone, check 3 would
+# get check 2's addresses.
+rec = load("healthy")
+aaaa = next(c for c in rec["calls"] if c["call"] == "dns.query"
+            and c["args"] == {"name": "mx.healthy.test", "type": "AAAA"})
+second = copy.deepcopy(aaaa)
+second["result"]["answers"][0]["data"] = "2001:db8::11"
+rec["calls"].insert(rec["calls"].index(aaaa) + 1, second)
+arec = os.path.join(tmp, "answers.json")
+json.dump(rec, open(arec, "w"))
+alist = os.path.join(tmp, "answers.txt")
+open(alist, "w").write("healthy.test\n" * 4)
+got = {o["index"]: [h["addresses"] for f in o["findings"] if f["code"] == "mx.ok" for h in f["evidence"]["hosts"]]
+       for o in batch(arec, alist, "--only", "mx", "-j", "1")}
+want = {0: [["192.0.2.10", "2001:db8::10"]], 1: [["192.0.2.10", "2001:db8::11"]],
+        2: [["192.0.2.10", "2001:db8::10"]], 3: [["192.0.2.10", "2001:db8::10"]]}
+if got != want:
+    failures.append("mx: addresses per check %r, expected %r" % (got, want))
 
 # ---- the dnsbl rule's findings (the sender's, the same for every domain of a run) once per run for its
 # inputs: entries of one list with other dnsbl_zones or sender_ips get their own
