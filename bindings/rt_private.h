@@ -84,13 +84,13 @@ typedef struct rule_run {
     int state;
     int root_slot;
     uint32_t root_gen;
-    mx_timer *deadline;
+    int64_t due_ms;         /* while RUNNING: when its deadline is next looked at (mx_now_ms clock;
+                             * started + its timeout, moved on by extensions): the check's deadline timer */
     int64_t started, ended;
     uint64_t instructions;
     const char *why;        /* skip or failure reason: a static sentence (never freed), or NULL */
     const char *why_fact;   /* with why == NULL: skipped because this fact (a rule's requires[] string)
                              * cannot come; the sentence is formatted where it is written (rt_rule_reason) */
-    void *deadline_ud;      /* freed when the deadline timer is cancelled */
     const char *aborted;    /* budget/deadline/memory: pcall may not catch it */
     int64_t own_us;         /* time spent running this rule's Lua code */
     int ntasks;             /* live tasks of this rule run */
@@ -176,6 +176,10 @@ struct mx_check {
                              * since rt_advance last looked at it (rt_fact_changed); only pending rules are */
     int ndirty;             /* how many pending rules are dirty: 0, and rt_advance has nothing to look at */
     int nrunning;           /* rules RUNNING: none, and rules still pending wait on each other (a cycle) */
+    mx_timer *deadline;     /* one timer for all its running rules' deadlines (rt_checks.c), due at
+                             * deadline_due: no later than the earliest due_ms of a running rule (earlier
+                             * when the rule it was armed for finished since); NULL: none armed */
+    int64_t deadline_due;
 };
 
 struct mx_gate_req {
