@@ -133,6 +133,8 @@ struct mx_task {
     int first;              /* task.all child not yet resumed: its function is on its stack */
     unsigned char co_ok;    /* its thread returned (lua_resume gave LUA_OK): reusable (rt_sched.c) */
     unsigned char co_seen;  /* coroutine.running() handed its thread to Lua: never reused */
+    lua_State *spare;       /* a dead task's: its thread, kept (anchored) for the slot's next task, or NULL;
+                             * kept across rt_task_new's clearing of the slot (rt_sched.c) */
     /* What others may be waiting for from this task: the task.event ids it
      * made (signalled or not) and the task.share keys it works out for the
      * other workers. When it ends without signalling or publishing one (its
@@ -270,9 +272,8 @@ struct mx_rt {
     int nrules;
     mx_task *tasks;
     int ntasks, tasks_cap;
-    int co_tab_ref;         /* registry table: each live task's thread at [slot + 1] (0: not made yet) */
-    int co_pool_ref;        /* registry table: the threads of finished tasks kept for reuse at [1 .. npool] */
-    int npool;
+    int co_tab_ref;         /* registry table: each live task's thread at [slot + 1], or a dead task's
+                             * kept for the slot's next one (mx_task.spare); 0: not made yet */
     /* The CPU timer (rt_sandbox.c, rt_cpu_*): tasks' threads run without the
      * count hook; a task computing through CPU_SLICE_MS of the thread's CPU
      * within one pass of the scheduler gets it from a signal. */

@@ -23,21 +23,21 @@ mx_task *rt_task_get(mx_rt *rt, int slot, uint32_t gen) {
  * rule, each function of a task.all).
  *
  * The thread of a task whose function returned (lua_resume gave LUA_OK) is
- * kept for the next task (at most CO_POOL_MAX, in a second table at [1 ..
- * npool]): such a thread is in the state of a new one once its stack is
- * emptied (no call frame, no open upvalue or to-be-closed variable, hooks
- * allowed), and reusing it saves making one and the collector's work of
- * freeing it. A thread that failed, was stopped while it waited (deadline,
- * its rule ended) or that Lua code holds (coroutine.running() was called on
- * it: the rule could resume it later, then running another rule's task) is
- * never reused. Its hook is set as a new thread's would be. */
-#define CO_POOL_MAX 64
+ * kept for the next task of its slot (mx_task.spare, left anchored at [slot +
+ * 1]): such a thread is in the state of a new one once its stack is emptied
+ * (no call frame, no open upvalue or to-be-closed variable, hooks allowed),
+ * and reusing it saves making one, the collector's work of freeing it, and
+ * the table writes of moving it to and from a pool (free slots are reused
+ * last-freed first, so the slot of a finished task is usually the next one
+ * taken). At most one thread per slot is kept: no more than the most tasks
+ * alive at once had. A thread that failed, was stopped while it waited
+ * (deadline, its rule ended) or that Lua code holds (coroutine.running() was
+ * called on it: the rule could resume it later, then running another rule's
+ * task) is never reused. Its hook is set as a new thread's would be. */
 static void co_table(mx_rt *rt) {
     if (rt->co_tab_ref) return;
     lua_newtable(rt->L);
     rt->co_tab_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
-    lua_createtable(rt->L, CO_POOL_MAX, 0);
-    rt->co_pool_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
 }
 
 /* coroutine.running(), as Lua's own, marking the running task's thread as
@@ -72,9 +72,11 @@ mx_task *rt_task_new(mx_rt *rt, mx_check *c, int rule) {
         }
         slot = rt->ntasks++;
         rt->tasks[slot].gen = 0;
+        rt->tasks[slot].spare = NULL;
     }
     mx_task *t = &rt->tasks[slot];
     uint32_t gen = t->gen + 1;
+    lua_State *spare = t->spare;
     memset(t, 0, sizeof *t);
     t->alive = 1;
     t->gen = gen;
@@ -85,28 +87,24 @@ mx_task *rt_task_new(mx_rt *rt, mx_check *c, int rule) {
     c->ntasks++;
     t->parent_slot = -1;
     t->results_ref = LUA_NOREF;
-    co_table(rt);
     lua_State *L = rt->L;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->co_tab_ref);
-    if (rt->npool) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, rt->co_pool_ref);
-        lua_rawgeti(L, -1, rt->npool);
-        t->co = lua_tothread(L, -1);
-        lua_pushnil(L);
-        lua_rawseti(L, -3, rt->npool--);
-        lua_remove(L, -2);
+    if (spare) {
+        /* the slot's last thread, anchored still */
+        t->co = spare;
         /* as lua_newthread would have made it: the main thread's hook */
         if (rt->cpu_state >= 0) lua_sethook(t->co, NULL, 0, 0);
         else lua_sethook(t->co, lua_gethook(L), lua_gethookmask(L), lua_gethookcount(L));
     } else {
+        co_table(rt);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, rt->co_tab_ref);
         t->co = lua_newthread(L);
         /* made with the main thread's count hook: without the CPU timer it
          * keeps it, else the timer gives it when the task computes for long
          * (rt_sandbox.c) */
         if (rt->cpu_state >= 0) lua_sethook(t->co, NULL, 0, 0);
+        lua_rawseti(L, -2, slot + 1);
+        lua_pop(L, 1);
     }
-    lua_rawseti(L, -2, slot + 1);
-    lua_pop(L, 1);
     return t;
 }
 
@@ -123,17 +121,16 @@ void rt_task_kill(mx_rt *rt, mx_task *t) {
     if (t->handle && t->discard) t->discard(t->handle);
     t->handle = NULL;
     lua_State *L = rt->L;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->co_tab_ref);
-    if (t->co && t->co_ok && !t->co_seen && rt->npool < CO_POOL_MAX && lua_status(t->co) == LUA_OK) {
+    if (t->co && t->co_ok && !t->co_seen && lua_status(t->co) == LUA_OK) {
         lua_settop(t->co, 0); /* its return values: not to be kept alive */
-        lua_rawgeti(L, LUA_REGISTRYINDEX, rt->co_pool_ref);
-        lua_rawgeti(L, -2, t->slot + 1);
-        lua_rawseti(L, -2, ++rt->npool);
+        t->spare = t->co;     /* kept at [slot + 1] for the slot's next task */
+    } else {
+        t->spare = NULL;
+        lua_rawgeti(L, LUA_REGISTRYINDEX, rt->co_tab_ref);
+        lua_pushnil(L);
+        lua_rawseti(L, -2, t->slot + 1);
         lua_pop(L, 1);
     }
-    lua_pushnil(L);
-    lua_rawseti(L, -2, t->slot + 1);
-    lua_pop(L, 1);
     luaL_unref(L, LUA_REGISTRYINDEX, t->results_ref);
     free(t->child_error);
     t->child_error = NULL;
