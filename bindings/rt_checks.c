@@ -187,32 +187,34 @@ static void start_rule(mx_check *c, int rule) {
     mx_rt *rt = c->rt;
     lua_State *L = rt->L;
     rule_run *run = &c->runs[rule];
+    const mx_rule *r = &rt->rules[rule];
+    int64_t now_ms;
     /* predicate: applies(target) -> boolean, run unprotected from I/O */
-    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->rules[rule].ref);
-    lua_getfield(L, -1, "applies");
-    if (lua_isfunction(L, -1)) {
+    if (r->applies_ref != LUA_NOREF) {
+        /* handler, function, target: pcall's stack in place (no insert) */
+        lua_pushcfunction(L, applies_msgh);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, r->applies_ref);
         lua_rawgeti(L, LUA_REGISTRYINDEX, c->target_ref);
-        /* the predicate runs under the rule's budget too */
-        run->started = mx_now_ms();
+        /* the predicate runs under the rule's budget too; the clock read
+         * for its time gives its start (mx_now_ms: the same clock in ms) */
+        int64_t t0 = rt_now_us();
+        run->started = t0 / 1000;
         run->lua_us_at_start = rt->lua_us;
         rt->acct = run;
         rt->acct_rule = rule;
         rt->mem_limit = rt->mem_used + MX_RULE_MEM_LIMIT < MX_LUA_MEM_LIMIT ? rt->mem_used + MX_RULE_MEM_LIMIT : MX_LUA_MEM_LIMIT;
-        lua_pushcfunction(L, applies_msgh);
-        lua_insert(L, -3);
-        int64_t t0 = rt_now_us();
         int ast = lua_pcall(L, 1, 1, lua_gettop(L) - 2);
-        int64_t dt = rt_now_us() - t0;
+        int64_t t1 = rt_now_us(), dt = t1 - t0;
+        now_ms = t1 / 1000;
         rt->lua_us += dt;
         run->own_us += dt;
-        lua_remove(L, -2);
         rt->mem_limit = MX_LUA_MEM_LIMIT;
         rt->acct = NULL;
         if (ast != LUA_OK) {
             run->state = RULE_RUNNING;
             c->nrunning++;
             char msg[512];
-            snprintf(msg, sizeof msg, "rule %s failed in applies(): %s", rt->rules[rule].id, lua_tostring(L, -1));
+            snprintf(msg, sizeof msg, "rule %s failed in applies(): %s", r->id, lua_tostring(L, -1));
             rt_rule_error_finding(c, rule, msg, lua_tostring(L, -1));
             lua_pop(L, 2);
             rt_rule_finish(c, rule, RULE_FAILED, "error in applies()");
@@ -221,19 +223,17 @@ static void start_rule(mx_check *c, int rule) {
         int yes = lua_toboolean(L, -1);
         lua_pop(L, 2);
         if (!yes) { run->state = RULE_PENDING; rt_rule_finish(c, rule, RULE_SKIPPED, "does not apply to this target"); return; }
-    } else lua_pop(L, 2);
+    } else now_ms = mx_now_ms();
 
     run->state = RULE_RUNNING;
     c->nrunning++;
-    run->started = mx_now_ms();
+    run->started = now_ms;
     if (!run->own_us) run->lua_us_at_start = rt->lua_us;
     mx_task *t = rt_task_new(rt, c, rule);
     run->root_slot = t->slot;
     run->root_gen = t->gen;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->rules[rule].ref);
-    lua_getfield(L, -1, "run");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->run_ref);
     lua_xmove(L, t->co, 1);
-    lua_pop(L, 1);
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->target_ref);
     lua_xmove(L, t->co, 1);
     rt_push_report(rt, c, rule);

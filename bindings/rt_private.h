@@ -50,6 +50,8 @@ typedef struct mx_rule {
     char *file;
     char *description;
     int ref;                /* the validated rule table */
+    int run_ref, applies_ref; /* its run and applies functions (the copy's: rt_loader.c), applies_ref
+                             * LUA_NOREF when it has none: a rule starts without a table lookup */
     char **requires;
     size_t nrequires;
     char **provides;
