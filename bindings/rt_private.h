@@ -123,6 +123,7 @@ struct mx_task {
     /* waiting for children (task.all) */
     int pending_children;
     int results_ref;
+    int results_at;         /* else: the results table's index on its own thread's stack (0: none) */
     char *child_error;
     /* resume payload */
     int queued;

@@ -172,7 +172,16 @@ static void task_finished(mx_rt *rt, mx_task *t, int ok, const char *err) {
     }
     mx_task *p = rt_task_get(rt, t->parent_slot, t->parent_gen);
     if (p) {
-        if (ok) {
+        if (ok && p->results_at) {
+            /* first return value goes to results[child_index], on the
+             * parent's own stack (while it waits in mx_task_spawn_all) */
+            lua_State *pco = p->co;
+            if (lua_status(pco) == LUA_YIELD && lua_gettop(pco) >= p->results_at && lua_checkstack(pco, 1)) {
+                if (lua_gettop(t->co) >= 1) { lua_pushvalue(t->co, 1); lua_xmove(t->co, pco, 1); }
+                else lua_pushnil(pco);
+                lua_rawseti(pco, p->results_at, t->child_index);
+            }
+        } else if (ok) {
             /* first return value goes to results[child_index] */
             lua_rawgeti(rt->L, LUA_REGISTRYINDEX, p->results_ref);
             if (lua_gettop(t->co) >= 1) { lua_pushvalue(t->co, 1); lua_xmove(t->co, rt->L, 1); }
@@ -231,14 +240,19 @@ static void resume_task(mx_rt *rt, mx_task *t) {
         rt->pushing_borrowed = 0;
         if (!borrowed) mx_json_free(res);
     } else {
-        /* children finished: results table, error or nil */
-        lua_rawgeti(rt->L, LUA_REGISTRYINDEX, t->results_ref);
-        lua_xmove(rt->L, co, 1);
-        luaL_unref(rt->L, LUA_REGISTRYINDEX, t->results_ref);
-        t->results_ref = LUA_NOREF;
+        /* children finished: results table (on its stack already, or
+         * pushed now), error or nil */
+        nargs = 1;
+        if (t->results_at) t->results_at = 0;
+        else {
+            lua_rawgeti(rt->L, LUA_REGISTRYINDEX, t->results_ref);
+            lua_xmove(rt->L, co, 1);
+            luaL_unref(rt->L, LUA_REGISTRYINDEX, t->results_ref);
+            t->results_ref = LUA_NOREF;
+            nargs = 2;
+        }
         if (t->child_error) { lua_pushstring(co, t->child_error); free(t->child_error); t->child_error = NULL; }
         else lua_pushnil(co);
-        nargs = 2;
     }
     rt->current = t;
     rule_run *run = &t->check->runs[t->rule];
@@ -348,8 +362,13 @@ int mx_task_spawn_all(lua_State *L, lua_KFunction k) {
         if (!lua_isfunction(L, -1)) return luaL_error(L, "task.all: item %d is a %s, not a function", (int)i, luaL_typename(L, -1));
         lua_pop(L, 1);
     }
+    /* the results table: left on the stack under the yielded marker when
+     * this is the task's own thread (the continuation finds it where a
+     * pushed one would be: results, then the error), else anchored in the
+     * registry (task.all from a coroutine of the rule's own) */
     lua_createtable(L, (int)n, 0);
-    p->results_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (L == p->co) p->results_at = lua_gettop(L);
+    else p->results_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     p->pending_children = (int)n;
     p->push = NULL;
     for (lua_Integer i = 1; i <= n; i++) {
