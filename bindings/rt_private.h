@@ -122,7 +122,7 @@ struct mx_task {
     int child_index;
     /* waiting for children (task.all) */
     int pending_children;
-    int results_ref;
+    int results_ref;        /* the results table in the registry (task.all from a coroutine of the rule's own) */
     int results_at;         /* else: the results table's index on its own thread's stack (0: none) */
     char *child_error;
     /* resume payload */
