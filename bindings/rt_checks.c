@@ -84,12 +84,8 @@ void rt_rule_finish(mx_check *c, int rule, int state, const char *why) { rule_fi
 static void rule_finish(mx_check *c, int rule, int state, const char *why, const char *why_fact) {
     rule_run *run = &c->runs[rule];
     if (run->state != RULE_RUNNING && run->state != RULE_PENDING) return;
-    if (run->deadline) {
-        mx_timer_cancel(c->rt->loop, run->deadline);
-        run->deadline = NULL;
-        free(run->deadline_ud);
-    }
-    run->deadline_ud = NULL;
+    /* its deadline needs nothing: the check's timer, when it fires, passes
+     * over a rule no longer running */
     if (run->state == RULE_RUNNING) c->nrunning--;
     if (c->dirty[rule]) { c->dirty[rule] = 0; c->ndirty--; }
     run->state = state;
@@ -112,39 +108,52 @@ int64_t rt_queued_ms(const rule_run *run) {
     return run->queued_ms + (run->nqueued ? mx_now_ms() - run->queued_since : 0);
 }
 
-typedef struct deadline_ud {
-    mx_rt *rt;
-    int check_id;
-    int rule;
-} deadline_ud;
-
-static void rule_deadline(mx_loop *loop, void *ud) {
-    (void)loop;
-    deadline_ud *d = ud;
-    mx_check *c = rt_check_by_id(d->rt, d->check_id);
-    int rule = d->rule;
-    free(d);
-    if (!c) return;
-    rule_run *run = &c->runs[rule];
-    run->deadline = NULL;
-    run->deadline_ud = NULL;
-    int64_t extra = rt_others_ms(c->rt, run) + rt_queued_ms(run) - run->granted_ms;
-    if (extra > 0) {
-        /* other rules' Lua code held the loop meanwhile: that time is not this rule's */
-        run->granted_ms += extra;
-        deadline_ud *nd = mx_xmalloc(sizeof *nd);
-        nd->rt = c->rt;
-        nd->check_id = c->id;
-        nd->rule = rule;
-        run->deadline = mx_loop_timer(c->rt->loop, extra, rule_deadline, nd);
-        run->deadline_ud = nd;
-        return;
+/* The rules' deadlines: one timer per check, armed for the earliest due_ms
+ * of its running rules (not a timer made and cancelled per rule run). A rule
+ * whose due_ms has come is failed, unless other rules' Lua code held the loop
+ * or its calls waited for a connection slot meanwhile: that time is not the
+ * rule's, and its deadline moves on by it (granted_ms), as often as needed. */
+static void check_deadline(mx_loop *loop, void *ud);
+static void deadline_arm(mx_check *c, int64_t due) {
+    if (c->deadline) {
+        if (c->deadline_due <= due) return;
+        mx_timer_cancel(c->rt->loop, c->deadline);
     }
-    char msg[256];
-    snprintf(msg, sizeof msg, "rule %s did not finish within its deadline of %.1f s", c->rt->rules[rule].id,
-             (double)rt_rule_timeout_ms(c->rt, rule) / 1000.0);
-    rt_rule_error_finding(c, rule, msg, "deadline exceeded");
-    rt_rule_finish(c, rule, RULE_FAILED, "deadline exceeded");
+    c->deadline_due = due;
+    c->deadline = mx_loop_timer(c->rt->loop, due - mx_now_ms(), check_deadline, c);
+}
+
+/* ud: the check (mx_check_free cancels its timer) */
+static void check_deadline(mx_loop *loop, void *ud) {
+    (void)loop;
+    mx_check *c = ud;
+    mx_rt *rt = c->rt;
+    int id = c->id;
+    c->deadline = NULL; /* the loop frees it after this call */
+    int64_t now = mx_now_ms();
+    /* in rule order; a failed rule's end may start or skip others, or end
+     * (and free) the check: looked up again after each */
+    for (int rule = 0; rule < c->nruns; rule++) {
+        rule_run *run = &c->runs[rule];
+        if (run->state != RULE_RUNNING || run->due_ms > now) continue;
+        int64_t extra = rt_others_ms(rt, run) + rt_queued_ms(run) - run->granted_ms;
+        if (extra > 0) {
+            /* other rules' Lua code held the loop meanwhile: that time is not this rule's */
+            run->granted_ms += extra;
+            run->due_ms = now + extra;
+            continue;
+        }
+        char msg[256];
+        snprintf(msg, sizeof msg, "rule %s did not finish within its deadline of %.1f s", rt->rules[rule].id,
+                 (double)rt_rule_timeout_ms(rt, rule) / 1000.0);
+        rt_rule_error_finding(c, rule, msg, "deadline exceeded");
+        rt_rule_finish(c, rule, RULE_FAILED, "deadline exceeded");
+        if (rt_check_by_id(rt, id) != c) return;
+    }
+    /* the next one due among the rules running now (some started meanwhile
+     * may have armed it already) */
+    for (int rule = 0; rule < c->nruns; rule++)
+        if (c->runs[rule].state == RULE_RUNNING) deadline_arm(c, c->runs[rule].due_ms);
 }
 
 int rt_rule_timeout_ms(mx_rt *rt, int rule) {
@@ -178,32 +187,34 @@ static void start_rule(mx_check *c, int rule) {
     mx_rt *rt = c->rt;
     lua_State *L = rt->L;
     rule_run *run = &c->runs[rule];
+    const mx_rule *r = &rt->rules[rule];
+    int64_t now_ms;
     /* predicate: applies(target) -> boolean, run unprotected from I/O */
-    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->rules[rule].ref);
-    lua_getfield(L, -1, "applies");
-    if (lua_isfunction(L, -1)) {
+    if (r->applies_ref != LUA_NOREF) {
+        /* handler, function, target: pcall's stack in place (no insert) */
+        lua_pushcfunction(L, applies_msgh);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, r->applies_ref);
         lua_rawgeti(L, LUA_REGISTRYINDEX, c->target_ref);
-        /* the predicate runs under the rule's budget too */
-        run->started = mx_now_ms();
+        /* the predicate runs under the rule's budget too; the clock read
+         * for its time gives its start (mx_now_ms: the same clock in ms) */
+        int64_t t0 = rt_now_us();
+        run->started = t0 / 1000;
         run->lua_us_at_start = rt->lua_us;
         rt->acct = run;
         rt->acct_rule = rule;
         rt->mem_limit = rt->mem_used + MX_RULE_MEM_LIMIT < MX_LUA_MEM_LIMIT ? rt->mem_used + MX_RULE_MEM_LIMIT : MX_LUA_MEM_LIMIT;
-        lua_pushcfunction(L, applies_msgh);
-        lua_insert(L, -3);
-        int64_t t0 = rt_now_us();
         int ast = lua_pcall(L, 1, 1, lua_gettop(L) - 2);
-        int64_t dt = rt_now_us() - t0;
+        int64_t t1 = rt_now_us(), dt = t1 - t0;
+        now_ms = t1 / 1000;
         rt->lua_us += dt;
         run->own_us += dt;
-        lua_remove(L, -2);
         rt->mem_limit = MX_LUA_MEM_LIMIT;
         rt->acct = NULL;
         if (ast != LUA_OK) {
             run->state = RULE_RUNNING;
             c->nrunning++;
             char msg[512];
-            snprintf(msg, sizeof msg, "rule %s failed in applies(): %s", rt->rules[rule].id, lua_tostring(L, -1));
+            snprintf(msg, sizeof msg, "rule %s failed in applies(): %s", r->id, lua_tostring(L, -1));
             rt_rule_error_finding(c, rule, msg, lua_tostring(L, -1));
             lua_pop(L, 2);
             rt_rule_finish(c, rule, RULE_FAILED, "error in applies()");
@@ -212,30 +223,24 @@ static void start_rule(mx_check *c, int rule) {
         int yes = lua_toboolean(L, -1);
         lua_pop(L, 2);
         if (!yes) { run->state = RULE_PENDING; rt_rule_finish(c, rule, RULE_SKIPPED, "does not apply to this target"); return; }
-    } else lua_pop(L, 2);
+    } else now_ms = mx_now_ms();
 
     run->state = RULE_RUNNING;
     c->nrunning++;
-    run->started = mx_now_ms();
+    run->started = now_ms;
     if (!run->own_us) run->lua_us_at_start = rt->lua_us;
     mx_task *t = rt_task_new(rt, c, rule);
     run->root_slot = t->slot;
     run->root_gen = t->gen;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->rules[rule].ref);
-    lua_getfield(L, -1, "run");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->run_ref);
     lua_xmove(L, t->co, 1);
-    lua_pop(L, 1);
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->target_ref);
     lua_xmove(L, t->co, 1);
     rt_push_report(rt, c, rule);
     lua_xmove(L, t->co, 1);
     t->nargs_fixed = 2;
-    deadline_ud *d = mx_xmalloc(sizeof *d);
-    d->rt = rt;
-    d->check_id = c->id;
-    d->rule = rule;
-    run->deadline = mx_loop_timer(rt->loop, rt_rule_timeout_ms(rt, rule), rule_deadline, d);
-    run->deadline_ud = d;
+    run->due_ms = run->started + rt_rule_timeout_ms(rt, rule);
+    deadline_arm(c, run->due_ms);
     mx_rt_trace(rt, "rule %s started", rt->rules[rule].id);
     rt_make_ready(rt, t);
 }
@@ -244,6 +249,8 @@ static void check_complete(mx_check *c) {
     if (c->finished) return;
     c->finished = 1;
     c->end = mx_now_ms();
+    /* no rule runs any more: nothing for its deadline timer to look at */
+    if (c->deadline) { mx_timer_cancel(c->rt->loop, c->deadline); c->deadline = NULL; }
     c->rt->active_checks--;
     if (c->done_fn) c->done_fn(c, c->done_ud);
 }
@@ -778,8 +785,8 @@ mx_json *mx_check_run_json(mx_check *run) {
 void mx_check_free(mx_check *c) {
     if (!c) return;
     mx_rt *rt = c->rt;
+    if (c->deadline) mx_timer_cancel(rt->loop, c->deadline);
     for (int i = 0; i < rt->nrules; i++) {
-        if (c->runs[i].deadline) { mx_timer_cancel(rt->loop, c->runs[i].deadline); free(c->runs[i].deadline_ud); }
         free(c->runs[i].err_src);
         mx_json_free(c->runs[i].debug);
     }

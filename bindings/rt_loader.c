@@ -162,6 +162,8 @@ void rt_rule_clear(lua_State *L, mx_rule *r) {
     free(r->requires); free(r->provides); free(r->categories);
     mx_json_free(r->opt_schema);
     luaL_unref(L, LUA_REGISTRYINDEX, r->ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, r->run_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, r->applies_ref);
     if (r->report_mt_ref) luaL_unref(L, LUA_REGISTRYINDEX, r->report_mt_ref);
     memset(r, 0, sizeof *r);
 }
@@ -222,7 +224,7 @@ static int validate_rule(lua_State *L, const char *file, const mx_buf *code, mx_
     }
     lua_pop(L, 1);
     memset(r, 0, sizeof *r);
-    r->ref = LUA_NOREF;
+    r->ref = r->run_ref = r->applies_ref = LUA_NOREF;
     rawfield(L, t, "id");
     if (lua_type(L, -1) != LUA_TSTRING || !id_valid(lua_tostring(L, -1))) {
         snprintf(err, errlen, "%s: field 'id' must be a string of lower-case letters, digits, '.', '_' or '-'", file);
@@ -327,6 +329,12 @@ static int validate_rule(lua_State *L, const char *file, const mx_buf *code, mx_
     }
     lua_pop(L, 1);
     lua_setfield(L, -2, "codes");
+    /* the two functions also by themselves (they never change: the copy is
+     * the engine's): a rule's start reads them without a field lookup */
+    lua_getfield(L, -1, "run");
+    r->run_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (lua_getfield(L, -1, "applies") == LUA_TNIL) lua_pop(L, 1);
+    else r->applies_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     r->ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return 0;
 fail:

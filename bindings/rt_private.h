@@ -50,6 +50,8 @@ typedef struct mx_rule {
     char *file;
     char *description;
     int ref;                /* the validated rule table */
+    int run_ref, applies_ref; /* its run and applies functions (the copy's: rt_loader.c), applies_ref
+                             * LUA_NOREF when it has none: a rule starts without a table lookup */
     char **requires;
     size_t nrequires;
     char **provides;
@@ -84,13 +86,13 @@ typedef struct rule_run {
     int state;
     int root_slot;
     uint32_t root_gen;
-    mx_timer *deadline;
+    int64_t due_ms;         /* while RUNNING: when its deadline is next looked at (mx_now_ms clock;
+                             * started + its timeout, moved on by extensions): the check's deadline timer */
     int64_t started, ended;
     uint64_t instructions;
     const char *why;        /* skip or failure reason: a static sentence (never freed), or NULL */
     const char *why_fact;   /* with why == NULL: skipped because this fact (a rule's requires[] string)
                              * cannot come; the sentence is formatted where it is written (rt_rule_reason) */
-    void *deadline_ud;      /* freed when the deadline timer is cancelled */
     const char *aborted;    /* budget/deadline/memory: pcall may not catch it */
     int64_t own_us;         /* time spent running this rule's Lua code */
     int ntasks;             /* live tasks of this rule run */
@@ -120,7 +122,8 @@ struct mx_task {
     int child_index;
     /* waiting for children (task.all) */
     int pending_children;
-    int results_ref;
+    int results_ref;        /* the results table in the registry (task.all from a coroutine of the rule's own) */
+    int results_at;         /* else: the results table's index on its own thread's stack (0: none) */
     char *child_error;
     /* resume payload */
     int queued;
@@ -133,6 +136,8 @@ struct mx_task {
     int first;              /* task.all child not yet resumed: its function is on its stack */
     unsigned char co_ok;    /* its thread returned (lua_resume gave LUA_OK): reusable (rt_sched.c) */
     unsigned char co_seen;  /* coroutine.running() handed its thread to Lua: never reused */
+    lua_State *spare;       /* a dead task's: its thread, kept (anchored) for the slot's next task, or NULL;
+                             * kept across rt_task_new's clearing of the slot (rt_sched.c) */
     /* What others may be waiting for from this task: the task.event ids it
      * made (signalled or not) and the task.share keys it works out for the
      * other workers. When it ends without signalling or publishing one (its
@@ -176,6 +181,10 @@ struct mx_check {
                              * since rt_advance last looked at it (rt_fact_changed); only pending rules are */
     int ndirty;             /* how many pending rules are dirty: 0, and rt_advance has nothing to look at */
     int nrunning;           /* rules RUNNING: none, and rules still pending wait on each other (a cycle) */
+    mx_timer *deadline;     /* one timer for all its running rules' deadlines (rt_checks.c), due at
+                             * deadline_due: no later than the earliest due_ms of a running rule (earlier
+                             * when the rule it was armed for finished since); NULL: none armed */
+    int64_t deadline_due;
 };
 
 struct mx_gate_req {
@@ -266,9 +275,8 @@ struct mx_rt {
     int nrules;
     mx_task *tasks;
     int ntasks, tasks_cap;
-    int co_tab_ref;         /* registry table: each live task's thread at [slot + 1] (0: not made yet) */
-    int co_pool_ref;        /* registry table: the threads of finished tasks kept for reuse at [1 .. npool] */
-    int npool;
+    int co_tab_ref;         /* registry table: each live task's thread at [slot + 1], or a dead task's
+                             * kept for the slot's next one (mx_task.spare); 0: not made yet */
     /* The CPU timer (rt_sandbox.c, rt_cpu_*): tasks' threads run without the
      * count hook; a task computing through CPU_SLICE_MS of the thread's CPU
      * within one pass of the scheduler gets it from a signal. */

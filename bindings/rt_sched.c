@@ -23,21 +23,21 @@ mx_task *rt_task_get(mx_rt *rt, int slot, uint32_t gen) {
  * rule, each function of a task.all).
  *
  * The thread of a task whose function returned (lua_resume gave LUA_OK) is
- * kept for the next task (at most CO_POOL_MAX, in a second table at [1 ..
- * npool]): such a thread is in the state of a new one once its stack is
- * emptied (no call frame, no open upvalue or to-be-closed variable, hooks
- * allowed), and reusing it saves making one and the collector's work of
- * freeing it. A thread that failed, was stopped while it waited (deadline,
- * its rule ended) or that Lua code holds (coroutine.running() was called on
- * it: the rule could resume it later, then running another rule's task) is
- * never reused. Its hook is set as a new thread's would be. */
-#define CO_POOL_MAX 64
+ * kept for the next task of its slot (mx_task.spare, left anchored at [slot +
+ * 1]): such a thread is in the state of a new one once its stack is emptied
+ * (no call frame, no open upvalue or to-be-closed variable, hooks allowed),
+ * and reusing it saves making one, the collector's work of freeing it, and
+ * the table writes of moving it to and from a pool (free slots are reused
+ * last-freed first, so the slot of a finished task is usually the next one
+ * taken). At most one thread per slot is kept: no more than the most tasks
+ * alive at once had. A thread that failed, was stopped while it waited
+ * (deadline, its rule ended) or that Lua code holds (coroutine.running() was
+ * called on it: the rule could resume it later, then running another rule's
+ * task) is never reused. Its hook is set as a new thread's would be. */
 static void co_table(mx_rt *rt) {
     if (rt->co_tab_ref) return;
     lua_newtable(rt->L);
     rt->co_tab_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
-    lua_createtable(rt->L, CO_POOL_MAX, 0);
-    rt->co_pool_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
 }
 
 /* coroutine.running(), as Lua's own, marking the running task's thread as
@@ -72,9 +72,11 @@ mx_task *rt_task_new(mx_rt *rt, mx_check *c, int rule) {
         }
         slot = rt->ntasks++;
         rt->tasks[slot].gen = 0;
+        rt->tasks[slot].spare = NULL;
     }
     mx_task *t = &rt->tasks[slot];
     uint32_t gen = t->gen + 1;
+    lua_State *spare = t->spare;
     memset(t, 0, sizeof *t);
     t->alive = 1;
     t->gen = gen;
@@ -85,28 +87,24 @@ mx_task *rt_task_new(mx_rt *rt, mx_check *c, int rule) {
     c->ntasks++;
     t->parent_slot = -1;
     t->results_ref = LUA_NOREF;
-    co_table(rt);
     lua_State *L = rt->L;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->co_tab_ref);
-    if (rt->npool) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, rt->co_pool_ref);
-        lua_rawgeti(L, -1, rt->npool);
-        t->co = lua_tothread(L, -1);
-        lua_pushnil(L);
-        lua_rawseti(L, -3, rt->npool--);
-        lua_remove(L, -2);
+    if (spare) {
+        /* the slot's last thread, anchored still */
+        t->co = spare;
         /* as lua_newthread would have made it: the main thread's hook */
         if (rt->cpu_state >= 0) lua_sethook(t->co, NULL, 0, 0);
         else lua_sethook(t->co, lua_gethook(L), lua_gethookmask(L), lua_gethookcount(L));
     } else {
+        co_table(rt);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, rt->co_tab_ref);
         t->co = lua_newthread(L);
         /* made with the main thread's count hook: without the CPU timer it
          * keeps it, else the timer gives it when the task computes for long
          * (rt_sandbox.c) */
         if (rt->cpu_state >= 0) lua_sethook(t->co, NULL, 0, 0);
+        lua_rawseti(L, -2, slot + 1);
+        lua_pop(L, 1);
     }
-    lua_rawseti(L, -2, slot + 1);
-    lua_pop(L, 1);
     return t;
 }
 
@@ -123,17 +121,16 @@ void rt_task_kill(mx_rt *rt, mx_task *t) {
     if (t->handle && t->discard) t->discard(t->handle);
     t->handle = NULL;
     lua_State *L = rt->L;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->co_tab_ref);
-    if (t->co && t->co_ok && !t->co_seen && rt->npool < CO_POOL_MAX && lua_status(t->co) == LUA_OK) {
+    if (t->co && t->co_ok && !t->co_seen && lua_status(t->co) == LUA_OK) {
         lua_settop(t->co, 0); /* its return values: not to be kept alive */
-        lua_rawgeti(L, LUA_REGISTRYINDEX, rt->co_pool_ref);
-        lua_rawgeti(L, -2, t->slot + 1);
-        lua_rawseti(L, -2, ++rt->npool);
+        t->spare = t->co;     /* kept at [slot + 1] for the slot's next task */
+    } else {
+        t->spare = NULL;
+        lua_rawgeti(L, LUA_REGISTRYINDEX, rt->co_tab_ref);
+        lua_pushnil(L);
+        lua_rawseti(L, -2, t->slot + 1);
         lua_pop(L, 1);
     }
-    lua_pushnil(L);
-    lua_rawseti(L, -2, t->slot + 1);
-    lua_pop(L, 1);
     luaL_unref(L, LUA_REGISTRYINDEX, t->results_ref);
     free(t->child_error);
     t->child_error = NULL;
@@ -175,7 +172,16 @@ static void task_finished(mx_rt *rt, mx_task *t, int ok, const char *err) {
     }
     mx_task *p = rt_task_get(rt, t->parent_slot, t->parent_gen);
     if (p) {
-        if (ok) {
+        if (ok && p->results_at) {
+            /* first return value goes to results[child_index], on the
+             * parent's own stack (while it waits in mx_task_spawn_all) */
+            lua_State *pco = p->co;
+            if (lua_status(pco) == LUA_YIELD && lua_gettop(pco) >= p->results_at && lua_checkstack(pco, 1)) {
+                if (lua_gettop(t->co) >= 1) { lua_pushvalue(t->co, 1); lua_xmove(t->co, pco, 1); }
+                else lua_pushnil(pco);
+                lua_rawseti(pco, p->results_at, t->child_index);
+            }
+        } else if (ok) {
             /* first return value goes to results[child_index] */
             lua_rawgeti(rt->L, LUA_REGISTRYINDEX, p->results_ref);
             if (lua_gettop(t->co) >= 1) { lua_pushvalue(t->co, 1); lua_xmove(t->co, rt->L, 1); }
@@ -234,14 +240,19 @@ static void resume_task(mx_rt *rt, mx_task *t) {
         rt->pushing_borrowed = 0;
         if (!borrowed) mx_json_free(res);
     } else {
-        /* children finished: results table, error or nil */
-        lua_rawgeti(rt->L, LUA_REGISTRYINDEX, t->results_ref);
-        lua_xmove(rt->L, co, 1);
-        luaL_unref(rt->L, LUA_REGISTRYINDEX, t->results_ref);
-        t->results_ref = LUA_NOREF;
+        /* children finished: results table (on its stack already, or
+         * pushed now), error or nil */
+        nargs = 1;
+        if (t->results_at) t->results_at = 0;
+        else {
+            lua_rawgeti(rt->L, LUA_REGISTRYINDEX, t->results_ref);
+            lua_xmove(rt->L, co, 1);
+            luaL_unref(rt->L, LUA_REGISTRYINDEX, t->results_ref);
+            t->results_ref = LUA_NOREF;
+            nargs = 2;
+        }
         if (t->child_error) { lua_pushstring(co, t->child_error); free(t->child_error); t->child_error = NULL; }
         else lua_pushnil(co);
-        nargs = 2;
     }
     rt->current = t;
     rule_run *run = &t->check->runs[t->rule];
@@ -351,8 +362,13 @@ int mx_task_spawn_all(lua_State *L, lua_KFunction k) {
         if (!lua_isfunction(L, -1)) return luaL_error(L, "task.all: item %d is a %s, not a function", (int)i, luaL_typename(L, -1));
         lua_pop(L, 1);
     }
+    /* the results table: left on the stack under the yielded marker when
+     * this is the task's own thread (the continuation finds it where a
+     * pushed one would be: results, then the error), else anchored in the
+     * registry (task.all from a coroutine of the rule's own) */
     lua_createtable(L, (int)n, 0);
-    p->results_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (L == p->co) p->results_at = lua_gettop(L);
+    else p->results_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     p->pending_children = (int)n;
     p->push = NULL;
     for (lua_Integer i = 1; i <= n; i++) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The threads of finished tasks are reused for the next tasks
-(bindings/rt_sched.c, CO_POOL_MAX): only a thread whose function returned,
+(bindings/rt_sched.c: kept in their slots, mx_task.spare): only a thread whose function returned,
 and that no Lua code holds, may be. Each case fails when that rule is broken:
 1. a thread a rule took with coroutine.running() stays its own: once its task
    has ended it is dead, never another task's (else the rule could resume
@@ -12,6 +12,11 @@ and that no Lua code holds, may be. Each case fails when that rule is broken:
    own values (batch -j 1, the checks one after the other);
 4. values a finished function returned are not seen by the next task on its
    thread (each task.all function sees an empty stack: select('#', ...) == 0).
+5. task.all's results table (kept on the calling thread's stack while its
+   functions run, or in the registry when task.all is called from a
+   coroutine of the rule's own): each function's first result in its place
+   (nil, sleeping, the empty list, an error among them), the caller's own
+   locals untouched, from the task's thread and from a nested coroutine.
 The CPU timer's hook on reused threads: rules.cpu_timer (cpu-reused).
 No network: the rules call nothing but task.sleep."""
 import json, os, sys, tempfile
@@ -133,6 +138,38 @@ check(f.get("192.0.2.1") == [("stopped", "rule.error", "rule stopped did not fin
 check(f.get("192.0.2.2") == [("stopped", "stopped.result", "192.0.2.2 b")]
       and f.get("192.0.2.3") == [("stopped", "stopped.result", "192.0.2.3 b")],
       "the next checks' task.all calls work: %r" % f, p)
+
+# 5. results in their places: on the task's own thread and from a coroutine
+os.remove(os.path.join(rules, "stopped.lua"))
+write(os.path.join(rules, "places.lua"), r'''
+local function all(tag)
+  local a, b = "local-a", "local-b"
+  local r = task.all({ function() task.sleep(0.02) return tag .. "1" end,
+                       function() return nil end,
+                       function() return tag .. "3", "ignored" end,
+                       function() task.sleep(0.01) return 4 end })
+  local e = task.all({})
+  local ok, err = pcall(task.all, { function() return "x" end, function() error("boom", 0) end })
+  local after = task.all({ function() return "after" end })
+  return string.format("%s %s %s %s %s #%d #e%d %s %s %s %s", a, b, tostring(r[1]), tostring(r[2]), tostring(r[3]),
+    r[4], #e, tostring(ok), (tostring(err):match("[^\n]*")), after[1], tag)
+end
+return {
+  id = "places", description = "task.all results in their places",
+  codes = { ["places.own"] = "ok", ["places.nested"] = "ok" },
+  run = function(target, report)
+    report:finding { code = "places.own", severity = "ok", summary = all("o") }
+    local co = coroutine.wrap(function() return all("n") end)
+    report:finding { code = "places.nested", severity = "ok", summary = co() }
+  end,
+}
+''')
+p = run(mx, "batch", "--no-config", "--rules-dir", rules, "--only", "places", "-j", "2", "--timeout", "1", lst)
+f = findings(p)
+want = lambda t: "local-a local-b %s1 nil %s3 #4 #e0 false boom after %s" % (t, t, t)
+for a in ("192.0.2.1", "192.0.2.2", "192.0.2.3"):
+    check(f.get(a) == [("places", "places.nested", want("n")), ("places", "places.own", want("o"))],
+          "%s: task.all results in their places, own thread and nested coroutine: %r" % (a, f.get(a)), p)
 
 if fails:
     sys.exit(1)
