@@ -67,7 +67,8 @@ local function from_answers(a, aaaa)
     end
   end
   if addrs[2] then table.sort(addrs, ipv4_first) end
-  return { addrs, chain, failures or {} }
+  -- [4]: the sealed mx.hosts entries made from this pair, by host and preference (host_entry)
+  return { addrs, chain, failures or {}, {} }
 end
 
 -- Resolves A and AAAA of name concurrently; returns addresses, cname chain,
@@ -83,7 +84,7 @@ local function resolve(name)
     if not inner then inner = setmetatable({}, { __mode = "k" }); by_answers[a] = inner end
     local r = inner[aaaa]
     if not r then r = from_answers(a, aaaa); inner[aaaa] = r end
-    return r[1], r[2], r[3]
+    return r[1], r[2], r[3], r[4]
   end
   local addrs, chain, failures = {}, nil, {}
   for i = 1, 2 do
@@ -238,10 +239,13 @@ end
 -- -4 / -6 (target.options.family): only the addresses of that family are
 -- probed; the others are named, not hidden. None left: over that family the
 -- target cannot be reached at all.
+-- The entries are shared.memo's (address_part: sealed once per run), so the
+-- list is published as one sealed list per sequence of them (shared.list),
+-- not sealed per domain (issue 21).
 local function publish_addresses(target, report, addresses)
   local fam = target.options.family
   if fam ~= 4 and fam ~= 6 then
-    report:publish("mx.addresses", addresses)
+    report:publish("mx.addresses", shared.list("mx.addresses", addresses))
     return
   end
   local kept, skipped = {}, {}
@@ -265,7 +269,7 @@ local function publish_addresses(target, report, addresses)
       evidence = { family = fam, skipped = skipped },
     }
   end
-  report:publish("mx.addresses", kept)
+  report:publish("mx.addresses", shared.list("mx.addresses", kept))
 end
 
 -- The target is an address: it is its own mail host.
@@ -369,8 +373,27 @@ local function resolve_host(h)
   if (find(host, ":", 1, true) or not find(host, "%a")) and net.parse_address(host) then return { literal = true } end
   local ok, why = dns.valid_name(h.host)
   if not ok then return { invalid = why } end
-  local addrs, chain, failures = resolve(h.host)
-  return { addrs = addrs, chain = chain, failures = failures }
+  local addrs, chain, failures, entries = resolve(h.host)
+  return { addrs = addrs, chain = chain, failures = failures, entries = entries }
+end
+
+-- The sealed form of a usable MX host's mx.hosts entry e, when its addresses
+-- come from a shared pair of answers (r.entries: from_answers' [4]): sealed
+-- once per pair, host and preference (util.seal), so every domain whose MX is
+-- that host publishes the same table, report:publish takes it as it is, and
+-- the list of them is one sealed list per sequence of entries (shared.list)
+-- instead of a list, its entries and their addresses sealed per domain
+-- (issue 21). It names nothing of the domain. nil otherwise (a failed A or
+-- AAAA beside addresses): the plain list is published, sealed at publish.
+local seal = util.seal
+local function host_entry(h, r, e)
+  local entries = r.entries
+  if not entries then return nil end
+  local by_pref = entries[h.host]
+  if not by_pref then by_pref = {}; entries[h.host] = by_pref end
+  local s = by_pref[h.preference]
+  if not s then s = seal(e); by_pref[h.preference] = s end
+  return s
 end
 
 -- One host (most domains) is resolved in the rule's own task: no closure and
@@ -389,7 +412,7 @@ end
 -- IP literals and unresolvable hosts are returned for reporting once it is
 -- known whether any host is usable; usable hosts go to published/addresses.
 local function sort_hosts(target, report, domain, hosts, results, addresses)
-  local usable, published = 0, {}
+  local usable, published, sealed = 0, {}, {}
   local unresolved, literals -- made when there is one (most domains have neither)
   for i, h in ipairs(hosts) do
     local r = results[i]
@@ -421,12 +444,19 @@ local function sort_hosts(target, report, domain, hosts, results, addresses)
       else
         usable = usable + 1
         check_addresses(report, target, h.host, h.preference, r.addrs, addresses)
-        published[#published + 1] = { host = h.host, preference = h.preference, addresses = r.addrs,
-                                      cname = r.chain }
+        local e = { host = h.host, preference = h.preference, addresses = r.addrs, cname = r.chain }
+        published[#published + 1] = e
+        if sealed then
+          local se = host_entry(h, r, e)
+          if se then sealed[#sealed + 1] = se else sealed = nil end
+        end
       end
     end
   end
-  return usable, published, unresolved or NONE, literals or NONE
+  -- the fact (and mx.ok's evidence): one shared sealed list when every entry is shared
+  local fact = published
+  if sealed and sealed[1] then fact = shared.list("mx.hosts", sealed) end
+  return usable, published, unresolved or NONE, literals or NONE, fact
 end
 
 -- Reported after the sorting: with no other usable MX host, mail cannot be delivered at all.
@@ -469,7 +499,7 @@ local function report_unresolved(report, unresolved, usable)
 end
 
 -- mx.ok and the published facts, when at least one MX host is usable.
-local function report_usable(target, report, domain, ans, port, published, addresses)
+local function report_usable(target, report, domain, ans, port, published, addresses, fact)
   if #published == 0 then return end
   local parts = {}
   for _, p in ipairs(published) do
@@ -479,9 +509,9 @@ local function report_usable(target, report, domain, ans, port, published, addre
     code = "mx.ok",
     summary = domain .. " has " .. #published .. " usable MX host" .. (#published == 1 and "" or "s") .. ": "
       .. table.concat(parts, "; "),
-    evidence = { name = domain, resolver = ans.server, port = port, hosts = published },
+    evidence = { name = domain, resolver = ans.server, port = port, hosts = fact },
   }
-  report:publish("mx.hosts", published)
+  report:publish("mx.hosts", fact)
   publish_addresses(target, report, addresses)
 end
 
@@ -514,10 +544,11 @@ return {
     if null_mx(report, domain, hosts, ans) then return end
 
     local results = resolve_hosts(hosts)
-    local usable, published, unresolved, literals = sort_hosts(target, report, domain, hosts, results, addresses)
+    local usable, published, unresolved, literals, fact = sort_hosts(target, report, domain, hosts, results,
+      addresses)
     report_literals(report, domain, literals, usable)
     report_unresolved(report, unresolved, usable)
     report_ipv6_only(report, domain, addresses)
-    report_usable(target, report, domain, ans, port, published, addresses)
+    report_usable(target, report, domain, ans, port, published, addresses, fact)
   end,
 }
