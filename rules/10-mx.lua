@@ -67,7 +67,7 @@ local function from_answers(a, aaaa)
     end
   end
   if addrs[2] then table.sort(addrs, ipv4_first) end
-  -- [4]: the sealed mx.hosts entries made from this pair, by host and preference (host_entry)
+  -- [4]: what a usable MX host with these answers gives every domain (host_slot)
   return { addrs, chain, failures or {}, {} }
 end
 
@@ -242,10 +242,11 @@ end
 -- The entries are shared.memo's (address_part: sealed once per run), so the
 -- list is published as one sealed list per sequence of them (shared.list),
 -- not sealed per domain (issue 21).
-local function publish_addresses(target, report, addresses)
+-- sealed: the list already sealed (a host's slot), or nil.
+local function publish_addresses(target, report, addresses, sealed)
   local fam = target.options.family
   if fam ~= 4 and fam ~= 6 then
-    report:publish("mx.addresses", shared.list("mx.addresses", addresses))
+    report:publish("mx.addresses", sealed or shared.list("mx.addresses", addresses))
     return
   end
   local kept, skipped = {}, {}
@@ -377,23 +378,37 @@ local function resolve_host(h)
   return { addrs = addrs, chain = chain, failures = failures, entries = entries }
 end
 
--- The sealed form of a usable MX host's mx.hosts entry e, when its addresses
--- come from a shared pair of answers (r.entries: from_answers' [4]): sealed
--- once per pair, host and preference (util.seal), so every domain whose MX is
--- that host publishes the same table, report:publish takes it as it is, and
--- the list of them is one sealed list per sequence of entries (shared.list)
--- instead of a list, its entries and their addresses sealed per domain
--- (issue 21). It names nothing of the domain. nil otherwise (a failed A or
--- AAAA beside addresses): the plain list is published, sealed at publish.
+-- What a usable MX host gives every domain whose MX it is, when its addresses
+-- come from a shared pair of answers (r.entries: from_answers' [4]): worked
+-- out once per pair, host, preference and --allow-reserved, and kept with the
+-- answers (so per epoch): its addresses' parts (address_part: the mx.addresses
+-- entries and reserved-address findings, without building their memo keys
+-- again), its mx.hosts entry sealed (util.seal), and the facts of a domain
+-- with this host alone, sealed: { entry } as mx.hosts and its addresses'
+-- entries as mx.addresses. report:publish takes sealed tables as they are,
+-- so such a domain's facts are not copied and sealed per domain (issue 21).
+-- Nothing in it names the domain. nil when the answers are not shared (a
+-- failed A or AAAA beside addresses).
 local seal = util.seal
-local function host_entry(h, r, e)
+local function host_slot(r, h, allow)
   local entries = r.entries
   if not entries then return nil end
+  allow = allow and true or false
   local by_pref = entries[h.host]
   if not by_pref then by_pref = {}; entries[h.host] = by_pref end
-  local s = by_pref[h.preference]
-  if not s then s = seal(e); by_pref[h.preference] = s end
-  return s
+  local by_allow = by_pref[h.preference]
+  if not by_allow then by_allow = {}; by_pref[h.preference] = by_allow end
+  local slot = by_allow[allow]
+  if slot then return slot end
+  local parts, list = {}, {}
+  for i, a in ipairs(r.addrs) do
+    local part = address_part(h.host, h.preference, a, allow)
+    parts[i], list[i] = part, part.entry
+  end
+  local entry = seal({ host = h.host, preference = h.preference, addresses = r.addrs, cname = r.chain })
+  slot = { parts = parts, entry = entry, hosts = seal({ entry }), addresses = seal(list) }
+  by_allow[allow] = slot
+  return slot
 end
 
 -- One host (most domains) is resolved in the rule's own task: no closure and
@@ -412,8 +427,9 @@ end
 -- IP literals and unresolvable hosts are returned for reporting once it is
 -- known whether any host is usable; usable hosts go to published/addresses.
 local function sort_hosts(target, report, domain, hosts, results, addresses)
-  local usable, published, sealed = 0, {}, {}
+  local usable, published, slots = 0, {}, {}
   local unresolved, literals -- made when there is one (most domains have neither)
+  local allow = target.options.allow_reserved
   for i, h in ipairs(hosts) do
     local r = results[i]
     if r.literal then
@@ -443,20 +459,34 @@ local function sort_hosts(target, report, domain, hosts, results, addresses)
         unresolved[#unresolved + 1] = { h = h, failures = r.failures }
       else
         usable = usable + 1
-        check_addresses(report, target, h.host, h.preference, r.addrs, addresses)
-        local e = { host = h.host, preference = h.preference, addresses = r.addrs, cname = r.chain }
-        published[#published + 1] = e
-        if sealed then
-          local se = host_entry(h, r, e)
-          if se then sealed[#sealed + 1] = se else sealed = nil end
+        local slot = slots and host_slot(r, h, allow)
+        if slot then
+          -- check_addresses' work, from the slot
+          for _, part in ipairs(slot.parts) do
+            if part.finding then report:finding(part.finding) end
+            addresses[#addresses + 1] = part.entry
+          end
+          slots[usable] = slot
+        else
+          slots = nil
+          check_addresses(report, target, h.host, h.preference, r.addrs, addresses)
         end
+        published[#published + 1] = { host = h.host, preference = h.preference, addresses = r.addrs,
+                                      cname = r.chain }
       end
     end
   end
-  -- the fact (and mx.ok's evidence): one shared sealed list when every entry is shared
-  local fact = published
-  if sealed and sealed[1] then fact = shared.list("mx.hosts", sealed) end
-  return usable, published, unresolved or NONE, literals or NONE, fact
+  -- the facts: one usable host's from its slot; several hosts' as one shared sealed list per
+  -- sequence of entries (shared.list); without slots the plain list, sealed at publish
+  local hosts_fact, addresses_fact = published, nil
+  if slots and usable == 1 then
+    hosts_fact, addresses_fact = slots[1].hosts, slots[1].addresses
+  elseif slots and usable > 1 then
+    local entries = {}
+    for k, slot in ipairs(slots) do entries[k] = slot.entry end
+    hosts_fact = shared.list("mx.hosts", entries)
+  end
+  return usable, published, unresolved or NONE, literals or NONE, hosts_fact, addresses_fact
 end
 
 -- Reported after the sorting: with no other usable MX host, mail cannot be delivered at all.
@@ -499,7 +529,7 @@ local function report_unresolved(report, unresolved, usable)
 end
 
 -- mx.ok and the published facts, when at least one MX host is usable.
-local function report_usable(target, report, domain, ans, port, published, addresses, fact)
+local function report_usable(target, report, domain, ans, port, published, addresses, hosts_fact, addresses_fact)
   if #published == 0 then return end
   local parts = {}
   for _, p in ipairs(published) do
@@ -509,10 +539,10 @@ local function report_usable(target, report, domain, ans, port, published, addre
     code = "mx.ok",
     summary = domain .. " has " .. #published .. " usable MX host" .. (#published == 1 and "" or "s") .. ": "
       .. table.concat(parts, "; "),
-    evidence = { name = domain, resolver = ans.server, port = port, hosts = fact },
+    evidence = { name = domain, resolver = ans.server, port = port, hosts = published },
   }
-  report:publish("mx.hosts", fact)
-  publish_addresses(target, report, addresses)
+  report:publish("mx.hosts", hosts_fact)
+  publish_addresses(target, report, addresses, addresses_fact)
 end
 
 return {
@@ -544,11 +574,11 @@ return {
     if null_mx(report, domain, hosts, ans) then return end
 
     local results = resolve_hosts(hosts)
-    local usable, published, unresolved, literals, fact = sort_hosts(target, report, domain, hosts, results,
-      addresses)
+    local usable, published, unresolved, literals, hosts_fact, addresses_fact =
+      sort_hosts(target, report, domain, hosts, results, addresses)
     report_literals(report, domain, literals, usable)
     report_unresolved(report, unresolved, usable)
     report_ipv6_only(report, domain, addresses)
-    report_usable(target, report, domain, ans, port, published, addresses, fact)
+    report_usable(target, report, domain, ans, port, published, addresses, hosts_fact, addresses_fact)
   end,
 }
