@@ -406,7 +406,9 @@ local function host_slot(r, h, allow)
     parts[i], list[i] = part, part.entry
   end
   local entry = seal({ host = h.host, preference = h.preference, addresses = r.addrs, cname = r.chain })
-  slot = { parts = parts, entry = entry, hosts = seal({ entry }), addresses = seal(list) }
+  slot = { parts = parts, entry = entry, hosts = seal({ entry }), addresses = seal(list),
+           -- the host's part of mx.ok's summary
+           text = h.preference .. " " .. h.host .. " (" .. table.concat(r.addrs, ", ") .. ")" }
   by_allow[allow] = slot
   return slot
 end
@@ -478,15 +480,15 @@ local function sort_hosts(target, report, domain, hosts, results, addresses)
   end
   -- the facts: one usable host's from its slot; several hosts' as one shared sealed list per
   -- sequence of entries (shared.list); without slots the plain list, sealed at publish
-  local hosts_fact, addresses_fact = published, nil
+  local hosts_fact, addresses_fact, text = published, nil, nil
   if slots and usable == 1 then
-    hosts_fact, addresses_fact = slots[1].hosts, slots[1].addresses
+    hosts_fact, addresses_fact, text = slots[1].hosts, slots[1].addresses, slots[1].text
   elseif slots and usable > 1 then
     local entries = {}
     for k, slot in ipairs(slots) do entries[k] = slot.entry end
     hosts_fact = shared.list("mx.hosts", entries)
   end
-  return usable, published, unresolved or NONE, literals or NONE, hosts_fact, addresses_fact
+  return usable, published, unresolved or NONE, literals or NONE, { hosts_fact, addresses_fact, text }
 end
 
 -- Reported after the sorting: with no other usable MX host, mail cannot be delivered at all.
@@ -529,20 +531,26 @@ local function report_unresolved(report, unresolved, usable)
 end
 
 -- mx.ok and the published facts, when at least one MX host is usable.
-local function report_usable(target, report, domain, ans, port, published, addresses, hosts_fact, addresses_fact)
+-- facts: sort_hosts' { mx.hosts, mx.addresses or nil, the summary's text or nil }.
+local function report_usable(target, report, domain, ans, port, published, addresses, facts)
   if #published == 0 then return end
-  local parts = {}
-  for _, p in ipairs(published) do
-    parts[#parts + 1] = p.preference .. " " .. p.host .. " (" .. table.concat(p.addresses, ", ") .. ")"
+  local text = facts[3]
+  if not text then
+    local parts = {}
+    for _, p in ipairs(published) do
+      parts[#parts + 1] = p.preference .. " " .. p.host .. " (" .. table.concat(p.addresses, ", ") .. ")"
+    end
+    text = table.concat(parts, "; ")
   end
+  local hosts_fact = facts[1]
   report:finding {
     code = "mx.ok",
     summary = domain .. " has " .. #published .. " usable MX host" .. (#published == 1 and "" or "s") .. ": "
-      .. table.concat(parts, "; "),
-    evidence = { name = domain, resolver = ans.server, port = port, hosts = published },
+      .. text,
+    evidence = { name = domain, resolver = ans.server, port = port, hosts = hosts_fact },
   }
   report:publish("mx.hosts", hosts_fact)
-  publish_addresses(target, report, addresses, addresses_fact)
+  publish_addresses(target, report, addresses, facts[2])
 end
 
 return {
@@ -574,11 +582,11 @@ return {
     if null_mx(report, domain, hosts, ans) then return end
 
     local results = resolve_hosts(hosts)
-    local usable, published, unresolved, literals, hosts_fact, addresses_fact =
-      sort_hosts(target, report, domain, hosts, results, addresses)
+    local usable, published, unresolved, literals, facts = sort_hosts(target, report, domain, hosts, results,
+      addresses)
     report_literals(report, domain, literals, usable)
     report_unresolved(report, unresolved, usable)
     report_ipv6_only(report, domain, addresses)
-    report_usable(target, report, domain, ans, port, published, addresses, hosts_fact, addresses_fact)
+    report_usable(target, report, domain, ans, port, published, addresses, facts)
   end,
 }
