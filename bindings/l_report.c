@@ -52,6 +52,150 @@ static const char *field_string(lua_State *L, const int *type, const char *const
     return str[f];
 }
 
+/* The C findings of sealed finding tables (issue 21): shared.memo keeps the
+ * findings of an address sealed (util.seal), and in a batch every check whose
+ * MX has the address reports the same table. Converting it (reading the Lua
+ * tables, sorting the evidence's keys) is done once per table and rule; each
+ * check gets a copy of the tree in its own arena (a site override changes its
+ * copy only). A sealed copy's contents never change and the rule's codes are
+ * the engine's own copy (rt_loader.c), so (table, rule) is the whole key; a
+ * finding whose evidence reads a proxy or a view (contents that may change)
+ * is not kept. The cache is weak-keyed (an ephemeron): an entry goes with its
+ * table (shared.memo drops an epoch's values), its trees freed by __gc. */
+#define FCACHE_RULES 4
+typedef struct fcache {
+    int n;
+    struct { int rule; mx_severity sev; mx_json *tree; size_t size; } e[FCACHE_RULES]; /* size: mx_json_flat_size */
+} fcache;
+static char fcache_key, fcache_mt_key;
+static int fcache_gc(lua_State *L) {
+    fcache *fc = lua_touserdata(L, 1);
+    for (int i = 0; i < fc->n; i++) mx_json_free(fc->e[i].tree);
+    fc->n = 0;
+    return 0;
+}
+/* the cache entry of the table at idx, made (empty) when it has none [-0, +1, m] */
+static fcache *fcache_of(lua_State *L, int idx) {
+    idx = lua_absindex(L, idx);
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &fcache_key) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_createtable(L, 0, 1);
+        lua_pushliteral(L, "k");
+        lua_setfield(L, -2, "__mode");
+        lua_setmetatable(L, -2);
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &fcache_key);
+    }
+    lua_pushvalue(L, idx);
+    if (lua_rawget(L, -2) == LUA_TUSERDATA) { lua_remove(L, -2); return lua_touserdata(L, -1); }
+    lua_pop(L, 1);
+    fcache *fc = lua_newuserdatauv(L, sizeof *fc, 0);
+    fc->n = 0;
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &fcache_mt_key) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_createtable(L, 0, 1);
+        lua_pushcfunction(L, fcache_gc);
+        lua_setfield(L, -2, "__gc");
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &fcache_mt_key);
+    }
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, idx);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, -4);
+    lua_remove(L, -2);
+    return fc;
+}
+
+/* An evidence value that is a sealed copy (mx.ok's hosts: the same sealed
+ * list for every domain whose MX is that host) is converted once and kept
+ * with the table as a sealed finding is (its fcache entry under EV_RULE),
+ * and each check gets an arena copy. EV_DEPTH: a tree nested deeper is not
+ * kept (the conversion marks depth 32 "(nested too deep)" counting from the
+ * evidence, one level above where the value's own conversion starts). */
+#define EV_RULE (-1)
+#define EV_DEPTH 24
+static int json_depth(const mx_json *v) {
+    int d = 0;
+    if (v->type == MX_JOBJ || v->type == MX_JARR)
+        for (size_t i = 0; i < v->u.c.len; i++) {
+            int c = json_depth(v->u.c.items[i]);
+            if (c > d) d = c;
+        }
+    return d + 1;
+}
+/* the JSON of the sealed copy at idx in a, from its cache entry (made at the
+ * first use); NULL when it cannot be kept (it reads a proxy or a view, or
+ * nests deeper than EV_DEPTH) [-0, +0, m] */
+static mx_json *sealed_value_json(lua_State *L, int idx, mx_jarena *a) {
+    idx = lua_absindex(L, idx);
+    fcache *fc = fcache_of(L, idx);
+    lua_pop(L, 1); /* the entry stays alive: the weak table holds it while its table lives */
+    for (int i = 0; i < fc->n; i++)
+        if (fc->e[i].rule == EV_RULE) return fc->e[i].tree ? mx_json_clone_flat_in(a, fc->e[i].tree, fc->e[i].size) : NULL;
+    if (fc->n == FCACHE_RULES) return NULL;
+    int views = 0;
+    mx_json *j = rt_lua_to_json_views(L, idx, NULL, &views);
+    if (views || json_depth(j) > EV_DEPTH) { mx_json_free(j); j = NULL; }
+    fc->e[fc->n].rule = EV_RULE;
+    fc->e[fc->n].sev = MX_SEV_OK;
+    fc->e[fc->n].tree = j;
+    fc->e[fc->n].size = j ? mx_json_flat_size(j) : 0;
+    fc->n++;
+    return j ? mx_json_clone_flat_in(a, j, fc->e[fc->n - 1].size) : NULL;
+}
+/* The evidence table at ev as its conversion gives it (an object of its
+ * string keys, sorted), when its values are strings, numbers, booleans and
+ * sealed copies, at least one of them a sealed copy: those from their cached
+ * trees. NULL (nothing made) otherwise: the caller converts it whole. [-0, +0, m] */
+#define EV_KEYS 12
+static mx_json *evidence_with_sealed(lua_State *L, int ev, mx_jarena *a) {
+    if (lua_getmetatable(L, ev)) { lua_pop(L, 1); return NULL; }
+    /* first pass: the shape (no conversion yet) */
+    int n = 0, sealed = 0;
+    lua_pushnil(L);
+    while (lua_next(L, ev)) {
+        int vt = lua_type(L, -1);
+        int ok = lua_type(L, -2) == LUA_TSTRING && n < EV_KEYS;
+        if (ok && vt == LUA_TTABLE) {
+            ok = rt_sealed_copy(L, -1);
+            if (ok) { lua_pop(L, 1); sealed = 1; }
+        } else if (ok) ok = vt == LUA_TSTRING || vt == LUA_TNUMBER || vt == LUA_TBOOLEAN;
+        if (!ok) { lua_pop(L, 2); return NULL; }
+        n++;
+        lua_pop(L, 1);
+    }
+    if (!sealed) return NULL;
+    struct { const char *k; mx_json *v; } p[EV_KEYS];
+    int k = 0;
+    lua_pushnil(L);
+    while (lua_next(L, ev)) {
+        mx_json *v = lua_type(L, -1) == LUA_TTABLE ? sealed_value_json(L, -1, a) : mx_lua_to_json_in(L, -1, a);
+        if (!v) { lua_pop(L, 2); return NULL; } /* not kept: the whole conversion (arena pieces freed with the check) */
+        /* in strcmp's order as it comes (insertion) */
+        const char *key = lua_tostring(L, -2);
+        int at = k;
+        while (at > 0 && strcmp(p[at - 1].k, key) > 0) { p[at] = p[at - 1]; at--; }
+        p[at].k = key;
+        p[at].v = v;
+        k++;
+        lua_pop(L, 1);
+    }
+    /* the keys copied into the arena in one piece, as the conversion does */
+    size_t tot = 0;
+    for (int i = 0; i < k; i++) tot += strlen(p[i].k) + 1;
+    char *kb = mx_jarena_alloc(a, tot);
+    mx_json *o = mx_json_obj_sized_in(a, (size_t)k);
+    for (int i = 0; i < k; i++) {
+        size_t l = strlen(p[i].k) + 1;
+        memcpy(kb, p[i].k, l);
+        mx_json_append_lit_in(a, o, kb, p[i].v);
+        kb += l;
+    }
+    return o;
+}
+
 /* The C finding of the finding table at t, for rule: its fields checked (the
  * errors named as report:finding raises them), its severity the rule's for
  * its code or its own; built in a (NULL: the heap). *views as
@@ -108,7 +252,9 @@ static mx_json *finding_tree(lua_State *L, mx_rt *rt, int rule, int t, mx_jarena
     const char *adv = field_string(L, type, str, F_ADVICE, 0);
     lua_getfield(L, t, "evidence");
     if (!lua_isnil(L, -1) && !lua_istable(L, -1)) luaL_error(L, "report:finding: field 'evidence' must be a table");
-    mx_json *evd = lua_isnil(L, -1) ? mx_json_obj_in(a) : views ? rt_lua_to_json_views(L, -1, a, views) : mx_lua_to_json_in(L, -1, a);
+    mx_json *evd = lua_isnil(L, -1) ? mx_json_obj_in(a) : views ? rt_lua_to_json_views(L, -1, a, views) : NULL;
+    if (!evd && a) evd = evidence_with_sealed(L, lua_gettop(L), a);
+    if (!evd) evd = mx_lua_to_json_in(L, -1, a);
     lua_pop(L, 1);
     if (evd->type != MX_JOBJ) { mx_json *o = mx_json_obj_in(a); mx_json_append_in(a, o, "items", evd); evd = o; }
     /* the members' names are literals: borrowed, not copied (mx_json_lit_in) */
@@ -124,62 +270,6 @@ static mx_json *finding_tree(lua_State *L, mx_rt *rt, int rule, int t, mx_jarena
     if (truth[F_NEXT_STEP]) mx_json_append_lit_in(a, o, "next_step", mx_json_bool_in(a, 1));
     *sevp = sev;
     return o;
-}
-
-/* The C findings of sealed finding tables (issue 21): shared.memo keeps the
- * findings of an address sealed (util.seal), and in a batch every check whose
- * MX has the address reports the same table. Converting it (reading the Lua
- * tables, sorting the evidence's keys) is done once per table and rule; each
- * check gets a copy of the tree in its own arena (a site override changes its
- * copy only). A sealed copy's contents never change and the rule's codes are
- * the engine's own copy (rt_loader.c), so (table, rule) is the whole key; a
- * finding whose evidence reads a proxy or a view (contents that may change)
- * is not kept. The cache is weak-keyed (an ephemeron): an entry goes with its
- * table (shared.memo drops an epoch's values), its trees freed by __gc. */
-#define FCACHE_RULES 4
-typedef struct fcache {
-    int n;
-    struct { int rule; mx_severity sev; mx_json *tree; size_t size; } e[FCACHE_RULES]; /* size: mx_json_flat_size */
-} fcache;
-static char fcache_key, fcache_mt_key;
-static int fcache_gc(lua_State *L) {
-    fcache *fc = lua_touserdata(L, 1);
-    for (int i = 0; i < fc->n; i++) mx_json_free(fc->e[i].tree);
-    fc->n = 0;
-    return 0;
-}
-/* the cache entry of the table at idx, made (empty) when it has none [-0, +1, m] */
-static fcache *fcache_of(lua_State *L, int idx) {
-    idx = lua_absindex(L, idx);
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &fcache_key) != LUA_TTABLE) {
-        lua_pop(L, 1);
-        lua_newtable(L);
-        lua_createtable(L, 0, 1);
-        lua_pushliteral(L, "k");
-        lua_setfield(L, -2, "__mode");
-        lua_setmetatable(L, -2);
-        lua_pushvalue(L, -1);
-        lua_rawsetp(L, LUA_REGISTRYINDEX, &fcache_key);
-    }
-    lua_pushvalue(L, idx);
-    if (lua_rawget(L, -2) == LUA_TUSERDATA) { lua_remove(L, -2); return lua_touserdata(L, -1); }
-    lua_pop(L, 1);
-    fcache *fc = lua_newuserdatauv(L, sizeof *fc, 0);
-    fc->n = 0;
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &fcache_mt_key) != LUA_TTABLE) {
-        lua_pop(L, 1);
-        lua_createtable(L, 0, 1);
-        lua_pushcfunction(L, fcache_gc);
-        lua_setfield(L, -2, "__gc");
-        lua_pushvalue(L, -1);
-        lua_rawsetp(L, LUA_REGISTRYINDEX, &fcache_mt_key);
-    }
-    lua_setmetatable(L, -2);
-    lua_pushvalue(L, idx);
-    lua_pushvalue(L, -2);
-    lua_rawset(L, -4);
-    lua_remove(L, -2);
-    return fc;
 }
 
 /* report:finding{code=, severity=?, summary=, explanation=?, advice=?, evidence=?, conclusion=?, next_step=?} [-0,+0,e]

@@ -499,6 +499,14 @@ static void seal_value(lua_State *L, int idx, seal_ctx *sc, int depth) {
 void rt_push_sealed(lua_State *L, int idx) {
     idx = lua_absindex(L, idx);
     if (lua_type(L, idx) != LUA_TTABLE) { lua_pushvalue(L, idx); return; }
+    /* read-only already (shared.list's and shared.memo's values: most
+     * publishes of a batch): as seal_value takes it, without the seen
+     * table and the metatable fields a walk needs */
+    if (lua_getmetatable(L, idx)) {
+        int ro = engine_mt(L, -1);
+        lua_pop(L, 1);
+        if (ro) { lua_pushvalue(L, idx); return; }
+    }
     lua_createtable(L, SEAL_SEEN, 0);
     int seen = lua_gettop(L);
     luaL_checkstack(L, SK_N, "sealing a fact");

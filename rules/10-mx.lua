@@ -67,7 +67,8 @@ local function from_answers(a, aaaa)
     end
   end
   if addrs[2] then table.sort(addrs, ipv4_first) end
-  return { addrs, chain, failures or {} }
+  -- [4]: what a usable MX host with these answers gives every domain (host_slot)
+  return { addrs, chain, failures or {}, {} }
 end
 
 -- Resolves A and AAAA of name concurrently; returns addresses, cname chain,
@@ -83,7 +84,7 @@ local function resolve(name)
     if not inner then inner = setmetatable({}, { __mode = "k" }); by_answers[a] = inner end
     local r = inner[aaaa]
     if not r then r = from_answers(a, aaaa); inner[aaaa] = r end
-    return r[1], r[2], r[3]
+    return r[1], r[2], r[3], r[4]
   end
   local addrs, chain, failures = {}, nil, {}
   for i = 1, 2 do
@@ -238,10 +239,14 @@ end
 -- -4 / -6 (target.options.family): only the addresses of that family are
 -- probed; the others are named, not hidden. None left: over that family the
 -- target cannot be reached at all.
-local function publish_addresses(target, report, addresses)
+-- The entries are shared.memo's (address_part: sealed once per run), so the
+-- list is published as one sealed list per sequence of them (shared.list),
+-- not sealed per domain (issue 21).
+-- sealed: the list already sealed (a host's slot), or nil.
+local function publish_addresses(target, report, addresses, sealed)
   local fam = target.options.family
   if fam ~= 4 and fam ~= 6 then
-    report:publish("mx.addresses", addresses)
+    report:publish("mx.addresses", sealed or shared.list("mx.addresses", addresses))
     return
   end
   local kept, skipped = {}, {}
@@ -265,7 +270,7 @@ local function publish_addresses(target, report, addresses)
       evidence = { family = fam, skipped = skipped },
     }
   end
-  report:publish("mx.addresses", kept)
+  report:publish("mx.addresses", shared.list("mx.addresses", kept))
 end
 
 -- The target is an address: it is its own mail host.
@@ -369,8 +374,43 @@ local function resolve_host(h)
   if (find(host, ":", 1, true) or not find(host, "%a")) and net.parse_address(host) then return { literal = true } end
   local ok, why = dns.valid_name(h.host)
   if not ok then return { invalid = why } end
-  local addrs, chain, failures = resolve(h.host)
-  return { addrs = addrs, chain = chain, failures = failures }
+  local addrs, chain, failures, entries = resolve(h.host)
+  return { addrs = addrs, chain = chain, failures = failures, entries = entries }
+end
+
+-- What a usable MX host gives every domain whose MX it is, when its addresses
+-- come from a shared pair of answers (r.entries: from_answers' [4]): worked
+-- out once per pair, host, preference and --allow-reserved, and kept with the
+-- answers (so per epoch): its addresses' parts (address_part: the mx.addresses
+-- entries and reserved-address findings, without building their memo keys
+-- again), its mx.hosts entry sealed (util.seal), and the facts of a domain
+-- with this host alone, sealed: { entry } as mx.hosts and its addresses'
+-- entries as mx.addresses. report:publish takes sealed tables as they are,
+-- so such a domain's facts are not copied and sealed per domain (issue 21).
+-- Nothing in it names the domain. nil when the answers are not shared (a
+-- failed A or AAAA beside addresses).
+local seal = util.seal
+local function host_slot(r, h, allow)
+  local entries = r.entries
+  if not entries then return nil end
+  allow = allow and true or false
+  local by_pref = entries[h.host]
+  if not by_pref then by_pref = {}; entries[h.host] = by_pref end
+  local by_allow = by_pref[h.preference]
+  if not by_allow then by_allow = {}; by_pref[h.preference] = by_allow end
+  local slot = by_allow[allow]
+  if slot then return slot end
+  local parts, list = {}, {}
+  for i, a in ipairs(r.addrs) do
+    local part = address_part(h.host, h.preference, a, allow)
+    parts[i], list[i] = part, part.entry
+  end
+  local entry = seal({ host = h.host, preference = h.preference, addresses = r.addrs, cname = r.chain })
+  slot = { parts = parts, entry = entry, hosts = seal({ entry }), addresses = seal(list),
+           -- the host's part of mx.ok's summary
+           text = h.preference .. " " .. h.host .. " (" .. table.concat(r.addrs, ", ") .. ")" }
+  by_allow[allow] = slot
+  return slot
 end
 
 -- One host (most domains) is resolved in the rule's own task: no closure and
@@ -389,8 +429,9 @@ end
 -- IP literals and unresolvable hosts are returned for reporting once it is
 -- known whether any host is usable; usable hosts go to published/addresses.
 local function sort_hosts(target, report, domain, hosts, results, addresses)
-  local usable, published = 0, {}
+  local usable, published, slots = 0, {}, {}
   local unresolved, literals -- made when there is one (most domains have neither)
+  local allow = target.options.allow_reserved
   for i, h in ipairs(hosts) do
     local r = results[i]
     if r.literal then
@@ -420,13 +461,34 @@ local function sort_hosts(target, report, domain, hosts, results, addresses)
         unresolved[#unresolved + 1] = { h = h, failures = r.failures }
       else
         usable = usable + 1
-        check_addresses(report, target, h.host, h.preference, r.addrs, addresses)
+        local slot = slots and host_slot(r, h, allow)
+        if slot then
+          -- check_addresses' work, from the slot
+          for _, part in ipairs(slot.parts) do
+            if part.finding then report:finding(part.finding) end
+            addresses[#addresses + 1] = part.entry
+          end
+          slots[usable] = slot
+        else
+          slots = nil
+          check_addresses(report, target, h.host, h.preference, r.addrs, addresses)
+        end
         published[#published + 1] = { host = h.host, preference = h.preference, addresses = r.addrs,
                                       cname = r.chain }
       end
     end
   end
-  return usable, published, unresolved or NONE, literals or NONE
+  -- the facts: one usable host's from its slot; several hosts' as one shared sealed list per
+  -- sequence of entries (shared.list); without slots the plain list, sealed at publish
+  local hosts_fact, addresses_fact, text = published, nil, nil
+  if slots and usable == 1 then
+    hosts_fact, addresses_fact, text = slots[1].hosts, slots[1].addresses, slots[1].text
+  elseif slots and usable > 1 then
+    local entries = {}
+    for k, slot in ipairs(slots) do entries[k] = slot.entry end
+    hosts_fact = shared.list("mx.hosts", entries)
+  end
+  return usable, published, unresolved or NONE, literals or NONE, { hosts_fact, addresses_fact, text }
 end
 
 -- Reported after the sorting: with no other usable MX host, mail cannot be delivered at all.
@@ -469,20 +531,26 @@ local function report_unresolved(report, unresolved, usable)
 end
 
 -- mx.ok and the published facts, when at least one MX host is usable.
-local function report_usable(target, report, domain, ans, port, published, addresses)
+-- facts: sort_hosts' { mx.hosts, mx.addresses or nil, the summary's text or nil }.
+local function report_usable(target, report, domain, ans, port, published, addresses, facts)
   if #published == 0 then return end
-  local parts = {}
-  for _, p in ipairs(published) do
-    parts[#parts + 1] = p.preference .. " " .. p.host .. " (" .. table.concat(p.addresses, ", ") .. ")"
+  local text = facts[3]
+  if not text then
+    local parts = {}
+    for _, p in ipairs(published) do
+      parts[#parts + 1] = p.preference .. " " .. p.host .. " (" .. table.concat(p.addresses, ", ") .. ")"
+    end
+    text = table.concat(parts, "; ")
   end
+  local hosts_fact = facts[1]
   report:finding {
     code = "mx.ok",
     summary = domain .. " has " .. #published .. " usable MX host" .. (#published == 1 and "" or "s") .. ": "
-      .. table.concat(parts, "; "),
-    evidence = { name = domain, resolver = ans.server, port = port, hosts = published },
+      .. text,
+    evidence = { name = domain, resolver = ans.server, port = port, hosts = hosts_fact },
   }
-  report:publish("mx.hosts", published)
-  publish_addresses(target, report, addresses)
+  report:publish("mx.hosts", hosts_fact)
+  publish_addresses(target, report, addresses, facts[2])
 end
 
 return {
@@ -514,10 +582,11 @@ return {
     if null_mx(report, domain, hosts, ans) then return end
 
     local results = resolve_hosts(hosts)
-    local usable, published, unresolved, literals = sort_hosts(target, report, domain, hosts, results, addresses)
+    local usable, published, unresolved, literals, facts = sort_hosts(target, report, domain, hosts, results,
+      addresses)
     report_literals(report, domain, literals, usable)
     report_unresolved(report, unresolved, usable)
     report_ipv6_only(report, domain, addresses)
-    report_usable(target, report, domain, ans, port, published, addresses)
+    report_usable(target, report, domain, ans, port, published, addresses, facts)
   end,
 }

@@ -6,6 +6,10 @@
 -- other than the MX host itself.
 local endpoint = require("tcp_explain").endpoint
 local shared = require("shared")
+-- path.traces when nothing needs a trace (most domains): one sealed empty
+-- list, which report:publish takes as it is instead of sealing a new {} per
+-- domain (issue 21)
+local NO_TRACES = util.seal({})
 local MAX_HOPS = 30
 local SILENT_STOP = 3 -- consecutive silent hops after which the trace ends
 local WINDOW = 8      -- probes of one trace in flight at once (traceroute: 16)
@@ -265,7 +269,7 @@ return {
       end
     end
     if #todo == 0 then
-      report:publish("path.traces", {})
+      report:publish("path.traces", NO_TRACES)
       return
     end
     -- ICMP errors the connects drew, by address: evidence on the device when its trace answers stay silent
