@@ -424,7 +424,8 @@ static inline uint64_t special8(uint64_t x) {
     uint64_t del = y + ONES;                             /* y == 0x7F */
     return (x | ctl | quo | bsl | del) & HIGHS;
 }
-/* the offset of the first byte (in memory order) special8 marked in m (not 0) */
+/* the offset of the first byte (in memory order) special8 marked in m (not 0)
+ * (MX_JSON_NO_SSE2: this scan on SSE2 machines too, for its tests) */
 static inline size_t first8(uint64_t m) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
     return (size_t)__builtin_clzll(m) >> 3;
@@ -433,7 +434,7 @@ static inline size_t first8(uint64_t m) {
 #endif
 }
 
-#if defined(__SSE2__)
+#if defined(__SSE2__) && !defined(MX_JSON_NO_SSE2)
 #include <emmintrin.h>
 /* Bit k set for each byte k of v that is not plain: the signed compare
  * takes the controls and the bytes >= 0x80 at once. */
@@ -453,7 +454,7 @@ static inline unsigned special16(__m128i v) {
 static inline size_t copy_plain(char *o, const unsigned char *s, size_t n) {
     uint64_t x, m;
     size_t i = 0;
-#if defined(__SSE2__)
+#if defined(__SSE2__) && !defined(MX_JSON_NO_SSE2)
     unsigned k;
     if (n >= 16) {
         __m128i v;
