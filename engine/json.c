@@ -243,8 +243,11 @@ mx_json *mx_json_append_lit_in(mx_jarena *a, mx_json *obj, const char *key, mx_j
 }
 mx_json *mx_json_get(const mx_json *obj, const char *key) {
     if (!obj || obj->type != MX_JOBJ) return NULL;
-    for (size_t i = 0; i < obj->u.c.len; i++)
-        if (strcmp(obj->u.c.keys[i], key) == 0) return obj->u.c.items[i];
+    /* the first byte compared here: most keys differ in it (no strcmp call) */
+    for (size_t i = 0; i < obj->u.c.len; i++) {
+        const char *k = obj->u.c.keys[i];
+        if (k[0] == key[0] && strcmp(k, key) == 0) return obj->u.c.items[i];
+    }
     return NULL;
 }
 const char *mx_json_get_str(const mx_json *obj, const char *key) {
