@@ -637,22 +637,42 @@ static void write_rec(jw *w, const mx_json *v, int indent, int depth, int *lossy
         jw_need(w, 1);
         *w->p++ = obj ? '{' : '[';
         for (size_t i = 0; i < v->u.c.len; i++) {
-            if (i) { jw_need(w, 1); *w->p++ = ','; }
-            indent_to(w, indent, depth + 1);
-            if (obj) {
+            const mx_json *x = v->u.c.items[i];
+            if (obj && indent < 0) {
+                /* the comma, a key of plain bytes (nearly all: short names)
+                 * and its quotes and colon in one room, copied as they are
+                 * found (no strlen); any other key through put_string */
                 const char *k = v->u.c.keys[i];
-                size_t kn = strlen(k);
-                /* the key, its quotes and ": " in one room */
-                jw_need(w, kn + 4);
-                *w->p++ = '"';
-                size_t c = copy_plain(w->p, (const unsigned char *)k, kn);
-                w->p += c;
-                if (c == kn) *w->p++ = '"';
-                else put_rest(w, (const unsigned char *)k, kn, c, lossy, 1);
-                if (indent < 0) { jw_need(w, 1); *w->p++ = ':'; }
-                else JW_LIT(w, ": ");
+                jw_need(w, 40);
+                char *o = w->p;
+                if (i) *o++ = ',';
+                *o++ = '"';
+                size_t n = 0;
+                unsigned char c;
+                while (n < 32 && plain[c = (unsigned char)k[n]]) o[n++] = (char)c;
+                if (k[n] == 0) {
+                    o += n;
+                    *o++ = '"';
+                    *o++ = ':';
+                    w->p = o;
+                } else {
+                    w->p = o - 1;
+                    put_string(w, k, strlen(k), lossy, 1);
+                    jw_need(w, 1);
+                    *w->p++ = ':';
+                }
+            } else {
+                if (i) { jw_need(w, 1); *w->p++ = ','; }
+                indent_to(w, indent, depth + 1);
+                if (obj) {
+                    const char *k = v->u.c.keys[i];
+                    put_string(w, k, strlen(k), lossy, 1);
+                    JW_LIT(w, ": ");
+                }
             }
-            write_rec(w, v->u.c.items[i], indent, depth + 1, lossy);
+            /* a string (most values) without a call */
+            if (x && x->type == MX_JSTR) put_string(w, x->u.str.s, x->u.str.len, lossy, 1);
+            else write_rec(w, x, indent, depth + 1, lossy);
         }
         if (v->u.c.len) indent_to(w, indent, depth);
         jw_need(w, 1);
