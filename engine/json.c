@@ -427,6 +427,12 @@ static inline uint64_t special8(uint64_t x) {
     uint64_t del = y + ONES;                             /* y == 0x7F */
     return (x | ctl | quo | bsl | del) & HIGHS;
 }
+/* SSE2 (every x86-64) scans 16 bytes at a time; MX_JSON_NO_SSE2 (for its
+ * tests) or another machine: 8-byte words */
+#if defined(__SSE2__) && !defined(MX_JSON_NO_SSE2)
+#define JSON_SSE2 1
+#else
+#define JSON_SSE2 0
 /* the offset of the first byte (in memory order) special8 marked in m (not 0)
  * (MX_JSON_NO_SSE2: this scan on SSE2 machines too, for its tests) */
 static inline size_t first8(uint64_t m) {
@@ -436,8 +442,9 @@ static inline size_t first8(uint64_t m) {
     return (size_t)__builtin_ctzll(m) >> 3;
 #endif
 }
+#endif
 
-#if defined(__SSE2__) && !defined(MX_JSON_NO_SSE2)
+#if JSON_SSE2
 #include <emmintrin.h>
 /* Bit k set for each byte k of v that is not plain: the signed compare
  * takes the controls and the bytes >= 0x80 at once. */
@@ -457,7 +464,7 @@ static inline unsigned special16(__m128i v) {
 static inline size_t copy_plain(char *o, const unsigned char *s, size_t n) {
     uint64_t x, m;
     size_t i = 0;
-#if defined(__SSE2__) && !defined(MX_JSON_NO_SSE2)
+#if JSON_SSE2
     unsigned k;
     if (n >= 16) {
         __m128i v;
