@@ -603,7 +603,7 @@ static void put_int(jw *w, long long i) {
     do { *--q = (char)('0' + u % 10); u /= 10; } while (u);
     if (i < 0) *--q = '-';
     jw_need(w, sizeof d);
-    memcpy(w->p, q, sizeof d); /* a fixed size: no call; only e - q of it kept */
+    memcpy(w->p, q, (size_t)(e - q));
     w->p += e - q;
 }
 
