@@ -283,9 +283,27 @@ static void escaping_every_length(void **state) {
 }
 
 /* Long strings: the buffer grows while a string with escapes late in it is
- * written (the writer's room made per piece, not only once). */
+ * written (the writer's room made per piece, not only once); strings of
+ * nothing but escapes (6 bytes out per byte in, more than the room made for
+ * the string at first) into a new buffer of every length: a writer making
+ * too little room for an escape writes past the buffer (ASan build). */
 static void escaping_long(void **state) {
     (void)state;
+    static const char *const dense[] = {"\x01", "\"", "\xe2\x80\xa8", "\xff"};
+    for (size_t d = 0; d < 4; d++) {
+        size_t pl = strlen(dense[d]);
+        for (size_t reps = 1; reps <= 150; reps++) {
+            unsigned char s[600];
+            for (size_t i = 0; i < reps; i++) memcpy(s + i * pl, dense[d], pl);
+            mx_buf got = MX_BUF_INIT, want = MX_BUF_INIT;
+            mx_json_write_string(&got, (const char *)s, reps * pl);
+            ref_string(&want, s, reps * pl);
+            assert_int_equal(got.len, want.len);
+            assert_string_equal(got.data, want.data);
+            mx_buf_free(&got);
+            mx_buf_free(&want);
+        }
+    }
     for (size_t len = 100; len < 5000; len = len * 3 / 2 + 7) {
         unsigned char *s = malloc(len);
         for (size_t i = 0; i < len; i++) s[i] = (unsigned char)('a' + i % 26);
