@@ -650,21 +650,20 @@ static void write_rec(jw *w, const mx_json *v, int indent, int depth, int *lossy
                  * and its quotes and colon in one room, copied as they are
                  * found (no strlen); any other key through put_string */
                 const char *k = v->u.c.keys[i];
-                jw_need(w, 40);
+                size_t kn = strlen(k);
+                jw_need(w, kn + 4);
                 char *o = w->p;
                 if (i) *o++ = ',';
                 *o++ = '"';
-                size_t n = 0;
-                unsigned char c;
-                while (n < 32 && plain[c = (unsigned char)k[n]]) o[n++] = (char)c;
-                if (k[n] == 0) {
+                size_t n = copy_plain(o, (const unsigned char *)k, kn);
+                if (n == kn) {
                     o += n;
                     *o++ = '"';
                     *o++ = ':';
                     w->p = o;
                 } else {
                     w->p = o - 1;
-                    put_string(w, k, strlen(k), lossy, 1);
+                    put_string(w, k, kn, lossy, 1);
                     jw_need(w, 1);
                     *w->p++ = ':';
                 }
