@@ -446,14 +446,14 @@ static inline size_t first8(uint64_t m) {
 
 #if JSON_SSE2
 #include <emmintrin.h>
-/* Bit k set for each byte k of v that is not plain: the signed compare
- * takes the controls and the bytes >= 0x80 at once. */
+/* Bit k set for each byte k of v that is not plain: one signed compare
+ * takes the controls, DEL and the bytes >= 0x80 at once. */
 static inline unsigned special16(__m128i v) {
-    __m128i ctl = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
+    /* v + 1 (wrapping) below 0x21 as a signed byte: v < 0x20, DEL, v >= 0x80 */
+    __m128i ctl = _mm_cmpgt_epi8(_mm_set1_epi8(0x21), _mm_add_epi8(v, _mm_set1_epi8(1)));
     __m128i quo = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
     __m128i bsl = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
-    __m128i del = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F));
-    return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(ctl, quo), _mm_or_si128(bsl, del)));
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(ctl, _mm_or_si128(quo, bsl)));
 }
 #endif
 
