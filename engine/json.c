@@ -243,8 +243,11 @@ mx_json *mx_json_append_lit_in(mx_jarena *a, mx_json *obj, const char *key, mx_j
 }
 mx_json *mx_json_get(const mx_json *obj, const char *key) {
     if (!obj || obj->type != MX_JOBJ) return NULL;
-    for (size_t i = 0; i < obj->u.c.len; i++)
-        if (strcmp(obj->u.c.keys[i], key) == 0) return obj->u.c.items[i];
+    /* the first byte compared here: most keys differ in it (no strcmp call) */
+    for (size_t i = 0; i < obj->u.c.len; i++) {
+        const char *k = obj->u.c.keys[i];
+        if (k[0] == key[0] && strcmp(k, key) == 0) return obj->u.c.items[i];
+    }
     return NULL;
 }
 const char *mx_json_get_str(const mx_json *obj, const char *key) {
@@ -358,11 +361,6 @@ void mx_json_free(mx_json *v) {
 }
 
 
-static void write_string_q(mx_buf *b, const char *s, size_t n, int *lossy, int quotes);
-#define write_string_l(b, s, n, lossy) write_string_q((b), (s), (n), (lossy), 1)
-void mx_json_write_string(mx_buf *b, const char *s, size_t n) { write_string_q(b, s, n, NULL, 1); }
-void mx_json_write_string_body(mx_buf *b, const char *s, size_t n) { write_string_q(b, s, n, NULL, 0); }
-
 /* 1 for the bytes a JSON string holds as they are: printable ASCII but '"'
  * and '\\' (one load per byte instead of four comparisons) */
 static const unsigned char plain[256] = {
@@ -384,147 +382,323 @@ static const unsigned char plain[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
 
-/* Whether any of 8 bytes may not be plain (above): a control byte, '"', '\\',
- * DEL or a byte >= 0x80. It may say so of a plain byte after one that is not
- * (the borrow of the zero-byte test), never the other way: the bytes are then
- * looked at one by one. */
+/* ---- writer ----
+ * A cursor into the buffer: room is made once per value (a string, a number,
+ * a key with its punctuation), not once per byte or character; b->len and the
+ * NUL after it are set when the writing is done (jw_done). */
+typedef struct {
+    mx_buf *b;
+    char *p, *end; /* end: the last byte of b's room (kept for the NUL) */
+} jw;
+
+static void jw_init(jw *w, mx_buf *b) {
+    if (!b->data) mx_buf_reserve(b, 0);
+    w->b = b;
+    w->p = b->data + b->len;
+    w->end = b->data + b->cap - 1;
+}
+static void jw_done(jw *w) {
+    w->b->len = (size_t)(w->p - w->b->data);
+    *w->p = 0;
+}
+static void jw_grow(jw *w, size_t n) {
+    mx_buf *b = w->b;
+    b->len = (size_t)(w->p - b->data);
+    mx_buf_reserve(b, n);
+    w->p = b->data + b->len;
+    w->end = b->data + b->cap - 1;
+}
+/* room for n more bytes at w->p */
+static inline void jw_need(jw *w, size_t n) {
+    if ((size_t)(w->end - w->p) < n) jw_grow(w, n);
+}
+#define JW_LIT(w, lit) (jw_need((w), sizeof lit - 1), memcpy((w)->p, lit, sizeof lit - 1), (w)->p += sizeof lit - 1)
+
+/* The high bit of each of x's 8 bytes that is not plain (above): a control
+ * byte, '"', '\\', DEL or a byte >= 0x80. Exact for every byte: each sum is
+ * over a byte's low 7 bits and carries at most into its own high bit. */
 #define ONES 0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
-#define HAS_ZERO(v) (((v) - ONES) & ~(v) & HIGHS)
-static int maybe_special8(uint64_t x) {
-    return ((x - ONES * 0x20) & ~x & HIGHS) || HAS_ZERO(x ^ (ONES * '"')) || HAS_ZERO(x ^ (ONES * '\\')) ||
-           HAS_ZERO(x ^ (ONES * 0x7F)) || (x & HIGHS);
+static inline uint64_t special8(uint64_t x) {
+    uint64_t y = x & ~HIGHS;
+    uint64_t ctl = ~(y + ONES * (0x80 - 0x20));         /* y < 0x20 */
+    uint64_t quo = ~((y ^ (ONES * '"')) + ONES * 0x7F);  /* y == '"' */
+    uint64_t bsl = ~((y ^ (ONES * '\\')) + ONES * 0x7F); /* y == '\\' */
+    uint64_t del = y + ONES;                             /* y == 0x7F */
+    return (x | ctl | quo | bsl | del) & HIGHS;
+}
+/* SSE2 (every x86-64) scans 16 bytes at a time; MX_JSON_NO_SSE2 (for its
+ * tests) or another machine: 8-byte words */
+#if defined(__SSE2__) && !defined(MX_JSON_NO_SSE2)
+#define JSON_SSE2 1
+#else
+#define JSON_SSE2 0
+/* the offset of the first byte (in memory order) special8 marked in m (not 0)
+ * (MX_JSON_NO_SSE2: this scan on SSE2 machines too, for its tests) */
+static inline size_t first8(uint64_t m) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return (size_t)__builtin_clzll(m) >> 3;
+#else
+    return (size_t)__builtin_ctzll(m) >> 3;
+#endif
+}
+#endif
+
+#if JSON_SSE2
+#include <emmintrin.h>
+/* Bit k set for each byte k of v that is not plain: one signed compare
+ * takes the controls, DEL and the bytes >= 0x80 at once. */
+static inline unsigned special16(__m128i v) {
+    /* v + 1 (wrapping) below 0x21 as a signed byte: v < 0x20, DEL, v >= 0x80 */
+    __m128i ctl = _mm_cmpgt_epi8(_mm_set1_epi8(0x21), _mm_add_epi8(v, _mm_set1_epi8(1)));
+    __m128i quo = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
+    __m128i bsl = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(ctl, _mm_or_si128(quo, bsl)));
+}
+#endif
+
+/* Copies the plain bytes s[0..n) starts with to o (room for n there) and
+ * returns how many: 16 (SSE2) or 8 at a time, the last (overlapping) word for
+ * the rest; a byte that is not plain stops it (bytes after it may be copied
+ * too, and are written over by what follows). */
+static inline size_t copy_plain(char *o, const unsigned char *s, size_t n) {
+    uint64_t x, m;
+    size_t i = 0;
+#if JSON_SSE2
+    unsigned k;
+    if (n >= 16) {
+        __m128i v;
+        for (; i + 16 <= n; i += 16) {
+            v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+            _mm_storeu_si128((__m128i *)(void *)(o + i), v);
+            if ((k = special16(v))) return i + (size_t)__builtin_ctz(k);
+        }
+        if (i == n) return n;
+        /* the bytes before i are plain: a mark is at i or after */
+        v = _mm_loadu_si128((const __m128i *)(const void *)(s + n - 16));
+        _mm_storeu_si128((__m128i *)(void *)(o + n - 16), v);
+        if ((k = special16(v))) return n - 16 + (size_t)__builtin_ctz(k);
+        return n;
+    }
+    if (n >= 8) {
+        /* the first and the last 8 bytes (overlapping) in one vector */
+        uint64_t z;
+        memcpy(&x, s, 8);
+        memcpy(&z, s + n - 8, 8);
+        memcpy(o, &x, 8);
+        memcpy(o + n - 8, &z, 8);
+        if (!(k = special16(_mm_set_epi64x((long long)z, (long long)x)))) return n;
+        k = (unsigned)__builtin_ctz(k);
+        return k < 8 ? k : n - 16 + k;
+    }
+#else
+    if (n >= 8) {
+        for (; i + 8 <= n; i += 8) {
+            memcpy(&x, s + i, 8);
+            memcpy(o + i, &x, 8);
+            if ((m = special8(x))) return i + first8(m);
+        }
+        if (i == n) return n;
+        /* the bytes before i are plain: a mark is at i or after */
+        memcpy(&x, s + n - 8, 8);
+        memcpy(o + n - 8, &x, 8);
+        if ((m = special8(x))) return n - 8 + first8(m);
+        return n;
+    }
+#endif
+    if (n >= 4) {
+        uint32_t a, z;
+        memcpy(&a, s, 4);
+        memcpy(&z, s + n - 4, 4);
+        memcpy(o, &a, 4);
+        memcpy(o + n - 4, &z, 4);
+        /* both halves in one word; where a mark is, found byte by byte
+         * (it stops before n: a byte in s[0..n) is not plain) */
+        if ((m = special8((uint64_t)a | (uint64_t)z << 32)))
+            while (plain[s[i]]) i++;
+        else i = n;
+        return i;
+    }
+    while (i < n && plain[s[i]]) { o[i] = (char)s[i]; i++; }
+    return i;
 }
 
-static void write_string_q(mx_buf *b, const char *s, size_t n, int *lossy, int quotes) {
-    const unsigned char *p = (const unsigned char *)s;
-    /* most strings (keys, codes, sentences) need no escape: found by one
-     * scan and written with one reserve and one copy */
-    size_t i = 0;
-    for (uint64_t x; i + 8 <= n; i += 8) {
-        memcpy(&x, p + i, 8);
-        if (maybe_special8(x)) break;
-    }
-    while (i < n && plain[p[i]]) i++;
-    if (b->cap - b->len < i + 3) mx_buf_reserve(b, i + 2); /* (the call only when it must grow) */
-    if (quotes) b->data[b->len++] = '"';
-    if (i) memcpy(b->data + b->len, p, i);
-    b->len += i;
-    if (i == n) {
-        if (quotes) b->data[b->len++] = '"';
-        b->data[b->len] = 0;
-        return;
-    }
-    b->data[b->len] = 0;
+static const char hexdig[] = "0123456789abcdef";
+/* \u and 4 lowercase hex digits of c (<= 0xFFFF): "\\u%04x" */
+static void put_u4(char *o, unsigned c) {
+    o[0] = '\\';
+    o[1] = 'u';
+    o[2] = hexdig[(c >> 12) & 15];
+    o[3] = hexdig[(c >> 8) & 15];
+    o[4] = hexdig[(c >> 4) & 15];
+    o[5] = hexdig[c & 15];
+}
+
+/* The rest of a string from s[i], a byte that is not plain: escapes, UTF-8
+ * checks, and the plain runs between them. */
+static void put_rest(jw *w, const unsigned char *s, size_t n, size_t i, int *lossy, int quotes) {
     while (i < n) {
-        /* copy a run of printable ASCII that needs no escape at once */
-        size_t j = i;
-        for (uint64_t x; j + 8 <= n; j += 8) {
-            memcpy(&x, p + j, 8);
-            if (maybe_special8(x)) break;
-        }
-        while (j < n && plain[p[j]]) j++;
-        if (j > i) {
-            mx_buf_put(b, p + i, j - i);
-            i = j;
-            continue;
-        }
-        unsigned c = p[i];
-        if (c == '"') { mx_buf_puts(b, "\\\""); i++; }
-        else if (c == '\\') { mx_buf_puts(b, "\\\\"); i++; }
-        else if (c == '\n') { mx_buf_puts(b, "\\n"); i++; }
-        else if (c == '\r') { mx_buf_puts(b, "\\r"); i++; }
-        else if (c == '\t') { mx_buf_puts(b, "\\t"); i++; }
-        else if (c < 0x20 || c == 0x7F) { mx_buf_printf(b, "\\u%04x", c); i++; }
-        else if (c < 0x80) { mx_buf_putc(b, (char)c); i++; }
+        unsigned c = s[i];
+        jw_need(w, 6); /* the longest escape; a UTF-8 sequence is at most 4 */
+        char *o = w->p;
+        if (c == '"' || c == '\\') { o[0] = '\\'; o[1] = (char)c; w->p += 2; i++; }
+        else if (c == '\n') { o[0] = '\\'; o[1] = 'n'; w->p += 2; i++; }
+        else if (c == '\r') { o[0] = '\\'; o[1] = 'r'; w->p += 2; i++; }
+        else if (c == '\t') { o[0] = '\\'; o[1] = 't'; w->p += 2; i++; }
+        else if (c < 0x80) { put_u4(o, c); w->p += 6; i++; } /* other controls, DEL */
         else {
             unsigned cp0;
-            size_t l = mx_utf8_seq(p + i, n - i, &cp0);
-            if (l == 0) { mx_buf_puts(b, "\\ufffd"); i++; if (lossy) *lossy = 1; }
+            size_t l = mx_utf8_seq(s + i, n - i, &cp0);
+            if (l == 0) { put_u4(o, 0xFFFD); w->p += 6; i++; if (lossy) *lossy = 1; }
             else {
                 /* C1 controls, bidi controls, U+2028/9 as \u escapes too: a
                  * terminal showing the JSON must not obey them (escape.h) */
                 size_t il;
-                unsigned cp = mx_esc_invisible_at(p + i, n - i, &il);
-                if (cp) mx_buf_printf(b, "\\u%04x", cp);
-                else mx_buf_put(b, p + i, l);
+                unsigned cp = mx_esc_invisible_at(s + i, n - i, &il);
+                if (cp) { put_u4(o, cp); w->p += 6; } /* all <= U+FFFF */
+                else { memcpy(o, s + i, l); w->p += l; }
                 i += l;
             }
         }
+        jw_need(w, n - i);
+        size_t k = copy_plain(w->p, s + i, n - i);
+        w->p += k;
+        i += k;
     }
-    if (quotes) mx_buf_putc(b, '"');
+    if (quotes) { jw_need(w, 1); *w->p++ = '"'; }
 }
 
-/* %lld without vsnprintf (run twice by mx_buf_printf): numbers are in
- * every evidence object and answer */
-static void write_int(mx_buf *b, long long i) {
+/* A string, quoted or not: most (keys, codes, sentences) need no escape and
+ * are copied at once into the room made for them. */
+static inline void put_string(jw *w, const char *str, size_t n, int *lossy, int quotes) {
+    const unsigned char *s = (const unsigned char *)str;
+    jw_need(w, n + 2);
+    if (quotes) *w->p++ = '"';
+    size_t i = copy_plain(w->p, s, n);
+    w->p += i;
+    if (i == n) {
+        if (quotes) *w->p++ = '"';
+        return;
+    }
+    put_rest(w, s, n, i, lossy, quotes);
+}
+
+void mx_json_write_string(mx_buf *b, const char *s, size_t n) {
+    jw w;
+    jw_init(&w, b);
+    put_string(&w, s, n, NULL, 1);
+    jw_done(&w);
+}
+void mx_json_write_string_body(mx_buf *b, const char *s, size_t n) {
+    jw w;
+    jw_init(&w, b);
+    put_string(&w, s, n, NULL, 0);
+    jw_done(&w);
+}
+
+/* %lld without vsnprintf: numbers are in every evidence object and answer */
+static void put_int(jw *w, long long i) {
     char d[24], *e = d + sizeof d, *q = e;
     unsigned long long u = i < 0 ? 0ULL - (unsigned long long)i : (unsigned long long)i;
     do { *--q = (char)('0' + u % 10); u /= 10; } while (u);
     if (i < 0) *--q = '-';
-    mx_buf_put(b, q, (size_t)(e - q));
+    jw_need(w, sizeof d);
+    memcpy(w->p, q, (size_t)(e - q));
+    w->p += e - q;
 }
 
-static void indent_to(mx_buf *b, int indent, int depth) {
+static void indent_to(jw *w, int indent, int depth) {
     if (indent < 0) return;
-    mx_buf_putc(b, '\n');
-    for (int i = 0; i < indent * depth; i++) mx_buf_putc(b, ' ');
+    size_t n = (size_t)indent * (size_t)depth;
+    jw_need(w, n + 1);
+    *w->p++ = '\n';
+    memset(w->p, ' ', n);
+    w->p += n;
 }
 
-/* An object's key: most are short names of plain bytes, written in one pass
- * that also finds their end (no strlen, no scan of 8-byte words); any other
- * through write_string_l. */
-static void write_key(mx_buf *b, const char *k, int *lossy) {
-    const unsigned char *p = (const unsigned char *)k;
-    size_t n = 0;
-    while (plain[p[n]]) n++; /* NUL is not plain */
-    if (p[n]) { write_string_l(b, k, n + strlen(k + n), lossy); return; }
-    if (b->cap - b->len < n + 3) mx_buf_reserve(b, n + 2);
-    b->data[b->len++] = '"';
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len++] = '"';
-    b->data[b->len] = 0;
-}
-
-static void write_rec(mx_buf *b, const mx_json *v, int indent, int depth, int *lossy) {
-    if (!v) { mx_buf_puts(b, "null"); return; }
+static void write_rec(jw *w, const mx_json *v, int indent, int depth, int *lossy) {
+    if (!v) { JW_LIT(w, "null"); return; }
     switch (v->type) {
-    case MX_JNULL: mx_buf_puts(b, "null"); break;
-    case MX_JBOOL: mx_buf_puts(b, v->u.b ? "true" : "false"); break;
-    case MX_JINT: write_int(b, v->u.i); break;
-    case MX_JNUM:
+    case MX_JNULL: JW_LIT(w, "null"); break;
+    case MX_JBOOL: if (v->u.b) JW_LIT(w, "true"); else JW_LIT(w, "false"); break;
+    case MX_JINT: put_int(w, v->u.i); break;
+    case MX_JNUM: {
         /* reads back as null or an integer: not the same value type */
+        char t[40];
+        int l;
         if (!isfinite(v->u.n) || (v->u.n == floor(v->u.n) && fabs(v->u.n) < 1e15)) { if (lossy) *lossy = 1; }
-        if (!isfinite(v->u.n)) mx_buf_puts(b, "null");
-        else if (v->u.n == floor(v->u.n) && fabs(v->u.n) < 1e15) mx_buf_printf(b, "%.0f", v->u.n);
-        else mx_buf_printf(b, "%.17g", v->u.n);
+        if (!isfinite(v->u.n)) l = snprintf(t, sizeof t, "null");
+        else if (v->u.n == floor(v->u.n) && fabs(v->u.n) < 1e15) l = snprintf(t, sizeof t, "%.0f", v->u.n);
+        else l = snprintf(t, sizeof t, "%.17g", v->u.n);
+        if (l < 0) l = 0;
+        if ((size_t)l >= sizeof t) l = sizeof t - 1; /* never: at most 24 characters */
+        jw_need(w, (size_t)l);
+        memcpy(w->p, t, (size_t)l);
+        w->p += l;
         break;
-    case MX_JSTR: write_string_l(b, v->u.str.s, v->u.str.len, lossy); break;
+    }
+    case MX_JSTR: put_string(w, v->u.str.s, v->u.str.len, lossy, 1); break;
     case MX_JARR:
     case MX_JOBJ: {
         int obj = v->type == MX_JOBJ;
-        mx_buf_putc(b, obj ? '{' : '[');
+        jw_need(w, 1);
+        *w->p++ = obj ? '{' : '[';
         for (size_t i = 0; i < v->u.c.len; i++) {
-            if (i) mx_buf_putc(b, ',');
-            indent_to(b, indent, depth + 1);
-            if (obj) {
-                write_key(b, v->u.c.keys[i], lossy);
-                if (indent < 0) mx_buf_putc(b, ':');
-                else mx_buf_puts(b, ": ");
+            const mx_json *x = v->u.c.items[i];
+            if (obj && indent < 0) {
+                /* the comma, a key of plain bytes (nearly all: short names)
+                 * and its quotes and colon in one room, copied as they are
+                 * found (no strlen); any other key through put_string */
+                const char *k = v->u.c.keys[i];
+                size_t kn = strlen(k);
+                jw_need(w, kn + 4);
+                char *o = w->p;
+                if (i) *o++ = ',';
+                *o++ = '"';
+                size_t n = copy_plain(o, (const unsigned char *)k, kn);
+                if (n == kn) {
+                    o += n;
+                    *o++ = '"';
+                    *o++ = ':';
+                    w->p = o;
+                } else {
+                    w->p = o - 1;
+                    put_string(w, k, kn, lossy, 1);
+                    jw_need(w, 1);
+                    *w->p++ = ':';
+                }
+            } else {
+                if (i) { jw_need(w, 1); *w->p++ = ','; }
+                indent_to(w, indent, depth + 1);
+                if (obj) {
+                    const char *k = v->u.c.keys[i];
+                    put_string(w, k, strlen(k), lossy, 1);
+                    JW_LIT(w, ": ");
+                }
             }
-            write_rec(b, v->u.c.items[i], indent, depth + 1, lossy);
+            /* a string (most values) without a call */
+            if (x && x->type == MX_JSTR) put_string(w, x->u.str.s, x->u.str.len, lossy, 1);
+            else write_rec(w, x, indent, depth + 1, lossy);
         }
-        if (v->u.c.len) indent_to(b, indent, depth);
-        mx_buf_putc(b, obj ? '}' : ']');
+        if (v->u.c.len) indent_to(w, indent, depth);
+        jw_need(w, 1);
+        *w->p++ = obj ? '}' : ']';
         break;
     }
     }
 }
-void mx_json_write(mx_buf *b, const mx_json *v, int indent) { write_rec(b, v, indent, 0, NULL); }
+void mx_json_write(mx_buf *b, const mx_json *v, int indent) {
+    jw w;
+    jw_init(&w, b);
+    write_rec(&w, v, indent, 0, NULL);
+    jw_done(&w);
+}
 int mx_json_write_check(mx_buf *b, const mx_json *v) {
     int lossy = 0;
-    write_rec(b, v, -1, 0, &lossy);
+    jw w;
+    jw_init(&w, b);
+    write_rec(&w, v, -1, 0, &lossy);
+    jw_done(&w);
     return !lossy;
 }
 

@@ -645,6 +645,28 @@ static void test_escaping(void **st) {
     mx_stats_add(&stats, doc);
     assert_int_equal(stats.by_status[2], 2);
     assert_int_equal(*(long long *)mx_strmap_get(&stats.codes, "tcp.refused"), 2); /* domains, not findings */
+    {
+        /* a code repeated next to itself, three times, and findings without a code */
+        static const char rep_text[] =
+            "{\"target\":{\"input\":\"r.test\"},\"status\":\"warn\",\"exit_code\":1,\"duration_ms\":1,"
+            "\"findings\":[{\"severity\":\"warn\"},{\"code\":\"a.x\",\"severity\":\"info\"},{\"code\":\"a.x\","
+            "\"severity\":\"warn\"},{\"severity\":\"ok\"},{\"code\":\"a.x\",\"severity\":\"ok\"},"
+            "{\"code\":\"b.y\",\"severity\":\"ok\"},{\"code\":\"b.y\",\"severity\":\"ok\"}]}";
+        mx_json *rep = mx_json_parse(rep_text, sizeof rep_text - 1, NULL, 0);
+        assert_non_null(rep);
+        mx_batch_stats rs;
+        memset(&rs, 0, sizeof rs);
+        mx_stats_add(&rs, rep);
+        mx_stats_add(&rs, rep);
+        mx_stats_add(&rs, rep);
+        const mx_code_count *ax = mx_strmap_get(&rs.codes, "a.x"), *by = mx_strmap_get(&rs.codes, "b.y");
+        assert_int_equal(ax->domains, 3);
+        assert_int_equal(ax->worst, 3); /* warn */
+        assert_int_equal(by->domains, 3);
+        assert_int_equal(rs.codes.len, 2);
+        mx_stats_free(&rs);
+        mx_json_free(rep);
+    }
     /* the summary names the failing domains, worst first, and ranks only problem codes */
     static const char ok_text[] =
         "{\"target\":{\"input\":\"fine.test\"},\"status\":\"ok\",\"exit_code\":0,\"duration_ms\":3,"

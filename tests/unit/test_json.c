@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "json.h"
+#include "escape.h"
 
 static char *write_str(const char *s, size_t n) {
     mx_buf b = MX_BUF_INIT;
@@ -172,6 +173,149 @@ static void escaping_in_runs(void **state) {
             free(o);
         }
         free(alone);
+    }
+}
+
+/* The writer's output worked out byte by byte, with none of its shortcuts:
+ * what its word-at-a-time scans must give for any string. */
+static void ref_string(mx_buf *b, const unsigned char *s, size_t n) {
+    mx_buf_putc(b, '"');
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i];
+        if (c == '"') mx_buf_puts(b, "\\\"");
+        else if (c == '\\') mx_buf_puts(b, "\\\\");
+        else if (c == '\n') mx_buf_puts(b, "\\n");
+        else if (c == '\r') mx_buf_puts(b, "\\r");
+        else if (c == '\t') mx_buf_puts(b, "\\t");
+        else if (c < 0x20 || c == 0x7F) mx_buf_printf(b, "\\u%04x", c);
+        else if (c < 0x80) mx_buf_putc(b, (char)c);
+        else {
+            unsigned cp;
+            size_t l = mx_utf8_seq(s + i, n - i, &cp), il;
+            if (!l) { mx_buf_puts(b, "\\ufffd"); i++; continue; }
+            unsigned inv = mx_esc_invisible_at(s + i, n - i, &il);
+            if (inv) mx_buf_printf(b, "\\u%04x", inv);
+            else mx_buf_put(b, s + i, l);
+            i += l;
+            continue;
+        }
+        i++;
+    }
+    mx_buf_putc(b, '"');
+}
+
+/* Each kind of byte or sequence the writer does not copy as it is (and the
+ * plain bytes next to the special ones in value: ' ', '!', '#', '[', ']',
+ * '~'), alone and in pairs, at every place of strings of every length up
+ * to 40 (each path of the scan: under 4, 4-7, 8-15, 16 and more, words
+ * overlapping at the end), and after output of every length mod 16 already
+ * in the buffer; as a string, a string's body and an object's key. */
+static void escaping_every_length(void **state) {
+    (void)state;
+    static const char *const piece[] = {
+        "\"", "\\", "\n", "\r", "\t", "\x01", "\x1f", "\x7f", "\x80", "\xff", "\xc3\xa9", "\xc2\x9b",
+        "\xe2\x80\xa8", "\xe2\x80\xae", "\xf0\x9f\x98\x80", "\xe2\x80", "\xc3", "\xed\xa0\x80", " ", "!", "#",
+        "[", "]", "~", "\0",
+    };
+    static const char filler[] = "a !#[]~z0A";
+    size_t npiece = sizeof piece / sizeof *piece;
+    mx_buf got = MX_BUF_INIT, want = MX_BUF_INIT;
+    unsigned char s[64];
+    size_t checked = 0;
+    for (size_t len = 0; len <= 40; len++) {
+        for (size_t p = 0; p < npiece; p++) {
+            for (size_t q = 0; q <= npiece; q++) { /* q == npiece: one piece only */
+                if (q < npiece && len > 20 && q != p) continue; /* pairs: in the shorter strings */
+                for (size_t at = 0; at <= len; at++) {
+                    size_t pl = p == npiece - 1 ? 1 : strlen(piece[p]);
+                    size_t ql = q == npiece ? 0 : q == npiece - 1 ? 1 : strlen(piece[q]);
+                    if (at + pl + ql > len) break;
+                    for (size_t i = 0; i < len; i++) s[i] = (unsigned char)filler[(i + len) % (sizeof filler - 1)];
+                    memcpy(s + at, piece[p], pl);
+                    size_t at2 = len - ql - (at % 3); /* the second piece: near the end */
+                    if (ql && at2 >= at + pl) memcpy(s + at2, piece[q], ql);
+                    size_t pre = (at + len) % 16;
+                    mx_buf_reset(&got);
+                    mx_buf_reset(&want);
+                    for (size_t i = 0; i < pre; i++) { mx_buf_putc(&got, 'x'); mx_buf_putc(&want, 'x'); }
+                    mx_json_write_string(&got, (const char *)s, len);
+                    ref_string(&want, s, len);
+                    if (got.len != want.len || memcmp(got.data, want.data, got.len) != 0 || got.data[got.len] != 0)
+                        fail_msg("len %zu, piece %zu at %zu, piece %zu: %s, not %s", len, p, at, q, got.data, want.data);
+                    /* the body alone: the same bytes without the quotes */
+                    mx_buf_reset(&got);
+                    mx_json_write_string_body(&got, (const char *)s, len);
+                    assert_int_equal(got.len, want.len - pre - 2);
+                    assert_memory_equal(got.data, want.data + pre + 1, got.len);
+                    checked++;
+                }
+            }
+        }
+    }
+    assert_true(checked > 10000);
+    /* keys: written from a C string (no NUL piece) */
+    for (size_t len = 1; len <= 40; len++) {
+        for (size_t p = 0; p + 1 < npiece; p++) {
+            size_t pl = strlen(piece[p]);
+            for (size_t at = 0; at + pl <= len; at++) {
+                char k[64];
+                for (size_t i = 0; i < len; i++) k[i] = filler[(i + 3) % (sizeof filler - 1)];
+                memcpy(k + at, piece[p], pl);
+                k[len] = 0;
+                mx_json *o = mx_json_obj();
+                mx_json_append(o, k, mx_json_int(-7));
+                mx_json_append(o, "b", mx_json_str(k));
+                mx_buf_reset(&got);
+                mx_buf_reset(&want);
+                mx_json_write(&got, o, -1);
+                mx_buf_putc(&want, '{');
+                ref_string(&want, (const unsigned char *)k, len);
+                mx_buf_puts(&want, ":-7,\"b\":");
+                ref_string(&want, (const unsigned char *)k, len);
+                mx_buf_putc(&want, '}');
+                assert_string_equal(got.data, want.data);
+                mx_json_free(o);
+            }
+        }
+    }
+    mx_buf_free(&got);
+    mx_buf_free(&want);
+}
+
+/* Long strings: the buffer grows while a string with escapes late in it is
+ * written (the writer's room made per piece, not only once); strings of
+ * nothing but escapes (6 bytes out per byte in, more than the room made for
+ * the string at first) into a new buffer of every length: a writer making
+ * too little room for an escape writes past the buffer (ASan build). */
+static void escaping_long(void **state) {
+    (void)state;
+    static const char *const dense[] = {"\x01", "\"", "\xe2\x80\xa8", "\xff"};
+    for (size_t d = 0; d < 4; d++) {
+        size_t pl = strlen(dense[d]);
+        for (size_t reps = 1; reps <= 150; reps++) {
+            unsigned char s[600];
+            for (size_t i = 0; i < reps; i++) memcpy(s + i * pl, dense[d], pl);
+            mx_buf got = MX_BUF_INIT, want = MX_BUF_INIT;
+            mx_json_write_string(&got, (const char *)s, reps * pl);
+            ref_string(&want, s, reps * pl);
+            assert_int_equal(got.len, want.len);
+            assert_string_equal(got.data, want.data);
+            mx_buf_free(&got);
+            mx_buf_free(&want);
+        }
+    }
+    for (size_t len = 100; len < 5000; len = len * 3 / 2 + 7) {
+        unsigned char *s = malloc(len);
+        for (size_t i = 0; i < len; i++) s[i] = (unsigned char)('a' + i % 26);
+        for (size_t i = len / 2; i < len; i += 7) s[i] = i % 2 ? '"' : 0x01; /* escapes longer than the byte */
+        mx_buf got = MX_BUF_INIT, want = MX_BUF_INIT;
+        mx_json_write_string(&got, (const char *)s, len);
+        ref_string(&want, s, len);
+        assert_int_equal(got.len, want.len);
+        assert_string_equal(got.data, want.data);
+        mx_buf_free(&got);
+        mx_buf_free(&want);
+        free(s);
     }
 }
 
@@ -346,7 +490,7 @@ static void keys_and_sized_objects(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(escaping), cmocka_unit_test(escaping_in_runs), cmocka_unit_test(roundtrip_binary), cmocka_unit_test(tree_write),
+        cmocka_unit_test(escaping), cmocka_unit_test(escaping_in_runs), cmocka_unit_test(escaping_every_length), cmocka_unit_test(escaping_long), cmocka_unit_test(roundtrip_binary), cmocka_unit_test(tree_write),
         cmocka_unit_test(int_write), cmocka_unit_test(append_clone),
         cmocka_unit_test(parse_errors), cmocka_unit_test(parse_values), cmocka_unit_test(arena_trees), cmocka_unit_test(flat_copies),
         cmocka_unit_test(keys_and_sized_objects),

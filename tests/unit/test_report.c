@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 #include "report.h"
 #include "verdict.h"
@@ -40,6 +41,51 @@ static void ordering(void **state) {
         else assert_null(a);
     }
     mx_report_free(&r);
+}
+
+/* Any order of adding gives one order after sorting, in findings few
+ * enough to sort on the stack (by insertion) and more (qsort): each finding
+ * before the next by mx_finding_cmp, the same sequence whatever the order
+ * they were added in. */
+static void ordering_any_input(void **state) {
+    (void)state;
+    static const char *const codes[] = {"tcp.refused", "tcp.connected", "mx.ok", "smtp.banner", "dnsbl.listed"};
+    static const char *const hosts[] = {NULL, "mx1.example", "mx2.example", "a.example"};
+    static const char *const addrs[] = {NULL, "192.0.2.1", "192.0.2.10", "2001:db8::1", "198.51.100.7"};
+    for (size_t n = 2; n <= 60; n += 29) { /* 2, 31 (stack) and 60 (heap) */
+        char first[60][64];
+        for (unsigned round = 0; round < 4; round++) {
+            mx_report r = {0};
+            unsigned x = 12345u + round * 7919u;
+            size_t order[60];
+            for (size_t i = 0; i < n; i++) order[i] = i;
+            for (size_t i = n - 1; i > 0 && round; i--) { /* round 0: in order */
+                x = x * 1103515245u + 12345u;
+                size_t j = (x >> 8) % (i + 1), t = order[i];
+                order[i] = order[j];
+                order[j] = t;
+            }
+            for (size_t i = 0; i < n; i++) {
+                size_t f = order[i];
+                const char *h = hosts[f % 4];
+                mx_report_add(&r, (int)(f % 3), MX_SEV_OK,
+                              finding(codes[f % 5], h, h ? (int)(f % 2) * 10 : -1, addrs[(f / 4) % 5]));
+            }
+            mx_report_sort(&r);
+            assert_int_equal(r.len, n);
+            for (size_t i = 0; i + 1 < n; i++) assert_true(mx_finding_cmp(&r.items[i], &r.items[i + 1]) < 0);
+            for (size_t i = 0; i < n; i++) {
+                const mx_json *e = mx_json_get(r.items[i].obj, "evidence");
+                char d[64];
+                snprintf(d, sizeof d, "%d %s %s %s", r.items[i].rule_order, mx_json_get_str(r.items[i].obj, "code"),
+                         mx_json_get_str(e, "host") ? mx_json_get_str(e, "host") : "-",
+                         mx_json_get_str(e, "address") ? mx_json_get_str(e, "address") : "-");
+                if (round == 0) strcpy(first[i], d);
+                else assert_string_equal(d, first[i]);
+            }
+            mx_report_free(&r);
+        }
+    }
 }
 
 static void status_and_exit(void **state) {
@@ -195,7 +241,7 @@ static void verdict_pick(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(ordering), cmocka_unit_test(status_and_exit), cmocka_unit_test(severity_names),
+        cmocka_unit_test(ordering), cmocka_unit_test(ordering_any_input), cmocka_unit_test(status_and_exit), cmocka_unit_test(severity_names),
         cmocka_unit_test(text_output), cmocka_unit_test(verdict_pick),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
