@@ -880,9 +880,7 @@ int mx_logs_main(int argc, char **argv) {
     } else st = mx_log_stream_new(use, nuse, now, naive_utc, &filter);
     report rep;
     memset(&rep, 0, sizeof rep);
-    /* the cause x domain / address groups are read by the fact's top lists
-     * only (mx_log_facts_build): slim, fewer cache lines per event */
-    rep.agg = mx_log_agg_new_slim(0, 1u << MX_AGG_CAUSE_DOMAIN | 1u << MX_AGG_CAUSE_ADDR);
+    rep.agg = mx_log_agg_new(0);
     /* No SA_RESTART: a read blocked on a pipe returns EINTR and sees the stop.
      * The handlers stay until the report is written, so a second signal
      * cannot cut the document in half. */

@@ -123,7 +123,6 @@ static void arena_free(mx_agg_arena *A) {
 
 struct mx_log_agg {
     size_t max_groups;
-    unsigned slim;                               /* 1u << dim: slim dimensions (mx_log_agg_new_slim) */
     agg_dim dims[MX_AGG__DIMS];
     mx_agg_group total;
     uint64_t gen;                                /* bumped by every add */
@@ -308,12 +307,9 @@ static void group_init(mx_agg_group *g, char *key, int cause) {
     }
 }
 
-mx_log_agg *mx_log_agg_new(size_t max_groups) { return mx_log_agg_new_slim(max_groups, 0); }
-
-mx_log_agg *mx_log_agg_new_slim(size_t max_groups, unsigned slim_dims) {
+mx_log_agg *mx_log_agg_new(size_t max_groups) {
     mx_log_agg *a = mx_xcalloc(1, sizeof *a);
     a->max_groups = max_groups ? max_groups : MX_AGG_DEFAULT_MAX_GROUPS;
-    a->slim = slim_dims & ((1u << MX_AGG__DIMS) - 1);
     for (int d = 0; d < MX_AGG__DIMS; d++) {
         size_t ns = 16;
         while (ns < a->max_groups * 2) ns <<= 1;
@@ -470,18 +466,6 @@ static inline __attribute__((always_inline)) void group_add(mx_agg_arena *A, mx_
     if (ha && (which & D_ADDRS)) distinct_add(A, &g->addrs, ha);
 }
 
-/* group_add for a slim dimension's group: only what logagg.h says it counts. */
-static inline __attribute__((always_inline)) void group_add_slim(mx_agg_arena *A, mx_agg_group *g,
-                                                                const mx_log_event *ev, uint64_t hq) {
-    g->events++;
-    if (ev->status == MX_LOG_STATUS_NONE) g->attempts++;
-    else if (ev->cause != MX_LOG_CAUSE_NONE) {
-        if (ev->local) g->local_fail++;
-        else g->ext_fail++;
-    }
-    if (hq) distinct_add(A, &g->msgs, hq);
-}
-
 /* The width ladder: each a multiple of the one before. */
 static int64_t hist_next_width(int64_t w) {
     static const int64_t ladder[] = {60, 300, 600, 1800, 3600, 7200, 21600, 43200, 86400};
@@ -554,8 +538,6 @@ typedef struct agg_res {
     mx_agg_group *g[6]; /* cause, domain, cause x domain, addr, cause x addr, source; NULL: none */
 } agg_res;
 enum { G_CAUSE, G_DOM, G_CDOM, G_ADDR, G_CADDR, G_SRC };
-static const mx_agg_dim g_dim[6] = {MX_AGG_CAUSE, MX_AGG_DOMAIN, MX_AGG_CAUSE_DOMAIN,
-                                    MX_AGG_ADDR,  MX_AGG_CAUSE_ADDR, MX_AGG_SOURCE};
 
 /* An event's four hashes (0 means "not logged"), computed once per event. */
 static void agg_hash(const mx_log_event *ev, agg_res *r) {
@@ -623,24 +605,17 @@ static void agg_apply(mx_log_agg *a, const mx_log_event *ev, const agg_res *r) {
         (unsigned)ev->cause < MX_LOG_CAUSE_MAX)
         hist_add(a, ev->time, (int)ev->cause);
     uint64_t hq = r->hq, hr = r->hr, hd = r->hd, ha = r->ha;
-    const unsigned slim = a->slim;
-#define ADD(gi, dim, which)                                                                                            \
-    do {                                                                                                               \
-        if (slim & (1u << (dim))) group_add_slim(A, r->g[gi], ev, hq);                                                 \
-        else group_add(A, r->g[gi], ev, hq, hr, hd, ha, which);                                                        \
-    } while (0)
     group_add(A, &a->total, ev, hq, hr, hd, ha, D_ALL);
-    ADD(G_CAUSE, MX_AGG_CAUSE, D_ALL);
+    group_add(A, r->g[G_CAUSE], ev, hq, hr, hd, ha, D_ALL);
     if (hd) {
-        ADD(G_DOM, MX_AGG_DOMAIN, D_MSGS | D_RCPTS | D_ADDRS);
-        ADD(G_CDOM, MX_AGG_CAUSE_DOMAIN, D_MSGS);
+        group_add(A, r->g[G_DOM], ev, hq, hr, hd, ha, D_MSGS | D_RCPTS | D_ADDRS);
+        group_add(A, r->g[G_CDOM], ev, hq, hr, hd, ha, D_MSGS);
     }
     if (ha) {
-        ADD(G_ADDR, MX_AGG_ADDR, D_MSGS | D_DOMS);
-        ADD(G_CADDR, MX_AGG_CAUSE_ADDR, D_MSGS);
+        group_add(A, r->g[G_ADDR], ev, hq, hr, hd, ha, D_MSGS | D_DOMS);
+        group_add(A, r->g[G_CADDR], ev, hq, hr, hd, ha, D_MSGS);
     }
-    ADD(G_SRC, MX_AGG_SOURCE, D_MSGS);
-#undef ADD
+    group_add(A, r->g[G_SRC], ev, hq, hr, hd, ha, D_MSGS);
 }
 
 void mx_log_agg_add(mx_log_agg *a, const mx_log_event *ev) {
@@ -660,12 +635,7 @@ void mx_log_agg_add(mx_log_agg *a, const mx_log_event *ev) {
 #define PF_DIST 4
 #define PF_RING (4 * PF_DIST) /* a power of two above 3 * PF_DIST */
 
-static void pf_group(const mx_agg_group *g, int cause, int slim) {
-    if (slim) { /* events .. msgs: two lines */
-        __builtin_prefetch(&g->events, 1, 3);
-        __builtin_prefetch((const char *)(&g->msgs + 1) - 1, 1, 3);
-        return;
-    }
+static void pf_group(const mx_agg_group *g, int cause) {
     const char *p = (const char *)&g->events, *e = (const char *)&g->by_cause[0];
     for (; p < e; p += 64) __builtin_prefetch(p, 1, 3);
     __builtin_prefetch(e - 1, 1, 3);
@@ -711,7 +681,7 @@ void mx_log_agg_add_batch(mx_log_agg *a, const mx_log_event *evs, size_t n) {
     for (size_t j = 0; j < ahead; j++) {
         agg_resolve(a, &evs[j], &ring[j % PF_RING]);
         for (int k = G_DOM; k <= G_CADDR; k++)
-            if (ring[j % PF_RING].g[k]) pf_group(ring[j % PF_RING].g[k], (int)evs[j].cause, (a->slim >> g_dim[k]) & 1);
+            if (ring[j % PF_RING].g[k]) pf_group(ring[j % PF_RING].g[k], (int)evs[j].cause);
     }
     for (size_t i = 0; i < n; i++) {
         size_t h = i + 3 * PF_DIST;
@@ -724,7 +694,7 @@ void mx_log_agg_add_batch(mx_log_agg *a, const mx_log_event *evs, size_t n) {
             agg_res *r = &ring[j % PF_RING];
             agg_resolve(a, &evs[j], r);
             for (int k = G_DOM; k <= G_CADDR; k++)
-                if (r->g[k]) pf_group(r->g[k], (int)evs[j].cause, (a->slim >> g_dim[k]) & 1);
+                if (r->g[k]) pf_group(r->g[k], (int)evs[j].cause);
         }
         if (i + PF_DIST < n) pf_sets(&ring[(i + PF_DIST) % PF_RING]);
         agg_apply(a, &evs[i], &ring[i % PF_RING]);

@@ -45,18 +45,13 @@ typedef struct mx_agg_group {
      * beside the recipient's own outcome line ("status=deferred", "=="): it is
      * never a second failure.  Failure and success counts are recipients'
      * outcomes (as pflogsumm counts: sent, deferred, bounced, expired). */
-    /* First, within two cache lines whatever the group's address: what a
-     * slim dimension (mx_log_agg_new_slim) counts. */
     uint64_t events;     /* attempts + outcomes */
     uint64_t attempts;   /* connection-level events (status NONE), local or not */
-    uint64_t ext_fail;   /* external failures (recipient outcomes) */
-    uint64_t local_fail; /* local recipient outcomes that failed */
-    mx_agg_distinct msgs;
-    uint64_t att_fail;   /* of attempts, the external ones (failed attempts to remote hosts) */
+    uint64_t att_fail;   /* of which external (failed attempts to remote hosts) */
     uint64_t external;   /* recipient outcomes not flagged local = ext_ok + ext_fail */
     uint64_t local;      /* recipient outcomes flagged local (lmtp, pipe, mailer=local...) */
     uint64_t by_status[MX_LOG_STATUS__COUNT]; /* [MX_LOG_STATUS_NONE] = attempts */
-    uint64_t ext_ok;     /* external successes (recipient outcomes) */
+    uint64_t ext_ok, ext_fail; /* external successes / failures (recipient outcomes) */
     int64_t first, last;           /* any timed event; INT64_MAX/INT64_MIN if none */
     int64_t first_fail, last_fail; /* failures, failed attempts included (they date the trouble) */
     int64_t first_ok, last_ok;     /* external successes */
@@ -68,7 +63,8 @@ typedef struct mx_agg_group {
     int64_t first_fail_since_ok;   /* time of the first of those (INT64_MAX: none, or no time) */
     int last_outcome;
     int last_cause;
-    mx_agg_distinct rcpts, domains, addrs;
+    uint64_t local_fail;           /* local recipient outcomes that failed */
+    mx_agg_distinct msgs, rcpts, domains, addrs;
     /* last: room for a catalog's own causes (MX_LOG_CAUSE_MAX) would push
      * the counters every event updates apart, over more cache lines */
     uint64_t by_cause[MX_LOG_CAUSE_MAX]; /* recipient outcomes only */
@@ -93,14 +89,6 @@ typedef struct mx_agg_hist {
 typedef struct mx_log_agg mx_log_agg;
 
 mx_log_agg *mx_log_agg_new(size_t max_groups_per_dim); /* 0 = default */
-/* The same, with the dimensions in slim_dims (bits 1u << dim) slim: their
- * groups count only events, attempts, ext_fail, local_fail and msgs (what a
- * "top keys per cause" list reads; key, sub and cause are set as usual), the
- * other counters stay as a new group has them (0, times INT64_MAX/MIN,
- * last_cause -1), so an event costs them fewer cache lines.  For a consumer
- * that reads nothing else of those dimensions (mxdiag logs: CAUSE_DOMAIN and
- * CAUSE_ADDR, read by mx_log_facts_build's top lists only). */
-mx_log_agg *mx_log_agg_new_slim(size_t max_groups_per_dim, unsigned slim_dims);
 void mx_log_agg_add(mx_log_agg *a, const mx_log_event *ev);
 /* The same as mx_log_agg_add on each of evs[0..n) in order (same result),
  * faster on a big log: the groups of the events ahead are looked up and their

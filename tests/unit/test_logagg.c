@@ -4,8 +4,7 @@
  * mx_log_agg_add_batch giving exactly what mx_log_agg_add gives, and every
  * counter of a group equal to a plain 64-bit reference model's, read at any
  * point (written for a hot/cold layout with folded 16-bit deltas, measured
- * and reverted: it fails when such a fold is broken), and slim dimensions
- * (mx_log_agg_new_slim) counting what they say and giving the same fact. */
+ * and reverted: it fails when such a fold is broken). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,10 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "json.h"
 #include "logagg.h"
-#include "logfacts.h"
 #include "logparse.h"
 
 static mx_log_str S(const char *s) {
@@ -398,98 +394,11 @@ static void test_hot_cold(void **state) {
     }
 }
 
-/* The fact `logs` as JSON text. */
-static char *fact_text(mx_log_agg *a) {
-    mx_log_stats st;
-    memset(&st, 0, sizeof st);
-    mx_log_facts_in in = {a, &st, NULL, 1800000000, INT64_MIN, INT64_MAX, NULL};
-    mx_json *j = mx_log_facts_json(&in);
-    mx_buf b;
-    memset(&b, 0, sizeof b);
-    mx_json_write(&b, j, 0);
-    mx_json_free(j);
-    char *t = strndup(b.data ? b.data : "", b.len);
-    mx_buf_free(&b);
-    return t;
-}
-
-/* Slim cause x domain / address dimensions (what mxdiag logs uses): their
- * groups count events, attempts, ext_fail, local_fail and msgs exactly as a
- * full aggregation does, everything else stays as a new group has it, the
- * other dimensions are untouched, and the fact built from it is the same
- * text (it fails when the fact's top lists read a field a slim group does
- * not keep, or when a slim counter is wrong). */
-static void test_slim(void **state) {
-    (void)state;
-    enum { N = 30000 };
-    mx_log_event *evs = calloc(N, sizeof *evs);
-    char (*strs)[4][64] = calloc(N, sizeof *strs);
-    uint64_t x = 0x9e3779b97f4a7c15ULL;
-    for (int i = 0; i < N; i++) {
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        snprintf(strs[i][0], 64, "Q%llu", (unsigned long long)(x % 3000));
-        snprintf(strs[i][2], 64, "D%llu.test", (unsigned long long)((x >> 16) % 90));
-        snprintf(strs[i][1], 64, "u%llu@%.40s", (unsigned long long)((x >> 24) % 7), strs[i][2]);
-        snprintf(strs[i][3], 64, "192.0.2.%llu", (unsigned long long)((x >> 32) % 120));
-        int cause = (int)((x >> 40) % 6);
-        mx_log_status st = cause == 0 ? MX_LOG_STATUS_SENT : (mx_log_status)((x >> 44) % 3);
-        evs[i] = ev_of(strs[i][0], strs[i][1], strs[i][2], (x >> 50) % 5 ? strs[i][3] : "", cause, st,
-                       1700000000 + i * 7);
-        evs[i].local = (x >> 56) % 5 == 0;
-    }
-    const unsigned slim = 1u << MX_AGG_CAUSE_DOMAIN | 1u << MX_AGG_CAUSE_ADDR;
-    mx_log_agg *a = mx_log_agg_new(100), *b = mx_log_agg_new_slim(100, slim);
-    for (int i = 0; i < N; i++) mx_log_agg_add(a, &evs[i]);
-    for (int i = 0; i < N; i += 500) mx_log_agg_add_batch(b, &evs[i], N - i < 500 ? (size_t)(N - i) : 500);
-    assert_groups_equal(mx_log_agg_total(a), mx_log_agg_total(b));
-    int slim_seen = 0;
-    for (int d = 0; d < MX_AGG__DIMS; d++) {
-        const mx_agg_group *const *ga, *const *gb;
-        size_t na = mx_log_agg_list(a, (mx_agg_dim)d, &ga), nb = mx_log_agg_list(b, (mx_agg_dim)d, &gb);
-        assert_int_equal(na, nb);
-        assert_int_equal(mx_log_agg_dropped(a, (mx_agg_dim)d), mx_log_agg_dropped(b, (mx_agg_dim)d));
-        for (size_t i = 0; i < na; i++) {
-            const mx_agg_group *x1 = ga[i], *y = gb[i];
-            if (!(slim >> d & 1)) {
-                assert_groups_equal(x1, y);
-                continue;
-            }
-            slim_seen++;
-            assert_string_equal(x1->key, y->key);
-            assert_int_equal(x1->cause, y->cause);
-            assert_int_equal(x1->events, y->events);
-            assert_int_equal(x1->attempts, y->attempts);
-            assert_int_equal(x1->ext_fail, y->ext_fail);
-            assert_int_equal(x1->local_fail, y->local_fail);
-            assert_int_equal(mx_agg_distinct_count(&x1->msgs), mx_agg_distinct_count(&y->msgs));
-            /* the rest as group_init left it */
-            assert_int_equal(y->att_fail + y->external + y->local + y->ext_ok + y->fail_since_ok, 0);
-            for (int k = 0; k < MX_LOG_STATUS__COUNT; k++) assert_int_equal(y->by_status[k], 0);
-            for (int k = 0; k < MX_LOG_CAUSE_MAX; k++) assert_int_equal(y->by_cause[k], 0);
-            assert_true(y->first == INT64_MAX && y->last == INT64_MIN && y->first_fail == INT64_MAX);
-            assert_int_equal(y->last_cause, -1);
-            assert_int_equal(mx_agg_distinct_count(&y->rcpts) + mx_agg_distinct_count(&y->addrs), 0);
-        }
-    }
-    assert_true(slim_seen > 200);
-    assert_true(mx_log_agg_dropped(b, MX_AGG_CAUSE_DOMAIN) > 0); /* "(other)" slim too */
-    char *fa = fact_text(a), *fb = fact_text(b);
-    assert_true(strlen(fa) > 1000);
-    assert_string_equal(fa, fb);
-    free(fa);
-    free(fb);
-    mx_log_agg_free(a);
-    mx_log_agg_free(b);
-    free(strs);
-    free(evs);
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cause_key_by_index), cmocka_unit_test(test_caps),
         cmocka_unit_test(test_distinct_growth),    cmocka_unit_test(test_long_key),
         cmocka_unit_test(test_batch_same),         cmocka_unit_test(test_hot_cold),
-        cmocka_unit_test(test_slim),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
