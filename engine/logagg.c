@@ -10,31 +10,16 @@
 #define HLL_M 256
 #define OTHER_KEY "(other)"
 
-/* What a probe compares, one cache line per group: the full hash, the
- * cause (cause x key dimensions) and the compared part of the key (the key,
- * or sub for cause x key), its first KEY_INLINE bytes inline.  A probe that
- * finds its group reads the slot's line and this one: the slot's high bits
- * are the hash's, so other groups' lines are not read, and a short key's
- * bytes are not read from the key arena. */
-#define KEY_INLINE 40
-typedef struct agg_key {
-    uint64_t hash;
-    const char *cmp;       /* NULL: never matches */
-    uint32_t len;          /* strlen(cmp) */
-    int32_t cause;
-    char inl[KEY_INLINE];  /* cmp's bytes when len <= KEY_INLINE */
-} agg_key;
-#define SLOT_TAG(h) ((h) & 0xffffffff00000000ULL)
-_Static_assert(sizeof(agg_key) == 64, "agg_key is one cache line");
-
 typedef struct agg_dim {
     mx_agg_group *pool;    /* max_groups groups, allocated once (pages touched as used) */
     mx_agg_group **groups; /* insertion order; sorted copy in `sorted` */
     size_t n;
-    uint64_t *slots;       /* open addressing: the hash's high 32 bits | index+1, 0 = empty */
+    uint32_t *slots;       /* open addressing: index+1, 0 = empty */
     size_t nslots;
-    agg_key *kent;         /* per group, what a probe compares (one cache line each) */
-    void *kent_mem;        /* kent's allocation (kent is kent_mem aligned to 64) */
+    uint64_t *hashes;
+    uint32_t *klens;       /* strlen of the compared part (key, or sub for cause x key) */
+    const char **kcmp;     /* the compared part itself: a probe reads these small arrays
+                            * and the key bytes (packed in `keys`), not the groups */
     mx_agg_group *other;
     const mx_agg_group **sorted;
     uint64_t sorted_gen;   /* `sorted` is valid while this equals the agg's gen */
@@ -315,8 +300,9 @@ mx_log_agg *mx_log_agg_new(size_t max_groups) {
         while (ns < a->max_groups * 2) ns <<= 1;
         a->dims[d].nslots = ns;
         a->dims[d].slots = mx_xcalloc(ns, sizeof *a->dims[d].slots);
-        a->dims[d].kent_mem = mx_xcalloc(a->max_groups + 1, sizeof(agg_key));
-        a->dims[d].kent = (agg_key *)(((uintptr_t)a->dims[d].kent_mem + 63) & ~(uintptr_t)63);
+        a->dims[d].hashes = mx_xcalloc(a->max_groups, sizeof *a->dims[d].hashes);
+        a->dims[d].klens = mx_xcalloc(a->max_groups, sizeof *a->dims[d].klens);
+        a->dims[d].kcmp = mx_xcalloc(a->max_groups, sizeof *a->dims[d].kcmp);
         a->dims[d].groups = mx_xcalloc(a->max_groups, sizeof *a->dims[d].groups);
         a->dims[d].pool = mx_xcalloc(a->max_groups, sizeof *a->dims[d].pool);
         if (d == MX_AGG_CAUSE_DOMAIN || d == MX_AGG_CAUSE_ADDR)
@@ -367,15 +353,13 @@ static mx_agg_group *lookup(mx_log_agg *a, mx_agg_dim dim, int cause, const char
     const char *prefix = cause >= 0 && dim != MX_AGG_CAUSE ? mx_log_cause_name((mx_log_cause)cause) : NULL;
     if (prefix) h = (h ^ ((uint64_t)(cause + 1) * 0x9e3779b97f4a7c15ULL)) * 0xff51afd7ed558ccdULL;
     size_t mask = D->nslots - 1;
-    const uint64_t tag = SLOT_TAG(h);
     for (size_t i = h & mask;; i = (i + 1) & mask) {
-        uint64_t s = D->slots[i];
+        uint32_t s = D->slots[i];
         if (!s) break;
-        if (SLOT_TAG(s) != tag) continue;
-        const agg_key *k = &D->kent[(uint32_t)s - 1];
-        if (k->hash != h) continue;
-        if (prefix && k->cause != cause) continue;
-        if (k->cmp && key_eq(k->len <= KEY_INLINE ? k->inl : k->cmp, k->len, p, n)) return &D->pool[(uint32_t)s - 1];
+        if (D->hashes[s - 1] != h) continue;
+        if (prefix && D->pool[s - 1].cause != cause) continue;
+        const char *k = D->kcmp[s - 1];
+        if (k && key_eq(k, D->klens[s - 1], p, n)) return &D->pool[s - 1];
     }
     if (D->n >= a->max_groups) {
         if (!D->other) {
@@ -397,18 +381,15 @@ static mx_agg_group *lookup(mx_log_agg *a, mx_agg_dim dim, int cause, const char
     mx_agg_group *g = &D->pool[D->n];
     group_init(g, key, cause);
     D->groups[D->n] = g;
-    /* what the probe above compares: sub (cause x key) or key */
+    D->hashes[D->n] = h;
+    /* what the probe above compares: strlen of sub (cause x key) or key */
     const char *cmp = prefix ? g->sub : g->key;
-    agg_key *k = &D->kent[D->n];
-    k->hash = h;
-    k->cmp = cmp;
-    k->len = cmp ? (uint32_t)strlen(cmp) : 0;
-    k->cause = cause;
-    if (cmp && k->len <= KEY_INLINE) memcpy(k->inl, cmp, k->len);
+    D->klens[D->n] = cmp ? (uint32_t)strlen(cmp) : 0;
+    D->kcmp[D->n] = cmp;
     D->n++;
     for (size_t i = h & mask;; i = (i + 1) & mask)
         if (!D->slots[i]) {
-            D->slots[i] = SLOT_TAG(h) | (uint64_t)D->n;
+            D->slots[i] = (uint32_t)D->n;
             break;
         }
     return g;
@@ -539,19 +520,15 @@ typedef struct agg_res {
 } agg_res;
 enum { G_CAUSE, G_DOM, G_CDOM, G_ADDR, G_CADDR, G_SRC };
 
-/* An event's four hashes (0 means "not logged"), computed once per event. */
-static void agg_hash(const mx_log_event *ev, agg_res *r) {
+/* Finds (creating them in event order, as the keys come) the groups of ev.
+ * Group creation happens here only: resolving events ahead of updating them
+ * keeps every dimension's insertion order, hence the cap's choice. */
+static void agg_resolve(mx_log_agg *a, const mx_log_event *ev, agg_res *r) {
+    /* Hash once per event; 0 means "not logged". */
     const mx_log_str *const strs[4] = {&ev->queue_id, &ev->recipient, &ev->domain, &ev->relay_addr};
     uint64_t hs[4];
     hash_lc4(strs, hs);
     r->hq = hs[0], r->hr = hs[1], r->hd = hs[2], r->ha = hs[3];
-}
-
-/* Finds (creating them in event order, as the keys come) the groups of ev,
- * whose hashes agg_hash put in r.  Group creation happens here only:
- * resolving events ahead of updating them keeps every dimension's insertion
- * order, hence the cap's choice. */
-static void agg_resolve(mx_log_agg *a, const mx_log_event *ev, agg_res *r) {
     int c = (int)ev->cause;
     /* The cause key is a constant per cause (and, once the dimension is full,
      * the answer stays "(other)"), so its lookup is done once per cause. */
@@ -620,7 +597,6 @@ static void agg_apply(mx_log_agg *a, const mx_log_event *ev, const agg_res *r) {
 
 void mx_log_agg_add(mx_log_agg *a, const mx_log_event *ev) {
     agg_res r;
-    agg_hash(ev, &r);
     agg_resolve(a, ev, &r);
     agg_apply(a, ev, &r);
 }
@@ -633,7 +609,7 @@ void mx_log_agg_add(mx_log_agg *a, const mx_log_event *ev) {
  * lines, asks for the set slots event i + PF_DIST will probe (the set
  * pointers are in the lines asked for before), and updates event i. */
 #define PF_DIST 4
-#define PF_RING (4 * PF_DIST) /* a power of two above 3 * PF_DIST */
+#define PF_RING (4 * PF_DIST) /* a power of two above 2 * PF_DIST */
 
 static void pf_group(const mx_agg_group *g, int cause) {
     const char *p = (const char *)&g->events, *e = (const char *)&g->by_cause[0];
@@ -663,20 +639,8 @@ static void pf_sets(const agg_res *r) {
     if ((g = r->g[G_CADDR])) pf_set(&g->msgs, r->hq);
 }
 
-/* The first slot the look-ups of the domain and the address will probe. */
-static void pf_slots(const mx_log_agg *a, const agg_res *r) {
-    const agg_dim *D = &a->dims[MX_AGG_DOMAIN], *A = &a->dims[MX_AGG_ADDR];
-    if (r->hd) __builtin_prefetch(&D->slots[r->hd & (D->nslots - 1)], 0, 3);
-    if (r->ha) __builtin_prefetch(&A->slots[r->ha & (A->nslots - 1)], 0, 3);
-}
-
 void mx_log_agg_add_batch(mx_log_agg *a, const mx_log_event *evs, size_t n) {
     agg_res ring[PF_RING];
-    size_t hashed = n < 3 * PF_DIST ? n : 3 * PF_DIST;
-    for (size_t j = 0; j < hashed; j++) {
-        agg_hash(&evs[j], &ring[j % PF_RING]);
-        pf_slots(a, &ring[j % PF_RING]);
-    }
     size_t ahead = n < 2 * PF_DIST ? n : 2 * PF_DIST;
     for (size_t j = 0; j < ahead; j++) {
         agg_resolve(a, &evs[j], &ring[j % PF_RING]);
@@ -684,11 +648,6 @@ void mx_log_agg_add_batch(mx_log_agg *a, const mx_log_event *evs, size_t n) {
             if (ring[j % PF_RING].g[k]) pf_group(ring[j % PF_RING].g[k], (int)evs[j].cause);
     }
     for (size_t i = 0; i < n; i++) {
-        size_t h = i + 3 * PF_DIST;
-        if (h < n) {
-            agg_hash(&evs[h], &ring[h % PF_RING]);
-            pf_slots(a, &ring[h % PF_RING]);
-        }
         size_t j = i + 2 * PF_DIST;
         if (j < n) {
             agg_res *r = &ring[j % PF_RING];
@@ -767,7 +726,9 @@ void mx_log_agg_free(mx_log_agg *a) {
         free(D->pool);
         free(D->pair);
         free(D->slots);
-        free(D->kent_mem);
+        free(D->hashes);
+        free(D->klens);
+        free(D->kcmp);
         free(D->sorted);
     }
     group_free(&a->total);
