@@ -498,16 +498,6 @@ static inline __attribute__((always_inline)) int stream_next_line(mx_log_stream 
     return 0;
 }
 
-/* stream_next_line for a line already in the current file's buffer only
- * (0: none there; the file is not left, nothing is read). */
-static inline int stream_next_buffered(mx_log_stream *s, const char **line, size_t *len, int *nul) {
-    if (s->cur >= s->nfiles || !s->rd || !reader_next_buffered(s->rd, line, len)) return 0;
-    s->stats.lines++;
-    s->files[s->cur].lines++;
-    *nul = mx_log_reader_line_may_hold_nul(s->rd);
-    return 1;
-}
-
 void mx_log_stream_set_stop(mx_log_stream *s, const volatile sig_atomic_t *stop) {
     s->stop = stop;
     if (s->rd) mx_log_reader_set_stop(s->rd, stop);
@@ -605,6 +595,38 @@ void mx_log_batch_free(mx_log_batch *b) {
     free(b);
 }
 
+/* The whole lines left in r's buffer, up to max, into out: what
+ * reader_next_buffered would return one call at a time, in one loop (no
+ * per-line calls and bookkeeping; a borrowing batch's lines). */
+static size_t reader_take_buffered(mx_log_reader *r, batch_line *out, size_t max) {
+    char *buf = r->buf;
+    size_t start = r->start, k = 0;
+    const size_t end = r->end;
+    while (k < max && start < end) {
+        char *ls = buf + start;
+        char *nl = memchr(ls, '\n', end - start);
+        if (!nl) break;
+        size_t n = (size_t)(nl - ls);
+        start += n + 1;
+        if (r->skipping) {
+            r->skipping = 0;
+            continue;
+        }
+        if (n > MX_LOG_MAX_LINE) {
+            r->long_lines++;
+            continue;
+        }
+        out[k].p = ls;
+        out[k].len = (uint32_t)n;
+        out[k].nul = r->nul_end > start - n - 1;
+        k++;
+    }
+    r->bytes += start - r->start;
+    r->start = start;
+    if (k) r->line_nul = out[k - 1].nul;
+    return k;
+}
+
 size_t mx_log_stream_fill(mx_log_stream *s, mx_log_batch *b) {
     b->used = b->n = b->next = 0;
     b->has_pend = 0;
@@ -614,13 +636,14 @@ size_t mx_log_stream_fill(mx_log_stream *s, mx_log_batch *b) {
     if (b->borrow) {
         /* the first line may read (and move the buffer's tail); the others
          * are whole lines after it in the same buffer */
-        while (b->n < MX_LOG_BATCH_LINES && (b->n ? stream_next_buffered(s, &line, &len, &nul)
-                                                   : stream_next_line(s, &line, &len, &nul))) {
-            b->lines[b->n].p = line;
-            b->lines[b->n].len = (uint32_t)len;
-            b->lines[b->n].nul = nul;
-            b->n++;
-        }
+        if (!stream_next_line(s, &line, &len, &nul)) return 0;
+        b->lines[0].p = line;
+        b->lines[0].len = (uint32_t)len;
+        b->lines[0].nul = nul;
+        size_t k = reader_take_buffered(s->rd, b->lines + 1, MX_LOG_BATCH_LINES - 1);
+        s->stats.lines += k;
+        s->files[s->cur].lines += k;
+        b->n = 1 + k;
         return b->n;
     }
     while (b->used < MX_LOG_BATCH_BYTES && b->n < MX_LOG_BATCH_LINES && stream_next_line(s, &line, &len, &nul)) {

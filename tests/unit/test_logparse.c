@@ -466,6 +466,39 @@ static void test_event_fields(void **state) {
     assert_int_equal(ev.cause, MX_LOG_CAUSE_TLS_FAIL);
 }
 
+/* A relay's host name ends at the first '[', ' ' or ',' (eight bytes at a
+ * time in the parser): every name length around the word size, each
+ * terminator; a name that ends at a space or comma has no [address] of its
+ * own, so the attempt is not an event (one found further on is not its). */
+static void test_host_end(void **state) {
+    (void)state;
+    mx_log_parser p;
+    mx_log_parser_init(&p, utc(2024, 3, 10, 0, 0, 0), 1);
+    mx_log_event ev;
+    const char terms[] = {'[', ' ', ','};
+    for (int len = 1; len <= 40; len++) {
+        char host[64];
+        for (int i = 0; i < len; i++) host[i] = "mx.example-host.org"[i % 19];
+        host[len] = 0;
+        for (size_t t = 0; t < sizeof terms; t++) {
+            char line[256];
+            snprintf(line, sizeof line,
+                     "Mar  1 10:00:00 mx postfix/smtp[1]: ABCDE12345: lost connection with %s%s192.0.2.9] while "
+                     "receiving the initial server greeting",
+                     host, terms[t] == '[' ? "[" : terms[t] == ' ' ? " x[" : ",x[");
+            mx_log_result r = parse(&p, line, &ev);
+            if (terms[t] == '[') {
+                assert_int_equal(r, MX_LOG_EVENT);
+                assert_int_equal(ev.relay_host.n, (size_t)len);
+                assert_memory_equal(ev.relay_host.p, host, (size_t)len);
+                assert_memory_equal(ev.relay_addr.p, "192.0.2.9", ev.relay_addr.n);
+            } else {
+                assert_int_not_equal(r, MX_LOG_EVENT);
+            }
+        }
+    }
+}
+
 static void test_classify(void **state) {
     (void)state;
     struct {
@@ -761,6 +794,7 @@ int main(void) {
         cmocka_unit_test(test_lines_stream), cmocka_unit_test(test_event_fields),
         cmocka_unit_test(test_classify),     cmocka_unit_test(test_year_inference),
         cmocka_unit_test(test_iso_times),    cmocka_unit_test(test_syslog_minute),    cmocka_unit_test(test_iso_fraction_zone),    cmocka_unit_test(test_garbled),
+        cmocka_unit_test(test_host_end),
     };
     return cmocka_run_group_tests(tests, load_rows, free_rows);
 }

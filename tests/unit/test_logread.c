@@ -651,6 +651,10 @@ static void test_borrowing_batches(void **state) {
     size_t nev = 0;
     while (mx_log_stream_next(st, &ev) == 1) want = ev_hash(want, &ev), nev++;
     ws = *mx_log_stream_stats(st);
+    const mx_log_file_stat *wf;
+    assert_int_equal(mx_log_stream_files(st, &wf), 4);
+    uint64_t wlines[4], wbytes[4];
+    for (int i = 0; i < 4; i++) wlines[i] = wf[i].lines, wbytes[i] = wf[i].bytes;
     mx_log_stream_free(st);
     assert_true(nev > 10000);
 
@@ -680,6 +684,10 @@ static void test_borrowing_batches(void **state) {
     const mx_log_file_stat *fs;
     assert_int_equal(mx_log_stream_files(st, &fs), 4);
     assert_false(fs[1].ok);
+    for (int i = 0; i < 4; i++) { /* each file's lines and bytes as the stream counts them */
+        assert_int_equal(fs[i].lines, wlines[i]);
+        assert_int_equal(fs[i].bytes, wbytes[i]);
+    }
     assert_true(gs.by_reason[MX_LOG_R_TOO_LONG] == 1 && gs.by_reason[MX_LOG_R_BINARY] == 1);
     free(evs);
     mx_log_batch_free(b);
