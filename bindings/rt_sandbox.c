@@ -776,7 +776,7 @@ static void charge(lua_State *L, uint64_t n, int level) {
         run->aborted = "instruction budget exceeded (200 million Lua instructions per rule)";
         hook_error(L, level, run->aborted);
     }
-    /* the same deadline as the timer's (rule_deadline): other rules' Lua time
+    /* the same deadline as the timer's (check_deadline, rt_checks.c): other rules' Lua time
      * and the time spent queued for a connection slot are not this rule's */
     if (run->started &&
         mx_now_ms() > run->started + rt_rule_timeout_ms(rt, rt->acct_rule) + rt_others_ms(rt, run) + rt_queued_ms(run)) {
