@@ -206,18 +206,27 @@ static size_t fill(mx_log_reader *r) {
     return added;
 }
 
-/* The next line when it is whole in the buffer already (the branch of
- * mx_log_reader_next that finds a '\n'); 0 when the buffer has none left:
- * no memmove, no read, so lines returned before stay where they are. */
-static int reader_next_buffered(mx_log_reader *r, const char **line, size_t *len) {
-    for (;;) {
-        char *s = r->buf + r->start;
-        size_t avail = r->end - r->start;
-        char *nl = avail ? memchr(s, '\n', avail) : NULL;
-        if (!nl) return 0;
-        size_t n = (size_t)(nl - s);
-        r->start += n + 1;
-        r->bytes += n + 1;
+typedef struct batch_line {
+    const char *p;     /* in the batch's buf, or (borrowing) the stream's */
+    uint32_t len;      /* <= MX_LOG_MAX_LINE */
+    int nul;
+} batch_line;
+
+/* The whole lines left in r's buffer, up to max, into out, in one loop (a
+ * borrowing batch's lines: no per-line calls and bookkeeping); 0 when the
+ * buffer has no whole line left. No memmove, no read, so lines returned
+ * before stay where they are. Lines over MX_LOG_MAX_LINE, and the rest of
+ * one being skipped, are counted and passed over. */
+static size_t reader_take_buffered(mx_log_reader *r, batch_line *out, size_t max) {
+    char *buf = r->buf;
+    size_t start = r->start, k = 0;
+    const size_t end = r->end;
+    while (k < max && start < end) {
+        char *ls = buf + start;
+        char *nl = memchr(ls, '\n', end - start);
+        if (!nl) break;
+        size_t n = (size_t)(nl - ls);
+        start += n + 1;
         if (r->skipping) {
             r->skipping = 0;
             continue;
@@ -226,11 +235,25 @@ static int reader_next_buffered(mx_log_reader *r, const char **line, size_t *len
             r->long_lines++;
             continue;
         }
-        r->line_nul = r->nul_end > r->start - n - 1;
-        *line = s;
-        *len = n;
-        return 1;
+        out[k].p = ls;
+        out[k].len = (uint32_t)n;
+        out[k].nul = r->nul_end > start - n - 1;
+        k++;
     }
+    r->bytes += start - r->start;
+    r->start = start;
+    if (k) r->line_nul = out[k - 1].nul;
+    return k;
+}
+
+/* The next line when it is whole in the buffer already (the branch of
+ * mx_log_reader_next that finds a '\n'); 0 when the buffer has none left. */
+static int reader_next_buffered(mx_log_reader *r, const char **line, size_t *len) {
+    batch_line l;
+    if (!reader_take_buffered(r, &l, 1)) return 0;
+    *line = l.p;
+    *len = l.len;
+    return 1;
 }
 
 int mx_log_reader_next(mx_log_reader *r, const char **line, size_t *len) {
@@ -558,12 +581,6 @@ int mx_log_stream_next(mx_log_stream *s, mx_log_event *ev) {
 
 /* ---- batches ---------------------------------------------------------------- */
 
-typedef struct batch_line {
-    const char *p;     /* in the batch's buf, or (borrowing) the stream's */
-    uint32_t len;      /* <= MX_LOG_MAX_LINE */
-    int nul;
-} batch_line;
-
 struct mx_log_batch {
     char *buf; /* MX_LOG_BATCH_BYTES + one maximal line */
     size_t used;
@@ -593,38 +610,6 @@ void mx_log_batch_free(mx_log_batch *b) {
     free(b->buf);
     free(b->lines);
     free(b);
-}
-
-/* The whole lines left in r's buffer, up to max, into out: what
- * reader_next_buffered would return one call at a time, in one loop (no
- * per-line calls and bookkeeping; a borrowing batch's lines). */
-static size_t reader_take_buffered(mx_log_reader *r, batch_line *out, size_t max) {
-    char *buf = r->buf;
-    size_t start = r->start, k = 0;
-    const size_t end = r->end;
-    while (k < max && start < end) {
-        char *ls = buf + start;
-        char *nl = memchr(ls, '\n', end - start);
-        if (!nl) break;
-        size_t n = (size_t)(nl - ls);
-        start += n + 1;
-        if (r->skipping) {
-            r->skipping = 0;
-            continue;
-        }
-        if (n > MX_LOG_MAX_LINE) {
-            r->long_lines++;
-            continue;
-        }
-        out[k].p = ls;
-        out[k].len = (uint32_t)n;
-        out[k].nul = r->nul_end > start - n - 1;
-        k++;
-    }
-    r->bytes += start - r->start;
-    r->start = start;
-    if (k) r->line_nul = out[k - 1].nul;
-    return k;
 }
 
 size_t mx_log_stream_fill(mx_log_stream *s, mx_log_batch *b) {
