@@ -67,3 +67,25 @@ class SmtpListener:
 def findings(doc, rules=None, exclude=None):
     return [f for f in doc["findings"]
             if (rules is None or f["rule"] in rules) and (exclude is None or f["rule"] not in exclude)]
+
+
+class Checks:
+    """A test script's checks: check(ok, what, p=None) prints "ok" or "FAIL"
+    (and p's output when it failed); check.fails counts the failures."""
+
+    def __init__(self):
+        self.fails = 0
+
+    def __call__(self, ok, what, p=None):
+        if ok:
+            print("ok  ", what)
+            return
+        self.fails += 1
+        print("FAIL", what)
+        if p is not None:
+            print("stdout:", p.stdout[-3000:], "\nstderr:", p.stderr[-3000:])
+
+
+def write_file(path, text):
+    with open(path, "w") as f:
+        f.write(text)

@@ -9,23 +9,10 @@ earliest deadline of its running rules):
 No network: the target is a documentation address no rule connects to."""
 import json, os, sys, tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import run
+from common import Checks, run, write_file as write
 
 mx = sys.argv[1]
-fails = 0
-def check(ok, what, p=None):
-    global fails
-    if ok:
-        print("ok  ", what)
-        return
-    fails += 1
-    print("FAIL", what)
-    if p is not None:
-        print("stdout:", p.stdout[-3000:], "\nstderr:", p.stderr[-3000:])
-
-def write(path, text):
-    with open(path, "w") as f:
-        f.write(text)
+check = Checks()
 
 def doc(p):
     for l in p.stdout.splitlines():
@@ -112,5 +99,5 @@ fs = sorted((f["rule"], f["summary"]) for f in doc(p).get("findings", []))
 check(fs == [("hog", "hog done"), ("waiter", "waiter done")],
       "the other rule's computing time is not the waiting rule's: %r" % fs, p)
 
-print("%d failed" % fails if fails else "all passed")
-sys.exit(1 if fails else 0)
+print("%d failed" % check.fails if check.fails else "all passed")
+sys.exit(1 if check.fails else 0)

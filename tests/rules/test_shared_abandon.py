@@ -9,23 +9,10 @@ the stopped task claimed in the process-wide store is given up).
 No network: the targets are documentation addresses no rule connects to."""
 import json, os, sys, tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import run
+from common import Checks, run, write_file as write
 
 mx = sys.argv[1]
-fails = 0
-def check(ok, what, p=None):
-    global fails
-    if ok:
-        print("ok  ", what)
-        return
-    fails += 1
-    print("FAIL", what)
-    if p is not None:
-        print("stdout:", p.stdout[-3000:], "\nstderr:", p.stderr[-3000:])
-
-def write(path, text):
-    with open(path, "w") as f:
-        f.write(text)
+check = Checks()
 
 def summaries(p):
     out = {}
@@ -110,5 +97,5 @@ check(s.get("192.0.2.2") == [("waiter.value", "worked out by the waiter")],
       "worker 2's waiter is released and works the key out: %r" % s.get("192.0.2.2"), p)
 check("workers: 2" in p.stderr + p.stdout, "the run had two workers", p)
 
-print("%d failed" % fails if fails else "all passed")
-sys.exit(1 if fails else 0)
+print("%d failed" % check.fails if check.fails else "all passed")
+sys.exit(1 if check.fails else 0)
