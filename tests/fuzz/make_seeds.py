@@ -166,6 +166,11 @@ put("logread", "gzip-truncated", b"\x01\xc0" + text)
 put("logread", "two-members", b"\x02\x01" + text)
 put("logread", "long-lines", b"\x03\x20" + b"x" * 4000)
 put("logread", "stream", b"\x10\x02" + text)
+# two lines, six events: the stream's counts hold more events than lines
+rcpts = b"".join(b"Apr  5 10:00:0%d mx3 sm-mta[600%d]: 5A1B2C3D00456%d: to=<alice@dest.example>,<bob@other.example>,"
+                 b"<carl@dest.example>, delay=00:00:01, mailer=esmtp, pri=150, relay=mx.dest.example. [192.0.2.10], "
+                 b"dsn=2.0.0, stat=Sent (Ok)\n" % (i, i, i) for i in (1, 2))
+put("logread", "stream-rcpts", b"\x10\x00" + rcpts)
 put("logread", "gzip-file", b"\x00\x00" + gzip.compress(text, mtime=0))
 put("logread", "nul-crlf", b"\x00\x00" + b"a\x00b\r\n\r\n\xff\xfe\nlast")
 
