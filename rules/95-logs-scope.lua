@@ -164,7 +164,7 @@ return {
           end
         end
       end
-      table.sort(dests, function(a, b) return a.domain < b.domain end)
+      util.sort_by(dests, { "domain" })
       ev.destinations = dests
     end
     local dominant, dn = nil, 0

@@ -60,10 +60,7 @@ return {
       local ok = g.successes
       if ok > 0 and not g.other then busiest[#busiest + 1] = { key = g.key, successes = ok } end
     end
-    table.sort(busiest, function(a, b)
-      if a.successes ~= b.successes then return a.successes > b.successes end
-      return a.key < b.key
-    end)
+    util.sort_by(busiest, { "-successes", "key" })
     for i = 1, math.min(#busiest, MAX_REFERENCES) do
       local d = busiest[i].key
       if not is_ref[d] then refs[#refs + 1] = d; is_ref[d] = true end
@@ -76,10 +73,7 @@ return {
       local f = g.failures
       if f > 0 and g.successes == 0 and not g.other then cands[#cands + 1] = { g = g, key = g.key, failures = f } end
     end
-    table.sort(cands, function(a, b)
-      if a.failures ~= b.failures then return a.failures > b.failures end
-      return a.key < b.key
-    end)
+    util.sort_by(cands, { "-failures", "key" })
     local invalid, list = {}, {}
     for i = 1, math.min(#cands, MAX_CANDIDATES) do
       local g = cands[i].g

@@ -62,19 +62,23 @@ function M.impact(f, s)
   return f * f / (f + s)
 end
 
+-- util.sort_by, the engine's (bindings/l_util.c), for the logs rules, whose
+-- own `util` is this library: sorts a list of records by named fields
+-- ("-" first: descending), each field read once per record, no Lua
+-- function called per comparison.
+M.sort_by = util.sort_by
+
 -- Sorts a list of {name=, failures=, successes=} by impact (then failures,
 -- then name); returns it.
 function M.rank(list)
-  -- each entry's impact computed once, not twice per comparison (a list of
-  -- 2,000 failing domains takes ~22,000 comparisons)
-  local imp = {}
-  for _, e in ipairs(list) do imp[e] = M.impact(e.failures, e.successes) end
-  table.sort(list, function(a, b)
-    local ia, ib = imp[a], imp[b]
-    if ia ~= ib then return ia > ib end
-    if a.failures ~= b.failures then return a.failures > b.failures end
-    return a.name < b.name
-  end)
+  -- sorted in C on keys made once per entry (a Lua comparator ran ~22,000
+  -- times for 2,000 failing domains: most of the logs rules' time)
+  local keyed = {}
+  for i, e in ipairs(list) do
+    keyed[i] = { impact = M.impact(e.failures, e.successes), failures = e.failures, name = e.name, e = e }
+  end
+  util.sort_by(keyed, { "-impact", "-failures", "name" })
+  for i, k in ipairs(keyed) do list[i] = k.e end
   return list
 end
 
