@@ -24,6 +24,8 @@ local util = require("logs_util")
 
 local TOP = 5
 
+local function not_recipient(class) return class ~= "recipient" end
+
 local CUTOVER_ADVICE = {
   route = "This server lost its route at that time (often its IPv6 route or default gateway): check `ip route`, "
     .. "`ip -6 route` and the network configuration.",
@@ -119,7 +121,7 @@ return {
         if g.successes > 0 and not g.other then ok_domains = ok_domains + 1 end
         if df > 0 then
           fail_total = fail_total + df
-          local cause = util.dominant(g, function(c) return c ~= "recipient" end)
+          local cause = util.dominant(g, not_recipient)
           local cls = causes.class(cause)
           class_fail[cls] = (class_fail[cls] or 0) + df
           if not g.other then
@@ -156,7 +158,7 @@ return {
           local state = (last_bad and df > 0) and "failing" or (g.last_outcome == "success" and "ok" or nil)
           if state then
             dests[#dests + 1] = { domain = g.key, state = state, failures = df, successes = g.successes,
-              cause = df > 0 and util.dominant(g, function(c) return c ~= "recipient" end) or nil,
+              cause = df > 0 and util.dominant(g, not_recipient) or nil,
               last_cause = g.last_cause, failures_since_success = g.failures_since_success,
               first_failure = util.iso(g.first_failure), last_failure = util.iso(g.last_failure),
               first_failure_since_success = util.iso(g.first_failure_since_success),

@@ -36,21 +36,24 @@ end
 -- External failures of a domain that say something about delivery (all but
 -- the "recipient" class: wrong addresses), clamped to its external failures.
 function M.delivery_failures(g)
-  local rc = M.by_class(g).recipient or 0
+  local rc = 0
+  for name, n in pairs(g.by_cause or {}) do
+    if causes.class(name) == "recipient" then rc = rc + n end
+  end
   local f = (g.failures or 0) - rc
   if f < 0 then f = 0 end
   return f
 end
 
 -- Its dominant cause among the given class filter (nil: any); name, count.
+-- The most failures wins; of equal counts, the name first in sort order
+-- (whatever order pairs() gives).
 function M.dominant(g, want)
   local best, bn = nil, 0
-  local names = {}
-  for name in pairs(g.by_cause or {}) do names[#names + 1] = name end
-  table.sort(names)
-  for _, name in ipairs(names) do
-    local n = g.by_cause[name]
-    if (not want or want(causes.class(name))) and n > bn then best, bn = name, n end
+  for name, n in pairs(g.by_cause or {}) do
+    if (n > bn or (n == bn and best and name < best)) and (not want or want(causes.class(name))) then
+      best, bn = name, n
+    end
   end
   return best, bn
 end

@@ -483,5 +483,95 @@ def distance_check():
 
 distance_check()
 
+# logs_util.dominant (one pass over by_cause, ties to the name first in sort
+# order) and logs_util.rank (util.sort_by on keys made once) against their
+# plain forms: sorted names, and table.sort with a Lua comparator. Counts are
+# drawn from a few values so that ties are common.
+RANK_RULE = r"""
+local util = require("logs_util")
+local causes = require("logs_causes")
+local NAMES = { "timeout", "refused", "rbl_reject", "no_such_user", "dns_fail", "greeting_lost", "tls_fail",
+  "unreachable", "rcpt_reject", "null_mx" }
+local function plain_dominant(g, want)
+  local best, bn, names = nil, 0, {}
+  for name in pairs(g.by_cause) do names[#names + 1] = name end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    local n = g.by_cause[name]
+    if (not want or want(causes.class(name))) and n > bn then best, bn = name, n end
+  end
+  return best, bn
+end
+local function plain_rank(list)
+  table.sort(list, function(a, b)
+    local ia, ib = util.impact(a.failures, a.successes), util.impact(b.failures, b.successes)
+    if ia ~= ib then return ia > ib end
+    if a.failures ~= b.failures then return a.failures > b.failures end
+    return a.name < b.name
+  end)
+  return list
+end
+return {
+  id = "test-rank", kind = "logs", description = "logs_util.dominant and rank against their plain forms",
+  categories = { "logs" }, codes = { ["test.rank"] = "info" },
+  run = function(target, report)
+    local seed = 4242
+    local function rnd(n) seed = (seed * 1103515245 + 12345) % 2147483648; return (seed // 65536) % n + 1 end
+    local not_rcpt = function(c) return c ~= "recipient" end
+    local groups, dom_differ, rank_differ, ties, first = 0, 0, 0, 0, nil
+    for _ = 1, 3000 do
+      local by = {}
+      for _ = 1, rnd(5) - 1 do by[NAMES[rnd(#NAMES)]] = rnd(3) - 1 end
+      local g = { by_cause = by }
+      for _, want in ipairs({ false, not_rcpt }) do
+        local a, an = util.dominant(g, want or nil)
+        local b, bn = plain_dominant(g, want or nil)
+        groups = groups + 1
+        if a ~= b or an ~= bn then
+          dom_differ = dom_differ + 1
+          first = first or string.format("dominant: %s %d, plain %s %d", tostring(a), an, tostring(b), bn)
+        end
+      end
+    end
+    for round = 1, 200 do
+      local list = {}
+      for i = 1, rnd(60) do
+        list[i] = { name = string.format("d%02d.example", rnd(99)) .. i, failures = rnd(4), successes = rnd(4) - 1 }
+      end
+      local a, b = {}, {}
+      for i, e in ipairs(list) do a[i] = e; b[i] = e end
+      util.rank(a)
+      plain_rank(b)
+      for i = 1, #list do
+        if i > 1 and a[i].failures == a[i - 1].failures and a[i].successes == a[i - 1].successes then ties = ties + 1 end
+        if a[i] ~= b[i] then
+          rank_differ = rank_differ + 1
+          first = first or string.format("rank: round %d position %d", round, i)
+          break
+        end
+      end
+    end
+    report:finding { code = "test.rank", severity = "info", summary = "dominant and rank checked",
+      evidence = { groups = groups, dominant_differ = dom_differ, rank_differ = rank_differ, ties = ties,
+        first = first } }
+  end,
+}
+"""
+
+
+def rank_check():
+    d = tempfile.mkdtemp(prefix="mxdiag-logsrank-")
+    with open(os.path.join(d, "99-test-rank.lua"), "w") as f:
+        f.write(RANK_RULE)
+    rc, doc = run("webapp", "--rules-dir", d)
+    f = finding(doc, "test.rank")
+    ev = f["evidence"] if f else {}
+    check(f is not None and ev.get("groups") == 6000 and ev.get("ties", 0) > 100 and ev.get("dominant_differ") == 0
+          and ev.get("rank_differ") == 0,
+          "logs_util.dominant and rank agree with their plain forms: %s" % ev)
+
+
+rank_check()
+
 print("%d failure(s)" % len(failures))
 sys.exit(1 if failures else 0)
