@@ -470,13 +470,18 @@ return {
 """
 
 
-def distance_check():
-    d = tempfile.mkdtemp(prefix="mxdiag-logsdist-")
-    with open(os.path.join(d, "99-test-distance.lua"), "w") as f:
-        f.write(DISTANCE_RULE)
+def site_rule_evidence(file_name, text, code):
+    """Runs the webapp scenario with one site logs rule; (finding, its evidence)."""
+    d = tempfile.mkdtemp(prefix="mxdiag-logssite-")
+    with open(os.path.join(d, file_name), "w") as f:
+        f.write(text)
     rc, doc = run("webapp", "--rules-dir", d)
-    f = finding(doc, "test.distance")
-    ev = f["evidence"] if f else {}
+    f = finding(doc, code)
+    return f, (f["evidence"] if f else {})
+
+
+def distance_check():
+    f, ev = site_rule_evidence("99-test-distance.lua", DISTANCE_RULE, "test.distance")
     check(f is not None and ev.get("pairs") == 40000 and ev.get("within", 0) > 5000 and ev.get("differ") == 0,
           "logs_util.distance agrees with the plain computation on 40,000 pairs: %s" % ev)
 
@@ -560,12 +565,7 @@ return {
 
 
 def rank_check():
-    d = tempfile.mkdtemp(prefix="mxdiag-logsrank-")
-    with open(os.path.join(d, "99-test-rank.lua"), "w") as f:
-        f.write(RANK_RULE)
-    rc, doc = run("webapp", "--rules-dir", d)
-    f = finding(doc, "test.rank")
-    ev = f["evidence"] if f else {}
+    f, ev = site_rule_evidence("99-test-rank.lua", RANK_RULE, "test.rank")
     check(f is not None and ev.get("groups") == 6000 and ev.get("ties", 0) > 100 and ev.get("dominant_differ") == 0
           and ev.get("rank_differ") == 0,
           "logs_util.dominant and rank agree with their plain forms: %s" % ev)

@@ -6,34 +6,13 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <lauxlib.h>
-#include <lualib.h>
-#include <string.h>
 #include "runtime.h"
-
-static lua_State *L;
+#include "lua_chunks.h"
 
 static int setup(void **state) {
     (void)state;
-    L = luaL_newstate();
-    luaL_openlibs(L);
-    luaL_requiref(L, "dnsbl", luaopen_mx_dnsbl, 1);
-    lua_pop(L, 1);
+    chunks_open("dnsbl", luaopen_mx_dnsbl);
     return 0;
-}
-static int teardown(void **state) {
-    (void)state;
-    lua_close(L);
-    return 0;
-}
-
-/* Runs a chunk that returns a string; asserts it equals want. */
-static void run(const char *chunk, const char *want) {
-    if (luaL_dostring(L, chunk) != LUA_OK) fail_msg("%s: %s", chunk, lua_tostring(L, -1));
-    const char *got = lua_tostring(L, -1);
-    if (!got) fail_msg("%s: returned a %s", chunk, luaL_typename(L, -1));
-    if (strcmp(got, want) != 0) fail_msg("%s:\n got  %s\n want %s", chunk, got, want);
-    lua_settop(L, 0);
 }
 
 #define R(expr) "local a, b, c = " expr " return tostring(a) .. '|' .. tostring(b) .. '|' .. (type(c) == 'table' and tostring(c.error) or tostring(c))"

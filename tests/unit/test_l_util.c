@@ -6,42 +6,13 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <lauxlib.h>
-#include <lualib.h>
-#include <string.h>
 #include "runtime.h"
-
-static lua_State *L;
+#include "lua_chunks.h"
 
 static int setup(void **state) {
     (void)state;
-    L = luaL_newstate();
-    luaL_openlibs(L);
-    luaL_requiref(L, "util", luaopen_mx_util, 1);
-    lua_pop(L, 1);
+    chunks_open("util", luaopen_mx_util);
     return 0;
-}
-static int teardown(void **state) {
-    (void)state;
-    lua_close(L);
-    return 0;
-}
-
-/* Runs a chunk that returns a string; asserts it equals want. */
-static void run(const char *chunk, const char *want) {
-    if (luaL_dostring(L, chunk) != LUA_OK) fail_msg("%s: %s", chunk, lua_tostring(L, -1));
-    const char *got = lua_tostring(L, -1);
-    if (!got) fail_msg("%s: returned a %s", chunk, luaL_typename(L, -1));
-    if (strcmp(got, want) != 0) fail_msg("%s:\n got  %s\n want %s", chunk, got, want);
-    lua_settop(L, 0);
-}
-
-/* Runs a chunk that must raise an error holding want. */
-static void raises(const char *chunk, const char *want) {
-    if (luaL_dostring(L, chunk) == LUA_OK) fail_msg("%s: did not raise", chunk);
-    const char *got = lua_tostring(L, -1);
-    if (!got || !strstr(got, want)) fail_msg("%s:\n got  %s\n want ...%s...", chunk, got ? got : "(no message)", want);
-    lua_settop(L, 0);
 }
 
 static void test_small(void **state) {
