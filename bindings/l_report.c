@@ -55,13 +55,15 @@ static const char *field_string(lua_State *L, const int *type, const char *const
 /* The C findings of sealed finding tables (issue 21): shared.memo keeps the
  * findings of an address sealed (util.seal), and in a batch every check whose
  * MX has the address reports the same table. Converting it (reading the Lua
- * tables, sorting the evidence's keys) is done once per table and rule; each
- * check gets a copy of the tree in its own arena (a site override changes its
- * copy only). A sealed copy's contents never change and the rule's codes are
+ * tables, sorting the evidence's keys) is done once per table and rule; with
+ * site overrides each check gets a copy of the tree in its own arena (an
+ * override changes its copy only), without them the checks borrow the tree
+ * (check_keep below). A sealed copy's contents never change and the rule's codes are
  * the engine's own copy (rt_loader.c), so (table, rule) is the whole key; a
  * finding whose evidence reads a proxy or a view (contents that may change)
  * is not kept. The cache is weak-keyed (an ephemeron): an entry goes with its
- * table (shared.memo drops an epoch's values), its trees freed by __gc. */
+ * table (shared.memo drops an epoch's values) once no check borrows it, its
+ * trees freed by __gc. */
 #define FCACHE_RULES 4
 typedef struct fcache {
     int n;
