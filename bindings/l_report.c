@@ -55,17 +55,20 @@ static const char *field_string(lua_State *L, const int *type, const char *const
 /* The C findings of sealed finding tables (issue 21): shared.memo keeps the
  * findings of an address sealed (util.seal), and in a batch every check whose
  * MX has the address reports the same table. Converting it (reading the Lua
- * tables, sorting the evidence's keys) is done once per table and rule; each
- * check gets a copy of the tree in its own arena (a site override changes its
- * copy only). A sealed copy's contents never change and the rule's codes are
+ * tables, sorting the evidence's keys) is done once per table and rule; with
+ * site overrides each check gets a copy of the tree in its own arena (an
+ * override changes its copy only), without them the checks borrow the tree
+ * (check_keep below). A sealed copy's contents never change and the rule's codes are
  * the engine's own copy (rt_loader.c), so (table, rule) is the whole key; a
  * finding whose evidence reads a proxy or a view (contents that may change)
  * is not kept. The cache is weak-keyed (an ephemeron): an entry goes with its
- * table (shared.memo drops an epoch's values), its trees freed by __gc. */
+ * table (shared.memo drops an epoch's values) once no check borrows it, its
+ * trees freed by __gc. */
 #define FCACHE_RULES 4
 typedef struct fcache {
     int n;
     struct { int rule; mx_severity sev; mx_json *tree; size_t size; } e[FCACHE_RULES]; /* size: mx_json_flat_size */
+    int borrows; /* checks whose findings borrow the trees (check_keep) */
 } fcache;
 static char fcache_key, fcache_mt_key;
 static int fcache_gc(lua_State *L) {
@@ -92,6 +95,7 @@ static fcache *fcache_of(lua_State *L, int idx) {
     lua_pop(L, 1);
     fcache *fc = lua_newuserdatauv(L, sizeof *fc, 0);
     fc->n = 0;
+    fc->borrows = 0;
     if (lua_rawgetp(L, LUA_REGISTRYINDEX, &fcache_mt_key) != LUA_TTABLE) {
         lua_pop(L, 1);
         lua_createtable(L, 0, 1);
@@ -106,6 +110,57 @@ static fcache *fcache_of(lua_State *L, int idx) {
     lua_rawset(L, -4);
     lua_remove(L, -2);
     return fc;
+}
+
+/* Without site overrides nothing changes a finding's tree once it is the
+ * check's (rt_add_finding_arena: overrides are the only writer), so a cached
+ * tree is the check's finding (or evidence value) as it is, not copied into
+ * its arena (~1,900 instructions a copy, ~4.5 a domain). The entry's trees
+ * must outlive the check's findings even when its sealed table goes first (an
+ * epoch's memo dropped, a weak-keyed verdict collected): an entry borrowed by
+ * a check is anchored in the registry (fcache_anchor_key, by its address)
+ * while its count of borrowing checks is above 0; mx_check_free gives the
+ * check's back (rt_report_release) after its findings are freed. With
+ * overrides each check gets its own copy, as before. */
+static char fcache_anchor_key;
+static int borrow_ok(mx_check *c) { return !c->rt->overrides; }
+/* c borrows the trees of the entry at idx [-0, +0, m] */
+static void check_keep(lua_State *L, mx_check *c, int idx) {
+    fcache *fc = lua_touserdata(L, idx);
+    if (c->nborrowed == c->borrowed_cap) {
+        c->borrowed_cap = c->borrowed_cap ? 2 * c->borrowed_cap : 8;
+        c->borrowed = mx_xrealloc(c->borrowed, (size_t)c->borrowed_cap * sizeof *c->borrowed);
+    }
+    c->borrowed[c->nborrowed++] = fc;
+    if (fc->borrows++ > 0) return;
+    idx = lua_absindex(L, idx);
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &fcache_anchor_key) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &fcache_anchor_key);
+    }
+    lua_pushvalue(L, idx);
+    lua_rawsetp(L, -2, fc);
+    lua_pop(L, 1);
+}
+void rt_report_release(mx_check *c) {
+    lua_State *L = c->rt->L;
+    int anchors = 0;
+    for (int i = 0; i < c->nborrowed; i++) {
+        fcache *fc = c->borrowed[i];
+        if (--fc->borrows > 0) continue;
+        if (!anchors) {
+            lua_rawgetp(L, LUA_REGISTRYINDEX, &fcache_anchor_key);
+            anchors = lua_gettop(L);
+        }
+        lua_pushnil(L);
+        lua_rawsetp(L, anchors, fc);
+    }
+    if (anchors) lua_settop(L, anchors - 1);
+    free(c->borrowed);
+    c->borrowed = NULL;
+    c->nborrowed = c->borrowed_cap = 0;
 }
 
 /* An evidence value that is a sealed copy (mx.ok's hosts: the same sealed
@@ -128,12 +183,20 @@ static int json_depth(const mx_json *v) {
 /* the JSON of the sealed copy at idx in a, from its cache entry (made at the
  * first use); NULL when it cannot be kept (it reads a proxy or a view, or
  * nests deeper than EV_DEPTH) [-0, +0, m] */
-static mx_json *sealed_value_json(lua_State *L, int idx, mx_jarena *a) {
+static mx_json *sealed_value_json(lua_State *L, int idx, mx_jarena *a, mx_check *c) {
     idx = lua_absindex(L, idx);
     fcache *fc = fcache_of(L, idx);
-    lua_pop(L, 1); /* the entry stays alive: the weak table holds it while its table lives */
     for (int i = 0; i < fc->n; i++)
-        if (fc->e[i].rule == EV_RULE) return fc->e[i].tree ? mx_json_clone_flat_in(a, fc->e[i].tree, fc->e[i].size) : NULL;
+        if (fc->e[i].rule == EV_RULE) {
+            if (fc->e[i].tree && c && borrow_ok(c)) {
+                check_keep(L, c, -1);
+                lua_pop(L, 1);
+                return fc->e[i].tree;
+            }
+            lua_pop(L, 1);
+            return fc->e[i].tree ? mx_json_clone_flat_in(a, fc->e[i].tree, fc->e[i].size) : NULL;
+        }
+    lua_pop(L, 1); /* the entry stays alive: the weak table holds it while its table lives */
     if (fc->n == FCACHE_RULES) return NULL;
     int views = 0;
     mx_json *j = rt_lua_to_json_views(L, idx, NULL, &views);
@@ -150,7 +213,7 @@ static mx_json *sealed_value_json(lua_State *L, int idx, mx_jarena *a) {
  * sealed copies, at least one of them a sealed copy: those from their cached
  * trees. NULL (nothing made) otherwise: the caller converts it whole. [-0, +0, m] */
 #define EV_KEYS 12
-static mx_json *evidence_with_sealed(lua_State *L, int ev, mx_jarena *a) {
+static mx_json *evidence_with_sealed(lua_State *L, int ev, mx_jarena *a, mx_check *c) {
     if (lua_getmetatable(L, ev)) { lua_pop(L, 1); return NULL; }
     /* first pass: the shape (no conversion yet) */
     int n = 0, sealed = 0;
@@ -171,7 +234,7 @@ static mx_json *evidence_with_sealed(lua_State *L, int ev, mx_jarena *a) {
     int k = 0;
     lua_pushnil(L);
     while (lua_next(L, ev)) {
-        mx_json *v = lua_type(L, -1) == LUA_TTABLE ? sealed_value_json(L, -1, a) : mx_lua_to_json_in(L, -1, a);
+        mx_json *v = lua_type(L, -1) == LUA_TTABLE ? sealed_value_json(L, -1, a, c) : mx_lua_to_json_in(L, -1, a);
         if (!v) { lua_pop(L, 2); return NULL; } /* not kept: the whole conversion (arena pieces freed with the check) */
         /* in strcmp's order as it comes (insertion) */
         const char *key = lua_tostring(L, -2);
@@ -205,7 +268,8 @@ static mx_json *evidence_with_sealed(lua_State *L, int ev, mx_jarena *a) {
  * next_step = true marks a finding that settles what to do about the cause
  * (outbound.remote_filtered: a control host accepts, so the block is theirs):
  * the verdict line's "->" is its advice instead of the cause's. */
-static mx_json *finding_tree(lua_State *L, mx_rt *rt, int rule, int t, mx_jarena *a, mx_severity *sevp, int *views) {
+static mx_json *finding_tree(lua_State *L, mx_rt *rt, int rule, int t, mx_jarena *a, mx_check *c, mx_severity *sevp,
+                            int *views) {
     static const char *const known[] = {"code", "severity", "summary", "explanation", "advice", "evidence", "conclusion", "next_step", NULL};
     /* one pass: unknown fields are errors, known ones are noted (their
      * strings stay alive: the table references them); type errors are
@@ -253,7 +317,7 @@ static mx_json *finding_tree(lua_State *L, mx_rt *rt, int rule, int t, mx_jarena
     lua_getfield(L, t, "evidence");
     if (!lua_isnil(L, -1) && !lua_istable(L, -1)) luaL_error(L, "report:finding: field 'evidence' must be a table");
     mx_json *evd = lua_isnil(L, -1) ? mx_json_obj_in(a) : views ? rt_lua_to_json_views(L, -1, a, views) : NULL;
-    if (!evd && a) evd = evidence_with_sealed(L, lua_gettop(L), a);
+    if (!evd && a) evd = evidence_with_sealed(L, lua_gettop(L), a, c);
     if (!evd) evd = mx_lua_to_json_in(L, -1, a);
     lua_pop(L, 1);
     if (evd->type != MX_JOBJ) { mx_json *o = mx_json_obj_in(a); mx_json_append_in(a, o, "items", evd); evd = o; }
@@ -284,7 +348,7 @@ static int l_report_finding(lua_State *L) {
     if (!c->arena) c->arena = mx_jarena_new();
     mx_severity sev;
     if (!rt_sealed_copy(L, 2)) {
-        mx_json *o = finding_tree(L, rt, rule, 2, c->arena, &sev, NULL);
+        mx_json *o = finding_tree(L, rt, rule, 2, c->arena, c, &sev, NULL);
         rt_add_finding_arena(c, rule, sev, o);
         return 0;
     }
@@ -293,11 +357,15 @@ static int l_report_finding(lua_State *L) {
     fcache *fc = fcache_of(L, 2);
     for (int i = 0; i < fc->n; i++)
         if (fc->e[i].rule == rule) {
-            rt_add_finding_arena(c, rule, fc->e[i].sev, mx_json_clone_flat_in(c->arena, fc->e[i].tree, fc->e[i].size));
+            if (borrow_ok(c)) {
+                check_keep(L, c, -1);
+                rt_add_finding_arena(c, rule, fc->e[i].sev, fc->e[i].tree);
+            } else
+                rt_add_finding_arena(c, rule, fc->e[i].sev, mx_json_clone_flat_in(c->arena, fc->e[i].tree, fc->e[i].size));
             return 0;
         }
     int views = 0;
-    mx_json *o = finding_tree(L, rt, rule, sh, NULL, &sev, &views);
+    mx_json *o = finding_tree(L, rt, rule, sh, NULL, NULL, &sev, &views);
     size_t size = mx_json_flat_size(o);
     rt_add_finding_arena(c, rule, sev, mx_json_clone_flat_in(c->arena, o, size));
     if (views || fc->n == FCACHE_RULES) mx_json_free(o);

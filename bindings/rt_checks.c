@@ -801,6 +801,8 @@ void mx_check_free(mx_check *c) {
     mx_report_free(&c->report);
     mx_json_free(c->target_json); /* in the arena: only what was attached from the heap since (nothing) */
     mx_jarena_free(c->arena); /* after the findings and the target that live in it */
+    /* what the findings borrowed (l_report.c) may go once they are gone */
+    rt_report_release(c);
     free(c);
 }
 

@@ -159,6 +159,8 @@ struct mx_check {
     mx_json *target_json;
     mx_jarena *arena;       /* the findings' trees (report:finding), freed with the check */
     int target_ref, facts_ref;
+    void **borrowed;        /* the cache entries its findings' trees borrow from (l_report.c), released */
+    int nborrowed, borrowed_cap; /* by mx_check_free (rt_report_release) */
     char *resolvers;        /* this check's own resolvers (c-ares CSV), or NULL: the run's */
     rule_run *runs;
     int remaining;          /* rules not yet finished/skipped */
@@ -440,6 +442,8 @@ mx_check *rt_check_by_id(mx_rt *rt, int id);
 void rt_add_finding(mx_check *c, int rule, mx_severity sev, mx_json *obj);
 /* obj built wholly in c->arena (report:finding) */
 void rt_add_finding_arena(mx_check *c, int rule, mx_severity sev, mx_json *obj);
+/* the check's borrowed finding trees given back (l_report.c), when its findings are gone */
+void rt_report_release(mx_check *c);
 void rt_rule_error_finding(mx_check *c, int rule, const char *summary, const char *detail);
 void rt_rule_finish(mx_check *c, int rule, int state, const char *why);
 const char *rt_rule_reason(const rule_run *run, char *buf, size_t n);

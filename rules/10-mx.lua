@@ -203,7 +203,7 @@ end
 -- report:finding converts the finding once per run, not once per check
 -- (issue 21).
 local function address_part(host, pref, a, allow)
-  return shared.memo("mx-addr|" .. host .. "|" .. tostring(pref) .. "|" .. a .. "|" .. (allow and "1" or "0"),
+  return shared.memo("mx-addr|" .. host .. "|" .. shared.str(pref) .. "|" .. a .. "|" .. (allow and "1" or "0"),
       function()
     local r = net.is_reserved(a)
     local f
@@ -545,7 +545,7 @@ local function report_usable(target, report, domain, ans, port, published, addre
   local hosts_fact = facts[1]
   report:finding {
     code = "mx.ok",
-    summary = domain .. " has " .. #published .. " usable MX host" .. (#published == 1 and "" or "s") .. ": "
+    summary = domain .. " has " .. shared.str(#published) .. " usable MX host" .. (#published == 1 and "" or "s") .. ": "
       .. text,
     evidence = { name = domain, resolver = ans.server, port = port, hosts = hosts_fact },
   }

@@ -73,8 +73,8 @@ end
 -- from then on): report:publish takes the entry as it is and report:finding
 -- converts the finding once per run.
 local function address_part(p, r, timeout, controls, key)
-  return shared.memo("tcp-part|" .. key .. "|" .. p.host .. "|" .. tostring(p.preference) .. "|"
-      .. tostring(p.other_family_ok) .. "|" .. controls, function()
+  return shared.memo("tcp-part|" .. key .. "|" .. p.host .. "|" .. shared.str(p.preference) .. "|"
+      .. tostring(p.other_family_ok) .. "|" .. shared.str(controls), function()
     local d = r.detail or {}
     local e = { host = p.host, preference = p.preference, address = p.address, source = p.source,
                 family = p.family, verdict = r.verdict, port = p.port, elapsed_ms = d.elapsed_ms,
@@ -118,7 +118,7 @@ return {
                       family = a.family }
           probes[#probes + 1] = p
           -- one probe per address, port and source for the whole run (batch)
-          local key = "tcp|" .. a.address .. "|" .. port .. "|" .. tostring(src) .. "|" .. tostring(timeout)
+          local key = "tcp|" .. a.address .. "|" .. shared.str(port) .. "|" .. tostring(src) .. "|" .. shared.str(timeout)
           jobs[#jobs + 1] = { key, function()
             local ckey = conn.key(a.address, port, src or nil, timeout)
             local sock, verdict, detail = net.connect(a.address, port, { timeout = timeout, source = src or nil })
@@ -164,7 +164,7 @@ return {
       local a = address_part(p, results[i], timeout, controls, jobs[i][1])
       parts[i], out[i] = a, a.entry
       if p.other_family_ok then
-        local k = p.host .. "|" .. p.family
+        local k = p.host .. "|" .. shared.str(p.family)
         if not bad_by[k] then
           bad_by[k] = { host = p.host, family = p.family, list = {} }
           bad_by[#bad_by + 1] = bad_by[k]

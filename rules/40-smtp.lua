@@ -406,7 +406,7 @@ end
 -- (read-only): report:publish takes the entry as it is and report:finding
 -- converts each finding once per run.
 local function address_part(p, s, timeout, opts, key)
-  return shared.memo("smtp-part|" .. key .. "|" .. tostring(p.host) .. "|" .. tostring(p.preference), function()
+  return shared.memo("smtp-part|" .. key .. "|" .. tostring(p.host) .. "|" .. shared.str(p.preference), function()
     local findings = {}
     local sink = { finding = function(_, f) findings[#findings + 1] = f end }
     if not s.greeting then
@@ -465,8 +465,8 @@ return {
         local host = p.host ~= p.address and p.host or nil
         probes[#probes + 1] = p
         -- one dialogue per address and parameters for the whole run (batch)
-        local key = "smtp|" .. p.address .. "|" .. p.port .. "|" .. tostring(host) .. "|" .. tostring(p.source) .. "|"
-          .. tostring(o.helo) .. "|" .. timeout .. "|" .. tostring(o.rcpt) .. "|" .. tostring(o.mail_from)
+        local key = "smtp|" .. p.address .. "|" .. shared.str(p.port) .. "|" .. tostring(host) .. "|" .. tostring(p.source) .. "|"
+          .. tostring(o.helo) .. "|" .. shared.str(timeout) .. "|" .. tostring(o.rcpt) .. "|" .. tostring(o.mail_from)
         keys[#keys + 1] = key
         -- a dialogue already known from another check of the run (batch) needs no connection: free
         -- the probe's at once, so it holds no per-address slot another dialogue may wait for

@@ -138,7 +138,7 @@ return {
     for n, a in ipairs(addrs) do
       local maybe = found[n]
       if #maybe > 0 then
-        local fs = shared.memo(keys[n] .. "|" .. a.host .. "|" .. tostring(a.preference), function()
+        local fs = shared.memo(keys[n] .. "|" .. a.host .. "|" .. shared.str(a.preference), function()
           local out = {}
           for _, m in ipairs(maybe) do
             local f = listed_finding(a, lists[m.i], m.res)

@@ -106,7 +106,7 @@ return {
     -- each probe once per run (a batch has many domains behind the same dead hosts)
     local jobs = {}
     for i, p in ipairs(probes) do
-      local key = "outbound|" .. p.address .. "|" .. p.port .. "|" .. tostring(p.source) .. "|" .. tostring(timeout)
+      local key = "outbound|" .. p.address .. "|" .. shared.str(p.port) .. "|" .. tostring(p.source) .. "|" .. shared.str(timeout)
       jobs[i] = { key, function()
         local sock, verdict = net.connect(p.address, p.port, { timeout = timeout, source = p.source })
         if sock then sock:close(); return "connected" end

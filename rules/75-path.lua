@@ -283,7 +283,7 @@ return {
     local jobs = {}
     for i, r in ipairs(todo) do
       -- one trace per address, port and source for the whole run (batch)
-      local key = "path|" .. r.address .. "|" .. (r.port or 25) .. "|" .. tostring(r.source) .. "|" .. probe_timeout
+      local key = "path|" .. r.address .. "|" .. shared.str(r.port or 25) .. "|" .. tostring(r.source) .. "|" .. shared.str(probe_timeout)
       jobs[i] = { key, function()
         local port = r.port or 25
         local hops, outcome, stats = trace(r.address, port, probe_timeout, retry_timeout, budget, r.source)

@@ -1,13 +1,18 @@
 -- What each connect verdict means, who answered, and what to do next.
 -- Shared by the tcp rule and site rules that probe on their own.
+local shared = require("shared")
 local M = {}
+local mtype = math.type
 
 -- "192.0.2.1:25", "[2001:db8::1]:25": an address and port as written in URLs
--- and mail logs (a bare IPv6 address and a port would run together).
+-- and mail logs (a bare IPv6 address and a port would run together). An
+-- integer port's digits are shared.str's kept string (the same text as
+-- tostring gives, without formatting it each time: issue 21).
 function M.endpoint(address, port)
   local a = tostring(address)
-  if a:find(":", 1, true) then return "[" .. a .. "]:" .. tostring(port) end
-  return a .. ":" .. tostring(port)
+  local ps = mtype(port) == "integer" and shared.str(port) or tostring(port)
+  if a:find(":", 1, true) then return "[" .. a .. "]:" .. ps end
+  return a .. ":" .. ps
 end
 
 local function who(p, d)
