@@ -119,6 +119,29 @@ static const char *skip_sp(const char *s, const char *e) {
     while (s < e && *s == ' ') s++;
     return s;
 }
+/* First byte c in [s, e) or NULL.  Syslog header tokens are a few bytes
+ * long, where a libc memchr call costs more than the search: eight bytes at
+ * a time in a register (never reading past e), then byte by byte. */
+static inline const char *find_byte(const char *s, const char *e, char c) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    const uint64_t pat = ones * (unsigned char)c;
+    while (e - s >= 8) {
+        uint64_t v;
+        memcpy(&v, s, 8);
+        v ^= pat; /* bytes equal to c are now 0 */
+        /* the lowest flagged byte is the first zero byte (a borrow can only
+         * flag bytes above a true zero) */
+        uint64_t z = (v - ones) & ~v & highs;
+        if (z) return s + (__builtin_ctzll(z) >> 3);
+        s += 8;
+    }
+#endif
+    for (; s < e; s++)
+        if (*s == c) return s;
+    return NULL;
+}
+
 /* Two-digit field. */
 static int dig2(const char *s) {
     if (!is_digit(s[0]) || !is_digit(s[1])) return -1;
@@ -626,13 +649,8 @@ static void host_addr_from_text(const char *s, const char *e, mx_log_event *ev) 
 }
 
 static void set_domain(mx_log_event *ev) {
-    const char *at = NULL;
     ev->domain = (mx_log_str){NULL, 0};
-    for (size_t i = ev->recipient.n; i > 0; i--)
-        if (ev->recipient.p[i - 1] == '@') {
-            at = ev->recipient.p + i - 1;
-            break;
-        }
+    const char *at = ev->recipient.n ? memrchr(ev->recipient.p, '@', ev->recipient.n) : NULL;
     if (at) ev->domain = mkstr(at + 1, ev->recipient.p + ev->recipient.n);
 }
 
@@ -761,7 +779,9 @@ static mx_log_result postfix_delivery(const char *m, const char *e, mx_log_event
 /* contains ", status=expired" or ", status=force-expired": one search for
  * the common part, then the word after each occurrence. */
 static int qmgr_expired(const char *m, const char *e) {
-    for (const char *q = m; (q = find(q, e, LIT(", status="))) != NULL; q++) {
+    /* every ',' (a qmgr line has two or three) rather than memmem */
+    for (const char *q = m; (q = find_byte(q, e, ',')) != NULL; q++) {
+        if (!has_prefix(q, e, LIT(", status="))) continue;
         const char *w = q + 9;
         if (has_prefix(w, e, LIT("expired")) || has_prefix(w, e, LIT("force-expired"))) return 1;
     }
@@ -1265,29 +1285,6 @@ mx_log_result mx_log_parse_line(mx_log_parser *p, const char *line, size_t len, 
 static inline void event_clear(mx_log_event *ev) {
     static const mx_log_event empty = {.time = MX_LOG_TIME_UNKNOWN};
     memcpy(ev, &empty, sizeof *ev);
-}
-
-/* First byte c in [s, e) or NULL.  Syslog header tokens are a few bytes
- * long, where a libc memchr call costs more than the search: eight bytes at
- * a time in a register (never reading past e), then byte by byte. */
-static inline const char *find_byte(const char *s, const char *e, char c) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-    const uint64_t pat = ones * (unsigned char)c;
-    while (e - s >= 8) {
-        uint64_t v;
-        memcpy(&v, s, 8);
-        v ^= pat; /* bytes equal to c are now 0 */
-        /* the lowest flagged byte is the first zero byte (a borrow can only
-         * flag bytes above a true zero) */
-        uint64_t z = (v - ones) & ~v & highs;
-        if (z) return s + (__builtin_ctzll(z) >> 3);
-        s += 8;
-    }
-#endif
-    for (; s < e; s++)
-        if (*s == c) return s;
-    return NULL;
 }
 
 /* The program tag's parts in one pass: *pe = the first '[' in [s, e) (e if

@@ -499,6 +499,82 @@ static void test_host_end(void **state) {
     }
 }
 
+/* qmgr's expiry is ", status=expired" or ", status=force-expired" anywhere
+ * after "from=<" (the parser looks at each ',' of the line): commas inside
+ * the sender, other fields first, a "status=" without ", " before it, and a
+ * status that is not an expiry. */
+static void test_qmgr_expired(void **state) {
+    (void)state;
+    mx_log_parser p;
+    mx_log_parser_init(&p, utc(2024, 3, 10, 0, 0, 0), 1);
+    mx_log_event ev;
+    const struct {
+        const char *msg;
+        int expired;
+    } cases[] = {
+        {"from=<a@b.example>, status=expired, returned to sender", 1},
+        {"from=<a@b.example>, status=force-expired, returned to sender", 1},
+        {"from=<\"a,b\"@c.example>, size=1, nrcpt=2, status=expired, returned", 1},
+        {"from=<a,,b@c.example>,, status=expired", 1},
+        {"from=<a@b.example>, size=10, nrcpt=1 (queue active)", 0},
+        {"from=<a@b.example>,status=expired, returned to sender", 0},
+        {"from=<a@b.example> status=expired", 0},
+        {"from=<a@b.example>, status=expiredx", 1}, /* a prefix, as ever */
+        {"from=<a@b.example>, status=sent, status=force-expired", 1},
+        {"from=<a@b.example>, status=", 0},
+        {"from=<a@b.example>, status=expire", 0},
+        {"from=<a@b.example>,", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char line[256];
+        snprintf(line, sizeof line, "Mar  1 10:00:00 mx postfix/qmgr[1]: ABCDE12345: %s", cases[i].msg);
+        mx_log_result r = parse(&p, line, &ev);
+        if (cases[i].expired) {
+            assert_int_equal(r, MX_LOG_EVENT);
+            assert_int_equal(ev.status, MX_LOG_STATUS_EXPIRED);
+            const char *st = strstr(line, ", status=");
+            assert_non_null(st);
+            assert_int_equal(ev.text.n, strlen(st + 9));
+            assert_memory_equal(ev.text.p, st + 9, ev.text.n);
+        } else {
+            assert_int_equal(r, MX_LOG_IGNORED);
+            assert_int_equal(ev.reason, MX_LOG_R_NOT_DELIVERY);
+        }
+    }
+}
+
+/* The recipient's domain follows its last '@' (memrchr): several '@', none,
+ * an empty address, '@' first and last. */
+static void test_recipient_domain(void **state) {
+    (void)state;
+    mx_log_parser p;
+    mx_log_parser_init(&p, utc(2024, 3, 10, 0, 0, 0), 1);
+    mx_log_event ev;
+    const struct {
+        const char *rcpt, *domain;
+    } cases[] = {
+        {"user@d.example", "d.example"}, {"a@b@c.example", "c.example"}, {"nobody", NULL},
+        {"", NULL},                      {"@x.example", "x.example"},   {"user@", ""},
+        {"\"a@b\"@q.example", "q.example"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char line[256];
+        snprintf(line, sizeof line,
+                 "Mar  1 10:00:00 mx postfix/smtp[1]: ABCDE12345: to=<%s>, relay=none, delay=1, dsn=4.4.1, "
+                 "status=deferred (connect to mx.example[192.0.2.1]:25: Connection refused)",
+                 cases[i].rcpt);
+        assert_int_equal(parse(&p, line, &ev), MX_LOG_EVENT);
+        assert_int_equal(ev.recipient.n, strlen(cases[i].rcpt));
+        if (!cases[i].domain) {
+            assert_null(ev.domain.p);
+            assert_int_equal(ev.domain.n, 0);
+        } else {
+            assert_int_equal(ev.domain.n, strlen(cases[i].domain));
+            assert_memory_equal(ev.domain.p, cases[i].domain, ev.domain.n);
+        }
+    }
+}
+
 static void test_classify(void **state) {
     (void)state;
     struct {
@@ -794,7 +870,8 @@ int main(void) {
         cmocka_unit_test(test_lines_stream), cmocka_unit_test(test_event_fields),
         cmocka_unit_test(test_classify),     cmocka_unit_test(test_year_inference),
         cmocka_unit_test(test_iso_times),    cmocka_unit_test(test_syslog_minute),    cmocka_unit_test(test_iso_fraction_zone),    cmocka_unit_test(test_garbled),
-        cmocka_unit_test(test_host_end),
+        cmocka_unit_test(test_host_end),     cmocka_unit_test(test_qmgr_expired),
+        cmocka_unit_test(test_recipient_domain),
     };
     return cmocka_run_group_tests(tests, load_rows, free_rows);
 }
