@@ -393,26 +393,32 @@ static int days_in_month(int y, int m) {
     return dm[m - 1];
 }
 
+/* Fastest path of a classic syslog timestamp: same "Mmm dd HH:MM" as the
+ * last valid one (so month, day, hour and minute are valid): only ":SS" is
+ * left to check, as hms() would.  Seconds 0-59 share the minute's hour, so
+ * its offset from UTC (naive_to_utc, per hour); 60 takes the full path.
+ * Inline in the line parser's entry, before any other test of the line. */
+static inline int syslog_same_minute(const mx_log_parser *p, const char *s, size_t n, int64_t *out,
+                                     size_t *used) {
+    if (!p->sl_min_ok || n < 15 || memcmp(s, p->sl_min, 12) != 0 || s[12] != ':' || !is_digit(s[13]) ||
+        !is_digit(s[14]) || s[13] >= '6')
+        return -1;
+    size_t i = 15;
+    if (i < n && s[i] == '.') {
+        i++;
+        while (i < n && is_digit(s[i])) i++;
+    }
+    *out = p->sl_min_t + (s[13] - '0') * 10 + (s[14] - '0');
+    *used = i;
+    return 0;
+}
+
 /* "Mar  5 15:51:11", "Mar 05 15:51:11", "Dec 1 12:34:56". */
 int mx_log_parse_syslog_time(mx_log_parser *p, const char *s, size_t n, int64_t *out, size_t *used) {
     if (n < 14) return -1;
     size_t i;
     int h, mi, sec;
-    /* Fastest path: same "Mmm dd HH:MM" as the last valid timestamp (so
-     * month, day, hour and minute are valid): only ":SS" is left to check,
-     * as hms() would.  Seconds 0-59 share the minute's hour, so its offset
-     * from UTC (naive_to_utc, per hour); 60 takes the path below. */
-    if (p->sl_min_ok && n >= 15 && memcmp(s, p->sl_min, 12) == 0 && s[12] == ':' && is_digit(s[13]) &&
-        is_digit(s[14]) && s[13] < '6') {
-        i = 15;
-        if (i < n && s[i] == '.') {
-            i++;
-            while (i < n && is_digit(s[i])) i++;
-        }
-        *out = p->sl_min_t + (s[13] - '0') * 10 + (s[14] - '0');
-        *used = i;
-        return 0;
-    }
+    if (syslog_same_minute(p, s, n, out, used) == 0) return 0;
     /* Fast path: same "Mmm dd " as the day cached below (already validated);
      * the full path would reach the same hms() at byte 7. */
     if (p->day_prefix_ok && n >= 15 && memcmp(s, p->day_prefix, 7) == 0) {
@@ -704,7 +710,7 @@ static mx_log_result postfix_delivery(const char *m, const char *e, mx_log_event
             q++;
             continue;
         }
-        const char *eq = memchr(q, '=', (size_t)(e - q));
+        const char *eq = find_byte(q, e, '=');
         if (!eq) break;
         const char *val = eq + 1;
         size_t klen = (size_t)(eq - q);
@@ -723,10 +729,11 @@ static mx_log_result postfix_delivery(const char *m, const char *e, mx_log_event
             }
             break;
         }
-        /* values end at ", "; memchr beats memmem on a 2-byte needle */
+        /* values end at ", " (a value is a few bytes: find_byte, inline,
+         * beats a libc memchr call there; memmem for a 2-byte needle more so) */
         const char *ve = val;
         for (;;) {
-            ve = memchr(ve, ',', (size_t)(e - ve));
+            ve = find_byte(ve, e, ',');
             if (!ve || (ve + 1 < e && ve[1] == ' ')) break;
             ve++;
         }
@@ -1374,6 +1381,8 @@ again:
         } else if ((size_t)(e - s) >= 19 && s[4] == '-' && s[7] == '-') {
             return (ev->reason = MX_LOG_R_BAD_TIME), MX_LOG_UNPARSED;
         }
+    } else if (*s >= 'A' && *s <= 'Z' && syslog_same_minute(p, s, (size_t)(e - s), &ev->time, &used) == 0) {
+        s += used; /* what the branch below would find, without its calls */
     } else if (*s >= 'A' && *s <= 'Z' && (size_t)(e - s) > 3 && month_num(s) && s[3] == ' ') {
         if (mx_log_parse_syslog_time(p, s, (size_t)(e - s), &ev->time, &used) == 0) s += used;
         else if ((size_t)(e - s) > 6 && is_digit(s[5]))

@@ -768,6 +768,35 @@ static void test_syslog_minute(void **state) {
                 fail_msg("%s: remembered %d %lld %zu, fresh %d %lld %zu", ts[k], r1, (long long)t1, u1, r2,
                          (long long)t2, u2);
         }
+    /* Whole lines: the line parser's entry takes the same-minute path
+     * itself (before its month test and the call above); a line with
+     * memories set must read as it does to a fresh parser, whatever follows
+     * the timestamp (an event, a bad time, no tag, a second ':6x'). */
+    static const char *const rest[] = {
+        " mx postfix/smtp[1]: ABCDE12345: to=<a@b.example>, relay=none, delay=1, dsn=4.4.1, status=deferred "
+        "(connect to mx.b.example[192.0.2.1]:25: Connection refused)",
+        " mx postfix/smtpd[2]: connect from x[192.0.2.2]",
+        "",
+        " mx",
+        ":00 mx postfix/smtp[1]: x",
+    };
+    mx_log_parser q;
+    mx_log_parser_init(&q, now, 0);
+    for (int round = 0; round < 2; round++)
+        for (size_t k = 0; k < sizeof ts / sizeof ts[0]; k++)
+            for (size_t j = 0; j < sizeof rest / sizeof rest[0]; j++) {
+                char line[512];
+                snprintf(line, sizeof line, "%s%s", ts[k], rest[j]);
+                mx_log_parser fresh;
+                mx_log_parser_init(&fresh, now, 0);
+                mx_log_event e1, e2;
+                mx_log_result r1 = mx_log_parse_text_line(&q, line, strlen(line), &e1);
+                mx_log_result r2 = mx_log_parse_text_line(&fresh, line, strlen(line), &e2);
+                if (r1 != r2 || e1.reason != e2.reason || e1.time != e2.time || e1.program.n != e2.program.n ||
+                    e1.cause != e2.cause || e1.text.n != e2.text.n)
+                    fail_msg("'%s': remembered %d/%d %lld, fresh %d/%d %lld", line, r1, e1.reason,
+                             (long long)e1.time, r2, e2.reason, (long long)e2.time);
+            }
     if (saved) setenv("TZ", saved, 1);
     else unsetenv("TZ");
     tzset();
