@@ -506,6 +506,28 @@ static inline size_t skip_digits(const char *s, size_t i, size_t n) {
 
 /* "2024-03-01T10:42:00.123456+01:00", "2024-03-01 10:42:00", Exim
  * "2024-03-01 10:42:00.123 +0100" (zone after a space, log_timezone). */
+/* The common case of an ISO timestamp, inline in the line parser's entry:
+ * the remembered minute (mx_log_parse_iso_time's first path) and the
+ * remembered zone.  -1 for anything else: the full parse then decides
+ * (this changes no state). */
+static inline int iso_same_minute(const mx_log_parser *p, const char *s, size_t n, int64_t *out, size_t *used) {
+    if (!p->iso_min_ok || !p->iso_zone_ok || n < 19 || memcmp(s, p->iso_min, 16) != 0 || s[16] != ':' ||
+        !is_digit(s[17]) || !is_digit(s[18]))
+        return -1;
+    int sec = (s[17] - '0') * 10 + (s[18] - '0');
+    if (sec > 60) return -1;
+    size_t i = 19;
+    if (i < n && (s[i] == '.' || s[i] == ',')) i = skip_digits(s, i + 1, n);
+    size_t z = i;
+    if (z < n && s[z] == ' ' && s[10] == ' ' && z + 5 < n && (s[z + 1] == '+' || s[z + 1] == '-') &&
+        is_digit(s[z + 2]))
+        z++;
+    if (z + 6 > n || memcmp(s + z, p->iso_zone, 6) != 0) return -1;
+    *out = p->iso_min_t + sec - p->iso_zone_off;
+    *used = z + 6;
+    return 0;
+}
+
 int mx_log_parse_iso_time(mx_log_parser *p, const char *s, size_t n, int64_t *out, size_t *used) {
     if (n < 19) return -1;
     int64_t t;
@@ -1375,7 +1397,8 @@ mx_log_result mx_log_parse_text_line(mx_log_parser *p, const char *line, size_t 
 again:
     if (s >= e) return no_header(line, e, ev);
     if (is_digit(*s)) {
-        if (mx_log_parse_iso_time(p, s, (size_t)(e - s), &ev->time, &used) == 0) {
+        if (iso_same_minute(p, s, (size_t)(e - s), &ev->time, &used) == 0 ||
+            mx_log_parse_iso_time(p, s, (size_t)(e - s), &ev->time, &used) == 0) {
             if (s[10] == ' ') return parse_exim_body(s + used, e, ev); /* Exim mainlog */
             s += used;
         } else if ((size_t)(e - s) >= 19 && s[4] == '-' && s[7] == '-') {

@@ -803,6 +803,56 @@ static void test_syslog_minute(void **state) {
     free(saved);
 }
 
+/* Whole lines with ISO timestamps: the line parser's entry reads the
+ * remembered minute and zone inline; with memories set a line must read as
+ * it does to a fresh parser (zones that differ in one byte, a zone after a
+ * space, a comma fraction, bad seconds, no zone, 'Z'). */
+static void test_iso_line_memory(void **state) {
+    (void)state;
+    const char *old_tz = getenv("TZ");
+    char *saved = old_tz ? strdup(old_tz) : NULL;
+    setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3", 1);
+    tzset();
+    static const char *const ts[] = {
+        "2024-03-01T01:00:02.825056+01:00", "2024-03-01T01:00:03.1+01:00",  "2024-03-01T01:00:04+01:00", "2024-03-01T01:00:04.6+01:01",
+        "2024-03-01T01:00:05,5+01:00",      "2024-03-01T01:00:06.5+01:30",  "2024-03-01T01:00:07.5+02:00",
+        "2024-03-01T01:00:08.5-01:00",      "2024-03-01T01:00:59.9+01:00",  "2024-03-01T01:00:60.0+01:00",
+        "2024-03-01T01:00:61.0+01:00",      "2024-03-01T01:00:6x.0+01:00",  "2024-03-01T01:00:09.5+0100",
+        "2024-03-01T01:00:10.5Z",           "2024-03-01T01:00:11.5",        "2024-03-01T01:00:12.5+01:0",
+        "2024-03-01 01:00:13 +01:00",       "2024-03-01 01:00:14 +0100",    "2024-03-01T01:01:00.1+01:00",
+        "2024-03-01T01:00:15.123456789012+01:00", "2024-03-01T01:00:16.+01:00", "2024-03-01T01:00:17+01:00x",
+    };
+    static const char *const rest[] = {
+        " mx1 postfix/smtp[1]: 4PjqTKW7tQMY2Y4: to=<u@r.example>, relay=none, delay=1, dsn=5.4.4, status=bounced "
+        "(Host or domain name not found. Name service error for name=r.example type=A: Host not found)",
+        " mx1 dovecot: imap-login: Login: user=<u@mail.example.org>",
+        " 1j5IF1-0006A7-Ub => a@b.example R=dnslookup T=remote_smtp H=mx.b.example [192.0.2.7]",
+        "",
+    };
+    int64_t now = utc(2024, 12, 1, 0, 0, 0);
+    mx_log_parser q;
+    mx_log_parser_init(&q, now, 0);
+    for (int round = 0; round < 2; round++)
+        for (size_t k = 0; k < sizeof ts / sizeof ts[0]; k++)
+            for (size_t j = 0; j < sizeof rest / sizeof rest[0]; j++) {
+                char line[512];
+                snprintf(line, sizeof line, "%s%s", ts[k], rest[j]);
+                mx_log_parser fresh;
+                mx_log_parser_init(&fresh, now, 0);
+                mx_log_event e1, e2;
+                mx_log_result r1 = mx_log_parse_text_line(&q, line, strlen(line), &e1);
+                mx_log_result r2 = mx_log_parse_text_line(&fresh, line, strlen(line), &e2);
+                if (r1 != r2 || e1.reason != e2.reason || e1.time != e2.time || e1.program.n != e2.program.n ||
+                    e1.mta != e2.mta || e1.cause != e2.cause || e1.text.n != e2.text.n)
+                    fail_msg("'%s': remembered %d/%d %lld, fresh %d/%d %lld", line, r1, e1.reason,
+                             (long long)e1.time, r2, e2.reason, (long long)e2.time);
+            }
+    if (saved) setenv("TZ", saved, 1);
+    else unsetenv("TZ");
+    tzset();
+    free(saved);
+}
+
 /* The fraction's digits skipped eight at a time, and the remembered zone
  * ("+HH:MM" of the last valid timestamp): each case against its own
  * expected time and length, after the memory was set by another line. */
@@ -900,7 +950,7 @@ int main(void) {
         cmocka_unit_test(test_classify),     cmocka_unit_test(test_year_inference),
         cmocka_unit_test(test_iso_times),    cmocka_unit_test(test_syslog_minute),    cmocka_unit_test(test_iso_fraction_zone),    cmocka_unit_test(test_garbled),
         cmocka_unit_test(test_host_end),     cmocka_unit_test(test_qmgr_expired),
-        cmocka_unit_test(test_recipient_domain),
+        cmocka_unit_test(test_recipient_domain), cmocka_unit_test(test_iso_line_memory),
     };
     return cmocka_run_group_tests(tests, load_rows, free_rows);
 }
