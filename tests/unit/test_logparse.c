@@ -773,8 +773,8 @@ static void test_syslog_minute(void **state) {
      * memories set must read as it does to a fresh parser, whatever follows
      * the timestamp (an event, a bad time, no tag, a second ':6x'). */
     static const char *const rest[] = {
-        " mx postfix/smtp[1]: ABCDE12345: to=<a@b.example>, relay=none, delay=1, dsn=4.4.1, status=deferred "
-        "(connect to mx.b.example[192.0.2.1]:25: Connection refused)",
+        (" mx postfix/smtp[1]: ABCDE12345: to=<a@b.example>, relay=none, delay=1, dsn=4.4.1, status=deferred "
+         "(connect to mx.b.example[192.0.2.1]:25: Connection refused)"),
         " mx postfix/smtpd[2]: connect from x[192.0.2.2]",
         "",
         " mx",
@@ -823,8 +823,8 @@ static void test_iso_line_memory(void **state) {
         "2024-03-01T01:00:15.123456789012+01:00", "2024-03-01T01:00:16.+01:00", "2024-03-01T01:00:17+01:00x",
     };
     static const char *const rest[] = {
-        " mx1 postfix/smtp[1]: 4PjqTKW7tQMY2Y4: to=<u@r.example>, relay=none, delay=1, dsn=5.4.4, status=bounced "
-        "(Host or domain name not found. Name service error for name=r.example type=A: Host not found)",
+        (" mx1 postfix/smtp[1]: 4PjqTKW7tQMY2Y4: to=<u@r.example>, relay=none, delay=1, dsn=5.4.4, status=bounced "
+         "(Host or domain name not found. Name service error for name=r.example type=A: Host not found)"),
         " mx1 dovecot: imap-login: Login: user=<u@mail.example.org>",
         " 1j5IF1-0006A7-Ub => a@b.example R=dnslookup T=remote_smtp H=mx.b.example [192.0.2.7]",
         "",
