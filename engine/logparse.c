@@ -882,8 +882,15 @@ static mx_log_result postfix_client(const char *m, const char *e, mx_log_event *
         break;
     }
     if (r == MX_LOG_EVENT) return r;
-    if (ev->reason == MX_LOG_R_NOT_DELIVERY && contains(m, e, LIT("TLS connection established")))
-        ev->reason = MX_LOG_R_TLS_INFO;
+    if (ev->reason == MX_LOG_R_NOT_DELIVERY) {
+        /* Postfix's own form, "Trusted TLS connection established to ..."
+         * (Anonymous, Untrusted, Verified): the phrase after the first word
+         * is checked in place; any other line is searched as before. */
+        const char *sp = find_byte(m, e, ' ');
+        if ((sp && has_prefix(sp + 1, e, LIT("TLS connection established"))) ||
+            contains(m, e, LIT("TLS connection established")))
+            ev->reason = MX_LOG_R_TLS_INFO;
+    }
     ev->relay_host = ev->relay_addr = (mx_log_str){NULL, 0};
     ev->port = 0;
     return MX_LOG_IGNORED;

@@ -543,6 +543,39 @@ static void test_qmgr_expired(void **state) {
     }
 }
 
+/* smtp's "... TLS connection established ..." lines are tls_info: Postfix's
+ * own form (one word first) is checked in place, any other place by a
+ * search; near misses stay not_delivery. */
+static void test_tls_info(void **state) {
+    (void)state;
+    mx_log_parser p;
+    mx_log_parser_init(&p, utc(2024, 3, 10, 0, 0, 0), 1);
+    mx_log_event ev;
+    const struct {
+        const char *msg;
+        int tls;
+    } cases[] = {
+        {"Trusted TLS connection established to mx.b.example[192.0.2.1]:25: TLSv1.3", 1},
+        {"Untrusted TLS connection established to mx.b.example[192.0.2.1]:25", 1},
+        {"ABCDE12345: Verified TLS connection established to x", 1},
+        {"TLS connection established to x", 1},
+        {"a b TLS connection established", 1},
+        {"Trusted TLS connection establishe", 0},
+        {"Trusted  TLS connection established", 1},
+        {"Trusted", 0},
+        {"Trusted ", 0},
+        {"Trusted TLS connection Established", 0},
+        {"x TLS connection established", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char line[256];
+        snprintf(line, sizeof line, "Mar  1 10:00:00 mx postfix/smtp[1]: %s", cases[i].msg);
+        assert_int_equal(parse(&p, line, &ev), MX_LOG_IGNORED);
+        if (ev.reason != (cases[i].tls ? MX_LOG_R_TLS_INFO : MX_LOG_R_NOT_DELIVERY))
+            fail_msg("'%s': reason %s", cases[i].msg, mx_log_reason_name(ev.reason));
+    }
+}
+
 /* The recipient's domain follows its last '@' (memrchr): several '@', none,
  * an empty address, '@' first and last. */
 static void test_recipient_domain(void **state) {
@@ -951,6 +984,7 @@ int main(void) {
         cmocka_unit_test(test_iso_times),    cmocka_unit_test(test_syslog_minute),    cmocka_unit_test(test_iso_fraction_zone),    cmocka_unit_test(test_garbled),
         cmocka_unit_test(test_host_end),     cmocka_unit_test(test_qmgr_expired),
         cmocka_unit_test(test_recipient_domain), cmocka_unit_test(test_iso_line_memory),
+        cmocka_unit_test(test_tls_info),
     };
     return cmocka_run_group_tests(tests, load_rows, free_rows);
 }
