@@ -21,15 +21,24 @@ typedef struct pat {
 } pat;
 #define PAT_BGS 8
 
+#define PAT_WORDS (MX_CAUSEMATCH_MAX_PATTERNS / 64)
+
 typedef struct entry {
     int cause;
     uint16_t *any, *also; /* pattern indexes */
     size_t nany, nalso;
+    /* A list whose patterns are all unanchored and 2+ bytes long is
+     * "filtered": it is searched only through the text's candidates (the
+     * patterns whose bigrams the text all has), as a bit set of indexes. */
+    int any_filt, also_filt;
+    uint64_t any_set[PAT_WORDS], also_set[PAT_WORDS];
 } entry;
 
 struct mx_cause_matcher {
     pat pats[MX_CAUSEMATCH_MAX_PATTERNS];
     size_t npats;
+    uint64_t filt[PAT_WORDS]; /* the unanchored patterns of 2+ bytes */
+    uint16_t bg0[MX_CAUSEMATCH_MAX_PATTERNS]; /* each one's first bigram, packed */
     entry *entries;
     size_t nentries;
 };
@@ -125,6 +134,17 @@ static int intern(mx_cause_matcher *m, const char *src, uint16_t *out, size_t *a
     return 0;
 }
 
+/* The bit set of a list's patterns; 1 when all are filtered ones. */
+static int list_set(const mx_cause_matcher *m, const uint16_t *ix, size_t k, uint64_t *set) {
+    int all = 1;
+    memset(set, 0, PAT_WORDS * sizeof *set);
+    for (size_t i = 0; i < k; i++) {
+        set[ix[i] >> 6] |= 1ULL << (ix[i] & 63);
+        if (!(m->filt[ix[i] >> 6] >> (ix[i] & 63) & 1)) all = 0;
+    }
+    return all;
+}
+
 int mx_cause_matcher_add(mx_cause_matcher *m, int cause, const char *const *any, size_t nany,
                          const char *const *also, size_t nalso, char *err, size_t errlen) {
     if (cause < 0) return snprintf(err, errlen, "invalid cause"), -1;
@@ -133,7 +153,11 @@ int mx_cause_matcher_add(mx_cause_matcher *m, int cause, const char *const *any,
         return snprintf(err, errlen, "too many entries (at most %d)", MX_CAUSEMATCH_MAX_ENTRIES), -1;
     if (nany + nalso > MX_CAUSEMATCH_MAX_PATTERNS)
         return snprintf(err, errlen, "too many patterns (at most %d distinct)", MX_CAUSEMATCH_MAX_PATTERNS), -1;
-    entry e = {cause, calloc(nany, sizeof(uint16_t)), nalso ? calloc(nalso, sizeof(uint16_t)) : NULL, nany, nalso};
+    entry e = {.cause = cause,
+               .any = calloc(nany, sizeof(uint16_t)),
+               .also = nalso ? calloc(nalso, sizeof(uint16_t)) : NULL,
+               .nany = nany,
+               .nalso = nalso};
     entry *grown = realloc(m->entries, (m->nentries + 1) * sizeof *grown);
     if (!e.any || (nalso && !e.also) || !grown) {
         free(e.any);
@@ -153,6 +177,15 @@ int mx_cause_matcher_add(mx_cause_matcher *m, int cause, const char *const *any,
         return -1;
     }
     m->npats += added;
+    for (size_t i = 0; i < nany + nalso; i++) {
+        unsigned j = i < nany ? e.any[i] : e.also[i - nany];
+        if (m->pats[j].anchor == ANY && m->pats[j].n >= 2) {
+            m->filt[j >> 6] |= 1ULL << (j & 63);
+            m->bg0[j] = m->pats[j].bg[0];
+        }
+    }
+    e.any_filt = list_set(m, e.any, nany, e.any_set);
+    e.also_filt = nalso && list_set(m, e.also, nalso, e.also_set);
     m->entries[m->nentries++] = e;
     return 0;
 }
@@ -199,19 +232,74 @@ static int any_of(const mx_cause_matcher *m, const uint16_t *ix, size_t k, const
     return 0;
 }
 
+/* Which of a filtered list's patterns have their first bigram in the text:
+ * tested once per pattern and text (cdone), when a list naming it is first
+ * reached, in a tight loop over the list's bit set (the rest of its bigrams
+ * and the search itself are any_cand's, for these candidates only). */
+static void candidates(const mx_cause_matcher *m, const uint64_t *set, const char *s, size_t n, lazy_bg *lb,
+                       uint64_t *cand, uint64_t *cdone, size_t words) {
+    if (!lb->built) bg_build(&lb->bg, s, s + n), lb->built = 1;
+    for (size_t w = 0; w < words; w++) {
+        uint64_t c = 0;
+        for (uint64_t bits = set[w] & ~cdone[w]; bits; bits &= bits - 1) {
+            unsigned b = (unsigned)__builtin_ctzll(bits);
+            c |= (uint64_t)bg_has_idx(&lb->bg, m->bg0[w * 64 + b]) << b;
+        }
+        cand[w] |= c;
+        cdone[w] |= set[w];
+    }
+}
+
+/* any_of for a filtered list: only its candidates are searched (in index
+ * order: which one matches does not matter, only whether one does). */
+static int any_cand(const mx_cause_matcher *m, const uint64_t *set, const uint64_t *cand, size_t words,
+                    const char *s, size_t n, const lazy_bg *lb, memo *mo) {
+    for (size_t w = 0; w < words; w++)
+        for (uint64_t bits = set[w] & cand[w]; bits; bits &= bits - 1) {
+            uint64_t bit = bits & -bits;
+            if (!(mo->done[w] & bit)) {
+                const pat *p = &m->pats[w * 64 + (unsigned)__builtin_ctzll(bits)];
+                mo->done[w] |= bit;
+                if (p->n <= n) {
+                    unsigned i = 1;
+                    while (i < p->nbg && bg_has_idx(&lb->bg, p->bg[i])) i++;
+                    if (i == p->nbg && memmem(s, n, p->s, p->n)) mo->yes[w] |= bit;
+                }
+            }
+            if (mo->yes[w] & bit) return 1;
+        }
+    return 0;
+}
+
 int mx_cause_matcher_match(const mx_cause_matcher *m, const char *text, size_t n) {
     if (!m) return -1;
     lazy_bg bg;
     bg.built = 0;
     memo mo;
+    uint64_t cand[PAT_WORDS], cdone[PAT_WORDS];
     size_t words = (m->npats + 63) / 64;
     memset(mo.done, 0, words * sizeof(uint64_t));
     memset(mo.yes, 0, words * sizeof(uint64_t));
+    memset(cand, 0, words * sizeof(uint64_t));
+    memset(cdone, 0, words * sizeof(uint64_t));
     for (size_t i = 0; i < m->nentries; i++) {
         const entry *e = &m->entries[i];
-        if (any_of(m, e->any, e->nany, text, n, &bg, &mo) &&
-            (!e->nalso || any_of(m, e->also, e->nalso, text, n, &bg, &mo)))
-            return e->cause;
+        int ok;
+        if (e->any_filt) {
+            candidates(m, e->any_set, text, n, &bg, cand, cdone, words);
+            ok = any_cand(m, e->any_set, cand, words, text, n, &bg, &mo);
+        } else {
+            ok = any_of(m, e->any, e->nany, text, n, &bg, &mo);
+        }
+        if (!ok) continue;
+        if (!e->nalso) return e->cause;
+        if (e->also_filt) {
+            candidates(m, e->also_set, text, n, &bg, cand, cdone, words);
+            ok = any_cand(m, e->also_set, cand, words, text, n, &bg, &mo);
+        } else {
+            ok = any_of(m, e->also, e->nalso, text, n, &bg, &mo);
+        }
+        if (ok) return e->cause;
     }
     return -1;
 }

@@ -119,6 +119,29 @@ static const char *skip_sp(const char *s, const char *e) {
     while (s < e && *s == ' ') s++;
     return s;
 }
+/* First byte c in [s, e) or NULL.  Syslog header tokens are a few bytes
+ * long, where a libc memchr call costs more than the search: eight bytes at
+ * a time in a register (never reading past e), then byte by byte. */
+static inline const char *find_byte(const char *s, const char *e, char c) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    const uint64_t pat = ones * (unsigned char)c;
+    while (e - s >= 8) {
+        uint64_t v;
+        memcpy(&v, s, 8);
+        v ^= pat; /* bytes equal to c are now 0 */
+        /* the lowest flagged byte is the first zero byte (a borrow can only
+         * flag bytes above a true zero) */
+        uint64_t z = (v - ones) & ~v & highs;
+        if (z) return s + (__builtin_ctzll(z) >> 3);
+        s += 8;
+    }
+#endif
+    for (; s < e; s++)
+        if (*s == c) return s;
+    return NULL;
+}
+
 /* Two-digit field. */
 static int dig2(const char *s) {
     if (!is_digit(s[0]) || !is_digit(s[1])) return -1;
@@ -370,26 +393,32 @@ static int days_in_month(int y, int m) {
     return dm[m - 1];
 }
 
+/* Fastest path of a classic syslog timestamp: same "Mmm dd HH:MM" as the
+ * last valid one (so month, day, hour and minute are valid): only ":SS" is
+ * left to check, as hms() would.  Seconds 0-59 share the minute's hour, so
+ * its offset from UTC (naive_to_utc, per hour); 60 takes the full path.
+ * Inline in the line parser's entry, before any other test of the line. */
+static inline int syslog_same_minute(const mx_log_parser *p, const char *s, size_t n, int64_t *out,
+                                     size_t *used) {
+    if (!p->sl_min_ok || n < 15 || memcmp(s, p->sl_min, 12) != 0 || s[12] != ':' || !is_digit(s[13]) ||
+        !is_digit(s[14]) || s[13] >= '6')
+        return -1;
+    size_t i = 15;
+    if (i < n && s[i] == '.') {
+        i++;
+        while (i < n && is_digit(s[i])) i++;
+    }
+    *out = p->sl_min_t + (s[13] - '0') * 10 + (s[14] - '0');
+    *used = i;
+    return 0;
+}
+
 /* "Mar  5 15:51:11", "Mar 05 15:51:11", "Dec 1 12:34:56". */
 int mx_log_parse_syslog_time(mx_log_parser *p, const char *s, size_t n, int64_t *out, size_t *used) {
     if (n < 14) return -1;
     size_t i;
     int h, mi, sec;
-    /* Fastest path: same "Mmm dd HH:MM" as the last valid timestamp (so
-     * month, day, hour and minute are valid): only ":SS" is left to check,
-     * as hms() would.  Seconds 0-59 share the minute's hour, so its offset
-     * from UTC (naive_to_utc, per hour); 60 takes the path below. */
-    if (p->sl_min_ok && n >= 15 && memcmp(s, p->sl_min, 12) == 0 && s[12] == ':' && is_digit(s[13]) &&
-        is_digit(s[14]) && s[13] < '6') {
-        i = 15;
-        if (i < n && s[i] == '.') {
-            i++;
-            while (i < n && is_digit(s[i])) i++;
-        }
-        *out = p->sl_min_t + (s[13] - '0') * 10 + (s[14] - '0');
-        *used = i;
-        return 0;
-    }
+    if (syslog_same_minute(p, s, n, out, used) == 0) return 0;
     /* Fast path: same "Mmm dd " as the day cached below (already validated);
      * the full path would reach the same hms() at byte 7. */
     if (p->day_prefix_ok && n >= 15 && memcmp(s, p->day_prefix, 7) == 0) {
@@ -477,6 +506,28 @@ static inline size_t skip_digits(const char *s, size_t i, size_t n) {
 
 /* "2024-03-01T10:42:00.123456+01:00", "2024-03-01 10:42:00", Exim
  * "2024-03-01 10:42:00.123 +0100" (zone after a space, log_timezone). */
+/* The common case of an ISO timestamp, inline in the line parser's entry:
+ * the remembered minute (mx_log_parse_iso_time's first path) and the
+ * remembered zone.  -1 for anything else: the full parse then decides
+ * (this changes no state). */
+static inline int iso_same_minute(const mx_log_parser *p, const char *s, size_t n, int64_t *out, size_t *used) {
+    if (!p->iso_min_ok || !p->iso_zone_ok || n < 19 || memcmp(s, p->iso_min, 16) != 0 || s[16] != ':' ||
+        !is_digit(s[17]) || !is_digit(s[18]))
+        return -1;
+    int sec = (s[17] - '0') * 10 + (s[18] - '0');
+    if (sec > 60) return -1;
+    size_t i = 19;
+    if (i < n && (s[i] == '.' || s[i] == ',')) i = skip_digits(s, i + 1, n);
+    size_t z = i;
+    if (z < n && s[z] == ' ' && s[10] == ' ' && z + 5 < n && (s[z + 1] == '+' || s[z + 1] == '-') &&
+        is_digit(s[z + 2]))
+        z++;
+    if (z + 6 > n || memcmp(s + z, p->iso_zone, 6) != 0) return -1;
+    *out = p->iso_min_t + sec - p->iso_zone_off;
+    *used = z + 6;
+    return 0;
+}
+
 int mx_log_parse_iso_time(mx_log_parser *p, const char *s, size_t n, int64_t *out, size_t *used) {
     if (n < 19) return -1;
     int64_t t;
@@ -626,13 +677,8 @@ static void host_addr_from_text(const char *s, const char *e, mx_log_event *ev) 
 }
 
 static void set_domain(mx_log_event *ev) {
-    const char *at = NULL;
     ev->domain = (mx_log_str){NULL, 0};
-    for (size_t i = ev->recipient.n; i > 0; i--)
-        if (ev->recipient.p[i - 1] == '@') {
-            at = ev->recipient.p + i - 1;
-            break;
-        }
+    const char *at = ev->recipient.n ? memrchr(ev->recipient.p, '@', ev->recipient.n) : NULL;
     if (at) ev->domain = mkstr(at + 1, ev->recipient.p + ev->recipient.n);
 }
 
@@ -686,7 +732,7 @@ static mx_log_result postfix_delivery(const char *m, const char *e, mx_log_event
             q++;
             continue;
         }
-        const char *eq = memchr(q, '=', (size_t)(e - q));
+        const char *eq = find_byte(q, e, '=');
         if (!eq) break;
         const char *val = eq + 1;
         size_t klen = (size_t)(eq - q);
@@ -705,10 +751,11 @@ static mx_log_result postfix_delivery(const char *m, const char *e, mx_log_event
             }
             break;
         }
-        /* values end at ", "; memchr beats memmem on a 2-byte needle */
+        /* values end at ", " (a value is a few bytes: find_byte, inline,
+         * beats a libc memchr call there; memmem for a 2-byte needle more so) */
         const char *ve = val;
         for (;;) {
-            ve = memchr(ve, ',', (size_t)(e - ve));
+            ve = find_byte(ve, e, ',');
             if (!ve || (ve + 1 < e && ve[1] == ' ')) break;
             ve++;
         }
@@ -761,7 +808,9 @@ static mx_log_result postfix_delivery(const char *m, const char *e, mx_log_event
 /* contains ", status=expired" or ", status=force-expired": one search for
  * the common part, then the word after each occurrence. */
 static int qmgr_expired(const char *m, const char *e) {
-    for (const char *q = m; (q = find(q, e, LIT(", status="))) != NULL; q++) {
+    /* every ',' (a qmgr line has two or three) rather than memmem */
+    for (const char *q = m; (q = find_byte(q, e, ',')) != NULL; q++) {
+        if (!has_prefix(q, e, LIT(", status="))) continue;
         const char *w = q + 9;
         if (has_prefix(w, e, LIT("expired")) || has_prefix(w, e, LIT("force-expired"))) return 1;
     }
@@ -833,8 +882,15 @@ static mx_log_result postfix_client(const char *m, const char *e, mx_log_event *
         break;
     }
     if (r == MX_LOG_EVENT) return r;
-    if (ev->reason == MX_LOG_R_NOT_DELIVERY && contains(m, e, LIT("TLS connection established")))
-        ev->reason = MX_LOG_R_TLS_INFO;
+    if (ev->reason == MX_LOG_R_NOT_DELIVERY) {
+        /* Postfix's own form, "Trusted TLS connection established to ..."
+         * (Anonymous, Untrusted, Verified): the phrase after the first word
+         * is checked in place; any other line is searched as before. */
+        const char *sp = find_byte(m, e, ' ');
+        if ((sp && has_prefix(sp + 1, e, LIT("TLS connection established"))) ||
+            contains(m, e, LIT("TLS connection established")))
+            ev->reason = MX_LOG_R_TLS_INFO;
+    }
     ev->relay_host = ev->relay_addr = (mx_log_str){NULL, 0};
     ev->port = 0;
     return MX_LOG_IGNORED;
@@ -1267,29 +1323,6 @@ static inline void event_clear(mx_log_event *ev) {
     memcpy(ev, &empty, sizeof *ev);
 }
 
-/* First byte c in [s, e) or NULL.  Syslog header tokens are a few bytes
- * long, where a libc memchr call costs more than the search: eight bytes at
- * a time in a register (never reading past e), then byte by byte. */
-static inline const char *find_byte(const char *s, const char *e, char c) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-    const uint64_t pat = ones * (unsigned char)c;
-    while (e - s >= 8) {
-        uint64_t v;
-        memcpy(&v, s, 8);
-        v ^= pat; /* bytes equal to c are now 0 */
-        /* the lowest flagged byte is the first zero byte (a borrow can only
-         * flag bytes above a true zero) */
-        uint64_t z = (v - ones) & ~v & highs;
-        if (z) return s + (__builtin_ctzll(z) >> 3);
-        s += 8;
-    }
-#endif
-    for (; s < e; s++)
-        if (*s == c) return s;
-    return NULL;
-}
-
 /* The program tag's parts in one pass: *pe = the first '[' in [s, e) (e if
  * none), *slash = the last '/' before it (NULL if none).  Eight bytes at a
  * time: both bytes are looked for in the same word, with an exact per-byte
@@ -1371,12 +1404,15 @@ mx_log_result mx_log_parse_text_line(mx_log_parser *p, const char *line, size_t 
 again:
     if (s >= e) return no_header(line, e, ev);
     if (is_digit(*s)) {
-        if (mx_log_parse_iso_time(p, s, (size_t)(e - s), &ev->time, &used) == 0) {
+        if (iso_same_minute(p, s, (size_t)(e - s), &ev->time, &used) == 0 ||
+            mx_log_parse_iso_time(p, s, (size_t)(e - s), &ev->time, &used) == 0) {
             if (s[10] == ' ') return parse_exim_body(s + used, e, ev); /* Exim mainlog */
             s += used;
         } else if ((size_t)(e - s) >= 19 && s[4] == '-' && s[7] == '-') {
             return (ev->reason = MX_LOG_R_BAD_TIME), MX_LOG_UNPARSED;
         }
+    } else if (*s >= 'A' && *s <= 'Z' && syslog_same_minute(p, s, (size_t)(e - s), &ev->time, &used) == 0) {
+        s += used; /* what the branch below would find, without its calls */
     } else if (*s >= 'A' && *s <= 'Z' && (size_t)(e - s) > 3 && month_num(s) && s[3] == ' ') {
         if (mx_log_parse_syslog_time(p, s, (size_t)(e - s), &ev->time, &used) == 0) s += used;
         else if ((size_t)(e - s) > 6 && is_digit(s[5]))

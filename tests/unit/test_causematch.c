@@ -168,6 +168,66 @@ static void test_random_against_naive(void **state) {
     }
 }
 
+/* Entries of several patterns with "also" lists, patterns shared between
+ * entries and lists, anchored and unanchored mixed (a list of unanchored
+ * 2+ byte patterns only is searched through the text's candidates, the
+ * others pattern by pattern): every verdict against a naive reference. */
+static int naive_list(char pats[][32], size_t k, const char *t, size_t n) {
+    for (size_t i = 0; i < k; i++) {
+        const char *p = pats[i];
+        int a = p[0] == '^';
+        size_t len = strlen(p);
+        int z = len > (size_t)a && p[len - 1] == '$';
+        char body[32];
+        snprintf(body, sizeof body, "%.*s", (int)(len - (size_t)a - (size_t)z), p + a);
+        if (naive(body, a, z, t, n)) return 1;
+    }
+    return 0;
+}
+
+static void test_random_lists(void **state) {
+    (void)state;
+    static const char *const words[] = {"ab", "ba", "abc", "xyz", "zz", "a", "b c", "timed out", "out", "ed o",
+                                        "bca", "cab", "yz", "zx", " c"};
+    const size_t nw = sizeof words / sizeof words[0];
+    char err[256];
+    uint32_t seed = 777;
+    for (int round = 0; round < 300; round++) {
+        mx_cause_matcher *m = mx_cause_matcher_new();
+        char any[8][4][32], also[8][3][32];
+        size_t nany[8], nalso[8];
+        int anchors = (int)(RND() % 3); /* 0: none, 1: some, 2: many */
+        for (int e = 0; e < 8; e++) {
+            nany[e] = 1 + RND() % 4;
+            nalso[e] = RND() % 3 ? 0 : 1 + RND() % 3;
+            const char *ap[4], *lp[3];
+            for (size_t i = 0; i < nany[e] + nalso[e]; i++) {
+                int a = anchors && RND() % (anchors == 1 ? 6 : 2) == 0;
+                int z = anchors && RND() % (anchors == 1 ? 6 : 2) == 0;
+                char *dst = i < nany[e] ? any[e][i] : also[e][i - nany[e]];
+                snprintf(dst, 32, "%s%s%s", a ? "^" : "", words[RND() % nw], z ? "$" : "");
+                if (i < nany[e]) ap[i] = dst;
+                else lp[i - nany[e]] = dst;
+            }
+            assert_int_equal(mx_cause_matcher_add(m, e, ap, nany[e], nalso[e] ? lp : NULL, nalso[e], err, sizeof err),
+                             0);
+        }
+        for (int t = 0; t < 60; t++) {
+            char text[96] = "";
+            int parts = (int)(RND() % 5);
+            for (int i = 0; i < parts; i++) strcat(text, words[RND() % nw]);
+            size_t n = strlen(text);
+            int want = -1;
+            for (int e = 0; e < 8 && want < 0; e++)
+                if (naive_list(any[e], nany[e], text, n) && (!nalso[e] || naive_list(also[e], nalso[e], text, n)))
+                    want = e;
+            int got = mx_cause_matcher_match(m, text, n);
+            if (got != want) fail_msg("round %d text '%s': want %d, got %d", round, text, want, got);
+        }
+        mx_cause_matcher_free(m);
+    }
+}
+
 /* ---- the shipped catalog against the built-in cascade ---------------- */
 
 static mx_cause_matcher *shipped(void) {
@@ -268,6 +328,7 @@ int main(void) {
         cmocka_unit_test(test_anchors_and_order), cmocka_unit_test(test_shared_pattern),
         cmocka_unit_test(test_errors),            cmocka_unit_test(test_random_against_naive),
         cmocka_unit_test(test_shipped_equals_builtin), cmocka_unit_test(test_registry),
+        cmocka_unit_test(test_random_lists),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -499,6 +499,115 @@ static void test_host_end(void **state) {
     }
 }
 
+/* qmgr's expiry is ", status=expired" or ", status=force-expired" anywhere
+ * after "from=<" (the parser looks at each ',' of the line): commas inside
+ * the sender, other fields first, a "status=" without ", " before it, and a
+ * status that is not an expiry. */
+static void test_qmgr_expired(void **state) {
+    (void)state;
+    mx_log_parser p;
+    mx_log_parser_init(&p, utc(2024, 3, 10, 0, 0, 0), 1);
+    mx_log_event ev;
+    const struct {
+        const char *msg;
+        int expired;
+    } cases[] = {
+        {"from=<a@b.example>, status=expired, returned to sender", 1},
+        {"from=<a@b.example>, status=force-expired, returned to sender", 1},
+        {"from=<\"a,b\"@c.example>, size=1, nrcpt=2, status=expired, returned", 1},
+        {"from=<a,,b@c.example>,, status=expired", 1},
+        {"from=<a@b.example>, size=10, nrcpt=1 (queue active)", 0},
+        {"from=<a@b.example>,status=expired, returned to sender", 0},
+        {"from=<a@b.example> status=expired", 0},
+        {"from=<a@b.example>, status=expiredx", 1}, /* a prefix, as ever */
+        {"from=<a@b.example>, status=sent, status=force-expired", 1},
+        {"from=<a@b.example>, status=", 0},
+        {"from=<a@b.example>, status=expire", 0},
+        {"from=<a@b.example>,", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char line[256];
+        snprintf(line, sizeof line, "Mar  1 10:00:00 mx postfix/qmgr[1]: ABCDE12345: %s", cases[i].msg);
+        mx_log_result r = parse(&p, line, &ev);
+        if (cases[i].expired) {
+            assert_int_equal(r, MX_LOG_EVENT);
+            assert_int_equal(ev.status, MX_LOG_STATUS_EXPIRED);
+            const char *st = strstr(line, ", status=");
+            assert_non_null(st);
+            assert_int_equal(ev.text.n, strlen(st + 9));
+            assert_memory_equal(ev.text.p, st + 9, ev.text.n);
+        } else {
+            assert_int_equal(r, MX_LOG_IGNORED);
+            assert_int_equal(ev.reason, MX_LOG_R_NOT_DELIVERY);
+        }
+    }
+}
+
+/* smtp's "... TLS connection established ..." lines are tls_info: Postfix's
+ * own form (one word first) is checked in place, any other place by a
+ * search; near misses stay not_delivery. */
+static void test_tls_info(void **state) {
+    (void)state;
+    mx_log_parser p;
+    mx_log_parser_init(&p, utc(2024, 3, 10, 0, 0, 0), 1);
+    mx_log_event ev;
+    const struct {
+        const char *msg;
+        int tls;
+    } cases[] = {
+        {"Trusted TLS connection established to mx.b.example[192.0.2.1]:25: TLSv1.3", 1},
+        {"Untrusted TLS connection established to mx.b.example[192.0.2.1]:25", 1},
+        {"ABCDE12345: Verified TLS connection established to x", 1},
+        {"TLS connection established to x", 1},
+        {"a b TLS connection established", 1},
+        {"Trusted TLS connection establishe", 0},
+        {"Trusted  TLS connection established", 1},
+        {"Trusted", 0},
+        {"Trusted ", 0},
+        {"Trusted TLS connection Established", 0},
+        {"x TLS connection established", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char line[256];
+        snprintf(line, sizeof line, "Mar  1 10:00:00 mx postfix/smtp[1]: %s", cases[i].msg);
+        assert_int_equal(parse(&p, line, &ev), MX_LOG_IGNORED);
+        if (ev.reason != (cases[i].tls ? MX_LOG_R_TLS_INFO : MX_LOG_R_NOT_DELIVERY))
+            fail_msg("'%s': reason %s", cases[i].msg, mx_log_reason_name(ev.reason));
+    }
+}
+
+/* The recipient's domain follows its last '@' (memrchr): several '@', none,
+ * an empty address, '@' first and last. */
+static void test_recipient_domain(void **state) {
+    (void)state;
+    mx_log_parser p;
+    mx_log_parser_init(&p, utc(2024, 3, 10, 0, 0, 0), 1);
+    mx_log_event ev;
+    const struct {
+        const char *rcpt, *domain;
+    } cases[] = {
+        {"user@d.example", "d.example"}, {"a@b@c.example", "c.example"}, {"nobody", NULL},
+        {"", NULL},                      {"@x.example", "x.example"},   {"user@", ""},
+        {"\"a@b\"@q.example", "q.example"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char line[256];
+        snprintf(line, sizeof line,
+                 "Mar  1 10:00:00 mx postfix/smtp[1]: ABCDE12345: to=<%s>, relay=none, delay=1, dsn=4.4.1, "
+                 "status=deferred (connect to mx.example[192.0.2.1]:25: Connection refused)",
+                 cases[i].rcpt);
+        assert_int_equal(parse(&p, line, &ev), MX_LOG_EVENT);
+        assert_int_equal(ev.recipient.n, strlen(cases[i].rcpt));
+        if (!cases[i].domain) {
+            assert_null(ev.domain.p);
+            assert_int_equal(ev.domain.n, 0);
+        } else {
+            assert_int_equal(ev.domain.n, strlen(cases[i].domain));
+            assert_memory_equal(ev.domain.p, cases[i].domain, ev.domain.n);
+        }
+    }
+}
+
 static void test_classify(void **state) {
     (void)state;
     struct {
@@ -692,6 +801,85 @@ static void test_syslog_minute(void **state) {
                 fail_msg("%s: remembered %d %lld %zu, fresh %d %lld %zu", ts[k], r1, (long long)t1, u1, r2,
                          (long long)t2, u2);
         }
+    /* Whole lines: the line parser's entry takes the same-minute path
+     * itself (before its month test and the call above); a line with
+     * memories set must read as it does to a fresh parser, whatever follows
+     * the timestamp (an event, a bad time, no tag, a second ':6x'). */
+    static const char *const rest[] = {
+        (" mx postfix/smtp[1]: ABCDE12345: to=<a@b.example>, relay=none, delay=1, dsn=4.4.1, status=deferred "
+         "(connect to mx.b.example[192.0.2.1]:25: Connection refused)"),
+        " mx postfix/smtpd[2]: connect from x[192.0.2.2]",
+        "",
+        " mx",
+        ":00 mx postfix/smtp[1]: x",
+    };
+    mx_log_parser q;
+    mx_log_parser_init(&q, now, 0);
+    for (int round = 0; round < 2; round++)
+        for (size_t k = 0; k < sizeof ts / sizeof ts[0]; k++)
+            for (size_t j = 0; j < sizeof rest / sizeof rest[0]; j++) {
+                char line[512];
+                snprintf(line, sizeof line, "%s%s", ts[k], rest[j]);
+                mx_log_parser fresh;
+                mx_log_parser_init(&fresh, now, 0);
+                mx_log_event e1, e2;
+                mx_log_result r1 = mx_log_parse_text_line(&q, line, strlen(line), &e1);
+                mx_log_result r2 = mx_log_parse_text_line(&fresh, line, strlen(line), &e2);
+                if (r1 != r2 || e1.reason != e2.reason || e1.time != e2.time || e1.program.n != e2.program.n ||
+                    e1.cause != e2.cause || e1.text.n != e2.text.n)
+                    fail_msg("'%s': remembered %d/%d %lld, fresh %d/%d %lld", line, r1, e1.reason,
+                             (long long)e1.time, r2, e2.reason, (long long)e2.time);
+            }
+    if (saved) setenv("TZ", saved, 1);
+    else unsetenv("TZ");
+    tzset();
+    free(saved);
+}
+
+/* Whole lines with ISO timestamps: the line parser's entry reads the
+ * remembered minute and zone inline; with memories set a line must read as
+ * it does to a fresh parser (zones that differ in one byte, a zone after a
+ * space, a comma fraction, bad seconds, no zone, 'Z'). */
+static void test_iso_line_memory(void **state) {
+    (void)state;
+    const char *old_tz = getenv("TZ");
+    char *saved = old_tz ? strdup(old_tz) : NULL;
+    setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3", 1);
+    tzset();
+    static const char *const ts[] = {
+        "2024-03-01T01:00:02.825056+01:00", "2024-03-01T01:00:03.1+01:00",  "2024-03-01T01:00:04+01:00", "2024-03-01T01:00:04.6+01:01",
+        "2024-03-01T01:00:05,5+01:00",      "2024-03-01T01:00:06.5+01:30",  "2024-03-01T01:00:07.5+02:00",
+        "2024-03-01T01:00:08.5-01:00",      "2024-03-01T01:00:59.9+01:00",  "2024-03-01T01:00:60.0+01:00",
+        "2024-03-01T01:00:61.0+01:00",      "2024-03-01T01:00:6x.0+01:00",  "2024-03-01T01:00:09.5+0100",
+        "2024-03-01T01:00:10.5Z",           "2024-03-01T01:00:11.5",        "2024-03-01T01:00:12.5+01:0",
+        "2024-03-01 01:00:13 +01:00",       "2024-03-01 01:00:14 +0100",    "2024-03-01T01:01:00.1+01:00",
+        "2024-03-01T01:00:15.123456789012+01:00", "2024-03-01T01:00:16.+01:00", "2024-03-01T01:00:17+01:00x",
+    };
+    static const char *const rest[] = {
+        (" mx1 postfix/smtp[1]: 4PjqTKW7tQMY2Y4: to=<u@r.example>, relay=none, delay=1, dsn=5.4.4, status=bounced "
+         "(Host or domain name not found. Name service error for name=r.example type=A: Host not found)"),
+        " mx1 dovecot: imap-login: Login: user=<u@mail.example.org>",
+        " 1j5IF1-0006A7-Ub => a@b.example R=dnslookup T=remote_smtp H=mx.b.example [192.0.2.7]",
+        "",
+    };
+    int64_t now = utc(2024, 12, 1, 0, 0, 0);
+    mx_log_parser q;
+    mx_log_parser_init(&q, now, 0);
+    for (int round = 0; round < 2; round++)
+        for (size_t k = 0; k < sizeof ts / sizeof ts[0]; k++)
+            for (size_t j = 0; j < sizeof rest / sizeof rest[0]; j++) {
+                char line[512];
+                snprintf(line, sizeof line, "%s%s", ts[k], rest[j]);
+                mx_log_parser fresh;
+                mx_log_parser_init(&fresh, now, 0);
+                mx_log_event e1, e2;
+                mx_log_result r1 = mx_log_parse_text_line(&q, line, strlen(line), &e1);
+                mx_log_result r2 = mx_log_parse_text_line(&fresh, line, strlen(line), &e2);
+                if (r1 != r2 || e1.reason != e2.reason || e1.time != e2.time || e1.program.n != e2.program.n ||
+                    e1.mta != e2.mta || e1.cause != e2.cause || e1.text.n != e2.text.n)
+                    fail_msg("'%s': remembered %d/%d %lld, fresh %d/%d %lld", line, r1, e1.reason,
+                             (long long)e1.time, r2, e2.reason, (long long)e2.time);
+            }
     if (saved) setenv("TZ", saved, 1);
     else unsetenv("TZ");
     tzset();
@@ -794,7 +982,9 @@ int main(void) {
         cmocka_unit_test(test_lines_stream), cmocka_unit_test(test_event_fields),
         cmocka_unit_test(test_classify),     cmocka_unit_test(test_year_inference),
         cmocka_unit_test(test_iso_times),    cmocka_unit_test(test_syslog_minute),    cmocka_unit_test(test_iso_fraction_zone),    cmocka_unit_test(test_garbled),
-        cmocka_unit_test(test_host_end),
+        cmocka_unit_test(test_host_end),     cmocka_unit_test(test_qmgr_expired),
+        cmocka_unit_test(test_recipient_domain), cmocka_unit_test(test_iso_line_memory),
+        cmocka_unit_test(test_tls_info),
     };
     return cmocka_run_group_tests(tests, load_rows, free_rows);
 }
