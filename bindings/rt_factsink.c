@@ -2,8 +2,13 @@
  * values wait on the Lua stack (an object's keys in a C array) until its
  * end(), then the table is made at its final size and filled in order, as
  * mx_lua_push_json makes it from an mx_json (the same sizes and insertion
- * order: the same tables, down to the order pairs() visits them in). */
-#include "runtime.h"
+ * order: the same tables, down to the order pairs() visits them in).
+ * Each table is sealed as it ends (rt_sandbox.c: it becomes the shadow of an
+ * empty front whose metatable's __index is it, the fields of that metatable
+ * pushed once per build), so the fact is sealed all the way down in the one
+ * pass that builds it: the rules read it with the VM's own lookups, no proxy
+ * per table and no C call per field (rt_push_readonly takes it as it is). */
+#include "rt_private.h"
 #include "buf.h"
 
 #include <stdlib.h>
@@ -11,6 +16,7 @@
 typedef struct lsink {
     lua_State *L;
     int depth;
+    int kb; /* rt_push_seal_keys' slots */
     int base[MX_FACT_SINK_DEPTH]; /* stack index of the container's first value */
     char is_obj[MX_FACT_SINK_DEPTH];
     size_t keybase[MX_FACT_SINK_DEPTH];
@@ -38,7 +44,7 @@ static void k_end(void *ud) {
     s->depth--;
     int base = s->base[s->depth];
     int n = lua_gettop(L) - base + 1;
-    room(s);
+    luaL_checkstack(L, 6, "fact too big"); /* the shadow, its front and the front's metatable being made */
     if (s->is_obj[s->depth]) {
         const char **keys = s->keys + s->keybase[s->depth];
         lua_createtable(L, 0, n);
@@ -54,10 +60,9 @@ static void k_end(void *ud) {
             lua_rawseti(L, -2, (lua_Integer)i + 1);
         }
     }
-    if (n > 0) { /* the table to base, over its first value; an empty one is there already */
-        lua_replace(L, base);
-        lua_settop(L, base);
-    }
+    rt_push_sealed_shadow_kb(L, -1, s->kb); /* [values shadow front] */
+    lua_replace(L, base);                   /* the front over the first value (or where the shadow is) */
+    lua_settop(L, base);
 }
 
 static void k_key(void *ud, const char *k) {
@@ -87,14 +92,18 @@ static void k_bool(void *ud, int v) {
 }
 
 void mx_lua_push_built(lua_State *L, mx_fact_build_fn build, void *ud) {
-    lsink s = {.L = L};
-    mx_fact_sink k = {k_obj, k_arr, k_end, k_key, k_str, k_int, k_num, k_bool, &s};
     int top = lua_gettop(L);
+    lsink s = {.L = L, .kb = top + 1};
+    mx_fact_sink k = {k_obj, k_arr, k_end, k_key, k_str, k_int, k_num, k_bool, &s};
+    int nk = rt_push_seal_keys(L);
     build(&k, ud);
     free(s.keys);
     /* one value built: anything else is a builder's bug */
-    if (lua_gettop(L) != top + 1) {
+    if (lua_gettop(L) != top + nk + 1) {
         lua_settop(L, top);
         lua_pushnil(L);
+        return;
     }
+    lua_replace(L, top + 1); /* the value where the keys began */
+    lua_settop(L, top + 1);
 }
