@@ -16,7 +16,8 @@
 typedef struct lsink {
     lua_State *L;
     int depth;
-    int kb; /* rt_push_seal_keys' slots */
+    int kb;    /* rt_push_seal_keys' slots */
+    int empty; /* a sealed empty table */
     int base[MX_FACT_SINK_DEPTH]; /* stack index of the container's first value */
     char is_obj[MX_FACT_SINK_DEPTH];
     size_t keybase[MX_FACT_SINK_DEPTH];
@@ -44,6 +45,12 @@ static void k_end(void *ud) {
     s->depth--;
     int base = s->base[s->depth];
     int n = lua_gettop(L) - base + 1;
+    if (n == 0) { /* every empty container: the one sealed empty table (nothing can be put in it) */
+        if (s->is_obj[s->depth]) s->nkeys = s->keybase[s->depth];
+        room(s);
+        lua_pushvalue(L, s->empty);
+        return;
+    }
     luaL_checkstack(L, 6, "fact too big"); /* the shadow, its front and the front's metatable being made */
     if (s->is_obj[s->depth]) {
         const char **keys = s->keys + s->keybase[s->depth];
@@ -61,7 +68,7 @@ static void k_end(void *ud) {
         }
     }
     rt_push_sealed_shadow_kb(L, -1, s->kb); /* [values shadow front] */
-    lua_replace(L, base);                   /* the front over the first value (or where the shadow is) */
+    lua_replace(L, base);                   /* the front over the first value */
     lua_settop(L, base);
 }
 
@@ -95,11 +102,15 @@ void mx_lua_push_built(lua_State *L, mx_fact_build_fn build, void *ud) {
     int top = lua_gettop(L);
     lsink s = {.L = L, .kb = top + 1};
     mx_fact_sink k = {k_obj, k_arr, k_end, k_key, k_str, k_int, k_num, k_bool, &s};
-    int nk = rt_push_seal_keys(L);
+    int below = rt_push_seal_keys(L); /* the metatable fields, then the empty table: */
+    lua_newtable(L);
+    rt_push_sealed_shadow_kb(L, -1, s.kb);
+    lua_remove(L, -2);
+    s.empty = top + ++below;
     build(&k, ud);
     free(s.keys);
     /* one value built: anything else is a builder's bug */
-    if (lua_gettop(L) != top + nk + 1) {
+    if (lua_gettop(L) != top + below + 1) {
         lua_settop(L, top);
         lua_pushnil(L);
         return;
