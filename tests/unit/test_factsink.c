@@ -150,11 +150,39 @@ static void test_logs_fact_same(void **state) {
     lua_close(L);
 }
 
-/* one scalar, nested empty containers, a deep array */
+/* more names than the Lua sink gives slots (KEY_SLOTS: the rest set by
+ * name), each used in several objects, in orders that differ */
+static char many_names[150][8];
+static void build_many(const mx_fact_sink *s) {
+    s->arr(s->ud);
+    for (int r = 0; r < 4; r++) {
+        s->obj(s->ud);
+        for (int i = 0; i < 150; i++) {
+            int k = r % 2 ? 149 - i : (i * 7 + r) % 150;
+            s->key(s->ud, many_names[k]);
+            s->integer(s->ud, r * 1000 + k);
+        }
+        s->key(s->ud, "sub");
+        s->obj(s->ud);
+        for (int i = 0; i < 3 + r; i++) {
+            s->key(s->ud, many_names[140 - i * 30]);
+            s->str(s->ud, many_names[i], strlen(many_names[i]));
+        }
+        s->end(s->ud);
+        s->end(s->ud);
+    }
+    s->end(s->ud);
+}
+
+/* one scalar, nested empty containers, a deep array; many names */
 static void build_small(const mx_fact_sink *s, void *ud) {
     int which = *(int *)ud;
     if (which == 0) {
         s->integer(s->ud, 7);
+        return;
+    }
+    if (which == 2) {
+        build_many(s);
         return;
     }
     s->obj(s->ud);
@@ -179,7 +207,8 @@ static void test_small(void **state) {
     (void)state;
     lua_State *L = luaL_newstate();
     luaL_openlibs(L);
-    for (int which = 0; which < 2; which++) {
+    for (int i = 0; i < 150; i++) snprintf(many_names[i], sizeof many_names[i], "n%d", i);
+    for (int which = 0; which < 3; which++) {
         mx_fact_json j;
         mx_fact_sink s;
         mx_fact_json_sink(&j, &s);
