@@ -144,7 +144,12 @@ void mx_lua_push_built(lua_State *L, mx_fact_build_fn build, void *ud) {
     for (int i = 0; i < KEY_SLOTS; i++) lua_pushnil(L);
     s.slots = top + below + 1;
     below += KEY_SLOTS;
+    /* no collection while building: everything made is kept (the fact), so
+     * a collector step would only mark the tables made so far again */
+    int gc = lua_gc(L, LUA_GCISRUNNING);
+    if (gc) lua_gc(L, LUA_GCSTOP);
     build(&k, ud);
+    if (gc) lua_gc(L, LUA_GCRESTART);
     free(s.keys);
     /* one value built: anything else is a builder's bug */
     if (lua_gettop(L) != top + below + 1) {
