@@ -135,12 +135,14 @@ void mx_lua_push_built(lua_State *L, mx_fact_build_fn build, void *ud) {
     int top = lua_gettop(L);
     lsink s = {.L = L, .kb = top + 1};
     mx_fact_sink k = {k_obj, k_arr, k_end, k_key, k_str, k_int, k_num, k_bool, &s};
-    int below = rt_push_seal_keys(L); /* the metatable fields, then the empty table: */
+    /* below the build: the metatable fields, the empty table (made with
+     * room for its front and metatable), the names' slots */
+    luaL_checkstack(L, KEY_SLOTS + 16, "fact too big");
+    int below = rt_push_seal_keys(L);
     lua_newtable(L);
     rt_push_sealed_shadow_kb(L, -1, s.kb);
     lua_remove(L, -2);
     s.empty = top + ++below;
-    luaL_checkstack(L, KEY_SLOTS, "fact too big");
     for (int i = 0; i < KEY_SLOTS; i++) lua_pushnil(L);
     s.slots = top + below + 1;
     below += KEY_SLOTS;
