@@ -165,7 +165,7 @@ static void build_many(const mx_fact_sink *s) {
         s->key(s->ud, "sub");
         s->obj(s->ud);
         for (int i = 0; i < 3 + r; i++) {
-            s->key(s->ud, many_names[140 - i * 30]);
+            s->key(s->ud, many_names[140 - i * 25]);
             s->str(s->ud, many_names[i], strlen(many_names[i]));
         }
         s->end(s->ud);
