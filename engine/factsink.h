@@ -5,8 +5,9 @@
  * A builder calls the sink like a stack machine: obj()/arr() open a
  * container, a scalar call adds one value, end() closes the innermost
  * container. Inside an object every value is preceded by key(k); k must stay
- * valid until the object's end() (builders pass string literals and the
- * static status/cause names) and keys of one object must all differ.  The
+ * valid and unchanged for the whole build, as string literals and the static
+ * status/cause names are (the Lua sink knows a name by its address once it
+ * has seen it), and keys of one object must all differ.  The
  * value built last (one outermost value) is the result.  Knows nothing of
  * Lua. */
 #ifndef MX_FACTSINK_H

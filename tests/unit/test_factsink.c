@@ -2,7 +2,10 @@
  * `logs` built straight into Lua tables must be the tables mx_lua_push_json
  * makes from the same fact built as an mx_json: the same values, and the
  * same order of pairs() (sizes and insertion order), so rules see no
- * difference. Also empty containers, a lone scalar, the stack left as found. */
+ * difference. The built tables are sealed (rt_sandbox.c), every one of them:
+ * compared through the seal (the shadow's pairs and sizes), the front seen
+ * empty by next/rawlen, and writes to any of them raise. Also empty
+ * containers, a lone scalar, the stack left as found. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,12 +20,28 @@
 #include <string.h>
 
 #include "logfacts.h"
-#include "runtime.h"
+#include "rt_private.h"
 
-/* a and b (absolute indices) hold the same value, tables visited in the same order */
-static void assert_same(lua_State *L, int a, int b, int depth) {
+/* a (a plain table's tree) and b (absolute indices) hold the same value, b's
+ * tables sealed and read through the seal: the same sizes, visited in the
+ * same order */
+static void assert_same_in(lua_State *L, int a, int b, int depth, int shadow);
+static void assert_same(lua_State *L, int a, int b, int depth) { assert_same_in(L, a, b, depth, 0); }
+/* shadow: b is a sealed table's shadow (a plain table) */
+static void assert_same_in(lua_State *L, int a, int b, int depth, int shadow) {
     assert_true(depth < 20);
     assert_int_equal(lua_type(L, a), lua_type(L, b));
+    if (lua_type(L, b) == LUA_TTABLE && !shadow) {
+        /* a sealed copy: an empty front, its shadow behind */
+        assert_int_equal(lua_rawlen(L, b), 0);
+        lua_pushnil(L);
+        assert_int_equal(lua_next(L, b), 0);
+        assert_int_equal(rt_sealed_copy(L, b), 1); /* pushes the shadow */
+        assert_null(lua_getmetatable(L, -1) ? "shadow with a metatable" : NULL);
+        assert_same_in(L, a, lua_gettop(L), depth, 1);
+        lua_pop(L, 1);
+        return;
+    }
     switch (lua_type(L, a)) {
     case LUA_TNUMBER:
         assert_int_equal(lua_isinteger(L, a), lua_isinteger(L, b));
@@ -30,7 +49,7 @@ static void assert_same(lua_State *L, int a, int b, int depth) {
         break;
     case LUA_TSTRING:
     case LUA_TBOOLEAN: assert_true(lua_rawequal(L, a, b)); break;
-    case LUA_TTABLE: {
+    case LUA_TTABLE: { /* a and a shadow */
         assert_int_equal(lua_rawlen(L, a), lua_rawlen(L, b));
         lua_pushnil(L);
         lua_pushnil(L);
@@ -131,11 +150,39 @@ static void test_logs_fact_same(void **state) {
     lua_close(L);
 }
 
-/* one scalar, nested empty containers, a deep array */
+/* more names than the Lua sink gives slots (KEY_SLOTS: the rest set by
+ * name), each used in several objects, in orders that differ */
+static char many_names[150][8];
+static void build_many(const mx_fact_sink *s) {
+    s->arr(s->ud);
+    for (int r = 0; r < 4; r++) {
+        s->obj(s->ud);
+        for (int i = 0; i < 150; i++) {
+            int k = r % 2 ? 149 - i : (i * 7 + r) % 150;
+            s->key(s->ud, many_names[k]);
+            s->integer(s->ud, r * 1000 + k);
+        }
+        s->key(s->ud, "sub");
+        s->obj(s->ud);
+        for (int i = 0; i < 3 + r; i++) {
+            s->key(s->ud, many_names[140 - i * 25]);
+            s->str(s->ud, many_names[i], strlen(many_names[i]));
+        }
+        s->end(s->ud);
+        s->end(s->ud);
+    }
+    s->end(s->ud);
+}
+
+/* one scalar, nested empty containers, a deep array; many names */
 static void build_small(const mx_fact_sink *s, void *ud) {
     int which = *(int *)ud;
     if (which == 0) {
         s->integer(s->ud, 7);
+        return;
+    }
+    if (which == 2) {
+        build_many(s);
         return;
     }
     s->obj(s->ud);
@@ -159,7 +206,9 @@ static void build_small(const mx_fact_sink *s, void *ud) {
 static void test_small(void **state) {
     (void)state;
     lua_State *L = luaL_newstate();
-    for (int which = 0; which < 2; which++) {
+    luaL_openlibs(L);
+    for (int i = 0; i < 150; i++) snprintf(many_names[i], sizeof many_names[i], "n%d", i);
+    for (int which = 0; which < 3; which++) {
         mx_fact_json j;
         mx_fact_sink s;
         mx_fact_json_sink(&j, &s);
@@ -171,6 +220,24 @@ static void test_small(void **state) {
         assert_int_equal(lua_gettop(L), 3);
         assert_same(L, 2, 3, 0);
         assert_int_equal(lua_tointeger(L, 1), 99);
+        if (which == 1) {
+            /* read as rules read it (# and pairs through the seal), no write gets in */
+            static const char code[] =
+                "local t = ...\n"
+                "assert(#t.l == 3000 and t.l[3000] == 2999 and t.s == 'a\\0b' and t.x == 0.5)\n"
+                "local n = 0 for k, v in pairs(t) do n = n + 1 end assert(n == 5)\n"
+                "n = 0 for i, v in ipairs(t.l) do n = n + v end assert(n == 2999 * 3000 // 2)\n"
+                "assert(next(t) == nil and rawlen(t.l) == 0 and rawget(t, 'l') == nil)\n"
+                "for _, f in ipairs({function() t.x = 1 end, function() t.l[1] = 1 end,\n"
+                "    function() t.o.k = 1 end, function() t.e[1] = 1 end, function() table.insert(t.l, 1) end}) do\n"
+                "  local ok, err = pcall(f) assert(not ok and tostring(err):find('read%-only'), tostring(err))\n"
+                "end\n"
+                "return true\n";
+            assert_int_equal(luaL_loadstring(L, code), LUA_OK);
+            lua_pushvalue(L, 3);
+            if (lua_pcall(L, 1, 1, 0) != LUA_OK) fail_msg("%s", lua_tostring(L, -1));
+            assert_true(lua_toboolean(L, -1));
+        }
         lua_settop(L, 0);
         mx_json_free(v);
     }
