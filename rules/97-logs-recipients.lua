@@ -53,8 +53,8 @@ return {
     for _, d in ipairs(providers) do
       if not is_ref[d] then refs[#refs + 1] = d; is_ref[d] = true; is_provider[d] = true end
     end
-    -- sorted as plain records, not the fact's read-only groups: every field
-    -- read of a group is a call, and a sort of 2,000 groups reads ~80,000
+    -- sorted as plain records of the two keys (util.sort_by reads each
+    -- once), not the fact's sealed groups
     local busiest = {}
     for _, g in ipairs(L.domains) do
       local ok = g.successes
