@@ -764,6 +764,29 @@ static void test_iso_times(void **state) {
     assert_int_equal(t, utc(2024, 3, 1, 0, 1, 3));
 }
 
+/* Every timestamp followed by every rest, twice over (the second round starts
+ * with memories set): one parser for all of them must read each line as a
+ * fresh parser does. */
+static void lines_as_fresh(const char *const *ts, size_t nts, const char *const *rest, size_t nrest, int64_t now) {
+    mx_log_parser q;
+    mx_log_parser_init(&q, now, 0);
+    for (int round = 0; round < 2; round++)
+        for (size_t k = 0; k < nts; k++)
+            for (size_t j = 0; j < nrest; j++) {
+                char line[512];
+                snprintf(line, sizeof line, "%s%s", ts[k], rest[j]);
+                mx_log_parser fresh;
+                mx_log_parser_init(&fresh, now, 0);
+                mx_log_event e1, e2;
+                mx_log_result r1 = mx_log_parse_text_line(&q, line, strlen(line), &e1);
+                mx_log_result r2 = mx_log_parse_text_line(&fresh, line, strlen(line), &e2);
+                if (r1 != r2 || e1.reason != e2.reason || e1.time != e2.time || e1.program.n != e2.program.n ||
+                    e1.mta != e2.mta || e1.cause != e2.cause || e1.text.n != e2.text.n)
+                    fail_msg("'%s': remembered %d/%d %lld, fresh %d/%d %lld", line, r1, e1.reason,
+                             (long long)e1.time, r2, e2.reason, (long long)e2.time);
+            }
+}
+
 /* The remembered syslog minute ("Mmm dd HH:MM" of the last valid time):
  * a parser that has seen the lines before must give each timestamp what a
  * fresh parser gives, in a zone with DST (local times around both changes,
@@ -813,23 +836,7 @@ static void test_syslog_minute(void **state) {
         " mx",
         ":00 mx postfix/smtp[1]: x",
     };
-    mx_log_parser q;
-    mx_log_parser_init(&q, now, 0);
-    for (int round = 0; round < 2; round++)
-        for (size_t k = 0; k < sizeof ts / sizeof ts[0]; k++)
-            for (size_t j = 0; j < sizeof rest / sizeof rest[0]; j++) {
-                char line[512];
-                snprintf(line, sizeof line, "%s%s", ts[k], rest[j]);
-                mx_log_parser fresh;
-                mx_log_parser_init(&fresh, now, 0);
-                mx_log_event e1, e2;
-                mx_log_result r1 = mx_log_parse_text_line(&q, line, strlen(line), &e1);
-                mx_log_result r2 = mx_log_parse_text_line(&fresh, line, strlen(line), &e2);
-                if (r1 != r2 || e1.reason != e2.reason || e1.time != e2.time || e1.program.n != e2.program.n ||
-                    e1.cause != e2.cause || e1.text.n != e2.text.n)
-                    fail_msg("'%s': remembered %d/%d %lld, fresh %d/%d %lld", line, r1, e1.reason,
-                             (long long)e1.time, r2, e2.reason, (long long)e2.time);
-            }
+    lines_as_fresh(ts, sizeof ts / sizeof ts[0], rest, sizeof rest / sizeof rest[0], now);
     if (saved) setenv("TZ", saved, 1);
     else unsetenv("TZ");
     tzset();
@@ -863,23 +870,7 @@ static void test_iso_line_memory(void **state) {
         "",
     };
     int64_t now = utc(2024, 12, 1, 0, 0, 0);
-    mx_log_parser q;
-    mx_log_parser_init(&q, now, 0);
-    for (int round = 0; round < 2; round++)
-        for (size_t k = 0; k < sizeof ts / sizeof ts[0]; k++)
-            for (size_t j = 0; j < sizeof rest / sizeof rest[0]; j++) {
-                char line[512];
-                snprintf(line, sizeof line, "%s%s", ts[k], rest[j]);
-                mx_log_parser fresh;
-                mx_log_parser_init(&fresh, now, 0);
-                mx_log_event e1, e2;
-                mx_log_result r1 = mx_log_parse_text_line(&q, line, strlen(line), &e1);
-                mx_log_result r2 = mx_log_parse_text_line(&fresh, line, strlen(line), &e2);
-                if (r1 != r2 || e1.reason != e2.reason || e1.time != e2.time || e1.program.n != e2.program.n ||
-                    e1.mta != e2.mta || e1.cause != e2.cause || e1.text.n != e2.text.n)
-                    fail_msg("'%s': remembered %d/%d %lld, fresh %d/%d %lld", line, r1, e1.reason,
-                             (long long)e1.time, r2, e2.reason, (long long)e2.time);
-            }
+    lines_as_fresh(ts, sizeof ts / sizeof ts[0], rest, sizeof rest / sizeof rest[0], now);
     if (saved) setenv("TZ", saved, 1);
     else unsetenv("TZ");
     tzset();
