@@ -2,14 +2,16 @@
 """Writes the curated seed corpora under tests/fuzz/seeds/<harness>/.
 
 Small hand-made inputs in each harness's input format (header bytes, then
-payload), plus a sample of real log lines from ../shared/corpus when present.
+payload), plus a sample of the project's own log lines (tests/data/logs/lines.tsv,
+written for this project): never lines from other people's logs, and nothing
+from outside the repository, so the seeds are the same in every clone.
 Re-run after changing a harness's input format:  python3 tests/fuzz/make_seeds.py
 """
 import gzip, os, struct, sys, glob, hashlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEEDS = os.path.join(HERE, "seeds")
-CORPUS = os.path.join(HERE, "..", "..", "..", "shared", "corpus")
+LINES = os.path.join(HERE, "..", "data", "logs", "lines.tsv")
 
 
 def put(harness, name, data):
@@ -124,11 +126,10 @@ put("json", "numbers", b"\x01[0,-0,1e400,-1e400,12345678901234567890,0.1,1E+2,-3
 
 # ---- mail logs ----------------------------------------------------------------
 lines = []
-for path in sorted(glob.glob(os.path.join(CORPUS, "*", "*.log"))):
-    with open(path, "rb") as f:
-        for ln in f.read().split(b"\n"):
-            if ln.strip():
-                lines.append(ln)
+with open(LINES, "rb") as f:
+    for row in f.read().split(b"\n"):
+        if row.strip() and not row.startswith(b"#"):
+            lines.append(row.split(b"\t")[-1])
 # a deterministic sample: distinct shapes, small seeds
 picked = []
 seen = set()
