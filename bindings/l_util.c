@@ -125,7 +125,8 @@ static void merge_sort(const sort_ctx *c, int *idx, int *tmp, int n) {
 static int l_sort_by(lua_State *L) {
     lua_Integer len = luaL_len(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
-    luaL_argcheck(L, len < INT_MAX / 2, 1, "array too big");
+    /* bounded so that n * (keys + 1), the anchor table's size, fits an int */
+    luaL_argcheck(L, len < INT_MAX / (SORT_MAX_KEYS + 1), 1, "array too big");
     int n = (int)len;
     sort_ctx c = {0};
     const char *field[SORT_MAX_KEYS];
