@@ -517,6 +517,7 @@ static mx_agg_group *pair_lookup(mx_log_agg *a, mx_agg_dim dim, mx_agg_dim paren
 typedef struct agg_res {
     uint64_t hq, hr, hd, ha;
     mx_agg_group *g[6]; /* cause, domain, cause x domain, addr, cause x addr, source; NULL: none */
+    int counted;        /* a failure: it has cause x key groups (successes have none) */
 } agg_res;
 enum { G_CAUSE, G_DOM, G_CDOM, G_ADDR, G_CADDR, G_SRC };
 
@@ -539,17 +540,25 @@ static void agg_resolve(mx_log_agg *a, const mx_log_event *ev, agg_res *r) {
         if ((unsigned)c < MX_LOG_CAUSE_MAX) a->cause_group[c] = cg;
     }
     r->g[G_CAUSE] = cg;
+    /* The cause x key dimensions rank the keys of each failure cause: a
+     * success has no pair there.  (Successes' pairs, never read, used to
+     * take the dimension's room first on a log with more keys than the
+     * cap, so that the failing keys that came later went to "(other)" and
+     * the top domains and addresses of a cause were not the top ones.) */
+    r->counted = ev->cause != MX_LOG_CAUSE_NONE;
     r->g[G_DOM] = r->g[G_CDOM] = r->g[G_ADDR] = r->g[G_CADDR] = NULL;
     if (r->hd) {
         mx_agg_group *dg = lookup(a, MX_AGG_DOMAIN, -1, ev->domain.p, ev->domain.n, r->hd);
         r->g[G_DOM] = dg;
-        r->g[G_CDOM] = pair_lookup(a, MX_AGG_CAUSE_DOMAIN, MX_AGG_DOMAIN, dg, c, ev->domain.p, ev->domain.n, r->hd);
+        if (r->counted)
+            r->g[G_CDOM] = pair_lookup(a, MX_AGG_CAUSE_DOMAIN, MX_AGG_DOMAIN, dg, c, ev->domain.p, ev->domain.n, r->hd);
     }
     if (r->ha) {
         mx_agg_group *ag = lookup(a, MX_AGG_ADDR, -1, ev->relay_addr.p, ev->relay_addr.n, r->ha);
         r->g[G_ADDR] = ag;
-        r->g[G_CADDR] =
-            pair_lookup(a, MX_AGG_CAUSE_ADDR, MX_AGG_ADDR, ag, c, ev->relay_addr.p, ev->relay_addr.n, r->ha);
+        if (r->counted)
+            r->g[G_CADDR] =
+                pair_lookup(a, MX_AGG_CAUSE_ADDR, MX_AGG_ADDR, ag, c, ev->relay_addr.p, ev->relay_addr.n, r->ha);
     }
     mx_log_str src = ev->source;
     if (!src.n) {
@@ -586,11 +595,11 @@ static void agg_apply(mx_log_agg *a, const mx_log_event *ev, const agg_res *r) {
     group_add(A, r->g[G_CAUSE], ev, hq, hr, hd, ha, D_ALL);
     if (hd) {
         group_add(A, r->g[G_DOM], ev, hq, hr, hd, ha, D_MSGS | D_RCPTS | D_ADDRS);
-        group_add(A, r->g[G_CDOM], ev, hq, hr, hd, ha, D_MSGS);
+        if (r->counted) group_add(A, r->g[G_CDOM], ev, hq, hr, hd, ha, D_MSGS);
     }
     if (ha) {
         group_add(A, r->g[G_ADDR], ev, hq, hr, hd, ha, D_MSGS | D_DOMS);
-        group_add(A, r->g[G_CADDR], ev, hq, hr, hd, ha, D_MSGS);
+        if (r->counted) group_add(A, r->g[G_CADDR], ev, hq, hr, hd, ha, D_MSGS);
     }
     group_add(A, r->g[G_SRC], ev, hq, hr, hd, ha, D_MSGS);
 }
@@ -631,12 +640,20 @@ static void pf_sets(const agg_res *r) {
         pf_set(&g->rcpts, r->hr);
         pf_set(&g->addrs, r->ha);
     }
-    if ((g = r->g[G_CDOM])) pf_set(&g->msgs, r->hq);
+    if ((g = r->g[G_CDOM]) && r->counted) pf_set(&g->msgs, r->hq);
     if ((g = r->g[G_ADDR])) {
         pf_set(&g->msgs, r->hq);
         pf_set(&g->domains, r->hd);
     }
-    if ((g = r->g[G_CADDR])) pf_set(&g->msgs, r->hq);
+    if ((g = r->g[G_CADDR]) && r->counted) pf_set(&g->msgs, r->hq);
+}
+
+static void pf_groups(const agg_res *r, int cause) {
+    if (r->g[G_DOM]) pf_group(r->g[G_DOM], cause);
+    if (r->g[G_ADDR]) pf_group(r->g[G_ADDR], cause);
+    if (!r->counted) return;
+    if (r->g[G_CDOM]) pf_group(r->g[G_CDOM], cause);
+    if (r->g[G_CADDR]) pf_group(r->g[G_CADDR], cause);
 }
 
 void mx_log_agg_add_batch(mx_log_agg *a, const mx_log_event *evs, size_t n) {
@@ -644,16 +661,14 @@ void mx_log_agg_add_batch(mx_log_agg *a, const mx_log_event *evs, size_t n) {
     size_t ahead = n < 2 * PF_DIST ? n : 2 * PF_DIST;
     for (size_t j = 0; j < ahead; j++) {
         agg_resolve(a, &evs[j], &ring[j % PF_RING]);
-        for (int k = G_DOM; k <= G_CADDR; k++)
-            if (ring[j % PF_RING].g[k]) pf_group(ring[j % PF_RING].g[k], (int)evs[j].cause);
+        pf_groups(&ring[j % PF_RING], (int)evs[j].cause);
     }
     for (size_t i = 0; i < n; i++) {
         size_t j = i + 2 * PF_DIST;
         if (j < n) {
             agg_res *r = &ring[j % PF_RING];
             agg_resolve(a, &evs[j], r);
-            for (int k = G_DOM; k <= G_CADDR; k++)
-                if (r->g[k]) pf_group(r->g[k], (int)evs[j].cause);
+            pf_groups(r, (int)evs[j].cause);
         }
         if (i + PF_DIST < n) pf_sets(&ring[(i + PF_DIST) % PF_RING]);
         agg_apply(a, &evs[i], &ring[i % PF_RING]);

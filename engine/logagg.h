@@ -2,7 +2,8 @@
  *
  * Groups are kept per dimension (cause, recipient domain, remote address,
  * local source, and cause x domain / cause x address for "top domains per
- * cause").  Each dimension tracks at most max_groups keys; later keys fall
+ * cause": failures and failed attempts only, no pair for a success).  Each
+ * dimension tracks at most max_groups keys; later keys fall
  * into one "(other)" group and are counted as dropped.  Distinct counts
  * (messages, recipients, domains, addresses) are exact up to
  * MX_AGG_EXACT_MAX values, then HyperLogLog estimates (~6% error) with a

@@ -130,6 +130,16 @@ static void top_for_cause(const mx_fact_sink *s, mx_log_agg *agg, mx_agg_dim dim
     s->end(s->ud);
 }
 
+/* This cause's failures whose key had no pair of its own in a cause x key
+ * dimension (the dimension was full when the pair came): they are in its
+ * "(other)" group, never in top_for_cause's list. */
+static uint64_t untracked_for_cause(mx_log_agg *agg, mx_agg_dim dim, int cause) {
+    const mx_agg_group *const *gs;
+    size_t n = mx_log_agg_list(agg, dim, &gs);
+    if (!n || gs[n - 1]->cause >= 0 || (unsigned)cause >= MX_LOG_CAUSE_MAX) return 0; /* no "(other)" */
+    return gs[n - 1]->by_cause[cause];
+}
+
 static void hist_build(const mx_fact_sink *s, void *ud) {
     const mx_agg_hist *h = ud;
     s->obj(s->ud);
@@ -191,6 +201,8 @@ void mx_log_facts_build(const mx_fact_sink *s, void *ud) {
         top_for_cause(s, in->agg, MX_AGG_CAUSE_DOMAIN, g->cause, "domain");
         s->key(s->ud, "top_addresses");
         top_for_cause(s, in->agg, MX_AGG_CAUSE_ADDR, g->cause, "address");
+        put_n(s, "top_domains_untracked", untracked_for_cause(in->agg, MX_AGG_CAUSE_DOMAIN, g->cause));
+        put_n(s, "top_addresses_untracked", untracked_for_cause(in->agg, MX_AGG_CAUSE_ADDR, g->cause));
         s->end(s->ud);
     }
     s->end(s->ud);

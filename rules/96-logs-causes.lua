@@ -61,6 +61,22 @@ return {
           .. "outcome in the logs read.", name, info.title, util.iso(c.first_failure) or "-",
           util.iso(c.last_failure) or "-")
       end
+      -- A ranking made under the memory cap says so: the failures of keys that
+      -- came after the cause x key pairs were full are not in it, and one of
+      -- those keys may have more failures than the ones listed.
+      local untracked = {}
+      if (c.top_domains_untracked or 0) > 0 then
+        untracked[#untracked + 1] = string.format("%s to domains", util.n(c.top_domains_untracked, "failure"))
+      end
+      if (c.top_addresses_untracked or 0) > 0 then
+        untracked[#untracked + 1] = string.format("%s at addresses", util.n(c.top_addresses_untracked, "failure"))
+      end
+      if #untracked > 0 then
+        expl = expl .. string.format(" The top lists are incomplete: the memory cap (%d cause/domain and %d "
+          .. "cause/address pairs, kept in the order they first failed) was reached, and %s that came later are "
+          .. "not ranked, so a domain or address with more failures than those listed may be missing.",
+          L.max_groups, L.max_groups, table.concat(untracked, " and "))
+      end
       -- external failures warn; local-only trouble and attempts alone are information
       local sev = c.failures > 0 and "warn" or "info"
       local ranked = {}
@@ -77,6 +93,9 @@ return {
           addresses = c.addresses, distinct_exact = c.exact,
           first_seen = util.iso(c.first_seen), last_seen = util.iso(c.last_seen),
           top_domains = ranked, top_addresses = c.top_addresses, sample_text = c.sample,
+          -- present when the ranking left some out (the output of a log under the cap is unchanged)
+          top_domains_untracked = (c.top_domains_untracked or 0) > 0 and c.top_domains_untracked or nil,
+          top_addresses_untracked = (c.top_addresses_untracked or 0) > 0 and c.top_addresses_untracked or nil,
           histogram = L.histogram.series[name],
         },
       }

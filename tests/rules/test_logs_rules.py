@@ -573,5 +573,51 @@ def rank_check():
 
 rank_check()
 
+def cap_check():
+    """More keys than max_groups: the successes make no cause x key pairs (they
+    used to fill them, so the failing domain below was missing from its
+    cause's top list), and a ranking that left failures out says how many."""
+    lines = []
+    q = 0
+
+    def line(sec, rcpt_dom, addr, status, text):
+        nonlocal q
+        q += 1
+        lines.append("Mar  1 %02d:%02d:%02d mail postfix/smtp[4242]: %010X: to=<u@%s>, relay=%s, delay=1, "
+                     "delays=0/0/0/1, dsn=%s, status=%s (%s)" % (
+                         sec // 3600, sec // 60 % 60, sec % 60, q, rcpt_dom,
+                         "mx.%s[%s]:25" % (rcpt_dom, addr) if status == "sent" else "none",
+                         "2.0.0" if status == "sent" else "4.4.1", status, text))
+    for i in range(2100):
+        line(i, "d%d.test" % i, "2001:db8::%x" % (i + 1), "sent", "250 2.0.0 Ok: queued as X")
+    for i in range(2100):
+        a = "2001:db8:1::%x" % (i + 1)
+        line(3000 + i, "many.test", a, "deferred", "connect to mx.many.test[%s]:25: Connection refused" % a)
+    for i in range(10):
+        line(6000 + i, "late.test", "2001:db8:2::1", "deferred",
+             "connect to mx.late.test[2001:db8:2::1]:25: Connection refused")
+    with open(os.path.join(TMP, "cap.log"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    _, doc = run("cap")
+    f = finding(doc, "logs.cause_refused")
+    ev = f["evidence"] if f else {}
+    doms = [(d["domain"], d["failures"]) for d in ev.get("top_domains", [])]
+    check(f is not None and ev.get("failures") == 2110 and doms == [("many.test", 2100), ("late.test", 10)],
+          "cap: the failing domains are ranked after 2100 domains delivered to: %s" % doms)
+    check(ev.get("top_addresses_untracked") == 62 and "top_domains_untracked" not in ev,
+          "cap: 2100 - 2048 + 10 failures at addresses not ranked, none for domains: %s" % {
+              k: ev.get(k) for k in ("top_addresses_untracked", "top_domains_untracked")})
+    expl = f["explanation"] if f else ""
+    check("top lists are incomplete" in expl and "62 failures at addresses" in expl and "to domains" not in expl,
+          "cap: the explanation says the ranking is incomplete, with the count: %r" % expl[-330:])
+    _, small = run("cap", "--since", "2024-03-01T00:50:00Z", "--until", "2024-03-01T01:00:00Z")
+    f = finding(small, "logs.cause_refused")
+    check(f is not None and f["evidence"]["failures"] == 600 and "incomplete" not in f["explanation"]
+          and "top_addresses_untracked" not in f["evidence"],
+          "cap: 600 failing addresses fit: no untracked count, no such sentence")
+
+
+cap_check()
+
 print("%d failure(s)" % len(failures))
 sys.exit(1 if failures else 0)

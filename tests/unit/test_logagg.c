@@ -77,6 +77,49 @@ static void test_cause_key_by_index(void **state) {
     mx_log_agg_free(a);
 }
 
+/* A success has no cause x key pair: with a cap of 3 and five domains and
+ * addresses delivered to first, the failing domain and address that come
+ * last still get a group of their own in the cause x key dimensions (the
+ * successes' pairs used to fill them, so the failing keys went to
+ * "(other)" and were missing from their cause's top lists). */
+static void test_success_no_pairs(void **state) {
+    (void)state;
+    mx_log_agg *a = mx_log_agg_new(3);
+    char dom[32], rcpt[64], q[16], ip[32];
+    for (int i = 0; i < 5; i++) {
+        snprintf(dom, sizeof dom, "d%d.test", i);
+        snprintf(rcpt, sizeof rcpt, "u@%s", dom);
+        snprintf(q, sizeof q, "Q%d", i);
+        snprintf(ip, sizeof ip, "192.0.2.%d", i + 1);
+        mx_log_event e = ev_of(q, rcpt, dom, ip, MX_LOG_CAUSE_NONE, MX_LOG_STATUS_SENT, 10 + i);
+        mx_log_agg_add(a, &e);
+    }
+    const mx_agg_group *const *gs;
+    assert_int_equal(mx_log_agg_list(a, MX_AGG_CAUSE_DOMAIN, &gs), 0);
+    assert_int_equal(mx_log_agg_list(a, MX_AGG_CAUSE_ADDR, &gs), 0);
+    assert_int_equal(mx_log_agg_dropped(a, MX_AGG_DOMAIN), 2); /* the domains themselves are capped */
+    mx_log_event f[2] = {
+        ev_of("Q7", "u@d4.test", "d4.test", "192.0.2.5", MX_LOG_CAUSE_REFUSED, MX_LOG_STATUS_DEFERRED, 20),
+        ev_of("Q8", "", "", "192.0.2.5", MX_LOG_CAUSE_REFUSED, MX_LOG_STATUS_NONE, 21), /* an attempt */
+    };
+    mx_log_agg_add_batch(a, f, 2);
+    const mx_agg_group *g = mx_log_agg_find(a, MX_AGG_CAUSE_DOMAIN, "refused/d4.test");
+    assert_non_null(g);
+    assert_int_equal(g->ext_fail, 1);
+    g = mx_log_agg_find(a, MX_AGG_CAUSE_ADDR, "refused/192.0.2.5");
+    assert_non_null(g);
+    assert_int_equal(g->ext_fail, 1);
+    assert_int_equal(g->attempts, 1);
+    assert_int_equal(mx_log_agg_list(a, MX_AGG_CAUSE_DOMAIN, &gs), 1);
+    assert_int_equal(mx_log_agg_list(a, MX_AGG_CAUSE_ADDR, &gs), 1);
+    assert_int_equal(mx_log_agg_dropped(a, MX_AGG_CAUSE_DOMAIN), 0);
+    assert_int_equal(mx_log_agg_dropped(a, MX_AGG_CAUSE_ADDR), 0);
+    /* the other dimensions count every event */
+    assert_int_equal(mx_log_agg_total(a)->events, 7);
+    assert_int_equal(mx_log_agg_find(a, MX_AGG_ADDR, "192.0.2.1")->ext_ok, 1);
+    mx_log_agg_free(a);
+}
+
 /* With a cap of 3 groups: a key that comes when its dimension is full goes
  * to "(other)", in the cause x key dimension too, and stays there; keys
  * already in keep their own group. */
@@ -396,7 +439,7 @@ static void test_hot_cold(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cause_key_by_index), cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_cause_key_by_index), cmocka_unit_test(test_caps), cmocka_unit_test(test_success_no_pairs),
         cmocka_unit_test(test_distinct_growth),    cmocka_unit_test(test_long_key),
         cmocka_unit_test(test_batch_same),         cmocka_unit_test(test_hot_cold),
     };
