@@ -277,6 +277,11 @@ uint64_t mx_agg_distinct_count(const mx_agg_distinct *d) {
     return r < MX_AGG_EXACT_MAX ? MX_AGG_EXACT_MAX : r; /* we know it overflowed */
 }
 
+uint64_t mx_agg_group_distinct(const mx_agg_group *g, const mx_agg_distinct *d) {
+    uint64_t n = mx_agg_distinct_count(d);
+    return n > g->events ? g->events : n;
+}
+
 int mx_agg_distinct_exact(const mx_agg_distinct *d) { return d->hll == NULL; }
 
 static void group_init(mx_agg_group *g, char *key, int cause) {

@@ -103,6 +103,10 @@ size_t mx_log_agg_list(mx_log_agg *a, mx_agg_dim dim, const mx_agg_group *const 
 const mx_agg_group *mx_log_agg_find(const mx_log_agg *a, mx_agg_dim dim, const char *key);
 uint64_t mx_log_agg_dropped(const mx_log_agg *a, mx_agg_dim dim); /* events in "(other)" */
 uint64_t mx_agg_distinct_count(const mx_agg_distinct *d);
+/* The count of one of g's distinct counters as reported: never above g's
+ * events (each event adds at most one value, while a HyperLogLog estimate
+ * can overshoot: "2258 messages" of 2110 deliveries). */
+uint64_t mx_agg_group_distinct(const mx_agg_group *g, const mx_agg_distinct *d);
 int mx_agg_distinct_exact(const mx_agg_distinct *d);
 void mx_log_agg_free(mx_log_agg *a);
 
