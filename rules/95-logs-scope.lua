@@ -18,6 +18,8 @@
 --   several_fail_unverified             several fail, none succeeded, no kind of failure shared by two
 --   no_route                            this server has no route to some destinations (IPv6): our side
 --   intermittent                        failures spread among continuing successes
+--   unnamed                             delivery failures, all to domains beyond the memory cap (never
+--                                       named per domain): the verdicts above need them named
 --   mixed                               anything else
 local causes = require("logs_causes")
 local util = require("logs_util")
@@ -69,8 +71,10 @@ return {
       failed_attempts = total.failed_attempts, first_failure = util.iso(total.first_failure),
       last_failure = util.iso(total.last_failure), last_success = util.iso(total.last_success) }
 
+    local cap_note = ""
     local function finish(judgement, sev, summary, explanation, advice)
       ev.judgement = judgement
+      explanation = explanation .. cap_note
       report:finding { code = "logs.scope", severity = sev, summary = summary, explanation = explanation,
         advice = advice, evidence = ev }
     end
@@ -108,7 +112,7 @@ return {
     local failing, ok_domains, cut = {}, 0, {}
     local fail_total, invalid_fail, recipient_fail = 0, 0, 0
     local class_fail = {}
-    local named = 0
+    local named, other_fail = 0, 0
     for _, g in ipairs(L.domains) do
       if invalid[g.key] and not g.other then
         invalid_fail = invalid_fail + g.failures
@@ -119,6 +123,7 @@ return {
         local df = gf > 0 and util.delivery_failures(g) or 0
         recipient_fail = recipient_fail + (gf - df)
         if g.successes > 0 and not g.other then ok_domains = ok_domains + 1 end
+        if g.other then other_fail = df end
         if df > 0 then
           fail_total = fail_total + df
           local cause = util.dominant(g, not_recipient)
@@ -201,6 +206,30 @@ return {
         successes = addrs[i].successes }
     end
     ev.groups_dropped = L.dropped
+    -- Past the memory cap (max_groups domains, addresses) later keys are counted
+    -- in the totals only: the numbers of domains are lower bounds, and the
+    -- named and ranked ones are among the first seen. Every verdict says so.
+    local dropped_dom = L.dropped and L.dropped.domain_events or 0
+    local dropped_addr = L.dropped and L.dropped.address_events or 0
+    if dropped_dom > 0 or dropped_addr > 0 then
+      local parts = {}
+      if dropped_dom > 0 then
+        parts[#parts + 1] = string.format("%s to later domains%s", util.n(dropped_dom, "event"),
+          other_fail > 0 and string.format(" (%d of them failed deliveries)", other_fail) or "")
+      end
+      if dropped_addr > 0 then
+        parts[#parts + 1] = string.format("%d to later addresses", dropped_addr)
+      end
+      cap_note = string.format(" The logs hold more %s than the %d of each that the memory cap keeps apart: %s "
+        .. "count in these totals but not per domain or address, so the numbers of domains are "
+        .. "lower bounds and those named and ranked here are among the first seen (the per-cause findings rank "
+        .. "failing domains and addresses apart).",
+        dropped_dom > 0 and dropped_addr > 0 and "domains and addresses" or dropped_dom > 0 and "domains" or "addresses",
+        L.max_groups, table.concat(parts, " and "))
+    end
+    local function n_domains(n)
+      return (dropped_dom > 0 and "at least " or "") .. util.n(n, "domain")
+    end
 
     local function names(list, n)
       local out = {}
@@ -210,7 +239,7 @@ return {
     end
     local counts = total.successes > 0 and string.format("%s to remote servers, %s to %s",
       util.n(fail_total, "failed delivery", "failed deliveries"),
-      util.n(total.successes, "successful delivery", "successful deliveries"), util.n(ok_domains, "domain"))
+      util.n(total.successes, "successful delivery", "successful deliveries"), n_domains(ok_domains))
       or string.format("%s to remote servers and not one success",
       util.n(fail_total, "failed delivery", "failed deliveries"))
     local aside = {}
@@ -240,7 +269,7 @@ return {
     if fail_total == 0 then
       return finish("ok", "ok",
         string.format("no delivery failures to remote servers (%s to %s)",
-          util.n(total.successes, "successful delivery", "successful deliveries"), util.n(ok_domains, "domain")),
+          util.n(total.successes, "successful delivery", "successful deliveries"), n_domains(ok_domains)),
         string.format("%d of %d recipient outcomes at remote servers succeeded; no failure to a remote server "
           .. "points at the network, this server or the receivers.", total.successes,
           total.successes + total.failures) .. aside_text,
@@ -327,6 +356,20 @@ return {
             util.n(#after, "destination"), before_ok, cause, counts) .. aside_text,
           (CUTOVER_ADVICE[cls] or CUTOVER_ADVICE.other) .. " " .. causes.get(cause).advice)
       end
+    end
+
+    -- Failures, every one of them to domains past the memory cap: the verdicts
+    -- below compare named destinations, and there is none.
+    if #failing == 0 then
+      ev.since = util.iso(first_fail)
+      return finish("unnamed", "warn",
+        string.format("%s to remote servers failed (%s), all to domains past the first %d seen: too many "
+          .. "domains in the logs read to judge them one by one", util.n(fail_total, "delivery", "deliveries"),
+          causes.get(dominant).title, L.max_groups),
+        string.format("%s; mostly '%s'. Every failing domain came after the memory cap was reached, so none is "
+          .. "named here.", counts, dominant) .. aside_text,
+        "Read the per-cause findings (they rank the failing domains and addresses apart), or narrow what is read "
+          .. "(--since/--until, --domain DOMAIN) to judge them. " .. causes.get(dominant).advice)
     end
 
     if total.successes == 0 then

@@ -610,11 +610,30 @@ def cap_check():
     expl = f["explanation"] if f else ""
     check("top lists are incomplete" in expl and "62 failures at addresses" in expl and "to domains" not in expl,
           "cap: the explanation says the ranking is incomplete, with the count: %r" % expl[-330:])
+    # logs.scope: every failing domain is past the domain cap (2100 domains were
+    # delivered to first). It crashed on this ("attempt to index a nil value"):
+    # its verdicts compare named failing destinations, and there were none.
+    check(finding(doc, "rule.error") is None, "cap: no rule error")
+    sc = finding(doc, "logs.scope")
+    sev = sc["evidence"] if sc else {}
+    text = (sc["summary"] + " " + sc["explanation"]) if sc else ""
+    check(sev.get("judgement") == "unnamed" and sc["severity"] == "warn" and sev.get("delivery_failures") == 2110
+          and sev.get("failing_domains") == 0 and "connection refused" in sc["summary"],
+          "cap: scope judgement unnamed, warn, 2110 delivery failures, none named: %s" % {
+              k: sev.get(k) for k in ("judgement", "delivery_failures", "failing_domains")})
+    check("to at least 2048 domains" in text and "2162 events to later domains (2110 of them failed deliveries)"
+          in text and "2162 to later addresses" in text,
+          "cap: scope says the domain count is a lower bound and what went past the cap: %r" % text[-520:])
     _, small = run("cap", "--since", "2024-03-01T00:50:00Z", "--until", "2024-03-01T01:00:00Z")
     f = finding(small, "logs.cause_refused")
     check(f is not None and f["evidence"]["failures"] == 600 and "incomplete" not in f["explanation"]
           and "top_addresses_untracked" not in f["evidence"],
           "cap: 600 failing addresses fit: no untracked count, no such sentence")
+    sc = finding(small, "logs.scope")
+    check(sc is not None and sc["evidence"]["judgement"] != "unnamed" and "memory cap" not in sc["explanation"]
+          and "at least" not in sc["explanation"],
+          "cap: under the cap the scope names the failing domain and says nothing of a cap: %s" % (
+              sc["evidence"]["judgement"] if sc else None))
 
 
 cap_check()
