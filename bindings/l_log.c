@@ -190,10 +190,10 @@ static mx_json *group_json(const mx_agg_group *g) {
     mx_json_set(o, "successes", mx_json_int((long long)g->ext_ok));
     mx_json_set(o, "failed_attempts", mx_json_int((long long)g->att_fail));
     mx_json_set(o, "local", mx_json_int((long long)g->local));
-    mx_json_set(o, "messages", mx_json_int((long long)mx_agg_group_distinct(g, &g->msgs)));
-    mx_json_set(o, "recipients", mx_json_int((long long)mx_agg_group_distinct(g, &g->rcpts)));
-    mx_json_set(o, "domains", mx_json_int((long long)mx_agg_group_distinct(g, &g->domains)));
-    mx_json_set(o, "addresses", mx_json_int((long long)mx_agg_group_distinct(g, &g->addrs)));
+    mx_json_set(o, "messages", mx_json_int((long long)mx_agg_distinct_count(&g->msgs)));
+    mx_json_set(o, "recipients", mx_json_int((long long)mx_agg_distinct_count(&g->rcpts)));
+    mx_json_set(o, "domains", mx_json_int((long long)mx_agg_distinct_count(&g->domains)));
+    mx_json_set(o, "addresses", mx_json_int((long long)mx_agg_distinct_count(&g->addrs)));
     mx_json_set(o, "exact", mx_json_bool(mx_agg_distinct_exact(&g->msgs) && mx_agg_distinct_exact(&g->rcpts) &&
                                          mx_agg_distinct_exact(&g->domains) && mx_agg_distinct_exact(&g->addrs)));
     set_time(o, "first_seen", "first_seen_utc", g->first);

@@ -569,7 +569,7 @@ static mx_json *domain_log_json(const mx_agg_group *g) {
     mx_json_set(o, "first_failure", jtime(g->first_fail));
     mx_json_set(o, "last_failure", jtime(g->last_fail));
     mx_json_set(o, "last_success", jtime(g->last_ok));
-    mx_json_set(o, "addresses", mx_json_int((long long)mx_agg_group_distinct(g, &g->addrs)));
+    mx_json_set(o, "addresses", mx_json_int((long long)mx_agg_distinct_count(&g->addrs)));
     return o;
 }
 

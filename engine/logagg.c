@@ -226,6 +226,7 @@ static void set_insert(uint64_t *set, uint32_t cap, uint64_t h) {
  * odd), grown by doubling so that most groups, which see few distinct
  * values, stay tiny. */
 static void distinct_add(mx_agg_arena *A, mx_agg_distinct *d, uint64_t h) {
+    d->adds++;
     if (d->hll) {
         hll_add(d->hll, h);
         return;
@@ -274,12 +275,8 @@ uint64_t mx_agg_distinct_count(const mx_agg_distinct *d) {
     double est = alpha * m * m / sum;
     if (est <= 2.5 * m && zeros) est = m * log(m / zeros); /* linear counting */
     uint64_t r = (uint64_t)(est + 0.5);
+    if (r > d->adds) r = d->adds;
     return r < MX_AGG_EXACT_MAX ? MX_AGG_EXACT_MAX : r; /* we know it overflowed */
-}
-
-uint64_t mx_agg_group_distinct(const mx_agg_group *g, const mx_agg_distinct *d) {
-    uint64_t n = mx_agg_distinct_count(d);
-    return n > g->events ? g->events : n;
 }
 
 int mx_agg_distinct_exact(const mx_agg_distinct *d) { return d->hll == NULL; }

@@ -34,6 +34,7 @@ typedef struct mx_agg_distinct {
     uint32_t cap;     /* slots in set: grows 8..2*MX_AGG_EXACT_MAX */
     uint64_t *set;    /* open-addressed hashes, up to MX_AGG_EXACT_MAX */
     uint8_t *hll;     /* 256 registers once the set overflowed */
+    uint64_t adds;    /* values added, repeats too: the count never exceeds it */
 } mx_agg_distinct;
 
 typedef struct mx_agg_group {
@@ -102,11 +103,9 @@ const mx_agg_hist *mx_log_agg_hist(const mx_log_agg *a);
 size_t mx_log_agg_list(mx_log_agg *a, mx_agg_dim dim, const mx_agg_group *const **out);
 const mx_agg_group *mx_log_agg_find(const mx_log_agg *a, mx_agg_dim dim, const char *key);
 uint64_t mx_log_agg_dropped(const mx_log_agg *a, mx_agg_dim dim); /* events in "(other)" */
+/* Exact, or the HyperLogLog estimate, never above the values added (an
+ * estimate can overshoot: "2258 messages" of 2110 deliveries). */
 uint64_t mx_agg_distinct_count(const mx_agg_distinct *d);
-/* The count of one of g's distinct counters as reported: never above g's
- * events (each event adds at most one value, while a HyperLogLog estimate
- * can overshoot: "2258 messages" of 2110 deliveries). */
-uint64_t mx_agg_group_distinct(const mx_agg_group *g, const mx_agg_distinct *d);
 int mx_agg_distinct_exact(const mx_agg_distinct *d);
 void mx_log_agg_free(mx_log_agg *a);
 

@@ -26,10 +26,10 @@ static void group_fields(const mx_fact_sink *s, const mx_agg_group *g, const cha
     put_n(s, "successes", g->ext_ok);
     put_n(s, "local", g->local);
     put_n(s, "local_failures", g->local_fail);
-    put_n(s, "messages", mx_agg_group_distinct(g, &g->msgs));
-    put_n(s, "recipients", mx_agg_group_distinct(g, &g->rcpts));
-    put_n(s, "domains", mx_agg_group_distinct(g, &g->domains));
-    put_n(s, "addresses", mx_agg_group_distinct(g, &g->addrs));
+    put_n(s, "messages", mx_agg_distinct_count(&g->msgs));
+    put_n(s, "recipients", mx_agg_distinct_count(&g->rcpts));
+    put_n(s, "domains", mx_agg_distinct_count(&g->domains));
+    put_n(s, "addresses", mx_agg_distinct_count(&g->addrs));
     s->key(s->ud, "exact");
     s->boolean(s->ud, mx_agg_distinct_exact(&g->msgs) && mx_agg_distinct_exact(&g->rcpts) &&
                           mx_agg_distinct_exact(&g->domains) && mx_agg_distinct_exact(&g->addrs));
@@ -124,7 +124,7 @@ static void top_for_cause(const mx_fact_sink *s, mx_log_agg *agg, mx_agg_dim dim
         put_n(s, "failures", top[i]->ext_fail);
         put_n(s, "local_failures", top[i]->local_fail);
         put_n(s, "attempts", top[i]->attempts);
-        put_n(s, "messages", mx_agg_group_distinct(top[i], &top[i]->msgs));
+        put_n(s, "messages", mx_agg_distinct_count(&top[i]->msgs));
         s->end(s->ud);
     }
     s->end(s->ud);
