@@ -328,7 +328,16 @@ static void render_text(mx_buf *b, mx_json *root, const text_style *ts) {
                 if (!name) name = mx_json_get_str(e, "address");
                 mx_json *c = mx_json_get(e, "events");
                 if (!c) c = mx_json_get(e, "failures");
-                mx_buf_printf(&t, "%s%s\xc2\xa0(%lld)", j ? ", " : "", name, c ? c->u.i : 0); /* no break before the count */
+                /* the scope's lists are ranked by failures and their share of
+                 * the outcomes: both are shown, or the order looks arbitrary */
+                mx_json *ok = c && c == mx_json_get(e, "failures") ? mx_json_get(e, "successes") : NULL;
+                if (ok && ok->type == MX_JINT && ok->u.i > 0)
+                    mx_buf_printf(&t, "%s%s\xc2\xa0(%lld\xc2\xa0" "failed, %lld\xc2\xa0" "delivered)", j ? ", " : "", name,
+                                  c->u.i, ok->u.i);
+                else if (ok)
+                    mx_buf_printf(&t, "%s%s\xc2\xa0(%lld\xc2\xa0" "failed)", j ? ", " : "", name, c->u.i);
+                else
+                    mx_buf_printf(&t, "%s%s\xc2\xa0(%lld)", j ? ", " : "", name, c ? c->u.i : 0); /* no break before the count */
             }
             text_field(b, ts, keys[k], mx_buf_cstr(&t));
         }

@@ -211,21 +211,17 @@ return {
     -- named and ranked ones are among the first seen. Every verdict says so.
     local dropped_dom = L.dropped and L.dropped.domain_events or 0
     local dropped_addr = L.dropped and L.dropped.address_events or 0
-    if dropped_dom > 0 or dropped_addr > 0 then
-      local parts = {}
-      if dropped_dom > 0 then
-        parts[#parts + 1] = string.format("%s to later domains%s", util.n(dropped_dom, "event"),
-          other_fail > 0 and string.format(" (%d of them failed deliveries)", other_fail) or "")
-      end
-      if dropped_addr > 0 then
-        parts[#parts + 1] = string.format("%d to later addresses", dropped_addr)
-      end
-      cap_note = string.format(" The logs hold more %s than the %d of each that the memory cap keeps apart: %s "
-        .. "count in these totals but not per domain or address, so the numbers of domains are "
-        .. "lower bounds and those named and ranked here are among the first seen (the per-cause findings rank "
-        .. "failing domains and addresses apart).",
-        dropped_dom > 0 and dropped_addr > 0 and "domains and addresses" or dropped_dom > 0 and "domains" or "addresses",
-        L.max_groups, table.concat(parts, " and "))
+    if dropped_dom > 0 then
+      cap_note = string.format(" The logs hold more domains than the %d that the memory cap keeps apart: %s to "
+        .. "later domains%s count in these totals but not per domain, so the numbers of domains are lower bounds "
+        .. "and the domains named and ranked here are among the first seen (the per-cause findings rank failing "
+        .. "domains apart).", L.max_groups, util.n(dropped_dom, "event"),
+        other_fail > 0 and string.format(" (%d of them failed deliveries)", other_fail) or "")
+    end
+    if dropped_addr > 0 then
+      cap_note = cap_note .. string.format(" The logs hold more remote addresses than the %d that the memory cap "
+        .. "keeps apart: %s at later addresses count in these totals but not per address, so the addresses ranked "
+        .. "here are among the first seen.", L.max_groups, util.n(dropped_addr, "event"))
     end
     local function n_domains(n)
       return (dropped_dom > 0 and "at least " or "") .. util.n(n, "domain")

@@ -622,8 +622,16 @@ def cap_check():
           "cap: scope judgement unnamed, warn, 2110 delivery failures, none named: %s" % {
               k: sev.get(k) for k in ("judgement", "delivery_failures", "failing_domains")})
     check("to at least 2048 domains" in text and "2162 events to later domains (2110 of them failed deliveries)"
-          in text and "2162 to later addresses" in text,
+          in text and "2162 events at later addresses" in text,
           "cap: scope says the domain count is a lower bound and what went past the cap: %r" % text[-520:])
+    # only the addresses past the cap (2101 failing addresses, 2 domains): the
+    # sentence is about addresses, and no domain count is called a lower bound
+    _, fails = run("cap", "--since", "2024-03-01T00:50:00Z")
+    sc = finding(fails, "logs.scope")
+    text = sc["explanation"] if sc else ""
+    check(sc is not None and "more remote addresses than the 2048" in text and "62 events at later addresses"
+          in text and "lower bound" not in text and "more domains" not in text,
+          "cap: addresses past the cap alone: said so, nothing about domains: %r" % text[-400:])
     _, small = run("cap", "--since", "2024-03-01T00:50:00Z", "--until", "2024-03-01T01:00:00Z")
     f = finding(small, "logs.cause_refused")
     check(f is not None and f["evidence"]["failures"] == 600 and "incomplete" not in f["explanation"]
