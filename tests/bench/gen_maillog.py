@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate a realistic Postfix mail.log of a given size for tests/bench/logs.
 
-Line shapes are those of the corpus (/work/shared/corpus/postfix): smtpd
+Line shapes are those Postfix writes (as in tests/data/logs): smtpd
 connect/disconnect, cleanup, qmgr, smtp status=sent/deferred/bounced,
 "connect to ...: Connection refused/timed out", TLS notices, postscreen.
 Queue ids, domains, addresses and timestamps vary; the failure mix is what a

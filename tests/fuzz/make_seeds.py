@@ -7,7 +7,7 @@ written for this project): never lines from other people's logs, and nothing
 from outside the repository, so the seeds are the same in every clone.
 Re-run after changing a harness's input format:  python3 tests/fuzz/make_seeds.py
 """
-import gzip, os, struct, sys, glob, hashlib
+import gzip, os, struct, sys, hashlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEEDS = os.path.join(HERE, "seeds")
