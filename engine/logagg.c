@@ -11,7 +11,7 @@
 #define OTHER_KEY "(other)"
 
 typedef struct agg_dim {
-    mx_agg_group *pool;    /* max_groups groups, allocated once (pages touched as used) */
+    mx_agg_group *pool;    /* `hard` groups, allocated once (pages touched as used) */
     mx_agg_group **groups; /* insertion order; sorted copy in `sorted` */
     size_t n;
     uint32_t *slots;       /* open addressing: index+1, 0 = empty */
@@ -28,7 +28,38 @@ typedef struct agg_dim {
      * (0: not seen yet): a fixed-size integer key instead of hashing and
      * comparing "cause/key" strings on every event. */
     uint32_t *pair;
+    /* Keys past the cap.  `cap` keys are kept in the order first seen; after
+     * them, DOMAIN and ADDR keep up to `hard` - `cap` more keys whose first
+     * event is a failure and that were never counted in "(other)" before (so
+     * such a group holds every event of its key, like the first ones): a
+     * busy relay's log names more destinations than the cap, and without
+     * this a domain that only starts to fail late in the log went unnamed.
+     * `seen` is a Bloom filter of the keys counted in "(other)": a false
+     * positive only sends a new failing key to "(other)" as the cap alone
+     * would.  NULL for the other dimensions (cap == hard). */
+    size_t cap, hard;
+    uint64_t *seen;
 } agg_dim;
+
+/* The Bloom filter of keys sent to "(other)": 2^21 bits (256 KiB, allocated
+ * when the dimension first fills), 4 probes from one 64-bit key hash.  A new
+ * failing key is refused by a false positive about once in 15 000 after
+ * 50 000 keys past the cap, once in 1 100 after 100 000. */
+#define SEEN_BITS 21
+static inline uint64_t seen_bit(uint64_t h, int k) {
+    uint64_t x = k == 3 ? h * 0x9e3779b97f4a7c15ULL : h >> (1 + 21 * k);
+    return (k == 3 ? x >> (64 - SEEN_BITS) : x) & ((1ULL << SEEN_BITS) - 1);
+}
+/* Adds h; returns whether it was (maybe) there before. */
+static int seen_add(uint64_t *b, uint64_t h) {
+    uint64_t was = 1;
+    for (int k = 0; k < 4; k++) {
+        uint64_t i = seen_bit(h, k), m = 1ULL << (i & 63);
+        was &= (b[i >> 6] & m) != 0;
+        b[i >> 6] |= m;
+    }
+    return (int)was;
+}
 
 /* Memory of the distinct counters: a set grows 8 -> 16 -> ... -> 128 slots
  * and is then replaced by 256 HLL registers, thousands of times over a log
@@ -298,17 +329,23 @@ mx_log_agg *mx_log_agg_new(size_t max_groups) {
     mx_log_agg *a = mx_xcalloc(1, sizeof *a);
     a->max_groups = max_groups ? max_groups : MX_AGG_DEFAULT_MAX_GROUPS;
     for (int d = 0; d < MX_AGG__DIMS; d++) {
+        agg_dim *D = &a->dims[d];
+        /* DOMAIN, ADDR: max_groups first seen + as many late failing keys;
+         * the cause x key pairs (failures only) as many as both together */
+        int late = d == MX_AGG_DOMAIN || d == MX_AGG_ADDR, pairs = d == MX_AGG_CAUSE_DOMAIN || d == MX_AGG_CAUSE_ADDR;
+        D->hard = late || pairs ? 2 * a->max_groups : a->max_groups;
+        D->cap = pairs ? D->hard : a->max_groups;
         size_t ns = 16;
-        while (ns < a->max_groups * 2) ns <<= 1;
-        a->dims[d].nslots = ns;
-        a->dims[d].slots = mx_xcalloc(ns, sizeof *a->dims[d].slots);
-        a->dims[d].hashes = mx_xcalloc(a->max_groups, sizeof *a->dims[d].hashes);
-        a->dims[d].klens = mx_xcalloc(a->max_groups, sizeof *a->dims[d].klens);
-        a->dims[d].kcmp = mx_xcalloc(a->max_groups, sizeof *a->dims[d].kcmp);
-        a->dims[d].groups = mx_xcalloc(a->max_groups, sizeof *a->dims[d].groups);
-        a->dims[d].pool = mx_xcalloc(a->max_groups, sizeof *a->dims[d].pool);
-        if (d == MX_AGG_CAUSE_DOMAIN || d == MX_AGG_CAUSE_ADDR)
-            a->dims[d].pair = mx_xcalloc(a->max_groups * MX_LOG_CAUSE_MAX, sizeof *a->dims[d].pair);
+        while (ns < D->hard * 2) ns <<= 1;
+        D->nslots = ns;
+        D->slots = mx_xcalloc(ns, sizeof *D->slots);
+        D->hashes = mx_xcalloc(D->hard, sizeof *D->hashes);
+        D->klens = mx_xcalloc(D->hard, sizeof *D->klens);
+        D->kcmp = mx_xcalloc(D->hard, sizeof *D->kcmp);
+        D->groups = mx_xcalloc(D->hard, sizeof *D->groups);
+        D->pool = mx_xcalloc(D->hard, sizeof *D->pool);
+        /* indexed by the parent's (DOMAIN's, ADDR's) groups: 2 * max_groups */
+        if (pairs) D->pair = mx_xcalloc(2 * a->max_groups * MX_LOG_CAUSE_MAX, sizeof *D->pair);
     }
     group_init(&a->total, mx_xstrdup("(total)"), -1);
     return a;
@@ -349,8 +386,10 @@ static int key_eq(const char *k, size_t kn, const char *p, size_t n) {
 /* Key = [cause name + "/"] + slice, lower-cased (domains and addresses are
  * case-insensitive).  h is the caller's hash of the slice (computed once per
  * event and shared by all dimensions); cause >= 0 is mixed in for the
- * cause x key dimensions. */
-static mx_agg_group *lookup(mx_log_agg *a, mx_agg_dim dim, int cause, const char *p, size_t n, uint64_t h) {
+ * cause x key dimensions.  failing: the event is a failure (or a failed
+ * attempt), which may give a new key a group past the cap (agg_dim). */
+static mx_agg_group *lookup(mx_log_agg *a, mx_agg_dim dim, int cause, const char *p, size_t n, uint64_t h,
+                            int failing) {
     agg_dim *D = &a->dims[dim];
     const char *prefix = cause >= 0 && dim != MX_AGG_CAUSE ? mx_log_cause_name((mx_log_cause)cause) : NULL;
     if (prefix) h = (h ^ ((uint64_t)(cause + 1) * 0x9e3779b97f4a7c15ULL)) * 0xff51afd7ed558ccdULL;
@@ -363,12 +402,19 @@ static mx_agg_group *lookup(mx_log_agg *a, mx_agg_dim dim, int cause, const char
         const char *k = D->kcmp[s - 1];
         if (k && key_eq(k, D->klens[s - 1], p, n)) return &D->pool[s - 1];
     }
-    if (D->n >= a->max_groups) {
-        if (!D->other) {
-            D->other = mx_xmalloc(sizeof *D->other);
-            group_init(D->other, mx_xstrdup(OTHER_KEY), -1);
+    if (D->n >= D->cap) {
+        if (D->hard > D->cap && !D->seen) D->seen = mx_xcalloc((1u << SEEN_BITS) / 64, sizeof *D->seen);
+        /* a late group only for a key never counted in "(other)": it then
+         * holds all of its key's events (its bits, set here too, are never
+         * read for it again: the probe above finds its group first) */
+        int was = D->seen ? seen_add(D->seen, h) : 1;
+        if (!(failing && D->n < D->hard && !was)) {
+            if (!D->other) {
+                D->other = mx_xmalloc(sizeof *D->other);
+                group_init(D->other, mx_xstrdup(OTHER_KEY), -1);
+            }
+            return D->other;
         }
-        return D->other;
     }
     size_t pl = prefix ? strlen(prefix) : 0;
     char *key = key_alloc(a, pl + 1 + n + 1);
@@ -506,11 +552,11 @@ const mx_agg_hist *mx_log_agg_hist(const mx_log_agg *a) { return &a->hist; }
 static mx_agg_group *pair_lookup(mx_log_agg *a, mx_agg_dim dim, mx_agg_dim parent, const mx_agg_group *pg, int cause,
                                  const char *p, size_t n, uint64_t h) {
     agg_dim *D = &a->dims[dim], *P = &a->dims[parent];
-    if (pg == P->other || (unsigned)cause >= MX_LOG_CAUSE_MAX) return lookup(a, dim, cause, p, n, h);
+    if (pg == P->other || (unsigned)cause >= MX_LOG_CAUSE_MAX) return lookup(a, dim, cause, p, n, h, 1);
     size_t slot = (size_t)(pg - P->pool) * MX_LOG_CAUSE_MAX + (size_t)cause;
     uint32_t s = D->pair[slot];
     if (s) return &D->pool[s - 1];
-    mx_agg_group *g = lookup(a, dim, cause, p, n, h);
+    mx_agg_group *g = lookup(a, dim, cause, p, n, h, 1);
     if (g != D->other) D->pair[slot] = (uint32_t)(g - D->pool) + 1;
     return g;
 }
@@ -538,7 +584,7 @@ static void agg_resolve(mx_log_agg *a, const mx_log_event *ev, agg_res *r) {
     mx_agg_group *cg = (unsigned)c < MX_LOG_CAUSE_MAX ? a->cause_group[c] : NULL;
     if (!cg) {
         const char *cn = mx_log_cause_name(ev->cause);
-        cg = lookup(a, MX_AGG_CAUSE, c, cn, strlen(cn), (uint64_t)c * 0x9e3779b97f4a7c15ULL + 5);
+        cg = lookup(a, MX_AGG_CAUSE, c, cn, strlen(cn), (uint64_t)c * 0x9e3779b97f4a7c15ULL + 5, 0);
         if ((unsigned)c < MX_LOG_CAUSE_MAX) a->cause_group[c] = cg;
     }
     r->g[G_CAUSE] = cg;
@@ -550,13 +596,13 @@ static void agg_resolve(mx_log_agg *a, const mx_log_event *ev, agg_res *r) {
     r->counted = ev->cause != MX_LOG_CAUSE_NONE;
     r->g[G_DOM] = r->g[G_CDOM] = r->g[G_ADDR] = r->g[G_CADDR] = NULL;
     if (r->hd) {
-        mx_agg_group *dg = lookup(a, MX_AGG_DOMAIN, -1, ev->domain.p, ev->domain.n, r->hd);
+        mx_agg_group *dg = lookup(a, MX_AGG_DOMAIN, -1, ev->domain.p, ev->domain.n, r->hd, r->counted);
         r->g[G_DOM] = dg;
         if (r->counted)
             r->g[G_CDOM] = pair_lookup(a, MX_AGG_CAUSE_DOMAIN, MX_AGG_DOMAIN, dg, c, ev->domain.p, ev->domain.n, r->hd);
     }
     if (r->ha) {
-        mx_agg_group *ag = lookup(a, MX_AGG_ADDR, -1, ev->relay_addr.p, ev->relay_addr.n, r->ha);
+        mx_agg_group *ag = lookup(a, MX_AGG_ADDR, -1, ev->relay_addr.p, ev->relay_addr.n, r->ha, r->counted);
         r->g[G_ADDR] = ag;
         if (r->counted)
             r->g[G_CADDR] =
@@ -573,7 +619,7 @@ static void agg_resolve(mx_log_agg *a, const mx_log_event *ev, agg_res *r) {
     if (a->src_group && src.n == a->src_n && memcmp(src.p, a->src_key, src.n) == 0) {
         sg = a->src_group;
     } else {
-        sg = lookup(a, MX_AGG_SOURCE, -1, src.p, src.n, hash_lc(src.p, src.n, 6));
+        sg = lookup(a, MX_AGG_SOURCE, -1, src.p, src.n, hash_lc(src.p, src.n, 6), 0);
         if (src.n <= SRC_MEMO) {
             memcpy(a->src_key, src.p, src.n);
             a->src_n = src.n;
@@ -747,6 +793,7 @@ void mx_log_agg_free(mx_log_agg *a) {
         free(D->klens);
         free(D->kcmp);
         free(D->sorted);
+        free(D->seen);
     }
     group_free(&a->total);
     arena_free(&a->arena);

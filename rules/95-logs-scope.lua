@@ -19,7 +19,9 @@
 --   no_route                            this server has no route to some destinations (IPv6): our side
 --   intermittent                        failures spread among continuing successes
 --   unnamed                             delivery failures, all to domains beyond the memory cap (never
---                                       named per domain): the verdicts above need them named
+--                                       named per domain: they came after the first max_groups domains
+--                                       and had succeeded first, or after max_late_groups failing ones):
+--                                       the verdicts above need them named
 --   mixed                               anything else
 local causes = require("logs_causes")
 local util = require("logs_util")
@@ -206,22 +208,35 @@ return {
         successes = addrs[i].successes }
     end
     ev.groups_dropped = L.dropped
-    -- Past the memory cap (max_groups domains, addresses) later keys are counted
-    -- in the totals only: the numbers of domains are lower bounds, and the
-    -- named and ranked ones are among the first seen. Every verdict says so.
+    -- Past the memory cap (the first max_groups domains, addresses seen, then
+    -- up to max_late_groups more whose first event failed) other keys are
+    -- counted in the totals only: the numbers of domains are lower bounds,
+    -- and failing keys among them are not named. Every verdict says so.
     local dropped_dom = L.dropped and L.dropped.domain_events or 0
     local dropped_addr = L.dropped and L.dropped.address_events or 0
+    local function cap_what(what, first)
+      return string.format("The logs hold more %s than the memory cap keeps apart (the first %d seen, then up to "
+        .. "%d more whose first %s failed)", what, L.max_groups, L.max_late_groups, first)
+    end
     if dropped_dom > 0 then
-      cap_note = string.format(" The logs hold more domains than the %d that the memory cap keeps apart: %s to "
-        .. "later domains%s count in these totals but not per domain, so the numbers of domains are lower bounds "
-        .. "and the domains named and ranked here are among the first seen (the per-cause findings rank failing "
-        .. "domains apart).", L.max_groups, util.n(dropped_dom, "event"),
-        other_fail > 0 and string.format(" (%d of them failed deliveries)", other_fail) or "")
+      cap_note = " " .. cap_what("domains", "delivery") .. string.format(": %s to other domains ", util.n(dropped_dom,
+        "event")) .. (other_fail > 0 and string.format("(%d of them failed deliveries) count in these totals but not "
+        .. "per domain, so the numbers of domains are lower bounds and the failing domains named and ranked here "
+        .. "may not be all of them (the per-cause findings rank failing domains apart).", other_fail)
+        or "count in these totals but not per domain, so the numbers of domains are lower bounds; no failed "
+        .. "delivery is among them, so every domain with failed deliveries is named.")
     end
     if dropped_addr > 0 then
-      cap_note = cap_note .. string.format(" The logs hold more remote addresses than the %d that the memory cap "
-        .. "keeps apart: %s at later addresses count in these totals but not per address, so the addresses ranked "
-        .. "here are among the first seen.", L.max_groups, util.n(dropped_addr, "event"))
+      local oa
+      for _, a in ipairs(L.addresses) do
+        if a.other then oa = a end
+      end
+      local of = oa and (oa.failures + oa.failed_attempts) or 0
+      cap_note = cap_note .. " " .. cap_what("remote addresses", "event") .. string.format(": %s at other "
+        .. "addresses ", util.n(dropped_addr, "event")) .. (of > 0 and string.format("(%d of them failures or failed "
+        .. "attempts) count in these totals but not per address, so the failing addresses ranked here may not be "
+        .. "all of them.", of) or "count in these totals but not per address; none of them is a "
+        .. "failure or a failed attempt, so every failing address is counted on its own.")
     end
     local function n_domains(n)
       return (dropped_dom > 0 and "at least " or "") .. util.n(n, "domain")
@@ -359,11 +374,12 @@ return {
     if #failing == 0 then
       ev.since = util.iso(first_fail)
       return finish("unnamed", "warn",
-        string.format("%s to remote servers failed (%s), all to domains past the first %d seen: too many "
+        string.format("%s to remote servers failed (%s), all to domains past the memory cap: too many "
           .. "domains in the logs read to judge them one by one", util.n(fail_total, "delivery", "deliveries"),
-          causes.get(dominant).title, L.max_groups),
-        string.format("%s; mostly '%s'. Every failing domain came after the memory cap was reached, so none is "
-          .. "named here.", counts, dominant) .. aside_text,
+          causes.get(dominant).title),
+        string.format("%s; mostly '%s'. Every failing domain came after the first %d domains seen and had a "
+          .. "delivery before its first failure, or came after %d more failing ones, so none is named here.",
+          counts, dominant, L.max_groups, L.max_late_groups) .. aside_text,
         "Read the per-cause findings (they rank the failing domains and addresses apart), or narrow what is read "
           .. "(--since/--until, --domain DOMAIN) to judge them. " .. causes.get(dominant).advice)
     end

@@ -62,8 +62,8 @@ return {
           util.iso(c.last_failure) or "-")
       end
       -- A ranking made under the memory cap says so: the failures of keys that
-      -- came after the cause x key pairs were full are not in it, and one of
-      -- those keys may have more failures than the ones listed.
+      -- came after the cause x key pairs (max_pairs of each) were full are not
+      -- in it, and one of those keys may have more failures than the ones listed.
       local untracked = {}
       if (c.top_domains_untracked or 0) > 0 then
         untracked[#untracked + 1] = string.format("%s to domains", util.n(c.top_domains_untracked, "failure"))
@@ -75,7 +75,7 @@ return {
         expl = expl .. string.format(" The top lists are incomplete: the memory cap (%d cause/domain and %d "
           .. "cause/address pairs, kept in the order they first failed) was reached, and %s that came later are "
           .. "not ranked, so a domain or address with more failures than those listed may be missing.",
-          L.max_groups, L.max_groups, table.concat(untracked, " and "))
+          L.max_pairs, L.max_pairs, table.concat(untracked, " and "))
       end
       -- external failures warn; local-only trouble and attempts alone are information
       local sev = c.failures > 0 and "warn" or "info"

@@ -4,9 +4,11 @@ known truth (tests/data/logs/gen_scenarios.py): each wrong verdict of issue 17
 is a case here, and every sentence must agree with its counts.
 
 usage: test_logs_rules.py MXDIAG SOURCE_DIR"""
+import atexit
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -16,6 +18,7 @@ sys.path.insert(0, os.path.join(SRC, "tests", "data", "logs"))
 import gen_scenarios  # noqa: E402
 
 TMP = tempfile.mkdtemp(prefix="mxdiag-logsrules-")
+atexit.register(shutil.rmtree, TMP, True)
 failures = []
 
 
@@ -574,63 +577,84 @@ def rank_check():
 rank_check()
 
 def cap_check():
-    """More keys than max_groups: the successes make no cause x key pairs (they
-    used to fill them, so the failing domain below was missing from its
-    cause's top list), and a ranking that left failures out says how many."""
-    lines = []
+    """More keys than max_groups (2048).  The successes make no cause x key
+    pairs (they used to fill them, so the failing domain below was missing
+    from its cause's top list); a ranking that left failures out says how
+    many.  Past the first 2048 keys seen, a key whose first event is a failure
+    still gets a group of its own (up to 2048 more): a destination that starts
+    failing late in a busy relay's log is named, with all of its events; a key
+    first counted in "(other)" (a success past the cap) stays there, and the
+    verdicts say that failures are among those events."""
     q = 0
 
-    def line(sec, rcpt_dom, addr, status, text):
+    def line(out, sec, rcpt_dom, addr, status, text):
         nonlocal q
         q += 1
-        lines.append("Mar  1 %02d:%02d:%02d mail postfix/smtp[4242]: %010X: to=<u@%s>, relay=%s, delay=1, "
-                     "delays=0/0/0/1, dsn=%s, status=%s (%s)" % (
-                         sec // 3600, sec // 60 % 60, sec % 60, q, rcpt_dom,
-                         "mx.%s[%s]:25" % (rcpt_dom, addr) if status == "sent" else "none",
-                         "2.0.0" if status == "sent" else "4.4.1", status, text))
-    for i in range(2100):
-        line(i, "d%d.test" % i, "2001:db8::%x" % (i + 1), "sent", "250 2.0.0 Ok: queued as X")
-    for i in range(2100):
-        a = "2001:db8:1::%x" % (i + 1)
-        line(3000 + i, "many.test", a, "deferred", "connect to mx.many.test[%s]:25: Connection refused" % a)
+        out.append("Mar  1 %02d:%02d:%02d mail postfix/smtp[4242]: %010X: to=<u@%s>, relay=%s, delay=1, "
+                   "delays=0/0/0/1, dsn=%s, status=%s (%s)" % (
+                       sec // 3600, sec // 60 % 60, sec % 60, q, rcpt_dom,
+                       "mx.%s[%s]:25" % (rcpt_dom, addr) if status == "sent" else "none",
+                       "2.0.0" if status == "sent" else "4.4.1", status, text))
+
+    def refused(out, sec, dom, a):
+        line(out, sec, dom, a, "deferred", "connect to mx.%s[%s]:25: Connection refused" % (dom, a))
+
+    def busy(out):
+        for i in range(2100):
+            line(out, i, "d%d.test" % i, "2001:db8::%x" % (i + 1), "sent", "250 2.0.0 Ok: queued as X")
+        # past the cap, delivered to first: counted in "(other)" from here on
+        line(out, 2500, "was-ok.test", "2001:db8:3::1", "sent", "250 2.0.0 Ok: queued as X")
+        line(out, 2501, "was-ok2.test", "2001:db8:3::1", "sent", "250 2.0.0 Ok: queued as X")
+
+    lines = []
+    busy(lines)
+    for i in range(4200):   # a new domain that fails from its first delivery, over 4200 new addresses
+        refused(lines, 3000 + i, "many.test", "2001:db8:1::%x" % (i + 1))
     for i in range(10):
-        line(6000 + i, "late.test", "2001:db8:2::1", "deferred",
-             "connect to mx.late.test[2001:db8:2::1]:25: Connection refused")
+        refused(lines, 8000 + i, "late.test", "2001:db8:2::1")
+    for i in range(25):
+        refused(lines, 9000 + i, "was-ok.test" if i < 20 else "was-ok2.test", "2001:db8:3::1")
     with open(os.path.join(TMP, "cap.log"), "w") as f:
         f.write("\n".join(lines) + "\n")
     _, doc = run("cap")
+    check(finding(doc, "rule.error") is None, "cap: no rule error")
     f = finding(doc, "logs.cause_refused")
     ev = f["evidence"] if f else {}
     doms = [(d["domain"], d["failures"]) for d in ev.get("top_domains", [])]
-    check(f is not None and ev.get("failures") == 2110 and doms == [("many.test", 2100), ("late.test", 10)],
+    check(f is not None and ev.get("failures") == 4235
+          and doms == [("many.test", 4200), ("was-ok.test", 20), ("late.test", 10), ("was-ok2.test", 5)],
           "cap: the failing domains are ranked after 2100 domains delivered to: %s" % doms)
-    check(ev.get("top_addresses_untracked") == 62 and "top_domains_untracked" not in ev,
-          "cap: 2100 - 2048 + 10 failures at addresses not ranked, none for domains: %s" % {
+    # cause x address pairs: 4096 of many.test's 4200 addresses, then none
+    check(ev.get("top_addresses_untracked") == 104 + 10 + 25 and "top_domains_untracked" not in ev,
+          "cap: 4200 - 4096 + 10 + 25 failures at addresses not ranked, none for domains: %s" % {
               k: ev.get(k) for k in ("top_addresses_untracked", "top_domains_untracked")})
     expl = f["explanation"] if f else ""
-    check("top lists are incomplete" in expl and "62 failures at addresses" in expl and "to domains" not in expl,
+    check("top lists are incomplete" in expl and "4096 cause/address pairs" in expl
+          and "139 failures at addresses" in expl and "to domains" not in expl,
           "cap: the explanation says the ranking is incomplete, with the count: %r" % expl[-330:])
-    # logs.scope: every failing domain is past the domain cap (2100 domains were
-    # delivered to first). It crashed on this ("attempt to index a nil value"):
-    # its verdicts compare named failing destinations, and there were none.
-    check(finding(doc, "rule.error") is None, "cap: no rule error")
     sc = finding(doc, "logs.scope")
     sev = sc["evidence"] if sc else {}
     text = (sc["summary"] + " " + sc["explanation"]) if sc else ""
-    check(sev.get("judgement") == "unnamed" and sc["severity"] == "warn" and sev.get("delivery_failures") == 2110
-          and sev.get("failing_domains") == 0 and "connection refused" in sc["summary"],
-          "cap: scope judgement unnamed, warn, 2110 delivery failures, none named: %s" % {
-              k: sev.get(k) for k in ("judgement", "delivery_failures", "failing_domains")})
-    check("to at least 2048 domains" in text and "2162 events to later domains (2110 of them failed deliveries)"
-          in text and "2162 events at later addresses" in text,
-          "cap: scope says the domain count is a lower bound and what went past the cap: %r" % text[-520:])
-    # only the addresses past the cap (2101 failing addresses, 2 domains): the
-    # sentence is about addresses, and no domain count is called a lower bound
+    top = [(d["domain"], d["failures"], d["successes"]) for d in sev.get("top_failing_domains", [])]
+    # many.test and late.test came after the cap and failed first: named, every event counted
+    check(sev.get("judgement") not in (None, "unnamed") and sev.get("delivery_failures") == 4235
+          and sev.get("failing_domains") == 2 and top == [("many.test", 4200, 0), ("late.test", 10, 0)],
+          "cap: late failing domains named with all their failures: %s %s" % (sev.get("judgement"), top))
+    check("to at least 2048 domains" in text and "the first 2048 seen, then up to 2048 more whose first delivery "
+          "failed" in text and "79 events to other domains (25 of them failed deliveries)" in text
+          and "may not be all of them" in text,
+          "cap: scope says the domain count is a lower bound and that failures went past the cap: %r" % text[-700:])
+    # addresses: 2048 first seen, then 2048 of many.test's (failing first); the
+    # 52 other delivered ones, many.test's other 2152, late.test's and was-ok's
+    # one (2 deliveries, then 25 failures) are counted together
+    check("2241 events at other addresses (2187 of them failures or failed attempts)" in text,
+          "cap: scope counts the events and failures at other addresses: %r" % text[-420:])
+    # the failing domains alone: no domain past the cap, addresses past it
     _, fails = run("cap", "--since", "2024-03-01T00:50:00Z")
     sc = finding(fails, "logs.scope")
     text = sc["explanation"] if sc else ""
-    check(sc is not None and "more remote addresses than the 2048" in text and "62 events at later addresses"
-          in text and "lower bound" not in text and "more domains" not in text,
+    check(sc is not None and "more remote addresses than the memory cap" in text and "139 events at other "
+          "addresses (139 of them failures" in text and "lower bound" not in text and "more domains" not in text,
           "cap: addresses past the cap alone: said so, nothing about domains: %r" % text[-400:])
     _, small = run("cap", "--since", "2024-03-01T00:50:00Z", "--until", "2024-03-01T01:00:00Z")
     f = finding(small, "logs.cause_refused")
@@ -642,6 +666,40 @@ def cap_check():
           and "at least" not in sc["explanation"],
           "cap: under the cap the scope names the failing domain and says nothing of a cap: %s" % (
               sc["evidence"]["judgement"] if sc else None))
+    # Every failing domain had been delivered to past the cap before it failed:
+    # none can be named.  logs.scope crashed on this ("attempt to index a nil
+    # value"): its verdicts compare named failing destinations.
+    lines = []
+    busy(lines)
+    for i in range(30):
+        refused(lines, 9000 + i, "was-ok.test" if i % 3 else "was-ok2.test", "2001:db8:3::1")
+    with open(os.path.join(TMP, "cap_unnamed.log"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    _, doc = run("cap_unnamed")
+    check(finding(doc, "rule.error") is None, "cap_unnamed: no rule error")
+    sc = finding(doc, "logs.scope")
+    sev = sc["evidence"] if sc else {}
+    text = (sc["summary"] + " " + sc["explanation"]) if sc else ""
+    check(sev.get("judgement") == "unnamed" and sc["severity"] == "warn" and sev.get("delivery_failures") == 30
+          and sev.get("failing_domains") == 0 and "connection refused" in sc["summary"],
+          "cap_unnamed: scope judgement unnamed, warn, 30 delivery failures, none named: %s" % {
+              k: sev.get(k) for k in ("judgement", "delivery_failures", "failing_domains")})
+    check("had a delivery before its first failure" in text and "84 events to other domains (30 of them failed "
+          "deliveries)" in text and "84 events at other addresses (30 of them failures" in text,
+          "cap_unnamed: says why none is named and what went past the cap: %r" % text[-700:])
+    # past the cap with successes only: no failure hidden, said so
+    lines = []
+    busy(lines)
+    refused(lines, 9000, "fresh.test", "2001:db8:4::1")
+    with open(os.path.join(TMP, "cap_ok.log"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    _, doc = run("cap_ok")
+    sc = finding(doc, "logs.scope")
+    text = sc["explanation"] if sc else ""
+    check(sc is not None and "no failed delivery is among them, so every domain with failed deliveries is named"
+          in text and "none of them is a failure or a failed attempt" in text
+          and [d["domain"] for d in sc["evidence"].get("top_failing_domains", [])] == ["fresh.test"],
+          "cap_ok: a failing domain past the cap is named, and no failure is hidden: %r" % text[-600:])
 
 
 cap_check()

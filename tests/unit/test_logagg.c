@@ -143,38 +143,107 @@ static void test_distinct_at_most_events(void **state) {
 }
 
 /* With a cap of 3 groups: a key that comes when its dimension is full goes
- * to "(other)", in the cause x key dimension too, and stays there; keys
- * already in keep their own group. */
+ * to "(other)" and stays there; keys already in keep their own group.  The
+ * domain and address dimensions keep up to 3 more keys whose first event is
+ * a failure and that never went to "(other)" (each such group holds every
+ * event of its key); the cause x key dimensions hold 6 pairs. */
 static void test_caps(void **state) {
     (void)state;
     mx_log_agg *a = mx_log_agg_new(3);
     char dom[32], rcpt[64], q[16];
-    for (int i = 0; i < 5; i++) {
-        snprintf(dom, sizeof dom, "d%d.test", i);
-        snprintf(rcpt, sizeof rcpt, "u@%s", dom);
-        snprintf(q, sizeof q, "Q%d", i);
-        mx_log_event e = ev_of(q, rcpt, dom, "192.0.2.9", MX_LOG_CAUSE_REFUSED, MX_LOG_STATUS_DEFERRED, 10 + i);
-        mx_log_agg_add(a, &e);
-    }
-    /* d0..d2 in; d3, d4 in "(other)"; cause x domain: refused/d0..d2 */
+    int n_ev = 0;
+#define ADD(d, cause, st)                                                                     \
+    do {                                                                                      \
+        snprintf(dom, sizeof dom, "%s", d);                                                   \
+        snprintf(rcpt, sizeof rcpt, "u@%s", dom);                                             \
+        snprintf(q, sizeof q, "Q%d", n_ev);                                                   \
+        mx_log_event e_ = ev_of(q, rcpt, dom, "192.0.2.9", cause, st, 10 + n_ev++);           \
+        mx_log_agg_add(a, &e_);                                                               \
+    } while (0)
+    ADD("d0.test", MX_LOG_CAUSE_NONE, MX_LOG_STATUS_SENT);
+    ADD("d1.test", MX_LOG_CAUSE_NONE, MX_LOG_STATUS_SENT);
+    ADD("d2.test", MX_LOG_CAUSE_NONE, MX_LOG_STATUS_SENT);
+    ADD("d3.test", MX_LOG_CAUSE_NONE, MX_LOG_STATUS_SENT);        /* full: "(other)" */
+    ADD("d4.test", MX_LOG_CAUSE_REFUSED, MX_LOG_STATUS_DEFERRED); /* new, failing: its own group */
+    ADD("d3.test", MX_LOG_CAUSE_REFUSED, MX_LOG_STATUS_DEFERRED); /* counted in "(other)" before: stays */
+    ADD("D4.test", MX_LOG_CAUSE_NONE, MX_LOG_STATUS_SENT);        /* its group takes its success too */
+    ADD("d5.test", MX_LOG_CAUSE_TIMEOUT, MX_LOG_STATUS_DEFERRED);
+    ADD("d6.test", MX_LOG_CAUSE_REFUSED, MX_LOG_STATUS_BOUNCED);
+    ADD("d7.test", MX_LOG_CAUSE_REFUSED, MX_LOG_STATUS_DEFERRED); /* 3 late groups already: "(other)" */
+    ADD("d7.test", MX_LOG_CAUSE_NONE, MX_LOG_STATUS_SENT);
     assert_non_null(mx_log_agg_find(a, MX_AGG_DOMAIN, "d2.test"));
     assert_null(mx_log_agg_find(a, MX_AGG_DOMAIN, "d3.test"));
-    assert_int_equal(mx_log_agg_dropped(a, MX_AGG_DOMAIN), 2);
-    assert_int_equal(mx_log_agg_dropped(a, MX_AGG_CAUSE_DOMAIN), 2);
-    /* a new cause for a domain that is in: the cause x domain dimension is full */
-    mx_log_event e = ev_of("Q9", "u@d1.test", "d1.test", "192.0.2.9", MX_LOG_CAUSE_TIMEOUT, MX_LOG_STATUS_DEFERRED, 50);
-    mx_log_agg_add(a, &e);
-    assert_null(mx_log_agg_find(a, MX_AGG_CAUSE_DOMAIN, "timeout/d1.test"));
-    assert_int_equal(mx_log_agg_dropped(a, MX_AGG_CAUSE_DOMAIN), 3);
-    assert_int_equal(mx_log_agg_find(a, MX_AGG_DOMAIN, "d1.test")->events, 2);
-    /* an old pair still finds its own group */
-    e = ev_of("Q10", "v@D0.test", "D0.test", "192.0.2.9", MX_LOG_CAUSE_REFUSED, MX_LOG_STATUS_DEFERRED, 60);
-    mx_log_agg_add(a, &e);
-    assert_int_equal(mx_log_agg_find(a, MX_AGG_CAUSE_DOMAIN, "refused/d0.test")->events, 2);
+    assert_null(mx_log_agg_find(a, MX_AGG_DOMAIN, "d7.test"));
+    const mx_agg_group *g = mx_log_agg_find(a, MX_AGG_DOMAIN, "d4.test");
+    assert_non_null(g);
+    assert_int_equal(g->ext_fail, 1);
+    assert_int_equal(g->ext_ok, 1);
+    assert_int_equal(g->last_outcome, 1);
+    assert_non_null(mx_log_agg_find(a, MX_AGG_DOMAIN, "d5.test"));
+    assert_non_null(mx_log_agg_find(a, MX_AGG_DOMAIN, "d6.test"));
     const mx_agg_group *const *gs;
-    size_t n = mx_log_agg_list(a, MX_AGG_CAUSE_DOMAIN, &gs);
-    assert_int_equal(n, 4);
+    size_t n = mx_log_agg_list(a, MX_AGG_DOMAIN, &gs);
+    assert_int_equal(n, 7);
     assert_string_equal(gs[n - 1]->key, "(other)");
+    assert_int_equal(gs[n - 1]->ext_fail, 2); /* d3, d7 */
+    assert_int_equal(gs[n - 1]->ext_ok, 2);
+    assert_int_equal(mx_log_agg_dropped(a, MX_AGG_DOMAIN), 4);
+    /* one address: in from the first event */
+    assert_int_equal(mx_log_agg_find(a, MX_AGG_ADDR, "192.0.2.9")->events, 11);
+    /* pairs: refused/d4, refused/d3 (its domain in "(other)" is still ranked per
+     * cause), timeout/d5, refused/d6, refused/d7 */
+    assert_int_equal(mx_log_agg_list(a, MX_AGG_CAUSE_DOMAIN, &gs), 5);
+    assert_non_null(mx_log_agg_find(a, MX_AGG_CAUSE_DOMAIN, "refused/d3.test"));
+    assert_int_equal(mx_log_agg_dropped(a, MX_AGG_CAUSE_DOMAIN), 0);
+    ADD("d4.test", MX_LOG_CAUSE_TIMEOUT, MX_LOG_STATUS_DEFERRED);  /* the 6th pair */
+    ADD("d5.test", MX_LOG_CAUSE_REFUSED, MX_LOG_STATUS_DEFERRED);  /* the pairs are full */
+    assert_non_null(mx_log_agg_find(a, MX_AGG_CAUSE_DOMAIN, "timeout/d4.test"));
+    assert_null(mx_log_agg_find(a, MX_AGG_CAUSE_DOMAIN, "refused/d5.test"));
+    assert_int_equal(mx_log_agg_dropped(a, MX_AGG_CAUSE_DOMAIN), 1);
+    assert_int_equal(mx_log_agg_find(a, MX_AGG_DOMAIN, "d5.test")->events, 2);
+    /* an old pair still finds its own group */
+    ADD("D4.test", MX_LOG_CAUSE_REFUSED, MX_LOG_STATUS_DEFERRED);
+    assert_int_equal(mx_log_agg_find(a, MX_AGG_CAUSE_DOMAIN, "refused/d4.test")->events, 2);
+    n = mx_log_agg_list(a, MX_AGG_CAUSE_DOMAIN, &gs);
+    assert_int_equal(n, 7);
+    assert_string_equal(gs[n - 1]->key, "(other)");
+#undef ADD
+    mx_log_agg_free(a);
+}
+
+/* Past the cap, a key counted in "(other)" once never gets a group of its
+ * own (the group would miss its first events), however many keys went
+ * there; a failing key never seen before does, even after 50 000 others. */
+static void test_late_seen(void **state) {
+    (void)state;
+    mx_log_agg *a = mx_log_agg_new(4);
+    char dom[32], rcpt[64];
+    for (int i = 0; i < 50004; i++) {
+        snprintf(dom, sizeof dom, "s%d.test", i);
+        snprintf(rcpt, sizeof rcpt, "u@%s", dom);
+        mx_log_event e = ev_of("Q1", rcpt, dom, "", MX_LOG_CAUSE_NONE, MX_LOG_STATUS_SENT, 10);
+        mx_log_agg_add(a, &e);
+    }
+    mx_log_event f[8];
+    char fd[8][32], fr[8][64];
+    for (int i = 0; i < 8; i++) {
+        snprintf(fd[i], sizeof fd[i], i < 4 ? "s%d.test" : "new%d.test", i < 4 ? 1000 + i * 9999 : i);
+        snprintf(fr[i], sizeof fr[i], "u@%s", fd[i]);
+        f[i] = ev_of("Q2", fr[i], fd[i], "", MX_LOG_CAUSE_REFUSED, MX_LOG_STATUS_DEFERRED, 20);
+    }
+    mx_log_agg_add_batch(a, f, 8);
+    for (int i = 0; i < 8; i++) {
+        const mx_agg_group *g = mx_log_agg_find(a, MX_AGG_DOMAIN, fd[i]);
+        if (i < 4) {
+            assert_null(g);
+        } else {
+            assert_non_null(g);
+            assert_int_equal(g->events, 1);
+        }
+    }
+    const mx_agg_group *const *gs;
+    assert_int_equal(mx_log_agg_list(a, MX_AGG_DOMAIN, &gs), 4 + 4 + 1);
+    assert_int_equal(mx_log_agg_dropped(a, MX_AGG_DOMAIN), 50000 + 4);
     mx_log_agg_free(a);
 }
 
@@ -410,11 +479,14 @@ static void test_hot_cold(void **state) {
             /* [70,000, 140,000): failures only (a run longer than 65,535); [140,000, 150,000): successes
              * only (folds that saw no failure); [150,000, 160,000): attempts and local outcomes only (no
              * external outcome) */
-            int cause = i >= 70000 && i < 140000    ? 1 + (int)(x % 5)
+            /* the first three: one success per domain, so that c.test goes to "(other)" (a first
+             * failure would give it a group of its own past the cap) */
+            int cause = i < 3                       ? 0
+                        : i >= 70000 && i < 140000  ? 1 + (int)(x % 5)
                         : i >= 140000 && i < 150000 ? 0
                                                     : (int)((x >> 8) % 6);
-            mx_log_status st = (x >> 16) % 11 == 0 ? MX_LOG_STATUS_NONE
-                               : cause == 0        ? MX_LOG_STATUS_SENT
+            mx_log_status st = (x >> 16) % 11 == 0 && i >= 3 ? MX_LOG_STATUS_NONE
+                               : cause == 0                  ? MX_LOG_STATUS_SENT
                                                    : (mx_log_status)(MX_LOG_STATUS_DEFERRED + (x >> 20) % 3);
             int64_t t = 1700000000 + i;
             unsigned r = (unsigned)((x >> 32) % 1000);
@@ -423,8 +495,8 @@ static void test_hot_cold(void **state) {
             else if (r == 1) t = 1700000000 + 3000000000LL;
             else if (r == 2) t = 1700000000 - 3000000000LL;
             else if (r == 3) t = 1700000000 + (int64_t)INT32_MAX; /* just out of the 32-bit range */
-            evs[i] = ev_of("Q", "r@x", doms[(x >> 40) % 3], "", cause, st, t);
-            evs[i].local = (x >> 48) % 13 == 0 || (i >= 150000 && i < 160000);
+            evs[i] = ev_of("Q", "r@x", doms[i < 3 ? i : (int)((x >> 40) % 3)], "", cause, st, t);
+            evs[i].local = i >= 3 && ((x >> 48) % 13 == 0 || (i >= 150000 && i < 160000));
         }
         for (int i = 0; i < N;) {
             int k = 1 + (int)((unsigned)(i * 2654435761u) % (i < 140000 ? 9000 : 700));
@@ -461,7 +533,8 @@ static void test_hot_cold(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cause_key_by_index), cmocka_unit_test(test_caps), cmocka_unit_test(test_success_no_pairs),
+        cmocka_unit_test(test_cause_key_by_index), cmocka_unit_test(test_caps), cmocka_unit_test(test_late_seen),
+        cmocka_unit_test(test_success_no_pairs),
         cmocka_unit_test(test_distinct_at_most_events),
         cmocka_unit_test(test_distinct_growth),    cmocka_unit_test(test_long_key),
         cmocka_unit_test(test_batch_same),         cmocka_unit_test(test_hot_cold),
