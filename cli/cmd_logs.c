@@ -167,6 +167,7 @@ static void judge_findings(report *r, const mx_log_stats *stats, const mx_log_fi
                            const mx_log_filter *filter, int64_t now, int argc, char **argv, mx_json *root) {
     const char *samples[MX_LOG_CAUSE_MAX];
     for (int c = 0; c < MX_LOG_CAUSE_MAX; c++) samples[c] = r->sample[c];
+    mx_log_agg_finish(r->agg); /* every event is in: the fact is built where the distinct sets were */
     mx_json *fs = mx_logs_judgement(r->agg, stats, samples, files, nf, filter, now, mx_logs_judge, argc, argv, root);
     for (size_t i = 0; fs && i < fs->u.c.len; i++) {
         mx_json *f = fs->u.c.items[i];

@@ -686,6 +686,7 @@ static void judge(watch *w) {
             }
         } while (mx_log_event_next_recipient(&ev));
     }
+    mx_log_agg_finish(agg);
     mx_log_facts_in in = {agg, &stats, sp, now, now - w->window, INT64_MAX, NULL};
     mx_json *opts = mx_json_obj();
     mx_json_set(opts, "watch", mx_json_bool(1));

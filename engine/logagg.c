@@ -310,7 +310,7 @@ uint64_t mx_agg_distinct_count(const mx_agg_distinct *d) {
     return r < MX_AGG_EXACT_MAX ? MX_AGG_EXACT_MAX : r; /* we know it overflowed */
 }
 
-int mx_agg_distinct_exact(const mx_agg_distinct *d) { return d->hll == NULL; }
+int mx_agg_distinct_exact(const mx_agg_distinct *d) { return d->hll == NULL && d->cap != MX_AGG_ESTIMATED; }
 
 static void group_init(mx_agg_group *g, char *key, int cause) {
     memset(g, 0, sizeof *g);
@@ -330,10 +330,10 @@ mx_log_agg *mx_log_agg_new(size_t max_groups) {
     a->max_groups = max_groups ? max_groups : MX_AGG_DEFAULT_MAX_GROUPS;
     for (int d = 0; d < MX_AGG__DIMS; d++) {
         agg_dim *D = &a->dims[d];
-        /* DOMAIN, ADDR: max_groups first seen + as many late failing keys;
-         * the cause x key pairs (failures only) as many as both together */
+        /* DOMAIN, ADDR: max_groups first seen + MX_AGG_LATE late failing
+         * keys; the cause x key pairs (failures only) as many as both */
         int late = d == MX_AGG_DOMAIN || d == MX_AGG_ADDR, pairs = d == MX_AGG_CAUSE_DOMAIN || d == MX_AGG_CAUSE_ADDR;
-        D->hard = late || pairs ? 2 * a->max_groups : a->max_groups;
+        D->hard = late || pairs ? a->max_groups + MX_AGG_LATE(a->max_groups) : a->max_groups;
         D->cap = pairs ? D->hard : a->max_groups;
         size_t ns = 16;
         while (ns < D->hard * 2) ns <<= 1;
@@ -344,8 +344,8 @@ mx_log_agg *mx_log_agg_new(size_t max_groups) {
         D->kcmp = mx_xcalloc(D->hard, sizeof *D->kcmp);
         D->groups = mx_xcalloc(D->hard, sizeof *D->groups);
         D->pool = mx_xcalloc(D->hard, sizeof *D->pool);
-        /* indexed by the parent's (DOMAIN's, ADDR's) groups: 2 * max_groups */
-        if (pairs) D->pair = mx_xcalloc(2 * a->max_groups * MX_LOG_CAUSE_MAX, sizeof *D->pair);
+        /* indexed by the parent's (DOMAIN's, ADDR's) groups */
+        if (pairs) D->pair = mx_xcalloc((a->max_groups + MX_AGG_LATE(a->max_groups)) * MX_LOG_CAUSE_MAX, sizeof *D->pair);
     }
     group_init(&a->total, mx_xstrdup("(total)"), -1);
     return a;
@@ -774,6 +774,40 @@ static void group_release_sets(mx_agg_group *g) {
 static void group_free(mx_agg_group *g) {
     group_release_sets(g);
     free(g->key);
+}
+
+static void distinct_finish(mx_agg_distinct *d) {
+    if (d->cap == MX_AGG_ESTIMATED) return;
+    int exact = d->hll == NULL;
+    uint64_t c = mx_agg_distinct_count(d);
+    if (!MX_AGG_ARENA) { /* the arena's chunks go at once below */
+        free(d->set);
+        free(d->hll);
+    }
+    d->set = NULL;
+    d->hll = NULL;
+    d->n = c > UINT32_MAX ? UINT32_MAX : (uint32_t)c;
+    d->cap = exact ? 0 : MX_AGG_ESTIMATED;
+}
+
+static void group_finish(mx_agg_group *g) {
+    distinct_finish(&g->msgs);
+    distinct_finish(&g->rcpts);
+    distinct_finish(&g->domains);
+    distinct_finish(&g->addrs);
+}
+
+void mx_log_agg_finish(mx_log_agg *a) {
+    group_finish(&a->total);
+    for (int d = 0; d < MX_AGG__DIMS; d++) {
+        agg_dim *D = &a->dims[d];
+        for (size_t i = 0; i < D->n; i++) group_finish(&D->pool[i]);
+        if (D->other) group_finish(D->other);
+        free(D->seen); /* only an add reads it */
+        D->seen = NULL;
+    }
+    arena_free(&a->arena);
+    memset(&a->arena, 0, sizeof a->arena);
 }
 
 void mx_log_agg_free(mx_log_agg *a) {

@@ -3,8 +3,12 @@
  * Groups are kept per dimension (cause, recipient domain, remote address,
  * local source, and cause x domain / cause x address for "top domains per
  * cause": failures and failed attempts only, no pair for a success).  Each
- * dimension tracks at most max_groups keys; later keys fall
- * into one "(other)" group and are counted as dropped.  Distinct counts
+ * dimension tracks the first max_groups keys seen; later keys fall into one
+ * "(other)" group and are counted as dropped, except that the domain and
+ * address dimensions keep up to MX_AGG_LATE(max_groups) more keys whose
+ * first event is a failure and that never went to "(other)" (every group
+ * holds all of its key's events), and the cause x key dimensions hold as
+ * many pairs as the two together.  Distinct counts
  * (messages, recipients, domains, addresses) are exact up to
  * MX_AGG_EXACT_MAX values, then HyperLogLog estimates (~6% error) with a
  * fixed 256 bytes per counter, so memory never grows with the log size.
@@ -17,7 +21,14 @@
 #include "logparse.h"
 
 #define MX_AGG_EXACT_MAX 64
+#define MX_AGG_ESTIMATED UINT32_MAX
 #define MX_AGG_DEFAULT_MAX_GROUPS 2048
+/* Past the first max_groups keys, the domain and address dimensions keep
+ * this many more whose first event is a failure, and the cause x key
+ * dimensions hold max_groups + this many pairs.  Half of max_groups: the
+ * report's fact (a Lua table per group) stays under 64 MB even when every
+ * group holds the most memory a group can. */
+#define MX_AGG_LATE(max) ((max) / 2)
 
 typedef enum {
     MX_AGG_CAUSE = 0,
@@ -30,8 +41,9 @@ typedef enum {
 } mx_agg_dim;
 
 typedef struct mx_agg_distinct {
-    uint32_t n;       /* exact count while hll == NULL */
-    uint32_t cap;     /* slots in set: grows 8..2*MX_AGG_EXACT_MAX */
+    uint32_t n;       /* exact count while hll == NULL; after mx_log_agg_finish, the count */
+    uint32_t cap;     /* slots in set: grows 8..2*MX_AGG_EXACT_MAX; MX_AGG_ESTIMATED after
+                       * mx_log_agg_finish when n is an estimate */
     uint64_t *set;    /* open-addressed hashes, up to MX_AGG_EXACT_MAX */
     uint8_t *hll;     /* 256 registers once the set overflowed */
     uint64_t adds;    /* values added, repeats too: the count never exceeds it */
@@ -107,6 +119,11 @@ uint64_t mx_log_agg_dropped(const mx_log_agg *a, mx_agg_dim dim); /* events in "
  * estimate can overshoot: "2258 messages" of 2110 deliveries). */
 uint64_t mx_agg_distinct_count(const mx_agg_distinct *d);
 int mx_agg_distinct_exact(const mx_agg_distinct *d);
+/* Once every event is added: each distinct counter keeps its count (the
+ * same numbers as before) and gives back its set or registers, so that the
+ * report's fact is built in the memory they held (on a log with thousands
+ * of keys that is most of the aggregation's).  No add after this. */
+void mx_log_agg_finish(mx_log_agg *a);
 void mx_log_agg_free(mx_log_agg *a);
 
 #endif

@@ -182,8 +182,8 @@ void mx_log_facts_build(const mx_fact_sink *s, void *ud) {
     put_n(s, "filtered", in->stats->filtered);
     put_n(s, "unparsed", in->stats->unparsed);
     put_n(s, "max_groups", MX_AGG_DEFAULT_MAX_GROUPS);
-    put_n(s, "max_late_groups", MX_AGG_DEFAULT_MAX_GROUPS); /* logagg.h: as many again, failing keys */
-    put_n(s, "max_pairs", 2 * MX_AGG_DEFAULT_MAX_GROUPS);
+    put_n(s, "max_late_groups", MX_AGG_LATE(MX_AGG_DEFAULT_MAX_GROUPS));
+    put_n(s, "max_pairs", MX_AGG_DEFAULT_MAX_GROUPS + MX_AGG_LATE(MX_AGG_DEFAULT_MAX_GROUPS));
     s->key(s->ud, "total");
     s->obj(s->ud);
     group_fields(s, mx_log_agg_total(in->agg), "(total)");

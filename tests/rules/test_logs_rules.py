@@ -581,7 +581,7 @@ def cap_check():
     pairs (they used to fill them, so the failing domain below was missing
     from its cause's top list); a ranking that left failures out says how
     many.  Past the first 2048 keys seen, a key whose first event is a failure
-    still gets a group of its own (up to 2048 more): a destination that starts
+    still gets a group of its own (up to 1024 more): a destination that starts
     failing late in a busy relay's log is named, with all of its events; a key
     first counted in "(other)" (a success past the cap) stays there, and the
     verdicts say that failures are among those events."""
@@ -624,13 +624,13 @@ def cap_check():
     check(f is not None and ev.get("failures") == 4235
           and doms == [("many.test", 4200), ("was-ok.test", 20), ("late.test", 10), ("was-ok2.test", 5)],
           "cap: the failing domains are ranked after 2100 domains delivered to: %s" % doms)
-    # cause x address pairs: 4096 of many.test's 4200 addresses, then none
-    check(ev.get("top_addresses_untracked") == 104 + 10 + 25 and "top_domains_untracked" not in ev,
-          "cap: 4200 - 4096 + 10 + 25 failures at addresses not ranked, none for domains: %s" % {
+    # cause x address pairs (3072): 3072 of many.test's 4200 addresses, then none
+    check(ev.get("top_addresses_untracked") == 1128 + 10 + 25 and "top_domains_untracked" not in ev,
+          "cap: 4200 - 3072 + 10 + 25 failures at addresses not ranked, none for domains: %s" % {
               k: ev.get(k) for k in ("top_addresses_untracked", "top_domains_untracked")})
     expl = f["explanation"] if f else ""
-    check("top lists are incomplete" in expl and "4096 cause/address pairs" in expl
-          and "139 failures at addresses" in expl and "to domains" not in expl,
+    check("top lists are incomplete" in expl and "3072 cause/address pairs" in expl
+          and "1163 failures at addresses" in expl and "to domains" not in expl,
           "cap: the explanation says the ranking is incomplete, with the count: %r" % expl[-330:])
     sc = finding(doc, "logs.scope")
     sev = sc["evidence"] if sc else {}
@@ -640,21 +640,21 @@ def cap_check():
     check(sev.get("judgement") not in (None, "unnamed") and sev.get("delivery_failures") == 4235
           and sev.get("failing_domains") == 2 and top == [("many.test", 4200, 0), ("late.test", 10, 0)],
           "cap: late failing domains named with all their failures: %s %s" % (sev.get("judgement"), top))
-    check("to at least 2048 domains" in text and "the first 2048 seen, then up to 2048 more whose first delivery "
+    check("to at least 2048 domains" in text and "the first 2048 seen, then up to 1024 more whose first delivery "
           "failed" in text and "79 events to other domains (25 of them failed deliveries)" in text
           and "may not be all of them" in text,
           "cap: scope says the domain count is a lower bound and that failures went past the cap: %r" % text[-700:])
-    # addresses: 2048 first seen, then 2048 of many.test's (failing first); the
-    # 52 other delivered ones, many.test's other 2152, late.test's and was-ok's
+    # addresses: 2048 first seen, then 1024 of many.test's (failing first); the
+    # 52 other delivered ones, many.test's other 3176, late.test's and was-ok's
     # one (2 deliveries, then 25 failures) are counted together
-    check("2241 events at other addresses (2187 of them failures or failed attempts)" in text,
+    check("3265 events at other addresses (3211 of them failures or failed attempts)" in text,
           "cap: scope counts the events and failures at other addresses: %r" % text[-420:])
     # the failing domains alone: no domain past the cap, addresses past it
     _, fails = run("cap", "--since", "2024-03-01T00:50:00Z")
     sc = finding(fails, "logs.scope")
     text = sc["explanation"] if sc else ""
-    check(sc is not None and "more remote addresses than the memory cap" in text and "139 events at other "
-          "addresses (139 of them failures" in text and "lower bound" not in text and "more domains" not in text,
+    check(sc is not None and "more remote addresses than the memory cap" in text and "1163 events at other "
+          "addresses (1163 of them failures" in text and "lower bound" not in text and "more domains" not in text,
           "cap: addresses past the cap alone: said so, nothing about domains: %r" % text[-400:])
     _, small = run("cap", "--since", "2024-03-01T00:50:00Z", "--until", "2024-03-01T01:00:00Z")
     f = finding(small, "logs.cause_refused")
