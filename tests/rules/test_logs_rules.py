@@ -599,6 +599,11 @@ def cap_check():
     def refused(out, sec, dom, a):
         line(out, sec, dom, a, "deferred", "connect to mx.%s[%s]:25: Connection refused" % (dom, a))
 
+    def write_run(name, out):
+        with open(os.path.join(TMP, name + ".log"), "w") as f:
+            f.write("\n".join(out) + "\n")
+        return run(name)[1]
+
     def busy(out):
         for i in range(2100):
             line(out, i, "d%d.test" % i, "2001:db8::%x" % (i + 1), "sent", "250 2.0.0 Ok: queued as X")
@@ -614,9 +619,7 @@ def cap_check():
         refused(lines, 8000 + i, "late.test", "2001:db8:2::1")
     for i in range(25):
         refused(lines, 9000 + i, "was-ok.test" if i < 20 else "was-ok2.test", "2001:db8:3::1")
-    with open(os.path.join(TMP, "cap.log"), "w") as f:
-        f.write("\n".join(lines) + "\n")
-    _, doc = run("cap")
+    doc = write_run("cap", lines)
     check(finding(doc, "rule.error") is None, "cap: no rule error")
     f = finding(doc, "logs.cause_refused")
     ev = f["evidence"] if f else {}
@@ -673,9 +676,7 @@ def cap_check():
     busy(lines)
     for i in range(30):
         refused(lines, 9000 + i, "was-ok.test" if i % 3 else "was-ok2.test", "2001:db8:3::1")
-    with open(os.path.join(TMP, "cap_unnamed.log"), "w") as f:
-        f.write("\n".join(lines) + "\n")
-    _, doc = run("cap_unnamed")
+    doc = write_run("cap_unnamed", lines)
     check(finding(doc, "rule.error") is None, "cap_unnamed: no rule error")
     sc = finding(doc, "logs.scope")
     sev = sc["evidence"] if sc else {}
@@ -691,9 +692,7 @@ def cap_check():
     lines = []
     busy(lines)
     refused(lines, 9000, "fresh.test", "2001:db8:4::1")
-    with open(os.path.join(TMP, "cap_ok.log"), "w") as f:
-        f.write("\n".join(lines) + "\n")
-    _, doc = run("cap_ok")
+    doc = write_run("cap_ok", lines)
     sc = finding(doc, "logs.scope")
     text = sc["explanation"] if sc else ""
     check(sc is not None and "no failed delivery is among them, so every domain with failed deliveries is named"
