@@ -331,12 +331,18 @@ static void render_text(mx_buf *b, mx_json *root, const text_style *ts) {
                 if (!c) c = mx_json_get(e, "failures");
                 /* the scope's lists are ranked by failures and their share of
                  * the outcomes: both are shown, or the order looks arbitrary */
-                mx_json *ok = c && c == mx_json_get(e, "failures") ? mx_json_get(e, "successes") : NULL;
+                mx_json *ok = c && c == mx_json_get(e, "failures") ? mx_json_get(e, "successes") : NULL, *loc;
                 if (ok && ok->type == MX_JINT && ok->u.i > 0)
                     mx_buf_printf(&t, "%s%s\xc2\xa0(%lld\xc2\xa0" "failed, %lld\xc2\xa0" "delivered)", j ? ", " : "", name,
                                   c->u.i, ok->u.i);
                 else if (ok)
                     mx_buf_printf(&t, "%s%s\xc2\xa0(%lld\xc2\xa0" "failed)", j ? ", " : "", name, c->u.i);
+                else if (c && c == mx_json_get(e, "failures") && (loc = mx_json_get(e, "local_failures")) &&
+                         loc->type == MX_JINT && loc->u.i > 0)
+                    /* a cause's lists rank failures and local failures together: the count
+                     * shown is the one ranked, or "r1 (22), r2 (23)" looks unsorted */
+                    mx_buf_printf(&t, "%s%s\xc2\xa0(%lld, %lld\xc2\xa0local)", j ? ", " : "", name, c->u.i + loc->u.i,
+                                  loc->u.i);
                 else
                     mx_buf_printf(&t, "%s%s\xc2\xa0(%lld)", j ? ", " : "", name, c ? c->u.i : 0); /* no break before the count */
             }

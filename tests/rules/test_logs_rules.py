@@ -263,6 +263,12 @@ other = finding(doc, "logs.cause_other")
 check(other and other["severity"] == "info" and "10 of them local" in other["summary"],
       "local_and_remote: local-only failures are information")
 no_nonsense("local_and_remote", doc)
+# a cause's lists rank failures and local failures together: the text shows
+# that count, not the external failures alone ("example.org (0)")
+rc, out, _ = run("local_and_remote", text=True)
+check("top_domains           example.org (10, 10 local)" in out,
+      "local_and_remote: the text shows the ranked count with its local part: %r" % [
+          l for l in out.splitlines() if "top_domains" in l])
 
 # the histogram: JSON per cause, compact in the text output
 rc, doc = run("cutover")
