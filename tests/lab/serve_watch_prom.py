@@ -184,6 +184,7 @@ finally:
     sender.join(30)
     sh("nft", "delete", "table", "inet", "mxservewatch")
     sh("postsuper", "-c", CONF, "-d", "ALL")
+    sh("postqueue", "-c", CONF, "-f")  # qmgr forgets healthy.test as a dead destination
     rc = None
     for p in procs:
         if p.poll() is None:
