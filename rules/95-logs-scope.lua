@@ -377,8 +377,8 @@ return {
         string.format("%s to remote servers failed (%s), all to domains past the memory cap: too many "
           .. "domains in the logs read to judge them one by one", util.n(fail_total, "delivery", "deliveries"),
           causes.get(dominant).title),
-        string.format("%s; mostly '%s'. Every failing domain came after the first %d domains seen and had a "
-          .. "delivery before its first failure, or came after %d more failing ones, so none is named here.",
+        string.format("%s; mostly '%s'. Every failing domain came after the first %d domains seen and was "
+          .. "delivered to before its first failure, or came after %d more failing ones, so none is named here.",
           counts, dominant, L.max_groups, L.max_late_groups) .. aside_text,
         "Read the per-cause findings (they rank the failing domains and addresses apart), or narrow what is read "
           .. "(--since/--until, --domain DOMAIN) to judge them. " .. causes.get(dominant).advice)

@@ -691,7 +691,7 @@ def cap_check():
           and sev.get("failing_domains") == 0 and "connection refused" in sc["summary"],
           "cap_unnamed: scope judgement unnamed, warn, 30 delivery failures, none named: %s" % {
               k: sev.get(k) for k in ("judgement", "delivery_failures", "failing_domains")})
-    check("had a delivery before its first failure" in text and "84 events to other domains (30 of them failed "
+    check("was delivered to before its first failure" in text and "84 events to other domains (30 of them failed "
           "deliveries)" in text and "84 events at other addresses (30 of them failures" in text,
           "cap_unnamed: says why none is named and what went past the cap: %r" % text[-700:])
     # past the cap with successes only: no failure hidden, said so
