@@ -47,7 +47,7 @@ typedef struct agg_dim {
  * 50 000 keys past the cap, once in 1 100 after 100 000. */
 #define SEEN_BITS 21
 static inline uint64_t seen_bit(uint64_t h, int k) {
-    uint64_t x = k == 3 ? h * 0x9e3779b97f4a7c15ULL : h >> (1 + 21 * k);
+    uint64_t x = k == 3 ? h * 0x9e3779b97f4a7c15ULL : h >> (1 + SEEN_BITS * k); /* bits 1-63 in three slices */
     return (k == 3 ? x >> (64 - SEEN_BITS) : x) & ((1ULL << SEEN_BITS) - 1);
 }
 /* Adds h; returns whether it was (maybe) there before. */
@@ -344,8 +344,8 @@ mx_log_agg *mx_log_agg_new(size_t max_groups) {
         D->kcmp = mx_xcalloc(D->hard, sizeof *D->kcmp);
         D->groups = mx_xcalloc(D->hard, sizeof *D->groups);
         D->pool = mx_xcalloc(D->hard, sizeof *D->pool);
-        /* indexed by the parent's (DOMAIN's, ADDR's) groups */
-        if (pairs) D->pair = mx_xcalloc((a->max_groups + MX_AGG_LATE(a->max_groups)) * MX_LOG_CAUSE_MAX, sizeof *D->pair);
+        /* indexed by the parent's (DOMAIN's, ADDR's) groups, as many as its own */
+        if (pairs) D->pair = mx_xcalloc(D->hard * MX_LOG_CAUSE_MAX, sizeof *D->pair);
     }
     group_init(&a->total, mx_xstrdup("(total)"), -1);
     return a;

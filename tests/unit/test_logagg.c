@@ -39,6 +39,15 @@ static mx_log_event ev_of(const char *qid, const char *rcpt, const char *domain,
     return ev;
 }
 
+/* Adds event i (queue id "Q<i>", time 10 + i) for recipient u@dom at addr. */
+static void add_nth(mx_log_agg *a, int i, const char *dom, const char *addr, int cause, mx_log_status st) {
+    char q[16], rcpt[300];
+    snprintf(q, sizeof q, "Q%d", i);
+    snprintf(rcpt, sizeof rcpt, "u@%s", dom);
+    mx_log_event e = ev_of(q, rcpt, dom, addr, cause, st, 10 + i);
+    mx_log_agg_add(a, &e);
+}
+
 static void test_cause_key_by_index(void **state) {
     (void)state;
     mx_log_agg *a = mx_log_agg_new(0);
@@ -85,14 +94,11 @@ static void test_cause_key_by_index(void **state) {
 static void test_success_no_pairs(void **state) {
     (void)state;
     mx_log_agg *a = mx_log_agg_new(3);
-    char dom[32], rcpt[64], q[16], ip[32];
+    char dom[32], ip[32];
     for (int i = 0; i < 5; i++) {
         snprintf(dom, sizeof dom, "d%d.test", i);
-        snprintf(rcpt, sizeof rcpt, "u@%s", dom);
-        snprintf(q, sizeof q, "Q%d", i);
         snprintf(ip, sizeof ip, "192.0.2.%d", i + 1);
-        mx_log_event e = ev_of(q, rcpt, dom, ip, MX_LOG_CAUSE_NONE, MX_LOG_STATUS_SENT, 10 + i);
-        mx_log_agg_add(a, &e);
+        add_nth(a, i, dom, ip, MX_LOG_CAUSE_NONE, MX_LOG_STATUS_SENT);
     }
     const mx_agg_group *const *gs;
     assert_int_equal(mx_log_agg_list(a, MX_AGG_CAUSE_DOMAIN, &gs), 0);
@@ -151,16 +157,8 @@ static void test_caps(void **state) {
     (void)state;
     assert_int_equal(MX_AGG_LATE(3), 1);
     mx_log_agg *a = mx_log_agg_new(3);
-    char dom[32], rcpt[64], q[16];
     int n_ev = 0;
-#define ADD(d, cause, st)                                                                     \
-    do {                                                                                      \
-        snprintf(dom, sizeof dom, "%s", d);                                                   \
-        snprintf(rcpt, sizeof rcpt, "u@%s", dom);                                             \
-        snprintf(q, sizeof q, "Q%d", n_ev);                                                   \
-        mx_log_event e_ = ev_of(q, rcpt, dom, "192.0.2.9", cause, st, 10 + n_ev++);           \
-        mx_log_agg_add(a, &e_);                                                               \
-    } while (0)
+#define ADD(d, cause, st) add_nth(a, n_ev++, d, "192.0.2.9", cause, st)
     ADD("d0.test", MX_LOG_CAUSE_NONE, MX_LOG_STATUS_SENT);
     ADD("d1.test", MX_LOG_CAUSE_NONE, MX_LOG_STATUS_SENT);
     ADD("d2.test", MX_LOG_CAUSE_NONE, MX_LOG_STATUS_SENT);
@@ -215,12 +213,10 @@ static void test_caps(void **state) {
 static void test_late_seen(void **state) {
     (void)state;
     mx_log_agg *a = mx_log_agg_new(4);
-    char dom[32], rcpt[64];
+    char dom[32];
     for (int i = 0; i < 50004; i++) {
         snprintf(dom, sizeof dom, "s%d.test", i);
-        snprintf(rcpt, sizeof rcpt, "u@%s", dom);
-        mx_log_event e = ev_of("Q1", rcpt, dom, "", MX_LOG_CAUSE_NONE, MX_LOG_STATUS_SENT, 10);
-        mx_log_agg_add(a, &e);
+        add_nth(a, i, dom, "", MX_LOG_CAUSE_NONE, MX_LOG_STATUS_SENT);
     }
     mx_log_event f[8];
     char fd[8][32], fr[8][64];
